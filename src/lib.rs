@@ -1,0 +1,18 @@
+//! # multisig
+//!
+//! Aggregates leanSig post-quantum XMSS signatures (`SIGAbortingTargetSumLifetime32Dim46Base8`,
+//! the devnet4 production scheme of Ethereum's lean consensus) into one succinct STARK proof.
+//!
+//! - [`xmss`]: the signature scheme itself, byte-for-byte compatible with leanSig (SSZ encodings,
+//!   key generation, signing, verification).
+//! - [`aggregate`]: N signatures by distinct keys on one message and one epoch become one proof
+//!   ([`aggregate::Aggregator`]), checked by [`aggregate::verify_aggregate`].
+
+pub mod aggregate;
+pub mod xmss;
+
+pub use aggregate::{
+    verify_aggregate, AggregateError, AggregateProof, Aggregator, ProveError, ProveOptions,
+    VerifyError, VerifyOptions,
+};
+pub use xmss::{PublicKey, SecretKey, Signature};

@@ -1,0 +1,104 @@
+//! leanSig's generalized XMSS, instantiation `SIGAbortingTargetSumLifetime32Dim46Base8`.
+//!
+//! SKELETON: the bodies below are placeholders that the scheme's implementation replaces.
+//! The names and shapes are the contract the aggregation module, the CLI and the C glue build on.
+
+use p3_koala_bear::KoalaBear;
+
+/// The base field, KoalaBear (p = 2^31 - 2^24 + 1).
+pub type F = KoalaBear;
+/// A hash digest: 8 field elements.
+pub type Digest = [F; 8];
+/// The public parameter of a key: 5 field elements.
+pub type Parameter = [F; 5];
+
+/// SSZ length of a public key, bytes.
+pub const PUBLIC_KEY_SSZ_LEN: usize = 52;
+/// SSZ length of a signature, bytes.
+pub const SIGNATURE_SSZ_LEN: usize = 2536;
+
+/// Errors from decoding, key generation and signing.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum XmssError {
+    /// Malformed SSZ bytes (wrong length, bad offset, non-canonical field element).
+    #[error("malformed {what}: {reason}")]
+    Malformed { what: &'static str, reason: String },
+    /// The epoch is outside the key's prepared or active range.
+    #[error("epoch {epoch} is outside the key's usable range")]
+    EpochOutOfRange { epoch: u32 },
+    /// Invalid key-generation arguments.
+    #[error("invalid key generation arguments: {0}")]
+    InvalidKeygen(String),
+    /// Signing failed (for example, no non-aborting rho found).
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+/// A public key: Merkle root and parameter (SSZ: 52 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PublicKey {
+    pub root: Digest,
+    pub parameter: Parameter,
+}
+
+/// A signature (SSZ: 2536 bytes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    pub path: [Digest; 32],
+    pub rho: [F; 7],
+    pub hashes: [Digest; 46],
+}
+
+/// A secret key.
+pub struct SecretKey {
+    _private: (),
+}
+
+impl PublicKey {
+    pub fn to_ssz(&self) -> [u8; PUBLIC_KEY_SSZ_LEN] {
+        todo!()
+    }
+    pub fn from_ssz(_bytes: &[u8]) -> Result<Self, XmssError> {
+        todo!()
+    }
+}
+
+impl Signature {
+    pub fn to_ssz(&self) -> Vec<u8> {
+        todo!()
+    }
+    pub fn from_ssz(_bytes: &[u8]) -> Result<Self, XmssError> {
+        todo!()
+    }
+}
+
+impl SecretKey {
+    pub fn to_ssz(&self) -> Vec<u8> {
+        todo!()
+    }
+    pub fn from_ssz(_bytes: &[u8]) -> Result<Self, XmssError> {
+        todo!()
+    }
+    pub fn public_key(&self) -> PublicKey {
+        todo!()
+    }
+}
+
+/// Production key generation (leanSig `key_gen`), deterministic in `seed`.
+pub fn keygen(
+    _seed: [u8; 32],
+    _activation_epoch: u64,
+    _num_active_epochs: u64,
+) -> Result<(PublicKey, SecretKey), XmssError> {
+    todo!()
+}
+
+/// Deterministic signing (leanSig `sign`).
+pub fn sign(_sk: &SecretKey, _epoch: u32, _message: &[u8; 32]) -> Result<Signature, XmssError> {
+    todo!()
+}
+
+/// Verification (leanSig `verify`): true iff valid.
+pub fn verify(_pk: &PublicKey, _epoch: u32, _message: &[u8; 32], _sig: &Signature) -> bool {
+    todo!()
+}
