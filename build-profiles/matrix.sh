@@ -4,10 +4,13 @@
 # the aggregation round trip and the C tests against each build, and prints a Markdown table
 # (also written to build-profiles/matrix.md). See CODEGEN.md for what the rows mean.
 #
-# Usage: build-profiles/matrix.sh [--quick] [--rows "3:16 3:1 s:1 z:16 z:1"] [--signatures N]
-#                                 [--probe] [--out FILE] [--no-ctests]
+# Usage: build-profiles/matrix.sh [--quick] [--rows "3:16 3:1 s:1 z:16 z:1"] [--profiles]
+#                                 [--signatures N] [--probe] [--out FILE] [--no-ctests]
 #   --quick         rows "z:1 3:16" only (the hazard row and Cargo's release default)
-#   --rows LIST     space-separated opt-level:codegen-units pairs (default: the full matrix)
+#   --rows LIST     space-separated rows: opt-level:codegen-units pairs (Cargo's release profile
+#                   with those two knobs changed) or profile:<file> (build-profiles/<file>.toml,
+#                   built with --config <file> --profile msig-*); default: the five pairs above
+#   --profiles      append the rows profile:speed profile:size
 #   --signatures N  signatures aggregated by the round trip (default 64)
 #   --probe         also build and run build-profiles/probe (`codegen-probe check`) in each row
 #   --out FILE      where to write the table (default build-profiles/matrix.md)
@@ -32,20 +35,23 @@ SIGS=64
 PROBE=0
 CTESTS=1
 OUT="$ROOT/build-profiles/matrix.md"
+EXTRA_ROWS=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) ROWS="z:1 3:16" ;;
+        --profiles) EXTRA_ROWS="profile:speed profile:size" ;;
         --rows) shift; ROWS="${1:?--rows needs a list}" ;;
         --signatures) shift; SIGS="${1:?--signatures needs a number}" ;;
         --probe) PROBE=1 ;;
         --no-ctests) CTESTS=0 ;;
         --out) shift; OUT="${1:?--out needs a file}" ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) echo "matrix.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
 done
+ROWS="$ROWS $EXTRA_ROWS"
 case "$SIGS" in ''|*[!0-9]*) echo "matrix.sh: --signatures must be a positive integer" >&2; exit 2 ;; esac
 
 cd "$ROOT" || exit 2
@@ -96,33 +102,59 @@ ALL_OK=1
 TABLE_ROWS=()
 
 for row in $ROWS; do
-    opt="${row%%:*}"
-    cgu="${row##*:}"
-    case "$opt" in 0|1|2|3|s|z) ;; *) echo "matrix.sh: bad opt-level in $row" >&2; exit 2 ;; esac
-    case "$cgu" in ''|*[!0-9]*) echo "matrix.sh: bad codegen-units in $row" >&2; exit 2 ;; esac
-    name="o${opt}-cgu${cgu}"
+    unset CARGO_PROFILE_RELEASE_OPT_LEVEL CARGO_PROFILE_RELEASE_CODEGEN_UNITS
+    case "$row" in
+        profile:*)
+            # A vetted profile file: build-profiles/<file>.toml defining [profile.msig-<...>].
+            file="${row#profile:}"
+            cfg="build-profiles/$file.toml"
+            [ -f "$cfg" ] || { echo "matrix.sh: no $cfg" >&2; exit 2; }
+            prof="$(sed -n 's/^\[profile\.\(msig-[a-z-]*\)\]$/\1/p' "$cfg" | head -1)"
+            [ -n "$prof" ] || { echo "matrix.sh: no [profile.msig-*] in $cfg" >&2; exit 2; }
+            opt="$(sed -n "/^\[profile\.$prof\]/,/^\[/s/^opt-level *= *//p" "$cfg" | head -1 | tr -d '"')"
+            cgu="$(sed -n "/^\[profile\.$prof\]/,/^\[/s/^codegen-units *= *//p" "$cfg" | head -1)"
+            lto="$(sed -n "/^\[profile\.$prof\]/,/^\[/s/^lto *= *//p" "$cfg" | head -1 | tr -d '"')"
+            name="p-$file"
+            label="$file.toml"
+            cargo_profile=(--config "$cfg" --profile "$prof")
+            outdir="$prof"
+            ;;
+        *:*)
+            opt="${row%%:*}"
+            cgu="${row##*:}"
+            case "$opt" in 0|1|2|3|s|z) ;; *) echo "matrix.sh: bad opt-level in $row" >&2; exit 2 ;; esac
+            case "$cgu" in ''|*[!0-9]*) echo "matrix.sh: bad codegen-units in $row" >&2; exit 2 ;; esac
+            name="o${opt}-cgu${cgu}"
+            label="release"
+            lto="false"
+            export CARGO_PROFILE_RELEASE_OPT_LEVEL="$opt"
+            export CARGO_PROFILE_RELEASE_CODEGEN_UNITS="$cgu"
+            cargo_profile=(--release)
+            outdir="release"
+            ;;
+        *) echo "matrix.sh: bad row $row (want opt:units or profile:file)" >&2; exit 2 ;;
+    esac
     td="$MATRIX_DIR/$name"
     mkdir -p "$td"
     export CARGO_TARGET_DIR="$td"
-    export CARGO_PROFILE_RELEASE_OPT_LEVEL="$opt"
-    export CARGO_PROFILE_RELEASE_CODEGEN_UNITS="$cgu"
     echo "== row $name: building (log $td/build.log)" >&2
 
     t0="$(now)"
-    if cargo build --release --locked -p multisig-glue -p multisig >"$td/build.log" 2>&1; then
+    if cargo build "${cargo_profile[@]}" --locked -p multisig-glue -p multisig >"$td/build.log" 2>&1; then
         built=yes
     else
         built=no
     fi
     build_s="$(elapsed "$t0")"
-    a_size="$(size_of "$td/release/libmultisig_glue.a")"
-    so_size="$(size_of "$td/release/libmultisig_glue.so")"
-    tls="$(tdata_align "$td/release/libmultisig_glue.a")"
+    bin="$td/$outdir"
+    a_size="$(size_of "$bin/libmultisig_glue.a")"
+    so_size="$(size_of "$bin/libmultisig_glue.so")"
+    tls="$(tdata_align "$bin/libmultisig_glue.a")"
     rt="-"; thr="-"; ct="-"; probe="-"
     if [ "$built" = yes ]; then
         echo "== row $name: round trip, $SIGS signatures" >&2
         t1="$(now)"
-        "$td/release/multisig" bench --signatures "$SIGS" >"$td/roundtrip.log" 2>&1
+        "$bin/multisig" bench --signatures "$SIGS" >"$td/roundtrip.log" 2>&1
         rc=$?
         rt_s="$(elapsed "$t1")"
         if [ "$rc" -eq 0 ]; then
@@ -136,12 +168,13 @@ for row in $ROWS; do
         fi
         if [ "$CTESTS" -eq 1 ]; then
             echo "== row $name: C tests" >&2
-            ct="$(MSIG_LIB_DIR="$td/release" run_ctests "$td/release" "$td/ctests.log")"
+            ct="$(run_ctests "$bin" "$td/ctests.log")"
         fi
         if [ "$PROBE" -eq 1 ]; then
             echo "== row $name: codegen probe" >&2
-            if (cd build-profiles/probe && cargo build --release --locked) >"$td/probe-build.log" 2>&1; then
-                "$td/release/codegen-probe" check >"$td/probe.log" 2>&1
+            if (cd build-profiles/probe && cargo build "${cargo_profile[@]/#build-profiles\//../}" --locked) \
+                >"$td/probe-build.log" 2>&1; then
+                "$bin/codegen-probe" check >"$td/probe.log" 2>&1
                 rc=$?
                 if [ "$rc" -eq 0 ]; then probe=pass
                 elif [ "$rc" -ge 128 ]; then probe="CRASH (signal $((rc - 128)))"
@@ -156,7 +189,7 @@ for row in $ROWS; do
         *) ALL_OK=0 ;;
     esac
     if [ "$opt" = s ] || [ "$opt" = z ]; then optq="\"$opt\""; else optq="$opt"; fi
-    line="| $optq | $cgu | $built | ${build_s} s | $rt | $ct"
+    line="| $label | $optq | $cgu | $lto | $built | ${build_s} s | $rt | $ct"
     [ "$PROBE" -eq 1 ] && line="$line | $probe"
     line="$line | $thr | $(human "$a_size") | $(human "$so_size") | $tls |"
     TABLE_ROWS+=("$line")
@@ -169,11 +202,13 @@ unset CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_OPT_LEVEL CARGO_PROFILE_RELEASE_COD
     echo
     echo "Generated by \`build-profiles/matrix.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
     echo "Host: ${HOST_CPU:-unknown}, $(nproc) cores; ${RUSTC:-rustc ?}; rustflags: ${FLAGS:-none};"
-    echo "profile: release with the opt-level and codegen-units below (lto = false, i.e. Cargo's"
-    echo "default thin-local LTO); round trip: \`multisig bench --signatures $SIGS\`."
+    echo "Rows named \"release\" are Cargo's release profile with the opt-level and codegen-units shown"
+    echo "(lto = false: Cargo's default thin-local LTO); rows named after a file are the vetted profiles"
+    echo "in build-profiles/, built with \`--config <file> --profile msig-*\`."
+    echo "Round trip: \`multisig bench --signatures $SIGS\` (keygen, sign, aggregate, prove, verify)."
     echo
-    hdr="| opt-level | codegen-units | built | build time | round trip | C tests"
-    sep="| --- | --- | --- | --- | --- | ---"
+    hdr="| profile | opt-level | codegen-units | lto | built | build time | round trip | C tests"
+    sep="| --- | --- | --- | --- | --- | --- | --- | ---"
     [ "$PROBE" -eq 1 ] && { hdr="$hdr | probe"; sep="$sep | ---"; }
     echo "$hdr | proving throughput (N = $SIGS) | libmultisig_glue.a | libmultisig_glue.so | .tdata align |"
     echo "$sep | --- | --- | --- | --- |"
