@@ -5,6 +5,13 @@
 
 use p3_koala_bear::KoalaBear;
 
+pub mod constants;
+pub mod hash;
+pub mod message;
+pub mod poseidon;
+pub mod prf;
+pub mod tweak;
+
 /// The base field, KoalaBear (p = 2^31 - 2^24 + 1).
 pub type F = KoalaBear;
 /// A hash digest: 8 field elements.
