@@ -21,7 +21,8 @@ use rayon::prelude::*;
 
 use super::constants::{DIMENSION, HASH_LEN_FE, LEAVES_PER_BOTTOM_TREE, LIFETIME, LOG_LIFETIME, MAX_SIGN_TRIES, P};
 use super::hash::walk_chain;
-use super::message::encode;
+use super::constants::RAND_LEN_FE;
+use super::message::first_codeword;
 use super::tree::HashSubTree;
 use super::{prf, Digest, Parameter, PublicKey, SecretKey, Signature, XmssError, F};
 
@@ -154,6 +155,23 @@ impl SecretKey {
     }
 }
 
+/// The rho search of signing: the first attempt `0, 1, ...` (below 100 000) whose PRF
+/// randomness gives a codeword, in batches (SIMD Keccak for the PRF, packed Poseidon for the
+/// message hashes); the result is the one the sequential search finds.
+pub fn find_rho(prf_key: &[u8; 32], parameter: &Parameter, epoch: u32, message: &[u8; 32]) -> Result<([F; RAND_LEN_FE], [u8; DIMENSION]), XmssError> {
+    const BATCH: u64 = 256;
+    let mut first = 0u64;
+    while first < MAX_SIGN_TRIES {
+        let n = BATCH.min(MAX_SIGN_TRIES - first);
+        let rhos = prf::randomness_batch(prf_key, epoch, message, first, n as usize);
+        if let Some((i, x)) = first_codeword(parameter, epoch, message, &rhos) {
+            return Ok((rhos[i], x));
+        }
+        first += n;
+    }
+    Err(XmssError::Signing(format!("no codeword in {MAX_SIGN_TRIES} attempts")))
+}
+
 /// Deterministic signing (leanSig `sign`): the Merkle path of `epoch` from the prepared bottom
 /// tree and the top tree; rho = PRF randomness for attempts 0, 1, ... until the message hash
 /// gives a codeword (at most 100 000 attempts); chain `i` walked `codeword[i]` steps from its
@@ -179,12 +197,7 @@ pub fn sign(sk: &SecretKey, epoch: u32, message: &[u8; 32]) -> Result<Signature,
         .try_into()
         .map_err(|p: Vec<Digest>| XmssError::Signing(format!("Merkle path has {} nodes, expected 32", p.len())))?;
 
-    let (rho, x) = (0..MAX_SIGN_TRIES)
-        .find_map(|attempt| {
-            let rho = prf::randomness(&sk.prf_key, epoch, message, attempt);
-            encode(&sk.parameter, epoch, &rho, message).map(|x| (rho, x))
-        })
-        .ok_or_else(|| XmssError::Signing(format!("no codeword in {MAX_SIGN_TRIES} attempts")))?;
+    let (rho, x) = find_rho(&sk.prf_key, &sk.parameter, epoch, message)?;
 
     let hashes: Vec<Digest> = (0..DIMENSION)
         .into_par_iter()
@@ -194,4 +207,67 @@ pub fn sign(sk: &SecretKey, epoch: u32, message: &[u8; 32]) -> Result<Signature,
         })
         .collect();
     Ok(Signature { path, rho, hashes: hashes.try_into().expect("46 chains") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xmss::message::encode;
+
+    const C: u64 = LEAVES_PER_BOTTOM_TREE;
+
+    #[test]
+    fn activation_time_is_widened_like_leansig() {
+        // at least two bottom trees
+        assert_eq!(expand_activation_time(0, 1), (0, 2));
+        assert_eq!(expand_activation_time(5 * C + 17, 3), (5, 7));
+        // start rounded down, end rounded up
+        assert_eq!(expand_activation_time(C - 1, 2 * C + 2), (0, 4));
+        assert_eq!(expand_activation_time(3 * C, 3 * C), (3, 6));
+        // shifted left at the end of the lifetime
+        assert_eq!(expand_activation_time(LIFETIME - 1, 1), (C - 2, C));
+        assert_eq!(expand_activation_time(0, LIFETIME), (0, C));
+    }
+
+    #[test]
+    fn keygen_rejects_bad_ranges() {
+        assert!(matches!(keygen([0; 32], 0, 0), Err(XmssError::InvalidKeygen(_))));
+        assert!(matches!(keygen([0; 32], LIFETIME, 1), Err(XmssError::InvalidKeygen(_))));
+        assert!(matches!(keygen([0; 32], u64::MAX, 2), Err(XmssError::InvalidKeygen(_))));
+    }
+
+    #[test]
+    fn batched_rho_search_equals_sequential() {
+        for seed in 0..3u8 {
+            let key = [seed; 32];
+            let param: Parameter = core::array::from_fn(|i| F::new(1000 * seed as u32 + i as u32));
+            let msg = [seed.wrapping_mul(31); 32];
+            let epoch = 77 + seed as u32;
+            let sequential = (0..MAX_SIGN_TRIES)
+                .find_map(|a| {
+                    let rho = prf::randomness(&key, epoch, &msg, a);
+                    encode(&param, epoch, &rho, &msg).map(|x| (rho, x))
+                })
+                .unwrap();
+            assert_eq!(find_rho(&key, &param, epoch, &msg).unwrap(), sequential);
+        }
+    }
+
+    #[test]
+    fn sampled_field_elements_are_montgomery_reads() {
+        // the Montgomery form of x * 2^-32 is x, so multiplying back by 2^32 gives x
+        let mut rng = KeyRng(StdRng::from_seed([1; 32]));
+        let mut raw = KeyRng(StdRng::from_seed([1; 32]));
+        let two32 = F::new(((1u64 << 32) % P as u64) as u32);
+        for _ in 0..100 {
+            let f = rng.field();
+            let x = loop {
+                let x = raw.0.next_u32() >> 1;
+                if x < P {
+                    break x;
+                }
+            };
+            assert_eq!(f * two32, F::new(x));
+        }
+    }
 }

@@ -68,9 +68,12 @@ pub fn compute_leaves(prf_key: &[u8; 32], parameter: &Parameter, first_epoch: u3
             .map(|l| first_epoch.wrapping_add((chunk * w + l.min(out.len() - 1)) as u32))
             .collect();
         let mut ends = [[PackedF::ZERO; HASH_LEN_FE]; DIMENSION];
+        // all chain starts of the chunk, one SIMD Keccak lane each: index c * w + lane
+        let items: Vec<(u32, u64)> =
+            (0..DIMENSION).flat_map(|c| epochs.iter().map(move |&e| (e, c as u64))).collect();
+        let starts = prf::chain_starts_batch(prf_key, &items);
         for (c, end) in ends.iter_mut().enumerate() {
-            let starts: Vec<Digest> = epochs.iter().map(|&e| prf::chain_start(prf_key, e, c as u64)).collect();
-            let mut v = pack(&starts);
+            let mut v = pack(&starts[c * w..(c + 1) * w]);
             for pos in 1..BASE as u8 {
                 let tweaks: Vec<[F; 2]> = epochs.iter().map(|&e| chain_tweak(e, c as u8, pos)).collect();
                 v = chain_compress(&v, &param_p, &pack(&tweaks));
