@@ -5,6 +5,7 @@
 
 use p3_koala_bear::KoalaBear;
 
+pub mod bench_keys;
 pub mod constants;
 pub mod hash;
 pub mod keygen;
