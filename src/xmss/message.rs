@@ -116,6 +116,29 @@ pub fn encode(
     decode_codeword(&message_hash(parameter, epoch, rho, message))
 }
 
+/// The first rho (in the order given) whose message hash yields a codeword, with its index and
+/// codeword. Hashes `PackedF::WIDTH` candidates per permutation (one per SIMD lane).
+pub fn first_codeword(parameter: &Parameter, epoch: u32, message: &[u8; MESSAGE_LEN], rhos: &[[F; RAND_LEN_FE]]) -> Option<(usize, [u8; DIMENSION])> {
+    use super::tree::PackedF;
+    use p3_field::PackedValue;
+    let w = PackedF::WIDTH;
+    let base = message_hash_input(parameter, epoch, &[F::ZERO; RAND_LEN_FE], message);
+    for (chunk, group) in rhos.chunks(w).enumerate() {
+        let mut x: [PackedF; MERGE_WIDTH] = base.map(PackedF::from);
+        for i in 0..RAND_LEN_FE {
+            x[layout::RHO + i] = PackedF::from_fn(|l| group[l.min(group.len() - 1)][i]);
+        }
+        let h: [PackedF; HASH_LEN_FE] = compress_24(&x);
+        for l in 0..group.len() {
+            let lane: [F; HASH_LEN_FE] = core::array::from_fn(|i| h[i].as_slice()[l]);
+            if let Some(cw) = decode_codeword(&lane) {
+                return Some((chunk * w + l, cw));
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
