@@ -15,7 +15,7 @@
 static int g_passed = 0;
 static int g_failed = 0;
 
-static const char *status_text(uint32_t s) {
+static inline const char *status_text(uint32_t s) {
     static __thread char buf[128];
     size_t written = 0;
     if (msig_status_message(s, buf, sizeof buf, &written) != MSIG_OK) {
@@ -50,14 +50,14 @@ static const char *status_text(uint32_t s) {
     } while (0)
 
 /* Prints the closing line the test drivers look for and returns the process exit code. */
-static int finish(const char *name) {
+static inline int finish(const char *name) {
     printf("%s: %d passed, %d failed\n", name, g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }
 
 /* ---- files and hex ---------------------------------------------------------------------- */
 
-static char *read_file(const char *path) {
+static inline char *read_file(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "cannot open %s\n", path);
@@ -76,7 +76,7 @@ static char *read_file(const char *path) {
     return buf;
 }
 
-static int hex_nibble(char c) {
+static inline int hex_nibble(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -84,7 +84,7 @@ static int hex_nibble(char c) {
 }
 
 /* Decodes a "0x..." hex string of `n` characters into a fresh buffer; *len gets the byte count. */
-static uint8_t *hex_decode(const char *s, size_t n, size_t *len) {
+static inline uint8_t *hex_decode(const char *s, size_t n, size_t *len) {
     if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         s += 2;
         n -= 2;
@@ -109,7 +109,7 @@ static uint8_t *hex_decode(const char *s, size_t n, size_t *len) {
 /* ---- minimal JSON access (the vectors are flat objects of strings and integers) ---------- */
 
 /* Finds `"key"` followed by ':' inside [begin, end); returns a pointer to the value or NULL. */
-static const char *json_find(const char *begin, const char *end, const char *key) {
+static inline const char *json_find(const char *begin, const char *end, const char *key) {
     size_t klen = strlen(key);
     for (const char *p = begin; p + klen + 2 <= end; p++) {
         if (p[0] == '"' && strncmp(p + 1, key, klen) == 0 && p[1 + klen] == '"') {
@@ -126,7 +126,7 @@ static const char *json_find(const char *begin, const char *end, const char *key
 }
 
 /* The hex string value of `key` in [begin, end), decoded; exits on absence. */
-static uint8_t *json_hex(const char *begin, const char *end, const char *key, size_t *len) {
+static inline uint8_t *json_hex(const char *begin, const char *end, const char *key, size_t *len) {
     const char *v = json_find(begin, end, key);
     if (!v || *v != '"') {
         fprintf(stderr, "vector: missing string %s\n", key);
@@ -137,7 +137,7 @@ static uint8_t *json_hex(const char *begin, const char *end, const char *key, si
 }
 
 /* The unsigned integer value of `key` in [begin, end); exits on absence. */
-static uint64_t json_u64(const char *begin, const char *end, const char *key) {
+static inline uint64_t json_u64(const char *begin, const char *end, const char *key) {
     const char *v = json_find(begin, end, key);
     if (!v) {
         fprintf(stderr, "vector: missing integer %s\n", key);
@@ -147,7 +147,7 @@ static uint64_t json_u64(const char *begin, const char *end, const char *key) {
 }
 
 /* The next flat object "{...}" at or after *cursor (before end); returns 0 when there is none. */
-static int json_next_object(const char **cursor, const char *end, const char **ob,
+static inline int json_next_object(const char **cursor, const char *end, const char **ob,
                             const char **oe) {
     const char *b = *cursor;
     while (b < end && *b != '{') b++;
@@ -177,7 +177,7 @@ typedef struct {
     signer signers[16];
 } aggregate_vector;
 
-static void load_aggregate_vector(const char *dir, aggregate_vector *v) {
+static inline void load_aggregate_vector(const char *dir, aggregate_vector *v) {
     char path[4096];
     snprintf(path, sizeof path, "%s/leansig_devnet4_aggregate_4.json", dir);
     char *text = read_file(path);
@@ -207,7 +207,7 @@ static void load_aggregate_vector(const char *dir, aggregate_vector *v) {
     free(text);
 }
 
-static void free_aggregate_vector(aggregate_vector *v) {
+static inline void free_aggregate_vector(aggregate_vector *v) {
     for (size_t i = 0; i < v->n; i++) free(v->signers[i].sig);
 }
 
@@ -220,7 +220,7 @@ typedef struct {
     size_t sig_len;
 } single_vector;
 
-static void parse_single(const char *ob, const char *oe, const char *epoch_key, single_vector *v) {
+static inline void parse_single(const char *ob, const char *oe, const char *epoch_key, single_vector *v) {
     size_t len;
     uint8_t *pk = json_hex(ob, oe, "public_key", &len);
     if (len != MSIG_PUBLIC_KEY_LEN) exit(2);
@@ -235,7 +235,7 @@ static void parse_single(const char *ob, const char *oe, const char *epoch_key, 
 }
 
 /* Loads every single-signature vector (4 from leanSig, 1 from leanMultisig); returns the count. */
-static size_t load_single_vectors(const char *dir, single_vector *out, size_t cap) {
+static inline size_t load_single_vectors(const char *dir, single_vector *out, size_t cap) {
     char path[4096];
     size_t n = 0;
     snprintf(path, sizeof path, "%s/leansig_devnet4_single.json", dir);
@@ -256,7 +256,7 @@ static size_t load_single_vectors(const char *dir, single_vector *out, size_t ca
     return n;
 }
 
-static const char *vectors_dir(int argc, char **argv) {
+static inline const char *vectors_dir(int argc, char **argv) {
     if (argc > 1) return argv[1];
     const char *env = getenv("MSIG_VECTORS");
     return env ? env : "../../shared/vectors";
