@@ -5,6 +5,17 @@
 
 use p3_koala_bear::KoalaBear;
 
+pub mod constants;
+pub mod hash;
+pub mod message;
+pub mod poseidon;
+pub mod prf;
+pub mod ssz;
+pub mod tweak;
+pub mod verify;
+
+pub use verify::{chain_ends, codeword};
+
 /// The base field, KoalaBear (p = 2^31 - 2^24 + 1).
 pub type F = KoalaBear;
 /// A hash digest: 8 field elements.
@@ -55,20 +66,26 @@ pub struct SecretKey {
 }
 
 impl PublicKey {
+    /// SSZ encoding: `root (8 FE) | parameter (5 FE)`, 52 bytes, each FE 4 bytes little-endian.
     pub fn to_ssz(&self) -> [u8; PUBLIC_KEY_SSZ_LEN] {
-        todo!()
+        ssz::encode_public_key(self)
     }
-    pub fn from_ssz(_bytes: &[u8]) -> Result<Self, XmssError> {
-        todo!()
+    /// Decodes 52 SSZ bytes. Errors: [`XmssError::Malformed`] on a wrong length or a field
+    /// element `>= p`.
+    pub fn from_ssz(bytes: &[u8]) -> Result<Self, XmssError> {
+        ssz::decode_public_key(bytes)
     }
 }
 
 impl Signature {
+    /// SSZ encoding as leanSig writes it, 2536 bytes (layout in [`ssz::sig_layout`]).
     pub fn to_ssz(&self) -> Vec<u8> {
-        todo!()
+        ssz::encode_signature(self)
     }
-    pub fn from_ssz(_bytes: &[u8]) -> Result<Self, XmssError> {
-        todo!()
+    /// Decodes SSZ bytes. Errors: [`XmssError::Malformed`] on a wrong length, an offset other
+    /// than leanSig's, a path that is not 32 siblings, not 46 chain hashes, or a field element `>= p`.
+    pub fn from_ssz(bytes: &[u8]) -> Result<Self, XmssError> {
+        ssz::decode_signature(bytes)
     }
 }
 
@@ -98,7 +115,8 @@ pub fn sign(_sk: &SecretKey, _epoch: u32, _message: &[u8; 32]) -> Result<Signatu
     todo!()
 }
 
-/// Verification (leanSig `verify`): true iff valid.
-pub fn verify(_pk: &PublicKey, _epoch: u32, _message: &[u8; 32], _sig: &Signature) -> bool {
-    todo!()
+/// Verification (leanSig `verify`): true iff `sig` is a valid signature of `message` at `epoch`
+/// under `pk`. See [`verify::verify`] for the steps.
+pub fn verify(pk: &PublicKey, epoch: u32, message: &[u8; 32], sig: &Signature) -> bool {
+    verify::verify(pk, epoch, message, sig)
 }
