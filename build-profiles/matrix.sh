@@ -15,6 +15,8 @@
 #   --probe         also build and run build-profiles/probe (`codegen-probe check`) in each row
 #   --out FILE      where to write the table (default build-profiles/matrix.md)
 #   --no-ctests     skip the C tests
+#   --tag NAME      suffix of the rows' target directories (o<opt>-cgu<n>-NAME), for runs with other
+#                   RUSTFLAGS, e.g. RUSTFLAGS="-C target-cpu=x86-64-v3" matrix.sh --tag v3
 #
 # Every row sets, for every cargo command it runs (ours and the C tests' own):
 #   CARGO_TARGET_DIR=target/matrix/o<opt>-cgu<n>
@@ -36,6 +38,7 @@ PROBE=0
 CTESTS=1
 OUT="$ROOT/build-profiles/matrix.md"
 EXTRA_ROWS=""
+TAG=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -46,7 +49,8 @@ while [ $# -gt 0 ]; do
         --probe) PROBE=1 ;;
         --no-ctests) CTESTS=0 ;;
         --out) shift; OUT="${1:?--out needs a file}" ;;
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        --tag) shift; TAG="-${1:?--tag needs a name}" ;;
+        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
         *) echo "matrix.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
@@ -150,7 +154,7 @@ for row in $ROWS; do
             ;;
         *) echo "matrix.sh: bad row $row (want opt:units or profile:file)" >&2; exit 2 ;;
     esac
-    td="$MATRIX_DIR/$name"
+    td="$MATRIX_DIR/$name$TAG"
     mkdir -p "$td"
     export CARGO_TARGET_DIR="$td"
     echo "== row $name: building (log $td/build.log)" >&2
