@@ -100,7 +100,7 @@ run_ctests() { # $1 = dir holding libmultisig_glue.a, $2 = log file; prints pass
         # The C tests under ASan + UBSan, linked against this row's static library (c-tests/run.sh
         # always tests target/release, so the matrix drives the Makefile itself; -B because every
         # row links a different library into the same c-tests/build/asan/ binaries).
-        {
+        (
             make -s -B -C c-tests asan LIBDIR="$libdir" || exit 1
             for src in c-tests/test_*.c; do
                 t="$(basename "$src" .c)"
@@ -108,7 +108,7 @@ run_ctests() { # $1 = dir holding libmultisig_glue.a, $2 = log file; prints pass
                 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
                     "c-tests/build/asan/$t" "$VECTORS" || exit 1
             done
-        } >"$log" 2>&1 || rc=$?
+        ) >"$log" 2>&1 || rc=$?
     else
         echo absent; return
     fi
