@@ -43,7 +43,10 @@ fn signatures_verify_across_the_prepared_window() {
 fn epochs_outside_the_key_are_refused() {
     let (_, sk) = key();
     for epoch in [0u32, 65_535, 196_608, u32::MAX] {
-        assert_eq!(xmss::sign(sk, epoch, &[0; 32]), Err(XmssError::EpochOutOfRange { epoch }));
+        assert_eq!(
+            xmss::sign(sk, epoch, &[0; 32]),
+            Err(XmssError::EpochOutOfRange { epoch })
+        );
     }
 }
 
@@ -61,8 +64,14 @@ fn ssz_round_trips_byte_identically() {
     assert_eq!(back.to_ssz(), bytes);
     assert_eq!(xmss::sign(&back, 100_000, &[7; 32]).unwrap(), sig);
     // fixed part: prf key, parameter, activation range, offsets as leanSig lays them out
-    assert_eq!(u64::from_le_bytes(bytes[52..60].try_into().unwrap()), 65_536);
-    assert_eq!(u64::from_le_bytes(bytes[60..68].try_into().unwrap()), 131_072);
+    assert_eq!(
+        u64::from_le_bytes(bytes[52..60].try_into().unwrap()),
+        65_536
+    );
+    assert_eq!(
+        u64::from_le_bytes(bytes[60..68].try_into().unwrap()),
+        131_072
+    );
     assert_eq!(u32::from_le_bytes(bytes[68..72].try_into().unwrap()), 88);
     assert_eq!(u64::from_le_bytes(bytes[72..80].try_into().unwrap()), 1);
     assert_eq!(&bytes[32..52], &pk.to_ssz()[32..52]);
@@ -80,13 +89,29 @@ fn malformed_secret_keys_are_errors() {
     long.extend_from_slice(&[0; 32]);
     assert!(bad(&long), "extended");
     // top / left / right offsets and a few inner offsets
-    for (at, v) in [(68usize, 87u32), (68, 92), (80, 0), (80, u32::MAX), (84, 89), (84, u32::MAX), (88 + 16, 21), (88 + 20, 3)] {
+    for (at, v) in [
+        (68usize, 87u32),
+        (68, 92),
+        (80, 0),
+        (80, u32::MAX),
+        (84, 89),
+        (84, u32::MAX),
+        (88 + 16, 21),
+        (88 + 20, 3),
+    ] {
         let mut b = bytes.clone();
         b[at..at + 4].copy_from_slice(&v.to_le_bytes());
         assert!(bad(&b), "offset at {at} = {v}");
     }
     // activation range and window
-    for (at, v) in [(52usize, 1u64), (60, 65_536), (60, u64::MAX), (72, 0), (72, 2), (88, 31)] {
+    for (at, v) in [
+        (52usize, 1u64),
+        (60, 65_536),
+        (60, u64::MAX),
+        (72, 0),
+        (72, 2),
+        (88, 31),
+    ] {
         let mut b = bytes.clone();
         b[at..at + 8].copy_from_slice(&v.to_le_bytes());
         assert!(bad(&b), "u64 at {at} = {v}");
@@ -105,12 +130,18 @@ fn malformed_secret_keys_are_errors() {
 fn prepared_window_slides() {
     let (pk, mut sk) = xmss::keygen([3; 32], 0, 3 * 65_536).unwrap();
     assert_eq!(sk.activation_interval(), 0..196_608);
-    assert_eq!(xmss::sign(&sk, 131_072, &[1; 32]), Err(XmssError::EpochOutOfRange { epoch: 131_072 }));
+    assert_eq!(
+        xmss::sign(&sk, 131_072, &[1; 32]),
+        Err(XmssError::EpochOutOfRange { epoch: 131_072 })
+    );
     sk.advance_preparation();
     assert_eq!(sk.prepared_interval(), 65_536..196_608);
     let sig = xmss::sign(&sk, 150_000, &[1; 32]).unwrap();
     assert!(xmss::verify(&pk, 150_000, &[1; 32], &sig));
-    assert_eq!(xmss::sign(&sk, 5, &[1; 32]), Err(XmssError::EpochOutOfRange { epoch: 5 }));
+    assert_eq!(
+        xmss::sign(&sk, 5, &[1; 32]),
+        Err(XmssError::EpochOutOfRange { epoch: 5 })
+    );
     // at the end of the activation interval it no longer moves
     sk.advance_preparation();
     assert_eq!(sk.prepared_interval(), 65_536..196_608);
