@@ -34,6 +34,9 @@ pub mod tree;
 pub mod tweak;
 pub mod verify;
 
+#[cfg(test)]
+mod leanspec_keys_test;
+
 pub use verify::{chain_ends, codeword};
 
 /// The base field, KoalaBear (p = 2^31 - 2^24 + 1).

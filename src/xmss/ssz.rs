@@ -357,6 +357,14 @@ pub fn encode_secret_key(sk: &SecretKey) -> Vec<u8> {
 /// level 16, each starting at an even index with an even number of nodes covering the
 /// activation interval's bottom trees.
 pub fn decode_secret_key(bytes: &[u8]) -> Result<SecretKey, XmssError> {
+    let sk = decode_secret_key_layout(bytes)?;
+    check_secret_key_shape(&sk)?;
+    Ok(sk)
+}
+
+/// The encoding part of [`decode_secret_key`]: lengths, offsets and field elements, without
+/// the production tree-shape check (so keys of leanSig's smaller test instantiations decode).
+pub(crate) fn decode_secret_key_layout(bytes: &[u8]) -> Result<SecretKey, XmssError> {
     const W: &str = "secret key";
     if bytes.len() < SECRET_KEY_FIXED {
         return Err(malformed(
@@ -394,7 +402,7 @@ pub fn decode_secret_key(bytes: &[u8]) -> Result<SecretKey, XmssError> {
     let left_bottom_tree =
         decode_subtree(&bytes[off_left..off_right], "secret key left bottom tree")?;
     let right_bottom_tree = decode_subtree(&bytes[off_right..], "secret key right bottom tree")?;
-    let sk = SecretKey {
+    Ok(SecretKey {
         prf_key,
         parameter,
         activation_epoch,
@@ -403,9 +411,7 @@ pub fn decode_secret_key(bytes: &[u8]) -> Result<SecretKey, XmssError> {
         left_bottom_tree_index,
         left_bottom_tree,
         right_bottom_tree,
-    };
-    check_secret_key_shape(&sk)?;
-    Ok(sk)
+    })
 }
 
 fn check_secret_key_shape(sk: &SecretKey) -> Result<(), XmssError> {
