@@ -148,3 +148,27 @@ fn prepared_window_slides() {
     // same seed, same key
     assert_eq!(xmss::keygen([3; 32], 0, 3 * 65_536).unwrap().0, pk);
 }
+
+/// Random corruptions of a real secret key: decoding fails or yields a key that signs without
+/// panicking (possibly refusing the epoch).
+#[test]
+fn corrupted_secret_keys_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let (_, sk) = key();
+    let bytes = sk.to_ssz();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for round in 0..100 {
+        let mut b = bytes.clone();
+        // mostly the fixed part and the top tree's headers, where structure lives
+        let at = if round % 4 != 0 {
+            rng.random_range(0..400)
+        } else {
+            rng.random_range(0..b.len())
+        };
+        b[at] = rng.random();
+        if let Ok(sk2) = SecretKey::from_ssz(&b) {
+            let _ = xmss::sign(&sk2, 70_000 + round, &[3; 32]);
+            let _ = sk2.public_key();
+        }
+    }
+}

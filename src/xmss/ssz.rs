@@ -285,6 +285,9 @@ fn split_variable_list<'a>(
     }
     offsets.push(bytes.len());
     let mut items = Vec::with_capacity(n);
+    if offsets.iter().any(|&o| o > bytes.len()) {
+        return Err(malformed(what, "list offset past the end"));
+    }
     for w in offsets.windows(2) {
         if w[0] > w[1] {
             return Err(malformed(
