@@ -9,7 +9,16 @@ const SEED: [u8; 32] = [0x5a; 32];
 
 fn key() -> &'static (PublicKey, SecretKey) {
     static KEY: OnceLock<(PublicKey, SecretKey)> = OnceLock::new();
-    KEY.get_or_init(|| xmss::keygen(SEED, 70_000, 10).expect("keygen"))
+    KEY.get_or_init(|| {
+        let last = std::sync::atomic::AtomicU64::new(0);
+        let key = xmss::keygen::keygen_with_progress(SEED, 70_000, 10, &|done, total| {
+            assert_eq!(total, 131_072);
+            last.fetch_max(done, std::sync::atomic::Ordering::Relaxed);
+        })
+        .expect("keygen");
+        assert_eq!(last.into_inner(), 131_072, "progress reaches the total");
+        key
+    })
 }
 
 #[test]

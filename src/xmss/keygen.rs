@@ -18,6 +18,7 @@ use p3_field::{Field, PrimeCharacteristicRing};
 
 use rand::{rngs::StdRng, RngCore, SeedableRng};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::constants::RAND_LEN_FE;
 use super::constants::{
@@ -85,6 +86,17 @@ pub fn keygen(
     activation_epoch: u64,
     num_active_epochs: u64,
 ) -> Result<(PublicKey, SecretKey), XmssError> {
+    keygen_with_progress(seed, activation_epoch, num_active_epochs, &|_, _| {})
+}
+
+/// [`keygen`], calling `progress(leaves_done, leaves_total)` from worker threads as leaves are
+/// built (`leaves_total` = 2^16 per bottom tree of the widened range), for progress bars.
+pub fn keygen_with_progress(
+    seed: [u8; 32],
+    activation_epoch: u64,
+    num_active_epochs: u64,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<(PublicKey, SecretKey), XmssError> {
     if num_active_epochs == 0 {
         return Err(XmssError::InvalidKeygen(
             "num_active_epochs must be non-zero".into(),
@@ -107,13 +119,16 @@ pub fn keygen(
         *b = rng.0.next_u32() as u8;
     }
 
-    let left = HashSubTree::bottom_tree(&prf_key, &parameter, first);
-    let right = HashSubTree::bottom_tree(&prf_key, &parameter, first + 1);
+    let total = (end - first) * LEAVES_PER_BOTTOM_TREE;
+    let done = AtomicU64::new(0);
+    let report = |n: u64| progress(done.fetch_add(n, Ordering::Relaxed) + n, total);
+    let left = HashSubTree::bottom_tree_with_progress(&prf_key, &parameter, first, &report);
+    let right = HashSubTree::bottom_tree_with_progress(&prf_key, &parameter, first + 1, &report);
     let mut roots = vec![root_of(&left)?, root_of(&right)?];
     let rest: Vec<Digest> = (first + 2..end)
         .into_par_iter()
         .map(|b| {
-            HashSubTree::bottom_tree(&prf_key, &parameter, b)
+            HashSubTree::bottom_tree_with_progress(&prf_key, &parameter, b, &report)
                 .root()
                 .unwrap_or([F::ZERO; HASH_LEN_FE])
         })

@@ -67,6 +67,18 @@ pub fn compute_leaves(
     first_epoch: u32,
     count: usize,
 ) -> Vec<Digest> {
+    compute_leaves_with_progress(prf_key, parameter, first_epoch, count, &|_| {})
+}
+
+/// [`compute_leaves`], calling `progress(n)` (from worker threads) each time `n` more leaves
+/// are done.
+pub fn compute_leaves_with_progress(
+    prf_key: &[u8; 32],
+    parameter: &Parameter,
+    first_epoch: u32,
+    count: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<Digest> {
     let w = PackedF::WIDTH;
     let mut leaves = vec![[F::ZERO; HASH_LEN_FE]; count];
     let param_p: [PackedF; PARAMETER_LEN] = parameter.map(PackedF::from);
@@ -99,6 +111,7 @@ pub fn compute_leaves(
             let mut lanes = vec![[F::ZERO; HASH_LEN_FE]; w];
             unpack_into(&leaf, &mut lanes);
             out.copy_from_slice(&lanes[..out.len()]);
+            progress(out.len() as u64);
         });
     leaves
 }
@@ -176,12 +189,24 @@ impl HashSubTree {
     /// The bottom tree with index `bottom_index` (epochs `bottom_index * 2^16 ..`), built from the
     /// PRF key: levels 0..=15 in full, then a level-16 layer holding only the root.
     pub fn bottom_tree(prf_key: &[u8; 32], parameter: &Parameter, bottom_index: u64) -> Self {
+        Self::bottom_tree_with_progress(prf_key, parameter, bottom_index, &|_| {})
+    }
+
+    /// [`Self::bottom_tree`], reporting finished leaves to `progress` as
+    /// [`compute_leaves_with_progress`] does.
+    pub fn bottom_tree_with_progress(
+        prf_key: &[u8; 32],
+        parameter: &Parameter,
+        bottom_index: u64,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Self {
         let first_epoch = (bottom_index * LEAVES_PER_BOTTOM_TREE) as u32;
-        let leaves = compute_leaves(
+        let leaves = compute_leaves_with_progress(
             prf_key,
             parameter,
             first_epoch,
             LEAVES_PER_BOTTOM_TREE as usize,
+            progress,
         );
         Self::bottom_tree_from_leaves(parameter, bottom_index, leaves)
     }
