@@ -172,10 +172,7 @@ impl Aggregator {
         if self.signers.len() > MAX_SIGNATURES {
             return Err(ProveError::InvalidOptions(format!("more than {MAX_SIGNATURES} signatures")));
         }
-        let config = dev_config::stark_config(opts).map_err(ProveError::InvalidOptions)?;
         let keys = self.public_keys();
-        let stmt = system::Statement { message: &self.message, epoch: self.epoch, keys: &keys };
-        let airs = stmt.airs();
         let mut steps = Vec::with_capacity(self.signers.len() * system::STEPS_PER_SIGNATURE);
         let witnesses: Vec<_> = self
             .signers
@@ -185,18 +182,44 @@ impl Aggregator {
                 witness::build_witness(s as u32, pk, sig, &self.message, self.epoch, &mut steps)
             })
             .collect();
-        let traces = system::build_traces(&stmt, &airs, &witnesses, &steps);
-        if p3_matrix::Matrix::height(&traces[1]) != stmt.heights()[1] {
-            return Err(ProveError::Prover("chain steps do not match the target sum".into()));
-        }
-        let proof = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            system::prove(&config, &stmt, &airs, &traces)
-        }))
-        .map_err(|_| ProveError::Prover("constraint check failed".into()))?
-        .map_err(ProveError::Prover)?;
-        let bytes = serde_json::to_vec(&proof).map_err(|e| ProveError::Prover(e.to_string()))?;
-        Ok(AggregateProof { bytes })
+        prove_witnesses(&self.message, self.epoch, &keys, &witnesses, &steps, opts)
     }
+}
+
+/// Proves from prepared witnesses and chain steps, whatever they are: the entry point of
+/// [`Aggregator::prove`], open to tests that feed the AIRs invalid witnesses. Debug builds run
+/// Plonky3's constraint and bus checker, so a bad witness fails here with
+/// [`ProveError::Prover`]; release builds produce a proof that must not verify.
+#[doc(hidden)]
+pub fn prove_witnesses(
+    message: &[u8; 32],
+    epoch: u32,
+    keys: &[PublicKey],
+    witnesses: &[sig_air::SigWitness],
+    steps: &[chain_air::ChainStep],
+    opts: &ProveOptions,
+) -> Result<AggregateProof, ProveError> {
+    if keys.is_empty() || witnesses.len() != keys.len() {
+        return Err(ProveError::Empty);
+    }
+    let config = dev_config::stark_config(opts).map_err(ProveError::InvalidOptions)?;
+    let stmt = system::Statement { message, epoch, keys };
+    let airs = stmt.airs();
+    let traces = system::build_traces(&stmt, &airs, witnesses, steps);
+    let heights: Vec<usize> = traces.iter().map(p3_matrix::Matrix::height).collect();
+    if heights != stmt.heights() {
+        return Err(ProveError::Prover(format!(
+            "trace heights {heights:?} differ from {:?} (chain steps off the target sum)",
+            stmt.heights()
+        )));
+    }
+    let proof = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        system::prove(&config, &stmt, &airs, &traces)
+    }))
+    .map_err(|_| ProveError::Prover("constraint check failed".into()))?
+    .map_err(ProveError::Prover)?;
+    let bytes = serde_json::to_vec(&proof).map_err(|e| ProveError::Prover(e.to_string()))?;
+    Ok(AggregateProof { bytes })
 }
 
 /// Verifies an aggregate proof against the public keys (in the order of
@@ -233,8 +256,8 @@ pub mod config;
 pub mod envelope;
 pub mod security;
 
-#[cfg(test)]
-pub(crate) mod testing;
+#[doc(hidden)]
+pub mod testing;
 
 #[cfg(test)]
 mod tests {
