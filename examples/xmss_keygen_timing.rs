@@ -10,16 +10,28 @@ fn main() {
     let msg = [9u8; 32];
     let n = 20u32;
     let t = Instant::now();
-    let sigs: Vec<_> = (0..n).map(|e| xmss::sign(&sk, e * 1001, &msg).expect("sign")).collect();
-    println!("sign: {:.3} ms each", t.elapsed().as_secs_f64() * 1e3 / n as f64);
+    let sigs: Vec<_> = (0..n)
+        .map(|e| xmss::sign(&sk, e * 1001, &msg).expect("sign"))
+        .collect();
+    println!(
+        "sign: {:.3} ms each",
+        t.elapsed().as_secs_f64() * 1e3 / n as f64
+    );
     let t = Instant::now();
     for (i, s) in sigs.iter().enumerate() {
         assert!(xmss::verify(&pk, i as u32 * 1001, &msg, s));
     }
-    println!("verify: {:.3} ms each", t.elapsed().as_secs_f64() * 1e3 / n as f64);
+    println!(
+        "verify: {:.3} ms each",
+        t.elapsed().as_secs_f64() * 1e3 / n as f64
+    );
     let t = Instant::now();
     let bytes = sk.to_ssz();
     let back = xmss::SecretKey::from_ssz(&bytes).expect("decode");
     assert!(back == sk);
-    println!("secret key SSZ: {} bytes, round trip {:.3} s", bytes.len(), t.elapsed().as_secs_f64());
+    println!(
+        "secret key SSZ: {} bytes, round trip {:.3} s",
+        bytes.len(),
+        t.elapsed().as_secs_f64()
+    );
 }

@@ -79,7 +79,11 @@ fn every_real_vector_verifies_as_labelled() {
     for (i, c) in cases.iter().enumerate() {
         let pk = PublicKey::from_ssz(&c.pk).unwrap();
         let sig = Signature::from_ssz(&c.sig).unwrap();
-        assert_eq!(xmss::verify(&pk, c.epoch, &c.message, &sig), c.valid, "case {i}");
+        assert_eq!(
+            xmss::verify(&pk, c.epoch, &c.message, &sig),
+            c.valid,
+            "case {i}"
+        );
     }
 }
 
@@ -112,22 +116,37 @@ fn tampered_real_signatures_are_rejected() {
     for chain in [0, 17, 45] {
         let mut s = sig.clone();
         flip(&mut s.hashes[chain][5]);
-        assert!(!xmss::verify(&pk, c.epoch, &c.message, &s), "chain hash {chain}");
+        assert!(
+            !xmss::verify(&pk, c.epoch, &c.message, &s),
+            "chain hash {chain}"
+        );
     }
     for level in [0, 15, 16, 31] {
         let mut s = sig.clone();
         flip(&mut s.path[level][0]);
-        assert!(!xmss::verify(&pk, c.epoch, &c.message, &s), "sibling {level}");
+        assert!(
+            !xmss::verify(&pk, c.epoch, &c.message, &s),
+            "sibling {level}"
+        );
     }
-    assert!(!xmss::verify(&pk, c.epoch + 1, &c.message, &sig), "epoch + 1");
-    assert!(!xmss::verify(&pk, c.epoch ^ (1 << 20), &c.message, &sig), "far epoch");
+    assert!(
+        !xmss::verify(&pk, c.epoch + 1, &c.message, &sig),
+        "epoch + 1"
+    );
+    assert!(
+        !xmss::verify(&pk, c.epoch ^ (1 << 20), &c.message, &sig),
+        "far epoch"
+    );
     let mut m = c.message;
     m[31] ^= 0x80;
     assert!(!xmss::verify(&pk, c.epoch, &m, &sig), "message");
     // another signer's key on the same message and epoch
     let other = cases.iter().find(|o| o.pk != c.pk).unwrap();
     let other_pk = PublicKey::from_ssz(&other.pk).unwrap();
-    assert!(!xmss::verify(&other_pk, c.epoch, &c.message, &sig), "other key");
+    assert!(
+        !xmss::verify(&other_pk, c.epoch, &c.message, &sig),
+        "other key"
+    );
     let mut pk2 = pk;
     flip(&mut pk2.parameter[0]);
     assert!(!xmss::verify(&pk2, c.epoch, &c.message, &sig), "parameter");
@@ -147,19 +166,34 @@ fn codeword_of_real_signatures_meets_target_sum() {
 #[test]
 fn malformed_ssz_is_an_error() {
     let c = &all_cases()[0];
-    let is_malformed = |r: Result<Signature, XmssError>| matches!(r, Err(XmssError::Malformed { .. }));
+    let is_malformed =
+        |r: Result<Signature, XmssError>| matches!(r, Err(XmssError::Malformed { .. }));
     // every truncation, and an extension
     for len in [0, 1, 35, 36, 1063, 1064, 2535] {
-        assert!(is_malformed(Signature::from_ssz(&c.sig[..len])), "len {len}");
+        assert!(
+            is_malformed(Signature::from_ssz(&c.sig[..len])),
+            "len {len}"
+        );
     }
     let mut long = c.sig.clone();
     long.extend_from_slice(&[0; 32]);
     assert!(is_malformed(Signature::from_ssz(&long)));
     // bad offsets
-    for (at, v) in [(0usize, 35u32), (0, 37), (32, 1032), (32, 1096), (32, 5000), (36, 0), (36, 8)] {
+    for (at, v) in [
+        (0usize, 35u32),
+        (0, 37),
+        (32, 1032),
+        (32, 1096),
+        (32, 5000),
+        (36, 0),
+        (36, 8),
+    ] {
         let mut b = c.sig.clone();
         b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-        assert!(is_malformed(Signature::from_ssz(&b)), "offset at {at} = {v}");
+        assert!(
+            is_malformed(Signature::from_ssz(&b)),
+            "offset at {at} = {v}"
+        );
     }
     // non-canonical field elements: p and 2^32 - 1 in rho, a sibling and a chain hash
     for at in [4usize, 40, 2532] {
@@ -170,11 +204,56 @@ fn malformed_ssz_is_an_error() {
         }
     }
     // public keys
-    assert!(matches!(PublicKey::from_ssz(&c.pk[..51]), Err(XmssError::Malformed { .. })));
+    assert!(matches!(
+        PublicKey::from_ssz(&c.pk[..51]),
+        Err(XmssError::Malformed { .. })
+    ));
     let mut pk = c.pk.clone();
     pk.push(0);
-    assert!(matches!(PublicKey::from_ssz(&pk), Err(XmssError::Malformed { .. })));
+    assert!(matches!(
+        PublicKey::from_ssz(&pk),
+        Err(XmssError::Malformed { .. })
+    ));
     let mut pk = c.pk.clone();
     pk[48..52].copy_from_slice(&0x7f00_0001u32.to_le_bytes());
-    assert!(matches!(PublicKey::from_ssz(&pk), Err(XmssError::Malformed { .. })));
+    assert!(matches!(
+        PublicKey::from_ssz(&pk),
+        Err(XmssError::Malformed { .. })
+    ));
+}
+
+/// Random byte corruptions of real signatures and keys: decoding either fails with an error or
+/// yields values that verification handles; nothing panics.
+#[test]
+fn corrupted_bytes_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let cases = all_cases();
+    let mut accepted_valid = 0;
+    for round in 0..2000 {
+        let c = &cases[round % cases.len()];
+        let mut sig = c.sig.clone();
+        let mut pk = c.pk.clone();
+        for _ in 0..rng.random_range(1..4) {
+            let at = rng.random_range(0..sig.len());
+            sig[at] = rng.random();
+        }
+        if round % 4 == 0 {
+            let at = rng.random_range(0..pk.len());
+            pk[at] = rng.random();
+        }
+        if round % 7 == 0 {
+            let len = rng.random_range(0..sig.len() + 64);
+            sig.resize(len, rng.random());
+        }
+        let (Ok(pk), Ok(sig)) = (PublicKey::from_ssz(&pk), Signature::from_ssz(&sig)) else {
+            continue;
+        };
+        if xmss::verify(&pk, c.epoch, &c.message, &sig) {
+            accepted_valid += 1;
+            // only a corruption that left the canonical values unchanged can still verify
+            assert_eq!(sig.to_ssz(), c.sig);
+        }
+    }
+    assert!(accepted_valid < 2000);
 }

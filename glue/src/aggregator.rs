@@ -58,7 +58,10 @@ impl msig_prove_options {
             r if r == msig_regime::MSIG_REGIME_CONJECTURED as u32 => Regime::Conjectured,
             _ => return Err(MSIG_INVALID_OPTIONS),
         };
-        Ok(ProveOptions { regime, log_inv_rate: self.log_inv_rate })
+        Ok(ProveOptions {
+            regime,
+            log_inv_rate: self.log_inv_rate,
+        })
     }
 
     /// Reads optional options: NULL means the defaults.
@@ -122,8 +125,18 @@ pub unsafe extern "C" fn msig_aggregator_new(
     ffi_boundary(|| {
         let message = unsafe { borrow_array::<MSIG_MESSAGE_LEN>(message) }?;
         non_null(out)?;
-        let state = AggregatorState { inner: Aggregator::new(*message, epoch), last_proof: None };
-        unsafe { write_handle(msig_aggregator { state: Mutex::new(state) }, out) };
+        let state = AggregatorState {
+            inner: Aggregator::new(*message, epoch),
+            last_proof: None,
+        };
+        unsafe {
+            write_handle(
+                msig_aggregator {
+                    state: Mutex::new(state),
+                },
+                out,
+            )
+        };
         Ok(())
     })
 }

@@ -2,7 +2,9 @@
 //! Rust values in and out of opaque handles. Every raw-pointer dereference of the glue goes
 //! through here.
 
-use crate::error::msig_status::{self, MSIG_BUFFER_TOO_SMALL, MSIG_INVALID_ARGUMENT, MSIG_NULL_ARGUMENT};
+use crate::error::msig_status::{
+    self, MSIG_BUFFER_TOO_SMALL, MSIG_INVALID_ARGUMENT, MSIG_NULL_ARGUMENT,
+};
 
 /// Fails with `MSIG_NULL_ARGUMENT` if `p` is NULL.
 pub(crate) fn non_null<T>(p: *const T) -> Result<(), msig_status> {
@@ -17,7 +19,9 @@ pub(crate) fn non_null<T>(p: *const T) -> Result<(), msig_status> {
 ///
 /// # Safety
 /// `p` is NULL or points to `N` readable bytes that stay valid and unmodified for `'a`.
-pub(crate) unsafe fn borrow_array<'a, const N: usize>(p: *const u8) -> Result<&'a [u8; N], msig_status> {
+pub(crate) unsafe fn borrow_array<'a, const N: usize>(
+    p: *const u8,
+) -> Result<&'a [u8; N], msig_status> {
     non_null(p)?;
     // SAFETY: non-NULL, and the caller guarantees N readable bytes; [u8; N] has alignment 1.
     Ok(unsafe { &*(p as *const [u8; N]) })

@@ -11,8 +11,8 @@ use multisig::xmss::{self, PublicKey, SecretKey};
 
 use crate::error::{from_xmss, msig_status, MSIG_MALFORMED_SECRET_KEY};
 use crate::ffi::{
-    borrow_array, borrow_handle, borrow_slice, check_out_buffer, free_handle, non_null, write_array,
-    write_bytes, write_handle,
+    borrow_array, borrow_handle, borrow_slice, check_out_buffer, free_handle, non_null,
+    write_array, write_bytes, write_handle,
 };
 use crate::panic::{ffi_boundary, ffi_boundary_void};
 use crate::{MSIG_PUBLIC_KEY_LEN, MSIG_SEED_LEN};

@@ -2,20 +2,17 @@
 
 use std::ffi::{c_char, CStr};
 
-use crate::error::{
-    msig_status, MSIG_THREAD_POOL_ALREADY_INITIALIZED, UNKNOWN_STATUS_MESSAGE,
-};
+use crate::error::{msig_status, MSIG_THREAD_POOL_ALREADY_INITIALIZED, UNKNOWN_STATUS_MESSAGE};
 use crate::ffi::{check_out_buffer, write_bytes};
 use crate::panic::ffi_boundary;
 
 /// The version string, NUL-terminated, equal to the crate version and to
 /// `MSIG_VERSION_MAJOR.MSIG_VERSION_MINOR.MSIG_VERSION_PATCH`.
-static VERSION: &CStr = match CStr::from_bytes_with_nul(
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
-) {
-    Ok(v) => v,
-    Err(_) => panic!("version contains a NUL"),
-};
+static VERSION: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => panic!("version contains a NUL"),
+    };
 
 /// Returns the library version as a static NUL-terminated string ("MAJOR.MINOR.PATCH"). Never
 /// NULL; do not free it.

@@ -54,7 +54,9 @@ unsafe fn borrow_statement<'a>(
     message: *const u8,
     epoch: u32,
 ) -> Result<Statement<'a>, msig_status> {
-    let pk_bytes = num_public_keys.checked_mul(MSIG_PUBLIC_KEY_LEN).ok_or(MSIG_INVALID_ARGUMENT)?;
+    let pk_bytes = num_public_keys
+        .checked_mul(MSIG_PUBLIC_KEY_LEN)
+        .ok_or(MSIG_INVALID_ARGUMENT)?;
     Ok(Statement {
         proof: unsafe { borrow_slice(proof, proof_len) }?,
         public_keys: unsafe { borrow_slice(public_keys, pk_bytes) }?,
@@ -70,7 +72,13 @@ fn verify_statement(st: &Statement<'_>, require: Option<ProveOptions>) -> Result
         .chunks_exact(MSIG_PUBLIC_KEY_LEN)
         .map(|b| PublicKey::from_ssz(b).map_err(|e| from_xmss(&e, MSIG_MALFORMED_PUBLIC_KEY)))
         .collect::<Result<Vec<_>, _>>()?;
-    verify_aggregate(st.proof, &keys, st.message, st.epoch, &VerifyOptions { require })?;
+    verify_aggregate(
+        st.proof,
+        &keys,
+        st.message,
+        st.epoch,
+        &VerifyOptions { require },
+    )?;
     Ok(())
 }
 
@@ -78,7 +86,9 @@ fn verify_statement(st: &Statement<'_>, require: Option<ProveOptions>) -> Result
 ///
 /// # Safety
 /// `require` is NULL or readable.
-unsafe fn read_require(require: *const msig_prove_options) -> Result<Option<ProveOptions>, msig_status> {
+unsafe fn read_require(
+    require: *const msig_prove_options,
+) -> Result<Option<ProveOptions>, msig_status> {
     if require.is_null() {
         Ok(None)
     } else {
@@ -114,7 +124,14 @@ pub unsafe extern "C" fn msig_verify_aggregate(
 ) -> msig_status {
     ffi_boundary(|| {
         let st = unsafe {
-            borrow_statement(proof, proof_len, public_keys, num_public_keys, message, epoch)
+            borrow_statement(
+                proof,
+                proof_len,
+                public_keys,
+                num_public_keys,
+                message,
+                epoch,
+            )
         }?;
         let require = unsafe { read_require(require) }?;
         verify_statement(&st, require)

@@ -40,7 +40,12 @@ fn random_fe(rng: &mut StdRng) -> F {
 }
 
 /// Signer number `index` of the family `seed` (deterministic, independent per index).
-fn bench_signer(seed: &[u8; 32], index: u64, epoch: u32, message: &[u8; 32]) -> Result<BenchSigner, XmssError> {
+fn bench_signer(
+    seed: &[u8; 32],
+    index: u64,
+    epoch: u32,
+    message: &[u8; 32],
+) -> Result<BenchSigner, XmssError> {
     let mut s = *seed;
     for (b, x) in s.iter_mut().zip(index.to_le_bytes()) {
         *b ^= x;
@@ -50,7 +55,8 @@ fn bench_signer(seed: &[u8; 32], index: u64, epoch: u32, message: &[u8; 32]) -> 
     let parameter: Parameter = core::array::from_fn(|_| random_fe(&mut rng));
     let mut prf_key = [0u8; 32];
     rng.fill_bytes(&mut prf_key);
-    let path: [Digest; LOG_LIFETIME] = core::array::from_fn(|_| core::array::from_fn(|_| random_fe(&mut rng)));
+    let path: [Digest; LOG_LIFETIME] =
+        core::array::from_fn(|_| core::array::from_fn(|_| random_fe(&mut rng)));
 
     let (rho, x) = find_rho(&prf_key, &parameter, epoch, message)?;
     let hashes: [Digest; DIMENSION] = core::array::from_fn(|c| {
@@ -58,17 +64,36 @@ fn bench_signer(seed: &[u8; 32], index: u64, epoch: u32, message: &[u8; 32]) -> 
         walk_chain(&parameter, epoch, c as u8, 0, x[c] as usize, &start)
     });
     let signature = Signature { path, rho, hashes };
-    let mut public_key = PublicKey { root: [F::new(0); 8], parameter };
+    let mut public_key = PublicKey {
+        root: [F::new(0); 8],
+        parameter,
+    };
     let ends = chain_ends(&public_key, epoch, &x, &signature);
-    public_key.root = merkle_root_from_path(&parameter, epoch, &leaf_hash(&parameter, epoch, &ends), &signature.path);
-    Ok(BenchSigner { public_key, signature })
+    public_key.root = merkle_root_from_path(
+        &parameter,
+        epoch,
+        &leaf_hash(&parameter, epoch, &ends),
+        &signature.path,
+    );
+    Ok(BenchSigner {
+        public_key,
+        signature,
+    })
 }
 
 /// `n` distinct benchmark signers for one `(epoch, message)`, in parallel, deterministic in
 /// `seed`. Benchmark/test only (see the module docs). Errors only if a rho search fails
 /// ([`XmssError::Signing`], probability negligible).
-pub fn generate_bench_signers(n: usize, epoch: u32, message: &[u8; 32], seed: [u8; 32]) -> Result<Vec<BenchSigner>, XmssError> {
-    (0..n as u64).into_par_iter().map(|i| bench_signer(&seed, i, epoch, message)).collect()
+pub fn generate_bench_signers(
+    n: usize,
+    epoch: u32,
+    message: &[u8; 32],
+    seed: [u8; 32],
+) -> Result<Vec<BenchSigner>, XmssError> {
+    (0..n as u64)
+        .into_par_iter()
+        .map(|i| bench_signer(&seed, i, epoch, message))
+        .collect()
 }
 
 #[cfg(test)]
@@ -82,7 +107,10 @@ mod tests {
         let epoch = 1_000_003;
         let signers = generate_bench_signers(8, epoch, &msg, [9; 32]).unwrap();
         for (i, s) in signers.iter().enumerate() {
-            assert!(verify(&s.public_key, epoch, &msg, &s.signature), "signer {i}");
+            assert!(
+                verify(&s.public_key, epoch, &msg, &s.signature),
+                "signer {i}"
+            );
             assert!(!verify(&s.public_key, epoch + 1, &msg, &s.signature));
             assert!(!verify(&s.public_key, epoch, &[0x43; 32], &s.signature));
             for t in &signers[..i] {
@@ -91,7 +119,13 @@ mod tests {
             }
         }
         // deterministic in the seed, different for another seed
-        assert_eq!(generate_bench_signers(2, epoch, &msg, [9; 32]).unwrap(), signers[..2]);
-        assert_ne!(generate_bench_signers(1, epoch, &msg, [8; 32]).unwrap()[0], signers[0]);
+        assert_eq!(
+            generate_bench_signers(2, epoch, &msg, [9; 32]).unwrap(),
+            signers[..2]
+        );
+        assert_ne!(
+            generate_bench_signers(1, epoch, &msg, [8; 32]).unwrap()[0],
+            signers[0]
+        );
     }
 }

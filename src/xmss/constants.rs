@@ -4,6 +4,8 @@
 //! (module `lifetime_2_to_the_32`), `src/lib.rs` (tweak separators),
 //! `src/symmetric/prf/shake_to_field.rs` (PRF); leanSpec `spec/crypto/xmss/constants.py`
 //! (`PROD_CONFIG`). Lengths are in field elements (FE) unless stated otherwise.
+// `%` instead of `is_multiple_of`: the crate targets Rust 1.85.
+#![allow(clippy::manual_is_multiple_of)]
 
 /// Field modulus p = 2^31 - 2^24 + 1 = 127 * 8^8 + 1 (KoalaBear).
 pub const P: u32 = 0x7f00_0001;

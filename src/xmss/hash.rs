@@ -259,6 +259,54 @@ pub fn merkle_root_from_path(
     node
 }
 
+/// The width-16 permutation inputs of a chain walk, in order: input `j` is
+/// `chain_step_input(parameter, epoch, chain, start_pos + j + 1, v_j)` with `v_0 = start` and
+/// `v_{j+1}` the step's output. `steps` inputs; the walk's result is the compression of the last.
+pub fn chain_walk_inputs(
+    parameter: &Parameter,
+    epoch: u32,
+    chain: u8,
+    start_pos: u8,
+    steps: usize,
+    start: &Digest,
+) -> Vec<[F; CHAIN_WIDTH]> {
+    let mut out = Vec::with_capacity(steps);
+    let mut current = *start;
+    for j in 0..steps {
+        let pos = start_pos.wrapping_add(j as u8).wrapping_add(1);
+        let input = chain_step_input(parameter, epoch, chain, pos, &current);
+        current = compress_16(&input);
+        out.push(input);
+    }
+    out
+}
+
+/// The 32 width-24 permutation inputs of a Merkle path check, leaf level first: input `l` is
+/// `tree_node_input(parameter, l + 1, epoch >> (l + 1), left, right)` where the current node
+/// (starting at `leaf`) is `left` iff bit `l` of `epoch` is 0 and `path[l]` is the other child.
+pub fn merkle_path_inputs(
+    parameter: &Parameter,
+    epoch: u32,
+    leaf: &Digest,
+    path: &[Digest; LOG_LIFETIME],
+) -> Vec<[F; MERGE_WIDTH]> {
+    let mut out = Vec::with_capacity(LOG_LIFETIME);
+    let mut node = *leaf;
+    let mut pos = epoch;
+    for (l, sibling) in path.iter().enumerate() {
+        let (left, right) = if pos & 1 == 0 {
+            (&node, sibling)
+        } else {
+            (sibling, &node)
+        };
+        pos >>= 1;
+        let input = tree_node_input(parameter, (l + 1) as u8, pos, left, right);
+        node = compress_24(&input);
+        out.push(input);
+    }
+    out
+}
+
 /// Chain end (position `BASE - 1`) from a chain start (position 0).
 pub fn chain_end_from_start(
     parameter: &Parameter,
@@ -295,6 +343,37 @@ mod tests {
         assert_eq!(
             chain_step(&param, 77, 3, 1, &start),
             walk_chain(&param, 77, 3, 0, 1, &start)
+        );
+    }
+
+    #[test]
+    fn trace_inputs_reproduce_walk_and_root() {
+        let param: Parameter = core::array::from_fn(|i| F::new(3 + i as u32));
+        let start = digest(5);
+        let inputs = chain_walk_inputs(&param, 9, 44, 2, 5, &start);
+        assert_eq!(inputs.len(), 5);
+        assert_eq!(inputs[0], chain_step_input(&param, 9, 44, 3, &start));
+        assert_eq!(
+            compress_16::<F, 8>(&inputs[4]),
+            walk_chain(&param, 9, 44, 2, 5, &start)
+        );
+        let path: [Digest; LOG_LIFETIME] = core::array::from_fn(|l| digest(100 + l as u32));
+        let leaf = digest(7);
+        let epoch = 0b1011_0000_1111_0000_1010_0101_1100_0011;
+        let node_inputs = merkle_path_inputs(&param, epoch, &leaf, &path);
+        assert_eq!(node_inputs.len(), 32);
+        // epoch bit 0 is 1: the leaf is the right child at level 1
+        assert_eq!(
+            &node_inputs[0][node_layout::RIGHT..node_layout::RIGHT + 8],
+            &leaf[..]
+        );
+        assert_eq!(
+            &node_inputs[0][node_layout::LEFT..node_layout::LEFT + 8],
+            &path[0][..]
+        );
+        assert_eq!(
+            compress_24::<F, 8>(&node_inputs[31]),
+            merkle_root_from_path(&param, epoch, &leaf, &path)
         );
     }
 

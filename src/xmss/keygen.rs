@@ -18,10 +18,13 @@ use p3_field::{Field, PrimeCharacteristicRing};
 
 use rand::{rngs::StdRng, RngCore, SeedableRng};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::constants::{DIMENSION, HASH_LEN_FE, LEAVES_PER_BOTTOM_TREE, LIFETIME, LOG_LIFETIME, MAX_SIGN_TRIES, P};
-use super::hash::walk_chain;
 use super::constants::RAND_LEN_FE;
+use super::constants::{
+    DIMENSION, HASH_LEN_FE, LEAVES_PER_BOTTOM_TREE, LIFETIME, LOG_LIFETIME, MAX_SIGN_TRIES, P,
+};
+use super::hash::walk_chain;
 use super::message::first_codeword;
 use super::tree::HashSubTree;
 use super::{prf, Digest, Parameter, PublicKey, SecretKey, Signature, XmssError, F};
@@ -78,16 +81,33 @@ impl KeyRng {
 /// Errors: [`XmssError::InvalidKeygen`] if `num_active_epochs` is 0 or the range passes 2^32.
 /// Cost: 2^16 leaves (46 chains of 7 steps, a 25-permutation sponge) per bottom tree; a key for
 /// 2^17 epochs builds two bottom trees.
-pub fn keygen(seed: [u8; 32], activation_epoch: u64, num_active_epochs: u64) -> Result<(PublicKey, SecretKey), XmssError> {
+pub fn keygen(
+    seed: [u8; 32],
+    activation_epoch: u64,
+    num_active_epochs: u64,
+) -> Result<(PublicKey, SecretKey), XmssError> {
+    keygen_with_progress(seed, activation_epoch, num_active_epochs, &|_, _| {})
+}
+
+/// [`keygen`], calling `progress(leaves_done, leaves_total)` from worker threads as leaves are
+/// built (`leaves_total` = 2^16 per bottom tree of the widened range), for progress bars.
+pub fn keygen_with_progress(
+    seed: [u8; 32],
+    activation_epoch: u64,
+    num_active_epochs: u64,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<(PublicKey, SecretKey), XmssError> {
     if num_active_epochs == 0 {
-        return Err(XmssError::InvalidKeygen("num_active_epochs must be non-zero".into()));
+        return Err(XmssError::InvalidKeygen(
+            "num_active_epochs must be non-zero".into(),
+        ));
     }
     match activation_epoch.checked_add(num_active_epochs) {
         Some(end) if end <= LIFETIME => {}
         _ => {
             return Err(XmssError::InvalidKeygen(format!(
-                "range {activation_epoch} + {num_active_epochs} passes the lifetime 2^{LOG_LIFETIME}"
-            )))
+            "range {activation_epoch} + {num_active_epochs} passes the lifetime 2^{LOG_LIFETIME}"
+        )))
         }
     }
     let (first, end) = expand_activation_time(activation_epoch, num_active_epochs);
@@ -99,12 +119,19 @@ pub fn keygen(seed: [u8; 32], activation_epoch: u64, num_active_epochs: u64) -> 
         *b = rng.0.next_u32() as u8;
     }
 
-    let left = HashSubTree::bottom_tree(&prf_key, &parameter, first);
-    let right = HashSubTree::bottom_tree(&prf_key, &parameter, first + 1);
+    let total = (end - first) * LEAVES_PER_BOTTOM_TREE;
+    let done = AtomicU64::new(0);
+    let report = |n: u64| progress(done.fetch_add(n, Ordering::Relaxed) + n, total);
+    let left = HashSubTree::bottom_tree_with_progress(&prf_key, &parameter, first, &report);
+    let right = HashSubTree::bottom_tree_with_progress(&prf_key, &parameter, first + 1, &report);
     let mut roots = vec![root_of(&left)?, root_of(&right)?];
     let rest: Vec<Digest> = (first + 2..end)
         .into_par_iter()
-        .map(|b| HashSubTree::bottom_tree(&prf_key, &parameter, b).root().unwrap_or([F::ZERO; HASH_LEN_FE]))
+        .map(|b| {
+            HashSubTree::bottom_tree_with_progress(&prf_key, &parameter, b, &report)
+                .root()
+                .unwrap_or([F::ZERO; HASH_LEN_FE])
+        })
         .collect();
     roots.extend(rest);
     let top_tree = HashSubTree::top_tree(&parameter, first, roots, &mut || rng.digest());
@@ -124,7 +151,8 @@ pub fn keygen(seed: [u8; 32], activation_epoch: u64, num_active_epochs: u64) -> 
 }
 
 fn root_of(tree: &HashSubTree) -> Result<Digest, XmssError> {
-    tree.root().ok_or_else(|| XmssError::InvalidKeygen("empty tree".into()))
+    tree.root()
+        .ok_or_else(|| XmssError::InvalidKeygen("empty tree".into()))
 }
 
 impl SecretKey {
@@ -137,7 +165,9 @@ impl SecretKey {
     /// Epochs that can be signed now: the two bottom trees held,
     /// `left_bottom_tree_index * 2^16 .. (left_bottom_tree_index + 2) * 2^16`.
     pub fn prepared_interval(&self) -> core::ops::Range<u64> {
-        let start = self.left_bottom_tree_index.saturating_mul(LEAVES_PER_BOTTOM_TREE);
+        let start = self
+            .left_bottom_tree_index
+            .saturating_mul(LEAVES_PER_BOTTOM_TREE);
         start..start.saturating_add(2 * LEAVES_PER_BOTTOM_TREE)
     }
 
@@ -149,7 +179,11 @@ impl SecretKey {
         if next_end > self.activation_interval().end {
             return;
         }
-        let new_right = HashSubTree::bottom_tree(&self.prf_key, &self.parameter, self.left_bottom_tree_index + 2);
+        let new_right = HashSubTree::bottom_tree(
+            &self.prf_key,
+            &self.parameter,
+            self.left_bottom_tree_index + 2,
+        );
         self.left_bottom_tree = core::mem::replace(&mut self.right_bottom_tree, new_right);
         self.left_bottom_tree_index += 1;
     }
@@ -158,7 +192,12 @@ impl SecretKey {
 /// The rho search of signing: the first attempt `0, 1, ...` (below 100 000) whose PRF
 /// randomness gives a codeword, in batches (SIMD Keccak for the PRF, packed Poseidon for the
 /// message hashes); the result is the one the sequential search finds.
-pub fn find_rho(prf_key: &[u8; 32], parameter: &Parameter, epoch: u32, message: &[u8; 32]) -> Result<([F; RAND_LEN_FE], [u8; DIMENSION]), XmssError> {
+pub fn find_rho(
+    prf_key: &[u8; 32],
+    parameter: &Parameter,
+    epoch: u32,
+    message: &[u8; 32],
+) -> Result<([F; RAND_LEN_FE], [u8; DIMENSION]), XmssError> {
     const BATCH: u64 = 256;
     let mut first = 0u64;
     while first < MAX_SIGN_TRIES {
@@ -169,7 +208,9 @@ pub fn find_rho(prf_key: &[u8; 32], parameter: &Parameter, epoch: u32, message: 
         }
         first += n;
     }
-    Err(XmssError::Signing(format!("no codeword in {MAX_SIGN_TRIES} attempts")))
+    Err(XmssError::Signing(format!(
+        "no codeword in {MAX_SIGN_TRIES} attempts"
+    )))
 }
 
 /// Deterministic signing (leanSig `sign`): the Merkle path of `epoch` from the prepared bottom
@@ -193,9 +234,9 @@ pub fn sign(sk: &SecretKey, epoch: u32, message: &[u8; 32]) -> Result<Signature,
     };
     let mut path = bottom.path(e)?;
     path.extend(sk.top_tree.path(bottom_index)?);
-    let path: [Digest; LOG_LIFETIME] = path
-        .try_into()
-        .map_err(|p: Vec<Digest>| XmssError::Signing(format!("Merkle path has {} nodes, expected 32", p.len())))?;
+    let path: [Digest; LOG_LIFETIME] = path.try_into().map_err(|p: Vec<Digest>| {
+        XmssError::Signing(format!("Merkle path has {} nodes, expected 32", p.len()))
+    })?;
 
     let (rho, x) = find_rho(&sk.prf_key, &sk.parameter, epoch, message)?;
 
@@ -206,7 +247,11 @@ pub fn sign(sk: &SecretKey, epoch: u32, message: &[u8; 32]) -> Result<Signature,
             walk_chain(&sk.parameter, epoch, c as u8, 0, x[c] as usize, &start)
         })
         .collect();
-    Ok(Signature { path, rho, hashes: hashes.try_into().expect("46 chains") })
+    Ok(Signature {
+        path,
+        rho,
+        hashes: hashes.try_into().expect("46 chains"),
+    })
 }
 
 #[cfg(test)]
@@ -231,9 +276,18 @@ mod tests {
 
     #[test]
     fn keygen_rejects_bad_ranges() {
-        assert!(matches!(keygen([0; 32], 0, 0), Err(XmssError::InvalidKeygen(_))));
-        assert!(matches!(keygen([0; 32], LIFETIME, 1), Err(XmssError::InvalidKeygen(_))));
-        assert!(matches!(keygen([0; 32], u64::MAX, 2), Err(XmssError::InvalidKeygen(_))));
+        assert!(matches!(
+            keygen([0; 32], 0, 0),
+            Err(XmssError::InvalidKeygen(_))
+        ));
+        assert!(matches!(
+            keygen([0; 32], LIFETIME, 1),
+            Err(XmssError::InvalidKeygen(_))
+        ));
+        assert!(matches!(
+            keygen([0; 32], u64::MAX, 2),
+            Err(XmssError::InvalidKeygen(_))
+        ));
     }
 
     #[test]

@@ -118,7 +118,12 @@ pub fn encode(
 
 /// The first rho (in the order given) whose message hash yields a codeword, with its index and
 /// codeword. Hashes `PackedF::WIDTH` candidates per permutation (one per SIMD lane).
-pub fn first_codeword(parameter: &Parameter, epoch: u32, message: &[u8; MESSAGE_LEN], rhos: &[[F; RAND_LEN_FE]]) -> Option<(usize, [u8; DIMENSION])> {
+pub fn first_codeword(
+    parameter: &Parameter,
+    epoch: u32,
+    message: &[u8; MESSAGE_LEN],
+    rhos: &[[F; RAND_LEN_FE]],
+) -> Option<(usize, [u8; DIMENSION])> {
     use super::tree::PackedF;
     use p3_field::PackedValue;
     let w = PackedF::WIDTH;
@@ -145,7 +150,7 @@ mod tests {
 
     fn value(fes: &[F; MSG_LEN_FE]) -> Vec<u32> {
         // reconstruct the integer in base 2^32 from base p, by schoolbook multiply-add
-        let mut limbs = vec![0u64; 9];
+        let mut limbs = [0u64; 9];
         for fe in fes.iter().rev() {
             let mut carry = fe.as_canonical_u32() as u64;
             for l in limbs.iter_mut() {
@@ -221,7 +226,7 @@ mod tests {
         }
         assert!(decode_codeword(&h).is_some());
         // adding 1 to d of H[3] carries through digits 24..27 (sevens): the sum drops by 27
-        h[3] = h[3] + F::new(Q);
+        h[3] += F::new(Q);
         assert!(decode_codeword(&h).is_none());
     }
 }

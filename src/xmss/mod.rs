@@ -1,7 +1,24 @@
-//! leanSig's generalized XMSS, instantiation `SIGAbortingTargetSumLifetime32Dim46Base8`.
+//! leanSig's generalized XMSS, instantiation `SIGAbortingTargetSumLifetime32Dim46Base8`
+//! (leanSig c08a3ba "Devnet 4", leanSpec `spec/crypto/xmss/`), byte-compatible with leanSig.
 //!
-//! SKELETON: the bodies below are placeholders that the scheme's implementation replaces.
-//! The names and shapes are the contract the aggregation module, the CLI and the C glue build on.
+//! Where to find what:
+//! - [`constants`]: every constant of the instantiation, with its source;
+//! - [`poseidon`]: Poseidon1 KoalaBear widths 16 / 24, feed-forward compression, leaf sponge and
+//!   its capacity value;
+//! - [`tweak`]: chain, tree and message tweaks;
+//! - [`hash`]: chain step and walk, Merkle node, leaf sponge, Merkle path (with the exact
+//!   permutation input layouts an AIR needs);
+//! - [`message`]: message encoding, message hash, aborting hypercube decode, target sum;
+//! - [`prf`]: SHAKE128 PRF for chain starts and rho;
+//! - [`verify`]: verification split into [`codeword`], [`chain_ends`], leaf and root;
+//! - [`keygen`], [`tree`]: key generation (top / bottom trees, sliding window) and signing;
+//! - [`ssz`]: SSZ of public keys, signatures and secret keys;
+//! - [`bench_keys`]: benchmark-only signers (not keys; see its docs).
+//!
+//! Verification of one signature, in order: message hash of `(parameter, epoch, rho, message)`
+//! decoded to a 46-digit codeword summing to 200; chain `i` walked from `hashes[i]` at position
+//! `codeword[i]` to position 7; the 46 ends hashed by the leaf sponge; 32 Merkle levels with the
+//! epoch's bits; the result compared with the root.
 
 use p3_koala_bear::KoalaBear;
 
@@ -16,6 +33,9 @@ pub mod ssz;
 pub mod tree;
 pub mod tweak;
 pub mod verify;
+
+#[cfg(test)]
+mod leanspec_keys_test;
 
 pub use verify::{chain_ends, codeword};
 
@@ -36,10 +56,18 @@ pub const SIGNATURE_SSZ_LEN: usize = 2536;
 pub enum XmssError {
     /// Malformed SSZ bytes (wrong length, bad offset, non-canonical field element).
     #[error("malformed {what}: {reason}")]
-    Malformed { what: &'static str, reason: String },
+    Malformed {
+        /// Which object or field.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The epoch is outside the key's prepared or active range.
     #[error("epoch {epoch} is outside the key's usable range")]
-    EpochOutOfRange { epoch: u32 },
+    EpochOutOfRange {
+        /// The epoch asked for.
+        epoch: u32,
+    },
     /// Invalid key-generation arguments.
     #[error("invalid key generation arguments: {0}")]
     InvalidKeygen(String),
@@ -51,15 +79,20 @@ pub enum XmssError {
 /// A public key: Merkle root and parameter (SSZ: 52 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PublicKey {
+    /// Root of the key's Merkle tree (level 32).
     pub root: Digest,
+    /// The public parameter, absorbed by every hash of the key.
     pub parameter: Parameter,
 }
 
 /// A signature (SSZ: 2536 bytes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature {
+    /// Merkle co-path of the epoch's leaf: `path[l]` is the sibling at level `l` (0 = leaves).
     pub path: [Digest; 32],
+    /// The message-hash randomness.
     pub rho: [F; 7],
+    /// `hashes[i]` is chain `i`'s value at position `codeword[i]`.
     pub hashes: [Digest; 46],
 }
 

@@ -67,6 +67,7 @@ pub fn chain_starts_batch(key: &[u8; PRF_KEY_LEN], items: &[(u32, u64)]) -> Vec<
             }
         }
         KeccakF.permute_mut(&mut state);
+        #[allow(clippy::needless_range_loop)]
         for lane in 0..group.len() {
             let mut bytes = [0u8; HASH_LEN_FE * PRF_BYTES_PER_FE];
             for (w, chunk) in bytes.chunks_exact_mut(8).enumerate() {
@@ -117,7 +118,13 @@ const _: () = assert!(RANDOMNESS_INPUT_LEN < SHAKE128_RATE);
 
 /// [`randomness`] for attempts `first_counter .. first_counter + count`, same outputs, with
 /// Plonky3's SIMD Keccak-f[1600] (one lane per attempt).
-pub fn randomness_batch(key: &[u8; PRF_KEY_LEN], epoch: u32, message: &[u8; MESSAGE_LEN], first_counter: u64, count: usize) -> Vec<[F; RAND_LEN_FE]> {
+pub fn randomness_batch(
+    key: &[u8; PRF_KEY_LEN],
+    epoch: u32,
+    message: &[u8; MESSAGE_LEN],
+    first_counter: u64,
+    count: usize,
+) -> Vec<[F; RAND_LEN_FE]> {
     use p3_keccak::{KeccakF, VECTOR_LEN};
     use p3_symmetric::Permutation;
     let mut block = [0u8; 200];
@@ -134,6 +141,7 @@ pub fn randomness_batch(key: &[u8; PRF_KEY_LEN], epoch: u32, message: &[u8; MESS
     while left > 0 {
         let n = left.min(VECTOR_LEN);
         let mut state = [[0u64; VECTOR_LEN]; 25];
+        #[allow(clippy::needless_range_loop)]
         for lane in 0..n {
             let mut b = block;
             b[85..93].copy_from_slice(&(counter + lane as u64).to_be_bytes());
@@ -142,6 +150,7 @@ pub fn randomness_batch(key: &[u8; PRF_KEY_LEN], epoch: u32, message: &[u8; MESS
             }
         }
         KeccakF.permute_mut(&mut state);
+        #[allow(clippy::needless_range_loop)]
         for lane in 0..n {
             let mut bytes = [0u8; RAND_LEN_FE * PRF_BYTES_PER_FE];
             for (w, chunk) in bytes.chunks_exact_mut(8).enumerate() {
@@ -174,7 +183,9 @@ mod tests {
     #[test]
     fn batch_matches_single() {
         let key: [u8; 32] = core::array::from_fn(|i| (i * 13 + 1) as u8);
-        let items: Vec<(u32, u64)> = (0..21u32).map(|i| (i.wrapping_mul(0x9e37_79b9), (i % 46) as u64)).collect();
+        let items: Vec<(u32, u64)> = (0..21u32)
+            .map(|i| (i.wrapping_mul(0x9e37_79b9), (i % 46) as u64))
+            .collect();
         let batch = chain_starts_batch(&key, &items);
         for (&(e, c), got) in items.iter().zip(&batch) {
             assert_eq!(*got, chain_start(&key, e, c));
@@ -193,8 +204,18 @@ mod tests {
 
     #[test]
     fn reduction_matches_u128() {
-        for x in [0u128, 1, P as u128, u128::MAX, (P as u128) << 64, 0x0123_4567_89ab_cdef_0011_2233_4455_6677] {
-            assert_eq!(fe_from_be_bytes(&x.to_be_bytes()), F::new((x % P as u128) as u32));
+        for x in [
+            0u128,
+            1,
+            P as u128,
+            u128::MAX,
+            (P as u128) << 64,
+            0x0123_4567_89ab_cdef_0011_2233_4455_6677,
+        ] {
+            assert_eq!(
+                fe_from_be_bytes(&x.to_be_bytes()),
+                F::new((x % P as u128) as u32)
+            );
         }
     }
 

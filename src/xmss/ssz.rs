@@ -6,6 +6,8 @@
 //! Offsets are 4-byte little-endian `u32`, counted from the start of the enclosing container.
 //! Decoding is strict: every length, every offset and every field element is checked, and any
 //! deviation from the encoding leanSig writes yields [`XmssError::Malformed`]; it never panics.
+// `%` instead of `is_multiple_of`: the crate targets Rust 1.85.
+#![allow(clippy::manual_is_multiple_of)]
 
 use p3_field::PrimeField32;
 
@@ -37,7 +39,10 @@ pub mod sig_layout {
 const _: () = assert!(sig_layout::TOTAL == SIGNATURE_SSZ_LEN);
 
 pub(crate) fn malformed(what: &'static str, reason: impl Into<String>) -> XmssError {
-    XmssError::Malformed { what, reason: reason.into() }
+    XmssError::Malformed {
+        what,
+        reason: reason.into(),
+    }
 }
 
 /// Appends a field element (canonical u32, little-endian).
@@ -55,13 +60,19 @@ pub fn put_fes(buf: &mut Vec<u8>, xs: &[F]) {
 /// Reads `N` canonical field elements from exactly `4N` bytes.
 pub fn get_fes<const N: usize>(bytes: &[u8], what: &'static str) -> Result<[F; N], XmssError> {
     if bytes.len() != N * FE_BYTES {
-        return Err(malformed(what, format!("expected {} bytes, got {}", N * FE_BYTES, bytes.len())));
+        return Err(malformed(
+            what,
+            format!("expected {} bytes, got {}", N * FE_BYTES, bytes.len()),
+        ));
     }
     let mut out = [F::new(0); N];
     for (i, chunk) in bytes.chunks_exact(FE_BYTES).enumerate() {
         let v = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
         if v >= P {
-            return Err(malformed(what, format!("field element {i} is {v}, not below p = {P}")));
+            return Err(malformed(
+                what,
+                format!("field element {i} is {v}, not below p = {P}"),
+            ));
         }
         out[i] = F::new(v);
     }
@@ -83,9 +94,15 @@ pub(crate) fn get_u64(bytes: &[u8], at: usize) -> u64 {
 /// Reads a list of digests (an SSZ list of fixed-size items: plain concatenation).
 pub fn get_digest_list(bytes: &[u8], what: &'static str) -> Result<Vec<Digest>, XmssError> {
     if bytes.len() % DIGEST_BYTES != 0 {
-        return Err(malformed(what, format!("{} bytes is not a whole number of digests", bytes.len())));
+        return Err(malformed(
+            what,
+            format!("{} bytes is not a whole number of digests", bytes.len()),
+        ));
     }
-    bytes.chunks_exact(DIGEST_BYTES).map(|c| get_fes::<HASH_LEN_FE>(c, what)).collect()
+    bytes
+        .chunks_exact(DIGEST_BYTES)
+        .map(|c| get_fes::<HASH_LEN_FE>(c, what))
+        .collect()
 }
 
 /// Public key: `root (8 FE) | parameter (5 FE)`, 52 bytes.
@@ -99,10 +116,14 @@ pub fn encode_public_key(pk: &PublicKey) -> [u8; super::PUBLIC_KEY_SSZ_LEN] {
 /// Decodes a 52-byte public key.
 pub fn decode_public_key(bytes: &[u8]) -> Result<PublicKey, XmssError> {
     if bytes.len() != super::PUBLIC_KEY_SSZ_LEN {
-        return Err(malformed("public key", format!("expected 52 bytes, got {}", bytes.len())));
+        return Err(malformed(
+            "public key",
+            format!("expected 52 bytes, got {}", bytes.len()),
+        ));
     }
     let root = get_fes::<HASH_LEN_FE>(&bytes[..DIGEST_BYTES], "public key root")?;
-    let parameter: Parameter = get_fes::<PARAMETER_LEN>(&bytes[DIGEST_BYTES..], "public key parameter")?;
+    let parameter: Parameter =
+        get_fes::<PARAMETER_LEN>(&bytes[DIGEST_BYTES..], "public key parameter")?;
     Ok(PublicKey { root, parameter })
 }
 
@@ -130,34 +151,62 @@ pub fn encode_signature(sig: &Signature) -> Vec<u8> {
 pub fn decode_signature(bytes: &[u8]) -> Result<Signature, XmssError> {
     const W: &str = "signature";
     if bytes.len() < sig_layout::FIXED {
-        return Err(malformed(W, format!("{} bytes is shorter than the fixed part", bytes.len())));
+        return Err(malformed(
+            W,
+            format!("{} bytes is shorter than the fixed part", bytes.len()),
+        ));
     }
     let off_path = get_u32(bytes, 0) as usize;
     let off_hashes = get_u32(bytes, sig_layout::FIXED - OFFSET_BYTES) as usize;
     if off_path != sig_layout::PATH {
-        return Err(malformed(W, format!("path offset {off_path}, expected {}", sig_layout::PATH)));
+        return Err(malformed(
+            W,
+            format!("path offset {off_path}, expected {}", sig_layout::PATH),
+        ));
     }
     if off_hashes < off_path || off_hashes > bytes.len() {
-        return Err(malformed(W, format!("hashes offset {off_hashes} out of bounds")));
+        return Err(malformed(
+            W,
+            format!("hashes offset {off_hashes} out of bounds"),
+        ));
     }
     if off_hashes != sig_layout::HASHES {
-        return Err(malformed(W, format!("hashes offset {off_hashes}: the path must hold {LOG_LIFETIME} siblings")));
+        return Err(malformed(
+            W,
+            format!("hashes offset {off_hashes}: the path must hold {LOG_LIFETIME} siblings"),
+        ));
     }
     if bytes.len() != SIGNATURE_SSZ_LEN {
-        return Err(malformed(W, format!("{} bytes: expected {SIGNATURE_SSZ_LEN} ({DIMENSION} chain hashes)", bytes.len())));
+        return Err(malformed(
+            W,
+            format!(
+                "{} bytes: expected {SIGNATURE_SSZ_LEN} ({DIMENSION} chain hashes)",
+                bytes.len()
+            ),
+        ));
     }
-    let rho = get_fes::<RAND_LEN_FE>(&bytes[OFFSET_BYTES..OFFSET_BYTES + RAND_LEN_FE * FE_BYTES], "signature rho")?;
+    let rho = get_fes::<RAND_LEN_FE>(
+        &bytes[OFFSET_BYTES..OFFSET_BYTES + RAND_LEN_FE * FE_BYTES],
+        "signature rho",
+    )?;
     let path_bytes = &bytes[off_path..off_hashes];
     let inner = get_u32(path_bytes, 0) as usize;
     if inner != OFFSET_BYTES {
-        return Err(malformed(W, format!("path siblings offset {inner}, expected 4")));
+        return Err(malformed(
+            W,
+            format!("path siblings offset {inner}, expected 4"),
+        ));
     }
     let siblings = get_digest_list(&path_bytes[OFFSET_BYTES..], "signature path")?;
     let hashes = get_digest_list(&bytes[off_hashes..], "signature hashes")?;
     Ok(Signature {
-        path: siblings.try_into().map_err(|_| malformed(W, "path length"))?,
+        path: siblings
+            .try_into()
+            .map_err(|_| malformed(W, "path length"))?,
         rho,
-        hashes: hashes.try_into().map_err(|_| malformed(W, "hashes length"))?,
+        hashes: hashes
+            .try_into()
+            .map_err(|_| malformed(W, "hashes length"))?,
     })
 }
 
@@ -183,7 +232,11 @@ fn layer_len(l: &HashTreeLayer) -> usize {
 }
 
 fn subtree_len(t: &HashSubTree) -> usize {
-    SUBTREE_FIXED + t.layers.iter().map(|l| OFFSET_BYTES + layer_len(l)).sum::<usize>()
+    SUBTREE_FIXED
+        + t.layers
+            .iter()
+            .map(|l| OFFSET_BYTES + layer_len(l))
+            .sum::<usize>()
 }
 
 /// `HashSubTree` container: `depth u64 | lowest_layer u64 | offset (= 20) | layers`, where
@@ -208,7 +261,10 @@ pub fn encode_subtree(t: &HashSubTree, buf: &mut Vec<u8>) {
 }
 
 /// Splits an SSZ list of variable-size items into the items' byte ranges.
-fn split_variable_list<'a>(bytes: &'a [u8], what: &'static str) -> Result<Vec<&'a [u8]>, XmssError> {
+fn split_variable_list<'a>(
+    bytes: &'a [u8],
+    what: &'static str,
+) -> Result<Vec<&'a [u8]>, XmssError> {
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
@@ -217,7 +273,10 @@ fn split_variable_list<'a>(bytes: &'a [u8], what: &'static str) -> Result<Vec<&'
     }
     let first = get_u32(bytes, 0) as usize;
     if first % OFFSET_BYTES != 0 || first == 0 || first > bytes.len() {
-        return Err(malformed(what, format!("first list offset {first} invalid")));
+        return Err(malformed(
+            what,
+            format!("first list offset {first} invalid"),
+        ));
     }
     let n = first / OFFSET_BYTES;
     let mut offsets = Vec::with_capacity(n + 1);
@@ -226,9 +285,15 @@ fn split_variable_list<'a>(bytes: &'a [u8], what: &'static str) -> Result<Vec<&'
     }
     offsets.push(bytes.len());
     let mut items = Vec::with_capacity(n);
+    if offsets.iter().any(|&o| o > bytes.len()) {
+        return Err(malformed(what, "list offset past the end"));
+    }
     for w in offsets.windows(2) {
         if w[0] > w[1] {
-            return Err(malformed(what, format!("list offsets decrease ({} > {})", w[0], w[1])));
+            return Err(malformed(
+                what,
+                format!("list offsets decrease ({} > {})", w[0], w[1]),
+            ));
         }
         items.push(&bytes[w[0]..w[1]]);
     }
@@ -254,10 +319,17 @@ pub fn decode_subtree(bytes: &[u8], what: &'static str) -> Result<HashSubTree, X
             if get_u32(lb, 8) as usize != LAYER_FIXED {
                 return Err(malformed(what, "layer nodes offset is not 12"));
             }
-            Ok(HashTreeLayer { start_index: get_u64(lb, 0), nodes: get_digest_list(&lb[LAYER_FIXED..], what)? })
+            Ok(HashTreeLayer {
+                start_index: get_u64(lb, 0),
+                nodes: get_digest_list(&lb[LAYER_FIXED..], what)?,
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(HashSubTree { depth, lowest_layer, layers })
+    Ok(HashSubTree {
+        depth,
+        lowest_layer,
+        layers,
+    })
 }
 
 /// Secret key: fixed part of [`SECRET_KEY_FIXED`] bytes, then top tree, left bottom tree, right
@@ -265,7 +337,8 @@ pub fn decode_subtree(bytes: &[u8], what: &'static str) -> Result<HashSubTree, X
 pub fn encode_secret_key(sk: &SecretKey) -> Vec<u8> {
     let top = subtree_len(&sk.top_tree);
     let left = subtree_len(&sk.left_bottom_tree);
-    let mut buf = Vec::with_capacity(SECRET_KEY_FIXED + top + left + subtree_len(&sk.right_bottom_tree));
+    let mut buf =
+        Vec::with_capacity(SECRET_KEY_FIXED + top + left + subtree_len(&sk.right_bottom_tree));
     buf.extend_from_slice(&sk.prf_key);
     put_fes(&mut buf, &sk.parameter);
     buf.extend_from_slice(&sk.activation_epoch.to_le_bytes());
@@ -287,14 +360,28 @@ pub fn encode_secret_key(sk: &SecretKey) -> Vec<u8> {
 /// level 16, each starting at an even index with an even number of nodes covering the
 /// activation interval's bottom trees.
 pub fn decode_secret_key(bytes: &[u8]) -> Result<SecretKey, XmssError> {
+    let sk = decode_secret_key_layout(bytes)?;
+    check_secret_key_shape(&sk)?;
+    Ok(sk)
+}
+
+/// The encoding part of [`decode_secret_key`]: lengths, offsets and field elements, without
+/// the production tree-shape check (so keys of leanSig's smaller test instantiations decode).
+pub(crate) fn decode_secret_key_layout(bytes: &[u8]) -> Result<SecretKey, XmssError> {
     const W: &str = "secret key";
     if bytes.len() < SECRET_KEY_FIXED {
-        return Err(malformed(W, format!("{} bytes is shorter than the fixed part", bytes.len())));
+        return Err(malformed(
+            W,
+            format!("{} bytes is shorter than the fixed part", bytes.len()),
+        ));
     }
     let mut prf_key = [0u8; PRF_KEY_LEN];
     prf_key.copy_from_slice(&bytes[..PRF_KEY_LEN]);
     let mut at = PRF_KEY_LEN;
-    let parameter = get_fes::<PARAMETER_LEN>(&bytes[at..at + PARAMETER_LEN * FE_BYTES], "secret key parameter")?;
+    let parameter = get_fes::<PARAMETER_LEN>(
+        &bytes[at..at + PARAMETER_LEN * FE_BYTES],
+        "secret key parameter",
+    )?;
     at += PARAMETER_LEN * FE_BYTES;
     let activation_epoch = get_u64(bytes, at);
     let num_active_epochs = get_u64(bytes, at + 8);
@@ -303,15 +390,22 @@ pub fn decode_secret_key(bytes: &[u8]) -> Result<SecretKey, XmssError> {
     let off_left = get_u32(bytes, at + 28) as usize;
     let off_right = get_u32(bytes, at + 32) as usize;
     if off_top != SECRET_KEY_FIXED {
-        return Err(malformed(W, format!("top tree offset {off_top}, expected {SECRET_KEY_FIXED}")));
+        return Err(malformed(
+            W,
+            format!("top tree offset {off_top}, expected {SECRET_KEY_FIXED}"),
+        ));
     }
     if off_top > off_left || off_left > off_right || off_right > bytes.len() {
-        return Err(malformed(W, format!("offsets {off_top} / {off_left} / {off_right} out of order or bounds")));
+        return Err(malformed(
+            W,
+            format!("offsets {off_top} / {off_left} / {off_right} out of order or bounds"),
+        ));
     }
     let top_tree = decode_subtree(&bytes[off_top..off_left], "secret key top tree")?;
-    let left_bottom_tree = decode_subtree(&bytes[off_left..off_right], "secret key left bottom tree")?;
+    let left_bottom_tree =
+        decode_subtree(&bytes[off_left..off_right], "secret key left bottom tree")?;
     let right_bottom_tree = decode_subtree(&bytes[off_right..], "secret key right bottom tree")?;
-    let sk = SecretKey {
+    Ok(SecretKey {
         prf_key,
         parameter,
         activation_epoch,
@@ -320,33 +414,54 @@ pub fn decode_secret_key(bytes: &[u8]) -> Result<SecretKey, XmssError> {
         left_bottom_tree_index,
         left_bottom_tree,
         right_bottom_tree,
-    };
-    check_secret_key_shape(&sk)?;
-    Ok(sk)
+    })
 }
 
 fn check_secret_key_shape(sk: &SecretKey) -> Result<(), XmssError> {
     const W: &str = "secret key";
     let c = LEAVES_PER_BOTTOM_TREE;
     let half = (LOG_LIFETIME / 2) as u64;
-    let end = sk.activation_epoch.checked_add(sk.num_active_epochs).filter(|&e| e <= LIFETIME);
+    let end = sk
+        .activation_epoch
+        .checked_add(sk.num_active_epochs)
+        .filter(|&e| e <= LIFETIME);
     let Some(end) = end else {
         return Err(malformed(W, "activation interval passes 2^32"));
     };
-    if sk.activation_epoch % c != 0 || sk.num_active_epochs % c != 0 || sk.num_active_epochs < 2 * c {
-        return Err(malformed(W, "activation interval is not at least two whole bottom trees"));
+    if sk.activation_epoch % c != 0 || sk.num_active_epochs % c != 0 || sk.num_active_epochs < 2 * c
+    {
+        return Err(malformed(
+            W,
+            "activation interval is not at least two whole bottom trees",
+        ));
     }
     let (first, last) = (sk.activation_epoch / c, end / c);
     let left = sk.left_bottom_tree_index;
     if left < first || left.checked_add(2).is_none_or(|r| r > last) {
-        return Err(malformed(W, "prepared window outside the activation interval"));
+        return Err(malformed(
+            W,
+            "prepared window outside the activation interval",
+        ));
     }
-    for (tree, index) in [(&sk.left_bottom_tree, left), (&sk.right_bottom_tree, left + 1)] {
-        if tree.depth != LOG_LIFETIME as u64 || tree.lowest_layer != 0 || tree.layers.len() != half as usize + 1 {
-            return Err(malformed(W, "bottom tree depth, lowest layer or layer count"));
+    for (tree, index) in [
+        (&sk.left_bottom_tree, left),
+        (&sk.right_bottom_tree, left + 1),
+    ] {
+        if tree.depth != LOG_LIFETIME as u64
+            || tree.lowest_layer != 0
+            || tree.layers.len() != half as usize + 1
+        {
+            return Err(malformed(
+                W,
+                "bottom tree depth, lowest layer or layer count",
+            ));
         }
         for (l, layer) in tree.layers.iter().enumerate() {
-            let want_len = if l as u64 == half { 1 } else { 1usize << (half as usize - l) };
+            let want_len = if l as u64 == half {
+                1
+            } else {
+                1usize << (half as usize - l)
+            };
             let want_start = index << (half as usize - l);
             if layer.start_index != want_start || layer.nodes.len() != want_len {
                 return Err(malformed(W, format!("bottom tree {index} layer {l} shape")));
@@ -354,13 +469,17 @@ fn check_secret_key_shape(sk: &SecretKey) -> Result<(), XmssError> {
         }
     }
     let top = &sk.top_tree;
-    if top.depth != LOG_LIFETIME as u64 || top.lowest_layer != half || top.layers.len() != half as usize + 1 {
+    if top.depth != LOG_LIFETIME as u64
+        || top.lowest_layer != half
+        || top.layers.len() != half as usize + 1
+    {
         return Err(malformed(W, "top tree depth, lowest layer or layer count"));
     }
     let (mut lo, mut hi) = (first, last);
     for (l, layer) in top.layers.iter().enumerate() {
         let n = layer.nodes.len() as u64;
-        let covers = layer.start_index <= lo && layer.start_index.checked_add(n).is_some_and(|e| e >= hi);
+        let covers =
+            layer.start_index <= lo && layer.start_index.checked_add(n).is_some_and(|e| e >= hi);
         if layer.start_index % 2 != 0 || n % 2 != 0 || n == 0 || !covers {
             return Err(malformed(W, format!("top tree layer {l} shape")));
         }

@@ -4,10 +4,10 @@
 //! field elements, least significant digit first: `[t mod p, floor(t / p)]`. Every tweak integer
 //! is below 2^56 < p^2, so the encoding is injective and the second digit is below 2^26.
 
+use super::constants::P;
 use super::constants::{
     TWEAK_LEN_FE, TWEAK_SEPARATOR_CHAIN, TWEAK_SEPARATOR_MESSAGE, TWEAK_SEPARATOR_TREE,
 };
-use super::constants::P;
 use super::F;
 
 /// The chain-step tweak integer `(epoch << 24) | (chain << 16) | (pos_in_chain << 8) | 0x00`.
@@ -80,7 +80,13 @@ mod tests {
         assert_eq!(t[1].as_canonical_u32() as u64, int / P as u64);
         assert_ne!(t[1], F::new(0));
         // same as the general base-p writer leanSig uses
-        for int in [0u64, 1, P as u64, (1 << 56) - 1, chain_tweak_int(u32::MAX, 255, 255)] {
+        for int in [
+            0u64,
+            1,
+            P as u64,
+            (1 << 56) - 1,
+            chain_tweak_int(u32::MAX, 255, 255),
+        ] {
             assert_eq!(encode_tweak_int(int), base_p_digits::<2>(int as u128));
         }
     }
