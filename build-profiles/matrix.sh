@@ -66,6 +66,13 @@ mkdir -p "$MATRIX_DIR"
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }'; }
 size_of() { if [ -f "$1" ]; then stat -c %s "$1"; else echo ""; fi; }
+# Size after `strip --strip-debug` (the release profile keeps line tables, which dominate).
+stripped_size_of() {
+    [ -f "$1" ] || { echo ""; return; }
+    local tmp; tmp="$(mktemp)"
+    if strip --strip-debug -o "$tmp" "$1" 2>/dev/null; then stat -c %s "$tmp"; else echo ""; fi
+    rm -f "$tmp"
+}
 human() { # bytes -> "12.3 MiB"
     if [ -z "$1" ]; then echo "-"; else awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; fi
 }
@@ -181,6 +188,8 @@ for row in $ROWS; do
     bin="$td/$outdir"
     a_size="$(size_of "$bin/libmultisig_glue.a")"
     so_size="$(size_of "$bin/libmultisig_glue.so")"
+    a_nodebug="$(stripped_size_of "$bin/libmultisig_glue.a")"
+    so_nodebug="$(stripped_size_of "$bin/libmultisig_glue.so")"
     tls="$(tdata_align "$bin/libmultisig_glue.a")"
     rt="-"; thr="-"; ct="-"; probe="-"; cross="-"
     if [ "$built" = yes ]; then
@@ -251,7 +260,7 @@ for row in $ROWS; do
     if [ "$opt" = s ] || [ "$opt" = z ]; then optq="\"$opt\""; else optq="$opt"; fi
     line="| $label | $optq | $cgu | $lto | $built | ${build_s} s | $rt | $cross | $ct"
     [ "$PROBE" -eq 1 ] && line="$line | $probe"
-    line="$line | $thr | $(human "$a_size") | $(human "$so_size") | $tls |"
+    line="$line | $thr | $(human "$a_size") ($(human "$a_nodebug")) | $(human "$so_size") ($(human "$so_nodebug")) | $tls |"
     TABLE_ROWS+=("$line")
     echo "   $line" >&2
 done
@@ -275,7 +284,7 @@ unset CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_OPT_LEVEL CARGO_PROFILE_RELEASE_COD
     hdr="| profile | opt-level | codegen-units | lto | built | build time | round trip | 4-signer proof (sha256) | C tests"
     sep="| --- | --- | --- | --- | --- | --- | --- | --- | ---"
     [ "$PROBE" -eq 1 ] && { hdr="$hdr | probe"; sep="$sep | ---"; }
-    echo "$hdr | proving throughput (N = $SIGS) | libmultisig_glue.a | libmultisig_glue.so | .tdata align |"
+    echo "$hdr | proving throughput (N = $SIGS) | libmultisig_glue.a (without debug info) | libmultisig_glue.so (without debug info) | .tdata align |"
     echo "$sep | --- | --- | --- | --- |"
     for l in "${TABLE_ROWS[@]}"; do echo "$l"; done
 } >"$OUT"
