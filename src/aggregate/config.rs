@@ -1,1 +1,324 @@
-//! (placeholder, owned by the proof-format work)
+//! The STARK configuration every aggregate proof is made and checked under, and its presets.
+//!
+//! # The configuration
+//!
+//! | piece            | choice                                                                    |
+//! |------------------|---------------------------------------------------------------------------|
+//! | base field       | KoalaBear, `p = 2^31 - 2^24 + 1` ([`Val`])                                 |
+//! | challenge field  | degree-4 binomial extension of KoalaBear, `|EF| ~ 2^124` ([`Challenge`])    |
+//! | Merkle trees     | Keccak-f\[1600\] sponge (rate 17 x u64, 4 x u64 = 32-byte digests), binary, |
+//! |                  | leaves hashed 8 rows at a time with the AVX-512/AVX2 packed Keccak         |
+//! | PCS              | `TwoAdicFriPcs` (FRI over the two-adic coset LDE)                          |
+//! | DFT              | `Radix2DitParallel`                                                       |
+//! | Fiat-Shamir      | Keccak-256 hash challenger, field elements absorbed as 4 LE bytes          |
+//!
+//! ## Why a degree-4 extension
+//!
+//! Every round of the protocol that samples a challenge from the extension (the LogUp challenges
+//! `alpha, beta`, the constraint-batching `alpha`, the DEEP point `zeta`, the opening-batching
+//! `alpha` and each FRI folding `beta`) is sound up to a term of the form `d / |EF|` where `d` is a
+//! degree or count that grows at most like the LDE size (≤ 2^19 here). With `|EF| ~ 2^123.98` those
+//! terms sit at 100 bits or more before any grinding, and grinding
+//! ([`Preset::ood_pow_bits`], [`Preset::lookup_pow_bits`], ...) buys the missing bits where a
+//! term binds. A degree-8 extension would double the size of every opened value and the cost of
+//! every extension multiplication for no gain at the 100-124-bit target; degree 4 is also the
+//! smallest degree at which the field is large enough, since degree 3 (`~2^93`) caps every
+//! such term below 93 bits. What degree 4 cannot give is 128 bits *proven*: the field itself is
+//! below 2^124, so every extension-field term is capped just under 124 bits before grinding (see
+//! [`crate::aggregate::security`] for the full account).
+//!
+//! # Presets
+//!
+//! A preset is a soundness [`Regime`] times a rate `1/2^log_inv_rate`, `log_inv_rate` in 1..=4.
+//! [`PRESETS`] lists the eight of them with every FRI and grinding parameter; the soundness each
+//! reaches, by source, is computed and tabled in [`crate::aggregate::security`]. The proof header
+//! carries [`Preset::id`], so a verifier rebuilds exactly the configuration the prover used.
+
+use p3_challenger::{HashChallenger, SerializingChallenger32};
+use p3_commit::ExtensionMmcs;
+use p3_dft::Radix2DitParallel;
+use p3_field::extension::BinomialExtensionField;
+use p3_fri::{FriParameters, TwoAdicFriPcs};
+use p3_keccak::{Keccak256Hash, KeccakF};
+use p3_merkle_tree::MerkleTreeMmcs;
+use p3_symmetric::{CompressionFunctionFromHasher, PaddingFreeSponge, SerializingHasher};
+use p3_uni_stark::StarkConfig;
+
+use super::{ProveOptions, Regime};
+
+/// The base field: KoalaBear, `p = 2^31 - 2^24 + 1 = 0x7f00_0001`. Traces and public values live
+/// here.
+pub type Val = p3_koala_bear::KoalaBear;
+
+/// The challenge field: the degree-4 binomial extension `KoalaBear[X]/(X^4 - 3)`, about 2^124
+/// elements. All random challenges and all out-of-domain openings live here.
+pub type Challenge = BinomialExtensionField<Val, 4>;
+
+/// Degree of [`Challenge`] over [`Val`].
+pub const CHALLENGE_DEGREE: usize = 4;
+
+/// Number of Keccak-f lanes hashed side by side by the packed Keccak on this target (8 with
+/// AVX-512, 4 with AVX2, 2 with SSE2/NEON).
+pub const KECCAK_LANES: usize = p3_keccak::VECTOR_LEN;
+
+/// Keccak-f\[1600\] sponge over `u64` words: width 25, rate 17 (1088 bits, Keccak-256's rate),
+/// squeezing 4 words (a 32-byte digest).
+pub type KeccakU64Sponge = PaddingFreeSponge<KeccakF, 25, 17, 4>;
+
+/// Leaf hash: serializes field elements (4 LE bytes each, packed into `u64` words) into the
+/// Keccak sponge.
+pub type LeafHash = SerializingHasher<KeccakU64Sponge>;
+
+/// 2-to-1 compression of Merkle nodes: the Keccak sponge over the two concatenated digests.
+pub type NodeCompress = CompressionFunctionFromHasher<KeccakU64Sponge, 2, 4>;
+
+/// Merkle commitment to base-field matrices; digests are `[u64; 4]` (32 bytes), trees are binary,
+/// and rows are hashed [`KECCAK_LANES`] at a time.
+pub type ValMmcs =
+    MerkleTreeMmcs<[Val; KECCAK_LANES], [u64; KECCAK_LANES], LeafHash, NodeCompress, 2, 4>;
+
+/// Merkle commitment to extension-field matrices (FRI commit-phase codewords), flattened to the
+/// base field.
+pub type ChallengeMmcs = ExtensionMmcs<Val, Challenge, ValMmcs>;
+
+/// The DFT used for trace LDEs and quotient computation (prover only).
+pub type Dft = Radix2DitParallel<Val>;
+
+/// The polynomial commitment scheme: FRI over two-adic cosets of KoalaBear.
+pub type Pcs = TwoAdicFriPcs<Val, Dft, ValMmcs, ChallengeMmcs>;
+
+/// The Fiat-Shamir challenger: a Keccak-256 hash chain over the bytes of everything observed.
+pub type Challenger = SerializingChallenger32<Val, HashChallenger<u8, Keccak256Hash, 32>>;
+
+/// The concrete `p3_uni_stark::StarkGenericConfig` used by `p3_batch_stark::prove_batch` /
+/// `verify_batch` for aggregate proofs.
+pub type MultisigConfig = StarkConfig<Pcs, Challenge, Challenger>;
+
+/// Domain-separation prefix absorbed by the challenger before anything else, so that transcripts
+/// of this protocol never collide with another Plonky3 application using the same hash.
+pub const TRANSCRIPT_DOMAIN: &[u8] = b"multisig/leansig-xmss-aggregate/v1";
+
+/// Largest accepted `log_inv_rate`.
+pub const MAX_LOG_INV_RATE: u8 = 4;
+
+/// The `log_inv_rate` that `ProveOptions { log_inv_rate: 0, .. }` resolves to.
+pub const DEFAULT_LOG_INV_RATE: u8 = 1;
+
+/// A resolved, validated set of STARK/FRI parameters: one of the eight entries of [`PRESETS`].
+///
+/// All `*_pow_bits` fields are proof-of-work difficulties in bits (each makes the prover search
+/// about `2^bits` Keccak evaluations and the verifier do one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Preset {
+    /// Soundness regime the parameters were chosen for.
+    pub regime: Regime,
+    /// log2 of the FRI blowup (the code rate is `2^-log_inv_rate`), in 1..=4.
+    pub log_inv_rate: u8,
+    /// Number of FRI query repetitions.
+    pub num_queries: u16,
+    /// Grinding before the FRI query indices are sampled.
+    pub query_pow_bits: u8,
+    /// Grinding before each FRI commit-phase folding challenge.
+    pub commit_pow_bits: u8,
+    /// Grinding before the challenge that batches all opened polynomials into one FRI instance.
+    pub batch_pow_bits: u8,
+    /// Grinding before the DEEP out-of-domain point `zeta` is sampled.
+    pub ood_pow_bits: u8,
+    /// Grinding before the LogUp (lookup) challenges are sampled.
+    pub lookup_pow_bits: u8,
+    /// log2 of the largest FRI folding arity (1 = binary folding).
+    pub max_log_arity: u8,
+    /// log2 of the number of coefficients of the FRI final polynomial. Every trace must have
+    /// more than `2^log_final_poly_len` rows.
+    pub log_final_poly_len: u8,
+    /// Height of the Merkle cap (0 = a single root digest per commitment).
+    pub merkle_cap_height: u8,
+}
+
+/// Shorthand for one table row.
+#[allow(clippy::too_many_arguments)]
+const fn preset(
+    regime: Regime,
+    log_inv_rate: u8,
+    num_queries: u16,
+    query_pow_bits: u8,
+    commit_pow_bits: u8,
+    batch_pow_bits: u8,
+    ood_pow_bits: u8,
+    lookup_pow_bits: u8,
+) -> Preset {
+    Preset {
+        regime,
+        log_inv_rate,
+        num_queries,
+        query_pow_bits,
+        commit_pow_bits,
+        batch_pow_bits,
+        ood_pow_bits,
+        lookup_pow_bits,
+        max_log_arity: 3,
+        log_final_poly_len: 3,
+        merkle_cap_height: 0,
+    }
+}
+
+/// The eight presets, indexed by [`Preset::id`]: ids 0..=3 are the proven regime at
+/// `log_inv_rate` 1..=4, ids 4..=7 the conjectured regime at `log_inv_rate` 1..=4.
+///
+/// Columns: regime, log_inv_rate, queries, query PoW, commit PoW, batch PoW, OOD PoW, lookup PoW.
+/// Folding arity is 8 (`max_log_arity` 3), the final polynomial has 8 coefficients, the Merkle
+/// cap is the root. The soundness of each is tabled in [`crate::aggregate::security`].
+pub const PRESETS: [Preset; 8] = [
+    preset(Regime::Proven, 1, 200, 20, 0, 0, 0, 0),
+    preset(Regime::Proven, 2, 100, 20, 0, 0, 0, 0),
+    preset(Regime::Proven, 3, 67, 20, 0, 0, 0, 0),
+    preset(Regime::Proven, 4, 50, 20, 0, 0, 0, 0),
+    preset(Regime::Conjectured, 1, 104, 20, 0, 0, 0, 0),
+    preset(Regime::Conjectured, 2, 52, 20, 0, 0, 0, 0),
+    preset(Regime::Conjectured, 3, 35, 20, 0, 0, 0, 0),
+    preset(Regime::Conjectured, 4, 26, 20, 0, 0, 0, 0),
+];
+
+impl Preset {
+    /// Resolves prover options to a preset: `log_inv_rate` 0 means [`DEFAULT_LOG_INV_RATE`],
+    /// 1..=4 select the rate.
+    ///
+    /// # Errors
+    /// A message naming the bad value when `log_inv_rate > 4`.
+    pub fn from_options(opts: &ProveOptions) -> Result<Preset, String> {
+        let rate = match opts.log_inv_rate {
+            0 => DEFAULT_LOG_INV_RATE,
+            r @ 1..=MAX_LOG_INV_RATE => r,
+            r => {
+                return Err(format!(
+                    "log_inv_rate must be 0 (default) or 1..={MAX_LOG_INV_RATE}, got {r}"
+                ))
+            }
+        };
+        let regime_offset = match opts.regime {
+            Regime::Proven => 0,
+            Regime::Conjectured => 4,
+        };
+        Ok(PRESETS[regime_offset + usize::from(rate) - 1])
+    }
+
+    /// The default preset: proven regime at [`DEFAULT_LOG_INV_RATE`].
+    pub fn default_preset() -> Preset {
+        PRESETS[usize::from(DEFAULT_LOG_INV_RATE) - 1]
+    }
+
+    /// The one-byte preset id carried in the proof header: `4 * regime + (log_inv_rate - 1)`
+    /// with regime 0 = proven, 1 = conjectured, so ids are 0..=7 and index [`PRESETS`].
+    pub const fn id(&self) -> u8 {
+        let regime = match self.regime {
+            Regime::Proven => 0,
+            Regime::Conjectured => 1,
+        };
+        4 * regime + (self.log_inv_rate - 1)
+    }
+
+    /// The preset with the given header id, or `None` for ids outside 0..=7.
+    pub fn from_id(id: u8) -> Option<Preset> {
+        PRESETS.get(usize::from(id)).copied()
+    }
+
+    /// The options this preset answers to (`log_inv_rate` always explicit, never 0).
+    pub const fn options(&self) -> ProveOptions {
+        ProveOptions {
+            regime: self.regime,
+            log_inv_rate: self.log_inv_rate,
+        }
+    }
+
+    /// Whether a verifier that was told to require `opts` accepts this preset (`opts` with
+    /// `log_inv_rate` 0 requires the default rate).
+    pub fn satisfies(&self, opts: &ProveOptions) -> bool {
+        Preset::from_options(opts).is_ok_and(|p| p == *self)
+    }
+
+    /// Smallest trace log height every AIR instance must reach under this preset (FRI folds each
+    /// codeword down to `2^log_final_poly_len` coefficients, so a trace must be strictly taller).
+    pub const fn min_log_trace_height(&self) -> usize {
+        self.log_final_poly_len as usize + 1
+    }
+
+    /// The FRI parameters of this preset around a given Merkle commitment scheme.
+    pub fn fri_parameters<M>(&self, mmcs: M) -> FriParameters<M> {
+        FriParameters {
+            log_blowup: usize::from(self.log_inv_rate),
+            log_final_poly_len: usize::from(self.log_final_poly_len),
+            max_log_arity: usize::from(self.max_log_arity),
+            num_queries: usize::from(self.num_queries),
+            batch_proof_of_work_bits: usize::from(self.batch_pow_bits),
+            commit_proof_of_work_bits: usize::from(self.commit_pow_bits),
+            query_proof_of_work_bits: usize::from(self.query_pow_bits),
+            mmcs,
+        }
+    }
+}
+
+/// Builds the STARK configuration of a preset.
+///
+/// Cheap: every component is a zero-sized hasher or a small parameter struct; the only allocation
+/// is the challenger's initial transcript ([`TRANSCRIPT_DOMAIN`], 34 bytes). The DFT's twiddle
+/// cache starts empty and is filled by the prover on first use, so verifiers never pay for it.
+pub fn stark_config(preset: &Preset) -> MultisigConfig {
+    let sponge = KeccakU64Sponge::new(KeccakF);
+    let val_mmcs = ValMmcs::new(
+        LeafHash::new(sponge),
+        NodeCompress::new(sponge),
+        usize::from(preset.merkle_cap_height),
+    );
+    let challenge_mmcs = ChallengeMmcs::new(val_mmcs.clone());
+    let pcs = Pcs::new(
+        Dft::default(),
+        val_mmcs,
+        preset.fri_parameters(challenge_mmcs),
+    );
+    let challenger = Challenger::from_hasher(TRANSCRIPT_DOMAIN.to_vec(), Keccak256Hash);
+    MultisigConfig::new(pcs, challenger)
+        .with_ood_proof_of_work_bits(usize::from(preset.ood_pow_bits))
+        .with_lookup_proof_of_work_bits(usize::from(preset.lookup_pow_bits))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_index_the_table() {
+        for (i, p) in PRESETS.iter().enumerate() {
+            assert_eq!(usize::from(p.id()), i);
+            assert_eq!(Preset::from_id(p.id()), Some(*p));
+            assert_eq!(Preset::from_options(&p.options()), Ok(*p));
+        }
+        assert_eq!(Preset::from_id(8), None);
+        assert_eq!(Preset::from_id(255), None);
+    }
+
+    #[test]
+    fn options_resolve_default_and_reject_high_rates() {
+        let d = Preset::from_options(&ProveOptions::default()).unwrap();
+        assert_eq!(d, Preset::default_preset());
+        assert_eq!(d.regime, Regime::Proven);
+        assert_eq!(d.log_inv_rate, DEFAULT_LOG_INV_RATE);
+        for r in 5..=u8::MAX {
+            let opts = ProveOptions {
+                regime: Regime::Conjectured,
+                log_inv_rate: r,
+            };
+            assert!(
+                Preset::from_options(&opts).is_err(),
+                "log_inv_rate {r} accepted"
+            );
+        }
+        let c3 = ProveOptions {
+            regime: Regime::Conjectured,
+            log_inv_rate: 3,
+        };
+        let p = Preset::from_options(&c3).unwrap();
+        assert_eq!((p.regime, p.log_inv_rate), (Regime::Conjectured, 3));
+        assert!(p.satisfies(&c3));
+        assert!(!p.satisfies(&ProveOptions::default()));
+    }
+}

@@ -114,7 +114,11 @@ impl AggregateProof {
 
 impl Aggregator {
     pub fn new(message: [u8; 32], epoch: u32) -> Self {
-        Self { message, epoch, signers: Vec::new() }
+        Self {
+            message,
+            epoch,
+            signers: Vec::new(),
+        }
     }
     pub fn message(&self) -> &[u8; 32] {
         &self.message
