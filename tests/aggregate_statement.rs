@@ -14,7 +14,7 @@ fn aggregate(n: u64) -> (Vec<PublicKey>, Vec<u8>) {
     let mut agg = Aggregator::new(MESSAGE, EPOCH);
     for seed in 0..n {
         let (pk, sig) = test_signer(100 + seed, &MESSAGE, EPOCH);
-        agg.add_unchecked(pk, sig).unwrap();
+        agg.add(pk, sig).unwrap();
     }
     let proof = agg.prove(&ProveOptions::default()).unwrap();
     (agg.public_keys(), proof.into_bytes())
@@ -83,7 +83,9 @@ fn add_rejects_duplicates_and_prove_rejects_empty() {
     let mut agg = Aggregator::new(MESSAGE, EPOCH);
     assert_eq!(agg.prove(&ProveOptions::default()).unwrap_err(), ProveError::Empty);
     let (pk, sig) = test_signer(5, &MESSAGE, EPOCH);
-    agg.add_unchecked(pk, sig.clone()).unwrap();
-    assert_eq!(agg.add_unchecked(pk, sig), Err(AggregateError::DuplicatePublicKey));
+    agg.add(pk, sig.clone()).unwrap();
+    assert_eq!(agg.add(pk, sig.clone()), Err(AggregateError::DuplicatePublicKey));
+    let (other_pk, _) = test_signer(6, &MESSAGE, EPOCH);
+    assert_eq!(agg.add(other_pk, sig), Err(AggregateError::InvalidSignature));
     assert_eq!(agg.public_keys(), vec![pk]);
 }
