@@ -4,7 +4,10 @@
 use std::borrow::Cow;
 
 use p3_air::{Air, AirBuilder, BaseAir};
-use p3_batch_stark::{prove_batch, verify_batch, BatchProof, CommonData, ProverData, StarkInstance};
+use p3_batch_stark::{
+    prove_batch, verify_batch, BatchProof, CommonData, ProverData, ProverOnlyData, StarkInstance,
+};
+use p3_lookup::{LogUpGadget, Lookups};
 use p3_field::PrimeCharacteristicRing;
 use p3_lookup::InteractionBuilder;
 use p3_matrix::dense::RowMajorMatrix;
@@ -17,7 +20,7 @@ use super::table_air::{self, table_height, TableAir};
 use crate::xmss::constants::BASE;
 use crate::xmss::message::encode_message;
 use crate::xmss::{PublicKey, F};
-use super::config::MultisigConfig;
+use super::config::{Challenge, MultisigConfig};
 
 /// Chain steps per valid signature: 46 * 7 - 200.
 pub const STEPS_PER_SIGNATURE: usize = 122;
@@ -138,8 +141,12 @@ pub fn build_traces(
     witnesses: &[SigWitness],
     steps: &[ChainStep],
 ) -> Vec<RowMajorMatrix<F>> {
+    let t = std::time::Instant::now();
     let sig = sig_air::generate_trace(witnesses, stmt.message, stmt.epoch);
+    super::profile("  sig trace", t);
+    let t = std::time::Instant::now();
     let chain = chain_air::generate_trace(steps);
+    super::profile("  chain trace", t);
     let mut counts = vec![0u32; table_air::TWEAK_PERIOD];
     for s in steps {
         // Entry of the tweak for target position pos + 1 of this chain.
@@ -163,9 +170,34 @@ pub fn prove(
     let public_values = stmt.public_values();
     let trace_refs: Vec<&RowMajorMatrix<F>> = traces.iter().collect();
     let instances = StarkInstance::new_multiple(airs, &trace_refs, &public_values);
-    let prover_data =
-        ProverData::from_instances(config, &instances).map_err(|e| format!("{e:?}"))?;
+    let prover_data = ProverData {
+        common: common_data(airs),
+        prover_only: ProverOnlyData::empty(),
+    };
     prove_batch(config, &instances, &prover_data).map_err(|e| format!("{e:?}"))
+}
+
+/// Largest degree of a packed LogUp column constraint: every AIR here has constraint degree 3,
+/// hence 2 quotient chunks, and a packed lookup column may reach degree `2 + 1` without adding
+/// a chunk (the same budget `ProverData::from_airs_and_degrees` derives).
+const LOOKUP_PACKING_DEGREE: usize = 3;
+
+/// The data prover and verifier share: no preprocessed traces, and each AIR's bus interactions
+/// packed by bus into LogUp columns. Built from the AIRs alone (one symbolic pass for the
+/// interactions), without `ProverData::from_airs_and_degrees`'s extra symbolic degree walk;
+/// prover and verifier both use this function, so their column layouts agree.
+pub fn common_data(airs: &[AggAir]) -> CommonData<MultisigConfig> {
+    let gadget = LogUpGadget::new();
+    let lookups = airs
+        .iter()
+        .map(|air| {
+            Lookups::<F>::from_air::<Challenge, _>(air).pack_same_bus_with_degree(LOOKUP_PACKING_DEGREE, |l| {
+                // Two-adic trace domains have no transition-degree multiple.
+                gadget.constraint_degree_with_transition(l, 0)
+            })
+        })
+        .collect();
+    CommonData::new(None, lookups)
 }
 
 /// log2 of the heights.
@@ -185,8 +217,6 @@ pub fn verify(
     if proof.degree_bits != bits {
         return Err(format!("trace heights {:?}, expected {:?}", proof.degree_bits, bits));
     }
-    let common: CommonData<MultisigConfig> = ProverData::from_airs_and_degrees(config, &airs, &bits)
-        .map_err(|e| format!("{e:?}"))?
-        .common;
+    let common = common_data(&airs);
     verify_batch(config, &airs, proof, &stmt.public_values(), &common).map_err(|e| format!("{e:?}"))
 }
