@@ -10,8 +10,8 @@
 //!   permutation input layouts an AIR needs);
 //! - [`message`]: message encoding, message hash, aborting hypercube decode, target sum;
 //! - [`prf`]: SHAKE128 PRF for chain starts and rho;
-//! - [`verify`]: verification split into [`codeword`], [`chain_ends`], leaf and root;
-//! - [`keygen`], [`tree`]: key generation (top / bottom trees, sliding window) and signing;
+//! - [`mod@verify`]: verification split into [`codeword`], [`chain_ends`], leaf and root;
+//! - [`mod@keygen`], [`tree`]: key generation (top / bottom trees, sliding window) and signing;
 //! - [`ssz`]: SSZ of public keys, signatures and secret keys;
 //! - [`bench_keys`]: benchmark-only signers (not keys; see its docs).
 //!
@@ -98,7 +98,7 @@ pub struct Signature {
 
 /// A secret key, laid out as leanSig's `GeneralizedXMSSSecretKey`: PRF key, parameter, the
 /// activation interval (whole bottom trees), the top tree and the two bottom trees of the
-/// prepared window. Obtained only from [`keygen`] or by decoding leanSig's SSZ bytes.
+/// prepared window. Obtained only from [`fn@keygen`] or by decoding leanSig's SSZ bytes.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretKey {
     pub(crate) prf_key: [u8; 32],
