@@ -118,6 +118,12 @@ mod tests {
                 assert!(!verify(&t.public_key, epoch, &msg, &s.signature));
             }
         }
+        // the extreme epochs (all-zero and all-one tweak bits, every Merkle direction)
+        for e in [0, u32::MAX] {
+            let s = &generate_bench_signers(1, e, &msg, [1; 32]).unwrap()[0];
+            assert!(verify(&s.public_key, e, &msg, &s.signature));
+            assert!(!verify(&s.public_key, e ^ 1, &msg, &s.signature));
+        }
         // deterministic in the seed, different for another seed
         assert_eq!(
             generate_bench_signers(2, epoch, &msg, [9; 32]).unwrap(),
