@@ -15,14 +15,16 @@
 #   --probe         also build and run build-profiles/probe (`codegen-probe check`) in each row
 #   --out FILE      where to write the table (default build-profiles/matrix.md)
 #   --no-ctests     skip the C tests
+#   --tag NAME      suffix of the rows' target directories (o<opt>-cgu<n>-NAME), for runs with other
+#                   RUSTFLAGS, e.g. RUSTFLAGS="-C target-cpu=x86-64-v3" matrix.sh --tag v3
 #
 # Every row sets, for every cargo command it runs (ours and the C tests' own):
 #   CARGO_TARGET_DIR=target/matrix/o<opt>-cgu<n>
 #   CARGO_PROFILE_RELEASE_OPT_LEVEL=<opt> CARGO_PROFILE_RELEASE_CODEGEN_UNITS=<n>
 # so a C test driver that runs `cargo build --release` itself reuses the row's build.
-# The C tests run through $MSIG_MATRIX_CTEST_CMD if set (run from the repository root, with
-# MSIG_LIB_DIR=<row target>/release exported), else c-tests/run.sh if present, else
-# `make -C c-tests` if c-tests/Makefile exists; otherwise the column says "absent".
+# The C tests: `make -C c-tests asan LIBDIR=<row's output dir>` and every c-tests/test_* program
+# run with the shared vectors (ASan + UBSan), or $MSIG_MATRIX_CTEST_CMD if set (run from the
+# repository root with MSIG_LIB_DIR and MSIG_VECTORS exported); "absent" if neither exists.
 #
 # Exit status: 0 if every row built and passed what it ran; 1 otherwise (the table is written
 # either way). Logs: target/matrix/<row>/*.log.
@@ -36,6 +38,7 @@ PROBE=0
 CTESTS=1
 OUT="$ROOT/build-profiles/matrix.md"
 EXTRA_ROWS=""
+TAG=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -46,7 +49,8 @@ while [ $# -gt 0 ]; do
         --probe) PROBE=1 ;;
         --no-ctests) CTESTS=0 ;;
         --out) shift; OUT="${1:?--out needs a file}" ;;
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        --tag) shift; TAG="-${1:?--tag needs a name}" ;;
+        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
         *) echo "matrix.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
@@ -74,25 +78,41 @@ tdata_align() {
         END { if (max == "") print "-"; else print max }'
 }
 
-# Extracts the proving throughput from the CLI bench output: the first number followed by
-# "sig/s" or "signatures/s" (case-insensitive); empty if none.
+# Extracts the proving throughput from `multisig bench --json` output: the value of
+# "xmss_per_s" (signatures proven per wall-clock second); empty if none.
 throughput_of() {
-    grep -ioE '[0-9]+(\.[0-9]+)? *(sig|sigs|signatures)/s' "$1" 2>/dev/null | head -1 |
-        grep -oE '^[0-9]+(\.[0-9]+)?'
+    grep -oE '"xmss_per_s": *[0-9]+(\.[0-9]+)?' "$1" 2>/dev/null | head -1 | grep -oE '[0-9]+(\.[0-9]+)?$'
 }
 
-run_ctests() { # $1 = lib dir, $2 = log file; prints pass/FAIL/absent
-    local libdir="$1" log="$2" rc
+# The shared test vectors (the same search as c-tests/run.sh).
+VECTORS="${MSIG_VECTORS:-}"
+if [ -z "$VECTORS" ]; then
+    for d in "$ROOT/../shared/vectors" "$ROOT/../../shared/vectors" /work/shared/vectors; do
+        [ -f "$d/leansig_devnet4_aggregate_4.json" ] && { VECTORS="$(cd "$d" && pwd)"; break; }
+    done
+fi
+
+run_ctests() { # $1 = dir holding libmultisig_glue.a, $2 = log file; prints pass/FAIL/absent
+    local libdir="$1" log="$2" rc=0 t src
     if [ -n "${MSIG_MATRIX_CTEST_CMD:-}" ]; then
-        MSIG_LIB_DIR="$libdir" bash -c "$MSIG_MATRIX_CTEST_CMD" >"$log" 2>&1; rc=$?
-    elif [ -x c-tests/run.sh ]; then
-        MSIG_LIB_DIR="$libdir" c-tests/run.sh >"$log" 2>&1; rc=$?
+        MSIG_LIB_DIR="$libdir" MSIG_VECTORS="$VECTORS" bash -c "$MSIG_MATRIX_CTEST_CMD" >"$log" 2>&1 || rc=$?
     elif [ -f c-tests/Makefile ]; then
-        MSIG_LIB_DIR="$libdir" make -C c-tests >"$log" 2>&1; rc=$?
+        # The C tests under ASan + UBSan, linked against this row's static library (c-tests/run.sh
+        # always tests target/release, so the matrix drives the Makefile itself; -B because every
+        # row links a different library into the same c-tests/build/asan/ binaries).
+        (
+            make -s -B -C c-tests asan LIBDIR="$libdir" || exit 1
+            for src in c-tests/test_*.c; do
+                t="$(basename "$src" .c)"
+                echo "--- $t"
+                ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+                    "c-tests/build/asan/$t" "$VECTORS" || exit 1
+            done
+        ) >"$log" 2>&1 || rc=$?
     else
         echo absent; return
     fi
-    if [ "$rc" -eq 0 ]; then echo pass; else echo "FAIL (exit $rc)"; fi
+    if [ "$rc" -eq 0 ]; then echo pass; else echo "FAIL (see $log)"; fi
 }
 
 HOST_CPU="$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //')"
@@ -134,7 +154,7 @@ for row in $ROWS; do
             ;;
         *) echo "matrix.sh: bad row $row (want opt:units or profile:file)" >&2; exit 2 ;;
     esac
-    td="$MATRIX_DIR/$name"
+    td="$MATRIX_DIR/$name$TAG"
     mkdir -p "$td"
     export CARGO_TARGET_DIR="$td"
     echo "== row $name: building (log $td/build.log)" >&2
@@ -154,17 +174,21 @@ for row in $ROWS; do
     if [ "$built" = yes ]; then
         echo "== row $name: round trip, $SIGS signatures" >&2
         t1="$(now)"
-        "$bin/multisig" bench --signatures "$SIGS" >"$td/roundtrip.log" 2>&1
+        "$bin/multisig" bench --signatures "$SIGS" --json >"$td/roundtrip.log" 2>&1
         rc=$?
         rt_s="$(elapsed "$t1")"
-        if [ "$rc" -eq 0 ]; then
+        thr="$(throughput_of "$td/roundtrip.log")"
+        if [ "$rc" -eq 0 ] && [ -n "$thr" ]; then
             rt=pass
-            thr="$(throughput_of "$td/roundtrip.log")"
-            [ -n "$thr" ] && thr="$thr sig/s" || thr="see log (${rt_s} s total)"
+            thr="$thr XMSS/s"
+        elif [ "$rc" -eq 0 ]; then
+            # Exit 0 but no throughput line: the bench did not report a proof, so no pass.
+            rt="no result (exit 0, ${rt_s} s)"
+            thr="-"
         elif [ "$rc" -ge 128 ]; then
-            rt="CRASH (signal $((rc - 128)))"
+            rt="CRASH (signal $((rc - 128)))"; thr="-"
         else
-            rt="FAIL (exit $rc)"
+            rt="FAIL (exit $rc)"; thr="-"
         fi
         if [ "$CTESTS" -eq 1 ]; then
             echo "== row $name: C tests" >&2
@@ -205,7 +229,8 @@ unset CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_OPT_LEVEL CARGO_PROFILE_RELEASE_COD
     echo "Rows named \"release\" are Cargo's release profile with the opt-level and codegen-units shown"
     echo "(lto = false: Cargo's default thin-local LTO); rows named after a file are the vetted profiles"
     echo "in build-profiles/, built with \`--config <file> --profile msig-*\`."
-    echo "Round trip: \`multisig bench --signatures $SIGS\` (keygen, sign, aggregate, prove, verify)."
+    echo "Round trip: \`multisig bench --signatures $SIGS --json\` (benchmark signers, aggregate, prove, verify);"
+    echo "throughput = signatures proven per wall-clock second (xmss_per_s), so it moves with machine load."
     echo
     hdr="| profile | opt-level | codegen-units | lto | built | build time | round trip | C tests"
     sep="| --- | --- | --- | --- | --- | --- | --- | ---"
