@@ -1,1 +1,420 @@
-fn main(){}
+//! `multisig`: command-line front end of the multisig library.
+//!
+//! Exit codes (scripts depend on them): 0 valid / success, 1 invalid signature or proof,
+//! 2 malformed input or usage error (one line on stderr).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use multisig::aggregate::{
+    verify_aggregate, Aggregator, ProveOptions, Regime, VerifyError, VerifyOptions,
+};
+use multisig::xmss::{self, PublicKey, SecretKey, Signature};
+
+#[derive(Parser)]
+#[command(name = "multisig", version, about = "Aggregate leanSig XMSS signatures into one STARK proof")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a production key pair (leanSig key generation; slow for large ranges).
+    Keygen(KeygenArgs),
+    /// Sign a 32-byte message at an epoch with a secret key file.
+    Sign(SignArgs),
+    /// Verify one signature: exit 0 valid, 1 invalid, 2 malformed input.
+    Verify(VerifyArgs),
+    /// Aggregate the signatures of a signers JSON file into one proof file.
+    Aggregate(AggregateArgs),
+    /// Verify a proof file against the epoch, message and public keys of a signers JSON file.
+    VerifyAggregate(VerifyAggregateArgs),
+    /// Benchmark: make N benchmark signers, aggregate, verify, print throughput and sizes.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct KeygenArgs {
+    /// 32-byte seed, 0x-hex.
+    #[arg(long)]
+    seed: String,
+    /// First active epoch (widened down to a bottom-tree boundary by the scheme).
+    #[arg(long, default_value_t = 0)]
+    activation_epoch: u64,
+    /// Number of active epochs (widened to whole bottom trees, at least two).
+    #[arg(long, default_value_t = 1 << 17)]
+    num_active_epochs: u64,
+    /// Where to write the secret key (SSZ bytes).
+    #[arg(long)]
+    secret_key_out: PathBuf,
+}
+
+#[derive(Args)]
+struct SignArgs {
+    /// Secret key file (SSZ bytes, as written by `keygen`).
+    #[arg(long)]
+    secret_key: PathBuf,
+    #[arg(long)]
+    epoch: u32,
+    /// 32-byte message, 0x-hex.
+    #[arg(long)]
+    message: String,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// Public key, 0x-hex SSZ (52 bytes).
+    #[arg(long)]
+    public_key: String,
+    #[arg(long)]
+    epoch: u32,
+    /// 32-byte message, 0x-hex.
+    #[arg(long)]
+    message: String,
+    /// Signature: 0x-hex SSZ, or @path to a file holding hex text or raw SSZ bytes.
+    #[arg(long)]
+    signature: String,
+}
+
+#[derive(Args, Clone, Copy)]
+struct PresetArgs {
+    /// Soundness regime of the FRI parameters.
+    #[arg(long, value_enum, default_value_t = RegimeArg::Proven)]
+    regime: RegimeArg,
+    /// log2 of the FRI blowup (1..=4); 0 picks the preset's default.
+    #[arg(long, default_value_t = 0)]
+    log_inv_rate: u8,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RegimeArg {
+    Proven,
+    Conjectured,
+}
+
+impl PresetArgs {
+    fn options(&self) -> ProveOptions {
+        ProveOptions {
+            regime: match self.regime {
+                RegimeArg::Proven => Regime::Proven,
+                RegimeArg::Conjectured => Regime::Conjectured,
+            },
+            log_inv_rate: self.log_inv_rate,
+        }
+    }
+}
+
+#[derive(Args)]
+struct AggregateArgs {
+    /// Signers JSON: `{epoch, message, signers: [{public_key, signature_ssz}]}`.
+    #[arg(long)]
+    input: PathBuf,
+    /// Proof file to write.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    preset: PresetArgs,
+}
+
+#[derive(Args)]
+struct VerifyAggregateArgs {
+    /// Signers JSON; its epoch, message and public keys are used, its signatures ignored.
+    #[arg(long)]
+    input: PathBuf,
+    /// Proof file written by `aggregate`.
+    #[arg(long)]
+    proof: PathBuf,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Number of distinct benchmark signers.
+    #[arg(long, default_value_t = 256)]
+    signatures: usize,
+    /// Epoch the benchmark signers sign at.
+    #[arg(long, default_value_t = 7)]
+    epoch: u32,
+    #[command(flatten)]
+    preset: PresetArgs,
+    /// Print one machine-readable JSON line instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A command failure, mapped to the documented exit codes.
+enum Failure {
+    /// Exit 1: well-formed input that does not verify.
+    Invalid(String),
+    /// Exit 2: malformed input, I/O error or unusable arguments.
+    Malformed(String),
+}
+
+type CmdResult = Result<(), Failure>;
+
+fn malformed(e: impl std::fmt::Display) -> Failure {
+    Failure::Malformed(e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(a) => keygen(a),
+        Command::Sign(a) => sign(a),
+        Command::Verify(a) => verify(a),
+        Command::Aggregate(a) => aggregate(a),
+        Command::VerifyAggregate(a) => verify_aggregate_cmd(a),
+        Command::Bench(a) => bench(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Invalid(msg)) => {
+            eprintln!("invalid: {msg}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Malformed(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Decodes 0x-prefixed (or bare) hex.
+fn parse_hex(what: &str, s: &str) -> Result<Vec<u8>, Failure> {
+    let t = s.trim();
+    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+    hex::decode(t).map_err(|e| Failure::Malformed(format!("{what}: not hex: {e}")))
+}
+
+fn parse_message(s: &str) -> Result<[u8; 32], Failure> {
+    let bytes = parse_hex("message", s)?;
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| Failure::Malformed(format!("message: expected 32 bytes, got {}", b.len())))
+}
+
+fn parse_public_key(s: &str) -> Result<PublicKey, Failure> {
+    let bytes = parse_hex("public key", s)?;
+    PublicKey::from_ssz(&bytes).map_err(|e| malformed(format!("public key: {e}")))
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure::Malformed(format!("{}: {e}", path.display())))
+}
+
+/// Signature argument: 0x-hex, or `@path` to a file of hex text or raw SSZ bytes.
+fn parse_signature_arg(s: &str) -> Result<Signature, Failure> {
+    let bytes = match s.strip_prefix('@') {
+        Some(path) => {
+            let raw = read_file(Path::new(path))?;
+            match std::str::from_utf8(&raw) {
+                Ok(text) if text.trim().chars().all(|c| c.is_ascii_hexdigit() || c == 'x' || c == 'X') => {
+                    parse_hex("signature", text)?
+                }
+                _ => raw,
+            }
+        }
+        None => parse_hex("signature", s)?,
+    };
+    Signature::from_ssz(&bytes).map_err(|e| malformed(format!("signature: {e}")))
+}
+
+fn spinner(msg: &str) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}]").expect("static template"));
+    pb.set_message(msg.to_string());
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+fn keygen(a: KeygenArgs) -> CmdResult {
+    let seed: [u8; 32] = parse_hex("seed", &a.seed)?
+        .try_into()
+        .map_err(|b: Vec<u8>| Failure::Malformed(format!("seed: expected 32 bytes, got {}", b.len())))?;
+    let pb = spinner("generating key");
+    let t = Instant::now();
+    let (pk, sk) = xmss::keygen(seed, a.activation_epoch, a.num_active_epochs).map_err(malformed)?;
+    let secs = t.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    std::fs::write(&a.secret_key_out, sk.to_ssz())
+        .map_err(|e| Failure::Malformed(format!("{}: {e}", a.secret_key_out.display())))?;
+    println!("public_key: 0x{}", hex::encode(pk.to_ssz()));
+    eprintln!("keygen: {secs:.2} s");
+    Ok(())
+}
+
+fn sign(a: SignArgs) -> CmdResult {
+    let sk = SecretKey::from_ssz(&read_file(&a.secret_key)?).map_err(|e| malformed(format!("secret key: {e}")))?;
+    let message = parse_message(&a.message)?;
+    let sig = xmss::sign(&sk, a.epoch, &message).map_err(malformed)?;
+    println!("0x{}", hex::encode(sig.to_ssz()));
+    Ok(())
+}
+
+fn verify(a: VerifyArgs) -> CmdResult {
+    let pk = parse_public_key(&a.public_key)?;
+    let message = parse_message(&a.message)?;
+    let sig = parse_signature_arg(&a.signature)?;
+    if xmss::verify(&pk, a.epoch, &message, &sig) {
+        println!("valid");
+        Ok(())
+    } else {
+        Err(Failure::Invalid("signature does not verify".into()))
+    }
+}
+
+/// The signers JSON file (`../shared/vectors/leansig_devnet4_aggregate_4.json` shape).
+#[derive(Deserialize, Serialize)]
+struct SignersFile {
+    epoch: u32,
+    message: String,
+    signers: Vec<SignerEntry>,
+}
+
+#[derive(Deserialize, Serialize)]
+struct SignerEntry {
+    public_key: String,
+    #[serde(default)]
+    signature_ssz: Option<String>,
+}
+
+fn read_signers(path: &Path) -> Result<SignersFile, Failure> {
+    let raw = read_file(path)?;
+    serde_json::from_slice(&raw).map_err(|e| Failure::Malformed(format!("{}: {e}", path.display())))
+}
+
+fn aggregate(a: AggregateArgs) -> CmdResult {
+    let file = read_signers(&a.input)?;
+    let message = parse_message(&file.message)?;
+    let mut agg = Aggregator::new(message, file.epoch);
+    for (i, s) in file.signers.iter().enumerate() {
+        let pk = parse_public_key(&s.public_key).map_err(|f| prefix(f, &format!("signer {i}")))?;
+        let sig_hex = s
+            .signature_ssz
+            .as_deref()
+            .ok_or_else(|| Failure::Malformed(format!("signer {i}: missing signature_ssz")))?;
+        let sig = Signature::from_ssz(&parse_hex("signature", sig_hex)?)
+            .map_err(|e| malformed(format!("signer {i}: signature: {e}")))?;
+        agg.add(pk, sig).map_err(|e| Failure::Invalid(format!("signer {i}: {e}")))?;
+    }
+    let pb = spinner(&format!("proving {} signatures", agg.len()));
+    let t = Instant::now();
+    let proof = agg.prove(&a.preset.options()).map_err(malformed)?;
+    let secs = t.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    std::fs::write(&a.out, proof.as_bytes()).map_err(|e| Failure::Malformed(format!("{}: {e}", a.out.display())))?;
+    println!(
+        "aggregated {} signatures in {secs:.3} s ({:.1} XMSS/s), proof {:.1} KiB -> {}",
+        agg.len(),
+        agg.len() as f64 / secs,
+        proof.as_bytes().len() as f64 / 1024.0,
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn prefix(f: Failure, p: &str) -> Failure {
+    match f {
+        Failure::Invalid(m) => Failure::Invalid(format!("{p}: {m}")),
+        Failure::Malformed(m) => Failure::Malformed(format!("{p}: {m}")),
+    }
+}
+
+fn verify_error(e: VerifyError) -> Failure {
+    match e {
+        VerifyError::Malformed(_) => Failure::Malformed(e.to_string()),
+        VerifyError::Invalid(_) => Failure::Invalid(e.to_string()),
+    }
+}
+
+fn verify_aggregate_cmd(a: VerifyAggregateArgs) -> CmdResult {
+    let file = read_signers(&a.input)?;
+    let message = parse_message(&file.message)?;
+    let keys = file
+        .signers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| parse_public_key(&s.public_key).map_err(|f| prefix(f, &format!("signer {i}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let proof = read_file(&a.proof)?;
+    let t = Instant::now();
+    verify_aggregate(&proof, &keys, &message, file.epoch, &VerifyOptions::default()).map_err(verify_error)?;
+    println!(
+        "valid: {} signatures, epoch {}, verified in {:.1} ms",
+        keys.len(),
+        file.epoch,
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+/// Peak resident set size of this process in KiB (Linux `VmHWM`), if available.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+fn bench(a: BenchArgs) -> CmdResult {
+    if a.signatures == 0 {
+        return Err(Failure::Malformed("--signatures must be at least 1".into()));
+    }
+    let message: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(29).wrapping_add(3));
+    let pb = spinner(&format!("making {} benchmark signers", a.signatures));
+    let t = Instant::now();
+    let seed = *b"multisig bench signers, seed v1\0";
+    let signers = xmss::bench_keys::generate_bench_signers(a.signatures, a.epoch, &message, seed).map_err(malformed)?;
+    let gen_secs = t.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+
+    let mut agg = Aggregator::new(message, a.epoch);
+    for s in signers {
+        agg.add(s.public_key, s.signature).map_err(|e| Failure::Invalid(e.to_string()))?;
+    }
+    let opts = a.preset.options();
+    let pb = spinner(&format!("proving {} signatures", a.signatures));
+    let t = Instant::now();
+    let proof = agg.prove(&opts).map_err(malformed)?;
+    let prove_secs = t.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+
+    let keys = agg.public_keys();
+    let t = Instant::now();
+    verify_aggregate(proof.as_bytes(), &keys, &message, a.epoch, &VerifyOptions::default()).map_err(verify_error)?;
+    let verify_ms = t.elapsed().as_secs_f64() * 1e3;
+    let rss_mib = peak_rss_kib().map(|k| k as f64 / 1024.0);
+    let proof_kib = proof.as_bytes().len() as f64 / 1024.0;
+    let regime = match opts.regime {
+        Regime::Proven => "proven",
+        Regime::Conjectured => "conjectured",
+    };
+    if a.json {
+        println!(
+            "{{\"signatures\":{},\"regime\":\"{regime}\",\"log_inv_rate\":{},\"signer_gen_s\":{gen_secs:.3},\"prove_s\":{prove_secs:.4},\"xmss_per_s\":{:.1},\"proof_kib\":{proof_kib:.1},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
+            a.signatures,
+            opts.log_inv_rate,
+            a.signatures as f64 / prove_secs,
+            rss_mib.map_or("null".into(), |m| format!("{m:.1}"))
+        );
+    } else {
+        println!("signatures:    {}", a.signatures);
+        println!("preset:        {regime}, log_inv_rate {}", opts.log_inv_rate);
+        println!("signer gen:    {gen_secs:.2} s (benchmark keys, not production keygen)");
+        println!("prove:         {prove_secs:.3} s");
+        println!("throughput:    {:.1} XMSS/s", a.signatures as f64 / prove_secs);
+        println!("proof:         {proof_kib:.1} KiB");
+        println!("verify:        {verify_ms:.1} ms");
+        match rss_mib {
+            Some(m) => println!("peak RSS:      {m:.1} MiB"),
+            None => println!("peak RSS:      n/a"),
+        }
+    }
+    Ok(())
+}

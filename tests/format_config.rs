@@ -13,7 +13,11 @@ fn every_preset_proves_and_verifies_the_tiny_batch() {
         let (proof, st) = prove_tiny(&preset, 5);
         verify_tiny(&preset, &proof, &st)
             .unwrap_or_else(|e| panic!("preset {} rejected its own proof: {e}", preset.id()));
-        assert_eq!(proof.degree_bits, vec![5, 4], "extended degree bits of the two instances");
+        assert_eq!(
+            proof.degree_bits,
+            vec![5, 4],
+            "extended degree bits of the two instances"
+        );
         let fri = &proof.opening_proof;
         assert_eq!(
             fri.commit_phase_openings.len(),
@@ -46,6 +50,9 @@ fn proving_is_deterministic() {
     let (p1, _) = prove_tiny(&preset, 5);
     let (p2, _) = prove_tiny(&preset, 5);
     // Compare through the serde encoding Plonky3 derives (test-only; the envelope is rkyv).
-    assert_eq!(format!("{:?}", p1.commitments), format!("{:?}", p2.commitments));
+    assert_eq!(
+        format!("{:?}", p1.commitments),
+        format!("{:?}", p2.commitments)
+    );
     assert_eq!(p1.opening_proof.final_poly, p2.opening_proof.final_poly);
 }

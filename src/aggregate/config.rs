@@ -74,14 +74,8 @@ pub type NodeCompress = CompressionFunctionFromHasher<KeccakU64Sponge, 2, 4>;
 
 /// Merkle commitment to base-field matrices; digests are `[u64; 4]` (32 bytes), trees are binary,
 /// and rows are hashed [`KECCAK_LANES`] at a time.
-pub type ValMmcs = MerkleTreeMmcs<
-    [Val; KECCAK_LANES],
-    [u64; KECCAK_LANES],
-    LeafHash,
-    NodeCompress,
-    2,
-    4,
->;
+pub type ValMmcs =
+    MerkleTreeMmcs<[Val; KECCAK_LANES], [u64; KECCAK_LANES], LeafHash, NodeCompress, 2, 4>;
 
 /// Merkle commitment to extension-field matrices (FRI commit-phase codewords), flattened to the
 /// base field.
@@ -230,7 +224,10 @@ impl Preset {
 
     /// The options this preset answers to (`log_inv_rate` always explicit, never 0).
     pub const fn options(&self) -> ProveOptions {
-        ProveOptions { regime: self.regime, log_inv_rate: self.log_inv_rate }
+        ProveOptions {
+            regime: self.regime,
+            log_inv_rate: self.log_inv_rate,
+        }
     }
 
     /// Whether a verifier that was told to require `opts` accepts this preset (`opts` with
@@ -273,7 +270,11 @@ pub fn stark_config(preset: &Preset) -> MultisigConfig {
         usize::from(preset.merkle_cap_height),
     );
     let challenge_mmcs = ChallengeMmcs::new(val_mmcs.clone());
-    let pcs = Pcs::new(Dft::default(), val_mmcs, preset.fri_parameters(challenge_mmcs));
+    let pcs = Pcs::new(
+        Dft::default(),
+        val_mmcs,
+        preset.fri_parameters(challenge_mmcs),
+    );
     let challenger = Challenger::from_hasher(TRANSCRIPT_DOMAIN.to_vec(), Keccak256Hash);
     MultisigConfig::new(pcs, challenger)
         .with_ood_proof_of_work_bits(usize::from(preset.ood_pow_bits))
@@ -302,10 +303,19 @@ mod tests {
         assert_eq!(d.regime, Regime::Proven);
         assert_eq!(d.log_inv_rate, DEFAULT_LOG_INV_RATE);
         for r in 5..=u8::MAX {
-            let opts = ProveOptions { regime: Regime::Conjectured, log_inv_rate: r };
-            assert!(Preset::from_options(&opts).is_err(), "log_inv_rate {r} accepted");
+            let opts = ProveOptions {
+                regime: Regime::Conjectured,
+                log_inv_rate: r,
+            };
+            assert!(
+                Preset::from_options(&opts).is_err(),
+                "log_inv_rate {r} accepted"
+            );
         }
-        let c3 = ProveOptions { regime: Regime::Conjectured, log_inv_rate: 3 };
+        let c3 = ProveOptions {
+            regime: Regime::Conjectured,
+            log_inv_rate: 3,
+        };
         let p = Preset::from_options(&c3).unwrap();
         assert_eq!((p.regime, p.log_inv_rate), (Regime::Conjectured, 3));
         assert!(p.satisfies(&c3));

@@ -1,9 +1,40 @@
 //! Aggregation of many XMSS signatures on one message and epoch into one STARK proof.
 //!
-//! SKELETON: placeholders that the aggregation implementation replaces; names and shapes are the
-//! contract the CLI and the C glue build on.
+//! The proof is a `p3_batch_stark` proof over three AIRs linked by LogUp buses; the design
+//! (tables, columns, buses, what each constraint guarantees, rows per signature) is written
+//! down in `src/aggregate/README.md`:
+//!
+//! - [`sig_air::SigAir`]: a 64-row block of width-24 permutations per signature (leaf sponge,
+//!   32 Merkle levels, message hash) plus the aborting decode and the target sum;
+//! - [`chain_air::ChainAir`]: one width-16 row per chain step, 122 per signature;
+//! - [`table_air::TableAir`]: the epoch's chain tweaks and the ordered public keys, both
+//!   verifier-computed periodic columns.
+//!
+//! **Key order.** The verifier must pass the public keys in the order the signatures were
+//! [`Aggregator::add`]ed ([`Aggregator::public_keys`]); the proof binds signature `s` to key `s`
+//! and any other order, or any other key set, fails verification.
+
+use std::collections::HashSet;
 
 use crate::xmss::{PublicKey, Signature};
+
+pub mod chain_air;
+mod dev_config;
+pub mod perm;
+pub mod sig_air;
+pub mod system;
+pub mod table_air;
+pub mod witness;
+
+/// Bus of chain tokens `(sig, chain, pos, value (8), parameter (5))`.
+pub(crate) const CHAIN_BUS: &str = "xmss-chain";
+/// Lookup bus of chain tweaks `(chain, pos, t0, t1)`.
+pub(crate) const TWEAK_BUS: &str = "xmss-chain-tweak";
+/// Bus of reached roots `(sig, root (8), parameter (5))`, consumed by the key table.
+pub(crate) const ROOT_BUS: &str = "xmss-root";
+
+/// Largest number of signatures in one aggregate proof.
+pub const MAX_SIGNATURES: usize = 1 << 16;
 
 /// Soundness regime of a preset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -83,7 +114,11 @@ impl AggregateProof {
 
 impl Aggregator {
     pub fn new(message: [u8; 32], epoch: u32) -> Self {
-        Self { message, epoch, signers: Vec::new() }
+        Self {
+            message,
+            epoch,
+            signers: Vec::new(),
+        }
     }
     pub fn message(&self) -> &[u8; 32] {
         &self.message
@@ -97,29 +132,155 @@ impl Aggregator {
     pub fn is_empty(&self) -> bool {
         self.signers.is_empty()
     }
-    /// Public keys in the order the verifier must give them.
+    /// Public keys in the order the verifier must give them: the order of [`Self::add`].
     pub fn public_keys(&self) -> Vec<PublicKey> {
-        todo!()
+        self.signers.iter().map(|(pk, _)| *pk).collect()
     }
-    pub fn add(&mut self, _pk: PublicKey, _sig: Signature) -> Result<(), AggregateError> {
-        todo!()
+
+    /// Adds a signature by `pk` on this aggregator's message and epoch.
+    ///
+    /// # Errors
+    /// [`AggregateError::InvalidSignature`] if `xmss::verify` rejects it,
+    /// [`AggregateError::DuplicatePublicKey`] if `pk` was already added.
+    pub fn add(&mut self, pk: PublicKey, sig: Signature) -> Result<(), AggregateError> {
+        if self.signers.iter().any(|(k, _)| *k == pk) {
+            return Err(AggregateError::DuplicatePublicKey);
+        }
+        if !crate::xmss::verify(&pk, self.epoch, &self.message, &sig) {
+            return Err(AggregateError::InvalidSignature);
+        }
+        self.signers.push((pk, sig));
+        Ok(())
     }
-    pub fn prove(&self, _opts: &ProveOptions) -> Result<AggregateProof, ProveError> {
-        todo!()
+
+    /// Adds a signature WITHOUT the native check (tests and benchmarks of the AIRs' own
+    /// rejection only). Duplicate keys are still refused.
+    #[doc(hidden)]
+    pub fn add_unchecked(&mut self, pk: PublicKey, sig: Signature) -> Result<(), AggregateError> {
+        if self.signers.iter().any(|(k, _)| *k == pk) {
+            return Err(AggregateError::DuplicatePublicKey);
+        }
+        self.signers.push((pk, sig));
+        Ok(())
+    }
+
+    /// Proves that every added signature is valid.
+    ///
+    /// # Errors
+    /// [`ProveError::Empty`] without signatures, [`ProveError::InvalidOptions`] for a bad preset,
+    /// [`ProveError::Prover`] if proving fails (for example on a witness the AIRs reject).
+    pub fn prove(&self, opts: &ProveOptions) -> Result<AggregateProof, ProveError> {
+        if self.signers.is_empty() {
+            return Err(ProveError::Empty);
+        }
+        if self.signers.len() > MAX_SIGNATURES {
+            return Err(ProveError::InvalidOptions(format!("more than {MAX_SIGNATURES} signatures")));
+        }
+        let keys = self.public_keys();
+        let mut steps = Vec::with_capacity(self.signers.len() * system::STEPS_PER_SIGNATURE);
+        let witnesses: Vec<_> = self
+            .signers
+            .iter()
+            .enumerate()
+            .map(|(s, (pk, sig))| {
+                witness::build_witness(s as u32, pk, sig, &self.message, self.epoch, &mut steps)
+            })
+            .collect();
+        prove_witnesses(&self.message, self.epoch, &keys, &witnesses, &steps, opts)
     }
 }
 
-/// Verifies an aggregate proof against the public keys, message and epoch.
+/// Proves from prepared witnesses and chain steps, whatever they are: the entry point of
+/// [`Aggregator::prove`], open to tests that feed the AIRs invalid witnesses. Debug builds run
+/// Plonky3's constraint and bus checker, so a bad witness fails here with
+/// [`ProveError::Prover`]; release builds produce a proof that must not verify.
+#[doc(hidden)]
+pub fn prove_witnesses(
+    message: &[u8; 32],
+    epoch: u32,
+    keys: &[PublicKey],
+    witnesses: &[sig_air::SigWitness],
+    steps: &[chain_air::ChainStep],
+    opts: &ProveOptions,
+) -> Result<AggregateProof, ProveError> {
+    if keys.is_empty() || witnesses.len() != keys.len() {
+        return Err(ProveError::Empty);
+    }
+    let config = dev_config::stark_config(opts).map_err(ProveError::InvalidOptions)?;
+    let stmt = system::Statement { message, epoch, keys };
+    let airs = stmt.airs();
+    let traces = system::build_traces(&stmt, &airs, witnesses, steps);
+    let heights: Vec<usize> = traces.iter().map(p3_matrix::Matrix::height).collect();
+    if heights != stmt.heights() {
+        return Err(ProveError::Prover(format!(
+            "trace heights {heights:?} differ from {:?} (chain steps off the target sum)",
+            stmt.heights()
+        )));
+    }
+    let proof = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        system::prove(&config, &stmt, &airs, &traces)
+    }))
+    .map_err(|_| ProveError::Prover("constraint check failed".into()))?
+    .map_err(ProveError::Prover)?;
+    let bytes = serde_json::to_vec(&proof).map_err(|e| ProveError::Prover(e.to_string()))?;
+    Ok(AggregateProof { bytes })
+}
+
+/// Verifies an aggregate proof against the public keys (in the order of
+/// [`Aggregator::public_keys`]), message and epoch.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] for bytes that do not decode, [`VerifyError::Invalid`] for a proof
+/// that does not verify for exactly this statement.
 pub fn verify_aggregate(
-    _proof: &[u8],
-    _public_keys: &[PublicKey],
-    _message: &[u8; 32],
-    _epoch: u32,
-    _opts: &VerifyOptions,
+    proof: &[u8],
+    public_keys: &[PublicKey],
+    message: &[u8; 32],
+    epoch: u32,
+    opts: &VerifyOptions,
 ) -> Result<(), VerifyError> {
-    todo!()
+    if public_keys.is_empty() || public_keys.len() > MAX_SIGNATURES {
+        return Err(VerifyError::Invalid(format!("{} public keys", public_keys.len())));
+    }
+    let distinct: HashSet<&PublicKey> = public_keys.iter().collect();
+    if distinct.len() != public_keys.len() {
+        return Err(VerifyError::Invalid("duplicate public key".into()));
+    }
+    let prove_opts = opts.require.unwrap_or_default();
+    let config = dev_config::stark_config(&prove_opts).map_err(VerifyError::Malformed)?;
+    let proof: p3_batch_stark::BatchProof<dev_config::MultisigConfig> =
+        serde_json::from_slice(proof).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+    let stmt = system::Statement { message, epoch, keys: public_keys };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| system::verify(&config, &stmt, &proof)))
+        .map_err(|_| VerifyError::Invalid("verifier panicked on malformed proof".into()))?
+        .map_err(VerifyError::Invalid)
 }
 
 pub mod config;
 pub mod envelope;
 pub mod security;
+
+#[doc(hidden)]
+pub mod testing;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_test_signers_prove_and_verify() {
+        let message = [7u8; 32];
+        let epoch = 0x1234_5679;
+        let mut agg = Aggregator::new(message, epoch);
+        for seed in 0..2 {
+            let (pk, sig) = testing::test_signer(seed, &message, epoch);
+            agg.add_unchecked(pk, sig).unwrap();
+        }
+        let proof = agg.prove(&ProveOptions::default()).unwrap();
+        let keys = agg.public_keys();
+        verify_aggregate(proof.as_bytes(), &keys, &message, epoch, &VerifyOptions::default()).unwrap();
+        let mut swapped = keys.clone();
+        swapped.swap(0, 1);
+        assert!(verify_aggregate(proof.as_bytes(), &swapped, &message, epoch, &VerifyOptions::default()).is_err());
+    }
+}

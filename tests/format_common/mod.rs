@@ -63,7 +63,9 @@ impl<AB: PermutationAirBuilder + InteractionBuilder> Air<AB> for TinyAir {
             Self::Cube => {
                 let (x, y) = (local[0], local[1]);
                 builder.when_first_row().assert_zero(x);
-                builder.when_transition().assert_eq(next[0], x + AB::Expr::ONE);
+                builder
+                    .when_transition()
+                    .assert_eq(next[0], x + AB::Expr::ONE);
                 builder.assert_eq(y, cube(x));
                 builder.when_last_row().assert_eq(x, pv);
                 builder.push_interaction(BUS, [x, y], -1);
@@ -71,7 +73,9 @@ impl<AB: PermutationAirBuilder + InteractionBuilder> Air<AB> for TinyAir {
             Self::Pair => {
                 let (a, ya, b, yb) = (local[0], local[1], local[2], local[3]);
                 builder.when_first_row().assert_zero(a);
-                builder.when_transition().assert_eq(next[0], a + AB::Expr::ONE);
+                builder
+                    .when_transition()
+                    .assert_eq(next[0], a + AB::Expr::ONE);
                 builder.assert_eq(b, a + pv);
                 builder.assert_eq(ya, cube(a));
                 builder.assert_eq(yb, cube(b));
@@ -93,7 +97,10 @@ pub fn tiny_batch(log_n: usize) -> (Vec<TinyAir>, Vec<RowMajorMatrix<Val>>, Vec<
         .collect();
     (
         vec![TinyAir::Cube, TinyAir::Pair],
-        vec![RowMajorMatrix::new(cube_rows, 2), RowMajorMatrix::new(pair_rows, 4)],
+        vec![
+            RowMajorMatrix::new(cube_rows, 2),
+            RowMajorMatrix::new(pair_rows, 4),
+        ],
         vec![vec![Val::from_u64(n - 1)], vec![Val::from_u64(half)]],
     )
 }
@@ -114,12 +121,24 @@ pub fn prove_tiny(preset: &Preset, log_n: usize) -> (BatchProof<MultisigConfig>,
         .iter()
         .zip(&traces)
         .zip(&public_values)
-        .map(|((air, trace), pv)| StarkInstance { air, trace, public_values: pv.clone() })
+        .map(|((air, trace), pv)| StarkInstance {
+            air,
+            trace,
+            public_values: pv.clone(),
+        })
         .collect();
     let prover_data = ProverData::from_instances(&config, &instances).expect("prover data");
     let proof = prove_batch(&config, &instances, &prover_data).expect("tiny batch proves");
     let common = prover_data.common;
-    (proof, TinyStatement { airs, public_values, common, log_n })
+    (
+        proof,
+        TinyStatement {
+            airs,
+            public_values,
+            common,
+            log_n,
+        },
+    )
 }
 
 /// The verifier-side common data of the tiny batch (no preprocessed columns, the lookups the

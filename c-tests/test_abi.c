@@ -1,0 +1,184 @@
+/*
+ * ABI conventions that do not depend on the proof system: version, status messages, NULL
+ * arguments, too-small buffers, invalid options, _free(NULL), and the thread-pool setter.
+ * Every check here must pass even while the core's bodies are placeholders.
+ */
+#include "common.h"
+
+static uint8_t zero32[32];
+
+static void test_version(void) {
+    char want[64];
+    snprintf(want, sizeof want, "%d.%d.%d", MSIG_VERSION_MAJOR, MSIG_VERSION_MINOR,
+             MSIG_VERSION_PATCH);
+    const char *v = msig_version();
+    CHECK(v != NULL);
+    CHECK(v && strcmp(v, want) == 0);
+}
+
+static void test_status_message(void) {
+    char buf[128];
+    size_t written = 0;
+    /* Every documented code has its own non-empty text. */
+    for (uint32_t s = MSIG_OK; s <= MSIG_PANIC; s++) {
+        CHECK_STATUS(msig_status_message(s, buf, sizeof buf, &written), MSIG_OK);
+        CHECK(written >= 2 && written == strlen(buf) + 1);
+    }
+    char ok_text[128], panic_text[128];
+    msig_status_message(MSIG_OK, ok_text, sizeof ok_text, &written);
+    msig_status_message(MSIG_PANIC, panic_text, sizeof panic_text, &written);
+    CHECK(strcmp(ok_text, panic_text) != 0);
+    /* Unknown code: a generic text, still MSIG_OK. */
+    CHECK_STATUS(msig_status_message(0xdeadbeefu, buf, sizeof buf, &written), MSIG_OK);
+    CHECK(strstr(buf, "unknown") != NULL);
+    /* Too small: *written gets the size needed, the buffer stays untouched. */
+    size_t needed = strlen(ok_text) + 1;
+    memset(buf, 0xAA, sizeof buf);
+    written = 0;
+    CHECK_STATUS(msig_status_message(MSIG_OK, buf, needed - 1, &written), MSIG_BUFFER_TOO_SMALL);
+    CHECK(written == needed);
+    CHECK((uint8_t)buf[0] == 0xAA && (uint8_t)buf[needed - 2] == 0xAA);
+    CHECK_STATUS(msig_status_message(MSIG_OK, buf, 0, &written), MSIG_BUFFER_TOO_SMALL);
+    /* Exactly enough. */
+    CHECK_STATUS(msig_status_message(MSIG_OK, buf, needed, &written), MSIG_OK);
+    CHECK(written == needed && strcmp(buf, ok_text) == 0);
+    /* NULLs. */
+    CHECK_STATUS(msig_status_message(MSIG_OK, NULL, sizeof buf, &written), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_status_message(MSIG_OK, buf, sizeof buf, NULL), MSIG_NULL_ARGUMENT);
+}
+
+static void test_keypair_nulls(void) {
+    msig_keypair *kp = (msig_keypair *)(uintptr_t)0x1; /* sentinel: must stay untouched */
+    CHECK_STATUS(msig_keypair_generate(NULL, 0, 1u << 17, &kp), MSIG_NULL_ARGUMENT);
+    CHECK(kp == (msig_keypair *)(uintptr_t)0x1);
+    CHECK_STATUS(msig_keypair_generate(zero32, 0, 1u << 17, NULL), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_keypair_from_ssz(NULL, 10, &kp), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_keypair_from_ssz(NULL, 0, &kp), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_keypair_from_ssz(zero32, sizeof zero32, NULL), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_keypair_from_ssz(zero32, SIZE_MAX, &kp), MSIG_INVALID_ARGUMENT);
+    CHECK(kp == (msig_keypair *)(uintptr_t)0x1);
+
+    uint8_t pk[MSIG_PUBLIC_KEY_LEN];
+    uint8_t buf[64];
+    size_t written = 0;
+    CHECK_STATUS(msig_keypair_public_key(NULL, pk), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_keypair_secret_key_ssz(NULL, buf, sizeof buf, &written), MSIG_NULL_ARGUMENT);
+    msig_keypair_free(NULL);
+    CHECK(1); /* reached: _free(NULL) is a no-op */
+}
+
+static void test_sign_verify_nulls(void) {
+    uint8_t sig[MSIG_SIGNATURE_LEN];
+    uint8_t pk[MSIG_PUBLIC_KEY_LEN] = {0};
+    size_t written = 0;
+    CHECK_STATUS(msig_sign(NULL, 0, zero32, sig, sizeof sig, &written), MSIG_NULL_ARGUMENT);
+    CHECK(written == 0);
+    CHECK_STATUS(msig_verify(NULL, 0, zero32, sig, sizeof sig), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_verify(pk, 0, NULL, sig, sizeof sig), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_verify(pk, 0, zero32, NULL, sizeof sig), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_verify(pk, 0, zero32, NULL, 0), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_verify(pk, 0, zero32, sig, SIZE_MAX), MSIG_INVALID_ARGUMENT);
+}
+
+static void test_aggregator_nulls(void) {
+    msig_aggregator *agg = NULL;
+    uint8_t pk[MSIG_PUBLIC_KEY_LEN] = {0};
+    uint8_t sig[16] = {0};
+    uint8_t out[64];
+    size_t written = 0, len = 99;
+
+    CHECK_STATUS(msig_aggregator_new(NULL, 0, &agg), MSIG_NULL_ARGUMENT);
+    CHECK(agg == NULL);
+    CHECK_STATUS(msig_aggregator_new(zero32, 0, NULL), MSIG_NULL_ARGUMENT);
+    /* Creating an aggregator does no cryptography. */
+    CHECK_STATUS(msig_aggregator_new(zero32, 7, &agg), MSIG_OK);
+    CHECK(agg != NULL);
+    CHECK_STATUS(msig_aggregator_len(agg, &len), MSIG_OK);
+    CHECK(len == 0);
+    CHECK_STATUS(msig_aggregator_len(agg, NULL), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_aggregator_len(NULL, &len), MSIG_NULL_ARGUMENT);
+
+    CHECK_STATUS(msig_aggregator_add(NULL, pk, sig, sizeof sig), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_aggregator_add(agg, NULL, sig, sizeof sig), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_aggregator_add(agg, pk, NULL, sizeof sig), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_aggregator_add(agg, pk, sig, SIZE_MAX), MSIG_INVALID_ARGUMENT);
+
+    CHECK_STATUS(msig_aggregator_public_keys(NULL, out, sizeof out, &written), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_aggregator_public_keys(agg, NULL, sizeof out, &written), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_aggregator_public_keys(agg, out, sizeof out, NULL), MSIG_NULL_ARGUMENT);
+
+    CHECK_STATUS(msig_aggregator_prove(NULL, NULL, out, sizeof out, &written), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_aggregator_prove(agg, NULL, NULL, sizeof out, &written), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_aggregator_prove(agg, NULL, out, sizeof out, NULL), MSIG_NULL_ARGUMENT);
+    /* An unknown regime is rejected before any proving. */
+    msig_prove_options bad = msig_prove_options_default();
+    bad.regime = 7;
+    written = 12345;
+    CHECK_STATUS(msig_aggregator_prove(agg, &bad, out, sizeof out, &written), MSIG_INVALID_OPTIONS);
+    CHECK(written == 12345);
+
+    msig_aggregator_free(agg);
+    agg = NULL;
+    msig_aggregator_free(agg); /* the caller's "set to NULL after free" idiom is safe */
+    CHECK(1);
+}
+
+static void test_prove_options_default(void) {
+    msig_prove_options d = msig_prove_options_default();
+    CHECK(d.regime == MSIG_REGIME_PROVEN);
+    CHECK(d.log_inv_rate == 0);
+}
+
+static void test_verify_aggregate_nulls(void) {
+    uint8_t proof[32] = {0};
+    uint8_t pks[2 * MSIG_PUBLIC_KEY_LEN] = {0};
+    CHECK_STATUS(msig_verify_aggregate(NULL, sizeof proof, pks, 2, zero32, 0, NULL),
+                 MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_verify_aggregate(proof, sizeof proof, NULL, 2, zero32, 0, NULL),
+                 MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_verify_aggregate(proof, sizeof proof, pks, 2, NULL, 0, NULL),
+                 MSIG_NULL_ARGUMENT);
+    /* num_public_keys * 52 overflows size_t. */
+    CHECK_STATUS(msig_verify_aggregate(proof, sizeof proof, pks, SIZE_MAX / 8, zero32, 0, NULL),
+                 MSIG_INVALID_ARGUMENT);
+    msig_prove_options bad = {.regime = 99, .log_inv_rate = 0};
+    CHECK_STATUS(msig_verify_aggregate(proof, sizeof proof, pks, 2, zero32, 0, &bad),
+                 MSIG_INVALID_OPTIONS);
+
+    /* Batch: call-level errors leave results untouched. */
+    msig_aggregate_statement st[2] = {
+        {.proof = proof, .proof_len = sizeof proof, .public_keys = pks, .num_public_keys = 2,
+         .message = zero32, .epoch = 0},
+        {.proof = NULL, .proof_len = 0, .public_keys = pks, .num_public_keys = 2,
+         .message = zero32, .epoch = 0},
+    };
+    msig_status results[2] = {0xAAAA, 0xAAAA};
+    CHECK_STATUS(msig_verify_aggregates(NULL, 2, NULL, results), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_verify_aggregates(st, 2, NULL, NULL), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_verify_aggregates(st, 2, &bad, results), MSIG_INVALID_OPTIONS);
+    CHECK(results[0] == 0xAAAA && results[1] == 0xAAAA);
+    /* Zero statements: vacuously all valid. */
+    CHECK_STATUS(msig_verify_aggregates(st, 0, NULL, results), MSIG_OK);
+    /* A NULL inside one statement is reported for that statement only (statement 1 alone, so
+     * nothing reaches the proof system). */
+    CHECK_STATUS(msig_verify_aggregates(&st[1], 1, NULL, results), MSIG_PROOF_INVALID);
+    CHECK(results[0] == MSIG_NULL_ARGUMENT);
+}
+
+static void test_thread_pool(void) {
+    /* First call builds the global pool; the second is too late. */
+    CHECK_STATUS(msig_set_num_threads(2), MSIG_OK);
+    CHECK_STATUS(msig_set_num_threads(4), MSIG_THREAD_POOL_ALREADY_INITIALIZED);
+}
+
+int main(void) {
+    test_thread_pool();
+    test_version();
+    test_status_message();
+    test_prove_options_default();
+    test_keypair_nulls();
+    test_sign_verify_nulls();
+    test_aggregator_nulls();
+    test_verify_aggregate_nulls();
+    return finish("test_abi");
+}

@@ -1,0 +1,179 @@
+/*
+ * Aggregation end to end on the real 4-signer leanSig vector: add, prove, verify (single and
+ * batch), and every rejection: duplicate and foreign signatures, malformed inputs, empty
+ * aggregate, invalid options, too-small buffers, wrong message or epoch, other key lists,
+ * truncated and bit-flipped proofs.
+ */
+#include "common.h"
+
+/* A rejected proof: false for the statement, or not decodable. */
+#define CHECK_PROOF_REJECTED(expr)                                                            \
+    do {                                                                                      \
+        uint32_t s_ = (uint32_t)(expr);                                                       \
+        CHECK(s_ == MSIG_PROOF_INVALID || s_ == MSIG_MALFORMED_PROOF);                        \
+        if (s_ != MSIG_PROOF_INVALID && s_ != MSIG_MALFORMED_PROOF)                           \
+            fprintf(stderr, "  got %u (%s)\n", s_, status_text(s_));                         \
+    } while (0)
+
+int main(int argc, char **argv) {
+    const char *dir = vectors_dir(argc, argv);
+    aggregate_vector v;
+    load_aggregate_vector(dir, &v);
+    CHECK(v.n == 4);
+
+    msig_aggregator *agg = NULL;
+    CHECK_STATUS(msig_aggregator_new(v.message, v.epoch, &agg), MSIG_OK);
+    if (!agg) return finish("test_aggregate");
+
+    /* Empty aggregate. */
+    uint8_t small[8];
+    size_t written = 0;
+    CHECK_STATUS(msig_aggregator_prove(agg, NULL, small, sizeof small, &written),
+                 MSIG_EMPTY_AGGREGATE);
+
+    /* Malformed inputs leave the aggregator unchanged. */
+    uint8_t bad_pk[MSIG_PUBLIC_KEY_LEN];
+    memset(bad_pk, 0xff, sizeof bad_pk);
+    CHECK_STATUS(msig_aggregator_add(agg, bad_pk, v.signers[0].sig, v.signers[0].sig_len),
+                 MSIG_MALFORMED_PUBLIC_KEY);
+    CHECK_STATUS(msig_aggregator_add(agg, v.signers[0].pk, v.signers[0].sig, 100),
+                 MSIG_MALFORMED_SIGNATURE);
+    /* A valid signature under the wrong key. */
+    CHECK_STATUS(msig_aggregator_add(agg, v.signers[1].pk, v.signers[0].sig, v.signers[0].sig_len),
+                 MSIG_INVALID_SIGNATURE);
+    size_t len = 99;
+    CHECK_STATUS(msig_aggregator_len(agg, &len), MSIG_OK);
+    CHECK(len == 0);
+
+    for (size_t i = 0; i < v.n; i++) {
+        CHECK_STATUS(msig_aggregator_add(agg, v.signers[i].pk, v.signers[i].sig,
+                                         v.signers[i].sig_len),
+                     MSIG_OK);
+    }
+    CHECK_STATUS(msig_aggregator_add(agg, v.signers[2].pk, v.signers[2].sig, v.signers[2].sig_len),
+                 MSIG_DUPLICATE_PUBLIC_KEY);
+    CHECK_STATUS(msig_aggregator_len(agg, &len), MSIG_OK);
+    CHECK(len == v.n);
+
+    /* A signature on another message cannot join. */
+    msig_aggregator *other = NULL;
+    uint8_t other_msg[MSIG_MESSAGE_LEN];
+    memcpy(other_msg, v.message, sizeof other_msg);
+    other_msg[0] ^= 0x80;
+    CHECK_STATUS(msig_aggregator_new(other_msg, v.epoch, &other), MSIG_OK);
+    CHECK_STATUS(msig_aggregator_add(other, v.signers[0].pk, v.signers[0].sig,
+                                     v.signers[0].sig_len),
+                 MSIG_INVALID_SIGNATURE);
+    msig_aggregator_free(other);
+
+    /* Public keys in verifier order: a permutation of the signers' keys. */
+    uint8_t pks[16 * MSIG_PUBLIC_KEY_LEN];
+    CHECK_STATUS(msig_aggregator_public_keys(agg, pks, 10, &written), MSIG_BUFFER_TOO_SMALL);
+    CHECK(written == v.n * MSIG_PUBLIC_KEY_LEN);
+    CHECK_STATUS(msig_aggregator_public_keys(agg, pks, sizeof pks, &written), MSIG_OK);
+    CHECK(written == v.n * MSIG_PUBLIC_KEY_LEN);
+    for (size_t i = 0; i < v.n; i++) {
+        int found = 0;
+        for (size_t j = 0; j < v.n; j++)
+            found |= memcmp(pks + j * MSIG_PUBLIC_KEY_LEN, v.signers[i].pk, MSIG_PUBLIC_KEY_LEN) == 0;
+        CHECK(found);
+    }
+
+    /* Invalid rate. */
+    msig_prove_options bad_rate = {.regime = MSIG_REGIME_PROVEN, .log_inv_rate = 200};
+    CHECK_STATUS(msig_aggregator_prove(agg, &bad_rate, small, sizeof small, &written),
+                 MSIG_INVALID_OPTIONS);
+
+    /* Prove: first learn the size (the buffer must stay untouched), then fetch the proof. */
+    memset(small, 0x5A, sizeof small);
+    written = 0;
+    CHECK_STATUS(msig_aggregator_prove(agg, NULL, small, sizeof small, &written),
+                 MSIG_BUFFER_TOO_SMALL);
+    CHECK(small[0] == 0x5A && small[7] == 0x5A);
+    size_t proof_len = written;
+    CHECK(proof_len > sizeof small);
+    uint8_t *proof = malloc(proof_len ? proof_len : 1);
+    CHECK_STATUS(msig_aggregator_prove(agg, NULL, proof, proof_len, &written), MSIG_OK);
+    CHECK(written == proof_len);
+    printf("proof: %zu bytes for %zu signatures\n", proof_len, v.n);
+
+    size_t pk_bytes = v.n * MSIG_PUBLIC_KEY_LEN;
+    CHECK_STATUS(msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, NULL),
+                 MSIG_OK);
+    msig_prove_options defaults = msig_prove_options_default();
+    CHECK_STATUS(msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &defaults),
+                 MSIG_OK);
+    /* Requiring another preset rejects it. */
+    msig_prove_options conjectured = {.regime = MSIG_REGIME_CONJECTURED, .log_inv_rate = 0};
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &conjectured));
+
+    /* Wrong statement. */
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(proof, proof_len, pks, v.n, other_msg, v.epoch, NULL));
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch + 1, NULL));
+    /* Key removed, reordered, replaced, added. */
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(proof, proof_len, pks, v.n - 1, v.message, v.epoch, NULL));
+    uint8_t *keys = malloc(pk_bytes + MSIG_PUBLIC_KEY_LEN);
+    memcpy(keys, pks, pk_bytes);
+    memcpy(keys, pks + MSIG_PUBLIC_KEY_LEN, MSIG_PUBLIC_KEY_LEN);
+    memcpy(keys + MSIG_PUBLIC_KEY_LEN, pks, MSIG_PUBLIC_KEY_LEN);
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(proof, proof_len, keys, v.n, v.message, v.epoch, NULL));
+    memcpy(keys, pks, pk_bytes);
+    keys[3 * MSIG_PUBLIC_KEY_LEN] ^= 0x01; /* one key's root changes */
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(proof, proof_len, keys, v.n, v.message, v.epoch, NULL));
+    memcpy(keys, pks, pk_bytes);
+    memcpy(keys + pk_bytes, pks, MSIG_PUBLIC_KEY_LEN);
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(proof, proof_len, keys, v.n + 1, v.message, v.epoch, NULL));
+    free(keys);
+
+    /* Truncated and bit-flipped proofs. */
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(proof, proof_len - 1, pks, v.n, v.message, v.epoch, NULL));
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(proof, proof_len / 2, pks, v.n, v.message, v.epoch, NULL));
+    CHECK_PROOF_REJECTED(msig_verify_aggregate(proof, 0, pks, v.n, v.message, v.epoch, NULL));
+    uint8_t *flipped = malloc(proof_len);
+    const size_t fractions[] = {0, 1, 3, 7, 13, 16};
+    for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++) {
+        size_t pos = fractions[i] == 16 ? proof_len - 1 : proof_len * fractions[i] / 16;
+        memcpy(flipped, proof, proof_len);
+        flipped[pos] ^= 0x10;
+        CHECK_PROOF_REJECTED(
+            msig_verify_aggregate(flipped, proof_len, pks, v.n, v.message, v.epoch, NULL));
+    }
+
+    /* Batch verification: per-statement results. */
+    msig_aggregate_statement st[4];
+    for (int i = 0; i < 4; i++) {
+        st[i] = (msig_aggregate_statement){.proof = proof, .proof_len = proof_len,
+                                           .public_keys = pks, .num_public_keys = v.n,
+                                           .message = v.message, .epoch = v.epoch};
+    }
+    msig_status results[4];
+    CHECK_STATUS(msig_verify_aggregates(st, 4, NULL, results), MSIG_OK);
+    for (int i = 0; i < 4; i++) CHECK_STATUS(results[i], MSIG_OK);
+    st[1].epoch = v.epoch + 1;
+    st[2].proof = flipped; /* the last bit-flipped copy */
+    CHECK_STATUS(msig_verify_aggregates(st, 4, NULL, results), MSIG_PROOF_INVALID);
+    CHECK_STATUS(results[0], MSIG_OK);
+    CHECK_PROOF_REJECTED(results[1]);
+    CHECK_PROOF_REJECTED(results[2]);
+    CHECK_STATUS(results[3], MSIG_OK);
+
+    /* The aggregator stays usable: one more prove gives a proof that verifies. */
+    CHECK_STATUS(msig_aggregator_prove(agg, NULL, proof, proof_len, &written), MSIG_OK);
+    CHECK_STATUS(msig_verify_aggregate(proof, written, pks, v.n, v.message, v.epoch, NULL),
+                 MSIG_OK);
+
+    free(flipped);
+    free(proof);
+    msig_aggregator_free(agg);
+    free_aggregate_vector(&v);
+    return finish("test_aggregate");
+}

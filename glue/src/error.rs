@@ -1,0 +1,175 @@
+//! The one status enum every export returns, and the mapping from the core's error types.
+//!
+//! Codes are stable: a code, once published, keeps its number and meaning forever and is never
+//! reused for something else. New codes are appended with fresh numbers.
+
+use multisig::aggregate::{AggregateError, ProveError, VerifyError};
+use multisig::xmss::XmssError;
+
+/// Result of every fallible `msig_*` function. `MSIG_OK` (0) is success; every other value is an
+/// error and means that no output parameter was written (except `*written` on
+/// `MSIG_BUFFER_TOO_SMALL`, and the per-item results of `msig_verify_aggregates`).
+///
+/// In C the type is a `uint32_t`; `msig_status_message` turns any value into text.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum msig_status {
+    /// Success.
+    MSIG_OK = 0,
+    /// A required pointer argument was NULL.
+    MSIG_NULL_ARGUMENT = 1,
+    /// The output buffer is too small; `*written` holds the capacity needed, in bytes.
+    MSIG_BUFFER_TOO_SMALL = 2,
+    /// An argument is out of its documented domain (unknown regime, length over `PTRDIFF_MAX`,
+    /// size overflow).
+    MSIG_INVALID_ARGUMENT = 3,
+    /// Public-key bytes are not a valid 52-byte SSZ public key (non-canonical field element).
+    MSIG_MALFORMED_PUBLIC_KEY = 4,
+    /// Signature bytes are not a valid SSZ signature (wrong length, bad offset, non-canonical
+    /// field element).
+    MSIG_MALFORMED_SIGNATURE = 5,
+    /// Secret-key bytes are not a valid SSZ secret key.
+    MSIG_MALFORMED_SECRET_KEY = 6,
+    /// Proof bytes are not a well-formed aggregate proof (truncated, bad envelope, wrong preset).
+    MSIG_MALFORMED_PROOF = 7,
+    /// The signature is well-formed but does not verify for this key, epoch and message.
+    MSIG_INVALID_SIGNATURE = 8,
+    /// The aggregator already holds a signature by this public key.
+    MSIG_DUPLICATE_PUBLIC_KEY = 9,
+    /// The aggregate proof is well-formed but does not verify for these public keys, message and
+    /// epoch.
+    MSIG_PROOF_INVALID = 10,
+    /// The epoch is outside the key's usable (activation or prepared) range.
+    MSIG_EPOCH_OUT_OF_RANGE = 11,
+    /// Key generation arguments are invalid (empty range, range beyond the 2^32 lifetime).
+    MSIG_INVALID_KEYGEN_ARGUMENTS = 12,
+    /// Signing failed (for example no non-aborting randomness was found).
+    MSIG_SIGNING_FAILED = 13,
+    /// `msig_aggregator_prove` was called on an aggregator holding no signature.
+    MSIG_EMPTY_AGGREGATE = 14,
+    /// The prove options (regime, `log_inv_rate`) are not a supported preset.
+    MSIG_INVALID_OPTIONS = 15,
+    /// The prover failed internally.
+    MSIG_PROVER_FAILED = 16,
+    /// `msig_set_num_threads` was called after the global thread pool already existed (it is
+    /// created by the first parallel operation or by an earlier `msig_set_num_threads`).
+    MSIG_THREAD_POOL_ALREADY_INITIALIZED = 17,
+    /// A Rust panic was caught at the C boundary. The library's state is intact, but an
+    /// aggregator whose operation panicked refuses further use with this same code.
+    MSIG_PANIC = 18,
+}
+
+pub use msig_status::*;
+
+impl msig_status {
+    /// Every status, in code order (used by `msig_status_message` and the tests).
+    pub(crate) const ALL: [msig_status; 19] = [
+        MSIG_OK,
+        MSIG_NULL_ARGUMENT,
+        MSIG_BUFFER_TOO_SMALL,
+        MSIG_INVALID_ARGUMENT,
+        MSIG_MALFORMED_PUBLIC_KEY,
+        MSIG_MALFORMED_SIGNATURE,
+        MSIG_MALFORMED_SECRET_KEY,
+        MSIG_MALFORMED_PROOF,
+        MSIG_INVALID_SIGNATURE,
+        MSIG_DUPLICATE_PUBLIC_KEY,
+        MSIG_PROOF_INVALID,
+        MSIG_EPOCH_OUT_OF_RANGE,
+        MSIG_INVALID_KEYGEN_ARGUMENTS,
+        MSIG_SIGNING_FAILED,
+        MSIG_EMPTY_AGGREGATE,
+        MSIG_INVALID_OPTIONS,
+        MSIG_PROVER_FAILED,
+        MSIG_THREAD_POOL_ALREADY_INITIALIZED,
+        MSIG_PANIC,
+    ];
+
+    /// The status with numeric code `code`, if there is one.
+    pub fn from_code(code: u32) -> Option<Self> {
+        Self::ALL.iter().copied().find(|s| *s as u32 == code)
+    }
+
+    /// A one-line English description (no trailing period, no newline).
+    pub fn message(self) -> &'static str {
+        match self {
+            MSIG_OK => "success",
+            MSIG_NULL_ARGUMENT => "a required pointer argument was NULL",
+            MSIG_BUFFER_TOO_SMALL => "output buffer too small (*written holds the size needed)",
+            MSIG_INVALID_ARGUMENT => "argument out of its documented domain",
+            MSIG_MALFORMED_PUBLIC_KEY => "malformed SSZ public key",
+            MSIG_MALFORMED_SIGNATURE => "malformed SSZ signature",
+            MSIG_MALFORMED_SECRET_KEY => "malformed SSZ secret key",
+            MSIG_MALFORMED_PROOF => "malformed aggregate proof",
+            MSIG_INVALID_SIGNATURE => "signature does not verify",
+            MSIG_DUPLICATE_PUBLIC_KEY => "duplicate public key in the aggregate",
+            MSIG_PROOF_INVALID => "aggregate proof does not verify",
+            MSIG_EPOCH_OUT_OF_RANGE => "epoch outside the key's usable range",
+            MSIG_INVALID_KEYGEN_ARGUMENTS => "invalid key generation arguments",
+            MSIG_SIGNING_FAILED => "signing failed",
+            MSIG_EMPTY_AGGREGATE => "no signatures to aggregate",
+            MSIG_INVALID_OPTIONS => "unsupported prove options",
+            MSIG_PROVER_FAILED => "prover failed",
+            MSIG_THREAD_POOL_ALREADY_INITIALIZED => "the global thread pool is already initialized",
+            MSIG_PANIC => "internal panic caught at the C boundary",
+        }
+    }
+}
+
+/// Message for a code that is not (yet) a known `msig_status`.
+pub(crate) const UNKNOWN_STATUS_MESSAGE: &str = "unknown msig_status code";
+
+/// Maps a decoding or scheme error; `malformed` is the code for `XmssError::Malformed` in the
+/// caller's context (public key, signature or secret key).
+pub(crate) fn from_xmss(err: &XmssError, malformed: msig_status) -> msig_status {
+    match err {
+        XmssError::Malformed { .. } => malformed,
+        XmssError::EpochOutOfRange { .. } => MSIG_EPOCH_OUT_OF_RANGE,
+        XmssError::InvalidKeygen(_) => MSIG_INVALID_KEYGEN_ARGUMENTS,
+        XmssError::Signing(_) => MSIG_SIGNING_FAILED,
+    }
+}
+
+impl From<AggregateError> for msig_status {
+    fn from(err: AggregateError) -> Self {
+        match err {
+            AggregateError::InvalidSignature => MSIG_INVALID_SIGNATURE,
+            AggregateError::DuplicatePublicKey => MSIG_DUPLICATE_PUBLIC_KEY,
+        }
+    }
+}
+
+impl From<ProveError> for msig_status {
+    fn from(err: ProveError) -> Self {
+        match err {
+            ProveError::Empty => MSIG_EMPTY_AGGREGATE,
+            ProveError::InvalidOptions(_) => MSIG_INVALID_OPTIONS,
+            ProveError::Prover(_) => MSIG_PROVER_FAILED,
+        }
+    }
+}
+
+impl From<VerifyError> for msig_status {
+    fn from(err: VerifyError) -> Self {
+        match err {
+            VerifyError::Malformed(_) => MSIG_MALFORMED_PROOF,
+            VerifyError::Invalid(_) => MSIG_PROOF_INVALID,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_dense_unique_and_round_trip() {
+        for (i, s) in msig_status::ALL.iter().enumerate() {
+            assert_eq!(*s as u32, i as u32, "{s:?}");
+            assert_eq!(msig_status::from_code(i as u32), Some(*s));
+            assert!(!s.message().is_empty());
+        }
+        assert_eq!(msig_status::from_code(msig_status::ALL.len() as u32), None);
+    }
+}

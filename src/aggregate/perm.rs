@@ -1,0 +1,247 @@
+//! The Poseidon1 permutation columns shared by the width-16 and width-24 AIRs.
+//!
+//! Each AIR row that proves one permutation starts with the columns of
+//! [`p3_poseidon1_air::Poseidon1Cols`] (one permutation per row: the input state, the committed
+//! post-MDS states of the 8 full rounds and the committed S-box output of every partial round)
+//! and appends its own columns after them. The permutation constraints are those of
+//! [`p3_poseidon1_air::Poseidon1Air`], evaluated on the row's first [`PERM16_COLS`] /
+//! [`PERM24_COLS`] columns through [`PrefixBuilder`], so the arithmetization is Plonky3's own,
+//! with the round constants of `p3_koala_bear::default_koalabear_poseidon1_16/24` (the leanSig
+//! permutations, checked by the tests below).
+
+use core::mem::MaybeUninit;
+
+use p3_air::{AirBuilder, WindowAccess};
+use p3_koala_bear::{
+    KOALABEAR_POSEIDON1_RC_16, KOALABEAR_POSEIDON1_RC_24, KOALABEAR_POSEIDON_HALF_FULL_ROUNDS,
+    KOALABEAR_POSEIDON_PARTIAL_ROUNDS_16, KOALABEAR_POSEIDON_PARTIAL_ROUNDS_24,
+    KOALABEAR_S_BOX_DEGREE, MDSKoalaBearData,
+};
+use p3_monty_31::MDSUtils;
+use p3_poseidon1::Poseidon1Constants;
+use p3_poseidon1_air::{
+    generate_trace_rows_for_perm, num_cols, FullRoundConstants, PartialRoundConstants,
+    Poseidon1Air, Poseidon1Cols,
+};
+
+use crate::xmss::F;
+
+/// S-box registers per S-box: none, the x^3 S-box is evaluated directly (constraint degree 3).
+const SBOX_REGISTERS: usize = 0;
+const HALF_FULL: usize = KOALABEAR_POSEIDON_HALF_FULL_ROUNDS;
+const PARTIAL_16: usize = KOALABEAR_POSEIDON_PARTIAL_ROUNDS_16;
+const PARTIAL_24: usize = KOALABEAR_POSEIDON_PARTIAL_ROUNDS_24;
+
+/// The width-16 permutation AIR (chain steps).
+pub type Perm16Air =
+    Poseidon1Air<F, 16, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_16>;
+/// The width-24 permutation AIR (leaf sponge, Merkle nodes, message hash).
+pub type Perm24Air =
+    Poseidon1Air<F, 24, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_24>;
+
+type Cols16<T> = Poseidon1Cols<T, 16, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_16>;
+type Cols24<T> = Poseidon1Cols<T, 24, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_24>;
+
+/// Columns of one width-16 permutation: 16 inputs + 8 full rounds x 16 + 20 partial rounds = 164.
+pub const PERM16_COLS: usize =
+    num_cols::<16, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_16>();
+/// Columns of one width-24 permutation: 24 inputs + 8 full rounds x 24 + 23 partial rounds = 239.
+pub const PERM24_COLS: usize =
+    num_cols::<24, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_24>();
+
+/// Column offset of the permutation output (the post-state of the last full round) within the
+/// permutation columns of width `w`.
+pub const fn output_offset(width: usize) -> usize {
+    match width {
+        16 => PERM16_COLS - 16,
+        _ => PERM24_COLS - 24,
+    }
+}
+
+/// Plonky3's optimized round constants for the leanSig width-16 permutation.
+pub fn constants16() -> (FullRoundConstants<F, 16>, PartialRoundConstants<F, 16>) {
+    Poseidon1Constants {
+        rounds_f: 2 * HALF_FULL,
+        rounds_p: PARTIAL_16,
+        mds_circ_col: MDSKoalaBearData::MATRIX_CIRC_MDS_16_COL,
+        round_constants: KOALABEAR_POSEIDON1_RC_16.to_vec(),
+    }
+    .to_optimized()
+}
+
+/// Plonky3's optimized round constants for the leanSig width-24 permutation.
+pub fn constants24() -> (FullRoundConstants<F, 24>, PartialRoundConstants<F, 24>) {
+    Poseidon1Constants {
+        rounds_f: 2 * HALF_FULL,
+        rounds_p: PARTIAL_24,
+        mds_circ_col: MDSKoalaBearData::MATRIX_CIRC_MDS_24_COL,
+        round_constants: KOALABEAR_POSEIDON1_RC_24.to_vec(),
+    }
+    .to_optimized()
+}
+
+/// The width-16 permutation AIR.
+pub fn perm16_air() -> Perm16Air {
+    let (full, partial) = constants16();
+    Perm16Air::new(full, partial)
+}
+
+/// The width-24 permutation AIR.
+pub fn perm24_air() -> Perm24Air {
+    let (full, partial) = constants24();
+    Perm24Air::new(full, partial)
+}
+
+fn as_uninit(row: &mut [F]) -> &mut [MaybeUninit<F>] {
+    // SAFETY: `MaybeUninit<F>` has the same layout as `F`, and every value written through the
+    // returned slice is an initialized `F`.
+    unsafe { &mut *(row as *mut [F] as *mut [MaybeUninit<F>]) }
+}
+
+/// Permutation trace filler for one width (holds the optimized constants).
+pub struct PermFiller<const W: usize> {
+    full: FullRoundConstants<F, W>,
+    partial: PartialRoundConstants<F, W>,
+    circ_col: [F; W],
+}
+
+impl PermFiller<16> {
+    /// Filler for width 16.
+    pub fn new16() -> Self {
+        let (full, partial) = constants16();
+        let circ_col = core::array::from_fn(|i| full.dense_mds[i][0]);
+        Self { full, partial, circ_col }
+    }
+
+    /// Writes the permutation columns of `input` into `row[..PERM16_COLS]` and returns the
+    /// permutation output `Perm16(input)`.
+    pub fn fill(&self, row: &mut [F], input: [F; 16]) -> [F; 16] {
+        let cols: &mut Cols16<MaybeUninit<F>> =
+            core::borrow::BorrowMut::borrow_mut(as_uninit(&mut row[..PERM16_COLS]));
+        generate_trace_rows_for_perm::<F, 16, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_16>(
+            cols,
+            input,
+            &self.full,
+            &self.partial,
+            &self.circ_col,
+        );
+        core::array::from_fn(|i| row[output_offset(16) + i])
+    }
+}
+
+impl PermFiller<24> {
+    /// Filler for width 24.
+    pub fn new24() -> Self {
+        let (full, partial) = constants24();
+        let circ_col = core::array::from_fn(|i| full.dense_mds[i][0]);
+        Self { full, partial, circ_col }
+    }
+
+    /// Writes the permutation columns of `input` into `row[..PERM24_COLS]` and returns the
+    /// permutation output `Perm24(input)`.
+    pub fn fill(&self, row: &mut [F], input: [F; 24]) -> [F; 24] {
+        let cols: &mut Cols24<MaybeUninit<F>> =
+            core::borrow::BorrowMut::borrow_mut(as_uninit(&mut row[..PERM24_COLS]));
+        generate_trace_rows_for_perm::<F, 24, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_24>(
+            cols,
+            input,
+            &self.full,
+            &self.partial,
+            &self.circ_col,
+        );
+        core::array::from_fn(|i| row[output_offset(24) + i])
+    }
+}
+
+/// A two-row window restricted to its first `len` columns.
+#[derive(Clone)]
+pub struct PrefixWindow<W> {
+    inner: W,
+    len: usize,
+}
+
+impl<T, W: WindowAccess<T>> WindowAccess<T> for PrefixWindow<W> {
+    fn current_slice(&self) -> &[T] {
+        &self.inner.current_slice()[..self.len]
+    }
+    fn next_slice(&self) -> &[T] {
+        &self.inner.next_slice()[..self.len]
+    }
+}
+
+/// An [`AirBuilder`] that shows a sub-AIR only the first `len` main columns of the row and
+/// forwards every constraint to the outer builder unchanged. Used to evaluate
+/// [`Poseidon1Air`]'s constraints on the permutation prefix of a wider row.
+pub struct PrefixBuilder<'a, AB: AirBuilder> {
+    inner: &'a mut AB,
+    len: usize,
+}
+
+impl<'a, AB: AirBuilder> PrefixBuilder<'a, AB> {
+    /// Wraps `inner`, exposing its first `len` main columns.
+    pub fn new(inner: &'a mut AB, len: usize) -> Self {
+        Self { inner, len }
+    }
+}
+
+impl<AB: AirBuilder> AirBuilder for PrefixBuilder<'_, AB> {
+    type F = AB::F;
+    type Expr = AB::Expr;
+    type Var = AB::Var;
+    type PreprocessedWindow = AB::PreprocessedWindow;
+    type MainWindow = PrefixWindow<AB::MainWindow>;
+    type PublicVar = AB::PublicVar;
+    type PeriodicVar = AB::PeriodicVar;
+
+    fn main(&self) -> Self::MainWindow {
+        PrefixWindow { inner: self.inner.main(), len: self.len }
+    }
+    fn preprocessed(&self) -> &Self::PreprocessedWindow {
+        self.inner.preprocessed()
+    }
+    fn is_first_row(&self) -> Self::Expr {
+        self.inner.is_first_row()
+    }
+    fn is_last_row(&self) -> Self::Expr {
+        self.inner.is_last_row()
+    }
+    fn is_transition(&self) -> Self::Expr {
+        self.inner.is_transition()
+    }
+    fn assert_zero<I: Into<Self::Expr>>(&mut self, x: I) {
+        self.inner.assert_zero(x);
+    }
+    fn public_values(&self) -> &[Self::PublicVar] {
+        self.inner.public_values()
+    }
+    fn periodic_values(&self) -> &[Self::PeriodicVar] {
+        self.inner.periodic_values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p3_field::PrimeCharacteristicRing;
+    use p3_koala_bear::{default_koalabear_poseidon1_16, default_koalabear_poseidon1_24};
+    use p3_symmetric::Permutation;
+
+    #[test]
+    fn air_constants_match_leansig_permutations() {
+        let input16: [F; 16] = core::array::from_fn(|i| F::from_u32(i as u32 * 7 + 3));
+        let mut row = vec![F::ZERO; PERM16_COLS];
+        let out = PermFiller::new16().fill(&mut row, input16);
+        assert_eq!(out, default_koalabear_poseidon1_16().permute(input16));
+
+        let input24: [F; 24] = core::array::from_fn(|i| F::from_u32(i as u32 * 11 + 5));
+        let mut row = vec![F::ZERO; PERM24_COLS];
+        let out = PermFiller::new24().fill(&mut row, input24);
+        assert_eq!(out, default_koalabear_poseidon1_24().permute(input24));
+    }
+
+    #[test]
+    fn column_counts() {
+        assert_eq!(PERM16_COLS, 164);
+        assert_eq!(PERM24_COLS, 239);
+    }
+}
