@@ -161,3 +161,25 @@ pub fn verify_tiny(
     verify_batch(&config, &st.airs, proof, &st.public_values, &st.common)
         .map_err(|e| format!("{e:?}"))
 }
+
+/// The proof shape of the tiny batch, derived from its AIRs exactly as a verifier would.
+pub fn tiny_shape(preset: &Preset, log_n: usize) -> multisig::aggregate::envelope::ProofShape {
+    let common = tiny_common(preset, log_n);
+    multisig::aggregate::envelope::ProofShape::from_airs(
+        &[TinyAir::Cube, TinyAir::Pair],
+        &common,
+        &[log_n, log_n - 1],
+    )
+    .expect("tiny shape")
+}
+
+/// Decodes `bytes` against the tiny statement and, if that succeeds, verifies the proof.
+/// `Ok(true)` means the bytes were accepted as a valid proof.
+pub fn decode_and_verify(bytes: &[u8], log_n: usize) -> Result<(), String> {
+    let shape = tiny_shape(&Preset::default_preset(), log_n);
+    let (preset, proof) =
+        multisig::aggregate::envelope::decode(bytes, &shape).map_err(|e| e.to_string())?;
+    let (airs, _, public_values) = tiny_batch(log_n);
+    let st = TinyStatement { airs, public_values, common: tiny_common(&preset, log_n), log_n };
+    verify_tiny(&preset, &proof, &st)
+}
