@@ -126,9 +126,9 @@ pub struct ChainStep {
 }
 
 /// Builds the chain AIR trace: one row per step, padded with inactive all-zero-input rows to a
-/// power-of-two height (at least 8).
+/// power-of-two height (at least 16).
 pub fn generate_trace(steps: &[ChainStep]) -> RowMajorMatrix<F> {
-    let height = steps.len().next_power_of_two().max(8);
+    let height = steps.len().next_power_of_two().max(16);
     let mut values = F::zero_vec(height * WIDTH);
     let filler = PermFiller::new16();
     values.par_chunks_mut(WIDTH).enumerate().for_each(|(r, row)| {

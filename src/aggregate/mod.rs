@@ -19,7 +19,6 @@ use std::collections::HashSet;
 use crate::xmss::{PublicKey, Signature};
 
 pub mod chain_air;
-mod dev_config;
 pub mod perm;
 pub mod sig_air;
 pub mod system;
@@ -206,7 +205,8 @@ pub fn prove_witnesses(
     if keys.is_empty() || witnesses.len() != keys.len() {
         return Err(ProveError::Empty);
     }
-    let config = dev_config::stark_config(opts).map_err(ProveError::InvalidOptions)?;
+    let preset = config::Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
+    let config = config::stark_config(&preset);
     let stmt = system::Statement { message, epoch, keys };
     let airs = stmt.airs();
     let traces = system::build_traces(&stmt, &airs, witnesses, steps);
@@ -222,7 +222,9 @@ pub fn prove_witnesses(
     }))
     .map_err(|_| ProveError::Prover("constraint check failed".into()))?
     .map_err(ProveError::Prover)?;
-    let bytes = serde_json::to_vec(&proof).map_err(|e| ProveError::Prover(e.to_string()))?;
+    // PLACEHOLDER encoding until envelope.rs lands: preset id byte, then JSON.
+    let mut bytes = vec![preset.id()];
+    serde_json::to_writer(&mut bytes, &proof).map_err(|e| ProveError::Prover(e.to_string()))?;
     Ok(AggregateProof { bytes })
 }
 
@@ -246,10 +248,16 @@ pub fn verify_aggregate(
     if distinct.len() != public_keys.len() {
         return Err(VerifyError::Invalid("duplicate public key".into()));
     }
-    let prove_opts = opts.require.unwrap_or_default();
-    let config = dev_config::stark_config(&prove_opts).map_err(VerifyError::Malformed)?;
-    let proof: p3_batch_stark::BatchProof<dev_config::MultisigConfig> =
-        serde_json::from_slice(proof).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+    let (&id, body) = proof.split_first().ok_or_else(|| VerifyError::Malformed("empty".into()))?;
+    let preset = config::Preset::from_id(id).ok_or_else(|| VerifyError::Malformed(format!("preset id {id}")))?;
+    if let Some(required) = &opts.require {
+        if !preset.satisfies(required) {
+            return Err(VerifyError::Invalid(format!("proof made under preset {id}, not the required one")));
+        }
+    }
+    let config = config::stark_config(&preset);
+    let proof: p3_batch_stark::BatchProof<config::MultisigConfig> =
+        serde_json::from_slice(body).map_err(|e| VerifyError::Malformed(e.to_string()))?;
     let stmt = system::Statement { message, epoch, keys: public_keys };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| system::verify(&config, &stmt, &proof)))
         .map_err(|_| VerifyError::Invalid("verifier panicked on malformed proof".into()))?

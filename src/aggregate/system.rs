@@ -17,7 +17,7 @@ use super::table_air::{self, table_height, TableAir};
 use crate::xmss::constants::BASE;
 use crate::xmss::message::encode_message;
 use crate::xmss::{PublicKey, F};
-use super::dev_config::MultisigConfig;
+use super::config::MultisigConfig;
 
 /// Chain steps per valid signature: 46 * 7 - 200.
 pub const STEPS_PER_SIGNATURE: usize = 122;
@@ -101,7 +101,7 @@ impl Statement<'_> {
         let n = self.keys.len();
         [
             n.next_power_of_two() * BLOCK,
-            (n * STEPS_PER_SIGNATURE).next_power_of_two().max(8),
+            (n * STEPS_PER_SIGNATURE).next_power_of_two().max(16),
             table_height(n),
         ]
     }
