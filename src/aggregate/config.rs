@@ -169,14 +169,14 @@ const fn preset(
 /// Folding arity is 8 (`max_log_arity` 3), the final polynomial has 8 coefficients, the Merkle
 /// cap is the root. The soundness of each is tabled in [`crate::aggregate::security`].
 pub const PRESETS: [Preset; 8] = [
-    preset(Regime::Proven, 1, 200, 20, 0, 0, 0, 0),
-    preset(Regime::Proven, 2, 100, 20, 0, 0, 0, 0),
-    preset(Regime::Proven, 3, 67, 20, 0, 0, 0, 0),
-    preset(Regime::Proven, 4, 50, 20, 0, 0, 0, 0),
-    preset(Regime::Conjectured, 1, 104, 20, 0, 0, 0, 0),
-    preset(Regime::Conjectured, 2, 52, 20, 0, 0, 0, 0),
-    preset(Regime::Conjectured, 3, 35, 20, 0, 0, 0, 0),
-    preset(Regime::Conjectured, 4, 26, 20, 0, 0, 0, 0),
+    preset(Regime::Proven, 1, 213, 16, 1, 9, 0, 7),
+    preset(Regime::Proven, 2, 130, 16, 2, 10, 0, 7),
+    preset(Regime::Proven, 3, 107, 16, 3, 11, 0, 7),
+    preset(Regime::Proven, 4, 97, 16, 4, 12, 0, 7),
+    preset(Regime::Conjectured, 1, 95, 16, 5, 13, 4, 11),
+    preset(Regime::Conjectured, 2, 47, 16, 6, 14, 4, 11),
+    preset(Regime::Conjectured, 3, 32, 16, 7, 15, 4, 11),
+    preset(Regime::Conjectured, 4, 24, 16, 8, 16, 4, 11),
 ];
 
 impl Preset {
