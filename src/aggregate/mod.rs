@@ -232,15 +232,13 @@ pub fn prove_witnesses(
     }
     let t = std::time::Instant::now();
     let proof = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        system::prove(&config, &stmt, &airs, &traces)
+        system::prove(&config, &stmt, &airs, system::common_data(&airs), &traces)
     }))
     .map_err(|_| ProveError::Prover("constraint check failed".into()))?
     .map_err(ProveError::Prover)?;
     profile("prove_batch", t);
     let t = std::time::Instant::now();
-    // PLACEHOLDER encoding until envelope.rs lands: preset id byte, then JSON.
-    let mut bytes = vec![preset.id()];
-    serde_json::to_writer(&mut bytes, &proof).map_err(|e| ProveError::Prover(e.to_string()))?;
+    let bytes = envelope::encode(&preset, &proof);
     profile("encode", t);
     Ok(AggregateProof { bytes })
 }
@@ -272,18 +270,23 @@ pub fn verify_aggregate(
     if distinct.len() != public_keys.len() {
         return Err(VerifyError::Invalid("duplicate public key".into()));
     }
-    let (&id, body) = proof.split_first().ok_or_else(|| VerifyError::Malformed("empty".into()))?;
-    let preset = config::Preset::from_id(id).ok_or_else(|| VerifyError::Malformed(format!("preset id {id}")))?;
+    let stmt = system::Statement { message, epoch, keys: public_keys };
+    let airs = stmt.airs();
+    let common = system::common_data(&airs);
+    let shape = system::proof_shape(&airs, &common, &system::degree_bits(&stmt.heights()));
+    let (preset, proof) = envelope::decode(proof, &shape)?;
     if let Some(required) = &opts.require {
         if !preset.satisfies(required) {
-            return Err(VerifyError::Invalid(format!("proof made under preset {id}, not the required one")));
+            return Err(VerifyError::Invalid(format!(
+                "proof made under preset {}, not the required one",
+                preset.id()
+            )));
         }
     }
     let config = config::stark_config(&preset);
-    let proof: p3_batch_stark::BatchProof<config::MultisigConfig> =
-        serde_json::from_slice(body).map_err(|e| VerifyError::Malformed(e.to_string()))?;
-    let stmt = system::Statement { message, epoch, keys: public_keys };
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| system::verify(&config, &stmt, &proof)))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        system::verify(&config, &stmt, &airs, &common, &proof)
+    }))
         .map_err(|_| VerifyError::Invalid("verifier panicked on malformed proof".into()))?
         .map_err(VerifyError::Invalid)
 }
