@@ -13,8 +13,15 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args.get(1).map(|s| s.parse().unwrap()).unwrap_or(256);
     let rate: u8 = args.get(2).map(|s| s.parse().unwrap()).unwrap_or(0);
-    let regime = if args.get(3).is_some_and(|s| s == "conjectured") { Regime::Conjectured } else { Regime::Proven };
-    let opts = ProveOptions { regime, log_inv_rate: rate };
+    let regime = if args.get(3).is_some_and(|s| s == "conjectured") {
+        Regime::Conjectured
+    } else {
+        Regime::Proven
+    };
+    let opts = ProveOptions {
+        regime,
+        log_inv_rate: rate,
+    };
     let message = [0x5a; 32];
     let epoch = 1_234_567;
     let signers = generate_bench_signers(n, epoch, &message, [3; 32]).unwrap();
@@ -31,7 +38,14 @@ fn main() {
     let proof = agg.prove(&opts).unwrap();
     let prove = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    verify_aggregate(proof.as_bytes(), &agg.public_keys(), &message, epoch, &VerifyOptions::default()).unwrap();
+    verify_aggregate(
+        proof.as_bytes(),
+        &agg.public_keys(),
+        &message,
+        epoch,
+        &VerifyOptions::default(),
+    )
+    .unwrap();
     println!(
         "N={n} prove {prove:.3} s ({:.1} XMSS/s), verify {:.1} ms, proof {} bytes",
         n as f64 / prove,

@@ -7,21 +7,21 @@ use p3_air::{Air, AirBuilder, BaseAir};
 use p3_batch_stark::{
     prove_batch, verify_batch, BatchProof, CommonData, ProverData, ProverOnlyData, StarkInstance,
 };
-use p3_lookup::{LogUpGadget, Lookups};
 use p3_field::PrimeCharacteristicRing;
 use p3_lookup::InteractionBuilder;
+use p3_lookup::{LogUpGadget, Lookups};
 use p3_matrix::dense::RowMajorMatrix;
 
 use p3_util::log2_strict_usize;
 
 use super::chain_air::{self, ChainAir, ChainStep};
+use super::config::{Challenge, MultisigConfig};
+use super::security::{AirShape, ProofShape};
 use super::sig_air::{self, SigAir, SigWitness, BLOCK};
 use super::table_air::{self, table_height, TableAir};
 use crate::xmss::constants::BASE;
 use crate::xmss::message::encode_message;
 use crate::xmss::{PublicKey, F};
-use super::config::{Challenge, MultisigConfig};
-use super::security::{AirShape, ProofShape};
 use p3_air::symbolic::AirLayout;
 use p3_batch_stark::symbolic::get_constraint_layout;
 
@@ -158,7 +158,9 @@ pub fn build_traces(
             *c += 1;
         }
     }
-    let AggAir::Table(table) = &airs[2] else { unreachable!("instance 2 is the table AIR") };
+    let AggAir::Table(table) = &airs[2] else {
+        unreachable!("instance 2 is the table AIR")
+    };
     let table = table.generate_trace(&counts);
     vec![sig, chain, table]
 }
@@ -195,10 +197,13 @@ pub fn common_data(airs: &[AggAir]) -> CommonData<MultisigConfig> {
     let lookups = airs
         .iter()
         .map(|air| {
-            Lookups::<F>::from_air::<Challenge, _>(air).pack_same_bus_with_degree(LOOKUP_PACKING_DEGREE, |l| {
-                // Two-adic trace domains have no transition-degree multiple.
-                gadget.constraint_degree_with_transition(l, 0)
-            })
+            Lookups::<F>::from_air::<Challenge, _>(air).pack_same_bus_with_degree(
+                LOOKUP_PACKING_DEGREE,
+                |l| {
+                    // Two-adic trace domains have no transition-degree multiple.
+                    gadget.constraint_degree_with_transition(l, 0)
+                },
+            )
         })
         .collect();
     CommonData::new(None, lookups)
@@ -213,7 +218,11 @@ pub const CONSTRAINT_DEGREE: usize = 3;
 /// symbolic degree walks, which cost about 0.1 s per call for the signature AIR (its periodic
 /// columns make Plonky3 walk every constraint's expression DAG); the degree is the declared
 /// [`CONSTRAINT_DEGREE`] instead.
-pub fn proof_shape(airs: &[AggAir], common: &CommonData<MultisigConfig>, log_heights: &[usize]) -> ProofShape {
+pub fn proof_shape(
+    airs: &[AggAir],
+    common: &CommonData<MultisigConfig>,
+    log_heights: &[usize],
+) -> ProofShape {
     let gadget = LogUpGadget::new();
     let instances = airs
         .iter()
@@ -227,7 +236,8 @@ pub fn proof_shape(airs: &[AggAir], common: &CommonData<MultisigConfig>, log_hei
                 ..Default::default()
             };
             let num_constraints =
-                get_constraint_layout::<F, Challenge, _, _>(air, layout, lookups, &gadget).total_constraints();
+                get_constraint_layout::<F, Challenge, _, _>(air, layout, lookups, &gadget)
+                    .total_constraints();
             AirShape {
                 log_height,
                 main_width: layout.main_width,
@@ -266,7 +276,10 @@ pub fn verify(
 ) -> Result<(), String> {
     let bits = degree_bits(&stmt.heights());
     if proof.degree_bits != bits {
-        return Err(format!("trace heights {:?}, expected {:?}", proof.degree_bits, bits));
+        return Err(format!(
+            "trace heights {:?}, expected {:?}",
+            proof.degree_bits, bits
+        ));
     }
     verify_batch(config, airs, proof, &stmt.public_values(), common).map_err(|e| format!("{e:?}"))
 }
@@ -282,7 +295,11 @@ mod tests {
         let epoch = 5;
         for n in [1u64, 3] {
             let keys: Vec<_> = (0..n).map(|s| test_signer(s, &message, epoch).0).collect();
-            let stmt = Statement { message: &message, epoch, keys: &keys };
+            let stmt = Statement {
+                message: &message,
+                epoch,
+                keys: &keys,
+            };
             let airs = stmt.airs();
             let common = common_data(&airs);
             let bits = degree_bits(&stmt.heights());
