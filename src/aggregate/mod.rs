@@ -270,11 +270,19 @@ pub fn verify_aggregate(
     if distinct.len() != public_keys.len() {
         return Err(VerifyError::Invalid("duplicate public key".into()));
     }
+    let t = std::time::Instant::now();
     let stmt = system::Statement { message, epoch, keys: public_keys };
     let airs = stmt.airs();
+    profile("verify: airs", t);
+    let t = std::time::Instant::now();
     let common = system::common_data(&airs);
+    profile("verify: common data", t);
+    let t = std::time::Instant::now();
     let shape = system::proof_shape(&airs, &common, &system::degree_bits(&stmt.heights()));
+    profile("verify: shape", t);
+    let t = std::time::Instant::now();
     let (preset, proof) = envelope::decode(proof, &shape)?;
+    profile("verify: decode", t);
     if let Some(required) = &opts.require {
         if !preset.satisfies(required) {
             return Err(VerifyError::Invalid(format!(

@@ -570,3 +570,41 @@ pub fn generate_trace(
         });
     RowMajorMatrix::new(values, WIDTH)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sponge_slots_cover_every_rate_cell_once() {
+        // (row, rate offset) -> how many slot elements are tied to it; row 0's first 7 cells are
+        // the parameter and the leaf tweak.
+        let mut covered = vec![[0u8; SPONGE_RATE]; SPONGE_ROWS];
+        covered[0][..PARAMETER_LEN + 2].iter_mut().for_each(|c| *c += 1);
+        let mut chains = Vec::new();
+        for r in 0..SPONGE_ROWS {
+            let slots = slots_of_row(r);
+            assert!(slots.len() <= 2, "row {r} needs {} slots", slots.len());
+            for &i in &slots {
+                chains.push(i);
+                let off = stream_pos(i, 0) - r * SPONGE_RATE;
+                for j in 0..HASH_LEN_FE {
+                    let q = off + j;
+                    let (row, cell) = if q < SPONGE_RATE { (r, q) } else { (r + 1, q - SPONGE_RATE) };
+                    assert!(row < SPONGE_ROWS, "chain end {i} spills past the sponge");
+                    covered[row][cell] += 1;
+                }
+            }
+        }
+        assert_eq!(chains, (0..DIMENSION).collect::<Vec<_>>());
+        assert!(covered.iter().flatten().all(|&c| c == 1));
+    }
+
+    #[test]
+    fn block_layout() {
+        assert_eq!(ROOT_ROW, 56);
+        assert_eq!(MSG_ROW, 57);
+        assert!(MSG_ROW < BLOCK && DIGIT_ROWS <= BLOCK);
+        assert_eq!(WIDTH, 297);
+    }
+}
