@@ -310,6 +310,17 @@ mod tests {
     }
 
     #[test]
+    fn every_preset_commits_to_a_single_root_and_degree_3_fits_its_rate() {
+        for p in PRESETS {
+            // The envelope carries one digest per commitment (`envelope::ProofBody`).
+            assert_eq!(p.merkle_cap_height, 0, "preset {}", p.id());
+            // A degree-3 AIR has 2 quotient chunks, which a blowup of 2^log_inv_rate must hold.
+            assert!(1u32 << p.log_inv_rate >= 2);
+            assert!(p.query_pow_bits < 31 && p.batch_pow_bits < 31, "PoW must fit the field");
+        }
+    }
+
+    #[test]
     fn options_resolve_default_and_reject_high_rates() {
         let d = Preset::from_options(&ProveOptions::default()).unwrap();
         assert_eq!(d, Preset::default_preset());
