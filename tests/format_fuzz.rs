@@ -30,7 +30,9 @@ fn files_in(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for entry in rd.flatten() {
             let p = entry.path();
-            let is_readme = p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("README"));
+            let is_readme = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("README"));
             if p.is_file() && !is_readme {
                 out.push((p.clone(), std::fs::read(&p).expect("readable corpus file")));
             }
@@ -69,8 +71,18 @@ impl Rng {
 
 /// Values that sit on boundaries of the format: zero, all-ones, the field modulus and its
 /// neighbours, small lengths, sign bits.
-const INTERESTING_U32: [u32; 10] =
-    [0, 1, 2, 0x7f00_0000, 0x7f00_0001, 0x7f00_0002, 0xffff_ffff, 0x8000_0000, 16, 0x7fff_ffff];
+const INTERESTING_U32: [u32; 10] = [
+    0,
+    1,
+    2,
+    0x7f00_0000,
+    0x7f00_0001,
+    0x7f00_0002,
+    0xffff_ffff,
+    0x8000_0000,
+    16,
+    0x7fff_ffff,
+];
 
 fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
     let mut d = input.to_vec();
@@ -128,15 +140,31 @@ fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
 #[test]
 #[ignore = "long-running; CI runs it with a time bound"]
 fn mutation_fuzz() {
-    let seconds: u64 =
-        std::env::var("MSIG_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
-    let seed: u64 = std::env::var("MSIG_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
-    }) | 1;
+    let seconds: u64 = std::env::var("MSIG_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let seed: u64 = std::env::var("MSIG_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        })
+        | 1;
     let honest = honest_fuzz_proof();
     let mut corpus = vec![honest.clone()];
-    corpus.extend(files_in(&fuzz_dir().join("corpus/decode_verify")).into_iter().map(|(_, d)| d));
-    corpus.extend(files_in(&fuzz_dir().join("regressions")).into_iter().map(|(_, d)| d));
+    corpus.extend(
+        files_in(&fuzz_dir().join("corpus/decode_verify"))
+            .into_iter()
+            .map(|(_, d)| d),
+    );
+    corpus.extend(
+        files_in(&fuzz_dir().join("regressions"))
+            .into_iter()
+            .map(|(_, d)| d),
+    );
     let mut rng = Rng(seed);
     // Panics inside fuzz_one are findings, reported below; keep the default hook quiet.
     std::panic::set_hook(Box::new(|_| {}));

@@ -180,7 +180,12 @@ pub fn decode_and_verify(bytes: &[u8], log_n: usize) -> Result<(), String> {
     let (preset, proof) =
         multisig::aggregate::envelope::decode(bytes, &shape).map_err(|e| e.to_string())?;
     let (airs, _, public_values) = tiny_batch(log_n);
-    let st = TinyStatement { airs, public_values, common: tiny_common(&preset, log_n), log_n };
+    let st = TinyStatement {
+        airs,
+        public_values,
+        common: tiny_common(&preset, log_n),
+        log_n,
+    };
     verify_tiny(&preset, &proof, &st)
 }
 
@@ -208,5 +213,8 @@ pub fn fuzz_one(data: &[u8], honest: &[u8]) {
     let key = multisig::PublicKey::from_ssz(&[1u8; 52]).expect("fixed public key");
     let opts = multisig::VerifyOptions::default();
     let accepted = multisig::verify_aggregate(data, &[key], &[7u8; 32], 3, &opts).is_ok();
-    assert!(!accepted, "verify_aggregate accepted fuzz input for a statement nobody signed");
+    assert!(
+        !accepted,
+        "verify_aggregate accepted fuzz input for a statement nobody signed"
+    );
 }
