@@ -66,6 +66,13 @@ mkdir -p "$MATRIX_DIR"
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }'; }
 size_of() { if [ -f "$1" ]; then stat -c %s "$1"; else echo ""; fi; }
+# Size after `strip --strip-debug` (the release profile keeps line tables, which dominate).
+stripped_size_of() {
+    [ -f "$1" ] || { echo ""; return; }
+    local tmp; tmp="$(mktemp)"
+    if strip --strip-debug -o "$tmp" "$1" 2>/dev/null; then stat -c %s "$tmp"; else echo ""; fi
+    rm -f "$tmp"
+}
 human() { # bytes -> "12.3 MiB"
     if [ -z "$1" ]; then echo "-"; else awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; fi
 }
@@ -131,6 +138,7 @@ RUSTC="$(rustc --version 2>/dev/null)"
 FLAGS="${RUSTFLAGS:-$(sed -n 's/^rustflags *= *//p' .cargo/config.toml 2>/dev/null | head -1)}"
 ALL_OK=1
 TABLE_ROWS=()
+FIRST_BIN=""; FIRST_SUM=""; FIRST_NAME=""
 
 for row in $ROWS; do
     unset CARGO_PROFILE_RELEASE_OPT_LEVEL CARGO_PROFILE_RELEASE_CODEGEN_UNITS
@@ -180,8 +188,10 @@ for row in $ROWS; do
     bin="$td/$outdir"
     a_size="$(size_of "$bin/libmultisig_glue.a")"
     so_size="$(size_of "$bin/libmultisig_glue.so")"
+    a_nodebug="$(stripped_size_of "$bin/libmultisig_glue.a")"
+    so_nodebug="$(stripped_size_of "$bin/libmultisig_glue.so")"
     tls="$(tdata_align "$bin/libmultisig_glue.a")"
-    rt="-"; thr="-"; ct="-"; probe="-"
+    rt="-"; thr="-"; ct="-"; probe="-"; cross="-"
     if [ "$built" = yes ]; then
         echo "== row $name: round trip, $SIGS signatures" >&2
         t1="$(now)"
@@ -200,6 +210,29 @@ for row in $ROWS; do
             rt="CRASH (signal $((rc - 128)))"; thr="-"
         else
             rt="FAIL (exit $rc)"; thr="-"
+        fi
+        # Cross-build check on the real 4-signer vector: this row's proof must verify with this
+        # row's binary and with the first row's, and be byte-identical to the first row's proof.
+        # The prover is deterministic except for the FRI proof-of-work witness, which Plonky3
+        # finds with a parallel `find_any` (whichever thread wins); on one rayon thread the search
+        # is sequential, so every correct build must produce the same bytes.
+        vec="$VECTORS/leansig_devnet4_aggregate_4.json"
+        if [ -f "$vec" ]; then
+            if RAYON_NUM_THREADS=1 "$bin/multisig" aggregate --input "$vec" --out "$td/agg4.proof" >"$td/agg4.log" 2>&1 &&
+                "$bin/multisig" verify-aggregate --input "$vec" --proof "$td/agg4.proof" >>"$td/agg4.log" 2>&1; then
+                sum="$(sha256sum "$td/agg4.proof" | cut -c1-12)"
+                if [ -z "$FIRST_BIN" ]; then
+                    FIRST_BIN="$bin/multisig"; FIRST_SUM="$sum"; FIRST_NAME="$name"
+                    cross="$sum (reference)"
+                elif "$FIRST_BIN" verify-aggregate --input "$vec" --proof "$td/agg4.proof" >>"$td/agg4.log" 2>&1; then
+                    if [ "$sum" = "$FIRST_SUM" ]; then cross="$sum (= $FIRST_NAME)"
+                    else cross="$sum (DIFFERS from $FIRST_NAME; verifies there)"; ALL_OK=0; fi
+                else
+                    cross="REJECTED by $FIRST_NAME"
+                fi
+            else
+                cross="FAIL (see $td/agg4.log)"
+            fi
         fi
         if [ "$CTESTS" -eq 1 ]; then
             echo "== row $name: C tests" >&2
@@ -223,10 +256,11 @@ for row in $ROWS; do
         yes/pass/pass*/pass|yes/pass/pass*/-|yes/pass/absent/*|yes/pass/-/*) ;;
         *) ALL_OK=0 ;;
     esac
+    case "$cross" in FAIL*|REJECTED*) ALL_OK=0 ;; esac
     if [ "$opt" = s ] || [ "$opt" = z ]; then optq="\"$opt\""; else optq="$opt"; fi
-    line="| $label | $optq | $cgu | $lto | $built | ${build_s} s | $rt | $ct"
+    line="| $label | $optq | $cgu | $lto | $built | ${build_s} s | $rt | $cross | $ct"
     [ "$PROBE" -eq 1 ] && line="$line | $probe"
-    line="$line | $thr | $(human "$a_size") | $(human "$so_size") | $tls |"
+    line="$line | $thr | $(human "$a_size") ($(human "$a_nodebug")) | $(human "$so_size") ($(human "$so_nodebug")) | $tls |"
     TABLE_ROWS+=("$line")
     echo "   $line" >&2
 done
@@ -242,11 +276,15 @@ unset CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_OPT_LEVEL CARGO_PROFILE_RELEASE_COD
     echo "in build-profiles/, built with \`--config <file> --profile msig-*\`."
     echo "Round trip: \`multisig bench --signatures $SIGS --json\` (benchmark signers, aggregate, prove, verify);"
     echo "throughput = signatures proven per wall-clock second (xmss_per_s), so it moves with machine load."
+    echo "4-signer proof: \`RAYON_NUM_THREADS=1 multisig aggregate\` on the real vector leansig_devnet4_aggregate_4.json"
+    echo "(one thread makes the proof-of-work search, hence the bytes, deterministic), verified by the row's own"
+    echo "binary and by the first row's; its sha256 prefix, which must equal the first row's."
+    echo "C tests: c-tests/test_* under ASan + UBSan, linked against the row's libmultisig_glue.a."
     echo
-    hdr="| profile | opt-level | codegen-units | lto | built | build time | round trip | C tests"
-    sep="| --- | --- | --- | --- | --- | --- | --- | ---"
+    hdr="| profile | opt-level | codegen-units | lto | built | build time | round trip | 4-signer proof (sha256) | C tests"
+    sep="| --- | --- | --- | --- | --- | --- | --- | --- | ---"
     [ "$PROBE" -eq 1 ] && { hdr="$hdr | probe"; sep="$sep | ---"; }
-    echo "$hdr | proving throughput (N = $SIGS) | libmultisig_glue.a | libmultisig_glue.so | .tdata align |"
+    echo "$hdr | proving throughput (N = $SIGS) | libmultisig_glue.a (without debug info) | libmultisig_glue.so (without debug info) | .tdata align |"
     echo "$sep | --- | --- | --- | --- |"
     for l in "${TABLE_ROWS[@]}"; do echo "$l"; done
 } >"$OUT"

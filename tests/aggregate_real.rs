@@ -51,17 +51,34 @@ fn real_leansig_signers_aggregate_and_verify() {
     assert_eq!(keys, signers.iter().map(|(pk, _)| *pk).collect::<Vec<_>>());
     for opts in [
         ProveOptions::default(),
-        ProveOptions { regime: Regime::Conjectured, log_inv_rate: 2 },
+        ProveOptions {
+            regime: Regime::Conjectured,
+            log_inv_rate: 2,
+        },
     ] {
         let proof = agg.prove(&opts).unwrap();
-        let vopts = VerifyOptions { require: Some(opts) };
+        let vopts = VerifyOptions {
+            require: Some(opts),
+        };
         verify_aggregate(proof.as_bytes(), &keys, &message, epoch, &vopts).unwrap();
         let mut reversed = keys.clone();
         reversed.reverse();
         assert!(verify_aggregate(proof.as_bytes(), &reversed, &message, epoch, &vopts).is_err());
         assert!(verify_aggregate(proof.as_bytes(), &keys, &message, epoch + 1, &vopts).is_err());
         // A verifier requiring another preset refuses the proof.
-        let other = ProveOptions { regime: Regime::Conjectured, log_inv_rate: 4 };
-        assert!(verify_aggregate(proof.as_bytes(), &keys, &message, epoch, &VerifyOptions { require: Some(other) }).is_err());
+        let other = ProveOptions {
+            regime: Regime::Conjectured,
+            log_inv_rate: 4,
+        };
+        assert!(verify_aggregate(
+            proof.as_bytes(),
+            &keys,
+            &message,
+            epoch,
+            &VerifyOptions {
+                require: Some(other)
+            }
+        )
+        .is_err());
     }
 }

@@ -32,7 +32,11 @@ fn round_trip_verifies_for_every_preset() {
         let (got_preset, decoded) = decode(&bytes, &shape).expect("own encoding decodes");
         assert_eq!(got_preset, preset);
         verify_tiny(&preset, &decoded, &st).expect("decoded proof verifies");
-        assert_eq!(encode(&got_preset, &decoded), bytes, "re-encoding is the identity");
+        assert_eq!(
+            encode(&got_preset, &decoded),
+            bytes,
+            "re-encoding is the identity"
+        );
     }
 }
 
@@ -62,13 +66,19 @@ fn every_truncation_is_malformed() {
     let bytes = default_proof_bytes();
     let shape = tiny_shape(&Preset::default_preset(), LOG_N);
     for len in 0..bytes.len() {
-        assert!(is_malformed(decode(&bytes[..len], &shape)), "truncation to {len} accepted");
+        assert!(
+            is_malformed(decode(&bytes[..len], &shape)),
+            "truncation to {len} accepted"
+        );
     }
     // Truncations that also fix up the declared archive length reach the archive validator.
     for len in (PREFIX_LEN..bytes.len()).step_by(7) {
         let mut t = bytes[..len].to_vec();
         t[12..16].copy_from_slice(&((len - PREFIX_LEN) as u32).to_le_bytes());
-        assert!(is_malformed(decode(&t, &shape)), "patched truncation to {len} accepted");
+        assert!(
+            is_malformed(decode(&t, &shape)),
+            "patched truncation to {len} accepted"
+        );
     }
 }
 
@@ -77,7 +87,9 @@ fn trailing_bytes_are_malformed() {
     let mut bytes = default_proof_bytes();
     let shape = tiny_shape(&Preset::default_preset(), LOG_N);
     bytes.push(0);
-    let err = decode(&bytes, &shape).err().expect("trailing byte accepted");
+    let err = decode(&bytes, &shape)
+        .err()
+        .expect("trailing byte accepted");
     assert!(err.to_string().contains("trailing"), "{err}");
 }
 
@@ -90,7 +102,10 @@ fn every_prefix_bit_flip_is_malformed() {
         b[bit / 8] ^= 1 << (bit % 8);
         // A flip in the preset id can land on another valid preset: then the archive does not
         // match that preset's shape (query count), which is still Malformed.
-        assert!(is_malformed(decode(&b, &shape)), "prefix bit {bit} flip accepted");
+        assert!(
+            is_malformed(decode(&b, &shape)),
+            "prefix bit {bit} flip accepted"
+        );
     }
 }
 
@@ -105,7 +120,10 @@ fn sampled_body_bit_flips_never_verify() {
     for bit in positions {
         let mut b = bytes.clone();
         b[PREFIX_LEN + bit / 8] ^= 1 << (bit % 8);
-        assert!(decode_and_verify(&b, LOG_N).is_err(), "body bit {bit} flip still verifies");
+        assert!(
+            decode_and_verify(&b, LOG_N).is_err(),
+            "body bit {bit} flip still verifies"
+        );
     }
 }
 
@@ -130,7 +148,10 @@ fn random_bytes_are_malformed() {
             b[11] = 0;
             b[12..16].copy_from_slice(&((len - PREFIX_LEN) as u32).to_le_bytes());
         }
-        assert!(is_malformed(decode(&b, &shape)), "random input {round} accepted");
+        assert!(
+            is_malformed(decode(&b, &shape)),
+            "random input {round} accepted"
+        );
     }
 }
 
@@ -140,7 +161,9 @@ fn wrong_statement_shape_is_malformed() {
     let preset = Preset::default_preset();
     // Taller traces than the proof has.
     let taller = tiny_shape(&preset, LOG_N + 1);
-    let err = decode(&bytes, &taller).err().expect("proof accepted for a taller statement");
+    let err = decode(&bytes, &taller)
+        .err()
+        .expect("proof accepted for a taller statement");
     assert!(err.to_string().contains("trace log height"), "{err}");
     // One instance fewer.
     let mut fewer = tiny_shape(&preset, LOG_N);
@@ -158,13 +181,25 @@ fn unknown_version_and_preset_are_malformed() {
     let shape = tiny_shape(&Preset::default_preset(), LOG_N);
     let mut v = bytes.clone();
     v[8..10].copy_from_slice(&2u16.to_le_bytes());
-    assert!(decode(&v, &shape).err().unwrap().to_string().contains("version"));
+    assert!(decode(&v, &shape)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("version"));
     let mut p = bytes.clone();
     p[10] = 8;
-    assert!(decode(&p, &shape).err().unwrap().to_string().contains("preset"));
+    assert!(decode(&p, &shape)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("preset"));
     let mut m = bytes;
     m[0] = b'X';
-    assert!(decode(&m, &shape).err().unwrap().to_string().contains("magic"));
+    assert!(decode(&m, &shape)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("magic"));
 }
 
 #[test]
@@ -177,11 +212,16 @@ fn non_canonical_field_element_is_malformed() {
     // witness; check that before tampering so the test cannot pass vacuously.
     let witness = u32::from_le_bytes(bytes[n - 4..].try_into().unwrap());
     use p3_field::PrimeField32;
-    assert_eq!(witness, proof.opening_proof.query_pow_witness.as_canonical_u32());
+    assert_eq!(
+        witness,
+        proof.opening_proof.query_pow_witness.as_canonical_u32()
+    );
     // Same residue mod p, non-canonical representative.
     let p = 0x7f00_0001u32;
     bytes[n - 4..].copy_from_slice(&(witness + p).to_le_bytes());
-    let err = decode(&bytes, &tiny_shape(&preset, LOG_N)).err().expect("non-canonical accepted");
+    let err = decode(&bytes, &tiny_shape(&preset, LOG_N))
+        .err()
+        .expect("non-canonical accepted");
     assert!(err.to_string().contains("non-canonical"), "{err}");
 }
 
@@ -203,7 +243,10 @@ fn proof_bytes_by_component() {
         for (name, size) in &parts {
             println!("  {size:>8}  {name}");
         }
-        assert!(payload < bytes.len() && bytes.len() - payload < payload / 4, "rkyv overhead");
+        assert!(
+            payload < bytes.len() && bytes.len() - payload < payload / 4,
+            "rkyv overhead"
+        );
         assert_eq!(preset.regime == Regime::Proven, preset.id() < 4);
     }
 }

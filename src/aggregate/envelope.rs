@@ -139,7 +139,11 @@ fn digest_from_bytes(b: &Digest) -> [u64; 4] {
 }
 
 fn push_ext(out: &mut Vec<u32>, e: &Challenge) {
-    out.extend(BasedVectorSpace::<Val>::as_basis_coefficients_slice(e).iter().map(|c| c.as_canonical_u32()));
+    out.extend(
+        BasedVectorSpace::<Val>::as_basis_coefficients_slice(e)
+            .iter()
+            .map(|c| c.as_canonical_u32()),
+    );
 }
 
 fn push_exts(out: &mut Vec<u32>, es: &[Challenge]) {
@@ -195,7 +199,14 @@ impl ProofBody {
         let input_paths = fri
             .input_openings
             .iter()
-            .map(|batch| batch.opening_proof.sibling_hashes.iter().map(digest_to_bytes).collect())
+            .map(|batch| {
+                batch
+                    .opening_proof
+                    .sibling_hashes
+                    .iter()
+                    .map(digest_to_bytes)
+                    .collect()
+            })
             .collect();
         let round_values = fri
             .commit_phase_openings
@@ -211,14 +222,29 @@ impl ProofBody {
         let round_paths = fri
             .commit_phase_openings
             .iter()
-            .map(|round| round.opening_proof.sibling_hashes.iter().map(digest_to_bytes).collect())
+            .map(|round| {
+                round
+                    .opening_proof
+                    .sibling_hashes
+                    .iter()
+                    .map(digest_to_bytes)
+                    .collect()
+            })
             .collect();
         let mut final_poly = Vec::new();
         push_exts(&mut final_poly, &fri.final_poly);
         ProofBody {
-            degree_bits: proof.degree_bits.iter().map(|&d| d.min(255) as u8).collect(),
+            degree_bits: proof
+                .degree_bits
+                .iter()
+                .map(|&d| d.min(255) as u8)
+                .collect(),
             commit_main: cap_root(&proof.commitments.main),
-            commit_permutation: proof.commitments.permutation.as_ref().map_or([0; 32], cap_root),
+            commit_permutation: proof
+                .commitments
+                .permutation
+                .as_ref()
+                .map_or([0; 32], cap_root),
             commit_quotient: cap_root(&proof.commitments.quotient_chunks),
             opened,
             lookup_terminals,
@@ -285,8 +311,8 @@ pub fn read_prefix(bytes: &[u8]) -> Result<(Preset, &[u8]), VerifyError> {
             "unsupported format version {version} (this build reads {FORMAT_VERSION})"
         )));
     }
-    let preset =
-        Preset::from_id(bytes[10]).ok_or_else(|| malformed(format!("unknown preset id {}", bytes[10])))?;
+    let preset = Preset::from_id(bytes[10])
+        .ok_or_else(|| malformed(format!("unknown preset id {}", bytes[10])))?;
     if bytes[11] != 0 {
         return Err(malformed("reserved prefix byte is not zero"));
     }
@@ -331,7 +357,9 @@ impl Expected {
         let mut lookup_instances = 0;
         for a in &shape.instances {
             // Shapes come from the verifier's own AIRs, but a nonsensical one must not overflow.
-            if a.log_height < min_log || a.log_height > 27 || !a.num_quotient_chunks.is_power_of_two()
+            if a.log_height < min_log
+                || a.log_height > 27
+                || !a.num_quotient_chunks.is_power_of_two()
             {
                 return Err(malformed(format!(
                     "statement shape has trace log height {} / {} quotient chunks, outside this preset",
@@ -341,7 +369,11 @@ impl Expected {
             let lde = a.log_height + log_blowup;
             lde_heights.push(lde);
             let rows = |w: usize, next: bool| w * (1 + usize::from(next));
-            let perm_cols = if a.num_lookups > 0 { (a.num_lookups + 1) * d } else { 0 };
+            let perm_cols = if a.num_lookups > 0 {
+                (a.num_lookups + 1) * d
+            } else {
+                0
+            };
             opened += d
                 * (rows(a.main_width, a.main_next)
                     + rows(a.preprocessed_width, a.preprocessed_next)
@@ -399,7 +431,9 @@ fn check_len(what: &str, got: usize, expected: usize) -> Result<(), VerifyError>
     if got == expected {
         Ok(())
     } else {
-        Err(malformed(format!("{what}: {got} entries, expected {expected}")))
+        Err(malformed(format!(
+            "{what}: {got} entries, expected {expected}"
+        )))
     }
 }
 
@@ -407,12 +441,18 @@ fn check_at_most(what: &str, got: usize, bound: usize) -> Result<(), VerifyError
     if got <= bound {
         Ok(())
     } else {
-        Err(malformed(format!("{what}: {got} entries, at most {bound} possible")))
+        Err(malformed(format!(
+            "{what}: {got} entries, at most {bound} possible"
+        )))
     }
 }
 
 /// Checks every length of a validated archive against the expected shape.
-fn check_shape(body: &ArchivedProofBody, shape: &ProofShape, e: &Expected) -> Result<(), VerifyError> {
+fn check_shape(
+    body: &ArchivedProofBody,
+    shape: &ProofShape,
+    e: &Expected,
+) -> Result<(), VerifyError> {
     let n = shape.instances.len();
     check_len("instances (degree_bits)", body.degree_bits.len(), n)?;
     for (i, (&got, a)) in body.degree_bits.iter().zip(&shape.instances).enumerate() {
@@ -424,7 +464,11 @@ fn check_shape(body: &ArchivedProofBody, shape: &ProofShape, e: &Expected) -> Re
         }
     }
     check_len("opened values", body.opened.len(), e.opened)?;
-    check_len("lookup terminals", body.lookup_terminals.len(), e.lookup_instances * CHALLENGE_DEGREE)?;
+    check_len(
+        "lookup terminals",
+        body.lookup_terminals.len(),
+        e.lookup_instances * CHALLENGE_DEGREE,
+    )?;
     if e.lookup_instances == 0 {
         if body.commit_permutation != [0u8; 32] {
             return Err(malformed("permutation commitment present without lookups"));
@@ -433,24 +477,66 @@ fn check_shape(body: &ArchivedProofBody, shape: &ProofShape, e: &Expected) -> Re
             return Err(malformed("lookup grinding witness present without lookups"));
         }
     }
-    check_len("FRI commit-phase commitments", body.fri_commits.len(), e.rounds.len())?;
-    check_len("FRI commit-phase grinding witnesses", body.fri_commit_pow_witnesses.len(), e.rounds.len())?;
-    check_len("FRI input commitments (values)", body.input_values.len(), e.input_batches.len())?;
-    check_len("FRI input commitments (paths)", body.input_paths.len(), e.input_batches.len())?;
-    for (b, (&(width, height), (vals, paths))) in
-        e.input_batches.iter().zip(body.input_values.iter().zip(body.input_paths.iter())).enumerate()
+    check_len(
+        "FRI commit-phase commitments",
+        body.fri_commits.len(),
+        e.rounds.len(),
+    )?;
+    check_len(
+        "FRI commit-phase grinding witnesses",
+        body.fri_commit_pow_witnesses.len(),
+        e.rounds.len(),
+    )?;
+    check_len(
+        "FRI input commitments (values)",
+        body.input_values.len(),
+        e.input_batches.len(),
+    )?;
+    check_len(
+        "FRI input commitments (paths)",
+        body.input_paths.len(),
+        e.input_batches.len(),
+    )?;
+    for (b, (&(width, height), (vals, paths))) in e
+        .input_batches
+        .iter()
+        .zip(body.input_values.iter().zip(body.input_paths.iter()))
+        .enumerate()
     {
-        check_len(&format!("input batch {b} opened values"), vals.len(), e.num_queries * width)?;
-        check_at_most(&format!("input batch {b} Merkle siblings"), paths.len(), e.num_queries * height)?;
+        check_len(
+            &format!("input batch {b} opened values"),
+            vals.len(),
+            e.num_queries * width,
+        )?;
+        check_at_most(
+            &format!("input batch {b} Merkle siblings"),
+            paths.len(),
+            e.num_queries * height,
+        )?;
     }
-    check_len("FRI rounds (values)", body.round_values.len(), e.rounds.len())?;
+    check_len(
+        "FRI rounds (values)",
+        body.round_values.len(),
+        e.rounds.len(),
+    )?;
     check_len("FRI rounds (paths)", body.round_paths.len(), e.rounds.len())?;
-    for (r, (&(arity, height), (vals, paths))) in
-        e.rounds.iter().zip(body.round_values.iter().zip(body.round_paths.iter())).enumerate()
+    for (r, (&(arity, height), (vals, paths))) in e
+        .rounds
+        .iter()
+        .zip(body.round_values.iter().zip(body.round_paths.iter()))
+        .enumerate()
     {
         let siblings = ((1usize << arity) - 1) * CHALLENGE_DEGREE;
-        check_len(&format!("FRI round {r} sibling values"), vals.len(), e.num_queries * siblings)?;
-        check_at_most(&format!("FRI round {r} Merkle siblings"), paths.len(), e.num_queries * height)?;
+        check_len(
+            &format!("FRI round {r} sibling values"),
+            vals.len(),
+            e.num_queries * siblings,
+        )?;
+        check_at_most(
+            &format!("FRI round {r} Merkle siblings"),
+            paths.len(),
+            e.num_queries * height,
+        )?;
     }
     check_len("FRI final polynomial", body.final_poly.len(), e.final_poly)?;
     Ok(())
@@ -465,7 +551,11 @@ struct FieldReader<'a> {
 
 impl<'a> FieldReader<'a> {
     fn new(words: &'a [rkyv::rend::u32_le], what: &'static str) -> Self {
-        FieldReader { words, pos: 0, what }
+        FieldReader {
+            words,
+            pos: 0,
+            what,
+        }
     }
 
     fn val(&mut self) -> Result<Val, VerifyError> {
@@ -480,8 +570,7 @@ impl<'a> FieldReader<'a> {
     }
 
     fn ext(&mut self) -> Result<Challenge, VerifyError> {
-        let c: [Val; CHALLENGE_DEGREE] =
-            [self.val()?, self.val()?, self.val()?, self.val()?];
+        let c: [Val; CHALLENGE_DEGREE] = [self.val()?, self.val()?, self.val()?, self.val()?];
         Ok(Challenge::from_basis_coefficients_fn(|i| c[i]))
     }
 
@@ -492,7 +581,9 @@ impl<'a> FieldReader<'a> {
 
 fn canonical(w: u32, what: &str) -> Result<Val, VerifyError> {
     if w >= P {
-        return Err(malformed(format!("{what}: non-canonical field element {w:#x} >= p")));
+        return Err(malformed(format!(
+            "{what}: non-canonical field element {w:#x} >= p"
+        )));
     }
     Ok(Val::new(w))
 }
@@ -502,7 +593,9 @@ fn cap(d: &Digest) -> MerkleCap<Val, [u64; 4]> {
 }
 
 fn paths(ps: &rkyv::vec::ArchivedVec<Digest>) -> PrunedMerklePaths<u64, 4> {
-    PrunedMerklePaths { sibling_hashes: ps.iter().map(digest_from_bytes).collect() }
+    PrunedMerklePaths {
+        sibling_hashes: ps.iter().map(digest_from_bytes).collect(),
+    }
 }
 
 /// Converts a validated, shape-checked archive into the Plonky3 proof.
@@ -516,18 +609,30 @@ fn to_proof(
     let mut instances = Vec::with_capacity(shape.instances.len());
     for a in &shape.instances {
         let trace_local = r.exts(a.main_width)?;
-        let trace_next = if a.main_next { Some(r.exts(a.main_width)?) } else { None };
+        let trace_next = if a.main_next {
+            Some(r.exts(a.main_width)?)
+        } else {
+            None
+        };
         let preprocessed = if a.preprocessed_width > 0 {
             let local = r.exts(a.preprocessed_width)?;
-            let next =
-                if a.preprocessed_next { Some(r.exts(a.preprocessed_width)?) } else { None };
+            let next = if a.preprocessed_next {
+                Some(r.exts(a.preprocessed_width)?)
+            } else {
+                None
+            };
             Some(PreprocessedOpenedValues { local, next })
         } else {
             None
         };
-        let quotient_chunks =
-            (0..a.num_quotient_chunks).map(|_| r.exts(d)).collect::<Result<Vec<_>, _>>()?;
-        let perm_cols = if a.num_lookups > 0 { (a.num_lookups + 1) * d } else { 0 };
+        let quotient_chunks = (0..a.num_quotient_chunks)
+            .map(|_| r.exts(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        let perm_cols = if a.num_lookups > 0 {
+            (a.num_lookups + 1) * d
+        } else {
+            0
+        };
         let permutation_local = r.exts(perm_cols)?;
         let permutation_next = r.exts(perm_cols)?;
         instances.push(OpenedValuesWithLookups {
@@ -546,14 +651,24 @@ fn to_proof(
     let lookup_terminals = shape
         .instances
         .iter()
-        .map(|a| if a.num_lookups > 0 { t.ext().map(|x| Some(LookupTerminal(x))) } else { Ok(None) })
+        .map(|a| {
+            if a.num_lookups > 0 {
+                t.ext().map(|x| Some(LookupTerminal(x)))
+            } else {
+                Ok(None)
+            }
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let has_lookups = e.lookup_instances > 0;
 
     let q = e.num_queries;
     let mut input_openings = Vec::with_capacity(e.input_batches.len());
     let batch_widths = input_matrix_widths(shape);
-    for ((vals, ps), widths) in body.input_values.iter().zip(body.input_paths.iter()).zip(&batch_widths)
+    for ((vals, ps), widths) in body
+        .input_values
+        .iter()
+        .zip(body.input_paths.iter())
+        .zip(&batch_widths)
     {
         let mut rd = FieldReader::new(vals, "FRI input openings");
         let mut opened_values = Vec::with_capacity(q);
@@ -564,16 +679,29 @@ fn to_proof(
                 .collect::<Result<Vec<_>, _>>()?;
             opened_values.push(rows);
         }
-        input_openings.push(BatchMultiOpening { opened_values, opening_proof: paths(ps) });
+        input_openings.push(BatchMultiOpening {
+            opened_values,
+            opening_proof: paths(ps),
+        });
     }
     let mut commit_phase_openings = Vec::with_capacity(e.rounds.len());
-    for ((vals, ps), &(arity, _)) in body.round_values.iter().zip(body.round_paths.iter()).zip(&e.rounds) {
+    for ((vals, ps), &(arity, _)) in body
+        .round_values
+        .iter()
+        .zip(body.round_paths.iter())
+        .zip(&e.rounds)
+    {
         let mut rd = FieldReader::new(vals, "FRI sibling values");
-        let sibling_values =
-            (0..q).map(|_| rd.exts((1 << arity) - 1)).collect::<Result<Vec<_>, _>>()?;
-        commit_phase_openings.push(CommitPhaseMultiStep { sibling_values, opening_proof: paths(ps) });
+        let sibling_values = (0..q)
+            .map(|_| rd.exts((1 << arity) - 1))
+            .collect::<Result<Vec<_>, _>>()?;
+        commit_phase_openings.push(CommitPhaseMultiStep {
+            sibling_values,
+            opening_proof: paths(ps),
+        });
     }
-    let final_poly = FieldReader::new(&body.final_poly, "FRI final polynomial").exts(e.final_poly / d)?;
+    let final_poly =
+        FieldReader::new(&body.final_poly, "FRI final polynomial").exts(e.final_poly / d)?;
     let witnesses = body
         .fri_commit_pow_witnesses
         .iter()
@@ -600,7 +728,10 @@ fn to_proof(
         lookup_terminals,
         degree_bits: shape.instances.iter().map(|a| a.log_height).collect(),
         lookup_pow_witness: if has_lookups {
-            Some(canonical(body.lookup_pow_witness.to_native(), "lookup grinding witness")?)
+            Some(canonical(
+                body.lookup_pow_witness.to_native(),
+                "lookup grinding witness",
+            )?)
         } else {
             None
         },
@@ -613,10 +744,17 @@ fn to_proof(
 fn input_matrix_widths(shape: &ProofShape) -> Vec<Vec<usize>> {
     let d = CHALLENGE_DEGREE;
     let main = shape.instances.iter().map(|a| a.main_width).collect();
-    let quotient =
-        shape.instances.iter().flat_map(|a| core::iter::repeat_n(d, a.num_quotient_chunks)).collect();
-    let pre: Vec<usize> =
-        shape.instances.iter().filter(|a| a.preprocessed_width > 0).map(|a| a.preprocessed_width).collect();
+    let quotient = shape
+        .instances
+        .iter()
+        .flat_map(|a| core::iter::repeat_n(d, a.num_quotient_chunks))
+        .collect();
+    let pre: Vec<usize> = shape
+        .instances
+        .iter()
+        .filter(|a| a.preprocessed_width > 0)
+        .map(|a| a.preprocessed_width)
+        .collect();
     let perm: Vec<usize> = shape
         .instances
         .iter()
@@ -650,7 +788,7 @@ pub fn decode(
     let (preset, archive) = read_prefix(bytes)?;
     let e = Expected::new(&preset, expected)?;
     let aligned_copy: AlignedVec<16>;
-    let archive: &[u8] = if (archive.as_ptr() as usize) % 16 == 0 {
+    let archive: &[u8] = if (archive.as_ptr() as usize).is_multiple_of(16) {
         archive
     } else {
         let mut v = AlignedVec::<16>::with_capacity(archive.len());
@@ -677,14 +815,23 @@ pub fn component_sizes(proof: &BatchProof<MultisigConfig>) -> Vec<(&'static str,
     let nested = |v: &[Vec<u32>]| v.iter().map(|x| 4 * x.len()).sum::<usize>();
     let digests = |v: &[Vec<Digest>]| v.iter().map(|x| 32 * x.len()).sum::<usize>();
     vec![
-        ("commitments (main, permutation, quotient, FRI rounds)", 32 * (3 + b.fri_commits.len())),
+        (
+            "commitments (main, permutation, quotient, FRI rounds)",
+            32 * (3 + b.fri_commits.len()),
+        ),
         ("opened values at zeta / g*zeta", words(&b.opened)),
         ("lookup terminals", words(&b.lookup_terminals)),
-        ("grinding witnesses", 4 * (4 + b.fri_commit_pow_witnesses.len())),
+        (
+            "grinding witnesses",
+            4 * (4 + b.fri_commit_pow_witnesses.len()),
+        ),
         ("FRI input openings (opened rows)", nested(&b.input_values)),
         ("FRI input Merkle multiproofs", digests(&b.input_paths)),
         ("FRI commit-phase sibling values", nested(&b.round_values)),
-        ("FRI commit-phase Merkle multiproofs", digests(&b.round_paths)),
+        (
+            "FRI commit-phase Merkle multiproofs",
+            digests(&b.round_paths),
+        ),
         ("FRI final polynomial", words(&b.final_poly)),
     ]
 }

@@ -16,6 +16,8 @@
 
 use std::collections::HashSet;
 
+use p3_maybe_rayon::prelude::*;
+
 use crate::xmss::{PublicKey, Signature};
 
 pub mod chain_air;
@@ -175,16 +177,25 @@ impl Aggregator {
         if self.signers.len() > MAX_SIGNATURES {
             return Err(ProveError::InvalidOptions(format!("more than {MAX_SIGNATURES} signatures")));
         }
+        let t = std::time::Instant::now();
         let keys = self.public_keys();
-        let mut steps = Vec::with_capacity(self.signers.len() * system::STEPS_PER_SIGNATURE);
-        let witnesses: Vec<_> = self
+        let per_signer: Vec<_> = self
             .signers
-            .iter()
+            .par_iter()
             .enumerate()
             .map(|(s, (pk, sig))| {
-                witness::build_witness(s as u32, pk, sig, &self.message, self.epoch, &mut steps)
+                let mut steps = Vec::with_capacity(system::STEPS_PER_SIGNATURE);
+                let w = witness::build_witness(s as u32, pk, sig, &self.message, self.epoch, &mut steps);
+                (w, steps)
             })
             .collect();
+        let mut steps = Vec::with_capacity(self.signers.len() * system::STEPS_PER_SIGNATURE);
+        let mut witnesses = Vec::with_capacity(self.signers.len());
+        for (w, s) in per_signer {
+            witnesses.push(w);
+            steps.extend(s);
+        }
+        profile("witnesses", t);
         prove_witnesses(&self.message, self.epoch, &keys, &witnesses, &steps, opts)
     }
 }
@@ -209,7 +220,9 @@ pub fn prove_witnesses(
     let config = config::stark_config(&preset);
     let stmt = system::Statement { message, epoch, keys };
     let airs = stmt.airs();
+    let t = std::time::Instant::now();
     let traces = system::build_traces(&stmt, &airs, witnesses, steps);
+    profile("traces", t);
     let heights: Vec<usize> = traces.iter().map(p3_matrix::Matrix::height).collect();
     if heights != stmt.heights() {
         return Err(ProveError::Prover(format!(
@@ -217,15 +230,24 @@ pub fn prove_witnesses(
             stmt.heights()
         )));
     }
+    let t = std::time::Instant::now();
     let proof = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        system::prove(&config, &stmt, &airs, &traces)
+        system::prove(&config, &stmt, &airs, system::common_data(&airs), &traces)
     }))
     .map_err(|_| ProveError::Prover("constraint check failed".into()))?
     .map_err(ProveError::Prover)?;
-    // PLACEHOLDER encoding until envelope.rs lands: preset id byte, then JSON.
-    let mut bytes = vec![preset.id()];
-    serde_json::to_writer(&mut bytes, &proof).map_err(|e| ProveError::Prover(e.to_string()))?;
+    profile("prove_batch", t);
+    let t = std::time::Instant::now();
+    let bytes = envelope::encode(&preset, &proof);
+    profile("encode", t);
     Ok(AggregateProof { bytes })
+}
+
+/// Prints the time of a prover phase to stderr when `MULTISIG_PROFILE` is set.
+pub(crate) fn profile(phase: &str, since: std::time::Instant) {
+    if std::env::var_os("MULTISIG_PROFILE").is_some() {
+        eprintln!("[multisig profile] {phase}: {:.1} ms", since.elapsed().as_secs_f64() * 1e3);
+    }
 }
 
 /// Verifies an aggregate proof against the public keys (in the order of
@@ -248,18 +270,23 @@ pub fn verify_aggregate(
     if distinct.len() != public_keys.len() {
         return Err(VerifyError::Invalid("duplicate public key".into()));
     }
-    let (&id, body) = proof.split_first().ok_or_else(|| VerifyError::Malformed("empty".into()))?;
-    let preset = config::Preset::from_id(id).ok_or_else(|| VerifyError::Malformed(format!("preset id {id}")))?;
+    let stmt = system::Statement { message, epoch, keys: public_keys };
+    let airs = stmt.airs();
+    let common = system::common_data(&airs);
+    let shape = system::proof_shape(&airs, &common, &system::degree_bits(&stmt.heights()));
+    let (preset, proof) = envelope::decode(proof, &shape)?;
     if let Some(required) = &opts.require {
         if !preset.satisfies(required) {
-            return Err(VerifyError::Invalid(format!("proof made under preset {id}, not the required one")));
+            return Err(VerifyError::Invalid(format!(
+                "proof made under preset {}, not the required one",
+                preset.id()
+            )));
         }
     }
     let config = config::stark_config(&preset);
-    let proof: p3_batch_stark::BatchProof<config::MultisigConfig> =
-        serde_json::from_slice(body).map_err(|e| VerifyError::Malformed(e.to_string()))?;
-    let stmt = system::Statement { message, epoch, keys: public_keys };
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| system::verify(&config, &stmt, &proof)))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        system::verify(&config, &stmt, &airs, &common, &proof)
+    }))
         .map_err(|_| VerifyError::Invalid("verifier panicked on malformed proof".into()))?
         .map_err(VerifyError::Invalid)
 }
