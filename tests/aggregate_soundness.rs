@@ -25,7 +25,9 @@ fn signers(second: TestSigner) -> (Vec<PublicKey>, Vec<SigWitness>, Vec<TestSign
     let mut steps = Vec::new();
     for (s, signer) in [&first, &second].into_iter().enumerate() {
         let (pk, sig) = signer.sign(EPOCH);
-        witnesses.push(build_witness(s as u32, &pk, &sig, &MESSAGE, EPOCH, &mut steps));
+        witnesses.push(build_witness(
+            s as u32, &pk, &sig, &MESSAGE, EPOCH, &mut steps,
+        ));
         keys.push(pk);
     }
     (keys, witnesses, vec![first, second])
@@ -41,13 +43,29 @@ fn all_steps(witnesses: &mut [SigWitness]) -> Vec<ChainStep> {
 
 /// Debug: the prover's checker refuses. Release: the proof does not verify.
 fn assert_rejected(keys: &[PublicKey], witnesses: &[SigWitness], steps: &[ChainStep]) {
-    let result = prove_witnesses(&MESSAGE, EPOCH, keys, witnesses, steps, &ProveOptions::default());
+    let result = prove_witnesses(
+        &MESSAGE,
+        EPOCH,
+        keys,
+        witnesses,
+        steps,
+        &ProveOptions::default(),
+    );
     if cfg!(debug_assertions) {
         assert!(result.is_err(), "debug prover accepted an invalid witness");
     } else {
         let proof = result.expect("release prover should produce a (bad) proof");
-        let verdict = verify_aggregate(proof.as_bytes(), keys, &MESSAGE, EPOCH, &VerifyOptions::default());
-        assert!(verdict.is_err(), "verifier accepted a proof of an invalid witness");
+        let verdict = verify_aggregate(
+            proof.as_bytes(),
+            keys,
+            &MESSAGE,
+            EPOCH,
+            &VerifyOptions::default(),
+        );
+        assert!(
+            verdict.is_err(),
+            "verifier accepted a proof of an invalid witness"
+        );
     }
 }
 
@@ -56,8 +74,23 @@ fn honest_witness_is_accepted() {
     // The control for every test below: the same construction without the corruption verifies.
     let (keys, mut witnesses, _) = signers(TestSigner::new(12, &MESSAGE, EPOCH, 200));
     let steps = all_steps(&mut witnesses);
-    let proof = prove_witnesses(&MESSAGE, EPOCH, &keys, &witnesses, &steps, &ProveOptions::default()).unwrap();
-    verify_aggregate(proof.as_bytes(), &keys, &MESSAGE, EPOCH, &VerifyOptions::default()).unwrap();
+    let proof = prove_witnesses(
+        &MESSAGE,
+        EPOCH,
+        &keys,
+        &witnesses,
+        &steps,
+        &ProveOptions::default(),
+    )
+    .unwrap();
+    verify_aggregate(
+        proof.as_bytes(),
+        &keys,
+        &MESSAGE,
+        EPOCH,
+        &VerifyOptions::default(),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -67,7 +100,9 @@ fn chain_start_disagreeing_with_codeword_is_rejected() {
     // hash's digits.
     let (keys, mut witnesses, signers) = signers(TestSigner::new(12, &MESSAGE, EPOCH, 200));
     let w = &mut witnesses[1];
-    let i = (0..DIMENSION).find(|&i| w.digits[i] < BASE as u8 - 1).unwrap();
+    let i = (0..DIMENSION)
+        .find(|&i| w.digits[i] < BASE as u8 - 1)
+        .unwrap();
     let j = (0..DIMENSION).find(|&j| j != i && w.digits[j] > 0).unwrap();
     w.digits[i] += 1;
     w.digits[j] -= 1;
@@ -75,7 +110,10 @@ fn chain_start_disagreeing_with_codeword_is_rejected() {
     w.starts[j] = signers[1].chain_value(EPOCH, j, w.digits[j]);
     let ends_before = w.ends;
     let steps = all_steps(&mut witnesses);
-    assert_eq!(witnesses[1].ends, ends_before, "the corruption must keep the chain ends");
+    assert_eq!(
+        witnesses[1].ends, ends_before,
+        "the corruption must keep the chain ends"
+    );
     assert_rejected(&keys, &witnesses, &steps);
 }
 
@@ -102,7 +140,12 @@ fn tweak_off_by_one_is_rejected() {
         input[..8].copy_from_slice(&value);
         input[8..13].copy_from_slice(&w.parameter);
         input[13..15].copy_from_slice(&chain_tweak(EPOCH, 0, target));
-        steps.push(ChainStep { sig: 1, chain: 0, pos, input });
+        steps.push(ChainStep {
+            sig: 1,
+            chain: 0,
+            pos,
+            input,
+        });
         value = compress_16(&input);
     }
     if w.digits[0] < BASE as u8 - 1 {

@@ -1,5 +1,6 @@
 //! Production key generation, signing and secret-key SSZ on one real key (2^17 epochs, the
-//! minimum range). Run in release: `cargo test --release --test xmss_keygen`.
+//! minimum range). Run in release: `cargo test --release --test xmss_keygen` (about 9 s of CPU
+//! for the key); in a debug build these tests are skipped as too slow.
 
 use std::sync::OnceLock;
 
@@ -22,6 +23,7 @@ fn key() -> &'static (PublicKey, SecretKey) {
 }
 
 #[test]
+#[cfg_attr(debug_assertions, ignore = "slow in debug builds: run with --release")]
 fn range_is_widened_to_two_bottom_trees() {
     let (pk, sk) = key();
     assert_eq!(sk.activation_interval(), 65_536..196_608);
@@ -30,6 +32,7 @@ fn range_is_widened_to_two_bottom_trees() {
 }
 
 #[test]
+#[cfg_attr(debug_assertions, ignore = "slow in debug builds: run with --release")]
 fn signatures_verify_across_the_prepared_window() {
     let (pk, sk) = key();
     let msg: [u8; 32] = core::array::from_fn(|i| i as u8);
@@ -49,6 +52,7 @@ fn signatures_verify_across_the_prepared_window() {
 }
 
 #[test]
+#[cfg_attr(debug_assertions, ignore = "slow in debug builds: run with --release")]
 fn epochs_outside_the_key_are_refused() {
     let (_, sk) = key();
     for epoch in [0u32, 65_535, 196_608, u32::MAX] {
@@ -60,6 +64,7 @@ fn epochs_outside_the_key_are_refused() {
 }
 
 #[test]
+#[cfg_attr(debug_assertions, ignore = "slow in debug builds: run with --release")]
 fn ssz_round_trips_byte_identically() {
     let (pk, sk) = key();
     assert_eq!(PublicKey::from_ssz(&pk.to_ssz()).unwrap(), *pk);
@@ -87,6 +92,7 @@ fn ssz_round_trips_byte_identically() {
 }
 
 #[test]
+#[cfg_attr(debug_assertions, ignore = "slow in debug builds: run with --release")]
 fn malformed_secret_keys_are_errors() {
     let (_, sk) = key();
     let bytes = sk.to_ssz();
@@ -161,6 +167,7 @@ fn prepared_window_slides() {
 /// Random corruptions of a real secret key: decoding fails or yields a key that signs without
 /// panicking (possibly refusing the epoch).
 #[test]
+#[cfg_attr(debug_assertions, ignore = "slow in debug builds: run with --release")]
 fn corrupted_secret_keys_never_panic() {
     use rand::{Rng, SeedableRng};
     let (_, sk) = key();

@@ -3,17 +3,18 @@
 use multisig::xmss::{self, PublicKey, Signature, XmssError};
 use serde_json::Value;
 
-/// `$MULTISIG_VECTORS_DIR`, else the first `shared/vectors` found beside the crate or one of its
-/// ancestors (`../shared/vectors` from a checkout next to `shared/`).
+/// `$MSIG_VECTORS` (the variable `.ci/test` and `c-tests/run.sh` export), else the first
+/// `shared/vectors` found beside the crate or one of its ancestors (`../shared/vectors` from a
+/// checkout next to `shared/`).
 fn vectors_dir() -> std::path::PathBuf {
-    if let Ok(dir) = std::env::var("MULTISIG_VECTORS_DIR") {
+    if let Some(dir) = std::env::var_os("MSIG_VECTORS").filter(|d| !d.is_empty()) {
         return dir.into();
     }
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .map(|a| a.join("shared/vectors"))
         .find(|p| p.is_dir())
-        .expect("shared/vectors not found; set MULTISIG_VECTORS_DIR")
+        .expect("shared/vectors not found; set MSIG_VECTORS")
 }
 
 fn load(name: &str) -> Value {

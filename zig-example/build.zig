@@ -12,10 +12,16 @@ pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
     const optimize = b.standardOptimizeOption(.{});
 
-    const lib_dir = b.option([]const u8, "lib-dir", "directory holding libmultisig_glue.a") orelse
-        b.pathFromRoot("../target/release");
-    const vectors_dir = b.option([]const u8, "vectors", "directory holding the shared vectors") orelse
-        b.pathFromRoot("../../shared/vectors");
+    // Paths given on the command line are taken relative to the current directory; the defaults
+    // are relative to this directory.
+    const lib = if (b.option([]const u8, "lib-dir", "directory holding libmultisig_glue.a")) |dir|
+        b.graph.cwdRelativePath(b.pathJoin(&.{ dir, "libmultisig_glue.a" }))
+    else
+        b.path("../target/release/libmultisig_glue.a");
+    const vector = if (b.option([]const u8, "vectors", "directory holding the shared vectors")) |dir|
+        b.graph.cwdRelativePath(b.pathJoin(&.{ dir, "leansig_devnet4_aggregate_4.json" }))
+    else
+        b.path("../../shared/vectors/leansig_devnet4_aggregate_4.json");
     const unwind_lib = b.option([]const u8, "unwind-lib", "unwinder the Rust library needs (gcc_s or unwind)") orelse
         "gcc_s";
 
@@ -27,17 +33,14 @@ pub fn build(b: *std.Build) void {
     });
     const c_mod = translate.createModule();
 
-    // The real 4-signer vector, embedded at compile time (`@embedFile("aggregate_vector")`).
-    const vector_path = b.pathJoin(&.{ vectors_dir, "leansig_devnet4_aggregate_4.json" });
-
-    const exe_mod = makeModule(b, "src/main.zig", target, optimize, c_mod, vector_path, lib_dir, unwind_lib);
+    const exe_mod = makeModule(b, "src/main.zig", target, optimize, c_mod, vector, lib, unwind_lib);
     const exe = b.addExecutable(.{ .name = "msig-zig-example", .root_module = exe_mod });
     b.installArtifact(exe);
 
     const run = b.addRunArtifact(exe);
     b.step("run", "aggregate the shared 4-signer vector and verify it").dependOn(&run.step);
 
-    const test_mod = makeModule(b, "src/main.zig", target, optimize, c_mod, vector_path, lib_dir, unwind_lib);
+    const test_mod = makeModule(b, "src/main.zig", target, optimize, c_mod, vector, lib, unwind_lib);
     const tests = b.addTest(.{ .name = "msig-zig-test", .root_module = test_mod });
     const run_tests = b.addRunArtifact(tests);
     b.step("test", "aggregate and verify the shared vector, plus error paths").dependOn(&run_tests.step);
@@ -49,8 +52,8 @@ fn makeModule(
     target: std.Build.ResolvedTarget,
     optimize: std.builtin.Optimize,
     c_mod: *std.Build.Module,
-    vector_path: []const u8,
-    lib_dir: []const u8,
+    vector: std.Build.LazyPath,
+    lib: std.Build.LazyPath,
     unwind_lib: []const u8,
 ) *std.Build.Module {
     const m = b.createModule(.{
@@ -60,10 +63,11 @@ fn makeModule(
         .link_libc = true,
     });
     m.addImport("c", c_mod);
-    m.addAnonymousImport("aggregate_vector", .{ .root_source_file = .{ .cwd_relative = vector_path } });
+    // The real 4-signer vector, embedded at compile time (`@embedFile("aggregate_vector")`).
+    m.addAnonymousImport("aggregate_vector", .{ .root_source_file = vector });
     // The Rust static library and what it needs from the system: libc (pthread, dl, m are part
     // of glibc >= 2.34) and an unwinder for Rust's panic machinery (`_Unwind_*`).
-    m.addObjectFile(.{ .cwd_relative = b.pathJoin(&.{ lib_dir, "libmultisig_glue.a" }) });
+    m.addObjectFile(lib);
     m.linkSystemLibrary(unwind_lib, .{});
     m.linkSystemLibrary("pthread", .{});
     m.linkSystemLibrary("dl", .{});

@@ -26,8 +26,7 @@ where
         Ok(Ok(())) => MSIG_OK,
         Ok(Err(status)) => status,
         Err(payload) => {
-            // Dropping a panic payload can itself panic; forget it instead.
-            std::mem::forget(payload);
+            drop_payload(payload);
             MSIG_PANIC
         }
     }
@@ -36,7 +35,15 @@ where
 /// [`ffi_boundary`] for exports without a status (the `_free` functions): a panic is swallowed.
 pub(crate) fn ffi_boundary_void<F: FnOnce()>(body: F) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
-        std::mem::forget(payload);
+        drop_payload(payload);
+    }
+}
+
+/// Drops a panic payload. Its destructor could itself panic; that second panic is caught too and
+/// its own payload leaked (a payload whose destructor panics twice is not worth more care).
+fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(second) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(second);
     }
 }
 

@@ -53,7 +53,9 @@ impl Default for ChainAir {
 impl ChainAir {
     /// The chain AIR.
     pub fn new() -> Self {
-        Self { perm: std::sync::Arc::new(perm16_air()) }
+        Self {
+            perm: std::sync::Arc::new(perm16_air()),
+        }
     }
 }
 
@@ -95,7 +97,12 @@ where
         // The tweak of the step that produces position pos + 1 of this chain.
         LookupBus::new(TWEAK_BUS).lookup_key(
             builder,
-            [chain.clone(), next_pos.clone(), input(TWEAK).into(), input(TWEAK + 1).into()],
+            [
+                chain.clone(),
+                next_pos.clone(),
+                input(TWEAK).into(),
+                input(TWEAK + 1).into(),
+            ],
             Count::bounded(active.into(), 1),
         );
 
@@ -126,21 +133,24 @@ pub struct ChainStep {
 }
 
 /// Builds the chain AIR trace: one row per step, padded with inactive all-zero-input rows to a
-/// power-of-two height (at least 8).
+/// power-of-two height (at least 16).
 pub fn generate_trace(steps: &[ChainStep]) -> RowMajorMatrix<F> {
-    let height = steps.len().next_power_of_two().max(8);
+    let height = steps.len().next_power_of_two().max(16);
     let mut values = F::zero_vec(height * WIDTH);
     let filler = PermFiller::new16();
-    values.par_chunks_mut(WIDTH).enumerate().for_each(|(r, row)| {
-        if let Some(step) = steps.get(r) {
-            let _ = filler.fill(row, step.input);
-            row[SIG] = F::from_u32(step.sig);
-            row[CHAIN] = F::from_u8(step.chain);
-            row[POS] = F::from_u8(step.pos);
-            row[ACTIVE] = F::ONE;
-        } else {
-            let _ = filler.fill(row, [F::ZERO; 16]);
-        }
-    });
+    values
+        .par_chunks_mut(WIDTH)
+        .enumerate()
+        .for_each(|(r, row)| {
+            if let Some(step) = steps.get(r) {
+                let _ = filler.fill(row, step.input);
+                row[SIG] = F::from_u32(step.sig);
+                row[CHAIN] = F::from_u8(step.chain);
+                row[POS] = F::from_u8(step.pos);
+                row[ACTIVE] = F::ONE;
+            } else {
+                let _ = filler.fill(row, [F::ZERO; 16]);
+            }
+        });
     RowMajorMatrix::new(values, WIDTH)
 }

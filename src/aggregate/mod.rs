@@ -16,10 +16,11 @@
 
 use std::collections::HashSet;
 
+use p3_maybe_rayon::prelude::*;
+
 use crate::xmss::{PublicKey, Signature};
 
 pub mod chain_air;
-mod dev_config;
 pub mod perm;
 pub mod sig_air;
 pub mod system;
@@ -176,16 +177,25 @@ impl Aggregator {
         if self.signers.len() > MAX_SIGNATURES {
             return Err(ProveError::InvalidOptions(format!("more than {MAX_SIGNATURES} signatures")));
         }
+        let t = std::time::Instant::now();
         let keys = self.public_keys();
-        let mut steps = Vec::with_capacity(self.signers.len() * system::STEPS_PER_SIGNATURE);
-        let witnesses: Vec<_> = self
+        let per_signer: Vec<_> = self
             .signers
-            .iter()
+            .par_iter()
             .enumerate()
             .map(|(s, (pk, sig))| {
-                witness::build_witness(s as u32, pk, sig, &self.message, self.epoch, &mut steps)
+                let mut steps = Vec::with_capacity(system::STEPS_PER_SIGNATURE);
+                let w = witness::build_witness(s as u32, pk, sig, &self.message, self.epoch, &mut steps);
+                (w, steps)
             })
             .collect();
+        let mut steps = Vec::with_capacity(self.signers.len() * system::STEPS_PER_SIGNATURE);
+        let mut witnesses = Vec::with_capacity(self.signers.len());
+        for (w, s) in per_signer {
+            witnesses.push(w);
+            steps.extend(s);
+        }
+        profile("witnesses", t);
         prove_witnesses(&self.message, self.epoch, &keys, &witnesses, &steps, opts)
     }
 }
@@ -206,10 +216,13 @@ pub fn prove_witnesses(
     if keys.is_empty() || witnesses.len() != keys.len() {
         return Err(ProveError::Empty);
     }
-    let config = dev_config::stark_config(opts).map_err(ProveError::InvalidOptions)?;
+    let preset = config::Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
+    let config = config::stark_config(&preset);
     let stmt = system::Statement { message, epoch, keys };
     let airs = stmt.airs();
+    let t = std::time::Instant::now();
     let traces = system::build_traces(&stmt, &airs, witnesses, steps);
+    profile("traces", t);
     let heights: Vec<usize> = traces.iter().map(p3_matrix::Matrix::height).collect();
     if heights != stmt.heights() {
         return Err(ProveError::Prover(format!(
@@ -217,13 +230,24 @@ pub fn prove_witnesses(
             stmt.heights()
         )));
     }
+    let t = std::time::Instant::now();
     let proof = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        system::prove(&config, &stmt, &airs, &traces)
+        system::prove(&config, &stmt, &airs, system::common_data(&airs), &traces)
     }))
     .map_err(|_| ProveError::Prover("constraint check failed".into()))?
     .map_err(ProveError::Prover)?;
-    let bytes = serde_json::to_vec(&proof).map_err(|e| ProveError::Prover(e.to_string()))?;
+    profile("prove_batch", t);
+    let t = std::time::Instant::now();
+    let bytes = envelope::encode(&preset, &proof);
+    profile("encode", t);
     Ok(AggregateProof { bytes })
+}
+
+/// Prints the time of a prover phase to stderr when `MULTISIG_PROFILE` is set.
+pub(crate) fn profile(phase: &str, since: std::time::Instant) {
+    if std::env::var_os("MULTISIG_PROFILE").is_some() {
+        eprintln!("[multisig profile] {phase}: {:.1} ms", since.elapsed().as_secs_f64() * 1e3);
+    }
 }
 
 /// Verifies an aggregate proof against the public keys (in the order of
@@ -246,12 +270,31 @@ pub fn verify_aggregate(
     if distinct.len() != public_keys.len() {
         return Err(VerifyError::Invalid("duplicate public key".into()));
     }
-    let prove_opts = opts.require.unwrap_or_default();
-    let config = dev_config::stark_config(&prove_opts).map_err(VerifyError::Malformed)?;
-    let proof: p3_batch_stark::BatchProof<dev_config::MultisigConfig> =
-        serde_json::from_slice(proof).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+    let t = std::time::Instant::now();
     let stmt = system::Statement { message, epoch, keys: public_keys };
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| system::verify(&config, &stmt, &proof)))
+    let airs = stmt.airs();
+    profile("verify: airs", t);
+    let t = std::time::Instant::now();
+    let common = system::common_data(&airs);
+    profile("verify: common data", t);
+    let t = std::time::Instant::now();
+    let shape = system::proof_shape(&airs, &common, &system::degree_bits(&stmt.heights()));
+    profile("verify: shape", t);
+    let t = std::time::Instant::now();
+    let (preset, proof) = envelope::decode(proof, &shape)?;
+    profile("verify: decode", t);
+    if let Some(required) = &opts.require {
+        if !preset.satisfies(required) {
+            return Err(VerifyError::Invalid(format!(
+                "proof made under preset {}, not the required one",
+                preset.id()
+            )));
+        }
+    }
+    let config = config::stark_config(&preset);
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        system::verify(&config, &stmt, &airs, &common, &proof)
+    }))
         .map_err(|_| VerifyError::Invalid("verifier panicked on malformed proof".into()))?
         .map_err(VerifyError::Invalid)
 }

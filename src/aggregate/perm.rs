@@ -13,9 +13,9 @@ use core::mem::MaybeUninit;
 
 use p3_air::{AirBuilder, WindowAccess};
 use p3_koala_bear::{
-    KOALABEAR_POSEIDON1_RC_16, KOALABEAR_POSEIDON1_RC_24, KOALABEAR_POSEIDON_HALF_FULL_ROUNDS,
-    KOALABEAR_POSEIDON_PARTIAL_ROUNDS_16, KOALABEAR_POSEIDON_PARTIAL_ROUNDS_24,
-    KOALABEAR_S_BOX_DEGREE, MDSKoalaBearData,
+    MDSKoalaBearData, KOALABEAR_POSEIDON1_RC_16, KOALABEAR_POSEIDON1_RC_24,
+    KOALABEAR_POSEIDON_HALF_FULL_ROUNDS, KOALABEAR_POSEIDON_PARTIAL_ROUNDS_16,
+    KOALABEAR_POSEIDON_PARTIAL_ROUNDS_24, KOALABEAR_S_BOX_DEGREE,
 };
 use p3_monty_31::MDSUtils;
 use p3_poseidon1::Poseidon1Constants;
@@ -39,8 +39,10 @@ pub type Perm16Air =
 pub type Perm24Air =
     Poseidon1Air<F, 24, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_24>;
 
-type Cols16<T> = Poseidon1Cols<T, 16, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_16>;
-type Cols24<T> = Poseidon1Cols<T, 24, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_24>;
+type Cols16<T> =
+    Poseidon1Cols<T, 16, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_16>;
+type Cols24<T> =
+    Poseidon1Cols<T, 24, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_24>;
 
 /// Columns of one width-16 permutation: 16 inputs + 8 full rounds x 16 + 20 partial rounds = 164.
 pub const PERM16_COLS: usize =
@@ -110,7 +112,11 @@ impl PermFiller<16> {
     pub fn new16() -> Self {
         let (full, partial) = constants16();
         let circ_col = core::array::from_fn(|i| full.dense_mds[i][0]);
-        Self { full, partial, circ_col }
+        Self {
+            full,
+            partial,
+            circ_col,
+        }
     }
 
     /// Writes the permutation columns of `input` into `row[..PERM16_COLS]` and returns the
@@ -118,13 +124,14 @@ impl PermFiller<16> {
     pub fn fill(&self, row: &mut [F], input: [F; 16]) -> [F; 16] {
         let cols: &mut Cols16<MaybeUninit<F>> =
             core::borrow::BorrowMut::borrow_mut(as_uninit(&mut row[..PERM16_COLS]));
-        generate_trace_rows_for_perm::<F, 16, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_16>(
-            cols,
-            input,
-            &self.full,
-            &self.partial,
-            &self.circ_col,
-        );
+        generate_trace_rows_for_perm::<
+            F,
+            16,
+            KOALABEAR_S_BOX_DEGREE,
+            SBOX_REGISTERS,
+            HALF_FULL,
+            PARTIAL_16,
+        >(cols, input, &self.full, &self.partial, &self.circ_col);
         core::array::from_fn(|i| row[output_offset(16) + i])
     }
 }
@@ -134,7 +141,11 @@ impl PermFiller<24> {
     pub fn new24() -> Self {
         let (full, partial) = constants24();
         let circ_col = core::array::from_fn(|i| full.dense_mds[i][0]);
-        Self { full, partial, circ_col }
+        Self {
+            full,
+            partial,
+            circ_col,
+        }
     }
 
     /// Writes the permutation columns of `input` into `row[..PERM24_COLS]` and returns the
@@ -142,13 +153,14 @@ impl PermFiller<24> {
     pub fn fill(&self, row: &mut [F], input: [F; 24]) -> [F; 24] {
         let cols: &mut Cols24<MaybeUninit<F>> =
             core::borrow::BorrowMut::borrow_mut(as_uninit(&mut row[..PERM24_COLS]));
-        generate_trace_rows_for_perm::<F, 24, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_24>(
-            cols,
-            input,
-            &self.full,
-            &self.partial,
-            &self.circ_col,
-        );
+        generate_trace_rows_for_perm::<
+            F,
+            24,
+            KOALABEAR_S_BOX_DEGREE,
+            SBOX_REGISTERS,
+            HALF_FULL,
+            PARTIAL_24,
+        >(cols, input, &self.full, &self.partial, &self.circ_col);
         core::array::from_fn(|i| row[output_offset(24) + i])
     }
 }
@@ -194,7 +206,10 @@ impl<AB: AirBuilder> AirBuilder for PrefixBuilder<'_, AB> {
     type PeriodicVar = AB::PeriodicVar;
 
     fn main(&self) -> Self::MainWindow {
-        PrefixWindow { inner: self.inner.main(), len: self.len }
+        PrefixWindow {
+            inner: self.inner.main(),
+            len: self.len,
+        }
     }
     fn preprocessed(&self) -> &Self::PreprocessedWindow {
         self.inner.preprocessed()

@@ -137,17 +137,28 @@ impl SigAir {
             }
             if r + 1 == SPONGE_ROWS {
                 // The leaf is the level-0 node: left child iff epoch bit 0 is 0.
-                set(&mut per, if bit(0) == 0 { P_LEAF_L } else { P_LEAF_R }, F::ONE);
+                set(
+                    &mut per,
+                    if bit(0) == 0 { P_LEAF_L } else { P_LEAF_R },
+                    F::ONE,
+                );
             }
             if (MERKLE_FIRST..=ROOT_ROW).contains(&r) {
                 // This row computes the node of level l + 1 from children of level l.
                 let l = r - MERKLE_FIRST;
-                let t = tree_tweak((l + 1) as u8, epoch.checked_shr((l + 1) as u32).unwrap_or(0));
+                let t = tree_tweak(
+                    (l + 1) as u8,
+                    epoch.checked_shr((l + 1) as u32).unwrap_or(0),
+                );
                 set(&mut per, P_MERKLE, F::ONE);
                 set(&mut per, P_MT0, t[0]);
                 set(&mut per, P_MT1, t[1]);
                 if r < ROOT_ROW {
-                    let c = if bit(l + 1) == 0 { P_MNEXT_L } else { P_MNEXT_R };
+                    let c = if bit(l + 1) == 0 {
+                        P_MNEXT_L
+                    } else {
+                        P_MNEXT_R
+                    };
                     set(&mut per, c, F::ONE);
                 }
             }
@@ -164,7 +175,11 @@ impl SigAir {
             if next % Z == 0 {
                 set(&mut per, P_GRP_FIRST_NEXT, F::ONE);
             }
-            set(&mut per, P_POW8_NEXT, F::from_u32((BASE as u32).pow((next % Z) as u32)));
+            set(
+                &mut per,
+                P_POW8_NEXT,
+                F::from_u32((BASE as u32).pow((next % Z) as u32)),
+            );
             if next < DIMENSION {
                 set(&mut per, P_CHAIN_NEXT, F::ONE);
             }
@@ -221,7 +236,11 @@ where
         }
         let main = builder.main();
         let (cur, nxt) = (main.current_slice(), main.next_slice());
-        let per: Vec<AB::Expr> = builder.periodic_values().iter().map(|&v| v.into()).collect();
+        let per: Vec<AB::Expr> = builder
+            .periodic_values()
+            .iter()
+            .map(|&v| v.into())
+            .collect();
         let c = |i: usize| -> AB::Expr { cur[i].into() };
         let n = |i: usize| -> AB::Expr { nxt[i].into() };
         let out = output_offset(24);
@@ -249,7 +268,8 @@ where
             builder.assert_zero(sp0.clone() * (c(CAPACITY + j) - c(PARAM + j)));
         }
         for j in 0..2 {
-            builder.assert_zero(sp0.clone() * (c(CAPACITY + PARAMETER_LEN + j) - self.leaf_tweak[j]));
+            builder
+                .assert_zero(sp0.clone() * (c(CAPACITY + PARAMETER_LEN + j) - self.leaf_tweak[j]));
         }
         // Replacement sponge: the capacity part carries over, the rate part is overwritten.
         for j in 0..CAPACITY {
@@ -262,7 +282,11 @@ where
                 let mut acc = AB::Expr::ZERO;
                 for off in 0..SPONGE_RATE {
                     let q = off + j;
-                    let src = if q < SPONGE_RATE { c(CAPACITY + q) } else { n(CAPACITY + q - SPONGE_RATE) };
+                    let src = if q < SPONGE_RATE {
+                        c(CAPACITY + q)
+                    } else {
+                        n(CAPACITY + q - SPONGE_RATE)
+                    };
                     acc += per[P_SLOT_OFF + slot * SPONGE_RATE + off].clone() * (c(e + j) - src);
                 }
                 builder.assert_zero(acc);
@@ -368,13 +392,21 @@ where
             let mut end = vec![c(SIG), c(M_SLOT_IDX + slot), AB::Expr::from_usize(BASE - 1)];
             end.extend((0..HASH_LEN_FE).map(|j| c(e + j)));
             end.extend(param.iter().cloned());
-            chain_bus.receive(builder, end, Count::bounded(active * cur[M_SLOT_VALID + slot], 1));
+            chain_bus.receive(
+                builder,
+                end,
+                Count::bounded(active * cur[M_SLOT_VALID + slot], 1),
+            );
         }
         // The root, checked against the key table.
         let mut root = vec![c(SIG)];
         root.extend((0..HASH_LEN_FE).map(cmp));
         root.extend(param);
-        PermutationCheckBus::new(ROOT_BUS).send(builder, root, Count::bounded(active * cur[M_ROOT], 1));
+        PermutationCheckBus::new(ROOT_BUS).send(
+            builder,
+            root,
+            Count::bounded(active * cur[M_ROOT], 1),
+        );
     }
 }
 
@@ -443,8 +475,18 @@ pub fn fill_block(
     let mut node = leaf;
     for l in 0..LOG_LIFETIME {
         let pos = epoch >> l;
-        let (left, right) = if pos & 1 == 0 { (node, w.path[l]) } else { (w.path[l], node) };
-        let input = tree_node_input(&w.parameter, (l + 1) as u8, epoch.checked_shr(l as u32 + 1).unwrap_or(0), &left, &right);
+        let (left, right) = if pos & 1 == 0 {
+            (node, w.path[l])
+        } else {
+            (w.path[l], node)
+        };
+        let input = tree_node_input(
+            &w.parameter,
+            (l + 1) as u8,
+            epoch.checked_shr(l as u32 + 1).unwrap_or(0),
+            &left,
+            &right,
+        );
         let o = filler.fill(rows[MERKLE_FIRST + l], input);
         node = core::array::from_fn(|j| o[j] + input[j]);
     }
@@ -470,7 +512,11 @@ pub fn fill_block(
             row[BITS + b] = F::from_u8((x >> b) & 1);
         }
         let xf = F::from_u8(x);
-        acc = if r % Z == 0 { xf } else { acc + xf * F::from_u32((BASE as u32).pow((r % Z) as u32)) };
+        acc = if r % Z == 0 {
+            xf
+        } else {
+            acc + xf * F::from_u32((BASE as u32).pow((r % Z) as u32))
+        };
         if r < DIMENSION {
             sum += xf;
         }
@@ -504,16 +550,61 @@ pub fn fill_block(
 
 /// Builds the signature AIR trace: block `s` for witness `s`; padding blocks (up to a power of
 /// two) repeat witness 0 with `active = 0`.
-pub fn generate_trace(witnesses: &[SigWitness], message: &[u8; 32], epoch: u32) -> RowMajorMatrix<F> {
+pub fn generate_trace(
+    witnesses: &[SigWitness],
+    message: &[u8; 32],
+    epoch: u32,
+) -> RowMajorMatrix<F> {
     let blocks = witnesses.len().next_power_of_two();
     let mut values = F::zero_vec(blocks * BLOCK * WIDTH);
     let filler = PermFiller::new24();
-    values.par_chunks_mut(BLOCK * WIDTH).enumerate().for_each(|(s, block)| {
-        let (w, active) = match witnesses.get(s) {
-            Some(w) => (w, true),
-            None => (&witnesses[0], false),
-        };
-        fill_block(block, s as u32, active, w, message, epoch, &filler);
-    });
+    values
+        .par_chunks_mut(BLOCK * WIDTH)
+        .enumerate()
+        .for_each(|(s, block)| {
+            let (w, active) = match witnesses.get(s) {
+                Some(w) => (w, true),
+                None => (&witnesses[0], false),
+            };
+            fill_block(block, s as u32, active, w, message, epoch, &filler);
+        });
     RowMajorMatrix::new(values, WIDTH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sponge_slots_cover_every_rate_cell_once() {
+        // (row, rate offset) -> how many slot elements are tied to it; row 0's first 7 cells are
+        // the parameter and the leaf tweak.
+        let mut covered = vec![[0u8; SPONGE_RATE]; SPONGE_ROWS];
+        covered[0][..PARAMETER_LEN + 2].iter_mut().for_each(|c| *c += 1);
+        let mut chains = Vec::new();
+        for r in 0..SPONGE_ROWS {
+            let slots = slots_of_row(r);
+            assert!(slots.len() <= 2, "row {r} needs {} slots", slots.len());
+            for &i in &slots {
+                chains.push(i);
+                let off = stream_pos(i, 0) - r * SPONGE_RATE;
+                for j in 0..HASH_LEN_FE {
+                    let q = off + j;
+                    let (row, cell) = if q < SPONGE_RATE { (r, q) } else { (r + 1, q - SPONGE_RATE) };
+                    assert!(row < SPONGE_ROWS, "chain end {i} spills past the sponge");
+                    covered[row][cell] += 1;
+                }
+            }
+        }
+        assert_eq!(chains, (0..DIMENSION).collect::<Vec<_>>());
+        assert!(covered.iter().flatten().all(|&c| c == 1));
+    }
+
+    #[test]
+    fn block_layout() {
+        assert_eq!(ROOT_ROW, 56);
+        assert_eq!(MSG_ROW, 57);
+        assert!(MSG_ROW < BLOCK && DIGIT_ROWS <= BLOCK);
+        assert_eq!(WIDTH, 297);
+    }
 }

@@ -4,20 +4,26 @@
 use std::borrow::Cow;
 
 use p3_air::{Air, AirBuilder, BaseAir};
-use p3_batch_stark::{prove_batch, verify_batch, BatchProof, CommonData, ProverData, StarkInstance};
+use p3_batch_stark::{
+    prove_batch, verify_batch, BatchProof, CommonData, ProverData, ProverOnlyData, StarkInstance,
+};
 use p3_field::PrimeCharacteristicRing;
 use p3_lookup::InteractionBuilder;
+use p3_lookup::{LogUpGadget, Lookups};
 use p3_matrix::dense::RowMajorMatrix;
 
 use p3_util::log2_strict_usize;
 
 use super::chain_air::{self, ChainAir, ChainStep};
+use super::config::{Challenge, MultisigConfig};
+use super::security::{AirShape, ProofShape};
 use super::sig_air::{self, SigAir, SigWitness, BLOCK};
 use super::table_air::{self, table_height, TableAir};
 use crate::xmss::constants::BASE;
 use crate::xmss::message::encode_message;
 use crate::xmss::{PublicKey, F};
-use super::dev_config::MultisigConfig;
+use p3_air::symbolic::AirLayout;
+use p3_batch_stark::symbolic::get_constraint_layout;
 
 /// Chain steps per valid signature: 46 * 7 - 200.
 pub const STEPS_PER_SIGNATURE: usize = 122;
@@ -101,7 +107,7 @@ impl Statement<'_> {
         let n = self.keys.len();
         [
             n.next_power_of_two() * BLOCK,
-            (n * STEPS_PER_SIGNATURE).next_power_of_two().max(8),
+            (n * STEPS_PER_SIGNATURE).next_power_of_two().max(16),
             table_height(n),
         ]
     }
@@ -138,8 +144,12 @@ pub fn build_traces(
     witnesses: &[SigWitness],
     steps: &[ChainStep],
 ) -> Vec<RowMajorMatrix<F>> {
+    let t = std::time::Instant::now();
     let sig = sig_air::generate_trace(witnesses, stmt.message, stmt.epoch);
+    super::profile("  sig trace", t);
+    let t = std::time::Instant::now();
     let chain = chain_air::generate_trace(steps);
+    super::profile("  chain trace", t);
     let mut counts = vec![0u32; table_air::TWEAK_PERIOD];
     for s in steps {
         // Entry of the tweak for target position pos + 1 of this chain.
@@ -148,7 +158,9 @@ pub fn build_traces(
             *c += 1;
         }
     }
-    let AggAir::Table(table) = &airs[2] else { unreachable!("instance 2 is the table AIR") };
+    let AggAir::Table(table) = &airs[2] else {
+        unreachable!("instance 2 is the table AIR")
+    };
     let table = table.generate_trace(&counts);
     vec![sig, chain, table]
 }
@@ -158,14 +170,94 @@ pub fn prove(
     config: &MultisigConfig,
     stmt: &Statement<'_>,
     airs: &[AggAir],
+    common: CommonData<MultisigConfig>,
     traces: &[RowMajorMatrix<F>],
 ) -> Result<BatchProof<MultisigConfig>, String> {
     let public_values = stmt.public_values();
     let trace_refs: Vec<&RowMajorMatrix<F>> = traces.iter().collect();
     let instances = StarkInstance::new_multiple(airs, &trace_refs, &public_values);
-    let prover_data =
-        ProverData::from_instances(config, &instances).map_err(|e| format!("{e:?}"))?;
+    let prover_data = ProverData {
+        common,
+        prover_only: ProverOnlyData::empty(),
+    };
     prove_batch(config, &instances, &prover_data).map_err(|e| format!("{e:?}"))
+}
+
+/// Largest degree of a packed LogUp column constraint: every AIR here has constraint degree 3,
+/// hence 2 quotient chunks, and a packed lookup column may reach degree `2 + 1` without adding
+/// a chunk (the same budget `ProverData::from_airs_and_degrees` derives).
+const LOOKUP_PACKING_DEGREE: usize = 3;
+
+/// The data prover and verifier share: no preprocessed traces, and each AIR's bus interactions
+/// packed by bus into LogUp columns. Built from the AIRs alone (one symbolic pass for the
+/// interactions), without `ProverData::from_airs_and_degrees`'s extra symbolic degree walk;
+/// prover and verifier both use this function, so their column layouts agree.
+pub fn common_data(airs: &[AggAir]) -> CommonData<MultisigConfig> {
+    let gadget = LogUpGadget::new();
+    let lookups = airs
+        .iter()
+        .map(|air| {
+            Lookups::<F>::from_air::<Challenge, _>(air).pack_same_bus_with_degree(
+                LOOKUP_PACKING_DEGREE,
+                |l| {
+                    // Two-adic trace domains have no transition-degree multiple.
+                    gadget.constraint_degree_with_transition(l, 0)
+                },
+            )
+        })
+        .collect();
+    CommonData::new(None, lookups)
+}
+
+/// Constraint degree of every AIR here (the x^3 S-box; lookup columns packed to stay within it).
+pub const CONSTRAINT_DEGREE: usize = 3;
+
+/// The shape the proof envelope checks a proof against, derived from the statement alone.
+///
+/// Same values as [`super::security::ProofShape::from_airs`] (a test checks it) but without its
+/// symbolic degree walks, which cost about 0.1 s per call for the signature AIR (its periodic
+/// columns make Plonky3 walk every constraint's expression DAG); the degree is the declared
+/// [`CONSTRAINT_DEGREE`] instead.
+pub fn proof_shape(
+    airs: &[AggAir],
+    common: &CommonData<MultisigConfig>,
+    log_heights: &[usize],
+) -> ProofShape {
+    let gadget = LogUpGadget::new();
+    let instances = airs
+        .iter()
+        .zip(log_heights)
+        .zip(&common.lookups)
+        .map(|((air, &log_height), lookups)| {
+            let layout = AirLayout {
+                main_width: BaseAir::<F>::width(air),
+                num_public_values: BaseAir::<F>::num_public_values(air),
+                num_periodic_columns: BaseAir::<F>::num_periodic_columns(air),
+                ..Default::default()
+            };
+            let num_constraints =
+                get_constraint_layout::<F, Challenge, _, _>(air, layout, lookups, &gadget)
+                    .total_constraints();
+            AirShape {
+                log_height,
+                main_width: layout.main_width,
+                main_next: !BaseAir::<F>::main_next_row_columns(air).is_empty(),
+                preprocessed_width: 0,
+                preprocessed_next: false,
+                num_constraints,
+                max_constraint_degree: CONSTRAINT_DEGREE,
+                num_quotient_chunks: (CONSTRAINT_DEGREE - 1).next_power_of_two(),
+                num_lookups: lookups.len(),
+                num_interactions: lookups.iter().map(|l| l.elements.len()).sum(),
+                max_message_width: lookups
+                    .iter()
+                    .flat_map(|l| l.elements.iter().map(Vec::len))
+                    .max()
+                    .unwrap_or(0),
+            }
+        })
+        .collect();
+    ProofShape { instances }
 }
 
 /// log2 of the heights.
@@ -178,15 +270,42 @@ pub fn degree_bits(heights: &[usize; 3]) -> Vec<usize> {
 pub fn verify(
     config: &MultisigConfig,
     stmt: &Statement<'_>,
+    airs: &[AggAir],
+    common: &CommonData<MultisigConfig>,
     proof: &BatchProof<MultisigConfig>,
 ) -> Result<(), String> {
-    let airs = stmt.airs();
     let bits = degree_bits(&stmt.heights());
     if proof.degree_bits != bits {
-        return Err(format!("trace heights {:?}, expected {:?}", proof.degree_bits, bits));
+        return Err(format!(
+            "trace heights {:?}, expected {:?}",
+            proof.degree_bits, bits
+        ));
     }
-    let common: CommonData<MultisigConfig> = ProverData::from_airs_and_degrees(config, &airs, &bits)
-        .map_err(|e| format!("{e:?}"))?
-        .common;
-    verify_batch(config, &airs, proof, &stmt.public_values(), &common).map_err(|e| format!("{e:?}"))
+    verify_batch(config, airs, proof, &stmt.public_values(), common).map_err(|e| format!("{e:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::testing::test_signer;
+
+    #[test]
+    fn fast_proof_shape_matches_symbolic_shape() {
+        let message = [3u8; 32];
+        let epoch = 5;
+        for n in [1u64, 3] {
+            let keys: Vec<_> = (0..n).map(|s| test_signer(s, &message, epoch).0).collect();
+            let stmt = Statement {
+                message: &message,
+                epoch,
+                keys: &keys,
+            };
+            let airs = stmt.airs();
+            let common = common_data(&airs);
+            let bits = degree_bits(&stmt.heights());
+            let fast = proof_shape(&airs, &common, &bits);
+            let slow = ProofShape::from_airs(&airs, &common, &bits).unwrap();
+            assert_eq!(fast, slow);
+        }
+    }
 }

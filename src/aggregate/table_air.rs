@@ -104,7 +104,11 @@ impl TableAir {
             }
             periodic[P_K_VALID][s] = F::ONE;
         }
-        Self { periodic: std::sync::Arc::new(periodic), height, num_keys: keys.len() }
+        Self {
+            periodic: std::sync::Arc::new(periodic),
+            height,
+            num_keys: keys.len(),
+        }
     }
 
     /// Number of keys in the key table.
@@ -168,7 +172,11 @@ where
     fn eval(&self, builder: &mut AB) {
         let main = builder.main();
         let row = main.current_slice();
-        let per: Vec<AB::Expr> = builder.periodic_values().iter().map(|&v| v.into()).collect();
+        let per: Vec<AB::Expr> = builder
+            .periodic_values()
+            .iter()
+            .map(|&v| v.into())
+            .collect();
 
         let mirrors = [
             (T_CHAIN, P_T_CHAIN),
@@ -199,6 +207,10 @@ where
         let mut key: Vec<AB::Expr> = vec![row[K_SIG].into()];
         key.extend((0..8).map(|j| row[K_ROOT + j].into()));
         key.extend((0..5).map(|j| row[K_PARAM + j].into()));
-        PermutationCheckBus::new(ROOT_BUS).receive(builder, key, Count::bounded(row[K_VALID].into(), 1));
+        PermutationCheckBus::new(ROOT_BUS).receive(
+            builder,
+            key,
+            Count::bounded(row[K_VALID].into(), 1),
+        );
     }
 }

@@ -51,24 +51,53 @@ impl TestSigner {
             }
             counter += 1;
         };
-        let starts0 = core::array::from_fn(|i| core::array::from_fn(|j| fe(seed ^ 0x5555, (i * 8 + j) as u64)));
-        let path = core::array::from_fn(|l| core::array::from_fn(|j| fe(seed ^ 0x7777, (l * 8 + j) as u64)));
-        Self { parameter, rho, digits, starts0, path }
+        let starts0 = core::array::from_fn(|i| {
+            core::array::from_fn(|j| fe(seed ^ 0x5555, (i * 8 + j) as u64))
+        });
+        let path = core::array::from_fn(|l| {
+            core::array::from_fn(|j| fe(seed ^ 0x7777, (l * 8 + j) as u64))
+        });
+        Self {
+            parameter,
+            rho,
+            digits,
+            starts0,
+            path,
+        }
     }
 
     /// The value of chain `i` at position `pos`.
     pub fn chain_value(&self, epoch: u32, i: usize, pos: u8) -> Digest {
-        walk_chain(&self.parameter, epoch, i as u8, 0, pos as usize, &self.starts0[i])
+        walk_chain(
+            &self.parameter,
+            epoch,
+            i as u8,
+            0,
+            pos as usize,
+            &self.starts0[i],
+        )
     }
 
     /// The key and the signature (chain values at the codeword digits), with the root computed
     /// from the chain ends at position 7.
     pub fn sign(&self, epoch: u32) -> (PublicKey, Signature) {
-        let hashes: [Digest; DIMENSION] = core::array::from_fn(|i| self.chain_value(epoch, i, self.digits[i]));
-        let ends: [Digest; DIMENSION] = core::array::from_fn(|i| self.chain_value(epoch, i, BASE as u8 - 1));
+        let hashes: [Digest; DIMENSION] =
+            core::array::from_fn(|i| self.chain_value(epoch, i, self.digits[i]));
+        let ends: [Digest; DIMENSION] =
+            core::array::from_fn(|i| self.chain_value(epoch, i, BASE as u8 - 1));
         let leaf = leaf_hash(&self.parameter, epoch, &ends);
         let root = merkle_root_from_path(&self.parameter, epoch, &leaf, &self.path);
-        (PublicKey { root, parameter: self.parameter }, Signature { path: self.path, rho: self.rho, hashes })
+        (
+            PublicKey {
+                root,
+                parameter: self.parameter,
+            },
+            Signature {
+                path: self.path,
+                rho: self.rho,
+                hashes,
+            },
+        )
     }
 }
 

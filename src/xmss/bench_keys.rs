@@ -5,11 +5,11 @@
 //! epoch are real (PRF-derived starts, walked with the scheme's tweaks, hashed with the leaf
 //! sponge), but every one of the 32 Merkle siblings on the path to the root is a random digest,
 //! and the public key's root is whatever that path hashes to. The signature therefore verifies
-//! with the ordinary [`crate::xmss::verify`] and exercises exactly the computation a real
+//! with the ordinary [`fn@crate::xmss::verify`] and exercises exactly the computation a real
 //! signature does, while costing one rho search and 46 chains instead of a 2^17-leaf tree.
 //!
 //! There is no secret key: nothing here returns a [`crate::xmss::SecretKey`], no other epoch or
-//! message can be signed for these public keys, and the production [`crate::xmss::keygen`] remains
+//! message can be signed for these public keys, and the production [`fn@crate::xmss::keygen`] remains
 //! the only way to obtain a key. Never use these keys outside benchmarks and tests.
 
 use rand::{rngs::StdRng, RngCore, SeedableRng};
@@ -117,6 +117,12 @@ mod tests {
                 assert_ne!(t.public_key, s.public_key);
                 assert!(!verify(&t.public_key, epoch, &msg, &s.signature));
             }
+        }
+        // the extreme epochs (all-zero and all-one tweak bits, every Merkle direction)
+        for e in [0, u32::MAX] {
+            let s = &generate_bench_signers(1, e, &msg, [1; 32]).unwrap()[0];
+            assert!(verify(&s.public_key, e, &msg, &s.signature));
+            assert!(!verify(&s.public_key, e ^ 1, &msg, &s.signature));
         }
         // deterministic in the seed, different for another seed
         assert_eq!(

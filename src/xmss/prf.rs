@@ -42,7 +42,7 @@ const _: () = assert!(CHAIN_START_INPUT_LEN < SHAKE128_RATE);
 const _: () = assert!(HASH_LEN_FE * PRF_BYTES_PER_FE <= SHAKE128_RATE);
 
 /// [`chain_start`] for many `(epoch, chain)` pairs at once, same outputs, using Plonky3's
-/// SIMD Keccak-f[1600] (`p3_keccak::KeccakF`, `VECTOR_LEN` states per call: 8 on AVX-512).
+/// SIMD Keccak-f\[1600\] (`p3_keccak::KeccakF`, `VECTOR_LEN` states per call: 8 on AVX-512).
 /// Each input fits one SHAKE128 block (61 bytes, padded with 0x1F ... 0x80) and each output
 /// (128 bytes) one squeeze, so every chain start costs exactly one Keccak-f lane.
 pub fn chain_starts_batch(key: &[u8; PRF_KEY_LEN], items: &[(u32, u64)]) -> Vec<Digest> {
@@ -117,7 +117,7 @@ const RANDOMNESS_INPUT_LEN: usize = PRF_DOMAIN_SEP.len() + 1 + PRF_KEY_LEN + 4 +
 const _: () = assert!(RANDOMNESS_INPUT_LEN < SHAKE128_RATE);
 
 /// [`randomness`] for attempts `first_counter .. first_counter + count`, same outputs, with
-/// Plonky3's SIMD Keccak-f[1600] (one lane per attempt).
+/// Plonky3's SIMD Keccak-f\[1600\] (one lane per attempt).
 pub fn randomness_batch(
     key: &[u8; PRF_KEY_LEN],
     epoch: u32,

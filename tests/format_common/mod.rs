@@ -161,3 +161,60 @@ pub fn verify_tiny(
     verify_batch(&config, &st.airs, proof, &st.public_values, &st.common)
         .map_err(|e| format!("{e:?}"))
 }
+
+/// The proof shape of the tiny batch, derived from its AIRs exactly as a verifier would.
+pub fn tiny_shape(preset: &Preset, log_n: usize) -> multisig::aggregate::envelope::ProofShape {
+    let common = tiny_common(preset, log_n);
+    multisig::aggregate::envelope::ProofShape::from_airs(
+        &[TinyAir::Cube, TinyAir::Pair],
+        &common,
+        &[log_n, log_n - 1],
+    )
+    .expect("tiny shape")
+}
+
+/// Decodes `bytes` against the tiny statement and, if that succeeds, verifies the proof.
+/// `Ok(true)` means the bytes were accepted as a valid proof.
+pub fn decode_and_verify(bytes: &[u8], log_n: usize) -> Result<(), String> {
+    let shape = tiny_shape(&Preset::default_preset(), log_n);
+    let (preset, proof) =
+        multisig::aggregate::envelope::decode(bytes, &shape).map_err(|e| e.to_string())?;
+    let (airs, _, public_values) = tiny_batch(log_n);
+    let st = TinyStatement {
+        airs,
+        public_values,
+        common: tiny_common(&preset, log_n),
+        log_n,
+    };
+    verify_tiny(&preset, &proof, &st)
+}
+
+/// Log height of the tiny statement the fuzz target checks proofs against.
+pub const FUZZ_LOG_N: usize = 5;
+
+/// The honest encoded proof of the fuzz statement under the default preset (the seed input).
+pub fn honest_fuzz_proof() -> Vec<u8> {
+    let preset = Preset::default_preset();
+    let (proof, _) = prove_tiny(&preset, FUZZ_LOG_N);
+    multisig::aggregate::envelope::encode(&preset, &proof)
+}
+
+/// One fuzz execution, shared by the libFuzzer target (`fuzz/`), the stable mutation harness and
+/// the regression replay (`tests/format_fuzz.rs`).
+///
+/// Decodes `data` against the tiny statement and verifies it; then hands it to
+/// `verify_aggregate` with a fixed one-signer statement. Panics (a finding) if either panics, or
+/// if bytes other than the honest proof are accepted as a valid tiny proof (soundness oracle: the
+/// encoding is canonical and the prover deterministic, so any other accepted input is a forgery).
+pub fn fuzz_one(data: &[u8], honest: &[u8]) {
+    if decode_and_verify(data, FUZZ_LOG_N).is_ok() {
+        assert_eq!(data, honest, "bytes other than the honest proof verified");
+    }
+    let key = multisig::PublicKey::from_ssz(&[1u8; 52]).expect("fixed public key");
+    let opts = multisig::VerifyOptions::default();
+    let accepted = multisig::verify_aggregate(data, &[key], &[7u8; 32], 3, &opts).is_ok();
+    assert!(
+        !accepted,
+        "verify_aggregate accepted fuzz input for a statement nobody signed"
+    );
+}

@@ -1,0 +1,189 @@
+//! Fuzzing of proof decoding + verification without libFuzzer (stable toolchain), and the replay
+//! of every input that ever crashed a fuzz run.
+//!
+//! - `regressions_and_corpus_replay` (always runs): every file in `fuzz/regressions/` (inputs
+//!   that crashed a fuzz run; kept forever) and `fuzz/corpus/decode_verify/` (seeds) goes
+//!   through [`format_common::fuzz_one`] and must neither panic nor verify.
+//! - `mutation_fuzz` (ignored; run by CI for a bounded time): seeded random mutations of the
+//!   honest proof and the corpus, each through `fuzz_one` under `catch_unwind`; a panicking
+//!   input is written to `fuzz/artifacts/` and fails the test. Bounded by `MSIG_FUZZ_SECONDS`
+//!   (default 60) and seeded by `MSIG_FUZZ_SEED` (default: the time):
+//!
+//!   ```text
+//!   MSIG_FUZZ_SECONDS=120 cargo test --release --test format_fuzz -- --ignored --nocapture
+//!   ```
+
+mod format_common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use format_common::{fuzz_one, honest_fuzz_proof};
+use multisig::aggregate::envelope::PREFIX_LEN;
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+}
+
+fn files_in(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for entry in rd.flatten() {
+            let p = entry.path();
+            let is_readme = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("README"));
+            if p.is_file() && !is_readme {
+                out.push((p.clone(), std::fs::read(&p).expect("readable corpus file")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn regressions_and_corpus_replay() {
+    let honest = honest_fuzz_proof();
+    let mut inputs = files_in(&fuzz_dir().join("regressions"));
+    inputs.extend(files_in(&fuzz_dir().join("corpus/decode_verify")));
+    assert!(!inputs.is_empty(), "the seed corpus is checked in");
+    for (path, data) in &inputs {
+        let r = std::panic::catch_unwind(|| fuzz_one(data, &honest));
+        assert!(r.is_ok(), "{} panics", path.display());
+    }
+}
+
+/// xorshift64*: deterministic per seed, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Values that sit on boundaries of the format: zero, all-ones, the field modulus and its
+/// neighbours, small lengths, sign bits.
+const INTERESTING_U32: [u32; 10] = [
+    0,
+    1,
+    2,
+    0x7f00_0000,
+    0x7f00_0001,
+    0x7f00_0002,
+    0xffff_ffff,
+    0x8000_0000,
+    16,
+    0x7fff_ffff,
+];
+
+fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
+    let mut d = input.to_vec();
+    for _ in 0..1 + rng.below(6) {
+        let len = d.len();
+        match rng.below(9) {
+            0 | 1 if len > 0 => {
+                let i = rng.below(len);
+                d[i] ^= 1 << rng.below(8);
+            }
+            2 if len > 0 => {
+                let i = rng.below(len);
+                d[i] = [0u8, 0xff, 0x7f, 0x80, 1][rng.below(5)];
+            }
+            3 if len >= 4 => {
+                let i = rng.below(len - 3) & !3;
+                let v = INTERESTING_U32[rng.below(INTERESTING_U32.len())];
+                d[i..i + 4].copy_from_slice(&v.to_le_bytes());
+            }
+            4 if len > 0 => d.truncate(rng.below(len)),
+            5 => {
+                let n = 1 + rng.below(64);
+                d.extend((0..n).map(|_| rng.next() as u8));
+            }
+            6 if len > 8 => {
+                // Copy a region over another (duplicates relative pointers and lengths).
+                let n = 1 + rng.below(len / 2);
+                let src = rng.below(len - n);
+                let dst = rng.below(len - n);
+                let chunk = d[src..src + n].to_vec();
+                d[dst..dst + n].copy_from_slice(&chunk);
+            }
+            7 if len > 0 => {
+                // Splice in the tail of another corpus entry.
+                let other = &corpus[rng.below(corpus.len())];
+                let cut = rng.below(len);
+                let from = rng.below(other.len().max(1));
+                d.truncate(cut);
+                d.extend_from_slice(&other[from.min(other.len())..]);
+            }
+            _ => {
+                let i = rng.below(len + 1);
+                d.insert(i, rng.next() as u8);
+            }
+        }
+    }
+    // Half the time keep the prefix consistent so mutations reach the archive validator.
+    if d.len() >= PREFIX_LEN && rng.below(2) == 0 {
+        let n = (d.len() - PREFIX_LEN) as u32;
+        d[12..16].copy_from_slice(&n.to_le_bytes());
+    }
+    d
+}
+
+#[test]
+#[ignore = "long-running; CI runs it with a time bound"]
+fn mutation_fuzz() {
+    let seconds: u64 = std::env::var("MSIG_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let seed: u64 = std::env::var("MSIG_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        })
+        | 1;
+    let honest = honest_fuzz_proof();
+    let mut corpus = vec![honest.clone()];
+    corpus.extend(
+        files_in(&fuzz_dir().join("corpus/decode_verify"))
+            .into_iter()
+            .map(|(_, d)| d),
+    );
+    corpus.extend(
+        files_in(&fuzz_dir().join("regressions"))
+            .into_iter()
+            .map(|(_, d)| d),
+    );
+    let mut rng = Rng(seed);
+    // Panics inside fuzz_one are findings, reported below; keep the default hook quiet.
+    std::panic::set_hook(Box::new(|_| {}));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut execs = 0u64;
+    while Instant::now() < deadline {
+        let base = corpus[rng.below(corpus.len())].clone();
+        let input = mutate(&mut rng, &base, &corpus);
+        let r = std::panic::catch_unwind(|| fuzz_one(&input, &honest));
+        execs += 1;
+        if r.is_err() {
+            let _ = std::panic::take_hook();
+            let dir = fuzz_dir().join("artifacts");
+            std::fs::create_dir_all(&dir).expect("artifacts dir");
+            let name = format!("crash-seed{seed}-exec{execs}");
+            std::fs::write(dir.join(&name), &input).expect("write crash input");
+            panic!("fuzz input {name} panicked (seed {seed}); copy it to fuzz/regressions/");
+        }
+    }
+    let _ = std::panic::take_hook();
+    println!("mutation_fuzz: seed {seed}, {execs} executions in {seconds} s, no panic");
+}
