@@ -353,6 +353,18 @@ fn verify_aggregate_cmd(a: VerifyAggregateArgs) -> CmdResult {
     Ok(())
 }
 
+/// Soundness in bits of the preset `opts` for this statement's trace shape (see
+/// `multisig::aggregate::security`).
+fn statement_security(keys: &[PublicKey], message: &[u8; 32], epoch: u32, opts: &ProveOptions) -> Result<f64, Failure> {
+    use multisig::aggregate::{config::Preset, security, system};
+    let preset = Preset::from_options(opts).map_err(Failure::Malformed)?;
+    let statement = system::Statement { message, epoch, keys };
+    let airs = statement.airs();
+    let common = system::common_data(&airs);
+    let shape = system::proof_shape(&airs, &common, &system::degree_bits(&statement.heights()));
+    Ok(security::security_bits(&preset, &shape).total_bits)
+}
+
 /// Peak resident set size of this process in KiB (Linux `VmHWM`), if available.
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -390,6 +402,7 @@ fn bench(a: BenchArgs) -> CmdResult {
     verify_aggregate(proof.as_bytes(), &keys, &message, a.epoch, &VerifyOptions::default()).map_err(verify_error)?;
     let verify_ms = t.elapsed().as_secs_f64() * 1e3;
     let rss_mib = peak_rss_kib().map(|k| k as f64 / 1024.0);
+    let security = statement_security(&keys, &message, a.epoch, &opts)?;
     let proof_kib = proof.as_bytes().len() as f64 / 1024.0;
     let regime = match opts.regime {
         Regime::Proven => "proven",
@@ -397,7 +410,7 @@ fn bench(a: BenchArgs) -> CmdResult {
     };
     if a.json {
         println!(
-            "{{\"signatures\":{},\"regime\":\"{regime}\",\"log_inv_rate\":{},\"signer_gen_s\":{gen_secs:.3},\"prove_s\":{prove_secs:.4},\"xmss_per_s\":{:.1},\"proof_kib\":{proof_kib:.1},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
+            "{{\"signatures\":{},\"regime\":\"{regime}\",\"log_inv_rate\":{},\"security_bits\":{security:.1},\"signer_gen_s\":{gen_secs:.3},\"prove_s\":{prove_secs:.4},\"xmss_per_s\":{:.1},\"proof_kib\":{proof_kib:.1},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
             a.signatures,
             opts.log_inv_rate,
             a.signatures as f64 / prove_secs,
@@ -406,6 +419,7 @@ fn bench(a: BenchArgs) -> CmdResult {
     } else {
         println!("signatures:    {}", a.signatures);
         println!("preset:        {regime}, log_inv_rate {}", opts.log_inv_rate);
+        println!("security:      {security:.1} bits ({regime} regime, this statement's shape)");
         println!("signer gen:    {gen_secs:.2} s (benchmark keys, not production keygen)");
         println!("prove:         {prove_secs:.3} s");
         println!("throughput:    {:.1} XMSS/s", a.signatures as f64 / prove_secs);
