@@ -1,7 +1,7 @@
 //! Where the aggregate prover's time goes: runs one aggregation of N benchmark signers with
 //! Plonky3's tracing spans printed on close (busy time per phase).
 //!
-//! `cargo run --release --example aggregate_profile -- 256 [log_inv_rate] [conjectured]`
+//! `cargo run --release --features profile --example aggregate_profile -- 256 [log_inv_rate] [conjectured]`
 
 use std::time::Instant;
 
