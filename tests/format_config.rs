@@ -3,7 +3,7 @@
 
 mod format_common;
 
-use format_common::{prove_tiny, verify_tiny};
+use format_common::{prove_tiny, prove_tiny_one_thread, verify_tiny};
 use multisig::aggregate::config::{Preset, PRESETS};
 use p3_field::PrimeCharacteristicRing;
 
@@ -45,10 +45,10 @@ fn proof_under_one_preset_fails_under_another() {
 }
 
 #[test]
-fn proving_is_deterministic() {
+fn proving_on_one_thread_is_deterministic() {
     let preset = PRESETS[5];
-    let (p1, _) = prove_tiny(&preset, 5);
-    let (p2, _) = prove_tiny(&preset, 5);
+    let (p1, _) = prove_tiny_one_thread(&preset, 5);
+    let (p2, _) = prove_tiny_one_thread(&preset, 5);
     // Compare through the serde encoding Plonky3 derives (test-only; the envelope is rkyv).
     assert_eq!(
         format!("{:?}", p1.commitments),

@@ -4,7 +4,7 @@
 
 mod format_common;
 
-use format_common::{decode_and_verify, prove_tiny, tiny_shape, verify_tiny};
+use format_common::{decode_and_verify, prove_tiny, prove_tiny_one_thread, tiny_shape, verify_tiny};
 use multisig::aggregate::config::{Preset, PRESETS};
 use multisig::aggregate::envelope::{self, decode, encode, PREFIX_LEN};
 use multisig::aggregate::{Regime, VerifyError};
@@ -41,10 +41,10 @@ fn round_trip_verifies_for_every_preset() {
 }
 
 #[test]
-fn same_proof_same_bytes_and_reproving_is_byte_identical() {
+fn same_proof_same_bytes_and_reproving_on_one_thread_is_byte_identical() {
     let preset = PRESETS[5];
-    let (p1, _) = prove_tiny(&preset, LOG_N);
-    let (p2, _) = prove_tiny(&preset, LOG_N);
+    let (p1, _) = prove_tiny_one_thread(&preset, LOG_N);
+    let (p2, _) = prove_tiny_one_thread(&preset, LOG_N);
     assert_eq!(encode(&preset, &p1), encode(&preset, &p1));
     assert_eq!(encode(&preset, &p1), encode(&preset, &p2));
 }

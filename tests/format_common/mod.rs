@@ -113,6 +113,19 @@ pub struct TinyStatement {
     pub log_n: usize,
 }
 
+/// [`prove_tiny`] on a one-thread rayon pool. Plonky3's proof-of-work search returns whichever
+/// witness a worker finds first, so proof bytes are reproducible only when one thread proves.
+pub fn prove_tiny_one_thread(
+    preset: &Preset,
+    log_n: usize,
+) -> (BatchProof<MultisigConfig>, TinyStatement) {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread rayon pool")
+        .install(|| prove_tiny(preset, log_n))
+}
+
 /// Proves the tiny batch under `preset`.
 pub fn prove_tiny(preset: &Preset, log_n: usize) -> (BatchProof<MultisigConfig>, TinyStatement) {
     let config = stark_config(preset);
