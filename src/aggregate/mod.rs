@@ -219,6 +219,16 @@ pub fn prove_witnesses(
     let preset = config::Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
     let config = config::stark_config(&preset);
     let stmt = system::Statement { message, epoch, keys };
+    // KoalaBear's two-adicity is 24: the LDE of the tallest trace must fit a 2^24 domain.
+    let log_lde = stmt.heights().iter().map(|h| h.trailing_zeros()).max().unwrap_or(0)
+        + u32::from(preset.log_inv_rate);
+    if log_lde > 24 {
+        return Err(ProveError::InvalidOptions(format!(
+            "{} signatures at log_inv_rate {} need a 2^{log_lde} evaluation domain; KoalaBear has 2^24",
+            keys.len(),
+            preset.log_inv_rate
+        )));
+    }
     let airs = stmt.airs();
     let t = std::time::Instant::now();
     let traces = system::build_traces(&stmt, &airs, witnesses, steps);
