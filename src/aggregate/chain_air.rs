@@ -63,6 +63,9 @@ impl BaseAir<F> for ChainAir {
     fn width(&self) -> usize {
         WIDTH
     }
+    // No constraint of this AIR reads the next row, so none is opened there. SOUNDNESS: the
+    // verifier substitutes zeros for undeclared next-row columns; a transition constraint added
+    // here must declare its columns, or it would be checked against zeros.
     fn main_next_row_columns(&self) -> Vec<usize> {
         Vec::new()
     }

@@ -157,6 +157,9 @@ impl BaseAir<F> for TableAir {
     fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
         Cow::Borrowed(self.periodic.as_slice())
     }
+    // No constraint of this AIR reads the next row, so none is opened there. SOUNDNESS: the
+    // verifier substitutes zeros for undeclared next-row columns; a transition constraint added
+    // here must declare its columns, or it would be checked against zeros.
     fn main_next_row_columns(&self) -> Vec<usize> {
         Vec::new()
     }
