@@ -424,6 +424,11 @@ fn bench(a: BenchArgs) -> CmdResult {
         println!("prove:         {prove_secs:.3} s");
         println!("throughput:    {:.1} XMSS/s", a.signatures as f64 / prove_secs);
         println!("proof:         {proof_kib:.1} KiB");
+        if let Ok(parts) = multisig::aggregate::proof_components(proof.as_bytes(), &keys, &message, a.epoch) {
+            for (what, bytes) in parts {
+                println!("  {:>8.1} KiB  {what}", bytes as f64 / 1024.0);
+            }
+        }
         println!("verify:        {verify_ms:.1} ms");
         match rss_mib {
             Some(m) => println!("peak RSS:      {m:.1} MiB"),

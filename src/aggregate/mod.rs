@@ -309,6 +309,30 @@ pub fn verify_aggregate(
         .map_err(VerifyError::Invalid)
 }
 
+/// Bytes of each component of an aggregate proof for this statement, as
+/// `(component, bytes)` pairs in wire order (see [`envelope::component_sizes`]); they sum to the
+/// payload without the 16-byte prefix and rkyv's vector headers.
+///
+/// # Errors
+/// As [`verify_aggregate`] for bytes that do not decode ([`VerifyError::Malformed`]); the proof
+/// itself is not verified.
+pub fn proof_components(
+    proof: &[u8],
+    public_keys: &[PublicKey],
+    message: &[u8; 32],
+    epoch: u32,
+) -> Result<Vec<(&'static str, usize)>, VerifyError> {
+    if public_keys.is_empty() || public_keys.len() > MAX_SIGNATURES {
+        return Err(VerifyError::Invalid(format!("{} public keys", public_keys.len())));
+    }
+    let stmt = system::Statement { message, epoch, keys: public_keys };
+    let airs = stmt.airs();
+    let common = system::common_data(&airs);
+    let shape = system::proof_shape(&airs, &common, &system::degree_bits(&stmt.heights()));
+    let (_, proof) = envelope::decode(proof, &shape)?;
+    Ok(envelope::component_sizes(&proof))
+}
+
 pub mod config;
 pub mod envelope;
 pub mod security;
