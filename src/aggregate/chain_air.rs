@@ -54,7 +54,7 @@ impl ChainAir {
     /// The chain AIR.
     pub fn new() -> Self {
         Self {
-            perm: std::sync::Arc::new(perm16_air()),
+            perm: perm16_air(),
         }
     }
 }

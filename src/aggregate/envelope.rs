@@ -570,7 +570,10 @@ impl<'a> FieldReader<'a> {
     }
 
     fn ext(&mut self) -> Result<Challenge, VerifyError> {
-        let c: [Val; CHALLENGE_DEGREE] = [self.val()?, self.val()?, self.val()?, self.val()?];
+        let mut c = [Val::new(0); CHALLENGE_DEGREE];
+        for x in &mut c {
+            *x = self.val()?;
+        }
         Ok(Challenge::from_basis_coefficients_fn(|i| c[i]))
     }
 

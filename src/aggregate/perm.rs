@@ -82,16 +82,25 @@ pub fn constants24() -> (FullRoundConstants<F, 24>, PartialRoundConstants<F, 24>
     .to_optimized()
 }
 
-/// The width-16 permutation AIR.
-pub fn perm16_air() -> Perm16Air {
-    let (full, partial) = constants16();
-    Perm16Air::new(full, partial)
+/// The width-16 permutation AIR, built once per process (deriving the optimized constants costs
+/// about half a millisecond, paid otherwise by every verification).
+pub fn perm16_air() -> std::sync::Arc<Perm16Air> {
+    static AIR: std::sync::OnceLock<std::sync::Arc<Perm16Air>> = std::sync::OnceLock::new();
+    AIR.get_or_init(|| {
+        let (full, partial) = constants16();
+        std::sync::Arc::new(Perm16Air::new(full, partial))
+    })
+    .clone()
 }
 
-/// The width-24 permutation AIR.
-pub fn perm24_air() -> Perm24Air {
-    let (full, partial) = constants24();
-    Perm24Air::new(full, partial)
+/// The width-24 permutation AIR, built once per process (see [`perm16_air`]).
+pub fn perm24_air() -> std::sync::Arc<Perm24Air> {
+    static AIR: std::sync::OnceLock<std::sync::Arc<Perm24Air>> = std::sync::OnceLock::new();
+    AIR.get_or_init(|| {
+        let (full, partial) = constants24();
+        std::sync::Arc::new(Perm24Air::new(full, partial))
+    })
+    .clone()
 }
 
 fn as_uninit(row: &mut [F]) -> &mut [MaybeUninit<F>] {
@@ -197,7 +206,7 @@ impl Perm24TableAir {
     /// The table AIR over the leanSig width-24 permutation.
     pub fn new() -> Self {
         Self {
-            perm: std::sync::Arc::new(perm24_air()),
+            perm: perm24_air(),
         }
     }
 }

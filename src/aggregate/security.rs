@@ -557,8 +557,8 @@ mod tune {
     fn tune_presets() {
         for p in PRESETS {
             let target = match p.regime {
-                Regime::Proven => 104.0,
-                Regime::Conjectured => 108.0,
+                Regime::Proven => 124.0,
+                Regime::Conjectured => 128.0,
             };
             match tune(p, target, 16, <Challenge as Field>::bits()) {
                 Some((t, r)) => println!("{} {:?} 1/{} q={} qpow={} commit={} batch={} ood={} lookup={} -> {:.1} ({}, {})", t.id(), t.regime, 1 << t.log_inv_rate, t.num_queries, t.query_pow_bits, t.commit_pow_bits, t.batch_pow_bits, t.ood_pow_bits, t.lookup_pow_bits, r.total_bits, r.binding().label, r.decoding),
