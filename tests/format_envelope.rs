@@ -9,7 +9,7 @@ use multisig::aggregate::config::{Preset, PRESETS};
 use multisig::aggregate::envelope::{self, decode, encode, FORMAT_VERSION, PREFIX_LEN};
 use multisig::aggregate::{Regime, VerifyError};
 
-const LOG_N: usize = 5;
+const LOG_N: usize = 8;
 
 fn default_proof_bytes() -> Vec<u8> {
     let preset = Preset::default_preset();

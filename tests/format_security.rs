@@ -66,8 +66,8 @@ fn more_rows_never_add_bits() {
 #[test]
 fn derived_shape_counts_the_openings_of_a_real_proof() {
     let preset = Preset::default_preset();
-    let (proof, _) = prove_tiny(&preset, 5);
-    let shape = tiny_shape(&preset, 5);
+    let (proof, _) = prove_tiny(&preset, 8);
+    let shape = tiny_shape(&preset, 8);
     let opened: usize = proof
         .opened_values
         .instances

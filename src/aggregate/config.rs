@@ -173,7 +173,7 @@ const fn preset(
         ood_pow_bits,
         lookup_pow_bits,
         max_log_arity: 3,
-        log_final_poly_len: 3,
+        log_final_poly_len: 6,
         merkle_cap_height: 0,
     }
 }

@@ -46,6 +46,9 @@ use crate::xmss::{Digest, Parameter, F};
 
 /// Rows per signature block.
 pub const BLOCK: usize = 64;
+/// Fewest blocks in a trace (padding blocks added): every trace must be taller than the FRI
+/// final polynomial ([`super::config::Preset::min_log_trace_height`]).
+pub const MIN_BLOCKS: usize = 2;
 /// Sponge absorptions (rows `0..25`).
 pub const SPONGE_ROWS: usize = 25;
 /// First Merkle row.
@@ -574,7 +577,7 @@ pub fn generate_trace(
     message: &[u8; 32],
     epoch: u32,
 ) -> (RowMajorMatrix<F>, RowMajorMatrix<F>) {
-    let blocks = witnesses.len().next_power_of_two();
+    let blocks = witnesses.len().next_power_of_two().max(MIN_BLOCKS);
     let mut values = F::zero_vec(blocks * BLOCK * WIDTH);
     let mut perm_values = F::zero_vec(blocks * BLOCK * PERM24_COLS);
     let filler = PermFiller::new24();

@@ -114,10 +114,10 @@ impl Statement<'_> {
     /// one row per signature-AIR row.
     pub fn heights(&self) -> [usize; NUM_INSTANCES] {
         let n = self.keys.len();
-        let sig = n.next_power_of_two() * BLOCK;
+        let sig = n.next_power_of_two().max(sig_air::MIN_BLOCKS) * BLOCK;
         [
             sig,
-            (n * STEPS_PER_SIGNATURE).next_power_of_two().max(16),
+            (n * STEPS_PER_SIGNATURE).next_power_of_two().max(chain_air::MIN_HEIGHT),
             table_height(n),
             sig,
         ]
@@ -298,7 +298,20 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::config::PRESETS;
     use crate::aggregate::testing::test_signer;
+
+    #[test]
+    fn smallest_statement_is_taller_than_every_final_polynomial() {
+        let message = [3u8; 32];
+        let keys = [test_signer(0, &message, 1).0];
+        let stmt = Statement { message: &message, epoch: 1, keys: &keys };
+        for p in PRESETS {
+            for h in stmt.heights() {
+                assert!(h >= 1 << p.min_log_trace_height(), "height {h}, preset {}", p.id());
+            }
+        }
+    }
 
     #[test]
     fn fast_proof_shape_matches_symbolic_shape() {
