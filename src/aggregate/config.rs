@@ -182,7 +182,7 @@ const fn preset(
 /// `log_inv_rate` 1..=4, ids 4..=7 the conjectured regime at `log_inv_rate` 1..=4.
 ///
 /// Columns: regime, log_inv_rate, queries, query PoW, commit PoW, batch PoW, OOD PoW, lookup PoW.
-/// Folding arity is 8 (`max_log_arity` 3), the final polynomial has 8 coefficients, the Merkle
+/// Folding arity is 8 (`max_log_arity` 3), the final polynomial has 64 coefficients (so every trace has at least 128 rows), the Merkle
 /// cap is the root. The soundness of each is tabled in [`crate::aggregate::security`].
 pub const PRESETS: [Preset; 8] = [
     preset(Regime::Proven, 1, 225, 16, 8, 16, 0, 0),
