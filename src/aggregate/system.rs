@@ -199,14 +199,14 @@ pub fn prove(
 /// a chunk (the same budget `ProverData::from_airs_and_degrees` derives).
 const LOOKUP_PACKING_DEGREE: usize = 3;
 
-/// The data prover and verifier share: no preprocessed traces, and each AIR's bus interactions
-/// packed by bus into LogUp columns. Built from the AIRs alone (one symbolic pass for the
-/// interactions), without `ProverData::from_airs_and_degrees`'s extra symbolic degree walk;
-/// prover and verifier both use this function, so their column layouts agree.
-pub fn common_data(airs: &[AggAir]) -> CommonData<MultisigConfig> {
+/// Each AIR's bus interactions packed by bus into LogUp columns (one symbolic pass per AIR).
+///
+/// Depends only on the AIRs' structure, never on the statement: no bus message or count reads
+/// the message, epoch or keys (they enter as constraint constants and periodic columns), which
+/// `statement_independent_data_is_the_same_for_every_statement` checks.
+pub fn packed_lookups(airs: &[AggAir]) -> Vec<Lookups<F>> {
     let gadget = LogUpGadget::new();
-    let lookups = airs
-        .iter()
+    airs.iter()
         .map(|air| {
             Lookups::<F>::from_air::<Challenge, _>(air).pack_same_bus_with_degree(
                 LOOKUP_PACKING_DEGREE,
@@ -216,8 +216,45 @@ pub fn common_data(airs: &[AggAir]) -> CommonData<MultisigConfig> {
                 },
             )
         })
-        .collect();
-    CommonData::new(None, lookups)
+        .collect()
+}
+
+/// The data prover and verifier share: no preprocessed traces, and each AIR's bus interactions
+/// packed by bus into LogUp columns ([`packed_lookups`]). Built from the AIRs alone, without
+/// `ProverData::from_airs_and_degrees`'s extra symbolic degree walk; prover and verifier both
+/// use this function, so their column layouts agree. The packed lookups are computed once per
+/// process (they are statement-independent, see [`packed_lookups`]); this saves every
+/// verification a symbolic pass over the four AIRs.
+pub fn common_data(airs: &[AggAir]) -> CommonData<MultisigConfig> {
+    static LOOKUPS: std::sync::OnceLock<Vec<Lookups<F>>> = std::sync::OnceLock::new();
+    debug_assert_eq!(airs.len(), NUM_INSTANCES, "the cache holds the four aggregation AIRs");
+    CommonData::new(None, LOOKUPS.get_or_init(|| packed_lookups(airs)).clone())
+}
+
+/// Number of constraints (AIR and LogUp) of each AIR, computed once per process: like
+/// [`packed_lookups`], it depends on the AIRs' structure only.
+fn constraint_counts(airs: &[AggAir], common: &CommonData<MultisigConfig>) -> Vec<usize> {
+    static COUNTS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    COUNTS
+        .get_or_init(|| constraint_counts_uncached(airs, common))
+        .clone()
+}
+
+fn constraint_counts_uncached(airs: &[AggAir], common: &CommonData<MultisigConfig>) -> Vec<usize> {
+    let gadget = LogUpGadget::new();
+    airs.iter()
+        .zip(&common.lookups)
+        .map(|(air, lookups)| {
+            let layout = AirLayout {
+                main_width: BaseAir::<F>::width(air),
+                num_public_values: BaseAir::<F>::num_public_values(air),
+                num_periodic_columns: BaseAir::<F>::num_periodic_columns(air),
+                ..Default::default()
+            };
+            get_constraint_layout::<F, Challenge, _, _>(air, layout, lookups, &gadget)
+                .total_constraints()
+        })
+        .collect()
 }
 
 /// Constraint degree of every AIR here (the x^3 S-box; lookup columns packed to stay within it).
@@ -234,24 +271,16 @@ pub fn proof_shape(
     common: &CommonData<MultisigConfig>,
     log_heights: &[usize],
 ) -> ProofShape {
-    let gadget = LogUpGadget::new();
+    let counts = constraint_counts(airs, common);
     let instances = airs
         .iter()
         .zip(log_heights)
         .zip(&common.lookups)
-        .map(|((air, &log_height), lookups)| {
-            let layout = AirLayout {
-                main_width: BaseAir::<F>::width(air),
-                num_public_values: BaseAir::<F>::num_public_values(air),
-                num_periodic_columns: BaseAir::<F>::num_periodic_columns(air),
-                ..Default::default()
-            };
-            let num_constraints =
-                get_constraint_layout::<F, Challenge, _, _>(air, layout, lookups, &gadget)
-                    .total_constraints();
+        .zip(counts)
+        .map(|(((air, &log_height), lookups), num_constraints)| {
             AirShape {
                 log_height,
-                main_width: layout.main_width,
+                main_width: BaseAir::<F>::width(air),
                 main_next: !BaseAir::<F>::main_next_row_columns(air).is_empty(),
                 preprocessed_width: 0,
                 preprocessed_next: false,
@@ -311,6 +340,24 @@ mod tests {
                 assert!(h >= 1 << p.min_log_trace_height(), "height {h}, preset {}", p.id());
             }
         }
+    }
+
+    #[test]
+    fn statement_independent_data_is_the_same_for_every_statement() {
+        let a = [5u8; 32];
+        let b = [6u8; 32];
+        let keys1 = [test_signer(0, &a, 9).0];
+        let keys3: Vec<_> = (0..3).map(|s| test_signer(s, &b, 77).0).collect();
+        let s1 = Statement { message: &a, epoch: 9, keys: &keys1 };
+        let s3 = Statement { message: &b, epoch: 77, keys: &keys3 };
+        let (airs1, airs3) = (s1.airs(), s3.airs());
+        let (l1, l3) = (packed_lookups(&airs1), packed_lookups(&airs3));
+        assert_eq!(format!("{l1:?}"), format!("{l3:?}"));
+        assert_eq!(format!("{l1:?}"), format!("{:?}", common_data(&airs3).lookups));
+        let c1 = constraint_counts_uncached(&airs1, &common_data(&airs1));
+        let c3 = constraint_counts_uncached(&airs3, &common_data(&airs3));
+        assert_eq!(c1, c3);
+        assert_eq!(c1, constraint_counts(&airs1, &common_data(&airs1)));
     }
 
     #[test]
