@@ -166,11 +166,13 @@ enum msig_regime
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
   /**
-   * Provable soundness (FRI under the Johnson bound). The default.
+   * Provable soundness (FRI list decoding up to the Johnson bound), at least 124 bits for up
+   * to 1024 signatures. The default.
    */
   MSIG_REGIME_PROVEN = 0,
   /**
-   * Conjectured (up-to-capacity) FRI soundness: smaller, faster proofs.
+   * Conjectured (up-to-capacity) FRI soundness, 128 bits for up to 1024 signatures: about
+   * half the queries, so smaller proofs.
    */
   MSIG_REGIME_CONJECTURED = 1,
 };

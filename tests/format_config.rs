@@ -10,12 +10,13 @@ use p3_field::PrimeCharacteristicRing;
 #[test]
 fn every_preset_proves_and_verifies_the_tiny_batch() {
     for preset in PRESETS {
-        let (proof, st) = prove_tiny(&preset, 5);
+        let log_n = 8;
+        let (proof, st) = prove_tiny(&preset, log_n);
         verify_tiny(&preset, &proof, &st)
             .unwrap_or_else(|e| panic!("preset {} rejected its own proof: {e}", preset.id()));
         assert_eq!(
             proof.degree_bits,
-            vec![5, 4],
+            vec![log_n, log_n - 1],
             "extended degree bits of the two instances"
         );
         let fri = &proof.opening_proof;
@@ -31,7 +32,7 @@ fn every_preset_proves_and_verifies_the_tiny_batch() {
 #[test]
 fn wrong_public_value_is_rejected() {
     let preset = Preset::default_preset();
-    let (proof, mut st) = prove_tiny(&preset, 5);
+    let (proof, mut st) = prove_tiny(&preset, 8);
     st.public_values[0][0] += multisig::aggregate::config::Val::ONE;
     assert!(verify_tiny(&preset, &proof, &st).is_err());
 }
@@ -40,15 +41,15 @@ fn wrong_public_value_is_rejected() {
 fn proof_under_one_preset_fails_under_another() {
     let a = PRESETS[0];
     let b = PRESETS[4];
-    let (proof, st) = prove_tiny(&a, 5);
+    let (proof, st) = prove_tiny(&a, 8);
     assert!(verify_tiny(&b, &proof, &st).is_err());
 }
 
 #[test]
 fn proving_on_one_thread_is_deterministic() {
     let preset = PRESETS[5];
-    let (p1, _) = prove_tiny_one_thread(&preset, 5);
-    let (p2, _) = prove_tiny_one_thread(&preset, 5);
+    let (p1, _) = prove_tiny_one_thread(&preset, 8);
+    let (p2, _) = prove_tiny_one_thread(&preset, 8);
     // Compare through the serde encoding Plonky3 derives (test-only; the envelope is rkyv).
     assert_eq!(
         format!("{:?}", p1.commitments),

@@ -6,10 +6,10 @@ mod format_common;
 
 use format_common::{decode_and_verify, prove_tiny, prove_tiny_one_thread, tiny_shape, verify_tiny};
 use multisig::aggregate::config::{Preset, PRESETS};
-use multisig::aggregate::envelope::{self, decode, encode, PREFIX_LEN};
+use multisig::aggregate::envelope::{self, decode, encode, FORMAT_VERSION, PREFIX_LEN};
 use multisig::aggregate::{Regime, VerifyError};
 
-const LOG_N: usize = 5;
+const LOG_N: usize = 8;
 
 fn default_proof_bytes() -> Vec<u8> {
     let preset = Preset::default_preset();
@@ -179,13 +179,16 @@ fn wrong_statement_shape_is_malformed() {
 fn unknown_version_and_preset_are_malformed() {
     let bytes = default_proof_bytes();
     let shape = tiny_shape(&Preset::default_preset(), LOG_N);
-    let mut v = bytes.clone();
-    v[8..10].copy_from_slice(&2u16.to_le_bytes());
-    assert!(decode(&v, &shape)
-        .err()
-        .unwrap()
-        .to_string()
-        .contains("version"));
+    // The previous version (1: degree-4 challenge field) and the next one are both refused.
+    for version in [FORMAT_VERSION - 1, FORMAT_VERSION + 1] {
+        let mut v = bytes.clone();
+        v[8..10].copy_from_slice(&version.to_le_bytes());
+        assert!(decode(&v, &shape)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("version"));
+    }
     let mut p = bytes.clone();
     p[10] = 8;
     assert!(decode(&p, &shape)

@@ -31,6 +31,9 @@ pub const POS: usize = PERM16_COLS + 2;
 pub const ACTIVE: usize = PERM16_COLS + 3;
 /// Width of the chain AIR.
 pub const WIDTH: usize = PERM16_COLS + 4;
+/// Smallest trace height (padding rows added): every trace must be taller than the FRI final
+/// polynomial ([`super::config::Preset::min_log_trace_height`]).
+pub const MIN_HEIGHT: usize = 128;
 
 /// Offsets in the width-16 input state (leanSig chain-step layout).
 const VALUE: usize = 0;
@@ -54,7 +57,7 @@ impl ChainAir {
     /// The chain AIR.
     pub fn new() -> Self {
         Self {
-            perm: std::sync::Arc::new(perm16_air()),
+            perm: perm16_air(),
         }
     }
 }
@@ -136,9 +139,9 @@ pub struct ChainStep {
 }
 
 /// Builds the chain AIR trace: one row per step, padded with inactive all-zero-input rows to a
-/// power-of-two height (at least 16).
+/// power-of-two height (at least [`MIN_HEIGHT`]).
 pub fn generate_trace(steps: &[ChainStep]) -> RowMajorMatrix<F> {
-    let height = steps.len().next_power_of_two().max(16);
+    let height = steps.len().next_power_of_two().max(MIN_HEIGHT);
     let mut values = F::zero_vec(height * WIDTH);
     let filler = PermFiller::new16();
     values

@@ -5,27 +5,30 @@
 //! | piece            | choice                                                                    |
 //! |------------------|---------------------------------------------------------------------------|
 //! | base field       | KoalaBear, `p = 2^31 - 2^24 + 1` ([`Val`])                                 |
-//! | challenge field  | degree-4 binomial extension of KoalaBear, `|EF| ~ 2^124` ([`Challenge`])    |
+//! | challenge field  | quintic extension `KoalaBear[X]/(X^5 + X^2 - 1)`, `|EF| ~ 2^155` ([`Challenge`]) |
 //! | Merkle trees     | Keccak-f\[1600\] sponge (rate 17 x u64, 4 x u64 = 32-byte digests), binary, |
 //! |                  | leaves hashed 8 rows at a time with the AVX-512/AVX2 packed Keccak         |
 //! | PCS              | `TwoAdicFriPcs` (FRI over the two-adic coset LDE)                          |
 //! | DFT              | `Radix2DitParallel` (see below)                                           |
 //! | Fiat-Shamir      | Keccak-256 hash challenger, field elements absorbed as 4 LE bytes          |
 //!
-//! ## Why a degree-4 extension
+//! ## Why the quintic extension
 //!
 //! Every round of the protocol that samples a challenge from the extension (the LogUp challenges
 //! `alpha, beta`, the constraint-batching `alpha`, the DEEP point `zeta`, the opening-batching
-//! `alpha` and each FRI folding `beta`) is sound up to a term of the form `d / |EF|` where `d` is a
-//! degree or count that grows at most like the LDE size (≤ 2^19 here). With `|EF| ~ 2^123.98` those
-//! terms sit at 100 bits or more before any grinding, and grinding
-//! ([`Preset::ood_pow_bits`], [`Preset::lookup_pow_bits`], ...) buys the missing bits where a
-//! term binds. A degree-8 extension would double the size of every opened value and the cost of
-//! every extension multiplication for no gain at the 100-124-bit target; degree 4 is also the
-//! smallest degree at which the field is large enough, since degree 3 (`~2^93`) caps every
-//! such term below 93 bits. What degree 4 cannot give is 128 bits *proven*: the field itself is
-//! below 2^124, so every extension-field term is capped just under 124 bits before grinding (see
-//! [`crate::aggregate::security`] for the full account).
+//! `alpha` and each FRI folding `beta`) is sound up to a term of the form `d / |EF|`, where `d`
+//! grows with the LDE size and, in the proven regime, with the Johnson list size. Over the
+//! degree-4 extension (`|EF| ~ 2^124`, what this crate used first) those terms cap every preset
+//! below 124 bits, and in the proven regime at rate 1/2 they forced unique decoding: 213 queries
+//! for 104 bits. Over the quintic extension (`|EF| ~ 2^155`, Plonky3's
+//! `QuinticTrinomialExtensionField`, the only KoalaBear extension of degree > 4 with packed
+//! arithmetic in 0.8) list decoding up to the Johnson bound becomes usable, and the proven
+//! presets reach 124 bits (leanMultisig's proven level) with 225 queries at rate 1/2 and 112 at
+//! rate 1/4; the conjectured presets reach 128 bits, the Keccak-256 collision bound.
+//!
+//! The cost: every opened extension value is 5 base elements instead of 4 (about 15% of a proof's
+//! bytes are extension values), and extension multiplications (LogUp columns, FRI folding, the
+//! DEEP quotients) are dearer. See [`crate::aggregate::security`] for the full account.
 //!
 //! ## Why `Radix2DitParallel`
 //!
@@ -50,7 +53,7 @@
 use p3_challenger::{HashChallenger, SerializingChallenger32};
 use p3_commit::ExtensionMmcs;
 use p3_dft::Radix2DitParallel;
-use p3_field::extension::BinomialExtensionField;
+use p3_field::extension::QuinticTrinomialExtensionField;
 use p3_fri::{FriParameters, TwoAdicFriPcs};
 use p3_keccak::{Keccak256Hash, KeccakF};
 use p3_merkle_tree::MerkleTreeMmcs;
@@ -63,12 +66,12 @@ use super::{ProveOptions, Regime};
 /// here.
 pub type Val = p3_koala_bear::KoalaBear;
 
-/// The challenge field: the degree-4 binomial extension `KoalaBear[X]/(X^4 - 3)`, about 2^124
+/// The challenge field: the quintic extension `KoalaBear[X]/(X^5 + X^2 - 1)`, about 2^155
 /// elements. All random challenges and all out-of-domain openings live here.
-pub type Challenge = BinomialExtensionField<Val, 4>;
+pub type Challenge = QuinticTrinomialExtensionField<Val>;
 
 /// Degree of [`Challenge`] over [`Val`].
-pub const CHALLENGE_DEGREE: usize = 4;
+pub const CHALLENGE_DEGREE: usize = 5;
 
 /// Number of Keccak-f lanes hashed side by side by the packed Keccak on this target (8 with
 /// AVX-512, 4 with AVX2, 2 with SSE2/NEON).
@@ -170,7 +173,7 @@ const fn preset(
         ood_pow_bits,
         lookup_pow_bits,
         max_log_arity: 3,
-        log_final_poly_len: 3,
+        log_final_poly_len: 6,
         merkle_cap_height: 0,
     }
 }
@@ -179,17 +182,17 @@ const fn preset(
 /// `log_inv_rate` 1..=4, ids 4..=7 the conjectured regime at `log_inv_rate` 1..=4.
 ///
 /// Columns: regime, log_inv_rate, queries, query PoW, commit PoW, batch PoW, OOD PoW, lookup PoW.
-/// Folding arity is 8 (`max_log_arity` 3), the final polynomial has 8 coefficients, the Merkle
+/// Folding arity is 8 (`max_log_arity` 3), the final polynomial has 64 coefficients (so every trace has at least 128 rows), the Merkle
 /// cap is the root. The soundness of each is tabled in [`crate::aggregate::security`].
 pub const PRESETS: [Preset; 8] = [
-    preset(Regime::Proven, 1, 213, 16, 1, 9, 0, 7),
-    preset(Regime::Proven, 2, 130, 16, 2, 10, 0, 7),
-    preset(Regime::Proven, 3, 107, 16, 3, 11, 0, 7),
-    preset(Regime::Proven, 4, 97, 16, 4, 12, 0, 7),
-    preset(Regime::Conjectured, 1, 95, 16, 5, 13, 4, 11),
-    preset(Regime::Conjectured, 2, 47, 16, 6, 14, 4, 11),
-    preset(Regime::Conjectured, 3, 32, 16, 7, 15, 4, 11),
-    preset(Regime::Conjectured, 4, 24, 16, 8, 16, 4, 11),
+    preset(Regime::Proven, 1, 225, 16, 8, 16, 0, 0),
+    preset(Regime::Proven, 2, 112, 16, 8, 15, 0, 0),
+    preset(Regime::Proven, 3, 75, 16, 8, 15, 0, 0),
+    preset(Regime::Proven, 4, 57, 16, 7, 15, 0, 0),
+    preset(Regime::Conjectured, 1, 115, 16, 0, 2, 0, 0),
+    preset(Regime::Conjectured, 2, 57, 16, 0, 3, 0, 0),
+    preset(Regime::Conjectured, 3, 38, 16, 0, 4, 0, 0),
+    preset(Regime::Conjectured, 4, 29, 16, 0, 5, 0, 0),
 ];
 
 impl Preset {

@@ -6,7 +6,7 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic  b"MSIGPRF\0"
-//!      8     2  format version, u16 little-endian (currently 1)
+//!      8     2  format version, u16 little-endian (currently 2)
 //!     10     1  preset id (config::Preset::id, 0..=7)
 //!     11     1  reserved, must be 0
 //!     12     4  archive length in bytes, u32 little-endian (= total length - 16)
@@ -62,8 +62,9 @@ use super::VerifyError;
 /// First 8 bytes of every aggregate proof.
 pub const MAGIC: [u8; 8] = *b"MSIGPRF\0";
 
-/// Current format version (bytes 8..10, little-endian).
-pub const FORMAT_VERSION: u16 = 1;
+/// Current format version (bytes 8..10, little-endian). Version 1 (degree-4 challenge field,
+/// three AIR instances) is no longer read: its proofs are rejected as malformed.
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Length of the prefix before the rkyv archive.
 pub const PREFIX_LEN: usize = 16;
@@ -570,7 +571,10 @@ impl<'a> FieldReader<'a> {
     }
 
     fn ext(&mut self) -> Result<Challenge, VerifyError> {
-        let c: [Val; CHALLENGE_DEGREE] = [self.val()?, self.val()?, self.val()?, self.val()?];
+        let mut c = [Val::new(0); CHALLENGE_DEGREE];
+        for x in &mut c {
+            *x = self.val()?;
+        }
         Ok(Challenge::from_basis_coefficients_fn(|i| c[i]))
     }
 

@@ -1,11 +1,12 @@
 //! Aggregation of many XMSS signatures on one message and epoch into one STARK proof.
 //!
-//! The proof is a `p3_batch_stark` proof over three AIRs linked by LogUp buses; the design
+//! The proof is a `p3_batch_stark` proof over four AIRs linked by LogUp buses; the design
 //! (tables, columns, buses, what each constraint guarantees, rows per signature) is written
 //! down in `src/aggregate/README.md`:
 //!
-//! - [`sig_air::SigAir`]: a 64-row block of width-24 permutations per signature (leaf sponge,
-//!   32 Merkle levels, message hash) plus the aborting decode and the target sum;
+//! - [`sig_air::SigAir`]: a 64-row block per signature (leaf sponge, 32 Merkle levels, message
+//!   hash) plus the aborting decode and the target sum;
+//! - [`perm::Perm24TableAir`]: the width-24 Poseidon1 permutations those rows use, one per row;
 //! - [`chain_air::ChainAir`]: one width-16 row per chain step, 122 per signature;
 //! - [`table_air::TableAir`]: the epoch's chain tweaks and the ordered public keys, both
 //!   verifier-computed periodic columns.
@@ -31,6 +32,9 @@ pub mod witness;
 pub(crate) const CHAIN_BUS: &str = "xmss-chain";
 /// Lookup bus of chain tweaks `(chain, pos, t0, t1)`.
 pub(crate) const TWEAK_BUS: &str = "xmss-chain-tweak";
+/// Bus of width-24 permutation evaluations `(input (24), output[0..17])`: every row of the
+/// signature AIR receives one, every row of the permutation table sends one.
+pub(crate) const PERM24_BUS: &str = "poseidon1-24";
 /// Bus of reached roots `(sig, root (8), parameter (5))`, consumed by the key table.
 pub(crate) const ROOT_BUS: &str = "xmss-root";
 
@@ -40,10 +44,12 @@ pub const MAX_SIGNATURES: usize = 1 << 16;
 /// Soundness regime of a preset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Regime {
-    /// Provable soundness (Johnson bound).
+    /// Provable soundness: FRI list decoding up to the Johnson bound. The presets reach 124 bits
+    /// for up to 1024 signatures ([`security`] tables every term, and the bits by batch size).
     #[default]
     Proven,
-    /// Conjectured (up-to-capacity) soundness.
+    /// Conjectured (up-to-capacity) FRI soundness: 128 bits for up to 1024 signatures, with
+    /// about half the queries of the proven presets.
     Conjectured,
 }
 

@@ -82,16 +82,25 @@ pub fn constants24() -> (FullRoundConstants<F, 24>, PartialRoundConstants<F, 24>
     .to_optimized()
 }
 
-/// The width-16 permutation AIR.
-pub fn perm16_air() -> Perm16Air {
-    let (full, partial) = constants16();
-    Perm16Air::new(full, partial)
+/// The width-16 permutation AIR, built once per process (deriving the optimized constants costs
+/// about half a millisecond, paid otherwise by every verification).
+pub fn perm16_air() -> std::sync::Arc<Perm16Air> {
+    static AIR: std::sync::OnceLock<std::sync::Arc<Perm16Air>> = std::sync::OnceLock::new();
+    AIR.get_or_init(|| {
+        let (full, partial) = constants16();
+        std::sync::Arc::new(Perm16Air::new(full, partial))
+    })
+    .clone()
 }
 
-/// The width-24 permutation AIR.
-pub fn perm24_air() -> Perm24Air {
-    let (full, partial) = constants24();
-    Perm24Air::new(full, partial)
+/// The width-24 permutation AIR, built once per process (see [`perm16_air`]).
+pub fn perm24_air() -> std::sync::Arc<Perm24Air> {
+    static AIR: std::sync::OnceLock<std::sync::Arc<Perm24Air>> = std::sync::OnceLock::new();
+    AIR.get_or_init(|| {
+        let (full, partial) = constants24();
+        std::sync::Arc::new(Perm24Air::new(full, partial))
+    })
+    .clone()
 }
 
 fn as_uninit(row: &mut [F]) -> &mut [MaybeUninit<F>] {
@@ -162,6 +171,78 @@ impl PermFiller<24> {
             PARTIAL_24,
         >(cols, input, &self.full, &self.partial, &self.circ_col);
         core::array::from_fn(|i| row[output_offset(24) + i])
+    }
+}
+
+/// Number of leading output elements of the width-24 permutation that [`Perm24TableAir`] puts on
+/// the bus: the capacity part (9, carried by the leaf sponge) and the first 8 rate elements (the
+/// leaf digest); compressions read elements `0..8` (Merkle nodes) and `0..6` (message hash).
+pub const PERM24_BUS_OUTPUTS: usize = 17;
+
+/// Width of a message on the width-24 permutation bus: the input state (24) then
+/// `Perm24(input)[0..17]`.
+pub const PERM24_MESSAGE_WIDTH: usize = 24 + PERM24_BUS_OUTPUTS;
+
+/// The width-24 permutation table: one Poseidon1 width-24 permutation per row (the
+/// [`PERM24_COLS`] columns of [`Perm24Air`] and nothing else), each sending
+/// `(input (24), output[0..17])` once on the bus [`super::PERM24_BUS`].
+///
+/// It is its own AIR, apart from the signature AIR that consumes the evaluations, so that it has
+/// no periodic columns: Plonky3 0.8 infers the quotient degree of an AIR with periodic columns by
+/// walking every constraint's expression DAG, which for the width-24 Poseidon1 constraints took
+/// about 50 ms in every verification (and again in the prover).
+#[derive(Clone)]
+pub struct Perm24TableAir {
+    perm: std::sync::Arc<Perm24Air>,
+}
+
+impl Default for Perm24TableAir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Perm24TableAir {
+    /// The table AIR over the leanSig width-24 permutation.
+    pub fn new() -> Self {
+        Self {
+            perm: perm24_air(),
+        }
+    }
+}
+
+impl p3_air::BaseAir<F> for Perm24TableAir {
+    fn width(&self) -> usize {
+        PERM24_COLS
+    }
+    // Poseidon1Air's constraints read only the current row. SOUNDNESS: the verifier substitutes
+    // zeros for undeclared next-row columns; a transition constraint added here must declare its
+    // columns, or it would be checked against zeros.
+    fn main_next_row_columns(&self) -> Vec<usize> {
+        Vec::new()
+    }
+    fn max_constraint_degree(&self) -> Option<usize> {
+        Some(3)
+    }
+}
+
+impl<AB> p3_air::Air<AB> for Perm24TableAir
+where
+    AB: AirBuilder<F = F> + p3_lookup::InteractionBuilder,
+{
+    fn eval(&self, builder: &mut AB) {
+        {
+            let mut sub = PrefixBuilder::new(builder, PERM24_COLS);
+            p3_air::Air::eval(self.perm.as_ref(), &mut sub);
+        }
+        let main = builder.main();
+        let row = main.current_slice();
+        let out = output_offset(24);
+        let message: Vec<AB::Expr> = (0..24)
+            .map(|j| row[j].into())
+            .chain((0..PERM24_BUS_OUTPUTS).map(|j| row[out + j].into()))
+            .collect();
+        p3_lookup::PermutationCheckBus::new(super::PERM24_BUS).send(builder, message, 1);
     }
 }
 

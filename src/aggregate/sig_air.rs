@@ -11,12 +11,16 @@
 //! | `58..64` | idle | |
 //! | `0..48` | (any) | digit `r` of the codeword: 3 bit columns; rows `0..46` emit chain starts |
 //!
-//! Columns after the 239 permutation columns: the block's signature index `sig`, `active`, the
-//! key parameter (5), the message-hash outputs `A` (6) (all constant over the block), two
-//! chain-end slots `E0`, `E1` (8 each), the chain start `H` (8), the digit bits (3), the
-//! accumulators `acc` (value of the current 8-digit group) and `sum` (digit sum), the remainder
-//! bits (7) and two products for its range check, and 7 mirrors of periodic columns that bus
-//! messages need (p3-lookup 0.8 does not read periodic columns inside messages).
+//! The permutations themselves are proven by the permutation table
+//! ([`super::perm::Perm24TableAir`]): every row here holds the permutation's input state (24
+//! columns, [`IN`]) and the first 17 elements of its output ([`OUT`]), and receives that pair once
+//! from the table on the bus [`super::PERM24_BUS`]. After them come the block's signature index
+//! `sig`, `active`, the key parameter (5), the message-hash outputs `A` (6) (all constant over the
+//! block), two chain-end slots `E0`, `E1` (8 each), the chain start `H` (8), the digit bits (3),
+//! the accumulators `acc` (value of the current 8-digit group) and `sum` (digit sum), the
+//! remainder bits (7) and two products for its range check, and 7 mirrors of periodic columns
+//! that bus messages need (p3-lookup 0.8 does not read periodic columns inside messages): 99
+//! columns.
 //!
 //! See `README.md` in this directory for what each constraint guarantees.
 
@@ -28,8 +32,8 @@ use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
 use p3_maybe_rayon::prelude::*;
 
-use super::perm::{output_offset, perm24_air, Perm24Air, PermFiller, PrefixBuilder, PERM24_COLS};
-use super::{CHAIN_BUS, ROOT_BUS};
+use super::perm::{PermFiller, PERM24_BUS_OUTPUTS, PERM24_COLS, PERM24_MESSAGE_WIDTH};
+use super::{CHAIN_BUS, PERM24_BUS, ROOT_BUS};
 use crate::xmss::constants::{
     BASE, CAPACITY, DIMENSION, HASH_LEN_FE, LOG_LIFETIME, MH_DECODED_FE, PARAMETER_LEN, Q,
     SPONGE_RATE, TARGET_SUM, Z,
@@ -42,6 +46,9 @@ use crate::xmss::{Digest, Parameter, F};
 
 /// Rows per signature block.
 pub const BLOCK: usize = 64;
+/// Fewest blocks in a trace (padding blocks added): every trace must be taller than the FRI
+/// final polynomial ([`super::config::Preset::min_log_trace_height`]).
+pub const MIN_BLOCKS: usize = 2;
 /// Sponge absorptions (rows `0..25`).
 pub const SPONGE_ROWS: usize = 25;
 /// First Merkle row.
@@ -54,7 +61,11 @@ pub const MSG_ROW: usize = ROOT_ROW + 1;
 pub const DIGIT_ROWS: usize = MH_DECODED_FE * Z;
 
 // Main columns.
-const P: usize = PERM24_COLS;
+/// First of the 24 columns holding the input state of the row's width-24 permutation.
+pub const IN: usize = 0;
+/// First of the [`PERM24_BUS_OUTPUTS`] columns holding `Perm24(input)[0..17]`.
+pub const OUT: usize = IN + 24;
+const P: usize = OUT + PERM24_BUS_OUTPUTS;
 pub const SIG: usize = P;
 pub const ACTIVE: usize = P + 1;
 pub const PARAM: usize = P + 2;
@@ -114,7 +125,6 @@ fn slots_of_row(r: usize) -> Vec<usize> {
 /// The signature AIR for one (message, epoch).
 #[derive(Clone)]
 pub struct SigAir {
-    perm: std::sync::Arc<Perm24Air>,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
     capacity: [F; CAPACITY],
     leaf_tweak: [F; 2],
@@ -200,7 +210,6 @@ impl SigAir {
             }
         }
         Self {
-            perm: std::sync::Arc::new(perm24_air()),
             periodic: std::sync::Arc::new(per),
             capacity: sponge_capacity_value(),
             leaf_tweak: tree_tweak(0, epoch),
@@ -230,10 +239,6 @@ where
     AB: AirBuilder<F = F> + InteractionBuilder,
 {
     fn eval(&self, builder: &mut AB) {
-        {
-            let mut sub = PrefixBuilder::new(builder, PERM24_COLS);
-            self.perm.as_ref().eval(&mut sub);
-        }
         let main = builder.main();
         let (cur, nxt) = (main.current_slice(), main.next_slice());
         let per: Vec<AB::Expr> = builder
@@ -243,7 +248,7 @@ where
             .collect();
         let c = |i: usize| -> AB::Expr { cur[i].into() };
         let n = |i: usize| -> AB::Expr { nxt[i].into() };
-        let out = output_offset(24);
+        let out = OUT;
         // Feed-forward compression output element j (Merkle node, message hash).
         let cmp = |j: usize| -> AB::Expr { cur[out + j] + cur[j] };
         let one = AB::Expr::ONE;
@@ -407,6 +412,10 @@ where
             root,
             Count::bounded(active * cur[M_ROOT], 1),
         );
+        // Every row's (input, output[0..17]) is one evaluation of the width-24 permutation,
+        // taken from the permutation table (one row there per row here, padding included).
+        let perm: Vec<AB::Expr> = (IN..IN + PERM24_MESSAGE_WIDTH).map(c).collect();
+        PermutationCheckBus::new(PERM24_BUS).receive(builder, perm, 1);
     }
 }
 
@@ -446,9 +455,14 @@ pub fn decode_digits(hash: &[F]) -> ([u8; DIGIT_ROWS], [u32; MH_DECODED_FE]) {
     (digits, rems)
 }
 
-/// Fills one 64-row block (`block.len() == 64 * WIDTH`) for signature index `sig`.
+/// Fills one 64-row block of the signature trace (`block.len() == 64 * WIDTH`) for signature
+/// index `sig`, and the 64 matching rows of the permutation table (`perm_block.len() == 64 *
+/// PERM24_COLS`): row `r` of the table proves the permutation whose input and output row `r` of
+/// the block holds.
+#[allow(clippy::too_many_arguments)]
 pub fn fill_block(
     block: &mut [F],
+    perm_block: &mut [F],
     sig: u32,
     active: bool,
     w: &SigWitness,
@@ -456,13 +470,20 @@ pub fn fill_block(
     epoch: u32,
     filler: &PermFiller<24>,
 ) {
-    let rows: Vec<&mut [F]> = block.chunks_mut(WIDTH).collect();
-    let mut rows = rows;
+    let mut rows: Vec<&mut [F]> = block.chunks_mut(WIDTH).collect();
+    let mut perm_rows: Vec<&mut [F]> = perm_block.chunks_mut(PERM24_COLS).collect();
+    // Proves Perm24(input) in table row r, copies input and output[0..17] into block row r.
+    let mut permute = |rows: &mut Vec<&mut [F]>, r: usize, input: [F; 24]| -> [F; 24] {
+        let o = filler.fill(perm_rows[r], input);
+        rows[r][IN..IN + 24].copy_from_slice(&input);
+        rows[r][OUT..OUT + PERM24_BUS_OUTPUTS].copy_from_slice(&o[..PERM24_BUS_OUTPUTS]);
+        o
+    };
     // Sponge rows.
     let sponge_inputs = leaf_sponge_inputs(&w.parameter, epoch, &w.ends);
     let mut leaf = [F::ZERO; HASH_LEN_FE];
     for (r, input) in sponge_inputs.iter().enumerate() {
-        let o = filler.fill(rows[r], *input);
+        let o = permute(&mut rows, r, *input);
         if r + 1 == SPONGE_ROWS {
             leaf.copy_from_slice(&o[CAPACITY..CAPACITY + HASH_LEN_FE]);
         }
@@ -487,16 +508,16 @@ pub fn fill_block(
             &left,
             &right,
         );
-        let o = filler.fill(rows[MERKLE_FIRST + l], input);
+        let o = permute(&mut rows, MERKLE_FIRST + l, input);
         node = core::array::from_fn(|j| o[j] + input[j]);
     }
     // Message hash row.
     let input = message_hash_input(&w.parameter, epoch, &w.rho, message);
-    let o = filler.fill(rows[MSG_ROW], input);
+    let o = permute(&mut rows, MSG_ROW, input);
     let a: [F; MH_DECODED_FE] = core::array::from_fn(|k| o[k] + input[k]);
     // Idle rows: permutation of zero.
     for r in MSG_ROW + 1..BLOCK {
-        let _ = filler.fill(rows[r], [F::ZERO; 24]);
+        let _ = permute(&mut rows, r, [F::ZERO; 24]);
     }
     // Per-row columns.
     let mut acc = F::ZERO;
@@ -548,27 +569,33 @@ pub fn fill_block(
     }
 }
 
-/// Builds the signature AIR trace: block `s` for witness `s`; padding blocks (up to a power of
-/// two) repeat witness 0 with `active = 0`.
+/// Builds the signature AIR trace and the width-24 permutation table trace (same height, row
+/// for row): block `s` for witness `s`; padding blocks (up to a power of two) repeat witness 0
+/// with `active = 0`.
 pub fn generate_trace(
     witnesses: &[SigWitness],
     message: &[u8; 32],
     epoch: u32,
-) -> RowMajorMatrix<F> {
-    let blocks = witnesses.len().next_power_of_two();
+) -> (RowMajorMatrix<F>, RowMajorMatrix<F>) {
+    let blocks = witnesses.len().next_power_of_two().max(MIN_BLOCKS);
     let mut values = F::zero_vec(blocks * BLOCK * WIDTH);
+    let mut perm_values = F::zero_vec(blocks * BLOCK * PERM24_COLS);
     let filler = PermFiller::new24();
     values
         .par_chunks_mut(BLOCK * WIDTH)
+        .zip(perm_values.par_chunks_mut(BLOCK * PERM24_COLS))
         .enumerate()
-        .for_each(|(s, block)| {
+        .for_each(|(s, (block, perm_block))| {
             let (w, active) = match witnesses.get(s) {
                 Some(w) => (w, true),
                 None => (&witnesses[0], false),
             };
-            fill_block(block, s as u32, active, w, message, epoch, &filler);
+            fill_block(block, perm_block, s as u32, active, w, message, epoch, &filler);
         });
-    RowMajorMatrix::new(values, WIDTH)
+    (
+        RowMajorMatrix::new(values, WIDTH),
+        RowMajorMatrix::new(perm_values, PERM24_COLS),
+    )
 }
 
 #[cfg(test)]
@@ -605,6 +632,6 @@ mod tests {
         assert_eq!(ROOT_ROW, 56);
         assert_eq!(MSG_ROW, 57);
         assert!(MSG_ROW < BLOCK && DIGIT_ROWS <= BLOCK);
-        assert_eq!(WIDTH, 297);
+        assert_eq!(WIDTH, 99);
     }
 }

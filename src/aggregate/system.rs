@@ -1,4 +1,4 @@
-//! The three AIRs as one batch-STARK statement: instance order, heights, public values, and the
+//! The four AIRs as one batch-STARK statement: instance order, heights, public values, and the
 //! calls into `p3_batch_stark::prove_batch` / `verify_batch`.
 
 use std::borrow::Cow;
@@ -16,6 +16,7 @@ use p3_util::log2_strict_usize;
 
 use super::chain_air::{self, ChainAir, ChainStep};
 use super::config::{Challenge, MultisigConfig};
+use super::perm::Perm24TableAir;
 use super::security::{AirShape, ProofShape};
 use super::sig_air::{self, SigAir, SigWitness, BLOCK};
 use super::table_air::{self, table_height, TableAir};
@@ -28,15 +29,20 @@ use p3_batch_stark::symbolic::get_constraint_layout;
 /// Chain steps per valid signature: 46 * 7 - 200.
 pub const STEPS_PER_SIGNATURE: usize = 122;
 
-/// One of the three AIRs of an aggregate proof (batch-STARK needs one type for all instances).
+/// Number of AIR instances in an aggregate proof.
+pub const NUM_INSTANCES: usize = 4;
+
+/// One of the four AIRs of an aggregate proof (batch-STARK needs one type for all instances).
 #[derive(Clone)]
 pub enum AggAir {
-    /// Per-signature 64-row blocks of width-24 permutations (instance 0).
+    /// Per-signature 64-row blocks: sponge, Merkle path, message hash, decode (instance 0).
     Sig(SigAir),
     /// Chain steps (instance 1).
     Chain(ChainAir),
     /// Tweak and key tables (instance 2).
     Table(TableAir),
+    /// The width-24 permutations the signature blocks use, one per row (instance 3).
+    Perm24(Perm24TableAir),
 }
 
 macro_rules! dispatch {
@@ -45,6 +51,7 @@ macro_rules! dispatch {
             AggAir::Sig($a) => $e,
             AggAir::Chain($a) => $e,
             AggAir::Table($a) => $e,
+            AggAir::Perm24($a) => $e,
         }
     };
 }
@@ -93,22 +100,26 @@ pub struct Statement<'a> {
 }
 
 impl Statement<'_> {
-    /// The three AIRs, in instance order.
+    /// The four AIRs, in instance order.
     pub fn airs(&self) -> Vec<AggAir> {
         vec![
             AggAir::Sig(SigAir::new(self.message, self.epoch)),
             AggAir::Chain(ChainAir::new()),
             AggAir::Table(TableAir::new(self.epoch, self.keys)),
+            AggAir::Perm24(Perm24TableAir::new()),
         ]
     }
 
-    /// Trace heights, in instance order; fixed by the number of keys.
-    pub fn heights(&self) -> [usize; 3] {
+    /// Trace heights, in instance order; fixed by the number of keys. The permutation table has
+    /// one row per signature-AIR row.
+    pub fn heights(&self) -> [usize; NUM_INSTANCES] {
         let n = self.keys.len();
+        let sig = n.next_power_of_two().max(sig_air::MIN_BLOCKS) * BLOCK;
         [
-            n.next_power_of_two() * BLOCK,
-            (n * STEPS_PER_SIGNATURE).next_power_of_two().max(16),
+            sig,
+            (n * STEPS_PER_SIGNATURE).next_power_of_two().max(chain_air::MIN_HEIGHT),
             table_height(n),
+            sig,
         ]
     }
 
@@ -126,7 +137,7 @@ impl Statement<'_> {
             table.extend(k.root);
             table.extend(k.parameter);
         }
-        vec![Vec::new(), Vec::new(), table]
+        vec![Vec::new(), Vec::new(), table, Vec::new()]
     }
 }
 
@@ -137,7 +148,7 @@ impl TableAir {
     }
 }
 
-/// Builds the three traces for the given witnesses and chain steps.
+/// Builds the four traces (instance order) for the given witnesses and chain steps.
 pub fn build_traces(
     stmt: &Statement<'_>,
     airs: &[AggAir],
@@ -145,7 +156,7 @@ pub fn build_traces(
     steps: &[ChainStep],
 ) -> Vec<RowMajorMatrix<F>> {
     let t = std::time::Instant::now();
-    let sig = sig_air::generate_trace(witnesses, stmt.message, stmt.epoch);
+    let (sig, perm24) = sig_air::generate_trace(witnesses, stmt.message, stmt.epoch);
     super::profile("  sig trace", t);
     let t = std::time::Instant::now();
     let chain = chain_air::generate_trace(steps);
@@ -162,7 +173,7 @@ pub fn build_traces(
         unreachable!("instance 2 is the table AIR")
     };
     let table = table.generate_trace(&counts);
-    vec![sig, chain, table]
+    vec![sig, chain, table, perm24]
 }
 
 /// Proves the statement from the traces (heights must be [`Statement::heights`]).
@@ -215,9 +226,9 @@ pub const CONSTRAINT_DEGREE: usize = 3;
 /// The shape the proof envelope checks a proof against, derived from the statement alone.
 ///
 /// Same values as [`super::security::ProofShape::from_airs`] (a test checks it) but without its
-/// symbolic degree walks, which cost about 0.1 s per call for the signature AIR (its periodic
-/// columns make Plonky3 walk every constraint's expression DAG); the degree is the declared
-/// [`CONSTRAINT_DEGREE`] instead.
+/// symbolic degree walks (an AIR with periodic columns makes Plonky3 walk every constraint's
+/// expression DAG: about 1 ms for the signature AIR since the permutation moved to its own
+/// table, 50 ms before); the degree is the declared [`CONSTRAINT_DEGREE`] instead.
 pub fn proof_shape(
     airs: &[AggAir],
     common: &CommonData<MultisigConfig>,
@@ -261,7 +272,7 @@ pub fn proof_shape(
 }
 
 /// log2 of the heights.
-pub fn degree_bits(heights: &[usize; 3]) -> Vec<usize> {
+pub fn degree_bits(heights: &[usize]) -> Vec<usize> {
     heights.iter().map(|&h| log2_strict_usize(h)).collect()
 }
 
@@ -287,7 +298,20 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::config::PRESETS;
     use crate::aggregate::testing::test_signer;
+
+    #[test]
+    fn smallest_statement_is_taller_than_every_final_polynomial() {
+        let message = [3u8; 32];
+        let keys = [test_signer(0, &message, 1).0];
+        let stmt = Statement { message: &message, epoch: 1, keys: &keys };
+        for p in PRESETS {
+            for h in stmt.heights() {
+                assert!(h >= 1 << p.min_log_trace_height(), "height {h}, preset {}", p.id());
+            }
+        }
+    }
 
     #[test]
     fn fast_proof_shape_matches_symbolic_shape() {

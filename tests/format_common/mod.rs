@@ -203,7 +203,7 @@ pub fn decode_and_verify(bytes: &[u8], log_n: usize) -> Result<(), String> {
 }
 
 /// Log height of the tiny statement the fuzz target checks proofs against.
-pub const FUZZ_LOG_N: usize = 5;
+pub const FUZZ_LOG_N: usize = 8;
 
 /// The honest encoded proof of the fuzz statement under the default preset (the seed input).
 ///
