@@ -2,9 +2,10 @@
 //! (`tests/format_common::fuzz_tiny`, with its soundness oracle).
 //!
 //! It leaves out `fuzz_public_api` (the `verify_aggregate` stage of `fuzz_one`): that call
-//! rebuilds the aggregation AIRs, Poseidon round constants included, on every input, which took
-//! 83% of each execution and cut libFuzzer from 2,495 to 32 executions per second. The stable
-//! harness and the regression replay (`tests/format_fuzz.rs`) still run both stages.
+//! derives the aggregation statement's common data and proof shape (a symbolic evaluation of
+//! every AIR) again on every input, and cut libFuzzer from 2,031 to 107 executions per second
+//! (`fuzz/README.md`). The stable harness and the regression replay (`tests/format_fuzz.rs`)
+//! still run both stages.
 //!
 //! Needs a nightly compiler (or `RUSTC_BOOTSTRAP=1`) and cargo-fuzz; what CI runs is in
 //! `fuzz/README.md`:
