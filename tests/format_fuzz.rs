@@ -54,6 +54,33 @@ fn regressions_and_corpus_replay() {
     }
 }
 
+/// The checked-in seed that lets libFuzzer start from a whole valid proof (so its mutations reach
+/// the FRI and constraint checks instead of dying in the decoder).
+const HONEST_SEED: &str = "corpus/decode_verify/honest-tiny-proof";
+
+/// The honest-proof seed is the current honest proof, byte for byte. It goes stale whenever the
+/// format, the default preset or the prover changes; regenerate it with
+/// `MSIG_WRITE_FUZZ_SEED=1 cargo test --release --test format_fuzz honest_seed_is_current`.
+#[test]
+fn honest_seed_is_current() {
+    let honest = honest_fuzz_proof();
+    let path = fuzz_dir().join(HONEST_SEED);
+    if std::env::var_os("MSIG_WRITE_FUZZ_SEED").is_some() {
+        std::fs::write(&path, &honest).expect("write the seed");
+    }
+    let seed = std::fs::read(&path).expect("the honest seed is checked in");
+    assert!(
+        format_common::decode_and_verify(&seed, format_common::FUZZ_LOG_N).is_ok(),
+        "{} no longer verifies; regenerate it (see this test's doc)",
+        path.display()
+    );
+    assert!(
+        seed == honest,
+        "{} differs from honest_fuzz_proof(); regenerate it (see this test's doc)",
+        path.display()
+    );
+}
+
 /// xorshift64*: deterministic per seed, no dependency.
 struct Rng(u64);
 

@@ -206,23 +206,36 @@ pub fn decode_and_verify(bytes: &[u8], log_n: usize) -> Result<(), String> {
 pub const FUZZ_LOG_N: usize = 8;
 
 /// The honest encoded proof of the fuzz statement under the default preset (the seed input).
+///
+/// Proved on one rayon thread, so the bytes are reproducible: the checked-in seed
+/// `fuzz/corpus/decode_verify/honest-tiny-proof` must equal them, or [`fuzz_one`]'s soundness
+/// oracle would see a second valid proof (another proof-of-work witness) as a forgery.
 pub fn honest_fuzz_proof() -> Vec<u8> {
     let preset = Preset::default_preset();
-    let (proof, _) = prove_tiny(&preset, FUZZ_LOG_N);
+    let (proof, _) = prove_tiny_one_thread(&preset, FUZZ_LOG_N);
     multisig::aggregate::envelope::encode(&preset, &proof)
 }
 
-/// One fuzz execution, shared by the libFuzzer target (`fuzz/`), the stable mutation harness and
-/// the regression replay (`tests/format_fuzz.rs`).
-///
-/// Decodes `data` against the tiny statement and verifies it; then hands it to
-/// `verify_aggregate` with a fixed one-signer statement. Panics (a finding) if either panics, or
-/// if bytes other than the honest proof are accepted as a valid tiny proof (soundness oracle: the
-/// encoding is canonical and the prover deterministic, so any other accepted input is a forgery).
+/// One fuzz execution of the stable mutation harness and the regression replay
+/// (`tests/format_fuzz.rs`): [`fuzz_tiny`], then [`fuzz_public_api`], on the same bytes.
 pub fn fuzz_one(data: &[u8], honest: &[u8]) {
+    fuzz_tiny(data, honest);
+    fuzz_public_api(data);
+}
+
+/// Decodes `data` against the tiny statement and verifies it. Panics (a finding) if that panics,
+/// or if bytes other than the honest proof are accepted as a valid tiny proof (soundness oracle:
+/// the encoding is canonical and [`honest_fuzz_proof`] deterministic, so any other accepted input
+/// is a forgery). The libFuzzer target (`fuzz/`) runs this stage alone: see `fuzz/README.md`.
+pub fn fuzz_tiny(data: &[u8], honest: &[u8]) {
     if decode_and_verify(data, FUZZ_LOG_N).is_ok() {
         assert_eq!(data, honest, "bytes other than the honest proof verified");
     }
+}
+
+/// Hands `data` to the public `verify_aggregate` with a fixed one-signer statement, which must
+/// reject it without panicking.
+pub fn fuzz_public_api(data: &[u8]) {
     let key = multisig::PublicKey::from_ssz(&[1u8; 52]).expect("fixed public key");
     let opts = multisig::VerifyOptions::default();
     let accepted = multisig::verify_aggregate(data, &[key], &[7u8; 32], 3, &opts).is_ok();
