@@ -1,11 +1,6 @@
 //! libFuzzer target: decode + verify of arbitrary bytes against the tiny statement
-//! (`tests/format_common::fuzz_tiny`, with its soundness oracle).
-//!
-//! It leaves out `fuzz_public_api` (the `verify_aggregate` stage of `fuzz_one`): that call
-//! derives the aggregation statement's common data and proof shape (a symbolic evaluation of
-//! every AIR) again on every input, and cut libFuzzer from 2,031 to 107 executions per second
-//! (`fuzz/README.md`). The stable harness and the regression replay (`tests/format_fuzz.rs`)
-//! still run both stages.
+//! (`tests/format_common::fuzz_tiny`, with its soundness oracle), then against the public
+//! `verify_aggregate` with a one-signer statement (`fuzz_public_api`): `fuzz_one` runs both.
 //!
 //! Needs a nightly compiler (or `RUSTC_BOOTSTRAP=1`) and cargo-fuzz; what CI runs is in
 //! `fuzz/README.md`:
@@ -64,5 +59,5 @@ static HONEST: OnceLock<Vec<u8>> = OnceLock::new();
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let honest = HONEST.get_or_init(format_common::honest_fuzz_proof);
-    format_common::fuzz_tiny(data, honest);
+    format_common::fuzz_one(data, honest);
 });
