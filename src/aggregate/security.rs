@@ -138,6 +138,31 @@ pub struct AirShape {
     pub max_message_width: usize,
 }
 
+impl AirShape {
+    /// A shape with only the LogUp fields set from one AIR's packed lookups (`num_lookups`,
+    /// `num_interactions`, `max_message_width`), every other field 0: the part of an
+    /// [`AirShape`] that [`ProofShape::from_airs`] and `system::proof_shape` derive alike.
+    pub fn with_lookups<F: Field>(lookups: &[p3_lookup::Lookup<F>]) -> AirShape {
+        AirShape {
+            log_height: 0,
+            main_width: 0,
+            main_next: false,
+            preprocessed_width: 0,
+            preprocessed_next: false,
+            num_constraints: 0,
+            max_constraint_degree: 0,
+            num_quotient_chunks: 0,
+            num_lookups: lookups.len(),
+            num_interactions: lookups.iter().map(|l| l.elements.len()).sum(),
+            max_message_width: lookups
+                .iter()
+                .flat_map(|l| l.elements.iter().map(Vec::len))
+                .max()
+                .unwrap_or(0),
+        }
+    }
+}
+
 /// What the soundness bound needs to know about a whole batch: one [`AirShape`] per instance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProofShape {
@@ -216,13 +241,7 @@ impl ProofShape {
                 num_constraints: constraints,
                 max_constraint_degree: degree,
                 num_quotient_chunks: 1 << log_chunks,
-                num_lookups: lookups.len(),
-                num_interactions: lookups.iter().map(|l| l.elements.len()).sum(),
-                max_message_width: lookups
-                    .iter()
-                    .flat_map(|l| l.elements.iter().map(Vec::len))
-                    .max()
-                    .unwrap_or(0),
+                ..AirShape::with_lookups(lookups)
             });
         }
         Ok(ProofShape { instances })

@@ -287,13 +287,7 @@ pub fn proof_shape(
                 num_constraints,
                 max_constraint_degree: CONSTRAINT_DEGREE,
                 num_quotient_chunks: (CONSTRAINT_DEGREE - 1).next_power_of_two(),
-                num_lookups: lookups.len(),
-                num_interactions: lookups.iter().map(|l| l.elements.len()).sum(),
-                max_message_width: lookups
-                    .iter()
-                    .flat_map(|l| l.elements.iter().map(Vec::len))
-                    .max()
-                    .unwrap_or(0),
+                ..AirShape::with_lookups(lookups)
             }
         })
         .collect();
