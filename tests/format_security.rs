@@ -113,6 +113,17 @@ fn security_by_batch_size() {
             .collect();
         println!("N = 2^{log_n:<2}: {}", bits.join("  "));
         worst = worst.min(security_bits(&Preset::default_preset(), &shape).total_bits);
+        // The documented targets hold on the real statement shape up to N = 1024.
+        if n <= 1024 {
+            for p in PRESETS {
+                let target = match p.regime {
+                    Regime::Proven => 124.0,
+                    Regime::Conjectured => 128.0,
+                };
+                let b = security_bits(&p, &shape).total_bits;
+                assert!(b >= target, "N = {n}, preset {}: {b:.1} < {target}", p.id());
+            }
+        }
     }
     // The floor for the default preset holds at every batch size we accept.
     assert!(worst >= 100.0, "default preset falls to {worst:.1} bits");

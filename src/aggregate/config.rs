@@ -73,6 +73,12 @@ pub type Challenge = QuinticTrinomialExtensionField<Val>;
 /// Degree of [`Challenge`] over [`Val`].
 pub const CHALLENGE_DEGREE: usize = 5;
 
+// The proof envelope sizes every extension value by this constant.
+const _: () = assert!(
+    <Challenge as p3_field::BasedVectorSpace<Val>>::DIMENSION == CHALLENGE_DEGREE,
+    "CHALLENGE_DEGREE must be the challenge field's degree"
+);
+
 /// Number of Keccak-f lanes hashed side by side by the packed Keccak on this target (8 with
 /// AVX-512, 4 with AVX2, 2 with SSE2/NEON).
 pub const KECCAK_LANES: usize = p3_keccak::VECTOR_LEN;

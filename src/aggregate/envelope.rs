@@ -17,8 +17,8 @@
 //!
 //! # The mirror
 //!
-//! Every field element is its canonical `u32` (`< p`); every extension element is 4 consecutive
-//! `u32` (its coefficients over KoalaBear); every digest is `[u8; 32]` (the Keccak sponge's four
+//! Every field element is its canonical `u32` (`< p`); every extension element is 5 consecutive
+//! `u32` (its coefficients over KoalaBear, `CHALLENGE_DEGREE`); every digest is `[u8; 32]` (the Keccak sponge's four
 //! `u64` words, little-endian). Nested vectors of the Plonky3 proof are flattened into one vector
 //! per component whose sub-lengths the verifier derives from the statement ([`ProofShape`]) and the
 //! preset, never from the bytes. There are no `Option`s and no padding: an absent commitment is the
@@ -90,7 +90,7 @@ struct ProofBody {
     /// All opened values, instance after instance, each as: trace at `zeta` (`w`), trace at
     /// `g*zeta` (`w`, if read), preprocessed at `zeta` / `g*zeta`, quotient chunks
     /// (`chunks * 4`), permutation at `zeta` and `g*zeta` (`(lookups + 1) * 4` each, if any);
-    /// counts in extension elements, 4 `u32` each.
+    /// counts in extension elements, `CHALLENGE_DEGREE` (5) `u32` each.
     opened: Vec<u32>,
     /// LogUp terminal (one extension element) of every instance with lookups, in order.
     lookup_terminals: Vec<u32>,
@@ -109,11 +109,11 @@ struct ProofBody {
     input_values: Vec<Vec<u32>>,
     /// Per input commitment: the pruned Merkle multiproof (boundary siblings, frontier order).
     input_paths: Vec<Vec<Digest>>,
-    /// Per FRI round: the `arity - 1` sibling evaluations of every query, 4 `u32` each.
+    /// Per FRI round: the `arity - 1` sibling evaluations of every query, 5 `u32` each.
     round_values: Vec<Vec<u32>>,
     /// Per FRI round: the pruned Merkle multiproof.
     round_paths: Vec<Vec<Digest>>,
-    /// Coefficients of the FRI final polynomial, 4 `u32` each.
+    /// Coefficients of the FRI final polynomial, 5 `u32` each.
     final_poly: Vec<u32>,
     /// Grinding witness before the FRI query indices.
     query_pow_witness: u32,

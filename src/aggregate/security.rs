@@ -454,7 +454,10 @@ pub fn security_bits_over_field(
     }
 }
 
-/// The batch an N = 1024 aggregate is designed around, used to choose and document the presets.
+/// The batch an N = 1024 aggregate is designed around, used to choose and document the presets
+/// (`tune::tune_presets`). It models the first, three-AIR design; the targets are also asserted on
+/// the real four-AIR statement shapes for N <= 1024 (`tests/format_security.rs`,
+/// `security_by_batch_size`), which is what the documented bits rest on.
 ///
 /// Assumptions (upper estimates; the real shape comes from the AIRs): a Poseidon1 width-16 table
 /// of 2^17 rows and 400 columns, a Poseidon1 width-24 table of 2^16 rows and 600 columns, a

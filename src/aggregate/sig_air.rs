@@ -628,6 +628,15 @@ mod tests {
     }
 
     #[test]
+    fn output_reads_stay_inside_the_bus_outputs() {
+        // The highest output element the constraints read: the leaf, out[CAPACITY + 7]. Reading
+        // past PERM24_BUS_OUTPUTS would land in the next column (SIG), unchecked by the bus.
+        assert_eq!(CAPACITY + HASH_LEN_FE, PERM24_BUS_OUTPUTS);
+        assert!(HASH_LEN_FE <= PERM24_BUS_OUTPUTS && MH_DECODED_FE <= PERM24_BUS_OUTPUTS);
+        assert_eq!(OUT + PERM24_BUS_OUTPUTS, SIG);
+    }
+
+    #[test]
     fn block_layout() {
         assert_eq!(ROOT_ROW, 56);
         assert_eq!(MSG_ROW, 57);

@@ -225,18 +225,40 @@ pub fn packed_lookups(airs: &[AggAir]) -> Vec<Lookups<F>> {
 /// use this function, so their column layouts agree. The packed lookups are computed once per
 /// process (they are statement-independent, see [`packed_lookups`]); this saves every
 /// verification a symbolic pass over the four AIRs.
+///
+/// `airs` must be a statement's [`Statement::airs`]; the cache itself is built from a fixed
+/// reference statement ([`reference_airs`]), so no caller's AIRs can change it.
 pub fn common_data(airs: &[AggAir]) -> CommonData<MultisigConfig> {
     static LOOKUPS: std::sync::OnceLock<Vec<Lookups<F>>> = std::sync::OnceLock::new();
-    debug_assert_eq!(airs.len(), NUM_INSTANCES, "the cache holds the four aggregation AIRs");
-    CommonData::new(None, LOOKUPS.get_or_init(|| packed_lookups(airs)).clone())
+    debug_assert_eq!(airs.len(), NUM_INSTANCES, "the four aggregation AIRs");
+    CommonData::new(None, LOOKUPS.get_or_init(|| packed_lookups(&reference_airs())).clone())
 }
 
-/// Number of constraints (AIR and LogUp) of each AIR, computed once per process: like
-/// [`packed_lookups`], it depends on the AIRs' structure only.
-fn constraint_counts(airs: &[AggAir], common: &CommonData<MultisigConfig>) -> Vec<usize> {
+/// The AIRs of a fixed one-key statement (message and epoch 0, an all-zero key): what the
+/// statement-independent caches ([`common_data`], the constraint counts) are built from.
+pub fn reference_airs() -> Vec<AggAir> {
+    let key = PublicKey {
+        root: [F::ZERO; 8],
+        parameter: [F::ZERO; 5],
+    };
+    Statement {
+        message: &[0u8; 32],
+        epoch: 0,
+        keys: &[key],
+    }
+    .airs()
+}
+
+/// Number of constraints (AIR and LogUp) of each AIR, in instance order, computed once per
+/// process from [`reference_airs`]: like [`packed_lookups`], it depends on the AIRs' structure
+/// only.
+fn constraint_counts() -> Vec<usize> {
     static COUNTS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
     COUNTS
-        .get_or_init(|| constraint_counts_uncached(airs, common))
+        .get_or_init(|| {
+            let airs = reference_airs();
+            constraint_counts_uncached(&airs, &common_data(&airs))
+        })
         .clone()
 }
 
@@ -271,7 +293,8 @@ pub fn proof_shape(
     common: &CommonData<MultisigConfig>,
     log_heights: &[usize],
 ) -> ProofShape {
-    let counts = constraint_counts(airs, common);
+    debug_assert_eq!(airs.len(), NUM_INSTANCES, "the four aggregation AIRs");
+    let counts = constraint_counts();
     let instances = airs
         .iter()
         .zip(log_heights)
@@ -351,7 +374,7 @@ mod tests {
         let c1 = constraint_counts_uncached(&airs1, &common_data(&airs1));
         let c3 = constraint_counts_uncached(&airs3, &common_data(&airs3));
         assert_eq!(c1, c3);
-        assert_eq!(c1, constraint_counts(&airs1, &common_data(&airs1)));
+        assert_eq!(c1, constraint_counts());
     }
 
     #[test]
