@@ -288,19 +288,8 @@ pub fn verify_aggregate(
     if distinct.len() != public_keys.len() {
         return Err(VerifyError::Invalid("duplicate public key".into()));
     }
-    let t = std::time::Instant::now();
-    let stmt = system::Statement { message, epoch, keys: public_keys };
-    let airs = stmt.airs();
-    profile("verify: airs", t);
-    let t = std::time::Instant::now();
-    let common = system::common_data(&airs);
-    profile("verify: common data", t);
-    let t = std::time::Instant::now();
-    let shape = system::proof_shape(&airs, &common, &system::degree_bits(&stmt.heights()));
-    profile("verify: shape", t);
-    let t = std::time::Instant::now();
-    let (preset, proof) = envelope::decode(proof, &shape)?;
-    profile("verify: decode", t);
+    let Decoded { stmt, airs, common, preset, proof } =
+        decode_against(proof, public_keys, message, epoch)?;
     if let Some(required) = &opts.require {
         if !preset.satisfies(required) {
             return Err(VerifyError::Invalid(format!(
@@ -333,12 +322,45 @@ pub fn proof_components(
     if public_keys.is_empty() || public_keys.len() > MAX_SIGNATURES {
         return Err(VerifyError::Invalid(format!("{} public keys", public_keys.len())));
     }
+    let decoded = decode_against(proof, public_keys, message, epoch)?;
+    Ok(envelope::component_sizes(&decoded.proof))
+}
+
+/// A statement as the verifier sees it, and a proof decoded against its shape.
+struct Decoded<'a> {
+    stmt: system::Statement<'a>,
+    airs: Vec<system::AggAir>,
+    common: p3_batch_stark::CommonData<config::MultisigConfig>,
+    preset: config::Preset,
+    proof: p3_batch_stark::BatchProof<config::MultisigConfig>,
+}
+
+/// Builds the verifier's statement, AIRs, common data and shape for `public_keys` (already
+/// checked for count) and decodes `proof` against that shape: the part of [`verify_aggregate`]
+/// that [`proof_components`] shares.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] for bytes that do not decode.
+fn decode_against<'a>(
+    proof: &[u8],
+    public_keys: &'a [PublicKey],
+    message: &'a [u8; 32],
+    epoch: u32,
+) -> Result<Decoded<'a>, VerifyError> {
+    let t = std::time::Instant::now();
     let stmt = system::Statement { message, epoch, keys: public_keys };
     let airs = stmt.airs();
+    profile("verify: airs", t);
+    let t = std::time::Instant::now();
     let common = system::common_data(&airs);
+    profile("verify: common data", t);
+    let t = std::time::Instant::now();
     let shape = system::proof_shape(&airs, &common, &system::degree_bits(&stmt.heights()));
-    let (_, proof) = envelope::decode(proof, &shape)?;
-    Ok(envelope::component_sizes(&proof))
+    profile("verify: shape", t);
+    let t = std::time::Instant::now();
+    let (preset, proof) = envelope::decode(proof, &shape)?;
+    profile("verify: decode", t);
+    Ok(Decoded { stmt, airs, common, preset, proof })
 }
 
 pub mod config;
