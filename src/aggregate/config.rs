@@ -60,7 +60,8 @@ use p3_merkle_tree::MerkleTreeMmcs;
 use p3_symmetric::{CompressionFunctionFromHasher, PaddingFreeSponge, SerializingHasher};
 use p3_uni_stark::StarkConfig;
 
-use super::{ProveOptions, Regime};
+use super::whir::WhirSchedule;
+use super::{Backend, ProveOptions, Regime};
 
 /// The base field: KoalaBear, `p = 2^31 - 2^24 + 1 = 0x7f00_0001`. Traces and public values live
 /// here.
@@ -155,6 +156,11 @@ pub struct Preset {
     pub log_final_poly_len: u8,
     /// Height of the Merkle cap (0 = a single root digest per commitment).
     pub merkle_cap_height: u8,
+    /// Proof system. The FRI fields above apply to [`Backend::Fri`] presets, [`Self::whir`] to
+    /// [`Backend::Whir`] ones.
+    pub backend: Backend,
+    /// WHIR rounds and grinding (read by [`Backend::Whir`] presets only).
+    pub whir: WhirSchedule,
 }
 
 /// Shorthand for one table row.
@@ -181,6 +187,55 @@ const fn preset(
         max_log_arity: 3,
         log_final_poly_len: 6,
         merkle_cap_height: 0,
+        backend: Backend::Fri,
+        whir: NO_WHIR,
+    }
+}
+
+/// The WHIR schedule field of FRI presets (never read).
+const NO_WHIR: WhirSchedule = WhirSchedule {
+    first_folding: 0,
+    folding: 0,
+    rate_step: 0,
+    term_bits: 0,
+    pow_bits: 0,
+    zerocheck_pow_bits: 0,
+};
+
+/// Shorthand for one WHIR row: regime, starting `log_inv_rate`, first and later folding,
+/// rate step, bits per WHIR term, WHIR PoW bits, zerocheck PoW bits. The FRI fields are zero.
+#[allow(clippy::too_many_arguments)]
+const fn whir_preset(
+    regime: Regime,
+    log_inv_rate: u8,
+    first_folding: u8,
+    folding: u8,
+    rate_step: u8,
+    term_bits: u8,
+    pow_bits: u8,
+    zerocheck_pow_bits: u8,
+) -> Preset {
+    Preset {
+        regime,
+        log_inv_rate,
+        num_queries: 0,
+        query_pow_bits: 0,
+        commit_pow_bits: 0,
+        batch_pow_bits: 0,
+        ood_pow_bits: 0,
+        lookup_pow_bits: 0,
+        max_log_arity: 0,
+        log_final_poly_len: 0,
+        merkle_cap_height: 0,
+        backend: Backend::Whir,
+        whir: WhirSchedule {
+            first_folding,
+            folding,
+            rate_step,
+            term_bits,
+            pow_bits,
+            zerocheck_pow_bits,
+        },
     }
 }
 
@@ -190,7 +245,7 @@ const fn preset(
 /// Columns: regime, log_inv_rate, queries, query PoW, commit PoW, batch PoW, OOD PoW, lookup PoW.
 /// Folding arity is 8 (`max_log_arity` 3), the final polynomial has 64 coefficients (so every trace has at least 128 rows), the Merkle
 /// cap is the root. The soundness of each is tabled in [`crate::aggregate::security`].
-pub const PRESETS: [Preset; 8] = [
+pub const PRESETS: [Preset; 16] = [
     preset(Regime::Proven, 1, 225, 16, 8, 16, 0, 0),
     preset(Regime::Proven, 2, 112, 16, 8, 15, 0, 0),
     preset(Regime::Proven, 3, 75, 16, 8, 15, 0, 0),
@@ -199,6 +254,14 @@ pub const PRESETS: [Preset; 8] = [
     preset(Regime::Conjectured, 2, 57, 16, 0, 3, 0, 0),
     preset(Regime::Conjectured, 3, 38, 16, 0, 4, 0, 0),
     preset(Regime::Conjectured, 4, 29, 16, 0, 5, 0, 0),
+    whir_preset(Regime::Proven, 1, 4, 4, 3, 128, 16, 0),
+    whir_preset(Regime::Proven, 2, 4, 4, 3, 128, 16, 0),
+    whir_preset(Regime::Proven, 3, 4, 4, 3, 128, 16, 0),
+    whir_preset(Regime::Proven, 4, 4, 4, 3, 128, 16, 0),
+    whir_preset(Regime::Conjectured, 1, 4, 4, 3, 128, 16, 0),
+    whir_preset(Regime::Conjectured, 2, 4, 4, 3, 128, 16, 0),
+    whir_preset(Regime::Conjectured, 3, 4, 4, 3, 128, 16, 0),
+    whir_preset(Regime::Conjectured, 4, 4, 4, 3, 128, 16, 0),
 ];
 
 impl Preset {
@@ -221,7 +284,11 @@ impl Preset {
             Regime::Proven => 0,
             Regime::Conjectured => 4,
         };
-        Ok(PRESETS[regime_offset + usize::from(rate) - 1])
+        let backend_offset = match opts.backend {
+            Backend::Fri => 0,
+            Backend::Whir => 8,
+        };
+        Ok(PRESETS[backend_offset + regime_offset + usize::from(rate) - 1])
     }
 
     /// The default preset: proven regime at [`DEFAULT_LOG_INV_RATE`].
@@ -236,7 +303,11 @@ impl Preset {
             Regime::Proven => 0,
             Regime::Conjectured => 1,
         };
-        4 * regime + (self.log_inv_rate - 1)
+        let backend = match self.backend {
+            Backend::Fri => 0,
+            Backend::Whir => 1,
+        };
+        8 * backend + 4 * regime + (self.log_inv_rate - 1)
     }
 
     /// The preset with the given header id, or `None` for ids outside 0..=7.
@@ -249,6 +320,7 @@ impl Preset {
         ProveOptions {
             regime: self.regime,
             log_inv_rate: self.log_inv_rate,
+            backend: self.backend,
         }
     }
 

@@ -55,12 +55,28 @@ pub enum Regime {
     Conjectured,
 }
 
+/// Proof system of a preset. Both prove the same four AIRs over KoalaBear with the quintic
+/// challenge field and Keccak-256 Merkle trees; they trade prover time against proof size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Backend {
+    /// Univariate STARK (`p3-batch-stark`) with FRI: the fastest prover, proofs of 0.5 to 1 MiB.
+    #[default]
+    Fri,
+    /// Multilinear STARK (`p3-multi-stark`, zerocheck sumcheck and fractional-GKR LogUp) with the
+    /// WHIR commitment (`p3-whir`): proofs about a third of FRI's, a slower prover (see
+    /// [`whir`]).
+    Whir,
+}
+
 /// Options for [`Aggregator::prove`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct ProveOptions {
     pub regime: Regime,
-    /// log2 of the FRI blowup, 1..=4 (0 means the default).
+    /// log2 of the inverse code rate (FRI blowup, or WHIR's starting rate), 1..=4 (0 means the
+    /// default, 1).
     pub log_inv_rate: u8,
+    /// Proof system.
+    pub backend: Backend,
 }
 
 /// Options for [`verify_aggregate`].
@@ -366,6 +382,8 @@ fn decode_against<'a>(
 pub mod config;
 pub mod envelope;
 pub mod security;
+pub mod whir;
+pub mod whir_envelope;
 
 #[doc(hidden)]
 pub mod testing;

@@ -342,18 +342,28 @@ where
         };
         let x = digit(cur);
         let x_next = digit(nxt);
-        // acc: value of the digits of the current group so far (little-endian base 8).
+        // The accumulators are tied row to row on transitions and pinned on the first row, so
+        // the constraints do not depend on what a backend takes as the last row's successor
+        // (row 0 in the univariate STARK, the last row itself in the multilinear one).
+        let transition = builder.is_transition();
+        let first_row = builder.is_first_row();
+        // acc: value of the digits of the current group so far (little-endian base 8). Row 0
+        // starts a group with weight 8^0.
         builder.assert_zero(
-            n(ACC)
-                - (one.clone() - per[P_GRP_FIRST_NEXT].clone()) * c(ACC)
-                - per[P_POW8_NEXT].clone() * x_next.clone(),
+            transition.clone()
+                * (n(ACC)
+                    - (one.clone() - per[P_GRP_FIRST_NEXT].clone()) * c(ACC)
+                    - per[P_POW8_NEXT].clone() * x_next.clone()),
         );
-        // sum: digit sum of the block's chain digits so far.
+        builder.assert_zero(first_row.clone() * (c(ACC) - x.clone()));
+        // sum: digit sum of the block's chain digits so far. Row 0 is a chain-digit row.
         builder.assert_zero(
-            n(SUM)
-                - (one.clone() - per[P_BLK_LAST].clone()) * c(SUM)
-                - per[P_CHAIN_NEXT].clone() * x_next,
+            transition
+                * (n(SUM)
+                    - (one.clone() - per[P_BLK_LAST].clone()) * c(SUM)
+                    - per[P_CHAIN_NEXT].clone() * x_next),
         );
+        builder.assert_zero(first_row * (c(SUM) - x.clone()));
         builder.assert_zero(per[P_BLK_LAST].clone() * (c(SUM) - F::from_usize(TARGET_SUM)));
         // A_k = Q * d_k + rem_k with d_k the 8 digits of group k and rem_k in [0, Q).
         let mut rem = AB::Expr::ZERO;

@@ -1,0 +1,296 @@
+//! The multilinear backend: the same four AIR instances ([`system::AggAir`]) proved by Plonky3's
+//! multilinear STARK (`p3-multi-stark`: a SuperSpartan-style zerocheck sumcheck over every table,
+//! LogUp buses reduced by fractional GKR) with every trace committed in one WHIR commitment
+//! (`p3-whir`, Arnon, Chiesa, Fenzi, Yogev, "WHIR: Reed-Solomon Proximity Testing with
+//! Super-Fast Verification", ePrint 2024/1586).
+//!
+//! Where the FRI backend opens every trace column at every query, WHIR stacks all columns of all
+//! tables into one multilinear polynomial and opens one folded codeword per query: proofs are
+//! about a third of the FRI backend's at the same soundness, and the prover does more work
+//! (sumcheck over the extension field, one DFT per WHIR round).
+//!
+//! Field, challenge field, Merkle hash (Keccak-256 over 32-byte digests) and transcript hash are
+//! those of the FRI backend ([`super::config`]); only the transcript's domain separator differs
+//! ([`TRANSCRIPT_DOMAIN`]), so a transcript of one backend never replays in the other.
+//!
+//! Soundness is computed by `p3_multi_stark::security_report` for the exact statement shape (the
+//! heights and widths of the four traces): it composes the zerocheck, LogUp/GKR, opening-claim
+//! batching and every WHIR round, and is capped by the hash's collision resistance (128 bits).
+//! [`security_bits`] returns it; the preset table ([`super::config::PRESETS`]) is tuned so that
+//! the proven presets reach 124 bits and the conjectured ones 128 for up to 1024 signatures
+//! (asserted in `tests/format_security.rs`).
+
+use p3_dft::Radix2DFTSmallBatch;
+use p3_keccak::{Keccak256Hash, KeccakF};
+use p3_matrix::dense::RowMajorMatrix;
+use p3_multi_stark::config::MultiStarkConfig;
+use p3_multi_stark::{
+    security_report, setup, MultiStarkProof, ProverInstance, ProverInstances, VerifierInstance,
+    VerifierInstances,
+};
+use p3_sumcheck::layout::{plan_stacked_layout, Layout, PrefixProver, Table, TableShape, Witness};
+use p3_whir::{FoldingFactor, ProtocolParameters, SecurityAssumption, WhirConfig, WhirProver};
+
+use super::config::{
+    Challenge, Challenger, KeccakU64Sponge, LeafHash, NodeCompress, Preset, Val, ValMmcs,
+};
+use super::system::{AggAir, Statement};
+use super::Regime;
+
+/// Transcript domain separator of the WHIR backend (the FRI backend uses
+/// [`super::config::TRANSCRIPT_DOMAIN`]).
+pub const TRANSCRIPT_DOMAIN: &[u8] = b"multisig/leansig-xmss-aggregate/whir/v1";
+
+/// Collision resistance of the Merkle and transcript hash (Keccak-256), in bits: the cap on every
+/// security figure of this backend.
+pub const COLLISION_BITS: usize = 128;
+
+/// The DFT WHIR encodes each round's folded polynomial with.
+pub type WhirDft = Radix2DFTSmallBatch<Val>;
+
+/// How the stacked trace polynomial is laid out for the opening (variables of a column first,
+/// then the selector bits of its slot).
+pub type WhirLayout = PrefixProver<Val, Challenge>;
+
+/// The WHIR polynomial commitment over KoalaBear with Keccak Merkle trees.
+pub type WhirPcs = WhirProver<Challenge, Val, WhirDft, ValMmcs, Challenger, WhirLayout>;
+
+/// A multilinear STARK proof of the four AIR instances (the Plonky3 value the envelope mirrors).
+pub type WhirProof = MultiStarkProof<WhirStarkConfig>;
+
+/// WHIR and zerocheck parameters of one preset (see [`super::config::PRESETS`]).
+///
+/// All `*_pow_bits` are proof-of-work difficulties in bits (about `2^bits` Keccak evaluations for
+/// the prover, one for the verifier).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WhirSchedule {
+    /// Variables folded in the first WHIR round (also the smallest table arity).
+    pub first_folding: u8,
+    /// Variables folded in every later round.
+    pub folding: u8,
+    /// How much `log_inv_rate` grows from one round's codeword to the next (`folding - 1` keeps
+    /// every codeword half the size of the previous one, WHIR's usual schedule).
+    pub rate_step: u8,
+    /// Bits each WHIR error term is sized for (queries and out-of-domain samples per round).
+    pub term_bits: u8,
+    /// Grinding before each WHIR query phase and folding challenge.
+    pub pow_bits: u8,
+    /// Grinding in each zerocheck sumcheck round (0 = none).
+    pub zerocheck_pow_bits: u8,
+}
+
+/// The multilinear STARK configuration: WHIR commitment, quintic challenge field, Keccak
+/// transcript. Built per statement by [`stark_config`], since WHIR's rounds depend on the number
+/// of variables of the stacked trace.
+pub struct WhirStarkConfig {
+    pcs: WhirPcs,
+    first_folding: usize,
+}
+
+impl MultiStarkConfig for WhirStarkConfig {
+    type Val = Val;
+    type Challenge = Challenge;
+    type Challenger = Challenger;
+    type Pcs = WhirPcs;
+
+    fn pcs(&self) -> &WhirPcs {
+        &self.pcs
+    }
+
+    fn collision_resistance_bits(&self) -> Option<usize> {
+        Some(COLLISION_BITS)
+    }
+
+    fn min_num_variables(&self) -> usize {
+        self.first_folding
+    }
+
+    fn build_witness(&self, tables: Vec<Table<Val>>) -> Witness<Val> {
+        WhirLayout::new_witness(tables, self.first_folding)
+    }
+
+    fn committed_table<'a>(
+        &self,
+        prover_data: &'a p3_multi_stark::config::ProverData<Self>,
+        table_index: usize,
+    ) -> &'a Table<Val> {
+        prover_data.table(table_index)
+    }
+}
+
+/// Number of variables of the stacked polynomial that holds every trace: log2 of the total cell
+/// count rounded up to a power of two (each column padded to a power-of-two slot), as the WHIR
+/// layout plans it. `shapes` are `(log2 height, width)` per instance.
+pub fn num_variables(shapes: &[(usize, usize)], first_folding: usize) -> usize {
+    let shapes: Vec<TableShape> = shapes
+        .iter()
+        .map(|&(log_h, width)| TableShape::new(log_h.max(first_folding), width))
+        .collect();
+    plan_stacked_layout(&shapes).0
+}
+
+/// `(log2 height, width)` of each instance of a statement.
+fn statement_shapes(stmt: &Statement<'_>, airs: &[AggAir]) -> Vec<(usize, usize)> {
+    stmt.heights()
+        .iter()
+        .zip(airs)
+        .map(|(h, air)| (h.trailing_zeros() as usize, p3_air::BaseAir::<Val>::width(air)))
+        .collect()
+}
+
+/// The WHIR protocol parameters of `preset` for a stacked polynomial of `num_variables`.
+///
+/// # Errors
+/// A message when the schedule does not fit (`num_variables` below the first folding).
+pub fn protocol_parameters(preset: &Preset, num_variables: usize) -> Result<ProtocolParameters, String> {
+    let s = preset.whir;
+    let folding = FoldingFactor::ConstantFromSecondRound(
+        usize::from(s.first_folding),
+        usize::from(s.folding),
+    );
+    let (rounds, _) = folding
+        .compute_number_of_rounds(num_variables)
+        .map_err(|e| format!("WHIR folding schedule for {num_variables} variables: {e}"))?;
+    let mut rate = usize::from(preset.log_inv_rate);
+    let round_log_inv_rates = (0..rounds)
+        .map(|_| {
+            rate += usize::from(s.rate_step);
+            rate
+        })
+        .collect();
+    Ok(ProtocolParameters {
+        starting_log_inv_rate: usize::from(preset.log_inv_rate),
+        round_log_inv_rates,
+        folding_factor: folding,
+        soundness_type: match preset.regime {
+            Regime::Proven => SecurityAssumption::JohnsonBound,
+            Regime::Conjectured => SecurityAssumption::CapacityBound,
+        },
+        security_level: usize::from(s.term_bits),
+        pow_bits: usize::from(s.pow_bits),
+    })
+}
+
+/// Builds the configuration of `preset` for a statement whose stacked trace has `num_variables`.
+///
+/// # Errors
+/// A message when p3-whir rejects the parameters (for example a codeword past KoalaBear's 2^24
+/// two-adic domain).
+pub fn stark_config(preset: &Preset, num_variables: usize) -> Result<WhirStarkConfig, String> {
+    let params = protocol_parameters(preset, num_variables)?;
+    let config = WhirConfig::new(num_variables, params)
+        .map_err(|e| format!("WHIR parameters for {num_variables} variables: {e:?}"))?;
+    let sponge = KeccakU64Sponge::new(KeccakF);
+    let mmcs = ValMmcs::new(LeafHash::new(sponge), NodeCompress::new(sponge), 0);
+    Ok(WhirStarkConfig {
+        pcs: WhirPcs::new(config, WhirDft::default(), mmcs),
+        first_folding: usize::from(preset.whir.first_folding),
+    })
+}
+
+/// A fresh transcript of this backend.
+fn challenger() -> Challenger {
+    Challenger::from_hasher(TRANSCRIPT_DOMAIN.to_vec(), Keccak256Hash)
+}
+
+/// Configuration of `preset` for this statement's shape.
+fn statement_config(preset: &Preset, stmt: &Statement<'_>, airs: &[AggAir]) -> Result<WhirStarkConfig, String> {
+    let nv = num_variables(&statement_shapes(stmt, airs), usize::from(preset.whir.first_folding));
+    stark_config(preset, nv)
+}
+
+/// Proves the four traces of `stmt` under a WHIR `preset`.
+///
+/// `traces` are the row-major traces of [`super::system::build_traces`], in instance order.
+///
+/// # Errors
+/// A message when the parameters do not fit the statement or the prover fails. The multilinear
+/// prover does not check constraints first: a bad witness gives a proof that does not verify.
+pub fn prove(
+    preset: &Preset,
+    stmt: &Statement<'_>,
+    airs: &[AggAir],
+    traces: &[RowMajorMatrix<Val>],
+) -> Result<WhirProof, String> {
+    let config = statement_config(preset, stmt, airs)?;
+    let refs: Vec<&AggAir> = airs.iter().collect();
+    let (pk, _) = setup(&config, &refs, &mut challenger()).map_err(|e| format!("setup: {e:?}"))?;
+    let public_values = stmt.public_values();
+    let instances = ProverInstances::new(
+        airs.iter()
+            .zip(traces)
+            .zip(&public_values)
+            .map(|((air, trace), pv)| {
+                ProverInstance::new(air, Table::new(trace.transpose()), &pk, pv)
+            })
+            .collect(),
+    );
+    let mut ch = challenger();
+    p3_multi_stark::prove(
+        &config,
+        instances,
+        usize::from(preset.whir.zerocheck_pow_bits),
+        &mut ch,
+    )
+    .map_err(|e| format!("{e:?}"))
+}
+
+/// Verifies a WHIR proof of `stmt` made under `preset`.
+///
+/// # Errors
+/// A message naming the first check that fails (zerocheck, lookup, opening, transcript shape).
+pub fn verify(
+    preset: &Preset,
+    stmt: &Statement<'_>,
+    airs: &[AggAir],
+    proof: &WhirProof,
+) -> Result<(), String> {
+    let config = statement_config(preset, stmt, airs)?;
+    let refs: Vec<&AggAir> = airs.iter().collect();
+    let (_, vk) = setup(&config, &refs, &mut challenger()).map_err(|e| format!("setup: {e:?}"))?;
+    let public_values = stmt.public_values();
+    let heights = stmt.heights();
+    let instances = VerifierInstances::new(
+        airs.iter()
+            .zip(&heights)
+            .zip(&public_values)
+            .map(|((air, h), pv)| {
+                VerifierInstance::new(air, &vk, h.trailing_zeros() as usize, pv)
+            })
+            .collect(),
+    );
+    let mut ch = challenger();
+    p3_multi_stark::verify(
+        &config,
+        instances,
+        proof,
+        usize::from(preset.whir.zerocheck_pow_bits),
+        &mut ch,
+    )
+    .map_err(|e| format!("{e}"))
+}
+
+/// Soundness in bits of a WHIR proof of `stmt` under `preset`, as `p3_multi_stark`'s
+/// security report composes it (every term, capped at [`COLLISION_BITS`]).
+///
+/// # Errors
+/// A message when the parameters do not fit or a component cannot be assessed.
+pub fn security_bits(preset: &Preset, stmt: &Statement<'_>, airs: &[AggAir]) -> Result<f64, String> {
+    let config = statement_config(preset, stmt, airs)?;
+    let refs: Vec<&AggAir> = airs.iter().collect();
+    let (_, vk) = setup(&config, &refs, &mut challenger()).map_err(|e| format!("setup: {e:?}"))?;
+    let public_values = stmt.public_values();
+    let heights = stmt.heights();
+    let instances = VerifierInstances::new(
+        airs.iter()
+            .zip(&heights)
+            .zip(&public_values)
+            .map(|((air, h), pv)| VerifierInstance::new(air, &vk, h.trailing_zeros() as usize, pv))
+            .collect(),
+    );
+    let report = security_report(&config, &instances).map_err(|e| format!("{e:?}"))?;
+    if !report.unassessed_components().is_empty() {
+        return Err(format!("unassessed: {:?}", report.unassessed_components()));
+    }
+    report.security_bits().ok_or_else(|| "no security figure".to_string())
+}

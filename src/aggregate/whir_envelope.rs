@@ -1,0 +1,1 @@
+//! Byte format of WHIR-backend proofs (placeholder: filled in by the whir-envelope branch).
