@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use multisig::aggregate::{
-    verify_aggregate, Aggregator, ProveOptions, Regime, VerifyError, VerifyOptions,
+    verify_aggregate, Aggregator, Backend, ProveOptions, Regime, VerifyError, VerifyOptions,
 };
 use multisig::xmss::{self, PublicKey, SecretKey, Signature};
 
@@ -84,12 +84,23 @@ struct VerifyArgs {
 
 #[derive(Args, Clone, Copy)]
 struct PresetArgs {
-    /// Soundness regime of the FRI parameters.
+    /// Soundness regime (proven: Johnson-bound list decoding; conjectured: up to capacity).
     #[arg(long, value_enum, default_value_t = RegimeArg::Proven)]
     regime: RegimeArg,
-    /// log2 of the FRI blowup (1..=4); 0 picks the preset's default.
+    /// log2 of the inverse code rate, FRI blowup or WHIR starting rate (1..=4); 0 picks the
+    /// default (1).
     #[arg(long, default_value_t = 0)]
     log_inv_rate: u8,
+    /// Proof system: `fri` (fastest prover) or `whir` (proofs about a third of FRI's, slower
+    /// prover).
+    #[arg(long, value_enum, default_value_t = BackendArg::Fri)]
+    backend: BackendArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Fri,
+    Whir,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -106,6 +117,10 @@ impl PresetArgs {
                 RegimeArg::Conjectured => Regime::Conjectured,
             },
             log_inv_rate: self.log_inv_rate,
+            backend: match self.backend {
+                BackendArg::Fri => Backend::Fri,
+                BackendArg::Whir => Backend::Whir,
+            },
         }
     }
 }
