@@ -411,6 +411,7 @@ mod tests {
             let opts = ProveOptions {
                 regime: Regime::Conjectured,
                 log_inv_rate: r,
+                ..ProveOptions::default()
             };
             assert!(
                 Preset::from_options(&opts).is_err(),
@@ -420,6 +421,7 @@ mod tests {
         let c3 = ProveOptions {
             regime: Regime::Conjectured,
             log_inv_rate: 3,
+            ..ProveOptions::default()
         };
         let p = Preset::from_options(&c3).unwrap();
         assert_eq!((p.regime, p.log_inv_rate), (Regime::Conjectured, 3));
