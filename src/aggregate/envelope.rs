@@ -73,7 +73,7 @@ pub const PREFIX_LEN: usize = 16;
 const P: u32 = 0x7f00_0001;
 
 /// A Merkle digest on the wire: the four `u64` words of the Keccak sponge output, little-endian.
-type Digest = [u8; 32];
+pub(crate) type Digest = [u8; 32];
 
 /// Flat mirror of the batch proof. Field order is the wire order.
 #[derive(rkyv::Archive, rkyv::Serialize, Debug, PartialEq, Eq)]
@@ -123,7 +123,7 @@ fn malformed(msg: impl Into<String>) -> VerifyError {
     VerifyError::Malformed(msg.into())
 }
 
-fn digest_to_bytes(d: &[u64; 4]) -> Digest {
+pub(crate) fn digest_to_bytes(d: &[u64; 4]) -> Digest {
     let mut out = [0u8; 32];
     for (chunk, w) in out.chunks_exact_mut(8).zip(d) {
         chunk.copy_from_slice(&w.to_le_bytes());
@@ -131,7 +131,7 @@ fn digest_to_bytes(d: &[u64; 4]) -> Digest {
     out
 }
 
-fn digest_from_bytes(b: &Digest) -> [u64; 4] {
+pub(crate) fn digest_from_bytes(b: &Digest) -> [u64; 4] {
     core::array::from_fn(|i| {
         let mut w = [0u8; 8];
         w.copy_from_slice(&b[8 * i..8 * i + 8]);
@@ -280,13 +280,18 @@ fn encode_body(preset: &Preset, body: &ProofBody) -> Vec<u8> {
     // Serializing plain vectors of integers into memory has no failure mode besides allocation
     // failure, which aborts anyway.
     let archive = rkyv::to_bytes::<rancor::Error>(body).expect("in-memory rkyv serialization");
+    with_prefix(preset, &archive)
+}
+
+/// The 16-byte prefix for `preset` followed by `archive` (shared by both backends' formats).
+pub(crate) fn with_prefix(preset: &Preset, archive: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(PREFIX_LEN + archive.len());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.push(preset.id());
     out.push(0);
     out.extend_from_slice(&(archive.len() as u32).to_le_bytes());
-    out.extend_from_slice(&archive);
+    out.extend_from_slice(archive);
     out
 }
 
@@ -583,7 +588,7 @@ impl<'a> FieldReader<'a> {
     }
 }
 
-fn canonical(w: u32, what: &str) -> Result<Val, VerifyError> {
+pub(crate) fn canonical(w: u32, what: &str) -> Result<Val, VerifyError> {
     if w >= P {
         return Err(malformed(format!(
             "{what}: non-canonical field element {w:#x} >= p"
