@@ -193,10 +193,21 @@ fn challenger() -> Challenger {
     Challenger::from_hasher(TRANSCRIPT_DOMAIN.to_vec(), Keccak256Hash)
 }
 
+/// Variables of the stacked trace polynomial of `stmt` under `preset` (see [`num_variables`]).
+pub fn statement_num_variables(preset: &Preset, stmt: &Statement<'_>, airs: &[AggAir]) -> usize {
+    num_variables(&statement_shapes(stmt, airs), usize::from(preset.whir.first_folding))
+}
+
 /// Configuration of `preset` for this statement's shape.
-fn statement_config(preset: &Preset, stmt: &Statement<'_>, airs: &[AggAir]) -> Result<WhirStarkConfig, String> {
-    let nv = num_variables(&statement_shapes(stmt, airs), usize::from(preset.whir.first_folding));
-    stark_config(preset, nv)
+///
+/// # Errors
+/// As [`stark_config`].
+pub fn statement_config(
+    preset: &Preset,
+    stmt: &Statement<'_>,
+    airs: &[AggAir],
+) -> Result<WhirStarkConfig, String> {
+    stark_config(preset, statement_num_variables(preset, stmt, airs))
 }
 
 /// The proving and verifying keys of the four AIRs, built once per process from
