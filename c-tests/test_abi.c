@@ -127,6 +127,9 @@ static void test_prove_options_default(void) {
     msig_prove_options d = msig_prove_options_default();
     CHECK(d.regime == MSIG_REGIME_PROVEN);
     CHECK(d.log_inv_rate == 0);
+    CHECK(d.backend == MSIG_BACKEND_FRI);
+    /* The backend field sits in what was padding: the struct kept its size. */
+    CHECK(sizeof(msig_prove_options) == 8);
 }
 
 static void test_verify_aggregate_nulls(void) {

@@ -148,6 +148,58 @@ int main(int argc, char **argv) {
             msig_verify_aggregate(flipped, proof_len, pks, v.n, v.message, v.epoch, NULL));
     }
 
+    /* The WHIR backend: the same statement, a smaller proof, the same checks. */
+    msig_prove_options whir = {.regime = MSIG_REGIME_PROVEN, .log_inv_rate = 0,
+                               .backend = MSIG_BACKEND_WHIR};
+    CHECK_STATUS(msig_aggregator_prove(agg, &whir, small, sizeof small, &written),
+                 MSIG_BUFFER_TOO_SMALL);
+    size_t whir_len = written;
+    uint8_t *whir_proof = malloc(whir_len);
+    CHECK_STATUS(msig_aggregator_prove(agg, &whir, whir_proof, whir_len, &written), MSIG_OK);
+    CHECK(written == whir_len);
+    CHECK(whir_len < proof_len);
+    printf("WHIR proof: %zu bytes for %zu signatures\n", whir_len, v.n);
+    CHECK_STATUS(msig_verify_aggregate(whir_proof, whir_len, pks, v.n, v.message, v.epoch, NULL),
+                 MSIG_OK);
+    CHECK_STATUS(msig_verify_aggregate(whir_proof, whir_len, pks, v.n, v.message, v.epoch, &whir),
+                 MSIG_OK);
+    /* A verifier requiring the FRI default refuses it, and the FRI proof under a WHIR demand. */
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(whir_proof, whir_len, pks, v.n, v.message, v.epoch, &defaults));
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &whir));
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(whir_proof, whir_len, pks, v.n, other_msg, v.epoch, NULL));
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(whir_proof, whir_len, pks, v.n, v.message, v.epoch + 1, NULL));
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(whir_proof, whir_len, pks, v.n - 1, v.message, v.epoch, NULL));
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(whir_proof, whir_len - 1, pks, v.n, v.message, v.epoch, NULL));
+    uint8_t *whir_flipped = malloc(whir_len);
+    for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++) {
+        size_t pos = fractions[i] == 16 ? whir_len - 1 : whir_len * fractions[i] / 16;
+        memcpy(whir_flipped, whir_proof, whir_len);
+        whir_flipped[pos] ^= 0x10;
+        CHECK_PROOF_REJECTED(
+            msig_verify_aggregate(whir_flipped, whir_len, pks, v.n, v.message, v.epoch, NULL));
+    }
+    free(whir_flipped);
+    free(whir_proof);
+    /* WHIR has proven presets only, at log_inv_rate 1..2; unknown backends are refused. */
+    msig_prove_options whir_bad = whir;
+    whir_bad.regime = MSIG_REGIME_CONJECTURED;
+    CHECK_STATUS(msig_aggregator_prove(agg, &whir_bad, small, sizeof small, &written),
+                 MSIG_INVALID_OPTIONS);
+    whir_bad = whir;
+    whir_bad.log_inv_rate = 3;
+    CHECK_STATUS(msig_aggregator_prove(agg, &whir_bad, small, sizeof small, &written),
+                 MSIG_INVALID_OPTIONS);
+    whir_bad = whir;
+    whir_bad.backend = 2;
+    CHECK_STATUS(msig_aggregator_prove(agg, &whir_bad, small, sizeof small, &written),
+                 MSIG_INVALID_OPTIONS);
+
     /* Batch verification: per-statement results. */
     msig_aggregate_statement st[4];
     for (int i = 0; i < 4; i++) {

@@ -1,7 +1,10 @@
 //! The four real leanSig devnet4 signers (`shared/vectors/leansig_devnet4_aggregate_4.json`)
-//! aggregate and verify under two presets, and the proof is bound to their order.
+//! aggregate and verify under three presets (two FRI, one WHIR), and the proof is bound to their
+//! order.
 
-use multisig::aggregate::{verify_aggregate, Aggregator, ProveOptions, Regime, VerifyOptions};
+use multisig::aggregate::{
+    verify_aggregate, Aggregator, Backend, ProveOptions, Regime, VerifyOptions,
+};
 use multisig::xmss::{PublicKey, Signature};
 
 /// `$MULTISIG_VECTORS_DIR`, else the first `shared/vectors` beside the crate or an ancestor.
@@ -54,6 +57,10 @@ fn real_leansig_signers_aggregate_and_verify() {
         ProveOptions {
             regime: Regime::Conjectured,
             log_inv_rate: 2,
+            ..Default::default()
+        },
+        ProveOptions {
+            backend: Backend::Whir,
             ..Default::default()
         },
     ] {

@@ -9,7 +9,7 @@ use p3_field::PrimeCharacteristicRing;
 
 #[test]
 fn every_preset_proves_and_verifies_the_tiny_batch() {
-    for preset in PRESETS {
+    for preset in format_common::fri_presets() {
         let log_n = 8;
         let (proof, st) = prove_tiny(&preset, log_n);
         verify_tiny(&preset, &proof, &st)

@@ -23,7 +23,7 @@ fn is_malformed(r: Result<(Preset, impl Sized), VerifyError>) -> bool {
 
 #[test]
 fn round_trip_verifies_for_every_preset() {
-    for preset in PRESETS {
+    for preset in format_common::fri_presets() {
         let (proof, st) = prove_tiny(&preset, LOG_N);
         let bytes = encode(&preset, &proof);
         assert_eq!(&bytes[..8], b"MSIGPRF\0");
@@ -179,7 +179,7 @@ fn wrong_statement_shape_is_malformed() {
 fn unknown_version_and_preset_are_malformed() {
     let bytes = default_proof_bytes();
     let shape = tiny_shape(&Preset::default_preset(), LOG_N);
-    // The previous version (1: degree-4 challenge field) and the next one are both refused.
+    // The previous version (2: cyclic digit accumulators, FRI only) and the next are refused.
     for version in [FORMAT_VERSION - 1, FORMAT_VERSION + 1] {
         let mut v = bytes.clone();
         v[8..10].copy_from_slice(&version.to_le_bytes());
@@ -189,13 +189,16 @@ fn unknown_version_and_preset_are_malformed() {
             .to_string()
             .contains("version"));
     }
-    let mut p = bytes.clone();
-    p[10] = 8;
-    assert!(decode(&p, &shape)
-        .err()
-        .unwrap()
-        .to_string()
-        .contains("preset"));
+    // An id past the table, and a WHIR preset's id on a FRI archive, are both refused.
+    for id in [PRESETS.len() as u8, 8, 9] {
+        let mut p = bytes.clone();
+        p[10] = id;
+        assert!(decode(&p, &shape)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("preset"));
+    }
     let mut m = bytes;
     m[0] = b'X';
     assert!(decode(&m, &shape)

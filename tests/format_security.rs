@@ -6,12 +6,18 @@ mod format_common;
 use format_common::{prove_tiny, tiny_shape};
 use multisig::aggregate::config::{Preset, PRESETS};
 use multisig::aggregate::security::{design_shape, security_bits, security_bits_in};
-use multisig::aggregate::Regime;
+use multisig::aggregate::{Backend, Regime};
+
+/// The FRI presets (the ones [`security_bits`] grades; WHIR presets are graded by
+/// `multisig::aggregate::whir::security_bits`).
+fn fri_presets() -> impl Iterator<Item = Preset> {
+    PRESETS.into_iter().filter(|p| p.backend == Backend::Fri)
+}
 
 #[test]
 fn presets_meet_their_targets_on_the_design_shape() {
     let shape = design_shape();
-    for p in PRESETS {
+    for p in fri_presets() {
         let r = security_bits(&p, &shape);
         let target = match p.regime {
             Regime::Proven => 124.0,
@@ -41,9 +47,9 @@ fn presets_meet_their_targets_on_the_design_shape() {
 fn proven_grading_of_conjectured_presets_is_lower() {
     // A conjectured preset uses fewer queries; graded provably it must lose bits.
     let shape = design_shape();
-    for p in &PRESETS[4..] {
-        let conj = security_bits(p, &shape).total_bits;
-        let proven = security_bits_in(p, Regime::Proven, &shape).total_bits;
+    for p in fri_presets().filter(|p| p.regime == Regime::Conjectured) {
+        let conj = security_bits(&p, &shape).total_bits;
+        let proven = security_bits_in(&p, Regime::Proven, &shape).total_bits;
         assert!(
             proven < conj,
             "preset {}: proven {proven:.1} >= conjectured {conj:.1}",
@@ -109,13 +115,25 @@ fn security_by_batch_size() {
         let shape = proof_shape(&airs, &common, &degree_bits(&stmt.heights()));
         let bits: Vec<String> = PRESETS
             .iter()
-            .map(|p| format!("{:.1}", security_bits(p, &shape).total_bits))
+            .map(|p| match p.backend {
+                Backend::Fri => format!("{:.1}", security_bits(p, &shape).total_bits),
+                Backend::Whir => multisig::aggregate::whir::security_bits(p, &stmt, &airs)
+                    .map_or_else(|_| "n/a".into(), |b| format!("{b:.1}")),
+            })
             .collect();
         println!("N = 2^{log_n:<2}: {}", bits.join("  "));
         worst = worst.min(security_bits(&Preset::default_preset(), &shape).total_bits);
         // The documented targets hold on the real statement shape up to N = 1024.
         if n <= 1024 {
-            for p in PRESETS {
+            // WHIR presets: 124 bits up to 256 signatures, 123 up to 1024 (the LogUp
+            // fingerprint and WHIR's opening terms both lose bits as the traces grow).
+            for p in PRESETS.iter().filter(|p| p.backend == Backend::Whir) {
+                let b = multisig::aggregate::whir::security_bits(p, &stmt, &airs)
+                    .unwrap_or_else(|e| panic!("N = {n}, preset {}: {e}", p.id()));
+                let target = if n <= 256 { 124.0 } else { 123.0 };
+                assert!(b >= target, "N = {n}, WHIR preset {}: {b:.1} < {target}", p.id());
+            }
+            for p in fri_presets() {
                 let target = match p.regime {
                     Regime::Proven => 124.0,
                     Regime::Conjectured => 128.0,

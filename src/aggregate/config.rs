@@ -339,10 +339,14 @@ impl Preset {
         Preset::from_options(opts).is_ok_and(|p| p == *self)
     }
 
-    /// Smallest trace log height every AIR instance must reach under this preset (FRI folds each
-    /// codeword down to `2^log_final_poly_len` coefficients, so a trace must be strictly taller).
+    /// Smallest trace log height every AIR instance must reach under this preset: FRI folds each
+    /// codeword down to `2^log_final_poly_len` coefficients, so a trace must be strictly taller;
+    /// WHIR's first round folds `first_folding` variables of every table at once.
     pub const fn min_log_trace_height(&self) -> usize {
-        self.log_final_poly_len as usize + 1
+        match self.backend {
+            Backend::Fri => self.log_final_poly_len as usize + 1,
+            Backend::Whir => self.whir.first_folding as usize,
+        }
     }
 
     /// The FRI parameters of this preset around a given Merkle commitment scheme.
@@ -395,8 +399,26 @@ mod tests {
             assert_eq!(Preset::from_id(p.id()), Some(*p));
             assert_eq!(Preset::from_options(&p.options()), Ok(*p));
         }
-        assert_eq!(Preset::from_id(8), None);
+        assert_eq!(Preset::from_id(PRESETS.len() as u8), None);
         assert_eq!(Preset::from_id(255), None);
+    }
+
+    #[test]
+    fn whir_options_resolve_to_proven_presets_at_low_rates_only() {
+        for r in 0..=u8::MAX {
+            for regime in [Regime::Proven, Regime::Conjectured] {
+                let opts = ProveOptions { regime, log_inv_rate: r, backend: Backend::Whir };
+                let resolved = Preset::from_options(&opts);
+                let fits = regime == Regime::Proven && r <= MAX_WHIR_LOG_INV_RATE;
+                assert_eq!(resolved.is_ok(), fits, "{opts:?}");
+                if let Ok(p) = resolved {
+                    assert_eq!(p.backend, Backend::Whir);
+                    assert_eq!(p.log_inv_rate, r.max(DEFAULT_LOG_INV_RATE));
+                    assert!(p.satisfies(&opts));
+                    assert!(!p.satisfies(&ProveOptions::default()));
+                }
+            }
+        }
     }
 
     #[test]

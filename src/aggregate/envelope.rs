@@ -798,6 +798,12 @@ pub fn decode(
     expected: &ProofShape,
 ) -> Result<(Preset, BatchProof<MultisigConfig>), VerifyError> {
     let (preset, archive) = read_prefix(bytes)?;
+    if preset.backend != super::Backend::Fri {
+        return Err(malformed(format!(
+            "preset {} is a WHIR preset; its proofs use the WHIR layout (whir_envelope)",
+            preset.id()
+        )));
+    }
     let e = Expected::new(&preset, expected)?;
     let aligned_copy: AlignedVec<16>;
     let archive: &[u8] = if (archive.as_ptr() as usize).is_multiple_of(16) {

@@ -518,8 +518,8 @@ mod tests {
     fn print_preset_table() {
         let shape = design_shape();
         println!("batched functions: {}", shape.num_batched_functions());
-        for p in PRESETS {
-            println!("{}", row(&p, &security_bits(&p, &shape)));
+        for p in PRESETS.iter().filter(|p| p.backend == crate::aggregate::Backend::Fri) {
+            println!("{}", row(p, &security_bits(p, &shape)));
         }
     }
 }
@@ -590,7 +590,7 @@ mod tune {
     #[test]
     #[ignore]
     fn tune_presets() {
-        for p in PRESETS {
+        for p in PRESETS.into_iter().filter(|p| p.backend == crate::aggregate::Backend::Fri) {
             let target = match p.regime {
                 Regime::Proven => 124.0,
                 Regime::Conjectured => 128.0,
@@ -601,7 +601,7 @@ mod tune {
             }
         }
         println!("-- 128 bits over the quintic extension (155 bits), pow cap 16:");
-        for p in PRESETS {
+        for p in PRESETS.into_iter().filter(|p| p.backend == crate::aggregate::Backend::Fri) {
             match tune(p, 128.0, 16, 155) {
                 Some((t, r)) => println!("{} {:?} 1/{} q={} qpow={} commit={} batch={} ood={} lookup={} -> {:.1} ({}, {})", t.id(), t.regime, 1 << t.log_inv_rate, t.num_queries, t.query_pow_bits, t.commit_pow_bits, t.batch_pow_bits, t.ood_pow_bits, t.lookup_pow_bits, r.total_bits, r.binding().label, r.decoding),
                 None => println!("{} unreachable", p.id()),

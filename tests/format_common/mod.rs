@@ -87,6 +87,15 @@ impl<AB: PermutationAirBuilder + InteractionBuilder> Air<AB> for TinyAir {
 }
 
 /// Honest traces and public values for a batch whose `Cube` instance has `2^log_n` rows.
+/// The FRI presets: the only ones the tiny batch's `p3-batch-stark` machinery takes (WHIR
+/// presets are exercised through the public API and `whir_envelope`'s tests).
+#[allow(dead_code)]
+pub fn fri_presets() -> impl Iterator<Item = Preset> {
+    multisig::aggregate::config::PRESETS
+        .into_iter()
+        .filter(|p| p.backend == multisig::aggregate::Backend::Fri)
+}
+
 pub fn tiny_batch(log_n: usize) -> (Vec<TinyAir>, Vec<RowMajorMatrix<Val>>, Vec<Vec<Val>>) {
     let n = 1u64 << log_n;
     let half = n / 2;
