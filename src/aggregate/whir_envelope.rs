@@ -118,9 +118,10 @@ pub const MAX_SUMCHECK_DEGREE: usize = 32;
 /// Largest number of batched trees, readers, tables or claim vectors in one reduction.
 pub const MAX_BATCHED: usize = 256;
 
-/// Largest stacked-trace variable count `decode` accepts (KoalaBear's two-adic domain is 2^24;
-/// a WHIR codeword at rate 1/2 or below cannot exceed it).
-const MAX_NUM_VARIABLES: usize = 24;
+/// Largest stacked-trace variable count `decode` hands to `WhirConfig` (which rejects, by
+/// KoalaBear's two-adicity of 24, every count whose folded codeword does not fit 2^24 points;
+/// this guard only keeps shifts of the count far from overflow).
+const MAX_NUM_VARIABLES: usize = 48;
 
 /// The WHIR opening proof of the STARK's commitment.
 type Pcs = PcsProof<Val, Challenge, ValMmcs>;
@@ -1281,7 +1282,9 @@ mod tests {
         let f = fixture();
         verify(f, &f.preset, &f.proof).expect("the prover's own proof verifies");
         let buf = aligned(&f.bytes);
+        let t = std::time::Instant::now();
         let (preset, decoded) = decode(&buf, f.nv).expect("decode");
+        eprintln!("decode (in place): {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(preset, f.preset);
         assert_eq!(encode(&preset, &decoded), f.bytes, "decode then encode is the identity");
         assert_eq!(encode(&f.preset, &f.proof), f.bytes, "encoding is deterministic");
@@ -1574,6 +1577,15 @@ mod tests {
             ("one opening batch fewer", Box::new(|b| {
                 b.opening.evals.pop();
             })),
+            ("one Merkle sibling fewer", Box::new(|b| {
+                b.opening.final_openings.paths.pop();
+            })),
+            ("no Merkle siblings in the initial phase", Box::new(|b| {
+                match b.opening.rounds.first_mut() {
+                    Some(r) => r.openings.paths.clear(),
+                    None => b.opening.final_openings.paths.clear(),
+                }
+            })),
             ("one opening evaluation more", Box::new(|b| {
                 b.opening.evals[0].next.extend([1, 0, 0, 0, 0]);
             })),
@@ -1583,6 +1595,52 @@ mod tests {
             let v = catch_unwind(AssertUnwindSafe(|| verify(f, &preset, &proof)))
                 .unwrap_or_else(|_| panic!("{name}: the verifier panicked"));
             assert!(v.is_err(), "{name}: verifies");
+        }
+    }
+
+    /// Deriving the shape never panics, whatever the preset and variable count, and accepts
+    /// every count up to the largest the preset can commit.
+    #[test]
+    fn shape_derivation_is_total() {
+        for preset in PRESETS.iter().filter(|p| p.backend == Backend::Whir) {
+            let mut accepted = Vec::new();
+            for nv in (0..=64).chain([usize::MAX / 2, usize::MAX]) {
+                let r = catch_unwind(AssertUnwindSafe(|| Expected::new(preset, nv).map(|e| e.rounds.len())))
+                    .unwrap_or_else(|_| panic!("preset {} at {nv} variables panicked", preset.id()));
+                if r.is_ok() {
+                    accepted.push(nv);
+                }
+            }
+            let past = accepted.last().map_or(0, |l| l + 1);
+            let why = Expected::new(preset, past).err().map(|e| e.to_string()).unwrap_or_default();
+            eprintln!(
+                "preset {}: num_variables {:?}..={:?} ({past}: {why})",
+                preset.id(),
+                accepted.first(),
+                accepted.last()
+            );
+            let first = usize::from(preset.whir.first_folding);
+            assert_eq!(accepted.first(), Some(&first), "preset {}", preset.id());
+            // Contiguous, and past 2^24 points only through folding: the initial fold's DFT
+            // is 2^(nv + rate - first folding) <= 2^24.
+            let last = *accepted.last().unwrap();
+            assert_eq!(accepted.len(), last - first + 1, "preset {}", preset.id());
+            assert!(last + usize::from(preset.log_inv_rate) - first <= 24, "preset {}", preset.id());
+        }
+        // For the record: the stacked trace's variables by batch size, and the presets whose
+        // WHIR configuration can commit it.
+        let key = testing::test_signer(0, &MESSAGE, EPOCH).0;
+        for n in [1usize, 2, 16, 64, 256, 1024, 4096] {
+            let keys = vec![key; n];
+            let stmt = Statement { message: &MESSAGE, epoch: EPOCH, keys: &keys };
+            let airs = stmt.airs();
+            let fits: Vec<u8> = PRESETS
+                .iter()
+                .filter(|p| p.backend == Backend::Whir)
+                .filter(|p| Expected::new(p, stacked_variables(p, &stmt, &airs)).is_ok())
+                .map(Preset::id)
+                .collect();
+            eprintln!("{n} signatures: {} variables; presets {fits:?} fit", stacked_variables(&whir_preset(), &stmt, &airs));
         }
     }
 
