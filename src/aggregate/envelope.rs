@@ -788,13 +788,19 @@ fn input_matrix_widths(shape: &ProofShape) -> Vec<Vec<usize>> {
 ///
 /// # Errors
 /// [`VerifyError::Malformed`] with a message naming the first problem: prefix (magic, version,
-/// preset, reserved byte, truncation, trailing bytes), archive validation, any length that
-/// disagrees with `expected`, a non-canonical field element, or a non-canonical encoding.
+/// preset, reserved byte, truncation, trailing bytes), a WHIR preset, archive validation, any
+/// length that disagrees with `expected`, a non-canonical field element, or a non-canonical
+/// encoding.
 pub fn decode(
     bytes: &[u8],
     expected: &ProofShape,
 ) -> Result<(Preset, BatchProof<MultisigConfig>), VerifyError> {
     let (preset, archive) = read_prefix(bytes)?;
+    if preset.backend != super::Backend::Fri {
+        // WHIR-backend proofs are read by `whir_envelope::decode`; the FRI shape of a WHIR
+        // preset is meaningless (and its zero FRI parameters would trip p3-fri's asserts).
+        return Err(malformed(format!("preset {} is not a FRI preset (ids 0..=7)", preset.id())));
+    }
     let e = Expected::new(&preset, expected)?;
     let aligned_copy: AlignedVec<16>;
     let archive: &[u8] = if (archive.as_ptr() as usize).is_multiple_of(16) {
