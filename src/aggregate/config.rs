@@ -386,7 +386,7 @@ mod tests {
             assert_eq!(Preset::from_id(p.id()), Some(*p));
             assert_eq!(Preset::from_options(&p.options()), Ok(*p));
         }
-        assert_eq!(Preset::from_id(8), None);
+        assert_eq!(Preset::from_id(PRESETS.len() as u8), None);
         assert_eq!(Preset::from_id(255), None);
     }
 
