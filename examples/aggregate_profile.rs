@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use multisig::aggregate::{verify_aggregate, Aggregator, ProveOptions, Regime, VerifyOptions};
+use multisig::aggregate::{verify_aggregate, Aggregator, Backend, ProveOptions, Regime, VerifyOptions};
 use multisig::xmss::bench_keys::generate_bench_signers;
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -18,9 +18,15 @@ fn main() {
     } else {
         Regime::Proven
     };
+    let backend = if args.get(4).is_some_and(|s| s == "whir") {
+        Backend::Whir
+    } else {
+        Backend::Fri
+    };
     let opts = ProveOptions {
         regime,
         log_inv_rate: rate,
+        backend,
     };
     let message = [0x5a; 32];
     let epoch = 1_234_567;

@@ -185,6 +185,31 @@ typedef uint32_t msig_regime;
 #endif // __cplusplus
 
 /**
+ * Proof system of an aggregate proof (the `backend` field of `msig_prove_options`).
+ */
+enum msig_backend
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint8_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Univariate STARK with FRI: the fastest prover, proofs of 0.5 to 1 MiB. The default.
+   */
+  MSIG_BACKEND_FRI = 0,
+  /**
+   * Multilinear STARK with WHIR: proofs about a third of FRI's, a slower prover.
+   */
+  MSIG_BACKEND_WHIR = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum msig_backend msig_backend;
+#else
+typedef uint8_t msig_backend;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An aggregator (opaque): signatures by distinct public keys on one message at one epoch.
  * Created by `msig_aggregator_new`, destroyed by `msig_aggregator_free`. Shareable between
  * threads (internally locked).
@@ -208,9 +233,16 @@ typedef struct msig_prove_options {
    */
   uint32_t regime;
   /**
-   * log2 of the FRI blowup (the inverse code rate), 1..=4; 0 selects the preset's default.
+   * log2 of the inverse code rate (FRI blowup or WHIR starting rate), 1..=4; 0 selects the
+   * default (1).
    */
   uint8_t log_inv_rate;
+  /**
+   * One of `msig_backend` (`MSIG_BACKEND_FRI` = 0, `MSIG_BACKEND_WHIR` = 1); any other value
+   * is rejected with `MSIG_INVALID_OPTIONS`. Sits in what was padding before it existed, so the
+   * struct keeps its size (8 bytes) and zeroed options keep meaning the defaults.
+   */
+  uint8_t backend;
 } msig_prove_options;
 
 /**

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use multisig::aggregate::{
-    verify_aggregate, Aggregator, ProveOptions, Regime, VerifyError, VerifyOptions,
+    verify_aggregate, Aggregator, Backend, ProveOptions, Regime, VerifyError, VerifyOptions,
 };
 use multisig::xmss::{self, PublicKey, SecretKey, Signature};
 
@@ -84,12 +84,23 @@ struct VerifyArgs {
 
 #[derive(Args, Clone, Copy)]
 struct PresetArgs {
-    /// Soundness regime of the FRI parameters.
+    /// Soundness regime (proven: Johnson-bound list decoding; conjectured: up to capacity).
     #[arg(long, value_enum, default_value_t = RegimeArg::Proven)]
     regime: RegimeArg,
-    /// log2 of the FRI blowup (1..=4); 0 picks the preset's default.
+    /// log2 of the inverse code rate, FRI blowup or WHIR starting rate (1..=4); 0 picks the
+    /// default (1).
     #[arg(long, default_value_t = 0)]
     log_inv_rate: u8,
+    /// Proof system: `fri` (fastest prover) or `whir` (proofs about a third of FRI's, slower
+    /// prover).
+    #[arg(long, value_enum, default_value_t = BackendArg::Fri)]
+    backend: BackendArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Fri,
+    Whir,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -106,6 +117,10 @@ impl PresetArgs {
                 RegimeArg::Conjectured => Regime::Conjectured,
             },
             log_inv_rate: self.log_inv_rate,
+            backend: match self.backend {
+                BackendArg::Fri => Backend::Fri,
+                BackendArg::Whir => Backend::Whir,
+            },
         }
     }
 }
@@ -354,15 +369,9 @@ fn verify_aggregate_cmd(a: VerifyAggregateArgs) -> CmdResult {
 }
 
 /// Soundness in bits of the preset `opts` for this statement's trace shape (see
-/// `multisig::aggregate::security`).
+/// `multisig::aggregate::statement_security_bits`).
 fn statement_security(keys: &[PublicKey], message: &[u8; 32], epoch: u32, opts: &ProveOptions) -> Result<f64, Failure> {
-    use multisig::aggregate::{config::Preset, security, system};
-    let preset = Preset::from_options(opts).map_err(Failure::Malformed)?;
-    let statement = system::Statement { message, epoch, keys };
-    let airs = statement.airs();
-    let common = system::common_data(&airs);
-    let shape = system::proof_shape(&airs, &common, &system::degree_bits(&statement.heights()));
-    Ok(security::security_bits(&preset, &shape).total_bits)
+    multisig::aggregate::statement_security_bits(keys, message, epoch, opts).map_err(Failure::Malformed)
 }
 
 /// Peak resident set size of this process in KiB (Linux `VmHWM`), if available.
@@ -408,17 +417,24 @@ fn bench(a: BenchArgs) -> CmdResult {
         Regime::Proven => "proven",
         Regime::Conjectured => "conjectured",
     };
+    let backend = match opts.backend {
+        Backend::Fri => "fri",
+        Backend::Whir => "whir",
+    };
+    let log_inv_rate = multisig::aggregate::config::Preset::from_options(&opts)
+        .map_err(Failure::Malformed)?
+        .log_inv_rate;
     if a.json {
         println!(
-            "{{\"signatures\":{},\"regime\":\"{regime}\",\"log_inv_rate\":{},\"security_bits\":{security:.1},\"signer_gen_s\":{gen_secs:.3},\"prove_s\":{prove_secs:.4},\"xmss_per_s\":{:.1},\"proof_kib\":{proof_kib:.1},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
+            "{{\"signatures\":{},\"backend\":\"{backend}\",\"regime\":\"{regime}\",\"log_inv_rate\":{},\"security_bits\":{security:.1},\"signer_gen_s\":{gen_secs:.3},\"prove_s\":{prove_secs:.4},\"xmss_per_s\":{:.1},\"proof_kib\":{proof_kib:.1},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
             a.signatures,
-            opts.log_inv_rate,
+            log_inv_rate,
             a.signatures as f64 / prove_secs,
             rss_mib.map_or("null".into(), |m| format!("{m:.1}"))
         );
     } else {
         println!("signatures:    {}", a.signatures);
-        println!("preset:        {regime}, log_inv_rate {}", opts.log_inv_rate);
+        println!("preset:        {backend}, {regime}, log_inv_rate {log_inv_rate}");
         println!("security:      {security:.1} bits ({regime} regime, this statement's shape)");
         println!("signer gen:    {gen_secs:.2} s (benchmark keys, not production keygen)");
         println!("prove:         {prove_secs:.3} s");

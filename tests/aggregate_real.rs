@@ -54,6 +54,7 @@ fn real_leansig_signers_aggregate_and_verify() {
         ProveOptions {
             regime: Regime::Conjectured,
             log_inv_rate: 2,
+            ..Default::default()
         },
     ] {
         let proof = agg.prove(&opts).unwrap();
@@ -69,6 +70,7 @@ fn real_leansig_signers_aggregate_and_verify() {
         let other = ProveOptions {
             regime: Regime::Conjectured,
             log_inv_rate: 4,
+            ..Default::default()
         };
         assert!(verify_aggregate(
             proof.as_bytes(),

@@ -12,7 +12,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use multisig::aggregate::{Aggregator, ProveOptions, Regime};
+use multisig::aggregate::{Aggregator, Backend, ProveOptions, Regime};
 use multisig::xmss::{PublicKey, Signature};
 
 use crate::error::{
@@ -39,6 +39,17 @@ pub enum msig_regime {
     MSIG_REGIME_CONJECTURED = 1,
 }
 
+/// Proof system of an aggregate proof (the `backend` field of `msig_prove_options`).
+#[allow(non_camel_case_types)]
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum msig_backend {
+    /// Univariate STARK with FRI: the fastest prover, proofs of 0.5 to 1 MiB. The default.
+    MSIG_BACKEND_FRI = 0,
+    /// Multilinear STARK with WHIR: proofs about a third of FRI's, a slower prover.
+    MSIG_BACKEND_WHIR = 1,
+}
+
 /// Options of `msig_aggregator_prove` (and the preset a verifier may require). All-zero bytes
 /// (`{0}` in C) are the defaults: proven regime, default rate.
 #[repr(C)]
@@ -47,8 +58,13 @@ pub struct msig_prove_options {
     /// One of `msig_regime` (`MSIG_REGIME_PROVEN` = 0, `MSIG_REGIME_CONJECTURED` = 1); any other
     /// value is rejected with `MSIG_INVALID_OPTIONS`.
     pub regime: u32,
-    /// log2 of the FRI blowup (the inverse code rate), 1..=4; 0 selects the preset's default.
+    /// log2 of the inverse code rate (FRI blowup or WHIR starting rate), 1..=4; 0 selects the
+    /// default (1).
     pub log_inv_rate: u8,
+    /// One of `msig_backend` (`MSIG_BACKEND_FRI` = 0, `MSIG_BACKEND_WHIR` = 1); any other value
+    /// is rejected with `MSIG_INVALID_OPTIONS`. Sits in what was padding before it existed, so the
+    /// struct keeps its size (8 bytes) and zeroed options keep meaning the defaults.
+    pub backend: u8,
 }
 
 impl msig_prove_options {
@@ -60,9 +76,15 @@ impl msig_prove_options {
             r if r == msig_regime::MSIG_REGIME_CONJECTURED as u32 => Regime::Conjectured,
             _ => return Err(MSIG_INVALID_OPTIONS),
         };
+        let backend = match self.backend {
+            b if b == msig_backend::MSIG_BACKEND_FRI as u8 => Backend::Fri,
+            b if b == msig_backend::MSIG_BACKEND_WHIR as u8 => Backend::Whir,
+            _ => return Err(MSIG_INVALID_OPTIONS),
+        };
         Ok(ProveOptions {
             regime,
             log_inv_rate: self.log_inv_rate,
+            backend,
         })
     }
 

@@ -124,6 +124,10 @@ pub const TRANSCRIPT_DOMAIN: &[u8] = b"multisig/leansig-xmss-aggregate/v1";
 /// Largest accepted `log_inv_rate`.
 pub const MAX_LOG_INV_RATE: u8 = 4;
 
+/// Largest `log_inv_rate` of the WHIR presets: past it WHIR's codewords outgrow KoalaBear's
+/// 2^24 two-adic domain or need more grinding than its 23-bit budget for 1024 signatures.
+pub const MAX_WHIR_LOG_INV_RATE: u8 = 2;
+
 /// The `log_inv_rate` that `ProveOptions { log_inv_rate: 0, .. }` resolves to.
 pub const DEFAULT_LOG_INV_RATE: u8 = 1;
 
@@ -245,7 +249,7 @@ const fn whir_preset(
 /// Columns: regime, log_inv_rate, queries, query PoW, commit PoW, batch PoW, OOD PoW, lookup PoW.
 /// Folding arity is 8 (`max_log_arity` 3), the final polynomial has 64 coefficients (so every trace has at least 128 rows), the Merkle
 /// cap is the root. The soundness of each is tabled in [`crate::aggregate::security`].
-pub const PRESETS: [Preset; 16] = [
+pub const PRESETS: [Preset; 10] = [
     preset(Regime::Proven, 1, 225, 16, 8, 16, 0, 0),
     preset(Regime::Proven, 2, 112, 16, 8, 15, 0, 0),
     preset(Regime::Proven, 3, 75, 16, 8, 15, 0, 0),
@@ -254,14 +258,8 @@ pub const PRESETS: [Preset; 16] = [
     preset(Regime::Conjectured, 2, 57, 16, 0, 3, 0, 0),
     preset(Regime::Conjectured, 3, 38, 16, 0, 4, 0, 0),
     preset(Regime::Conjectured, 4, 29, 16, 0, 5, 0, 0),
-    whir_preset(Regime::Proven, 1, 4, 4, 3, 128, 16, 0),
-    whir_preset(Regime::Proven, 2, 4, 4, 3, 128, 16, 0),
-    whir_preset(Regime::Proven, 3, 4, 4, 3, 128, 16, 0),
-    whir_preset(Regime::Proven, 4, 4, 4, 3, 128, 16, 0),
-    whir_preset(Regime::Conjectured, 1, 4, 4, 3, 128, 16, 0),
-    whir_preset(Regime::Conjectured, 2, 4, 4, 3, 128, 16, 0),
-    whir_preset(Regime::Conjectured, 3, 4, 4, 3, 128, 16, 0),
-    whir_preset(Regime::Conjectured, 4, 4, 4, 3, 128, 16, 0),
+    whir_preset(Regime::Proven, 1, 7, 4, 3, 131, 22, 0),
+    whir_preset(Regime::Proven, 2, 7, 4, 3, 131, 23, 0),
 ];
 
 impl Preset {
@@ -284,11 +282,22 @@ impl Preset {
             Regime::Proven => 0,
             Regime::Conjectured => 4,
         };
-        let backend_offset = match opts.backend {
-            Backend::Fri => 0,
-            Backend::Whir => 8,
-        };
-        Ok(PRESETS[backend_offset + regime_offset + usize::from(rate) - 1])
+        match opts.backend {
+            Backend::Fri => Ok(PRESETS[regime_offset + usize::from(rate) - 1]),
+            Backend::Whir => {
+                if opts.regime != Regime::Proven {
+                    return Err("the WHIR backend has proven presets only (p3-multi-stark does \
+                        not assess WHIR's conjectured, capacity-bound soundness)"
+                        .into());
+                }
+                if rate > MAX_WHIR_LOG_INV_RATE {
+                    return Err(format!(
+                        "the WHIR backend takes log_inv_rate 1..={MAX_WHIR_LOG_INV_RATE}, got {rate}"
+                    ));
+                }
+                Ok(PRESETS[8 + usize::from(rate) - 1])
+            }
+        }
     }
 
     /// The default preset: proven regime at [`DEFAULT_LOG_INV_RATE`].
@@ -411,7 +420,7 @@ mod tests {
             let opts = ProveOptions {
                 regime: Regime::Conjectured,
                 log_inv_rate: r,
-                ..ProveOptions::default()
+                ..Default::default()
             };
             assert!(
                 Preset::from_options(&opts).is_err(),
@@ -421,7 +430,7 @@ mod tests {
         let c3 = ProveOptions {
             regime: Regime::Conjectured,
             log_inv_rate: 3,
-            ..ProveOptions::default()
+            ..Default::default()
         };
         let p = Preset::from_options(&c3).unwrap();
         assert_eq!((p.regime, p.log_inv_rate), (Regime::Conjectured, 3));

@@ -6,8 +6,9 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic  b"MSIGPRF\0"
-//!      8     2  format version, u16 little-endian (currently 2)
-//!     10     1  preset id (config::Preset::id, 0..=7)
+//!      8     2  format version, u16 little-endian (currently 3)
+//!     10     1  preset id (config::Preset::id: 0..=7 FRI, this module; 8..=9 WHIR, see
+//!               `whir_envelope`, which shares this prefix)
 //!     11     1  reserved, must be 0
 //!     12     4  archive length in bytes, u32 little-endian (= total length - 16)
 //!     16     *  rkyv 0.8 archive of `ProofBody` (root object at the end, as rkyv places it)
@@ -62,9 +63,11 @@ use super::VerifyError;
 /// First 8 bytes of every aggregate proof.
 pub const MAGIC: [u8; 8] = *b"MSIGPRF\0";
 
-/// Current format version (bytes 8..10, little-endian). Version 1 (degree-4 challenge field,
-/// three AIR instances) is no longer read: its proofs are rejected as malformed.
-pub const FORMAT_VERSION: u16 = 2;
+/// Current format version (bytes 8..10, little-endian), shared by both backends' formats.
+/// Older versions are no longer read, their proofs are rejected as malformed: version 1
+/// (degree-4 challenge field, three AIR instances) and version 2 (signature AIR with cyclic
+/// digit accumulators, FRI presets only).
+pub const FORMAT_VERSION: u16 = 3;
 
 /// Length of the prefix before the rkyv archive.
 pub const PREFIX_LEN: usize = 16;

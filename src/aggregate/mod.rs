@@ -241,12 +241,15 @@ pub fn prove_witnesses(
         return Err(ProveError::Empty);
     }
     let preset = config::Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
-    let config = config::stark_config(&preset);
     let stmt = system::Statement { message, epoch, keys };
+    if preset.backend == Backend::Whir {
+        // Fails early, before any trace is built, when the WHIR schedule does not fit.
+        whir::statement_config(&preset, &stmt, &stmt.airs()).map_err(ProveError::InvalidOptions)?;
+    }
     // KoalaBear's two-adicity is 24: the LDE of the tallest trace must fit a 2^24 domain.
     let log_lde = stmt.heights().iter().map(|h| h.trailing_zeros()).max().unwrap_or(0)
         + u32::from(preset.log_inv_rate);
-    if log_lde > 24 {
+    if preset.backend == Backend::Fri && log_lde > 24 {
         return Err(ProveError::InvalidOptions(format!(
             "{} signatures at log_inv_rate {} need a 2^{log_lde} evaluation domain; KoalaBear has 2^24",
             keys.len(),
@@ -265,15 +268,33 @@ pub fn prove_witnesses(
         )));
     }
     let t = std::time::Instant::now();
-    let proof = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        system::prove(&config, &stmt, &airs, system::common_data(&airs), &traces)
-    }))
-    .map_err(|_| ProveError::Prover("constraint check failed".into()))?
-    .map_err(ProveError::Prover)?;
-    profile("prove_batch", t);
-    let t = std::time::Instant::now();
-    let bytes = envelope::encode(&preset, &proof);
-    profile("encode", t);
+    let bytes = match preset.backend {
+        Backend::Fri => {
+            let config = config::stark_config(&preset);
+            let proof = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                system::prove(&config, &stmt, &airs, system::common_data(&airs), &traces)
+            }))
+            .map_err(|_| ProveError::Prover("constraint check failed".into()))?
+            .map_err(ProveError::Prover)?;
+            profile("prove_batch", t);
+            let t = std::time::Instant::now();
+            let bytes = envelope::encode(&preset, &proof);
+            profile("encode", t);
+            bytes
+        }
+        Backend::Whir => {
+            let proof = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                whir::prove(&preset, &stmt, &airs, &traces)
+            }))
+            .map_err(|_| ProveError::Prover("multilinear prover panicked".into()))?
+            .map_err(ProveError::Prover)?;
+            profile("multi-stark prove", t);
+            let t = std::time::Instant::now();
+            let bytes = whir_envelope::encode(&preset, &proof);
+            profile("encode", t);
+            bytes
+        }
+    };
     Ok(AggregateProof { bytes })
 }
 
@@ -304,8 +325,7 @@ pub fn verify_aggregate(
     if distinct.len() != public_keys.len() {
         return Err(VerifyError::Invalid("duplicate public key".into()));
     }
-    let Decoded { stmt, airs, common, preset, proof } =
-        decode_against(proof, public_keys, message, epoch)?;
+    let (preset, _) = envelope::read_prefix(proof)?;
     if let Some(required) = &opts.require {
         if !preset.satisfies(required) {
             return Err(VerifyError::Invalid(format!(
@@ -314,6 +334,16 @@ pub fn verify_aggregate(
             )));
         }
     }
+    if preset.backend == Backend::Whir {
+        let (stmt, airs, _, proof) = decode_whir(proof, public_keys, message, epoch)?;
+        return std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            whir::verify(&preset, &stmt, &airs, &proof)
+        }))
+        .map_err(|_| VerifyError::Invalid("verifier panicked on malformed proof".into()))?
+        .map_err(VerifyError::Invalid);
+    }
+    let Decoded { stmt, airs, common, preset, proof } =
+        decode_against(proof, public_keys, message, epoch)?;
     let config = config::stark_config(&preset);
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         system::verify(&config, &stmt, &airs, &common, &proof)
@@ -338,8 +368,63 @@ pub fn proof_components(
     if public_keys.is_empty() || public_keys.len() > MAX_SIGNATURES {
         return Err(VerifyError::Invalid(format!("{} public keys", public_keys.len())));
     }
+    let (preset, _) = envelope::read_prefix(proof)?;
+    if preset.backend == Backend::Whir {
+        let (_, _, _, proof) = decode_whir(proof, public_keys, message, epoch)?;
+        return Ok(whir_envelope::component_sizes(&proof));
+    }
     let decoded = decode_against(proof, public_keys, message, epoch)?;
     Ok(envelope::component_sizes(&decoded.proof))
+}
+
+/// The statement, its AIRs, and a WHIR-backend proof decoded against the statement's stacked
+/// trace size (see [`whir_envelope::decode`]).
+///
+/// # Errors
+/// [`VerifyError::Malformed`] for bytes that do not decode, including a proof whose prefix names
+/// a FRI preset.
+fn decode_whir<'a>(
+    proof: &[u8],
+    public_keys: &'a [PublicKey],
+    message: &'a [u8; 32],
+    epoch: u32,
+) -> Result<(system::Statement<'a>, Vec<system::AggAir>, config::Preset, whir::WhirProof), VerifyError> {
+    let t = std::time::Instant::now();
+    let (preset, _) = envelope::read_prefix(proof)?;
+    let stmt = system::Statement { message, epoch, keys: public_keys };
+    let airs = stmt.airs();
+    let nv = whir::statement_num_variables(&preset, &stmt, &airs);
+    let (decoded_preset, proof) = whir_envelope::decode(proof, nv)?;
+    if decoded_preset != preset {
+        return Err(VerifyError::Malformed("preset changed between reads".into()));
+    }
+    profile("verify: decode", t);
+    Ok((stmt, airs, preset, proof))
+}
+
+/// Soundness in bits of a proof under `opts` for this statement's shape (public keys, message,
+/// epoch): the FRI backend's terms from [`security`], the WHIR backend's from
+/// `p3_multi_stark::security_report` ([`whir::security_bits`]).
+///
+/// # Errors
+/// A message for options that name no preset or a WHIR schedule that does not fit the statement.
+pub fn statement_security_bits(
+    public_keys: &[PublicKey],
+    message: &[u8; 32],
+    epoch: u32,
+    opts: &ProveOptions,
+) -> Result<f64, String> {
+    let preset = config::Preset::from_options(opts)?;
+    let stmt = system::Statement { message, epoch, keys: public_keys };
+    let airs = stmt.airs();
+    match preset.backend {
+        Backend::Fri => {
+            let common = system::common_data(&airs);
+            let shape = system::proof_shape(&airs, &common, &system::degree_bits(&stmt.heights()));
+            Ok(security::security_bits(&preset, &shape).total_bits)
+        }
+        Backend::Whir => whir::security_bits(&preset, &stmt, &airs),
+    }
 }
 
 /// A statement as the verifier sees it, and a proof decoded against its shape.

@@ -25,8 +25,8 @@ use p3_keccak::{Keccak256Hash, KeccakF};
 use p3_matrix::dense::RowMajorMatrix;
 use p3_multi_stark::config::MultiStarkConfig;
 use p3_multi_stark::{
-    security_report, setup, MultiStarkProof, ProverInstance, ProverInstances, VerifierInstance,
-    VerifierInstances,
+    security_report, setup, MultiStarkProof, ProverInstance, ProverInstances, ProvingKey,
+    VerifierInstance, VerifierInstances, VerifyingKey,
 };
 use p3_sumcheck::layout::{plan_stacked_layout, Layout, PrefixProver, Table, TableShape, Witness};
 use p3_whir::{FoldingFactor, ProtocolParameters, SecurityAssumption, WhirConfig, WhirProver};
@@ -34,7 +34,7 @@ use p3_whir::{FoldingFactor, ProtocolParameters, SecurityAssumption, WhirConfig,
 use super::config::{
     Challenge, Challenger, KeccakU64Sponge, LeafHash, NodeCompress, Preset, Val, ValMmcs,
 };
-use super::system::{AggAir, Statement};
+use super::system::{self, AggAir, Statement};
 use super::Regime;
 
 /// Transcript domain separator of the WHIR backend (the FRI backend uses
@@ -193,10 +193,59 @@ fn challenger() -> Challenger {
     Challenger::from_hasher(TRANSCRIPT_DOMAIN.to_vec(), Keccak256Hash)
 }
 
+/// Variables of the stacked trace polynomial of `stmt` under `preset` (see [`num_variables`]).
+pub fn statement_num_variables(preset: &Preset, stmt: &Statement<'_>, airs: &[AggAir]) -> usize {
+    num_variables(&statement_shapes(stmt, airs), usize::from(preset.whir.first_folding))
+}
+
 /// Configuration of `preset` for this statement's shape.
-fn statement_config(preset: &Preset, stmt: &Statement<'_>, airs: &[AggAir]) -> Result<WhirStarkConfig, String> {
-    let nv = num_variables(&statement_shapes(stmt, airs), usize::from(preset.whir.first_folding));
-    stark_config(preset, nv)
+///
+/// # Errors
+/// As [`stark_config`].
+pub fn statement_config(
+    preset: &Preset,
+    stmt: &Statement<'_>,
+    airs: &[AggAir],
+) -> Result<WhirStarkConfig, String> {
+    stark_config(preset, statement_num_variables(preset, stmt, airs))
+}
+
+/// The proving and verifying keys of the four AIRs, built once per process from
+/// [`system::reference_airs`].
+///
+/// Our AIRs have no preprocessed columns, so a key holds only what the multilinear prover derives
+/// from the AIRs' structure (per-variable constraint degrees and constraint counts); like the FRI
+/// backend's caches it is the same for every statement (`keys_are_statement_independent` checks
+/// that proofs made and verified with keys derived from other statements agree). Setup costs
+/// about 55 ms, most of a verification, hence the cache.
+///
+/// # Errors
+/// A message if setup of the reference AIRs failed (never expected; kept as an error).
+fn keys() -> Result<&'static (ProvingKey<WhirStarkConfig>, VerifyingKey<WhirStarkConfig>), String> {
+    type Keys = (ProvingKey<WhirStarkConfig>, VerifyingKey<WhirStarkConfig>);
+    static KEYS: std::sync::OnceLock<Result<Keys, String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let airs = system::reference_airs();
+        keys_for(&airs)
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// Runs setup for `airs` (uncached; see [`keys`]).
+fn keys_for(airs: &[AggAir]) -> Result<(ProvingKey<WhirStarkConfig>, VerifyingKey<WhirStarkConfig>), String> {
+    let preset = super::config::PRESETS
+        .iter()
+        .find(|p| p.backend == super::Backend::Whir)
+        .ok_or("no WHIR preset")?;
+    let first_folding = usize::from(preset.whir.first_folding);
+    let shapes: Vec<(usize, usize)> = airs
+        .iter()
+        .map(|air| (first_folding, p3_air::BaseAir::<Val>::width(air)))
+        .collect();
+    let config = stark_config(preset, num_variables(&shapes, first_folding))?;
+    let refs: Vec<&AggAir> = airs.iter().collect();
+    setup(&config, &refs, &mut challenger()).map_err(|e| format!("setup: {e:?}"))
 }
 
 /// Proves the four traces of `stmt` under a WHIR `preset`.
@@ -212,16 +261,25 @@ pub fn prove(
     airs: &[AggAir],
     traces: &[RowMajorMatrix<Val>],
 ) -> Result<WhirProof, String> {
+    prove_with_key(preset, stmt, airs, traces, &keys()?.0)
+}
+
+/// [`prove`] with an explicit proving key.
+fn prove_with_key(
+    preset: &Preset,
+    stmt: &Statement<'_>,
+    airs: &[AggAir],
+    traces: &[RowMajorMatrix<Val>],
+    pk: &ProvingKey<WhirStarkConfig>,
+) -> Result<WhirProof, String> {
     let config = statement_config(preset, stmt, airs)?;
-    let refs: Vec<&AggAir> = airs.iter().collect();
-    let (pk, _) = setup(&config, &refs, &mut challenger()).map_err(|e| format!("setup: {e:?}"))?;
     let public_values = stmt.public_values();
     let instances = ProverInstances::new(
         airs.iter()
             .zip(traces)
             .zip(&public_values)
             .map(|((air, trace), pv)| {
-                ProverInstance::new(air, Table::new(trace.transpose()), &pk, pv)
+                ProverInstance::new(air, Table::new(trace.transpose()), pk, pv)
             })
             .collect(),
     );
@@ -245,9 +303,21 @@ pub fn verify(
     airs: &[AggAir],
     proof: &WhirProof,
 ) -> Result<(), String> {
+    let t = std::time::Instant::now();
+    let vk = &keys()?.1;
+    super::profile("whir verify: keys", t);
+    verify_with_key(preset, stmt, airs, proof, vk)
+}
+
+/// [`verify`] with an explicit verifying key.
+fn verify_with_key(
+    preset: &Preset,
+    stmt: &Statement<'_>,
+    airs: &[AggAir],
+    proof: &WhirProof,
+    vk: &VerifyingKey<WhirStarkConfig>,
+) -> Result<(), String> {
     let config = statement_config(preset, stmt, airs)?;
-    let refs: Vec<&AggAir> = airs.iter().collect();
-    let (_, vk) = setup(&config, &refs, &mut challenger()).map_err(|e| format!("setup: {e:?}"))?;
     let public_values = stmt.public_values();
     let heights = stmt.heights();
     let instances = VerifierInstances::new(
@@ -255,10 +325,12 @@ pub fn verify(
             .zip(&heights)
             .zip(&public_values)
             .map(|((air, h), pv)| {
-                VerifierInstance::new(air, &vk, h.trailing_zeros() as usize, pv)
+                VerifierInstance::new(air, vk, h.trailing_zeros() as usize, pv)
             })
             .collect(),
     );
+    let t = std::time::Instant::now();
+    let _guard = ProfileOnDrop(t);
     let mut ch = challenger();
     p3_multi_stark::verify(
         &config,
@@ -270,27 +342,206 @@ pub fn verify(
     .map_err(|e| format!("{e}"))
 }
 
+/// Prints the time of the verifier proper when dropped (see [`super::profile`]).
+struct ProfileOnDrop(std::time::Instant);
+
+impl Drop for ProfileOnDrop {
+    fn drop(&mut self) {
+        super::profile("whir verify: multi-stark verify", self.0);
+    }
+}
+
 /// Soundness in bits of a WHIR proof of `stmt` under `preset`, as `p3_multi_stark`'s
 /// security report composes it (every term, capped at [`COLLISION_BITS`]).
 ///
 /// # Errors
 /// A message when the parameters do not fit or a component cannot be assessed.
 pub fn security_bits(preset: &Preset, stmt: &Statement<'_>, airs: &[AggAir]) -> Result<f64, String> {
+    let report = security_terms(preset, stmt, airs)?;
+    if !report.unassessed_components().is_empty() {
+        return Err(format!("unassessed: {:?}", report.unassessed_components()));
+    }
+    report.security_bits().ok_or_else(|| "no security figure".to_string())
+}
+
+/// The full security report behind [`security_bits`]: every labelled term.
+///
+/// # Errors
+/// A message when the parameters do not fit the statement.
+pub fn security_terms(
+    preset: &Preset,
+    stmt: &Statement<'_>,
+    airs: &[AggAir],
+) -> Result<p3_multi_stark::MultiStarkSecurityReport, String> {
     let config = statement_config(preset, stmt, airs)?;
-    let refs: Vec<&AggAir> = airs.iter().collect();
-    let (_, vk) = setup(&config, &refs, &mut challenger()).map_err(|e| format!("setup: {e:?}"))?;
+    let (_, vk) = keys()?;
     let public_values = stmt.public_values();
     let heights = stmt.heights();
     let instances = VerifierInstances::new(
         airs.iter()
             .zip(&heights)
             .zip(&public_values)
-            .map(|((air, h), pv)| VerifierInstance::new(air, &vk, h.trailing_zeros() as usize, pv))
+            .map(|((air, h), pv)| VerifierInstance::new(air, vk, h.trailing_zeros() as usize, pv))
             .collect(),
     );
-    let report = security_report(&config, &instances).map_err(|e| format!("{e:?}"))?;
-    if !report.unassessed_components().is_empty() {
-        return Err(format!("unassessed: {:?}", report.unassessed_components()));
+    security_report(&config, &instances).map_err(|e| format!("{e:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::config::PRESETS;
+    use crate::aggregate::testing::test_signer;
+    use crate::aggregate::Backend;
+
+    /// Prints, for every WHIR preset and a few batch sizes, the composed security and the stacked
+    /// polynomial's variables (tuning aid: `cargo test --release --lib whir_security_table --
+    /// --ignored --nocapture`; `MSIG_TUNE=first,fold,step,term,pow,zpow` overrides the schedule).
+    #[test]
+    #[ignore]
+    fn whir_security_table() {
+        let message = [1u8; 32];
+        let keys: Vec<_> = (0..4).map(|s| test_signer(s, &message, 3).0).collect();
+        let over: Option<Vec<u8>> = std::env::var("MSIG_TUNE")
+            .ok()
+            .map(|v| v.split(',').map(|x| x.parse().unwrap()).collect());
+        for p in PRESETS.iter().filter(|p| p.backend == Backend::Whir) {
+            let mut p = *p;
+            if let Some(o) = &over {
+                p.whir = WhirSchedule {
+                    first_folding: o[0],
+                    folding: o[1],
+                    rate_step: o[2],
+                    term_bits: o[3],
+                    pow_bits: o[4],
+                    zerocheck_pow_bits: o[5],
+                };
+            }
+            for n in [1usize, 256, 1024] {
+                let ks: Vec<_> = (0..n).map(|i| keys[i % 4].clone()).collect();
+                let stmt = Statement { message: &message, epoch: 3, keys: &ks };
+                let airs = stmt.airs();
+                let nv = num_variables(&statement_shapes(&stmt, &airs), usize::from(p.whir.first_folding));
+                let bits = security_bits(&p, &stmt, &airs);
+                println!("preset {:2} {:?} r{} n {n:5} nv {nv}: {bits:?}", p.id(), p.regime, p.log_inv_rate);
+                if std::env::var_os("MSIG_TERMS").is_some() {
+                    if let Ok(r) = security_terms(&p, &stmt, &airs) {
+                        for t in r.terms() {
+                            println!("    {:50} {:?}", t.label, t.bits);
+                        }
+                    }
+                }
+            }
+        }
     }
-    report.security_bits().ok_or_else(|| "no security figure".to_string())
+
+    /// Proves and verifies `MSIG_N` (default 256) signatures under WHIR preset `MSIG_PRESET`
+    /// (default 8), printing times and bits (tuning aid, `--ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn whir_timing() {
+        #[cfg(feature = "profile")]
+        if std::env::var_os("MULTISIG_PROFILE").is_some() {
+            tracing_subscriber::fmt()
+                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+                .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
+                .with_target(false)
+                .with_ansi(false)
+                .init();
+        }
+        let n: usize = std::env::var("MSIG_N").map(|v| v.parse().unwrap()).unwrap_or(256);
+        let id: u8 = std::env::var("MSIG_PRESET").map(|v| v.parse().unwrap()).unwrap_or(8);
+        let mut p = crate::aggregate::config::Preset::from_id(id).unwrap();
+        if let Ok(v) = std::env::var("MSIG_TUNE") {
+            let o: Vec<u8> = v.split(',').map(|x| x.parse().unwrap()).collect();
+            p.whir = WhirSchedule {
+                first_folding: o[0],
+                folding: o[1],
+                rate_step: o[2],
+                term_bits: o[3],
+                pow_bits: o[4],
+                zerocheck_pow_bits: o[5],
+            };
+        }
+        let message = [5u8; 32];
+        let epoch = 11;
+        let signers =
+            crate::xmss::bench_keys::generate_bench_signers(n, epoch, &message, [9; 32]).unwrap();
+        let keys: Vec<_> = signers.iter().map(|s| s.public_key).collect();
+        let mut steps = Vec::new();
+        let witnesses: Vec<_> = signers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                crate::aggregate::witness::build_witness(
+                    i as u32, &s.public_key, &s.signature, &message, epoch, &mut steps,
+                )
+            })
+            .collect();
+        let stmt = Statement { message: &message, epoch, keys: &keys };
+        let airs = stmt.airs();
+        let t = std::time::Instant::now();
+        let traces = crate::aggregate::system::build_traces(&stmt, &airs, &witnesses, &steps);
+        let t_traces = t.elapsed();
+        let t = std::time::Instant::now();
+        let proof = prove(&p, &stmt, &airs, &traces).unwrap();
+        let t_prove = t.elapsed();
+        let t = std::time::Instant::now();
+        verify(&p, &stmt, &airs, &proof).unwrap();
+        let t_verify = t.elapsed();
+        println!(
+            "n {n} preset {id} {:?}: traces {t_traces:?} prove {t_prove:?} verify {t_verify:?} bits {:?}",
+            p.whir,
+            security_bits(&p, &stmt, &airs)
+        );
+    }
+
+    /// Builds witnesses and traces for `n` test signers.
+    fn statement_traces(
+        n: u64,
+        message: &[u8; 32],
+        epoch: u32,
+    ) -> (Vec<crate::xmss::PublicKey>, Vec<RowMajorMatrix<Val>>) {
+        let mut steps = Vec::new();
+        let mut keys = Vec::new();
+        let mut witnesses = Vec::new();
+        for s in 0..n {
+            let (pk, sig) = test_signer(s + 1, message, epoch);
+            witnesses.push(crate::aggregate::witness::build_witness(
+                s as u32, &pk, &sig, message, epoch, &mut steps,
+            ));
+            keys.push(pk);
+        }
+        let stmt = Statement { message, epoch, keys: &keys };
+        let airs = stmt.airs();
+        let traces = system::build_traces(&stmt, &airs, &witnesses, &steps);
+        (keys, traces)
+    }
+
+    #[test]
+    fn keys_are_statement_independent() {
+        let preset = *PRESETS.iter().find(|p| p.backend == Backend::Whir).unwrap();
+        let message = [0x42u8; 32];
+        let epoch = 77;
+        let (keys_list, traces) = statement_traces(3, &message, epoch);
+        let stmt = Statement { message: &message, epoch, keys: &keys_list };
+        let airs = stmt.airs();
+        let (own_pk, own_vk) = keys_for(&airs).unwrap();
+        let (cached_pk, cached_vk) = keys().unwrap();
+        // Made with the cached keys, checked with this statement's own, and the other way round.
+        let proof = prove_with_key(&preset, &stmt, &airs, &traces, cached_pk).unwrap();
+        verify_with_key(&preset, &stmt, &airs, &proof, &own_vk).unwrap();
+        let proof = prove_with_key(&preset, &stmt, &airs, &traces, &own_pk).unwrap();
+        verify_with_key(&preset, &stmt, &airs, &proof, cached_vk).unwrap();
+        // And the proof is bound to the statement: another epoch or message is rejected.
+        let other = Statement { message: &message, epoch: epoch + 1, keys: &keys_list };
+        assert!(verify(&preset, &other, &other.airs(), &proof).is_err());
+        let message2 = [0x43u8; 32];
+        let other = Statement { message: &message2, epoch, keys: &keys_list };
+        assert!(verify(&preset, &other, &other.airs(), &proof).is_err());
+        let mut swapped = keys_list.clone();
+        swapped.swap(0, 2);
+        let other = Statement { message: &message, epoch, keys: &swapped };
+        assert!(verify(&preset, &other, &other.airs(), &proof).is_err());
+    }
 }
