@@ -8,7 +8,7 @@
 //! offset  size  field
 //!      0     8  magic  b"MSIGPRF\0"                        (envelope::MAGIC)
 //!      8     2  format version, u16 little-endian          (envelope::FORMAT_VERSION)
-//!     10     1  preset id, 8..=15 (a Backend::Whir preset of config::PRESETS)
+//!     10     1  preset id of a Backend::Whir preset of config::PRESETS (currently 8..=9)
 //!     11     1  reserved, must be 0
 //!     12     4  archive length in bytes, u32 little-endian (= total length - 16)
 //!     16     *  rkyv 0.8 archive of `WhirBody` (root object at the end, as rkyv places it)
@@ -36,9 +36,9 @@
 //! # Which counts are derived and which are bounded
 //!
 //! `decode` takes the number of variables of the stacked trace (`num_variables`, which the
-//! verifier computes from its own statement with [`super::whir::num_variables`]) and rebuilds the
-//! preset's `p3_whir::WhirConfig`, hence `p3_whir::WhirShape`. From those it derives **exactly**:
-//! the initial out-of-domain answers, the initial sumcheck's rounds and grinding witnesses, the
+//! verifier computes from its own statement with [`super::whir::statement_num_variables`]) and
+//! rebuilds the preset's `p3_whir::WhirConfig`, hence `p3_whir::WhirShape`. From those it
+//! derives **exactly**: the initial out-of-domain answers, the initial sumcheck's rounds and grinding witnesses, the
 //! number of WHIR rounds, per round its out-of-domain answers, its query count (the draws, or the
 //! whole folded domain when the draws would saturate it), the width of every opened row
 //! (`2^folding` base or extension elements), the Merkle tree height (bound on pruned siblings per
@@ -1146,8 +1146,8 @@ fn to_proof(body: &ArchivedWhirBody, e: &Expected) -> Result<WhirProof, VerifyEr
 }
 
 /// Decodes and validates a WHIR-backend aggregate proof whose stacked trace has
-/// `num_variables` variables (the verifier's own [`super::whir::num_variables`] of its
-/// statement).
+/// `num_variables` variables (the verifier's own [`super::whir::statement_num_variables`] of
+/// its statement).
 ///
 /// Returns the preset named in the prefix (always a [`Backend::Whir`] preset; the caller checks
 /// it against its own requirements) and a proof whose every WHIR count matches the preset's
@@ -1164,7 +1164,7 @@ pub fn decode(bytes: &[u8], num_variables: usize) -> Result<(Preset, WhirProof),
     let (preset, archive) = read_prefix(bytes)?;
     if preset.backend != Backend::Whir {
         return Err(malformed(format!(
-            "preset {} is not a WHIR preset (ids 8..=15)",
+            "preset {} is not a WHIR preset (FRI ids 0..=7 are read by envelope::decode)",
             preset.id()
         )));
     }
@@ -1358,18 +1358,7 @@ mod tests {
     }
 
     fn stacked_variables(preset: &Preset, stmt: &Statement<'_>, airs: &[AggAir]) -> usize {
-        let shapes: Vec<(usize, usize)> = stmt
-            .heights()
-            .iter()
-            .zip(airs)
-            .map(|(h, air)| {
-                (
-                    h.trailing_zeros() as usize,
-                    p3_air::BaseAir::<Val>::width(air),
-                )
-            })
-            .collect();
-        whir::num_variables(&shapes, usize::from(preset.whir.first_folding))
+        whir::statement_num_variables(preset, stmt, airs)
     }
 
     /// Proves two test signers as `Aggregator::prove` / `prove_witnesses` do, with the WHIR
