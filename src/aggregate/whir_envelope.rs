@@ -38,13 +38,13 @@
 //! `decode` takes the number of variables of the stacked trace (`num_variables`, which the
 //! verifier computes from its own statement with [`super::whir::statement_num_variables`]) and
 //! rebuilds the preset's `p3_whir::WhirConfig`, hence `p3_whir::WhirShape`. From those it
-//! derives **exactly**: the initial out-of-domain answers, the initial sumcheck's rounds and grinding witnesses, the
-//! number of WHIR rounds, per round its out-of-domain answers, its query count (the draws, or the
-//! whole folded domain when the draws would saturate it), the width of every opened row
-//! (`2^folding` base or extension elements), the Merkle tree height (bound on pruned siblings per
-//! query), its sumcheck rounds and witnesses; the final polynomial's length, the final query
-//! phase, and whether the final sumcheck exists and its length; and that a zero-difficulty
-//! grinding witness is 0. The zerocheck's grinding witnesses follow from the preset.
+//! derives **exactly**: the initial out-of-domain answers, the initial sumcheck's rounds and
+//! grinding witnesses, the number of WHIR rounds, per round its out-of-domain answers, its query
+//! count (the draws, or the whole folded domain when the draws would saturate it), the width of
+//! every opened row (`2^folding` base or extension elements), the Merkle tree height (bound on
+//! pruned siblings per query), its sumcheck rounds and witnesses; the final polynomial's length,
+//! the final query phase, and whether the final sumcheck exists and its length; and that a
+//! zero-difficulty grinding witness is 0. The zerocheck's grinding witnesses follow from the preset.
 //!
 //! The multilinear STARK's own reductions depend on the AIRs (table heights, constraint degree,
 //! interactions), which `decode` does not see; the STARK verifier checks their exact counts
