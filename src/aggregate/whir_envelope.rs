@@ -44,7 +44,8 @@
 //! every opened row (`2^folding` base or extension elements), the Merkle tree height (bound on
 //! pruned siblings per query), its sumcheck rounds and witnesses; the final polynomial's length,
 //! the final query phase, and whether the final sumcheck exists and its length; and that a
-//! zero-difficulty grinding witness is 0. The zerocheck's grinding witnesses follow from the preset.
+//! zero-difficulty grinding witness is 0. The zerocheck's grinding witnesses follow from the
+//! preset.
 //!
 //! The multilinear STARK's own reductions depend on the AIRs (table heights, constraint degree,
 //! interactions), which `decode` does not see; the STARK verifier checks their exact counts
