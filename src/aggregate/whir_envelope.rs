@@ -8,7 +8,7 @@
 //! offset  size  field
 //!      0     8  magic  b"MSIGPRF\0"                        (envelope::MAGIC)
 //!      8     2  format version, u16 little-endian          (envelope::FORMAT_VERSION)
-//!     10     1  preset id, 8..=15 (a Backend::Whir preset of config::PRESETS)
+//!     10     1  preset id of a Backend::Whir preset of config::PRESETS (currently 8..=9)
 //!     11     1  reserved, must be 0
 //!     12     4  archive length in bytes, u32 little-endian (= total length - 16)
 //!     16     *  rkyv 0.8 archive of `WhirBody` (root object at the end, as rkyv places it)
@@ -36,20 +36,23 @@
 //! # Which counts are derived and which are bounded
 //!
 //! `decode` takes the number of variables of the stacked trace (`num_variables`, which the
-//! verifier computes from its own statement with [`super::whir::num_variables`]) and rebuilds the
-//! preset's `p3_whir::WhirConfig`, hence `p3_whir::WhirShape`. From those it derives **exactly**:
-//! the initial out-of-domain answers, the initial sumcheck's rounds and grinding witnesses, the
-//! number of WHIR rounds, per round its out-of-domain answers, its query count (the draws, or the
-//! whole folded domain when the draws would saturate it), the width of every opened row
-//! (`2^folding` base or extension elements), the Merkle tree height (bound on pruned siblings per
-//! query), its sumcheck rounds and witnesses; the final polynomial's length, the final query
-//! phase, and whether the final sumcheck exists and its length; and that a zero-difficulty
-//! grinding witness is 0. The zerocheck's grinding witnesses follow from the preset.
+//! verifier computes from its own statement with [`super::whir::statement_num_variables`]) and
+//! rebuilds the preset's `p3_whir::WhirConfig`, hence `p3_whir::WhirShape`. From those it
+//! derives **exactly**: the initial out-of-domain answers, the initial sumcheck's rounds and
+//! grinding witnesses, the number of WHIR rounds, per round its out-of-domain answers, its query
+//! count (the draws, or the whole folded domain when the draws would saturate it), the width of
+//! every opened row (`2^folding` base or extension elements), the Merkle tree height (bound on
+//! pruned siblings per query), its sumcheck rounds and witnesses; the final polynomial's length,
+//! the final query phase, and whether the final sumcheck exists and its length; and that a
+//! zero-difficulty grinding witness is 0. The zerocheck's grinding witnesses follow from the
+//! preset.
 //!
 //! The multilinear STARK's own reductions depend on the AIRs (table heights, constraint degree,
-//! interactions), which `decode` does not see; the STARK verifier checks their exact shapes
-//! before it touches the transcript. `decode` bounds them instead, so that no count read from
-//! the input can drive work or memory beyond the input's size:
+//! interactions), which `decode` does not see; the STARK verifier checks their exact counts
+//! (rounds, layers, presence) before it uses them, and each round polynomial's width as it
+//! replays the round (the test `bounded_counts_are_left_to_the_verifier_which_rejects_them`
+//! exercises this). `decode` bounds them instead, so that no count read from the input can drive
+//! work or memory beyond the input's size:
 //!
 //! - sumcheck and GKR round / layer counts (zerocheck, LogUp fractional GKR, bus product layers,
 //!   indexed-lookup reductions): at most `num_variables + REDUCTION_SLACK` (every such reduction
@@ -102,7 +105,9 @@ use rkyv::rend::u32_le;
 use rkyv::util::AlignedVec;
 
 use super::config::{Challenge, Challenger, Preset, Val, ValMmcs, CHALLENGE_DEGREE};
-use super::envelope::{canonical, digest_from_bytes, digest_to_bytes, read_prefix, with_prefix, Digest};
+use super::envelope::{
+    canonical, digest_from_bytes, digest_to_bytes, read_prefix, with_prefix, Digest,
+};
 use super::whir::{protocol_parameters, WhirProof};
 use super::{Backend, VerifyError};
 
@@ -118,9 +123,10 @@ pub const MAX_SUMCHECK_DEGREE: usize = 32;
 /// Largest number of batched trees, readers, tables or claim vectors in one reduction.
 pub const MAX_BATCHED: usize = 256;
 
-/// Largest stacked-trace variable count `decode` accepts (KoalaBear's two-adic domain is 2^24;
-/// a WHIR codeword at rate 1/2 or below cannot exceed it).
-const MAX_NUM_VARIABLES: usize = 24;
+/// Largest stacked-trace variable count `decode` hands to `WhirConfig` (which rejects, by
+/// KoalaBear's two-adicity of 24, every count whose folded codeword does not fit 2^24 points;
+/// this guard only keeps shifts of the count far from overflow).
+const MAX_NUM_VARIABLES: usize = 48;
 
 /// The WHIR opening proof of the STARK's commitment.
 type Pcs = PcsProof<Val, Challenge, ValMmcs>;
@@ -316,11 +322,21 @@ fn opening_body(o: &Openings) -> OpeningBody {
     match o {
         QueryOpenings::Base(op) => OpeningBody {
             rows: op.rows.iter().flat_map(|r| vals(r)).collect(),
-            paths: op.proof.sibling_hashes.iter().map(digest_to_bytes).collect(),
+            paths: op
+                .proof
+                .sibling_hashes
+                .iter()
+                .map(digest_to_bytes)
+                .collect(),
         },
         QueryOpenings::Extension(op) => OpeningBody {
             rows: op.rows.iter().flat_map(|r| exts(r)).collect(),
-            paths: op.proof.sibling_hashes.iter().map(digest_to_bytes).collect(),
+            paths: op
+                .proof
+                .sibling_hashes
+                .iter()
+                .map(digest_to_bytes)
+                .collect(),
         },
     }
 }
@@ -341,10 +357,16 @@ fn pcs_body(p: &Pcs) -> PcsBody {
                 sumcheck: sumcheck_body(&r.sumcheck),
             })
             .collect(),
-        final_poly: w.final_poly.as_ref().map_or_else(Vec::new, |p| exts(p.as_slice())),
+        final_poly: w
+            .final_poly
+            .as_ref()
+            .map_or_else(Vec::new, |p| exts(p.as_slice())),
         final_pow_witness: w.final_pow_witness.as_canonical_u32(),
         final_openings: opening_body(&w.final_openings),
-        final_sumcheck: w.final_sumcheck.as_ref().map_or_else(SumcheckBody::default, sumcheck_body),
+        final_sumcheck: w
+            .final_sumcheck
+            .as_ref()
+            .map_or_else(SumcheckBody::default, sumcheck_body),
         evals: p
             .evals
             .iter()
@@ -363,7 +385,8 @@ fn gkr_body(g: &FractionGkrProof<Challenge>) -> GkrBody {
             .layers
             .iter()
             .map(|l| {
-                let mut round_polys = Vec::with_capacity(l.round_polys.len() * 3 * CHALLENGE_DEGREE);
+                let mut round_polys =
+                    Vec::with_capacity(l.round_polys.len() * 3 * CHALLENGE_DEGREE);
                 for p in &l.round_polys {
                     for e in p {
                         push_ext(&mut round_polys, e);
@@ -516,8 +539,12 @@ impl Expected {
             )));
         }
         let params = protocol_parameters(preset, num_variables).map_err(malformed)?;
-        let config = WhirConfig::<Challenge, Val, Challenger>::new(num_variables, params)
-            .map_err(|e| malformed(format!("WHIR parameters for {num_variables} variables: {e:?}")))?;
+        let config =
+            WhirConfig::<Challenge, Val, Challenger>::new(num_variables, params).map_err(|e| {
+                malformed(format!(
+                    "WHIR parameters for {num_variables} variables: {e:?}"
+                ))
+            })?;
         let shape = WhirShape::new(&config, 0);
         let schedule = config.folding_schedule();
         if schedule.len() != shape.rounds.len() + 1 {
@@ -584,7 +611,9 @@ fn check_len(what: &str, got: usize, expected: usize) -> Result<(), VerifyError>
     if got == expected {
         Ok(())
     } else {
-        Err(malformed(format!("{what}: {got} entries, expected {expected}")))
+        Err(malformed(format!(
+            "{what}: {got} entries, expected {expected}"
+        )))
     }
 }
 
@@ -592,7 +621,9 @@ fn check_at_most(what: &str, got: usize, bound: usize) -> Result<(), VerifyError
     if got <= bound {
         Ok(())
     } else {
-        Err(malformed(format!("{what}: {got} entries, at most {bound} allowed")))
+        Err(malformed(format!(
+            "{what}: {got} entries, at most {bound} allowed"
+        )))
     }
 }
 
@@ -612,7 +643,11 @@ fn mul(what: &str, a: usize, b: usize) -> Result<usize, VerifyError> {
         .ok_or_else(|| malformed(format!("{what}: size overflows")))
 }
 
-fn check_sumcheck(what: &str, s: &ArchivedSumcheckBody, e: SumcheckExpect) -> Result<(), VerifyError> {
+fn check_sumcheck(
+    what: &str,
+    s: &ArchivedSumcheckBody,
+    e: SumcheckExpect,
+) -> Result<(), VerifyError> {
     check_len(
         &format!("{what} evaluations"),
         s.evals.len(),
@@ -640,7 +675,9 @@ fn check_opening(what: &str, o: &ArchivedOpeningBody, e: QueryExpect) -> Result<
 
 fn check_pow(what: &str, witness: u32, pow: bool) -> Result<(), VerifyError> {
     if !pow && witness != 0 {
-        return Err(malformed(format!("{what}: grinding witness at difficulty 0 must be 0")));
+        return Err(malformed(format!(
+            "{what}: grinding witness at difficulty 0 must be 0"
+        )));
     }
     Ok(())
 }
@@ -651,7 +688,11 @@ fn check_pcs(p: &ArchivedPcsBody, e: &Expected) -> Result<(), VerifyError> {
         p.initial_ood_answers.len(),
         e.initial_ood * CHALLENGE_DEGREE,
     )?;
-    check_sumcheck("WHIR initial sumcheck", &p.initial_sumcheck, e.initial_sumcheck)?;
+    check_sumcheck(
+        "WHIR initial sumcheck",
+        &p.initial_sumcheck,
+        e.initial_sumcheck,
+    )?;
     check_len("WHIR rounds", p.rounds.len(), e.rounds.len())?;
     for (i, (r, x)) in p.rounds.iter().zip(&e.rounds).enumerate() {
         check_len(
@@ -659,7 +700,11 @@ fn check_pcs(p: &ArchivedPcsBody, e: &Expected) -> Result<(), VerifyError> {
             r.ood_answers.len(),
             x.ood * CHALLENGE_DEGREE,
         )?;
-        check_pow(&format!("WHIR round {i}"), r.pow_witness.to_native(), x.query.pow)?;
+        check_pow(
+            &format!("WHIR round {i}"),
+            r.pow_witness.to_native(),
+            x.query.pow,
+        )?;
         check_opening(&format!("WHIR round {i}"), &r.openings, x.query)?;
         check_sumcheck(&format!("WHIR round {i} sumcheck"), &r.sumcheck, x.sumcheck)?;
     }
@@ -668,7 +713,11 @@ fn check_pcs(p: &ArchivedPcsBody, e: &Expected) -> Result<(), VerifyError> {
         p.final_poly.len(),
         mul("WHIR final polynomial", e.final_poly, CHALLENGE_DEGREE)?,
     )?;
-    check_pow("WHIR final queries", p.final_pow_witness.to_native(), e.final_query.pow)?;
+    check_pow(
+        "WHIR final queries",
+        p.final_pow_witness.to_native(),
+        e.final_query.pow,
+    )?;
     check_opening("WHIR final queries", &p.final_openings, e.final_query)?;
     check_sumcheck("WHIR final sumcheck", &p.final_sumcheck, e.final_sumcheck)?;
     // Opening batches: each names at least one column; the total claim count is bounded by the
@@ -685,7 +734,11 @@ fn check_pcs(p: &ArchivedPcsBody, e: &Expected) -> Result<(), VerifyError> {
     }
     e.config
         .validate_initial_claims(claims.saturating_add(e.initial_ood))
-        .map_err(|err| malformed(format!("{claims} opening claims exceed the WHIR budget: {err:?}")))
+        .map_err(|err| {
+            malformed(format!(
+                "{claims} opening claims exceed the WHIR budget: {err:?}"
+            ))
+        })
 }
 
 fn check_gkr(what: &str, g: &ArchivedGkrBody, max_layers: usize) -> Result<(), VerifyError> {
@@ -750,23 +803,42 @@ fn check_bus(b: &ArchivedBusBody, max_layers: usize) -> Result<(), VerifyError> 
         check_exts(&what, layer.children.len())?;
         let children = layer.children.len() / CHALLENGE_DEGREE;
         if !children.is_multiple_of(children_per_tree) {
-            return Err(malformed(format!("{what}: {children} children, not {children_per_tree} per tree")));
+            return Err(malformed(format!(
+                "{what}: {children} children, not {children_per_tree} per tree"
+            )));
         }
-        check_at_most(&format!("{what} trees"), children / children_per_tree, MAX_BATCHED)?;
+        check_at_most(
+            &format!("{what} trees"),
+            children / children_per_tree,
+            MAX_BATCHED,
+        )?;
         if layer.radix_four {
             let words = layer.round_polys.len();
             if !words.is_multiple_of(5 * CHALLENGE_DEGREE) {
-                return Err(malformed(format!("{what}: round polynomials of the wrong width")));
+                return Err(malformed(format!(
+                    "{what}: round polynomials of the wrong width"
+                )));
             }
-            check_at_most(&format!("{what} rounds"), words / (5 * CHALLENGE_DEGREE), max_layers * 2)?;
+            check_at_most(
+                &format!("{what} rounds"),
+                words / (5 * CHALLENGE_DEGREE),
+                max_layers * 2,
+            )?;
         } else {
-            check_len(&format!("{what} round polynomials"), layer.round_polys.len(), 0)?;
+            check_len(
+                &format!("{what} round polynomials"),
+                layer.round_polys.len(),
+                0,
+            )?;
         }
     }
     Ok(())
 }
 
-fn check_ext_vectors(what: &str, v: &rkyv::vec::ArchivedVec<rkyv::vec::ArchivedVec<u32_le>>) -> Result<(), VerifyError> {
+fn check_ext_vectors(
+    what: &str,
+    v: &rkyv::vec::ArchivedVec<rkyv::vec::ArchivedVec<u32_le>>,
+) -> Result<(), VerifyError> {
     check_at_most(what, v.len(), MAX_BATCHED)?;
     for inner in v.iter() {
         check_exts(what, inner.len())?;
@@ -808,7 +880,12 @@ fn check_shape(body: &ArchivedWhirBody, e: &Expected) -> Result<(), VerifyError>
     for b in body.bus.iter() {
         check_bus(b, max)?;
     }
-    check_generic_degree("zerocheck sumcheck", &body.sumcheck, max, Some(e.zerocheck_pow))?;
+    check_generic_degree(
+        "zerocheck sumcheck",
+        &body.sumcheck,
+        max,
+        Some(e.zerocheck_pow),
+    )?;
     check_pcs(&body.opening, e)
 }
 
@@ -826,7 +903,10 @@ fn base_vec(ws: &[u32_le], what: &str) -> Result<Vec<Val>, VerifyError> {
 
 fn ext(ws: &[u32_le], what: &str) -> Result<Challenge, VerifyError> {
     if ws.len() != CHALLENGE_DEGREE {
-        return Err(malformed(format!("{what}: extension element of {} words", ws.len())));
+        return Err(malformed(format!(
+            "{what}: extension element of {} words",
+            ws.len()
+        )));
     }
     let mut c = [Val::new(0); CHALLENGE_DEGREE];
     for (x, w) in c.iter_mut().zip(ws) {
@@ -837,7 +917,9 @@ fn ext(ws: &[u32_le], what: &str) -> Result<Challenge, VerifyError> {
 
 fn ext_vec(ws: &[u32_le], what: &str) -> Result<Vec<Challenge>, VerifyError> {
     check_exts(what, ws.len())?;
-    ws.chunks_exact(CHALLENGE_DEGREE).map(|c| ext(c, what)).collect()
+    ws.chunks_exact(CHALLENGE_DEGREE)
+        .map(|c| ext(c, what))
+        .collect()
 }
 
 fn ext_arr<const N: usize>(ws: &[u32_le], what: &str) -> Result<[Challenge; N], VerifyError> {
@@ -856,7 +938,10 @@ fn paths(ps: &rkyv::vec::ArchivedVec<Digest>) -> PrunedMerklePaths<u64, 4> {
     }
 }
 
-fn to_sumcheck(s: &ArchivedSumcheckBody, what: &str) -> Result<SumcheckData<Val, Challenge>, VerifyError> {
+fn to_sumcheck(
+    s: &ArchivedSumcheckBody,
+    what: &str,
+) -> Result<SumcheckData<Val, Challenge>, VerifyError> {
     Ok(SumcheckData {
         polynomial_evaluations: s
             .evals
@@ -867,7 +952,12 @@ fn to_sumcheck(s: &ArchivedSumcheckBody, what: &str) -> Result<SumcheckData<Val,
     })
 }
 
-fn to_openings(o: &ArchivedOpeningBody, e: QueryExpect, base: bool, what: &str) -> Result<Openings, VerifyError> {
+fn to_openings(
+    o: &ArchivedOpeningBody,
+    e: QueryExpect,
+    base: bool,
+    what: &str,
+) -> Result<Openings, VerifyError> {
     if e.row_words == 0 {
         return Err(malformed(format!("{what}: empty rows")));
     }
@@ -907,7 +997,9 @@ fn to_pcs(p: &ArchivedPcsBody, e: &Expected) -> Result<Pcs, VerifyError> {
         .collect::<Result<Vec<_>, VerifyError>>()?;
     let final_evals = ext_vec(&p.final_poly, "WHIR final polynomial")?;
     if !final_evals.len().is_power_of_two() {
-        return Err(malformed("WHIR final polynomial length is not a power of two"));
+        return Err(malformed(
+            "WHIR final polynomial length is not a power of two",
+        ));
     }
     let whir = WhirPcsRun {
         initial_ood_answers: ext_vec(&p.initial_ood_answers, "WHIR initial OOD answers")?,
@@ -1055,8 +1147,8 @@ fn to_proof(body: &ArchivedWhirBody, e: &Expected) -> Result<WhirProof, VerifyEr
 }
 
 /// Decodes and validates a WHIR-backend aggregate proof whose stacked trace has
-/// `num_variables` variables (the verifier's own [`super::whir::num_variables`] of its
-/// statement).
+/// `num_variables` variables (the verifier's own [`super::whir::statement_num_variables`] of
+/// its statement).
 ///
 /// Returns the preset named in the prefix (always a [`Backend::Whir`] preset; the caller checks
 /// it against its own requirements) and a proof whose every WHIR count matches the preset's
@@ -1073,7 +1165,7 @@ pub fn decode(bytes: &[u8], num_variables: usize) -> Result<(Preset, WhirProof),
     let (preset, archive) = read_prefix(bytes)?;
     if preset.backend != Backend::Whir {
         return Err(malformed(format!(
-            "preset {} is not a WHIR preset (ids 8..=15)",
+            "preset {} is not a WHIR preset (FRI ids 0..=7 are read by envelope::decode)",
             preset.id()
         )));
     }
@@ -1153,40 +1245,82 @@ pub fn component_sizes(proof: &WhirProof) -> Vec<(&'static str, usize)> {
                 .sum(),
         ),
         ("zerocheck sumcheck", generic(&b.sumcheck)),
-        ("opening evaluations", sum(&|p| p.evals.iter().map(|e| w(&e.current) + w(&e.next)).sum())),
-        ("WHIR OOD answers", sum(&|p| {
-            w(&p.initial_ood_answers) + p.rounds.iter().map(|r| w(&r.ood_answers)).sum::<usize>()
-        })),
+        (
+            "opening evaluations",
+            sum(&|p| p.evals.iter().map(|e| w(&e.current) + w(&e.next)).sum()),
+        ),
+        (
+            "WHIR OOD answers",
+            sum(&|p| {
+                w(&p.initial_ood_answers)
+                    + p.rounds.iter().map(|r| w(&r.ood_answers)).sum::<usize>()
+            }),
+        ),
         ("WHIR round commitments", sum(&|p| 32 * p.rounds.len())),
-        ("WHIR sumcheck rounds", sum(&|p| {
-            sumcheck(&p.initial_sumcheck)
-                + p.rounds.iter().map(|r| sumcheck(&r.sumcheck)).sum::<usize>()
-                + sumcheck(&p.final_sumcheck)
-        })),
-        ("WHIR initial query rows (base field)", sum(&|p| {
-            p.rounds.first().map_or(w(&p.final_openings.rows), |r| w(&r.openings.rows))
-        })),
-        ("WHIR initial Merkle multiproof", sum(&|p| {
-            32 * p.rounds.first().map_or(p.final_openings.paths.len(), |r| r.openings.paths.len())
-        })),
-        ("WHIR later query rows (extension field)", sum(&|p| {
-            if p.rounds.is_empty() {
-                0
-            } else {
-                p.rounds.iter().skip(1).map(|r| w(&r.openings.rows)).sum::<usize>()
-                    + w(&p.final_openings.rows)
-            }
-        })),
-        ("WHIR later Merkle multiproofs", sum(&|p| {
-            if p.rounds.is_empty() {
-                0
-            } else {
-                32 * (p.rounds.iter().skip(1).map(|r| r.openings.paths.len()).sum::<usize>()
-                    + p.final_openings.paths.len())
-            }
-        })),
+        (
+            "WHIR sumcheck rounds",
+            sum(&|p| {
+                sumcheck(&p.initial_sumcheck)
+                    + p.rounds
+                        .iter()
+                        .map(|r| sumcheck(&r.sumcheck))
+                        .sum::<usize>()
+                    + sumcheck(&p.final_sumcheck)
+            }),
+        ),
+        (
+            "WHIR initial query rows (base field)",
+            sum(&|p| {
+                p.rounds
+                    .first()
+                    .map_or(w(&p.final_openings.rows), |r| w(&r.openings.rows))
+            }),
+        ),
+        (
+            "WHIR initial Merkle multiproof",
+            sum(&|p| {
+                32 * p
+                    .rounds
+                    .first()
+                    .map_or(p.final_openings.paths.len(), |r| r.openings.paths.len())
+            }),
+        ),
+        (
+            "WHIR later query rows (extension field)",
+            sum(&|p| {
+                if p.rounds.is_empty() {
+                    0
+                } else {
+                    p.rounds
+                        .iter()
+                        .skip(1)
+                        .map(|r| w(&r.openings.rows))
+                        .sum::<usize>()
+                        + w(&p.final_openings.rows)
+                }
+            }),
+        ),
+        (
+            "WHIR later Merkle multiproofs",
+            sum(&|p| {
+                if p.rounds.is_empty() {
+                    0
+                } else {
+                    32 * (p
+                        .rounds
+                        .iter()
+                        .skip(1)
+                        .map(|r| r.openings.paths.len())
+                        .sum::<usize>()
+                        + p.final_openings.paths.len())
+                }
+            }),
+        ),
         ("WHIR final polynomial", sum(&|p| w(&p.final_poly))),
-        ("WHIR grinding witnesses", sum(&|p| 4 * (1 + p.rounds.len()))),
+        (
+            "WHIR grinding witnesses",
+            sum(&|p| 4 * (1 + p.rounds.len())),
+        ),
     ]
 }
 
@@ -1225,27 +1359,29 @@ mod tests {
     }
 
     fn stacked_variables(preset: &Preset, stmt: &Statement<'_>, airs: &[AggAir]) -> usize {
-        let shapes: Vec<(usize, usize)> = stmt
-            .heights()
-            .iter()
-            .zip(airs)
-            .map(|(h, air)| (h.trailing_zeros() as usize, p3_air::BaseAir::<Val>::width(air)))
-            .collect();
-        whir::num_variables(&shapes, usize::from(preset.whir.first_folding))
+        whir::statement_num_variables(preset, stmt, airs)
     }
 
     /// Proves two test signers as `Aggregator::prove` / `prove_witnesses` do, with the WHIR
     /// prover.
     fn prove_two(preset: &Preset) -> (Vec<PublicKey>, usize, WhirProof) {
-        let signers: Vec<_> = (0..2).map(|seed| testing::test_signer(seed, &MESSAGE, EPOCH)).collect();
+        let signers: Vec<_> = (0..2)
+            .map(|seed| testing::test_signer(seed, &MESSAGE, EPOCH))
+            .collect();
         let keys: Vec<PublicKey> = signers.iter().map(|(pk, _)| *pk).collect();
         let mut steps = Vec::new();
         let witnesses: Vec<_> = signers
             .iter()
             .enumerate()
-            .map(|(s, (pk, sig))| witness::build_witness(s as u32, pk, sig, &MESSAGE, EPOCH, &mut steps))
+            .map(|(s, (pk, sig))| {
+                witness::build_witness(s as u32, pk, sig, &MESSAGE, EPOCH, &mut steps)
+            })
             .collect();
-        let stmt = Statement { message: &MESSAGE, epoch: EPOCH, keys: &keys };
+        let stmt = Statement {
+            message: &MESSAGE,
+            epoch: EPOCH,
+            keys: &keys,
+        };
         let airs = stmt.airs();
         let traces = system::build_traces(&stmt, &airs, &witnesses, &steps);
         let nv = stacked_variables(preset, &stmt, &airs);
@@ -1259,12 +1395,22 @@ mod tests {
             let preset = whir_preset();
             let (keys, nv, proof) = prove_two(&preset);
             let bytes = encode(&preset, &proof);
-            Fixture { preset, keys, nv, proof, bytes }
+            Fixture {
+                preset,
+                keys,
+                nv,
+                proof,
+                bytes,
+            }
         })
     }
 
     fn verify(f: &Fixture, preset: &Preset, proof: &WhirProof) -> Result<(), String> {
-        let stmt = Statement { message: &MESSAGE, epoch: EPOCH, keys: &f.keys };
+        let stmt = Statement {
+            message: &MESSAGE,
+            epoch: EPOCH,
+            keys: &f.keys,
+        };
         let airs = stmt.airs();
         whir::verify(preset, &stmt, &airs, proof)
     }
@@ -1281,25 +1427,52 @@ mod tests {
         let f = fixture();
         verify(f, &f.preset, &f.proof).expect("the prover's own proof verifies");
         let buf = aligned(&f.bytes);
+        let t = std::time::Instant::now();
         let (preset, decoded) = decode(&buf, f.nv).expect("decode");
+        eprintln!(
+            "decode (in place): {:.2} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
         assert_eq!(preset, f.preset);
-        assert_eq!(encode(&preset, &decoded), f.bytes, "decode then encode is the identity");
-        assert_eq!(encode(&f.preset, &f.proof), f.bytes, "encoding is deterministic");
+        assert_eq!(
+            encode(&preset, &decoded),
+            f.bytes,
+            "decode then encode is the identity"
+        );
+        assert_eq!(
+            encode(&f.preset, &f.proof),
+            f.bytes,
+            "encoding is deterministic"
+        );
         verify(f, &preset, &decoded).expect("the decoded proof verifies");
 
         let sizes = component_sizes(&decoded);
         let total: usize = sizes.iter().map(|(_, n)| n).sum();
-        eprintln!("WHIR proof of 2 signers: {} bytes, nv = {}", f.bytes.len(), f.nv);
+        eprintln!(
+            "WHIR proof of 2 signers: {} bytes, nv = {}",
+            f.bytes.len(),
+            f.nv
+        );
         for (name, n) in &sizes {
             eprintln!("  {name:<45} {n:>8}");
         }
         eprintln!("  {:<45} {total:>8}", "sum");
         // The components are the payload without rkyv's vector headers and alignment.
         assert!(total <= f.bytes.len() - PREFIX_LEN_FOR_TESTS);
-        assert!(total * 10 >= (f.bytes.len() - PREFIX_LEN_FOR_TESTS) * 9, "headers are a small share");
+        assert!(
+            total * 10 >= (f.bytes.len() - PREFIX_LEN_FOR_TESTS) * 9,
+            "headers are a small share"
+        );
         // The WHIR opening dominates and every WHIR component is present.
-        for name in ["WHIR initial query rows (base field)", "WHIR sumcheck rounds", "zerocheck sumcheck"] {
-            assert!(sizes.iter().any(|(n, s)| *n == name && *s > 0), "{name} is empty");
+        for name in [
+            "WHIR initial query rows (base field)",
+            "WHIR sumcheck rounds",
+            "zerocheck sumcheck",
+        ] {
+            assert!(
+                sizes.iter().any(|(n, s)| *n == name && *s > 0),
+                "{name} is empty"
+            );
         }
     }
 
@@ -1335,13 +1508,22 @@ mod tests {
             }
         }
         // Truncating the archive while fixing up the declared length is rejected too.
-        for cut in [len - 1, len - 4, len - 64, len / 2, PREFIX_LEN_FOR_TESTS + 8] {
+        for cut in [
+            len - 1,
+            len - 4,
+            len - 64,
+            len / 2,
+            PREFIX_LEN_FOR_TESTS + 8,
+        ] {
             let mut b = f.bytes[..cut].to_vec();
             let archive = (cut - PREFIX_LEN_FOR_TESTS) as u32;
             b[12..16].copy_from_slice(&archive.to_le_bytes());
             let buf = aligned(&b);
             let r = catch_unwind(AssertUnwindSafe(|| decode(&buf, f.nv)));
-            assert!(matches!(r, Ok(Err(VerifyError::Malformed(_)))), "relabelled cut at {cut}");
+            assert!(
+                matches!(r, Ok(Err(VerifyError::Malformed(_)))),
+                "relabelled cut at {cut}"
+            );
         }
     }
 
@@ -1378,11 +1560,20 @@ mod tests {
         }
         eprintln!("300 flips: {decode_errors} rejected by decode, {verify_errors} by the verifier");
         assert_eq!(decode_errors + verify_errors, 300);
-        assert!(decode_errors > 0 && verify_errors > 0, "both layers are exercised");
+        assert!(
+            decode_errors > 0 && verify_errors > 0,
+            "both layers are exercised"
+        );
     }
 
+    /// An edit of the mirror, applied before re-encoding.
+    type Edit = Box<dyn FnOnce(&mut WhirBody)>;
+
     /// Re-encodes `body` after `edit` and decodes it.
-    fn decode_edited(f: &Fixture, edit: impl FnOnce(&mut WhirBody)) -> Result<(Preset, WhirProof), VerifyError> {
+    fn decode_edited(
+        f: &Fixture,
+        edit: impl FnOnce(&mut WhirBody),
+    ) -> Result<(Preset, WhirProof), VerifyError> {
         let mut body = WhirBody::from_proof(&f.proof);
         edit(&mut body);
         let buf = aligned(&encode_body(&f.preset, &body));
@@ -1391,8 +1582,13 @@ mod tests {
 
     fn assert_non_canonical(r: Result<(Preset, WhirProof), VerifyError>, what: &str) {
         match r {
-            Err(VerifyError::Malformed(m)) => assert!(m.contains("non-canonical field element"), "{what}: {m}"),
-            other => panic!("{what}: expected a non-canonical rejection, got {:?}", other.map(|_| ())),
+            Err(VerifyError::Malformed(m)) => {
+                assert!(m.contains("non-canonical field element"), "{what}: {m}")
+            }
+            other => panic!(
+                "{what}: expected a non-canonical rejection, got {:?}",
+                other.map(|_| ())
+            ),
         }
     }
 
@@ -1401,7 +1597,10 @@ mod tests {
         let f = fixture();
         // The unedited body decodes: the edits below are the only difference.
         decode_edited(f, |_| {}).expect("unedited body");
-        assert_non_canonical(decode_edited(f, |b| b.sumcheck.claimed_sum[0] = P), "zerocheck claimed sum");
+        assert_non_canonical(
+            decode_edited(f, |b| b.sumcheck.claimed_sum[0] = P),
+            "zerocheck claimed sum",
+        );
         assert_non_canonical(
             decode_edited(f, |b| {
                 let rows = match b.opening.rounds.first_mut() {
@@ -1435,7 +1634,10 @@ mod tests {
         }
         // Any other WHIR preset id either gives a shape the archive does not have, or a proof
         // its configuration does not verify.
-        for other in PRESETS.iter().filter(|p| p.backend == Backend::Whir && p.id() != f.preset.id()) {
+        for other in PRESETS
+            .iter()
+            .filter(|p| p.backend == Backend::Whir && p.id() != f.preset.id())
+        {
             let mut b = f.bytes.clone();
             b[10] = other.id();
             match decode(&aligned(&b), f.nv) {
@@ -1443,7 +1645,11 @@ mod tests {
                 Err(e) => panic!("preset {}: unexpected error kind {e:?}", other.id()),
                 Ok((preset, proof)) => {
                     assert_eq!(preset, *other);
-                    assert!(verify(f, &preset, &proof).is_err(), "preset {} verifies", other.id());
+                    assert!(
+                        verify(f, &preset, &proof).is_err(),
+                        "preset {} verifies",
+                        other.id()
+                    );
                 }
             }
         }
@@ -1455,7 +1661,11 @@ mod tests {
         for nv in [0, 1, f.nv - 1, f.nv + 1, f.nv + 2, 64, usize::MAX] {
             match decode(&aligned(&f.bytes), nv) {
                 Err(VerifyError::Malformed(_)) => {}
-                other => panic!("num_variables {nv} (true {}) accepted: {:?}", f.nv, other.map(|_| ())),
+                other => panic!(
+                    "num_variables {nv} (true {}) accepted: {:?}",
+                    f.nv,
+                    other.map(|_| ())
+                ),
             }
         }
     }
@@ -1463,48 +1673,92 @@ mod tests {
     #[test]
     fn structural_edits_are_rejected() {
         let f = fixture();
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut WhirBody)>)> = vec![
-            ("extra WHIR round", Box::new(|b| {
-                let r = b.opening.rounds.pop().unwrap();
-                let copy = WhirRoundBody {
-                    commitment: r.commitment,
-                    ood_answers: r.ood_answers.clone(),
-                    pow_witness: r.pow_witness,
-                    openings: OpeningBody { rows: r.openings.rows.clone(), paths: r.openings.paths.clone() },
-                    sumcheck: SumcheckBody { evals: r.sumcheck.evals.clone(), pow_witnesses: r.sumcheck.pow_witnesses.clone() },
-                };
-                b.opening.rounds.push(r);
-                b.opening.rounds.push(copy);
-            })),
-            ("missing initial OOD answer", Box::new(|b| {
-                b.opening.initial_ood_answers.truncate(b.opening.initial_ood_answers.len() - CHALLENGE_DEGREE)
-            })),
-            ("short final polynomial", Box::new(|b| {
-                b.opening.final_poly.truncate(b.opening.final_poly.len() / 2)
-            })),
-            ("extra Merkle sibling", Box::new(|b| {
-                let n = b.opening.final_openings.rows.len() * 64;
-                b.opening.final_openings.paths.resize(n, [7u8; 32])
-            })),
-            ("empty opening batch", Box::new(|b| {
-                b.opening.evals.push(EvalBatchBody { current: Vec::new(), next: Vec::new() })
-            })),
-            ("two LogUp proofs", Box::new(|b| {
-                let g = GkrBody { root_denominator: [1, 0, 0, 0, 0], layers: Vec::new() };
-                b.lookup.push(g);
-                b.lookup.push(GkrBody { root_denominator: [1, 0, 0, 0, 0], layers: Vec::new() });
-            })),
-            ("ragged zerocheck round polynomial", Box::new(|b| {
-                b.sumcheck.round_polys[1].truncate(CHALLENGE_DEGREE)
-            })),
-            ("too many zerocheck rounds", Box::new(|b| {
-                let p = b.sumcheck.round_polys[0].clone();
-                b.sumcheck.round_polys.resize(f_nv_bound(), p)
-            })),
-            ("preprocessed opening", Box::new(|b| {
-                let p = pcs_body(&fixture().proof.opening);
-                b.preprocessed_opening.push(p)
-            })),
+        let cases: Vec<(&str, Edit)> = vec![
+            (
+                "extra WHIR round",
+                Box::new(|b| {
+                    let r = b.opening.rounds.pop().unwrap();
+                    let copy = WhirRoundBody {
+                        commitment: r.commitment,
+                        ood_answers: r.ood_answers.clone(),
+                        pow_witness: r.pow_witness,
+                        openings: OpeningBody {
+                            rows: r.openings.rows.clone(),
+                            paths: r.openings.paths.clone(),
+                        },
+                        sumcheck: SumcheckBody {
+                            evals: r.sumcheck.evals.clone(),
+                            pow_witnesses: r.sumcheck.pow_witnesses.clone(),
+                        },
+                    };
+                    b.opening.rounds.push(r);
+                    b.opening.rounds.push(copy);
+                }),
+            ),
+            (
+                "missing initial OOD answer",
+                Box::new(|b| {
+                    b.opening
+                        .initial_ood_answers
+                        .truncate(b.opening.initial_ood_answers.len() - CHALLENGE_DEGREE)
+                }),
+            ),
+            (
+                "short final polynomial",
+                Box::new(|b| {
+                    b.opening
+                        .final_poly
+                        .truncate(b.opening.final_poly.len() / 2)
+                }),
+            ),
+            (
+                "extra Merkle sibling",
+                Box::new(|b| {
+                    let n = b.opening.final_openings.rows.len() * 64;
+                    b.opening.final_openings.paths.resize(n, [7u8; 32])
+                }),
+            ),
+            (
+                "empty opening batch",
+                Box::new(|b| {
+                    b.opening.evals.push(EvalBatchBody {
+                        current: Vec::new(),
+                        next: Vec::new(),
+                    })
+                }),
+            ),
+            (
+                "two LogUp proofs",
+                Box::new(|b| {
+                    let g = GkrBody {
+                        root_denominator: [1, 0, 0, 0, 0],
+                        layers: Vec::new(),
+                    };
+                    b.lookup.push(g);
+                    b.lookup.push(GkrBody {
+                        root_denominator: [1, 0, 0, 0, 0],
+                        layers: Vec::new(),
+                    });
+                }),
+            ),
+            (
+                "ragged zerocheck round polynomial",
+                Box::new(|b| b.sumcheck.round_polys[1].truncate(CHALLENGE_DEGREE)),
+            ),
+            (
+                "too many zerocheck rounds",
+                Box::new(|b| {
+                    let p = b.sumcheck.round_polys[0].clone();
+                    b.sumcheck.round_polys.resize(f_nv_bound(), p)
+                }),
+            ),
+            (
+                "preprocessed opening",
+                Box::new(|b| {
+                    let p = pcs_body(&fixture().proof.opening);
+                    b.preprocessed_opening.push(p)
+                }),
+            ),
         ];
         for (name, edit) in cases {
             match decode_edited(f, edit) {
@@ -1520,7 +1774,11 @@ mod tests {
     fn bounded_counts_are_left_to_the_verifier_which_rejects_them() {
         let f = fixture();
         let zc = &f.proof.sumcheck;
-        let gkr = f.proof.lookup.as_ref().expect("the aggregation's buses are LogUp interactions");
+        let gkr = f
+            .proof
+            .lookup
+            .as_ref()
+            .expect("the aggregation's buses are LogUp interactions");
         eprintln!(
             "nv {}: zerocheck {} rounds of degree {}, LogUp GKR {} layers, bus {}, indexed {}",
             f.nv,
@@ -1532,57 +1790,161 @@ mod tests {
         );
         assert!(zc.round_polys.len() <= f.nv + REDUCTION_SLACK);
         assert!(gkr.layers.len() <= f.nv + REDUCTION_SLACK);
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut WhirBody)>)> = vec![
-            ("one zerocheck round fewer", Box::new(|b| {
-                b.sumcheck.round_polys.pop();
-            })),
-            ("zerocheck degree one higher", Box::new(|b| {
-                for p in &mut b.sumcheck.round_polys {
-                    p.extend([1, 0, 0, 0, 0]);
-                }
-            })),
-            ("no LogUp proof", Box::new(|b| {
-                b.lookup.clear();
-            })),
-            ("one GKR layer fewer", Box::new(|b| {
-                b.lookup[0].layers.pop();
-            })),
-            ("a bus proof the AIRs do not declare", Box::new(|b| {
-                b.bus.push(BusBody {
-                    roots: vec![1, 0, 0, 0, 0, 1, 0, 0, 0, 0],
-                    layers: vec![BusLayerBody {
-                        radix_four: false,
-                        round_polys: Vec::new(),
-                        children: vec![1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0],
-                    }],
-                });
-            })),
-            ("an indexed lookup the AIRs do not declare", Box::new(|b| {
-                b.indexed.push(IndexedBody {
-                    reader_claims: vec![vec![1, 0, 0, 0, 0]],
-                    pushforwards: vec![vec![1, 0, 0, 0, 0, 2, 0, 0, 0, 0]],
-                    fraction_gkr: GkrBody { root_denominator: [1, 0, 0, 0, 0], layers: Vec::new() },
-                    position_claims: vec![3, 0, 0, 0, 0],
-                    product: GenericDegreeBody {
-                        claimed_sum: [0; CHALLENGE_DEGREE],
-                        round_polys: Vec::new(),
-                        pow_witnesses: Vec::new(),
-                    },
-                    column_claims: vec![vec![4, 0, 0, 0, 0]],
-                });
-            })),
-            ("one opening batch fewer", Box::new(|b| {
-                b.opening.evals.pop();
-            })),
-            ("one opening evaluation more", Box::new(|b| {
-                b.opening.evals[0].next.extend([1, 0, 0, 0, 0]);
-            })),
+        let cases: Vec<(&str, Edit)> = vec![
+            (
+                "one zerocheck round fewer",
+                Box::new(|b| {
+                    b.sumcheck.round_polys.pop();
+                }),
+            ),
+            (
+                "zerocheck degree one higher",
+                Box::new(|b| {
+                    for p in &mut b.sumcheck.round_polys {
+                        p.extend([1, 0, 0, 0, 0]);
+                    }
+                }),
+            ),
+            (
+                "no LogUp proof",
+                Box::new(|b| {
+                    b.lookup.clear();
+                }),
+            ),
+            (
+                "one GKR layer fewer",
+                Box::new(|b| {
+                    b.lookup[0].layers.pop();
+                }),
+            ),
+            (
+                "a bus proof the AIRs do not declare",
+                Box::new(|b| {
+                    b.bus.push(BusBody {
+                        roots: vec![1, 0, 0, 0, 0, 1, 0, 0, 0, 0],
+                        layers: vec![BusLayerBody {
+                            radix_four: false,
+                            round_polys: Vec::new(),
+                            children: vec![
+                                1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0,
+                            ],
+                        }],
+                    });
+                }),
+            ),
+            (
+                "an indexed lookup the AIRs do not declare",
+                Box::new(|b| {
+                    b.indexed.push(IndexedBody {
+                        reader_claims: vec![vec![1, 0, 0, 0, 0]],
+                        pushforwards: vec![vec![1, 0, 0, 0, 0, 2, 0, 0, 0, 0]],
+                        fraction_gkr: GkrBody {
+                            root_denominator: [1, 0, 0, 0, 0],
+                            layers: Vec::new(),
+                        },
+                        position_claims: vec![3, 0, 0, 0, 0],
+                        product: GenericDegreeBody {
+                            claimed_sum: [0; CHALLENGE_DEGREE],
+                            round_polys: Vec::new(),
+                            pow_witnesses: Vec::new(),
+                        },
+                        column_claims: vec![vec![4, 0, 0, 0, 0]],
+                    });
+                }),
+            ),
+            (
+                "one opening batch fewer",
+                Box::new(|b| {
+                    b.opening.evals.pop();
+                }),
+            ),
+            (
+                "one Merkle sibling fewer",
+                Box::new(|b| {
+                    b.opening.final_openings.paths.pop();
+                }),
+            ),
+            (
+                "no Merkle siblings in the initial phase",
+                Box::new(|b| match b.opening.rounds.first_mut() {
+                    Some(r) => r.openings.paths.clear(),
+                    None => b.opening.final_openings.paths.clear(),
+                }),
+            ),
+            (
+                "one opening evaluation more",
+                Box::new(|b| {
+                    b.opening.evals[0].next.extend([1, 0, 0, 0, 0]);
+                }),
+            ),
         ];
         for (name, edit) in cases {
             let (preset, proof) = decode_edited(f, edit).unwrap_or_else(|e| panic!("{name}: {e}"));
             let v = catch_unwind(AssertUnwindSafe(|| verify(f, &preset, &proof)))
                 .unwrap_or_else(|_| panic!("{name}: the verifier panicked"));
             assert!(v.is_err(), "{name}: verifies");
+        }
+    }
+
+    /// Deriving the shape never panics, whatever the preset and variable count, and accepts
+    /// every count up to the largest the preset can commit.
+    #[test]
+    fn shape_derivation_is_total() {
+        for preset in PRESETS.iter().filter(|p| p.backend == Backend::Whir) {
+            let mut accepted = Vec::new();
+            for nv in (0..=64).chain([usize::MAX / 2, usize::MAX]) {
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    Expected::new(preset, nv).map(|e| e.rounds.len())
+                }))
+                .unwrap_or_else(|_| panic!("preset {} at {nv} variables panicked", preset.id()));
+                if r.is_ok() {
+                    accepted.push(nv);
+                }
+            }
+            let past = accepted.last().map_or(0, |l| l + 1);
+            let why = Expected::new(preset, past)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            eprintln!(
+                "preset {}: num_variables {:?}..={:?} ({past}: {why})",
+                preset.id(),
+                accepted.first(),
+                accepted.last()
+            );
+            let first = usize::from(preset.whir.first_folding);
+            assert_eq!(accepted.first(), Some(&first), "preset {}", preset.id());
+            // Contiguous, and past 2^24 points only through folding: the initial fold's DFT
+            // is 2^(nv + rate - first folding) <= 2^24.
+            let last = *accepted.last().unwrap();
+            assert_eq!(accepted.len(), last - first + 1, "preset {}", preset.id());
+            assert!(
+                last + usize::from(preset.log_inv_rate) - first <= 24,
+                "preset {}",
+                preset.id()
+            );
+        }
+        // For the record: the stacked trace's variables by batch size, and the presets whose
+        // WHIR configuration can commit it.
+        let key = testing::test_signer(0, &MESSAGE, EPOCH).0;
+        for n in [1usize, 2, 16, 64, 256, 1024, 4096] {
+            let keys = vec![key; n];
+            let stmt = Statement {
+                message: &MESSAGE,
+                epoch: EPOCH,
+                keys: &keys,
+            };
+            let airs = stmt.airs();
+            let fits: Vec<u8> = PRESETS
+                .iter()
+                .filter(|p| p.backend == Backend::Whir)
+                .filter(|p| Expected::new(p, stacked_variables(p, &stmt, &airs)).is_ok())
+                .map(Preset::id)
+                .collect();
+            eprintln!(
+                "{n} signatures: {} variables; presets {fits:?} fit",
+                stacked_variables(&whir_preset(), &stmt, &airs)
+            );
         }
     }
 
