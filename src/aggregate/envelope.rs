@@ -805,24 +805,30 @@ pub fn decode(
         )));
     }
     let e = Expected::new(&preset, expected)?;
-    let aligned_copy: AlignedVec<16>;
-    let archive: &[u8] = if (archive.as_ptr() as usize).is_multiple_of(16) {
-        archive
-    } else {
-        let mut v = AlignedVec::<16>::with_capacity(archive.len());
-        v.extend_from_slice(archive);
-        aligned_copy = v;
-        &aligned_copy
-    };
-    let body = rkyv::access::<ArchivedProofBody, rancor::Error>(archive)
-        .map_err(|err| malformed(format!("archive does not validate: {err}")))?;
-    check_shape(body, expected, &e)?;
-    let proof = to_proof(body, expected, &e)?;
+    let proof = on_aligned(archive, |archive| {
+        let body = rkyv::access::<ArchivedProofBody, rancor::Error>(archive)
+            .map_err(|err| malformed(format!("archive does not validate: {err}")))?;
+        check_shape(body, expected, &e)?;
+        to_proof(body, expected, &e)
+    })?;
     // Canonicity: exactly one byte string decodes to a given proof.
     if encode(&preset, &proof) != bytes {
         return Err(malformed("non-canonical encoding (re-encoding differs)"));
     }
     Ok((preset, proof))
+}
+
+/// Runs `f` on `archive` 16-aligned, as rkyv's validation needs: in place when the caller's
+/// buffer already is (no copy), otherwise on one aligned copy of it (the only copy before
+/// validation). Shared by both backends' decoders.
+pub(crate) fn on_aligned<R>(archive: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    if (archive.as_ptr() as usize).is_multiple_of(16) {
+        f(archive)
+    } else {
+        let mut copy = AlignedVec::<16>::with_capacity(archive.len());
+        copy.extend_from_slice(archive);
+        f(&copy)
+    }
 }
 
 /// Size in bytes of each component of an encoded proof's archive payload (not counting rkyv's

@@ -394,6 +394,22 @@ mod tests {
     use crate::aggregate::testing::test_signer;
     use crate::aggregate::Backend;
 
+    /// `p` with its WHIR schedule replaced by `MSIG_TUNE=first,fold,step,term,pow,zpow` when set.
+    fn tuned(mut p: Preset) -> Preset {
+        if let Ok(v) = std::env::var("MSIG_TUNE") {
+            let o: Vec<u8> = v.split(',').map(|x| x.parse().expect("MSIG_TUNE: u8 list")).collect();
+            p.whir = WhirSchedule {
+                first_folding: o[0],
+                folding: o[1],
+                rate_step: o[2],
+                term_bits: o[3],
+                pow_bits: o[4],
+                zerocheck_pow_bits: o[5],
+            };
+        }
+        p
+    }
+
     /// Prints, for every WHIR preset and a few batch sizes, the composed security and the stacked
     /// polynomial's variables (tuning aid: `cargo test --release --lib whir_security_table --
     /// --ignored --nocapture`; `MSIG_TUNE=first,fold,step,term,pow,zpow` overrides the schedule).
@@ -402,21 +418,8 @@ mod tests {
     fn whir_security_table() {
         let message = [1u8; 32];
         let keys: Vec<_> = (0..4).map(|s| test_signer(s, &message, 3).0).collect();
-        let over: Option<Vec<u8>> = std::env::var("MSIG_TUNE")
-            .ok()
-            .map(|v| v.split(',').map(|x| x.parse().unwrap()).collect());
         for p in PRESETS.iter().filter(|p| p.backend == Backend::Whir) {
-            let mut p = *p;
-            if let Some(o) = &over {
-                p.whir = WhirSchedule {
-                    first_folding: o[0],
-                    folding: o[1],
-                    rate_step: o[2],
-                    term_bits: o[3],
-                    pow_bits: o[4],
-                    zerocheck_pow_bits: o[5],
-                };
-            }
+            let p = tuned(*p);
             for n in [1usize, 256, 1024] {
                 let ks: Vec<_> = (0..n).map(|i| keys[i % 4].clone()).collect();
                 let stmt = Statement { message: &message, epoch: 3, keys: &ks };
@@ -451,18 +454,7 @@ mod tests {
         }
         let n: usize = std::env::var("MSIG_N").map(|v| v.parse().unwrap()).unwrap_or(256);
         let id: u8 = std::env::var("MSIG_PRESET").map(|v| v.parse().unwrap()).unwrap_or(8);
-        let mut p = crate::aggregate::config::Preset::from_id(id).unwrap();
-        if let Ok(v) = std::env::var("MSIG_TUNE") {
-            let o: Vec<u8> = v.split(',').map(|x| x.parse().unwrap()).collect();
-            p.whir = WhirSchedule {
-                first_folding: o[0],
-                folding: o[1],
-                rate_step: o[2],
-                term_bits: o[3],
-                pow_bits: o[4],
-                zerocheck_pow_bits: o[5],
-            };
-        }
+        let p = tuned(crate::aggregate::config::Preset::from_id(id).unwrap());
         let message = [5u8; 32];
         let epoch = 11;
         let signers =

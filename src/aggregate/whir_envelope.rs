@@ -102,7 +102,6 @@ use p3_whir::{
 };
 use rkyv::rancor;
 use rkyv::rend::u32_le;
-use rkyv::util::AlignedVec;
 
 use super::config::{Challenge, Challenger, Preset, Val, ValMmcs, CHALLENGE_DEGREE};
 use super::envelope::{
@@ -319,26 +318,11 @@ fn sumcheck_body(s: &SumcheckData<Val, Challenge>) -> SumcheckBody {
 }
 
 fn opening_body(o: &Openings) -> OpeningBody {
-    match o {
-        QueryOpenings::Base(op) => OpeningBody {
-            rows: op.rows.iter().flat_map(|r| vals(r)).collect(),
-            paths: op
-                .proof
-                .sibling_hashes
-                .iter()
-                .map(digest_to_bytes)
-                .collect(),
-        },
-        QueryOpenings::Extension(op) => OpeningBody {
-            rows: op.rows.iter().flat_map(|r| exts(r)).collect(),
-            paths: op
-                .proof
-                .sibling_hashes
-                .iter()
-                .map(digest_to_bytes)
-                .collect(),
-        },
-    }
+    let (rows, proof) = match o {
+        QueryOpenings::Base(op) => (op.rows.iter().flat_map(|r| vals(r)).collect(), &op.proof),
+        QueryOpenings::Extension(op) => (op.rows.iter().flat_map(|r| exts(r)).collect(), &op.proof),
+    };
+    OpeningBody { rows, paths: proof.sibling_hashes.iter().map(digest_to_bytes).collect() }
 }
 
 fn pcs_body(p: &Pcs) -> PcsBody {
@@ -1170,19 +1154,12 @@ pub fn decode(bytes: &[u8], num_variables: usize) -> Result<(Preset, WhirProof),
         )));
     }
     let e = Expected::new(&preset, num_variables)?;
-    let aligned_copy: AlignedVec<16>;
-    let archive: &[u8] = if (archive.as_ptr() as usize).is_multiple_of(16) {
-        archive
-    } else {
-        let mut v = AlignedVec::<16>::with_capacity(archive.len());
-        v.extend_from_slice(archive);
-        aligned_copy = v;
-        &aligned_copy
-    };
-    let body = rkyv::access::<ArchivedWhirBody, rancor::Error>(archive)
-        .map_err(|err| malformed(format!("archive does not validate: {err}")))?;
-    check_shape(body, &e)?;
-    let proof = to_proof(body, &e)?;
+    let proof = super::envelope::on_aligned(archive, |archive| {
+        let body = rkyv::access::<ArchivedWhirBody, rancor::Error>(archive)
+            .map_err(|err| malformed(format!("archive does not validate: {err}")))?;
+        check_shape(body, &e)?;
+        to_proof(body, &e)
+    })?;
     // Canonicity: exactly one byte string decodes to a given proof.
     if encode(&preset, &proof) != bytes {
         return Err(malformed("non-canonical encoding (re-encoding differs)"));
@@ -1328,6 +1305,8 @@ pub fn component_sizes(proof: &WhirProof) -> Vec<(&'static str, usize)> {
 mod tests {
     use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::sync::OnceLock;
+
+    use rkyv::util::AlignedVec;
 
     use super::*;
     use crate::aggregate::config::PRESETS;
