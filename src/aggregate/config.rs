@@ -45,9 +45,12 @@
 //!
 //! # Presets
 //!
-//! A preset is a soundness [`Regime`] times a rate `1/2^log_inv_rate`, `log_inv_rate` in 1..=4.
-//! [`PRESETS`] lists the eight of them with every FRI and grinding parameter; the soundness each
-//! reaches, by source, is computed and tabled in [`crate::aggregate::security`]. The proof header
+//! A preset is a [`Backend`], a soundness [`Regime`] and a rate `1/2^log_inv_rate`. [`PRESETS`]
+//! lists the ten of them: eight FRI presets (both regimes, `log_inv_rate` 1..=4) with every FRI
+//! and grinding parameter, whose soundness by source is computed and tabled in
+//! [`crate::aggregate::security`]; and two WHIR presets (proven regime, `log_inv_rate` 1..=2)
+//! with their [`WhirSchedule`], whose soundness `p3_multi_stark::security_report` computes for
+//! each statement ([`crate::aggregate::whir::security_bits`]). The proof header
 //! carries [`Preset::id`], so a verifier rebuilds exactly the configuration the prover used.
 
 use p3_challenger::{HashChallenger, SerializingChallenger32};
@@ -131,7 +134,7 @@ pub const MAX_WHIR_LOG_INV_RATE: u8 = 2;
 /// The `log_inv_rate` that `ProveOptions { log_inv_rate: 0, .. }` resolves to.
 pub const DEFAULT_LOG_INV_RATE: u8 = 1;
 
-/// A resolved, validated set of STARK/FRI parameters: one of the eight entries of [`PRESETS`].
+/// A resolved, validated set of proof-system parameters: one of the ten entries of [`PRESETS`].
 ///
 /// All `*_pow_bits` fields are proof-of-work difficulties in bits (each makes the prover search
 /// about `2^bits` Keccak evaluations and the verifier do one).
@@ -264,10 +267,12 @@ pub const PRESETS: [Preset; 10] = [
 
 impl Preset {
     /// Resolves prover options to a preset: `log_inv_rate` 0 means [`DEFAULT_LOG_INV_RATE`],
-    /// 1..=4 select the rate.
+    /// 1..=4 select the rate (1..=[`MAX_WHIR_LOG_INV_RATE`] for WHIR).
     ///
     /// # Errors
-    /// A message naming the bad value when `log_inv_rate > 4`.
+    /// A message naming the bad value when `log_inv_rate > 4`, or for WHIR options past
+    /// [`MAX_WHIR_LOG_INV_RATE`] or in the conjectured regime (not offered: p3-multi-stark does not
+    /// assess it).
     pub fn from_options(opts: &ProveOptions) -> Result<Preset, String> {
         let rate = match opts.log_inv_rate {
             0 => DEFAULT_LOG_INV_RATE,
@@ -306,7 +311,8 @@ impl Preset {
     }
 
     /// The one-byte preset id carried in the proof header: `4 * regime + (log_inv_rate - 1)`
-    /// with regime 0 = proven, 1 = conjectured, so ids are 0..=7 and index [`PRESETS`].
+    /// with regime 0 = proven, 1 = conjectured, plus 8 for WHIR, so FRI ids are 0..=7, WHIR ids 8..=9,
+    /// and an id indexes [`PRESETS`].
     pub const fn id(&self) -> u8 {
         let regime = match self.regime {
             Regime::Proven => 0,
@@ -319,7 +325,7 @@ impl Preset {
         8 * backend + 4 * regime + (self.log_inv_rate - 1)
     }
 
-    /// The preset with the given header id, or `None` for ids outside 0..=7.
+    /// The preset with the given header id, or `None` for ids outside 0..=9.
     pub fn from_id(id: u8) -> Option<Preset> {
         PRESETS.get(usize::from(id)).copied()
     }

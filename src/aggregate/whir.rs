@@ -16,9 +16,18 @@
 //! Soundness is computed by `p3_multi_stark::security_report` for the exact statement shape (the
 //! heights and widths of the four traces): it composes the zerocheck, LogUp/GKR, opening-claim
 //! batching and every WHIR round, and is capped by the hash's collision resistance (128 bits).
-//! [`security_bits`] returns it; the preset table ([`super::config::PRESETS`]) is tuned so that
-//! the proven presets reach 124 bits and the conjectured ones 128 for up to 1024 signatures
-//! (asserted in `tests/format_security.rs`).
+//! [`security_bits`] returns it. The two WHIR presets ([`super::config::PRESETS`], ids 8 and 9,
+//! proven regime at rates 1/2 and 1/4) reach 124 bits up to 256 signatures and 123 up to 1024
+//! (124.5 / 124.2 bits at N = 256, 123.7 / 123.1 at N = 1024; asserted in
+//! `tests/format_security.rs`). There is no conjectured WHIR preset: the report leaves WHIR's
+//! capacity-bound opening unassessed, so no figure could be stated for it.
+//!
+//! Schedule (per preset, [`WhirSchedule`]): the first round folds 7 variables (every trace has at
+//! least 2^7 rows), later rounds 4; each round's rate grows by 3 bits (codewords halve); every
+//! WHIR term is sized for 131 bits with 23 bits of grinding. p3-whir derives how much grinding
+//! its folding soundness needs from the domain size; 22 to 23 bits is what 2^26 variables
+//! (1024 signatures) need at these term sizes, and each grinding phase costs the prover about
+//! 2^23 Keccak evaluations.
 
 use p3_dft::Radix2DFTSmallBatch;
 use p3_keccak::{Keccak256Hash, KeccakF};
