@@ -335,7 +335,7 @@ pub fn verify_aggregate(
         }
     }
     if preset.backend == Backend::Whir {
-        let (stmt, airs, _, proof) = decode_whir(proof, public_keys, message, epoch)?;
+        let (stmt, airs, proof) = decode_whir(&preset, proof, public_keys, message, epoch)?;
         return std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             whir::verify(&preset, &stmt, &airs, &proof)
         }))
@@ -370,7 +370,7 @@ pub fn proof_components(
     }
     let (preset, _) = envelope::read_prefix(proof)?;
     if preset.backend == Backend::Whir {
-        let (_, _, _, proof) = decode_whir(proof, public_keys, message, epoch)?;
+        let (_, _, proof) = decode_whir(&preset, proof, public_keys, message, epoch)?;
         return Ok(whir_envelope::component_sizes(&proof));
     }
     let decoded = decode_against(proof, public_keys, message, epoch)?;
@@ -378,28 +378,28 @@ pub fn proof_components(
 }
 
 /// The statement, its AIRs, and a WHIR-backend proof decoded against the statement's stacked
-/// trace size (see [`whir_envelope::decode`]).
+/// trace size (see [`whir_envelope::decode`]); `preset` is the one the proof's prefix names
+/// (already read by the caller, who dispatched on its backend).
 ///
 /// # Errors
-/// [`VerifyError::Malformed`] for bytes that do not decode, including a proof whose prefix names
-/// a FRI preset.
+/// [`VerifyError::Malformed`] for bytes that do not decode.
 fn decode_whir<'a>(
+    preset: &config::Preset,
     proof: &[u8],
     public_keys: &'a [PublicKey],
     message: &'a [u8; 32],
     epoch: u32,
-) -> Result<(system::Statement<'a>, Vec<system::AggAir>, config::Preset, whir::WhirProof), VerifyError> {
+) -> Result<(system::Statement<'a>, Vec<system::AggAir>, whir::WhirProof), VerifyError> {
     let t = std::time::Instant::now();
-    let (preset, _) = envelope::read_prefix(proof)?;
     let stmt = system::Statement { message, epoch, keys: public_keys };
     let airs = stmt.airs();
-    let nv = whir::statement_num_variables(&preset, &stmt, &airs);
+    let nv = whir::statement_num_variables(preset, &stmt, &airs);
     let (decoded_preset, proof) = whir_envelope::decode(proof, nv)?;
-    if decoded_preset != preset {
+    if decoded_preset != *preset {
         return Err(VerifyError::Malformed("preset changed between reads".into()));
     }
     profile("verify: decode", t);
-    Ok((stmt, airs, preset, proof))
+    Ok((stmt, airs, proof))
 }
 
 /// Soundness in bits of a proof under `opts` for this statement's shape (public keys, message,
