@@ -436,7 +436,8 @@ impl Expected {
     }
 }
 
-fn check_len(what: &str, got: usize, expected: usize) -> Result<(), VerifyError> {
+/// `Malformed` unless a decoded count equals the one the shape implies (both envelopes use it).
+pub(crate) fn check_len(what: &str, got: usize, expected: usize) -> Result<(), VerifyError> {
     if got == expected {
         Ok(())
     } else {
@@ -446,7 +447,8 @@ fn check_len(what: &str, got: usize, expected: usize) -> Result<(), VerifyError>
     }
 }
 
-fn check_at_most(what: &str, got: usize, bound: usize) -> Result<(), VerifyError> {
+/// `Malformed` unless a decoded count is within its bound (both envelopes use it).
+pub(crate) fn check_at_most(what: &str, got: usize, bound: usize) -> Result<(), VerifyError> {
     if got <= bound {
         Ok(())
     } else {

@@ -328,16 +328,7 @@ fn verify_with_key(
 ) -> Result<(), String> {
     let config = statement_config(preset, stmt, airs)?;
     let public_values = stmt.public_values();
-    let heights = stmt.heights();
-    let instances = VerifierInstances::new(
-        airs.iter()
-            .zip(&heights)
-            .zip(&public_values)
-            .map(|((air, h), pv)| {
-                VerifierInstance::new(air, vk, h.trailing_zeros() as usize, pv)
-            })
-            .collect(),
-    );
+    let instances = verifier_instances(stmt, airs, vk, &public_values);
     let t = std::time::Instant::now();
     let _guard = ProfileOnDrop(t);
     let mut ch = challenger();
@@ -358,6 +349,23 @@ impl Drop for ProfileOnDrop {
     fn drop(&mut self) {
         super::profile("whir verify: multi-stark verify", self.0);
     }
+}
+
+/// The verifier's view of the four instances: each AIR with its trace log height (from the
+/// statement, never from the proof) and its public values.
+fn verifier_instances<'a>(
+    stmt: &Statement<'_>,
+    airs: &'a [AggAir],
+    vk: &'a VerifyingKey<WhirStarkConfig>,
+    public_values: &'a [Vec<Val>],
+) -> VerifierInstances<'a, WhirStarkConfig, AggAir> {
+    VerifierInstances::new(
+        airs.iter()
+            .zip(stmt.heights())
+            .zip(public_values)
+            .map(|((air, h), pv)| VerifierInstance::new(air, vk, h.trailing_zeros() as usize, pv))
+            .collect(),
+    )
 }
 
 /// Soundness in bits of a WHIR proof of `stmt` under `preset`, as `p3_multi_stark`'s
@@ -385,14 +393,7 @@ pub fn security_terms(
     let config = statement_config(preset, stmt, airs)?;
     let (_, vk) = keys()?;
     let public_values = stmt.public_values();
-    let heights = stmt.heights();
-    let instances = VerifierInstances::new(
-        airs.iter()
-            .zip(&heights)
-            .zip(&public_values)
-            .map(|((air, h), pv)| VerifierInstance::new(air, vk, h.trailing_zeros() as usize, pv))
-            .collect(),
-    );
+    let instances = verifier_instances(stmt, airs, vk, &public_values);
     security_report(&config, &instances).map_err(|e| format!("{e:?}"))
 }
 

@@ -105,7 +105,7 @@ use rkyv::rend::u32_le;
 
 use super::config::{Challenge, Challenger, Preset, Val, ValMmcs, CHALLENGE_DEGREE};
 use super::envelope::{
-    canonical, digest_from_bytes, digest_to_bytes, read_prefix, with_prefix, Digest,
+    canonical, check_at_most, check_len, digest_from_bytes, digest_to_bytes, read_prefix, with_prefix, Digest,
 };
 use super::whir::{protocol_parameters, WhirProof};
 use super::{Backend, VerifyError};
@@ -591,25 +591,6 @@ impl Expected {
 // Shape checks (on the validated archive, before any conversion)
 // ---------------------------------------------------------------------------------------------
 
-fn check_len(what: &str, got: usize, expected: usize) -> Result<(), VerifyError> {
-    if got == expected {
-        Ok(())
-    } else {
-        Err(malformed(format!(
-            "{what}: {got} entries, expected {expected}"
-        )))
-    }
-}
-
-fn check_at_most(what: &str, got: usize, bound: usize) -> Result<(), VerifyError> {
-    if got <= bound {
-        Ok(())
-    } else {
-        Err(malformed(format!(
-            "{what}: {got} entries, at most {bound} allowed"
-        )))
-    }
-}
 
 fn check_exts(what: &str, got: usize) -> Result<(), VerifyError> {
     if got.is_multiple_of(CHALLENGE_DEGREE) {
