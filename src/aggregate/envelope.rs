@@ -602,11 +602,13 @@ pub(crate) fn canonical(w: u32, what: &str) -> Result<Val, VerifyError> {
     Ok(Val::new(w))
 }
 
-fn cap(d: &Digest) -> MerkleCap<Val, [u64; 4]> {
+/// A one-digest Merkle cap (the root) from its wire form (both envelopes use it).
+pub(crate) fn cap(d: &Digest) -> MerkleCap<Val, [u64; 4]> {
     MerkleCap::new(vec![digest_from_bytes(d)])
 }
 
-fn paths(ps: &rkyv::vec::ArchivedVec<Digest>) -> PrunedMerklePaths<u64, 4> {
+/// A pruned Merkle multiproof from its wire form (both envelopes use it).
+pub(crate) fn paths(ps: &rkyv::vec::ArchivedVec<Digest>) -> PrunedMerklePaths<u64, 4> {
     PrunedMerklePaths {
         sibling_hashes: ps.iter().map(digest_from_bytes).collect(),
     }

@@ -105,7 +105,8 @@ use rkyv::rend::u32_le;
 
 use super::config::{Challenge, Challenger, Preset, Val, ValMmcs, CHALLENGE_DEGREE};
 use super::envelope::{
-    canonical, check_at_most, check_len, digest_from_bytes, digest_to_bytes, read_prefix, with_prefix, Digest,
+    cap, canonical, check_at_most, check_len, digest_to_bytes, paths, read_prefix, with_prefix,
+    Digest,
 };
 use super::whir::{protocol_parameters, WhirProof};
 use super::{Backend, VerifyError};
@@ -891,16 +892,6 @@ fn ext_arr<const N: usize>(ws: &[u32_le], what: &str) -> Result<[Challenge; N], 
     let v = ext_vec(ws, what)?;
     v.try_into()
         .map_err(|v: Vec<Challenge>| malformed(format!("{what}: {} values, expected {N}", v.len())))
-}
-
-fn cap(d: &Digest) -> MerkleCap<Val, [u64; 4]> {
-    MerkleCap::new(vec![digest_from_bytes(d)])
-}
-
-fn paths(ps: &rkyv::vec::ArchivedVec<Digest>) -> PrunedMerklePaths<u64, 4> {
-    PrunedMerklePaths {
-        sibling_hashes: ps.iter().map(digest_from_bytes).collect(),
-    }
 }
 
 fn to_sumcheck(
