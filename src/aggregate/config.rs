@@ -261,8 +261,8 @@ pub const PRESETS: [Preset; 10] = [
     preset(Regime::Conjectured, 2, 57, 16, 0, 3, 0, 0),
     preset(Regime::Conjectured, 3, 38, 16, 0, 4, 0, 0),
     preset(Regime::Conjectured, 4, 29, 16, 0, 5, 0, 0),
-    whir_preset(Regime::Proven, 1, 7, 4, 3, 131, 23, 0),
-    whir_preset(Regime::Proven, 2, 7, 4, 3, 131, 23, 0),
+    whir_preset(Regime::Proven, 1, 6, 4, 2, 131, 20, 0),
+    whir_preset(Regime::Proven, 2, 6, 4, 2, 131, 20, 0),
 ];
 
 impl Preset {

@@ -6,7 +6,7 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic  b"MSIGPRF\0"
-//!      8     2  format version, u16 little-endian (currently 3)
+//!      8     2  format version, u16 little-endian (currently 4)
 //!     10     1  preset id (config::Preset::id: 0..=7 FRI, this module; 8..=9 WHIR, see
 //!               `whir_envelope`, which shares this prefix)
 //!     11     1  reserved, must be 0
@@ -65,9 +65,11 @@ pub const MAGIC: [u8; 8] = *b"MSIGPRF\0";
 
 /// Current format version (bytes 8..10, little-endian), shared by both backends' formats.
 /// Older versions are no longer read, their proofs are rejected as malformed: version 1
-/// (degree-4 challenge field, three AIR instances) and version 2 (signature AIR with cyclic
-/// digit accumulators, FRI presets only).
-pub const FORMAT_VERSION: u16 = 3;
+/// (degree-4 challenge field, three AIR instances), version 2 (signature AIR with cyclic
+/// digit accumulators, FRI presets only) and version 3 (WHIR presets 8 and 9 with a first
+/// folding of 7 variables, rate step 3 and 23 bits of grinding at every size; its FRI proofs
+/// have the shape of version 4's).
+pub const FORMAT_VERSION: u16 = 4;
 
 /// Length of the prefix before the rkyv archive.
 pub const PREFIX_LEN: usize = 16;

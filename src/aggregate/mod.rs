@@ -284,7 +284,7 @@ pub fn prove_witnesses(
         }
         Backend::Whir => {
             let proof = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                whir::prove(&preset, &stmt, &airs, &traces)
+                whir::prove(&preset, &stmt, &airs, traces)
             }))
             .map_err(|_| ProveError::Prover("multilinear prover panicked".into()))?
             .map_err(ProveError::Prover)?;

@@ -18,16 +18,33 @@
 //! batching and every WHIR round, and is capped by the hash's collision resistance (128 bits).
 //! [`security_bits`] returns it. The two WHIR presets ([`super::config::PRESETS`], ids 8 and 9,
 //! proven regime at rates 1/2 and 1/4) reach 124 bits up to 256 signatures and 123 up to 1024
-//! (124.5 / 124.2 bits at N = 256, 123.7 / 123.1 at N = 1024; asserted in
+//! (124.6 / 124.3 bits at N = 256, 123.7 / 123.1 at N = 1024; asserted in
 //! `tests/format_security.rs`). There is no conjectured WHIR preset: the report leaves WHIR's
 //! capacity-bound opening unassessed, so no figure could be stated for it.
 //!
-//! Schedule (per preset, [`WhirSchedule`]): the first round folds 7 variables (every trace has at
-//! least 2^7 rows), later rounds 4; each round's rate grows by 3 bits (codewords halve); every
-//! WHIR term is sized for 131 bits with 23 bits of grinding. p3-whir derives how much grinding
-//! its folding soundness needs from the domain size; 22 to 23 bits is what 2^26 variables
-//! (1024 signatures) need at these term sizes, and each grinding phase costs the prover about
-//! 2^23 Keccak evaluations.
+//! Schedule (per preset, [`WhirSchedule`]): the first round folds 6 variables (so every trace
+//! needs at least 2^6 rows; ours have 2^7), later rounds 4; each round's rate grows by 2 bits;
+//! every WHIR term is sized for 131 bits, and each query phase grinds up to 20 bits. p3-whir
+//! spends the whole grinding budget on every query phase and buys queries for the rest of the
+//! term, so the budget trades prover time (about 2^20 Keccak evaluations per phase) for proof
+//! size; folding soundness alone needs 17 bits at 2^24 variables. Small statements grind less
+//! ([`grinding_budget`]). Measured at N = 256, rate 1/2 (2026-11-22, `whir_timing` with
+//! `MSIG_TUNE`, two runs each), against session 3's schedule (first folding 7, rate step 3,
+//! 23 bits: 3.0 s, 292.7 KiB):
+//!
+//! | first, later folding, rate step, grinding | prove | proof |
+//! | --- | --- | --- |
+//! | 6, 4, 3, 23 | 3.0 s | 242.1 KiB |
+//! | 6, 4, 3, 20 | 2.8 to 2.9 s | 248.9 KiB |
+//! | **6, 4, 2, 20** (presets 8 and 9) | 2.1 to 2.4 s | 266.6 KiB |
+//! | 6, 4, 2, 18 | 1.9 to 2.1 s | 270.5 KiB |
+//! | 6, 4, 1, 20 | 1.7 to 2.0 s | 305.4 KiB |
+//! | 5, 4, 3, 23 | 4.8 s | 233.4 KiB |
+//!
+//! A first folding of 6 rather than 7 halves each first-round query's row (2^6 values), for one
+//! more Merkle level. A smaller rate step gives later rounds a lower blowup: their codewords
+//! (DFTs over the challenge field, Merkle trees) shrink by half per step, and each of their
+//! queries proves less, so they need more of them.
 
 use p3_dft::Radix2DFTSmallBatch;
 use p3_keccak::{Keccak256Hash, KeccakF};
@@ -82,7 +99,10 @@ pub struct WhirSchedule {
     pub rate_step: u8,
     /// Bits each WHIR error term is sized for (queries and out-of-domain samples per round).
     pub term_bits: u8,
-    /// Grinding before each WHIR query phase and folding challenge.
+    /// Grinding budget of each WHIR query phase and folding challenge, in bits, for statements
+    /// of more than `pow_bits` variables. A smaller statement of `v` variables grinds at most
+    /// `v - 1` bits (never less than folding soundness demands) and buys the difference with
+    /// queries instead; see [`grinding_budget`].
     pub pow_bits: u8,
     /// Grinding in each zerocheck sumcheck round (0 = none).
     pub zerocheck_pow_bits: u8,
@@ -147,11 +167,53 @@ fn statement_shapes(stmt: &Statement<'_>, airs: &[AggAir]) -> Vec<(usize, usize)
         .collect()
 }
 
-/// The WHIR protocol parameters of `preset` for a stacked polynomial of `num_variables`.
+/// The WHIR protocol parameters of `preset` for a stacked polynomial of `num_variables`, with
+/// the grinding budget of [`grinding_budget`].
 ///
 /// # Errors
 /// A message when the schedule does not fit (`num_variables` below the first folding).
 pub fn protocol_parameters(preset: &Preset, num_variables: usize) -> Result<ProtocolParameters, String> {
+    let budget = grinding_budget(preset, num_variables)?;
+    parameters_with_budget(preset, num_variables, budget)
+}
+
+/// Proof-of-work bits each WHIR grinding phase may use for a statement of `num_variables`.
+///
+/// p3-whir spends the whole budget on every query phase (it buys queries only for the security
+/// left over), so one phase costs about `2^budget` Keccak evaluations whatever the statement's
+/// size. A proof of `v` variables otherwise costs a small multiple of `2^v` field operations, so
+/// a fixed budget of 23 bits made grinding almost all of a one-signature proof (0.45 s of it,
+/// measured 2026-11-22). The budget is therefore `min(pow_bits, v - 1)`, raised to the least
+/// value p3-whir accepts, at most [`MAX_GRINDING_BITS`] (its folding phases need a difficulty
+/// that grows with `v`: 7 bits at 2^17 variables, 17 at 2^24). Every error term is still sized for `term_bits`: a smaller budget
+/// means more queries and a slightly larger proof (at 2^17 variables, rate 1/2, 16 rather than
+/// 23 bits costs 16 more first-round queries), never fewer bits of security. Prover and verifier
+/// derive the same budget from the statement's shape.
+///
+/// # Errors
+/// As [`protocol_parameters`].
+pub fn grinding_budget(preset: &Preset, num_variables: usize) -> Result<usize, String> {
+    let start = usize::from(preset.whir.pow_bits).min(num_variables.saturating_sub(1));
+    for budget in start..=MAX_GRINDING_BITS {
+        let params = parameters_with_budget(preset, num_variables, budget)?;
+        if WhirConfig::<Challenge, Val, Challenger>::new(num_variables, params).is_ok() {
+            return Ok(budget);
+        }
+    }
+    // No budget fits (the domain is too large, say): the caller's `WhirConfig::new` names why.
+    Ok(usize::from(preset.whir.pow_bits))
+}
+
+/// The most grinding bits [`grinding_budget`] will raise a budget to when folding soundness
+/// demands more than the preset's `pow_bits` (large statements: 2^27 variables and up).
+pub const MAX_GRINDING_BITS: usize = 26;
+
+/// [`protocol_parameters`] at an explicit grinding budget (bits).
+fn parameters_with_budget(
+    preset: &Preset,
+    num_variables: usize,
+    pow_bits: usize,
+) -> Result<ProtocolParameters, String> {
     let s = preset.whir;
     let folding = FoldingFactor::ConstantFromSecondRound(
         usize::from(s.first_folding),
@@ -176,7 +238,7 @@ pub fn protocol_parameters(preset: &Preset, num_variables: usize) -> Result<Prot
             Regime::Conjectured => SecurityAssumption::CapacityBound,
         },
         security_level: usize::from(s.term_bits),
-        pow_bits: usize::from(s.pow_bits),
+        pow_bits,
     })
 }
 
@@ -259,7 +321,9 @@ fn keys_for(airs: &[AggAir]) -> Result<(ProvingKey<WhirStarkConfig>, VerifyingKe
 
 /// Proves the four traces of `stmt` under a WHIR `preset`.
 ///
-/// `traces` are the row-major traces of [`super::system::build_traces`], in instance order.
+/// `traces` are the row-major traces of [`super::system::build_traces`], in instance order; each
+/// is dropped as soon as its column-major copy exists, so the prover's peak memory holds one
+/// copy of the trace.
 ///
 /// # Errors
 /// A message when the parameters do not fit the statement or the prover fails. The multilinear
@@ -268,7 +332,7 @@ pub fn prove(
     preset: &Preset,
     stmt: &Statement<'_>,
     airs: &[AggAir],
-    traces: &[RowMajorMatrix<Val>],
+    traces: Vec<RowMajorMatrix<Val>>,
 ) -> Result<WhirProof, String> {
     prove_with_key(preset, stmt, airs, traces, &keys()?.0)
 }
@@ -278,7 +342,7 @@ fn prove_with_key(
     preset: &Preset,
     stmt: &Statement<'_>,
     airs: &[AggAir],
-    traces: &[RowMajorMatrix<Val>],
+    traces: Vec<RowMajorMatrix<Val>>,
     pk: &ProvingKey<WhirStarkConfig>,
 ) -> Result<WhirProof, String> {
     let config = statement_config(preset, stmt, airs)?;
@@ -486,13 +550,14 @@ mod tests {
         let traces = crate::aggregate::system::build_traces(&stmt, &airs, &witnesses, &steps);
         let t_traces = t.elapsed();
         let t = std::time::Instant::now();
-        let proof = prove(&p, &stmt, &airs, &traces).unwrap();
+        let proof = prove(&p, &stmt, &airs, traces).unwrap();
         let t_prove = t.elapsed();
         let t = std::time::Instant::now();
         verify(&p, &stmt, &airs, &proof).unwrap();
         let t_verify = t.elapsed();
+        let kib = super::super::whir_envelope::encode(&p, &proof).len() as f64 / 1024.0;
         println!(
-            "n {n} preset {id} {:?}: traces {t_traces:?} prove {t_prove:?} verify {t_verify:?} bits {:?}",
+            "n {n} preset {id} {:?}: traces {t_traces:?} prove {t_prove:?} verify {t_verify:?} {kib:.1} KiB bits {:?}",
             p.whir,
             security_bits(&p, &stmt, &airs)
         );
@@ -520,6 +585,35 @@ mod tests {
         (keys, traces)
     }
 
+    /// The grinding budget grows with the statement up to the preset's `pow_bits`, p3-whir
+    /// accepts it at every size, and it sits above `min(pow_bits, v - 1)` only where folding
+    /// soundness needs more.
+    #[test]
+    fn grinding_budget_scales_with_the_statement() {
+        for p in PRESETS.iter().filter(|p| p.backend == Backend::Whir) {
+            let ceiling = usize::from(p.whir.pow_bits);
+            let mut last = 0;
+            for nv in 14..=27 {
+                let budget = grinding_budget(p, nv).unwrap();
+                assert!(budget >= last, "preset {} nv {nv}: budget fell to {budget}", p.id());
+                last = budget;
+                let params = protocol_parameters(p, nv).unwrap();
+                assert_eq!(params.pow_bits, budget);
+                WhirConfig::<Challenge, Val, Challenger>::new(nv, params).unwrap();
+                let floor = ceiling.min(nv - 1);
+                assert!(budget >= floor);
+                if budget > floor {
+                    let less = parameters_with_budget(p, nv, budget - 1).unwrap();
+                    assert!(WhirConfig::<Challenge, Val, Challenger>::new(nv, less).is_err());
+                }
+            }
+            // One signature (2^17 variables) grinds less than the preset's budget; 256 (2^24)
+            // grind all of it.
+            assert!(grinding_budget(p, 17).unwrap() < ceiling);
+            assert_eq!(grinding_budget(p, 24).unwrap(), ceiling);
+        }
+    }
+
     #[test]
     fn keys_are_statement_independent() {
         let preset = *PRESETS.iter().find(|p| p.backend == Backend::Whir).unwrap();
@@ -531,9 +625,9 @@ mod tests {
         let (own_pk, own_vk) = keys_for(&airs).unwrap();
         let (cached_pk, cached_vk) = keys().unwrap();
         // Made with the cached keys, checked with this statement's own, and the other way round.
-        let proof = prove_with_key(&preset, &stmt, &airs, &traces, cached_pk).unwrap();
+        let proof = prove_with_key(&preset, &stmt, &airs, traces.clone(), cached_pk).unwrap();
         verify_with_key(&preset, &stmt, &airs, &proof, &own_vk).unwrap();
-        let proof = prove_with_key(&preset, &stmt, &airs, &traces, &own_pk).unwrap();
+        let proof = prove_with_key(&preset, &stmt, &airs, traces, &own_pk).unwrap();
         verify_with_key(&preset, &stmt, &airs, &proof, cached_vk).unwrap();
         // And the proof is bound to the statement: another epoch or message is rejected.
         let other = Statement { message: &message, epoch: epoch + 1, keys: &keys_list };

@@ -1336,7 +1336,7 @@ mod tests {
         let airs = stmt.airs();
         let traces = system::build_traces(&stmt, &airs, &witnesses, &steps);
         let nv = stacked_variables(preset, &stmt, &airs);
-        let proof = whir::prove(preset, &stmt, &airs, &traces).expect("WHIR proof of two signers");
+        let proof = whir::prove(preset, &stmt, &airs, traces).expect("WHIR proof of two signers");
         (keys, nv, proof)
     }
 
