@@ -54,7 +54,7 @@ use p3_multi_stark::{
     security_report, setup, MultiStarkProof, ProverInstance, ProverInstances, ProvingKey,
     VerifierInstance, VerifierInstances, VerifyingKey,
 };
-use p3_sumcheck::layout::{plan_stacked_layout, Layout, PrefixProver, Table, TableShape, Witness};
+use p3_sumcheck::layout::{plan_stacked_layout, Layout, SuffixProver, Table, TableShape, Witness};
 use p3_whir::{FoldingFactor, ProtocolParameters, SecurityAssumption, WhirConfig, WhirProver};
 
 use super::config::{
@@ -74,9 +74,12 @@ pub const COLLISION_BITS: usize = 128;
 /// The DFT WHIR encodes each round's folded polynomial with.
 pub type WhirDft = Radix2DFTSmallBatch<Val>;
 
-/// How the stacked trace polynomial is laid out for the opening (variables of a column first,
-/// then the selector bits of its slot).
-pub type WhirLayout = PrefixProver<Val, Challenge>;
+/// How the stacked trace polynomial is laid out for the opening: p3-sumcheck's suffix layout,
+/// where every column fills one contiguous slot (the slot's selector bits are the high variables).
+/// Columns are copied into their slots in parallel, straight into the codeword buffer. The
+/// prefix layout (column variables first) scatters every cell serially into a stacked copy it
+/// keeps for the whole proof: at N = 256 that cost 0.29 s and 64 MiB more (2026-11-22).
+pub type WhirLayout = SuffixProver<Val, Challenge>;
 
 /// The WHIR polynomial commitment over KoalaBear with Keccak Merkle trees.
 pub type WhirPcs = WhirProver<Challenge, Val, WhirDft, ValMmcs, Challenger, WhirLayout>;
