@@ -47,6 +47,7 @@
 //! queries proves less, so they need more of them.
 
 use p3_dft::Radix2DFTSmallBatch;
+use rayon::prelude::*;
 use p3_keccak::{Keccak256Hash, KeccakF};
 use p3_matrix::dense::RowMajorMatrix;
 use p3_multi_stark::config::MultiStarkConfig;
@@ -350,13 +351,17 @@ fn prove_with_key(
 ) -> Result<WhirProof, String> {
     let config = statement_config(preset, stmt, airs)?;
     let public_values = stmt.public_values();
+    let t = std::time::Instant::now();
+    let tables: Vec<Table<Val>> = traces
+        .into_par_iter()
+        .map(|trace| Table::new(trace.transpose()))
+        .collect();
+    super::profile("whir: column-major tables", t);
     let instances = ProverInstances::new(
         airs.iter()
-            .zip(traces)
+            .zip(tables)
             .zip(&public_values)
-            .map(|((air, trace), pv)| {
-                ProverInstance::new(air, Table::new(trace.transpose()), pk, pv)
-            })
+            .map(|((air, table), pv)| ProverInstance::new(air, table, pk, pv))
             .collect(),
     );
     let mut ch = challenger();
