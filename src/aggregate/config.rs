@@ -127,8 +127,8 @@ pub const TRANSCRIPT_DOMAIN: &[u8] = b"multisig/leansig-xmss-aggregate/v1";
 /// Largest accepted `log_inv_rate`.
 pub const MAX_LOG_INV_RATE: u8 = 4;
 
-/// Largest `log_inv_rate` of the WHIR presets: past it WHIR's codewords outgrow KoalaBear's
-/// 2^24 two-adic domain or need more grinding than its 23-bit budget for 1024 signatures.
+/// Largest `log_inv_rate` offered with the WHIR backend (presets 8 and 9). Rates 1/8 and 1/16
+/// have no tuned schedule and no measurement, so they are refused rather than guessed.
 pub const MAX_WHIR_LOG_INV_RATE: u8 = 2;
 
 /// The `log_inv_rate` that `ProveOptions { log_inv_rate: 0, .. }` resolves to.

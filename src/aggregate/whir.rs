@@ -29,8 +29,9 @@
 //! term, so the budget trades prover time (about 2^20 Keccak evaluations per phase) for proof
 //! size; folding soundness alone needs 17 bits at 2^24 variables. Small statements grind less
 //! ([`grinding_budget`]). Measured at N = 256, rate 1/2 (2026-11-22, `whir_timing` with
-//! `MSIG_TUNE`, two runs each), against session 3's schedule (first folding 7, rate step 3,
-//! 23 bits: 3.0 s, 292.7 KiB):
+//! `MSIG_TUNE`, two runs each, with the prefix stacking layout used then; the suffix layout of
+//! [`WhirLayout`] later took the chosen row to 1.7 to 1.9 s), against session 3's schedule
+//! (first folding 7, rate step 3, 23 bits: 3.0 s, 292.7 KiB):
 //!
 //! | first, later folding, rate step, grinding | prove | proof |
 //! | --- | --- | --- |
@@ -186,12 +187,12 @@ pub fn protocol_parameters(preset: &Preset, num_variables: usize) -> Result<Prot
 /// p3-whir spends the whole budget on every query phase (it buys queries only for the security
 /// left over), so one phase costs about `2^budget` Keccak evaluations whatever the statement's
 /// size. A proof of `v` variables otherwise costs a small multiple of `2^v` field operations, so
-/// a fixed budget of 23 bits made grinding almost all of a one-signature proof (0.45 s of it,
-/// measured 2026-11-22). The budget is therefore `min(pow_bits, v - 1)`, raised to the least
-/// value p3-whir accepts, at most [`MAX_GRINDING_BITS`] (its folding phases need a difficulty
-/// that grows with `v`: 7 bits at 2^17 variables, 17 at 2^24). Every error term is still sized for `term_bits`: a smaller budget
-/// means more queries and a slightly larger proof (at 2^17 variables, rate 1/2, 16 rather than
-/// 23 bits costs 16 more first-round queries), never fewer bits of security. Prover and verifier
+/// a fixed 23-bit budget was 0.10 to 0.15 s of a one-signature proof's 0.45 s (measured
+/// 2026-11-22). The budget is therefore `min(pow_bits, v - 1)`, raised to the least value
+/// p3-whir accepts, at most [`MAX_GRINDING_BITS`] (its folding phases need a difficulty that
+/// grows with `v`: 7 bits at 2^17 variables, 17 at 2^24). Every error term is still sized for
+/// `term_bits`: a smaller budget means more queries (about 2.3 more first-round queries per bit
+/// at rate 1/2) and a slightly larger proof, never fewer bits of security. Prover and verifier
 /// derive the same budget from the statement's shape.
 ///
 /// # Errors
