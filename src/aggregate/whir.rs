@@ -564,7 +564,7 @@ mod tests {
         let t = std::time::Instant::now();
         verify(&p, &stmt, &airs, &proof).unwrap();
         let t_verify = t.elapsed();
-        let kib = super::super::whir_envelope::encode(&p, &proof).len() as f64 / 1024.0;
+        let kib = crate::aggregate::whir_envelope::encode(&p, &proof).len() as f64 / 1024.0;
         println!(
             "n {n} preset {id} {:?}: traces {t_traces:?} prove {t_prove:?} verify {t_verify:?} {kib:.1} KiB bits {:?}",
             p.whir,
