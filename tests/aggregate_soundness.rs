@@ -205,7 +205,10 @@ fn assert_tampered_traces_rejected(tamper: impl Fn(&mut [RowMajorMatrix<F>])) {
         system::prove(&cfg, &stmt, &airs, system::common_data(&airs), &traces)
     }));
     match proved {
-        Err(_) | Ok(Err(_)) => assert!(cfg!(debug_assertions), "release prover failed"),
+        // Debug builds may refuse a bad witness (Plonky3 checks constraints there); release
+        // provers must return a proof, which the verifier below has to reject.
+        Err(_) | Ok(Err(_)) if cfg!(debug_assertions) => {}
+        Err(_) | Ok(Err(_)) => panic!("release prover failed"),
         Ok(Ok(proof)) => {
             let bytes = envelope::encode(&preset, &proof);
             let verdict = verify_aggregate(&bytes, &keys, &MESSAGE, EPOCH, &VerifyOptions::default());

@@ -185,7 +185,7 @@ pub const PERM24_MESSAGE_WIDTH: usize = 24 + PERM24_BUS_OUTPUTS;
 
 /// The width-24 permutation table: one Poseidon1 width-24 permutation per row (the
 /// [`PERM24_COLS`] columns of [`Perm24Air`] and nothing else), each sending
-/// `(input (24), output[0..17])` once on the bus [`super::PERM24_BUS`].
+/// `(input (24), output[0..17])` once on the permutation bus (`"poseidon1-24"`).
 ///
 /// It is its own AIR, apart from the signature AIR that consumes the evaluations, so that it has
 /// no periodic columns: Plonky3 0.8 infers the quotient degree of an AIR with periodic columns by

@@ -14,7 +14,7 @@
 //! The permutations themselves are proven by the permutation table
 //! ([`super::perm::Perm24TableAir`]): every row here holds the permutation's input state (24
 //! columns, [`IN`]) and the first 17 elements of its output ([`OUT`]), and receives that pair once
-//! from the table on the bus [`super::PERM24_BUS`]. After them come the block's signature index
+//! from the table on the permutation bus (`"poseidon1-24"`). After them come the block's signature index
 //! `sig`, `active`, the key parameter (5), the message-hash outputs `A` (6) (all constant over the
 //! block), two chain-end slots `E0`, `E1` (8 each), the chain start `H` (8), the digit bits (3),
 //! the accumulators `acc` (value of the current 8-digit group) and `sum` (digit sum), the
@@ -182,7 +182,7 @@ impl SigAir {
                 set(&mut per, P_BLK_LAST, F::ONE);
             }
             let next = (r + 1) % BLOCK;
-            if next % Z == 0 {
+            if next.is_multiple_of(Z) {
                 set(&mut per, P_GRP_FIRST_NEXT, F::ONE);
             }
             set(
@@ -532,8 +532,7 @@ pub fn fill_block(
     // Per-row columns.
     let mut acc = F::ZERO;
     let mut sum = F::ZERO;
-    for r in 0..BLOCK {
-        let row = &mut rows[r];
+    for (r, row) in rows.iter_mut().enumerate() {
         row[SIG] = F::from_u32(sig);
         row[ACTIVE] = F::from_bool(active);
         row[PARAM..PARAM + PARAMETER_LEN].copy_from_slice(&w.parameter);
@@ -608,6 +607,19 @@ pub fn generate_trace(
     )
 }
 
+// Layout invariants, checked when the crate compiles.
+// - The highest output element the constraints read is the leaf, out[CAPACITY + 7]; reading past
+//   PERM24_BUS_OUTPUTS would land in the next column (SIG), which the bus does not check.
+// - The block layout is the one src/aggregate/README.md describes.
+const _: () = {
+    assert!(CAPACITY + HASH_LEN_FE == PERM24_BUS_OUTPUTS);
+    assert!(HASH_LEN_FE <= PERM24_BUS_OUTPUTS && MH_DECODED_FE <= PERM24_BUS_OUTPUTS);
+    assert!(OUT + PERM24_BUS_OUTPUTS == SIG);
+    assert!(ROOT_ROW == 56 && MSG_ROW == 57);
+    assert!(MSG_ROW < BLOCK && DIGIT_ROWS <= BLOCK);
+    assert!(WIDTH == 99);
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -635,22 +647,5 @@ mod tests {
         }
         assert_eq!(chains, (0..DIMENSION).collect::<Vec<_>>());
         assert!(covered.iter().flatten().all(|&c| c == 1));
-    }
-
-    #[test]
-    fn output_reads_stay_inside_the_bus_outputs() {
-        // The highest output element the constraints read: the leaf, out[CAPACITY + 7]. Reading
-        // past PERM24_BUS_OUTPUTS would land in the next column (SIG), unchecked by the bus.
-        assert_eq!(CAPACITY + HASH_LEN_FE, PERM24_BUS_OUTPUTS);
-        assert!(HASH_LEN_FE <= PERM24_BUS_OUTPUTS && MH_DECODED_FE <= PERM24_BUS_OUTPUTS);
-        assert_eq!(OUT + PERM24_BUS_OUTPUTS, SIG);
-    }
-
-    #[test]
-    fn block_layout() {
-        assert_eq!(ROOT_ROW, 56);
-        assert_eq!(MSG_ROW, 57);
-        assert!(MSG_ROW < BLOCK && DIGIT_ROWS <= BLOCK);
-        assert_eq!(WIDTH, 99);
     }
 }

@@ -504,7 +504,7 @@ mod tests {
         for p in PRESETS.iter().filter(|p| p.backend == Backend::Whir) {
             let p = tuned(*p);
             for n in [1usize, 256, 1024] {
-                let ks: Vec<_> = (0..n).map(|i| keys[i % 4].clone()).collect();
+                let ks: Vec<_> = (0..n).map(|i| keys[i % 4]).collect();
                 let stmt = Statement { message: &message, epoch: 3, keys: &ks };
                 let airs = stmt.airs();
                 let nv = num_variables(&statement_shapes(&stmt, &airs), usize::from(p.whir.first_folding));
