@@ -168,6 +168,26 @@ static void test_verify_aggregate_nulls(void) {
     CHECK(results[0] == MSIG_NULL_ARGUMENT);
 }
 
+static void test_prepare(void) {
+    /* Options are checked exactly as msig_aggregator_prove checks them. */
+    msig_prove_options bad_regime = {.regime = 99};
+    CHECK_STATUS(msig_prepare(&bad_regime), MSIG_INVALID_OPTIONS);
+    msig_prove_options bad_backend = {.backend = 7};
+    CHECK_STATUS(msig_prepare(&bad_backend), MSIG_INVALID_OPTIONS);
+    msig_prove_options bad_rate = {.log_inv_rate = 5};
+    CHECK_STATUS(msig_prepare(&bad_rate), MSIG_INVALID_OPTIONS);
+    msig_prove_options whir_rate3 = {.log_inv_rate = 3, .backend = MSIG_BACKEND_WHIR};
+    CHECK_STATUS(msig_prepare(&whir_rate3), MSIG_INVALID_OPTIONS);
+    msig_prove_options whir_conjectured = {.regime = MSIG_REGIME_CONJECTURED,
+                                           .backend = MSIG_BACKEND_WHIR};
+    CHECK_STATUS(msig_prepare(&whir_conjectured), MSIG_INVALID_OPTIONS);
+    /* NULL means the defaults (FRI); repeating a call is harmless. */
+    CHECK_STATUS(msig_prepare(NULL), MSIG_OK);
+    msig_prove_options whir = {.backend = MSIG_BACKEND_WHIR};
+    CHECK_STATUS(msig_prepare(&whir), MSIG_OK);
+    CHECK_STATUS(msig_prepare(&whir), MSIG_OK);
+}
+
 static void test_thread_pool(void) {
     /* First call builds the global pool; the second is too late. */
     CHECK_STATUS(msig_set_num_threads(2), MSIG_OK);
@@ -183,5 +203,6 @@ int main(void) {
     test_sign_verify_nulls();
     test_aggregator_nulls();
     test_verify_aggregate_nulls();
+    test_prepare();
     return finish("test_abi");
 }

@@ -151,6 +151,8 @@ int main(int argc, char **argv) {
     /* The WHIR backend: the same statement, a smaller proof, the same checks. */
     msig_prove_options whir = {.regime = MSIG_REGIME_PROVEN, .log_inv_rate = 0,
                                .backend = MSIG_BACKEND_WHIR};
+    /* Keys built ahead of the first WHIR proof are the ones it and the verifier use. */
+    CHECK_STATUS(msig_prepare(&whir), MSIG_OK);
     CHECK_STATUS(msig_aggregator_prove(agg, &whir, small, sizeof small, &written),
                  MSIG_BUFFER_TOO_SMALL);
     size_t whir_len = written;

@@ -471,6 +471,22 @@ msig_status msig_status_message(uint32_t status, char *buf, size_t cap, size_t *
 msig_status msig_set_num_threads(size_t num_threads);
 
 /**
+ * Builds, once per process, the tables the first proof or verification under `options` (NULL:
+ * the defaults) would otherwise build: for `MSIG_BACKEND_WHIR` the proving and verifying keys
+ * (50 to 70 ms on a 2-core machine, most of a first WHIR verification), for `MSIG_BACKEND_FRI`
+ * a few milliseconds of lookup layout. Call it at startup to keep that cost out of the first
+ * proof or verification; never required. Idempotent and thread-safe. Counts as parallel work
+ * for `msig_set_num_threads`: call that first if you use it.
+ *
+ * Errors: `MSIG_INVALID_OPTIONS` (no such preset: unknown regime or backend, unsupported
+ * rate), `MSIG_PROVER_FAILED` (setup failed; not expected), `MSIG_PANIC`.
+ *
+ * # Safety
+ * `options` is NULL or points to a readable `msig_prove_options`.
+ */
+msig_status msig_prepare(const struct msig_prove_options *options);
+
+/**
  * Signs a 32-byte message at `epoch` (leanSig deterministic signing) and writes the SSZ
  * signature (`MSIG_SIGNATURE_LEN` = 2536 bytes) to `out`, its length to `*written`.
  *

@@ -12,7 +12,7 @@ pub mod aggregate;
 pub mod xmss;
 
 pub use aggregate::{
-    verify_aggregate, AggregateError, AggregateProof, Aggregator, ProveError, ProveOptions,
+    prepare, verify_aggregate, AggregateError, AggregateProof, Aggregator, ProveError, ProveOptions,
     VerifyError, VerifyOptions,
 };
 pub use xmss::{PublicKey, SecretKey, Signature};

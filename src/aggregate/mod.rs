@@ -298,6 +298,36 @@ pub fn prove_witnesses(
     Ok(AggregateProof { bytes })
 }
 
+/// Builds, once per process, the statement-independent tables that the first proof or
+/// verification under the preset of `opts` would otherwise build, so that a long-running client
+/// pays for them at startup instead of inside its first proof or verification.
+///
+/// - Both backends: the optimized Poseidon1 round constants of the two permutation AIRs.
+/// - FRI: the packed LogUp layout and the constraint counts of the four AIRs (a few ms).
+/// - WHIR: the proving and verifying keys of the four AIRs (`p3_multi_stark::setup`, whose
+///   symbolic degree pass over the Poseidon1 constraints takes 50 to 70 ms on a 2-core VM). A
+///   fresh process's first WHIR verification costs about 80 ms without this, 15 to 20 ms after.
+///
+/// Idempotent and thread-safe: later calls, and every later proof and verification in the
+/// process, reuse the tables. Calling it is never required: without it the first call that needs
+/// a table builds it. The tables are the same for every statement and every rate of a backend.
+///
+/// # Errors
+/// [`ProveError::InvalidOptions`] if `opts` names no preset; [`ProveError::Prover`] if the WHIR
+/// setup fails (not expected: it depends on nothing but the AIRs).
+pub fn prepare(opts: &ProveOptions) -> Result<(), ProveError> {
+    let preset = config::Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
+    let _ = perm::perm16_air();
+    let _ = perm::perm24_air();
+    match preset.backend {
+        Backend::Fri => {
+            system::prepare();
+            Ok(())
+        }
+        Backend::Whir => whir::prepare().map_err(ProveError::Prover),
+    }
+}
+
 /// Prints the time of a prover phase to stderr when `MULTISIG_PROFILE` is set.
 pub(crate) fn profile(phase: &str, since: std::time::Instant) {
     if std::env::var_os("MULTISIG_PROFILE").is_some() {
@@ -492,5 +522,31 @@ mod tests {
         let mut swapped = keys.clone();
         swapped.swap(0, 1);
         assert!(verify_aggregate(proof.as_bytes(), &swapped, &message, epoch, &VerifyOptions::default()).is_err());
+    }
+
+    #[test]
+    fn prepare_accepts_exactly_the_options_prove_accepts() {
+        for regime in [Regime::Proven, Regime::Conjectured] {
+            for backend in [Backend::Fri, Backend::Whir] {
+                for log_inv_rate in 0..=6 {
+                    let opts = ProveOptions { regime, log_inv_rate, backend };
+                    let preset = config::Preset::from_options(&opts);
+                    match prepare(&opts) {
+                        Ok(()) => assert!(preset.is_ok(), "{opts:?}"),
+                        Err(ProveError::InvalidOptions(m)) => assert_eq!(preset, Err(m), "{opts:?}"),
+                        Err(e) => panic!("{opts:?}: {e}"),
+                    }
+                }
+            }
+        }
+        // Prepared WHIR keys serve a proof and its verification.
+        let message = [9u8; 32];
+        let mut agg = Aggregator::new(message, 5);
+        let (pk, sig) = testing::test_signer(3, &message, 5);
+        agg.add_unchecked(pk, sig).unwrap();
+        let opts = ProveOptions { backend: Backend::Whir, ..Default::default() };
+        prepare(&opts).unwrap();
+        let proof = agg.prove(&opts).unwrap();
+        verify_aggregate(proof.as_bytes(), &agg.public_keys(), &message, 5, &VerifyOptions::default()).unwrap();
     }
 }

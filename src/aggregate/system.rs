@@ -279,6 +279,14 @@ fn constraint_counts_uncached(airs: &[AggAir], common: &CommonData<MultisigConfi
         .collect()
 }
 
+/// Builds the FRI caches of this module ([`common_data`]'s packed lookups, the constraint counts)
+/// now rather than in the first proof or verification ([`super::prepare`]).
+pub(crate) fn prepare() {
+    let airs = reference_airs();
+    let _ = common_data(&airs);
+    let _ = constraint_counts();
+}
+
 /// Constraint degree of every AIR here (the x^3 S-box; lookup columns packed to stay within it).
 pub const CONSTRAINT_DEGREE: usize = 3;
 

@@ -308,6 +308,14 @@ fn keys() -> Result<&'static (ProvingKey<WhirStarkConfig>, VerifyingKey<WhirStar
     .map_err(Clone::clone)
 }
 
+/// Builds the cached keys now ([`super::prepare`]).
+///
+/// # Errors
+/// The message of a failed setup (see [`keys`]).
+pub(crate) fn prepare() -> Result<(), String> {
+    keys().map(|_| ())
+}
+
 /// Runs setup for `airs` (uncached; see [`keys`]).
 fn keys_for(airs: &[AggAir]) -> Result<(ProvingKey<WhirStarkConfig>, VerifyingKey<WhirStarkConfig>), String> {
     let preset = super::config::PRESETS
