@@ -82,6 +82,8 @@ const Aggregate = struct {
 
 /// Adds every signer to a fresh aggregator and proves (default options).
 fn aggregate(gpa: std.mem.Allocator, d: *const Decoded) !Aggregate {
+    // Build the default backend's process-wide tables first, as a client would at startup.
+    try check(c.msig_prepare(null), "prepare");
     var agg: ?*c.msig_aggregator = null;
     try check(c.msig_aggregator_new(&d.message, d.epoch, &agg), "aggregator_new");
     defer c.msig_aggregator_free(agg);
