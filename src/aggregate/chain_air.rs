@@ -143,7 +143,7 @@ pub struct ChainStep {
 pub fn generate_trace(steps: &[ChainStep]) -> RowMajorMatrix<F> {
     let height = steps.len().next_power_of_two().max(MIN_HEIGHT);
     let mut values = F::zero_vec(height * WIDTH);
-    let filler = PermFiller::new16();
+    let filler = PermFiller::shared16();
     values
         .par_chunks_mut(WIDTH)
         .enumerate()

@@ -117,6 +117,13 @@ pub struct PermFiller<const W: usize> {
 }
 
 impl PermFiller<16> {
+    /// The width-16 filler, built once per process (deriving the optimized constants of both
+    /// widths costs about 2 ms, which every proof paid before).
+    pub fn shared16() -> &'static Self {
+        static FILLER: std::sync::OnceLock<PermFiller<16>> = std::sync::OnceLock::new();
+        FILLER.get_or_init(Self::new16)
+    }
+
     /// Filler for width 16.
     pub fn new16() -> Self {
         let (full, partial) = constants16();
@@ -146,6 +153,12 @@ impl PermFiller<16> {
 }
 
 impl PermFiller<24> {
+    /// The width-24 filler, built once per process (see [`PermFiller::shared16`]).
+    pub fn shared24() -> &'static Self {
+        static FILLER: std::sync::OnceLock<PermFiller<24>> = std::sync::OnceLock::new();
+        FILLER.get_or_init(Self::new24)
+    }
+
     /// Filler for width 24.
     pub fn new24() -> Self {
         let (full, partial) = constants24();

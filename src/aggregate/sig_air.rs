@@ -589,7 +589,7 @@ pub fn generate_trace(
     let blocks = witnesses.len().next_power_of_two().max(MIN_BLOCKS);
     let mut values = F::zero_vec(blocks * BLOCK * WIDTH);
     let mut perm_values = F::zero_vec(blocks * BLOCK * PERM24_COLS);
-    let filler = PermFiller::new24();
+    let filler = PermFiller::shared24();
     values
         .par_chunks_mut(BLOCK * WIDTH)
         .zip(perm_values.par_chunks_mut(BLOCK * PERM24_COLS))
@@ -599,7 +599,7 @@ pub fn generate_trace(
                 Some(w) => (w, true),
                 None => (&witnesses[0], false),
             };
-            fill_block(block, perm_block, s as u32, active, w, message, epoch, &filler);
+            fill_block(block, perm_block, s as u32, active, w, message, epoch, filler);
         });
     (
         RowMajorMatrix::new(values, WIDTH),

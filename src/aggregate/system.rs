@@ -282,8 +282,7 @@ fn constraint_counts_uncached(airs: &[AggAir], common: &CommonData<MultisigConfi
 /// Builds the FRI caches of this module ([`common_data`]'s packed lookups, the constraint counts)
 /// now rather than in the first proof or verification ([`super::prepare`]).
 pub(crate) fn prepare() {
-    let airs = reference_airs();
-    let _ = common_data(&airs);
+    // The constraint counts are computed with `common_data`, so this one call fills both caches.
     let _ = constraint_counts();
 }
 
