@@ -302,8 +302,8 @@ pub fn prove_witnesses(
 /// verification under the preset of `opts` would otherwise build, so that a long-running client
 /// pays for them at startup instead of inside its first proof or verification.
 ///
-/// - Both backends: the optimized Poseidon1 round constants of the two permutation AIRs and of
-///   the prover's trace fillers (about 2 ms).
+/// - Both backends: the optimized Poseidon1 round constants, shared by the two permutation AIRs
+///   and the prover's trace fillers (about 2 ms).
 /// - FRI: the packed LogUp layout and the constraint counts of the four AIRs (a few ms).
 /// - WHIR: the proving and verifying keys of the four AIRs (`p3_multi_stark::setup`, whose
 ///   symbolic degree pass over the Poseidon1 constraints takes 50 to 70 ms on a 2-core VM). A

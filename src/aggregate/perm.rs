@@ -82,13 +82,14 @@ pub fn constants24() -> (FullRoundConstants<F, 24>, PartialRoundConstants<F, 24>
     .to_optimized()
 }
 
-/// The width-16 permutation AIR, built once per process (deriving the optimized constants costs
-/// about half a millisecond, paid otherwise by every verification).
+/// The width-16 permutation AIR, built once per process from the constants of
+/// [`PermFiller::shared16`] (deriving the optimized constants costs about a millisecond, paid
+/// otherwise by every verification, and once more by the filler).
 pub fn perm16_air() -> std::sync::Arc<Perm16Air> {
     static AIR: std::sync::OnceLock<std::sync::Arc<Perm16Air>> = std::sync::OnceLock::new();
     AIR.get_or_init(|| {
-        let (full, partial) = constants16();
-        std::sync::Arc::new(Perm16Air::new(full, partial))
+        let f = PermFiller::shared16();
+        std::sync::Arc::new(Perm16Air::new(f.full.clone(), f.partial.clone()))
     })
     .clone()
 }
@@ -97,8 +98,8 @@ pub fn perm16_air() -> std::sync::Arc<Perm16Air> {
 pub fn perm24_air() -> std::sync::Arc<Perm24Air> {
     static AIR: std::sync::OnceLock<std::sync::Arc<Perm24Air>> = std::sync::OnceLock::new();
     AIR.get_or_init(|| {
-        let (full, partial) = constants24();
-        std::sync::Arc::new(Perm24Air::new(full, partial))
+        let f = PermFiller::shared24();
+        std::sync::Arc::new(Perm24Air::new(f.full.clone(), f.partial.clone()))
     })
     .clone()
 }
@@ -118,7 +119,8 @@ pub struct PermFiller<const W: usize> {
 
 impl PermFiller<16> {
     /// The width-16 filler, built once per process (deriving the optimized constants of both
-    /// widths costs about 2 ms, which every proof paid before).
+    /// widths costs about 2 ms, which every proof paid before). [`perm16_air`] reuses its
+    /// constants.
     pub fn shared16() -> &'static Self {
         static FILLER: std::sync::OnceLock<PermFiller<16>> = std::sync::OnceLock::new();
         FILLER.get_or_init(Self::new16)
