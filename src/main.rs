@@ -11,8 +11,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use multisig::aggregate::config::{Preset, PRESETS};
 use multisig::aggregate::{
-    verify_aggregate, Aggregator, Backend, ProveOptions, Regime, VerifyError, VerifyOptions,
+    preset_security_bits, proof_size_bound, verify_aggregate, Aggregator, Backend, ProveOptions, Regime, VerifyError,
+    VerifyOptions, SECURITY_FLOOR_BITS,
 };
 use multisig::xmss::{self, PublicKey, SecretKey, Signature};
 
@@ -37,6 +39,16 @@ enum Command {
     VerifyAggregate(VerifyAggregateArgs),
     /// Benchmark: make N benchmark signers, aggregate, verify, print throughput and sizes.
     Bench(BenchArgs),
+    /// Print every preset: its parameters, the signatures it accepts, its soundness in bits and
+    /// the largest proof it can produce, at a few batch sizes (computed, nothing is proved).
+    Presets(PresetsArgs),
+}
+
+#[derive(Args)]
+struct PresetsArgs {
+    /// Batch sizes to tabulate (each preset also at its own largest batch).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1usize, 256, 1024, 4096])]
+    signatures: Vec<usize>,
 }
 
 #[derive(Args)]
@@ -57,7 +69,9 @@ struct KeygenArgs {
 
 #[derive(Args)]
 struct SignArgs {
-    /// Secret key file (SSZ bytes, as written by `keygen`).
+    /// Secret key file (SSZ bytes, as written by `keygen`). When the epoch lies past the key's
+    /// prepared window, the window is advanced (one bottom tree, about 11 s, per step) and the
+    /// advanced key is written back to this file before the signature is printed.
     #[arg(long)]
     secret_key: PathBuf,
     #[arg(long)]
@@ -88,13 +102,17 @@ struct PresetArgs {
     #[arg(long, value_enum, default_value_t = RegimeArg::Proven)]
     regime: RegimeArg,
     /// log2 of the inverse code rate, FRI blowup or WHIR starting rate (1..=4); 0 picks the
-    /// default (1).
+    /// backend's default (FRI 3, WHIR 1).
     #[arg(long, default_value_t = 0)]
     log_inv_rate: u8,
-    /// Proof system: `fri` (fastest prover) or `whir` (proofs about a third of FRI's, slower
-    /// prover).
+    /// Proof system: `fri` (fastest prover) or `whir` (smaller proofs, slower prover, at most 512
+    /// signatures).
     #[arg(long, value_enum, default_value_t = BackendArg::Fri)]
     backend: BackendArg,
+    /// Largest proof accepted, in bytes (0: the 512 KiB wire cap). The prover refuses a preset
+    /// whose proofs for this statement can be longer, before proving.
+    #[arg(long, default_value_t = 0)]
+    max_proof_bytes: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -121,6 +139,7 @@ impl PresetArgs {
                 BackendArg::Fri => Backend::Fri,
                 BackendArg::Whir => Backend::Whir,
             },
+            max_proof_bytes: self.max_proof_bytes,
         }
     }
 }
@@ -145,6 +164,10 @@ struct VerifyAggregateArgs {
     /// Proof file written by `aggregate`.
     #[arg(long)]
     proof: PathBuf,
+    /// Also accept proofs under the conjectured presets (graded at 124 bits under the
+    /// random-words conjecture; provably about 57 to 117 bits). Refused by default.
+    #[arg(long)]
+    allow_conjectured: bool,
 }
 
 #[derive(Args)]
@@ -189,6 +212,7 @@ fn main() -> ExitCode {
         Command::Aggregate(a) => aggregate(a),
         Command::VerifyAggregate(a) => verify_aggregate_cmd(a),
         Command::Bench(a) => bench(a),
+        Command::Presets(a) => presets(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -268,9 +292,22 @@ fn keygen(a: KeygenArgs) -> CmdResult {
 }
 
 fn sign(a: SignArgs) -> CmdResult {
-    let sk = SecretKey::from_ssz(&read_file(&a.secret_key)?).map_err(|e| malformed(format!("secret key: {e}")))?;
+    let mut sk = SecretKey::from_ssz(&read_file(&a.secret_key)?).map_err(|e| malformed(format!("secret key: {e}")))?;
     let message = parse_message(&a.message)?;
-    let sig = xmss::sign(&sk, a.epoch, &message).map_err(malformed)?;
+    let (sig, advanced) = xmss::sign_advancing(&mut sk, a.epoch, &message).map_err(malformed)?;
+    if advanced > 0 {
+        // Persist the advanced key first (write a sibling file, then rename over the original),
+        // so that the file never holds a half-written key.
+        let tmp = a.secret_key.with_extension("advancing");
+        std::fs::write(&tmp, sk.to_ssz())
+            .and_then(|()| std::fs::rename(&tmp, &a.secret_key))
+            .map_err(|e| Failure::Malformed(format!("{}: {e}", a.secret_key.display())))?;
+        eprintln!(
+            "sign: advanced the prepared window by {advanced} bottom tree(s) to epochs {:?}; {} updated",
+            sk.prepared_interval(),
+            a.secret_key.display()
+        );
+    }
     println!("0x{}", hex::encode(sig.to_ssz()));
     Ok(())
 }
@@ -347,7 +384,7 @@ fn prefix(f: Failure, p: &str) -> Failure {
 fn verify_error(e: VerifyError) -> Failure {
     match e {
         VerifyError::Malformed(_) => Failure::Malformed(e.to_string()),
-        VerifyError::Invalid(_) => Failure::Invalid(e.to_string()),
+        VerifyError::PresetNotAccepted(_) | VerifyError::Invalid(_) => Failure::Invalid(e.to_string()),
     }
 }
 
@@ -361,8 +398,9 @@ fn verify_aggregate_cmd(a: VerifyAggregateArgs) -> CmdResult {
         .map(|(i, s)| parse_public_key(&s.public_key).map_err(|f| prefix(f, &format!("signer {i}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let proof = read_file(&a.proof)?;
+    let opts = VerifyOptions { allow_conjectured: a.allow_conjectured, ..VerifyOptions::default() };
     let t = Instant::now();
-    verify_aggregate(&proof, &keys, &message, file.epoch, &VerifyOptions::default()).map_err(verify_error)?;
+    verify_aggregate(&proof, &keys, &message, file.epoch, &opts).map_err(verify_error)?;
     println!(
         "valid: {} signatures, epoch {}, verified in {:.1} ms",
         keys.len(),
@@ -372,11 +410,6 @@ fn verify_aggregate_cmd(a: VerifyAggregateArgs) -> CmdResult {
     Ok(())
 }
 
-/// Soundness in bits of the preset `opts` for this statement's trace shape (see
-/// `multisig::aggregate::statement_security_bits`).
-fn statement_security(keys: &[PublicKey], message: &[u8; 32], epoch: u32, opts: &ProveOptions) -> Result<f64, Failure> {
-    multisig::aggregate::statement_security_bits(keys, message, epoch, opts).map_err(Failure::Malformed)
-}
 
 /// Peak resident set size of this process in KiB (Linux `VmHWM`), if available.
 fn peak_rss_kib() -> Option<u64> {
@@ -432,7 +465,9 @@ fn bench(a: BenchArgs) -> CmdResult {
     verify_aggregate(proof.as_bytes(), &keys, &message, a.epoch, &VerifyOptions::default()).map_err(verify_error)?;
     let verify_ms = t.elapsed().as_secs_f64() * 1e3;
     let rss_mib = peak_rss_kib().map(|k| k as f64 / 1024.0);
-    let security = statement_security(&keys, &message, a.epoch, &opts)?;
+    let preset = Preset::from_options(&opts).map_err(Failure::Malformed)?;
+    let security = preset_security_bits(&preset, preset.regime, keys.len()).map_err(Failure::Malformed)?;
+    let bound_kib = proof_size_bound(&preset, keys.len()).map_err(Failure::Malformed)? as f64 / 1024.0;
     let proof_kib = proof.as_bytes().len() as f64 / 1024.0;
     let regime = match opts.regime {
         Regime::Proven => "proven",
@@ -442,12 +477,10 @@ fn bench(a: BenchArgs) -> CmdResult {
         Backend::Fri => "fri",
         Backend::Whir => "whir",
     };
-    let log_inv_rate = multisig::aggregate::config::Preset::from_options(&opts)
-        .map_err(Failure::Malformed)?
-        .log_inv_rate;
+    let log_inv_rate = preset.log_inv_rate;
     if a.json {
         println!(
-            "{{\"signatures\":{},\"backend\":\"{backend}\",\"regime\":\"{regime}\",\"log_inv_rate\":{},\"security_bits\":{security:.1},\"signer_gen_s\":{gen_secs:.3},\"setup_ms\":{setup_ms:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"xmss_per_s\":{:.1},\"proof_kib\":{proof_kib:.1},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
+            "{{\"signatures\":{},\"backend\":\"{backend}\",\"regime\":\"{regime}\",\"log_inv_rate\":{},\"security_bits\":{security:.1},\"signer_gen_s\":{gen_secs:.3},\"setup_ms\":{setup_ms:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"xmss_per_s\":{:.1},\"proof_kib\":{proof_kib:.1},\"proof_bound_kib\":{bound_kib:.1},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
             a.signatures,
             log_inv_rate,
             a.runs,
@@ -471,7 +504,7 @@ fn bench(a: BenchArgs) -> CmdResult {
             );
         }
         println!("throughput:    {:.1} XMSS/s", a.signatures as f64 / prove_secs);
-        println!("proof:         {proof_kib:.1} KiB");
+        println!("proof:         {proof_kib:.1} KiB (at most {bound_kib:.1} KiB for this statement)");
         if let Ok(parts) = multisig::aggregate::proof_components(proof.as_bytes(), &keys, &message, a.epoch) {
             for (what, bytes) in parts {
                 println!("  {:>8.1} KiB  {what}", bytes as f64 / 1024.0);
@@ -481,6 +514,48 @@ fn bench(a: BenchArgs) -> CmdResult {
         match rss_mib {
             Some(m) => println!("peak RSS:      {m:.1} MiB"),
             None => println!("peak RSS:      n/a"),
+        }
+    }
+    Ok(())
+}
+
+fn presets(a: PresetsArgs) -> CmdResult {
+    println!(
+        "Every preset: backend, regime, rate, the most signatures it takes, then per batch size N its \
+         soundness (own regime; proven regime in brackets for conjectured presets) and the largest proof \
+         it can produce. The default is {:?} (id {}); the verifier accepts by default only presets at \
+         least {SECURITY_FLOOR_BITS} bits proven for the statement.",
+        Preset::default_preset().options(),
+        Preset::default_preset().id()
+    );
+    for p in PRESETS {
+        let params = match p.backend {
+            Backend::Fri => format!(
+                "queries {}, grinding query/commit/batch/ood/lookup {}/{}/{}/{}/{}",
+                p.num_queries, p.query_pow_bits, p.commit_pow_bits, p.batch_pow_bits, p.ood_pow_bits, p.lookup_pow_bits
+            ),
+            Backend::Whir => format!("WHIR {:?}", p.whir),
+        };
+        println!(
+            "id {} {:?} {:?} rate 1/{}: at most {} signatures; {params}",
+            p.id(),
+            p.backend,
+            p.regime,
+            1u32 << p.log_inv_rate,
+            p.max_signatures()
+        );
+        let mut sizes: Vec<usize> = a.signatures.iter().copied().filter(|&n| n >= 1 && n <= p.max_signatures()).collect();
+        if !sizes.contains(&p.max_signatures()) {
+            sizes.push(p.max_signatures());
+        }
+        for n in sizes {
+            let bits = preset_security_bits(&p, p.regime, n).map_err(Failure::Malformed)?;
+            let proven = match p.regime {
+                Regime::Conjectured => format!(" [{:.2} proven]", preset_security_bits(&p, Regime::Proven, n).map_err(Failure::Malformed)?),
+                Regime::Proven => String::new(),
+            };
+            let bound = proof_size_bound(&p, n).map_err(Failure::Malformed)?;
+            println!("    N = {n:>4}: {bits:.2} bits{proven}, proofs at most {:.1} KiB", bound as f64 / 1024.0);
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! order.
 
 use multisig::aggregate::{
-    verify_aggregate, Aggregator, Backend, ProveOptions, Regime, VerifyOptions,
+    verify_aggregate, Aggregator, Backend, ProveOptions, Regime, VerifyError, VerifyOptions,
 };
 use multisig::xmss::{PublicKey, Signature};
 
@@ -52,42 +52,57 @@ fn real_leansig_signers_aggregate_and_verify() {
     }
     let keys = agg.public_keys();
     assert_eq!(keys, signers.iter().map(|(pk, _)| *pk).collect::<Vec<_>>());
+    let conjectured = ProveOptions {
+        regime: Regime::Conjectured,
+        log_inv_rate: 2,
+        ..Default::default()
+    };
     for opts in [
         ProveOptions::default(),
-        ProveOptions {
-            regime: Regime::Conjectured,
-            log_inv_rate: 2,
-            ..Default::default()
-        },
+        conjectured,
         ProveOptions {
             backend: Backend::Whir,
             ..Default::default()
         },
     ] {
         let proof = agg.prove(&opts).unwrap();
+        let is_conjectured = opts.regime == Regime::Conjectured;
         let vopts = VerifyOptions {
             require: Some(opts),
+            allow_conjectured: is_conjectured,
         };
         verify_aggregate(proof.as_bytes(), &keys, &message, epoch, &vopts).unwrap();
+        // The default verifier accepts the proven presets and refuses the conjectured one with
+        // exactly `PresetNotAccepted`, before verifying anything.
+        let default = verify_aggregate(proof.as_bytes(), &keys, &message, epoch, &VerifyOptions::default());
+        if is_conjectured {
+            assert!(matches!(default, Err(VerifyError::PresetNotAccepted(_))), "{default:?}");
+        } else {
+            default.unwrap();
+        }
         let mut reversed = keys.clone();
         reversed.reverse();
-        assert!(verify_aggregate(proof.as_bytes(), &reversed, &message, epoch, &vopts).is_err());
-        assert!(verify_aggregate(proof.as_bytes(), &keys, &message, epoch + 1, &vopts).is_err());
-        // A verifier requiring another preset refuses the proof.
+        assert!(matches!(
+            verify_aggregate(proof.as_bytes(), &reversed, &message, epoch, &vopts),
+            Err(VerifyError::Invalid(_))
+        ));
+        assert!(matches!(
+            verify_aggregate(proof.as_bytes(), &keys, &message, epoch + 1, &vopts),
+            Err(VerifyError::Invalid(_))
+        ));
+        // A verifier requiring another preset refuses the proof with `PresetNotAccepted`.
         let other = ProveOptions {
             regime: Regime::Conjectured,
             log_inv_rate: 4,
             ..Default::default()
         };
-        assert!(verify_aggregate(
+        let refused = verify_aggregate(
             proof.as_bytes(),
             &keys,
             &message,
             epoch,
-            &VerifyOptions {
-                require: Some(other)
-            }
-        )
-        .is_err());
+            &VerifyOptions { require: Some(other), allow_conjectured: true },
+        );
+        assert!(matches!(refused, Err(VerifyError::PresetNotAccepted(_))), "{refused:?}");
     }
 }

@@ -139,29 +139,57 @@ fn malformed_secret_keys_are_errors() {
     }
 }
 
-/// Slow (a third bottom tree): the window slides and signing follows it.
+/// A key made for 2^18 epochs (four bottom trees) signs in its third and its last bottom tree:
+/// [`xmss::sign_advancing`] slides the prepared window one bottom tree at a time, never
+/// backwards, and the advanced key's SSZ round-trips and keeps signing. Six bottom trees are
+/// built in all (four at key generation, two advances): the slowest test of the release suite.
 #[test]
-#[ignore]
-fn prepared_window_slides() {
-    let (pk, mut sk) = xmss::keygen([3; 32], 0, 3 * 65_536).unwrap();
-    assert_eq!(sk.activation_interval(), 0..196_608);
-    assert_eq!(
-        xmss::sign(&sk, 131_072, &[1; 32]),
-        Err(XmssError::EpochOutOfRange { epoch: 131_072 })
-    );
-    sk.advance_preparation();
+#[cfg_attr(debug_assertions, ignore = "slow in debug builds: run with --release")]
+fn key_for_2_18_epochs_signs_in_its_third_and_last_bottom_trees() {
+    let t = std::time::Instant::now();
+    let (pk, mut sk) = xmss::keygen([3; 32], 0, 1 << 18).unwrap();
+    eprintln!("keygen of 2^18 epochs: {:.1} s", t.elapsed().as_secs_f64());
+    assert_eq!(sk.activation_interval(), 0..(1 << 18));
+    assert_eq!(sk.prepared_interval(), 0..131_072);
+    let msg = [1u8; 32];
+    // Plain signing stops at the first window.
+    let third = 2 * 65_536 + 1234;
+    assert_eq!(xmss::sign(&sk, third, &msg), Err(XmssError::EpochOutOfRange { epoch: third }));
+    // Third bottom tree: one advance.
+    let t = std::time::Instant::now();
+    let (sig, advanced) = xmss::sign_advancing(&mut sk, third, &msg).unwrap();
+    eprintln!("advance by one bottom tree and sign: {:.1} s", t.elapsed().as_secs_f64());
+    assert_eq!(advanced, 1);
     assert_eq!(sk.prepared_interval(), 65_536..196_608);
-    let sig = xmss::sign(&sk, 150_000, &[1; 32]).unwrap();
-    assert!(xmss::verify(&pk, 150_000, &[1; 32], &sig));
+    assert!(xmss::verify(&pk, third, &msg, &sig));
+    // The window never moves back: the first bottom tree is gone.
     assert_eq!(
-        xmss::sign(&sk, 5, &[1; 32]),
+        xmss::sign_advancing(&mut sk, 5, &msg),
         Err(XmssError::EpochOutOfRange { epoch: 5 })
     );
-    // at the end of the activation interval it no longer moves
-    sk.advance_preparation();
     assert_eq!(sk.prepared_interval(), 65_536..196_608);
-    // same seed, same key
-    assert_eq!(xmss::keygen([3; 32], 0, 3 * 65_536).unwrap().0, pk);
+    // The advanced key's SSZ round-trips byte for byte and decodes to a key that still signs.
+    let bytes = sk.to_ssz();
+    let mut reloaded = SecretKey::from_ssz(&bytes).unwrap();
+    assert_eq!(reloaded, sk);
+    assert_eq!(reloaded.to_ssz(), bytes);
+    assert_eq!(xmss::sign(&reloaded, third, &msg).unwrap(), sig);
+    // Last bottom tree, from the reloaded key: one more advance; signing inside the window
+    // needs none.
+    let last = (1u32 << 18) - 1;
+    let (sig, advanced) = xmss::sign_advancing(&mut reloaded, last, &msg).unwrap();
+    assert_eq!(advanced, 1);
+    assert_eq!(reloaded.prepared_interval(), 131_072..262_144);
+    assert!(xmss::verify(&pk, last, &msg, &sig));
+    assert_eq!(xmss::sign_advancing(&mut reloaded, last - 70_000, &msg).unwrap().1, 0);
+    // Past the activation interval nothing moves.
+    assert_eq!(
+        xmss::sign_advancing(&mut reloaded, 1 << 18, &msg),
+        Err(XmssError::EpochOutOfRange { epoch: 1 << 18 })
+    );
+    assert_eq!(reloaded.prepared_interval(), 131_072..262_144);
+    // Same seed, same key.
+    assert_eq!(xmss::keygen([3; 32], 0, 1 << 18).unwrap().0, pk);
 }
 
 /// Random corruptions of a real secret key: decoding fails or yields a key that signs without

@@ -85,6 +85,7 @@ impl msig_prove_options {
             regime,
             log_inv_rate: self.log_inv_rate,
             backend,
+            max_proof_bytes: 0,
         })
     }
 

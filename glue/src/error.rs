@@ -58,13 +58,20 @@ pub enum msig_status {
     /// A Rust panic was caught at the C boundary. The library's state is intact, but an
     /// aggregator whose operation panicked refuses further use with this same code.
     MSIG_PANIC = 18,
+    /// The aggregate proof is well-formed but made under a preset the verifier's options refuse:
+    /// below the 124-bit proven floor for this statement (every conjectured preset, unless
+    /// `allow_conjectured` is set), or not the required preset. Nothing was verified.
+    MSIG_PRESET_NOT_ACCEPTED = 19,
+    /// A proof of this statement under the chosen preset can exceed the byte limit of the prove
+    /// options (`max_proof_bytes`, default 512 KiB); nothing was proved.
+    MSIG_PROOF_TOO_LARGE = 20,
 }
 
 pub use msig_status::*;
 
 impl msig_status {
     /// Every status, in code order (used by `msig_status_message` and the tests).
-    pub(crate) const ALL: [msig_status; 19] = [
+    pub(crate) const ALL: [msig_status; 21] = [
         MSIG_OK,
         MSIG_NULL_ARGUMENT,
         MSIG_BUFFER_TOO_SMALL,
@@ -84,6 +91,8 @@ impl msig_status {
         MSIG_PROVER_FAILED,
         MSIG_THREAD_POOL_ALREADY_INITIALIZED,
         MSIG_PANIC,
+        MSIG_PRESET_NOT_ACCEPTED,
+        MSIG_PROOF_TOO_LARGE,
     ];
 
     /// The status with numeric code `code`, if there is one.
@@ -113,6 +122,8 @@ impl msig_status {
             MSIG_PROVER_FAILED => "prover failed",
             MSIG_THREAD_POOL_ALREADY_INITIALIZED => "the global thread pool is already initialized",
             MSIG_PANIC => "internal panic caught at the C boundary",
+            MSIG_PRESET_NOT_ACCEPTED => "proof made under a preset the verifier does not accept",
+            MSIG_PROOF_TOO_LARGE => "proofs under this preset can exceed the byte limit",
         }
     }
 }
@@ -145,6 +156,7 @@ impl From<ProveError> for msig_status {
         match err {
             ProveError::Empty => MSIG_EMPTY_AGGREGATE,
             ProveError::InvalidOptions(_) => MSIG_INVALID_OPTIONS,
+            ProveError::ProofTooLarge { .. } => MSIG_PROOF_TOO_LARGE,
             ProveError::Prover(_) => MSIG_PROVER_FAILED,
         }
     }
@@ -155,6 +167,7 @@ impl From<VerifyError> for msig_status {
         match err {
             VerifyError::Malformed(_) => MSIG_MALFORMED_PROOF,
             VerifyError::Invalid(_) => MSIG_PROOF_INVALID,
+            VerifyError::PresetNotAccepted(_) => MSIG_PRESET_NOT_ACCEPTED,
         }
     }
 }

@@ -77,7 +77,7 @@ fn verify_statement(st: &Statement<'_>, require: Option<ProveOptions>) -> Result
         &keys,
         st.message,
         st.epoch,
-        &VerifyOptions { require },
+        &VerifyOptions { require, ..VerifyOptions::default() },
     )?;
     Ok(())
 }

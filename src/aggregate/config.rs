@@ -23,8 +23,9 @@
 //! for 104 bits. Over the quintic extension (`|EF| ~ 2^155`, Plonky3's
 //! `QuinticTrinomialExtensionField`, the only KoalaBear extension of degree > 4 with packed
 //! arithmetic in 0.8) list decoding up to the Johnson bound becomes usable, and the proven
-//! presets reach 124 bits (leanMultisig's proven level) with 225 queries at rate 1/2 and 112 at
-//! rate 1/4; the conjectured presets reach 128 bits, the Keccak-256 collision bound.
+//! presets reach 124 bits (leanMultisig's proven level) with 227 queries at rate 1/2 and 76 at
+//! rate 1/8 for up to 4096 signatures; the conjectured presets reach 127 to 128 bits, capped by
+//! the Keccak-256 collision bound.
 //!
 //! The cost: every opened extension value is 5 base elements instead of 4 (about 15% of a proof's
 //! bytes are extension values), and extension multiplications (LogUp columns, FRI folding, the
@@ -131,8 +132,34 @@ pub const MAX_LOG_INV_RATE: u8 = 4;
 /// have no tuned schedule and no measurement, so they are refused rather than guessed.
 pub const MAX_WHIR_LOG_INV_RATE: u8 = 2;
 
-/// The `log_inv_rate` that `ProveOptions { log_inv_rate: 0, .. }` resolves to.
-pub const DEFAULT_LOG_INV_RATE: u8 = 1;
+/// The `log_inv_rate` that `ProveOptions { log_inv_rate: 0, .. }` resolves to under
+/// [`Backend::Fri`]: rate 1/8, whose proven proofs stay under the 512 KiB wire cap at every
+/// accepted batch size (rates 1/2 and 1/4 do not: 883 and 491 KiB at 256 signatures, more at
+/// 4096), with the fastest prover of the presets that fit (see `README.md`, "Measured
+/// performance").
+pub const DEFAULT_FRI_LOG_INV_RATE: u8 = 3;
+
+/// The `log_inv_rate` that `ProveOptions { log_inv_rate: 0, .. }` resolves to under
+/// [`Backend::Whir`].
+pub const DEFAULT_WHIR_LOG_INV_RATE: u8 = 1;
+
+/// Largest number of signatures the WHIR presets accept, by `log_inv_rate` (1, 2): their proven
+/// soundness (over the exact field, terms composed by the union bound) is at least 124 bits up to
+/// here and below it at twice as many: 124.06 bits at 512 signatures for rate 1/2, 124.23 at 256
+/// and 123.64 at 512 for rate 1/4. The LogUp fingerprint term binds, and p3-multi-stark 0.8 has
+/// no grinding site before the LogUp challenges to buy it back.
+pub const MAX_WHIR_SIGNATURES: [usize; MAX_WHIR_LOG_INV_RATE as usize] = [512, 256];
+
+impl Backend {
+    /// The rate `log_inv_rate: 0` selects for this backend ([`DEFAULT_FRI_LOG_INV_RATE`],
+    /// [`DEFAULT_WHIR_LOG_INV_RATE`]).
+    pub const fn default_log_inv_rate(self) -> u8 {
+        match self {
+            Backend::Fri => DEFAULT_FRI_LOG_INV_RATE,
+            Backend::Whir => DEFAULT_WHIR_LOG_INV_RATE,
+        }
+    }
+}
 
 /// A resolved, validated set of proof-system parameters: one of the ten entries of [`PRESETS`].
 ///
@@ -246,17 +273,24 @@ const fn whir_preset(
     }
 }
 
-/// The eight presets, indexed by [`Preset::id`]: ids 0..=3 are the proven regime at
-/// `log_inv_rate` 1..=4, ids 4..=7 the conjectured regime at `log_inv_rate` 1..=4.
+/// The ten presets, indexed by [`Preset::id`]: ids 0..=3 are the FRI proven regime at
+/// `log_inv_rate` 1..=4, ids 4..=7 the FRI conjectured regime at `log_inv_rate` 1..=4, ids 8 and 9
+/// the WHIR proven regime at `log_inv_rate` 1 and 2.
 ///
-/// Columns: regime, log_inv_rate, queries, query PoW, commit PoW, batch PoW, OOD PoW, lookup PoW.
-/// Folding arity is 8 (`max_log_arity` 3), the final polynomial has 64 coefficients (so every trace has at least 128 rows), the Merkle
-/// cap is the root. The soundness of each is tabled in [`crate::aggregate::security`].
+/// FRI columns: regime, log_inv_rate, queries, query PoW, commit PoW, batch PoW, OOD PoW, lookup
+/// PoW. Folding arity is 8 (`max_log_arity` 3), the final polynomial has 64 coefficients (so every
+/// trace has at least 128 rows), the Merkle cap is the root. The proven presets are the fewest
+/// queries (then the least grinding, every site at most 16 bits) that reach 124 bits proven at
+/// [`super::MAX_SIGNATURES`] signatures on the real statement shape (`tests/format_security.rs`,
+/// `tune_search`); the soundness of each is tabled in [`crate::aggregate::security`].
+///
+/// WHIR columns: regime, log_inv_rate, first and later folding, rate step, bits per WHIR term,
+/// WHIR PoW, zerocheck PoW ([`WhirSchedule`]).
 pub const PRESETS: [Preset; 10] = [
-    preset(Regime::Proven, 1, 225, 16, 8, 16, 0, 0),
-    preset(Regime::Proven, 2, 112, 16, 8, 15, 0, 0),
-    preset(Regime::Proven, 3, 75, 16, 8, 15, 0, 0),
-    preset(Regime::Proven, 4, 57, 16, 7, 15, 0, 0),
+    preset(Regime::Proven, 1, 227, 16, 10, 16, 0, 3),
+    preset(Regime::Proven, 2, 113, 16, 9, 16, 0, 3),
+    preset(Regime::Proven, 3, 76, 16, 9, 15, 0, 2),
+    preset(Regime::Proven, 4, 58, 16, 9, 16, 0, 2),
     preset(Regime::Conjectured, 1, 115, 16, 0, 2, 0, 0),
     preset(Regime::Conjectured, 2, 57, 16, 0, 3, 0, 0),
     preset(Regime::Conjectured, 3, 38, 16, 0, 4, 0, 0),
@@ -266,8 +300,9 @@ pub const PRESETS: [Preset; 10] = [
 ];
 
 impl Preset {
-    /// Resolves prover options to a preset: `log_inv_rate` 0 means [`DEFAULT_LOG_INV_RATE`],
-    /// 1..=4 select the rate (1..=[`MAX_WHIR_LOG_INV_RATE`] for WHIR).
+    /// Resolves prover options to a preset: `log_inv_rate` 0 means the backend's default
+    /// ([`Backend::default_log_inv_rate`]), 1..=4 select the rate (1..=[`MAX_WHIR_LOG_INV_RATE`]
+    /// for WHIR). The byte limit of the options plays no part here.
     ///
     /// # Errors
     /// A message naming the bad value when `log_inv_rate > 4`, or for WHIR options past
@@ -275,7 +310,7 @@ impl Preset {
     /// assess it).
     pub fn from_options(opts: &ProveOptions) -> Result<Preset, String> {
         let rate = match opts.log_inv_rate {
-            0 => DEFAULT_LOG_INV_RATE,
+            0 => opts.backend.default_log_inv_rate(),
             r @ 1..=MAX_LOG_INV_RATE => r,
             r => {
                 return Err(format!(
@@ -305,9 +340,22 @@ impl Preset {
         }
     }
 
-    /// The default preset: proven regime at [`DEFAULT_LOG_INV_RATE`].
+    /// The default preset: FRI, proven regime, rate 1/8 ([`DEFAULT_FRI_LOG_INV_RATE`]): at
+    /// least 124 bits proven and at most 512 KiB for every batch size up to
+    /// [`super::MAX_SIGNATURES`].
     pub fn default_preset() -> Preset {
-        PRESETS[usize::from(DEFAULT_LOG_INV_RATE) - 1]
+        PRESETS[usize::from(DEFAULT_FRI_LOG_INV_RATE) - 1]
+    }
+
+    /// Largest number of signatures a proof under this preset may hold: [`super::MAX_SIGNATURES`]
+    /// for the FRI presets (every proven one is at least 124 bits proven there, every
+    /// conjectured one at least 124 bits conjectured), [`MAX_WHIR_SIGNATURES`] for WHIR.
+    /// `tests/format_security.rs` asserts the bits at this bound on the real statement shape.
+    pub const fn max_signatures(&self) -> usize {
+        match self.backend {
+            Backend::Fri => super::MAX_SIGNATURES,
+            Backend::Whir => MAX_WHIR_SIGNATURES[self.log_inv_rate as usize - 1],
+        }
     }
 
     /// The one-byte preset id carried in the proof header: `4 * regime + (log_inv_rate - 1)`
@@ -330,17 +378,19 @@ impl Preset {
         PRESETS.get(usize::from(id)).copied()
     }
 
-    /// The options this preset answers to (`log_inv_rate` always explicit, never 0).
+    /// The options this preset answers to (`log_inv_rate` always explicit, never 0; the byte
+    /// limit is the default one).
     pub const fn options(&self) -> ProveOptions {
         ProveOptions {
             regime: self.regime,
             log_inv_rate: self.log_inv_rate,
             backend: self.backend,
+            max_proof_bytes: 0,
         }
     }
 
     /// Whether a verifier that was told to require `opts` accepts this preset (`opts` with
-    /// `log_inv_rate` 0 requires the default rate).
+    /// `log_inv_rate` 0 requires the backend's default rate; the byte limit is not compared).
     pub fn satisfies(&self, opts: &ProveOptions) -> bool {
         Preset::from_options(opts).is_ok_and(|p| p == *self)
     }
@@ -413,13 +463,19 @@ mod tests {
     fn whir_options_resolve_to_proven_presets_at_low_rates_only() {
         for r in 0..=u8::MAX {
             for regime in [Regime::Proven, Regime::Conjectured] {
-                let opts = ProveOptions { regime, log_inv_rate: r, backend: Backend::Whir };
+                let opts = ProveOptions {
+                    regime,
+                    log_inv_rate: r,
+                    backend: Backend::Whir,
+                    ..Default::default()
+                };
                 let resolved = Preset::from_options(&opts);
                 let fits = regime == Regime::Proven && r <= MAX_WHIR_LOG_INV_RATE;
                 assert_eq!(resolved.is_ok(), fits, "{opts:?}");
                 if let Ok(p) = resolved {
                     assert_eq!(p.backend, Backend::Whir);
-                    assert_eq!(p.log_inv_rate, r.max(DEFAULT_LOG_INV_RATE));
+                    let want = if r == 0 { DEFAULT_WHIR_LOG_INV_RATE } else { r };
+                    assert_eq!(p.log_inv_rate, want);
                     assert!(p.satisfies(&opts));
                     assert!(!p.satisfies(&ProveOptions::default()));
                 }
@@ -443,7 +499,7 @@ mod tests {
         let d = Preset::from_options(&ProveOptions::default()).unwrap();
         assert_eq!(d, Preset::default_preset());
         assert_eq!(d.regime, Regime::Proven);
-        assert_eq!(d.log_inv_rate, DEFAULT_LOG_INV_RATE);
+        assert_eq!((d.backend, d.log_inv_rate), (Backend::Fri, DEFAULT_FRI_LOG_INV_RATE));
         for r in 5..=u8::MAX {
             let opts = ProveOptions {
                 regime: Regime::Conjectured,

@@ -69,7 +69,7 @@ pub const MAGIC: [u8; 8] = *b"MSIGPRF\0";
 /// digit accumulators, FRI presets only) and version 3 (WHIR presets 8 and 9 with a first
 /// folding of 7 variables, rate step 3 and 23 bits of grinding at every size; its FRI proofs
 /// have the shape of version 4's).
-pub const FORMAT_VERSION: u16 = 4;
+pub const FORMAT_VERSION: u16 = 5;
 
 /// Length of the prefix before the rkyv archive.
 pub const PREFIX_LEN: usize = 16;
@@ -438,6 +438,62 @@ impl Expected {
     }
 }
 
+/// Most sibling digests a pruned Merkle multiproof of `queries` leaves in a binary tree of
+/// `height` levels can hold: at depth `d` (1..=height) the queried paths pass through at most
+/// `min(queries, 2^(d-1))` parents, each of which contributes at most one sibling not on another
+/// path, so the bound is `sum_{l < height} min(queries, 2^l)` (equal to `queries * height` only
+/// for a single query). Both envelopes check their multiproofs against it, and
+/// [`max_encoded_len`] charges it.
+pub(crate) fn max_multiproof_siblings(queries: usize, height: usize) -> usize {
+    (0..height)
+        .map(|l| if l >= usize::BITS as usize - 1 { queries } else { queries.min(1 << l) })
+        .fold(0usize, usize::saturating_add)
+}
+
+/// The length of the longest proof under `preset` for a statement of `shape`: every count at the
+/// value the shape fixes and every Merkle multiproof at [`max_multiproof_siblings`], encoded
+/// exactly as [`encode`] would (the rkyv layout depends on the lengths alone, so this is the
+/// encoded length of that worst case, prefix included).
+///
+/// # Errors
+/// [`VerifyError::Malformed`] when the shape does not fit the preset (as [`decode`]).
+pub fn max_encoded_len(preset: &Preset, shape: &ProofShape) -> Result<usize, VerifyError> {
+    let e = Expected::new(preset, shape)?;
+    let q = e.num_queries;
+    let body = ProofBody {
+        degree_bits: vec![0; shape.instances.len()],
+        commit_main: [0; 32],
+        commit_permutation: [0; 32],
+        commit_quotient: [0; 32],
+        opened: vec![0; e.opened],
+        lookup_terminals: vec![0; e.lookup_instances * CHALLENGE_DEGREE],
+        lookup_pow_witness: 0,
+        ood_pow_witness: 0,
+        batch_pow_witness: 0,
+        fri_commits: vec![[0; 32]; e.rounds.len()],
+        fri_commit_pow_witnesses: vec![0; e.rounds.len()],
+        input_values: e.input_batches.iter().map(|&(w, _)| vec![0; q * w]).collect(),
+        input_paths: e
+            .input_batches
+            .iter()
+            .map(|&(_, h)| vec![[0; 32]; max_multiproof_siblings(q, h)])
+            .collect(),
+        round_values: e
+            .rounds
+            .iter()
+            .map(|&(arity, _)| vec![0; q * ((1usize << arity) - 1) * CHALLENGE_DEGREE])
+            .collect(),
+        round_paths: e
+            .rounds
+            .iter()
+            .map(|&(_, h)| vec![[0; 32]; max_multiproof_siblings(q, h)])
+            .collect(),
+        final_poly: vec![0; e.final_poly],
+        query_pow_witness: 0,
+    };
+    Ok(encode_body(preset, &body).len())
+}
+
 /// `Malformed` unless a decoded count equals the one the shape implies (both envelopes use it).
 pub(crate) fn check_len(what: &str, got: usize, expected: usize) -> Result<(), VerifyError> {
     if got == expected {
@@ -524,7 +580,7 @@ fn check_shape(
         check_at_most(
             &format!("input batch {b} Merkle siblings"),
             paths.len(),
-            e.num_queries * height,
+            max_multiproof_siblings(e.num_queries, height),
         )?;
     }
     check_len(
@@ -548,7 +604,7 @@ fn check_shape(
         check_at_most(
             &format!("FRI round {r} Merkle siblings"),
             paths.len(),
-            e.num_queries * height,
+            max_multiproof_siblings(e.num_queries, height),
         )?;
     }
     check_len("FRI final polynomial", body.final_poly.len(), e.final_poly)?;

@@ -38,10 +38,23 @@ pub(crate) const PERM24_BUS: &str = "poseidon1-24";
 /// Bus of reached roots `(sig, root (8), parameter (5))`, consumed by the key table.
 pub(crate) const ROOT_BUS: &str = "xmss-root";
 
-/// Largest number of signatures in one aggregate proof. Past 1024 signatures the presets give
-/// less than their targets (about 0.6 bit per doubling: 120.5 bits proven at 2^16, see
-/// [`security`]); `multisig bench` prints the bits of its statement.
-pub const MAX_SIGNATURES: usize = 1 << 16;
+/// Largest number of signatures in one aggregate proof: leanSpec's `VALIDATOR_REGISTRY_LIMIT`
+/// (2^12 validators, so no attestation has more signers). Every FRI preset is tuned to reach
+/// [`SECURITY_FLOOR_BITS`] here ([`security`]); the WHIR presets stop earlier
+/// ([`config::MAX_WHIR_SIGNATURES`]).
+pub const MAX_SIGNATURES: usize = 1 << 12;
+
+/// The soundness, in bits, that a proof must reach for its own statement to be made
+/// ([`Aggregator::prove`]) or accepted ([`verify_aggregate`]): graded in the proven regime unless
+/// the verifier opts into conjectured presets ([`VerifyOptions::allow_conjectured`]). The level
+/// leanMultisig's proven presets claim.
+pub const SECURITY_FLOOR_BITS: f64 = 124.0;
+
+/// The size cap of an aggregate proof on the wire, in bytes (512 KiB): consensus clients gossip
+/// and store an aggregate in an SSZ `ByteList512KiB` (zeam's `MAX_AGGREGATE_PROOF_SIZE`), so a
+/// longer proof cannot be used at all. The prover's default byte limit
+/// ([`ProveOptions::max_proof_bytes`]).
+pub const WIRE_CAP_BYTES: usize = 512 * 1024;
 
 /// Soundness regime of a preset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -68,22 +81,51 @@ pub enum Backend {
     Whir,
 }
 
-/// Options for [`Aggregator::prove`].
+/// Options for [`Aggregator::prove`]. `ProveOptions::default()` is the default preset
+/// ([`config::Preset::default_preset`]: FRI, proven, rate 1/8) with the wire cap as byte limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct ProveOptions {
+    /// Soundness regime the preset is tuned for.
     pub regime: Regime,
-    /// log2 of the inverse code rate (FRI blowup, or WHIR's starting rate), 1..=4 (0 means the
-    /// default, 1).
+    /// log2 of the inverse code rate (FRI blowup, or WHIR's starting rate), 1..=4 for FRI and
+    /// 1..=2 for WHIR; 0 means the backend's default ([`Backend::default_log_inv_rate`]: 3 for
+    /// FRI, 1 for WHIR).
     pub log_inv_rate: u8,
     /// Proof system.
     pub backend: Backend,
+    /// Largest proof the caller accepts, in bytes; 0 means [`WIRE_CAP_BYTES`] (512 KiB) and
+    /// `usize::MAX` means no limit. Before proving, the prover computes the largest proof the
+    /// preset can produce for the statement (every Merkle multiproof at its worst case,
+    /// [`proof_size_bound`]) and refuses with [`ProveError::ProofTooLarge`] when that exceeds the
+    /// limit; it never returns a longer proof.
+    pub max_proof_bytes: usize,
 }
 
-/// Options for [`verify_aggregate`].
+impl ProveOptions {
+    /// The byte limit these options state: [`Self::max_proof_bytes`], with 0 read as
+    /// [`WIRE_CAP_BYTES`].
+    pub const fn byte_limit(&self) -> usize {
+        if self.max_proof_bytes == 0 {
+            WIRE_CAP_BYTES
+        } else {
+            self.max_proof_bytes
+        }
+    }
+}
+
+/// Options for [`verify_aggregate`]. The default accepts a proof only if its preset is at least
+/// [`SECURITY_FLOOR_BITS`] proven for the statement at hand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct VerifyOptions {
-    /// If set, reject proofs made under any other preset.
+    /// If set, reject proofs made under any other preset (backend, regime and rate are compared;
+    /// the byte limit is not).
     pub require: Option<ProveOptions>,
+    /// Also accept proofs under the conjectured FRI presets (ids 4..=7), graded in the
+    /// conjectured regime: at least [`SECURITY_FLOOR_BITS`] under the random-words conjecture of
+    /// ePrint 2025/2010, but only 57 to 117 bits provable (about 73 at rate 1/4: the prover picks
+    /// the preset, so a verifier that opts in accepts what a conjectured preset is worth).
+    /// Default `false`: conjectured proofs are refused with [`VerifyError::PresetNotAccepted`].
+    pub allow_conjectured: bool,
 }
 
 /// Errors from [`Aggregator::add`].
@@ -98,10 +140,24 @@ pub enum AggregateError {
 /// Errors from [`Aggregator::prove`].
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum ProveError {
+    /// The aggregator holds no signature.
     #[error("no signatures to aggregate")]
     Empty,
+    /// The options name no preset, or the preset does not reach [`SECURITY_FLOOR_BITS`] for this
+    /// many signatures (WHIR past [`config::MAX_WHIR_SIGNATURES`]), or there are more than
+    /// [`MAX_SIGNATURES`].
     #[error("invalid options: {0}")]
     InvalidOptions(String),
+    /// A proof of this statement under the chosen preset can be longer than the caller's byte
+    /// limit ([`ProveOptions::max_proof_bytes`]); nothing was proved.
+    #[error("a proof can take up to {bound} bytes under this preset, over the limit of {limit} bytes")]
+    ProofTooLarge {
+        /// The largest proof the preset can produce for this statement, in bytes.
+        bound: usize,
+        /// The caller's limit, in bytes.
+        limit: usize,
+    },
+    /// The prover failed (for example on a witness the AIRs reject, in debug builds).
     #[error("prover failed: {0}")]
     Prover(String),
 }
@@ -109,8 +165,17 @@ pub enum ProveError {
 /// Errors from [`verify_aggregate`].
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum VerifyError {
+    /// The bytes are not an aggregate proof for a statement of this size (truncated, unknown
+    /// version or preset id, lengths that disagree with the statement, non-canonical encoding).
     #[error("malformed proof: {0}")]
     Malformed(String),
+    /// The proof is well-formed but made under a preset the verifier's options refuse: one
+    /// below [`SECURITY_FLOOR_BITS`] for this statement in the graded regime (any conjectured
+    /// preset without [`VerifyOptions::allow_conjectured`]), or not the required one
+    /// ([`VerifyOptions::require`]). Nothing was verified.
+    #[error("proof preset not accepted: {0}")]
+    PresetNotAccepted(String),
+    /// The proof is well-formed and its preset accepted, but it is false for this statement.
     #[error("proof does not verify: {0}")]
     Invalid(String),
 }
@@ -241,6 +306,7 @@ pub fn prove_witnesses(
         return Err(ProveError::Empty);
     }
     let preset = config::Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
+    check_provable(&preset, keys.len(), opts.byte_limit())?;
     let stmt = system::Statement { message, epoch, keys };
     if preset.backend == Backend::Whir {
         // Fails early, before any trace is built, when the WHIR schedule does not fit.
@@ -295,7 +361,137 @@ pub fn prove_witnesses(
             bytes
         }
     };
+    // The bound checked above covers every proof the preset can produce; this never fires unless
+    // the bound is wrong, and then no longer proof leaves the prover.
+    if bytes.len() > opts.byte_limit() {
+        return Err(ProveError::ProofTooLarge { bound: bytes.len(), limit: opts.byte_limit() });
+    }
     Ok(AggregateProof { bytes })
+}
+
+/// The checks [`prove_witnesses`] makes before any work: the preset accepts this many signatures,
+/// reaches [`SECURITY_FLOOR_BITS`] for them in its own regime, and cannot exceed `byte_limit`.
+///
+/// # Errors
+/// [`ProveError::InvalidOptions`] for a count past the preset's bound or a preset below the
+/// floor; [`ProveError::ProofTooLarge`] when [`proof_size_bound`] exceeds `byte_limit`.
+fn check_provable(preset: &config::Preset, num_signatures: usize, byte_limit: usize) -> Result<(), ProveError> {
+    if num_signatures > preset.max_signatures() {
+        return Err(ProveError::InvalidOptions(format!(
+            "{num_signatures} signatures: preset {} takes at most {} (see MAX_SIGNATURES, \
+             config::MAX_WHIR_SIGNATURES)",
+            preset.id(),
+            preset.max_signatures()
+        )));
+    }
+    let bits = preset_security_bits(preset, preset.regime, num_signatures).map_err(ProveError::InvalidOptions)?;
+    if bits < SECURITY_FLOOR_BITS {
+        return Err(ProveError::InvalidOptions(format!(
+            "preset {} gives {bits:.1} bits for {num_signatures} signatures, below the \
+             {SECURITY_FLOOR_BITS}-bit floor",
+            preset.id()
+        )));
+    }
+    let bound = proof_size_bound(preset, num_signatures).map_err(ProveError::InvalidOptions)?;
+    if bound > byte_limit {
+        return Err(ProveError::ProofTooLarge { bound, limit: byte_limit });
+    }
+    Ok(())
+}
+
+/// Per-process cache of a value computed per `(preset id, regime, number of signatures)`.
+type ShapeCache<T> = std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<(u8, Regime, usize), T>>>;
+
+/// `compute()` once per key and process (the figures depend on the statement's shape alone, and
+/// the shape on the number of signatures alone).
+fn cached<T: Copy>(
+    cache: &'static ShapeCache<T>,
+    key: (u8, Regime, usize),
+    compute: impl FnOnce() -> Result<T, String>,
+) -> Result<T, String> {
+    let map = cache.get_or_init(Default::default);
+    if let Some(v) = map.lock().map_err(|_| "poisoned cache")?.get(&key) {
+        return Ok(*v);
+    }
+    let v = compute()?;
+    map.lock().map_err(|_| "poisoned cache")?.insert(key, v);
+    Ok(v)
+}
+
+/// Soundness in bits, graded in `regime`, of every proof of `num_signatures` signatures under
+/// `preset`, over the exact challenge field (`log2 |EF|` = 154.94): FRI presets by
+/// [`security::security_bits_in`] on the statement's shape (either regime: a conjectured preset
+/// graded in the proven regime gives what it is provably worth), WHIR presets by
+/// [`whir::security_bits_for_signatures`] (proven regime only). Cached per process.
+///
+/// # Errors
+/// A message when `num_signatures` is 0 or past [`MAX_SIGNATURES`], for a WHIR preset graded in
+/// the conjectured regime, or when a WHIR schedule does not fit.
+pub fn preset_security_bits(preset: &config::Preset, regime: Regime, num_signatures: usize) -> Result<f64, String> {
+    static CACHE: ShapeCache<f64> = std::sync::OnceLock::new();
+    if num_signatures == 0 || num_signatures > MAX_SIGNATURES {
+        return Err(format!("{num_signatures} signatures (1..={MAX_SIGNATURES} accepted)"));
+    }
+    cached(&CACHE, (preset.id(), regime, num_signatures), || match preset.backend {
+        Backend::Fri => Ok(security::security_bits_in(preset, regime, &system::shape_for_signatures(num_signatures)).total_bits),
+        Backend::Whir if regime == Regime::Proven => whir::security_bits_for_signatures(preset, num_signatures),
+        Backend::Whir => Err("WHIR presets are graded in the proven regime only".into()),
+    })
+}
+
+/// The largest aggregate proof, in bytes (prefix included), that `preset` can produce for
+/// `num_signatures` signatures: every length the statement fixes at its exact value and every
+/// pruned Merkle multiproof at its largest (for `q` queries into a tree of height `h`, at most
+/// `sum_l min(q, 2^l)` siblings over the levels `l < h`), encoded. FRI: exact for that worst case
+/// ([`envelope::max_encoded_len`]); WHIR: an upper bound ([`whir_envelope::max_encoded_len`]).
+/// Cached per process.
+///
+/// # Errors
+/// As [`preset_security_bits`] for the count; a message when a WHIR schedule does not fit.
+pub fn proof_size_bound(preset: &config::Preset, num_signatures: usize) -> Result<usize, String> {
+    static CACHE: ShapeCache<usize> = std::sync::OnceLock::new();
+    if num_signatures == 0 || num_signatures > MAX_SIGNATURES {
+        return Err(format!("{num_signatures} signatures (1..={MAX_SIGNATURES} accepted)"));
+    }
+    cached(&CACHE, (preset.id(), preset.regime, num_signatures), || match preset.backend {
+        Backend::Fri => envelope::max_encoded_len(preset, &system::shape_for_signatures(num_signatures))
+            .map_err(|e| e.to_string()),
+        Backend::Whir => whir::proof_size_bound_for_signatures(preset, num_signatures),
+    })
+}
+
+/// The verifier's policy on the preset a proof names, before anything is decoded: the required
+/// preset if one is set, and at least [`SECURITY_FLOOR_BITS`] for this statement, graded in the
+/// proven regime (in the conjectured regime for a conjectured preset, only when the caller opted
+/// in).
+///
+/// # Errors
+/// [`VerifyError::PresetNotAccepted`] naming the preset and why.
+fn accept_preset(preset: &config::Preset, num_signatures: usize, opts: &VerifyOptions) -> Result<(), VerifyError> {
+    let refuse = |why: String| Err(VerifyError::PresetNotAccepted(format!("preset {}: {why}", preset.id())));
+    if let Some(required) = &opts.require {
+        if !preset.satisfies(required) {
+            return refuse(format!("the verifier requires {required:?}"));
+        }
+    }
+    if num_signatures > preset.max_signatures() {
+        return refuse(format!("takes at most {} signatures, the statement has {num_signatures}", preset.max_signatures()));
+    }
+    let graded = match (preset.regime, opts.allow_conjectured) {
+        (Regime::Conjectured, false) => {
+            let proven = preset_security_bits(preset, Regime::Proven, num_signatures).unwrap_or(0.0);
+            return refuse(format!(
+                "conjectured-regime preset, {proven:.1} bits proven for {num_signatures} signatures \
+                 (below {SECURITY_FLOOR_BITS}); accepted only with allow_conjectured"
+            ));
+        }
+        (regime, _) => regime,
+    };
+    let bits = preset_security_bits(preset, graded, num_signatures).map_err(VerifyError::PresetNotAccepted)?;
+    if bits < SECURITY_FLOOR_BITS {
+        return refuse(format!("{bits:.1} bits ({graded:?}) for {num_signatures} signatures, below {SECURITY_FLOOR_BITS}"));
+    }
+    Ok(())
 }
 
 /// Builds, once per process, the statement-independent tables that the first proof or
@@ -337,11 +533,16 @@ pub(crate) fn profile(phase: &str, since: std::time::Instant) {
 }
 
 /// Verifies an aggregate proof against the public keys (in the order of
-/// [`Aggregator::public_keys`]), message and epoch.
+/// [`Aggregator::public_keys`], which is the order of [`Aggregator::add`]), message and epoch.
+///
+/// The proof's 16-byte prefix names its preset; before anything else is decoded the preset must
+/// pass the verifier's policy (`opts`: by default at least [`SECURITY_FLOOR_BITS`] proven for
+/// this many signatures, which refuses every conjectured preset).
 ///
 /// # Errors
-/// [`VerifyError::Malformed`] for bytes that do not decode, [`VerifyError::Invalid`] for a proof
-/// that does not verify for exactly this statement.
+/// [`VerifyError::Malformed`] for bytes that do not decode, [`VerifyError::PresetNotAccepted`]
+/// for a preset the policy refuses, [`VerifyError::Invalid`] for a proof that does not verify for
+/// exactly this statement (including an empty, oversized or duplicated key list).
 pub fn verify_aggregate(
     proof: &[u8],
     public_keys: &[PublicKey],
@@ -357,14 +558,7 @@ pub fn verify_aggregate(
         return Err(VerifyError::Invalid("duplicate public key".into()));
     }
     let (preset, _) = envelope::read_prefix(proof)?;
-    if let Some(required) = &opts.require {
-        if !preset.satisfies(required) {
-            return Err(VerifyError::Invalid(format!(
-                "proof made under preset {}, not the required one",
-                preset.id()
-            )));
-        }
-    }
+    accept_preset(&preset, public_keys.len(), opts)?;
     if preset.backend == Backend::Whir {
         let (stmt, airs, proof) = decode_whir(&preset, proof, public_keys, message, epoch)?;
         return std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -431,31 +625,6 @@ fn decode_whir<'a>(
     }
     profile("verify: decode", t);
     Ok((stmt, airs, proof))
-}
-
-/// Soundness in bits of a proof under `opts` for this statement's shape (public keys, message,
-/// epoch): the FRI backend's terms from [`security`], the WHIR backend's from
-/// `p3_multi_stark::security_report` ([`whir::security_bits`]).
-///
-/// # Errors
-/// A message for options that name no preset or a WHIR schedule that does not fit the statement.
-pub fn statement_security_bits(
-    public_keys: &[PublicKey],
-    message: &[u8; 32],
-    epoch: u32,
-    opts: &ProveOptions,
-) -> Result<f64, String> {
-    let preset = config::Preset::from_options(opts)?;
-    let stmt = system::Statement { message, epoch, keys: public_keys };
-    let airs = stmt.airs();
-    match preset.backend {
-        Backend::Fri => {
-            let common = system::common_data(&airs);
-            let shape = system::proof_shape(&airs, &common, &system::degree_bits(&stmt.heights()));
-            Ok(security::security_bits(&preset, &shape).total_bits)
-        }
-        Backend::Whir => whir::security_bits(&preset, &stmt, &airs),
-    }
 }
 
 /// A statement as the verifier sees it, and a proof decoded against its shape.
@@ -530,7 +699,7 @@ mod tests {
         for regime in [Regime::Proven, Regime::Conjectured] {
             for backend in [Backend::Fri, Backend::Whir] {
                 for log_inv_rate in 0..=6 {
-                    let opts = ProveOptions { regime, log_inv_rate, backend };
+                    let opts = ProveOptions { regime, log_inv_rate, backend, ..Default::default() };
                     let preset = config::Preset::from_options(&opts);
                     match prepare(&opts) {
                         Ok(()) => assert!(preset.is_ok(), "{opts:?}"),

@@ -99,9 +99,11 @@ use p3_field::Field;
 use p3_security::fri::FriRegime;
 use p3_security::grinding::GrindingSites;
 use p3_security::logup::{self, LogUpAir};
+use p3_security::proximity::{list_size_ldr_m, list_size_udr};
+use p3_security::report::{ALI_LABEL, BATCH_LABEL, COLLISION_LABEL, DEEP_LABEL, LDT_LABEL};
 use p3_security::shape::{InstanceShape, StarkAirParams};
-use p3_security::stark::{conjectured_security_report, proven_security_report};
-use p3_security::RegimeReport;
+use p3_security::stark::conjectured_security_report;
+use p3_security::{air, deep, LowDegreeTest, SecurityAssumption};
 use p3_uni_stark::OpeningShape;
 
 use super::config::{Challenge, Preset, CHALLENGE_DEGREE};
@@ -304,6 +306,7 @@ impl ProofShape {
                 .map(|a| a.log_height)
                 .max()
                 .unwrap_or(0),
+            // Replaced by the exact field size where the bound is computed.
             modulus_bits: <Challenge as Field>::bits(),
             collision_resistance: COLLISION_RESISTANCE_BITS,
             num_batched_functions: self.num_batched_functions(),
@@ -368,23 +371,6 @@ impl SecurityReport {
             .find(|s| s.label == label)
             .map(|s| s.bits)
     }
-
-    fn from_regime_report(regime: Regime, decoding: String, r: &RegimeReport) -> Self {
-        let by_source: Vec<SourceBits> = r
-            .terms()
-            .iter()
-            .map(|t| SourceBits {
-                label: t.label,
-                bits: t.bits.bits(),
-            })
-            .collect();
-        SecurityReport {
-            regime,
-            total_bits: r.security_bits(),
-            decoding,
-            by_source,
-        }
-    }
 }
 
 /// The FRI parameters of a preset as `p3-security` sees them.
@@ -401,28 +387,58 @@ pub fn grinding_sites(preset: &Preset) -> GrindingSites {
     }
 }
 
-/// Soundness in bits of `preset` on a proof of the given shape, in the preset's own regime.
+/// `log2 |EF|` of the challenge field, exactly: `5 * log2(p)` = 154.943... for the quintic
+/// extension of KoalaBear (`p = 2^31 - 2^24 + 1`). `Field::bits()` would round it up to 155.
+pub fn challenge_field_bits() -> f64 {
+    CHALLENGE_DEGREE as f64 * f64::from(crate::xmss::constants::P).log2()
+}
+
+/// Soundness in bits of `preset` on a proof of the given shape, in the preset's own regime, over
+/// the exact challenge field ([`challenge_field_bits`]).
 ///
-/// Proven: the better of the unique-decoding and best list-decoding (Johnson bound) reports of
-/// [`proven_security_report`]. Conjectured: [`conjectured_security_report`].
+/// Proven: the best, over the unique-decoding regime and every admissible Johnson-bound list
+/// decoding radius `m`, of the weakest term (see [`security_bits_over_field`]). Conjectured: the
+/// random-words regime of `p3-security`'s conjectured report.
 pub fn security_bits(preset: &Preset, shape: &ProofShape) -> SecurityReport {
     security_bits_in(preset, preset.regime, shape)
 }
 
 /// As [`security_bits`], but graded in `regime` whatever the preset targets (e.g. what a
-/// conjectured preset is worth provably).
+/// conjectured preset is worth provably: about 73 bits at rate 1/4).
 pub fn security_bits_in(preset: &Preset, regime: Regime, shape: &ProofShape) -> SecurityReport {
-    security_bits_over_field(preset, regime, shape, <Challenge as Field>::bits())
+    security_bits_over_field(preset, regime, shape, challenge_field_bits())
 }
 
-/// As [`security_bits_in`], over a hypothetical challenge field of `modulus_bits` bits (used to
-/// price what a larger extension, e.g. the quintic one at 155 bits, would buy).
-pub fn security_bits_over_field(
-    preset: &Preset,
-    regime: Regime,
-    shape: &ProofShape,
-    modulus_bits: usize,
-) -> SecurityReport {
+/// One way of grading a proof: a decoding regime and the bits of every source under it.
+#[derive(Clone, Debug)]
+struct Candidate {
+    decoding: String,
+    terms: Vec<SourceBits>,
+}
+
+impl Candidate {
+    fn total(&self) -> f64 {
+        self.terms.iter().map(|t| t.bits).fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// Bits of a source that may be clamped at 0 and boosted by `pow_bits` of grinding.
+fn boosted(bits: f64, pow_bits: u8) -> f64 {
+    bits.max(0.0) + f64::from(pow_bits)
+}
+
+/// The candidates of `regime` over a challenge field of exactly `modulus_bits` bits.
+///
+/// Proven regime, for each list size `L` (1 in the unique-decoding regime, `(m + 1/2)/sqrt(rho)`
+/// at Johnson radius `m`, [`list_size_ldr_m`]): the ALI and DEEP terms of `p3-security` at `L`,
+/// FRI's own proven error at that radius, the batching term, and the LogUp term **times `L`**.
+/// The LogUp challenges `(alpha, beta)` are drawn after the main trace is committed and before
+/// any out-of-domain sample, so in the list-decoding regime the committed oracle may stand for
+/// any of `L` codewords and the fingerprint argument must hold for each of them: the
+/// round-by-round error is `L * N (W + 2) / |EF|` (ethSTARK-style list-size accounting, as for
+/// the ALI challenge, [2024/1553] Theorem 2). `p3-security` 0.8 passes extra terms unchanged to
+/// every regime, so this module composes the proven regimes itself.
+fn candidates(preset: &Preset, regime: Regime, shape: &ProofShape, modulus_bits: usize) -> Vec<Candidate> {
     let fri = fri_regime(preset);
     let air = shape.air_params();
     let inst = InstanceShape {
@@ -430,183 +446,151 @@ pub fn security_bits_over_field(
         ..shape.instance_shape()
     };
     let grinding = grinding_sites(preset);
-    let extras: Vec<_> = logup::security_term(&shape.logup(), &inst, &grinding)
-        .into_iter()
-        .collect();
-    match regime {
-        Regime::Proven => {
-            let r = proven_security_report(&fri, &air, &inst, &extras, &grinding);
-            match &r.ldr {
-                Some(ldr) if ldr.security_bits() > r.udr.security_bits() => {
-                    let m = match ldr.regime {
-                        p3_security::Regime::ListDecoding { m } => m,
-                        _ => 0,
-                    };
-                    SecurityReport::from_regime_report(regime, format!("list-decoding m={m}"), ldr)
-                }
-                _ => SecurityReport::from_regime_report(regime, "unique-decoding".into(), &r.udr),
-            }
-        }
-        Regime::Conjectured => {
-            let r = conjectured_security_report(&fri, &air, &inst, &extras, &grinding);
-            SecurityReport::from_regime_report(regime, "conjectured".into(), &r)
-        }
-    }
-}
-
-/// The batch an N = 1024 aggregate is designed around, used to choose and document the presets
-/// (`tune::tune_presets`). It models the first, three-AIR design; the targets are also asserted on
-/// the real four-AIR statement shapes for N <= 1024 (`tests/format_security.rs`,
-/// `security_by_batch_size`), which is what the documented bits rest on.
-///
-/// Assumptions (upper estimates; the real shape comes from the AIRs): a Poseidon1 width-16 table
-/// of 2^17 rows and 400 columns, a Poseidon1 width-24 table of 2^16 rows and 600 columns, a
-/// chain/encoding table of 2^17 rows and 120 columns reading its next row; every AIR of maximum
-/// constraint degree 3 (two quotient chunks), with 8 bus interactions per row of messages up to 24
-/// field elements wide, packed into 4 LogUp columns.
-pub fn design_shape() -> ProofShape {
-    let air = |log_height, main_width, main_next| AirShape {
-        log_height,
-        main_width,
-        main_next,
-        preprocessed_width: 0,
-        preprocessed_next: false,
-        num_constraints: main_width,
-        max_constraint_degree: 3,
-        num_quotient_chunks: 2,
-        num_lookups: 4,
-        num_interactions: 8,
-        max_message_width: 24,
+    let logup_air = shape.logup();
+    let collision = SourceBits {
+        label: COLLISION_LABEL,
+        bits: COLLISION_RESISTANCE_BITS as f64,
     };
-    ProofShape {
-        instances: vec![air(17, 400, false), air(16, 600, false), air(17, 120, true)],
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::aggregate::config::PRESETS;
-
-    fn row(p: &Preset, r: &SecurityReport) -> String {
-        let s = |l| r.source(l).map_or("-".to_string(), |b| format!("{b:.1}"));
-        format!(
-            "{} {:<11} 1/{:<2} {:>3} {:>2}/{}/{}/{}/{:<2} {:>6.1} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {} ({})",
-            p.id(),
-            format!("{:?}", p.regime),
-            1u32 << p.log_inv_rate,
-            p.num_queries,
-            p.query_pow_bits,
-            p.commit_pow_bits,
-            p.batch_pow_bits,
-            p.ood_pow_bits,
-            p.lookup_pow_bits,
-            r.total_bits,
-            s("air-composition"),
-            s("deep-ali"),
-            s("batch-combination"),
-            s("logup-fingerprint"),
-            s("low-degree-test"),
-            s("ldt-query-phase"),
-            s("ldt-commit-phase"),
-            r.binding().label,
-            r.decoding,
-        )
-    }
-
-    #[test]
-    fn print_preset_table() {
-        let shape = design_shape();
-        println!("batched functions: {}", shape.num_batched_functions());
-        for p in PRESETS.iter().filter(|p| p.backend == crate::aggregate::Backend::Fri) {
-            println!("{}", row(p, &security_bits(p, &shape)));
+    match regime {
+        Regime::Conjectured => {
+            // List size 1: the LogUp term is p3-security's own.
+            let extras: Vec<_> = logup::security_term(&logup_air, &inst, &grinding)
+                .into_iter()
+                .collect();
+            let r = conjectured_security_report(&fri, &air, &inst, &extras, &grinding);
+            vec![Candidate {
+                decoding: "conjectured".into(),
+                terms: r
+                    .terms()
+                    .iter()
+                    .map(|t| SourceBits {
+                        label: t.label,
+                        bits: t.bits.bits(),
+                    })
+                    .collect(),
+            }]
+        }
+        Regime::Proven => {
+            let log_blowup = usize::from(preset.log_inv_rate);
+            let num_functions = inst.num_batched_functions;
+            let compose = |decoding: String, list_size: f64, ldt: f64, batch: Option<f64>| {
+                let mut terms = vec![
+                    SourceBits {
+                        label: ALI_LABEL,
+                        bits: air::composition_error(air.num_constraints, list_size, modulus_bits)
+                            .bits(),
+                    },
+                    SourceBits {
+                        label: DEEP_LABEL,
+                        bits: boosted(
+                            deep::deep_ali_error(&air, &inst, list_size).bits(),
+                            preset.ood_pow_bits,
+                        ),
+                    },
+                    SourceBits { label: LDT_LABEL, bits: ldt },
+                ];
+                if let Some(b) = batch {
+                    terms.push(SourceBits {
+                        label: BATCH_LABEL,
+                        bits: boosted(b, preset.batch_pow_bits),
+                    });
+                }
+                if logup_air.num_interactions > 0 {
+                    terms.push(SourceBits {
+                        label: logup::LOGUP_LABEL,
+                        bits: boosted(
+                            logup::fingerprint_error(&logup_air, &inst).bits() - list_size.log2(),
+                            preset.lookup_pow_bits,
+                        ),
+                    });
+                }
+                terms.push(collision);
+                Candidate { decoding, terms }
+            };
+            let batch = |assumption: Option<usize>| {
+                (num_functions >= 2).then(|| match assumption {
+                    None => SecurityAssumption::UniqueDecoding.prox_gaps_error(
+                        inst.log_trace_length,
+                        log_blowup,
+                        modulus_bits,
+                        num_functions,
+                    ),
+                    Some(m) => SecurityAssumption::prox_gaps_error_jb_at_m(
+                        inst.log_trace_length,
+                        log_blowup,
+                        modulus_bits,
+                        num_functions,
+                        m,
+                    ),
+                })
+            };
+            let mut out = vec![compose(
+                "unique-decoding".into(),
+                list_size_udr(),
+                fri.proven_error_udr(&air, &inst).bits(),
+                batch(None),
+            )];
+            for (m, ldt) in fri.ldr_candidates(&air, &inst) {
+                out.push(compose(
+                    format!("list-decoding m={m}"),
+                    list_size_ldr_m(log_blowup, m),
+                    ldt.bits(),
+                    batch(Some(m)),
+                ));
+            }
+            out
         }
     }
 }
-#[cfg(test)]
-mod tune {
-    use super::*;
-    use crate::aggregate::config::PRESETS;
 
-    /// Smallest query count (and then smallest grinding) reaching `target` bits on the design
-    /// shape, with every grinding site capped at `max_pow` bits and the query grinding fixed.
-    pub(super) fn tune(
-        base: Preset,
-        target: f64,
-        max_pow: u8,
-        modulus_bits: usize,
-    ) -> Option<(Preset, SecurityReport)> {
-        let shape = design_shape();
-        let cost = |p: &Preset| {
-            (p.num_queries as u64) << 40
-                | ((1u64 << p.batch_pow_bits)
-                    + (1u64 << p.ood_pow_bits)
-                    + (1u64 << p.lookup_pow_bits)
-                    + 6 * (1u64 << p.commit_pow_bits))
-        };
-        let eval = |q: u16, bp: u8, cp: u8| -> Option<(Preset, SecurityReport)> {
-            let mut p = Preset {
-                num_queries: q,
-                batch_pow_bits: bp,
-                commit_pow_bits: cp,
-                ood_pow_bits: 0,
-                lookup_pow_bits: 0,
-                ..base
-            };
-            let r0 = security_bits_over_field(&p, p.regime, &shape, modulus_bits);
-            let need = |l: &str| r0.source(l).map_or(0.0, |b| (target - b).max(0.0).ceil()) as u8;
-            p.ood_pow_bits = need("deep-ali");
-            p.lookup_pow_bits = need("logup-fingerprint");
-            if p.ood_pow_bits > max_pow || p.lookup_pow_bits > max_pow {
-                return None;
-            }
-            let r = security_bits_over_field(&p, p.regime, &shape, modulus_bits);
-            (r.total_bits >= target).then_some((p, r))
-        };
-        let mut best: Option<(Preset, SecurityReport)> = None;
-        for bp in 0..=max_pow {
-            for cp in 0..=max_pow {
-                if eval(800, bp, cp).is_none() {
-                    continue;
-                }
-                let (mut lo, mut hi) = (1u16, 800u16);
-                while lo < hi {
-                    let mid = (lo + hi) / 2;
-                    if eval(mid, bp, cp).is_some() {
-                        hi = mid
-                    } else {
-                        lo = mid + 1
+/// As [`security_bits_in`], over a challenge field of `field_bits = log2 |EF|` bits, which need
+/// not be an integer.
+///
+/// `p3-security` takes the field size as a whole number of bits. Every term it computes is a
+/// non-decreasing function of `log2 |EF|` with slope at most 1 (each field-dependent error is
+/// proportional to `1 / |EF|`; query and collision terms do not depend on it), so its value at
+/// `field_bits` is at least `max(t(floor), t(floor + 1) - (floor + 1 - field_bits))`: each term is
+/// evaluated at the two neighbouring integers and combined that way. The total is the minimum
+/// over the terms of the best candidate regime (round-by-round soundness).
+pub fn security_bits_over_field(
+    preset: &Preset,
+    regime: Regime,
+    shape: &ProofShape,
+    field_bits: f64,
+) -> SecurityReport {
+    let lo = field_bits.floor();
+    let below = candidates(preset, regime, shape, lo as usize);
+    let above = candidates(preset, regime, shape, lo as usize + 1);
+    let gap = lo + 1.0 - field_bits;
+    let best = below
+        .into_iter()
+        .zip(above)
+        .map(|(b, a)| {
+            debug_assert_eq!(b.decoding, a.decoding);
+            let terms = b
+                .terms
+                .iter()
+                .zip(&a.terms)
+                .map(|(tb, ta)| {
+                    debug_assert_eq!(tb.label, ta.label);
+                    SourceBits {
+                        label: tb.label,
+                        bits: tb.bits.max(ta.bits - gap),
                     }
-                }
-                let found = eval(lo, bp, cp).unwrap();
-                if best.as_ref().is_none_or(|(b, _)| cost(&found.0) < cost(b)) {
-                    best = Some(found);
-                }
+                })
+                .collect();
+            Candidate {
+                decoding: b.decoding,
+                terms,
             }
-        }
-        best
-    }
-
-    #[test]
-    #[ignore]
-    fn tune_presets() {
-        for p in PRESETS.into_iter().filter(|p| p.backend == crate::aggregate::Backend::Fri) {
-            let target = match p.regime {
-                Regime::Proven => 124.0,
-                Regime::Conjectured => 128.0,
-            };
-            match tune(p, target, 16, <Challenge as Field>::bits()) {
-                Some((t, r)) => println!("{} {:?} 1/{} q={} qpow={} commit={} batch={} ood={} lookup={} -> {:.1} ({}, {})", t.id(), t.regime, 1 << t.log_inv_rate, t.num_queries, t.query_pow_bits, t.commit_pow_bits, t.batch_pow_bits, t.ood_pow_bits, t.lookup_pow_bits, r.total_bits, r.binding().label, r.decoding),
-                None => println!("{} unreachable", p.id()),
-            }
-        }
-        println!("-- 128 bits over the quintic extension (155 bits), pow cap 16:");
-        for p in PRESETS.into_iter().filter(|p| p.backend == crate::aggregate::Backend::Fri) {
-            match tune(p, 128.0, 16, 155) {
-                Some((t, r)) => println!("{} {:?} 1/{} q={} qpow={} commit={} batch={} ood={} lookup={} -> {:.1} ({}, {})", t.id(), t.regime, 1 << t.log_inv_rate, t.num_queries, t.query_pow_bits, t.commit_pow_bits, t.batch_pow_bits, t.ood_pow_bits, t.lookup_pow_bits, r.total_bits, r.binding().label, r.decoding),
-                None => println!("{} unreachable", p.id()),
-            }
-        }
+        })
+        .max_by(|x, y| x.total().total_cmp(&y.total()))
+        .expect("every regime has at least one candidate");
+    SecurityReport {
+        regime,
+        total_bits: best.total(),
+        decoding: best.decoding,
+        by_source: best.terms,
     }
 }
 

@@ -324,6 +324,31 @@ pub fn proof_shape(
     ProofShape { instances }
 }
 
+/// `n` distinct placeholder keys, for figures that depend on a statement's size alone (its
+/// shape, security and proof-size bound), never for a proof.
+pub(crate) fn placeholder_keys(n: usize) -> Vec<PublicKey> {
+    (0..n)
+        .map(|i| PublicKey {
+            root: [F::from_u32(i as u32); 8],
+            parameter: [F::ZERO; 5],
+        })
+        .collect()
+}
+
+/// The proof shape of every statement of `num_signatures` signatures: heights, widths and
+/// lookups depend on the count alone, never on the keys, message or epoch (the statement
+/// used here has placeholder keys).
+pub fn shape_for_signatures(num_signatures: usize) -> ProofShape {
+    let keys = placeholder_keys(num_signatures);
+    let stmt = Statement {
+        message: &[0; 32],
+        epoch: 0,
+        keys: &keys,
+    };
+    let airs = stmt.airs();
+    proof_shape(&airs, &common_data(&airs), &degree_bits(&stmt.heights()))
+}
+
 /// log2 of the heights.
 pub fn degree_bits(heights: &[usize]) -> Vec<usize> {
     heights.iter().map(|&h| log2_strict_usize(h)).collect()

@@ -449,8 +449,55 @@ fn verifier_instances<'a>(
     )
 }
 
+/// Soundness in bits of every WHIR proof of `num_signatures` signatures under `preset` (the
+/// shape depends on the count alone), over the exact challenge field. `p3_multi_stark`'s report
+/// takes `|EF|` as 155 bits and composes its terms by the union bound (the sum of the error
+/// probabilities, the collision term included); every term that depends on the field is
+/// proportional to `1 / |EF|`, so here each term except the collision one is first lowered by
+/// `155 - log2 |EF|` (0.057 bits; exact for the field-dependent terms, conservative for the
+/// others), then the terms are summed the same way.
+///
+/// # Errors
+/// As [`security_terms`].
+pub fn security_bits_for_signatures(preset: &Preset, num_signatures: usize) -> Result<f64, String> {
+    let keys = system::placeholder_keys(num_signatures);
+    let stmt = Statement { message: &[0; 32], epoch: 0, keys: &keys };
+    let airs = stmt.airs();
+    let report = security_terms(preset, &stmt, &airs)?;
+    if !report.unassessed_components().is_empty() {
+        return Err(format!("unassessed: {:?}", report.unassessed_components()));
+    }
+    let rounded = <super::config::Challenge as p3_field::Field>::bits() as f64;
+    let gap = (rounded - super::security::challenge_field_bits()).max(0.0);
+    let terms: Vec<p3_security::ErrorBits> = report
+        .terms()
+        .iter()
+        .map(|t| {
+            let field_free = t.label.contains("collision");
+            p3_security::ErrorBits::from_log2(if field_free { t.bits.bits() } else { t.bits.bits() - gap })
+        })
+        .collect();
+    Ok(p3_security::ErrorBits::sum(&terms).bits().max(0.0))
+}
+
+/// An upper bound on the bytes of every WHIR proof of `num_signatures` signatures under
+/// `preset` ([`super::whir_envelope::max_encoded_len`] for the statement's stacked trace and
+/// table widths).
+///
+/// # Errors
+/// A message when the WHIR schedule does not fit the statement.
+pub fn proof_size_bound_for_signatures(preset: &Preset, num_signatures: usize) -> Result<usize, String> {
+    let keys = system::placeholder_keys(num_signatures);
+    let stmt = Statement { message: &[0; 32], epoch: 0, keys: &keys };
+    let airs = stmt.airs();
+    let widths: Vec<usize> = airs.iter().map(p3_air::BaseAir::<Val>::width).collect();
+    super::whir_envelope::max_encoded_len(preset, statement_num_variables(preset, &stmt, &airs), &widths)
+        .map_err(|e| e.to_string())
+}
+
 /// Soundness in bits of a WHIR proof of `stmt` under `preset`, as `p3_multi_stark`'s
-/// security report composes it (every term, capped at [`COLLISION_BITS`]).
+/// security report composes it (every term, capped at [`COLLISION_BITS`]; `|EF|` taken as 155
+/// bits, see [`security_bits_for_signatures`] for the exact field).
 ///
 /// # Errors
 /// A message when the parameters do not fit or a component cannot be assessed.

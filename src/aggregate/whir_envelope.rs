@@ -105,8 +105,8 @@ use rkyv::rend::u32_le;
 
 use super::config::{Challenge, Challenger, Preset, Val, ValMmcs, CHALLENGE_DEGREE};
 use super::envelope::{
-    cap, canonical, check_at_most, check_len, digest_to_bytes, paths, read_prefix, with_prefix,
-    Digest,
+    cap, canonical, check_at_most, check_len, digest_to_bytes, max_multiproof_siblings, paths,
+    read_prefix, with_prefix, Digest,
 };
 use super::whir::{protocol_parameters, WhirProof};
 use super::{Backend, VerifyError};
@@ -588,6 +588,83 @@ impl Expected {
     }
 }
 
+/// Evaluations per zerocheck round polynomial that [`max_encoded_len`] charges: the AIRs'
+/// constraint degree (3) times the equality factor and the selector, plus one, with room to
+/// spare. A test checks real proofs against it.
+const ZEROCHECK_ROUND_EVALS: usize = 8;
+
+/// An upper bound on the length of a proof under the WHIR `preset` for a stacked trace of
+/// `num_variables` whose tables have `table_widths` columns: the WHIR opening at the counts the
+/// configuration fixes with every Merkle multiproof at [`max_multiproof_siblings`], every table
+/// column evaluated at the zerocheck point and its successor, the LogUp fractional GKR and the
+/// zerocheck sumcheck at their bounded round counts ([`REDUCTION_SLACK`] over `num_variables`,
+/// [`ZEROCHECK_ROUND_EVALS`] evaluations per round), and no indexed-lookup or bus proof (the
+/// aggregation AIRs use neither; a test checks real proofs against the bound).
+///
+/// # Errors
+/// [`VerifyError::Malformed`] when the schedule does not fit `num_variables` (as [`decode`]).
+pub fn max_encoded_len(
+    preset: &Preset,
+    num_variables: usize,
+    table_widths: &[usize],
+) -> Result<usize, VerifyError> {
+    let e = Expected::new(preset, num_variables)?;
+    let d = CHALLENGE_DEGREE;
+    let sumcheck = |s: SumcheckExpect| SumcheckBody {
+        evals: vec![0; s.rounds * 2 * d],
+        pow_witnesses: vec![0; if s.pow { s.rounds } else { 0 }],
+    };
+    let opening = |q: QueryExpect| OpeningBody {
+        rows: vec![0; q.rows * q.row_words],
+        paths: vec![[0; 32]; max_multiproof_siblings(q.rows, q.tree_height)],
+    };
+    let max = e.max_reduction_rounds;
+    let body = WhirBody {
+        commitment: [0; 32],
+        lookup: vec![GkrBody {
+            root_denominator: [0; CHALLENGE_DEGREE],
+            layers: (0..max)
+                .map(|k| GkrLayerBody {
+                    round_polys: vec![0; k * 3 * d],
+                    claims: [0; 4 * CHALLENGE_DEGREE],
+                })
+                .collect(),
+        }],
+        indexed: Vec::new(),
+        bus: Vec::new(),
+        sumcheck: GenericDegreeBody {
+            claimed_sum: [0; CHALLENGE_DEGREE],
+            round_polys: vec![vec![0; ZEROCHECK_ROUND_EVALS * d]; max],
+            pow_witnesses: vec![0; if e.zerocheck_pow { max } else { 0 }],
+        },
+        opening: PcsBody {
+            initial_ood_answers: vec![0; e.initial_ood * d],
+            initial_sumcheck: sumcheck(e.initial_sumcheck),
+            rounds: e
+                .rounds
+                .iter()
+                .map(|r| WhirRoundBody {
+                    commitment: [0; 32],
+                    ood_answers: vec![0; r.ood * d],
+                    pow_witness: 0,
+                    openings: opening(r.query),
+                    sumcheck: sumcheck(r.sumcheck),
+                })
+                .collect(),
+            final_poly: vec![0; e.final_poly * d],
+            final_pow_witness: 0,
+            final_openings: opening(e.final_query),
+            final_sumcheck: sumcheck(e.final_sumcheck),
+            evals: table_widths
+                .iter()
+                .map(|&w| EvalBatchBody { current: vec![0; w * d], next: vec![0; w * d] })
+                .collect(),
+        },
+        preprocessed_opening: Vec::new(),
+    };
+    Ok(encode_body(preset, &body).len())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Shape checks (on the validated archive, before any conversion)
 // ---------------------------------------------------------------------------------------------
@@ -635,7 +712,7 @@ fn check_opening(what: &str, o: &ArchivedOpeningBody, e: QueryExpect) -> Result<
     check_at_most(
         &format!("{what} Merkle siblings"),
         o.paths.len(),
-        mul(what, e.rows, e.tree_height)?,
+        max_multiproof_siblings(e.rows, e.tree_height),
     )
 }
 
@@ -1305,6 +1382,7 @@ mod tests {
             regime: Regime::Proven,
             log_inv_rate: 1,
             backend: Backend::Whir,
+            ..Default::default()
         })
         .unwrap()
     }

@@ -189,6 +189,23 @@ pub fn sign(sk: &SecretKey, epoch: u32, message: &[u8; 32]) -> Result<Signature,
     keygen::sign(sk, epoch, message)
 }
 
+/// Signs like [`sign`], first sliding the key's prepared window forward until it holds `epoch`
+/// ([`SecretKey::prepare_for_epoch`]), so that a key signs every epoch of its activation
+/// interval. Returns the signature and the number of bottom trees built (0 when the window
+/// already held `epoch`); when it is not 0 the caller should persist the key again
+/// ([`SecretKey::to_ssz`]), as zeam does with leanSig's keys.
+///
+/// # Errors
+/// As [`SecretKey::prepare_for_epoch`] and [`sign`].
+pub fn sign_advancing(
+    sk: &mut SecretKey,
+    epoch: u32,
+    message: &[u8; 32],
+) -> Result<(Signature, usize), XmssError> {
+    let advanced = sk.prepare_for_epoch(epoch)?;
+    Ok((keygen::sign(sk, epoch, message)?, advanced))
+}
+
 /// Verification (leanSig `verify`): true iff `sig` is a valid signature of `message` at `epoch`
 /// under `pk`. See [`verify::verify`] for the steps.
 pub fn verify(pk: &PublicKey, epoch: u32, message: &[u8; 32], sig: &Signature) -> bool {
