@@ -489,7 +489,9 @@ impl Traces {
                 return Err(Rejection::WhirProverRefusedLookupSum);
             }
             Err(refusal) => {
-                assert!(cfg!(debug_assertions), "FRI prover failed: {refusal}");
+                if !cfg!(debug_assertions) {
+                    panic!("FRI prover failed in a release build: {refusal}");
+                }
                 return Err(Rejection::FriProverRefused(refusal));
             }
         };
@@ -903,6 +905,7 @@ fn digit_bit_equal_to_2_is_caught_by_the_digit_bit_constraint() {
 /// The first padding entry of the tweak table: `(chain 0, position 0, tweak (0, 0))`, the entry
 /// a chain step from position `p - 1` of chain 0 with tweak `(0, 0)` looks up.
 const PADDING_TWEAK_ENTRY: usize = DIMENSION * (BASE - 1);
+const _: () = assert!(PADDING_TWEAK_ENTRY < TWEAK_PERIOD);
 
 /// Writes into the chain trace's row `row` (a padding row) an active step of chain 0 of
 /// signature `sig` from position `p - 1` (so to position 0) with tweak `(0, 0)`, from `value`,
@@ -915,7 +918,6 @@ fn write_step_from_position_minus_one(
     value: &Digest,
     parameter: &[F; PARAMETER_LEN],
 ) {
-    assert!(PADDING_TWEAK_ENTRY < TWEAK_PERIOD);
     let table = &t.traces[Instance::Table as usize];
     for col in [
         table_air::T_CHAIN,
