@@ -1166,35 +1166,82 @@ fn wrong_merkle_sibling_is_caught_by_the_root_bus() {
     Traces::build(&keys, &witnesses, &steps).assert_caught_by(&[Check::Bus(ROOT_BUS)]);
 }
 
+/// Replaces signer 1's walk of chain `chain` (its steps, and its chain end) by one whose first
+/// step is hashed with `tweak` instead of the tweak of its target position; the leaf and the
+/// key's root are recomputed from the new chain end. Returns the start position of that step.
+fn rewalk_with_first_tweak(
+    keys: &mut [PublicKey],
+    witnesses: &mut [SigWitness],
+    steps: &mut Vec<ChainStep>,
+    chain: usize,
+    tweak: [F; 2],
+) -> u8 {
+    let w = &mut witnesses[1];
+    let first = w.digits[chain];
+    assert!(first < BASE as u8 - 1, "the chain needs a step");
+    steps.retain(|s| !(s.sig == 1 && usize::from(s.chain) == chain));
+    let mut value = w.starts[chain];
+    for pos in first..(BASE as u8 - 1) {
+        let mut input = chain_step_input(&w.parameter, EPOCH, chain as u8, pos + 1, &value);
+        if pos == first {
+            input[13..15].copy_from_slice(&tweak);
+        }
+        steps.push(ChainStep {
+            sig: 1,
+            chain: chain as u8,
+            pos,
+            input,
+        });
+        value = compress_16(&input);
+    }
+    assert_ne!(value, w.ends[chain]);
+    w.ends[chain] = value;
+    let leaf = leaf_hash(&w.parameter, EPOCH, &w.ends);
+    keys[1].root = merkle_root_from_path(&w.parameter, EPOCH, &leaf, &w.path);
+    first
+}
+
 #[test]
 fn tweak_off_by_one_is_caught_by_the_tweak_bus() {
     // A key whose chain 0 was hashed with the tweak of the next position on its first step:
     // root, leaf and chain ends are consistent with that walk, only the tweak is wrong.
     let (mut keys, mut witnesses, _) = honest_pair();
     let mut steps = all_steps(&mut witnesses);
-    let w = &mut witnesses[1];
-    assert!(w.digits[0] < BASE as u8 - 1, "chain 0 needs a step");
-    steps.retain(|s| !(s.sig == 1 && s.chain == 0));
-    let mut value = w.starts[0];
-    for pos in w.digits[0]..(BASE as u8 - 1) {
-        let target = if pos == w.digits[0] { pos + 2 } else { pos + 1 };
-        let mut input = [F::ZERO; 16];
-        input[..8].copy_from_slice(&value);
-        input[8..13].copy_from_slice(&w.parameter);
-        input[13..15].copy_from_slice(&chain_tweak(EPOCH, 0, target));
-        steps.push(ChainStep {
-            sig: 1,
-            chain: 0,
-            pos,
-            input,
-        });
-        value = compress_16(&input);
-    }
-    assert_ne!(value, w.ends[0]);
-    w.ends[0] = value;
-    let leaf = leaf_hash(&w.parameter, EPOCH, &w.ends);
-    keys[1].root = merkle_root_from_path(&w.parameter, EPOCH, &leaf, &w.path);
+    let x = witnesses[1].digits[0];
+    let tweak = chain_tweak(EPOCH, 0, x + 2);
+    rewalk_with_first_tweak(&mut keys, &mut witnesses, &mut steps, 0, tweak);
     Traces::build(&keys, &witnesses, &steps).assert_caught_by(&[Check::Bus(TWEAK_BUS)]);
+}
+
+#[test]
+fn substitute_tweak_in_tweak_mirror_is_caught_by_the_tweak_mirror_constraint() {
+    // Signer 1's first step on chain c is hashed with that step's tweak of another epoch, and
+    // the committed tweak mirror of the entry it looks up holds that tweak: the tweak bus
+    // balances (no other step uses the entry: signer 0's chain c starts above it), the chain
+    // end, leaf and key root follow, and only the table's constraint tying the mirror to the
+    // verifier's tweak table (a periodic column computed from the epoch) can tell.
+    let (mut keys, mut witnesses, _) = honest_pair();
+    let mut steps = all_steps(&mut witnesses);
+    let c = (0..DIMENSION)
+        .find(|&c| witnesses[1].digits[c] < witnesses[0].digits[c])
+        .expect("a chain signer 1 starts below signer 0");
+    let x = witnesses[1].digits[c];
+    let tweak = chain_tweak(EPOCH + 1, c as u8, x + 1);
+    assert_ne!(tweak, chain_tweak(EPOCH, c as u8, x + 1));
+    rewalk_with_first_tweak(&mut keys, &mut witnesses, &mut steps, c, tweak);
+    let mut t = Traces::build(&keys, &witnesses, &steps);
+    let entry = c * (BASE - 1) + usize::from(x);
+    let row = t.row_mut(Instance::Table, entry);
+    assert_eq!(row[table_air::T_CHAIN], F::from_usize(c));
+    assert_eq!(row[table_air::T_POS], F::from_u8(x + 1));
+    assert_eq!(
+        row[table_air::MULT],
+        F::ONE,
+        "only signer 1's step uses the entry"
+    );
+    row[table_air::T_T0] = tweak[0];
+    row[table_air::T_T1] = tweak[1];
+    t.assert_caught_by(&[constraint(Instance::Table, TABLE_TWEAK_MIRRORS, entry)]);
 }
 
 #[test]
