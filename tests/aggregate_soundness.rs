@@ -66,11 +66,10 @@ const ROOT_BUS: &str = "xmss-root";
 
 /// The options of every proof in this file (the one place they are built). The struct update
 /// keeps this compiling when `ProveOptions` gains fields.
-#[allow(clippy::needless_update)]
 fn opts(backend: Backend) -> ProveOptions {
     ProveOptions {
         backend,
-        log_inv_rate: 1,
+        log_inv_rate: 0,
         regime: Regime::Proven,
         ..ProveOptions::default()
     }

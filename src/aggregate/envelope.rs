@@ -438,16 +438,23 @@ impl Expected {
     }
 }
 
-/// Most sibling digests a pruned Merkle multiproof of `queries` leaves in a binary tree of
-/// `height` levels can hold: at depth `d` (1..=height) the queried paths pass through at most
-/// `min(queries, 2^(d-1))` parents, each of which contributes at most one sibling not on another
-/// path, so the bound is `sum_{l < height} min(queries, 2^l)` (equal to `queries * height` only
-/// for a single query). Both envelopes check their multiproofs against it, and
+/// Most sibling digests a pruned Merkle multiproof of `queries` query indices (repeats allowed)
+/// into a binary tree of `height` levels can hold.
+///
+/// With `p_d` distinct path nodes at depth `d` (`p_0 = 1` the root, `p_height = k` the distinct
+/// leaves), the siblings at depth `d` are the children of the `p_{d-1}` path nodes that are not
+/// path nodes themselves, `2 p_{d-1} - p_d`; summed, `2 + sum_{0<d<height} p_d - k`. That grows
+/// with each `p_d <= min(k, 2^d)` and, over `k`, peaks at `k = min(queries, 2^(height-1))`, which
+/// gives the bound. It is exact (a test checks every query set of trees up to 16 leaves); for one
+/// query it is `height`. Both envelopes check their multiproofs against it, and
 /// [`max_encoded_len`] charges it.
-pub(crate) fn max_multiproof_siblings(queries: usize, height: usize) -> usize {
-    (0..height)
-        .map(|l| if l >= usize::BITS as usize - 1 { queries } else { queries.min(1 << l) })
-        .fold(0usize, usize::saturating_add)
+pub fn max_multiproof_siblings(queries: usize, height: usize) -> usize {
+    if height == 0 || queries == 0 {
+        return 0;
+    }
+    let level = |d: usize| if d >= usize::BITS as usize - 1 { usize::MAX } else { 1usize << d };
+    let k = queries.min(level(height - 1));
+    (1..height).map(|d| k.min(level(d))).fold(2usize, usize::saturating_add) - k
 }
 
 /// The length of the longest proof under `preset` for a statement of `shape`: every count at the
@@ -920,4 +927,49 @@ pub fn component_sizes(proof: &BatchProof<MultisigConfig>) -> Vec<(&'static str,
         ),
         ("FRI final polynomial", words(&b.final_poly)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::max_multiproof_siblings;
+
+    /// Sibling digests a pruned multiproof needs for the leaves in `set` (bit `i` = leaf `i`) of a
+    /// binary tree of `height` levels: at every level, the siblings of path nodes that are not
+    /// path nodes themselves.
+    fn siblings_needed(set: u32, height: usize) -> usize {
+        let mut nodes: Vec<usize> = (0..1usize << height).filter(|i| set >> i & 1 == 1).collect();
+        let mut count = 0;
+        for _ in 0..height {
+            count += nodes.iter().filter(|&&n| !nodes.contains(&(n ^ 1))).count();
+            nodes = nodes.iter().map(|n| n / 2).collect();
+            nodes.dedup();
+        }
+        count
+    }
+
+    #[test]
+    fn multiproof_bound_is_the_exact_worst_case_on_small_trees() {
+        for height in 0..=4usize {
+            let leaves = 1u32 << height;
+            // worst[q]: the most siblings over the sets of at most q distinct leaves (q queries,
+            // repeats allowed, hit at most q distinct leaves).
+            let mut worst = vec![0usize; leaves as usize + 1];
+            for set in 1u64..(1u64 << leaves) {
+                let set = set as u32;
+                let q = set.count_ones() as usize;
+                worst[q] = worst[q].max(siblings_needed(set, height));
+            }
+            for q in 1..=leaves as usize {
+                worst[q] = worst[q].max(worst[q - 1]);
+                // The bound holds for every query set, and some query set meets it.
+                assert_eq!(worst[q], max_multiproof_siblings(q, height), "height {height}, {q} queries");
+            }
+        }
+        // Repeated query indices only shrink the union, so more queries than leaves change nothing.
+        assert_eq!(max_multiproof_siblings(100, 4), max_multiproof_siblings(16, 4));
+        assert_eq!(max_multiproof_siblings(1, 20), 20);
+        assert_eq!(max_multiproof_siblings(76, 0), 0);
+        // 76 queries into 2^18 leaves: at most 888 digests, 480 fewer than 76 full paths.
+        assert_eq!(max_multiproof_siblings(76, 18), 888);
+    }
 }

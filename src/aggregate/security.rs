@@ -1,14 +1,22 @@
 //! Soundness of an aggregate proof, in bits, by error source.
 //!
-//! Every number here comes from `p3-security` 0.8.0 (the composite of
-//! [`p3_security::stark::proven_security_report`] and
-//! [`p3_security::stark::conjectured_security_report`]) fed with the preset's FRI parameters
-//! ([`p3_fri::FriParameters::security_regime`]), the opening count of
-//! [`p3_batch_stark::num_batched_openings`] summed over the batch, and the LogUp term of
-//! [`p3_security::logup::security_term`]. Nothing is a hand formula except the way a *batch* of AIR
-//! instances is reduced to the single-instance shape `p3-security` takes (see [`ProofShape`]
-//! below): the largest trace height, the largest constraint degree and quotient-chunk count, the
-//! *sum* of constraints, interactions and batched openings. Each choice can only lower the bound.
+//! Every term comes from `p3-security` 0.8.0 ([`p3_security::air::composition_error`],
+//! [`p3_security::deep::deep_ali_error`], FRI's proven and conjectured errors through
+//! [`p3_security::LowDegreeTest`], the batching term of [`p3_security::SecurityAssumption`], the
+//! LogUp fingerprint of [`p3_security::logup::fingerprint_error`]) fed with the preset's FRI
+//! parameters ([`p3_fri::FriParameters::security_regime`]), the opening count of
+//! [`p3_batch_stark::num_batched_openings`] summed over the batch, and the statement's shape.
+//! Three things are ours, each only lowering the bound:
+//!
+//! - a *batch* of AIR instances is reduced to the single-instance shape `p3-security` takes (see
+//!   [`ProofShape`]): the largest trace height, the largest constraint degree and quotient-chunk
+//!   count, the *sum* of constraints, interactions and batched openings;
+//! - the LogUp term is multiplied by the Johnson list size `L` of each list-decoding regime (the
+//!   challenges are drawn after the main commitment and before any out-of-domain sample, so they
+//!   must be good for every codeword the commitment may stand for; `p3-security` 0.8 passes extra
+//!   terms unchanged to every regime, so this module composes the proven regimes itself);
+//! - the challenge field counts `log2 |EF| = 5 log2 p = 154.94` bits, not `Field::bits()` = 155
+//!   ([`challenge_field_bits`], [`security_bits_over_field`]).
 //!
 //! # Sources
 //!
@@ -17,75 +25,59 @@
 //! | `air-composition`      | constraint-batching challenge (ALI): `L * #constraints / |EF|`  |
 //! | `deep-ali`             | out-of-domain point `zeta`, boosted by `ood_pow_bits`           |
 //! | `batch-combination`    | opening-batching challenge of the PCS, boosted by `batch_pow_bits` |
-//! | `logup-fingerprint`    | LogUp challenges `(alpha, beta)`, boosted by `lookup_pow_bits`  |
+//! | `logup-fingerprint`    | LogUp challenges `(alpha, beta)`: `L * N (W + 2) / |EF|`, boosted by `lookup_pow_bits` |
 //! | `low-degree-test`      | FRI commit + query phases (proven: one composed term)          |
 //! | `ldt-query-phase`      | FRI queries, boosted by `query_pow_bits` (conjectured)          |
 //! | `ldt-commit-phase`     | FRI folding challenges, boosted by `commit_pow_bits` (conjectured) |
 //! | `commitment-collision` | Keccak-256 collision resistance, 128 bits                       |
 //!
-//! The proven regime takes the better of unique decoding and the best Johnson-bound list
-//! decoding radius `m` ([2024/1553], DKT26 line-MCA); the conjectured regime is the random-words
-//! conjecture of [2025/2010] at list size 1. The total is the minimum over the sources
-//! (round-by-round soundness).
+//! `L` is 1 in the unique-decoding and conjectured regimes and `(m + 1/2) / sqrt(rho)` at
+//! Johnson radius `m`; `N` is the number of bus messages (interactions per row summed, times the
+//! tallest trace) and `W` the widest message. The proven regime takes the best of unique decoding
+//! and every admissible Johnson-bound list decoding radius `m` ([2024/1553], DKT26 line-MCA); the
+//! conjectured regime is the random-words conjecture of [2025/2010] at list size 1. The total of
+//! a regime is the minimum over its sources (round-by-round soundness).
 //!
-//! # The presets at the design shape
+//! # The presets on the real statement shapes
 //!
-//! [`design_shape`] is the batch an N = 1024 aggregate is designed around (see its docs).
-//! Printed by `cargo test --release --lib security::tests::print_preset_table -- --nocapture`;
-//! the targets (proven >= 124, conjectured >= 128) are asserted by `tests/format_security.rs`.
-//! PoW column: query / commit (per FRI round) / batch / OOD / lookup bits. Challenge field: the
-//! quintic extension of KoalaBear (`|EF| ~ 2^155`, see [`crate::aggregate::config`]).
-//!
-//! ```text
-//! id regime       rate  queries  PoW q/c/b/o/l  total | ALI   DEEP  batch logup LDT   LDT-q LDT-c | binds
-//! 0  proven       1/2   225      16/8/16/0/0    124.1 | 139.1 130.3 124.4 128.7 124.1   -     -   | LDT (list decoding, m=37)
-//! 1  proven       1/4   112      16/8/15/0/0    124.0 | 139.5 130.6 124.0 128.7 124.0   -     -   | LDT (list decoding, m=20)
-//! 2  proven       1/8    75      16/8/15/0/0    124.1 | 139.7 130.9 124.2 128.7 124.1   -     -   | LDT (list decoding, m=12)
-//! 3  proven       1/16   57      16/7/15/0/0    124.1 | 140.0 131.1 124.4 128.7 124.1   -     -   | LDT (list decoding, m=7)
-//! 4  conjectured  1/2   115      16/0/2/0/0     128.0 | 144.9 136.0 128.5 128.7   -   128.4 134.2 | commitment collision
-//! 5  conjectured  1/4    57      16/0/3/0/0     128.0 | 144.9 136.0 128.5 128.7   -   128.2 133.2 | commitment collision
-//! 6  conjectured  1/8    38      16/0/4/0/0     128.0 | 144.9 136.0 128.5 128.7   -   128.5 132.2 | commitment collision
-//! 7  conjectured  1/16   29      16/0/5/0/0     128.0 | 144.9 136.0 128.5 128.7   -   130.6 131.2 | commitment collision
-//! ```
-//!
-//! (Commitment collision: 128 bits in every row.) Parameters were found by the ignored test
-//! `tune::tune_presets`: the fewest queries reaching the target with every grinding site at most
-//! 16 bits, then the least grinding. On this machine a 16-bit Keccak grind takes about 28 ms
-//! (20 bits: about 290 ms, `grind_speed::grind_speed`), which is why the query grinding stays at
-//! 16 bits.
-//!
-//! ## By batch size
-//!
-//! The proven terms grow with the LDE size, so the bits of a real statement depend on N.
-//! `multisig bench` prints them for its statement; `tests/format_security.rs::security_by_batch_size`
-//! prints them for N = 1 .. 2^16 (columns: preset ids 0..7):
+//! `multisig presets` prints this table (bits in the preset's own regime, conjectured presets
+//! also graded in the proven regime; `tests/format_security.rs` asserts the 124-bit floor at every
+//! accepted batch size). The statement shape depends on the number of signatures `N` alone, and
+//! no term gains bits as a trace grows, so `N = 4096` ([`super::MAX_SIGNATURES`]) is the worst
+//! case. PoW: query / commit (per FRI round) / batch / OOD / lookup bits.
 //!
 //! ```text
-//! N = 2^0 : 127.1  126.9  127.3  127.9  128.0  128.0  128.0  128.0
-//! N = 2^6 : 125.9  125.9  126.1  126.2  128.0  128.0  128.0  128.0
-//! N = 2^8 : 125.1  125.1  125.4  125.0  128.0  128.0  128.0  128.0
-//! N = 2^10: 124.1  124.3  124.4  124.1  128.0  128.0  128.0  128.0
-//! N = 2^12: 123.0  123.3  123.2  122.7  127.1  127.1  127.1  127.1
-//! N = 2^14: 121.8  122.2  122.0  121.4  125.1  125.1  125.1  125.1
-//! N = 2^16: 120.5  120.8  121.0  120.3  123.1  123.1  123.1  123.1
+//! id regime      rate queries PoW q/c/b/o/l  N=1     N=256   N=1024  N=4096  binds at 4096
+//! 0  proven      1/2  227     16/10/16/0/3   128.00  126.05  125.10  124.03  LDT (list decoding, m=30)
+//! 1  proven      1/4  113     16/9/16/0/3    127.89  126.07  125.25  124.22  LDT (m=17)
+//! 2  proven      1/8   76     16/9/15/0/2    128.00  126.15  125.13  124.03  LDT (m=9)   <- default
+//! 3  proven      1/16  58     16/9/16/0/2    128.00  126.98  126.00  124.36  LogUp (m=6)
+//! 4  conjectured 1/2  115     16/0/2/0/0     128.00  128.00  128.00  127.06  (73.2-73.4 proven)
+//! 5  conjectured 1/4   57     16/0/3/0/0     128.00  128.00  128.00  127.06  (73.0 proven)
+//! 6  conjectured 1/8   38     16/0/4/0/0     128.00  128.00  128.00  127.06  (73.0 proven)
+//! 7  conjectured 1/16  29     16/0/5/0/0     128.00  128.00  128.00  127.06  (74.0 proven)
 //! ```
 //!
-//! The targets hold up to N = 1024 and lose about 0.6 bit per doubling beyond.
+//! The proven presets are the fewest queries (then the least grinding, every site but the query
+//! grinding at most 16 bits) reaching 124 bits at `N = 4096`, found by the ignored test
+//! `tune_proven_presets` of `tests/format_security.rs`. Before the LogUp list-size factor and the
+//! exact field size were counted, presets 0..=3 had 225, 112, 75 and 57 queries and no lookup
+//! grinding, and fell to 123.5 to 124.0 bits at `N = 1024` (121.9 to 122.4 at 4096). A 16-bit
+//! Keccak grind takes about 28 ms on a 2-core VM (20 bits: about 290 ms,
+//! `grind_speed::grind_speed`), which is why the query grinding stays at 16 bits.
+//!
+//! The WHIR presets are graded by `p3_multi_stark::security_report` ([`super::whir`]): 125.2,
+//! 124.5 and 124.1 bits at N = 1, 256 and 512 (rate 1/2), 125.2 and 124.2 at N = 1 and 256 (rate
+//! 1/4), hence their bounds of 512 and 256 signatures
+//! ([`super::config::MAX_WHIR_SIGNATURES`]).
 //!
 //! # Where we stand against 128 bits
 //!
-//! The conjectured presets are at 128 bits, capped there by the Keccak-256 collision bound of the
-//! Merkle trees and transcript. The proven presets stop at 124 bits by choice (the level
-//! leanMultisig's proven presets claim, so that sizes and speeds compare like for like). 128
-//! bits proven is reachable over the same field (`tune::tune_presets` prints it):
-//!
-//! ```text
-//! regime   rate  queries  PoW q/c/b/o/l   (vs. the 124-bit preset)
-//! proven   1/2   248      16/9/16/0/0     +23 queries (+10% proof bytes)
-//! proven   1/4   122      16/8/16/0/0     +10 queries
-//! proven   1/8    81      16/9/16/0/0     +6 queries
-//! proven   1/16   64      16/8/16/0/0     +7 queries
-//! ```
+//! The conjectured presets are at 127 to 128 bits, capped by the Keccak-256 collision bound of the
+//! Merkle trees and transcript; provably they are worth about 73 bits, so a verifier accepts them
+//! only when told to ([`super::VerifyOptions::allow_conjectured`]). The proven presets stop at
+//! 124 bits by choice (the level leanMultisig's proven presets claim, so that sizes and speeds
+//! compare like for like); 128 bits proven is reachable over the same field with more queries.
 //!
 //! Over the degree-4 extension this crate used first (`|EF| ~ 2^124`), every extension-field
 //! term was capped below 124 bits and the proven regime had to use unique decoding at rate 1/2:

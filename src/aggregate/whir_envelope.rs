@@ -591,7 +591,7 @@ impl Expected {
 /// Evaluations per zerocheck round polynomial that [`max_encoded_len`] charges: the AIRs'
 /// constraint degree (3) times the equality factor and the selector, plus one, with room to
 /// spare. A test checks real proofs against it.
-const ZEROCHECK_ROUND_EVALS: usize = 8;
+pub const ZEROCHECK_ROUND_EVALS: usize = 8;
 
 /// An upper bound on the length of a proof under the WHIR `preset` for a stacked trace of
 /// `num_variables` whose tables have `table_widths` columns: the WHIR opening at the counts the
