@@ -679,11 +679,9 @@ fn write_block(t: &mut Traces, block: usize, inputs: &[[F; 24]]) {
 
 /// Signer 1 of [`honest_pair`] with a message hash computed from `layout(parameter, rho)` instead
 /// of leanSig's input, and a rho for which that hash decodes to digits summing to 200. Returns
-/// the keys, the witnesses (signer 1's digits, remainders and chain starts are those of the
-/// forged hash), the chain steps and signer 1's message-hash input.
-fn forged_message_hash(
-    layout: impl Fn(&[F; PARAMETER_LEN], &[F; 7]) -> [F; 24],
-) -> (Vec<PublicKey>, Vec<SigWitness>, Vec<ChainStep>, [F; 24]) {
+/// the traces (signer 1's digits, remainders and chain starts are those of the forged hash, and
+/// its block's message-hash row takes the forged input) and signer 1's message-hash input.
+fn forged_message_hash(layout: impl Fn(&[F; PARAMETER_LEN], &[F; 7]) -> [F; 24]) -> (Traces, [F; 24]) {
     let (keys, mut witnesses, signers) = honest_pair();
     let mut signer = signers[1].clone();
     let (input, hash) = (0u32..100_000)
@@ -712,7 +710,11 @@ fn forged_message_hash(
         path: sig.path,
     };
     let steps = all_steps(&mut witnesses);
-    (keys, witnesses, steps, input)
+    let mut t = Traces::build(&keys, &witnesses, &steps);
+    let (mut inputs, _) = block_rows(&witnesses[1], &BlockForgery::default());
+    inputs[sig_air::MSG_ROW] = input;
+    write_block(&mut t, 1, &inputs);
+    (t, input)
 }
 
 /// Signer 1's traces with its block's rows forged by `forgery` and its key's root replaced by
@@ -1081,15 +1083,11 @@ fn wrong_message_tweak_is_caught_by_the_message_tweak_constraint() {
     // that hash gives digits summing to 200 and chain starts at those digits.
     let other_tweak = message_tweak(EPOCH + 1);
     assert_ne!(other_tweak, message_tweak(EPOCH));
-    let (keys, witnesses, steps, input) = forged_message_hash(|parameter, rho| {
+    let (t, _) = forged_message_hash(|parameter, rho| {
         let mut input = message_hash_input(parameter, EPOCH, rho, &MESSAGE);
         input[14..16].copy_from_slice(&other_tweak);
         input
     });
-    let mut t = Traces::build(&keys, &witnesses, &steps);
-    let (mut inputs, _) = block_rows(&witnesses[1], &BlockForgery::default());
-    inputs[sig_air::MSG_ROW] = input;
-    write_block(&mut t, 1, &inputs);
     t.assert_caught_by(&[constraint(
         Instance::Sig,
         SIG_MSG_TWEAK,
@@ -1101,16 +1099,12 @@ fn wrong_message_tweak_is_caught_by_the_message_tweak_constraint() {
 fn rho_moved_one_cell_is_caught_by_the_zero_cell_constraint() {
     // Rho written to cells 17..24 of the message-hash input instead of 16..23: cell 16 is 0 and
     // cell 23, which must be 0, holds rho[6]. The hash, digits and chain starts follow.
-    let (keys, witnesses, steps, input) = forged_message_hash(|parameter, rho| {
+    let (t, input) = forged_message_hash(|parameter, rho| {
         let mut input = message_hash_input(parameter, EPOCH, &[F::ZERO; 7], &MESSAGE);
         input[17..24].copy_from_slice(rho);
         input
     });
     assert_ne!(input[23], F::ZERO);
-    let mut t = Traces::build(&keys, &witnesses, &steps);
-    let (mut inputs, _) = block_rows(&witnesses[1], &BlockForgery::default());
-    inputs[sig_air::MSG_ROW] = input;
-    write_block(&mut t, 1, &inputs);
     t.assert_caught_by(&[constraint(
         Instance::Sig,
         SIG_MSG_ZERO,
