@@ -165,7 +165,7 @@ struct VerifyAggregateArgs {
     #[arg(long)]
     proof: PathBuf,
     /// Also accept proofs under the conjectured presets (graded at 124 bits under the
-    /// random-words conjecture; provably about 57 to 117 bits). Refused by default.
+    /// random-words conjecture; provably about 73 bits). Refused by default.
     #[arg(long)]
     allow_conjectured: bool,
 }

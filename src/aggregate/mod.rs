@@ -122,8 +122,9 @@ pub struct VerifyOptions {
     pub require: Option<ProveOptions>,
     /// Also accept proofs under the conjectured FRI presets (ids 4..=7), graded in the
     /// conjectured regime: at least [`SECURITY_FLOOR_BITS`] under the random-words conjecture of
-    /// ePrint 2025/2010, but only 57 to 117 bits provable (about 73 at rate 1/4: the prover picks
-    /// the preset, so a verifier that opts in accepts what a conjectured preset is worth).
+    /// ePrint 2025/2010, but only about 73 bits provable (72.8 to 74.0 over rates and batch sizes,
+    /// `multisig presets`): the prover picks the preset, so a verifier that opts in accepts what a
+    /// conjectured preset is worth.
     /// Default `false`: conjectured proofs are refused with [`VerifyError::PresetNotAccepted`].
     pub allow_conjectured: bool,
 }
@@ -441,10 +442,9 @@ pub fn preset_security_bits(preset: &config::Preset, regime: Regime, num_signatu
 
 /// The largest aggregate proof, in bytes (prefix included), that `preset` can produce for
 /// `num_signatures` signatures: every length the statement fixes at its exact value and every
-/// pruned Merkle multiproof at its largest (for `q` queries into a tree of height `h`, at most
-/// `sum_l min(q, 2^l)` siblings over the levels `l < h`), encoded. FRI: exact for that worst case
-/// ([`envelope::max_encoded_len`]); WHIR: an upper bound ([`whir_envelope::max_encoded_len`]).
-/// Cached per process.
+/// pruned Merkle multiproof at its largest ([`envelope::max_multiproof_siblings`]), encoded.
+/// FRI: exact for that worst case ([`envelope::max_encoded_len`]); WHIR: an upper bound
+/// ([`whir_envelope::max_encoded_len`]). Cached per process.
 ///
 /// # Errors
 /// As [`preset_security_bits`] for the count; a message when a WHIR schedule does not fit.

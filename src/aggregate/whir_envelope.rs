@@ -1451,6 +1451,30 @@ mod tests {
         v
     }
 
+    /// What [`max_encoded_len`] assumes of the multilinear STARK's own reductions holds for a
+    /// real proof: one LogUp GKR and no indexed-lookup or bus proof, every reduction within the
+    /// bounded round count, zerocheck rounds of at most [`ZEROCHECK_ROUND_EVALS`] evaluations, one
+    /// opening batch per table of its width; and the proof is within the bound.
+    #[test]
+    fn size_bound_assumptions_hold_for_a_real_proof() {
+        let f = fixture();
+        let body = WhirBody::from_proof(&f.proof);
+        let max = f.nv + REDUCTION_SLACK;
+        assert_eq!((body.lookup.len(), body.indexed.len(), body.bus.len()), (1, 0, 0));
+        assert!(body.lookup[0].layers.len() <= max);
+        assert!(body.sumcheck.round_polys.len() <= max);
+        for p in &body.sumcheck.round_polys {
+            assert!(p.len() <= ZEROCHECK_ROUND_EVALS * CHALLENGE_DEGREE, "{} words", p.len());
+        }
+        let stmt = Statement { message: &MESSAGE, epoch: EPOCH, keys: &f.keys };
+        let widths: Vec<usize> = stmt.airs().iter().map(p3_air::BaseAir::<Val>::width).collect();
+        assert_eq!(body.opening.evals.len(), widths.len());
+        for (e, w) in body.opening.evals.iter().zip(&widths) {
+            assert!(e.current.len() <= w * CHALLENGE_DEGREE && e.next.len() <= w * CHALLENGE_DEGREE);
+        }
+        assert!(f.bytes.len() <= max_encoded_len(&f.preset, f.nv, &widths).unwrap());
+    }
+
     #[test]
     fn round_trip_reencodes_identically_and_verifies() {
         let f = fixture();
