@@ -120,7 +120,10 @@ enum msig_status
    */
   MSIG_MALFORMED_SECRET_KEY = 6,
   /**
-   * Proof bytes are not a well-formed aggregate proof (truncated, bad envelope, wrong preset).
+   * Proof bytes are not a well-formed aggregate proof (truncated, bad envelope, unknown
+   * version or preset id, lengths that disagree with the statement). A proof whose prefix
+   * names a preset the verifier refuses is `MSIG_PRESET_NOT_ACCEPTED` instead (the policy is
+   * checked before the rest is decoded).
    */
   MSIG_MALFORMED_PROOF = 7,
   /**
@@ -154,7 +157,10 @@ enum msig_status
    */
   MSIG_EMPTY_AGGREGATE = 14,
   /**
-   * The prove options (regime, `log_inv_rate`) are not a supported preset.
+   * The options are invalid: prove options that name no preset (unknown regime or backend,
+   * unsupported `log_inv_rate`, WHIR with the conjectured regime) or a preset that cannot
+   * prove this many signatures (WHIR past 512 / 256); verify options with such a `require` or
+   * an `allow_conjectured` other than 0 or 1.
    */
   MSIG_INVALID_OPTIONS = 15,
   /**
@@ -168,7 +174,8 @@ enum msig_status
   MSIG_THREAD_POOL_ALREADY_INITIALIZED = 17,
   /**
    * A Rust panic was caught at the C boundary. The library's state is intact, but an
-   * aggregator whose operation panicked refuses further use with this same code.
+   * aggregator whose operation panicked refuses further use with this same code, and so does
+   * a keypair that panicked while holding its secret key (for everything but its public key).
    */
   MSIG_PANIC = 18,
   /**
@@ -581,7 +588,9 @@ msig_status msig_keypair_prepared_interval(const struct msig_keypair *keypair,
  *
  * The window advances one bottom tree at a time and drops the tree it leaves behind: epochs
  * before the new window can no longer be signed. Signing epochs that are still in the window
- * from other threads is not blocked while the trees are built.
+ * from other threads is not blocked while the trees are built: they are built on a copy of the
+ * key (so, while this runs, memory for a second key, about the size of its SSZ), on a thread
+ * pool of their own as large as the global one, and the copy replaces the key at the end.
  *
  * Errors: `MSIG_NULL_ARGUMENT`, `MSIG_EPOCH_OUT_OF_RANGE` (`epoch` outside the activation
  * interval, or before the prepared window; the key is unchanged), `MSIG_SIGNING_FAILED` (not
@@ -622,11 +631,13 @@ const char *msig_version(void);
 msig_status msig_status_message(uint32_t status, char *buf, size_t cap, size_t *written);
 
 /**
- * Builds the global thread pool used by proving, key generation and batch verification with
- * `num_threads` threads (0: one per CPU, or the `RAYON_NUM_THREADS` environment variable).
+ * Builds the global thread pool used by proving, key generation, signing and batch
+ * verification with `num_threads` threads (0: one per CPU, or the `RAYON_NUM_THREADS`
+ * environment variable). The advances of keypairs' prepared windows run on a second pool of the
+ * same size, created on the first advance (see `msig_keypair_prepare_epoch`).
  *
  * Call it once, before any other `msig_` call that does parallel work (key generation, signing,
- * proving, verifying aggregates); afterwards the pool exists and this returns
+ * advancing a key, proving, verifying aggregates); afterwards the pool exists and this returns
  * `MSIG_THREAD_POOL_ALREADY_INITIALIZED` without changing anything. Thread-safe.
  *
  * Errors: `MSIG_THREAD_POOL_ALREADY_INITIALIZED`, `MSIG_PANIC`.

@@ -19,8 +19,8 @@ use multisig::aggregate::{Aggregator, Backend, ProveOptions, Regime};
 use multisig::xmss::{PublicKey, Signature};
 
 use crate::error::{
-    from_decode_error, msig_status, MSIG_INVALID_ARGUMENT, MSIG_INVALID_OPTIONS, MSIG_MALFORMED_PUBLIC_KEY,
-    MSIG_MALFORMED_SIGNATURE, MSIG_PANIC,
+    from_decode_error, msig_status, MSIG_INVALID_ARGUMENT, MSIG_INVALID_OPTIONS,
+    MSIG_MALFORMED_PUBLIC_KEY, MSIG_MALFORMED_SIGNATURE, MSIG_PANIC,
 };
 use crate::ffi::{
     borrow_array, borrow_handle, borrow_slice, check_out_buffer, free_handle, non_null,
@@ -225,8 +225,10 @@ pub unsafe extern "C" fn msig_aggregator_add(
         let agg = unsafe { borrow_handle(aggregator) }?;
         let pk = unsafe { borrow_array::<MSIG_PUBLIC_KEY_LEN>(public_key) }?;
         let sig = unsafe { borrow_slice(signature, len) }?;
-        let pk = PublicKey::from_ssz(pk).map_err(|e| from_decode_error(&e, MSIG_MALFORMED_PUBLIC_KEY))?;
-        let sig = Signature::from_ssz(sig).map_err(|e| from_decode_error(&e, MSIG_MALFORMED_SIGNATURE))?;
+        let pk = PublicKey::from_ssz(pk)
+            .map_err(|e| from_decode_error(&e, MSIG_MALFORMED_PUBLIC_KEY))?;
+        let sig = Signature::from_ssz(sig)
+            .map_err(|e| from_decode_error(&e, MSIG_MALFORMED_SIGNATURE))?;
         let mut state = agg.lock()?;
         state.inner.add(pk, sig)?;
         state.last_proof = None;
@@ -345,9 +347,20 @@ mod tests {
     #[test]
     fn zeroed_options_are_the_defaults() {
         let zero = msig_prove_options_default();
-        assert_eq!(zero, msig_prove_options { regime: 0, log_inv_rate: 0, backend: 0, max_proof_bytes: 0 });
+        assert_eq!(
+            zero,
+            msig_prove_options {
+                regime: 0,
+                log_inv_rate: 0,
+                backend: 0,
+                max_proof_bytes: 0
+            }
+        );
         assert_eq!(zero.to_core().unwrap(), ProveOptions::default());
-        let limited = msig_prove_options { max_proof_bytes: 1000, ..zero };
+        let limited = msig_prove_options {
+            max_proof_bytes: 1000,
+            ..zero
+        };
         assert_eq!(limited.to_core().unwrap().max_proof_bytes, 1000);
         for bad in [
             msig_prove_options { regime: 2, ..zero },
@@ -366,16 +379,34 @@ mod tests {
             ..d
         };
         assert_eq!(cache_key(&d), cache_key(&spelled_out));
-        let whir = ProveOptions { backend: Backend::Whir, ..d };
-        let whir_spelled = ProveOptions { log_inv_rate: Backend::Whir.default_log_inv_rate(), ..whir };
+        let whir = ProveOptions {
+            backend: Backend::Whir,
+            ..d
+        };
+        let whir_spelled = ProveOptions {
+            log_inv_rate: Backend::Whir.default_log_inv_rate(),
+            ..whir
+        };
         assert_eq!(cache_key(&whir), cache_key(&whir_spelled));
         assert_ne!(cache_key(&d), cache_key(&whir));
         // Another limit, rate or regime is another key: the prover runs (and checks the limit).
         for other in [
-            ProveOptions { max_proof_bytes: WIRE_CAP_BYTES - 1, ..d },
-            ProveOptions { max_proof_bytes: usize::MAX, ..d },
-            ProveOptions { log_inv_rate: 4, ..d },
-            ProveOptions { regime: Regime::Conjectured, ..d },
+            ProveOptions {
+                max_proof_bytes: WIRE_CAP_BYTES - 1,
+                ..d
+            },
+            ProveOptions {
+                max_proof_bytes: usize::MAX,
+                ..d
+            },
+            ProveOptions {
+                log_inv_rate: 4,
+                ..d
+            },
+            ProveOptions {
+                regime: Regime::Conjectured,
+                ..d
+            },
         ] {
             assert_ne!(cache_key(&d), cache_key(&other), "{other:?}");
         }

@@ -32,7 +32,10 @@ pub enum msig_status {
     MSIG_MALFORMED_SIGNATURE = 5,
     /// Secret-key bytes are not a valid SSZ secret key.
     MSIG_MALFORMED_SECRET_KEY = 6,
-    /// Proof bytes are not a well-formed aggregate proof (truncated, bad envelope, wrong preset).
+    /// Proof bytes are not a well-formed aggregate proof (truncated, bad envelope, unknown
+    /// version or preset id, lengths that disagree with the statement). A proof whose prefix
+    /// names a preset the verifier refuses is `MSIG_PRESET_NOT_ACCEPTED` instead (the policy is
+    /// checked before the rest is decoded).
     MSIG_MALFORMED_PROOF = 7,
     /// The signature is well-formed but does not verify for this key, epoch and message.
     MSIG_INVALID_SIGNATURE = 8,
@@ -50,7 +53,10 @@ pub enum msig_status {
     MSIG_SIGNING_FAILED = 13,
     /// `msig_aggregator_prove` was called on an aggregator holding no signature.
     MSIG_EMPTY_AGGREGATE = 14,
-    /// The prove options (regime, `log_inv_rate`) are not a supported preset.
+    /// The options are invalid: prove options that name no preset (unknown regime or backend,
+    /// unsupported `log_inv_rate`, WHIR with the conjectured regime) or a preset that cannot
+    /// prove this many signatures (WHIR past 512 / 256); verify options with such a `require` or
+    /// an `allow_conjectured` other than 0 or 1.
     MSIG_INVALID_OPTIONS = 15,
     /// The prover failed internally.
     MSIG_PROVER_FAILED = 16,
@@ -58,7 +64,8 @@ pub enum msig_status {
     /// created by the first parallel operation or by an earlier `msig_set_num_threads`).
     MSIG_THREAD_POOL_ALREADY_INITIALIZED = 17,
     /// A Rust panic was caught at the C boundary. The library's state is intact, but an
-    /// aggregator whose operation panicked refuses further use with this same code.
+    /// aggregator whose operation panicked refuses further use with this same code, and so does
+    /// a keypair that panicked while holding its secret key (for everything but its public key).
     MSIG_PANIC = 18,
     /// The aggregate proof is well-formed but made under a preset the verifier's options refuse:
     /// below the 124-bit proven floor for this statement (every conjectured preset, unless
@@ -224,7 +231,10 @@ mod tests {
     /// One error of every `XmssError` variant.
     fn every_xmss_error() -> [XmssError; 4] {
         [
-            XmssError::Malformed { what: "secret key", reason: "test".into() },
+            XmssError::Malformed {
+                what: "secret key",
+                reason: "test".into(),
+            },
             XmssError::EpochOutOfRange { epoch: 7 },
             XmssError::InvalidKeygen("test".into()),
             XmssError::Signing("test".into()),
@@ -237,16 +247,29 @@ mod tests {
             let keygen = from_keygen_error(&e);
             assert_eq!(keygen, MSIG_INVALID_KEYGEN_ARGUMENTS, "{e:?}");
             let sign = from_sign_error(&e);
-            assert!(matches!(sign, MSIG_EPOCH_OUT_OF_RANGE | MSIG_SIGNING_FAILED), "{e:?}");
+            assert!(
+                matches!(sign, MSIG_EPOCH_OUT_OF_RANGE | MSIG_SIGNING_FAILED),
+                "{e:?}"
+            );
             assert_ne!(sign, MSIG_MALFORMED_SECRET_KEY, "{e:?}");
         }
-        assert_eq!(from_sign_error(&XmssError::EpochOutOfRange { epoch: 1 }), MSIG_EPOCH_OUT_OF_RANGE);
-        assert_eq!(from_sign_error(&XmssError::Signing("x".into())), MSIG_SIGNING_FAILED);
+        assert_eq!(
+            from_sign_error(&XmssError::EpochOutOfRange { epoch: 1 }),
+            MSIG_EPOCH_OUT_OF_RANGE
+        );
+        assert_eq!(
+            from_sign_error(&XmssError::Signing("x".into())),
+            MSIG_SIGNING_FAILED
+        );
     }
 
     #[test]
     fn decoding_errors_name_the_object_decoded() {
-        for malformed in [MSIG_MALFORMED_PUBLIC_KEY, MSIG_MALFORMED_SIGNATURE, MSIG_MALFORMED_SECRET_KEY] {
+        for malformed in [
+            MSIG_MALFORMED_PUBLIC_KEY,
+            MSIG_MALFORMED_SIGNATURE,
+            MSIG_MALFORMED_SECRET_KEY,
+        ] {
             for e in every_xmss_error() {
                 assert_eq!(from_decode_error(&e, malformed), malformed, "{e:?}");
             }
@@ -255,10 +278,25 @@ mod tests {
 
     #[test]
     fn core_errors_map_to_their_statuses() {
-        assert_eq!(msig_status::from(ProveError::ProofTooLarge { bound: 2, limit: 1 }), MSIG_PROOF_TOO_LARGE);
-        assert_eq!(msig_status::from(ProveError::InvalidOptions("x".into())), MSIG_INVALID_OPTIONS);
-        assert_eq!(msig_status::from(VerifyError::PresetNotAccepted("x".into())), MSIG_PRESET_NOT_ACCEPTED);
-        assert_eq!(msig_status::from(VerifyError::Invalid("x".into())), MSIG_PROOF_INVALID);
-        assert_eq!(msig_status::from(VerifyError::Malformed("x".into())), MSIG_MALFORMED_PROOF);
+        assert_eq!(
+            msig_status::from(ProveError::ProofTooLarge { bound: 2, limit: 1 }),
+            MSIG_PROOF_TOO_LARGE
+        );
+        assert_eq!(
+            msig_status::from(ProveError::InvalidOptions("x".into())),
+            MSIG_INVALID_OPTIONS
+        );
+        assert_eq!(
+            msig_status::from(VerifyError::PresetNotAccepted("x".into())),
+            MSIG_PRESET_NOT_ACCEPTED
+        );
+        assert_eq!(
+            msig_status::from(VerifyError::Invalid("x".into())),
+            MSIG_PROOF_INVALID
+        );
+        assert_eq!(
+            msig_status::from(VerifyError::Malformed("x".into())),
+            MSIG_MALFORMED_PROOF
+        );
     }
 }

@@ -91,8 +91,8 @@ impl msig_keypair {
         // swap below. `prepare_for_epoch` checks the range (and returns 0 if another thread
         // advanced the window to `epoch` while this one waited).
         let mut next = self.secret()?.clone();
-        let built = on_advance_pool(|| next.prepare_for_epoch(epoch))
-            .map_err(|e| from_sign_error(&e))?;
+        let built =
+            on_advance_pool(|| next.prepare_for_epoch(epoch)).map_err(|e| from_sign_error(&e))?;
         if built > 0 {
             let old = std::mem::replace(&mut *self.secret()?, next);
             drop(old); // outside the lock
@@ -308,7 +308,9 @@ pub unsafe extern "C" fn msig_keypair_prepared_interval(
 ///
 /// The window advances one bottom tree at a time and drops the tree it leaves behind: epochs
 /// before the new window can no longer be signed. Signing epochs that are still in the window
-/// from other threads is not blocked while the trees are built.
+/// from other threads is not blocked while the trees are built: they are built on a copy of the
+/// key (so, while this runs, memory for a second key, about the size of its SSZ), on a thread
+/// pool of their own as large as the global one, and the copy replaces the key at the end.
 ///
 /// Errors: `MSIG_NULL_ARGUMENT`, `MSIG_EPOCH_OUT_OF_RANGE` (`epoch` outside the activation
 /// interval, or before the prepared window; the key is unchanged), `MSIG_SIGNING_FAILED` (not
@@ -352,7 +354,11 @@ mod tests {
         let mut out: *mut msig_keypair = std::ptr::null_mut();
         for (start, n) in [(0u64, 0u64), (1 << 32, 1), (u64::MAX, 2)] {
             let s = unsafe { msig_keypair_generate(seed.as_ptr(), start, n, &mut out) };
-            assert_eq!(s, msig_status::MSIG_INVALID_KEYGEN_ARGUMENTS, "{start} + {n}");
+            assert_eq!(
+                s,
+                msig_status::MSIG_INVALID_KEYGEN_ARGUMENTS,
+                "{start} + {n}"
+            );
             assert!(out.is_null());
         }
     }

@@ -76,8 +76,10 @@ pub unsafe extern "C" fn msig_verify(
         let pk = unsafe { borrow_array::<MSIG_PUBLIC_KEY_LEN>(public_key) }?;
         let message = unsafe { borrow_array::<MSIG_MESSAGE_LEN>(message) }?;
         let sig = unsafe { borrow_slice(signature, len) }?;
-        let pk = PublicKey::from_ssz(pk).map_err(|e| from_decode_error(&e, MSIG_MALFORMED_PUBLIC_KEY))?;
-        let sig = Signature::from_ssz(sig).map_err(|e| from_decode_error(&e, MSIG_MALFORMED_SIGNATURE))?;
+        let pk = PublicKey::from_ssz(pk)
+            .map_err(|e| from_decode_error(&e, MSIG_MALFORMED_PUBLIC_KEY))?;
+        let sig = Signature::from_ssz(sig)
+            .map_err(|e| from_decode_error(&e, MSIG_MALFORMED_SIGNATURE))?;
         if xmss::verify(&pk, epoch, message, &sig) {
             Ok(())
         } else {

@@ -149,7 +149,9 @@ fn verify_statement(st: &Statement<'_>, opts: &VerifyOptions) -> Result<(), msig
     let keys = st
         .public_keys
         .chunks_exact(MSIG_PUBLIC_KEY_LEN)
-        .map(|b| PublicKey::from_ssz(b).map_err(|e| from_decode_error(&e, MSIG_MALFORMED_PUBLIC_KEY)))
+        .map(|b| {
+            PublicKey::from_ssz(b).map_err(|e| from_decode_error(&e, MSIG_MALFORMED_PUBLIC_KEY))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     verify_aggregate(st.proof, &keys, st.message, st.epoch, opts)?;
     Ok(())
@@ -282,27 +284,63 @@ mod tests {
         assert_eq!(d, VerifyOptions::default());
         assert!(!d.allow_conjectured && d.require.is_none());
         let zeroed = msig_verify_options_default();
-        assert_eq!(unsafe { read_verify_options(&zeroed) }.unwrap(), VerifyOptions::default());
+        assert_eq!(
+            unsafe { read_verify_options(&zeroed) }.unwrap(),
+            VerifyOptions::default()
+        );
     }
 
     #[test]
     fn verify_options_are_read_strictly() {
-        let whir = msig_prove_options { backend: 1, ..Default::default() };
-        let o = msig_verify_options { require: &whir, allow_conjectured: 1 };
+        let whir = msig_prove_options {
+            backend: 1,
+            ..Default::default()
+        };
+        let o = msig_verify_options {
+            require: &whir,
+            allow_conjectured: 1,
+        };
         let core = unsafe { read_verify_options(&o) }.unwrap();
         assert!(core.allow_conjectured);
         let req = core.require.unwrap();
         assert_eq!((req.backend, req.regime), (Backend::Whir, Regime::Proven));
-        let bad_flag = msig_verify_options { require: std::ptr::null(), allow_conjectured: 2 };
-        assert_eq!(unsafe { read_verify_options(&bad_flag) }, Err(MSIG_INVALID_OPTIONS));
+        let bad_flag = msig_verify_options {
+            require: std::ptr::null(),
+            allow_conjectured: 2,
+        };
+        assert_eq!(
+            unsafe { read_verify_options(&bad_flag) },
+            Err(MSIG_INVALID_OPTIONS)
+        );
         for bad in [
-            msig_prove_options { regime: 9, ..Default::default() },
-            msig_prove_options { log_inv_rate: 5, ..Default::default() },
-            msig_prove_options { backend: 1, log_inv_rate: 3, ..Default::default() },
-            msig_prove_options { backend: 1, regime: 1, ..Default::default() },
+            msig_prove_options {
+                regime: 9,
+                ..Default::default()
+            },
+            msig_prove_options {
+                log_inv_rate: 5,
+                ..Default::default()
+            },
+            msig_prove_options {
+                backend: 1,
+                log_inv_rate: 3,
+                ..Default::default()
+            },
+            msig_prove_options {
+                backend: 1,
+                regime: 1,
+                ..Default::default()
+            },
         ] {
-            let bad_req = msig_verify_options { require: &bad, allow_conjectured: 0 };
-            assert_eq!(unsafe { read_verify_options(&bad_req) }, Err(MSIG_INVALID_OPTIONS), "{bad:?}");
+            let bad_req = msig_verify_options {
+                require: &bad,
+                allow_conjectured: 0,
+            };
+            assert_eq!(
+                unsafe { read_verify_options(&bad_req) },
+                Err(MSIG_INVALID_OPTIONS),
+                "{bad:?}"
+            );
         }
     }
 }

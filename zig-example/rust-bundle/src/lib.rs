@@ -28,7 +28,8 @@ pub extern "C" fn bundle_glue_version_major() -> u32 {
 pub extern "C" fn bundle_unwinder_works() -> bool {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let caught = std::panic::catch_unwind(|| panic!("bundle_unwinder_works: a test panic")).is_err();
+    let caught =
+        std::panic::catch_unwind(|| panic!("bundle_unwinder_works: a test panic")).is_err();
     std::panic::set_hook(hook);
     caught
 }
