@@ -6,13 +6,20 @@
 #   4. C tests built with -fsanitize=address,undefined, run
 #   5. C tests under valgrind (separate plain build; leaks are errors)
 #   6. cargo cinstall into a temporary prefix + pkg-config consumers (shared and static)
-#   7. Zig example: zig build test, zig build run
-# Installs what is missing: valgrind and pkg-config (apt-get), ziglang (pip), cbindgen and
-# cargo-c (cargo install, pinned versions that build with the repository's toolchain).
+#   7. Zig example with Zig 0.16.0 (zeam's pin) and 0.17.1: the single-staticlib route (cargo
+#      builds zig-example/rust-bundle, which bundles the glue as an rlib, with
+#      -C target-cpu=x86-64-v3 into target-zig-bundle/: a second full build of Plonky3) linked
+#      with Zig's `unwind`, as zeam links; and the direct route (libmultisig_glue.a from step 1)
+#      linked with gcc_s
+# Installs what is missing: valgrind and pkg-config (apt-get), ziglang 0.16.0 and 0.17.1 (pip,
+# each into its own --target directory under $MSIG_ZIG_ROOT), cbindgen and cargo-c (cargo install,
+# pinned versions that build with the repository's toolchain).
 #
 # Usage: c-tests/run.sh [--quick]     (--quick: skip steps 5-7)
 # Environment: MSIG_VECTORS (vectors dir; default ../shared/vectors beside the repository),
-#   MSIG_VALGRIND_TESTS (C tests to run under valgrind; default below).
+#   MSIG_VALGRIND_TESTS (C tests to run under valgrind; default below: the fast ones; test_keygen
+#   and test_threads build XMSS trees for tens of seconds natively and would take hours there),
+#   MSIG_ZIG_ROOT (where the Zig versions are installed; default ~/.cache/multisig-zig).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -21,16 +28,21 @@ QUICK=0
 
 CBINDGEN_VERSION=0.29.4
 CARGO_C_VERSION=0.10.24   # the newest cargo-c that builds with rustc 1.95
-ZIG_VERSION=0.17.1
+ZIG_VERSIONS="0.16.0 0.17.1"  # zeam pins 0.16.0; 0.17.1 is the newest on PyPI
+ZIG_ROOT="${MSIG_ZIG_ROOT:-$HOME/.cache/multisig-zig}"
 
 passed=0
 failed=0
 failures=()
-step() { echo; echo "=== $*"; }
-record() { # record <name> <exit code>
-    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "--- ok: $1"
-    else failed=$((failed + 1)); failures+=("$1"); echo "--- FAILED: $1 (exit $2)"; fi
+t0=$SECONDS
+step() { echo; echo "=== $*"; t0=$SECONDS; }
+record() { # record <name> <exit code>; prints the seconds since the previous step or record
+    local took=$((SECONDS - t0)); t0=$SECONDS
+    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "--- ok: $1 (${took} s)"
+    else failed=$((failed + 1)); failures+=("$1"); echo "--- FAILED: $1 (exit $2, ${took} s)"; fi
 }
+# zig <version> <args...>: one of the pinned Zig versions, from its own pip --target directory.
+zig() { local v="$1"; shift; PYTHONPATH="$ZIG_ROOT/$v" python3 -m ziglang "$@"; }
 
 # ---- vectors ---------------------------------------------------------------------------------
 VECTORS="${MSIG_VECTORS:-}"
@@ -57,8 +69,10 @@ command -v cbindgen >/dev/null 2>&1 ||
 if [ $QUICK -eq 0 ]; then
     command -v cargo-cinstall >/dev/null 2>&1 ||
         cargo install cargo-c --locked --version "$CARGO_C_VERSION"
-    python3 -m ziglang version >/dev/null 2>&1 ||
-        python3 -m pip install --quiet "ziglang==$ZIG_VERSION"
+    for v in $ZIG_VERSIONS; do
+        [ "$(zig "$v" version 2>/dev/null)" = "$v" ] ||
+            python3 -m pip install --quiet --upgrade --target "$ZIG_ROOT/$v" "ziglang==$v"
+    done
 fi
 
 # ---- 1. release build ------------------------------------------------------------------------
@@ -123,11 +137,36 @@ else
     record "pkg-config consumers" $?
 
     # ---- 7. Zig ----------------------------------------------------------------------------
-    step "7. Zig example"
-    (cd zig-example && python3 -m ziglang build test -Dlib-dir="$LIBDIR" -Dvectors="$VECTORS" --summary all)
-    record "zig build test" $?
-    (cd zig-example && python3 -m ziglang build run -Dlib-dir="$LIBDIR" -Dvectors="$VECTORS")
-    record "zig build run" $?
+    step "7. Zig example (Zig $ZIG_VERSIONS)"
+    # The single-staticlib route: one Rust archive for the client, built for x86-64-v3 in its own
+    # target directory (RUSTFLAGS replaces the repository's target-cpu=native). build.zig would
+    # run this cargo command itself; running it here first records its time separately.
+    BUNDLE_DIR="$ROOT/target-zig-bundle"
+    case "$(uname -m)" in x86_64) RUST_CPU=x86-64-v3 ;; *) RUST_CPU=generic ;; esac
+    RUSTFLAGS="-C target-cpu=$RUST_CPU" cargo build --release --locked \
+        --manifest-path zig-example/rust-bundle/Cargo.toml --target-dir "$BUNDLE_DIR"
+    record "bundle staticlib build (zig-example/rust-bundle, $RUST_CPU)" $?
+    ls -l "$BUNDLE_DIR/release/libmsig_zig_bundle.a"
+    if [ "$RUST_CPU" = x86-64-v3 ]; then
+        # x86-64-v3 means AVX2 (ymm registers) and no AVX-512 (zmm): check the flag took effect.
+        objdump -d --no-show-raw-insn "$BUNDLE_DIR/release/libmsig_zig_bundle.a" 2>/dev/null |
+            awk '/%ymm/ {y++} /%zmm/ {z++} END {
+                printf "bundle: %d instructions on ymm, %d on zmm\n", y, z; exit !(y > 0 && z == 0) }'
+        record "bundle is x86-64-v3 code (AVX2, no AVX-512)" $?
+    fi
+    # The glue's 16-aligned thread-local travels in the bundle archive too.
+    c-tests/check-tdata.sh "$BUNDLE_DIR/release/libmsig_zig_bundle.a"
+    record "bundle tdata alignment" $?
+    for v in $ZIG_VERSIONS; do
+        bundle=(-Dlink=bundle -Dbundle-target-dir="$BUNDLE_DIR" -Drust-cpu="$RUST_CPU" -Dvectors="$VECTORS")
+        (cd zig-example && zig "$v" build test "${bundle[@]}" --summary all)
+        record "zig $v: build test (bundle staticlib, -lunwind)" $?
+        (cd zig-example && zig "$v" build run "${bundle[@]}")
+        record "zig $v: build run (bundle staticlib, -lunwind)" $?
+        (cd zig-example && zig "$v" build test -Dlink=glue -Dlib-dir="$LIBDIR" -Dunwind-lib=gcc_s \
+            -Dvectors="$VECTORS" --summary all)
+        record "zig $v: build test (libmultisig_glue.a, -lgcc_s)" $?
+    done
 fi
 
 echo

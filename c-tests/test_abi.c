@@ -3,6 +3,8 @@
  * arguments, too-small buffers, invalid options, _free(NULL), and the thread-pool setter.
  * Every check here must pass even while the core's bodies are placeholders.
  */
+#include <stddef.h>
+
 #include "common.h"
 
 static uint8_t zero32[32];
@@ -19,11 +21,20 @@ static void test_version(void) {
 static void test_status_message(void) {
     char buf[128];
     size_t written = 0;
-    /* Every documented code has its own non-empty text. */
-    for (uint32_t s = MSIG_OK; s <= MSIG_PANIC; s++) {
-        CHECK_STATUS(msig_status_message(s, buf, sizeof buf, &written), MSIG_OK);
-        CHECK(written >= 2 && written == strlen(buf) + 1);
+    /* Every documented code has its own non-empty text, distinct from every other code's. */
+    static char texts[MSIG_SOME_PROOFS_INVALID + 1][128];
+    for (uint32_t s = MSIG_OK; s <= MSIG_SOME_PROOFS_INVALID; s++) {
+        CHECK_STATUS(msig_status_message(s, texts[s], sizeof texts[s], &written), MSIG_OK);
+        CHECK(written >= 2 && written == strlen(texts[s]) + 1);
+        CHECK(strstr(texts[s], "unknown") == NULL);
+        for (uint32_t t = MSIG_OK; t < s; t++) CHECK(strcmp(texts[s], texts[t]) != 0);
     }
+    /* The codes added after MSIG_PANIC keep their published numbers. */
+    CHECK(MSIG_PRESET_NOT_ACCEPTED == 19 && MSIG_PROOF_TOO_LARGE == 20 &&
+          MSIG_SOME_PROOFS_INVALID == 21);
+    CHECK_STATUS(msig_status_message(MSIG_SOME_PROOFS_INVALID + 1, buf, sizeof buf, &written),
+                 MSIG_OK);
+    CHECK(strstr(buf, "unknown") != NULL);
     char ok_text[128], panic_text[128];
     msig_status_message(MSIG_OK, ok_text, sizeof ok_text, &written);
     msig_status_message(MSIG_PANIC, panic_text, sizeof panic_text, &written);
@@ -60,9 +71,14 @@ static void test_keypair_nulls(void) {
 
     uint8_t pk[MSIG_PUBLIC_KEY_LEN];
     uint8_t buf[64];
-    size_t written = 0;
+    size_t written = 0, built = 77;
+    uint64_t start = 11, end = 22;
     CHECK_STATUS(msig_keypair_public_key(NULL, pk), MSIG_NULL_ARGUMENT);
     CHECK_STATUS(msig_keypair_secret_key_ssz(NULL, buf, sizeof buf, &written), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_keypair_activation_interval(NULL, &start, &end), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_keypair_prepared_interval(NULL, &start, &end), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_keypair_prepare_epoch(NULL, 0, &built), MSIG_NULL_ARGUMENT);
+    CHECK(start == 11 && end == 22 && built == 77);
     msig_keypair_free(NULL);
     CHECK(1); /* reached: _free(NULL) is a no-op */
 }
@@ -123,13 +139,26 @@ static void test_aggregator_nulls(void) {
     CHECK(1);
 }
 
-static void test_prove_options_default(void) {
+static void test_options_defaults(void) {
     msig_prove_options d = msig_prove_options_default();
     CHECK(d.regime == MSIG_REGIME_PROVEN);
     CHECK(d.log_inv_rate == 0);
     CHECK(d.backend == MSIG_BACKEND_FRI);
-    /* The backend field sits in what was padding: the struct kept its size. */
-    CHECK(sizeof(msig_prove_options) == 8);
+    CHECK(d.max_proof_bytes == 0);
+    /* Zeroed options are the defaults. */
+    msig_prove_options zero;
+    memset(&zero, 0, sizeof zero);
+    CHECK(memcmp(&zero, &d, sizeof d) == 0);
+    /* Layout: u32, u8, u8, padding, size_t. */
+    CHECK(offsetof(msig_prove_options, log_inv_rate) == 4);
+    CHECK(offsetof(msig_prove_options, backend) == 5);
+    CHECK(offsetof(msig_prove_options, max_proof_bytes) == sizeof(size_t));
+    CHECK(sizeof(msig_prove_options) == 2 * sizeof(size_t) || sizeof(size_t) == 4);
+
+    msig_verify_options v = msig_verify_options_default();
+    CHECK(v.require == NULL);
+    CHECK(v.allow_conjectured == 0);
+    CHECK(offsetof(msig_verify_options, allow_conjectured) == sizeof(void *));
 }
 
 static void test_verify_aggregate_nulls(void) {
@@ -144,8 +173,17 @@ static void test_verify_aggregate_nulls(void) {
     /* num_public_keys * 52 overflows size_t. */
     CHECK_STATUS(msig_verify_aggregate(proof, sizeof proof, pks, SIZE_MAX / 8, zero32, 0, NULL),
                  MSIG_INVALID_ARGUMENT);
+    /* Bad verifier options: an unknown regime in `require`, a flag that is neither 0 nor 1. */
     msig_prove_options bad = {.regime = 99, .log_inv_rate = 0};
-    CHECK_STATUS(msig_verify_aggregate(proof, sizeof proof, pks, 2, zero32, 0, &bad),
+    msig_verify_options bad_require = {.require = &bad};
+    CHECK_STATUS(msig_verify_aggregate(proof, sizeof proof, pks, 2, zero32, 0, &bad_require),
+                 MSIG_INVALID_OPTIONS);
+    msig_prove_options bad_rate = {.log_inv_rate = 9};
+    msig_verify_options bad_rate_require = {.require = &bad_rate};
+    CHECK_STATUS(msig_verify_aggregate(proof, sizeof proof, pks, 2, zero32, 0, &bad_rate_require),
+                 MSIG_INVALID_OPTIONS);
+    msig_verify_options bad_flag = {.allow_conjectured = 2};
+    CHECK_STATUS(msig_verify_aggregate(proof, sizeof proof, pks, 2, zero32, 0, &bad_flag),
                  MSIG_INVALID_OPTIONS);
 
     /* Batch: call-level errors leave results untouched. */
@@ -158,14 +196,18 @@ static void test_verify_aggregate_nulls(void) {
     msig_status results[2] = {0xAAAA, 0xAAAA};
     CHECK_STATUS(msig_verify_aggregates(NULL, 2, NULL, results), MSIG_NULL_ARGUMENT);
     CHECK_STATUS(msig_verify_aggregates(st, 2, NULL, NULL), MSIG_NULL_ARGUMENT);
-    CHECK_STATUS(msig_verify_aggregates(st, 2, &bad, results), MSIG_INVALID_OPTIONS);
+    CHECK_STATUS(msig_verify_aggregates(st, 2, &bad_require, results), MSIG_INVALID_OPTIONS);
+    CHECK_STATUS(msig_verify_aggregates(st, 2, &bad_flag, results), MSIG_INVALID_OPTIONS);
+    CHECK_STATUS(msig_verify_aggregates(st, SIZE_MAX, NULL, results), MSIG_INVALID_ARGUMENT);
     CHECK(results[0] == 0xAAAA && results[1] == 0xAAAA);
-    /* Zero statements: vacuously all valid. */
+    /* Zero statements: vacuously all valid, nothing written. */
     CHECK_STATUS(msig_verify_aggregates(st, 0, NULL, results), MSIG_OK);
-    /* A NULL inside one statement is reported for that statement only (statement 1 alone, so
-     * nothing reaches the proof system). */
-    CHECK_STATUS(msig_verify_aggregates(&st[1], 1, NULL, results), MSIG_PROOF_INVALID);
-    CHECK(results[0] == MSIG_NULL_ARGUMENT);
+    CHECK(results[0] == 0xAAAA);
+    /* A NULL inside one statement is that statement's result, and the call reports that some
+     * statement failed (statement 1 alone, so nothing reaches the proof system). */
+    CHECK_STATUS(msig_verify_aggregates(&st[1], 1, NULL, results), MSIG_SOME_PROOFS_INVALID);
+    CHECK_STATUS(results[0], MSIG_NULL_ARGUMENT);
+    CHECK(results[1] == 0xAAAA);
 }
 
 static void test_prepare(void) {
@@ -186,6 +228,9 @@ static void test_prepare(void) {
     msig_prove_options whir = {.backend = MSIG_BACKEND_WHIR};
     CHECK_STATUS(msig_prepare(&whir), MSIG_OK);
     CHECK_STATUS(msig_prepare(&whir), MSIG_OK);
+    /* The byte limit plays no part in preparing. */
+    msig_prove_options limited = {.max_proof_bytes = 1};
+    CHECK_STATUS(msig_prepare(&limited), MSIG_OK);
 }
 
 static void test_thread_pool(void) {
@@ -198,7 +243,7 @@ int main(void) {
     test_thread_pool();
     test_version();
     test_status_message();
-    test_prove_options_default();
+    test_options_defaults();
     test_keypair_nulls();
     test_sign_verify_nulls();
     test_aggregator_nulls();

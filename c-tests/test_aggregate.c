@@ -1,8 +1,9 @@
 /*
  * Aggregation end to end on the real 4-signer leanSig vector: add, prove, verify (single and
  * batch), and every rejection: duplicate and foreign signatures, malformed inputs, empty
- * aggregate, invalid options, too-small buffers, wrong message or epoch, other key lists,
- * truncated and bit-flipped proofs.
+ * aggregate, invalid options, byte limits, too-small buffers, wrong message or epoch, other key
+ * lists, truncated and bit-flipped proofs, and the verifier's preset policy (required presets,
+ * conjectured presets refused by default and accepted when opted in).
  */
 #include "common.h"
 
@@ -66,23 +67,31 @@ int main(int argc, char **argv) {
                  MSIG_INVALID_SIGNATURE);
     msig_aggregator_free(other);
 
-    /* Public keys in verifier order: a permutation of the signers' keys. */
+    /* Public keys in verifier order, which is the order of adds. */
     uint8_t pks[16 * MSIG_PUBLIC_KEY_LEN];
     CHECK_STATUS(msig_aggregator_public_keys(agg, pks, 10, &written), MSIG_BUFFER_TOO_SMALL);
     CHECK(written == v.n * MSIG_PUBLIC_KEY_LEN);
     CHECK_STATUS(msig_aggregator_public_keys(agg, pks, sizeof pks, &written), MSIG_OK);
     CHECK(written == v.n * MSIG_PUBLIC_KEY_LEN);
-    for (size_t i = 0; i < v.n; i++) {
-        int found = 0;
-        for (size_t j = 0; j < v.n; j++)
-            found |= memcmp(pks + j * MSIG_PUBLIC_KEY_LEN, v.signers[i].pk, MSIG_PUBLIC_KEY_LEN) == 0;
-        CHECK(found);
-    }
+    for (size_t i = 0; i < v.n; i++)
+        CHECK(memcmp(pks + i * MSIG_PUBLIC_KEY_LEN, v.signers[i].pk, MSIG_PUBLIC_KEY_LEN) == 0);
 
     /* Invalid rate. */
     msig_prove_options bad_rate = {.regime = MSIG_REGIME_PROVEN, .log_inv_rate = 200};
     CHECK_STATUS(msig_aggregator_prove(agg, &bad_rate, small, sizeof small, &written),
                  MSIG_INVALID_OPTIONS);
+
+    /* Byte limits are checked before proving: nothing is written, not even *written. FRI at
+     * rate 1/2 can exceed the default 512 KiB limit even for a few signatures. */
+    msig_prove_options one_byte = {.max_proof_bytes = 1};
+    msig_prove_options half = {.log_inv_rate = 1};
+    memset(small, 0x5A, sizeof small);
+    written = 4242;
+    CHECK_STATUS(msig_aggregator_prove(agg, &one_byte, small, sizeof small, &written),
+                 MSIG_PROOF_TOO_LARGE);
+    CHECK_STATUS(msig_aggregator_prove(agg, &half, small, sizeof small, &written),
+                 MSIG_PROOF_TOO_LARGE);
+    CHECK(written == 4242 && small[0] == 0x5A && small[7] == 0x5A);
 
     /* Prove: first learn the size (the buffer must stay untouched), then fetch the proof. */
     memset(small, 0x5A, sizeof small);
@@ -95,18 +104,53 @@ int main(int argc, char **argv) {
     uint8_t *proof = malloc(proof_len ? proof_len : 1);
     CHECK_STATUS(msig_aggregator_prove(agg, NULL, proof, proof_len, &written), MSIG_OK);
     CHECK(written == proof_len);
+    CHECK(proof_len <= 512 * 1024);
     printf("proof: %zu bytes for %zu signatures\n", proof_len, v.n);
+
+    /* The kept proof answers only options with the same preset and limit. A limit below the
+     * proof's size is refused before anything is copied (the limit bounds the worst case, which
+     * is at least this proof), and nothing is written... */
+    msig_prove_options below = {.max_proof_bytes = proof_len - 1};
+    uint8_t *again = malloc(proof_len);
+    memset(again, 0x33, proof_len);
+    written = 4242;
+    CHECK_STATUS(msig_aggregator_prove(agg, &below, again, proof_len, &written),
+                 MSIG_PROOF_TOO_LARGE);
+    CHECK(written == 4242 && again[0] == 0x33 && again[proof_len - 1] == 0x33);
+    /* ...while the defaults spelled out (FRI rate 1/8, 512 KiB) are the same options: the kept
+     * proof, byte for byte. */
+    msig_prove_options spelled = {.regime = MSIG_REGIME_PROVEN, .log_inv_rate = 3,
+                                  .backend = MSIG_BACKEND_FRI, .max_proof_bytes = 512 * 1024};
+    CHECK_STATUS(msig_aggregator_prove(agg, &spelled, again, proof_len, &written), MSIG_OK);
+    CHECK(written == proof_len && memcmp(again, proof, proof_len) == 0);
+    free(again);
 
     size_t pk_bytes = v.n * MSIG_PUBLIC_KEY_LEN;
     CHECK_STATUS(msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, NULL),
                  MSIG_OK);
-    msig_prove_options defaults = msig_prove_options_default();
-    CHECK_STATUS(msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &defaults),
+    msig_verify_options policy = msig_verify_options_default();
+    CHECK_STATUS(msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &policy),
                  MSIG_OK);
-    /* Requiring another preset rejects it. */
+    msig_prove_options defaults = msig_prove_options_default();
+    msig_verify_options require_defaults = {.require = &defaults};
+    CHECK_STATUS(
+        msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &require_defaults),
+        MSIG_OK);
+    /* Requiring another preset refuses it, with exactly MSIG_PRESET_NOT_ACCEPTED. */
     msig_prove_options conjectured = {.regime = MSIG_REGIME_CONJECTURED, .log_inv_rate = 0};
-    CHECK_PROOF_REJECTED(
-        msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &conjectured));
+    msig_verify_options require_conjectured = {.require = &conjectured, .allow_conjectured = 1};
+    CHECK_STATUS(
+        msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &require_conjectured),
+        MSIG_PRESET_NOT_ACCEPTED);
+    msig_prove_options rate4 = {.log_inv_rate = 4};
+    msig_verify_options require_rate4 = {.require = &rate4};
+    CHECK_STATUS(
+        msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &require_rate4),
+        MSIG_PRESET_NOT_ACCEPTED);
+    /* Opting into conjectured presets still accepts a proven proof. */
+    msig_verify_options allow = {.allow_conjectured = 1};
+    CHECK_STATUS(msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &allow),
+                 MSIG_OK);
 
     /* Wrong statement. */
     CHECK_PROOF_REJECTED(
@@ -163,13 +207,17 @@ int main(int argc, char **argv) {
     printf("WHIR proof: %zu bytes for %zu signatures\n", whir_len, v.n);
     CHECK_STATUS(msig_verify_aggregate(whir_proof, whir_len, pks, v.n, v.message, v.epoch, NULL),
                  MSIG_OK);
-    CHECK_STATUS(msig_verify_aggregate(whir_proof, whir_len, pks, v.n, v.message, v.epoch, &whir),
-                 MSIG_OK);
     /* A verifier requiring the FRI default refuses it, and the FRI proof under a WHIR demand. */
-    CHECK_PROOF_REJECTED(
-        msig_verify_aggregate(whir_proof, whir_len, pks, v.n, v.message, v.epoch, &defaults));
-    CHECK_PROOF_REJECTED(
-        msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &whir));
+    msig_verify_options require_whir = {.require = &whir};
+    CHECK_STATUS(msig_verify_aggregate(whir_proof, whir_len, pks, v.n, v.message, v.epoch,
+                                       &require_whir),
+                 MSIG_OK);
+    CHECK_STATUS(msig_verify_aggregate(whir_proof, whir_len, pks, v.n, v.message, v.epoch,
+                                       &require_defaults),
+                 MSIG_PRESET_NOT_ACCEPTED);
+    CHECK_STATUS(
+        msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &require_whir),
+        MSIG_PRESET_NOT_ACCEPTED);
     CHECK_PROOF_REJECTED(
         msig_verify_aggregate(whir_proof, whir_len, pks, v.n, other_msg, v.epoch, NULL));
     CHECK_PROOF_REJECTED(
@@ -202,7 +250,40 @@ int main(int argc, char **argv) {
     CHECK_STATUS(msig_aggregator_prove(agg, &whir_bad, small, sizeof small, &written),
                  MSIG_INVALID_OPTIONS);
 
-    /* Batch verification: per-statement results. */
+    /* A conjectured-regime proof: made on request, refused by the default verifier (NULL or
+     * zeroed options) with MSIG_PRESET_NOT_ACCEPTED, accepted only when the verifier opts in. */
+    size_t conj_len = 0;
+    CHECK_STATUS(msig_aggregator_prove(agg, &conjectured, small, 0, &conj_len),
+                 MSIG_BUFFER_TOO_SMALL);
+    uint8_t *conj = malloc(conj_len);
+    CHECK_STATUS(msig_aggregator_prove(agg, &conjectured, conj, conj_len, &written), MSIG_OK);
+    CHECK(written == conj_len && conj_len < proof_len);
+    printf("conjectured proof: %zu bytes for %zu signatures\n", conj_len, v.n);
+    CHECK_STATUS(msig_verify_aggregate(conj, conj_len, pks, v.n, v.message, v.epoch, NULL),
+                 MSIG_PRESET_NOT_ACCEPTED);
+    CHECK_STATUS(msig_verify_aggregate(conj, conj_len, pks, v.n, v.message, v.epoch, &policy),
+                 MSIG_PRESET_NOT_ACCEPTED);
+    CHECK_STATUS(msig_verify_aggregate(conj, conj_len, pks, v.n, v.message, v.epoch, &allow),
+                 MSIG_OK);
+    CHECK_STATUS(msig_verify_aggregate(conj, conj_len, pks, v.n, v.message, v.epoch,
+                                       &require_conjectured),
+                 MSIG_OK);
+    /* Requiring the conjectured preset without opting in does not accept it... */
+    msig_verify_options require_only = {.require = &conjectured};
+    CHECK_STATUS(msig_verify_aggregate(conj, conj_len, pks, v.n, v.message, v.epoch,
+                                       &require_only),
+                 MSIG_PRESET_NOT_ACCEPTED);
+    /* ...opting in while requiring the proven default refuses it, and an opted-in verifier
+     * still rejects a false statement. */
+    msig_verify_options allow_require_defaults = {.require = &defaults, .allow_conjectured = 1};
+    CHECK_STATUS(msig_verify_aggregate(conj, conj_len, pks, v.n, v.message, v.epoch,
+                                       &allow_require_defaults),
+                 MSIG_PRESET_NOT_ACCEPTED);
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(conj, conj_len, pks, v.n, v.message, v.epoch + 1, &allow));
+
+    /* Batch verification: MSIG_OK with every result written, or MSIG_SOME_PROOFS_INVALID with
+     * every result written; the failing statements name their own reason. */
     msig_aggregate_statement st[4];
     for (int i = 0; i < 4; i++) {
         st[i] = (msig_aggregate_statement){.proof = proof, .proof_len = proof_len,
@@ -210,15 +291,35 @@ int main(int argc, char **argv) {
                                            .message = v.message, .epoch = v.epoch};
     }
     msig_status results[4];
+    memset(results, 0xAA, sizeof results);
     CHECK_STATUS(msig_verify_aggregates(st, 4, NULL, results), MSIG_OK);
     for (int i = 0; i < 4; i++) CHECK_STATUS(results[i], MSIG_OK);
     st[1].epoch = v.epoch + 1;
     st[2].proof = flipped; /* the last bit-flipped copy */
-    CHECK_STATUS(msig_verify_aggregates(st, 4, NULL, results), MSIG_PROOF_INVALID);
+    st[3].proof = conj;
+    st[3].proof_len = conj_len;
+    memset(results, 0xAA, sizeof results);
+    CHECK_STATUS(msig_verify_aggregates(st, 4, NULL, results), MSIG_SOME_PROOFS_INVALID);
+    CHECK_STATUS(results[0], MSIG_OK);
+    CHECK_PROOF_REJECTED(results[1]);
+    CHECK_PROOF_REJECTED(results[2]);
+    CHECK_STATUS(results[3], MSIG_PRESET_NOT_ACCEPTED);
+    /* The same batch with conjectured presets allowed: only the false statements fail. */
+    memset(results, 0xAA, sizeof results);
+    CHECK_STATUS(msig_verify_aggregates(st, 4, &allow, results), MSIG_SOME_PROOFS_INVALID);
     CHECK_STATUS(results[0], MSIG_OK);
     CHECK_PROOF_REJECTED(results[1]);
     CHECK_PROOF_REJECTED(results[2]);
     CHECK_STATUS(results[3], MSIG_OK);
+    /* The conjectured proof alone, opted in: the call succeeds. */
+    CHECK_STATUS(msig_verify_aggregates(&st[3], 1, &allow, results), MSIG_OK);
+    CHECK_STATUS(results[0], MSIG_OK);
+    /* A call-level failure leaves results untouched. */
+    msig_verify_options bad_policy = {.allow_conjectured = 7};
+    memset(results, 0xAA, sizeof results);
+    CHECK_STATUS(msig_verify_aggregates(st, 4, &bad_policy, results), MSIG_INVALID_OPTIONS);
+    CHECK(results[0] == 0xAAAAAAAAu && results[3] == 0xAAAAAAAAu);
+    free(conj);
 
     /* The aggregator stays usable: one more prove gives a proof that verifies. */
     CHECK_STATUS(msig_aggregator_prove(agg, NULL, proof, proof_len, &written), MSIG_OK);

@@ -7,6 +7,9 @@
 //! blocks adds to the same aggregator until it finishes). Only `msig_aggregator_free` needs
 //! exclusive access. Different aggregators never block each other.
 //!
+//! The proof binds the public keys in the order of adds: `msig_aggregator_public_keys` reports
+//! that order, and the verifier must use it.
+//!
 //! If an operation on an aggregator panics (reported as `MSIG_PANIC`), the aggregator is
 //! poisoned: every later call on it returns `MSIG_PANIC`; free it and start again.
 
@@ -16,8 +19,8 @@ use multisig::aggregate::{Aggregator, Backend, ProveOptions, Regime};
 use multisig::xmss::{PublicKey, Signature};
 
 use crate::error::{
-    from_xmss, msig_status, MSIG_INVALID_ARGUMENT, MSIG_INVALID_OPTIONS, MSIG_MALFORMED_PUBLIC_KEY,
-    MSIG_MALFORMED_SIGNATURE, MSIG_PANIC,
+    from_decode_error, msig_status, MSIG_INVALID_ARGUMENT, MSIG_INVALID_OPTIONS,
+    MSIG_MALFORMED_PUBLIC_KEY, MSIG_MALFORMED_SIGNATURE, MSIG_PANIC,
 };
 use crate::ffi::{
     borrow_array, borrow_handle, borrow_slice, check_out_buffer, free_handle, non_null,
@@ -31,11 +34,14 @@ use crate::{MSIG_MESSAGE_LEN, MSIG_PUBLIC_KEY_LEN};
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum msig_regime {
-    /// Provable soundness (FRI list decoding up to the Johnson bound), at least 124 bits for up
-    /// to 1024 signatures. The default.
+    /// Provable soundness (FRI list decoding up to the Johnson bound): every proven preset the
+    /// prover accepts is at least 124 bits proven for the statement it proves. The default, and
+    /// the only regime the default verifier accepts.
     MSIG_REGIME_PROVEN = 0,
-    /// Conjectured (up-to-capacity) FRI soundness, 128 bits for up to 1024 signatures: about
-    /// half the queries, so smaller proofs.
+    /// Conjectured (up-to-capacity) FRI soundness: at least 124 bits under the random-words
+    /// conjecture, with about half the queries of the proven presets, so smaller proofs; only 57
+    /// to 117 bits provable (about 73 at rate 1/4). FRI only. A verifier accepts such a proof only
+    /// if it opts in (`msig_verify_options.allow_conjectured`).
     MSIG_REGIME_CONJECTURED = 1,
 }
 
@@ -44,32 +50,46 @@ pub enum msig_regime {
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum msig_backend {
-    /// Univariate STARK with FRI: the fastest prover, proofs of 0.5 to 1 MiB. The default.
+    /// Univariate STARK with FRI: the fastest prover. Its default preset (proven, rate 1/8)
+    /// stays within the 512 KiB wire cap for every batch of up to 4096 signatures. The default.
     MSIG_BACKEND_FRI = 0,
-    /// Multilinear STARK with WHIR: proofs about a third of FRI's, a slower prover.
+    /// Multilinear STARK with WHIR: smaller proofs, a slower prover. Proven presets only, at
+    /// `log_inv_rate` 1 (at most 512 signatures) or 2 (at most 256); more signatures are refused
+    /// with `MSIG_INVALID_OPTIONS`.
     MSIG_BACKEND_WHIR = 1,
 }
 
-/// Options of `msig_aggregator_prove` (and the preset a verifier may require). All-zero bytes
-/// (`{0}` in C) are the defaults: proven regime, default rate.
+/// Options of `msig_aggregator_prove` (and `msig_prepare`, and the preset a verifier may require
+/// through `msig_verify_options.require`). All-zero bytes (`{0}` in C) are the defaults: FRI,
+/// proven regime, the backend's default rate, the 512 KiB byte limit.
+///
+/// Layout (C): `uint32_t regime; uint8_t log_inv_rate; uint8_t backend;` 2 bytes of padding,
+/// `size_t max_proof_bytes;` (16 bytes on 64-bit targets).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct msig_prove_options {
     /// One of `msig_regime` (`MSIG_REGIME_PROVEN` = 0, `MSIG_REGIME_CONJECTURED` = 1); any other
     /// value is rejected with `MSIG_INVALID_OPTIONS`.
     pub regime: u32,
-    /// log2 of the inverse code rate (FRI blowup or WHIR starting rate), 1..=4; 0 selects the
-    /// default (1).
+    /// log2 of the inverse code rate (FRI blowup or WHIR starting rate): 1..=4 for FRI, 1..=2 for
+    /// WHIR; 0 selects the backend's default (FRI 3, i.e. rate 1/8; WHIR 1). Other values are
+    /// rejected with `MSIG_INVALID_OPTIONS`.
     pub log_inv_rate: u8,
     /// One of `msig_backend` (`MSIG_BACKEND_FRI` = 0, `MSIG_BACKEND_WHIR` = 1); any other value
-    /// is rejected with `MSIG_INVALID_OPTIONS`. Sits in what was padding before it existed, so the
-    /// struct keeps its size (8 bytes) and zeroed options keep meaning the defaults.
+    /// is rejected with `MSIG_INVALID_OPTIONS`.
     pub backend: u8,
+    /// Largest proof the caller accepts, in bytes: 0 means 512 KiB (524288, the wire cap of an
+    /// aggregate in consensus clients), `SIZE_MAX` means no limit. Before proving,
+    /// `msig_aggregator_prove` computes the largest proof the preset can produce for the
+    /// aggregator's number of signatures and returns `MSIG_PROOF_TOO_LARGE` when that exceeds
+    /// the limit (FRI at rate 1/2 does even for one signature). Ignored by `msig_prepare` and in
+    /// `msig_verify_options.require`.
+    pub max_proof_bytes: usize,
 }
 
 impl msig_prove_options {
-    /// The core's options, or `MSIG_INVALID_OPTIONS` for an unknown regime. The rate is passed
-    /// through: the core rejects unsupported rates with `ProveError::InvalidOptions`.
+    /// The core's options, or `MSIG_INVALID_OPTIONS` for an unknown regime or backend. The rate
+    /// is passed through: the core rejects unsupported rates with `ProveError::InvalidOptions`.
     pub(crate) fn to_core(self) -> Result<ProveOptions, msig_status> {
         let regime = match self.regime {
             r if r == msig_regime::MSIG_REGIME_PROVEN as u32 => Regime::Proven,
@@ -85,7 +105,7 @@ impl msig_prove_options {
             regime,
             log_inv_rate: self.log_inv_rate,
             backend,
-            max_proof_bytes: 0,
+            max_proof_bytes: self.max_proof_bytes,
         })
     }
 
@@ -98,22 +118,41 @@ impl msig_prove_options {
             Ok(ProveOptions::default())
         } else {
             // SAFETY: non-NULL and readable per the caller's contract; every bit pattern of the
-            // fields is a valid u32/u8 (padding is not read).
+            // fields is a valid u32/u8/usize (padding is not read).
             unsafe { p.read() }.to_core()
         }
     }
 }
 
-/// The defaults (`MSIG_REGIME_PROVEN`, `log_inv_rate` 0), the same as passing NULL options.
+/// The defaults (FRI, `MSIG_REGIME_PROVEN`, `log_inv_rate` 0, `max_proof_bytes` 0), the same as
+/// passing NULL options or zeroed ones.
 #[no_mangle]
 pub extern "C" fn msig_prove_options_default() -> msig_prove_options {
     msig_prove_options::default()
 }
 
+/// What decides whether a kept proof answers a new `msig_aggregator_prove`: the preset (regime,
+/// backend and rate, with `log_inv_rate` 0 resolved to the backend's default) and the byte limit
+/// (0 resolved to 512 KiB). Options that differ only in how they spell the same preset and limit
+/// get the kept proof; any other difference proves again, so a smaller limit is checked before
+/// anything is copied.
+fn cache_key(opts: &ProveOptions) -> ProveOptions {
+    let log_inv_rate = match opts.log_inv_rate {
+        0 => opts.backend.default_log_inv_rate(),
+        r => r,
+    };
+    ProveOptions {
+        log_inv_rate,
+        max_proof_bytes: opts.byte_limit(),
+        ..*opts
+    }
+}
+
 struct AggregatorState {
     inner: Aggregator,
-    /// The last proof and the options it was made with; cleared by every successful add. Lets a
-    /// caller retry `msig_aggregator_prove` with a bigger buffer without proving twice.
+    /// The last proof and the [`cache_key`] of the options it was made with; cleared by every
+    /// successful add. Lets a caller retry `msig_aggregator_prove` with a bigger buffer without
+    /// proving twice.
     last_proof: Option<(ProveOptions, Vec<u8>)>,
 }
 
@@ -186,8 +225,10 @@ pub unsafe extern "C" fn msig_aggregator_add(
         let agg = unsafe { borrow_handle(aggregator) }?;
         let pk = unsafe { borrow_array::<MSIG_PUBLIC_KEY_LEN>(public_key) }?;
         let sig = unsafe { borrow_slice(signature, len) }?;
-        let pk = PublicKey::from_ssz(pk).map_err(|e| from_xmss(&e, MSIG_MALFORMED_PUBLIC_KEY))?;
-        let sig = Signature::from_ssz(sig).map_err(|e| from_xmss(&e, MSIG_MALFORMED_SIGNATURE))?;
+        let pk = PublicKey::from_ssz(pk)
+            .map_err(|e| from_decode_error(&e, MSIG_MALFORMED_PUBLIC_KEY))?;
+        let sig = Signature::from_ssz(sig)
+            .map_err(|e| from_decode_error(&e, MSIG_MALFORMED_SIGNATURE))?;
         let mut state = agg.lock()?;
         state.inner.add(pk, sig)?;
         state.last_proof = None;
@@ -215,9 +256,11 @@ pub unsafe extern "C" fn msig_aggregator_len(
     })
 }
 
-/// Writes the aggregated public keys, 52 SSZ bytes each, concatenated in the order the verifier
-/// must pass them to `msig_verify_aggregate` (which may differ from the order of adds), and the
-/// byte length (52 x count) to `*written`.
+/// Writes the aggregated public keys, 52 SSZ bytes each, concatenated in the order of the
+/// successful `msig_aggregator_add` calls, and the byte length (52 x count) to `*written`. This
+/// is the order the proof binds: a verifier must pass the keys to `msig_verify_aggregate` in
+/// exactly this order (any other order is `MSIG_PROOF_INVALID`). With concurrent adds, the order
+/// is the order in which the adds took the aggregator's lock.
 ///
 /// Errors: `MSIG_NULL_ARGUMENT`, `MSIG_BUFFER_TOO_SMALL`, `MSIG_PANIC`.
 ///
@@ -240,15 +283,24 @@ pub unsafe extern "C" fn msig_aggregator_public_keys(
 }
 
 /// Proves every added signature as one aggregate proof and writes its bytes to `out` (capacity
-/// `cap`), the length to `*written`.
+/// `cap`), the length to `*written`. The proof binds the public keys in the order of adds (see
+/// `msig_aggregator_public_keys`), the message and the epoch.
 ///
-/// `options` may be NULL for the defaults. The proof size is not known in advance: on
-/// `MSIG_BUFFER_TOO_SMALL`, `*written` holds the size and the proof is kept inside the
-/// aggregator, so calling again with the same options and a big enough buffer copies it without
-/// proving again (any successful `msig_aggregator_add` in between discards it).
+/// `options` may be NULL for the defaults (FRI, proven, rate 1/8, at most 512 KiB). Before any
+/// proving, the options are checked (`MSIG_INVALID_OPTIONS`) and so is the largest proof the
+/// preset can produce for this many signatures against `options->max_proof_bytes`
+/// (`MSIG_PROOF_TOO_LARGE`); on either, nothing is written.
+///
+/// The proof size is not known in advance: on `MSIG_BUFFER_TOO_SMALL`, `*written` holds the size
+/// and the proof is kept inside the aggregator, so calling again with the same options and a big
+/// enough buffer copies it without proving again. "The same" means the same preset and byte
+/// limit: `log_inv_rate` 0 and the backend's default rate count as equal, and so do
+/// `max_proof_bytes` 0 and 524288; any other change of options proves again (and checks the new
+/// limit first). Any successful `msig_aggregator_add` in between discards the kept proof.
 ///
 /// Errors: `MSIG_NULL_ARGUMENT`, `MSIG_BUFFER_TOO_SMALL`, `MSIG_EMPTY_AGGREGATE`,
-/// `MSIG_INVALID_OPTIONS`, `MSIG_PROVER_FAILED`, `MSIG_PANIC`.
+/// `MSIG_INVALID_OPTIONS` (unknown regime or backend, unsupported rate, WHIR past its signature
+/// bound), `MSIG_PROOF_TOO_LARGE`, `MSIG_PROVER_FAILED`, `MSIG_PANIC`.
 ///
 /// # Safety
 /// `aggregator` is a live handle; `options` is NULL or readable; `out` points to `cap` writable
@@ -266,10 +318,11 @@ pub unsafe extern "C" fn msig_aggregator_prove(
         let opts = unsafe { msig_prove_options::read_optional(options) }?;
         check_out_buffer(out, written)?;
         let mut state = agg.lock()?;
-        let cached = matches!(&state.last_proof, Some((o, _)) if *o == opts);
+        let key = cache_key(&opts);
+        let cached = matches!(&state.last_proof, Some((k, _)) if *k == key);
         if !cached {
             let proof = state.inner.prove(&opts)?;
-            state.last_proof = Some((opts, proof.into_bytes()));
+            state.last_proof = Some((key, proof.into_bytes()));
         }
         let (_, bytes) = state.last_proof.as_ref().ok_or(MSIG_INVALID_ARGUMENT)?;
         unsafe { write_bytes(bytes, out, cap, written) }
@@ -284,4 +337,78 @@ pub unsafe extern "C" fn msig_aggregator_prove(
 #[no_mangle]
 pub unsafe extern "C" fn msig_aggregator_free(aggregator: *mut msig_aggregator) {
     ffi_boundary_void(|| unsafe { free_handle(aggregator) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use multisig::aggregate::WIRE_CAP_BYTES;
+
+    #[test]
+    fn zeroed_options_are_the_defaults() {
+        let zero = msig_prove_options_default();
+        assert_eq!(
+            zero,
+            msig_prove_options {
+                regime: 0,
+                log_inv_rate: 0,
+                backend: 0,
+                max_proof_bytes: 0
+            }
+        );
+        assert_eq!(zero.to_core().unwrap(), ProveOptions::default());
+        let limited = msig_prove_options {
+            max_proof_bytes: 1000,
+            ..zero
+        };
+        assert_eq!(limited.to_core().unwrap().max_proof_bytes, 1000);
+        for bad in [
+            msig_prove_options { regime: 2, ..zero },
+            msig_prove_options { backend: 2, ..zero },
+        ] {
+            assert_eq!(bad.to_core(), Err(MSIG_INVALID_OPTIONS));
+        }
+    }
+
+    #[test]
+    fn cache_key_equates_spellings_of_one_preset_and_limit_only() {
+        let d = ProveOptions::default();
+        let spelled_out = ProveOptions {
+            log_inv_rate: Backend::Fri.default_log_inv_rate(),
+            max_proof_bytes: WIRE_CAP_BYTES,
+            ..d
+        };
+        assert_eq!(cache_key(&d), cache_key(&spelled_out));
+        let whir = ProveOptions {
+            backend: Backend::Whir,
+            ..d
+        };
+        let whir_spelled = ProveOptions {
+            log_inv_rate: Backend::Whir.default_log_inv_rate(),
+            ..whir
+        };
+        assert_eq!(cache_key(&whir), cache_key(&whir_spelled));
+        assert_ne!(cache_key(&d), cache_key(&whir));
+        // Another limit, rate or regime is another key: the prover runs (and checks the limit).
+        for other in [
+            ProveOptions {
+                max_proof_bytes: WIRE_CAP_BYTES - 1,
+                ..d
+            },
+            ProveOptions {
+                max_proof_bytes: usize::MAX,
+                ..d
+            },
+            ProveOptions {
+                log_inv_rate: 4,
+                ..d
+            },
+            ProveOptions {
+                regime: Regime::Conjectured,
+                ..d
+            },
+        ] {
+            assert_ne!(cache_key(&d), cache_key(&other), "{other:?}");
+        }
+    }
 }

@@ -7,8 +7,9 @@ use multisig::aggregate::{AggregateError, ProveError, VerifyError};
 use multisig::xmss::XmssError;
 
 /// Result of every fallible `msig_*` function. `MSIG_OK` (0) is success; every other value is an
-/// error and means that no output parameter was written (except `*written` on
-/// `MSIG_BUFFER_TOO_SMALL`, and the per-item results of `msig_verify_aggregates`).
+/// error and means that no output parameter was written, with two documented exceptions:
+/// `*written` on `MSIG_BUFFER_TOO_SMALL`, and the per-statement `results` of
+/// `msig_verify_aggregates` on `MSIG_SOME_PROOFS_INVALID`.
 ///
 /// In C the type is a `uint32_t`; `msig_status_message` turns any value into text.
 #[allow(non_camel_case_types)]
@@ -31,7 +32,10 @@ pub enum msig_status {
     MSIG_MALFORMED_SIGNATURE = 5,
     /// Secret-key bytes are not a valid SSZ secret key.
     MSIG_MALFORMED_SECRET_KEY = 6,
-    /// Proof bytes are not a well-formed aggregate proof (truncated, bad envelope, wrong preset).
+    /// Proof bytes are not a well-formed aggregate proof (truncated, bad envelope, unknown
+    /// version or preset id, lengths that disagree with the statement). A proof whose prefix
+    /// names a preset the verifier refuses is `MSIG_PRESET_NOT_ACCEPTED` instead (the policy is
+    /// checked before the rest is decoded).
     MSIG_MALFORMED_PROOF = 7,
     /// The signature is well-formed but does not verify for this key, epoch and message.
     MSIG_INVALID_SIGNATURE = 8,
@@ -40,7 +44,8 @@ pub enum msig_status {
     /// The aggregate proof is well-formed but does not verify for these public keys, message and
     /// epoch.
     MSIG_PROOF_INVALID = 10,
-    /// The epoch is outside the key's usable (activation or prepared) range.
+    /// The epoch cannot be signed with this key: outside the key's activation interval, or before
+    /// its prepared window (the window only moves forward, so such an epoch is gone for good).
     MSIG_EPOCH_OUT_OF_RANGE = 11,
     /// Key generation arguments are invalid (empty range, range beyond the 2^32 lifetime).
     MSIG_INVALID_KEYGEN_ARGUMENTS = 12,
@@ -48,7 +53,10 @@ pub enum msig_status {
     MSIG_SIGNING_FAILED = 13,
     /// `msig_aggregator_prove` was called on an aggregator holding no signature.
     MSIG_EMPTY_AGGREGATE = 14,
-    /// The prove options (regime, `log_inv_rate`) are not a supported preset.
+    /// The options are invalid: prove options that name no preset (unknown regime or backend,
+    /// unsupported `log_inv_rate`, WHIR with the conjectured regime) or a preset that cannot
+    /// prove this many signatures (WHIR past 512 / 256); verify options with such a `require` or
+    /// an `allow_conjectured` other than 0 or 1.
     MSIG_INVALID_OPTIONS = 15,
     /// The prover failed internally.
     MSIG_PROVER_FAILED = 16,
@@ -56,7 +64,8 @@ pub enum msig_status {
     /// created by the first parallel operation or by an earlier `msig_set_num_threads`).
     MSIG_THREAD_POOL_ALREADY_INITIALIZED = 17,
     /// A Rust panic was caught at the C boundary. The library's state is intact, but an
-    /// aggregator whose operation panicked refuses further use with this same code.
+    /// aggregator whose operation panicked refuses further use with this same code, and so does
+    /// a keypair that panicked while holding its secret key (for everything but its public key).
     MSIG_PANIC = 18,
     /// The aggregate proof is well-formed but made under a preset the verifier's options refuse:
     /// below the 124-bit proven floor for this statement (every conjectured preset, unless
@@ -65,13 +74,17 @@ pub enum msig_status {
     /// A proof of this statement under the chosen preset can exceed the byte limit of the prove
     /// options (`max_proof_bytes`, default 512 KiB); nothing was proved.
     MSIG_PROOF_TOO_LARGE = 20,
+    /// `msig_verify_aggregates` completed and at least one statement did not verify: its entry of
+    /// `results` holds why (any status other than `MSIG_OK`). `results` is written, for every
+    /// statement; this is the one status besides `MSIG_OK` on which an output is written.
+    MSIG_SOME_PROOFS_INVALID = 21,
 }
 
 pub use msig_status::*;
 
 impl msig_status {
     /// Every status, in code order (used by `msig_status_message` and the tests).
-    pub(crate) const ALL: [msig_status; 21] = [
+    pub(crate) const ALL: [msig_status; 22] = [
         MSIG_OK,
         MSIG_NULL_ARGUMENT,
         MSIG_BUFFER_TOO_SMALL,
@@ -93,6 +106,7 @@ impl msig_status {
         MSIG_PANIC,
         MSIG_PRESET_NOT_ACCEPTED,
         MSIG_PROOF_TOO_LARGE,
+        MSIG_SOME_PROOFS_INVALID,
     ];
 
     /// The status with numeric code `code`, if there is one.
@@ -124,6 +138,7 @@ impl msig_status {
             MSIG_PANIC => "internal panic caught at the C boundary",
             MSIG_PRESET_NOT_ACCEPTED => "proof made under a preset the verifier does not accept",
             MSIG_PROOF_TOO_LARGE => "proofs under this preset can exceed the byte limit",
+            MSIG_SOME_PROOFS_INVALID => "at least one statement did not verify (see results)",
         }
     }
 }
@@ -131,14 +146,41 @@ impl msig_status {
 /// Message for a code that is not (yet) a known `msig_status`.
 pub(crate) const UNKNOWN_STATUS_MESSAGE: &str = "unknown msig_status code";
 
-/// Maps a decoding or scheme error; `malformed` is the code for `XmssError::Malformed` in the
-/// caller's context (public key, signature or secret key).
-pub(crate) fn from_xmss(err: &XmssError, malformed: msig_status) -> msig_status {
+/// Maps an error from decoding SSZ bytes (`PublicKey`, `Signature` or `SecretKey::from_ssz`);
+/// `malformed` is the code for the object being decoded. Decoders only report
+/// `XmssError::Malformed`; the match is exhaustive so that a new variant needs a decision here, and
+/// whatever a decoder reports means the bytes were not accepted.
+pub(crate) fn from_decode_error(err: &XmssError, malformed: msig_status) -> msig_status {
     match err {
-        XmssError::Malformed { .. } => malformed,
+        XmssError::Malformed { .. }
+        | XmssError::EpochOutOfRange { .. }
+        | XmssError::InvalidKeygen(_)
+        | XmssError::Signing(_) => malformed,
+    }
+}
+
+/// Maps an error from key generation (`xmss::keygen`). Key generation only reports
+/// `XmssError::InvalidKeygen` (empty range, range past 2^32); every variant maps to
+/// `MSIG_INVALID_KEYGEN_ARGUMENTS`, never to a decoding status.
+pub(crate) fn from_keygen_error(err: &XmssError) -> msig_status {
+    match err {
+        XmssError::InvalidKeygen(_)
+        | XmssError::EpochOutOfRange { .. }
+        | XmssError::Malformed { .. }
+        | XmssError::Signing(_) => MSIG_INVALID_KEYGEN_ARGUMENTS,
+    }
+}
+
+/// Maps an error from signing or from advancing a key's prepared window (`xmss::sign_advancing`,
+/// `SecretKey::prepare_for_epoch`): `MSIG_EPOCH_OUT_OF_RANGE` for an epoch the key cannot sign,
+/// `MSIG_SIGNING_FAILED` for everything else (no codeword found, a key whose trees lack a node).
+/// Never a decoding status: the key was decoded long before.
+pub(crate) fn from_sign_error(err: &XmssError) -> msig_status {
+    match err {
         XmssError::EpochOutOfRange { .. } => MSIG_EPOCH_OUT_OF_RANGE,
-        XmssError::InvalidKeygen(_) => MSIG_INVALID_KEYGEN_ARGUMENTS,
-        XmssError::Signing(_) => MSIG_SIGNING_FAILED,
+        XmssError::Signing(_) | XmssError::Malformed { .. } | XmssError::InvalidKeygen(_) => {
+            MSIG_SIGNING_FAILED
+        }
     }
 }
 
@@ -184,5 +226,77 @@ mod tests {
             assert!(!s.message().is_empty());
         }
         assert_eq!(msig_status::from_code(msig_status::ALL.len() as u32), None);
+    }
+
+    /// One error of every `XmssError` variant.
+    fn every_xmss_error() -> [XmssError; 4] {
+        [
+            XmssError::Malformed {
+                what: "secret key",
+                reason: "test".into(),
+            },
+            XmssError::EpochOutOfRange { epoch: 7 },
+            XmssError::InvalidKeygen("test".into()),
+            XmssError::Signing("test".into()),
+        ]
+    }
+
+    #[test]
+    fn keygen_and_signing_errors_have_their_own_statuses() {
+        for e in every_xmss_error() {
+            let keygen = from_keygen_error(&e);
+            assert_eq!(keygen, MSIG_INVALID_KEYGEN_ARGUMENTS, "{e:?}");
+            let sign = from_sign_error(&e);
+            assert!(
+                matches!(sign, MSIG_EPOCH_OUT_OF_RANGE | MSIG_SIGNING_FAILED),
+                "{e:?}"
+            );
+            assert_ne!(sign, MSIG_MALFORMED_SECRET_KEY, "{e:?}");
+        }
+        assert_eq!(
+            from_sign_error(&XmssError::EpochOutOfRange { epoch: 1 }),
+            MSIG_EPOCH_OUT_OF_RANGE
+        );
+        assert_eq!(
+            from_sign_error(&XmssError::Signing("x".into())),
+            MSIG_SIGNING_FAILED
+        );
+    }
+
+    #[test]
+    fn decoding_errors_name_the_object_decoded() {
+        for malformed in [
+            MSIG_MALFORMED_PUBLIC_KEY,
+            MSIG_MALFORMED_SIGNATURE,
+            MSIG_MALFORMED_SECRET_KEY,
+        ] {
+            for e in every_xmss_error() {
+                assert_eq!(from_decode_error(&e, malformed), malformed, "{e:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn core_errors_map_to_their_statuses() {
+        assert_eq!(
+            msig_status::from(ProveError::ProofTooLarge { bound: 2, limit: 1 }),
+            MSIG_PROOF_TOO_LARGE
+        );
+        assert_eq!(
+            msig_status::from(ProveError::InvalidOptions("x".into())),
+            MSIG_INVALID_OPTIONS
+        );
+        assert_eq!(
+            msig_status::from(VerifyError::PresetNotAccepted("x".into())),
+            MSIG_PRESET_NOT_ACCEPTED
+        );
+        assert_eq!(
+            msig_status::from(VerifyError::Invalid("x".into())),
+            MSIG_PROOF_INVALID
+        );
+        assert_eq!(
+            msig_status::from(VerifyError::Malformed("x".into())),
+            MSIG_MALFORMED_PROOF
+        );
     }
 }

@@ -14,8 +14,9 @@ use crate::error::msig_status::{self, MSIG_OK, MSIG_PANIC};
 /// panic is `MSIG_PANIC`.
 ///
 /// `AssertUnwindSafe` is sound here because nothing observes broken invariants after a panic:
-/// borrowed C buffers are only read, outputs are written last, and the one piece of shared
-/// mutable state (an aggregator) sits behind a `Mutex` whose poisoning we report as `MSIG_PANIC`.
+/// borrowed C buffers are only read, outputs are written last, and the shared mutable state (an
+/// aggregator, a keypair's secret key) sits behind `Mutex`es whose poisoning we report as
+/// `MSIG_PANIC` (a keypair's advance is built on a copy, so a panic there changes nothing).
 pub(crate) fn ffi_boundary<F>(body: F) -> msig_status
 where
     F: FnOnce() -> Result<(), msig_status>,

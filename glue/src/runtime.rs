@@ -2,8 +2,8 @@
 
 use std::ffi::{c_char, CStr};
 
-use crate::error::{msig_status, MSIG_THREAD_POOL_ALREADY_INITIALIZED, UNKNOWN_STATUS_MESSAGE};
 use crate::aggregator::msig_prove_options;
+use crate::error::{msig_status, MSIG_THREAD_POOL_ALREADY_INITIALIZED, UNKNOWN_STATUS_MESSAGE};
 use crate::ffi::{check_out_buffer, write_bytes};
 use crate::panic::ffi_boundary;
 
@@ -49,11 +49,13 @@ pub unsafe extern "C" fn msig_status_message(
     })
 }
 
-/// Builds the global thread pool used by proving, key generation and batch verification with
-/// `num_threads` threads (0: one per CPU, or the `RAYON_NUM_THREADS` environment variable).
+/// Builds the global thread pool used by proving, key generation, signing and batch
+/// verification with `num_threads` threads (0: one per CPU, or the `RAYON_NUM_THREADS`
+/// environment variable). The advances of keypairs' prepared windows run on a second pool of the
+/// same size, created on the first advance (see `msig_keypair_prepare_epoch`).
 ///
 /// Call it once, before any other `msig_` call that does parallel work (key generation, signing,
-/// proving, verifying aggregates); afterwards the pool exists and this returns
+/// advancing a key, proving, verifying aggregates); afterwards the pool exists and this returns
 /// `MSIG_THREAD_POOL_ALREADY_INITIALIZED` without changing anything. Thread-safe.
 ///
 /// Errors: `MSIG_THREAD_POOL_ALREADY_INITIALIZED`, `MSIG_PANIC`.

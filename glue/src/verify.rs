@@ -1,22 +1,101 @@
 //! Aggregate-proof verification: one proof (`msig_verify_aggregate`) or many at once
-//! (`msig_verify_aggregates`, in parallel on the global thread pool). Stateless and thread-safe.
+//! (`msig_verify_aggregates`, in parallel on the global thread pool), under a verifier policy
+//! (`msig_verify_options`). Stateless and thread-safe.
 
-use multisig::aggregate::{verify_aggregate, ProveOptions, VerifyOptions};
+use multisig::aggregate::config::Preset;
+use multisig::aggregate::{verify_aggregate, VerifyOptions};
 use multisig::xmss::PublicKey;
 use rayon::prelude::*;
 
 use crate::aggregator::msig_prove_options;
 use crate::error::{
-    from_xmss, msig_status, MSIG_INVALID_ARGUMENT, MSIG_MALFORMED_PUBLIC_KEY, MSIG_OK,
-    MSIG_PROOF_INVALID,
+    from_decode_error, msig_status, MSIG_INVALID_ARGUMENT, MSIG_INVALID_OPTIONS,
+    MSIG_MALFORMED_PUBLIC_KEY, MSIG_OK, MSIG_SOME_PROOFS_INVALID,
 };
 use crate::ffi::{borrow_array, borrow_slice, non_null};
 use crate::panic::ffi_boundary;
 use crate::{MSIG_MESSAGE_LEN, MSIG_PUBLIC_KEY_LEN};
 
-/// One aggregate statement for `msig_verify_aggregates`: the proof, the public keys in the
-/// aggregator's order (`num_public_keys` x 52 SSZ bytes, concatenated), the 32-byte message and
-/// the epoch. All pointers must be non-NULL.
+/// The verifier's policy for `msig_verify_aggregate` and `msig_verify_aggregates`: which proof
+/// presets it accepts. NULL options, zeroed options (`{0}` in C) and
+/// `msig_verify_options_default()` are the defaults: accept a proof only if its preset is at
+/// least 124 bits *proven* for the statement at hand (every proven preset the prover makes),
+/// under any backend and rate.
+///
+/// Layout (C): `const msig_prove_options *require; uint8_t allow_conjectured;` then padding
+/// (16 bytes on 64-bit targets).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct msig_verify_options {
+    /// NULL: no requirement. Otherwise the preset the proof must have been made under (backend,
+    /// regime and rate compared, `log_inv_rate` 0 meaning the backend's default;
+    /// `max_proof_bytes` is ignored): a proof under any other preset is refused with
+    /// `MSIG_PRESET_NOT_ACCEPTED`. Invalid options here (unknown regime or backend, unsupported
+    /// rate) are `MSIG_INVALID_OPTIONS`. Requiring a conjectured preset does not by itself
+    /// accept it: `allow_conjectured` must be set too.
+    pub require: *const msig_prove_options,
+    /// 0 (the default): refuse proofs under the conjectured presets (`MSIG_REGIME_CONJECTURED`)
+    /// with `MSIG_PRESET_NOT_ACCEPTED`, since they are below 124 bits proven. 1: accept them too,
+    /// graded in the conjectured regime (at least 124 bits under the random-words conjecture).
+    /// The cost of opting in: a conjectured preset is only 57 to 117 bits provable (about 73 at
+    /// rate 1/4), and the prover, not the verifier, picks the preset, so a verifier that sets
+    /// this accepts proofs worth that little under what is proven today. Any other value is
+    /// `MSIG_INVALID_OPTIONS`.
+    pub allow_conjectured: u8,
+}
+
+impl Default for msig_verify_options {
+    fn default() -> Self {
+        Self {
+            require: std::ptr::null(),
+            allow_conjectured: 0,
+        }
+    }
+}
+
+/// The default verifier policy (`require` NULL, `allow_conjectured` 0), the same as passing NULL
+/// or zeroed options: only presets at least 124 bits proven for the statement.
+#[no_mangle]
+pub extern "C" fn msig_verify_options_default() -> msig_verify_options {
+    msig_verify_options::default()
+}
+
+/// Reads optional verifier options (NULL: the defaults) into the core's.
+///
+/// # Safety
+/// `p` is NULL or points to a readable `msig_verify_options` whose `require` is NULL or
+/// readable.
+unsafe fn read_verify_options(p: *const msig_verify_options) -> Result<VerifyOptions, msig_status> {
+    if p.is_null() {
+        return Ok(VerifyOptions::default());
+    }
+    // SAFETY: non-NULL and readable per the caller's contract; a pointer and a u8 have no invalid
+    // bit patterns.
+    let opts = unsafe { p.read() };
+    let allow_conjectured = match opts.allow_conjectured {
+        0 => false,
+        1 => true,
+        _ => return Err(MSIG_INVALID_OPTIONS),
+    };
+    let require = if opts.require.is_null() {
+        None
+    } else {
+        // SAFETY: non-NULL and readable per the caller's contract.
+        let required = unsafe { msig_prove_options::read_optional(opts.require) }?;
+        // A requirement no preset meets is a caller error, reported as such (the core would
+        // only refuse every proof with `PresetNotAccepted`).
+        Preset::from_options(&required).map_err(|_| MSIG_INVALID_OPTIONS)?;
+        Some(required)
+    };
+    Ok(VerifyOptions {
+        require,
+        allow_conjectured,
+    })
+}
+
+/// One aggregate statement for `msig_verify_aggregates`: the proof, the public keys in the order
+/// of adds (`num_public_keys` x 52 SSZ bytes, concatenated, as `msig_aggregator_public_keys`
+/// writes them), the 32-byte message and the epoch. All pointers must be non-NULL.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct msig_aggregate_statement {
@@ -66,52 +145,39 @@ unsafe fn borrow_statement<'a>(
 }
 
 /// Decodes the keys and runs the core verifier.
-fn verify_statement(st: &Statement<'_>, require: Option<ProveOptions>) -> Result<(), msig_status> {
+fn verify_statement(st: &Statement<'_>, opts: &VerifyOptions) -> Result<(), msig_status> {
     let keys = st
         .public_keys
         .chunks_exact(MSIG_PUBLIC_KEY_LEN)
-        .map(|b| PublicKey::from_ssz(b).map_err(|e| from_xmss(&e, MSIG_MALFORMED_PUBLIC_KEY)))
+        .map(|b| {
+            PublicKey::from_ssz(b).map_err(|e| from_decode_error(&e, MSIG_MALFORMED_PUBLIC_KEY))
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    verify_aggregate(
-        st.proof,
-        &keys,
-        st.message,
-        st.epoch,
-        &VerifyOptions { require, ..VerifyOptions::default() },
-    )?;
+    verify_aggregate(st.proof, &keys, st.message, st.epoch, opts)?;
     Ok(())
 }
 
-/// Reads the optional required preset: NULL accepts a proof made under any supported preset.
-///
-/// # Safety
-/// `require` is NULL or readable.
-unsafe fn read_require(
-    require: *const msig_prove_options,
-) -> Result<Option<ProveOptions>, msig_status> {
-    if require.is_null() {
-        Ok(None)
-    } else {
-        unsafe { msig_prove_options::read_optional(require) }.map(Some)
-    }
-}
-
 /// Verifies an aggregate proof (`proof_len` bytes) for `num_public_keys` SSZ public keys
-/// (`public_keys`: `num_public_keys` x 52 bytes, in the order `msig_aggregator_public_keys`
-/// reports), the 32-byte `message` and `epoch`.
+/// (`public_keys`: `num_public_keys` x 52 bytes, in the order of adds, as
+/// `msig_aggregator_public_keys` writes them: the proof binds that order), the 32-byte `message`
+/// and `epoch`.
 ///
-/// `require` may be NULL to accept any supported preset, or point to the options the proof must
-/// have been made with (a proof under another regime or rate is then rejected).
+/// `options` may be NULL for the default policy: the proof's preset must be at least 124 bits
+/// proven for this statement, which refuses every conjectured preset (see
+/// `msig_verify_options`). The preset is checked before anything else of the proof is decoded.
 ///
-/// Returns `MSIG_OK` if the proof is valid; `MSIG_PROOF_INVALID` if it is well-formed but false
-/// for this statement (other keys, key order, message or epoch, altered bytes);
-/// `MSIG_MALFORMED_PROOF` if it does not decode (truncated, bad envelope, not the required
-/// preset); `MSIG_MALFORMED_PUBLIC_KEY`; `MSIG_NULL_ARGUMENT`; `MSIG_INVALID_ARGUMENT`
-/// (`num_public_keys` x 52 overflows); `MSIG_INVALID_OPTIONS`; `MSIG_PANIC`.
+/// Returns `MSIG_OK` if the proof is valid; `MSIG_PRESET_NOT_ACCEPTED` if its preset is refused
+/// by the policy (a conjectured preset without `allow_conjectured`, not the `require`d preset,
+/// below 124 bits for this many signatures); `MSIG_PROOF_INVALID` if it is well-formed but false
+/// for this statement (other keys, key order, message or epoch, altered bytes, an empty or
+/// duplicated key list); `MSIG_MALFORMED_PROOF` if it does not decode (truncated, bad envelope,
+/// lengths that disagree with the statement); `MSIG_MALFORMED_PUBLIC_KEY`;
+/// `MSIG_NULL_ARGUMENT`; `MSIG_INVALID_ARGUMENT` (`num_public_keys` x 52 overflows);
+/// `MSIG_INVALID_OPTIONS` (bad `options`); `MSIG_PANIC`.
 ///
 /// # Safety
 /// `proof` points to `proof_len` readable bytes, `public_keys` to `num_public_keys` x 52,
-/// `message` to 32; `require` is NULL or readable.
+/// `message` to 32; `options` is NULL or readable, and so is its `require`.
 #[no_mangle]
 pub unsafe extern "C" fn msig_verify_aggregate(
     proof: *const u8,
@@ -120,7 +186,7 @@ pub unsafe extern "C" fn msig_verify_aggregate(
     num_public_keys: usize,
     message: *const u8,
     epoch: u32,
-    require: *const msig_prove_options,
+    options: *const msig_verify_options,
 ) -> msig_status {
     ffi_boundary(|| {
         let st = unsafe {
@@ -133,30 +199,36 @@ pub unsafe extern "C" fn msig_verify_aggregate(
                 epoch,
             )
         }?;
-        let require = unsafe { read_require(require) }?;
-        verify_statement(&st, require)
+        let opts = unsafe { read_verify_options(options) }?;
+        verify_statement(&st, &opts)
     })
 }
 
-/// Verifies `n` aggregate statements in parallel (on the global thread pool) and writes one
-/// status per statement to `results[i]`: exactly what `msig_verify_aggregate` would return for
-/// statement `i` (`MSIG_OK`, `MSIG_PROOF_INVALID`, `MSIG_MALFORMED_PROOF`, `MSIG_NULL_ARGUMENT`
-/// for a NULL pointer inside the statement, ...). `require` applies to every statement (NULL:
-/// any supported preset).
+/// Verifies `n` aggregate statements in parallel (on the global thread pool) under one policy
+/// (`options`, NULL for the default; see `msig_verify_aggregate`).
 ///
-/// Returns `MSIG_OK` if every statement verified; `MSIG_PROOF_INVALID` if at least one did not
-/// (see `results`); otherwise a call-level error and `results` is untouched:
-/// `MSIG_NULL_ARGUMENT` (`statements` or `results` NULL), `MSIG_INVALID_ARGUMENT`,
-/// `MSIG_INVALID_OPTIONS`, `MSIG_PANIC`.
+/// Returns:
+/// - `MSIG_OK`: every statement verified; `results[i]` = `MSIG_OK` for each.
+/// - `MSIG_SOME_PROOFS_INVALID`: the call completed and at least one statement did not verify;
+///   `results[i]` holds exactly what `msig_verify_aggregate` would return for statement `i`
+///   (`MSIG_OK`, `MSIG_PROOF_INVALID`, `MSIG_MALFORMED_PROOF`, `MSIG_PRESET_NOT_ACCEPTED`,
+///   `MSIG_NULL_ARGUMENT` for a NULL pointer inside the statement, ...). This is the one status
+///   other than `MSIG_OK` on which an output is written.
+/// - anything else: a call-level failure, and `results` is untouched: `MSIG_NULL_ARGUMENT`
+///   (`statements` or `results` NULL), `MSIG_INVALID_ARGUMENT` (`n` too large),
+///   `MSIG_INVALID_OPTIONS` (bad `options`), `MSIG_PANIC`.
+///
+/// `n` = 0 is `MSIG_OK` (nothing to write).
 ///
 /// # Safety
 /// `statements` points to `n` readable statements whose buffers satisfy `msig_verify_aggregate`'s
-/// contract; `results` to `n` writable `msig_status` (uint32_t); `require` is NULL or readable.
+/// contract; `results` to `n` writable `msig_status` (uint32_t); `options` is NULL or readable,
+/// and so is its `require`.
 #[no_mangle]
 pub unsafe extern "C" fn msig_verify_aggregates(
     statements: *const msig_aggregate_statement,
     n: usize,
-    require: *const msig_prove_options,
+    options: *const msig_verify_options,
     results: *mut msig_status,
 ) -> msig_status {
     ffi_boundary(|| {
@@ -165,7 +237,7 @@ pub unsafe extern "C" fn msig_verify_aggregates(
         if n > isize::MAX as usize / std::mem::size_of::<msig_aggregate_statement>() {
             return Err(MSIG_INVALID_ARGUMENT);
         }
-        let require = unsafe { read_require(require) }?;
+        let opts = unsafe { read_verify_options(options) }?;
         // SAFETY: non-NULL, size bounded, readable per the contract.
         let raw = unsafe { std::slice::from_raw_parts(statements, n) };
         // Borrow on this thread (raw pointers are not Sync), verify in parallel.
@@ -185,17 +257,90 @@ pub unsafe extern "C" fn msig_verify_aggregates(
         let statuses: Vec<msig_status> = borrowed
             .par_iter()
             .map(|st| match st {
-                Ok(st) => ffi_boundary(|| verify_statement(st, require)),
+                Ok(st) => ffi_boundary(|| verify_statement(st, &opts)),
                 Err(status) => *status,
             })
             .collect();
+        // Nothing below can fail: the results are written exactly when the call completed.
         // SAFETY: `results` holds n writable entries per the contract.
         let out = unsafe { std::slice::from_raw_parts_mut(results, n) };
         out.copy_from_slice(&statuses);
         if statuses.iter().all(|s| *s == MSIG_OK) {
             Ok(())
         } else {
-            Err(MSIG_PROOF_INVALID)
+            Err(MSIG_SOME_PROOFS_INVALID)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use multisig::aggregate::{Backend, Regime};
+
+    #[test]
+    fn verify_options_null_and_zeroed_are_the_default_policy() {
+        let d = unsafe { read_verify_options(std::ptr::null()) }.unwrap();
+        assert_eq!(d, VerifyOptions::default());
+        assert!(!d.allow_conjectured && d.require.is_none());
+        let zeroed = msig_verify_options_default();
+        assert_eq!(
+            unsafe { read_verify_options(&zeroed) }.unwrap(),
+            VerifyOptions::default()
+        );
+    }
+
+    #[test]
+    fn verify_options_are_read_strictly() {
+        let whir = msig_prove_options {
+            backend: 1,
+            ..Default::default()
+        };
+        let o = msig_verify_options {
+            require: &whir,
+            allow_conjectured: 1,
+        };
+        let core = unsafe { read_verify_options(&o) }.unwrap();
+        assert!(core.allow_conjectured);
+        let req = core.require.unwrap();
+        assert_eq!((req.backend, req.regime), (Backend::Whir, Regime::Proven));
+        let bad_flag = msig_verify_options {
+            require: std::ptr::null(),
+            allow_conjectured: 2,
+        };
+        assert_eq!(
+            unsafe { read_verify_options(&bad_flag) },
+            Err(MSIG_INVALID_OPTIONS)
+        );
+        for bad in [
+            msig_prove_options {
+                regime: 9,
+                ..Default::default()
+            },
+            msig_prove_options {
+                log_inv_rate: 5,
+                ..Default::default()
+            },
+            msig_prove_options {
+                backend: 1,
+                log_inv_rate: 3,
+                ..Default::default()
+            },
+            msig_prove_options {
+                backend: 1,
+                regime: 1,
+                ..Default::default()
+            },
+        ] {
+            let bad_req = msig_verify_options {
+                require: &bad,
+                allow_conjectured: 0,
+            };
+            assert_eq!(
+                unsafe { read_verify_options(&bad_req) },
+                Err(MSIG_INVALID_OPTIONS),
+                "{bad:?}"
+            );
+        }
+    }
 }

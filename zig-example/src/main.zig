@@ -1,9 +1,15 @@
 //! Aggregates the shared real 4-signer leanSig vector through the C ABI and verifies the proof.
 //! `zig build run` runs `main`; `zig build test` runs the tests below (the same round trip plus
-//! error paths).
+//! error paths). Builds with Zig 0.16 and 0.17.
 
 const std = @import("std");
 const c = @import("c");
+const build_options = @import("build_options");
+
+/// Functions of the bundle crate itself (`rust-bundle/src/lib.rs`), where a client's other Rust
+/// code would live; only linked (and only referenced) with `-Dlink=bundle`.
+extern fn bundle_glue_version_major() u32;
+extern fn bundle_unwinder_works() bool;
 
 /// The vector file, embedded by build.zig.
 const vector_json = @embedFile("aggregate_vector");
@@ -106,13 +112,18 @@ fn aggregate(gpa: std.mem.Allocator, d: *const Decoded) !Aggregate {
     return .{ .proof = proof, .public_keys = public_keys };
 }
 
+/// Verifies under the default policy (proven presets only), spelled out: NULL means the same.
 fn verify(a: *const Aggregate, d: *const Decoded, epoch: u32) c.msig_status {
-    return c.msig_verify_aggregate(a.proof.ptr, a.proof.len, a.public_keys.ptr, d.public_keys.len, &d.message, epoch, null);
+    const policy = c.msig_verify_options_default();
+    return c.msig_verify_aggregate(a.proof.ptr, a.proof.len, a.public_keys.ptr, d.public_keys.len, &d.message, epoch, &policy);
 }
 
 pub fn main(init: std.process.Init) !void {
     const gpa = init.gpa;
     std.debug.print("libmultisig_glue {s}\n", .{std.mem.span(c.msig_version())});
+    if (build_options.bundle) {
+        std.debug.print("linked through the bundle staticlib (glue major version {d})\n", .{bundle_glue_version_major()});
+    }
     var d = try decodeVector(gpa);
     defer d.deinit(gpa);
     var a = try aggregate(gpa, &d);
@@ -138,11 +149,27 @@ test "aggregate the shared 4-signer vector and verify it" {
     try std.testing.expect(truncated == c.MSIG_PROOF_INVALID or truncated == c.MSIG_MALFORMED_PROOF);
     try std.testing.expectEqual(@as(c.msig_status, c.MSIG_NULL_ARGUMENT), c.msig_verify_aggregate(null, 0, a.public_keys.ptr, d.public_keys.len, &d.message, d.epoch, null));
 
+    // Batch: one true and one false statement; the call completes and says which failed.
+    const good: c.msig_aggregate_statement = .{ .proof = a.proof.ptr, .proof_len = a.proof.len, .public_keys = a.public_keys.ptr, .num_public_keys = d.public_keys.len, .message = &d.message, .epoch = d.epoch };
+    var bad = good;
+    bad.epoch = d.epoch + 1;
+    const statements = [_]c.msig_aggregate_statement{ good, bad };
+    var results = [_]c.msig_status{ 0xAAAA, 0xAAAA };
+    try std.testing.expectEqual(@as(c.msig_status, c.MSIG_SOME_PROOFS_INVALID), c.msig_verify_aggregates(&statements, statements.len, null, &results));
+    try std.testing.expectEqual(@as(c.msig_status, c.MSIG_OK), results[0]);
+    try std.testing.expectEqual(@as(c.msig_status, c.MSIG_PROOF_INVALID), results[1]);
+
     var agg: ?*c.msig_aggregator = null;
     try check(c.msig_aggregator_new(&d.message, d.epoch, &agg), "aggregator_new");
     defer c.msig_aggregator_free(agg);
     try check(c.msig_aggregator_add(agg, &d.public_keys[0], d.signatures[0].ptr, d.signatures[0].len), "add");
     try std.testing.expectEqual(@as(c.msig_status, c.MSIG_DUPLICATE_PUBLIC_KEY), c.msig_aggregator_add(agg, &d.public_keys[0], d.signatures[0].ptr, d.signatures[0].len));
+    // A byte limit no proof fits is refused before proving.
+    var opts = c.msig_prove_options_default();
+    opts.max_proof_bytes = 1;
+    var probe: [1]u8 = undefined;
+    var written: usize = 0;
+    try std.testing.expectEqual(@as(c.msig_status, c.MSIG_PROOF_TOO_LARGE), c.msig_aggregator_prove(agg, &opts, &probe, probe.len, &written));
 }
 
 test "error paths that need no proof" {
@@ -155,4 +182,11 @@ test "error paths that need no proof" {
     try std.testing.expect(agg == null);
     c.msig_aggregator_free(null);
     c.msig_keypair_free(null);
+    var built: usize = 0;
+    try std.testing.expectEqual(@as(c.msig_status, c.MSIG_NULL_ARGUMENT), c.msig_keypair_prepare_epoch(null, 0, &built));
+    if (build_options.bundle) {
+        try std.testing.expectEqual(@as(u32, c.MSIG_VERSION_MAJOR), bundle_glue_version_major());
+        // A Rust panic unwinds and is caught with the unwinder this executable links.
+        try std.testing.expect(bundle_unwinder_works());
+    }
 }
