@@ -48,7 +48,7 @@
 /**
  * Minor version of the library (semver).
  */
-#define MSIG_VERSION_MINOR 1
+#define MSIG_VERSION_MINOR 2
 
 /**
  * Patch version of the library (semver).

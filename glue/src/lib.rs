@@ -57,7 +57,7 @@ use multisig::xmss::{PUBLIC_KEY_SSZ_LEN, SIGNATURE_SSZ_LEN};
 /// Major version of the library (semver). Equal to the first field of `msig_version()`.
 pub const MSIG_VERSION_MAJOR: u32 = 0;
 /// Minor version of the library (semver).
-pub const MSIG_VERSION_MINOR: u32 = 1;
+pub const MSIG_VERSION_MINOR: u32 = 2;
 /// Patch version of the library (semver).
 pub const MSIG_VERSION_PATCH: u32 = 0;
 
