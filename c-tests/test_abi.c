@@ -233,6 +233,29 @@ static void test_prepare(void) {
     CHECK_STATUS(msig_prepare(&limited), MSIG_OK);
 }
 
+static void test_proof_size_bound(void) {
+    size_t bound = 0;
+    CHECK_STATUS(msig_proof_size_bound(NULL, 1, NULL), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_proof_size_bound(NULL, 0, &bound), MSIG_INVALID_ARGUMENT);
+    CHECK_STATUS(msig_proof_size_bound(NULL, 4097, &bound), MSIG_INVALID_ARGUMENT);
+    msig_prove_options bad_rate = {.log_inv_rate = 5};
+    CHECK_STATUS(msig_proof_size_bound(&bad_rate, 1, &bound), MSIG_INVALID_OPTIONS);
+    /* The default preset fits the 512 KiB wire cap up to 4096 signatures. */
+    CHECK_STATUS(msig_proof_size_bound(NULL, 4096, &bound), MSIG_OK);
+    CHECK(bound > 256 * 1024 && bound <= 512 * 1024);
+    size_t small = 0;
+    CHECK_STATUS(msig_proof_size_bound(NULL, 1, &small), MSIG_OK);
+    CHECK(small > 0 && small < bound);
+    /* FRI at rate 1/2 exceeds it even for one signature. */
+    msig_prove_options half = {.log_inv_rate = 1};
+    CHECK_STATUS(msig_proof_size_bound(&half, 1, &bound), MSIG_OK);
+    CHECK(bound > 512 * 1024);
+    /* WHIR at rate 1/4 takes at most 256 signatures. */
+    msig_prove_options whir4 = {.log_inv_rate = 2, .backend = MSIG_BACKEND_WHIR};
+    CHECK_STATUS(msig_proof_size_bound(&whir4, 256, &bound), MSIG_OK);
+    CHECK_STATUS(msig_proof_size_bound(&whir4, 257, &bound), MSIG_INVALID_ARGUMENT);
+}
+
 static void test_thread_pool(void) {
     /* First call builds the global pool; the second is too late. */
     CHECK_STATUS(msig_set_num_threads(2), MSIG_OK);
@@ -249,5 +272,6 @@ int main(void) {
     test_aggregator_nulls();
     test_verify_aggregate_nulls();
     test_prepare();
+    test_proof_size_bound();
     return finish("test_abi");
 }

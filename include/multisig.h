@@ -220,8 +220,8 @@ enum msig_regime
   MSIG_REGIME_PROVEN = 0,
   /**
    * Conjectured (up-to-capacity) FRI soundness: at least 124 bits under the random-words
-   * conjecture, with about half the queries of the proven presets, so smaller proofs; only 57
-   * to 117 bits provable (about 73 at rate 1/4). FRI only. A verifier accepts such a proof only
+   * conjecture, with about half the queries of the proven presets, so smaller proofs; only about
+   * 73 bits provable. FRI only. A verifier accepts such a proof only
    * if it opts in (`msig_verify_options.allow_conjectured`).
    */
   MSIG_REGIME_CONJECTURED = 1,
@@ -439,6 +439,25 @@ msig_status msig_aggregator_public_keys(const struct msig_aggregator *aggregator
                                         uint8_t *out,
                                         size_t cap,
                                         size_t *written);
+
+/**
+ * Writes to `*out` the largest proof, in bytes, that `msig_aggregator_prove` can produce under
+ * `options` (NULL: the defaults) for `num_signatures` signatures: every length the statement
+ * fixes, and every Merkle multiproof at its worst case. A buffer of this size always holds the
+ * proof, whatever the run (proof sizes vary by a few KiB from run to run with the queries'
+ * overlap). The byte limit of `options` plays no part here; `msig_aggregator_prove` refuses a
+ * preset when this bound exceeds it.
+ *
+ * Errors: `MSIG_NULL_ARGUMENT`, `MSIG_INVALID_OPTIONS` (no such preset), `MSIG_INVALID_ARGUMENT`
+ * (`num_signatures` is 0 or more than the preset takes: 4096 for FRI, 512 or 256 for WHIR),
+ * `MSIG_PANIC`.
+ *
+ * # Safety
+ * `options` is NULL or readable; `out` points to one writable `size_t`.
+ */
+msig_status msig_proof_size_bound(const struct msig_prove_options *options,
+                                  size_t num_signatures,
+                                  size_t *out);
 
 /**
  * Proves every added signature as one aggregate proof and writes its bytes to `out` (capacity

@@ -15,7 +15,8 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use multisig::aggregate::{Aggregator, Backend, ProveOptions, Regime};
+use multisig::aggregate::config::Preset;
+use multisig::aggregate::{proof_size_bound, Aggregator, Backend, ProveOptions, Regime};
 use multisig::xmss::{PublicKey, Signature};
 
 use crate::error::{
@@ -39,8 +40,8 @@ pub enum msig_regime {
     /// the only regime the default verifier accepts.
     MSIG_REGIME_PROVEN = 0,
     /// Conjectured (up-to-capacity) FRI soundness: at least 124 bits under the random-words
-    /// conjecture, with about half the queries of the proven presets, so smaller proofs; only 57
-    /// to 117 bits provable (about 73 at rate 1/4). FRI only. A verifier accepts such a proof only
+    /// conjecture, with about half the queries of the proven presets, so smaller proofs; only about
+    /// 73 bits provable. FRI only. A verifier accepts such a proof only
     /// if it opts in (`msig_verify_options.allow_conjectured`).
     MSIG_REGIME_CONJECTURED = 1,
 }
@@ -279,6 +280,39 @@ pub unsafe extern "C" fn msig_aggregator_public_keys(
         let keys = agg.lock()?.inner.public_keys();
         let bytes: Vec<u8> = keys.iter().flat_map(|pk| pk.to_ssz()).collect();
         unsafe { write_bytes(&bytes, out, cap, written) }
+    })
+}
+
+/// Writes to `*out` the largest proof, in bytes, that `msig_aggregator_prove` can produce under
+/// `options` (NULL: the defaults) for `num_signatures` signatures: every length the statement
+/// fixes, and every Merkle multiproof at its worst case. A buffer of this size always holds the
+/// proof, whatever the run (proof sizes vary by a few KiB from run to run with the queries'
+/// overlap). The byte limit of `options` plays no part here; `msig_aggregator_prove` refuses a
+/// preset when this bound exceeds it.
+///
+/// Errors: `MSIG_NULL_ARGUMENT`, `MSIG_INVALID_OPTIONS` (no such preset), `MSIG_INVALID_ARGUMENT`
+/// (`num_signatures` is 0 or more than the preset takes: 4096 for FRI, 512 or 256 for WHIR),
+/// `MSIG_PANIC`.
+///
+/// # Safety
+/// `options` is NULL or readable; `out` points to one writable `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn msig_proof_size_bound(
+    options: *const msig_prove_options,
+    num_signatures: usize,
+    out: *mut usize,
+) -> msig_status {
+    ffi_boundary(|| {
+        let opts = unsafe { msig_prove_options::read_optional(options) }?;
+        non_null(out)?;
+        let preset = Preset::from_options(&opts).map_err(|_| MSIG_INVALID_OPTIONS)?;
+        if num_signatures == 0 || num_signatures > preset.max_signatures() {
+            return Err(MSIG_INVALID_ARGUMENT);
+        }
+        let bound = proof_size_bound(&preset, num_signatures).map_err(|_| MSIG_INVALID_ARGUMENT)?;
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { out.write(bound) };
+        Ok(())
     })
 }
 
