@@ -5,7 +5,9 @@
 
 use std::time::Instant;
 
-use multisig::aggregate::{verify_aggregate, Aggregator, Backend, ProveOptions, Regime, VerifyOptions};
+use multisig::aggregate::{
+    verify_aggregate, Aggregator, Backend, ProveOptions, Regime, VerifyOptions,
+};
 use multisig::xmss::bench_keys::generate_bench_signers;
 use tracing_subscriber::fmt::format::FmtSpan;
 

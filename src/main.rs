@@ -13,13 +13,17 @@ use serde::{Deserialize, Serialize};
 
 use multisig::aggregate::config::{Preset, PRESETS};
 use multisig::aggregate::{
-    preset_security_bits, proof_size_bound, verify_aggregate, Aggregator, Backend, ProveOptions, Regime, VerifyError,
-    VerifyOptions, SECURITY_FLOOR_BITS,
+    preset_security_bits, proof_size_bound, verify_aggregate, Aggregator, Backend, ProveOptions,
+    Regime, VerifyError, VerifyOptions, SECURITY_FLOOR_BITS,
 };
 use multisig::xmss::{self, PublicKey, SecretKey, Signature};
 
 #[derive(Parser)]
-#[command(name = "multisig", version, about = "Aggregate leanSig XMSS signatures into one STARK proof")]
+#[command(
+    name = "multisig",
+    version,
+    about = "Aggregate leanSig XMSS signatures into one STARK proof"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -230,15 +234,18 @@ fn main() -> ExitCode {
 /// Decodes 0x-prefixed (or bare) hex.
 fn parse_hex(what: &str, s: &str) -> Result<Vec<u8>, Failure> {
     let t = s.trim();
-    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
     hex::decode(t).map_err(|e| Failure::Malformed(format!("{what}: not hex: {e}")))
 }
 
 fn parse_message(s: &str) -> Result<[u8; 32], Failure> {
     let bytes = parse_hex("message", s)?;
-    bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| Failure::Malformed(format!("message: expected 32 bytes, got {}", b.len())))
+    bytes.try_into().map_err(|b: Vec<u8>| {
+        Failure::Malformed(format!("message: expected 32 bytes, got {}", b.len()))
+    })
 }
 
 fn parse_public_key(s: &str) -> Result<PublicKey, Failure> {
@@ -256,7 +263,12 @@ fn parse_signature_arg(s: &str) -> Result<Signature, Failure> {
         Some(path) => {
             let raw = read_file(Path::new(path))?;
             match std::str::from_utf8(&raw) {
-                Ok(text) if text.trim().chars().all(|c| c.is_ascii_hexdigit() || c == 'x' || c == 'X') => {
+                Ok(text)
+                    if text
+                        .trim()
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() || c == 'x' || c == 'X') =>
+                {
                     parse_hex("signature", text)?
                 }
                 _ => raw,
@@ -269,7 +281,10 @@ fn parse_signature_arg(s: &str) -> Result<Signature, Failure> {
 
 fn spinner(msg: &str) -> ProgressBar {
     let pb = ProgressBar::new_spinner();
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}]").expect("static template"));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}]")
+            .expect("static template"),
+    );
     pb.set_message(msg.to_string());
     pb.enable_steady_tick(Duration::from_millis(120));
     pb
@@ -278,10 +293,13 @@ fn spinner(msg: &str) -> ProgressBar {
 fn keygen(a: KeygenArgs) -> CmdResult {
     let seed: [u8; 32] = parse_hex("seed", &a.seed)?
         .try_into()
-        .map_err(|b: Vec<u8>| Failure::Malformed(format!("seed: expected 32 bytes, got {}", b.len())))?;
+        .map_err(|b: Vec<u8>| {
+            Failure::Malformed(format!("seed: expected 32 bytes, got {}", b.len()))
+        })?;
     let pb = spinner("generating key");
     let t = Instant::now();
-    let (pk, sk) = xmss::keygen(seed, a.activation_epoch, a.num_active_epochs).map_err(malformed)?;
+    let (pk, sk) =
+        xmss::keygen(seed, a.activation_epoch, a.num_active_epochs).map_err(malformed)?;
     let secs = t.elapsed().as_secs_f64();
     pb.finish_and_clear();
     std::fs::write(&a.secret_key_out, sk.to_ssz())
@@ -292,7 +310,8 @@ fn keygen(a: KeygenArgs) -> CmdResult {
 }
 
 fn sign(a: SignArgs) -> CmdResult {
-    let mut sk = SecretKey::from_ssz(&read_file(&a.secret_key)?).map_err(|e| malformed(format!("secret key: {e}")))?;
+    let mut sk = SecretKey::from_ssz(&read_file(&a.secret_key)?)
+        .map_err(|e| malformed(format!("secret key: {e}")))?;
     let message = parse_message(&a.message)?;
     let (sig, advanced) = xmss::sign_advancing(&mut sk, a.epoch, &message).map_err(malformed)?;
     if advanced > 0 {
@@ -356,14 +375,16 @@ fn aggregate(a: AggregateArgs) -> CmdResult {
             .ok_or_else(|| Failure::Malformed(format!("signer {i}: missing signature_ssz")))?;
         let sig = Signature::from_ssz(&parse_hex("signature", sig_hex)?)
             .map_err(|e| malformed(format!("signer {i}: signature: {e}")))?;
-        agg.add(pk, sig).map_err(|e| Failure::Invalid(format!("signer {i}: {e}")))?;
+        agg.add(pk, sig)
+            .map_err(|e| Failure::Invalid(format!("signer {i}: {e}")))?;
     }
     let pb = spinner(&format!("proving {} signatures", agg.len()));
     let t = Instant::now();
     let proof = agg.prove(&a.preset.options()).map_err(malformed)?;
     let secs = t.elapsed().as_secs_f64();
     pb.finish_and_clear();
-    std::fs::write(&a.out, proof.as_bytes()).map_err(|e| Failure::Malformed(format!("{}: {e}", a.out.display())))?;
+    std::fs::write(&a.out, proof.as_bytes())
+        .map_err(|e| Failure::Malformed(format!("{}: {e}", a.out.display())))?;
     println!(
         "aggregated {} signatures in {secs:.3} s ({:.1} XMSS/s), proof {:.1} KiB -> {}",
         agg.len(),
@@ -384,7 +405,9 @@ fn prefix(f: Failure, p: &str) -> Failure {
 fn verify_error(e: VerifyError) -> Failure {
     match e {
         VerifyError::Malformed(_) => Failure::Malformed(e.to_string()),
-        VerifyError::PresetNotAccepted(_) | VerifyError::Invalid(_) => Failure::Invalid(e.to_string()),
+        VerifyError::PresetNotAccepted(_) | VerifyError::Invalid(_) => {
+            Failure::Invalid(e.to_string())
+        }
     }
 }
 
@@ -395,10 +418,15 @@ fn verify_aggregate_cmd(a: VerifyAggregateArgs) -> CmdResult {
         .signers
         .iter()
         .enumerate()
-        .map(|(i, s)| parse_public_key(&s.public_key).map_err(|f| prefix(f, &format!("signer {i}"))))
+        .map(|(i, s)| {
+            parse_public_key(&s.public_key).map_err(|f| prefix(f, &format!("signer {i}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let proof = read_file(&a.proof)?;
-    let opts = VerifyOptions { allow_conjectured: a.allow_conjectured, ..VerifyOptions::default() };
+    let opts = VerifyOptions {
+        allow_conjectured: a.allow_conjectured,
+        ..VerifyOptions::default()
+    };
     let t = Instant::now();
     verify_aggregate(&proof, &keys, &message, file.epoch, &opts).map_err(verify_error)?;
     println!(
@@ -409,7 +437,6 @@ fn verify_aggregate_cmd(a: VerifyAggregateArgs) -> CmdResult {
     );
     Ok(())
 }
-
 
 /// Peak resident set size of this process in KiB (Linux `VmHWM`), if available.
 fn peak_rss_kib() -> Option<u64> {
@@ -428,13 +455,15 @@ fn bench(a: BenchArgs) -> CmdResult {
     let pb = spinner(&format!("making {} benchmark signers", a.signatures));
     let t = Instant::now();
     let seed = *b"multisig bench signers, seed v1\0";
-    let signers = xmss::bench_keys::generate_bench_signers(a.signatures, a.epoch, &message, seed).map_err(malformed)?;
+    let signers = xmss::bench_keys::generate_bench_signers(a.signatures, a.epoch, &message, seed)
+        .map_err(malformed)?;
     let gen_secs = t.elapsed().as_secs_f64();
     pb.finish_and_clear();
 
     let mut agg = Aggregator::new(message, a.epoch);
     for s in signers {
-        agg.add(s.public_key, s.signature).map_err(|e| Failure::Invalid(e.to_string()))?;
+        agg.add(s.public_key, s.signature)
+            .map_err(|e| Failure::Invalid(e.to_string()))?;
     }
     let opts = a.preset.options();
     // Process-wide tables (WHIR keys, FRI lookup layout) are built once, before the timed proof,
@@ -458,16 +487,29 @@ fn bench(a: BenchArgs) -> CmdResult {
     let mut sorted = run_secs.clone();
     sorted.sort_by(f64::total_cmp);
     let prove_secs = sorted[sorted.len() / 2];
-    let runs_json = run_secs.iter().map(|s| format!("{s:.4}")).collect::<Vec<_>>().join(",");
+    let runs_json = run_secs
+        .iter()
+        .map(|s| format!("{s:.4}"))
+        .collect::<Vec<_>>()
+        .join(",");
 
     let keys = agg.public_keys();
     let t = Instant::now();
-    verify_aggregate(proof.as_bytes(), &keys, &message, a.epoch, &VerifyOptions::default()).map_err(verify_error)?;
+    verify_aggregate(
+        proof.as_bytes(),
+        &keys,
+        &message,
+        a.epoch,
+        &VerifyOptions::default(),
+    )
+    .map_err(verify_error)?;
     let verify_ms = t.elapsed().as_secs_f64() * 1e3;
     let rss_mib = peak_rss_kib().map(|k| k as f64 / 1024.0);
     let preset = Preset::from_options(&opts).map_err(Failure::Malformed)?;
-    let security = preset_security_bits(&preset, preset.regime, keys.len()).map_err(Failure::Malformed)?;
-    let bound_kib = proof_size_bound(&preset, keys.len()).map_err(Failure::Malformed)? as f64 / 1024.0;
+    let security =
+        preset_security_bits(&preset, preset.regime, keys.len()).map_err(Failure::Malformed)?;
+    let bound_kib =
+        proof_size_bound(&preset, keys.len()).map_err(Failure::Malformed)? as f64 / 1024.0;
     let proof_kib = proof.as_bytes().len() as f64 / 1024.0;
     let regime = match opts.regime {
         Regime::Proven => "proven",
@@ -503,9 +545,16 @@ fn bench(a: BenchArgs) -> CmdResult {
                 sorted[sorted.len() - 1]
             );
         }
-        println!("throughput:    {:.1} XMSS/s", a.signatures as f64 / prove_secs);
-        println!("proof:         {proof_kib:.1} KiB (at most {bound_kib:.1} KiB for this statement)");
-        if let Ok(parts) = multisig::aggregate::proof_components(proof.as_bytes(), &keys, &message, a.epoch) {
+        println!(
+            "throughput:    {:.1} XMSS/s",
+            a.signatures as f64 / prove_secs
+        );
+        println!(
+            "proof:         {proof_kib:.1} KiB (at most {bound_kib:.1} KiB for this statement)"
+        );
+        if let Ok(parts) =
+            multisig::aggregate::proof_components(proof.as_bytes(), &keys, &message, a.epoch)
+        {
             for (what, bytes) in parts {
                 println!("  {:>8.1} KiB  {what}", bytes as f64 / 1024.0);
             }
@@ -532,7 +581,12 @@ fn presets(a: PresetsArgs) -> CmdResult {
         let params = match p.backend {
             Backend::Fri => format!(
                 "queries {}, grinding query/commit/batch/ood/lookup {}/{}/{}/{}/{}",
-                p.num_queries, p.query_pow_bits, p.commit_pow_bits, p.batch_pow_bits, p.ood_pow_bits, p.lookup_pow_bits
+                p.num_queries,
+                p.query_pow_bits,
+                p.commit_pow_bits,
+                p.batch_pow_bits,
+                p.ood_pow_bits,
+                p.lookup_pow_bits
             ),
             Backend::Whir => format!("WHIR {:?}", p.whir),
         };
@@ -544,18 +598,29 @@ fn presets(a: PresetsArgs) -> CmdResult {
             1u32 << p.log_inv_rate,
             p.max_signatures()
         );
-        let mut sizes: Vec<usize> = a.signatures.iter().copied().filter(|&n| n >= 1 && n <= p.max_signatures()).collect();
+        let mut sizes: Vec<usize> = a
+            .signatures
+            .iter()
+            .copied()
+            .filter(|&n| n >= 1 && n <= p.max_signatures())
+            .collect();
         if !sizes.contains(&p.max_signatures()) {
             sizes.push(p.max_signatures());
         }
         for n in sizes {
             let bits = preset_security_bits(&p, p.regime, n).map_err(Failure::Malformed)?;
             let proven = match p.regime {
-                Regime::Conjectured => format!(" [{:.2} proven]", preset_security_bits(&p, Regime::Proven, n).map_err(Failure::Malformed)?),
+                Regime::Conjectured => format!(
+                    " [{:.2} proven]",
+                    preset_security_bits(&p, Regime::Proven, n).map_err(Failure::Malformed)?
+                ),
                 Regime::Proven => String::new(),
             };
             let bound = proof_size_bound(&p, n).map_err(Failure::Malformed)?;
-            println!("    N = {n:>4}: {bits:.2} bits{proven}, proofs at most {:.1} KiB", bound as f64 / 1024.0);
+            println!(
+                "    N = {n:>4}: {bits:.2} bits{proven}, proofs at most {:.1} KiB",
+                bound as f64 / 1024.0
+            );
         }
     }
     Ok(())

@@ -74,9 +74,18 @@ fn real_leansig_signers_aggregate_and_verify() {
         verify_aggregate(proof.as_bytes(), &keys, &message, epoch, &vopts).unwrap();
         // The default verifier accepts the proven presets and refuses the conjectured one with
         // exactly `PresetNotAccepted`, before verifying anything.
-        let default = verify_aggregate(proof.as_bytes(), &keys, &message, epoch, &VerifyOptions::default());
+        let default = verify_aggregate(
+            proof.as_bytes(),
+            &keys,
+            &message,
+            epoch,
+            &VerifyOptions::default(),
+        );
         if is_conjectured {
-            assert!(matches!(default, Err(VerifyError::PresetNotAccepted(_))), "{default:?}");
+            assert!(
+                matches!(default, Err(VerifyError::PresetNotAccepted(_))),
+                "{default:?}"
+            );
         } else {
             default.unwrap();
         }
@@ -101,8 +110,14 @@ fn real_leansig_signers_aggregate_and_verify() {
             &keys,
             &message,
             epoch,
-            &VerifyOptions { require: Some(other), allow_conjectured: true },
+            &VerifyOptions {
+                require: Some(other),
+                allow_conjectured: true,
+            },
         );
-        assert!(matches!(refused, Err(VerifyError::PresetNotAccepted(_))), "{refused:?}");
+        assert!(
+            matches!(refused, Err(VerifyError::PresetNotAccepted(_))),
+            "{refused:?}"
+        );
     }
 }

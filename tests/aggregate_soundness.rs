@@ -681,7 +681,9 @@ fn write_block(t: &mut Traces, block: usize, inputs: &[[F; 24]]) {
 /// of leanSig's input, and a rho for which that hash decodes to digits summing to 200. Returns
 /// the traces (signer 1's digits, remainders and chain starts are those of the forged hash, and
 /// its block's message-hash row takes the forged input) and signer 1's message-hash input.
-fn forged_message_hash(layout: impl Fn(&[F; PARAMETER_LEN], &[F; 7]) -> [F; 24]) -> (Traces, [F; 24]) {
+fn forged_message_hash(
+    layout: impl Fn(&[F; PARAMETER_LEN], &[F; 7]) -> [F; 24],
+) -> (Traces, [F; 24]) {
     let (keys, mut witnesses, signers) = honest_pair();
     let mut signer = signers[1].clone();
     let (input, hash) = (0u32..100_000)

@@ -4,7 +4,9 @@
 
 mod format_common;
 
-use format_common::{decode_and_verify, prove_tiny, prove_tiny_one_thread, tiny_shape, verify_tiny};
+use format_common::{
+    decode_and_verify, prove_tiny, prove_tiny_one_thread, tiny_shape, verify_tiny,
+};
 use multisig::aggregate::config::{Preset, PRESETS};
 use multisig::aggregate::envelope::{self, decode, encode, FORMAT_VERSION, PREFIX_LEN};
 use multisig::aggregate::{Regime, VerifyError};

@@ -100,13 +100,19 @@ fn whir_seed_verifies_for_its_own_signer_only() {
     if std::env::var_os("MSIG_WRITE_FUZZ_SEED").is_some() {
         let mut agg = Aggregator::new(message, epoch);
         agg.add_unchecked(pk, sig).unwrap();
-        let opts = ProveOptions { backend: Backend::Whir, ..Default::default() };
+        let opts = ProveOptions {
+            backend: Backend::Whir,
+            ..Default::default()
+        };
         std::fs::write(&path, agg.prove(&opts).unwrap().as_bytes()).expect("write the seed");
     }
     let seed = std::fs::read(&path).expect("the WHIR seed is checked in");
     let opts = multisig::VerifyOptions::default();
     multisig::verify_aggregate(&seed, &[pk], &message, epoch, &opts).unwrap_or_else(|e| {
-        panic!("{} no longer verifies ({e}); regenerate it (see this test's doc)", path.display())
+        panic!(
+            "{} no longer verifies ({e}); regenerate it (see this test's doc)",
+            path.display()
+        )
     });
     format_common::fuzz_public_api(&seed);
 }

@@ -12,7 +12,9 @@ use multisig::aggregate::security::{
     challenge_field_bits, security_bits, security_bits_in, security_bits_over_field,
 };
 use multisig::aggregate::system::{shape_for_signatures, Statement};
-use multisig::aggregate::{preset_security_bits, Backend, Regime, MAX_SIGNATURES, SECURITY_FLOOR_BITS};
+use multisig::aggregate::{
+    preset_security_bits, Backend, Regime, MAX_SIGNATURES, SECURITY_FLOOR_BITS,
+};
 use p3_security::logup::{fingerprint_error, LogUpAir};
 use p3_security::proximity::list_size_ldr_m;
 use p3_security::shape::InstanceShape;
@@ -29,9 +31,21 @@ fn shape_representatives(max: usize) -> Vec<usize> {
     let mut ns: Vec<usize> = (1..=max)
         .filter(|&n| {
             let keys = vec![multisig::PublicKey::from_ssz(&[0; 52]).unwrap(); n];
-            let here = Statement { message: &[0; 32], epoch: 0, keys: &keys }.heights();
+            let here = Statement {
+                message: &[0; 32],
+                epoch: 0,
+                keys: &keys,
+            }
+            .heights();
             let keys = vec![keys[0]; n + 1];
-            n == max || Statement { message: &[0; 32], epoch: 0, keys: &keys }.heights() != here
+            n == max
+                || Statement {
+                    message: &[0; 32],
+                    epoch: 0,
+                    keys: &keys,
+                }
+                .heights()
+                    != here
         })
         .collect();
     ns.dedup();
@@ -41,11 +55,17 @@ fn shape_representatives(max: usize) -> Vec<usize> {
 #[test]
 fn every_proven_preset_reaches_the_floor_at_every_accepted_batch_size() {
     let ns = shape_representatives(MAX_SIGNATURES);
-    assert!(ns.contains(&1) && ns.contains(&256) && ns.contains(&1024) && ns.contains(&MAX_SIGNATURES));
+    assert!(
+        ns.contains(&1) && ns.contains(&256) && ns.contains(&1024) && ns.contains(&MAX_SIGNATURES)
+    );
     for p in PRESETS.iter().filter(|p| p.regime == Regime::Proven) {
         for &n in ns.iter().filter(|&&n| n <= p.max_signatures()) {
             let b = preset_security_bits(p, Regime::Proven, n).unwrap();
-            assert!(b >= SECURITY_FLOOR_BITS, "preset {} at N = {n}: {b:.3} bits", p.id());
+            assert!(
+                b >= SECURITY_FLOOR_BITS,
+                "preset {} at N = {n}: {b:.3} bits",
+                p.id()
+            );
         }
     }
 }
@@ -58,7 +78,12 @@ fn whir_bounds_are_where_the_floor_is_lost() {
         let max = p.max_signatures();
         assert!(preset_security_bits(p, Regime::Proven, max).unwrap() >= SECURITY_FLOOR_BITS);
         let beyond = multisig::aggregate::whir::security_bits_for_signatures(p, 2 * max).unwrap();
-        assert!(beyond < SECURITY_FLOOR_BITS, "preset {} at N = {}: {beyond:.3}", p.id(), 2 * max);
+        assert!(
+            beyond < SECURITY_FLOOR_BITS,
+            "preset {} at N = {}: {beyond:.3}",
+            p.id(),
+            2 * max
+        );
     }
 }
 
@@ -68,9 +93,17 @@ fn conjectured_presets_reach_the_floor_only_under_the_conjecture() {
         for n in [1, 256, 1024, MAX_SIGNATURES] {
             let conj = preset_security_bits(&p, Regime::Conjectured, n).unwrap();
             let proven = preset_security_bits(&p, Regime::Proven, n).unwrap();
-            assert!(conj >= SECURITY_FLOOR_BITS, "preset {} at N = {n}: {conj:.2} conjectured", p.id());
+            assert!(
+                conj >= SECURITY_FLOOR_BITS,
+                "preset {} at N = {n}: {conj:.2} conjectured",
+                p.id()
+            );
             // Graded provably, far below the floor: what a default verifier must refuse.
-            assert!(proven < 100.0, "preset {} at N = {n}: {proven:.2} proven", p.id());
+            assert!(
+                proven < 100.0,
+                "preset {} at N = {n}: {proven:.2} proven",
+                p.id()
+            );
         }
     }
 }
@@ -81,7 +114,11 @@ fn bits_never_rise_with_the_batch_size() {
         let mut last = f64::INFINITY;
         for n in shape_representatives(MAX_SIGNATURES) {
             let b = security_bits(&p, &shape_for_signatures(n)).total_bits;
-            assert!(b <= last + 1e-9, "preset {} rises to {b:.3} at N = {n}", p.id());
+            assert!(
+                b <= last + 1e-9,
+                "preset {} rises to {b:.3} at N = {n}",
+                p.id()
+            );
             last = b;
         }
     }
@@ -108,14 +145,27 @@ fn logup_term_carries_the_johnson_list_size() {
         };
         let logup = LogUpAir {
             num_interactions: shape.instances.iter().map(|a| a.num_interactions).sum(),
-            max_message_width: shape.instances.iter().map(|a| a.max_message_width).max().unwrap(),
+            max_message_width: shape
+                .instances
+                .iter()
+                .map(|a| a.max_message_width)
+                .max()
+                .unwrap(),
         };
         // Over the 155-bit field rounded up the term can only be larger than over the exact one.
         let without_list = fingerprint_error(&logup, &inst).bits() + f64::from(p.lookup_pow_bits);
         let with_list = without_list - list_size_ldr_m(usize::from(p.log_inv_rate), m).log2();
         let got = r.source("logup-fingerprint").unwrap();
-        assert!(got <= with_list + 1e-9, "preset {}: {got:.3} > {with_list:.3}", p.id());
-        assert!(with_list - got < 0.1, "preset {}: {got:.3} far below {with_list:.3}", p.id());
+        assert!(
+            got <= with_list + 1e-9,
+            "preset {}: {got:.3} > {with_list:.3}",
+            p.id()
+        );
+        assert!(
+            with_list - got < 0.1,
+            "preset {}: {got:.3} far below {with_list:.3}",
+            p.id()
+        );
     }
 }
 
@@ -130,12 +180,19 @@ fn the_exact_challenge_field_size_is_used() {
         let rounded = security_bits_over_field(&p, p.regime, &shape, 155.0).total_bits;
         // Lower over the exact field whenever a field-dependent term binds, never by more than
         // the 0.057-bit difference.
-        assert!(at_exact <= rounded + 1e-9 && rounded - at_exact <= 155.0 - exact + 1e-9, "preset {}", p.id());
+        assert!(
+            at_exact <= rounded + 1e-9 && rounded - at_exact <= 155.0 - exact + 1e-9,
+            "preset {}",
+            p.id()
+        );
     }
     // The default preset's binding term at 4096 signatures depends on the field.
     let shape = shape_for_signatures(4096);
     let d = Preset::default_preset();
-    assert!(security_bits_over_field(&d, d.regime, &shape, 155.0).total_bits > security_bits(&d, &shape).total_bits);
+    assert!(
+        security_bits_over_field(&d, d.regime, &shape, 155.0).total_bits
+            > security_bits(&d, &shape).total_bits
+    );
 }
 
 #[test]
@@ -144,7 +201,11 @@ fn proven_grading_of_conjectured_presets_is_lower() {
     for p in fri_presets().filter(|p| p.regime == Regime::Conjectured) {
         let conj = security_bits(&p, &shape).total_bits;
         let proven = security_bits_in(&p, Regime::Proven, &shape).total_bits;
-        assert!(proven < conj, "preset {}: proven {proven:.1} >= conjectured {conj:.1}", p.id());
+        assert!(
+            proven < conj,
+            "preset {}: proven {proven:.1} >= conjectured {conj:.1}",
+            p.id()
+        );
     }
 }
 
@@ -154,7 +215,13 @@ fn every_fri_source_is_accounted_for() {
     for p in fri_presets() {
         let r = security_bits(&p, &shape);
         assert_eq!(r.total_bits, r.binding().bits);
-        for label in ["air-composition", "deep-ali", "batch-combination", "logup-fingerprint", "commitment-collision"] {
+        for label in [
+            "air-composition",
+            "deep-ali",
+            "batch-combination",
+            "logup-fingerprint",
+            "commitment-collision",
+        ] {
             assert!(r.source(label).is_some(), "preset {} lacks {label}", p.id());
         }
     }
@@ -209,8 +276,13 @@ fn tune_proven_presets() {
                                 ..p
                             };
                             let b = security_bits(&t, &shape).total_bits;
-                            let cost = (1u64 << lookup) + (1u64 << batch) + 6 * (1u64 << commit) + (1u64 << ood);
-                            if b >= SECURITY_FLOOR_BITS && best.as_ref().is_none_or(|(c, _, _)| cost < *c) {
+                            let cost = (1u64 << lookup)
+                                + (1u64 << batch)
+                                + 6 * (1u64 << commit)
+                                + (1u64 << ood);
+                            if b >= SECURITY_FLOOR_BITS
+                                && best.as_ref().is_none_or(|(c, _, _)| cost < *c)
+                            {
                                 best = Some((cost, t, b));
                             }
                         }

@@ -27,8 +27,17 @@ fn aggregator(n: u64) -> Aggregator {
 /// where `next_pow2(N)` or `next_pow2(122 N)` does).
 fn shape_representatives(max: usize) -> Vec<usize> {
     let key = PublicKey::from_ssz(&[0; 52]).unwrap();
-    let heights = |n: usize| Statement { message: &[0; 32], epoch: 0, keys: &vec![key; n] }.heights();
-    (1..=max).filter(|&n| n == max || heights(n + 1) != heights(n)).collect()
+    let heights = |n: usize| {
+        Statement {
+            message: &[0; 32],
+            epoch: 0,
+            keys: &vec![key; n],
+        }
+        .heights()
+    };
+    (1..=max)
+        .filter(|&n| n == max || heights(n + 1) != heights(n))
+        .collect()
 }
 
 #[test]
@@ -48,10 +57,25 @@ fn real_proofs_never_exceed_their_bound() {
         let agg = aggregator(n);
         for opts in [
             ProveOptions::default(),
-            ProveOptions { log_inv_rate: 1, max_proof_bytes: no_limit, ..Default::default() },
-            ProveOptions { regime: Regime::Conjectured, log_inv_rate: 4, ..Default::default() },
-            ProveOptions { backend: Backend::Whir, ..Default::default() },
-            ProveOptions { backend: Backend::Whir, log_inv_rate: 2, ..Default::default() },
+            ProveOptions {
+                log_inv_rate: 1,
+                max_proof_bytes: no_limit,
+                ..Default::default()
+            },
+            ProveOptions {
+                regime: Regime::Conjectured,
+                log_inv_rate: 4,
+                ..Default::default()
+            },
+            ProveOptions {
+                backend: Backend::Whir,
+                ..Default::default()
+            },
+            ProveOptions {
+                backend: Backend::Whir,
+                log_inv_rate: 2,
+                ..Default::default()
+            },
         ] {
             let preset = Preset::from_options(&opts).unwrap();
             let bound = proof_size_bound(&preset, n as usize).unwrap();
@@ -63,7 +87,11 @@ fn real_proofs_never_exceed_their_bound() {
                 proof.as_bytes().len()
             );
             // And the bound is a bound, not a guess far off: within 40% of a real proof.
-            assert!(bound * 10 < proof.as_bytes().len() * 14, "N = {n}, preset {}: bound {bound} loose", preset.id());
+            assert!(
+                bound * 10 < proof.as_bytes().len() * 14,
+                "N = {n}, preset {}: bound {bound} loose",
+                preset.id()
+            );
         }
     }
 }
@@ -72,12 +100,31 @@ fn real_proofs_never_exceed_their_bound() {
 fn prover_refuses_a_limit_below_the_bound_and_keeps_to_one_at_it() {
     let agg = aggregator(2);
     let bound = proof_size_bound(&Preset::default_preset(), 2).unwrap();
-    let tight = ProveOptions { max_proof_bytes: bound - 1, ..Default::default() };
-    assert_eq!(agg.prove(&tight), Err(ProveError::ProofTooLarge { bound, limit: bound - 1 }));
-    let exact = ProveOptions { max_proof_bytes: bound, ..Default::default() };
+    let tight = ProveOptions {
+        max_proof_bytes: bound - 1,
+        ..Default::default()
+    };
+    assert_eq!(
+        agg.prove(&tight),
+        Err(ProveError::ProofTooLarge {
+            bound,
+            limit: bound - 1
+        })
+    );
+    let exact = ProveOptions {
+        max_proof_bytes: bound,
+        ..Default::default()
+    };
     let proof = agg.prove(&exact).unwrap();
     assert!(proof.as_bytes().len() <= bound);
-    verify_aggregate(proof.as_bytes(), &agg.public_keys(), &MESSAGE, EPOCH, &VerifyOptions::default()).unwrap();
+    verify_aggregate(
+        proof.as_bytes(),
+        &agg.public_keys(),
+        &MESSAGE,
+        EPOCH,
+        &VerifyOptions::default(),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -85,27 +132,66 @@ fn the_default_limit_is_the_wire_cap() {
     // FRI at rate 1/2 can exceed 512 KiB even for one signature: refused unless the caller
     // raises the limit.
     let agg = aggregator(1);
-    let half = ProveOptions { log_inv_rate: 1, ..Default::default() };
+    let half = ProveOptions {
+        log_inv_rate: 1,
+        ..Default::default()
+    };
     let bound = proof_size_bound(&Preset::from_options(&half).unwrap(), 1).unwrap();
     assert!(bound > WIRE_CAP_BYTES);
-    assert_eq!(agg.prove(&half), Err(ProveError::ProofTooLarge { bound, limit: WIRE_CAP_BYTES }));
-    let raised = ProveOptions { max_proof_bytes: usize::MAX, ..half };
-    assert!(agg.prove(&raised).unwrap().as_bytes().len() > 0);
+    assert_eq!(
+        agg.prove(&half),
+        Err(ProveError::ProofTooLarge {
+            bound,
+            limit: WIRE_CAP_BYTES
+        })
+    );
+    let raised = ProveOptions {
+        max_proof_bytes: usize::MAX,
+        ..half
+    };
+    let proof = agg.prove(&raised).unwrap();
+    assert!(proof.as_bytes().len() > WIRE_CAP_BYTES / 2);
+    verify_aggregate(
+        proof.as_bytes(),
+        &agg.public_keys(),
+        &MESSAGE,
+        EPOCH,
+        &VerifyOptions::default(),
+    )
+    .unwrap();
 }
 
 #[test]
 fn whir_presets_refuse_batches_past_their_bound_on_both_sides() {
-    let opts = ProveOptions { backend: Backend::Whir, log_inv_rate: 2, ..Default::default() };
+    let opts = ProveOptions {
+        backend: Backend::Whir,
+        log_inv_rate: 2,
+        ..Default::default()
+    };
     let preset = Preset::from_options(&opts).unwrap();
     let max = preset.max_signatures();
-    let signers = multisig::xmss::bench_keys::generate_bench_signers(max + 1, EPOCH, &MESSAGE, [7; 32]).unwrap();
+    let signers =
+        multisig::xmss::bench_keys::generate_bench_signers(max + 1, EPOCH, &MESSAGE, [7; 32])
+            .unwrap();
     let mut agg = Aggregator::new(MESSAGE, EPOCH);
     for s in &signers {
         agg.add(s.public_key, s.signature.clone()).unwrap();
     }
-    assert!(matches!(agg.prove(&opts), Err(ProveError::InvalidOptions(_))));
+    assert!(matches!(
+        agg.prove(&opts),
+        Err(ProveError::InvalidOptions(_))
+    ));
     // A WHIR proof offered for more keys than its preset takes is refused before decoding.
     let small = aggregator(1).prove(&opts).unwrap();
-    let verdict = verify_aggregate(small.as_bytes(), &agg.public_keys(), &MESSAGE, EPOCH, &VerifyOptions::default());
-    assert!(matches!(verdict, Err(VerifyError::PresetNotAccepted(_))), "{verdict:?}");
+    let verdict = verify_aggregate(
+        small.as_bytes(),
+        &agg.public_keys(),
+        &MESSAGE,
+        EPOCH,
+        &VerifyOptions::default(),
+    );
+    assert!(
+        matches!(verdict, Err(VerifyError::PresetNotAccepted(_))),
+        "{verdict:?}"
+    );
 }

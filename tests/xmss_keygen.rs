@@ -154,11 +154,17 @@ fn key_for_2_18_epochs_signs_in_its_third_and_last_bottom_trees() {
     let msg = [1u8; 32];
     // Plain signing stops at the first window.
     let third = 2 * 65_536 + 1234;
-    assert_eq!(xmss::sign(&sk, third, &msg), Err(XmssError::EpochOutOfRange { epoch: third }));
+    assert_eq!(
+        xmss::sign(&sk, third, &msg),
+        Err(XmssError::EpochOutOfRange { epoch: third })
+    );
     // Third bottom tree: one advance.
     let t = std::time::Instant::now();
     let (sig, advanced) = xmss::sign_advancing(&mut sk, third, &msg).unwrap();
-    eprintln!("advance by one bottom tree and sign: {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "advance by one bottom tree and sign: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     assert_eq!(advanced, 1);
     assert_eq!(sk.prepared_interval(), 65_536..196_608);
     assert!(xmss::verify(&pk, third, &msg, &sig));
@@ -181,7 +187,12 @@ fn key_for_2_18_epochs_signs_in_its_third_and_last_bottom_trees() {
     assert_eq!(advanced, 1);
     assert_eq!(reloaded.prepared_interval(), 131_072..262_144);
     assert!(xmss::verify(&pk, last, &msg, &sig));
-    assert_eq!(xmss::sign_advancing(&mut reloaded, last - 70_000, &msg).unwrap().1, 0);
+    assert_eq!(
+        xmss::sign_advancing(&mut reloaded, last - 70_000, &msg)
+            .unwrap()
+            .1,
+        0
+    );
     // Past the activation interval nothing moves.
     assert_eq!(
         xmss::sign_advancing(&mut reloaded, 1 << 18, &msg),

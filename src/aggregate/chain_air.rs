@@ -56,9 +56,7 @@ impl Default for ChainAir {
 impl ChainAir {
     /// The chain AIR.
     pub fn new() -> Self {
-        Self {
-            perm: perm16_air(),
-        }
+        Self { perm: perm16_air() }
     }
 }
 

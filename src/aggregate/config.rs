@@ -326,9 +326,11 @@ impl Preset {
             Backend::Fri => Ok(PRESETS[regime_offset + usize::from(rate) - 1]),
             Backend::Whir => {
                 if opts.regime != Regime::Proven {
-                    return Err("the WHIR backend has proven presets only (p3-multi-stark does \
+                    return Err(
+                        "the WHIR backend has proven presets only (p3-multi-stark does \
                         not assess WHIR's conjectured, capacity-bound soundness)"
-                        .into());
+                            .into(),
+                    );
                 }
                 if rate > MAX_WHIR_LOG_INV_RATE {
                     return Err(format!(
@@ -490,7 +492,10 @@ mod tests {
             assert_eq!(p.merkle_cap_height, 0, "preset {}", p.id());
             // A degree-3 AIR has 2 quotient chunks, which a blowup of 2^log_inv_rate must hold.
             assert!(1u32 << p.log_inv_rate >= 2);
-            assert!(p.query_pow_bits < 31 && p.batch_pow_bits < 31, "PoW must fit the field");
+            assert!(
+                p.query_pow_bits < 31 && p.batch_pow_bits < 31,
+                "PoW must fit the field"
+            );
         }
     }
 
@@ -499,7 +504,10 @@ mod tests {
         let d = Preset::from_options(&ProveOptions::default()).unwrap();
         assert_eq!(d, Preset::default_preset());
         assert_eq!(d.regime, Regime::Proven);
-        assert_eq!((d.backend, d.log_inv_rate), (Backend::Fri, DEFAULT_FRI_LOG_INV_RATE));
+        assert_eq!(
+            (d.backend, d.log_inv_rate),
+            (Backend::Fri, DEFAULT_FRI_LOG_INV_RATE)
+        );
         for r in 5..=u8::MAX {
             let opts = ProveOptions {
                 regime: Regime::Conjectured,
@@ -534,7 +542,9 @@ mod dft_choice {
 
     fn time<D: TwoAdicSubgroupDft<Val> + Default>(name: &str, log_h: usize, w: usize) {
         let m = RowMajorMatrix::new(
-            (0..(w << log_h) as u32).map(|i| Val::from_u32(i.wrapping_mul(2654435761) >> 2)).collect(),
+            (0..(w << log_h) as u32)
+                .map(|i| Val::from_u32(i.wrapping_mul(2654435761) >> 2))
+                .collect(),
             w,
         );
         let dft = D::default();
@@ -543,7 +553,10 @@ mod dft_choice {
         for _ in 0..3 {
             let _ = dft.coset_lde_batch(m.clone(), 1, Val::GENERATOR);
         }
-        println!("{name}: 2^{log_h} x {w}, blowup 2: {:.1} ms", t.elapsed().as_secs_f64() * 1e3 / 3.0);
+        println!(
+            "{name}: 2^{log_h} x {w}, blowup 2: {:.1} ms",
+            t.elapsed().as_secs_f64() * 1e3 / 3.0
+        );
     }
 
     #[test]

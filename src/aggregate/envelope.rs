@@ -452,9 +452,18 @@ pub fn max_multiproof_siblings(queries: usize, height: usize) -> usize {
     if height == 0 || queries == 0 {
         return 0;
     }
-    let level = |d: usize| if d >= usize::BITS as usize - 1 { usize::MAX } else { 1usize << d };
+    let level = |d: usize| {
+        if d >= usize::BITS as usize - 1 {
+            usize::MAX
+        } else {
+            1usize << d
+        }
+    };
     let k = queries.min(level(height - 1));
-    (1..height).map(|d| k.min(level(d))).fold(2usize, usize::saturating_add) - k
+    (1..height)
+        .map(|d| k.min(level(d)))
+        .fold(2usize, usize::saturating_add)
+        - k
 }
 
 /// The length of the longest proof under `preset` for a statement of `shape`: every count at the
@@ -479,7 +488,11 @@ pub fn max_encoded_len(preset: &Preset, shape: &ProofShape) -> Result<usize, Ver
         batch_pow_witness: 0,
         fri_commits: vec![[0; 32]; e.rounds.len()],
         fri_commit_pow_witnesses: vec![0; e.rounds.len()],
-        input_values: e.input_batches.iter().map(|&(w, _)| vec![0; q * w]).collect(),
+        input_values: e
+            .input_batches
+            .iter()
+            .map(|&(w, _)| vec![0; q * w])
+            .collect(),
         input_paths: e
             .input_batches
             .iter()
@@ -937,7 +950,9 @@ mod tests {
     /// binary tree of `height` levels: at every level, the siblings of path nodes that are not
     /// path nodes themselves.
     fn siblings_needed(set: u32, height: usize) -> usize {
-        let mut nodes: Vec<usize> = (0..1usize << height).filter(|i| set >> i & 1 == 1).collect();
+        let mut nodes: Vec<usize> = (0..1usize << height)
+            .filter(|i| set >> i & 1 == 1)
+            .collect();
         let mut count = 0;
         for _ in 0..height {
             count += nodes.iter().filter(|&&n| !nodes.contains(&(n ^ 1))).count();
@@ -962,11 +977,18 @@ mod tests {
             for q in 1..=leaves as usize {
                 worst[q] = worst[q].max(worst[q - 1]);
                 // The bound holds for every query set, and some query set meets it.
-                assert_eq!(worst[q], max_multiproof_siblings(q, height), "height {height}, {q} queries");
+                assert_eq!(
+                    worst[q],
+                    max_multiproof_siblings(q, height),
+                    "height {height}, {q} queries"
+                );
             }
         }
         // Repeated query indices only shrink the union, so more queries than leaves change nothing.
-        assert_eq!(max_multiproof_siblings(100, 4), max_multiproof_siblings(16, 4));
+        assert_eq!(
+            max_multiproof_siblings(100, 4),
+            max_multiproof_siblings(16, 4)
+        );
         assert_eq!(max_multiproof_siblings(1, 20), 20);
         assert_eq!(max_multiproof_siblings(76, 0), 0);
         // 76 queries into 2^18 leaves: at most 888 digests, 480 fewer than 76 full paths.

@@ -151,7 +151,9 @@ pub enum ProveError {
     InvalidOptions(String),
     /// A proof of this statement under the chosen preset can be longer than the caller's byte
     /// limit ([`ProveOptions::max_proof_bytes`]); nothing was proved.
-    #[error("a proof can take up to {bound} bytes under this preset, over the limit of {limit} bytes")]
+    #[error(
+        "a proof can take up to {bound} bytes under this preset, over the limit of {limit} bytes"
+    )]
     ProofTooLarge {
         /// The largest proof the preset can produce for this statement, in bytes.
         bound: usize,
@@ -265,7 +267,9 @@ impl Aggregator {
             return Err(ProveError::Empty);
         }
         if self.signers.len() > MAX_SIGNATURES {
-            return Err(ProveError::InvalidOptions(format!("more than {MAX_SIGNATURES} signatures")));
+            return Err(ProveError::InvalidOptions(format!(
+                "more than {MAX_SIGNATURES} signatures"
+            )));
         }
         let t = std::time::Instant::now();
         let keys = self.public_keys();
@@ -275,7 +279,14 @@ impl Aggregator {
             .enumerate()
             .map(|(s, (pk, sig))| {
                 let mut steps = Vec::with_capacity(system::STEPS_PER_SIGNATURE);
-                let w = witness::build_witness(s as u32, pk, sig, &self.message, self.epoch, &mut steps);
+                let w = witness::build_witness(
+                    s as u32,
+                    pk,
+                    sig,
+                    &self.message,
+                    self.epoch,
+                    &mut steps,
+                );
                 (w, steps)
             })
             .collect();
@@ -308,13 +319,22 @@ pub fn prove_witnesses(
     }
     let preset = config::Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
     check_provable(&preset, keys.len(), opts.byte_limit())?;
-    let stmt = system::Statement { message, epoch, keys };
+    let stmt = system::Statement {
+        message,
+        epoch,
+        keys,
+    };
     if preset.backend == Backend::Whir {
         // Fails early, before any trace is built, when the WHIR schedule does not fit.
         whir::statement_config(&preset, &stmt, &stmt.airs()).map_err(ProveError::InvalidOptions)?;
     }
     // KoalaBear's two-adicity is 24: the LDE of the tallest trace must fit a 2^24 domain.
-    let log_lde = stmt.heights().iter().map(|h| h.trailing_zeros()).max().unwrap_or(0)
+    let log_lde = stmt
+        .heights()
+        .iter()
+        .map(|h| h.trailing_zeros())
+        .max()
+        .unwrap_or(0)
         + u32::from(preset.log_inv_rate);
     if preset.backend == Backend::Fri && log_lde > 24 {
         return Err(ProveError::InvalidOptions(format!(
@@ -365,7 +385,10 @@ pub fn prove_witnesses(
     // The bound checked above covers every proof the preset can produce; this never fires unless
     // the bound is wrong, and then no longer proof leaves the prover.
     if bytes.len() > opts.byte_limit() {
-        return Err(ProveError::ProofTooLarge { bound: bytes.len(), limit: opts.byte_limit() });
+        return Err(ProveError::ProofTooLarge {
+            bound: bytes.len(),
+            limit: opts.byte_limit(),
+        });
     }
     Ok(AggregateProof { bytes })
 }
@@ -376,7 +399,11 @@ pub fn prove_witnesses(
 /// # Errors
 /// [`ProveError::InvalidOptions`] for a count past the preset's bound or a preset below the
 /// floor; [`ProveError::ProofTooLarge`] when [`proof_size_bound`] exceeds `byte_limit`.
-fn check_provable(preset: &config::Preset, num_signatures: usize, byte_limit: usize) -> Result<(), ProveError> {
+fn check_provable(
+    preset: &config::Preset,
+    num_signatures: usize,
+    byte_limit: usize,
+) -> Result<(), ProveError> {
     if num_signatures > preset.max_signatures() {
         return Err(ProveError::InvalidOptions(format!(
             "{num_signatures} signatures: preset {} takes at most {} (see MAX_SIGNATURES, \
@@ -385,7 +412,8 @@ fn check_provable(preset: &config::Preset, num_signatures: usize, byte_limit: us
             preset.max_signatures()
         )));
     }
-    let bits = preset_security_bits(preset, preset.regime, num_signatures).map_err(ProveError::InvalidOptions)?;
+    let bits = preset_security_bits(preset, preset.regime, num_signatures)
+        .map_err(ProveError::InvalidOptions)?;
     if bits < SECURITY_FLOOR_BITS {
         return Err(ProveError::InvalidOptions(format!(
             "preset {} gives {bits:.1} bits for {num_signatures} signatures, below the \
@@ -395,13 +423,17 @@ fn check_provable(preset: &config::Preset, num_signatures: usize, byte_limit: us
     }
     let bound = proof_size_bound(preset, num_signatures).map_err(ProveError::InvalidOptions)?;
     if bound > byte_limit {
-        return Err(ProveError::ProofTooLarge { bound, limit: byte_limit });
+        return Err(ProveError::ProofTooLarge {
+            bound,
+            limit: byte_limit,
+        });
     }
     Ok(())
 }
 
 /// Per-process cache of a value computed per `(preset id, regime, number of signatures)`.
-type ShapeCache<T> = std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<(u8, Regime, usize), T>>>;
+type ShapeCache<T> =
+    std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<(u8, Regime, usize), T>>>;
 
 /// `compute()` once per key and process (the figures depend on the statement's shape alone, and
 /// the shape on the number of signatures alone).
@@ -428,16 +460,33 @@ fn cached<T: Copy>(
 /// # Errors
 /// A message when `num_signatures` is 0 or past [`MAX_SIGNATURES`], for a WHIR preset graded in
 /// the conjectured regime, or when a WHIR schedule does not fit.
-pub fn preset_security_bits(preset: &config::Preset, regime: Regime, num_signatures: usize) -> Result<f64, String> {
+pub fn preset_security_bits(
+    preset: &config::Preset,
+    regime: Regime,
+    num_signatures: usize,
+) -> Result<f64, String> {
     static CACHE: ShapeCache<f64> = std::sync::OnceLock::new();
     if num_signatures == 0 || num_signatures > MAX_SIGNATURES {
-        return Err(format!("{num_signatures} signatures (1..={MAX_SIGNATURES} accepted)"));
+        return Err(format!(
+            "{num_signatures} signatures (1..={MAX_SIGNATURES} accepted)"
+        ));
     }
-    cached(&CACHE, (preset.id(), regime, num_signatures), || match preset.backend {
-        Backend::Fri => Ok(security::security_bits_in(preset, regime, &system::shape_for_signatures(num_signatures)).total_bits),
-        Backend::Whir if regime == Regime::Proven => whir::security_bits_for_signatures(preset, num_signatures),
-        Backend::Whir => Err("WHIR presets are graded in the proven regime only".into()),
-    })
+    cached(
+        &CACHE,
+        (preset.id(), regime, num_signatures),
+        || match preset.backend {
+            Backend::Fri => Ok(security::security_bits_in(
+                preset,
+                regime,
+                &system::shape_for_signatures(num_signatures),
+            )
+            .total_bits),
+            Backend::Whir if regime == Regime::Proven => {
+                whir::security_bits_for_signatures(preset, num_signatures)
+            }
+            Backend::Whir => Err("WHIR presets are graded in the proven regime only".into()),
+        },
+    )
 }
 
 /// The largest aggregate proof, in bytes (prefix included), that `preset` can produce for
@@ -451,13 +500,21 @@ pub fn preset_security_bits(preset: &config::Preset, regime: Regime, num_signatu
 pub fn proof_size_bound(preset: &config::Preset, num_signatures: usize) -> Result<usize, String> {
     static CACHE: ShapeCache<usize> = std::sync::OnceLock::new();
     if num_signatures == 0 || num_signatures > MAX_SIGNATURES {
-        return Err(format!("{num_signatures} signatures (1..={MAX_SIGNATURES} accepted)"));
+        return Err(format!(
+            "{num_signatures} signatures (1..={MAX_SIGNATURES} accepted)"
+        ));
     }
-    cached(&CACHE, (preset.id(), preset.regime, num_signatures), || match preset.backend {
-        Backend::Fri => envelope::max_encoded_len(preset, &system::shape_for_signatures(num_signatures))
-            .map_err(|e| e.to_string()),
-        Backend::Whir => whir::proof_size_bound_for_signatures(preset, num_signatures),
-    })
+    cached(
+        &CACHE,
+        (preset.id(), preset.regime, num_signatures),
+        || match preset.backend {
+            Backend::Fri => {
+                envelope::max_encoded_len(preset, &system::shape_for_signatures(num_signatures))
+                    .map_err(|e| e.to_string())
+            }
+            Backend::Whir => whir::proof_size_bound_for_signatures(preset, num_signatures),
+        },
+    )
 }
 
 /// The verifier's policy on the preset a proof names, before anything is decoded: the required
@@ -467,19 +524,32 @@ pub fn proof_size_bound(preset: &config::Preset, num_signatures: usize) -> Resul
 ///
 /// # Errors
 /// [`VerifyError::PresetNotAccepted`] naming the preset and why.
-fn accept_preset(preset: &config::Preset, num_signatures: usize, opts: &VerifyOptions) -> Result<(), VerifyError> {
-    let refuse = |why: String| Err(VerifyError::PresetNotAccepted(format!("preset {}: {why}", preset.id())));
+fn accept_preset(
+    preset: &config::Preset,
+    num_signatures: usize,
+    opts: &VerifyOptions,
+) -> Result<(), VerifyError> {
+    let refuse = |why: String| {
+        Err(VerifyError::PresetNotAccepted(format!(
+            "preset {}: {why}",
+            preset.id()
+        )))
+    };
     if let Some(required) = &opts.require {
         if !preset.satisfies(required) {
             return refuse(format!("the verifier requires {required:?}"));
         }
     }
     if num_signatures > preset.max_signatures() {
-        return refuse(format!("takes at most {} signatures, the statement has {num_signatures}", preset.max_signatures()));
+        return refuse(format!(
+            "takes at most {} signatures, the statement has {num_signatures}",
+            preset.max_signatures()
+        ));
     }
     let graded = match (preset.regime, opts.allow_conjectured) {
         (Regime::Conjectured, false) => {
-            let proven = preset_security_bits(preset, Regime::Proven, num_signatures).unwrap_or(0.0);
+            let proven =
+                preset_security_bits(preset, Regime::Proven, num_signatures).unwrap_or(0.0);
             return refuse(format!(
                 "conjectured-regime preset, {proven:.1} bits proven for {num_signatures} signatures \
                  (below {SECURITY_FLOOR_BITS}); accepted only with allow_conjectured"
@@ -487,7 +557,8 @@ fn accept_preset(preset: &config::Preset, num_signatures: usize, opts: &VerifyOp
         }
         (regime, _) => regime,
     };
-    let bits = preset_security_bits(preset, graded, num_signatures).map_err(VerifyError::PresetNotAccepted)?;
+    let bits = preset_security_bits(preset, graded, num_signatures)
+        .map_err(VerifyError::PresetNotAccepted)?;
     if bits < SECURITY_FLOOR_BITS {
         return refuse(format!("{bits:.1} bits ({graded:?}) for {num_signatures} signatures, below {SECURITY_FLOOR_BITS}"));
     }
@@ -528,7 +599,10 @@ pub fn prepare(opts: &ProveOptions) -> Result<(), ProveError> {
 /// Prints the time of a prover phase to stderr when `MULTISIG_PROFILE` is set.
 pub(crate) fn profile(phase: &str, since: std::time::Instant) {
     if std::env::var_os("MULTISIG_PROFILE").is_some() {
-        eprintln!("[multisig profile] {phase}: {:.1} ms", since.elapsed().as_secs_f64() * 1e3);
+        eprintln!(
+            "[multisig profile] {phase}: {:.1} ms",
+            since.elapsed().as_secs_f64() * 1e3
+        );
     }
 }
 
@@ -551,7 +625,10 @@ pub fn verify_aggregate(
     opts: &VerifyOptions,
 ) -> Result<(), VerifyError> {
     if public_keys.is_empty() || public_keys.len() > MAX_SIGNATURES {
-        return Err(VerifyError::Invalid(format!("{} public keys", public_keys.len())));
+        return Err(VerifyError::Invalid(format!(
+            "{} public keys",
+            public_keys.len()
+        )));
     }
     let distinct: HashSet<&PublicKey> = public_keys.iter().collect();
     if distinct.len() != public_keys.len() {
@@ -567,14 +644,19 @@ pub fn verify_aggregate(
         .map_err(|_| VerifyError::Invalid("verifier panicked on malformed proof".into()))?
         .map_err(VerifyError::Invalid);
     }
-    let Decoded { stmt, airs, common, preset, proof } =
-        decode_against(proof, public_keys, message, epoch)?;
+    let Decoded {
+        stmt,
+        airs,
+        common,
+        preset,
+        proof,
+    } = decode_against(proof, public_keys, message, epoch)?;
     let config = config::stark_config(&preset);
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         system::verify(&config, &stmt, &airs, &common, &proof)
     }))
-        .map_err(|_| VerifyError::Invalid("verifier panicked on malformed proof".into()))?
-        .map_err(VerifyError::Invalid)
+    .map_err(|_| VerifyError::Invalid("verifier panicked on malformed proof".into()))?
+    .map_err(VerifyError::Invalid)
 }
 
 /// Bytes of each component of an aggregate proof for this statement, as
@@ -591,7 +673,10 @@ pub fn proof_components(
     epoch: u32,
 ) -> Result<Vec<(&'static str, usize)>, VerifyError> {
     if public_keys.is_empty() || public_keys.len() > MAX_SIGNATURES {
-        return Err(VerifyError::Invalid(format!("{} public keys", public_keys.len())));
+        return Err(VerifyError::Invalid(format!(
+            "{} public keys",
+            public_keys.len()
+        )));
     }
     let (preset, _) = envelope::read_prefix(proof)?;
     if preset.backend == Backend::Whir {
@@ -616,12 +701,18 @@ fn decode_whir<'a>(
     epoch: u32,
 ) -> Result<(system::Statement<'a>, Vec<system::AggAir>, whir::WhirProof), VerifyError> {
     let t = std::time::Instant::now();
-    let stmt = system::Statement { message, epoch, keys: public_keys };
+    let stmt = system::Statement {
+        message,
+        epoch,
+        keys: public_keys,
+    };
     let airs = stmt.airs();
     let nv = whir::statement_num_variables(preset, &stmt, &airs);
     let (decoded_preset, proof) = whir_envelope::decode(proof, nv)?;
     if decoded_preset != *preset {
-        return Err(VerifyError::Malformed("preset changed between reads".into()));
+        return Err(VerifyError::Malformed(
+            "preset changed between reads".into(),
+        ));
     }
     profile("verify: decode", t);
     Ok((stmt, airs, proof))
@@ -649,7 +740,11 @@ fn decode_against<'a>(
     epoch: u32,
 ) -> Result<Decoded<'a>, VerifyError> {
     let t = std::time::Instant::now();
-    let stmt = system::Statement { message, epoch, keys: public_keys };
+    let stmt = system::Statement {
+        message,
+        epoch,
+        keys: public_keys,
+    };
     let airs = stmt.airs();
     profile("verify: airs", t);
     let t = std::time::Instant::now();
@@ -661,7 +756,13 @@ fn decode_against<'a>(
     let t = std::time::Instant::now();
     let (preset, proof) = envelope::decode(proof, &shape)?;
     profile("verify: decode", t);
-    Ok(Decoded { stmt, airs, common, preset, proof })
+    Ok(Decoded {
+        stmt,
+        airs,
+        common,
+        preset,
+        proof,
+    })
 }
 
 pub mod config;
@@ -688,10 +789,24 @@ mod tests {
         }
         let proof = agg.prove(&ProveOptions::default()).unwrap();
         let keys = agg.public_keys();
-        verify_aggregate(proof.as_bytes(), &keys, &message, epoch, &VerifyOptions::default()).unwrap();
+        verify_aggregate(
+            proof.as_bytes(),
+            &keys,
+            &message,
+            epoch,
+            &VerifyOptions::default(),
+        )
+        .unwrap();
         let mut swapped = keys.clone();
         swapped.swap(0, 1);
-        assert!(verify_aggregate(proof.as_bytes(), &swapped, &message, epoch, &VerifyOptions::default()).is_err());
+        assert!(verify_aggregate(
+            proof.as_bytes(),
+            &swapped,
+            &message,
+            epoch,
+            &VerifyOptions::default()
+        )
+        .is_err());
     }
 
     #[test]
@@ -699,11 +814,18 @@ mod tests {
         for regime in [Regime::Proven, Regime::Conjectured] {
             for backend in [Backend::Fri, Backend::Whir] {
                 for log_inv_rate in 0..=6 {
-                    let opts = ProveOptions { regime, log_inv_rate, backend, ..Default::default() };
+                    let opts = ProveOptions {
+                        regime,
+                        log_inv_rate,
+                        backend,
+                        ..Default::default()
+                    };
                     let preset = config::Preset::from_options(&opts);
                     match prepare(&opts) {
                         Ok(()) => assert!(preset.is_ok(), "{opts:?}"),
-                        Err(ProveError::InvalidOptions(m)) => assert_eq!(preset, Err(m), "{opts:?}"),
+                        Err(ProveError::InvalidOptions(m)) => {
+                            assert_eq!(preset, Err(m), "{opts:?}")
+                        }
                         Err(e) => panic!("{opts:?}: {e}"),
                     }
                 }
@@ -714,9 +836,19 @@ mod tests {
         let mut agg = Aggregator::new(message, 5);
         let (pk, sig) = testing::test_signer(3, &message, 5);
         agg.add_unchecked(pk, sig).unwrap();
-        let opts = ProveOptions { backend: Backend::Whir, ..Default::default() };
+        let opts = ProveOptions {
+            backend: Backend::Whir,
+            ..Default::default()
+        };
         prepare(&opts).unwrap();
         let proof = agg.prove(&opts).unwrap();
-        verify_aggregate(proof.as_bytes(), &agg.public_keys(), &message, 5, &VerifyOptions::default()).unwrap();
+        verify_aggregate(
+            proof.as_bytes(),
+            &agg.public_keys(),
+            &message,
+            5,
+            &VerifyOptions::default(),
+        )
+        .unwrap();
     }
 }

@@ -220,9 +220,7 @@ impl Default for Perm24TableAir {
 impl Perm24TableAir {
     /// The table AIR over the leanSig width-24 permutation.
     pub fn new() -> Self {
-        Self {
-            perm: perm24_air(),
-        }
+        Self { perm: perm24_air() }
     }
 }
 

@@ -410,7 +410,10 @@ struct Candidate {
 
 impl Candidate {
     fn total(&self) -> f64 {
-        self.terms.iter().map(|t| t.bits).fold(f64::INFINITY, f64::min)
+        self.terms
+            .iter()
+            .map(|t| t.bits)
+            .fold(f64::INFINITY, f64::min)
     }
 }
 
@@ -430,7 +433,12 @@ fn boosted(bits: f64, pow_bits: u8) -> f64 {
 /// round-by-round error is `L * N (W + 2) / |EF|` (ethSTARK-style list-size accounting, as for
 /// the ALI challenge, [2024/1553] Theorem 2). `p3-security` 0.8 passes extra terms unchanged to
 /// every regime, so this module composes the proven regimes itself.
-fn candidates(preset: &Preset, regime: Regime, shape: &ProofShape, modulus_bits: usize) -> Vec<Candidate> {
+fn candidates(
+    preset: &Preset,
+    regime: Regime,
+    shape: &ProofShape,
+    modulus_bits: usize,
+) -> Vec<Candidate> {
     let fri = fri_regime(preset);
     let air = shape.air_params();
     let inst = InstanceShape {
@@ -479,7 +487,10 @@ fn candidates(preset: &Preset, regime: Regime, shape: &ProofShape, modulus_bits:
                             preset.ood_pow_bits,
                         ),
                     },
-                    SourceBits { label: LDT_LABEL, bits: ldt },
+                    SourceBits {
+                        label: LDT_LABEL,
+                        bits: ldt,
+                    },
                 ];
                 if let Some(b) = batch {
                     terms.push(SourceBits {

@@ -599,7 +599,9 @@ pub fn generate_trace(
                 Some(w) => (w, true),
                 None => (&witnesses[0], false),
             };
-            fill_block(block, perm_block, s as u32, active, w, message, epoch, filler);
+            fill_block(
+                block, perm_block, s as u32, active, w, message, epoch, filler,
+            );
         });
     (
         RowMajorMatrix::new(values, WIDTH),
@@ -629,7 +631,9 @@ mod tests {
         // (row, rate offset) -> how many slot elements are tied to it; row 0's first 7 cells are
         // the parameter and the leaf tweak.
         let mut covered = vec![[0u8; SPONGE_RATE]; SPONGE_ROWS];
-        covered[0][..PARAMETER_LEN + 2].iter_mut().for_each(|c| *c += 1);
+        covered[0][..PARAMETER_LEN + 2]
+            .iter_mut()
+            .for_each(|c| *c += 1);
         let mut chains = Vec::new();
         for r in 0..SPONGE_ROWS {
             let slots = slots_of_row(r);
@@ -639,7 +643,11 @@ mod tests {
                 let off = stream_pos(i, 0) - r * SPONGE_RATE;
                 for j in 0..HASH_LEN_FE {
                     let q = off + j;
-                    let (row, cell) = if q < SPONGE_RATE { (r, q) } else { (r + 1, q - SPONGE_RATE) };
+                    let (row, cell) = if q < SPONGE_RATE {
+                        (r, q)
+                    } else {
+                        (r + 1, q - SPONGE_RATE)
+                    };
                     assert!(row < SPONGE_ROWS, "chain end {i} spills past the sponge");
                     covered[row][cell] += 1;
                 }

@@ -117,7 +117,9 @@ impl Statement<'_> {
         let sig = n.next_power_of_two().max(sig_air::MIN_BLOCKS) * BLOCK;
         [
             sig,
-            (n * STEPS_PER_SIGNATURE).next_power_of_two().max(chain_air::MIN_HEIGHT),
+            (n * STEPS_PER_SIGNATURE)
+                .next_power_of_two()
+                .max(chain_air::MIN_HEIGHT),
             table_height(n),
             sig,
         ]
@@ -231,7 +233,12 @@ pub fn packed_lookups(airs: &[AggAir]) -> Vec<Lookups<F>> {
 pub fn common_data(airs: &[AggAir]) -> CommonData<MultisigConfig> {
     static LOOKUPS: std::sync::OnceLock<Vec<Lookups<F>>> = std::sync::OnceLock::new();
     debug_assert_eq!(airs.len(), NUM_INSTANCES, "the four aggregation AIRs");
-    CommonData::new(None, LOOKUPS.get_or_init(|| packed_lookups(&reference_airs())).clone())
+    CommonData::new(
+        None,
+        LOOKUPS
+            .get_or_init(|| packed_lookups(&reference_airs()))
+            .clone(),
+    )
 }
 
 /// The AIRs of a fixed one-key statement (message and epoch 0, an all-zero key): what the
@@ -307,8 +314,8 @@ pub fn proof_shape(
         .zip(log_heights)
         .zip(&common.lookups)
         .zip(counts)
-        .map(|(((air, &log_height), lookups), num_constraints)| {
-            AirShape {
+        .map(
+            |(((air, &log_height), lookups), num_constraints)| AirShape {
                 log_height,
                 main_width: BaseAir::<F>::width(air),
                 main_next: !BaseAir::<F>::main_next_row_columns(air).is_empty(),
@@ -318,8 +325,8 @@ pub fn proof_shape(
                 max_constraint_degree: CONSTRAINT_DEGREE,
                 num_quotient_chunks: (CONSTRAINT_DEGREE - 1).next_power_of_two(),
                 ..AirShape::with_lookups(lookups)
-            }
-        })
+            },
+        )
         .collect();
     ProofShape { instances }
 }
@@ -383,10 +390,18 @@ mod tests {
     fn smallest_statement_is_taller_than_every_final_polynomial() {
         let message = [3u8; 32];
         let keys = [test_signer(0, &message, 1).0];
-        let stmt = Statement { message: &message, epoch: 1, keys: &keys };
+        let stmt = Statement {
+            message: &message,
+            epoch: 1,
+            keys: &keys,
+        };
         for p in PRESETS {
             for h in stmt.heights() {
-                assert!(h >= 1 << p.min_log_trace_height(), "height {h}, preset {}", p.id());
+                assert!(
+                    h >= 1 << p.min_log_trace_height(),
+                    "height {h}, preset {}",
+                    p.id()
+                );
             }
         }
     }
@@ -397,12 +412,23 @@ mod tests {
         let b = [6u8; 32];
         let keys1 = [test_signer(0, &a, 9).0];
         let keys3: Vec<_> = (0..3).map(|s| test_signer(s, &b, 77).0).collect();
-        let s1 = Statement { message: &a, epoch: 9, keys: &keys1 };
-        let s3 = Statement { message: &b, epoch: 77, keys: &keys3 };
+        let s1 = Statement {
+            message: &a,
+            epoch: 9,
+            keys: &keys1,
+        };
+        let s3 = Statement {
+            message: &b,
+            epoch: 77,
+            keys: &keys3,
+        };
         let (airs1, airs3) = (s1.airs(), s3.airs());
         let (l1, l3) = (packed_lookups(&airs1), packed_lookups(&airs3));
         assert_eq!(format!("{l1:?}"), format!("{l3:?}"));
-        assert_eq!(format!("{l1:?}"), format!("{:?}", common_data(&airs3).lookups));
+        assert_eq!(
+            format!("{l1:?}"),
+            format!("{:?}", common_data(&airs3).lookups)
+        );
         let c1 = constraint_counts_uncached(&airs1, &common_data(&airs1));
         let c3 = constraint_counts_uncached(&airs3, &common_data(&airs3));
         assert_eq!(c1, c3);

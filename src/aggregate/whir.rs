@@ -48,7 +48,6 @@
 //! queries proves less, so they need more of them.
 
 use p3_dft::Radix2DFTSmallBatch;
-use rayon::prelude::*;
 use p3_keccak::{Keccak256Hash, KeccakF};
 use p3_matrix::dense::RowMajorMatrix;
 use p3_multi_stark::config::MultiStarkConfig;
@@ -58,6 +57,7 @@ use p3_multi_stark::{
 };
 use p3_sumcheck::layout::{plan_stacked_layout, Layout, SuffixProver, Table, TableShape, Witness};
 use p3_whir::{FoldingFactor, ProtocolParameters, SecurityAssumption, WhirConfig, WhirProver};
+use rayon::prelude::*;
 
 use super::config::{
     Challenge, Challenger, KeccakU64Sponge, LeafHash, NodeCompress, Preset, Val, ValMmcs,
@@ -168,7 +168,12 @@ fn statement_shapes(stmt: &Statement<'_>, airs: &[AggAir]) -> Vec<(usize, usize)
     stmt.heights()
         .iter()
         .zip(airs)
-        .map(|(h, air)| (h.trailing_zeros() as usize, p3_air::BaseAir::<Val>::width(air)))
+        .map(|(h, air)| {
+            (
+                h.trailing_zeros() as usize,
+                p3_air::BaseAir::<Val>::width(air),
+            )
+        })
         .collect()
 }
 
@@ -177,7 +182,10 @@ fn statement_shapes(stmt: &Statement<'_>, airs: &[AggAir]) -> Vec<(usize, usize)
 ///
 /// # Errors
 /// A message when the schedule does not fit (`num_variables` below the first folding).
-pub fn protocol_parameters(preset: &Preset, num_variables: usize) -> Result<ProtocolParameters, String> {
+pub fn protocol_parameters(
+    preset: &Preset,
+    num_variables: usize,
+) -> Result<ProtocolParameters, String> {
     let budget = grinding_budget(preset, num_variables)?;
     parameters_with_budget(preset, num_variables, budget)
 }
@@ -271,7 +279,10 @@ fn challenger() -> Challenger {
 
 /// Variables of the stacked trace polynomial of `stmt` under `preset` (see [`num_variables`]).
 pub fn statement_num_variables(preset: &Preset, stmt: &Statement<'_>, airs: &[AggAir]) -> usize {
-    num_variables(&statement_shapes(stmt, airs), usize::from(preset.whir.first_folding))
+    num_variables(
+        &statement_shapes(stmt, airs),
+        usize::from(preset.whir.first_folding),
+    )
 }
 
 /// Configuration of `preset` for this statement's shape.
@@ -317,7 +328,9 @@ pub(crate) fn prepare() -> Result<(), String> {
 }
 
 /// Runs setup for `airs` (uncached; see [`keys`]).
-fn keys_for(airs: &[AggAir]) -> Result<(ProvingKey<WhirStarkConfig>, VerifyingKey<WhirStarkConfig>), String> {
+fn keys_for(
+    airs: &[AggAir],
+) -> Result<(ProvingKey<WhirStarkConfig>, VerifyingKey<WhirStarkConfig>), String> {
     let preset = super::config::PRESETS
         .iter()
         .find(|p| p.backend == super::Backend::Whir)
@@ -461,7 +474,11 @@ fn verifier_instances<'a>(
 /// As [`security_terms`].
 pub fn security_bits_for_signatures(preset: &Preset, num_signatures: usize) -> Result<f64, String> {
     let keys = system::placeholder_keys(num_signatures);
-    let stmt = Statement { message: &[0; 32], epoch: 0, keys: &keys };
+    let stmt = Statement {
+        message: &[0; 32],
+        epoch: 0,
+        keys: &keys,
+    };
     let airs = stmt.airs();
     let report = security_terms(preset, &stmt, &airs)?;
     if !report.unassessed_components().is_empty() {
@@ -474,7 +491,11 @@ pub fn security_bits_for_signatures(preset: &Preset, num_signatures: usize) -> R
         .iter()
         .map(|t| {
             let field_free = t.label.contains("collision");
-            p3_security::ErrorBits::from_log2(if field_free { t.bits.bits() } else { t.bits.bits() - gap })
+            p3_security::ErrorBits::from_log2(if field_free {
+                t.bits.bits()
+            } else {
+                t.bits.bits() - gap
+            })
         })
         .collect();
     Ok(p3_security::ErrorBits::sum(&terms).bits().max(0.0))
@@ -486,13 +507,24 @@ pub fn security_bits_for_signatures(preset: &Preset, num_signatures: usize) -> R
 ///
 /// # Errors
 /// A message when the WHIR schedule does not fit the statement.
-pub fn proof_size_bound_for_signatures(preset: &Preset, num_signatures: usize) -> Result<usize, String> {
+pub fn proof_size_bound_for_signatures(
+    preset: &Preset,
+    num_signatures: usize,
+) -> Result<usize, String> {
     let keys = system::placeholder_keys(num_signatures);
-    let stmt = Statement { message: &[0; 32], epoch: 0, keys: &keys };
+    let stmt = Statement {
+        message: &[0; 32],
+        epoch: 0,
+        keys: &keys,
+    };
     let airs = stmt.airs();
     let widths: Vec<usize> = airs.iter().map(p3_air::BaseAir::<Val>::width).collect();
-    super::whir_envelope::max_encoded_len(preset, statement_num_variables(preset, &stmt, &airs), &widths)
-        .map_err(|e| e.to_string())
+    super::whir_envelope::max_encoded_len(
+        preset,
+        statement_num_variables(preset, &stmt, &airs),
+        &widths,
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Soundness in bits of a WHIR proof of `stmt` under `preset`, as `p3_multi_stark`'s
@@ -501,12 +533,18 @@ pub fn proof_size_bound_for_signatures(preset: &Preset, num_signatures: usize) -
 ///
 /// # Errors
 /// A message when the parameters do not fit or a component cannot be assessed.
-pub fn security_bits(preset: &Preset, stmt: &Statement<'_>, airs: &[AggAir]) -> Result<f64, String> {
+pub fn security_bits(
+    preset: &Preset,
+    stmt: &Statement<'_>,
+    airs: &[AggAir],
+) -> Result<f64, String> {
     let report = security_terms(preset, stmt, airs)?;
     if !report.unassessed_components().is_empty() {
         return Err(format!("unassessed: {:?}", report.unassessed_components()));
     }
-    report.security_bits().ok_or_else(|| "no security figure".to_string())
+    report
+        .security_bits()
+        .ok_or_else(|| "no security figure".to_string())
 }
 
 /// The full security report behind [`security_bits`]: every labelled term.
@@ -535,7 +573,10 @@ mod tests {
     /// `p` with its WHIR schedule replaced by `MSIG_TUNE=first,fold,step,term,pow,zpow` when set.
     fn tuned(mut p: Preset) -> Preset {
         if let Ok(v) = std::env::var("MSIG_TUNE") {
-            let o: Vec<u8> = v.split(',').map(|x| x.parse().expect("MSIG_TUNE: u8 list")).collect();
+            let o: Vec<u8> = v
+                .split(',')
+                .map(|x| x.parse().expect("MSIG_TUNE: u8 list"))
+                .collect();
             p.whir = WhirSchedule {
                 first_folding: o[0],
                 folding: o[1],
@@ -560,11 +601,23 @@ mod tests {
             let p = tuned(*p);
             for n in [1usize, 256, 1024] {
                 let ks: Vec<_> = (0..n).map(|i| keys[i % 4]).collect();
-                let stmt = Statement { message: &message, epoch: 3, keys: &ks };
+                let stmt = Statement {
+                    message: &message,
+                    epoch: 3,
+                    keys: &ks,
+                };
                 let airs = stmt.airs();
-                let nv = num_variables(&statement_shapes(&stmt, &airs), usize::from(p.whir.first_folding));
+                let nv = num_variables(
+                    &statement_shapes(&stmt, &airs),
+                    usize::from(p.whir.first_folding),
+                );
                 let bits = security_bits(&p, &stmt, &airs);
-                println!("preset {:2} {:?} r{} n {n:5} nv {nv}: {bits:?}", p.id(), p.regime, p.log_inv_rate);
+                println!(
+                    "preset {:2} {:?} r{} n {n:5} nv {nv}: {bits:?}",
+                    p.id(),
+                    p.regime,
+                    p.log_inv_rate
+                );
                 if std::env::var_os("MSIG_TERMS").is_some() {
                     if let Ok(r) = security_terms(&p, &stmt, &airs) {
                         for t in r.terms() {
@@ -590,8 +643,12 @@ mod tests {
                 .with_ansi(false)
                 .init();
         }
-        let n: usize = std::env::var("MSIG_N").map(|v| v.parse().unwrap()).unwrap_or(256);
-        let id: u8 = std::env::var("MSIG_PRESET").map(|v| v.parse().unwrap()).unwrap_or(8);
+        let n: usize = std::env::var("MSIG_N")
+            .map(|v| v.parse().unwrap())
+            .unwrap_or(256);
+        let id: u8 = std::env::var("MSIG_PRESET")
+            .map(|v| v.parse().unwrap())
+            .unwrap_or(8);
         let p = tuned(crate::aggregate::config::Preset::from_id(id).unwrap());
         let message = [5u8; 32];
         let epoch = 11;
@@ -604,11 +661,20 @@ mod tests {
             .enumerate()
             .map(|(i, s)| {
                 crate::aggregate::witness::build_witness(
-                    i as u32, &s.public_key, &s.signature, &message, epoch, &mut steps,
+                    i as u32,
+                    &s.public_key,
+                    &s.signature,
+                    &message,
+                    epoch,
+                    &mut steps,
                 )
             })
             .collect();
-        let stmt = Statement { message: &message, epoch, keys: &keys };
+        let stmt = Statement {
+            message: &message,
+            epoch,
+            keys: &keys,
+        };
         let airs = stmt.airs();
         let t = std::time::Instant::now();
         let traces = crate::aggregate::system::build_traces(&stmt, &airs, &witnesses, &steps);
@@ -643,7 +709,11 @@ mod tests {
             ));
             keys.push(pk);
         }
-        let stmt = Statement { message, epoch, keys: &keys };
+        let stmt = Statement {
+            message,
+            epoch,
+            keys: &keys,
+        };
         let airs = stmt.airs();
         let traces = system::build_traces(&stmt, &airs, &witnesses, &steps);
         (keys, traces)
@@ -659,7 +729,11 @@ mod tests {
             let mut last = 0;
             for nv in 14..=27 {
                 let budget = grinding_budget(p, nv).unwrap();
-                assert!(budget >= last, "preset {} nv {nv}: budget fell to {budget}", p.id());
+                assert!(
+                    budget >= last,
+                    "preset {} nv {nv}: budget fell to {budget}",
+                    p.id()
+                );
                 last = budget;
                 let params = protocol_parameters(p, nv).unwrap();
                 assert_eq!(params.pow_bits, budget);
@@ -684,7 +758,11 @@ mod tests {
         let message = [0x42u8; 32];
         let epoch = 77;
         let (keys_list, traces) = statement_traces(3, &message, epoch);
-        let stmt = Statement { message: &message, epoch, keys: &keys_list };
+        let stmt = Statement {
+            message: &message,
+            epoch,
+            keys: &keys_list,
+        };
         let airs = stmt.airs();
         let (own_pk, own_vk) = keys_for(&airs).unwrap();
         let (cached_pk, cached_vk) = keys().unwrap();
@@ -694,14 +772,26 @@ mod tests {
         let proof = prove_with_key(&preset, &stmt, &airs, traces, &own_pk).unwrap();
         verify_with_key(&preset, &stmt, &airs, &proof, cached_vk).unwrap();
         // And the proof is bound to the statement: another epoch or message is rejected.
-        let other = Statement { message: &message, epoch: epoch + 1, keys: &keys_list };
+        let other = Statement {
+            message: &message,
+            epoch: epoch + 1,
+            keys: &keys_list,
+        };
         assert!(verify(&preset, &other, &other.airs(), &proof).is_err());
         let message2 = [0x43u8; 32];
-        let other = Statement { message: &message2, epoch, keys: &keys_list };
+        let other = Statement {
+            message: &message2,
+            epoch,
+            keys: &keys_list,
+        };
         assert!(verify(&preset, &other, &other.airs(), &proof).is_err());
         let mut swapped = keys_list.clone();
         swapped.swap(0, 2);
-        let other = Statement { message: &message, epoch, keys: &swapped };
+        let other = Statement {
+            message: &message,
+            epoch,
+            keys: &swapped,
+        };
         assert!(verify(&preset, &other, &other.airs(), &proof).is_err());
     }
 }

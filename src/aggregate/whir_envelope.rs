@@ -105,7 +105,7 @@ use rkyv::rend::u32_le;
 
 use super::config::{Challenge, Challenger, Preset, Val, ValMmcs, CHALLENGE_DEGREE};
 use super::envelope::{
-    cap, canonical, check_at_most, check_len, digest_to_bytes, max_multiproof_siblings, paths,
+    canonical, cap, check_at_most, check_len, digest_to_bytes, max_multiproof_siblings, paths,
     read_prefix, with_prefix, Digest,
 };
 use super::whir::{protocol_parameters, WhirProof};
@@ -323,7 +323,10 @@ fn opening_body(o: &Openings) -> OpeningBody {
         QueryOpenings::Base(op) => (op.rows.iter().flat_map(|r| vals(r)).collect(), &op.proof),
         QueryOpenings::Extension(op) => (op.rows.iter().flat_map(|r| exts(r)).collect(), &op.proof),
     };
-    OpeningBody { rows, paths: proof.sibling_hashes.iter().map(digest_to_bytes).collect() }
+    OpeningBody {
+        rows,
+        paths: proof.sibling_hashes.iter().map(digest_to_bytes).collect(),
+    }
 }
 
 fn pcs_body(p: &Pcs) -> PcsBody {
@@ -657,7 +660,10 @@ pub fn max_encoded_len(
             final_sumcheck: sumcheck(e.final_sumcheck),
             evals: table_widths
                 .iter()
-                .map(|&w| EvalBatchBody { current: vec![0; w * d], next: vec![0; w * d] })
+                .map(|&w| EvalBatchBody {
+                    current: vec![0; w * d],
+                    next: vec![0; w * d],
+                })
                 .collect(),
         },
         preprocessed_opening: Vec::new(),
@@ -668,7 +674,6 @@ pub fn max_encoded_len(
 // ---------------------------------------------------------------------------------------------
 // Shape checks (on the validated archive, before any conversion)
 // ---------------------------------------------------------------------------------------------
-
 
 fn check_exts(what: &str, got: usize) -> Result<(), VerifyError> {
     if got.is_multiple_of(CHALLENGE_DEGREE) {
@@ -1460,17 +1465,34 @@ mod tests {
         let f = fixture();
         let body = WhirBody::from_proof(&f.proof);
         let max = f.nv + REDUCTION_SLACK;
-        assert_eq!((body.lookup.len(), body.indexed.len(), body.bus.len()), (1, 0, 0));
+        assert_eq!(
+            (body.lookup.len(), body.indexed.len(), body.bus.len()),
+            (1, 0, 0)
+        );
         assert!(body.lookup[0].layers.len() <= max);
         assert!(body.sumcheck.round_polys.len() <= max);
         for p in &body.sumcheck.round_polys {
-            assert!(p.len() <= ZEROCHECK_ROUND_EVALS * CHALLENGE_DEGREE, "{} words", p.len());
+            assert!(
+                p.len() <= ZEROCHECK_ROUND_EVALS * CHALLENGE_DEGREE,
+                "{} words",
+                p.len()
+            );
         }
-        let stmt = Statement { message: &MESSAGE, epoch: EPOCH, keys: &f.keys };
-        let widths: Vec<usize> = stmt.airs().iter().map(p3_air::BaseAir::<Val>::width).collect();
+        let stmt = Statement {
+            message: &MESSAGE,
+            epoch: EPOCH,
+            keys: &f.keys,
+        };
+        let widths: Vec<usize> = stmt
+            .airs()
+            .iter()
+            .map(p3_air::BaseAir::<Val>::width)
+            .collect();
         assert_eq!(body.opening.evals.len(), widths.len());
         for (e, w) in body.opening.evals.iter().zip(&widths) {
-            assert!(e.current.len() <= w * CHALLENGE_DEGREE && e.next.len() <= w * CHALLENGE_DEGREE);
+            assert!(
+                e.current.len() <= w * CHALLENGE_DEGREE && e.next.len() <= w * CHALLENGE_DEGREE
+            );
         }
         assert!(f.bytes.len() <= max_encoded_len(&f.preset, f.nv, &widths).unwrap());
     }

@@ -46,7 +46,6 @@ pub mod tree;
 pub mod tweak;
 pub mod verify;
 
-
 pub use verify::{chain_ends, codeword};
 
 /// The base field, KoalaBear (p = 2^31 - 2^24 + 1).
