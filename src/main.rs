@@ -11,11 +11,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use multisig::aggregate::config::{Preset, PRESETS};
 use multisig::aggregate::{
     preset_security_bits, proof_size_bound, verify_aggregate, Aggregator, Backend, ProveOptions,
     Regime, VerifyError, VerifyOptions, SECURITY_FLOOR_BITS,
 };
+use multisig::aggregate::{Preset, PRESETS};
 use multisig::xmss::{self, PublicKey, SecretKey, Signature};
 
 #[derive(Parser)]
@@ -507,7 +507,7 @@ fn bench(a: BenchArgs) -> CmdResult {
     let rss_mib = peak_rss_kib().map(|k| k as f64 / 1024.0);
     let preset = Preset::from_options(&opts).map_err(Failure::Malformed)?;
     let security =
-        preset_security_bits(&preset, preset.regime, keys.len()).map_err(Failure::Malformed)?;
+        preset_security_bits(&preset, preset.regime(), keys.len()).map_err(Failure::Malformed)?;
     let bound_kib =
         proof_size_bound(&preset, keys.len()).map_err(Failure::Malformed)? as f64 / 1024.0;
     let proof_kib = proof.as_bytes().len() as f64 / 1024.0;
@@ -519,7 +519,7 @@ fn bench(a: BenchArgs) -> CmdResult {
         Backend::Fri => "fri",
         Backend::Whir => "whir",
     };
-    let log_inv_rate = preset.log_inv_rate;
+    let log_inv_rate = preset.log_inv_rate();
     if a.json {
         println!(
             "{{\"signatures\":{},\"backend\":\"{backend}\",\"regime\":\"{regime}\",\"log_inv_rate\":{},\"security_bits\":{security:.1},\"signer_gen_s\":{gen_secs:.3},\"setup_ms\":{setup_ms:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"xmss_per_s\":{:.1},\"proof_kib\":{proof_kib:.1},\"proof_bound_kib\":{bound_kib:.1},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
@@ -578,24 +578,32 @@ fn presets(a: PresetsArgs) -> CmdResult {
         Preset::default_preset().id()
     );
     for p in PRESETS {
-        let params = match p.backend {
-            Backend::Fri => format!(
+        let params = match p {
+            Preset::Fri(f) => format!(
                 "queries {}, grinding query/commit/batch/ood/lookup {}/{}/{}/{}/{}",
-                p.num_queries,
-                p.query_pow_bits,
-                p.commit_pow_bits,
-                p.batch_pow_bits,
-                p.ood_pow_bits,
-                p.lookup_pow_bits
+                f.num_queries,
+                f.query_pow_bits,
+                f.commit_pow_bits,
+                f.batch_pow_bits,
+                f.ood_pow_bits,
+                f.lookup_pow_bits
             ),
-            Backend::Whir => format!("WHIR {:?}", p.whir),
+            Preset::Whir(w) => format!(
+                "folding {} then {}, rate step {}, terms of {} bits, grinding WHIR/zerocheck {}/{}",
+                w.first_folding,
+                w.folding,
+                w.rate_step,
+                w.term_bits,
+                w.pow_bits,
+                w.zerocheck_pow_bits
+            ),
         };
         println!(
             "id {} {:?} {:?} rate 1/{}: at most {} signatures; {params}",
             p.id(),
-            p.backend,
-            p.regime,
-            1u32 << p.log_inv_rate,
+            p.backend(),
+            p.regime(),
+            1u32 << p.log_inv_rate(),
             p.max_signatures()
         );
         let mut sizes: Vec<usize> = a
@@ -608,8 +616,8 @@ fn presets(a: PresetsArgs) -> CmdResult {
             sizes.push(p.max_signatures());
         }
         for n in sizes {
-            let bits = preset_security_bits(&p, p.regime, n).map_err(Failure::Malformed)?;
-            let proven = match p.regime {
+            let bits = preset_security_bits(&p, p.regime(), n).map_err(Failure::Malformed)?;
+            let proven = match p.regime() {
                 Regime::Conjectured => format!(
                     " [{:.2} proven]",
                     preset_security_bits(&p, Regime::Proven, n).map_err(Failure::Malformed)?

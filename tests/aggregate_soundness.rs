@@ -23,19 +23,27 @@
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use multisig::aggregate::chain_air::{self, ChainStep};
-use multisig::aggregate::config::{stark_config, Challenge, Preset};
-use multisig::aggregate::perm::{
-    output_offset, perm16_air, perm24_air, PermFiller, PERM16_COLS, PERM24_BUS_OUTPUTS, PERM24_COLS,
+use std::borrow::BorrowMut;
+
+use multisig::aggregate::air::chain::{ChainCols, ChainStep};
+use multisig::aggregate::air::perm::{
+    perm16_air, perm24_air, Cols24, PermFiller, PERM16_COLS, PERM24_BUS_OUTPUTS, PERM24_COLS,
 };
-use multisig::aggregate::sig_air::{self, decode_digits, SigWitness, BLOCK};
-use multisig::aggregate::system::{self, AggAir, Statement};
-use multisig::aggregate::table_air::{self, TWEAK_PERIOD};
-use multisig::aggregate::testing::TestSigner;
+use multisig::aggregate::air::sig::{
+    decode_digits, SigCols, SigWitness, BLOCK, MSG_ROW, SPONGE_ROWS,
+};
+use multisig::aggregate::air::table::{TableCols, TWEAK_PERIOD};
+use multisig::aggregate::air::AggAir;
+use multisig::aggregate::field::Challenge;
+use multisig::aggregate::fri::config::stark_config;
+use multisig::aggregate::fri::{self, envelope};
+use multisig::aggregate::statement::{self, Statement};
+use multisig::aggregate::testing::{prove_witnesses, TestSigner};
+use multisig::aggregate::whir::{self, envelope as whir_envelope};
 use multisig::aggregate::witness::{build_witness, walk_chains};
-use multisig::aggregate::{envelope, whir, whir_envelope};
+use multisig::aggregate::Preset;
 use multisig::aggregate::{
-    prove_witnesses, verify_aggregate, Backend, ProveOptions, Regime, VerifyError, VerifyOptions,
+    verify_aggregate, Backend, ProveOptions, Regime, VerifyError, VerifyOptions,
 };
 use multisig::xmss::constants::{
     BASE, CAPACITY, DIMENSION, HASH_LEN_FE, LOG_LIFETIME, MH_DECODED_FE, PARAMETER_LEN, Q,
@@ -324,7 +332,7 @@ fn unbalanced_buses(
 // ---------------------------------------------------------------------------------------------
 // Proving a set of traces and classifying the verifier's answer.
 
-/// FRI verifier (`p3_batch_stark::verify_batch`, Debug-formatted by `system::verify`): the
+/// FRI verifier (`p3_batch_stark::verify_batch`, Debug-formatted by `statement::verify`): the
 /// constraints of instance number `instance`, evaluated on the opened values at the
 /// out-of-domain point, do not match its quotient. Instances are checked in order, before the
 /// lookup sum.
@@ -426,7 +434,7 @@ impl Traces {
             epoch: EPOCH,
             keys,
         };
-        let traces = system::build_traces(&stmt, &stmt.airs(), witnesses, steps);
+        let traces = statement::build_traces(&stmt, &stmt.airs(), witnesses, steps);
         let heights: Vec<usize> = traces.iter().map(Matrix::height).collect();
         assert_eq!(
             heights,
@@ -446,28 +454,43 @@ impl Traces {
         &mut t.values[row * w..(row + 1) * w]
     }
 
+    /// Row `row` of the signature trace, as its columns.
+    fn sig_mut(&mut self, row: usize) -> &mut SigCols<F> {
+        self.row_mut(Instance::Sig, row).borrow_mut()
+    }
+
+    /// Row `row` of the chain trace, as its columns.
+    fn chain_mut(&mut self, row: usize) -> &mut ChainCols<F> {
+        self.row_mut(Instance::Chain, row).borrow_mut()
+    }
+
+    /// Row `row` of the table trace, as its columns.
+    fn table_mut(&mut self, row: usize) -> &mut TableCols<F> {
+        self.row_mut(Instance::Table, row).borrow_mut()
+    }
+
     /// The proof of these traces by `backend` (the bytes `verify_aggregate` reads), or the
     /// prover's refusal (its panic message): FRI in debug builds, WHIR on unbalanced buses.
     fn prove(&self, backend: Backend) -> Result<Vec<u8>, String> {
         let preset = Preset::from_options(&opts(backend)).expect("valid options");
-        assert_eq!(preset.backend, backend);
+        assert_eq!(preset.backend(), backend);
         let stmt = Statement {
             message: &MESSAGE,
             epoch: EPOCH,
             keys: &self.keys,
         };
         let airs = stmt.airs();
-        let proved = catch_unwind(AssertUnwindSafe(|| match backend {
-            Backend::Fri => system::prove(
-                &stark_config(&preset),
+        let proved = catch_unwind(AssertUnwindSafe(|| match preset {
+            Preset::Fri(p) => fri::prove(
+                &stark_config(&p),
                 &stmt,
                 &airs,
-                system::common_data(&airs),
+                fri::common_data(&airs),
                 &self.traces,
             )
-            .map(|proof| envelope::encode(&preset, &proof)),
-            Backend::Whir => whir::prove(&preset, &stmt, &airs, self.traces.clone())
-                .map(|proof| whir_envelope::encode(&preset, &proof)),
+            .map(|proof| envelope::encode(&p, &proof)),
+            Preset::Whir(p) => whir::prove(&p, &stmt, &airs, self.traces.clone())
+                .map(|proof| whir_envelope::encode(&p, &proof)),
         }));
         match proved {
             Ok(result) => result,
@@ -613,7 +636,7 @@ struct BlockForgery {
 /// nodes), so the block stays consistent except where the forgery itself breaks a rule.
 /// Also returns the root the Merkle rows reach.
 fn block_rows(w: &SigWitness, forgery: &BlockForgery) -> (Vec<[F; 24]>, Digest) {
-    let mut inputs = Vec::with_capacity(sig_air::MSG_ROW + 1);
+    let mut inputs = Vec::with_capacity(MSG_ROW + 1);
     let stream = leaf_sponge_input(&w.parameter, EPOCH, &w.ends);
     let mut capacity = forgery.capacity.unwrap_or_else(sponge_capacity_value);
     let mut leaf = [F::ZERO; HASH_LEN_FE];
@@ -650,7 +673,7 @@ fn block_rows(w: &SigWitness, forgery: &BlockForgery) -> (Vec<[F; 24]>, Digest) 
             .message_input
             .unwrap_or_else(|| message_hash_input(&w.parameter, EPOCH, &w.rho, &MESSAGE)),
     );
-    assert_eq!(inputs.len(), sig_air::MSG_ROW + 1);
+    assert_eq!(inputs.len(), MSG_ROW + 1);
     (inputs, node)
 }
 
@@ -663,17 +686,15 @@ fn write_block(t: &mut Traces, block: usize, inputs: &[[F; 24]]) {
     for (r, input) in inputs.iter().enumerate() {
         let row = block_row(block, r);
         let out = filler.fill(t.row_mut(Instance::Perm24, row), *input);
-        let sig = t.row_mut(Instance::Sig, row);
-        sig[sig_air::IN..sig_air::IN + 24].copy_from_slice(input);
-        sig[sig_air::OUT..sig_air::OUT + PERM24_BUS_OUTPUTS]
-            .copy_from_slice(&out[..PERM24_BUS_OUTPUTS]);
-        if r == sig_air::MSG_ROW {
+        let sig = t.sig_mut(row);
+        sig.input = *input;
+        sig.output.copy_from_slice(&out[..PERM24_BUS_OUTPUTS]);
+        if r == MSG_ROW {
             a = core::array::from_fn(|k| out[k] + input[k]);
         }
     }
     for r in 0..BLOCK {
-        t.row_mut(Instance::Sig, block_row(block, r))[sig_air::A..sig_air::A + MH_DECODED_FE]
-            .copy_from_slice(&a);
+        t.sig_mut(block_row(block, r)).a = a;
     }
 }
 
@@ -714,7 +735,7 @@ fn forged_message_hash(
     let steps = all_steps(&mut witnesses);
     let mut t = Traces::build(&keys, &witnesses, &steps);
     let (mut inputs, _) = block_rows(&witnesses[1], &BlockForgery::default());
-    inputs[sig_air::MSG_ROW] = input;
+    inputs[MSG_ROW] = input;
     write_block(&mut t, 1, &inputs);
     (t, input)
 }
@@ -813,8 +834,7 @@ fn substitute_root_in_key_mirror_is_caught_by_the_key_root_mirror_constraint() {
     witnesses[1] = build_witness(1, &pk, &sig, &MESSAGE, EPOCH, &mut Vec::new());
     let steps = all_steps(&mut witnesses);
     let mut t = Traces::build(&keys, &witnesses, &steps);
-    t.row_mut(Instance::Table, 1)[table_air::K_ROOT..table_air::K_ROOT + HASH_LEN_FE]
-        .copy_from_slice(&pk.root);
+    t.table_mut(1).key.root = pk.root;
     t.assert_caught_by(&[constraint(Instance::Table, TABLE_KEY_ROOT, 1)]);
 }
 
@@ -832,16 +852,16 @@ fn active_padding_block_with_a_real_signer_index_is_caught_by_the_root_bus() {
     let mut t = Traces::build(&keys, &witnesses, &steps);
     for r in 0..BLOCK {
         let (padding, first) = (block_row(3, r), block_row(0, r));
-        let sig = &t.traces[0];
-        assert_eq!(sig.get(padding, sig_air::ACTIVE), Some(F::ZERO));
+        let first_row = t.row_mut(Instance::Sig, first).to_vec();
+        let row = t.sig_mut(padding);
+        assert_eq!((row.active, row.sig), (F::ZERO, F::from_u8(3)));
+        row.active = F::ONE;
+        row.sig = F::ZERO;
         assert_eq!(
-            sig.row_slice(padding).unwrap()[sig_air::ACTIVE + 1..],
-            sig.row_slice(first).unwrap()[sig_air::ACTIVE + 1..],
-            "the padding block repeats block 0"
+            t.row_mut(Instance::Sig, padding),
+            first_row.as_slice(),
+            "the padding block repeats block 0, but for its index and flag"
         );
-        let row = t.row_mut(Instance::Sig, padding);
-        row[sig_air::ACTIVE] = F::ONE;
-        row[sig_air::SIG] = F::ZERO;
     }
     t.assert_caught_by(&[Check::Bus(ROOT_BUS)]);
 }
@@ -898,10 +918,7 @@ fn digit_bit_equal_to_2_is_caught_by_the_digit_bit_constraint() {
         .expect("a digit 4 or 5");
     let x = witnesses[1].digits[r];
     let mut t = Traces::build(&keys, &witnesses, &steps);
-    let row = t.row_mut(Instance::Sig, block_row(1, r));
-    row[sig_air::BITS] = F::from_u8(x - 4);
-    row[sig_air::BITS + 1] = F::TWO;
-    row[sig_air::BITS + 2] = F::ZERO;
+    t.sig_mut(block_row(1, r)).digit_bits = [F::from_u8(x - 4), F::TWO, F::ZERO];
     t.assert_caught_by(&[constraint(Instance::Sig, SIG_DIGIT_BITS, block_row(1, r))]);
 }
 
@@ -921,30 +938,26 @@ fn write_step_from_position_minus_one(
     value: &Digest,
     parameter: &[F; PARAMETER_LEN],
 ) {
-    let table = &t.traces[Instance::Table as usize];
-    for col in [
-        table_air::T_CHAIN,
-        table_air::T_POS,
-        table_air::T_T0,
-        table_air::T_T1,
-    ] {
-        assert_eq!(table.get(PADDING_TWEAK_ENTRY, col), Some(F::ZERO));
-    }
+    let entry = &t.table_mut(PADDING_TWEAK_ENTRY).tweak;
+    assert_eq!(
+        [entry.chain, entry.pos, entry.tweak[0], entry.tweak[1]],
+        [F::ZERO; 4]
+    );
     let mut input = [F::ZERO; 16];
     input[..HASH_LEN_FE].copy_from_slice(value);
     input[HASH_LEN_FE..HASH_LEN_FE + PARAMETER_LEN].copy_from_slice(parameter);
-    let r = t.row_mut(Instance::Chain, row);
     assert_eq!(
-        r[chain_air::ACTIVE],
+        t.chain_mut(row).active,
         F::ZERO,
         "a padding row of the chain trace"
     );
-    let _ = PermFiller::shared16().fill(r, input);
-    r[chain_air::SIG] = F::from_u32(sig);
-    r[chain_air::CHAIN] = F::ZERO;
-    r[chain_air::POS] = F::NEG_ONE;
-    r[chain_air::ACTIVE] = F::ONE;
-    t.row_mut(Instance::Table, PADDING_TWEAK_ENTRY)[table_air::MULT] = F::ONE;
+    let _ = PermFiller::shared16().fill(&mut t.row_mut(Instance::Chain, row)[..PERM16_COLS], input);
+    let r = t.chain_mut(row);
+    r.sig = F::from_u32(sig);
+    r.chain = F::ZERO;
+    r.pos = F::NEG_ONE;
+    r.active = F::ONE;
+    t.table_mut(PADDING_TWEAK_ENTRY).multiplicity = F::ONE;
 }
 
 #[test]
@@ -985,8 +998,8 @@ fn signer_with_first_digit_7() -> TestSigner {
 fn recompute_accumulators(t: &mut Traces, block: usize) {
     let (mut acc, mut sum) = (F::ZERO, F::ZERO);
     for r in 0..BLOCK {
-        let row = t.row_mut(Instance::Sig, block_row(block, r));
-        let b = &row[sig_air::BITS..sig_air::BITS + 3];
+        let row = t.sig_mut(block_row(block, r));
+        let b = row.digit_bits;
         let x = b[0] + b[1] * F::TWO + b[2] * F::from_u8(4);
         acc = if r % Z == 0 {
             x
@@ -996,8 +1009,8 @@ fn recompute_accumulators(t: &mut Traces, block: usize) {
         if r < DIMENSION {
             sum += x;
         }
-        row[sig_air::ACC] = acc;
-        row[sig_air::SUM] = sum;
+        row.acc = acc;
+        row.sum = sum;
     }
 }
 
@@ -1041,10 +1054,7 @@ fn chain_start_at_position_p_minus_1_is_caught_by_the_digit_bit_and_padding_mult
     keys[1].root = merkle_root_from_path(&parameter, EPOCH, &leaf, &w.path);
     let mut t = Traces::build(&keys, &witnesses, &steps);
     write_step_from_position_minus_one(&mut t, steps.len(), 1, &start, &parameter);
-    let row = t.row_mut(Instance::Sig, block_row(1, 0));
-    row[sig_air::BITS] = F::NEG_ONE;
-    row[sig_air::BITS + 1] = F::ZERO;
-    row[sig_air::BITS + 2] = F::ZERO;
+    t.sig_mut(block_row(1, 0)).digit_bits = [F::NEG_ONE, F::ZERO, F::ZERO];
     recompute_accumulators(&mut t, 1);
     t.assert_caught_by(&[
         constraint(Instance::Sig, SIG_DIGIT_BITS, block_row(1, 0)),
@@ -1063,7 +1073,7 @@ fn left_and_right_swapped_at_merkle_level_0_are_caught_by_the_leaf_placement_con
     t.assert_caught_by(&[constraint(
         Instance::Sig,
         SIG_LEAF_PLACEMENT,
-        block_row(1, sig_air::SPONGE_ROWS - 1),
+        block_row(1, SPONGE_ROWS - 1),
     )]);
 }
 
@@ -1093,7 +1103,7 @@ fn wrong_message_tweak_is_caught_by_the_message_tweak_constraint() {
     t.assert_caught_by(&[constraint(
         Instance::Sig,
         SIG_MSG_TWEAK,
-        block_row(1, sig_air::MSG_ROW),
+        block_row(1, MSG_ROW),
     )]);
 }
 
@@ -1110,7 +1120,7 @@ fn rho_moved_one_cell_is_caught_by_the_zero_cell_constraint() {
     t.assert_caught_by(&[constraint(
         Instance::Sig,
         SIG_MSG_ZERO,
-        block_row(1, sig_air::MSG_ROW),
+        block_row(1, MSG_ROW),
     )]);
 }
 
@@ -1226,16 +1236,15 @@ fn substitute_tweak_in_tweak_mirror_is_caught_by_the_tweak_mirror_constraint() {
     rewalk_with_first_tweak(&mut keys, &mut witnesses, &mut steps, c, tweak);
     let mut t = Traces::build(&keys, &witnesses, &steps);
     let entry = c * (BASE - 1) + usize::from(x);
-    let row = t.row_mut(Instance::Table, entry);
-    assert_eq!(row[table_air::T_CHAIN], F::from_usize(c));
-    assert_eq!(row[table_air::T_POS], F::from_u8(x + 1));
+    let row = t.table_mut(entry);
+    assert_eq!(row.tweak.chain, F::from_usize(c));
+    assert_eq!(row.tweak.pos, F::from_u8(x + 1));
     assert_eq!(
-        row[table_air::MULT],
+        row.multiplicity,
         F::ONE,
         "only signer 1's step uses the entry"
     );
-    row[table_air::T_T0] = tweak[0];
-    row[table_air::T_T1] = tweak[1];
+    row.tweak.tweak = tweak;
     t.assert_caught_by(&[constraint(Instance::Table, TABLE_TWEAK_MIRRORS, entry)]);
 }
 
@@ -1275,7 +1284,7 @@ fn chain_start_not_matching_signature_is_caught_by_the_root_bus() {
 // The permutation table.
 
 /// An idle row of signature block 1 (no constraint of the signature AIR reads its output).
-const IDLE_ROW: usize = block_row(1, sig_air::MSG_ROW + 3);
+const IDLE_ROW: usize = block_row(1, MSG_ROW + 3);
 
 #[test]
 fn signature_row_output_that_no_permutation_produced_is_caught_by_the_permutation_bus() {
@@ -1283,7 +1292,7 @@ fn signature_row_output_that_no_permutation_produced_is_caught_by_the_permutatio
     let (keys, mut witnesses, _) = honest_pair();
     let steps = all_steps(&mut witnesses);
     let mut t = Traces::build(&keys, &witnesses, &steps);
-    t.row_mut(Instance::Sig, IDLE_ROW)[sig_air::OUT] += F::ONE;
+    t.sig_mut(IDLE_ROW).output[0] += F::ONE;
     t.assert_caught_by(&[Check::Bus(PERM24_BUS)]);
 }
 
@@ -1294,7 +1303,8 @@ fn permutation_table_row_matching_a_forged_output_is_caught_by_the_poseidon_cons
     let (keys, mut witnesses, _) = honest_pair();
     let steps = all_steps(&mut witnesses);
     let mut t = Traces::build(&keys, &witnesses, &steps);
-    t.row_mut(Instance::Sig, IDLE_ROW)[sig_air::OUT] += F::ONE;
-    t.row_mut(Instance::Perm24, IDLE_ROW)[output_offset(24)] += F::ONE;
+    t.sig_mut(IDLE_ROW).output[0] += F::ONE;
+    let perm: &mut Cols24<F> = t.row_mut(Instance::Perm24, IDLE_ROW).borrow_mut();
+    perm.ending_full_rounds.last_mut().unwrap().post[0] += F::ONE;
     t.assert_caught_by(&[constraint(Instance::Perm24, PERM24_PERM, IDLE_ROW)]);
 }

@@ -4,7 +4,6 @@
 mod format_common;
 
 use format_common::{prove_tiny, prove_tiny_one_thread, verify_tiny};
-use multisig::aggregate::config::{Preset, PRESETS};
 use p3_field::PrimeCharacteristicRing;
 
 #[test]
@@ -31,23 +30,25 @@ fn every_preset_proves_and_verifies_the_tiny_batch() {
 
 #[test]
 fn wrong_public_value_is_rejected() {
-    let preset = Preset::default_preset();
+    let preset = format_common::default_fri();
     let (proof, mut st) = prove_tiny(&preset, 8);
-    st.public_values[0][0] += multisig::aggregate::config::Val::ONE;
+    st.public_values[0][0] += multisig::aggregate::field::Val::ONE;
     assert!(verify_tiny(&preset, &proof, &st).is_err());
 }
 
 #[test]
 fn proof_under_one_preset_fails_under_another() {
-    let a = PRESETS[0];
-    let b = PRESETS[4];
+    let mut fri = format_common::fri_presets();
+    let a = fri.next().unwrap();
+    let b = fri.nth(3).unwrap();
+    assert_eq!((a.id(), b.id()), (0, 4));
     let (proof, st) = prove_tiny(&a, 8);
     assert!(verify_tiny(&b, &proof, &st).is_err());
 }
 
 #[test]
 fn proving_on_one_thread_is_deterministic() {
-    let preset = PRESETS[5];
+    let preset = format_common::fri_presets().nth(5).unwrap();
     let (p1, _) = prove_tiny_one_thread(&preset, 8);
     let (p2, _) = prove_tiny_one_thread(&preset, 8);
     // Compare through the serde encoding Plonky3 derives (test-only; the envelope is rkyv).

@@ -5,21 +5,22 @@
 mod format_common;
 
 use format_common::{
-    decode_and_verify, prove_tiny, prove_tiny_one_thread, tiny_shape, verify_tiny,
+    decode_and_verify, default_fri, prove_tiny, prove_tiny_one_thread, tiny_shape, verify_tiny,
 };
-use multisig::aggregate::config::{Preset, PRESETS};
-use multisig::aggregate::envelope::{self, decode, encode, FORMAT_VERSION, PREFIX_LEN};
+use multisig::aggregate::fri::envelope::{self, decode, encode};
+use multisig::aggregate::{FriPreset, Preset, PRESETS};
 use multisig::aggregate::{Regime, VerifyError};
+use multisig::aggregate::{FORMAT_VERSION, PREFIX_LEN};
 
 const LOG_N: usize = 8;
 
 fn default_proof_bytes() -> Vec<u8> {
-    let preset = Preset::default_preset();
+    let preset = default_fri();
     let (proof, _) = prove_tiny(&preset, LOG_N);
     encode(&preset, &proof)
 }
 
-fn is_malformed(r: Result<(Preset, impl Sized), VerifyError>) -> bool {
+fn is_malformed(r: Result<(FriPreset, impl Sized), VerifyError>) -> bool {
     matches!(r, Err(VerifyError::Malformed(_)))
 }
 
@@ -44,7 +45,9 @@ fn round_trip_verifies_for_every_preset() {
 
 #[test]
 fn same_proof_same_bytes_and_reproving_on_one_thread_is_byte_identical() {
-    let preset = PRESETS[5];
+    let Preset::Fri(preset) = PRESETS[5] else {
+        unreachable!("preset 5 is a FRI preset")
+    };
     let (p1, _) = prove_tiny_one_thread(&preset, LOG_N);
     let (p2, _) = prove_tiny_one_thread(&preset, LOG_N);
     assert_eq!(encode(&preset, &p1), encode(&preset, &p1));
@@ -66,7 +69,7 @@ fn misaligned_buffer_decodes_through_one_copy() {
 #[test]
 fn every_truncation_is_malformed() {
     let bytes = default_proof_bytes();
-    let shape = tiny_shape(&Preset::default_preset(), LOG_N);
+    let shape = tiny_shape(&default_fri(), LOG_N);
     for len in 0..bytes.len() {
         assert!(
             is_malformed(decode(&bytes[..len], &shape)),
@@ -87,7 +90,7 @@ fn every_truncation_is_malformed() {
 #[test]
 fn trailing_bytes_are_malformed() {
     let mut bytes = default_proof_bytes();
-    let shape = tiny_shape(&Preset::default_preset(), LOG_N);
+    let shape = tiny_shape(&default_fri(), LOG_N);
     bytes.push(0);
     let err = decode(&bytes, &shape)
         .err()
@@ -98,7 +101,7 @@ fn trailing_bytes_are_malformed() {
 #[test]
 fn every_prefix_bit_flip_is_malformed() {
     let bytes = default_proof_bytes();
-    let shape = tiny_shape(&Preset::default_preset(), LOG_N);
+    let shape = tiny_shape(&default_fri(), LOG_N);
     for bit in 0..PREFIX_LEN * 8 {
         let mut b = bytes.clone();
         b[bit / 8] ^= 1 << (bit % 8);
@@ -131,7 +134,7 @@ fn sampled_body_bit_flips_never_verify() {
 
 #[test]
 fn random_bytes_are_malformed() {
-    let shape = tiny_shape(&Preset::default_preset(), LOG_N);
+    let shape = tiny_shape(&default_fri(), LOG_N);
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = || {
         state ^= state << 13;
@@ -160,7 +163,7 @@ fn random_bytes_are_malformed() {
 #[test]
 fn wrong_statement_shape_is_malformed() {
     let bytes = default_proof_bytes();
-    let preset = Preset::default_preset();
+    let preset = default_fri();
     // Taller traces than the proof has.
     let taller = tiny_shape(&preset, LOG_N + 1);
     let err = decode(&bytes, &taller)
@@ -180,7 +183,7 @@ fn wrong_statement_shape_is_malformed() {
 #[test]
 fn unknown_version_and_preset_are_malformed() {
     let bytes = default_proof_bytes();
-    let shape = tiny_shape(&Preset::default_preset(), LOG_N);
+    let shape = tiny_shape(&default_fri(), LOG_N);
     // The previous version (2: cyclic digit accumulators, FRI only) and the next are refused.
     for version in [FORMAT_VERSION - 1, FORMAT_VERSION + 1] {
         let mut v = bytes.clone();
@@ -212,7 +215,7 @@ fn unknown_version_and_preset_are_malformed() {
 
 #[test]
 fn non_canonical_field_element_is_malformed() {
-    let preset = Preset::default_preset();
+    let preset = default_fri();
     let (proof, _) = prove_tiny(&preset, LOG_N);
     let mut bytes = encode(&preset, &proof);
     let n = bytes.len();
@@ -235,7 +238,7 @@ fn non_canonical_field_element_is_malformed() {
 
 #[test]
 fn proof_bytes_by_component() {
-    for preset in [PRESETS[0], PRESETS[4]] {
+    for preset in format_common::fri_presets().filter(|p| p.id() % 4 == 0) {
         let (proof, _) = prove_tiny(&preset, LOG_N);
         let bytes = encode(&preset, &proof);
         let parts = envelope::component_sizes(&proof);

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use format_common::{fuzz_one, honest_fuzz_proof};
-use multisig::aggregate::envelope::PREFIX_LEN;
+use multisig::aggregate::PREFIX_LEN;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")

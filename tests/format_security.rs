@@ -7,21 +7,32 @@
 mod format_common;
 
 use format_common::{prove_tiny, tiny_shape};
-use multisig::aggregate::config::{Preset, PRESETS};
-use multisig::aggregate::security::{
-    challenge_field_bits, security_bits, security_bits_in, security_bits_over_field,
+use multisig::aggregate::field::challenge_field_bits;
+use multisig::aggregate::fri::security::{
+    security_bits, security_bits_in, security_bits_over_field,
 };
-use multisig::aggregate::system::{shape_for_signatures, Statement};
-use multisig::aggregate::{
-    preset_security_bits, Backend, Regime, MAX_SIGNATURES, SECURITY_FLOOR_BITS,
-};
+use multisig::aggregate::fri::shape_for_signatures;
+use multisig::aggregate::statement::Statement;
+use multisig::aggregate::{preset_security_bits, Regime, MAX_SIGNATURES, SECURITY_FLOOR_BITS};
+use multisig::aggregate::{FriPreset, Preset, PRESETS};
 use p3_security::logup::{fingerprint_error, LogUpAir};
 use p3_security::proximity::list_size_ldr_m;
 use p3_security::shape::InstanceShape;
 
 /// The FRI presets (graded by [`security_bits`]).
-fn fri_presets() -> impl Iterator<Item = Preset> {
-    PRESETS.into_iter().filter(|p| p.backend == Backend::Fri)
+fn fri_presets() -> impl Iterator<Item = FriPreset> {
+    PRESETS.into_iter().filter_map(|p| match p {
+        Preset::Fri(f) => Some(f),
+        Preset::Whir(_) => None,
+    })
+}
+
+/// The default preset, a FRI preset.
+fn default_fri() -> FriPreset {
+    match Preset::default_preset() {
+        Preset::Fri(f) => f,
+        Preset::Whir(_) => unreachable!("the default preset is a FRI preset"),
+    }
 }
 
 /// Batch sizes whose shapes cover every shape a preset taking up to `max` signatures can see:
@@ -58,7 +69,7 @@ fn every_proven_preset_reaches_the_floor_at_every_accepted_batch_size() {
     assert!(
         ns.contains(&1) && ns.contains(&256) && ns.contains(&1024) && ns.contains(&MAX_SIGNATURES)
     );
-    for p in PRESETS.iter().filter(|p| p.regime == Regime::Proven) {
+    for p in PRESETS.iter().filter(|p| p.regime() == Regime::Proven) {
         for &n in ns.iter().filter(|&&n| n <= p.max_signatures()) {
             let b = preset_security_bits(p, Regime::Proven, n).unwrap();
             assert!(
@@ -74,10 +85,11 @@ fn every_proven_preset_reaches_the_floor_at_every_accepted_batch_size() {
 fn whir_bounds_are_where_the_floor_is_lost() {
     // Each WHIR preset's bound is the largest power of two at which it holds 124 bits: at twice
     // as many signatures it would not (so the bound is needed, and not needlessly low).
-    for p in PRESETS.iter().filter(|p| p.backend == Backend::Whir) {
+    for p in PRESETS.iter() {
+        let Preset::Whir(w) = p else { continue };
         let max = p.max_signatures();
         assert!(preset_security_bits(p, Regime::Proven, max).unwrap() >= SECURITY_FLOOR_BITS);
-        let beyond = multisig::aggregate::whir::security_bits_for_signatures(p, 2 * max).unwrap();
+        let beyond = multisig::aggregate::whir::security_bits_for_signatures(w, 2 * max).unwrap();
         assert!(
             beyond < SECURITY_FLOOR_BITS,
             "preset {} at N = {}: {beyond:.3}",
@@ -91,8 +103,8 @@ fn whir_bounds_are_where_the_floor_is_lost() {
 fn conjectured_presets_reach_the_floor_only_under_the_conjecture() {
     for p in fri_presets().filter(|p| p.regime == Regime::Conjectured) {
         for n in [1, 256, 1024, MAX_SIGNATURES] {
-            let conj = preset_security_bits(&p, Regime::Conjectured, n).unwrap();
-            let proven = preset_security_bits(&p, Regime::Proven, n).unwrap();
+            let conj = preset_security_bits(&Preset::Fri(p), Regime::Conjectured, n).unwrap();
+            let proven = preset_security_bits(&Preset::Fri(p), Regime::Proven, n).unwrap();
             assert!(
                 conj >= SECURITY_FLOOR_BITS,
                 "preset {} at N = {n}: {conj:.2} conjectured",
@@ -188,7 +200,7 @@ fn the_exact_challenge_field_size_is_used() {
     }
     // The default preset's binding term at 4096 signatures depends on the field.
     let shape = shape_for_signatures(4096);
-    let d = Preset::default_preset();
+    let d = default_fri();
     assert!(
         security_bits_over_field(&d, d.regime, &shape, 155.0).total_bits
             > security_bits(&d, &shape).total_bits
@@ -229,7 +241,7 @@ fn every_fri_source_is_accounted_for() {
 
 #[test]
 fn derived_shape_counts_the_openings_of_a_real_proof() {
-    let preset = Preset::default_preset();
+    let preset = default_fri();
     let (proof, _) = prove_tiny(&preset, 8);
     let shape = tiny_shape(&preset, 8);
     let opened: usize = proof
@@ -262,12 +274,12 @@ fn tune_proven_presets() {
     for p in fri_presets().filter(|p| p.regime == Regime::Proven) {
         let mut found = None;
         for q in 1..=400u16 {
-            let mut best: Option<(u64, Preset, f64)> = None;
+            let mut best: Option<(u64, FriPreset, f64)> = None;
             for lookup in 0..=16u8 {
                 for batch in 0..=16u8 {
                     for commit in 0..=16u8 {
                         for ood in [0u8, 4, 8] {
-                            let t = Preset {
+                            let t = FriPreset {
                                 num_queries: q,
                                 lookup_pow_bits: lookup,
                                 batch_pow_bits: batch,

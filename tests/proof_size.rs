@@ -2,9 +2,9 @@
 //! at every accepted batch size, real proofs never exceed the computed bound, and the prover
 //! refuses (before proving) a preset whose proofs can exceed the limit.
 
-use multisig::aggregate::config::Preset;
-use multisig::aggregate::system::Statement;
+use multisig::aggregate::statement::Statement;
 use multisig::aggregate::testing::test_signer;
+use multisig::aggregate::Preset;
 use multisig::aggregate::{
     proof_size_bound, verify_aggregate, Aggregator, Backend, ProveError, ProveOptions, Regime,
     VerifyError, VerifyOptions, MAX_SIGNATURES, WIRE_CAP_BYTES,

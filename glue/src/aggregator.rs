@@ -15,7 +15,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use multisig::aggregate::config::Preset;
+use multisig::aggregate::Preset;
 use multisig::aggregate::{proof_size_bound, Aggregator, Backend, ProveOptions, Regime};
 use multisig::xmss::{PublicKey, Signature};
 

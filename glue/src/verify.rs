@@ -2,7 +2,7 @@
 //! (`msig_verify_aggregates`, in parallel on the global thread pool), under a verifier policy
 //! (`msig_verify_options`). Stateless and thread-safe.
 
-use multisig::aggregate::config::Preset;
+use multisig::aggregate::Preset;
 use multisig::aggregate::{verify_aggregate, VerifyOptions};
 use multisig::xmss::PublicKey;
 use rayon::prelude::*;

@@ -1,15 +1,18 @@
 //! Aggregation of many XMSS signatures on one message and epoch into one STARK proof.
 //!
-//! The proof is a `p3_batch_stark` proof over four AIRs linked by LogUp buses; the design
-//! (tables, columns, buses, what each constraint guarantees, rows per signature) is written
-//! down in `src/aggregate/README.md`:
+//! This module is the public API ([`Aggregator`], [`verify_aggregate`], the options, presets and
+//! errors) and the one place that picks a proof system. Below it, and shared by every proof
+//! system:
 //!
-//! - [`sig_air::SigAir`]: a 64-row block per signature (leaf sponge, 32 Merkle levels, message
-//!   hash) plus the aborting decode and the target sum;
-//! - [`perm::Perm24TableAir`]: the width-24 Poseidon1 permutations those rows use, one per row;
-//! - [`chain_air::ChainAir`]: one width-16 row per chain step, 122 per signature;
-//! - [`table_air::TableAir`]: the epoch's chain tweaks and the ordered public keys, both
-//!   verifier-computed periodic columns.
+//! - [`field`]: the field, challenge field and hashes;
+//! - [`preset`]: the presets, one parameter set per proof system;
+//! - [`statement`]: the statement (AIR instances, heights, public values, traces);
+//! - `witness`: a signature's witness and chain steps;
+//! - `air/`: the four AIRs, one file each with its trace generation (design and soundness
+//!   argument in `src/aggregate/README.md`);
+//! - `wire`: the proof prefix and what every proof format shares;
+//! - `proof_system`: the boundary every proof system implements, and one folder per proof system
+//!   (`fri/`, `whir/`) with its configuration, soundness calculation and proof format.
 //!
 //! **Key order.** The verifier must pass the public keys in the order the signatures were
 //! [`Aggregator::add`]ed ([`Aggregator::public_keys`]); the proof binds signature `s` to key `s`
@@ -21,166 +24,53 @@ use p3_maybe_rayon::prelude::*;
 
 use crate::xmss::{PublicKey, Signature};
 
-pub mod chain_air;
-pub mod perm;
-pub mod sig_air;
-pub mod system;
-pub mod table_air;
-pub mod witness;
-
-/// Bus of chain tokens `(sig, chain, pos, value (8), parameter (5))`.
-pub(crate) const CHAIN_BUS: &str = "xmss-chain";
-/// Lookup bus of chain tweaks `(chain, pos, t0, t1)`.
-pub(crate) const TWEAK_BUS: &str = "xmss-chain-tweak";
-/// Bus of width-24 permutation evaluations `(input (24), output[0..17])`: every row of the
-/// signature AIR receives one, every row of the permutation table sends one.
-pub(crate) const PERM24_BUS: &str = "poseidon1-24";
-/// Bus of reached roots `(sig, root (8), parameter (5))`, consumed by the key table.
-pub(crate) const ROOT_BUS: &str = "xmss-root";
-
-/// Largest number of signatures in one aggregate proof: leanSpec's `VALIDATOR_REGISTRY_LIMIT`
-/// (2^12 validators, so no attestation has more signers). Every FRI preset is tuned to reach
-/// [`SECURITY_FLOOR_BITS`] here ([`security`]); the WHIR presets stop earlier
-/// ([`config::MAX_WHIR_SIGNATURES`]).
-pub const MAX_SIGNATURES: usize = 1 << 12;
-
-/// The soundness, in bits, that a proof must reach for its own statement to be made
-/// ([`Aggregator::prove`]) or accepted ([`verify_aggregate`]): graded in the proven regime unless
-/// the verifier opts into conjectured presets ([`VerifyOptions::allow_conjectured`]). The level
-/// leanMultisig's proven presets claim.
-pub const SECURITY_FLOOR_BITS: f64 = 124.0;
-
-/// The size cap of an aggregate proof on the wire, in bytes (512 KiB): consensus clients gossip
-/// and store an aggregate in an SSZ `ByteList512KiB` (zeam's `MAX_AGGREGATE_PROOF_SIZE`), so a
-/// longer proof cannot be used at all. The prover's default byte limit
-/// ([`ProveOptions::max_proof_bytes`]).
-pub const WIRE_CAP_BYTES: usize = 512 * 1024;
-
-/// Soundness regime of a preset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum Regime {
-    /// Provable soundness: FRI list decoding up to the Johnson bound. The presets reach 124 bits
-    /// for up to 1024 signatures ([`security`] tables every term, and the bits by batch size).
-    #[default]
-    Proven,
-    /// Conjectured (up-to-capacity) FRI soundness: 128 bits for up to 1024 signatures, with
-    /// about half the queries of the proven presets.
-    Conjectured,
+/// Declares the internal modules: crate-private, and public only with the `testing` feature (for
+/// the crate's own integration tests, which forge witnesses and proofs; see `testing`).
+macro_rules! internal_modules {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[cfg(any(test, feature = "testing"))]
+        pub mod $name;
+        $(#[$doc])*
+        #[cfg(not(any(test, feature = "testing")))]
+        pub(crate) mod $name;
+    )*};
 }
 
-/// Proof system of a preset. Both prove the same four AIRs over KoalaBear with the quintic
-/// challenge field and Keccak-256 Merkle trees; they trade prover time against proof size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum Backend {
-    /// Univariate STARK (`p3-batch-stark`) with FRI: the fastest prover, proofs of 0.5 to 1 MiB.
-    #[default]
-    Fri,
-    /// Multilinear STARK (`p3-multi-stark`, zerocheck sumcheck and fractional-GKR LogUp) with the
-    /// WHIR commitment (`p3-whir`): proofs about a third of FRI's, a slower prover (see
-    /// [`whir`]).
-    Whir,
+internal_modules! {
+    air;
+    fri;
+    statement;
+    whir;
+    wire;
+    witness;
 }
+pub mod field;
+mod options;
+pub mod preset;
+mod profile;
+mod proof_system;
 
-/// Options for [`Aggregator::prove`]. `ProveOptions::default()` is the default preset
-/// ([`config::Preset::default_preset`]: FRI, proven, rate 1/8) with the wire cap as byte limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct ProveOptions {
-    /// Soundness regime the preset is tuned for.
-    pub regime: Regime,
-    /// log2 of the inverse code rate (FRI blowup, or WHIR's starting rate), 1..=4 for FRI and
-    /// 1..=2 for WHIR; 0 means the backend's default ([`Backend::default_log_inv_rate`]: 3 for
-    /// FRI, 1 for WHIR).
-    pub log_inv_rate: u8,
-    /// Proof system.
-    pub backend: Backend,
-    /// Largest proof the caller accepts, in bytes; 0 means [`WIRE_CAP_BYTES`] (512 KiB) and
-    /// `usize::MAX` means no limit. Before proving, the prover computes the largest proof the
-    /// preset can produce for the statement (every Merkle multiproof at its worst case,
-    /// [`proof_size_bound`]) and refuses with [`ProveError::ProofTooLarge`] when that exceeds the
-    /// limit; it never returns a longer proof.
-    pub max_proof_bytes: usize,
-}
+pub use options::{
+    AggregateError, Backend, ProveError, ProveOptions, Regime, VerifyError, VerifyOptions,
+    DEFAULT_FRI_LOG_INV_RATE, DEFAULT_WHIR_LOG_INV_RATE, MAX_SIGNATURES, SECURITY_FLOOR_BITS,
+    WIRE_CAP_BYTES,
+};
+pub use preset::{FriPreset, Preset, WhirPreset, PRESETS};
+pub use wire::{FORMAT_VERSION, MAGIC, PREFIX_LEN};
 
-impl ProveOptions {
-    /// The byte limit these options state: [`Self::max_proof_bytes`], with 0 read as
-    /// [`WIRE_CAP_BYTES`].
-    pub const fn byte_limit(&self) -> usize {
-        if self.max_proof_bytes == 0 {
-            WIRE_CAP_BYTES
-        } else {
-            self.max_proof_bytes
-        }
+use air::chain::ChainStep;
+use air::sig::SigWitness;
+pub(crate) use profile::profile;
+use proof_system::ProofSystem;
+use statement::Statement;
+
+/// The proof system of `preset`: the one dispatch from a preset to FRI or WHIR.
+fn system(preset: &Preset) -> &dyn ProofSystem {
+    match preset {
+        Preset::Fri(p) => p,
+        Preset::Whir(p) => p,
     }
-}
-
-/// Options for [`verify_aggregate`]. The default accepts a proof only if its preset is at least
-/// [`SECURITY_FLOOR_BITS`] proven for the statement at hand.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct VerifyOptions {
-    /// If set, reject proofs made under any other preset (backend, regime and rate are compared;
-    /// the byte limit is not).
-    pub require: Option<ProveOptions>,
-    /// Also accept proofs under the conjectured FRI presets (ids 4..=7), graded in the
-    /// conjectured regime: at least [`SECURITY_FLOOR_BITS`] under the random-words conjecture of
-    /// ePrint 2025/2010, but only about 73 bits provable (72.8 to 74.0 over rates and batch sizes,
-    /// `multisig presets`): the prover picks the preset, so a verifier that opts in accepts what a
-    /// conjectured preset is worth.
-    /// Default `false`: conjectured proofs are refused with [`VerifyError::PresetNotAccepted`].
-    pub allow_conjectured: bool,
-}
-
-/// Errors from [`Aggregator::add`].
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum AggregateError {
-    #[error("invalid signature")]
-    InvalidSignature,
-    #[error("duplicate public key")]
-    DuplicatePublicKey,
-}
-
-/// Errors from [`Aggregator::prove`].
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum ProveError {
-    /// The aggregator holds no signature.
-    #[error("no signatures to aggregate")]
-    Empty,
-    /// The options name no preset, or the preset does not reach [`SECURITY_FLOOR_BITS`] for this
-    /// many signatures (WHIR past [`config::MAX_WHIR_SIGNATURES`]), or there are more than
-    /// [`MAX_SIGNATURES`].
-    #[error("invalid options: {0}")]
-    InvalidOptions(String),
-    /// A proof of this statement under the chosen preset can be longer than the caller's byte
-    /// limit ([`ProveOptions::max_proof_bytes`]); nothing was proved.
-    #[error(
-        "a proof can take up to {bound} bytes under this preset, over the limit of {limit} bytes"
-    )]
-    ProofTooLarge {
-        /// The largest proof the preset can produce for this statement, in bytes.
-        bound: usize,
-        /// The caller's limit, in bytes.
-        limit: usize,
-    },
-    /// The prover failed (for example on a witness the AIRs reject, in debug builds).
-    #[error("prover failed: {0}")]
-    Prover(String),
-}
-
-/// Errors from [`verify_aggregate`].
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum VerifyError {
-    /// The bytes are not an aggregate proof for a statement of this size (truncated, unknown
-    /// version or preset id, lengths that disagree with the statement, non-canonical encoding).
-    #[error("malformed proof: {0}")]
-    Malformed(String),
-    /// The proof is well-formed but made under a preset the verifier's options refuse: one
-    /// below [`SECURITY_FLOOR_BITS`] for this statement in the graded regime (any conjectured
-    /// preset without [`VerifyOptions::allow_conjectured`]), or not the required one
-    /// ([`VerifyOptions::require`]). Nothing was verified.
-    #[error("proof preset not accepted: {0}")]
-    PresetNotAccepted(String),
-    /// The proof is well-formed and its preset accepted, but it is false for this statement.
-    #[error("proof does not verify: {0}")]
-    Invalid(String),
 }
 
 /// Collects signatures for one (message, epoch).
@@ -278,7 +168,7 @@ impl Aggregator {
             .par_iter()
             .enumerate()
             .map(|(s, (pk, sig))| {
-                let mut steps = Vec::with_capacity(system::STEPS_PER_SIGNATURE);
+                let mut steps = Vec::with_capacity(statement::STEPS_PER_SIGNATURE);
                 let w = witness::build_witness(
                     s as u32,
                     pk,
@@ -290,7 +180,7 @@ impl Aggregator {
                 (w, steps)
             })
             .collect();
-        let mut steps = Vec::with_capacity(self.signers.len() * system::STEPS_PER_SIGNATURE);
+        let mut steps = Vec::with_capacity(self.signers.len() * statement::STEPS_PER_SIGNATURE);
         let mut witnesses = Vec::with_capacity(self.signers.len());
         for (w, s) in per_signer {
             witnesses.push(w);
@@ -302,50 +192,34 @@ impl Aggregator {
 }
 
 /// Proves from prepared witnesses and chain steps, whatever they are: the entry point of
-/// [`Aggregator::prove`], open to tests that feed the AIRs invalid witnesses. Debug builds run
+/// [`Aggregator::prove`], open to tests (through `testing`) that feed the AIRs invalid witnesses. Debug builds run
 /// Plonky3's constraint and bus checker, so a bad witness fails here with
 /// [`ProveError::Prover`]; release builds produce a proof that must not verify.
-#[doc(hidden)]
-pub fn prove_witnesses(
+pub(crate) fn prove_witnesses(
     message: &[u8; 32],
     epoch: u32,
     keys: &[PublicKey],
-    witnesses: &[sig_air::SigWitness],
-    steps: &[chain_air::ChainStep],
+    witnesses: &[SigWitness],
+    steps: &[ChainStep],
     opts: &ProveOptions,
 ) -> Result<AggregateProof, ProveError> {
     if keys.is_empty() || witnesses.len() != keys.len() {
         return Err(ProveError::Empty);
     }
-    let preset = config::Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
+    let preset = Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
     check_provable(&preset, keys.len(), opts.byte_limit())?;
-    let stmt = system::Statement {
+    let stmt = Statement {
         message,
         epoch,
         keys,
     };
-    if preset.backend == Backend::Whir {
-        // Fails early, before any trace is built, when the WHIR schedule does not fit.
-        whir::statement_config(&preset, &stmt, &stmt.airs()).map_err(ProveError::InvalidOptions)?;
-    }
-    // KoalaBear's two-adicity is 24: the LDE of the tallest trace must fit a 2^24 domain.
-    let log_lde = stmt
-        .heights()
-        .iter()
-        .map(|h| h.trailing_zeros())
-        .max()
-        .unwrap_or(0)
-        + u32::from(preset.log_inv_rate);
-    if preset.backend == Backend::Fri && log_lde > 24 {
-        return Err(ProveError::InvalidOptions(format!(
-            "{} signatures at log_inv_rate {} need a 2^{log_lde} evaluation domain; KoalaBear has 2^24",
-            keys.len(),
-            preset.log_inv_rate
-        )));
-    }
+    let system = system(&preset);
+    system
+        .check_statement(&stmt)
+        .map_err(ProveError::InvalidOptions)?;
     let airs = stmt.airs();
     let t = std::time::Instant::now();
-    let traces = system::build_traces(&stmt, &airs, witnesses, steps);
+    let traces = statement::build_traces(&stmt, &airs, witnesses, steps);
     profile("traces", t);
     let heights: Vec<usize> = traces.iter().map(p3_matrix::Matrix::height).collect();
     if heights != stmt.heights() {
@@ -354,34 +228,9 @@ pub fn prove_witnesses(
             stmt.heights()
         )));
     }
-    let t = std::time::Instant::now();
-    let bytes = match preset.backend {
-        Backend::Fri => {
-            let config = config::stark_config(&preset);
-            let proof = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                system::prove(&config, &stmt, &airs, system::common_data(&airs), &traces)
-            }))
-            .map_err(|_| ProveError::Prover("constraint check failed".into()))?
-            .map_err(ProveError::Prover)?;
-            profile("prove_batch", t);
-            let t = std::time::Instant::now();
-            let bytes = envelope::encode(&preset, &proof);
-            profile("encode", t);
-            bytes
-        }
-        Backend::Whir => {
-            let proof = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                whir::prove(&preset, &stmt, &airs, traces)
-            }))
-            .map_err(|_| ProveError::Prover("multilinear prover panicked".into()))?
-            .map_err(ProveError::Prover)?;
-            profile("multi-stark prove", t);
-            let t = std::time::Instant::now();
-            let bytes = whir_envelope::encode(&preset, &proof);
-            profile("encode", t);
-            bytes
-        }
-    };
+    let bytes = system
+        .prove(&stmt, &airs, traces)
+        .map_err(ProveError::Prover)?;
     // The bound checked above covers every proof the preset can produce; this never fires unless
     // the bound is wrong, and then no longer proof leaves the prover.
     if bytes.len() > opts.byte_limit() {
@@ -400,19 +249,19 @@ pub fn prove_witnesses(
 /// [`ProveError::InvalidOptions`] for a count past the preset's bound or a preset below the
 /// floor; [`ProveError::ProofTooLarge`] when [`proof_size_bound`] exceeds `byte_limit`.
 fn check_provable(
-    preset: &config::Preset,
+    preset: &Preset,
     num_signatures: usize,
     byte_limit: usize,
 ) -> Result<(), ProveError> {
     if num_signatures > preset.max_signatures() {
         return Err(ProveError::InvalidOptions(format!(
             "{num_signatures} signatures: preset {} takes at most {} (see MAX_SIGNATURES, \
-             config::MAX_WHIR_SIGNATURES)",
+             preset::MAX_WHIR_SIGNATURES)",
             preset.id(),
             preset.max_signatures()
         )));
     }
-    let bits = preset_security_bits(preset, preset.regime, num_signatures)
+    let bits = preset_security_bits(preset, preset.regime(), num_signatures)
         .map_err(ProveError::InvalidOptions)?;
     if bits < SECURITY_FLOOR_BITS {
         return Err(ProveError::InvalidOptions(format!(
@@ -453,15 +302,15 @@ fn cached<T: Copy>(
 
 /// Soundness in bits, graded in `regime`, of every proof of `num_signatures` signatures under
 /// `preset`, over the exact challenge field (`log2 |EF|` = 154.94): FRI presets by
-/// [`security::security_bits_in`] on the statement's shape (either regime: a conjectured preset
-/// graded in the proven regime gives what it is provably worth), WHIR presets by
-/// [`whir::security_bits_for_signatures`] (proven regime only). Cached per process.
+/// `fri::security` on the statement's shape (either regime: a conjectured preset graded in the
+/// proven regime gives what it is provably worth), WHIR presets by `p3_multi_stark`'s report
+/// (proven regime only; see `whir`). Cached per process.
 ///
 /// # Errors
 /// A message when `num_signatures` is 0 or past [`MAX_SIGNATURES`], for a WHIR preset graded in
 /// the conjectured regime, or when a WHIR schedule does not fit.
 pub fn preset_security_bits(
-    preset: &config::Preset,
+    preset: &Preset,
     regime: Regime,
     num_signatures: usize,
 ) -> Result<f64, String> {
@@ -471,33 +320,19 @@ pub fn preset_security_bits(
             "{num_signatures} signatures (1..={MAX_SIGNATURES} accepted)"
         ));
     }
-    cached(
-        &CACHE,
-        (preset.id(), regime, num_signatures),
-        || match preset.backend {
-            Backend::Fri => Ok(security::security_bits_in(
-                preset,
-                regime,
-                &system::shape_for_signatures(num_signatures),
-            )
-            .total_bits),
-            Backend::Whir if regime == Regime::Proven => {
-                whir::security_bits_for_signatures(preset, num_signatures)
-            }
-            Backend::Whir => Err("WHIR presets are graded in the proven regime only".into()),
-        },
-    )
+    cached(&CACHE, (preset.id(), regime, num_signatures), || {
+        system(preset).security_bits(regime, num_signatures)
+    })
 }
 
 /// The largest aggregate proof, in bytes (prefix included), that `preset` can produce for
 /// `num_signatures` signatures: every length the statement fixes at its exact value and every
-/// pruned Merkle multiproof at its largest ([`envelope::max_multiproof_siblings`]), encoded.
-/// FRI: exact for that worst case ([`envelope::max_encoded_len`]); WHIR: an upper bound
-/// ([`whir_envelope::max_encoded_len`]). Cached per process.
+/// pruned Merkle multiproof at its largest (`wire::max_multiproof_siblings`), encoded.
+/// FRI: exact for that worst case; WHIR: an upper bound. Cached per process.
 ///
 /// # Errors
 /// As [`preset_security_bits`] for the count; a message when a WHIR schedule does not fit.
-pub fn proof_size_bound(preset: &config::Preset, num_signatures: usize) -> Result<usize, String> {
+pub fn proof_size_bound(preset: &Preset, num_signatures: usize) -> Result<usize, String> {
     static CACHE: ShapeCache<usize> = std::sync::OnceLock::new();
     if num_signatures == 0 || num_signatures > MAX_SIGNATURES {
         return Err(format!(
@@ -506,14 +341,8 @@ pub fn proof_size_bound(preset: &config::Preset, num_signatures: usize) -> Resul
     }
     cached(
         &CACHE,
-        (preset.id(), preset.regime, num_signatures),
-        || match preset.backend {
-            Backend::Fri => {
-                envelope::max_encoded_len(preset, &system::shape_for_signatures(num_signatures))
-                    .map_err(|e| e.to_string())
-            }
-            Backend::Whir => whir::proof_size_bound_for_signatures(preset, num_signatures),
-        },
+        (preset.id(), preset.regime(), num_signatures),
+        || system(preset).proof_size_bound(num_signatures),
     )
 }
 
@@ -525,7 +354,7 @@ pub fn proof_size_bound(preset: &config::Preset, num_signatures: usize) -> Resul
 /// # Errors
 /// [`VerifyError::PresetNotAccepted`] naming the preset and why.
 fn accept_preset(
-    preset: &config::Preset,
+    preset: &Preset,
     num_signatures: usize,
     opts: &VerifyOptions,
 ) -> Result<(), VerifyError> {
@@ -546,7 +375,7 @@ fn accept_preset(
             preset.max_signatures()
         ));
     }
-    let graded = match (preset.regime, opts.allow_conjectured) {
+    let graded = match (preset.regime(), opts.allow_conjectured) {
         (Regime::Conjectured, false) => {
             let proven =
                 preset_security_bits(preset, Regime::Proven, num_signatures).unwrap_or(0.0);
@@ -584,26 +413,10 @@ fn accept_preset(
 /// [`ProveError::InvalidOptions`] if `opts` names no preset; [`ProveError::Prover`] if the WHIR
 /// setup fails (not expected: it depends on nothing but the AIRs).
 pub fn prepare(opts: &ProveOptions) -> Result<(), ProveError> {
-    let preset = config::Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
-    let _ = perm::PermFiller::shared16();
-    let _ = perm::PermFiller::shared24();
-    match preset.backend {
-        Backend::Fri => {
-            system::prepare();
-            Ok(())
-        }
-        Backend::Whir => whir::prepare().map_err(ProveError::Prover),
-    }
-}
-
-/// Prints the time of a prover phase to stderr when `MULTISIG_PROFILE` is set.
-pub(crate) fn profile(phase: &str, since: std::time::Instant) {
-    if std::env::var_os("MULTISIG_PROFILE").is_some() {
-        eprintln!(
-            "[multisig profile] {phase}: {:.1} ms",
-            since.elapsed().as_secs_f64() * 1e3
-        );
-    }
+    let preset = Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
+    let _ = air::perm::PermFiller::shared16();
+    let _ = air::perm::PermFiller::shared24();
+    system(&preset).prepare().map_err(ProveError::Prover)
 }
 
 /// Verifies an aggregate proof against the public keys (in the order of
@@ -634,33 +447,18 @@ pub fn verify_aggregate(
     if distinct.len() != public_keys.len() {
         return Err(VerifyError::Invalid("duplicate public key".into()));
     }
-    let (preset, _) = envelope::read_prefix(proof)?;
+    let (preset, _) = wire::read_prefix(proof)?;
     accept_preset(&preset, public_keys.len(), opts)?;
-    if preset.backend == Backend::Whir {
-        let (stmt, airs, proof) = decode_whir(&preset, proof, public_keys, message, epoch)?;
-        return std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            whir::verify(&preset, &stmt, &airs, &proof)
-        }))
-        .map_err(|_| VerifyError::Invalid("verifier panicked on malformed proof".into()))?
-        .map_err(VerifyError::Invalid);
-    }
-    let Decoded {
-        stmt,
-        airs,
-        common,
-        preset,
-        proof,
-    } = decode_against(proof, public_keys, message, epoch)?;
-    let config = config::stark_config(&preset);
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        system::verify(&config, &stmt, &airs, &common, &proof)
-    }))
-    .map_err(|_| VerifyError::Invalid("verifier panicked on malformed proof".into()))?
-    .map_err(VerifyError::Invalid)
+    let stmt = Statement {
+        message,
+        epoch,
+        keys: public_keys,
+    };
+    system(&preset).decode_and_verify(proof, &stmt)
 }
 
 /// Bytes of each component of an aggregate proof for this statement, as
-/// `(component, bytes)` pairs in wire order (see [`envelope::component_sizes`]); they sum to the
+/// `(component, bytes)` pairs in wire order ; they sum to the
 /// payload without the 16-byte prefix and rkyv's vector headers.
 ///
 /// # Errors
@@ -678,100 +476,16 @@ pub fn proof_components(
             public_keys.len()
         )));
     }
-    let (preset, _) = envelope::read_prefix(proof)?;
-    if preset.backend == Backend::Whir {
-        let (_, _, proof) = decode_whir(&preset, proof, public_keys, message, epoch)?;
-        return Ok(whir_envelope::component_sizes(&proof));
-    }
-    let decoded = decode_against(proof, public_keys, message, epoch)?;
-    Ok(envelope::component_sizes(&decoded.proof))
-}
-
-/// The statement, its AIRs, and a WHIR-backend proof decoded against the statement's stacked
-/// trace size (see [`whir_envelope::decode`]); `preset` is the one the proof's prefix names
-/// (already read by the caller, who dispatched on its backend).
-///
-/// # Errors
-/// [`VerifyError::Malformed`] for bytes that do not decode.
-fn decode_whir<'a>(
-    preset: &config::Preset,
-    proof: &[u8],
-    public_keys: &'a [PublicKey],
-    message: &'a [u8; 32],
-    epoch: u32,
-) -> Result<(system::Statement<'a>, Vec<system::AggAir>, whir::WhirProof), VerifyError> {
-    let t = std::time::Instant::now();
-    let stmt = system::Statement {
+    let (preset, _) = wire::read_prefix(proof)?;
+    let stmt = Statement {
         message,
         epoch,
         keys: public_keys,
     };
-    let airs = stmt.airs();
-    let nv = whir::statement_num_variables(preset, &stmt, &airs);
-    let (decoded_preset, proof) = whir_envelope::decode(proof, nv)?;
-    if decoded_preset != *preset {
-        return Err(VerifyError::Malformed(
-            "preset changed between reads".into(),
-        ));
-    }
-    profile("verify: decode", t);
-    Ok((stmt, airs, proof))
+    system(&preset).component_sizes(proof, &stmt)
 }
 
-/// A statement as the verifier sees it, and a proof decoded against its shape.
-struct Decoded<'a> {
-    stmt: system::Statement<'a>,
-    airs: Vec<system::AggAir>,
-    common: p3_batch_stark::CommonData<config::MultisigConfig>,
-    preset: config::Preset,
-    proof: p3_batch_stark::BatchProof<config::MultisigConfig>,
-}
-
-/// Builds the verifier's statement, AIRs, common data and shape for `public_keys` (already
-/// checked for count) and decodes `proof` against that shape: the part of [`verify_aggregate`]
-/// that [`proof_components`] shares.
-///
-/// # Errors
-/// [`VerifyError::Malformed`] for bytes that do not decode.
-fn decode_against<'a>(
-    proof: &[u8],
-    public_keys: &'a [PublicKey],
-    message: &'a [u8; 32],
-    epoch: u32,
-) -> Result<Decoded<'a>, VerifyError> {
-    let t = std::time::Instant::now();
-    let stmt = system::Statement {
-        message,
-        epoch,
-        keys: public_keys,
-    };
-    let airs = stmt.airs();
-    profile("verify: airs", t);
-    let t = std::time::Instant::now();
-    let common = system::common_data(&airs);
-    profile("verify: common data", t);
-    let t = std::time::Instant::now();
-    let shape = system::proof_shape(&airs, &common, &system::degree_bits(&stmt.heights()));
-    profile("verify: shape", t);
-    let t = std::time::Instant::now();
-    let (preset, proof) = envelope::decode(proof, &shape)?;
-    profile("verify: decode", t);
-    Ok(Decoded {
-        stmt,
-        airs,
-        common,
-        preset,
-        proof,
-    })
-}
-
-pub mod config;
-pub mod envelope;
-pub mod security;
-pub mod whir;
-pub mod whir_envelope;
-
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 #[cfg(test)]
@@ -820,7 +534,7 @@ mod tests {
                         backend,
                         ..Default::default()
                     };
-                    let preset = config::Preset::from_options(&opts);
+                    let preset = Preset::from_options(&opts);
                     match prepare(&opts) {
                         Ok(()) => assert!(preset.is_ok(), "{opts:?}"),
                         Err(ProveError::InvalidOptions(m)) => {

@@ -1,7 +1,33 @@
-//! Test-only signers for the aggregation tests: keys valid for one epoch, built from the xmss
-//! primitives, whose chain values at position 0 are known so tests can build signatures that
-//! are wrong in exactly one way. Never a key generator: the Merkle siblings are pseudo-random,
-//! so the key signs nothing but this one (message, epoch).
+//! What the crate's own tests need beyond the public API (feature `testing`; not a stable API).
+//!
+//! - Test signers: keys valid for one epoch, built from the xmss primitives, whose chain values
+//!   at position 0 are known so tests can build signatures that are wrong in exactly one way.
+//!   Never a key generator: the Merkle siblings are pseudo-random, so the key signs nothing but
+//!   this one (message, epoch).
+//! - [`prove_witnesses`], which proves whatever witness it is given. With this feature the
+//!   internal modules (`air`, `statement`, `witness`, `wire`, `fri`, `whir`) are public too, so
+//!   the soundness and format tests can forge witnesses and proofs.
+
+use super::air::chain::ChainStep;
+use super::air::sig::SigWitness;
+use super::{AggregateProof, ProveError, ProveOptions};
+
+/// Proves from the given witnesses and chain steps, whatever they are (the entry point of
+/// `Aggregator::prove`). Debug builds run Plonky3's constraint and bus checker, so a bad witness
+/// fails with [`ProveError::Prover`]; release builds produce a proof that must not verify.
+///
+/// # Errors
+/// As `Aggregator::prove`.
+pub fn prove_witnesses(
+    message: &[u8; 32],
+    epoch: u32,
+    keys: &[PublicKey],
+    witnesses: &[SigWitness],
+    steps: &[ChainStep],
+    opts: &ProveOptions,
+) -> Result<AggregateProof, ProveError> {
+    super::prove_witnesses(message, epoch, keys, witnesses, steps, opts)
+}
 
 use p3_field::PrimeCharacteristicRing;
 

@@ -6,8 +6,8 @@
 
 use p3_field::PrimeCharacteristicRing;
 
-use super::chain_air::ChainStep;
-use super::sig_air::{decode_digits, SigWitness};
+use super::air::chain::ChainStep;
+use super::air::sig::{decode_digits, SigWitness};
 use crate::xmss::constants::{BASE, DIMENSION};
 use crate::xmss::hash::{chain_step, chain_step_input};
 use crate::xmss::message::message_hash;

@@ -4,8 +4,6 @@
 //! (module `lifetime_2_to_the_32`), `src/lib.rs` (tweak separators),
 //! `src/symmetric/prf/shake_to_field.rs` (PRF); leanSpec `spec/crypto/xmss/constants.py`
 //! (`PROD_CONFIG`). Lengths are in field elements (FE) unless stated otherwise.
-// `%` instead of `is_multiple_of`: the crate targets Rust 1.85.
-#![allow(clippy::manual_is_multiple_of)]
 
 /// Field modulus p = 2^31 - 2^24 + 1 = 127 * 8^8 + 1 (KoalaBear).
 pub const P: u32 = 0x7f00_0001;
@@ -92,7 +90,7 @@ pub const PRF_SEP_RANDOMNESS: u8 = 0x01;
 pub const PRF_BYTES_PER_FE: usize = 16;
 
 const _: () = assert!(ABORT_THRESHOLD == P - 1);
-const _: () = assert!(LEAF_SPONGE_INPUT_LEN % SPONGE_RATE == 0);
+const _: () = assert!(LEAF_SPONGE_INPUT_LEN.is_multiple_of(SPONGE_RATE));
 const _: () = assert!(HASH_LEN_FE + PARAMETER_LEN + TWEAK_LEN_FE <= CHAIN_WIDTH);
 const _: () = assert!(PARAMETER_LEN + TWEAK_LEN_FE + 2 * HASH_LEN_FE <= MERGE_WIDTH);
 const _: () = assert!(MSG_LEN_FE + PARAMETER_LEN + TWEAK_LEN_FE + RAND_LEN_FE <= MERGE_WIDTH);

@@ -6,8 +6,6 @@
 //! Offsets are 4-byte little-endian `u32`, counted from the start of the enclosing container.
 //! Decoding is strict: every length, every offset and every field element is checked, and any
 //! deviation from the encoding leanSig writes yields [`XmssError::Malformed`]; it never panics.
-// `%` instead of `is_multiple_of`: the crate targets Rust 1.85.
-#![allow(clippy::manual_is_multiple_of)]
 
 use p3_field::PrimeField32;
 
@@ -93,7 +91,7 @@ pub(crate) fn get_u64(bytes: &[u8], at: usize) -> u64 {
 
 /// Reads a list of digests (an SSZ list of fixed-size items: plain concatenation).
 pub fn get_digest_list(bytes: &[u8], what: &'static str) -> Result<Vec<Digest>, XmssError> {
-    if bytes.len() % DIGEST_BYTES != 0 {
+    if !bytes.len().is_multiple_of(DIGEST_BYTES) {
         return Err(malformed(
             what,
             format!("{} bytes is not a whole number of digests", bytes.len()),
@@ -272,7 +270,7 @@ fn split_variable_list<'a>(
         return Err(malformed(what, "list shorter than one offset"));
     }
     let first = get_u32(bytes, 0) as usize;
-    if first % OFFSET_BYTES != 0 || first == 0 || first > bytes.len() {
+    if !first.is_multiple_of(OFFSET_BYTES) || first == 0 || first > bytes.len() {
         return Err(malformed(
             what,
             format!("first list offset {first} invalid"),
@@ -428,7 +426,9 @@ fn check_secret_key_shape(sk: &SecretKey) -> Result<(), XmssError> {
     let Some(end) = end else {
         return Err(malformed(W, "activation interval passes 2^32"));
     };
-    if sk.activation_epoch % c != 0 || sk.num_active_epochs % c != 0 || sk.num_active_epochs < 2 * c
+    if !sk.activation_epoch.is_multiple_of(c)
+        || !sk.num_active_epochs.is_multiple_of(c)
+        || sk.num_active_epochs < 2 * c
     {
         return Err(malformed(
             W,
@@ -480,7 +480,7 @@ fn check_secret_key_shape(sk: &SecretKey) -> Result<(), XmssError> {
         let n = layer.nodes.len() as u64;
         let covers =
             layer.start_index <= lo && layer.start_index.checked_add(n).is_some_and(|e| e >= hi);
-        if layer.start_index % 2 != 0 || n % 2 != 0 || n == 0 || !covers {
+        if layer.start_index % 2 != 0 || !n.is_multiple_of(2) || n == 0 || !covers {
             return Err(malformed(W, format!("top tree layer {l} shape")));
         }
         lo >>= 1;

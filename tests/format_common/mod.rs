@@ -22,7 +22,9 @@ use p3_field::PrimeCharacteristicRing;
 use p3_lookup::InteractionBuilder;
 use p3_matrix::dense::RowMajorMatrix;
 
-use multisig::aggregate::config::{stark_config, MultisigConfig, Preset, Val};
+use multisig::aggregate::field::Val;
+use multisig::aggregate::fri::config::{stark_config, MultisigConfig};
+use multisig::aggregate::{FriPreset, Preset};
 
 /// Name of the bus between the two instances.
 pub const BUS: &str = "cube";
@@ -86,16 +88,27 @@ impl<AB: PermutationAirBuilder + InteractionBuilder> Air<AB> for TinyAir {
     }
 }
 
-/// Honest traces and public values for a batch whose `Cube` instance has `2^log_n` rows.
 /// The FRI presets: the only ones the tiny batch's `p3-batch-stark` machinery takes (WHIR
-/// presets are exercised through the public API and `whir_envelope`'s tests).
+/// presets are exercised through the public API and the WHIR envelope's tests).
 #[allow(dead_code)]
-pub fn fri_presets() -> impl Iterator<Item = Preset> {
-    multisig::aggregate::config::PRESETS
+pub fn fri_presets() -> impl Iterator<Item = FriPreset> {
+    multisig::aggregate::PRESETS
         .into_iter()
-        .filter(|p| p.backend == multisig::aggregate::Backend::Fri)
+        .filter_map(|p| match p {
+            Preset::Fri(f) => Some(f),
+            Preset::Whir(_) => None,
+        })
 }
 
+/// The default preset, which is a FRI preset.
+pub fn default_fri() -> FriPreset {
+    match Preset::default_preset() {
+        Preset::Fri(f) => f,
+        Preset::Whir(_) => unreachable!("the default preset is a FRI preset"),
+    }
+}
+
+/// Honest traces and public values for a batch whose `Cube` instance has `2^log_n` rows.
 pub fn tiny_batch(log_n: usize) -> (Vec<TinyAir>, Vec<RowMajorMatrix<Val>>, Vec<Vec<Val>>) {
     let n = 1u64 << log_n;
     let half = n / 2;
@@ -125,7 +138,7 @@ pub struct TinyStatement {
 /// [`prove_tiny`] on a one-thread rayon pool. Plonky3's proof-of-work search returns whichever
 /// witness a worker finds first, so proof bytes are reproducible only when one thread proves.
 pub fn prove_tiny_one_thread(
-    preset: &Preset,
+    preset: &FriPreset,
     log_n: usize,
 ) -> (BatchProof<MultisigConfig>, TinyStatement) {
     rayon::ThreadPoolBuilder::new()
@@ -136,7 +149,7 @@ pub fn prove_tiny_one_thread(
 }
 
 /// Proves the tiny batch under `preset`.
-pub fn prove_tiny(preset: &Preset, log_n: usize) -> (BatchProof<MultisigConfig>, TinyStatement) {
+pub fn prove_tiny(preset: &FriPreset, log_n: usize) -> (BatchProof<MultisigConfig>, TinyStatement) {
     let config = stark_config(preset);
     let (airs, traces, public_values) = tiny_batch(log_n);
     let instances: Vec<StarkInstance<'_, MultisigConfig, TinyAir>> = airs
@@ -165,7 +178,7 @@ pub fn prove_tiny(preset: &Preset, log_n: usize) -> (BatchProof<MultisigConfig>,
 
 /// The verifier-side common data of the tiny batch (no preprocessed columns, the lookups the
 /// AIRs declare), built without any trace.
-pub fn tiny_common(preset: &Preset, log_n: usize) -> CommonData<MultisigConfig> {
+pub fn tiny_common(preset: &FriPreset, log_n: usize) -> CommonData<MultisigConfig> {
     let config = stark_config(preset);
     let airs = [TinyAir::Cube, TinyAir::Pair];
     ProverData::from_airs_and_degrees(&config, &airs, &[log_n, log_n - 1])
@@ -175,7 +188,7 @@ pub fn tiny_common(preset: &Preset, log_n: usize) -> CommonData<MultisigConfig> 
 
 /// Verifies a tiny-batch proof under `preset`.
 pub fn verify_tiny(
-    preset: &Preset,
+    preset: &FriPreset,
     proof: &BatchProof<MultisigConfig>,
     st: &TinyStatement,
 ) -> Result<(), String> {
@@ -185,9 +198,12 @@ pub fn verify_tiny(
 }
 
 /// The proof shape of the tiny batch, derived from its AIRs exactly as a verifier would.
-pub fn tiny_shape(preset: &Preset, log_n: usize) -> multisig::aggregate::envelope::ProofShape {
+pub fn tiny_shape(
+    preset: &FriPreset,
+    log_n: usize,
+) -> multisig::aggregate::fri::security::ProofShape {
     let common = tiny_common(preset, log_n);
-    multisig::aggregate::envelope::ProofShape::from_airs(
+    multisig::aggregate::fri::security::ProofShape::from_airs(
         &[TinyAir::Cube, TinyAir::Pair],
         &common,
         &[log_n, log_n - 1],
@@ -198,9 +214,9 @@ pub fn tiny_shape(preset: &Preset, log_n: usize) -> multisig::aggregate::envelop
 /// Decodes `bytes` against the tiny statement and, if that succeeds, verifies the proof.
 /// `Ok(true)` means the bytes were accepted as a valid proof.
 pub fn decode_and_verify(bytes: &[u8], log_n: usize) -> Result<(), String> {
-    let shape = tiny_shape(&Preset::default_preset(), log_n);
+    let shape = tiny_shape(&default_fri(), log_n);
     let (preset, proof) =
-        multisig::aggregate::envelope::decode(bytes, &shape).map_err(|e| e.to_string())?;
+        multisig::aggregate::fri::envelope::decode(bytes, &shape).map_err(|e| e.to_string())?;
     let (airs, _, public_values) = tiny_batch(log_n);
     let st = TinyStatement {
         airs,
@@ -220,9 +236,9 @@ pub const FUZZ_LOG_N: usize = 8;
 /// `fuzz/corpus/decode_verify/honest-tiny-proof` must equal them, or [`fuzz_one`]'s soundness
 /// oracle would see a second valid proof (another proof-of-work witness) as a forgery.
 pub fn honest_fuzz_proof() -> Vec<u8> {
-    let preset = Preset::default_preset();
+    let preset = default_fri();
     let (proof, _) = prove_tiny_one_thread(&preset, FUZZ_LOG_N);
-    multisig::aggregate::envelope::encode(&preset, &proof)
+    multisig::aggregate::fri::envelope::encode(&preset, &proof)
 }
 
 /// One fuzz execution of the stable mutation harness and the regression replay

@@ -17,29 +17,48 @@ use p3_lookup::{Count, InteractionBuilder, LookupBus, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
 use p3_maybe_rayon::prelude::*;
 
-use super::perm::{output_offset, perm16_air, Perm16Air, PermFiller, PrefixBuilder, PERM16_COLS};
+use super::perm::{perm16_air, Cols16, Perm16Air, PermFiller, PrefixBuilder, PERM16_COLS};
 use super::{CHAIN_BUS, TWEAK_BUS};
+use std::borrow::{Borrow, BorrowMut};
+
+use crate::xmss::constants::{HASH_LEN_FE, PARAMETER_LEN, TWEAK_LEN_FE};
+use crate::xmss::hash::chain_layout::{PARAMETER as PARAM, TWEAK, VALUE};
 use crate::xmss::F;
 
-/// Column of the signature index.
-pub const SIG: usize = PERM16_COLS;
-/// Column of the chain index (0..46).
-pub const CHAIN: usize = PERM16_COLS + 1;
-/// Column of the position the step starts from (0..7); the step produces position `pos + 1`.
-pub const POS: usize = PERM16_COLS + 2;
-/// Column of the activity flag (boolean): padding rows are inactive and send nothing.
-pub const ACTIVE: usize = PERM16_COLS + 3;
+/// The columns of one chain-step row, viewed over a row slice with `row.borrow()` /
+/// `row.borrow_mut()` ([`super::row_view`]).
+#[repr(C)]
+pub struct ChainCols<T> {
+    /// The width-16 permutation of the step: its input `[value | parameter | tweak | 0]` and the
+    /// committed round states.
+    pub perm: Cols16<T>,
+    /// Index of the signature the step belongs to.
+    pub sig: T,
+    /// Chain index (0..46).
+    pub chain: T,
+    /// Position the step starts from (0..7); the step produces position `pos + 1`.
+    pub pos: T,
+    /// Activity flag (boolean): padding rows are inactive and send nothing.
+    pub active: T,
+}
+
+super::row_view!(ChainCols);
+
+impl<T: Copy> ChainCols<T> {
+    /// The permutation output `Perm16(input)`: the state after the last full round.
+    pub fn output(&self) -> [T; 16] {
+        self.perm.ending_full_rounds[self.perm.ending_full_rounds.len() - 1].post
+    }
+}
+
 /// Width of the chain AIR.
-pub const WIDTH: usize = PERM16_COLS + 4;
+pub const WIDTH: usize = core::mem::size_of::<ChainCols<u8>>();
 /// Smallest trace height (padding rows added): every trace must be taller than the FRI final
-/// polynomial ([`super::config::Preset::min_log_trace_height`]).
+/// polynomial ([`crate::aggregate::Preset::min_log_trace_height`]).
 pub const MIN_HEIGHT: usize = 128;
 
-/// Offsets in the width-16 input state (leanSig chain-step layout).
-const VALUE: usize = 0;
-const PARAM: usize = 8;
-const TWEAK: usize = 13;
-const ZERO: usize = 15;
+/// The zero lane of the width-16 chain-step input, after the tweak.
+const ZERO: usize = TWEAK + TWEAK_LEN_FE;
 
 /// The chain-step AIR. Holds no statement data: the epoch enters through the tweak table.
 #[derive(Clone)]
@@ -85,18 +104,20 @@ where
             self.perm.as_ref().eval(&mut sub);
         }
         let main = builder.main();
-        let row = main.current_slice();
-        let input = |i: usize| row[i];
-        let out = output_offset(16);
-        let active = row[ACTIVE];
+        let row: &ChainCols<AB::Var> = main.current_slice().borrow();
+        let input = row.perm.inputs;
+        let output = row.output();
+        let active = row.active;
         builder.assert_bool(active);
-        builder.assert_zero(input(ZERO));
+        builder.assert_zero(input[ZERO]);
 
-        let sig: AB::Expr = row[SIG].into();
-        let chain: AB::Expr = row[CHAIN].into();
-        let pos: AB::Expr = row[POS].into();
+        let sig: AB::Expr = row.sig.into();
+        let chain: AB::Expr = row.chain.into();
+        let pos: AB::Expr = row.pos.into();
         let next_pos = pos.clone() + AB::Expr::ONE;
-        let param: Vec<AB::Expr> = (0..5).map(|j| input(PARAM + j).into()).collect();
+        let param: Vec<AB::Expr> = (0..PARAMETER_LEN)
+            .map(|j| input[PARAM + j].into())
+            .collect();
 
         // The tweak of the step that produces position pos + 1 of this chain.
         LookupBus::new(TWEAK_BUS).lookup_key(
@@ -104,20 +125,21 @@ where
             [
                 chain.clone(),
                 next_pos.clone(),
-                input(TWEAK).into(),
-                input(TWEAK + 1).into(),
+                input[TWEAK].into(),
+                input[TWEAK + 1].into(),
             ],
             Count::bounded(active.into(), 1),
         );
 
         let bus = PermutationCheckBus::new(CHAIN_BUS);
         let mut consumed = vec![sig.clone(), chain.clone(), pos];
-        consumed.extend((0..8).map(|j| input(VALUE + j).into()));
+        consumed.extend((0..HASH_LEN_FE).map(|j| input[VALUE + j].into()));
         consumed.extend(param.iter().cloned());
         bus.receive(builder, consumed, Count::bounded(active.into(), 1));
 
+        // Feed-forward: the step's output is Perm16(x)[0..8] + x[0..8].
         let mut produced = vec![sig, chain, next_pos];
-        produced.extend((0..8).map(|j| row[out + j] + input(VALUE + j)));
+        produced.extend((0..HASH_LEN_FE).map(|j| output[j] + input[VALUE + j]));
         produced.extend(param);
         bus.send(builder, produced, Count::bounded(active.into(), 1));
     }
@@ -147,13 +169,14 @@ pub fn generate_trace(steps: &[ChainStep]) -> RowMajorMatrix<F> {
         .enumerate()
         .for_each(|(r, row)| {
             if let Some(step) = steps.get(r) {
-                let _ = filler.fill(row, step.input);
-                row[SIG] = F::from_u32(step.sig);
-                row[CHAIN] = F::from_u8(step.chain);
-                row[POS] = F::from_u8(step.pos);
-                row[ACTIVE] = F::ONE;
+                let _ = filler.fill(&mut row[..PERM16_COLS], step.input);
+                let cols: &mut ChainCols<F> = row.borrow_mut();
+                cols.sig = F::from_u32(step.sig);
+                cols.chain = F::from_u8(step.chain);
+                cols.pos = F::from_u8(step.pos);
+                cols.active = F::ONE;
             } else {
-                let _ = filler.fill(row, [F::ZERO; 16]);
+                let _ = filler.fill(&mut row[..PERM16_COLS], [F::ZERO; 16]);
             }
         });
     RowMajorMatrix::new(values, WIDTH)

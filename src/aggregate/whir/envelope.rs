@@ -1,14 +1,14 @@
 //! The byte format of WHIR-backend aggregate proofs: the same 16-byte prefix as the FRI format
-//! ([`super::envelope`]), then an rkyv archive of our own flat mirror of
+//! (`crate::aggregate::wire`), then an rkyv archive of our own flat mirror of
 //! [`WhirProof`] (`p3_multi_stark::MultiStarkProof<WhirStarkConfig>`).
 //!
 //! # Layout
 //!
 //! ```text
 //! offset  size  field
-//!      0     8  magic  b"MSIGPRF\0"                        (envelope::MAGIC)
-//!      8     2  format version, u16 little-endian          (envelope::FORMAT_VERSION)
-//!     10     1  preset id of a Backend::Whir preset of config::PRESETS (currently 8..=9)
+//!      0     8  magic  b"MSIGPRF\0"                        (wire::MAGIC)
+//!      8     2  format version, u16 little-endian          (wire::FORMAT_VERSION)
+//!     10     1  preset id of a WHIR preset of preset::PRESETS (currently 8..=9)
 //!     11     1  reserved, must be 0
 //!     12     4  archive length in bytes, u32 little-endian (= total length - 16)
 //!     16     *  rkyv 0.8 archive of `WhirBody` (root object at the end, as rkyv places it)
@@ -70,7 +70,7 @@
 //!
 //! [`decode`] works in this order:
 //!
-//! 1. prefix ([`super::envelope::read_prefix`]): magic, version, preset id, reserved byte,
+//! 1. prefix (`crate::aggregate::wire::read_prefix`): magic, version, preset id, reserved byte,
 //!    exact archive length; then the preset must be a WHIR preset;
 //! 2. the expected shape from the preset and `num_variables` (no input read);
 //! 3. alignment: if the archive (`bytes[16..]`) is 16-aligned in the caller's buffer it is
@@ -88,7 +88,7 @@
 
 use p3_bus::{BusProof, ProductGkrLayerProof, ProductGkrProof};
 use p3_field::{BasedVectorSpace, PrimeField32};
-use p3_merkle_tree::{MerkleCap, PrunedMerklePaths};
+use p3_merkle_tree::PrunedMerklePaths;
 use p3_multi_stark::fractional_gkr::{FractionGkrLayerProof, FractionGkrProof, SplitFraction};
 use p3_multi_stark::logup_star::LogupStarProof;
 use p3_multi_stark::proof::IndexedLookupProof;
@@ -103,13 +103,11 @@ use p3_whir::{
 use rkyv::rancor;
 use rkyv::rend::u32_le;
 
-use super::config::{Challenge, Challenger, Preset, Val, ValMmcs, CHALLENGE_DEGREE};
-use super::envelope::{
-    canonical, cap, check_at_most, check_len, digest_to_bytes, max_multiproof_siblings, paths,
-    read_prefix, with_prefix, Digest,
-};
-use super::whir::{protocol_parameters, WhirProof};
-use super::{Backend, VerifyError};
+use super::{protocol_parameters, WhirProof};
+use crate::aggregate::field::{Challenge, Challenger, Val, ValMmcs, CHALLENGE_DEGREE};
+use crate::aggregate::options::VerifyError;
+use crate::aggregate::preset::{WhirPreset, Preset};
+use crate::aggregate::wire::{canonical, cap, cap_root, check_at_most, check_len, decode_with, digest_to_bytes, malformed, max_multiproof_siblings, paths, push_ext, push_exts, with_prefix, Digest};
 
 /// Extra variables a multilinear-STARK reduction may have over the stacked trace's
 /// `num_variables` (selector bits of batched tables, interactions per row). A bound, not a count:
@@ -261,27 +259,13 @@ struct WhirBody {
     preprocessed_opening: Vec<PcsBody>,
 }
 
-fn malformed(msg: impl Into<String>) -> VerifyError {
-    VerifyError::Malformed(msg.into())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Encoding
 // ---------------------------------------------------------------------------------------------
 
-fn push_ext(out: &mut Vec<u32>, e: &Challenge) {
-    out.extend(
-        BasedVectorSpace::<Val>::as_basis_coefficients_slice(e)
-            .iter()
-            .map(|c| c.as_canonical_u32()),
-    );
-}
-
 fn exts(es: &[Challenge]) -> Vec<u32> {
     let mut out = Vec::with_capacity(es.len() * CHALLENGE_DEGREE);
-    for e in es {
-        push_ext(&mut out, e);
-    }
+    push_exts(&mut out, es);
     out
 }
 
@@ -298,11 +282,6 @@ fn ext_array(e: &Challenge) -> [u32; CHALLENGE_DEGREE] {
 
 fn vals(vs: &[Val]) -> Vec<u32> {
     vs.iter().map(|v| v.as_canonical_u32()).collect()
-}
-
-fn cap_root(cap: &MerkleCap<Val, [u64; 4]>) -> Digest {
-    // `WhirStarkConfig`'s Merkle trees have cap height 0: exactly one root per commitment.
-    cap.roots().first().map_or([0u8; 32], digest_to_bytes)
 }
 
 fn sumcheck_body(s: &SumcheckData<Val, Challenge>) -> SumcheckBody {
@@ -462,15 +441,15 @@ impl WhirBody {
 ///
 /// Deterministic: the same proof always gives the same bytes. Copies: the rkyv archive is built
 /// in an aligned scratch buffer and copied once behind the prefix.
-pub fn encode(preset: &Preset, proof: &WhirProof) -> Vec<u8> {
+pub fn encode(preset: &WhirPreset, proof: &WhirProof) -> Vec<u8> {
     encode_body(preset, &WhirBody::from_proof(proof))
 }
 
-fn encode_body(preset: &Preset, body: &WhirBody) -> Vec<u8> {
+fn encode_body(preset: &WhirPreset, body: &WhirBody) -> Vec<u8> {
     // Serializing plain vectors of integers into memory fails only on allocation failure,
     // which aborts anyway.
     let archive = rkyv::to_bytes::<rancor::Error>(body).expect("in-memory rkyv serialization");
-    with_prefix(preset, &archive)
+    with_prefix(preset.id(), &archive)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,8 +497,8 @@ struct Expected {
 }
 
 impl Expected {
-    fn new(preset: &Preset, num_variables: usize) -> Result<Self, VerifyError> {
-        let first = usize::from(preset.whir.first_folding);
+    fn new(preset: &WhirPreset, num_variables: usize) -> Result<Self, VerifyError> {
+        let first = usize::from(preset.first_folding);
         if num_variables < first || num_variables > MAX_NUM_VARIABLES {
             return Err(malformed(format!(
                 "stacked trace of {num_variables} variables is outside this preset's range \
@@ -584,7 +563,7 @@ impl Expected {
                 rounds: shape.final_sumcheck.rounds,
                 pow: shape.final_sumcheck.pow_bits > 0,
             },
-            zerocheck_pow: preset.whir.zerocheck_pow_bits > 0,
+            zerocheck_pow: preset.zerocheck_pow_bits > 0,
             max_reduction_rounds: num_variables + REDUCTION_SLACK,
             config,
         })
@@ -607,7 +586,7 @@ pub const ZEROCHECK_ROUND_EVALS: usize = 8;
 /// # Errors
 /// [`VerifyError::Malformed`] when the schedule does not fit `num_variables` (as [`decode`]).
 pub fn max_encoded_len(
-    preset: &Preset,
+    preset: &WhirPreset,
     num_variables: usize,
     table_widths: &[usize],
 ) -> Result<usize, VerifyError> {
@@ -1199,26 +1178,18 @@ fn to_proof(body: &ArchivedWhirBody, e: &Expected) -> Result<WhirProof, VerifyEr
 /// reserved byte, truncation, trailing bytes), a FRI preset, a `num_variables` the preset cannot
 /// commit, archive validation, any count that disagrees with the derived shape or exceeds its
 /// bound, a non-canonical field element, or a non-canonical encoding.
-pub fn decode(bytes: &[u8], num_variables: usize) -> Result<(Preset, WhirProof), VerifyError> {
-    let (preset, archive) = read_prefix(bytes)?;
-    if preset.backend != Backend::Whir {
-        return Err(malformed(format!(
-            "preset {} is not a WHIR preset (FRI ids 0..=7 are read by envelope::decode)",
-            preset.id()
-        )));
-    }
-    let e = Expected::new(&preset, num_variables)?;
-    let proof = super::envelope::on_aligned(archive, |archive| {
-        let body = rkyv::access::<ArchivedWhirBody, rancor::Error>(archive)
-            .map_err(|err| malformed(format!("archive does not validate: {err}")))?;
-        check_shape(body, &e)?;
-        to_proof(body, &e)
-    })?;
-    // Canonicity: exactly one byte string decodes to a given proof.
-    if encode(&preset, &proof) != bytes {
-        return Err(malformed("non-canonical encoding (re-encoding differs)"));
-    }
-    Ok((preset, proof))
+pub fn decode(bytes: &[u8], num_variables: usize) -> Result<(WhirPreset, WhirProof), VerifyError> {
+    decode_with(
+        bytes,
+        Preset::as_whir,
+        "not a WHIR preset: its proofs have the FRI layout",
+        |preset, body: &ArchivedWhirBody| {
+            let e = Expected::new(preset, num_variables)?;
+            check_shape(body, &e)?;
+            to_proof(body, &e)
+        },
+        encode,
+    )
 }
 
 /// Size in bytes of each component of an encoded WHIR proof's archive payload (field elements
@@ -1363,9 +1334,10 @@ mod tests {
     use rkyv::util::AlignedVec;
 
     use super::*;
-    use crate::aggregate::config::PRESETS;
-    use crate::aggregate::system::{self, AggAir, Statement};
-    use crate::aggregate::{testing, whir, witness, Regime};
+    use crate::aggregate::air::AggAir;
+    use crate::aggregate::preset::{whir_presets, Preset, PRESETS};
+    use crate::aggregate::statement::{self, Statement};
+    use crate::aggregate::{testing, whir, witness, Backend, Regime};
     use crate::xmss::PublicKey;
 
     const MESSAGE: [u8; 32] = [0x5a; 32];
@@ -1375,30 +1347,33 @@ mod tests {
 
     /// A real WHIR proof of two test signers under the proven rate-1/2 WHIR preset.
     struct Fixture {
-        preset: Preset,
+        preset: WhirPreset,
         keys: Vec<PublicKey>,
         nv: usize,
         proof: WhirProof,
         bytes: Vec<u8>,
     }
 
-    fn whir_preset() -> Preset {
-        Preset::from_options(&crate::aggregate::ProveOptions {
+    fn whir_preset() -> WhirPreset {
+        let p = Preset::from_options(&crate::aggregate::ProveOptions {
             regime: Regime::Proven,
             log_inv_rate: 1,
             backend: Backend::Whir,
             ..Default::default()
-        })
-        .unwrap()
+        });
+        let Ok(Preset::Whir(w)) = p else {
+            panic!("{p:?} is not a WHIR preset")
+        };
+        w
     }
 
-    fn stacked_variables(preset: &Preset, stmt: &Statement<'_>, airs: &[AggAir]) -> usize {
+    fn stacked_variables(preset: &WhirPreset, stmt: &Statement<'_>, airs: &[AggAir]) -> usize {
         whir::statement_num_variables(preset, stmt, airs)
     }
 
     /// Proves two test signers as `Aggregator::prove` / `prove_witnesses` do, with the WHIR
     /// prover.
-    fn prove_two(preset: &Preset) -> (Vec<PublicKey>, usize, WhirProof) {
+    fn prove_two(preset: &WhirPreset) -> (Vec<PublicKey>, usize, WhirProof) {
         let signers: Vec<_> = (0..2)
             .map(|seed| testing::test_signer(seed, &MESSAGE, EPOCH))
             .collect();
@@ -1417,7 +1392,7 @@ mod tests {
             keys: &keys,
         };
         let airs = stmt.airs();
-        let traces = system::build_traces(&stmt, &airs, &witnesses, &steps);
+        let traces = statement::build_traces(&stmt, &airs, &witnesses, &steps);
         let nv = stacked_variables(preset, &stmt, &airs);
         let proof = whir::prove(preset, &stmt, &airs, traces).expect("WHIR proof of two signers");
         (keys, nv, proof)
@@ -1439,7 +1414,7 @@ mod tests {
         })
     }
 
-    fn verify(f: &Fixture, preset: &Preset, proof: &WhirProof) -> Result<(), String> {
+    fn verify(f: &Fixture, preset: &WhirPreset, proof: &WhirProof) -> Result<(), String> {
         let stmt = Statement {
             message: &MESSAGE,
             epoch: EPOCH,
@@ -1551,7 +1526,7 @@ mod tests {
         }
     }
 
-    const PREFIX_LEN_FOR_TESTS: usize = crate::aggregate::envelope::PREFIX_LEN;
+    const PREFIX_LEN_FOR_TESTS: usize = crate::aggregate::wire::PREFIX_LEN;
 
     #[test]
     fn unaligned_buffer_decodes_with_one_copy() {
@@ -1648,14 +1623,14 @@ mod tests {
     fn decode_edited(
         f: &Fixture,
         edit: impl FnOnce(&mut WhirBody),
-    ) -> Result<(Preset, WhirProof), VerifyError> {
+    ) -> Result<(WhirPreset, WhirProof), VerifyError> {
         let mut body = WhirBody::from_proof(&f.proof);
         edit(&mut body);
         let buf = aligned(&encode_body(&f.preset, &body));
         decode(&buf, f.nv)
     }
 
-    fn assert_non_canonical(r: Result<(Preset, WhirProof), VerifyError>, what: &str) {
+    fn assert_non_canonical(r: Result<(WhirPreset, WhirProof), VerifyError>, what: &str) {
         match r {
             Err(VerifyError::Malformed(m)) => {
                 assert!(m.contains("non-canonical field element"), "{what}: {m}")
@@ -1699,7 +1674,7 @@ mod tests {
     #[test]
     fn fri_preset_id_is_rejected() {
         let f = fixture();
-        for fri in PRESETS.iter().filter(|p| p.backend == Backend::Fri) {
+        for fri in PRESETS.iter().filter(|p| p.backend() == Backend::Fri) {
             let mut b = f.bytes.clone();
             b[10] = fri.id();
             match decode(&aligned(&b), f.nv) {
@@ -1709,17 +1684,14 @@ mod tests {
         }
         // Any other WHIR preset id either gives a shape the archive does not have, or a proof
         // its configuration does not verify.
-        for other in PRESETS
-            .iter()
-            .filter(|p| p.backend == Backend::Whir && p.id() != f.preset.id())
-        {
+        for other in whir_presets().filter(|p| p.id() != f.preset.id()) {
             let mut b = f.bytes.clone();
             b[10] = other.id();
             match decode(&aligned(&b), f.nv) {
                 Err(VerifyError::Malformed(_)) => {}
                 Err(e) => panic!("preset {}: unexpected error kind {e:?}", other.id()),
                 Ok((preset, proof)) => {
-                    assert_eq!(preset, *other);
+                    assert_eq!(preset, other);
                     assert!(
                         verify(f, &preset, &proof).is_err(),
                         "preset {} verifies",
@@ -1965,11 +1937,11 @@ mod tests {
     /// every count up to the largest the preset can commit.
     #[test]
     fn shape_derivation_is_total() {
-        for preset in PRESETS.iter().filter(|p| p.backend == Backend::Whir) {
+        for preset in whir_presets() {
             let mut accepted = Vec::new();
             for nv in (0..=64).chain([usize::MAX / 2, usize::MAX]) {
                 let r = catch_unwind(AssertUnwindSafe(|| {
-                    Expected::new(preset, nv).map(|e| e.rounds.len())
+                    Expected::new(&preset, nv).map(|e| e.rounds.len())
                 }))
                 .unwrap_or_else(|_| panic!("preset {} at {nv} variables panicked", preset.id()));
                 if r.is_ok() {
@@ -1977,7 +1949,7 @@ mod tests {
                 }
             }
             let past = accepted.last().map_or(0, |l| l + 1);
-            let why = Expected::new(preset, past)
+            let why = Expected::new(&preset, past)
                 .err()
                 .map(|e| e.to_string())
                 .unwrap_or_default();
@@ -1987,7 +1959,7 @@ mod tests {
                 accepted.first(),
                 accepted.last()
             );
-            let first = usize::from(preset.whir.first_folding);
+            let first = usize::from(preset.first_folding);
             assert_eq!(accepted.first(), Some(&first), "preset {}", preset.id());
             // Contiguous, and past 2^24 points only through folding: the initial fold's DFT
             // is 2^(nv + rate - first folding) <= 2^24.
@@ -2010,11 +1982,9 @@ mod tests {
                 keys: &keys,
             };
             let airs = stmt.airs();
-            let fits: Vec<u8> = PRESETS
-                .iter()
-                .filter(|p| p.backend == Backend::Whir)
+            let fits: Vec<u8> = whir_presets()
                 .filter(|p| Expected::new(p, stacked_variables(p, &stmt, &airs)).is_ok())
-                .map(Preset::id)
+                .map(|p| p.id())
                 .collect();
             eprintln!(
                 "{n} signatures: {} variables; presets {fits:?} fit",

@@ -1,20 +1,6 @@
-//! The one byte format of an aggregate proof: a 16-byte prefix, then an rkyv archive of our own
-//! flat mirror of `p3_batch_stark::BatchProof<MultisigConfig>`.
-//!
-//! # Layout
-//!
-//! ```text
-//! offset  size  field
-//!      0     8  magic  b"MSIGPRF\0"
-//!      8     2  format version, u16 little-endian (currently 4)
-//!     10     1  preset id (config::Preset::id: 0..=7 FRI, this module; 8..=9 WHIR, see
-//!               `whir_envelope`, which shares this prefix)
-//!     11     1  reserved, must be 0
-//!     12     4  archive length in bytes, u32 little-endian (= total length - 16)
-//!     16     *  rkyv 0.8 archive of `ProofBody` (root object at the end, as rkyv places it)
-//! ```
-//!
-//! The prefix is 16 bytes so that the archive starts 16-aligned whenever the whole buffer is.
+//! The byte format of FRI-backend proofs: the 16-byte prefix of [`crate::aggregate::wire`]
+//! (preset ids 0..=7), then an rkyv archive of `ProofBody`, our own flat mirror of
+//! `p3_batch_stark::BatchProof<MultisigConfig>`.
 //!
 //! # The mirror
 //!
@@ -51,34 +37,15 @@ use p3_batch_stark::BatchProof;
 use p3_field::{BasedVectorSpace, PrimeField32};
 use p3_fri::{BatchMultiOpening, CommitPhaseMultiStep, FriProof};
 use p3_lookup::LookupTerminal;
-use p3_merkle_tree::{MerkleCap, PrunedMerklePaths};
 use p3_uni_stark::{OpenedValues, PreprocessedOpenedValues};
 use rkyv::rancor;
-use rkyv::util::AlignedVec;
 
-use super::config::{Challenge, MultisigConfig, Preset, Val, CHALLENGE_DEGREE};
-pub use super::security::{AirShape, ProofShape};
-use super::VerifyError;
-
-/// First 8 bytes of every aggregate proof.
-pub const MAGIC: [u8; 8] = *b"MSIGPRF\0";
-
-/// Current format version (bytes 8..10, little-endian), shared by both backends' formats.
-/// Older versions are no longer read, their proofs are rejected as malformed: version 1
-/// (degree-4 challenge field, three AIR instances), version 2 (signature AIR with cyclic
-/// digit accumulators, FRI presets only) and version 3 (WHIR presets 8 and 9 with a first
-/// folding of 7 variables, rate step 3 and 23 bits of grinding at every size; its FRI proofs
-/// have the shape of version 4's).
-pub const FORMAT_VERSION: u16 = 5;
-
-/// Length of the prefix before the rkyv archive.
-pub const PREFIX_LEN: usize = 16;
-
-/// KoalaBear modulus `p = 2^31 - 2^24 + 1`.
-const P: u32 = 0x7f00_0001;
-
-/// A Merkle digest on the wire: the four `u64` words of the Keccak sponge output, little-endian.
-pub(crate) type Digest = [u8; 32];
+use super::config::MultisigConfig;
+use super::security::ProofShape;
+use crate::aggregate::field::{Challenge, Val, CHALLENGE_DEGREE};
+use crate::aggregate::options::VerifyError;
+use crate::aggregate::preset::{FriPreset, Preset};
+use crate::aggregate::wire::{canonical, cap, cap_root, check_at_most, check_len, decode_with, digest_to_bytes, malformed, max_multiproof_siblings, paths, push_ext, push_exts, with_prefix, Digest};
 
 /// Flat mirror of the batch proof. Field order is the wire order.
 #[derive(rkyv::Archive, rkyv::Serialize, Debug, PartialEq, Eq)]
@@ -122,45 +89,6 @@ struct ProofBody {
     final_poly: Vec<u32>,
     /// Grinding witness before the FRI query indices.
     query_pow_witness: u32,
-}
-
-fn malformed(msg: impl Into<String>) -> VerifyError {
-    VerifyError::Malformed(msg.into())
-}
-
-pub(crate) fn digest_to_bytes(d: &[u64; 4]) -> Digest {
-    let mut out = [0u8; 32];
-    for (chunk, w) in out.chunks_exact_mut(8).zip(d) {
-        chunk.copy_from_slice(&w.to_le_bytes());
-    }
-    out
-}
-
-pub(crate) fn digest_from_bytes(b: &Digest) -> [u64; 4] {
-    core::array::from_fn(|i| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[8 * i..8 * i + 8]);
-        u64::from_le_bytes(w)
-    })
-}
-
-fn push_ext(out: &mut Vec<u32>, e: &Challenge) {
-    out.extend(
-        BasedVectorSpace::<Val>::as_basis_coefficients_slice(e)
-            .iter()
-            .map(|c| c.as_canonical_u32()),
-    );
-}
-
-fn push_exts(out: &mut Vec<u32>, es: &[Challenge]) {
-    for e in es {
-        push_ext(out, e);
-    }
-}
-
-fn cap_root(cap: &MerkleCap<Val, [u64; 4]>) -> Digest {
-    // Every preset uses a Merkle cap of height 0, i.e. exactly one root per commitment.
-    cap.roots().first().map_or([0u8; 32], digest_to_bytes)
 }
 
 impl ProofBody {
@@ -277,70 +205,15 @@ impl ProofBody {
 ///
 /// Deterministic: the same proof always gives the same bytes. Copies: the rkyv archive is built in
 /// an aligned scratch buffer and copied once behind the prefix.
-pub fn encode(preset: &Preset, proof: &BatchProof<MultisigConfig>) -> Vec<u8> {
+pub fn encode(preset: &FriPreset, proof: &BatchProof<MultisigConfig>) -> Vec<u8> {
     encode_body(preset, &ProofBody::from_proof(proof))
 }
 
-fn encode_body(preset: &Preset, body: &ProofBody) -> Vec<u8> {
+fn encode_body(preset: &FriPreset, body: &ProofBody) -> Vec<u8> {
     // Serializing plain vectors of integers into memory has no failure mode besides allocation
     // failure, which aborts anyway.
     let archive = rkyv::to_bytes::<rancor::Error>(body).expect("in-memory rkyv serialization");
-    with_prefix(preset, &archive)
-}
-
-/// The 16-byte prefix for `preset` followed by `archive` (shared by both backends' formats).
-pub(crate) fn with_prefix(preset: &Preset, archive: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(PREFIX_LEN + archive.len());
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.push(preset.id());
-    out.push(0);
-    out.extend_from_slice(&(archive.len() as u32).to_le_bytes());
-    out.extend_from_slice(archive);
-    out
-}
-
-/// The prefix of an encoded proof, checked: returns the preset and the archive bytes.
-///
-/// # Errors
-/// [`VerifyError::Malformed`] on a short buffer, unknown magic, version or preset id, a non-zero
-/// reserved byte, or an archive length that disagrees with the buffer (truncation or trailing
-/// bytes).
-pub fn read_prefix(bytes: &[u8]) -> Result<(Preset, &[u8]), VerifyError> {
-    if bytes.len() < PREFIX_LEN {
-        return Err(malformed(format!(
-            "proof is {} bytes, shorter than the {PREFIX_LEN}-byte prefix",
-            bytes.len()
-        )));
-    }
-    if bytes[..8] != MAGIC {
-        return Err(malformed("unknown magic (not an aggregate proof)"));
-    }
-    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-    if version != FORMAT_VERSION {
-        return Err(malformed(format!(
-            "unsupported format version {version} (this build reads {FORMAT_VERSION})"
-        )));
-    }
-    let preset = Preset::from_id(bytes[10])
-        .ok_or_else(|| malformed(format!("unknown preset id {}", bytes[10])))?;
-    if bytes[11] != 0 {
-        return Err(malformed("reserved prefix byte is not zero"));
-    }
-    let declared = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
-    let actual = bytes.len() - PREFIX_LEN;
-    if declared > actual {
-        return Err(malformed(format!(
-            "truncated proof: archive declares {declared} bytes, {actual} present"
-        )));
-    }
-    if declared < actual {
-        return Err(malformed(format!(
-            "{} trailing bytes after the archive",
-            actual - declared
-        )));
-    }
-    Ok((preset, &bytes[PREFIX_LEN..]))
+    with_prefix(preset.id(), &archive)
 }
 
 /// The lengths a well-formed proof of `shape` under `preset` has, derived without the proof.
@@ -357,7 +230,7 @@ struct Expected {
 }
 
 impl Expected {
-    fn new(preset: &Preset, shape: &ProofShape) -> Result<Self, VerifyError> {
+    fn new(preset: &FriPreset, shape: &ProofShape) -> Result<Self, VerifyError> {
         let d = CHALLENGE_DEGREE;
         let log_blowup = usize::from(preset.log_inv_rate);
         let min_log = preset.min_log_trace_height();
@@ -438,34 +311,6 @@ impl Expected {
     }
 }
 
-/// Most sibling digests a pruned Merkle multiproof of `queries` query indices (repeats allowed)
-/// into a binary tree of `height` levels can hold.
-///
-/// With `p_d` distinct path nodes at depth `d` (`p_0 = 1` the root, `p_height = k` the distinct
-/// leaves), the siblings at depth `d` are the children of the `p_{d-1}` path nodes that are not
-/// path nodes themselves, `2 p_{d-1} - p_d`; summed, `2 + sum_{0<d<height} p_d - k`. That grows
-/// with each `p_d <= min(k, 2^d)` and, over `k`, peaks at `k = min(queries, 2^(height-1))`, which
-/// gives the bound. It is exact (a test checks every query set of trees up to 16 leaves); for one
-/// query it is `height`. Both envelopes check their multiproofs against it, and
-/// [`max_encoded_len`] charges it.
-pub fn max_multiproof_siblings(queries: usize, height: usize) -> usize {
-    if height == 0 || queries == 0 {
-        return 0;
-    }
-    let level = |d: usize| {
-        if d >= usize::BITS as usize - 1 {
-            usize::MAX
-        } else {
-            1usize << d
-        }
-    };
-    let k = queries.min(level(height - 1));
-    (1..height)
-        .map(|d| k.min(level(d)))
-        .fold(2usize, usize::saturating_add)
-        - k
-}
-
 /// The length of the longest proof under `preset` for a statement of `shape`: every count at the
 /// value the shape fixes and every Merkle multiproof at [`max_multiproof_siblings`], encoded
 /// exactly as [`encode`] would (the rkyv layout depends on the lengths alone, so this is the
@@ -473,7 +318,7 @@ pub fn max_multiproof_siblings(queries: usize, height: usize) -> usize {
 ///
 /// # Errors
 /// [`VerifyError::Malformed`] when the shape does not fit the preset (as [`decode`]).
-pub fn max_encoded_len(preset: &Preset, shape: &ProofShape) -> Result<usize, VerifyError> {
+pub fn max_encoded_len(preset: &FriPreset, shape: &ProofShape) -> Result<usize, VerifyError> {
     let e = Expected::new(preset, shape)?;
     let q = e.num_queries;
     let body = ProofBody {
@@ -512,28 +357,6 @@ pub fn max_encoded_len(preset: &Preset, shape: &ProofShape) -> Result<usize, Ver
         query_pow_witness: 0,
     };
     Ok(encode_body(preset, &body).len())
-}
-
-/// `Malformed` unless a decoded count equals the one the shape implies (both envelopes use it).
-pub(crate) fn check_len(what: &str, got: usize, expected: usize) -> Result<(), VerifyError> {
-    if got == expected {
-        Ok(())
-    } else {
-        Err(malformed(format!(
-            "{what}: {got} entries, expected {expected}"
-        )))
-    }
-}
-
-/// `Malformed` unless a decoded count is within its bound (both envelopes use it).
-pub(crate) fn check_at_most(what: &str, got: usize, bound: usize) -> Result<(), VerifyError> {
-    if got <= bound {
-        Ok(())
-    } else {
-        Err(malformed(format!(
-            "{what}: {got} entries, at most {bound} possible"
-        )))
-    }
 }
 
 /// Checks every length of a validated archive against the expected shape.
@@ -668,27 +491,6 @@ impl<'a> FieldReader<'a> {
 
     fn exts(&mut self, n: usize) -> Result<Vec<Challenge>, VerifyError> {
         (0..n).map(|_| self.ext()).collect()
-    }
-}
-
-pub(crate) fn canonical(w: u32, what: &str) -> Result<Val, VerifyError> {
-    if w >= P {
-        return Err(malformed(format!(
-            "{what}: non-canonical field element {w:#x} >= p"
-        )));
-    }
-    Ok(Val::new(w))
-}
-
-/// A one-digest Merkle cap (the root) from its wire form (both envelopes use it).
-pub(crate) fn cap(d: &Digest) -> MerkleCap<Val, [u64; 4]> {
-    MerkleCap::new(vec![digest_from_bytes(d)])
-}
-
-/// A pruned Merkle multiproof from its wire form (both envelopes use it).
-pub(crate) fn paths(ps: &rkyv::vec::ArchivedVec<Digest>) -> PrunedMerklePaths<u64, 4> {
-    PrunedMerklePaths {
-        sibling_hashes: ps.iter().map(digest_from_bytes).collect(),
     }
 }
 
@@ -878,39 +680,18 @@ fn input_matrix_widths(shape: &ProofShape) -> Vec<Vec<usize>> {
 pub fn decode(
     bytes: &[u8],
     expected: &ProofShape,
-) -> Result<(Preset, BatchProof<MultisigConfig>), VerifyError> {
-    let (preset, archive) = read_prefix(bytes)?;
-    if preset.backend != super::Backend::Fri {
-        return Err(malformed(format!(
-            "preset {} is a WHIR preset; its proofs use the WHIR layout (whir_envelope)",
-            preset.id()
-        )));
-    }
-    let e = Expected::new(&preset, expected)?;
-    let proof = on_aligned(archive, |archive| {
-        let body = rkyv::access::<ArchivedProofBody, rancor::Error>(archive)
-            .map_err(|err| malformed(format!("archive does not validate: {err}")))?;
-        check_shape(body, expected, &e)?;
-        to_proof(body, expected, &e)
-    })?;
-    // Canonicity: exactly one byte string decodes to a given proof.
-    if encode(&preset, &proof) != bytes {
-        return Err(malformed("non-canonical encoding (re-encoding differs)"));
-    }
-    Ok((preset, proof))
-}
-
-/// Runs `f` on `archive` 16-aligned, as rkyv's validation needs: in place when the caller's
-/// buffer already is (no copy), otherwise on one aligned copy of it (the only copy before
-/// validation). Shared by both backends' decoders.
-pub(crate) fn on_aligned<R>(archive: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
-    if (archive.as_ptr() as usize).is_multiple_of(16) {
-        f(archive)
-    } else {
-        let mut copy = AlignedVec::<16>::with_capacity(archive.len());
-        copy.extend_from_slice(archive);
-        f(&copy)
-    }
+) -> Result<(FriPreset, BatchProof<MultisigConfig>), VerifyError> {
+    decode_with(
+        bytes,
+        Preset::as_fri,
+        "a WHIR preset: its proofs have the WHIR layout",
+        |preset, body: &ArchivedProofBody| {
+            let e = Expected::new(preset, expected)?;
+            check_shape(body, expected, &e)?;
+            to_proof(body, expected, &e)
+        },
+        encode,
+    )
 }
 
 /// Size in bytes of each component of an encoded proof's archive payload (not counting rkyv's
@@ -940,58 +721,4 @@ pub fn component_sizes(proof: &BatchProof<MultisigConfig>) -> Vec<(&'static str,
         ),
         ("FRI final polynomial", words(&b.final_poly)),
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::max_multiproof_siblings;
-
-    /// Sibling digests a pruned multiproof needs for the leaves in `set` (bit `i` = leaf `i`) of a
-    /// binary tree of `height` levels: at every level, the siblings of path nodes that are not
-    /// path nodes themselves.
-    fn siblings_needed(set: u32, height: usize) -> usize {
-        let mut nodes: Vec<usize> = (0..1usize << height)
-            .filter(|i| set >> i & 1 == 1)
-            .collect();
-        let mut count = 0;
-        for _ in 0..height {
-            count += nodes.iter().filter(|&&n| !nodes.contains(&(n ^ 1))).count();
-            nodes = nodes.iter().map(|n| n / 2).collect();
-            nodes.dedup();
-        }
-        count
-    }
-
-    #[test]
-    fn multiproof_bound_is_the_exact_worst_case_on_small_trees() {
-        for height in 0..=4usize {
-            let leaves = 1u32 << height;
-            // worst[q]: the most siblings over the sets of at most q distinct leaves (q queries,
-            // repeats allowed, hit at most q distinct leaves).
-            let mut worst = vec![0usize; leaves as usize + 1];
-            for set in 1u64..(1u64 << leaves) {
-                let set = set as u32;
-                let q = set.count_ones() as usize;
-                worst[q] = worst[q].max(siblings_needed(set, height));
-            }
-            for q in 1..=leaves as usize {
-                worst[q] = worst[q].max(worst[q - 1]);
-                // The bound holds for every query set, and some query set meets it.
-                assert_eq!(
-                    worst[q],
-                    max_multiproof_siblings(q, height),
-                    "height {height}, {q} queries"
-                );
-            }
-        }
-        // Repeated query indices only shrink the union, so more queries than leaves change nothing.
-        assert_eq!(
-            max_multiproof_siblings(100, 4),
-            max_multiproof_siblings(16, 4)
-        );
-        assert_eq!(max_multiproof_siblings(1, 20), 20);
-        assert_eq!(max_multiproof_siblings(76, 0), 0);
-        // 76 queries into 2^18 leaves: at most 888 digests, 480 fewer than 76 full paths.
-        assert_eq!(max_multiproof_siblings(76, 18), 888);
-    }
 }

@@ -13,7 +13,8 @@
 //!
 //! The permutations themselves are proven by the permutation table
 //! ([`super::perm::Perm24TableAir`]): every row here holds the permutation's input state (24
-//! columns, [`IN`]) and the first 17 elements of its output ([`OUT`]), and receives that pair once
+//! columns, [`SigCols::input`]) and the first 17 elements of its output ([`SigCols::output`]),
+//! and receives that pair once
 //! from the table on the permutation bus (`"poseidon1-24"`). After them come the block's signature index
 //! `sig`, `active`, the key parameter (5), the message-hash outputs `A` (6) (all constant over the
 //! block), two chain-end slots `E0`, `E1` (8 each), the chain start `H` (8), the digit bits (3),
@@ -24,7 +25,7 @@
 //!
 //! See `README.md` in this directory for what each constraint guarantees.
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, BorrowMut, Cow};
 
 use p3_air::{Air, AirBuilder, BaseAir, WindowAccess};
 use p3_field::{PrimeCharacteristicRing, PrimeField32};
@@ -35,11 +36,11 @@ use p3_maybe_rayon::prelude::*;
 use super::perm::{PermFiller, PERM24_BUS_OUTPUTS, PERM24_COLS, PERM24_MESSAGE_WIDTH};
 use super::{CHAIN_BUS, PERM24_BUS, ROOT_BUS};
 use crate::xmss::constants::{
-    BASE, CAPACITY, DIMENSION, HASH_LEN_FE, LOG_LIFETIME, MH_DECODED_FE, PARAMETER_LEN, Q,
-    SPONGE_RATE, TARGET_SUM, Z,
+    BASE, CAPACITY, DIMENSION, HASH_LEN_FE, LOG_LIFETIME, MH_DECODED_FE, MSG_LEN_FE,
+    PARAMETER_LEN, Q, RAND_LEN_FE, SPONGE_RATE, TARGET_SUM, TWEAK_LEN_FE, Z,
 };
-use crate::xmss::hash::{leaf_sponge_inputs, tree_node_input};
-use crate::xmss::message::{encode_message, message_hash_input};
+use crate::xmss::hash::{leaf_sponge_inputs, node_layout, tree_node_input};
+use crate::xmss::message::{encode_message, layout as msg_layout, message_hash_input};
 use crate::xmss::poseidon::sponge_capacity_value;
 use crate::xmss::tweak::{message_tweak, tree_tweak};
 use crate::xmss::{Digest, Parameter, F};
@@ -47,7 +48,7 @@ use crate::xmss::{Digest, Parameter, F};
 /// Rows per signature block.
 pub const BLOCK: usize = 64;
 /// Fewest blocks in a trace (padding blocks added): every trace must be taller than the FRI
-/// final polynomial ([`super::config::Preset::min_log_trace_height`]).
+/// final polynomial ([`crate::aggregate::Preset::min_log_trace_height`]).
 pub const MIN_BLOCKS: usize = 2;
 /// Sponge absorptions (rows `0..25`).
 pub const SPONGE_ROWS: usize = 25;
@@ -60,55 +61,109 @@ pub const MSG_ROW: usize = ROOT_ROW + 1;
 /// Digit rows (6 field elements x 8 digits).
 pub const DIGIT_ROWS: usize = MH_DECODED_FE * Z;
 
-// Main columns.
-/// First of the 24 columns holding the input state of the row's width-24 permutation.
-pub const IN: usize = 0;
-/// First of the [`PERM24_BUS_OUTPUTS`] columns holding `Perm24(input)[0..17]`.
-pub const OUT: usize = IN + 24;
-const P: usize = OUT + PERM24_BUS_OUTPUTS;
-pub const SIG: usize = P;
-pub const ACTIVE: usize = P + 1;
-pub const PARAM: usize = P + 2;
-pub const A: usize = PARAM + PARAMETER_LEN;
-pub const E0: usize = A + MH_DECODED_FE;
-pub const E1: usize = E0 + HASH_LEN_FE;
-pub const H: usize = E1 + HASH_LEN_FE;
-pub const BITS: usize = H + HASH_LEN_FE;
-pub const ACC: usize = BITS + 3;
-pub const SUM: usize = ACC + 1;
-pub const RBITS: usize = SUM + 1;
-pub const RPROD: usize = RBITS + 7;
-pub const M_CHAIN_IDX: usize = RPROD + 2;
-pub const M_IS_CHAIN: usize = M_CHAIN_IDX + 1;
-pub const M_SLOT_IDX: usize = M_IS_CHAIN + 1; // 2 columns
-pub const M_SLOT_VALID: usize = M_SLOT_IDX + 2; // 2 columns
-pub const M_ROOT: usize = M_SLOT_VALID + 2;
-/// Width of the signature AIR.
-pub const WIDTH: usize = M_ROOT + 1;
+/// The main columns of one row of the signature AIR (99), viewed over a row slice with
+/// `row.borrow()` / `row.borrow_mut()` ([`super::row_view`]).
+#[repr(C)]
+pub struct SigCols<T> {
+    /// Input state of the row's width-24 permutation.
+    pub input: [T; 24],
+    /// `Perm24(input)[0..17]`, received from the permutation table with `input`.
+    pub output: [T; PERM24_BUS_OUTPUTS],
+    /// Index of the block's signature (constant over the block).
+    pub sig: T,
+    /// 1 on a signature's block, 0 on a padding block (constant over the block).
+    pub active: T,
+    /// The key parameter (constant over the block).
+    pub parameter: [T; PARAMETER_LEN],
+    /// The message-hash outputs `A_0..A_5` (constant over the block).
+    pub a: [T; MH_DECODED_FE],
+    /// The chain ends a sponge row absorbs (at most two per row, see [`slots_of_row`]).
+    pub chain_ends: [[T; HASH_LEN_FE]; 2],
+    /// On row `r < 46`: the start of chain `r` (the signature's hash of chain `r`).
+    pub chain_start: [T; HASH_LEN_FE],
+    /// The three bits of digit `r` of the codeword.
+    pub digit_bits: [T; 3],
+    /// Value of the digits of the current 8-digit group so far (little-endian base 8).
+    pub acc: T,
+    /// Sum of the block's chain digits so far.
+    pub sum: T,
+    /// On the last row of group `k`: the bits of the remainder `A_k mod Q`.
+    pub rem_bits: [T; 7],
+    /// `rem_bits[0] rem_bits[1] rem_bits[2]`, then that times `rem_bits[3] rem_bits[4]`.
+    pub rem_prod: [T; 2],
+    /// Committed copies of periodic columns that bus messages read (p3-lookup 0.8 does not read
+    /// periodic columns inside messages), each constrained equal to its periodic column.
+    pub mirror: SigMirrors<T>,
+}
 
-// Periodic columns (period 64).
-const P_SP0: usize = 0;
-const P_SPCONT: usize = 1;
-const P_LEAF_L: usize = 2;
-const P_LEAF_R: usize = 3;
-const P_MERKLE: usize = 4;
-const P_MT0: usize = 5;
-const P_MT1: usize = 6;
-const P_MNEXT_L: usize = 7;
-const P_MNEXT_R: usize = 8;
-const P_MSG: usize = 9;
-const P_BLK_LAST: usize = 10;
-const P_GRP_FIRST_NEXT: usize = 11;
-const P_POW8_NEXT: usize = 12;
-const P_CHAIN_NEXT: usize = 13;
-const P_SELK: usize = 14; // 6 columns
-const P_IS_CHAIN: usize = P_SELK + MH_DECODED_FE;
-const P_CHAIN_IDX: usize = P_IS_CHAIN + 1;
-const P_SLOT_IDX: usize = P_CHAIN_IDX + 1; // 2
-const P_SLOT_VALID: usize = P_SLOT_IDX + 2; // 2
-const P_ROOT: usize = P_SLOT_VALID + 2;
-const P_SLOT_OFF: usize = P_ROOT + 1; // 2 x 15
-const NUM_PERIODIC: usize = P_SLOT_OFF + 2 * SPONGE_RATE;
+/// The mirrored periodic columns of a signature-AIR row (see [`SigPeriodic`] for each meaning).
+#[repr(C)]
+pub struct SigMirrors<T> {
+    /// [`SigPeriodic::chain_idx`].
+    pub chain_idx: T,
+    /// [`SigPeriodic::is_chain`].
+    pub is_chain: T,
+    /// [`SigPeriodic::slot_idx`].
+    pub slot_idx: [T; 2],
+    /// [`SigPeriodic::slot_valid`].
+    pub slot_valid: [T; 2],
+    /// [`SigPeriodic::root`].
+    pub root: T,
+}
+
+/// The periodic columns of the signature AIR (period [`BLOCK`], computed by the verifier from
+/// the epoch): each names the role of row `r` of a block.
+#[repr(C)]
+pub struct SigPeriodic<T> {
+    /// 1 on row 0: the first sponge absorption.
+    pub sponge_first: T,
+    /// 1 on rows `0..24`: the next row continues the sponge.
+    pub sponge_continues: T,
+    /// 1 on row 24 if the leaf is a left child (epoch bit 0 is 0).
+    pub leaf_left: T,
+    /// 1 on row 24 if the leaf is a right child.
+    pub leaf_right: T,
+    /// 1 on the Merkle rows `25..=56`.
+    pub merkle: T,
+    /// The tree tweak of the row's Merkle level.
+    pub merkle_tweak: [T; 2],
+    /// 1 on a Merkle row whose output is the next level's left child.
+    pub next_left: T,
+    /// 1 on a Merkle row whose output is the next level's right child.
+    pub next_right: T,
+    /// 1 on the message-hash row 57.
+    pub msg: T,
+    /// 1 on the block's last row.
+    pub block_last: T,
+    /// 1 when the next row starts an 8-digit group.
+    pub group_first_next: T,
+    /// `8^((r + 1) mod 8)`: the weight of the next row's digit in its group.
+    pub pow8_next: T,
+    /// 1 when the next row's digit is a chain digit (`r + 1 < 46`, cyclically).
+    pub chain_next: T,
+    /// `select_a[k]` is 1 on the last row of group `k`, where `A_k` is decomposed.
+    pub select_a: [T; MH_DECODED_FE],
+    /// 1 on rows `0..46` (the row's digit starts a chain).
+    pub is_chain: T,
+    /// The chain index `r` on rows `0..46`.
+    pub chain_idx: T,
+    /// On a sponge row: the chain index of each chain-end slot.
+    pub slot_idx: [T; 2],
+    /// On a sponge row: 1 for each slot that holds a chain end.
+    pub slot_valid: [T; 2],
+    /// 1 on row 56, whose compression output is the key's root.
+    pub root: T,
+    /// `slot_offset[a][off]` is 1 when slot `a`'s chain end starts at rate offset `off`.
+    pub slot_offset: [[T; SPONGE_RATE]; 2],
+}
+
+super::row_view!(SigCols);
+super::row_view!(SigPeriodic);
+
+/// Width of the signature AIR.
+pub const WIDTH: usize = core::mem::size_of::<SigCols<u8>>();
+/// Number of periodic columns of the signature AIR.
+const NUM_PERIODIC: usize = core::mem::size_of::<SigPeriodic<u8>>();
 
 /// Position in the leaf sponge's input stream of element `j` of chain end `i`.
 const fn stream_pos(chain: usize, j: usize) -> usize {
@@ -135,80 +190,77 @@ pub struct SigAir {
 impl SigAir {
     /// The signature AIR for `message` and `epoch`.
     pub fn new(message: &[u8; 32], epoch: u32) -> Self {
-        let mut per = vec![vec![F::ZERO; BLOCK]; NUM_PERIODIC];
+        let mut rows = vec![F::ZERO; BLOCK * NUM_PERIODIC];
         let bit = |l: usize| (epoch >> l) & 1;
-        for r in 0..BLOCK {
-            let set = |per: &mut Vec<Vec<F>>, c: usize, v: F| per[c][r] = v;
+        for (r, row) in rows.chunks_exact_mut(NUM_PERIODIC).enumerate() {
+            let p: &mut SigPeriodic<F> = row.borrow_mut();
             if r == 0 {
-                set(&mut per, P_SP0, F::ONE);
+                p.sponge_first = F::ONE;
             }
             if r + 1 < SPONGE_ROWS {
-                set(&mut per, P_SPCONT, F::ONE);
+                p.sponge_continues = F::ONE;
             }
             if r + 1 == SPONGE_ROWS {
                 // The leaf is the level-0 node: left child iff epoch bit 0 is 0.
-                set(
-                    &mut per,
-                    if bit(0) == 0 { P_LEAF_L } else { P_LEAF_R },
-                    F::ONE,
-                );
+                if bit(0) == 0 {
+                    p.leaf_left = F::ONE;
+                } else {
+                    p.leaf_right = F::ONE;
+                }
             }
             if (MERKLE_FIRST..=ROOT_ROW).contains(&r) {
                 // This row computes the node of level l + 1 from children of level l.
                 let l = r - MERKLE_FIRST;
-                let t = tree_tweak(
+                p.merkle = F::ONE;
+                p.merkle_tweak = tree_tweak(
                     (l + 1) as u8,
                     epoch.checked_shr((l + 1) as u32).unwrap_or(0),
                 );
-                set(&mut per, P_MERKLE, F::ONE);
-                set(&mut per, P_MT0, t[0]);
-                set(&mut per, P_MT1, t[1]);
                 if r < ROOT_ROW {
-                    let c = if bit(l + 1) == 0 {
-                        P_MNEXT_L
+                    if bit(l + 1) == 0 {
+                        p.next_left = F::ONE;
                     } else {
-                        P_MNEXT_R
-                    };
-                    set(&mut per, c, F::ONE);
+                        p.next_right = F::ONE;
+                    }
                 }
             }
             if r == ROOT_ROW {
-                set(&mut per, P_ROOT, F::ONE);
+                p.root = F::ONE;
             }
             if r == MSG_ROW {
-                set(&mut per, P_MSG, F::ONE);
+                p.msg = F::ONE;
             }
             if r == BLOCK - 1 {
-                set(&mut per, P_BLK_LAST, F::ONE);
+                p.block_last = F::ONE;
             }
             let next = (r + 1) % BLOCK;
             if next.is_multiple_of(Z) {
-                set(&mut per, P_GRP_FIRST_NEXT, F::ONE);
+                p.group_first_next = F::ONE;
             }
-            set(
-                &mut per,
-                P_POW8_NEXT,
-                F::from_u32((BASE as u32).pow((next % Z) as u32)),
-            );
+            p.pow8_next = F::from_u32((BASE as u32).pow((next % Z) as u32));
             if next < DIMENSION {
-                set(&mut per, P_CHAIN_NEXT, F::ONE);
+                p.chain_next = F::ONE;
             }
             if r < DIGIT_ROWS && r % Z == Z - 1 {
-                set(&mut per, P_SELK + r / Z, F::ONE);
+                p.select_a[r / Z] = F::ONE;
             }
             if r < DIMENSION {
-                set(&mut per, P_IS_CHAIN, F::ONE);
-                set(&mut per, P_CHAIN_IDX, F::from_usize(r));
+                p.is_chain = F::ONE;
+                p.chain_idx = F::from_usize(r);
             }
             if r < SPONGE_ROWS {
                 for (a, &i) in slots_of_row(r).iter().enumerate() {
-                    set(&mut per, P_SLOT_IDX + a, F::from_usize(i));
-                    set(&mut per, P_SLOT_VALID + a, F::ONE);
+                    p.slot_idx[a] = F::from_usize(i);
+                    p.slot_valid[a] = F::ONE;
                     let off = stream_pos(i, 0) - r * SPONGE_RATE;
-                    set(&mut per, P_SLOT_OFF + a * SPONGE_RATE + off, F::ONE);
+                    p.slot_offset[a][off] = F::ONE;
                 }
             }
         }
+        // Column-major, as `BaseAir::periodic_columns` returns them.
+        let per: Vec<Vec<F>> = (0..NUM_PERIODIC)
+            .map(|c| (0..BLOCK).map(|r| rows[r * NUM_PERIODIC + c]).collect())
+            .collect();
         Self {
             periodic: std::sync::Arc::new(per),
             capacity: sponge_capacity_value(),
@@ -240,105 +292,118 @@ where
 {
     fn eval(&self, builder: &mut AB) {
         let main = builder.main();
-        let (cur, nxt) = (main.current_slice(), main.next_slice());
-        let per: Vec<AB::Expr> = builder
-            .periodic_values()
-            .iter()
-            .map(|&v| v.into())
-            .collect();
-        let c = |i: usize| -> AB::Expr { cur[i].into() };
-        let n = |i: usize| -> AB::Expr { nxt[i].into() };
-        let out = OUT;
+        let cur: &SigCols<AB::Var> = main.current_slice().borrow();
+        let nxt: &SigCols<AB::Var> = main.next_slice().borrow();
+        let periodic = super::periodic_exprs(builder);
+        let per: &SigPeriodic<AB::Expr> = periodic.as_slice().borrow();
+        let e = |v: AB::Var| -> AB::Expr { v.into() };
         // Feed-forward compression output element j (Merkle node, message hash).
-        let cmp = |j: usize| -> AB::Expr { cur[out + j] + cur[j] };
+        let cmp = |j: usize| -> AB::Expr { cur.output[j] + cur.input[j] };
         let one = AB::Expr::ONE;
 
         // --- Block-constant columns: sig, active, parameter, A.
-        let keep = one.clone() - per[P_BLK_LAST].clone();
-        for col in [SIG, ACTIVE]
-            .into_iter()
-            .chain(PARAM..PARAM + PARAMETER_LEN)
-            .chain(A..A + MH_DECODED_FE)
-        {
-            builder.assert_zero(keep.clone() * (n(col) - c(col)));
+        let keep = one.clone() - per.block_last.clone();
+        let constant = |c: &SigCols<AB::Var>| -> Vec<AB::Var> {
+            [c.sig, c.active]
+                .into_iter()
+                .chain(c.parameter)
+                .chain(c.a)
+                .collect()
+        };
+        for (n, c) in constant(nxt).into_iter().zip(constant(cur)) {
+            builder.assert_zero(keep.clone() * (e(n) - e(c)));
         }
-        builder.assert_bool(cur[ACTIVE]);
+        builder.assert_bool(cur.active);
 
-        // --- Leaf sponge.
-        let sp0 = per[P_SP0].clone();
+        // --- Leaf sponge: [capacity (9) | parameter (5) | leaf tweak (2) | chain ends ...].
+        let sp0 = per.sponge_first.clone();
         for j in 0..CAPACITY {
-            builder.assert_zero(sp0.clone() * (c(j) - self.capacity[j]));
+            builder.assert_zero(sp0.clone() * (e(cur.input[j]) - self.capacity[j]));
         }
         for j in 0..PARAMETER_LEN {
-            builder.assert_zero(sp0.clone() * (c(CAPACITY + j) - c(PARAM + j)));
+            builder.assert_zero(sp0.clone() * (e(cur.input[CAPACITY + j]) - e(cur.parameter[j])));
         }
         for j in 0..2 {
-            builder
-                .assert_zero(sp0.clone() * (c(CAPACITY + PARAMETER_LEN + j) - self.leaf_tweak[j]));
+            builder.assert_zero(
+                sp0.clone() * (e(cur.input[CAPACITY + PARAMETER_LEN + j]) - self.leaf_tweak[j]),
+            );
         }
         // Replacement sponge: the capacity part carries over, the rate part is overwritten.
         for j in 0..CAPACITY {
-            builder.assert_zero(per[P_SPCONT].clone() * (n(j) - c(out + j)));
+            builder
+                .assert_zero(per.sponge_continues.clone() * (e(nxt.input[j]) - e(cur.output[j])));
         }
         // Chain-end slots: slot a of row r holds the chain end starting at rate offset `off`;
         // element j sits at offset off + j, in this row's rate or (past 15) the next row's.
-        for (slot, e) in [E0, E1].into_iter().enumerate() {
-            for j in 0..HASH_LEN_FE {
+        for (slot, end) in cur.chain_ends.iter().enumerate() {
+            for (j, &end_j) in end.iter().enumerate() {
                 let mut acc = AB::Expr::ZERO;
                 for off in 0..SPONGE_RATE {
                     let q = off + j;
                     let src = if q < SPONGE_RATE {
-                        c(CAPACITY + q)
+                        e(cur.input[CAPACITY + q])
                     } else {
-                        n(CAPACITY + q - SPONGE_RATE)
+                        e(nxt.input[CAPACITY + q - SPONGE_RATE])
                     };
-                    acc += per[P_SLOT_OFF + slot * SPONGE_RATE + off].clone() * (c(e + j) - src);
+                    acc += per.slot_offset[slot][off].clone() * (e(end_j) - src);
                 }
                 builder.assert_zero(acc);
             }
         }
 
-        // --- Merkle path. The sponge output (rate part) is the leaf, the level-0 node.
+        // --- Merkle path: node inputs [parameter (5) | tree tweak (2) | left (8) | right (8) | 0].
+        // The sponge output (rate part) is the leaf, the level-0 node.
         for j in 0..HASH_LEN_FE {
-            let leaf = c(out + CAPACITY + j);
+            let leaf = e(cur.output[CAPACITY + j]);
             builder.assert_zero(
-                per[P_LEAF_L].clone() * (n(7 + j) - leaf.clone())
-                    + per[P_LEAF_R].clone() * (n(15 + j) - leaf),
+                per.leaf_left.clone() * (e(nxt.input[node_layout::LEFT + j]) - leaf.clone())
+                    + per.leaf_right.clone() * (e(nxt.input[node_layout::RIGHT + j]) - leaf),
             );
             let node = cmp(j);
             builder.assert_zero(
-                per[P_MNEXT_L].clone() * (n(7 + j) - node.clone())
-                    + per[P_MNEXT_R].clone() * (n(15 + j) - node),
+                per.next_left.clone() * (e(nxt.input[node_layout::LEFT + j]) - node.clone())
+                    + per.next_right.clone() * (e(nxt.input[node_layout::RIGHT + j]) - node),
             );
         }
-        let merkle = per[P_MERKLE].clone();
+        let merkle = per.merkle.clone();
         for j in 0..PARAMETER_LEN {
-            builder.assert_zero(merkle.clone() * (c(j) - c(PARAM + j)));
+            builder.assert_zero(
+                merkle.clone() * (e(cur.input[node_layout::PARAMETER + j]) - e(cur.parameter[j])),
+            );
         }
-        builder.assert_zero(merkle.clone() * c(5) - per[P_MT0].clone());
-        builder.assert_zero(merkle.clone() * c(6) - per[P_MT1].clone());
-        builder.assert_zero(merkle * c(23));
+        for j in 0..TWEAK_LEN_FE {
+            builder.assert_zero(
+                merkle.clone() * e(cur.input[node_layout::TWEAK + j]) - per.merkle_tweak[j].clone(),
+            );
+        }
+        builder.assert_zero(merkle * e(cur.input[node_layout::RIGHT + HASH_LEN_FE]));
 
         // --- Message hash: [message (9) | parameter (5) | message tweak (2) | rho (7) | 0].
-        let msg = per[P_MSG].clone();
-        for j in 0..9 {
-            builder.assert_zero(msg.clone() * (c(j) - self.message_fe[j]));
+        let msg = per.msg.clone();
+        for j in 0..MSG_LEN_FE {
+            builder.assert_zero(
+                msg.clone() * (e(cur.input[msg_layout::MESSAGE + j]) - self.message_fe[j]),
+            );
         }
         for j in 0..PARAMETER_LEN {
-            builder.assert_zero(msg.clone() * (c(9 + j) - c(PARAM + j)));
+            builder.assert_zero(
+                msg.clone() * (e(cur.input[msg_layout::PARAMETER + j]) - e(cur.parameter[j])),
+            );
         }
-        for j in 0..2 {
-            builder.assert_zero(msg.clone() * (c(14 + j) - self.message_tweak[j]));
+        for j in 0..TWEAK_LEN_FE {
+            builder.assert_zero(
+                msg.clone() * (e(cur.input[msg_layout::TWEAK + j]) - self.message_tweak[j]),
+            );
         }
-        builder.assert_zero(msg.clone() * c(23));
+        builder.assert_zero(msg.clone() * e(cur.input[msg_layout::RHO + RAND_LEN_FE]));
         for k in 0..MH_DECODED_FE {
-            builder.assert_zero(msg.clone() * (c(A + k) - cmp(k)));
+            builder.assert_zero(msg.clone() * (e(cur.a[k]) - cmp(k)));
         }
 
         // --- Aborting decode and target sum.
-        builder.assert_bools([cur[BITS], cur[BITS + 1], cur[BITS + 2]]);
-        let digit = |row: &[AB::Var]| -> AB::Expr {
-            row[BITS] + row[BITS + 1] * F::TWO + row[BITS + 2] * F::from_u8(4)
+        builder.assert_bools(cur.digit_bits);
+        let digit = |row: &SigCols<AB::Var>| -> AB::Expr {
+            row.digit_bits[0] + row.digit_bits[1] * F::TWO + row.digit_bits[2] * F::from_u8(4)
         };
         let x = digit(cur);
         let x_next = digit(nxt);
@@ -351,80 +416,83 @@ where
         // starts a group with weight 8^0.
         builder.assert_zero(
             transition.clone()
-                * (n(ACC)
-                    - (one.clone() - per[P_GRP_FIRST_NEXT].clone()) * c(ACC)
-                    - per[P_POW8_NEXT].clone() * x_next.clone()),
+                * (e(nxt.acc)
+                    - (one.clone() - per.group_first_next.clone()) * e(cur.acc)
+                    - per.pow8_next.clone() * x_next.clone()),
         );
-        builder.assert_zero(first_row.clone() * (c(ACC) - x.clone()));
+        builder.assert_zero(first_row.clone() * (e(cur.acc) - x.clone()));
         // sum: digit sum of the block's chain digits so far. Row 0 is a chain-digit row.
         builder.assert_zero(
             transition
-                * (n(SUM)
-                    - (one.clone() - per[P_BLK_LAST].clone()) * c(SUM)
-                    - per[P_CHAIN_NEXT].clone() * x_next),
+                * (e(nxt.sum)
+                    - (one.clone() - per.block_last.clone()) * e(cur.sum)
+                    - per.chain_next.clone() * x_next),
         );
-        builder.assert_zero(first_row * (c(SUM) - x.clone()));
-        builder.assert_zero(per[P_BLK_LAST].clone() * (c(SUM) - F::from_usize(TARGET_SUM)));
+        builder.assert_zero(first_row * (e(cur.sum) - x.clone()));
+        builder.assert_zero(per.block_last.clone() * (e(cur.sum) - F::from_usize(TARGET_SUM)));
         // A_k = Q * d_k + rem_k with d_k the 8 digits of group k and rem_k in [0, Q).
         let mut rem = AB::Expr::ZERO;
-        for m in 0..7 {
-            builder.assert_bool(cur[RBITS + m]);
-            rem += cur[RBITS + m] * F::from_u32(1 << m);
+        for (m, &bit) in cur.rem_bits.iter().enumerate() {
+            builder.assert_bool(bit);
+            rem += bit * F::from_u32(1 << m);
         }
-        builder.assert_eq(cur[RPROD], cur[RBITS] * cur[RBITS + 1] * cur[RBITS + 2]);
-        builder.assert_eq(cur[RPROD + 1], cur[RPROD] * cur[RBITS + 3] * cur[RBITS + 4]);
-        builder.assert_zero(cur[RPROD + 1] * cur[RBITS + 5] * cur[RBITS + 6]);
+        let (b, p) = (cur.rem_bits, cur.rem_prod);
+        builder.assert_eq(p[0], b[0] * b[1] * b[2]);
+        builder.assert_eq(p[1], p[0] * b[3] * b[4]);
+        builder.assert_zero(p[1] * b[5] * b[6]);
         for k in 0..MH_DECODED_FE {
             builder.assert_zero(
-                per[P_SELK + k].clone() * (c(ACC) * F::from_u32(Q) + rem.clone() - c(A + k)),
+                per.select_a[k].clone() * (e(cur.acc) * F::from_u32(Q) + rem.clone() - e(cur.a[k])),
             );
         }
 
         // --- Mirrors of periodic columns used in bus messages.
+        let m = &cur.mirror;
         for (col, p) in [
-            (M_CHAIN_IDX, P_CHAIN_IDX),
-            (M_IS_CHAIN, P_IS_CHAIN),
-            (M_SLOT_IDX, P_SLOT_IDX),
-            (M_SLOT_IDX + 1, P_SLOT_IDX + 1),
-            (M_SLOT_VALID, P_SLOT_VALID),
-            (M_SLOT_VALID + 1, P_SLOT_VALID + 1),
-            (M_ROOT, P_ROOT),
+            (m.chain_idx, &per.chain_idx),
+            (m.is_chain, &per.is_chain),
+            (m.slot_idx[0], &per.slot_idx[0]),
+            (m.slot_idx[1], &per.slot_idx[1]),
+            (m.slot_valid[0], &per.slot_valid[0]),
+            (m.slot_valid[1], &per.slot_valid[1]),
+            (m.root, &per.root),
         ] {
-            builder.assert_zero(c(col) - per[p].clone());
+            builder.assert_zero(e(col) - p.clone());
         }
 
         // --- Buses.
-        let active = cur[ACTIVE];
-        let param: Vec<AB::Expr> = (0..PARAMETER_LEN).map(|j| c(PARAM + j)).collect();
+        let active = cur.active;
+        let param: Vec<AB::Expr> = cur.parameter.iter().map(|&v| e(v)).collect();
         let chain_bus = PermutationCheckBus::new(CHAIN_BUS);
         // Chain start: (sig, i, x_i, H, parameter) at position x_i.
-        let mut start = vec![c(SIG), c(M_CHAIN_IDX), x];
-        start.extend((0..HASH_LEN_FE).map(|j| c(H + j)));
+        let mut start = vec![e(cur.sig), e(m.chain_idx), x];
+        start.extend(cur.chain_start.iter().map(|&v| e(v)));
         start.extend(param.iter().cloned());
-        chain_bus.send(builder, start, Count::bounded(active * cur[M_IS_CHAIN], 1));
+        chain_bus.send(builder, start, Count::bounded(active * m.is_chain, 1));
         // Chain ends at position 7, absorbed by the sponge.
-        for (slot, e) in [E0, E1].into_iter().enumerate() {
-            let mut end = vec![c(SIG), c(M_SLOT_IDX + slot), AB::Expr::from_usize(BASE - 1)];
-            end.extend((0..HASH_LEN_FE).map(|j| c(e + j)));
+        for (slot, end_slot) in cur.chain_ends.iter().enumerate() {
+            let mut end = vec![
+                e(cur.sig),
+                e(m.slot_idx[slot]),
+                AB::Expr::from_usize(BASE - 1),
+            ];
+            end.extend(end_slot.iter().map(|&v| e(v)));
             end.extend(param.iter().cloned());
             chain_bus.receive(
                 builder,
                 end,
-                Count::bounded(active * cur[M_SLOT_VALID + slot], 1),
+                Count::bounded(active * m.slot_valid[slot], 1),
             );
         }
         // The root, checked against the key table.
-        let mut root = vec![c(SIG)];
+        let mut root = vec![e(cur.sig)];
         root.extend((0..HASH_LEN_FE).map(cmp));
         root.extend(param);
-        PermutationCheckBus::new(ROOT_BUS).send(
-            builder,
-            root,
-            Count::bounded(active * cur[M_ROOT], 1),
-        );
+        PermutationCheckBus::new(ROOT_BUS).send(builder, root, Count::bounded(active * m.root, 1));
         // Every row's (input, output[0..17]) is one evaluation of the width-24 permutation,
         // taken from the permutation table (one row there per row here, padding included).
-        let perm: Vec<AB::Expr> = (IN..IN + PERM24_MESSAGE_WIDTH).map(c).collect();
+        let perm: Vec<AB::Expr> = cur.input.iter().chain(&cur.output).map(|&v| e(v)).collect();
+        debug_assert_eq!(perm.len(), PERM24_MESSAGE_WIDTH);
         PermutationCheckBus::new(PERM24_BUS).receive(builder, perm, 1);
     }
 }
@@ -480,13 +548,16 @@ pub fn fill_block(
     epoch: u32,
     filler: &PermFiller<24>,
 ) {
-    let mut rows: Vec<&mut [F]> = block.chunks_mut(WIDTH).collect();
+    let mut rows: Vec<&mut SigCols<F>> = block
+        .chunks_exact_mut(WIDTH)
+        .map(|row| row.borrow_mut())
+        .collect();
     let mut perm_rows: Vec<&mut [F]> = perm_block.chunks_mut(PERM24_COLS).collect();
     // Proves Perm24(input) in table row r, copies input and output[0..17] into block row r.
-    let mut permute = |rows: &mut Vec<&mut [F]>, r: usize, input: [F; 24]| -> [F; 24] {
+    let mut permute = |rows: &mut Vec<&mut SigCols<F>>, r: usize, input: [F; 24]| -> [F; 24] {
         let o = filler.fill(perm_rows[r], input);
-        rows[r][IN..IN + 24].copy_from_slice(&input);
-        rows[r][OUT..OUT + PERM24_BUS_OUTPUTS].copy_from_slice(&o[..PERM24_BUS_OUTPUTS]);
+        rows[r].input = input;
+        rows[r].output.copy_from_slice(&o[..PERM24_BUS_OUTPUTS]);
         o
     };
     // Sponge rows.
@@ -498,8 +569,7 @@ pub fn fill_block(
             leaf.copy_from_slice(&o[CAPACITY..CAPACITY + HASH_LEN_FE]);
         }
         for (a, &i) in slots_of_row(r).iter().enumerate() {
-            let e = if a == 0 { E0 } else { E1 };
-            rows[r][e..e + HASH_LEN_FE].copy_from_slice(&w.ends[i]);
+            rows[r].chain_ends[a] = w.ends[i];
         }
     }
     // Merkle rows.
@@ -533,13 +603,13 @@ pub fn fill_block(
     let mut acc = F::ZERO;
     let mut sum = F::ZERO;
     for (r, row) in rows.iter_mut().enumerate() {
-        row[SIG] = F::from_u32(sig);
-        row[ACTIVE] = F::from_bool(active);
-        row[PARAM..PARAM + PARAMETER_LEN].copy_from_slice(&w.parameter);
-        row[A..A + MH_DECODED_FE].copy_from_slice(&a);
+        row.sig = F::from_u32(sig);
+        row.active = F::from_bool(active);
+        row.parameter = w.parameter;
+        row.a = a;
         let x = if r < DIGIT_ROWS { w.digits[r] } else { 0 };
         for b in 0..3 {
-            row[BITS + b] = F::from_u8((x >> b) & 1);
+            row.digit_bits[b] = F::from_u8((x >> b) & 1);
         }
         let xf = F::from_u8(x);
         acc = if r % Z == 0 {
@@ -550,30 +620,30 @@ pub fn fill_block(
         if r < DIMENSION {
             sum += xf;
         }
-        row[ACC] = acc;
-        row[SUM] = sum;
+        row.acc = acc;
+        row.sum = sum;
         if r < DIGIT_ROWS && r % Z == Z - 1 {
             let rem = w.remainders[r / Z];
             for m in 0..7 {
-                row[RBITS + m] = F::from_u32((rem >> m) & 1);
+                row.rem_bits[m] = F::from_u32((rem >> m) & 1);
             }
         }
-        let rb: [F; 7] = core::array::from_fn(|m| row[RBITS + m]);
-        row[RPROD] = rb[0] * rb[1] * rb[2];
-        row[RPROD + 1] = row[RPROD] * rb[3] * rb[4];
+        let rb = row.rem_bits;
+        row.rem_prod[0] = rb[0] * rb[1] * rb[2];
+        row.rem_prod[1] = row.rem_prod[0] * rb[3] * rb[4];
         if r < DIMENSION {
-            row[H..H + HASH_LEN_FE].copy_from_slice(&w.starts[r]);
-            row[M_CHAIN_IDX] = F::from_usize(r);
-            row[M_IS_CHAIN] = F::ONE;
+            row.chain_start = w.starts[r];
+            row.mirror.chain_idx = F::from_usize(r);
+            row.mirror.is_chain = F::ONE;
         }
         if r < SPONGE_ROWS {
             for (a, &i) in slots_of_row(r).iter().enumerate() {
-                row[M_SLOT_IDX + a] = F::from_usize(i);
-                row[M_SLOT_VALID + a] = F::ONE;
+                row.mirror.slot_idx[a] = F::from_usize(i);
+                row.mirror.slot_valid[a] = F::ONE;
             }
         }
         if r == ROOT_ROW {
-            row[M_ROOT] = F::ONE;
+            row.mirror.root = F::ONE;
         }
     }
 }
@@ -616,7 +686,7 @@ pub fn generate_trace(
 const _: () = {
     assert!(CAPACITY + HASH_LEN_FE == PERM24_BUS_OUTPUTS);
     assert!(HASH_LEN_FE <= PERM24_BUS_OUTPUTS && MH_DECODED_FE <= PERM24_BUS_OUTPUTS);
-    assert!(OUT + PERM24_BUS_OUTPUTS == SIG);
+    assert!(NUM_PERIODIC == 57);
     assert!(ROOT_ROW == 56 && MSG_ROW == 57);
     assert!(MSG_ROW < BLOCK && DIGIT_ROWS <= BLOCK);
     assert!(WIDTH == 99);

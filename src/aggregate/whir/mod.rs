@@ -1,4 +1,4 @@
-//! The multilinear backend: the same four AIR instances ([`system::AggAir`]) proved by Plonky3's
+//! The multilinear backend: the same four AIR instances ([`AggAir`]) proved by Plonky3's
 //! multilinear STARK (`p3-multi-stark`: a SuperSpartan-style zerocheck sumcheck over every table,
 //! LogUp buses reduced by fractional GKR) with every trace committed in one WHIR commitment
 //! (`p3-whir`, Arnon, Chiesa, Fenzi, Yogev, "WHIR: Reed-Solomon Proximity Testing with
@@ -10,13 +10,13 @@
 //! (sumcheck over the extension field, one DFT per WHIR round).
 //!
 //! Field, challenge field, Merkle hash (Keccak-256 over 32-byte digests) and transcript hash are
-//! those of the FRI backend ([`super::config`]); only the transcript's domain separator differs
+//! those of the FRI backend ([`super::field`]); only the transcript's domain separator differs
 //! ([`TRANSCRIPT_DOMAIN`]), so a transcript of one backend never replays in the other.
 //!
 //! Soundness is computed by `p3_multi_stark::security_report` for the exact statement shape (the
 //! heights and widths of the four traces): it composes the zerocheck, LogUp/GKR, opening-claim
 //! batching and every WHIR round, and is capped by the hash's collision resistance (128 bits).
-//! [`security_bits`] returns it. The two WHIR presets ([`super::config::PRESETS`], ids 8 and 9,
+//! [`security_bits`] returns it. The two WHIR presets ([`super::preset::PRESETS`], ids 8 and 9,
 //! proven regime at rates 1/2 and 1/4) reach 124 bits up to 256 signatures and 123 up to 1024
 //! (124.6 / 124.3 bits at N = 256, 123.7 / 123.1 at N = 1024; asserted in
 //! `tests/format_security.rs`). There is no conjectured WHIR preset: the report leaves WHIR's
@@ -28,8 +28,9 @@
 //! spends the whole grinding budget on every query phase and buys queries for the rest of the
 //! term, so the budget trades prover time (about 2^20 Keccak evaluations per phase) for proof
 //! size; folding soundness alone needs 17 bits at 2^24 variables. Small statements grind less
-//! ([`grinding_budget`]). Measured at N = 256, rate 1/2 (2026-11-22, `whir_timing` with
-//! `MSIG_TUNE`, two runs each, with the prefix stacking layout used then; the suffix layout of
+//! ([`grinding_budget`]). Measured at N = 256, rate 1/2 (2026-11-22, with a tuning harness
+//! since replaced by `multisig bench --backend whir` and `examples/aggregate_profile.rs`, two runs
+//! each, with the prefix stacking layout used then; the suffix layout of
 //! [`WhirLayout`] later took the chosen row to 1.7 to 1.9 s), against session 3's schedule
 //! (first folding 7, rate step 3, 23 bits: 3.0 s, 292.7 KiB):
 //!
@@ -48,7 +49,6 @@
 //! queries proves less, so they need more of them.
 
 use p3_dft::Radix2DFTSmallBatch;
-use p3_keccak::{Keccak256Hash, KeccakF};
 use p3_matrix::dense::RowMajorMatrix;
 use p3_multi_stark::config::MultiStarkConfig;
 use p3_multi_stark::{
@@ -59,14 +59,18 @@ use p3_sumcheck::layout::{plan_stacked_layout, Layout, SuffixProver, Table, Tabl
 use p3_whir::{FoldingFactor, ProtocolParameters, SecurityAssumption, WhirConfig, WhirProver};
 use rayon::prelude::*;
 
-use super::config::{
-    Challenge, Challenger, KeccakU64Sponge, LeafHash, NodeCompress, Preset, Val, ValMmcs,
-};
-use super::system::{self, AggAir, Statement};
-use super::Regime;
+use super::air::AggAir;
+use super::field::{challenge_field_bits, val_mmcs, Challenge, Challenger, Val, ValMmcs};
+use super::options::{Regime, VerifyError};
+use super::preset::{whir_presets, WhirPreset};
+use super::profile::profile;
+use super::proof_system::{catch_prover, catch_verifier, ProofSystem};
+use super::statement::{reference_airs, with_placeholder_statement, Statement};
+
+pub mod envelope;
 
 /// Transcript domain separator of the WHIR backend (the FRI backend uses
-/// [`super::config::TRANSCRIPT_DOMAIN`]).
+/// `fri::config::TRANSCRIPT_DOMAIN`).
 pub const TRANSCRIPT_DOMAIN: &[u8] = b"multisig/leansig-xmss-aggregate/whir/v1";
 
 /// Collision resistance of the Merkle and transcript hash (Keccak-256), in bits: the cap on every
@@ -88,30 +92,6 @@ pub type WhirPcs = WhirProver<Challenge, Val, WhirDft, ValMmcs, Challenger, Whir
 
 /// A multilinear STARK proof of the four AIR instances (the Plonky3 value the envelope mirrors).
 pub type WhirProof = MultiStarkProof<WhirStarkConfig>;
-
-/// WHIR and zerocheck parameters of one preset (see [`super::config::PRESETS`]).
-///
-/// All `*_pow_bits` are proof-of-work difficulties in bits (about `2^bits` Keccak evaluations for
-/// the prover, one for the verifier).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct WhirSchedule {
-    /// Variables folded in the first WHIR round (also the smallest table arity).
-    pub first_folding: u8,
-    /// Variables folded in every later round.
-    pub folding: u8,
-    /// How much `log_inv_rate` grows from one round's codeword to the next (`folding - 1` keeps
-    /// every codeword half the size of the previous one, WHIR's usual schedule).
-    pub rate_step: u8,
-    /// Bits each WHIR error term is sized for (queries and out-of-domain samples per round).
-    pub term_bits: u8,
-    /// Grinding budget of each WHIR query phase and folding challenge, in bits, for statements
-    /// of more than `pow_bits` variables. A smaller statement of `v` variables grinds at most
-    /// `v - 1` bits (never less than folding soundness demands) and buys the difference with
-    /// queries instead; see [`grinding_budget`].
-    pub pow_bits: u8,
-    /// Grinding in each zerocheck sumcheck round (0 = none).
-    pub zerocheck_pow_bits: u8,
-}
 
 /// The multilinear STARK configuration: WHIR commitment, quintic challenge field, Keccak
 /// transcript. Built per statement by [`stark_config`], since WHIR's rounds depend on the number
@@ -183,7 +163,7 @@ fn statement_shapes(stmt: &Statement<'_>, airs: &[AggAir]) -> Vec<(usize, usize)
 /// # Errors
 /// A message when the schedule does not fit (`num_variables` below the first folding).
 pub fn protocol_parameters(
-    preset: &Preset,
+    preset: &WhirPreset,
     num_variables: usize,
 ) -> Result<ProtocolParameters, String> {
     let budget = grinding_budget(preset, num_variables)?;
@@ -205,8 +185,8 @@ pub fn protocol_parameters(
 ///
 /// # Errors
 /// As [`protocol_parameters`].
-pub fn grinding_budget(preset: &Preset, num_variables: usize) -> Result<usize, String> {
-    let start = usize::from(preset.whir.pow_bits).min(num_variables.saturating_sub(1));
+pub fn grinding_budget(preset: &WhirPreset, num_variables: usize) -> Result<usize, String> {
+    let start = usize::from(preset.pow_bits).min(num_variables.saturating_sub(1));
     for budget in start..=MAX_GRINDING_BITS {
         let params = parameters_with_budget(preset, num_variables, budget)?;
         if WhirConfig::<Challenge, Val, Challenger>::new(num_variables, params).is_ok() {
@@ -214,7 +194,7 @@ pub fn grinding_budget(preset: &Preset, num_variables: usize) -> Result<usize, S
         }
     }
     // No budget fits (the domain is too large, say): the caller's `WhirConfig::new` names why.
-    Ok(usize::from(preset.whir.pow_bits))
+    Ok(usize::from(preset.pow_bits))
 }
 
 /// The most grinding bits [`grinding_budget`] will raise a budget to when folding soundness
@@ -223,11 +203,11 @@ pub const MAX_GRINDING_BITS: usize = 26;
 
 /// [`protocol_parameters`] at an explicit grinding budget (bits).
 fn parameters_with_budget(
-    preset: &Preset,
+    preset: &WhirPreset,
     num_variables: usize,
     pow_bits: usize,
 ) -> Result<ProtocolParameters, String> {
-    let s = preset.whir;
+    let s = preset;
     let folding = FoldingFactor::ConstantFromSecondRound(
         usize::from(s.first_folding),
         usize::from(s.folding),
@@ -246,10 +226,8 @@ fn parameters_with_budget(
         starting_log_inv_rate: usize::from(preset.log_inv_rate),
         round_log_inv_rates,
         folding_factor: folding,
-        soundness_type: match preset.regime {
-            Regime::Proven => SecurityAssumption::JohnsonBound,
-            Regime::Conjectured => SecurityAssumption::CapacityBound,
-        },
+        // WHIR presets are proven-regime only.
+        soundness_type: SecurityAssumption::JohnsonBound,
         security_level: usize::from(s.term_bits),
         pow_bits,
     })
@@ -260,28 +238,27 @@ fn parameters_with_budget(
 /// # Errors
 /// A message when p3-whir rejects the parameters (for example a codeword past KoalaBear's 2^24
 /// two-adic domain).
-pub fn stark_config(preset: &Preset, num_variables: usize) -> Result<WhirStarkConfig, String> {
+pub fn stark_config(preset: &WhirPreset, num_variables: usize) -> Result<WhirStarkConfig, String> {
     let params = protocol_parameters(preset, num_variables)?;
     let config = WhirConfig::new(num_variables, params)
         .map_err(|e| format!("WHIR parameters for {num_variables} variables: {e:?}"))?;
-    let sponge = KeccakU64Sponge::new(KeccakF);
-    let mmcs = ValMmcs::new(LeafHash::new(sponge), NodeCompress::new(sponge), 0);
+    let mmcs: ValMmcs = val_mmcs(0);
     Ok(WhirStarkConfig {
         pcs: WhirPcs::new(config, WhirDft::default(), mmcs),
-        first_folding: usize::from(preset.whir.first_folding),
+        first_folding: usize::from(preset.first_folding),
     })
 }
 
 /// A fresh transcript of this backend.
 fn challenger() -> Challenger {
-    Challenger::from_hasher(TRANSCRIPT_DOMAIN.to_vec(), Keccak256Hash)
+    super::field::challenger(TRANSCRIPT_DOMAIN)
 }
 
 /// Variables of the stacked trace polynomial of `stmt` under `preset` (see [`num_variables`]).
-pub fn statement_num_variables(preset: &Preset, stmt: &Statement<'_>, airs: &[AggAir]) -> usize {
+pub fn statement_num_variables(preset: &WhirPreset, stmt: &Statement<'_>, airs: &[AggAir]) -> usize {
     num_variables(
         &statement_shapes(stmt, airs),
-        usize::from(preset.whir.first_folding),
+        usize::from(preset.first_folding),
     )
 }
 
@@ -290,7 +267,7 @@ pub fn statement_num_variables(preset: &Preset, stmt: &Statement<'_>, airs: &[Ag
 /// # Errors
 /// As [`stark_config`].
 pub fn statement_config(
-    preset: &Preset,
+    preset: &WhirPreset,
     stmt: &Statement<'_>,
     airs: &[AggAir],
 ) -> Result<WhirStarkConfig, String> {
@@ -298,7 +275,7 @@ pub fn statement_config(
 }
 
 /// The proving and verifying keys of the four AIRs, built once per process from
-/// [`system::reference_airs`].
+/// [`reference_airs`].
 ///
 /// Our AIRs have no preprocessed columns, so a key holds only what the multilinear prover derives
 /// from the AIRs' structure (per-variable constraint degrees and constraint counts); like the FRI
@@ -312,42 +289,31 @@ fn keys() -> Result<&'static (ProvingKey<WhirStarkConfig>, VerifyingKey<WhirStar
     type Keys = (ProvingKey<WhirStarkConfig>, VerifyingKey<WhirStarkConfig>);
     static KEYS: std::sync::OnceLock<Result<Keys, String>> = std::sync::OnceLock::new();
     KEYS.get_or_init(|| {
-        let airs = system::reference_airs();
+        let airs = reference_airs();
         keys_for(&airs)
     })
     .as_ref()
     .map_err(Clone::clone)
 }
 
-/// Builds the cached keys now ([`super::prepare`]).
-///
-/// # Errors
-/// The message of a failed setup (see [`keys`]).
-pub(crate) fn prepare() -> Result<(), String> {
-    keys().map(|_| ())
-}
-
 /// Runs setup for `airs` (uncached; see [`keys`]).
 fn keys_for(
     airs: &[AggAir],
 ) -> Result<(ProvingKey<WhirStarkConfig>, VerifyingKey<WhirStarkConfig>), String> {
-    let preset = super::config::PRESETS
-        .iter()
-        .find(|p| p.backend == super::Backend::Whir)
-        .ok_or("no WHIR preset")?;
-    let first_folding = usize::from(preset.whir.first_folding);
+    let preset = whir_presets().next().ok_or("no WHIR preset")?;
+    let first_folding = usize::from(preset.first_folding);
     let shapes: Vec<(usize, usize)> = airs
         .iter()
         .map(|air| (first_folding, p3_air::BaseAir::<Val>::width(air)))
         .collect();
-    let config = stark_config(preset, num_variables(&shapes, first_folding))?;
+    let config = stark_config(&preset, num_variables(&shapes, first_folding))?;
     let refs: Vec<&AggAir> = airs.iter().collect();
     setup(&config, &refs, &mut challenger()).map_err(|e| format!("setup: {e:?}"))
 }
 
 /// Proves the four traces of `stmt` under a WHIR `preset`.
 ///
-/// `traces` are the row-major traces of [`super::system::build_traces`], in instance order; each
+/// `traces` are the row-major traces of [`super::statement::build_traces`], in instance order; each
 /// is dropped as soon as its column-major copy exists, so the prover's peak memory holds one
 /// copy of the trace.
 ///
@@ -355,7 +321,7 @@ fn keys_for(
 /// A message when the parameters do not fit the statement or the prover fails. The multilinear
 /// prover does not check constraints first: a bad witness gives a proof that does not verify.
 pub fn prove(
-    preset: &Preset,
+    preset: &WhirPreset,
     stmt: &Statement<'_>,
     airs: &[AggAir],
     traces: Vec<RowMajorMatrix<Val>>,
@@ -365,7 +331,7 @@ pub fn prove(
 
 /// [`prove`] with an explicit proving key.
 fn prove_with_key(
-    preset: &Preset,
+    preset: &WhirPreset,
     stmt: &Statement<'_>,
     airs: &[AggAir],
     traces: Vec<RowMajorMatrix<Val>>,
@@ -378,7 +344,7 @@ fn prove_with_key(
         .into_par_iter()
         .map(|trace| Table::new(trace.transpose()))
         .collect();
-    super::profile("whir: column-major tables", t);
+    profile("whir: column-major tables", t);
     let instances = ProverInstances::new(
         airs.iter()
             .zip(tables)
@@ -390,7 +356,7 @@ fn prove_with_key(
     p3_multi_stark::prove(
         &config,
         instances,
-        usize::from(preset.whir.zerocheck_pow_bits),
+        usize::from(preset.zerocheck_pow_bits),
         &mut ch,
     )
     .map_err(|e| format!("{e:?}"))
@@ -401,20 +367,20 @@ fn prove_with_key(
 /// # Errors
 /// A message naming the first check that fails (zerocheck, lookup, opening, transcript shape).
 pub fn verify(
-    preset: &Preset,
+    preset: &WhirPreset,
     stmt: &Statement<'_>,
     airs: &[AggAir],
     proof: &WhirProof,
 ) -> Result<(), String> {
     let t = std::time::Instant::now();
     let vk = &keys()?.1;
-    super::profile("whir verify: keys", t);
+    profile("whir verify: keys", t);
     verify_with_key(preset, stmt, airs, proof, vk)
 }
 
 /// [`verify`] with an explicit verifying key.
 fn verify_with_key(
-    preset: &Preset,
+    preset: &WhirPreset,
     stmt: &Statement<'_>,
     airs: &[AggAir],
     proof: &WhirProof,
@@ -430,18 +396,18 @@ fn verify_with_key(
         &config,
         instances,
         proof,
-        usize::from(preset.whir.zerocheck_pow_bits),
+        usize::from(preset.zerocheck_pow_bits),
         &mut ch,
     )
     .map_err(|e| format!("{e}"))
 }
 
-/// Prints the time of the verifier proper when dropped (see [`super::profile`]).
+/// Prints the time of the verifier proper when dropped (see `super::profile`).
 struct ProfileOnDrop(std::time::Instant);
 
 impl Drop for ProfileOnDrop {
     fn drop(&mut self) {
-        super::profile("whir verify: multi-stark verify", self.0);
+        profile("whir verify: multi-stark verify", self.0);
     }
 }
 
@@ -472,20 +438,15 @@ fn verifier_instances<'a>(
 ///
 /// # Errors
 /// As [`security_terms`].
-pub fn security_bits_for_signatures(preset: &Preset, num_signatures: usize) -> Result<f64, String> {
-    let keys = system::placeholder_keys(num_signatures);
-    let stmt = Statement {
-        message: &[0; 32],
-        epoch: 0,
-        keys: &keys,
-    };
-    let airs = stmt.airs();
-    let report = security_terms(preset, &stmt, &airs)?;
+pub fn security_bits_for_signatures(preset: &WhirPreset, num_signatures: usize) -> Result<f64, String> {
+    let report = with_placeholder_statement(num_signatures, |stmt| {
+        security_terms(preset, stmt, &stmt.airs())
+    })?;
     if !report.unassessed_components().is_empty() {
         return Err(format!("unassessed: {:?}", report.unassessed_components()));
     }
-    let rounded = <super::config::Challenge as p3_field::Field>::bits() as f64;
-    let gap = (rounded - super::security::challenge_field_bits()).max(0.0);
+    let rounded = <Challenge as p3_field::Field>::bits() as f64;
+    let gap = (rounded - challenge_field_bits()).max(0.0);
     let terms: Vec<p3_security::ErrorBits> = report
         .terms()
         .iter()
@@ -502,28 +463,20 @@ pub fn security_bits_for_signatures(preset: &Preset, num_signatures: usize) -> R
 }
 
 /// An upper bound on the bytes of every WHIR proof of `num_signatures` signatures under
-/// `preset` ([`super::whir_envelope::max_encoded_len`] for the statement's stacked trace and
+/// `preset` ([`envelope::max_encoded_len`] for the statement's stacked trace and
 /// table widths).
 ///
 /// # Errors
 /// A message when the WHIR schedule does not fit the statement.
 pub fn proof_size_bound_for_signatures(
-    preset: &Preset,
+    preset: &WhirPreset,
     num_signatures: usize,
 ) -> Result<usize, String> {
-    let keys = system::placeholder_keys(num_signatures);
-    let stmt = Statement {
-        message: &[0; 32],
-        epoch: 0,
-        keys: &keys,
-    };
-    let airs = stmt.airs();
-    let widths: Vec<usize> = airs.iter().map(p3_air::BaseAir::<Val>::width).collect();
-    super::whir_envelope::max_encoded_len(
-        preset,
-        statement_num_variables(preset, &stmt, &airs),
-        &widths,
-    )
+    with_placeholder_statement(num_signatures, |stmt| {
+        let airs = stmt.airs();
+        let widths: Vec<usize> = airs.iter().map(p3_air::BaseAir::<Val>::width).collect();
+        envelope::max_encoded_len(preset, statement_num_variables(preset, stmt, &airs), &widths)
+    })
     .map_err(|e| e.to_string())
 }
 
@@ -533,8 +486,9 @@ pub fn proof_size_bound_for_signatures(
 ///
 /// # Errors
 /// A message when the parameters do not fit or a component cannot be assessed.
+#[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))] // tests only
 pub fn security_bits(
-    preset: &Preset,
+    preset: &WhirPreset,
     stmt: &Statement<'_>,
     airs: &[AggAir],
 ) -> Result<f64, String> {
@@ -552,7 +506,7 @@ pub fn security_bits(
 /// # Errors
 /// A message when the parameters do not fit the statement.
 pub fn security_terms(
-    preset: &Preset,
+    preset: &WhirPreset,
     stmt: &Statement<'_>,
     airs: &[AggAir],
 ) -> Result<p3_multi_stark::MultiStarkSecurityReport, String> {
@@ -563,135 +517,82 @@ pub fn security_terms(
     security_report(&config, &instances).map_err(|e| format!("{e:?}"))
 }
 
+impl ProofSystem for WhirPreset {
+    fn check_statement(&self, stmt: &Statement<'_>) -> Result<(), String> {
+        // Fails early, before any trace is built, when the WHIR schedule does not fit.
+        statement_config(self, stmt, &stmt.airs()).map(|_| ())
+    }
+
+    fn prove(
+        &self,
+        stmt: &Statement<'_>,
+        airs: &[AggAir],
+        traces: Vec<RowMajorMatrix<Val>>,
+    ) -> Result<Vec<u8>, String> {
+        let t = std::time::Instant::now();
+        let proof = catch_prover("the multilinear prover", || prove(self, stmt, airs, traces))?;
+        profile("multi-stark prove", t);
+        let t = std::time::Instant::now();
+        let bytes = envelope::encode(self, &proof);
+        profile("encode", t);
+        Ok(bytes)
+    }
+
+    fn decode_and_verify(&self, proof: &[u8], stmt: &Statement<'_>) -> Result<(), VerifyError> {
+        let (airs, proof) = decode_against(self, proof, stmt)?;
+        catch_verifier(|| verify(self, stmt, &airs, &proof))
+    }
+
+    fn component_sizes(
+        &self,
+        proof: &[u8],
+        stmt: &Statement<'_>,
+    ) -> Result<Vec<(&'static str, usize)>, VerifyError> {
+        let (_, proof) = decode_against(self, proof, stmt)?;
+        Ok(envelope::component_sizes(&proof))
+    }
+
+    fn security_bits(&self, regime: Regime, num_signatures: usize) -> Result<f64, String> {
+        match regime {
+            Regime::Proven => security_bits_for_signatures(self, num_signatures),
+            Regime::Conjectured => Err("WHIR presets are graded in the proven regime only".into()),
+        }
+    }
+
+    fn proof_size_bound(&self, num_signatures: usize) -> Result<usize, String> {
+        proof_size_bound_for_signatures(self, num_signatures)
+    }
+
+    fn prepare(&self) -> Result<(), String> {
+        keys().map(|_| ())
+    }
+}
+
+/// The AIRs of `stmt` and `proof` decoded against the statement's stacked trace size (see
+/// [`envelope::decode`]).
+///
+/// # Errors
+/// [`VerifyError::Malformed`] for bytes that do not decode, or whose prefix names another preset.
+fn decode_against(
+    preset: &WhirPreset,
+    proof: &[u8],
+    stmt: &Statement<'_>,
+) -> Result<(Vec<AggAir>, WhirProof), VerifyError> {
+    let t = std::time::Instant::now();
+    let airs = stmt.airs();
+    let nv = statement_num_variables(preset, stmt, &airs);
+    let (decoded, proof) = envelope::decode(proof, nv)?;
+    if decoded != *preset {
+        return Err(VerifyError::Malformed("preset changed between reads".into()));
+    }
+    profile("verify: decode", t);
+    Ok((airs, proof))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::config::PRESETS;
     use crate::aggregate::testing::test_signer;
-    use crate::aggregate::Backend;
-
-    /// `p` with its WHIR schedule replaced by `MSIG_TUNE=first,fold,step,term,pow,zpow` when set.
-    fn tuned(mut p: Preset) -> Preset {
-        if let Ok(v) = std::env::var("MSIG_TUNE") {
-            let o: Vec<u8> = v
-                .split(',')
-                .map(|x| x.parse().expect("MSIG_TUNE: u8 list"))
-                .collect();
-            p.whir = WhirSchedule {
-                first_folding: o[0],
-                folding: o[1],
-                rate_step: o[2],
-                term_bits: o[3],
-                pow_bits: o[4],
-                zerocheck_pow_bits: o[5],
-            };
-        }
-        p
-    }
-
-    /// Prints, for every WHIR preset and a few batch sizes, the composed security and the stacked
-    /// polynomial's variables (tuning aid: `cargo test --release --lib whir_security_table --
-    /// --ignored --nocapture`; `MSIG_TUNE=first,fold,step,term,pow,zpow` overrides the schedule).
-    #[test]
-    #[ignore]
-    fn whir_security_table() {
-        let message = [1u8; 32];
-        let keys: Vec<_> = (0..4).map(|s| test_signer(s, &message, 3).0).collect();
-        for p in PRESETS.iter().filter(|p| p.backend == Backend::Whir) {
-            let p = tuned(*p);
-            for n in [1usize, 256, 1024] {
-                let ks: Vec<_> = (0..n).map(|i| keys[i % 4]).collect();
-                let stmt = Statement {
-                    message: &message,
-                    epoch: 3,
-                    keys: &ks,
-                };
-                let airs = stmt.airs();
-                let nv = num_variables(
-                    &statement_shapes(&stmt, &airs),
-                    usize::from(p.whir.first_folding),
-                );
-                let bits = security_bits(&p, &stmt, &airs);
-                println!(
-                    "preset {:2} {:?} r{} n {n:5} nv {nv}: {bits:?}",
-                    p.id(),
-                    p.regime,
-                    p.log_inv_rate
-                );
-                if std::env::var_os("MSIG_TERMS").is_some() {
-                    if let Ok(r) = security_terms(&p, &stmt, &airs) {
-                        for t in r.terms() {
-                            println!("    {:50} {:?}", t.label, t.bits);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Proves and verifies `MSIG_N` (default 256) signatures under WHIR preset `MSIG_PRESET`
-    /// (default 8), printing times and bits (tuning aid, `--ignored --nocapture`).
-    #[test]
-    #[ignore]
-    fn whir_timing() {
-        #[cfg(feature = "profile")]
-        if std::env::var_os("MULTISIG_PROFILE").is_some() {
-            tracing_subscriber::fmt()
-                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-                .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
-                .with_target(false)
-                .with_ansi(false)
-                .init();
-        }
-        let n: usize = std::env::var("MSIG_N")
-            .map(|v| v.parse().unwrap())
-            .unwrap_or(256);
-        let id: u8 = std::env::var("MSIG_PRESET")
-            .map(|v| v.parse().unwrap())
-            .unwrap_or(8);
-        let p = tuned(crate::aggregate::config::Preset::from_id(id).unwrap());
-        let message = [5u8; 32];
-        let epoch = 11;
-        let signers =
-            crate::xmss::bench_keys::generate_bench_signers(n, epoch, &message, [9; 32]).unwrap();
-        let keys: Vec<_> = signers.iter().map(|s| s.public_key).collect();
-        let mut steps = Vec::new();
-        let witnesses: Vec<_> = signers
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                crate::aggregate::witness::build_witness(
-                    i as u32,
-                    &s.public_key,
-                    &s.signature,
-                    &message,
-                    epoch,
-                    &mut steps,
-                )
-            })
-            .collect();
-        let stmt = Statement {
-            message: &message,
-            epoch,
-            keys: &keys,
-        };
-        let airs = stmt.airs();
-        let t = std::time::Instant::now();
-        let traces = crate::aggregate::system::build_traces(&stmt, &airs, &witnesses, &steps);
-        let t_traces = t.elapsed();
-        let t = std::time::Instant::now();
-        let proof = prove(&p, &stmt, &airs, traces).unwrap();
-        let t_prove = t.elapsed();
-        let t = std::time::Instant::now();
-        verify(&p, &stmt, &airs, &proof).unwrap();
-        let t_verify = t.elapsed();
-        let kib = crate::aggregate::whir_envelope::encode(&p, &proof).len() as f64 / 1024.0;
-        println!(
-            "n {n} preset {id} {:?}: traces {t_traces:?} prove {t_prove:?} verify {t_verify:?} {kib:.1} KiB bits {:?}",
-            p.whir,
-            security_bits(&p, &stmt, &airs)
-        );
-    }
 
     /// Builds witnesses and traces for `n` test signers.
     fn statement_traces(
@@ -715,7 +616,7 @@ mod tests {
             keys: &keys,
         };
         let airs = stmt.airs();
-        let traces = system::build_traces(&stmt, &airs, &witnesses, &steps);
+        let traces = crate::aggregate::statement::build_traces(&stmt, &airs, &witnesses, &steps);
         (keys, traces)
     }
 
@@ -724,8 +625,9 @@ mod tests {
     /// soundness needs more.
     #[test]
     fn grinding_budget_scales_with_the_statement() {
-        for p in PRESETS.iter().filter(|p| p.backend == Backend::Whir) {
-            let ceiling = usize::from(p.whir.pow_bits);
+        for p in whir_presets() {
+            let p = &p;
+            let ceiling = usize::from(p.pow_bits);
             let mut last = 0;
             for nv in 14..=27 {
                 let budget = grinding_budget(p, nv).unwrap();
@@ -754,7 +656,7 @@ mod tests {
 
     #[test]
     fn keys_are_statement_independent() {
-        let preset = *PRESETS.iter().find(|p| p.backend == Backend::Whir).unwrap();
+        let preset = whir_presets().next().unwrap();
         let message = [0x42u8; 32];
         let epoch = 77;
         let (keys_list, traces) = statement_traces(3, &message, epoch);

@@ -1,182 +1,32 @@
-//! The four AIRs as one batch-STARK statement: instance order, heights, public values, and the
-//! calls into `p3_batch_stark::prove_batch` / `verify_batch`.
+//! The FRI proof system: the four AIRs proved as one `p3_batch_stark` batch (one commitment per
+//! round for all traces, one FRI opening, LogUp columns from `p3_lookup`), its STARK
+//! configuration ([`config`]), its soundness ([`security`]) and its proof format
+//! ([`envelope`]).
 
-use std::borrow::Cow;
-
-use p3_air::{Air, AirBuilder, BaseAir};
+use p3_air::BaseAir;
 use p3_batch_stark::{
     prove_batch, verify_batch, BatchProof, CommonData, ProverData, ProverOnlyData, StarkInstance,
 };
-use p3_field::PrimeCharacteristicRing;
-use p3_lookup::InteractionBuilder;
 use p3_lookup::{LogUpGadget, Lookups};
 use p3_matrix::dense::RowMajorMatrix;
 
-use p3_util::log2_strict_usize;
-
-use super::chain_air::{self, ChainAir, ChainStep};
-use super::config::{Challenge, MultisigConfig};
-use super::perm::Perm24TableAir;
-use super::security::{AirShape, ProofShape};
-use super::sig_air::{self, SigAir, SigWitness, BLOCK};
-use super::table_air::{self, table_height, TableAir};
-use crate::xmss::constants::BASE;
-use crate::xmss::message::encode_message;
-use crate::xmss::{PublicKey, F};
 use p3_air::symbolic::AirLayout;
 use p3_batch_stark::symbolic::get_constraint_layout;
 
-/// Chain steps per valid signature: 46 * 7 - 200.
-pub const STEPS_PER_SIGNATURE: usize = 122;
+use super::air::{AggAir, CONSTRAINT_DEGREE, NUM_INSTANCES};
+use super::field::Challenge;
+use super::options::{Regime, VerifyError};
+use super::preset::FriPreset;
+use super::profile::profile;
+use super::proof_system::{catch_prover, catch_verifier, ProofSystem};
+use super::statement::{degree_bits, reference_airs, with_placeholder_statement, Statement};
+use crate::xmss::F;
+use config::{stark_config, MultisigConfig};
+use security::{AirShape, ProofShape};
 
-/// Number of AIR instances in an aggregate proof.
-pub const NUM_INSTANCES: usize = 4;
-
-/// One of the four AIRs of an aggregate proof (batch-STARK needs one type for all instances).
-#[derive(Clone)]
-pub enum AggAir {
-    /// Per-signature 64-row blocks: sponge, Merkle path, message hash, decode (instance 0).
-    Sig(SigAir),
-    /// Chain steps (instance 1).
-    Chain(ChainAir),
-    /// Tweak and key tables (instance 2).
-    Table(TableAir),
-    /// The width-24 permutations the signature blocks use, one per row (instance 3).
-    Perm24(Perm24TableAir),
-}
-
-macro_rules! dispatch {
-    ($self:expr, $a:ident => $e:expr) => {
-        match $self {
-            AggAir::Sig($a) => $e,
-            AggAir::Chain($a) => $e,
-            AggAir::Table($a) => $e,
-            AggAir::Perm24($a) => $e,
-        }
-    };
-}
-
-impl BaseAir<F> for AggAir {
-    fn width(&self) -> usize {
-        dispatch!(self, a => BaseAir::<F>::width(a))
-    }
-    fn num_periodic_columns(&self) -> usize {
-        dispatch!(self, a => BaseAir::<F>::num_periodic_columns(a))
-    }
-    fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
-        dispatch!(self, a => BaseAir::<F>::periodic_columns(a))
-    }
-    fn main_next_row_columns(&self) -> Vec<usize> {
-        dispatch!(self, a => BaseAir::<F>::main_next_row_columns(a))
-    }
-    fn max_constraint_degree(&self) -> Option<usize> {
-        dispatch!(self, a => BaseAir::<F>::max_constraint_degree(a))
-    }
-    fn num_public_values(&self) -> usize {
-        match self {
-            AggAir::Table(t) => t.num_statement_values(),
-            _ => 0,
-        }
-    }
-}
-
-impl<AB> Air<AB> for AggAir
-where
-    AB: AirBuilder<F = F> + InteractionBuilder,
-{
-    fn eval(&self, builder: &mut AB) {
-        dispatch!(self, a => a.eval(builder))
-    }
-}
-
-/// The statement an aggregate proof is about.
-pub struct Statement<'a> {
-    /// The signed message.
-    pub message: &'a [u8; 32],
-    /// The epoch.
-    pub epoch: u32,
-    /// The signers' public keys, in order.
-    pub keys: &'a [PublicKey],
-}
-
-impl Statement<'_> {
-    /// The four AIRs, in instance order.
-    pub fn airs(&self) -> Vec<AggAir> {
-        vec![
-            AggAir::Sig(SigAir::new(self.message, self.epoch)),
-            AggAir::Chain(ChainAir::new()),
-            AggAir::Table(TableAir::new(self.epoch, self.keys)),
-            AggAir::Perm24(Perm24TableAir::new()),
-        ]
-    }
-
-    /// Trace heights, in instance order; fixed by the number of keys. The permutation table has
-    /// one row per signature-AIR row.
-    pub fn heights(&self) -> [usize; NUM_INSTANCES] {
-        let n = self.keys.len();
-        let sig = n.next_power_of_two().max(sig_air::MIN_BLOCKS) * BLOCK;
-        [
-            sig,
-            (n * STEPS_PER_SIGNATURE)
-                .next_power_of_two()
-                .max(chain_air::MIN_HEIGHT),
-            table_height(n),
-            sig,
-        ]
-    }
-
-    /// Public values per instance. The table instance carries the whole statement
-    /// (`N`, epoch as two 16-bit limbs, the message's 9 field elements, then each key's root and
-    /// parameter) so that the Fiat-Shamir transcript is bound to it before any challenge.
-    pub fn public_values(&self) -> Vec<Vec<F>> {
-        let mut table = vec![
-            F::from_usize(self.keys.len()),
-            F::from_u32(self.epoch & 0xffff),
-            F::from_u32(self.epoch >> 16),
-        ];
-        table.extend(encode_message(self.message));
-        for k in self.keys {
-            table.extend(k.root);
-            table.extend(k.parameter);
-        }
-        vec![Vec::new(), Vec::new(), table, Vec::new()]
-    }
-}
-
-impl TableAir {
-    /// Number of statement values bound as this instance's public values.
-    pub fn num_statement_values(&self) -> usize {
-        3 + 9 + 13 * self.num_keys()
-    }
-}
-
-/// Builds the four traces (instance order) for the given witnesses and chain steps.
-pub fn build_traces(
-    stmt: &Statement<'_>,
-    airs: &[AggAir],
-    witnesses: &[SigWitness],
-    steps: &[ChainStep],
-) -> Vec<RowMajorMatrix<F>> {
-    let t = std::time::Instant::now();
-    let (sig, perm24) = sig_air::generate_trace(witnesses, stmt.message, stmt.epoch);
-    super::profile("  sig trace", t);
-    let t = std::time::Instant::now();
-    let chain = chain_air::generate_trace(steps);
-    super::profile("  chain trace", t);
-    let mut counts = vec![0u32; table_air::TWEAK_PERIOD];
-    for s in steps {
-        // Entry of the tweak for target position pos + 1 of this chain.
-        let entry = s.chain as usize * (BASE - 1) + s.pos as usize;
-        if let Some(c) = counts.get_mut(entry) {
-            *c += 1;
-        }
-    }
-    let AggAir::Table(table) = &airs[2] else {
-        unreachable!("instance 2 is the table AIR")
-    };
-    let table = table.generate_trace(&counts);
-    vec![sig, chain, table, perm24]
-}
+pub mod config;
+pub mod envelope;
+pub mod security;
 
 /// Proves the statement from the traces (heights must be [`Statement::heights`]).
 pub fn prove(
@@ -241,21 +91,6 @@ pub fn common_data(airs: &[AggAir]) -> CommonData<MultisigConfig> {
     )
 }
 
-/// The AIRs of a fixed one-key statement (message and epoch 0, an all-zero key): what the
-/// statement-independent caches ([`common_data`], the constraint counts) are built from.
-pub fn reference_airs() -> Vec<AggAir> {
-    let key = PublicKey {
-        root: [F::ZERO; 8],
-        parameter: [F::ZERO; 5],
-    };
-    Statement {
-        message: &[0u8; 32],
-        epoch: 0,
-        keys: &[key],
-    }
-    .airs()
-}
-
 /// Number of constraints (AIR and LogUp) of each AIR, in instance order, computed once per
 /// process from [`reference_airs`]: like [`packed_lookups`], it depends on the AIRs' structure
 /// only.
@@ -285,16 +120,6 @@ fn constraint_counts_uncached(airs: &[AggAir], common: &CommonData<MultisigConfi
         })
         .collect()
 }
-
-/// Builds the FRI caches of this module ([`common_data`]'s packed lookups, the constraint counts)
-/// now rather than in the first proof or verification ([`super::prepare`]).
-pub(crate) fn prepare() {
-    // The constraint counts are computed with `common_data`, so this one call fills both caches.
-    let _ = constraint_counts();
-}
-
-/// Constraint degree of every AIR here (the x^3 S-box; lookup columns packed to stay within it).
-pub const CONSTRAINT_DEGREE: usize = 3;
 
 /// The shape the proof envelope checks a proof against, derived from the statement alone.
 ///
@@ -331,34 +156,116 @@ pub fn proof_shape(
     ProofShape { instances }
 }
 
-/// `n` distinct placeholder keys, for figures that depend on a statement's size alone (its
-/// shape, security and proof-size bound), never for a proof.
-pub(crate) fn placeholder_keys(n: usize) -> Vec<PublicKey> {
-    (0..n)
-        .map(|i| PublicKey {
-            root: [F::from_u32(i as u32); 8],
-            parameter: [F::ZERO; 5],
-        })
-        .collect()
-}
-
 /// The proof shape of every statement of `num_signatures` signatures: heights, widths and
 /// lookups depend on the count alone, never on the keys, message or epoch (the statement
 /// used here has placeholder keys).
 pub fn shape_for_signatures(num_signatures: usize) -> ProofShape {
-    let keys = placeholder_keys(num_signatures);
-    let stmt = Statement {
-        message: &[0; 32],
-        epoch: 0,
-        keys: &keys,
-    };
-    let airs = stmt.airs();
-    proof_shape(&airs, &common_data(&airs), &degree_bits(&stmt.heights()))
+    with_placeholder_statement(num_signatures, |stmt| {
+        let airs = stmt.airs();
+        proof_shape(&airs, &common_data(&airs), &degree_bits(&stmt.heights()))
+    })
 }
 
-/// log2 of the heights.
-pub fn degree_bits(heights: &[usize]) -> Vec<usize> {
-    heights.iter().map(|&h| log2_strict_usize(h)).collect()
+
+impl ProofSystem for FriPreset {
+    fn check_statement(&self, stmt: &Statement<'_>) -> Result<(), String> {
+        // KoalaBear's two-adicity is 24: the LDE of the tallest trace must fit a 2^24 domain.
+        let log_lde = degree_bits(&stmt.heights()).into_iter().max().unwrap_or(0)
+            + usize::from(self.log_inv_rate);
+        if log_lde > 24 {
+            return Err(format!(
+                "{} signatures at log_inv_rate {} need a 2^{log_lde} evaluation domain; \
+                 KoalaBear has 2^24",
+                stmt.keys.len(),
+                self.log_inv_rate
+            ));
+        }
+        Ok(())
+    }
+
+    fn prove(
+        &self,
+        stmt: &Statement<'_>,
+        airs: &[AggAir],
+        traces: Vec<RowMajorMatrix<F>>,
+    ) -> Result<Vec<u8>, String> {
+        let t = std::time::Instant::now();
+        let config = stark_config(self);
+        let proof = catch_prover("the batch-STARK prover (constraint check)", || {
+            prove(&config, stmt, airs, common_data(airs), &traces)
+        })?;
+        profile("prove_batch", t);
+        let t = std::time::Instant::now();
+        let bytes = envelope::encode(self, &proof);
+        profile("encode", t);
+        Ok(bytes)
+    }
+
+    fn decode_and_verify(&self, proof: &[u8], stmt: &Statement<'_>) -> Result<(), VerifyError> {
+        let d = decode_against(self, proof, stmt)?;
+        let config = stark_config(self);
+        catch_verifier(|| verify(&config, stmt, &d.airs, &d.common, &d.proof))
+    }
+
+    fn component_sizes(
+        &self,
+        proof: &[u8],
+        stmt: &Statement<'_>,
+    ) -> Result<Vec<(&'static str, usize)>, VerifyError> {
+        Ok(envelope::component_sizes(&decode_against(self, proof, stmt)?.proof))
+    }
+
+    fn security_bits(&self, regime: Regime, num_signatures: usize) -> Result<f64, String> {
+        Ok(security::security_bits_in(self, regime, &shape_for_signatures(num_signatures)).total_bits)
+    }
+
+    fn proof_size_bound(&self, num_signatures: usize) -> Result<usize, String> {
+        envelope::max_encoded_len(self, &shape_for_signatures(num_signatures))
+            .map_err(|e| e.to_string())
+    }
+
+    fn prepare(&self) -> Result<(), String> {
+        // The constraint counts are computed with `common_data`, so this one call fills both
+        // caches.
+        let _ = constraint_counts();
+        Ok(())
+    }
+}
+
+/// A proof decoded against a statement's shape, with the AIRs and common data it was decoded
+/// against.
+struct Decoded {
+    airs: Vec<AggAir>,
+    common: CommonData<MultisigConfig>,
+    proof: BatchProof<MultisigConfig>,
+}
+
+/// The AIRs and common data of `stmt` and `proof` decoded against the statement's shape: what
+/// verification and [`ProofSystem::component_sizes`] share.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] for bytes that do not decode, or whose prefix names another preset.
+fn decode_against(
+    preset: &FriPreset,
+    proof: &[u8],
+    stmt: &Statement<'_>,
+) -> Result<Decoded, VerifyError> {
+    let t = std::time::Instant::now();
+    let airs = stmt.airs();
+    let common = common_data(&airs);
+    let shape = proof_shape(&airs, &common, &degree_bits(&stmt.heights()));
+    profile("verify: airs and shape", t);
+    let t = std::time::Instant::now();
+    let (decoded, proof) = envelope::decode(proof, &shape)?;
+    if decoded != *preset {
+        return Err(VerifyError::Malformed("preset changed between reads".into()));
+    }
+    profile("verify: decode", t);
+    Ok(Decoded {
+        airs,
+        common,
+        proof,
+    })
 }
 
 /// Verifies `proof` against the statement. The trace heights are the verifier's own (fixed by
@@ -383,7 +290,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::config::PRESETS;
+    use crate::aggregate::preset::PRESETS;
     use crate::aggregate::testing::test_signer;
 
     #[test]

@@ -39,9 +39,11 @@ pub type Perm16Air =
 pub type Perm24Air =
     Poseidon1Air<F, 24, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_24>;
 
-type Cols16<T> =
+/// The columns of one width-16 permutation ([`PERM16_COLS`]).
+pub type Cols16<T> =
     Poseidon1Cols<T, 16, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_16>;
-type Cols24<T> =
+/// The columns of one width-24 permutation ([`PERM24_COLS`]).
+pub type Cols24<T> =
     Poseidon1Cols<T, 24, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_24>;
 
 /// Columns of one width-16 permutation: 16 inputs + 8 full rounds x 16 + 20 partial rounds = 164.
@@ -51,14 +53,9 @@ pub const PERM16_COLS: usize =
 pub const PERM24_COLS: usize =
     num_cols::<24, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_24>();
 
-/// Column offset of the permutation output (the post-state of the last full round) within the
-/// permutation columns of width `w`.
-pub const fn output_offset(width: usize) -> usize {
-    match width {
-        16 => PERM16_COLS - 16,
-        _ => PERM24_COLS - 24,
-    }
-}
+
+// The column counts the module docs and `src/aggregate/README.md` state.
+const _: () = assert!(PERM16_COLS == 164 && PERM24_COLS == 239);
 
 /// Plonky3's optimized round constants for the leanSig width-16 permutation.
 pub fn constants16() -> (FullRoundConstants<F, 16>, PartialRoundConstants<F, 16>) {
@@ -150,7 +147,8 @@ impl PermFiller<16> {
             HALF_FULL,
             PARTIAL_16,
         >(cols, input, &self.full, &self.partial, &self.circ_col);
-        core::array::from_fn(|i| row[output_offset(16) + i])
+        let cols: &Cols16<F> = core::borrow::Borrow::borrow(&row[..PERM16_COLS]);
+        cols.ending_full_rounds[HALF_FULL - 1].post
     }
 }
 
@@ -185,7 +183,8 @@ impl PermFiller<24> {
             HALF_FULL,
             PARTIAL_24,
         >(cols, input, &self.full, &self.partial, &self.circ_col);
-        core::array::from_fn(|i| row[output_offset(24) + i])
+        let cols: &Cols24<F> = core::borrow::Borrow::borrow(&row[..PERM24_COLS]);
+        cols.ending_full_rounds[HALF_FULL - 1].post
     }
 }
 
@@ -249,11 +248,13 @@ where
             p3_air::Air::eval(self.perm.as_ref(), &mut sub);
         }
         let main = builder.main();
-        let row = main.current_slice();
-        let out = output_offset(24);
-        let message: Vec<AB::Expr> = (0..24)
-            .map(|j| row[j].into())
-            .chain((0..PERM24_BUS_OUTPUTS).map(|j| row[out + j].into()))
+        let cols: &Cols24<AB::Var> = core::borrow::Borrow::borrow(main.current_slice());
+        let output = &cols.ending_full_rounds[HALF_FULL - 1].post;
+        let message: Vec<AB::Expr> = cols
+            .inputs
+            .iter()
+            .chain(&output[..PERM24_BUS_OUTPUTS])
+            .map(|&v| v.into())
             .collect();
         p3_lookup::PermutationCheckBus::new(super::PERM24_BUS).send(builder, message, 1);
     }
@@ -346,11 +347,5 @@ mod tests {
         let mut row = vec![F::ZERO; PERM24_COLS];
         let out = PermFiller::new24().fill(&mut row, input24);
         assert_eq!(out, default_koalabear_poseidon1_24().permute(input24));
-    }
-
-    #[test]
-    fn column_counts() {
-        assert_eq!(PERM16_COLS, 164);
-        assert_eq!(PERM24_COLS, 239);
     }
 }

@@ -63,8 +63,8 @@
 //! `tune_proven_presets` of `tests/format_security.rs`. Before the LogUp list-size factor and the
 //! exact field size were counted, presets 0..=3 had 225, 112, 75 and 57 queries and no lookup
 //! grinding, and fell to 123.5 to 124.0 bits at `N = 1024` (121.9 to 122.4 at 4096). A 16-bit
-//! Keccak grind takes about 28 ms on a 2-core VM (20 bits: about 290 ms,
-//! `grind_speed::grind_speed`), which is why the query grinding stays at 16 bits.
+//! Keccak grind took about 28 ms on a 2-core VM (20 bits: about 290 ms; measured 2026-11-29),
+//! which is why the query grinding stays at 16 bits.
 //!
 //! The WHIR presets are graded by `p3_multi_stark::security_report` ([`super::whir`]): 125.2,
 //! 124.5 and 124.1 bits at N = 1, 256 and 512 (rate 1/2), 125.2 and 124.2 at N = 1 and 256 (rate
@@ -98,8 +98,10 @@ use p3_security::stark::conjectured_security_report;
 use p3_security::{air, deep, LowDegreeTest, SecurityAssumption};
 use p3_uni_stark::OpeningShape;
 
-use super::config::{Challenge, Preset, CHALLENGE_DEGREE};
-use super::Regime;
+use super::config::fri_parameters;
+use crate::aggregate::field::{challenge_field_bits, Challenge, CHALLENGE_DEGREE};
+use crate::aggregate::options::Regime;
+use crate::aggregate::preset::FriPreset;
 
 /// Collision resistance of the Keccak-f\[1600\] Merkle/transcript hash with a 256-bit digest.
 pub const COLLISION_RESISTANCE_BITS: usize = 128;
@@ -135,7 +137,7 @@ pub struct AirShape {
 impl AirShape {
     /// A shape with only the LogUp fields set from one AIR's packed lookups (`num_lookups`,
     /// `num_interactions`, `max_message_width`), every other field 0: the part of an
-    /// [`AirShape`] that [`ProofShape::from_airs`] and `system::proof_shape` derive alike.
+    /// [`AirShape`] that [`ProofShape::from_airs`] and `fri::proof_shape` derive alike.
     pub fn with_lookups<F: Field>(lookups: &[p3_lookup::Lookup<F>]) -> AirShape {
         AirShape {
             log_height: 0,
@@ -175,15 +177,16 @@ impl ProofShape {
     ///
     /// # Errors
     /// A message when the three inputs disagree in length.
+    #[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))] // tests only
     pub fn from_airs<A>(
         airs: &[A],
         common: &p3_batch_stark::CommonData<super::config::MultisigConfig>,
         log_heights: &[usize],
     ) -> Result<Self, String>
     where
-        A: p3_air::Air<p3_lookup::InteractionSymbolicBuilder<super::config::Val, Challenge>>,
+        A: p3_air::Air<p3_lookup::InteractionSymbolicBuilder<crate::aggregate::field::Val, Challenge>>,
     {
-        use super::config::Val;
+        use crate::aggregate::field::Val;
         use p3_air::symbolic::AirLayout;
         use p3_air::BaseAir;
         if airs.len() != log_heights.len() || airs.len() != common.lookups.len() {
@@ -343,6 +346,7 @@ pub struct SecurityReport {
     pub by_source: Vec<SourceBits>,
 }
 
+#[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))] // tests only
 impl SecurityReport {
     /// The binding (weakest) source.
     pub fn binding(&self) -> SourceBits {
@@ -366,23 +370,17 @@ impl SecurityReport {
 }
 
 /// The FRI parameters of a preset as `p3-security` sees them.
-pub fn fri_regime(preset: &Preset) -> FriRegime {
-    preset.fri_parameters(()).security_regime()
+pub fn fri_regime(preset: &FriPreset) -> FriRegime {
+    fri_parameters(preset, ()).security_regime()
 }
 
 /// The grinding sites outside FRI (DEEP, opening batching, LogUp) of a preset.
-pub fn grinding_sites(preset: &Preset) -> GrindingSites {
+pub fn grinding_sites(preset: &FriPreset) -> GrindingSites {
     GrindingSites {
         out_of_domain: usize::from(preset.ood_pow_bits),
         batch_combination: usize::from(preset.batch_pow_bits),
         lookup_challenge: usize::from(preset.lookup_pow_bits),
     }
-}
-
-/// `log2 |EF|` of the challenge field, exactly: `5 * log2(p)` = 154.943... for the quintic
-/// extension of KoalaBear (`p = 2^31 - 2^24 + 1`). `Field::bits()` would round it up to 155.
-pub fn challenge_field_bits() -> f64 {
-    CHALLENGE_DEGREE as f64 * f64::from(crate::xmss::constants::P).log2()
 }
 
 /// Soundness in bits of `preset` on a proof of the given shape, in the preset's own regime, over
@@ -391,13 +389,14 @@ pub fn challenge_field_bits() -> f64 {
 /// Proven: the best, over the unique-decoding regime and every admissible Johnson-bound list
 /// decoding radius `m`, of the weakest term (see [`security_bits_over_field`]). Conjectured: the
 /// random-words regime of `p3-security`'s conjectured report.
-pub fn security_bits(preset: &Preset, shape: &ProofShape) -> SecurityReport {
+#[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))] // tests only
+pub fn security_bits(preset: &FriPreset, shape: &ProofShape) -> SecurityReport {
     security_bits_in(preset, preset.regime, shape)
 }
 
 /// As [`security_bits`], but graded in `regime` whatever the preset targets (e.g. what a
 /// conjectured preset is worth provably: about 73 bits at rate 1/4).
-pub fn security_bits_in(preset: &Preset, regime: Regime, shape: &ProofShape) -> SecurityReport {
+pub fn security_bits_in(preset: &FriPreset, regime: Regime, shape: &ProofShape) -> SecurityReport {
     security_bits_over_field(preset, regime, shape, challenge_field_bits())
 }
 
@@ -434,7 +433,7 @@ fn boosted(bits: f64, pow_bits: u8) -> f64 {
 /// the ALI challenge, [2024/1553] Theorem 2). `p3-security` 0.8 passes extra terms unchanged to
 /// every regime, so this module composes the proven regimes itself.
 fn candidates(
-    preset: &Preset,
+    preset: &FriPreset,
     regime: Regime,
     shape: &ProofShape,
     modulus_bits: usize,
@@ -556,7 +555,7 @@ fn candidates(
 /// evaluated at the two neighbouring integers and combined that way. The total is the minimum
 /// over the terms of the best candidate regime (round-by-round soundness).
 pub fn security_bits_over_field(
-    preset: &Preset,
+    preset: &FriPreset,
     regime: Regime,
     shape: &ProofShape,
     field_bits: f64,
@@ -594,27 +593,5 @@ pub fn security_bits_over_field(
         total_bits: best.total(),
         decoding: best.decoding,
         by_source: best.terms,
-    }
-}
-
-#[cfg(test)]
-mod grind_speed {
-    #[test]
-    #[ignore]
-    fn grind_speed() {
-        use p3_challenger::{CanObserve, GrindingChallenger};
-        let cfg = crate::aggregate::config::stark_config(&crate::aggregate::config::PRESETS[0]);
-        use p3_uni_stark::StarkGenericConfig;
-        for bits in [16usize, 20, 22] {
-            let mut total = 0.0;
-            for i in 0..4u32 {
-                let mut ch = cfg.initialise_challenger();
-                ch.observe(crate::aggregate::config::Val::new(i));
-                let t = std::time::Instant::now();
-                let _w = ch.grind(bits);
-                total += t.elapsed().as_secs_f64();
-            }
-            println!("grind {bits} bits: {:.1} ms avg", total / 4.0 * 1e3);
-        }
     }
 }

@@ -1,0 +1,144 @@
+//! The four AIRs of an aggregate proof, one file each with its trace generation beside it, and
+//! the buses that link them (see `../README.md` for what each constraint and bus guarantees):
+//!
+//! - [`sig::SigAir`]: a 64-row block per signature (leaf sponge, 32 Merkle levels, message
+//!   hash) plus the aborting decode and the target sum;
+//! - [`chain::ChainAir`]: one width-16 row per chain step, 122 per signature;
+//! - [`table::TableAir`]: the epoch's chain tweaks and the ordered public keys, both
+//!   verifier-computed periodic columns;
+//! - [`perm::Perm24TableAir`]: the width-24 Poseidon1 permutations the signature rows use, one
+//!   per row ([`perm`] also holds the Poseidon1 column layout both widths share).
+
+use std::borrow::Cow;
+
+use p3_air::{Air, AirBuilder, BaseAir};
+use p3_lookup::InteractionBuilder;
+
+use crate::xmss::F;
+
+
+use chain::ChainAir;
+use perm::Perm24TableAir;
+use sig::SigAir;
+use table::TableAir;
+
+/// Bus of chain tokens `(sig, chain, pos, value (8), parameter (5))`.
+pub(crate) const CHAIN_BUS: &str = "xmss-chain";
+/// Lookup bus of chain tweaks `(chain, pos, t0, t1)`.
+pub(crate) const TWEAK_BUS: &str = "xmss-chain-tweak";
+/// Bus of width-24 permutation evaluations `(input (24), output[0..17])`: every row of the
+/// signature AIR receives one, every row of the permutation table sends one.
+pub(crate) const PERM24_BUS: &str = "poseidon1-24";
+/// Bus of reached roots `(sig, root (8), parameter (5))`, consumed by the key table.
+pub(crate) const ROOT_BUS: &str = "xmss-root";
+
+/// Views a row of exactly `size_of::<$cols<u8>>()` cells as the `#[repr(C)]` column struct
+/// `$cols<T>` (`row.borrow()`, `row.borrow_mut()`), as `p3-poseidon1-air` does for its columns.
+/// The struct must consist of `T`s, arrays of `T` and other such structs only.
+macro_rules! row_view {
+    ($cols:ident) => {
+        impl<T> core::borrow::Borrow<$cols<T>> for [T] {
+            fn borrow(&self) -> &$cols<T> {
+                assert_eq!(
+                    self.len(),
+                    core::mem::size_of::<$cols<u8>>(),
+                    concat!("a row of ", stringify!($cols))
+                );
+                // SAFETY: `$cols<T>` is `#[repr(C)]` and made of `T`s only, so it has the size of
+                // `size_of::<$cols<u8>>()` `T`s, the alignment of `T` and no padding; the slice
+                // holds exactly that many initialized `T`s.
+                unsafe { &*self.as_ptr().cast::<$cols<T>>() }
+            }
+        }
+        impl<T> core::borrow::BorrowMut<$cols<T>> for [T] {
+            fn borrow_mut(&mut self) -> &mut $cols<T> {
+                assert_eq!(
+                    self.len(),
+                    core::mem::size_of::<$cols<u8>>(),
+                    concat!("a row of ", stringify!($cols))
+                );
+                // SAFETY: as in `borrow`, and the borrow is exclusive.
+                unsafe { &mut *self.as_mut_ptr().cast::<$cols<T>>() }
+            }
+        }
+    };
+}
+pub(crate) use row_view;
+
+pub mod chain;
+pub mod perm;
+pub mod sig;
+pub mod table;
+
+/// The row's periodic values as expressions, so that the AIR can read them (borrowed as its
+/// periodic-column struct) while it asserts constraints on the builder.
+pub(crate) fn periodic_exprs<AB: AirBuilder>(builder: &AB) -> Vec<AB::Expr> {
+    builder
+        .periodic_values()
+        .iter()
+        .map(|&v| v.into())
+        .collect()
+}
+
+/// Number of AIR instances in every aggregate proof (signature, chain, table, permutation).
+pub const NUM_INSTANCES: usize = 4;
+
+/// Constraint degree of every AIR here (the x^3 S-box; lookup columns packed to stay within it).
+pub const CONSTRAINT_DEGREE: usize = 3;
+
+/// One of the four AIRs of an aggregate proof (batch-STARK needs one type for all instances).
+#[derive(Clone)]
+pub enum AggAir {
+    /// Per-signature 64-row blocks: sponge, Merkle path, message hash, decode (instance 0).
+    Sig(SigAir),
+    /// Chain steps (instance 1).
+    Chain(ChainAir),
+    /// Tweak and key tables (instance 2).
+    Table(TableAir),
+    /// The width-24 permutations the signature blocks use, one per row (instance 3).
+    Perm24(Perm24TableAir),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $a:ident => $e:expr) => {
+        match $self {
+            AggAir::Sig($a) => $e,
+            AggAir::Chain($a) => $e,
+            AggAir::Table($a) => $e,
+            AggAir::Perm24($a) => $e,
+        }
+    };
+}
+
+impl BaseAir<F> for AggAir {
+    fn width(&self) -> usize {
+        dispatch!(self, a => BaseAir::<F>::width(a))
+    }
+    fn num_periodic_columns(&self) -> usize {
+        dispatch!(self, a => BaseAir::<F>::num_periodic_columns(a))
+    }
+    fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
+        dispatch!(self, a => BaseAir::<F>::periodic_columns(a))
+    }
+    fn main_next_row_columns(&self) -> Vec<usize> {
+        dispatch!(self, a => BaseAir::<F>::main_next_row_columns(a))
+    }
+    fn max_constraint_degree(&self) -> Option<usize> {
+        dispatch!(self, a => BaseAir::<F>::max_constraint_degree(a))
+    }
+    fn num_public_values(&self) -> usize {
+        match self {
+            AggAir::Table(t) => t.num_statement_values(),
+            _ => 0,
+        }
+    }
+}
+
+impl<AB> Air<AB> for AggAir
+where
+    AB: AirBuilder<F = F> + InteractionBuilder,
+{
+    fn eval(&self, builder: &mut AB) {
+        dispatch!(self, a => a.eval(builder))
+    }
+}
