@@ -43,7 +43,7 @@ fn fe(seed: u64, i: u64) -> F {
         .wrapping_add(i.wrapping_add(1).wrapping_mul(0xbf58_476d_1ce4_e5b9));
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    F::from_u32(((z ^ (z >> 31)) % 0x7f00_0001) as u32)
+    F::from_u32(((z ^ (z >> 31)) % u64::from(crate::xmss::constants::P)) as u32)
 }
 
 /// A one-epoch test signer.

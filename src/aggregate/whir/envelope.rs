@@ -1342,8 +1342,7 @@ mod tests {
 
     const MESSAGE: [u8; 32] = [0x5a; 32];
     const EPOCH: u32 = 0x0012_3457;
-    /// KoalaBear modulus.
-    const P: u32 = 0x7f00_0001;
+    use crate::xmss::constants::P;
 
     /// A real WHIR proof of two test signers under the proven rate-1/2 WHIR preset.
     struct Fixture {
