@@ -257,11 +257,25 @@ pub unsafe extern "C" fn msig_keypair_activation_interval(
     start: *mut u64,
     end: *mut u64,
 ) -> msig_status {
+    unsafe { write_interval(keypair, start, end, SecretKey::activation_interval) }
+}
+
+/// Writes the epoch interval `interval` reads from the key as `[*start, *end)`: the body of
+/// [`msig_keypair_activation_interval`] and [`msig_keypair_prepared_interval`].
+///
+/// # Safety
+/// As those two functions.
+unsafe fn write_interval(
+    keypair: *const msig_keypair,
+    start: *mut u64,
+    end: *mut u64,
+    interval: fn(&SecretKey) -> std::ops::Range<u64>,
+) -> msig_status {
     ffi_boundary(|| {
         let kp = unsafe { borrow_handle(keypair) }?;
         non_null(start)?;
         non_null(end)?;
-        let range = kp.secret()?.activation_interval();
+        let range = interval(&*kp.secret()?);
         unsafe {
             start.write(range.start);
             end.write(range.end);
@@ -285,17 +299,7 @@ pub unsafe extern "C" fn msig_keypair_prepared_interval(
     start: *mut u64,
     end: *mut u64,
 ) -> msig_status {
-    ffi_boundary(|| {
-        let kp = unsafe { borrow_handle(keypair) }?;
-        non_null(start)?;
-        non_null(end)?;
-        let range = kp.secret()?.prepared_interval();
-        unsafe {
-            start.write(range.start);
-            end.write(range.end);
-        }
-        Ok(())
-    })
+    unsafe { write_interval(keypair, start, end, SecretKey::prepared_interval) }
 }
 
 /// Advances the key's prepared window until it holds `epoch`, ahead of signing at it: call it
