@@ -6,7 +6,7 @@
 
 mod format_common;
 
-use format_common::{prove_tiny, tiny_shape};
+use format_common::{default_fri, fri_presets, prove_tiny, tiny_shape};
 use multisig::aggregate::field::challenge_field_bits;
 use multisig::aggregate::fri::security::{
     security_bits, security_bits_in, security_bits_over_field,
@@ -18,22 +18,6 @@ use multisig::aggregate::{FriPreset, Preset, PRESETS};
 use p3_security::logup::{fingerprint_error, LogUpAir};
 use p3_security::proximity::list_size_ldr_m;
 use p3_security::shape::InstanceShape;
-
-/// The FRI presets (graded by [`security_bits`]).
-fn fri_presets() -> impl Iterator<Item = FriPreset> {
-    PRESETS.into_iter().filter_map(|p| match p {
-        Preset::Fri(f) => Some(f),
-        Preset::Whir(_) => None,
-    })
-}
-
-/// The default preset, a FRI preset.
-fn default_fri() -> FriPreset {
-    match Preset::default_preset() {
-        Preset::Fri(f) => f,
-        Preset::Whir(_) => unreachable!("the default preset is a FRI preset"),
-    }
-}
 
 /// Batch sizes whose shapes cover every shape a preset taking up to `max` signatures can see:
 /// heights depend on `N` only through powers of two (`next_pow2(N)` signature blocks,

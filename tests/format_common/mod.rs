@@ -90,22 +90,14 @@ impl<AB: PermutationAirBuilder + InteractionBuilder> Air<AB> for TinyAir {
 
 /// The FRI presets: the only ones the tiny batch's `p3-batch-stark` machinery takes (WHIR
 /// presets are exercised through the public API and the WHIR envelope's tests).
-#[allow(dead_code)]
-pub fn fri_presets() -> impl Iterator<Item = FriPreset> {
-    multisig::aggregate::PRESETS
-        .into_iter()
-        .filter_map(|p| match p {
-            Preset::Fri(f) => Some(f),
-            Preset::Whir(_) => None,
-        })
-}
+#[allow(unused_imports)]
+pub use multisig::aggregate::preset::fri_presets;
 
 /// The default preset, which is a FRI preset.
 pub fn default_fri() -> FriPreset {
-    match Preset::default_preset() {
-        Preset::Fri(f) => f,
-        Preset::Whir(_) => unreachable!("the default preset is a FRI preset"),
-    }
+    Preset::default_preset()
+        .as_fri()
+        .expect("the default preset is a FRI preset")
 }
 
 /// Honest traces and public values for a batch whose `Cube` instance has `2^log_n` rows.
