@@ -246,8 +246,50 @@ int main(int argc, char **argv) {
     CHECK_STATUS(msig_aggregator_prove(agg, &whir_bad, small, sizeof small, &written),
                  MSIG_INVALID_OPTIONS);
     whir_bad = whir;
-    whir_bad.backend = 2;
+    whir_bad.backend = 3;
     CHECK_STATUS(msig_aggregator_prove(agg, &whir_bad, small, sizeof small, &written),
+                 MSIG_INVALID_OPTIONS);
+
+    /* The recursion-ready backend (FRI over Poseidon1-24 trees and transcript): the same
+     * statement and checks; proven presets only. */
+    msig_prove_options p1 = {.backend = MSIG_BACKEND_FRI_POSEIDON1};
+    size_t p1_len = 0;
+    CHECK_STATUS(msig_aggregator_prove(agg, &p1, small, 0, &p1_len), MSIG_BUFFER_TOO_SMALL);
+    uint8_t *p1_proof = malloc(p1_len);
+    CHECK_STATUS(msig_aggregator_prove(agg, &p1, p1_proof, p1_len, &written), MSIG_OK);
+    CHECK(written == p1_len && p1_len <= 512 * 1024);
+    printf("FRI-Poseidon1 proof: %zu bytes for %zu signatures\n", p1_len, v.n);
+    CHECK_STATUS(msig_verify_aggregate(p1_proof, p1_len, pks, v.n, v.message, v.epoch, NULL),
+                 MSIG_OK);
+    msig_verify_options require_p1 = {.require = &p1};
+    CHECK_STATUS(
+        msig_verify_aggregate(p1_proof, p1_len, pks, v.n, v.message, v.epoch, &require_p1),
+        MSIG_OK);
+    CHECK_STATUS(msig_verify_aggregate(p1_proof, p1_len, pks, v.n, v.message, v.epoch,
+                                       &require_defaults),
+                 MSIG_PRESET_NOT_ACCEPTED);
+    CHECK_STATUS(
+        msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &require_p1),
+        MSIG_PRESET_NOT_ACCEPTED);
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(p1_proof, p1_len, pks, v.n, other_msg, v.epoch, NULL));
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(p1_proof, p1_len, pks, v.n, v.message, v.epoch + 1, NULL));
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(p1_proof, p1_len, pks, v.n - 1, v.message, v.epoch, NULL));
+    uint8_t *p1_flipped = malloc(p1_len);
+    for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++) {
+        size_t pos = fractions[i] == 16 ? p1_len - 1 : p1_len * fractions[i] / 16;
+        memcpy(p1_flipped, p1_proof, p1_len);
+        p1_flipped[pos] ^= 0x10;
+        CHECK_PROOF_REJECTED(
+            msig_verify_aggregate(p1_flipped, p1_len, pks, v.n, v.message, v.epoch, NULL));
+    }
+    free(p1_flipped);
+    free(p1_proof);
+    msig_prove_options p1_bad = p1;
+    p1_bad.regime = MSIG_REGIME_CONJECTURED;
+    CHECK_STATUS(msig_aggregator_prove(agg, &p1_bad, small, sizeof small, &written),
                  MSIG_INVALID_OPTIONS);
 
     /* A conjectured-regime proof: made on request, refused by the default verifier (NULL or

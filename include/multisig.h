@@ -253,6 +253,13 @@ enum msig_backend
    * with `MSIG_INVALID_OPTIONS`.
    */
   MSIG_BACKEND_WHIR = 1,
+  /**
+   * FRI as `MSIG_BACKEND_FRI`, with Merkle trees and the Fiat-Shamir transcript over
+   * leanSig's Poseidon1-24 permutation: the recursion-ready proof system (proofs an AIR can
+   * verify). Proven presets only (`MSIG_REGIME_CONJECTURED` is rejected with
+   * `MSIG_INVALID_OPTIONS`), `log_inv_rate` 1..=4, default 3; a slower prover than FRI.
+   */
+  MSIG_BACKEND_FRI_POSEIDON1 = 2,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -296,8 +303,9 @@ typedef struct msig_prove_options {
    */
   uint8_t log_inv_rate;
   /**
-   * One of `msig_backend` (`MSIG_BACKEND_FRI` = 0, `MSIG_BACKEND_WHIR` = 1); any other value
-   * is rejected with `MSIG_INVALID_OPTIONS`.
+   * One of `msig_backend` (`MSIG_BACKEND_FRI` = 0, `MSIG_BACKEND_WHIR` = 1,
+   * `MSIG_BACKEND_FRI_POSEIDON1` = 2); any other value is rejected with
+   * `MSIG_INVALID_OPTIONS`.
    */
   uint8_t backend;
   /**

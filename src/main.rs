@@ -106,11 +106,12 @@ struct PresetArgs {
     #[arg(long, value_enum, default_value_t = RegimeArg::Proven)]
     regime: RegimeArg,
     /// log2 of the inverse code rate, FRI blowup or WHIR starting rate (1..=4); 0 picks the
-    /// backend's default (FRI 3, WHIR 1).
+    /// backend's default (FRI 3, WHIR 1, FRI-Poseidon1 3).
     #[arg(long, default_value_t = 0)]
     log_inv_rate: u8,
-    /// Proof system: `fri` (fastest prover) or `whir` (smaller proofs, slower prover, at most 512
-    /// signatures).
+    /// Proof system: `fri` (fastest prover), `whir` (smaller proofs, slower prover, at most 512
+    /// signatures) or `fri-poseidon1` (recursion-ready: Poseidon1-24 Merkle trees, slower prover,
+    /// proven only).
     #[arg(long, value_enum, default_value_t = BackendArg::Fri)]
     backend: BackendArg,
     /// Largest proof accepted, in bytes (0: the 512 KiB wire cap). The prover refuses a preset
@@ -121,8 +122,12 @@ struct PresetArgs {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum BackendArg {
+    /// FRI over Keccak-256 Merkle trees: the fastest prover.
     Fri,
+    /// WHIR over Keccak-256: smaller proofs, a slower prover.
     Whir,
+    /// FRI over Poseidon1-24 Merkle trees and transcript: recursion-ready (proven presets only).
+    FriPoseidon1,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -142,6 +147,7 @@ impl PresetArgs {
             backend: match self.backend {
                 BackendArg::Fri => Backend::Fri,
                 BackendArg::Whir => Backend::Whir,
+                BackendArg::FriPoseidon1 => Backend::FriPoseidon1,
             },
             max_proof_bytes: self.max_proof_bytes,
         }
@@ -518,6 +524,7 @@ fn bench(a: BenchArgs) -> CmdResult {
     let backend = match opts.backend {
         Backend::Fri => "fri",
         Backend::Whir => "whir",
+        Backend::FriPoseidon1 => "fri-poseidon1",
     };
     let log_inv_rate = preset.log_inv_rate();
     if a.json {

@@ -35,16 +35,16 @@ use multisig::aggregate::air::sig::{
 use multisig::aggregate::air::table::{TableCols, TWEAK_PERIOD};
 use multisig::aggregate::air::AggAir;
 use multisig::aggregate::field::Challenge;
-use multisig::aggregate::fri::config::stark_config;
+use multisig::aggregate::fri::config::{fri_config, FriHash, Keccak, Poseidon1};
 use multisig::aggregate::fri::{self, envelope};
 use multisig::aggregate::statement::{self, Statement};
 use multisig::aggregate::testing::{prove_witnesses, TestSigner};
 use multisig::aggregate::whir::{self, envelope as whir_envelope};
 use multisig::aggregate::witness::{build_witness, walk_chains};
-use multisig::aggregate::Preset;
 use multisig::aggregate::{
-    verify_aggregate, Backend, ProveOptions, Regime, VerifyError, VerifyOptions,
+    verify_aggregate, Backend, MerkleHash, ProveOptions, Regime, VerifyError, VerifyOptions,
 };
+use multisig::aggregate::{FriPreset, Preset};
 use multisig::xmss::constants::{
     BASE, CAPACITY, DIMENSION, HASH_LEN_FE, LOG_LIFETIME, MH_DECODED_FE, PARAMETER_LEN, Q,
     SPONGE_RATE, Z,
@@ -64,7 +64,7 @@ use p3_matrix::Matrix;
 
 const MESSAGE: [u8; 32] = *b"aggregate soundness test message";
 const EPOCH: u32 = 0x0135_79bd;
-const BACKENDS: [Backend; 2] = [Backend::Fri, Backend::Whir];
+const BACKENDS: [Backend; 3] = [Backend::Fri, Backend::Whir, Backend::FriPoseidon1];
 
 // Bus names (`multisig::aggregate`'s crate-private constants).
 const CHAIN_BUS: &str = "xmss-chain";
@@ -381,7 +381,7 @@ impl Rejection {
             panic!("{backend:?}: rejected as malformed, not by a constraint or lookup: {err}");
         };
         match backend {
-            Backend::Fri => {
+            Backend::Fri | Backend::FriPoseidon1 => {
                 if msg == FRI_LOOKUP_MESSAGE {
                     return Self::FriLookupSum;
                 }
@@ -411,12 +411,30 @@ impl Rejection {
         });
         let bus_fails = expected.iter().any(|c| matches!(c, Check::Bus(_)));
         match (backend, first_air) {
-            (Backend::Fri, Some(air)) => Self::FriConstraints(air),
-            (Backend::Fri, None) => Self::FriLookupSum,
+            (Backend::Fri | Backend::FriPoseidon1, Some(air)) => Self::FriConstraints(air),
+            (Backend::Fri | Backend::FriPoseidon1, None) => Self::FriLookupSum,
             (Backend::Whir, _) if bus_fails => Self::WhirProverRefusedLookupSum,
             (Backend::Whir, _) => Self::WhirZerocheck,
         }
     }
+}
+
+/// The FRI proof of `traces` under `preset` over hash `H`, encoded, without the prover's own
+/// checks of the traces.
+fn prove_fri<H: FriHash>(
+    preset: &FriPreset,
+    stmt: &Statement<'_>,
+    airs: &[AggAir],
+    traces: &[RowMajorMatrix<F>],
+) -> Result<Vec<u8>, String> {
+    fri::prove::<H>(
+        &fri_config::<H>(preset),
+        stmt,
+        airs,
+        fri::common_data::<H>(airs),
+        traces,
+    )
+    .map(|proof| envelope::encode::<H>(preset, &proof))
 }
 
 /// A statement (`keys`, with this file's message and epoch) and the four traces offered as its
@@ -481,14 +499,10 @@ impl Traces {
         };
         let airs = stmt.airs();
         let proved = catch_unwind(AssertUnwindSafe(|| match preset {
-            Preset::Fri(p) => fri::prove(
-                &stark_config(&p),
-                &stmt,
-                &airs,
-                fri::common_data(&airs),
-                &self.traces,
-            )
-            .map(|proof| envelope::encode(&p, &proof)),
+            Preset::Fri(p) => match p.hash {
+                MerkleHash::Keccak => prove_fri::<Keccak>(&p, &stmt, &airs, &self.traces),
+                MerkleHash::Poseidon1 => prove_fri::<Poseidon1>(&p, &stmt, &airs, &self.traces),
+            },
             Preset::Whir(p) => whir::prove(&p, &stmt, &airs, self.traces.clone())
                 .map(|proof| whir_envelope::encode(&p, &proof)),
         }));

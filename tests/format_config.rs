@@ -3,28 +3,38 @@
 
 mod format_common;
 
-use format_common::{prove_tiny, prove_tiny_one_thread, verify_tiny};
+use format_common::{
+    prove_tiny, prove_tiny_one_thread, prove_tiny_over, verify_tiny, verify_tiny_over,
+};
+use multisig::aggregate::fri::config::FriHash;
+use multisig::aggregate::FriPreset;
 use p3_field::PrimeCharacteristicRing;
+
+/// `preset` (over its Merkle hash `H`) proves and verifies the tiny batch, with the shape the
+/// preset fixes.
+fn proves_and_verifies<H: FriHash>(preset: &FriPreset) {
+    let log_n = 8;
+    let (proof, st) = prove_tiny_over::<H>(preset, log_n);
+    verify_tiny_over::<H>(preset, &proof, &st)
+        .unwrap_or_else(|e| panic!("preset {} rejected its own proof: {e}", preset.id()));
+    assert_eq!(
+        proof.degree_bits,
+        vec![log_n, log_n - 1],
+        "extended degree bits of the two instances"
+    );
+    let fri = &proof.opening_proof;
+    assert_eq!(
+        fri.commit_phase_openings.len(),
+        fri.commit_phase_commits.len(),
+        "one opening round per commit-phase commitment"
+    );
+    assert_eq!(fri.final_poly.len(), 1 << preset.log_final_poly_len);
+}
 
 #[test]
 fn every_preset_proves_and_verifies_the_tiny_batch() {
     for preset in format_common::fri_presets() {
-        let log_n = 8;
-        let (proof, st) = prove_tiny(&preset, log_n);
-        verify_tiny(&preset, &proof, &st)
-            .unwrap_or_else(|e| panic!("preset {} rejected its own proof: {e}", preset.id()));
-        assert_eq!(
-            proof.degree_bits,
-            vec![log_n, log_n - 1],
-            "extended degree bits of the two instances"
-        );
-        let fri = &proof.opening_proof;
-        assert_eq!(
-            fri.commit_phase_openings.len(),
-            fri.commit_phase_commits.len(),
-            "one opening round per commit-phase commitment"
-        );
-        assert_eq!(fri.final_poly.len(), 1 << preset.log_final_poly_len);
+        multisig::by_hash!(preset, H => proves_and_verifies::<H>(&preset));
     }
 }
 

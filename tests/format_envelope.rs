@@ -5,14 +5,32 @@
 mod format_common;
 
 use format_common::{
-    decode_and_verify, default_fri, prove_tiny, prove_tiny_one_thread, tiny_shape, verify_tiny,
+    decode_and_verify, default_fri, prove_tiny, prove_tiny_one_thread, prove_tiny_over,
+    tiny_common_over, tiny_shape, verify_tiny_over, TinyStatement,
 };
-use multisig::aggregate::fri::envelope::{self, decode, encode};
+use multisig::aggregate::fri::config::{FriHash, Keccak, MultisigConfig, Poseidon1};
+use multisig::aggregate::fri::envelope;
+use multisig::aggregate::fri::security::ProofShape;
+use multisig::aggregate::MerkleHash;
 use multisig::aggregate::{FriPreset, Preset, PRESETS};
 use multisig::aggregate::{Regime, VerifyError};
 use multisig::aggregate::{FORMAT_VERSION, PREFIX_LEN};
+use p3_batch_stark::BatchProof;
 
 const LOG_N: usize = 8;
+
+/// [`envelope::encode`] of a Keccak proof (most tests here use the default preset).
+fn encode(preset: &FriPreset, proof: &BatchProof<MultisigConfig>) -> Vec<u8> {
+    envelope::encode::<Keccak>(preset, proof)
+}
+
+/// [`envelope::decode`] as a Keccak proof.
+fn decode(
+    bytes: &[u8],
+    shape: &ProofShape,
+) -> Result<(FriPreset, BatchProof<MultisigConfig>), VerifyError> {
+    envelope::decode::<Keccak>(bytes, shape)
+}
 
 fn default_proof_bytes() -> Vec<u8> {
     let preset = default_fri();
@@ -24,23 +42,106 @@ fn is_malformed(r: Result<(FriPreset, impl Sized), VerifyError>) -> bool {
     matches!(r, Err(VerifyError::Malformed(_)))
 }
 
+/// Proves the tiny batch under `preset` over `H`, encodes it, and checks that the bytes decode
+/// to a proof that verifies and re-encodes to the same bytes; returns the bytes and statement.
+fn round_trip<H: FriHash>(preset: &FriPreset) -> (Vec<u8>, TinyStatement<H>) {
+    let (proof, st) = prove_tiny_over::<H>(preset, LOG_N);
+    let bytes = envelope::encode::<H>(preset, &proof);
+    assert_eq!(&bytes[..8], b"MSIGPRF\0");
+    assert_eq!(bytes[10], preset.id());
+    let shape = tiny_shape(preset, LOG_N);
+    let (got_preset, decoded) =
+        envelope::decode::<H>(&bytes, &shape).expect("own encoding decodes");
+    assert_eq!(got_preset, *preset);
+    verify_tiny_over::<H>(preset, &decoded, &st).expect("decoded proof verifies");
+    assert_eq!(
+        envelope::encode::<H>(&got_preset, &decoded),
+        bytes,
+        "re-encoding is the identity"
+    );
+    (bytes, st)
+}
+
 #[test]
 fn round_trip_verifies_for_every_preset() {
     for preset in format_common::fri_presets() {
-        let (proof, st) = prove_tiny(&preset, LOG_N);
-        let bytes = encode(&preset, &proof);
-        assert_eq!(&bytes[..8], b"MSIGPRF\0");
-        assert_eq!(bytes[10], preset.id());
-        let shape = tiny_shape(&preset, LOG_N);
-        let (got_preset, decoded) = decode(&bytes, &shape).expect("own encoding decodes");
-        assert_eq!(got_preset, preset);
-        verify_tiny(&preset, &decoded, &st).expect("decoded proof verifies");
-        assert_eq!(
-            encode(&got_preset, &decoded),
-            bytes,
-            "re-encoding is the identity"
-        );
+        multisig::by_hash!(preset, H => {
+            round_trip::<H>(&preset);
+        });
     }
+}
+
+/// The Poseidon1 preset at the default rate (id 12).
+fn poseidon1_default() -> FriPreset {
+    Preset::from_options(&multisig::aggregate::ProveOptions {
+        backend: multisig::aggregate::Backend::FriPoseidon1,
+        ..Default::default()
+    })
+    .unwrap()
+    .as_fri()
+    .unwrap()
+}
+
+#[test]
+fn a_proof_is_read_only_with_its_own_merkle_hash() {
+    let p1 = poseidon1_default();
+    assert_eq!((p1.hash, p1.id()), (MerkleHash::Poseidon1, 12));
+    let (bytes, _) = round_trip::<Poseidon1>(&p1);
+    // The same statement shape, the other hash's layout: refused by the prefix's preset id
+    // before the archive is read.
+    let err = decode(&bytes, &tiny_shape(&p1, LOG_N))
+        .err()
+        .expect("read as Keccak");
+    assert!(err.to_string().contains("Merkle hash"), "{err}");
+    let keccak = default_fri();
+    let err = envelope::decode::<Poseidon1>(&default_proof_bytes(), &tiny_shape(&keccak, LOG_N))
+        .err()
+        .expect("read as Poseidon1");
+    assert!(err.to_string().contains("Merkle hash"), "{err}");
+    // A Keccak preset's id on a Poseidon1 archive (and back) is refused too.
+    let mut relabelled = bytes.clone();
+    relabelled[10] = keccak.id();
+    assert!(is_malformed(envelope::decode::<Poseidon1>(
+        &relabelled,
+        &tiny_shape(&p1, LOG_N)
+    )));
+    assert!(is_malformed(decode(&relabelled, &tiny_shape(&p1, LOG_N))));
+}
+
+#[test]
+fn poseidon1_digest_words_must_be_canonical_and_bound_the_proof() {
+    let p1 = poseidon1_default();
+    let (proof, st) = prove_tiny_over::<Poseidon1>(&p1, LOG_N);
+    let bytes = envelope::encode::<Poseidon1>(&p1, &proof);
+    let shape = tiny_shape(&p1, LOG_N);
+    // The main commitment's first word, found by its value (the root of the main trace tree).
+    use p3_field::PrimeField32;
+    let root = proof.commitments.main.roots()[0];
+    let word = root[0].as_canonical_u32().to_le_bytes();
+    let rest: Vec<u8> = root[1..]
+        .iter()
+        .flat_map(|v| v.as_canonical_u32().to_le_bytes())
+        .collect();
+    let at = (0..bytes.len() - 36)
+        .find(|&i| bytes[i..i + 4] == word && bytes[i + 4..i + 36] == rest[..])
+        .expect("the main root is on the wire");
+    // Same residue mod p, non-canonical representative: malformed, not merely invalid.
+    let p = multisig::xmss::constants::P;
+    let mut non_canonical = bytes.clone();
+    non_canonical[at..at + 4].copy_from_slice(&(root[0].as_canonical_u32() + p).to_le_bytes());
+    let err = envelope::decode::<Poseidon1>(&non_canonical, &shape)
+        .err()
+        .expect("non-canonical digest accepted");
+    assert!(err.to_string().contains("non-canonical"), "{err}");
+    // Another canonical root decodes, and the proof no longer verifies.
+    let mut other = bytes.clone();
+    other[at..at + 4].copy_from_slice(&((root[0].as_canonical_u32() + 1) % p).to_le_bytes());
+    let (preset, forged) = envelope::decode::<Poseidon1>(&other, &shape).expect("decodes");
+    let st = TinyStatement::<Poseidon1> {
+        common: tiny_common_over::<Poseidon1>(&preset, LOG_N),
+        ..st
+    };
+    assert!(verify_tiny_over::<Poseidon1>(&preset, &forged, &st).is_err());
 }
 
 #[test]
@@ -238,10 +339,12 @@ fn non_canonical_field_element_is_malformed() {
 
 #[test]
 fn proof_bytes_by_component() {
-    for preset in format_common::fri_presets().filter(|p| p.id() % 4 == 0) {
+    for preset in
+        format_common::fri_presets().filter(|p| p.id() % 4 == 0 && p.hash == MerkleHash::Keccak)
+    {
         let (proof, _) = prove_tiny(&preset, LOG_N);
         let bytes = encode(&preset, &proof);
-        let parts = envelope::component_sizes(&proof);
+        let parts = envelope::component_sizes::<Keccak>(&proof);
         let payload: usize = parts.iter().map(|(_, s)| s).sum();
         println!(
             "preset {} ({:?}, 1/{}), {} queries: {} bytes total",

@@ -43,10 +43,21 @@ fn shape_representatives(max: usize) -> Vec<usize> {
 #[test]
 fn default_preset_fits_the_wire_cap_at_every_accepted_batch_size() {
     // The bound depends on the statement's shape alone, so one N per shape covers every N.
-    let d = Preset::default_preset();
-    for n in shape_representatives(MAX_SIGNATURES) {
-        let bound = proof_size_bound(&d, n).unwrap();
-        assert!(bound <= WIRE_CAP_BYTES, "N = {n}: up to {bound} bytes");
+    // So does the recursion-ready backend's default (36-byte digests instead of 32).
+    let poseidon1 = Preset::from_options(&ProveOptions {
+        backend: Backend::FriPoseidon1,
+        ..Default::default()
+    })
+    .unwrap();
+    for d in [Preset::default_preset(), poseidon1] {
+        for n in shape_representatives(MAX_SIGNATURES) {
+            let bound = proof_size_bound(&d, n).unwrap();
+            assert!(
+                bound <= WIRE_CAP_BYTES,
+                "preset {}, N = {n}: up to {bound} bytes",
+                d.id()
+            );
+        }
     }
 }
 
@@ -74,6 +85,10 @@ fn real_proofs_never_exceed_their_bound() {
             ProveOptions {
                 backend: Backend::Whir,
                 log_inv_rate: 2,
+                ..Default::default()
+            },
+            ProveOptions {
+                backend: Backend::FriPoseidon1,
                 ..Default::default()
             },
         ] {

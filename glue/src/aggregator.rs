@@ -58,6 +58,11 @@ pub enum msig_backend {
     /// `log_inv_rate` 1 (at most 512 signatures) or 2 (at most 256); more signatures are refused
     /// with `MSIG_INVALID_OPTIONS`.
     MSIG_BACKEND_WHIR = 1,
+    /// FRI as `MSIG_BACKEND_FRI`, with Merkle trees and the Fiat-Shamir transcript over
+    /// leanSig's Poseidon1-24 permutation: the recursion-ready proof system (proofs an AIR can
+    /// verify). Proven presets only (`MSIG_REGIME_CONJECTURED` is rejected with
+    /// `MSIG_INVALID_OPTIONS`), `log_inv_rate` 1..=4, default 3; a slower prover than FRI.
+    MSIG_BACKEND_FRI_POSEIDON1 = 2,
 }
 
 /// Options of `msig_aggregator_prove` (and `msig_prepare`, and the preset a verifier may require
@@ -76,8 +81,9 @@ pub struct msig_prove_options {
     /// WHIR; 0 selects the backend's default (FRI 3, i.e. rate 1/8; WHIR 1). Other values are
     /// rejected with `MSIG_INVALID_OPTIONS`.
     pub log_inv_rate: u8,
-    /// One of `msig_backend` (`MSIG_BACKEND_FRI` = 0, `MSIG_BACKEND_WHIR` = 1); any other value
-    /// is rejected with `MSIG_INVALID_OPTIONS`.
+    /// One of `msig_backend` (`MSIG_BACKEND_FRI` = 0, `MSIG_BACKEND_WHIR` = 1,
+    /// `MSIG_BACKEND_FRI_POSEIDON1` = 2); any other value is rejected with
+    /// `MSIG_INVALID_OPTIONS`.
     pub backend: u8,
     /// Largest proof the caller accepts, in bytes: 0 means 512 KiB (524288, the wire cap of an
     /// aggregate in consensus clients), `SIZE_MAX` means no limit. Before proving,
@@ -100,6 +106,7 @@ impl msig_prove_options {
         let backend = match self.backend {
             b if b == msig_backend::MSIG_BACKEND_FRI as u8 => Backend::Fri,
             b if b == msig_backend::MSIG_BACKEND_WHIR as u8 => Backend::Whir,
+            b if b == msig_backend::MSIG_BACKEND_FRI_POSEIDON1 as u8 => Backend::FriPoseidon1,
             _ => return Err(MSIG_INVALID_OPTIONS),
         };
         Ok(ProveOptions {
@@ -398,10 +405,19 @@ mod tests {
         assert_eq!(limited.to_core().unwrap().max_proof_bytes, 1000);
         for bad in [
             msig_prove_options { regime: 2, ..zero },
-            msig_prove_options { backend: 2, ..zero },
+            msig_prove_options { backend: 3, ..zero },
+            msig_prove_options {
+                backend: u8::MAX,
+                ..zero
+            },
         ] {
             assert_eq!(bad.to_core(), Err(MSIG_INVALID_OPTIONS));
         }
+        let poseidon1 = msig_prove_options {
+            backend: msig_backend::MSIG_BACKEND_FRI_POSEIDON1 as u8,
+            ..zero
+        };
+        assert_eq!(poseidon1.to_core().unwrap().backend, Backend::FriPoseidon1);
     }
 
     #[test]

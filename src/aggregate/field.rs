@@ -5,10 +5,11 @@
 //! | base field       | KoalaBear, `p = 2^31 - 2^24 + 1` ([`Val`])                                 |
 //! | challenge field  | quintic extension `KoalaBear[X]/(X^5 + X^2 - 1)`, `|EF| ~ 2^155` ([`Challenge`]) |
 //! | Merkle trees     | Keccak-f\[1600\] sponge (rate 17 x u64, 4 x u64 = 32-byte digests), binary, |
-//! |                  | leaves hashed 8 rows at a time with the AVX-512/AVX2 packed Keccak         |
+//! |                  | leaves hashed 8 rows at a time with the AVX-512/AVX2 packed Keccak; the     |
+//! |                  | FRI-Poseidon1 presets use Poseidon1-24 instead (`fri::config`)             |
 //! | PCS              | `TwoAdicFriPcs` (FRI over the two-adic coset LDE)                          |
 //! | DFT              | `Radix2DitParallel` (see below)                                           |
-//! | Fiat-Shamir      | Keccak-256 hash challenger, field elements absorbed as 4 LE bytes          |
+//! | Fiat-Shamir      | Keccak-256 hash challenger, field elements absorbed as 4 LE bytes (FRI-Poseidon1: a Poseidon1-24 duplex) |
 //!
 //! # Why the quintic extension
 //!

@@ -52,9 +52,9 @@ mod profile;
 mod proof_system;
 
 pub use options::{
-    AggregateError, Backend, ProveError, ProveOptions, Regime, VerifyError, VerifyOptions,
-    DEFAULT_FRI_LOG_INV_RATE, DEFAULT_WHIR_LOG_INV_RATE, MAX_SIGNATURES, SECURITY_FLOOR_BITS,
-    WIRE_CAP_BYTES,
+    AggregateError, Backend, MerkleHash, ProveError, ProveOptions, Regime, VerifyError,
+    VerifyOptions, DEFAULT_FRI_LOG_INV_RATE, DEFAULT_FRI_POSEIDON1_LOG_INV_RATE,
+    DEFAULT_WHIR_LOG_INV_RATE, MAX_SIGNATURES, SECURITY_FLOOR_BITS, WIRE_CAP_BYTES,
 };
 pub use preset::{FriPreset, Preset, WhirPreset, PRESETS};
 pub use wire::{FORMAT_VERSION, MAGIC, PREFIX_LEN};

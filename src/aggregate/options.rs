@@ -31,17 +31,35 @@ pub enum Regime {
     Conjectured,
 }
 
-/// Proof system of a preset. Both prove the same four AIRs over KoalaBear with the quintic
-/// challenge field and Keccak-256 Merkle trees; they trade prover time against proof size.
+/// Proof system of a preset. All prove the same four AIRs over KoalaBear with the quintic
+/// challenge field; they trade prover time, proof size and what can verify the proof.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Backend {
-    /// Univariate STARK (`p3-batch-stark`) with FRI: the fastest prover, proofs of 0.5 to 1 MiB.
+    /// Univariate STARK (`p3-batch-stark`) with FRI over Keccak-256 Merkle trees and transcript:
+    /// the fastest prover.
     #[default]
     Fri,
     /// Multilinear STARK (`p3-multi-stark`, zerocheck sumcheck and fractional-GKR LogUp) with the
-    /// WHIR commitment (`p3-whir`): proofs about a third of FRI's, a slower prover (see
-    /// [`whir`]).
+    /// WHIR commitment (`p3-whir`) over Keccak-256: smaller proofs, a slower prover (see
+    /// `whir`).
     Whir,
+    /// [`Backend::Fri`] with Merkle trees and transcript over leanSig's Poseidon1-24 permutation
+    /// ([`MerkleHash::Poseidon1`]): the recursion-ready proof system, whose proofs an AIR of ours
+    /// can verify. Proven regime only; a slower prover than [`Backend::Fri`] (the Merkle
+    /// hashing costs about 10x Keccak's, see `README.md`).
+    FriPoseidon1,
+}
+
+/// The hash of a FRI preset's Merkle trees and Fiat-Shamir transcript.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MerkleHash {
+    /// Keccak-f\[1600\] trees (32-byte digests) and a Keccak-256 hash-chain transcript: the
+    /// fastest prover.
+    Keccak,
+    /// Poseidon1-24 trees (9-element, 36-byte digests) and a Poseidon1-24 duplex transcript
+    /// (rate 15, capacity 9): what an AIR can verify, for proofs that may become children of a
+    /// recursive aggregate.
+    Poseidon1,
 }
 
 /// Options for [`super::Aggregator::prove`]. `ProveOptions::default()` is the default preset
@@ -157,6 +175,11 @@ pub const DEFAULT_FRI_LOG_INV_RATE: u8 = 3;
 /// [`Backend::Whir`].
 pub const DEFAULT_WHIR_LOG_INV_RATE: u8 = 1;
 
+/// The `log_inv_rate` that `ProveOptions { log_inv_rate: 0, .. }` resolves to under
+/// [`Backend::FriPoseidon1`]: rate 1/8, as [`DEFAULT_FRI_LOG_INV_RATE`] (the same queries; the
+/// 36-byte digests keep proofs under the wire cap).
+pub const DEFAULT_FRI_POSEIDON1_LOG_INV_RATE: u8 = 3;
+
 impl Backend {
     /// The rate `log_inv_rate: 0` selects for this backend ([`DEFAULT_FRI_LOG_INV_RATE`],
     /// [`DEFAULT_WHIR_LOG_INV_RATE`]).
@@ -164,6 +187,7 @@ impl Backend {
         match self {
             Backend::Fri => DEFAULT_FRI_LOG_INV_RATE,
             Backend::Whir => DEFAULT_WHIR_LOG_INV_RATE,
+            Backend::FriPoseidon1 => DEFAULT_FRI_POSEIDON1_LOG_INV_RATE,
         }
     }
 }

@@ -2,15 +2,18 @@
 //! [`Preset::id`].
 //!
 //! A preset is a proof system with its own parameters ([`FriPreset`], [`WhirPreset`]), a
-//! soundness [`Regime`] and a rate `1/2^log_inv_rate`. [`PRESETS`] lists the ten of them: eight
-//! FRI presets (both regimes, `log_inv_rate` 1..=4) with every FRI and grinding parameter, whose
+//! soundness [`Regime`] and a rate `1/2^log_inv_rate`. [`PRESETS`] lists the fourteen of them:
+//! eight FRI presets over Keccak (both regimes, `log_inv_rate` 1..=4) and four over Poseidon1
+//! (proven, `log_inv_rate` 1..=4, recursion-ready), with every FRI and grinding parameter, whose
 //! soundness by source is computed and tabled in [`super::fri::security`]; and two WHIR presets
 //! (proven regime, `log_inv_rate` 1..=2) with their WHIR schedule, whose soundness
 //! `p3_multi_stark::security_report` computes ([`super::whir::security_bits_for_signatures`]).
 //! The proof's prefix carries [`Preset::id`], so a verifier rebuilds exactly the configuration
 //! the prover used.
 
-use super::options::{Backend, ProveOptions, Regime, DEFAULT_FRI_LOG_INV_RATE, MAX_SIGNATURES};
+use super::options::{
+    Backend, MerkleHash, ProveOptions, Regime, DEFAULT_FRI_LOG_INV_RATE, MAX_SIGNATURES,
+};
 
 /// Largest accepted `log_inv_rate`.
 pub const MAX_LOG_INV_RATE: u8 = 4;
@@ -55,6 +58,8 @@ pub struct FriPreset {
     pub log_final_poly_len: u8,
     /// Height of the Merkle cap (0 = a single root digest per commitment).
     pub merkle_cap_height: u8,
+    /// The hash of the Merkle trees and the Fiat-Shamir transcript.
+    pub hash: MerkleHash,
 }
 
 /// The parameters of a WHIR preset (`p3_multi_stark` with the `p3_whir` commitment). Proven
@@ -87,17 +92,18 @@ pub struct WhirPreset {
 /// A resolved, validated preset: one of the entries of [`PRESETS`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Preset {
-    /// A FRI preset (ids 0..=7).
+    /// A FRI preset (ids 0..=7 over Keccak, 10..=13 over Poseidon1).
     Fri(FriPreset),
     /// A WHIR preset (ids 8 and 9).
     Whir(WhirPreset),
 }
 
-/// One FRI row of [`PRESETS`]: regime, log_inv_rate, queries, query PoW, commit PoW, batch PoW,
-/// OOD PoW, lookup PoW; folding arity 8, a final polynomial of 64 coefficients, a Merkle cap of
-/// one root.
+/// One FRI row of [`PRESETS`]: hash, regime, log_inv_rate, queries, query PoW, commit PoW, batch
+/// PoW, OOD PoW, lookup PoW; folding arity 8, a final polynomial of 64 coefficients, a Merkle cap
+/// of one root.
 #[allow(clippy::too_many_arguments)]
 const fn fri(
+    hash: MerkleHash,
     regime: Regime,
     log_inv_rate: u8,
     num_queries: u16,
@@ -119,6 +125,7 @@ const fn fri(
         max_log_arity: 3,
         log_final_poly_len: 6,
         merkle_cap_height: 0,
+        hash,
     })
 }
 
@@ -144,37 +151,55 @@ const fn whir(
     })
 }
 
-/// The ten presets, indexed by [`Preset::id`]: ids 0..=3 are the FRI proven regime at
-/// `log_inv_rate` 1..=4, ids 4..=7 the FRI conjectured regime at `log_inv_rate` 1..=4, ids 8 and 9
-/// the WHIR proven regime at `log_inv_rate` 1 and 2.
+/// The fourteen presets, indexed by [`Preset::id`]: ids 0..=3 are the FRI proven regime over
+/// Keccak at `log_inv_rate` 1..=4, ids 4..=7 the FRI conjectured regime over Keccak at
+/// `log_inv_rate` 1..=4, ids 8 and 9 the WHIR proven regime at `log_inv_rate` 1 and 2, ids
+/// 10..=13 the FRI proven regime over Poseidon1 ([`Backend::FriPoseidon1`], recursion-ready) at
+/// `log_inv_rate` 1..=4.
 ///
 /// The FRI proven presets are the fewest queries (then the least grinding, every site at most 16
 /// bits) that reach 124 bits proven at [`MAX_SIGNATURES`] signatures on the real statement shape
 /// (`tests/format_security.rs`, `tune_proven_presets`); the soundness of each is tabled in
-/// [`super::fri::security`]. The WHIR schedule (first folding 6, later 4, rate step 2, terms of
+/// [`super::fri::security`]. The Poseidon1 presets have the Keccak presets' parameters: both
+/// hashes count 128 bits of collision resistance, so every term is the same
+/// (`fri::config`). The WHIR schedule (first folding 6, later 4, rate step 2, terms of
 /// 131 bits, 20 bits of grinding) is measured in [`super::whir`].
-pub const PRESETS: [Preset; 10] = [
-    fri(Regime::Proven, 1, 227, 16, 10, 16, 0, 3),
-    fri(Regime::Proven, 2, 113, 16, 9, 16, 0, 3),
-    fri(Regime::Proven, 3, 76, 16, 9, 15, 0, 2),
-    fri(Regime::Proven, 4, 58, 16, 9, 16, 0, 2),
-    fri(Regime::Conjectured, 1, 115, 16, 0, 2, 0, 0),
-    fri(Regime::Conjectured, 2, 57, 16, 0, 3, 0, 0),
-    fri(Regime::Conjectured, 3, 38, 16, 0, 4, 0, 0),
-    fri(Regime::Conjectured, 4, 29, 16, 0, 5, 0, 0),
+pub const PRESETS: [Preset; 14] = [
+    fri(K, Regime::Proven, 1, 227, 16, 10, 16, 0, 3),
+    fri(K, Regime::Proven, 2, 113, 16, 9, 16, 0, 3),
+    fri(K, Regime::Proven, 3, 76, 16, 9, 15, 0, 2),
+    fri(K, Regime::Proven, 4, 58, 16, 9, 16, 0, 2),
+    fri(K, Regime::Conjectured, 1, 115, 16, 0, 2, 0, 0),
+    fri(K, Regime::Conjectured, 2, 57, 16, 0, 3, 0, 0),
+    fri(K, Regime::Conjectured, 3, 38, 16, 0, 4, 0, 0),
+    fri(K, Regime::Conjectured, 4, 29, 16, 0, 5, 0, 0),
     whir(1, 6, 4, 2, 131, 20, 0),
     whir(2, 6, 4, 2, 131, 20, 0),
+    fri(P1, Regime::Proven, 1, 227, 16, 10, 16, 0, 3),
+    fri(P1, Regime::Proven, 2, 113, 16, 9, 16, 0, 3),
+    fri(P1, Regime::Proven, 3, 76, 16, 9, 15, 0, 2),
+    fri(P1, Regime::Proven, 4, 58, 16, 9, 16, 0, 2),
 ];
 
+const K: MerkleHash = MerkleHash::Keccak;
+const P1: MerkleHash = MerkleHash::Poseidon1;
+
+/// Id of the first Poseidon1 FRI preset (`log_inv_rate` 1).
+const FIRST_POSEIDON1_ID: u8 = 10;
+
 impl FriPreset {
-    /// The header id: `4 * regime + (log_inv_rate - 1)` with regime 0 = proven, 1 =
-    /// conjectured (0..=7).
+    /// The header id: over Keccak, `4 * regime + (log_inv_rate - 1)` with regime 0 = proven,
+    /// 1 = conjectured (0..=7); over Poseidon1 (proven only), `10 + (log_inv_rate - 1)`
+    /// (10..=13).
     pub const fn id(&self) -> u8 {
         let regime = match self.regime {
             Regime::Proven => 0,
             Regime::Conjectured => 1,
         };
-        4 * regime + (self.log_inv_rate - 1)
+        match self.hash {
+            MerkleHash::Keccak => 4 * regime + (self.log_inv_rate - 1),
+            MerkleHash::Poseidon1 => FIRST_POSEIDON1_ID + (self.log_inv_rate - 1),
+        }
     }
 
     /// Smallest trace log height every AIR instance must reach: FRI folds each codeword down to
@@ -205,7 +230,8 @@ impl Preset {
     /// # Errors
     /// A message naming the bad value when `log_inv_rate > 4`, or for WHIR options past
     /// [`MAX_WHIR_LOG_INV_RATE`] or in the conjectured regime (not offered: p3-multi-stark does not
-    /// assess it).
+    /// assess it), or for [`Backend::FriPoseidon1`] options in the conjectured regime (not
+    /// offered: the recursion-ready presets are proven only).
     pub fn from_options(opts: &ProveOptions) -> Result<Preset, String> {
         let rate = match opts.log_inv_rate {
             0 => opts.backend.default_log_inv_rate(),
@@ -222,6 +248,12 @@ impl Preset {
         };
         match opts.backend {
             Backend::Fri => Ok(PRESETS[regime_offset + usize::from(rate) - 1]),
+            Backend::FriPoseidon1 => {
+                if opts.regime != Regime::Proven {
+                    return Err("the FRI-Poseidon1 backend has proven presets only".into());
+                }
+                Ok(PRESETS[usize::from(FIRST_POSEIDON1_ID + rate - 1)])
+            }
             Backend::Whir => {
                 if opts.regime != Regime::Proven {
                     return Err(
@@ -265,7 +297,14 @@ impl Preset {
     /// The proof system.
     pub const fn backend(&self) -> Backend {
         match self {
-            Preset::Fri(_) => Backend::Fri,
+            Preset::Fri(FriPreset {
+                hash: MerkleHash::Keccak,
+                ..
+            }) => Backend::Fri,
+            Preset::Fri(FriPreset {
+                hash: MerkleHash::Poseidon1,
+                ..
+            }) => Backend::FriPoseidon1,
             Preset::Whir(_) => Backend::Whir,
         }
     }
@@ -297,7 +336,7 @@ impl Preset {
         }
     }
 
-    /// The one-byte preset id carried in the proof header ([`FriPreset::id`] 0..=7,
+    /// The one-byte preset id carried in the proof header ([`FriPreset::id`] 0..=7 and 10..=13,
     /// [`WhirPreset::id`] 8..=9); an id indexes [`PRESETS`].
     pub const fn id(&self) -> u8 {
         match self {
@@ -306,7 +345,7 @@ impl Preset {
         }
     }
 
-    /// The preset with the given header id, or `None` for ids outside 0..=9.
+    /// The preset with the given header id, or `None` for ids outside 0..=13.
     pub fn from_id(id: u8) -> Option<Preset> {
         PRESETS.get(usize::from(id)).copied()
     }
@@ -383,6 +422,56 @@ mod tests {
                     assert!(p.satisfies(&opts));
                     assert!(!p.satisfies(&ProveOptions::default()));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn poseidon1_options_resolve_to_proven_presets_10_to_13() {
+        for r in 0..=u8::MAX {
+            for regime in [Regime::Proven, Regime::Conjectured] {
+                let opts = ProveOptions {
+                    regime,
+                    log_inv_rate: r,
+                    backend: Backend::FriPoseidon1,
+                    ..Default::default()
+                };
+                let resolved = Preset::from_options(&opts);
+                let fits = regime == Regime::Proven && r <= MAX_LOG_INV_RATE;
+                assert_eq!(resolved.is_ok(), fits, "{opts:?}");
+                let Ok(p) = resolved else { continue };
+                let f = p.as_fri().expect("a FRI preset");
+                assert_eq!(
+                    (p.backend(), f.hash),
+                    (Backend::FriPoseidon1, MerkleHash::Poseidon1)
+                );
+                let rate = if r == 0 {
+                    Backend::FriPoseidon1.default_log_inv_rate()
+                } else {
+                    r
+                };
+                assert_eq!(p.id(), FIRST_POSEIDON1_ID + rate - 1);
+                assert!(p.satisfies(&opts));
+                // The Keccak preset of the same regime and rate differs only in the hash.
+                let keccak = Preset::from_options(&ProveOptions {
+                    backend: Backend::Fri,
+                    ..opts
+                })
+                .unwrap()
+                .as_fri()
+                .unwrap();
+                assert_ne!(keccak, f);
+                assert_eq!(
+                    FriPreset {
+                        hash: MerkleHash::Keccak,
+                        ..f
+                    },
+                    keccak
+                );
+                assert!(!p.satisfies(&ProveOptions {
+                    backend: Backend::Fri,
+                    ..opts
+                }));
             }
         }
     }

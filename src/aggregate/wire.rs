@@ -8,7 +8,7 @@
 //! offset  size  field
 //!      0     8  magic  b"MSIGPRF\0"
 //!      8     2  format version, u16 little-endian (FORMAT_VERSION)
-//!     10     1  preset id (Preset::id: 0..=7 FRI, 8..=9 WHIR)
+//!     10     1  preset id (Preset::id: 0..=7 FRI over Keccak, 8..=9 WHIR, 10..=13 FRI over Poseidon1)
 //!     11     1  reserved, must be 0
 //!     12     4  archive length in bytes, u32 little-endian (= total length - 16)
 //!     16     *  rkyv 0.8 archive of the proof system's mirror (root object at the end)
@@ -17,7 +17,8 @@
 //! The prefix is 16 bytes so that the archive starts 16-aligned whenever the whole buffer is.
 //! Every field element on the wire is its canonical `u32` (`< p`), every extension element
 //! [`CHALLENGE_DEGREE`](super::field::CHALLENGE_DEGREE) consecutive canonical `u32` (its coefficients over KoalaBear), every
-//! digest `[u8; 32]` (the Keccak sponge's four `u64` words, little-endian).
+//! digest its [`WireDigest`] form: `[u8; 32]` for Keccak (the sponge's four `u64` words,
+//! little-endian), `[u8; 36]` for Poseidon1 (nine canonical `u32`, little-endian).
 
 use p3_field::{BasedVectorSpace, PrimeField32};
 use p3_merkle_tree::{MerkleCap, PrunedMerklePaths};
@@ -50,16 +51,90 @@ pub(crate) fn malformed(msg: impl Into<String>) -> VerifyError {
     VerifyError::Malformed(msg.into())
 }
 
-/// A Keccak digest (four `u64` words) in its wire form.
-pub(crate) fn digest_to_bytes(d: &[u64; 4]) -> Digest {
-    let mut out = [0u8; 32];
-    for (chunk, w) in out.chunks_exact_mut(8).zip(d) {
-        chunk.copy_from_slice(&w.to_le_bytes());
-    }
-    out
+/// A Plonky3 Merkle digest and its fixed-size wire form.
+///
+/// | digest           | wire                                                    |
+/// |------------------|---------------------------------------------------------|
+/// | `[u64; 4]` (Keccak)    | `[u8; 32]`: the four words, little-endian          |
+/// | `[Val; 9]` (Poseidon1) | `[u8; 36]`: nine canonical `u32` (`< p`), little-endian |
+pub trait WireDigest: Copy + Send + Sync + 'static {
+    /// The wire form.
+    type Bytes: WireBytes;
+    /// The wire form of this digest.
+    fn to_wire(&self) -> Self::Bytes;
+    /// The digest of a wire form.
+    ///
+    /// # Errors
+    /// [`VerifyError::Malformed`] when a word is not canonical (Poseidon1 words `>= p`).
+    fn from_wire(b: &Self::Bytes) -> Result<Self, VerifyError>;
 }
 
-/// A Keccak digest from its wire form.
+/// A digest's wire form: a byte array that rkyv archives as itself, with no alignment and no
+/// invalid values.
+pub trait WireBytes:
+    Copy
+    + Eq
+    + core::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+    + rkyv::Archive<Archived = Self>
+    + rkyv::Portable
+    + for<'a> rkyv::Serialize<
+        rkyv::api::high::HighSerializer<
+            AlignedVec,
+            rkyv::ser::allocator::ArenaHandle<'a>,
+            rkyv::rancor::Error,
+        >,
+    > + for<'a> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'a, rkyv::rancor::Error>>
+{
+    /// The all-zero wire digest (an absent commitment).
+    const ZERO: Self;
+}
+
+impl<const N: usize> WireBytes for [u8; N] {
+    const ZERO: Self = [0; N];
+}
+
+impl WireDigest for [u64; 4] {
+    type Bytes = [u8; 32];
+    fn to_wire(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (chunk, w) in out.chunks_exact_mut(8).zip(self) {
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+    fn from_wire(b: &[u8; 32]) -> Result<Self, VerifyError> {
+        Ok(digest_from_bytes(b))
+    }
+}
+
+impl WireDigest for [Val; 9] {
+    type Bytes = [u8; 36];
+    fn to_wire(&self) -> [u8; 36] {
+        let mut out = [0u8; 36];
+        for (chunk, v) in out.chunks_exact_mut(4).zip(self) {
+            chunk.copy_from_slice(&v.as_canonical_u32().to_le_bytes());
+        }
+        out
+    }
+    fn from_wire(b: &[u8; 36]) -> Result<Self, VerifyError> {
+        let mut out = [Val::new(0); 9];
+        for (v, chunk) in out.iter_mut().zip(b.chunks_exact(4)) {
+            let w = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+            *v = canonical(w, "Poseidon1 digest")?;
+        }
+        Ok(out)
+    }
+}
+
+/// A Keccak digest in its wire form.
+pub(crate) fn digest_to_bytes(d: &[u64; 4]) -> Digest {
+    d.to_wire()
+}
+
+/// A Keccak digest from its wire form (every 32 bytes are one).
 pub(crate) fn digest_from_bytes(b: &Digest) -> [u64; 4] {
     core::array::from_fn(|i| {
         let mut w = [0u8; 8];
@@ -85,9 +160,9 @@ pub(crate) fn push_exts(out: &mut Vec<u32>, es: &[Challenge]) {
 }
 
 /// The wire form of a commitment: its one root (every preset has a Merkle cap of height 0).
-pub(crate) fn cap_root(cap: &MerkleCap<Val, [u64; 4]>) -> Digest {
+pub(crate) fn cap_root<D: WireDigest>(cap: &MerkleCap<Val, D>) -> D::Bytes {
     // Every preset uses a Merkle cap of height 0, i.e. exactly one root per commitment.
-    cap.roots().first().map_or([0u8; 32], digest_to_bytes)
+    cap.roots().first().map_or(D::Bytes::ZERO, D::to_wire)
 }
 
 /// The 16-byte prefix for the preset of id `preset_id` followed by `archive` (shared by both
@@ -206,12 +281,43 @@ pub(crate) fn canonical(w: u32, what: &str) -> Result<Val, VerifyError> {
     Ok(Val::new(w))
 }
 
-/// A one-digest Merkle cap (the root) from its wire form (both envelopes use it).
+/// A one-digest Merkle cap (the root) from its wire form.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] for a non-canonical digest word.
+pub(crate) fn cap_from_wire<D: WireDigest>(d: &D::Bytes) -> Result<MerkleCap<Val, D>, VerifyError> {
+    Ok(MerkleCap::new(vec![D::from_wire(d)?]))
+}
+
+/// A one-digest Keccak Merkle cap from its wire form (infallible: every byte string is a digest).
 pub(crate) fn cap(d: &Digest) -> MerkleCap<Val, [u64; 4]> {
     MerkleCap::new(vec![digest_from_bytes(d)])
 }
 
-/// A pruned Merkle multiproof from its wire form (both envelopes use it).
+/// The sibling digests of a pruned Merkle multiproof in wire form, in its order.
+pub(crate) fn paths_to_wire<W, const N: usize>(p: &PrunedMerklePaths<W, N>) -> Vec<<[W; N] as WireDigest>::Bytes>
+where
+    [W; N]: WireDigest,
+{
+    p.sibling_hashes.iter().map(WireDigest::to_wire).collect()
+}
+
+/// A pruned Merkle multiproof from its wire form.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] for a non-canonical digest word.
+pub(crate) fn paths_from_wire<W, const N: usize>(
+    ps: &[<[W; N] as WireDigest>::Bytes],
+) -> Result<PrunedMerklePaths<W, N>, VerifyError>
+where
+    [W; N]: WireDigest,
+{
+    Ok(PrunedMerklePaths {
+        sibling_hashes: ps.iter().map(<[W; N]>::from_wire).collect::<Result<_, _>>()?,
+    })
+}
+
+/// A pruned Keccak Merkle multiproof from its wire form (the WHIR envelope's).
 pub(crate) fn paths(ps: &rkyv::vec::ArchivedVec<Digest>) -> PrunedMerklePaths<u64, 4> {
     PrunedMerklePaths {
         sibling_hashes: ps.iter().map(digest_from_bytes).collect(),

@@ -23,7 +23,7 @@ use p3_lookup::InteractionBuilder;
 use p3_matrix::dense::RowMajorMatrix;
 
 use multisig::aggregate::field::Val;
-use multisig::aggregate::fri::config::{stark_config, MultisigConfig};
+use multisig::aggregate::fri::config::{fri_config, FriConfig, FriHash, Keccak, MultisigConfig};
 use multisig::aggregate::{FriPreset, Preset};
 
 /// Name of the bus between the two instances.
@@ -120,10 +120,10 @@ pub fn tiny_batch(log_n: usize) -> (Vec<TinyAir>, Vec<RowMajorMatrix<Val>>, Vec<
 }
 
 /// Everything a verifier of the tiny batch needs besides the proof.
-pub struct TinyStatement {
+pub struct TinyStatement<H: FriHash = Keccak> {
     pub airs: Vec<TinyAir>,
     pub public_values: Vec<Vec<Val>>,
-    pub common: CommonData<MultisigConfig>,
+    pub common: CommonData<FriConfig<H>>,
     pub log_n: usize,
 }
 
@@ -140,11 +140,19 @@ pub fn prove_tiny_one_thread(
         .install(|| prove_tiny(preset, log_n))
 }
 
-/// Proves the tiny batch under `preset`.
+/// Proves the tiny batch under a Keccak `preset`.
 pub fn prove_tiny(preset: &FriPreset, log_n: usize) -> (BatchProof<MultisigConfig>, TinyStatement) {
-    let config = stark_config(preset);
+    prove_tiny_over::<Keccak>(preset, log_n)
+}
+
+/// Proves the tiny batch under `preset`, whose Merkle hash is `H`.
+pub fn prove_tiny_over<H: FriHash>(
+    preset: &FriPreset,
+    log_n: usize,
+) -> (BatchProof<FriConfig<H>>, TinyStatement<H>) {
+    let config = fri_config::<H>(preset);
     let (airs, traces, public_values) = tiny_batch(log_n);
-    let instances: Vec<StarkInstance<'_, MultisigConfig, TinyAir>> = airs
+    let instances: Vec<StarkInstance<'_, FriConfig<H>, TinyAir>> = airs
         .iter()
         .zip(&traces)
         .zip(&public_values)
@@ -171,20 +179,34 @@ pub fn prove_tiny(preset: &FriPreset, log_n: usize) -> (BatchProof<MultisigConfi
 /// The verifier-side common data of the tiny batch (no preprocessed columns, the lookups the
 /// AIRs declare), built without any trace.
 pub fn tiny_common(preset: &FriPreset, log_n: usize) -> CommonData<MultisigConfig> {
-    let config = stark_config(preset);
+    tiny_common_over::<Keccak>(preset, log_n)
+}
+
+/// [`tiny_common`] over hash `H`.
+pub fn tiny_common_over<H: FriHash>(preset: &FriPreset, log_n: usize) -> CommonData<FriConfig<H>> {
+    let config = fri_config::<H>(preset);
     let airs = [TinyAir::Cube, TinyAir::Pair];
     ProverData::from_airs_and_degrees(&config, &airs, &[log_n, log_n - 1])
         .expect("common data")
         .common
 }
 
-/// Verifies a tiny-batch proof under `preset`.
+/// Verifies a tiny-batch proof under a Keccak `preset`.
 pub fn verify_tiny(
     preset: &FriPreset,
     proof: &BatchProof<MultisigConfig>,
     st: &TinyStatement,
 ) -> Result<(), String> {
-    let config = stark_config(preset);
+    verify_tiny_over::<Keccak>(preset, proof, st)
+}
+
+/// Verifies a tiny-batch proof under `preset`, whose Merkle hash is `H`.
+pub fn verify_tiny_over<H: FriHash>(
+    preset: &FriPreset,
+    proof: &BatchProof<FriConfig<H>>,
+    st: &TinyStatement<H>,
+) -> Result<(), String> {
+    let config = fri_config::<H>(preset);
     verify_batch(&config, &st.airs, proof, &st.public_values, &st.common)
         .map_err(|e| format!("{e:?}"))
 }
@@ -207,8 +229,8 @@ pub fn tiny_shape(
 /// `Ok(true)` means the bytes were accepted as a valid proof.
 pub fn decode_and_verify(bytes: &[u8], log_n: usize) -> Result<(), String> {
     let shape = tiny_shape(&default_fri(), log_n);
-    let (preset, proof) =
-        multisig::aggregate::fri::envelope::decode(bytes, &shape).map_err(|e| e.to_string())?;
+    let (preset, proof) = multisig::aggregate::fri::envelope::decode::<Keccak>(bytes, &shape)
+        .map_err(|e| e.to_string())?;
     let (airs, _, public_values) = tiny_batch(log_n);
     let st = TinyStatement {
         airs,
@@ -230,7 +252,7 @@ pub const FUZZ_LOG_N: usize = 8;
 pub fn honest_fuzz_proof() -> Vec<u8> {
     let preset = default_fri();
     let (proof, _) = prove_tiny_one_thread(&preset, FUZZ_LOG_N);
-    multisig::aggregate::fri::envelope::encode(&preset, &proof)
+    multisig::aggregate::fri::envelope::encode::<Keccak>(&preset, &proof)
 }
 
 /// One fuzz execution of the stable mutation harness and the regression replay

@@ -1,12 +1,13 @@
 //! The byte format of FRI-backend proofs: the 16-byte prefix of [`crate::aggregate::wire`]
 //! (preset ids 0..=7), then an rkyv archive of `ProofBody`, our own flat mirror of
-//! `p3_batch_stark::BatchProof<MultisigConfig>`.
+//! `p3_batch_stark::BatchProof<FriConfig<H>>` for either Merkle hash `H`.
 //!
 //! # The mirror
 //!
 //! Every field element is its canonical `u32` (`< p`); every extension element is 5 consecutive
-//! `u32` (its coefficients over KoalaBear, `CHALLENGE_DEGREE`); every digest is `[u8; 32]` (the Keccak sponge's four
-//! `u64` words, little-endian). Nested vectors of the Plonky3 proof are flattened into one vector
+//! `u32` (its coefficients over KoalaBear, `CHALLENGE_DEGREE`); every digest is its
+//! [`WireDigest`] form: `[u8; 32]` over Keccak (the sponge's four `u64` words, little-endian),
+//! `[u8; 36]` over Poseidon1 (nine canonical `u32`, little-endian). Nested vectors of the Plonky3 proof are flattened into one vector
 //! per component whose sub-lengths the verifier derives from the statement ([`ProofShape`]) and the
 //! preset, never from the bytes. There are no `Option`s and no padding: an absent commitment is the
 //! all-zero digest, an absent witness is 0. See `ProofBody` for the field list.
@@ -40,25 +41,30 @@ use p3_lookup::LookupTerminal;
 use p3_uni_stark::{OpenedValues, PreprocessedOpenedValues};
 use rkyv::rancor;
 
-use super::config::MultisigConfig;
+use super::config::{FriConfig, FriHash};
 use super::security::ProofShape;
 use crate::aggregate::field::{Challenge, Val, CHALLENGE_DEGREE};
 use crate::aggregate::options::VerifyError;
 use crate::aggregate::preset::{FriPreset, Preset};
-use crate::aggregate::wire::{canonical, cap, cap_root, check_at_most, check_len, decode_with, digest_to_bytes, malformed, max_multiproof_siblings, paths, push_ext, push_exts, with_prefix, Digest};
+use crate::aggregate::wire::{
+    canonical, cap_from_wire, cap_root, check_at_most, check_len, decode_with, malformed,
+    max_multiproof_siblings, push_ext, push_exts, with_prefix, WireBytes, WireDigest,
+};
 
-/// Flat mirror of the batch proof. Field order is the wire order.
+/// The wire form of hash `H`'s digests.
+type WireOf<H> = <<H as FriHash>::Digest as WireDigest>::Bytes;
+
+/// Flat mirror of the batch proof, with digests of wire form `D`. Field order is the wire order.
 #[derive(rkyv::Archive, rkyv::Serialize, Debug, PartialEq, Eq)]
-#[rkyv(derive(Debug))]
-struct ProofBody {
+struct ProofBody<D> {
     /// Per instance, log2 of its trace height (the proof's `degree_bits`, non-hiding PCS).
     degree_bits: Vec<u8>,
     /// Commitment to all main traces.
-    commit_main: Digest,
+    commit_main: D,
     /// Commitment to all LogUp permutation traces; all-zero when no instance has lookups.
-    commit_permutation: Digest,
+    commit_permutation: D,
     /// Commitment to all quotient chunks.
-    commit_quotient: Digest,
+    commit_quotient: D,
     /// All opened values, instance after instance, each as: trace at `zeta` (`w`), trace at
     /// `g*zeta` (`w`, if read), preprocessed at `zeta` / `g*zeta`, quotient chunks
     /// (`chunks * 4`), permutation at `zeta` and `g*zeta` (`(lookups + 1) * 4` each, if any);
@@ -73,26 +79,26 @@ struct ProofBody {
     /// Grinding witness before the opening-batching challenge.
     batch_pow_witness: u32,
     /// Root of each FRI commit-phase codeword.
-    fri_commits: Vec<Digest>,
+    fri_commits: Vec<D>,
     /// Grinding witness before each FRI folding challenge.
     fri_commit_pow_witnesses: Vec<u32>,
     /// Per input commitment (main, quotient, [preprocessed], [permutation]): the opened rows,
     /// query-major then matrix then column.
     input_values: Vec<Vec<u32>>,
     /// Per input commitment: the pruned Merkle multiproof (boundary siblings, frontier order).
-    input_paths: Vec<Vec<Digest>>,
+    input_paths: Vec<Vec<D>>,
     /// Per FRI round: the `arity - 1` sibling evaluations of every query, 5 `u32` each.
     round_values: Vec<Vec<u32>>,
     /// Per FRI round: the pruned Merkle multiproof.
-    round_paths: Vec<Vec<Digest>>,
+    round_paths: Vec<Vec<D>>,
     /// Coefficients of the FRI final polynomial, 5 `u32` each.
     final_poly: Vec<u32>,
     /// Grinding witness before the FRI query indices.
     query_pow_witness: u32,
 }
 
-impl ProofBody {
-    fn from_proof(proof: &BatchProof<MultisigConfig>) -> Self {
+impl<D: WireBytes> ProofBody<D> {
+    fn from_proof<H: FriHash<Digest: WireDigest<Bytes = D>>>(proof: &BatchProof<FriConfig<H>>) -> Self {
         let mut opened = Vec::new();
         for inst in &proof.opened_values.instances {
             let b = &inst.base_opened_values;
@@ -133,14 +139,7 @@ impl ProofBody {
         let input_paths = fri
             .input_openings
             .iter()
-            .map(|batch| {
-                batch
-                    .opening_proof
-                    .sibling_hashes
-                    .iter()
-                    .map(digest_to_bytes)
-                    .collect()
-            })
+            .map(|batch| H::paths_to_wire(&batch.opening_proof))
             .collect();
         let round_values = fri
             .commit_phase_openings
@@ -156,14 +155,7 @@ impl ProofBody {
         let round_paths = fri
             .commit_phase_openings
             .iter()
-            .map(|round| {
-                round
-                    .opening_proof
-                    .sibling_hashes
-                    .iter()
-                    .map(digest_to_bytes)
-                    .collect()
-            })
+            .map(|round| H::paths_to_wire(&round.opening_proof))
             .collect();
         let mut final_poly = Vec::new();
         push_exts(&mut final_poly, &fri.final_poly);
@@ -178,7 +170,7 @@ impl ProofBody {
                 .commitments
                 .permutation
                 .as_ref()
-                .map_or([0; 32], cap_root),
+                .map_or(WireOf::<H>::ZERO, cap_root),
             commit_quotient: cap_root(&proof.commitments.quotient_chunks),
             opened,
             lookup_terminals,
@@ -205,11 +197,11 @@ impl ProofBody {
 ///
 /// Deterministic: the same proof always gives the same bytes. Copies: the rkyv archive is built in
 /// an aligned scratch buffer and copied once behind the prefix.
-pub fn encode(preset: &FriPreset, proof: &BatchProof<MultisigConfig>) -> Vec<u8> {
-    encode_body(preset, &ProofBody::from_proof(proof))
+pub fn encode<H: FriHash>(preset: &FriPreset, proof: &BatchProof<FriConfig<H>>) -> Vec<u8> {
+    encode_body(preset, &ProofBody::from_proof::<H>(proof))
 }
 
-fn encode_body(preset: &FriPreset, body: &ProofBody) -> Vec<u8> {
+fn encode_body<D: WireBytes>(preset: &FriPreset, body: &ProofBody<D>) -> Vec<u8> {
     // Serializing plain vectors of integers into memory has no failure mode besides allocation
     // failure, which aborts anyway.
     let archive = rkyv::to_bytes::<rancor::Error>(body).expect("in-memory rkyv serialization");
@@ -318,20 +310,21 @@ impl Expected {
 ///
 /// # Errors
 /// [`VerifyError::Malformed`] when the shape does not fit the preset (as [`decode`]).
-pub fn max_encoded_len(preset: &FriPreset, shape: &ProofShape) -> Result<usize, VerifyError> {
+pub fn max_encoded_len<H: FriHash>(preset: &FriPreset, shape: &ProofShape) -> Result<usize, VerifyError> {
+    let zero = WireOf::<H>::ZERO;
     let e = Expected::new(preset, shape)?;
     let q = e.num_queries;
     let body = ProofBody {
         degree_bits: vec![0; shape.instances.len()],
-        commit_main: [0; 32],
-        commit_permutation: [0; 32],
-        commit_quotient: [0; 32],
+        commit_main: zero,
+        commit_permutation: zero,
+        commit_quotient: zero,
         opened: vec![0; e.opened],
         lookup_terminals: vec![0; e.lookup_instances * CHALLENGE_DEGREE],
         lookup_pow_witness: 0,
         ood_pow_witness: 0,
         batch_pow_witness: 0,
-        fri_commits: vec![[0; 32]; e.rounds.len()],
+        fri_commits: vec![zero; e.rounds.len()],
         fri_commit_pow_witnesses: vec![0; e.rounds.len()],
         input_values: e
             .input_batches
@@ -341,7 +334,7 @@ pub fn max_encoded_len(preset: &FriPreset, shape: &ProofShape) -> Result<usize, 
         input_paths: e
             .input_batches
             .iter()
-            .map(|&(_, h)| vec![[0; 32]; max_multiproof_siblings(q, h)])
+            .map(|&(_, h)| vec![zero; max_multiproof_siblings(q, h)])
             .collect(),
         round_values: e
             .rounds
@@ -351,7 +344,7 @@ pub fn max_encoded_len(preset: &FriPreset, shape: &ProofShape) -> Result<usize, 
         round_paths: e
             .rounds
             .iter()
-            .map(|&(_, h)| vec![[0; 32]; max_multiproof_siblings(q, h)])
+            .map(|&(_, h)| vec![zero; max_multiproof_siblings(q, h)])
             .collect(),
         final_poly: vec![0; e.final_poly],
         query_pow_witness: 0,
@@ -360,8 +353,8 @@ pub fn max_encoded_len(preset: &FriPreset, shape: &ProofShape) -> Result<usize, 
 }
 
 /// Checks every length of a validated archive against the expected shape.
-fn check_shape(
-    body: &ArchivedProofBody,
+fn check_shape<D: WireBytes>(
+    body: &ArchivedProofBody<D>,
     shape: &ProofShape,
     e: &Expected,
 ) -> Result<(), VerifyError> {
@@ -382,7 +375,7 @@ fn check_shape(
         e.lookup_instances * CHALLENGE_DEGREE,
     )?;
     if e.lookup_instances == 0 {
-        if body.commit_permutation != [0u8; 32] {
+        if body.commit_permutation != D::ZERO {
             return Err(malformed("permutation commitment present without lookups"));
         }
         if body.lookup_pow_witness.to_native() != 0 {
@@ -495,11 +488,11 @@ impl<'a> FieldReader<'a> {
 }
 
 /// Converts a validated, shape-checked archive into the Plonky3 proof.
-fn to_proof(
-    body: &ArchivedProofBody,
+fn to_proof<H: FriHash>(
+    body: &ArchivedProofBody<WireOf<H>>,
     shape: &ProofShape,
     e: &Expected,
-) -> Result<BatchProof<MultisigConfig>, VerifyError> {
+) -> Result<BatchProof<FriConfig<H>>, VerifyError> {
     let d = CHALLENGE_DEGREE;
     let mut r = FieldReader::new(&body.opened, "opened values");
     let mut instances = Vec::with_capacity(shape.instances.len());
@@ -577,7 +570,7 @@ fn to_proof(
         }
         input_openings.push(BatchMultiOpening {
             opened_values,
-            opening_proof: paths(ps),
+            opening_proof: H::paths_from_wire(ps)?,
         });
     }
     let mut commit_phase_openings = Vec::with_capacity(e.rounds.len());
@@ -593,7 +586,7 @@ fn to_proof(
             .collect::<Result<Vec<_>, _>>()?;
         commit_phase_openings.push(CommitPhaseMultiStep {
             sibling_values,
-            opening_proof: paths(ps),
+            opening_proof: H::paths_from_wire(ps)?,
         });
     }
     let final_poly =
@@ -605,7 +598,11 @@ fn to_proof(
         .collect::<Result<Vec<_>, _>>()?;
     let opening_proof = FriProof {
         batch_pow_witness: canonical(body.batch_pow_witness.to_native(), "batch grinding witness")?,
-        commit_phase_commits: body.fri_commits.iter().map(cap).collect(),
+        commit_phase_commits: body
+            .fri_commits
+            .iter()
+            .map(cap_from_wire)
+            .collect::<Result<_, _>>()?,
         commit_pow_witnesses: witnesses,
         input_openings,
         commit_phase_openings,
@@ -614,9 +611,13 @@ fn to_proof(
     };
     Ok(BatchProof {
         commitments: BatchCommitments {
-            main: cap(&body.commit_main),
-            permutation: has_lookups.then(|| cap(&body.commit_permutation)),
-            quotient_chunks: cap(&body.commit_quotient),
+            main: cap_from_wire(&body.commit_main)?,
+            permutation: if has_lookups {
+                Some(cap_from_wire(&body.commit_permutation)?)
+            } else {
+                None
+            },
+            quotient_chunks: cap_from_wire(&body.commit_quotient)?,
             random: None,
         },
         opened_values: BatchOpenedValues { instances },
@@ -677,34 +678,35 @@ fn input_matrix_widths(shape: &ProofShape) -> Vec<Vec<usize>> {
 /// [`VerifyError::Malformed`] with a message naming the first problem: prefix (magic, version,
 /// preset, reserved byte, truncation, trailing bytes), archive validation, any length that
 /// disagrees with `expected`, a non-canonical field element, or a non-canonical encoding.
-pub fn decode(
+pub fn decode<H: FriHash>(
     bytes: &[u8],
     expected: &ProofShape,
-) -> Result<(FriPreset, BatchProof<MultisigConfig>), VerifyError> {
+) -> Result<(FriPreset, BatchProof<FriConfig<H>>), VerifyError> {
     decode_with(
         bytes,
-        Preset::as_fri,
-        "a WHIR preset: its proofs have the WHIR layout",
-        |preset, body: &ArchivedProofBody| {
+        |p: &Preset| p.as_fri().filter(|f| f.hash == H::HASH),
+        "not a FRI preset over this Merkle hash",
+        |preset, body: &ArchivedProofBody<WireOf<H>>| {
             let e = Expected::new(preset, expected)?;
             check_shape(body, expected, &e)?;
-            to_proof(body, expected, &e)
+            to_proof::<H>(body, expected, &e)
         },
-        encode,
+        encode::<H>,
     )
 }
 
 /// Size in bytes of each component of an encoded proof's archive payload (not counting rkyv's
 /// relative pointers and lengths, 8 bytes per vector), for reporting.
-pub fn component_sizes(proof: &BatchProof<MultisigConfig>) -> Vec<(&'static str, usize)> {
-    let b = ProofBody::from_proof(proof);
+pub fn component_sizes<H: FriHash>(proof: &BatchProof<FriConfig<H>>) -> Vec<(&'static str, usize)> {
+    let b = ProofBody::from_proof::<H>(proof);
+    let digest = core::mem::size_of::<WireOf<H>>();
     let words = |v: &[u32]| 4 * v.len();
     let nested = |v: &[Vec<u32>]| v.iter().map(|x| 4 * x.len()).sum::<usize>();
-    let digests = |v: &[Vec<Digest>]| v.iter().map(|x| 32 * x.len()).sum::<usize>();
+    let digests = |v: &[Vec<WireOf<H>>]| v.iter().map(|x| digest * x.len()).sum::<usize>();
     vec![
         (
             "commitments (main, permutation, quotient, FRI rounds)",
-            32 * (3 + b.fri_commits.len()),
+            digest * (3 + b.fri_commits.len()),
         ),
         ("opened values at zeta / g*zeta", words(&b.opened)),
         ("lookup terminals", words(&b.lookup_terminals)),

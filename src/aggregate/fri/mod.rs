@@ -2,6 +2,10 @@
 //! round for all traces, one FRI opening, LogUp columns from `p3_lookup`), its STARK
 //! configuration ([`config`]), its soundness ([`security`]) and its proof format
 //! ([`envelope`]).
+//!
+//! Everything here is generic over the Merkle hash and transcript ([`config::FriHash`]:
+//! Keccak or Poseidon1); [`FriPreset::hash`] picks one per preset, in exactly one place
+//! (`by_hash!`).
 
 use p3_air::BaseAir;
 use p3_batch_stark::{
@@ -21,21 +25,40 @@ use super::profile::profile;
 use super::proof_system::{catch_prover, catch_verifier, ProofSystem};
 use super::statement::{degree_bits, reference_airs, with_placeholder_statement, Statement};
 use crate::xmss::F;
-use config::{stark_config, MultisigConfig};
+use config::{fri_config, FriConfig, FriHash, Keccak};
 use security::{AirShape, ProofShape};
 
 pub mod config;
 pub mod envelope;
 pub mod security;
 
+/// Runs `$body` with the type `$h` set to the [`FriHash`] of `$preset.hash`: the one place a FRI
+/// preset's Merkle hash becomes a type (exported with the `testing` feature for the tests'
+/// own provers).
+#[cfg_attr(any(test, feature = "testing"), macro_export)]
+macro_rules! by_hash {
+    ($preset:expr, $h:ident => $body:expr) => {
+        match $preset.hash {
+            $crate::aggregate::MerkleHash::Keccak => {
+                type $h = $crate::aggregate::fri::config::Keccak;
+                $body
+            }
+            $crate::aggregate::MerkleHash::Poseidon1 => {
+                type $h = $crate::aggregate::fri::config::Poseidon1;
+                $body
+            }
+        }
+    };
+}
+
 /// Proves the statement from the traces (heights must be [`Statement::heights`]).
-pub fn prove(
-    config: &MultisigConfig,
+pub fn prove<H: FriHash>(
+    config: &FriConfig<H>,
     stmt: &Statement<'_>,
     airs: &[AggAir],
-    common: CommonData<MultisigConfig>,
+    common: CommonData<FriConfig<H>>,
     traces: &[RowMajorMatrix<F>],
-) -> Result<BatchProof<MultisigConfig>, String> {
+) -> Result<BatchProof<FriConfig<H>>, String> {
     let public_values = stmt.public_values();
     let trace_refs: Vec<&RowMajorMatrix<F>> = traces.iter().collect();
     let instances = StarkInstance::new_multiple(airs, &trace_refs, &public_values);
@@ -79,8 +102,9 @@ pub fn packed_lookups(airs: &[AggAir]) -> Vec<Lookups<F>> {
 /// verification a symbolic pass over the four AIRs.
 ///
 /// `airs` must be a statement's [`Statement::airs`]; the cache itself is built from a fixed
-/// reference statement ([`reference_airs`]), so no caller's AIRs can change it.
-pub fn common_data(airs: &[AggAir]) -> CommonData<MultisigConfig> {
+/// reference statement ([`reference_airs`]), so no caller's AIRs can change it. The data is the
+/// same for every Merkle hash; `SC` only names the configuration it is typed for.
+pub fn common_data<H: FriHash>(airs: &[AggAir]) -> CommonData<FriConfig<H>> {
     static LOOKUPS: std::sync::OnceLock<Vec<Lookups<F>>> = std::sync::OnceLock::new();
     debug_assert_eq!(airs.len(), NUM_INSTANCES, "the four aggregation AIRs");
     CommonData::new(
@@ -99,15 +123,15 @@ fn constraint_counts() -> Vec<usize> {
     COUNTS
         .get_or_init(|| {
             let airs = reference_airs();
-            constraint_counts_uncached(&airs, &common_data(&airs))
+            constraint_counts_uncached(&airs, &common_data::<Keccak>(&airs).lookups)
         })
         .clone()
 }
 
-fn constraint_counts_uncached(airs: &[AggAir], common: &CommonData<MultisigConfig>) -> Vec<usize> {
+fn constraint_counts_uncached(airs: &[AggAir], lookups: &[Lookups<F>]) -> Vec<usize> {
     let gadget = LogUpGadget::new();
     airs.iter()
-        .zip(&common.lookups)
+        .zip(lookups)
         .map(|(air, lookups)| {
             let layout = AirLayout {
                 main_width: BaseAir::<F>::width(air),
@@ -127,17 +151,13 @@ fn constraint_counts_uncached(airs: &[AggAir], common: &CommonData<MultisigConfi
 /// symbolic degree walks (an AIR with periodic columns makes Plonky3 walk every constraint's
 /// expression DAG: about 1 ms for the signature AIR since the permutation moved to its own
 /// table, 50 ms before); the degree is the declared [`CONSTRAINT_DEGREE`] instead.
-pub fn proof_shape(
-    airs: &[AggAir],
-    common: &CommonData<MultisigConfig>,
-    log_heights: &[usize],
-) -> ProofShape {
+pub fn proof_shape(airs: &[AggAir], lookups: &[Lookups<F>], log_heights: &[usize]) -> ProofShape {
     debug_assert_eq!(airs.len(), NUM_INSTANCES, "the four aggregation AIRs");
     let counts = constraint_counts();
     let instances = airs
         .iter()
         .zip(log_heights)
-        .zip(&common.lookups)
+        .zip(lookups)
         .zip(counts)
         .map(
             |(((air, &log_height), lookups), num_constraints)| AirShape {
@@ -162,7 +182,11 @@ pub fn proof_shape(
 pub fn shape_for_signatures(num_signatures: usize) -> ProofShape {
     with_placeholder_statement(num_signatures, |stmt| {
         let airs = stmt.airs();
-        proof_shape(&airs, &common_data(&airs), &degree_bits(&stmt.heights()))
+        proof_shape(
+            &airs,
+            &common_data::<Keccak>(&airs).lookups,
+            &degree_bits(&stmt.heights()),
+        )
     })
 }
 
@@ -189,22 +213,15 @@ impl ProofSystem for FriPreset {
         airs: &[AggAir],
         traces: Vec<RowMajorMatrix<F>>,
     ) -> Result<Vec<u8>, String> {
-        let t = std::time::Instant::now();
-        let config = stark_config(self);
-        let proof = catch_prover("the batch-STARK prover (constraint check)", || {
-            prove(&config, stmt, airs, common_data(airs), &traces)
-        })?;
-        profile("prove_batch", t);
-        let t = std::time::Instant::now();
-        let bytes = envelope::encode(self, &proof);
-        profile("encode", t);
-        Ok(bytes)
+        by_hash!(self, H => prove_and_encode::<H>(self, stmt, airs, traces))
     }
 
     fn decode_and_verify(&self, proof: &[u8], stmt: &Statement<'_>) -> Result<(), VerifyError> {
-        let d = decode_against(self, proof, stmt)?;
-        let config = stark_config(self);
-        catch_verifier(|| verify(&config, stmt, &d.airs, &d.common, &d.proof))
+        by_hash!(self, H => {
+            let d = decode_against::<H>(self, proof, stmt)?;
+            let config = fri_config::<H>(self);
+            catch_verifier(|| verify::<H>(&config, stmt, &d.airs, &d.common, &d.proof))
+        })
     }
 
     fn component_sizes(
@@ -212,7 +229,9 @@ impl ProofSystem for FriPreset {
         proof: &[u8],
         stmt: &Statement<'_>,
     ) -> Result<Vec<(&'static str, usize)>, VerifyError> {
-        Ok(envelope::component_sizes(&decode_against(self, proof, stmt)?.proof))
+        by_hash!(self, H => Ok(envelope::component_sizes::<H>(
+            &decode_against::<H>(self, proof, stmt)?.proof
+        )))
     }
 
     fn security_bits(&self, regime: Regime, num_signatures: usize) -> Result<f64, String> {
@@ -220,7 +239,8 @@ impl ProofSystem for FriPreset {
     }
 
     fn proof_size_bound(&self, num_signatures: usize) -> Result<usize, String> {
-        envelope::max_encoded_len(self, &shape_for_signatures(num_signatures))
+        let shape = shape_for_signatures(num_signatures);
+        by_hash!(self, H => envelope::max_encoded_len::<H>(self, &shape))
             .map_err(|e| e.to_string())
     }
 
@@ -232,12 +252,31 @@ impl ProofSystem for FriPreset {
     }
 }
 
+/// Proves with [`prove`] under `preset` over hash `H` and encodes the proof.
+fn prove_and_encode<H: FriHash>(
+    preset: &FriPreset,
+    stmt: &Statement<'_>,
+    airs: &[AggAir],
+    traces: Vec<RowMajorMatrix<F>>,
+) -> Result<Vec<u8>, String> {
+    let t = std::time::Instant::now();
+    let config = fri_config::<H>(preset);
+    let proof = catch_prover("the batch-STARK prover (constraint check)", || {
+        prove::<H>(&config, stmt, airs, common_data::<H>(airs), &traces)
+    })?;
+    profile("prove_batch", t);
+    let t = std::time::Instant::now();
+    let bytes = envelope::encode::<H>(preset, &proof);
+    profile("encode", t);
+    Ok(bytes)
+}
+
 /// A proof decoded against a statement's shape, with the AIRs and common data it was decoded
 /// against.
-struct Decoded {
+struct Decoded<H: FriHash> {
     airs: Vec<AggAir>,
-    common: CommonData<MultisigConfig>,
-    proof: BatchProof<MultisigConfig>,
+    common: CommonData<FriConfig<H>>,
+    proof: BatchProof<FriConfig<H>>,
 }
 
 /// The AIRs and common data of `stmt` and `proof` decoded against the statement's shape: what
@@ -245,18 +284,18 @@ struct Decoded {
 ///
 /// # Errors
 /// [`VerifyError::Malformed`] for bytes that do not decode, or whose prefix names another preset.
-fn decode_against(
+fn decode_against<H: FriHash>(
     preset: &FriPreset,
     proof: &[u8],
     stmt: &Statement<'_>,
-) -> Result<Decoded, VerifyError> {
+) -> Result<Decoded<H>, VerifyError> {
     let t = std::time::Instant::now();
     let airs = stmt.airs();
-    let common = common_data(&airs);
-    let shape = proof_shape(&airs, &common, &degree_bits(&stmt.heights()));
+    let common = common_data::<H>(&airs);
+    let shape = proof_shape(&airs, &common.lookups, &degree_bits(&stmt.heights()));
     profile("verify: airs and shape", t);
     let t = std::time::Instant::now();
-    let (decoded, proof) = envelope::decode(proof, &shape)?;
+    let (decoded, proof) = envelope::decode::<H>(proof, &shape)?;
     if decoded != *preset {
         return Err(VerifyError::Malformed("preset changed between reads".into()));
     }
@@ -270,12 +309,12 @@ fn decode_against(
 
 /// Verifies `proof` against the statement. The trace heights are the verifier's own (fixed by
 /// the number of keys); a proof claiming other heights is rejected before anything else.
-pub fn verify(
-    config: &MultisigConfig,
+pub fn verify<H: FriHash>(
+    config: &FriConfig<H>,
     stmt: &Statement<'_>,
     airs: &[AggAir],
-    common: &CommonData<MultisigConfig>,
-    proof: &BatchProof<MultisigConfig>,
+    common: &CommonData<FriConfig<H>>,
+    proof: &BatchProof<FriConfig<H>>,
 ) -> Result<(), String> {
     let bits = degree_bits(&stmt.heights());
     if proof.degree_bits != bits {
@@ -334,10 +373,10 @@ mod tests {
         assert_eq!(format!("{l1:?}"), format!("{l3:?}"));
         assert_eq!(
             format!("{l1:?}"),
-            format!("{:?}", common_data(&airs3).lookups)
+            format!("{:?}", common_data::<Keccak>(&airs3).lookups)
         );
-        let c1 = constraint_counts_uncached(&airs1, &common_data(&airs1));
-        let c3 = constraint_counts_uncached(&airs3, &common_data(&airs3));
+        let c1 = constraint_counts_uncached(&airs1, &l1);
+        let c3 = constraint_counts_uncached(&airs3, &l3);
         assert_eq!(c1, c3);
         assert_eq!(c1, constraint_counts());
     }
@@ -354,9 +393,9 @@ mod tests {
                 keys: &keys,
             };
             let airs = stmt.airs();
-            let common = common_data(&airs);
+            let common = common_data::<Keccak>(&airs);
             let bits = degree_bits(&stmt.heights());
-            let fast = proof_shape(&airs, &common, &bits);
+            let fast = proof_shape(&airs, &common.lookups, &bits);
             let slow = ProofShape::from_airs(&airs, &common, &bits).unwrap();
             assert_eq!(fast, slow);
         }

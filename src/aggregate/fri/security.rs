@@ -29,7 +29,7 @@
 //! | `low-degree-test`      | FRI commit + query phases (proven: one composed term)          |
 //! | `ldt-query-phase`      | FRI queries, boosted by `query_pow_bits` (conjectured)          |
 //! | `ldt-commit-phase`     | FRI folding challenges, boosted by `commit_pow_bits` (conjectured) |
-//! | `commitment-collision` | Keccak-256 collision resistance, 128 bits                       |
+//! | `commitment-collision` | Merkle/transcript hash collision resistance, 128 bits (Keccak-256; Poseidon1-24 with 9-element digests, see [`super::config`]) |
 //!
 //! `L` is 1 in the unique-decoding and conjectured regimes and `(m + 1/2) / sqrt(rho)` at
 //! Johnson radius `m`; `N` is the number of bus messages (interactions per row summed, times the
@@ -103,7 +103,10 @@ use crate::aggregate::field::{challenge_field_bits, Challenge, CHALLENGE_DEGREE}
 use crate::aggregate::options::Regime;
 use crate::aggregate::preset::FriPreset;
 
-/// Collision resistance of the Keccak-f\[1600\] Merkle/transcript hash with a 256-bit digest.
+/// Collision resistance of the Merkle/transcript hash, in bits: 128 for both of
+/// [`crate::aggregate::MerkleHash`]: Keccak-f\[1600\] with a 256-bit digest, and Poseidon1-24
+/// at its 128-bit design level (its 9-element digest and capacity give 139.4 bits generically;
+/// [`super::config`]). The Poseidon1 presets therefore have the Keccak presets' soundness.
 pub const COLLISION_RESISTANCE_BITS: usize = 128;
 
 /// What the soundness bound needs to know about one AIR instance of the batch.
