@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
                  MSIG_INVALID_SIGNATURE);
     msig_aggregator_free(other);
 
-    /* Public keys in verifier order, which is the order of adds. */
+    /* Public keys in the order of adds (the verifier may pass them in any order). */
     uint8_t pks[16 * MSIG_PUBLIC_KEY_LEN];
     CHECK_STATUS(msig_aggregator_public_keys(agg, pks, 10, &written), MSIG_BUFFER_TOO_SMALL);
     CHECK(written == v.n * MSIG_PUBLIC_KEY_LEN);
@@ -157,13 +157,18 @@ int main(int argc, char **argv) {
         msig_verify_aggregate(proof, proof_len, pks, v.n, other_msg, v.epoch, NULL));
     CHECK_PROOF_REJECTED(
         msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch + 1, NULL));
-    /* Key removed, reordered, replaced, added. */
+    /* The statement is the key set: the keys in another order verify; a key removed, listed
+     * twice, replaced or added does not. */
     CHECK_PROOF_REJECTED(
         msig_verify_aggregate(proof, proof_len, pks, v.n - 1, v.message, v.epoch, NULL));
     uint8_t *keys = malloc(pk_bytes + MSIG_PUBLIC_KEY_LEN);
+    for (size_t i = 0; i < v.n; i++) /* reversed */
+        memcpy(keys + i * MSIG_PUBLIC_KEY_LEN, pks + (v.n - 1 - i) * MSIG_PUBLIC_KEY_LEN,
+               MSIG_PUBLIC_KEY_LEN);
+    CHECK_STATUS(msig_verify_aggregate(proof, proof_len, keys, v.n, v.message, v.epoch, NULL),
+                 MSIG_OK);
     memcpy(keys, pks, pk_bytes);
-    memcpy(keys, pks + MSIG_PUBLIC_KEY_LEN, MSIG_PUBLIC_KEY_LEN);
-    memcpy(keys + MSIG_PUBLIC_KEY_LEN, pks, MSIG_PUBLIC_KEY_LEN);
+    memcpy(keys, pks + MSIG_PUBLIC_KEY_LEN, MSIG_PUBLIC_KEY_LEN); /* key 1 twice, key 0 gone */
     CHECK_PROOF_REJECTED(
         msig_verify_aggregate(proof, proof_len, keys, v.n, v.message, v.epoch, NULL));
     memcpy(keys, pks, pk_bytes);

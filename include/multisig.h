@@ -352,9 +352,9 @@ typedef struct msig_verify_options {
 } msig_verify_options;
 
 /**
- * One aggregate statement for `msig_verify_aggregates`: the proof, the public keys in the order
- * of adds (`num_public_keys` x 52 SSZ bytes, concatenated, as `msig_aggregator_public_keys`
- * writes them), the 32-byte message and the epoch. All pointers must be non-NULL.
+ * One aggregate statement for `msig_verify_aggregates`: the proof, the public keys in any order
+ * (`num_public_keys` x 52 SSZ bytes, concatenated, as `msig_aggregator_public_keys` writes
+ * them), the 32-byte message and the epoch. All pointers must be non-NULL.
  */
 typedef struct msig_aggregate_statement {
   /**
@@ -433,10 +433,9 @@ msig_status msig_aggregator_len(const struct msig_aggregator *aggregator, size_t
 
 /**
  * Writes the aggregated public keys, 52 SSZ bytes each, concatenated in the order of the
- * successful `msig_aggregator_add` calls, and the byte length (52 x count) to `*written`. This
- * is the order the proof binds: a verifier must pass the keys to `msig_verify_aggregate` in
- * exactly this order (any other order is `MSIG_PROOF_INVALID`). With concurrent adds, the order
- * is the order in which the adds took the aggregator's lock.
+ * successful `msig_aggregator_add` calls, and the byte length (52 x count) to `*written`. With
+ * concurrent adds, the order is the order in which the adds took the aggregator's lock. The
+ * proof binds the set, not this order: `msig_verify_aggregate` accepts these keys in any order.
  *
  * Errors: `MSIG_NULL_ARGUMENT`, `MSIG_BUFFER_TOO_SMALL`, `MSIG_PANIC`.
  *
@@ -469,8 +468,8 @@ msig_status msig_proof_size_bound(const struct msig_prove_options *options,
 
 /**
  * Proves every added signature as one aggregate proof and writes its bytes to `out` (capacity
- * `cap`), the length to `*written`. The proof binds the public keys in the order of adds (see
- * `msig_aggregator_public_keys`), the message and the epoch.
+ * `cap`), the length to `*written`. The proof binds the set of added public keys (whatever the
+ * order of the adds), the message and the epoch.
  *
  * `options` may be NULL for the defaults (FRI, proven, rate 1/8, at most 512 KiB). Before any
  * proving, the options are checked (`MSIG_INVALID_OPTIONS`) and so is the largest proof the
@@ -742,9 +741,9 @@ struct msig_verify_options msig_verify_options_default(void);
 
 /**
  * Verifies an aggregate proof (`proof_len` bytes) for `num_public_keys` SSZ public keys
- * (`public_keys`: `num_public_keys` x 52 bytes, in the order of adds, as
- * `msig_aggregator_public_keys` writes them: the proof binds that order), the 32-byte `message`
- * and `epoch`.
+ * (`public_keys`: `num_public_keys` x 52 bytes, in any order: the proof binds the set, as
+ * `msig_aggregator_public_keys` writes it or otherwise ordered), the 32-byte `message` and
+ * `epoch`.
  *
  * `options` may be NULL for the default policy: the proof's preset must be at least 124 bits
  * proven for this statement, which refuses every conjectured preset (see
@@ -753,8 +752,8 @@ struct msig_verify_options msig_verify_options_default(void);
  * Returns `MSIG_OK` if the proof is valid; `MSIG_PRESET_NOT_ACCEPTED` if its preset is refused
  * by the policy (a conjectured preset without `allow_conjectured`, not the `require`d preset,
  * below 124 bits for this many signatures); `MSIG_PROOF_INVALID` if it is well-formed but false
- * for this statement (other keys, key order, message or epoch, altered bytes, an empty or
- * duplicated key list); `MSIG_MALFORMED_PROOF` if it does not decode (truncated, bad envelope,
+ * for this statement (another key set, message or epoch, altered bytes, an empty list or one
+ * naming a key twice); `MSIG_MALFORMED_PROOF` if it does not decode (truncated, bad envelope,
  * lengths that disagree with the statement); `MSIG_MALFORMED_PUBLIC_KEY`;
  * `MSIG_NULL_ARGUMENT`; `MSIG_INVALID_ARGUMENT` (`num_public_keys` x 52 overflows);
  * `MSIG_INVALID_OPTIONS` (bad `options`); `MSIG_PANIC`.

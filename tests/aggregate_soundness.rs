@@ -7,7 +7,8 @@
 //!    (Plonky3's `p3_air::check_all_constraints`) and the multiset balance of every bus
 //!    (`p3_lookup::debug_util::check_lookups`, one bus at a time) flags exactly the expected
 //!    constraint (AIR, name, row) or bus, and nothing else. The honest controls flag nothing.
-//! 2. On both backends the traces are proved and the proof is rejected by [`verify_aggregate`]
+//! 2. On every backend the traces are proved and the proof is rejected by the verifier
+//!    ([`verify_in_order`]: `verify_aggregate` with the keys in the order the test proved them)
 //!    with [`VerifyError::Invalid`] whose cause is the STARK verifier's constraint or lookup
 //!    check (see [`Rejection`]): never [`VerifyError::Malformed`], a trace-height or shape
 //!    mismatch, or a caught panic. Two provers refuse instead of proving: the FRI prover in
@@ -38,12 +39,10 @@ use multisig::aggregate::field::Challenge;
 use multisig::aggregate::fri::config::{fri_config, FriHash, Keccak, Poseidon1};
 use multisig::aggregate::fri::{self, envelope};
 use multisig::aggregate::statement::{self, Statement};
-use multisig::aggregate::testing::{prove_witnesses, TestSigner};
+use multisig::aggregate::testing::{prove_witnesses, verify_in_order, TestSigner};
 use multisig::aggregate::whir::{self, envelope as whir_envelope};
 use multisig::aggregate::witness::{build_witness, walk_chains};
-use multisig::aggregate::{
-    verify_aggregate, Backend, MerkleHash, ProveOptions, Regime, VerifyError, VerifyOptions,
-};
+use multisig::aggregate::{Backend, MerkleHash, ProveOptions, Regime, VerifyError, VerifyOptions};
 use multisig::aggregate::{FriPreset, Preset};
 use multisig::xmss::constants::{
     BASE, CAPACITY, DIMENSION, HASH_LEN_FE, LOG_LIFETIME, MH_DECODED_FE, PARAMETER_LEN, Q,
@@ -487,7 +486,7 @@ impl Traces {
         self.row_mut(Instance::Table, row).borrow_mut()
     }
 
-    /// The proof of these traces by `backend` (the bytes `verify_aggregate` reads), or the
+    /// The proof of these traces by `backend` (the bytes the verifier reads), or the
     /// prover's refusal (its panic message): FRI in debug builds, WHIR on unbalanced buses.
     fn prove(&self, backend: Backend) -> Result<Vec<u8>, String> {
         let preset = Preset::from_options(&opts(backend)).expect("valid options");
@@ -531,7 +530,7 @@ impl Traces {
                 return Err(Rejection::FriProverRefused(refusal));
             }
         };
-        verify_aggregate(&bytes, &self.keys, &MESSAGE, EPOCH, &verify_opts())
+        verify_in_order(&bytes, &self.keys, &MESSAGE, EPOCH, &verify_opts())
             .map_err(|e| Rejection::of(backend, &e))
     }
 
@@ -780,7 +779,7 @@ fn honest_witness_is_accepted_through_prove_witnesses() {
     for backend in BACKENDS {
         let proof =
             prove_witnesses(&MESSAGE, EPOCH, &keys, &witnesses, &steps, &opts(backend)).unwrap();
-        verify_aggregate(proof.as_bytes(), &keys, &MESSAGE, EPOCH, &verify_opts()).unwrap();
+        verify_in_order(proof.as_bytes(), &keys, &MESSAGE, EPOCH, &verify_opts()).unwrap();
     }
 }
 

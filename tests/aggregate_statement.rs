@@ -1,9 +1,11 @@
-//! The proof binds the message, the epoch and the exact ordered key list; corrupted proof bytes
-//! are rejected without a panic.
+//! The proof binds the message, the epoch and the exact key set (in any order the caller lists
+//! it; inside, in `canonical_key_order`); corrupted proof bytes are rejected without a panic.
 
-use multisig::aggregate::testing::test_signer;
+use multisig::aggregate::testing::{prove_witnesses, test_signer, verify_in_order};
+use multisig::aggregate::witness::build_witness;
 use multisig::aggregate::{
-    verify_aggregate, AggregateError, Aggregator, ProveError, ProveOptions, VerifyOptions,
+    canonical_key_order, verify_aggregate, AggregateError, Aggregator, ProveError, ProveOptions,
+    VerifyError, VerifyOptions,
 };
 use multisig::xmss::PublicKey;
 
@@ -25,7 +27,7 @@ fn verify(proof: &[u8], keys: &[PublicKey], message: &[u8; 32], epoch: u32) -> b
 }
 
 #[test]
-fn proof_binds_message_epoch_and_ordered_keys() {
+fn proof_binds_message_epoch_and_key_set() {
     let (keys, proof) = aggregate(4);
     assert!(
         verify(&proof, &keys, &MESSAGE, EPOCH),
@@ -77,17 +79,102 @@ fn proof_binds_message_epoch_and_ordered_keys() {
         "one key's parameter changed"
     );
 
+    // The statement is the set: every order of the same keys verifies.
     let mut reordered = keys.clone();
     reordered.swap(1, 2);
     assert!(
-        !verify(&proof, &reordered, &MESSAGE, EPOCH),
+        verify(&proof, &reordered, &MESSAGE, EPOCH),
         "two keys swapped"
     );
     let mut rotated = keys.clone();
     rotated.rotate_left(1);
-    assert!(!verify(&proof, &rotated, &MESSAGE, EPOCH), "keys rotated");
+    assert!(verify(&proof, &rotated, &MESSAGE, EPOCH), "keys rotated");
+    let mut reversed = keys.clone();
+    reversed.reverse();
+    assert!(verify(&proof, &reversed, &MESSAGE, EPOCH), "keys reversed");
+
+    // A repeated key is an error, also when the set is otherwise right.
+    let mut repeated = keys.clone();
+    repeated.push(keys[2]);
+    assert!(matches!(
+        verify_aggregate(&proof, &repeated, &MESSAGE, EPOCH, &VerifyOptions::default()),
+        Err(VerifyError::Invalid(m)) if m.contains("duplicate")
+    ));
+    let mut doubled = keys.clone();
+    doubled[3] = keys[0];
+    assert!(
+        !verify(&proof, &doubled, &MESSAGE, EPOCH),
+        "one key twice, one missing"
+    );
 
     assert!(!verify(&proof, &[], &MESSAGE, EPOCH), "no keys");
+}
+
+#[test]
+fn adds_in_any_order_make_a_proof_of_the_same_set() {
+    let signers: Vec<_> = (0..3)
+        .map(|s| test_signer(300 + s, &MESSAGE, EPOCH))
+        .collect();
+    let mut forward = Aggregator::new(MESSAGE, EPOCH);
+    let mut backward = Aggregator::new(MESSAGE, EPOCH);
+    for (pk, sig) in &signers {
+        forward.add(*pk, sig.clone()).unwrap();
+    }
+    for (pk, sig) in signers.iter().rev() {
+        backward.add(*pk, sig.clone()).unwrap();
+    }
+    let keys = forward.public_keys();
+    for agg in [&forward, &backward] {
+        let proof = agg.prove(&ProveOptions::default()).unwrap();
+        assert!(verify(proof.as_bytes(), &keys, &MESSAGE, EPOCH));
+        assert!(verify(
+            proof.as_bytes(),
+            &backward.public_keys(),
+            &MESSAGE,
+            EPOCH
+        ));
+    }
+}
+
+#[test]
+fn the_air_binds_the_canonical_order() {
+    // Witnesses proved in the reverse of the canonical order: the proof is valid for that exact
+    // order (the AIRs bind signature s to key s), so the verifier, which orders the keys
+    // canonically, must reject it; checked against the ordered verifier as a control.
+    let signers: Vec<_> = (0..2)
+        .map(|s| test_signer(400 + s, &MESSAGE, EPOCH))
+        .collect();
+    let canonical = canonical_key_order(&[signers[0].0, signers[1].0]).unwrap();
+    let order: Vec<_> = canonical
+        .iter()
+        .rev()
+        .map(|k| signers.iter().find(|(pk, _)| pk == k).unwrap().clone())
+        .collect();
+    let mut steps = Vec::new();
+    let witnesses: Vec<_> = order
+        .iter()
+        .enumerate()
+        .map(|(s, (pk, sig))| build_witness(s as u32, pk, sig, &MESSAGE, EPOCH, &mut steps))
+        .collect();
+    let keys: Vec<PublicKey> = order.iter().map(|(pk, _)| *pk).collect();
+    assert_ne!(keys, canonical, "the test needs a non-canonical order");
+    let proof = prove_witnesses(
+        &MESSAGE,
+        EPOCH,
+        &keys,
+        &witnesses,
+        &steps,
+        &ProveOptions::default(),
+    )
+    .unwrap();
+    let opts = VerifyOptions::default();
+    verify_in_order(proof.as_bytes(), &keys, &MESSAGE, EPOCH, &opts).unwrap();
+    for listed in [keys.clone(), canonical.clone()] {
+        assert!(matches!(
+            verify_aggregate(proof.as_bytes(), &listed, &MESSAGE, EPOCH, &opts),
+            Err(VerifyError::Invalid(_))
+        ));
+    }
 }
 
 #[test]

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use format_common::{fuzz_one, honest_fuzz_proof};
-use multisig::aggregate::PREFIX_LEN;
+use multisig::aggregate::{Backend, PREFIX_LEN};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
@@ -81,40 +81,57 @@ fn honest_seed_is_current() {
     );
 }
 
-/// The checked-in WHIR seed: a WHIR-backend proof of one test signer on the message and epoch
-/// the public-API stage of the fuzz target uses ([`format_common::fuzz_public_api`]), so
-/// libFuzzer's mutations of it reach the WHIR decoder and the multilinear verifier.
-const WHIR_SEED: &str = "corpus/decode_verify/honest-whir-one-signer";
+/// The checked-in one-signer seeds of the other proof systems, by backend: a proof of one test
+/// signer on the message and epoch the public-API stage of the fuzz target uses
+/// ([`format_common::fuzz_public_api`]), so libFuzzer's mutations of it reach that backend's
+/// decoder and verifier (WHIR: the multilinear verifier; FRI-Poseidon1: the Poseidon1 digests
+/// and duplex transcript).
+const ONE_SIGNER_SEEDS: [(Backend, &str); 2] = [
+    (Backend::Whir, "corpus/decode_verify/honest-whir-one-signer"),
+    (
+        Backend::FriPoseidon1,
+        "corpus/decode_verify/honest-fri-poseidon1-one-signer",
+    ),
+];
 
-/// The WHIR seed verifies for its own signer, and is rejected for the fuzz target's statement.
-/// WHIR grinding runs in parallel, so the seed's proof-of-work witnesses (and bytes) may differ
-/// from a fresh proof's; the seed only has to stay a valid proof. Regenerate it after a format or
-/// prover change with
-/// `MSIG_WRITE_FUZZ_SEED=1 cargo test --release --test format_fuzz whir_seed_verifies`.
+/// Each one-signer seed verifies for its own signer, and is rejected for the fuzz target's
+/// statement. Grinding runs in parallel, so a seed's proof-of-work witnesses (and bytes) may
+/// differ from a fresh proof's; a seed only has to stay a valid proof. Regenerate them after a
+/// format or prover change with
+/// `MSIG_WRITE_FUZZ_SEED=1 cargo test --release --test format_fuzz one_signer_seeds_verify`.
 #[test]
-fn whir_seed_verifies_for_its_own_signer_only() {
-    use multisig::aggregate::{testing::test_signer, Aggregator, Backend, ProveOptions};
+fn one_signer_seeds_verify_for_their_own_signer_only() {
+    use multisig::aggregate::{testing::test_signer, Aggregator, ProveOptions};
     let (message, epoch) = ([7u8; 32], 3);
     let (pk, sig) = test_signer(1, &message, epoch);
-    let path = fuzz_dir().join(WHIR_SEED);
-    if std::env::var_os("MSIG_WRITE_FUZZ_SEED").is_some() {
-        let mut agg = Aggregator::new(message, epoch);
-        agg.add_unchecked(pk, sig).unwrap();
-        let opts = ProveOptions {
-            backend: Backend::Whir,
-            ..Default::default()
-        };
-        std::fs::write(&path, agg.prove(&opts).unwrap().as_bytes()).expect("write the seed");
+    for (backend, seed) in ONE_SIGNER_SEEDS {
+        let path = fuzz_dir().join(seed);
+        if std::env::var_os("MSIG_WRITE_FUZZ_SEED").is_some() {
+            let mut agg = Aggregator::new(message, epoch);
+            agg.add_unchecked(pk, sig.clone()).unwrap();
+            let opts = ProveOptions {
+                backend,
+                ..Default::default()
+            };
+            std::fs::write(&path, agg.prove(&opts).unwrap().as_bytes()).expect("write the seed");
+        }
+        let seed = std::fs::read(&path).expect("the seed is checked in");
+        let opts = multisig::VerifyOptions::default();
+        multisig::verify_aggregate(&seed, &[pk], &message, epoch, &opts).unwrap_or_else(|e| {
+            panic!(
+                "{} no longer verifies ({e}); regenerate it (see this test's doc)",
+                path.display()
+            )
+        });
+        assert_eq!(
+            multisig::aggregate::wire::read_prefix(&seed)
+                .unwrap()
+                .0
+                .backend(),
+            backend
+        );
+        format_common::fuzz_public_api(&seed);
     }
-    let seed = std::fs::read(&path).expect("the WHIR seed is checked in");
-    let opts = multisig::VerifyOptions::default();
-    multisig::verify_aggregate(&seed, &[pk], &message, epoch, &opts).unwrap_or_else(|e| {
-        panic!(
-            "{} no longer verifies ({e}); regenerate it (see this test's doc)",
-            path.display()
-        )
-    });
-    format_common::fuzz_public_api(&seed);
 }
 
 /// xorshift64*: deterministic per seed, no dependency.

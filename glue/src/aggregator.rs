@@ -7,8 +7,9 @@
 //! blocks adds to the same aggregator until it finishes). Only `msig_aggregator_free` needs
 //! exclusive access. Different aggregators never block each other.
 //!
-//! The proof binds the public keys in the order of adds: `msig_aggregator_public_keys` reports
-//! that order, and the verifier must use it.
+//! The proof binds the set of public keys: a verifier may pass them in any order (the order of
+//! adds, as `msig_aggregator_public_keys` reports it, or any other); a key listed twice is
+//! `MSIG_PROOF_INVALID`.
 //!
 //! If an operation on an aggregator panics (reported as `MSIG_PANIC`), the aggregator is
 //! poisoned: every later call on it returns `MSIG_PANIC`; free it and start again.
@@ -265,10 +266,9 @@ pub unsafe extern "C" fn msig_aggregator_len(
 }
 
 /// Writes the aggregated public keys, 52 SSZ bytes each, concatenated in the order of the
-/// successful `msig_aggregator_add` calls, and the byte length (52 x count) to `*written`. This
-/// is the order the proof binds: a verifier must pass the keys to `msig_verify_aggregate` in
-/// exactly this order (any other order is `MSIG_PROOF_INVALID`). With concurrent adds, the order
-/// is the order in which the adds took the aggregator's lock.
+/// successful `msig_aggregator_add` calls, and the byte length (52 x count) to `*written`. With
+/// concurrent adds, the order is the order in which the adds took the aggregator's lock. The
+/// proof binds the set, not this order: `msig_verify_aggregate` accepts these keys in any order.
 ///
 /// Errors: `MSIG_NULL_ARGUMENT`, `MSIG_BUFFER_TOO_SMALL`, `MSIG_PANIC`.
 ///
@@ -324,8 +324,8 @@ pub unsafe extern "C" fn msig_proof_size_bound(
 }
 
 /// Proves every added signature as one aggregate proof and writes its bytes to `out` (capacity
-/// `cap`), the length to `*written`. The proof binds the public keys in the order of adds (see
-/// `msig_aggregator_public_keys`), the message and the epoch.
+/// `cap`), the length to `*written`. The proof binds the set of added public keys (whatever the
+/// order of the adds), the message and the epoch.
 ///
 /// `options` may be NULL for the defaults (FRI, proven, rate 1/8, at most 512 KiB). Before any
 /// proving, the options are checked (`MSIG_INVALID_OPTIONS`) and so is the largest proof the

@@ -93,9 +93,9 @@ unsafe fn read_verify_options(p: *const msig_verify_options) -> Result<VerifyOpt
     })
 }
 
-/// One aggregate statement for `msig_verify_aggregates`: the proof, the public keys in the order
-/// of adds (`num_public_keys` x 52 SSZ bytes, concatenated, as `msig_aggregator_public_keys`
-/// writes them), the 32-byte message and the epoch. All pointers must be non-NULL.
+/// One aggregate statement for `msig_verify_aggregates`: the proof, the public keys in any order
+/// (`num_public_keys` x 52 SSZ bytes, concatenated, as `msig_aggregator_public_keys` writes
+/// them), the 32-byte message and the epoch. All pointers must be non-NULL.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct msig_aggregate_statement {
@@ -158,9 +158,9 @@ fn verify_statement(st: &Statement<'_>, opts: &VerifyOptions) -> Result<(), msig
 }
 
 /// Verifies an aggregate proof (`proof_len` bytes) for `num_public_keys` SSZ public keys
-/// (`public_keys`: `num_public_keys` x 52 bytes, in the order of adds, as
-/// `msig_aggregator_public_keys` writes them: the proof binds that order), the 32-byte `message`
-/// and `epoch`.
+/// (`public_keys`: `num_public_keys` x 52 bytes, in any order: the proof binds the set, as
+/// `msig_aggregator_public_keys` writes it or otherwise ordered), the 32-byte `message` and
+/// `epoch`.
 ///
 /// `options` may be NULL for the default policy: the proof's preset must be at least 124 bits
 /// proven for this statement, which refuses every conjectured preset (see
@@ -169,8 +169,8 @@ fn verify_statement(st: &Statement<'_>, opts: &VerifyOptions) -> Result<(), msig
 /// Returns `MSIG_OK` if the proof is valid; `MSIG_PRESET_NOT_ACCEPTED` if its preset is refused
 /// by the policy (a conjectured preset without `allow_conjectured`, not the `require`d preset,
 /// below 124 bits for this many signatures); `MSIG_PROOF_INVALID` if it is well-formed but false
-/// for this statement (other keys, key order, message or epoch, altered bytes, an empty or
-/// duplicated key list); `MSIG_MALFORMED_PROOF` if it does not decode (truncated, bad envelope,
+/// for this statement (another key set, message or epoch, altered bytes, an empty list or one
+/// naming a key twice); `MSIG_MALFORMED_PROOF` if it does not decode (truncated, bad envelope,
 /// lengths that disagree with the statement); `MSIG_MALFORMED_PUBLIC_KEY`;
 /// `MSIG_NULL_ARGUMENT`; `MSIG_INVALID_ARGUMENT` (`num_public_keys` x 52 overflows);
 /// `MSIG_INVALID_OPTIONS` (bad `options`); `MSIG_PANIC`.

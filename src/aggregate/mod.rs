@@ -14,11 +14,10 @@
 //! - `proof_system`: the boundary every proof system implements, and one folder per proof system
 //!   (`fri/`, `whir/`) with its configuration, soundness calculation and proof format.
 //!
-//! **Key order.** The verifier must pass the public keys in the order the signatures were
-//! [`Aggregator::add`]ed ([`Aggregator::public_keys`]); the proof binds signature `s` to key `s`
-//! and any other order, or any other key set, fails verification.
-
-use std::collections::HashSet;
+//! **The keys are a set.** A proof binds the set of its signers' public keys: the prover orders
+//! the signatures by key ([`canonical_key_order`]) and the verifier orders the keys it is given
+//! the same way, so any order of the same keys verifies, any other set (one more, one fewer, one
+//! replaced) fails, and a list naming a key twice is an error.
 
 use p3_maybe_rayon::prelude::*;
 
@@ -115,7 +114,8 @@ impl Aggregator {
     pub fn is_empty(&self) -> bool {
         self.signers.is_empty()
     }
-    /// Public keys in the order the verifier must give them: the order of [`Self::add`].
+    /// Public keys in the order of [`Self::add`] (any order of them verifies: the statement is
+    /// the set, see [`canonical_key_order`]).
     pub fn public_keys(&self) -> Vec<PublicKey> {
         self.signers.iter().map(|(pk, _)| *pk).collect()
     }
@@ -147,7 +147,8 @@ impl Aggregator {
         Ok(())
     }
 
-    /// Proves that every added signature is valid.
+    /// Proves that every added signature is valid: one proof for the set of added keys, made
+    /// in [`canonical_key_order`] whatever the order of the adds.
     ///
     /// # Errors
     /// [`ProveError::Empty`] without signatures, [`ProveError::InvalidOptions`] for a bad preset,
@@ -162,9 +163,10 @@ impl Aggregator {
             )));
         }
         let t = std::time::Instant::now();
-        let keys = self.public_keys();
-        let per_signer: Vec<_> = self
-            .signers
+        let mut signers: Vec<&(PublicKey, Signature)> = self.signers.iter().collect();
+        signers.sort_by_cached_key(|(pk, _)| pk.to_ssz());
+        let keys: Vec<PublicKey> = signers.iter().map(|(pk, _)| *pk).collect();
+        let per_signer: Vec<_> = signers
             .par_iter()
             .enumerate()
             .map(|(s, (pk, sig))| {
@@ -180,7 +182,7 @@ impl Aggregator {
                 (w, steps)
             })
             .collect();
-        let mut steps = Vec::with_capacity(self.signers.len() * statement::STEPS_PER_SIGNATURE);
+        let mut steps = Vec::with_capacity(signers.len() * statement::STEPS_PER_SIGNATURE);
         let mut witnesses = Vec::with_capacity(self.signers.len());
         for (w, s) in per_signer {
             witnesses.push(w);
@@ -419,8 +421,23 @@ pub fn prepare(opts: &ProveOptions) -> Result<(), ProveError> {
     system(&preset).prepare().map_err(ProveError::Prover)
 }
 
-/// Verifies an aggregate proof against the public keys (in the order of
-/// [`Aggregator::public_keys`], which is the order of [`Aggregator::add`]), message and epoch.
+/// The order a proof binds its keys in: ascending by their 52-byte SSZ encoding
+/// ([`PublicKey::to_ssz`]). Returns the keys in that order.
+///
+/// # Errors
+/// [`VerifyError::Invalid`] when a key appears twice (a set has no repeated member).
+pub fn canonical_key_order(public_keys: &[PublicKey]) -> Result<Vec<PublicKey>, VerifyError> {
+    let mut keyed: Vec<([u8; crate::xmss::PUBLIC_KEY_SSZ_LEN], PublicKey)> =
+        public_keys.iter().map(|pk| (pk.to_ssz(), *pk)).collect();
+    keyed.sort_unstable_by_key(|k| k.0);
+    if keyed.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(VerifyError::Invalid("duplicate public key".into()));
+    }
+    Ok(keyed.into_iter().map(|(_, pk)| pk).collect())
+}
+
+/// Verifies an aggregate proof against the set of public keys (in any order; see
+/// [`canonical_key_order`]), the message and the epoch.
 ///
 /// The proof's 16-byte prefix names its preset; before anything else is decoded the preset must
 /// pass the verifier's policy (`opts`: by default at least [`SECURITY_FLOOR_BITS`] proven for
@@ -437,16 +454,32 @@ pub fn verify_aggregate(
     epoch: u32,
     opts: &VerifyOptions,
 ) -> Result<(), VerifyError> {
+    check_key_count(public_keys)?;
+    let keys = canonical_key_order(public_keys)?;
+    verify_in_order(proof, &keys, message, epoch, opts)
+}
+
+/// `Invalid` unless there are 1 to [`MAX_SIGNATURES`] keys.
+fn check_key_count(public_keys: &[PublicKey]) -> Result<(), VerifyError> {
     if public_keys.is_empty() || public_keys.len() > MAX_SIGNATURES {
         return Err(VerifyError::Invalid(format!(
             "{} public keys",
             public_keys.len()
         )));
     }
-    let distinct: HashSet<&PublicKey> = public_keys.iter().collect();
-    if distinct.len() != public_keys.len() {
-        return Err(VerifyError::Invalid("duplicate public key".into()));
-    }
+    Ok(())
+}
+
+/// [`verify_aggregate`] with the keys taken in the given order, which must be the order the
+/// proof binds (for tests that prove witnesses in an order of their own).
+pub(crate) fn verify_in_order(
+    proof: &[u8],
+    public_keys: &[PublicKey],
+    message: &[u8; 32],
+    epoch: u32,
+    opts: &VerifyOptions,
+) -> Result<(), VerifyError> {
+    check_key_count(public_keys)?;
     let (preset, _) = wire::read_prefix(proof)?;
     accept_preset(&preset, public_keys.len(), opts)?;
     let stmt = Statement {
@@ -470,17 +503,13 @@ pub fn proof_components(
     message: &[u8; 32],
     epoch: u32,
 ) -> Result<Vec<(&'static str, usize)>, VerifyError> {
-    if public_keys.is_empty() || public_keys.len() > MAX_SIGNATURES {
-        return Err(VerifyError::Invalid(format!(
-            "{} public keys",
-            public_keys.len()
-        )));
-    }
+    check_key_count(public_keys)?;
+    let keys = canonical_key_order(public_keys)?;
     let (preset, _) = wire::read_prefix(proof)?;
     let stmt = Statement {
         message,
         epoch,
-        keys: public_keys,
+        keys: &keys,
     };
     system(&preset).component_sizes(proof, &stmt)
 }
@@ -511,11 +540,20 @@ mod tests {
             &VerifyOptions::default(),
         )
         .unwrap();
+        // The statement is the set: the keys swapped verify, one key twice does not.
         let mut swapped = keys.clone();
         swapped.swap(0, 1);
-        assert!(verify_aggregate(
+        verify_aggregate(
             proof.as_bytes(),
             &swapped,
+            &message,
+            epoch,
+            &VerifyOptions::default(),
+        )
+        .unwrap();
+        assert!(verify_aggregate(
+            proof.as_bytes(),
+            &[keys[0], keys[0]],
             &message,
             epoch,
             &VerifyOptions::default()
@@ -524,9 +562,27 @@ mod tests {
     }
 
     #[test]
+    fn canonical_key_order_sorts_by_ssz_and_refuses_repeats() {
+        let message = [1u8; 32];
+        let keys: Vec<PublicKey> = (0..5)
+            .map(|s| testing::test_signer(s, &message, 3).0)
+            .collect();
+        let sorted = canonical_key_order(&keys).unwrap();
+        assert_eq!(sorted.len(), keys.len());
+        assert!(sorted.windows(2).all(|w| w[0].to_ssz() < w[1].to_ssz()));
+        let mut reversed = keys.clone();
+        reversed.reverse();
+        assert_eq!(canonical_key_order(&reversed).unwrap(), sorted);
+        assert!(keys.iter().all(|k| sorted.contains(k)));
+        let mut repeated = keys.clone();
+        repeated.push(keys[3]);
+        assert!(canonical_key_order(&repeated).is_err());
+    }
+
+    #[test]
     fn prepare_accepts_exactly_the_options_prove_accepts() {
         for regime in [Regime::Proven, Regime::Conjectured] {
-            for backend in [Backend::Fri, Backend::Whir] {
+            for backend in [Backend::Fri, Backend::Whir, Backend::FriPoseidon1] {
                 for log_inv_rate in 0..=6 {
                     let opts = ProveOptions {
                         regime,

@@ -10,7 +10,22 @@
 
 use super::air::chain::ChainStep;
 use super::air::sig::SigWitness;
-use super::{AggregateProof, ProveError, ProveOptions};
+use super::{AggregateProof, ProveError, ProveOptions, VerifyError, VerifyOptions};
+
+/// `verify_aggregate` with the keys in the order given, not re-sorted: the order a proof made
+/// by [`prove_witnesses`] binds is the order of its witnesses, which a test may choose.
+///
+/// # Errors
+/// As `verify_aggregate`.
+pub fn verify_in_order(
+    proof: &[u8],
+    keys: &[PublicKey],
+    message: &[u8; 32],
+    epoch: u32,
+    opts: &VerifyOptions,
+) -> Result<(), VerifyError> {
+    super::verify_in_order(proof, keys, message, epoch, opts)
+}
 
 /// Proves from the given witnesses and chain steps, whatever they are (the entry point of
 /// `Aggregator::prove`). Debug builds run Plonky3's constraint and bus checker, so a bad witness

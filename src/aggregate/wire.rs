@@ -37,8 +37,10 @@ pub const MAGIC: [u8; 8] = *b"MSIGPRF\0";
 /// (degree-4 challenge field, three AIR instances), version 2 (signature AIR with cyclic
 /// digit accumulators, FRI presets only) and version 3 (WHIR presets 8 and 9 with a first
 /// folding of 7 variables, rate step 3 and 23 bits of grinding at every size; its FRI proofs
-/// have the shape of version 4's).
-pub const FORMAT_VERSION: u16 = 5;
+/// have the shape of version 4's) and version 5 (the proof bound the keys in the caller's order;
+/// since version 6 it binds them in `canonical_key_order`, so a version-5 proof would fail for
+/// a reason its reader could not name).
+pub const FORMAT_VERSION: u16 = 6;
 
 /// Length of the prefix before the rkyv archive.
 pub const PREFIX_LEN: usize = 16;

@@ -75,7 +75,7 @@ fn decodeVector(gpa: std.mem.Allocator) !Decoded {
     return d;
 }
 
-/// An aggregate proof and the public keys in verifier order.
+/// An aggregate proof and its public keys (in the order of adds; any order verifies).
 const Aggregate = struct {
     proof: []u8,
     public_keys: []u8,
