@@ -16,6 +16,27 @@
             fprintf(stderr, "  got %u (%s)\n", s_, status_text(s_));                         \
     } while (0)
 
+/* A proof of (pks, n keys, message, epoch) is rejected for another message, another epoch, the
+ * last key dropped, its last byte dropped, and with one bit flipped at each of six positions
+ * spread over it (first byte to last). */
+static void check_statement_bound(const uint8_t *proof, size_t len, const uint8_t *pks, size_t n,
+                                  const uint8_t *message, const uint8_t *other_msg,
+                                  uint32_t epoch) {
+    CHECK_PROOF_REJECTED(msig_verify_aggregate(proof, len, pks, n, other_msg, epoch, NULL));
+    CHECK_PROOF_REJECTED(msig_verify_aggregate(proof, len, pks, n, message, epoch + 1, NULL));
+    CHECK_PROOF_REJECTED(msig_verify_aggregate(proof, len, pks, n - 1, message, epoch, NULL));
+    CHECK_PROOF_REJECTED(msig_verify_aggregate(proof, len - 1, pks, n, message, epoch, NULL));
+    const size_t fractions[] = {0, 1, 3, 7, 13, 16};
+    uint8_t *flipped = malloc(len);
+    for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++) {
+        size_t pos = fractions[i] == 16 ? len - 1 : len * fractions[i] / 16;
+        memcpy(flipped, proof, len);
+        flipped[pos] ^= 0x10;
+        CHECK_PROOF_REJECTED(msig_verify_aggregate(flipped, len, pks, n, message, epoch, NULL));
+    }
+    free(flipped);
+}
+
 int main(int argc, char **argv) {
     const char *dir = vectors_dir(argc, argv);
     aggregate_vector v;
@@ -152,15 +173,10 @@ int main(int argc, char **argv) {
     CHECK_STATUS(msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &allow),
                  MSIG_OK);
 
-    /* Wrong statement. */
-    CHECK_PROOF_REJECTED(
-        msig_verify_aggregate(proof, proof_len, pks, v.n, other_msg, v.epoch, NULL));
-    CHECK_PROOF_REJECTED(
-        msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch + 1, NULL));
-    /* The statement is the key set: the keys in another order verify; a key removed, listed
-     * twice, replaced or added does not. */
-    CHECK_PROOF_REJECTED(
-        msig_verify_aggregate(proof, proof_len, pks, v.n - 1, v.message, v.epoch, NULL));
+    /* Wrong statement (message, epoch, a key removed), truncated and bit-flipped proofs. */
+    check_statement_bound(proof, proof_len, pks, v.n, v.message, other_msg, v.epoch);
+    /* The statement is the key set: the keys in another order verify; a key listed twice,
+     * replaced or added does not. */
     uint8_t *keys = malloc(pk_bytes + MSIG_PUBLIC_KEY_LEN);
     for (size_t i = 0; i < v.n; i++) /* reversed */
         memcpy(keys + i * MSIG_PUBLIC_KEY_LEN, pks + (v.n - 1 - i) * MSIG_PUBLIC_KEY_LEN,
@@ -181,21 +197,13 @@ int main(int argc, char **argv) {
         msig_verify_aggregate(proof, proof_len, keys, v.n + 1, v.message, v.epoch, NULL));
     free(keys);
 
-    /* Truncated and bit-flipped proofs. */
-    CHECK_PROOF_REJECTED(
-        msig_verify_aggregate(proof, proof_len - 1, pks, v.n, v.message, v.epoch, NULL));
+    /* Shorter truncations. */
     CHECK_PROOF_REJECTED(
         msig_verify_aggregate(proof, proof_len / 2, pks, v.n, v.message, v.epoch, NULL));
     CHECK_PROOF_REJECTED(msig_verify_aggregate(proof, 0, pks, v.n, v.message, v.epoch, NULL));
-    uint8_t *flipped = malloc(proof_len);
-    const size_t fractions[] = {0, 1, 3, 7, 13, 16};
-    for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++) {
-        size_t pos = fractions[i] == 16 ? proof_len - 1 : proof_len * fractions[i] / 16;
-        memcpy(flipped, proof, proof_len);
-        flipped[pos] ^= 0x10;
-        CHECK_PROOF_REJECTED(
-            msig_verify_aggregate(flipped, proof_len, pks, v.n, v.message, v.epoch, NULL));
-    }
+    uint8_t *flipped = malloc(proof_len); /* its last byte flipped, for the batch below */
+    memcpy(flipped, proof, proof_len);
+    flipped[proof_len - 1] ^= 0x10;
 
     /* The WHIR backend: the same statement, a smaller proof, the same checks. */
     msig_prove_options whir = {.regime = MSIG_REGIME_PROVEN, .log_inv_rate = 0,
@@ -223,23 +231,7 @@ int main(int argc, char **argv) {
     CHECK_STATUS(
         msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &require_whir),
         MSIG_PRESET_NOT_ACCEPTED);
-    CHECK_PROOF_REJECTED(
-        msig_verify_aggregate(whir_proof, whir_len, pks, v.n, other_msg, v.epoch, NULL));
-    CHECK_PROOF_REJECTED(
-        msig_verify_aggregate(whir_proof, whir_len, pks, v.n, v.message, v.epoch + 1, NULL));
-    CHECK_PROOF_REJECTED(
-        msig_verify_aggregate(whir_proof, whir_len, pks, v.n - 1, v.message, v.epoch, NULL));
-    CHECK_PROOF_REJECTED(
-        msig_verify_aggregate(whir_proof, whir_len - 1, pks, v.n, v.message, v.epoch, NULL));
-    uint8_t *whir_flipped = malloc(whir_len);
-    for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++) {
-        size_t pos = fractions[i] == 16 ? whir_len - 1 : whir_len * fractions[i] / 16;
-        memcpy(whir_flipped, whir_proof, whir_len);
-        whir_flipped[pos] ^= 0x10;
-        CHECK_PROOF_REJECTED(
-            msig_verify_aggregate(whir_flipped, whir_len, pks, v.n, v.message, v.epoch, NULL));
-    }
-    free(whir_flipped);
+    check_statement_bound(whir_proof, whir_len, pks, v.n, v.message, other_msg, v.epoch);
     free(whir_proof);
     /* WHIR has proven presets only, at log_inv_rate 1..2; unknown backends are refused. */
     msig_prove_options whir_bad = whir;
@@ -276,21 +268,7 @@ int main(int argc, char **argv) {
     CHECK_STATUS(
         msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &require_p1),
         MSIG_PRESET_NOT_ACCEPTED);
-    CHECK_PROOF_REJECTED(
-        msig_verify_aggregate(p1_proof, p1_len, pks, v.n, other_msg, v.epoch, NULL));
-    CHECK_PROOF_REJECTED(
-        msig_verify_aggregate(p1_proof, p1_len, pks, v.n, v.message, v.epoch + 1, NULL));
-    CHECK_PROOF_REJECTED(
-        msig_verify_aggregate(p1_proof, p1_len, pks, v.n - 1, v.message, v.epoch, NULL));
-    uint8_t *p1_flipped = malloc(p1_len);
-    for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++) {
-        size_t pos = fractions[i] == 16 ? p1_len - 1 : p1_len * fractions[i] / 16;
-        memcpy(p1_flipped, p1_proof, p1_len);
-        p1_flipped[pos] ^= 0x10;
-        CHECK_PROOF_REJECTED(
-            msig_verify_aggregate(p1_flipped, p1_len, pks, v.n, v.message, v.epoch, NULL));
-    }
-    free(p1_flipped);
+    check_statement_bound(p1_proof, p1_len, pks, v.n, v.message, other_msg, v.epoch);
     free(p1_proof);
     msig_prove_options p1_bad = p1;
     p1_bad.regime = MSIG_REGIME_CONJECTURED;
@@ -342,7 +320,7 @@ int main(int argc, char **argv) {
     CHECK_STATUS(msig_verify_aggregates(st, 4, NULL, results), MSIG_OK);
     for (int i = 0; i < 4; i++) CHECK_STATUS(results[i], MSIG_OK);
     st[1].epoch = v.epoch + 1;
-    st[2].proof = flipped; /* the last bit-flipped copy */
+    st[2].proof = flipped; /* its last byte flipped */
     st[3].proof = conj;
     st[3].proof_len = conj_len;
     memset(results, 0xAA, sizeof results);
