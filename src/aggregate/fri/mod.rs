@@ -25,7 +25,7 @@ use super::profile::profile;
 use super::proof_system::{catch_prover, catch_verifier, ProofSystem};
 use super::statement::{degree_bits, reference_airs, with_placeholder_statement, Statement};
 use crate::xmss::F;
-use config::{fri_config, FriConfig, FriHash, Keccak};
+use config::{fri_config, FriConfig, FriHash};
 use security::{AirShape, ProofShape};
 
 pub mod config;
@@ -103,16 +103,17 @@ pub fn packed_lookups(airs: &[AggAir]) -> Vec<Lookups<F>> {
 ///
 /// `airs` must be a statement's [`Statement::airs`]; the cache itself is built from a fixed
 /// reference statement ([`reference_airs`]), so no caller's AIRs can change it. The data is the
-/// same for every Merkle hash; `SC` only names the configuration it is typed for.
+/// same for every Merkle hash; `H` only names the configuration it is typed for.
 pub fn common_data<H: FriHash>(airs: &[AggAir]) -> CommonData<FriConfig<H>> {
-    static LOOKUPS: std::sync::OnceLock<Vec<Lookups<F>>> = std::sync::OnceLock::new();
     debug_assert_eq!(airs.len(), NUM_INSTANCES, "the four aggregation AIRs");
-    CommonData::new(
-        None,
-        LOOKUPS
-            .get_or_init(|| packed_lookups(&reference_airs()))
-            .clone(),
-    )
+    CommonData::new(None, cached_lookups().to_vec())
+}
+
+/// [`packed_lookups`] of the reference statement ([`reference_airs`]), computed once per
+/// process: the same for every statement and every Merkle hash.
+fn cached_lookups() -> &'static [Lookups<F>] {
+    static LOOKUPS: std::sync::OnceLock<Vec<Lookups<F>>> = std::sync::OnceLock::new();
+    LOOKUPS.get_or_init(|| packed_lookups(&reference_airs()))
 }
 
 /// Number of constraints (AIR and LogUp) of each AIR, in instance order, computed once per
@@ -121,10 +122,7 @@ pub fn common_data<H: FriHash>(airs: &[AggAir]) -> CommonData<FriConfig<H>> {
 fn constraint_counts() -> Vec<usize> {
     static COUNTS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
     COUNTS
-        .get_or_init(|| {
-            let airs = reference_airs();
-            constraint_counts_uncached(&airs, &common_data::<Keccak>(&airs).lookups)
-        })
+        .get_or_init(|| constraint_counts_uncached(&reference_airs(), cached_lookups()))
         .clone()
 }
 
@@ -182,11 +180,7 @@ pub fn proof_shape(airs: &[AggAir], lookups: &[Lookups<F>], log_heights: &[usize
 pub fn shape_for_signatures(num_signatures: usize) -> ProofShape {
     with_placeholder_statement(num_signatures, |stmt| {
         let airs = stmt.airs();
-        proof_shape(
-            &airs,
-            &common_data::<Keccak>(&airs).lookups,
-            &degree_bits(&stmt.heights()),
-        )
+        proof_shape(&airs, cached_lookups(), &degree_bits(&stmt.heights()))
     })
 }
 
@@ -328,6 +322,7 @@ pub fn verify<H: FriHash>(
 
 #[cfg(test)]
 mod tests {
+    use super::config::Keccak;
     use super::*;
     use crate::aggregate::preset::PRESETS;
     use crate::aggregate::testing::test_signer;
