@@ -37,6 +37,27 @@ static void check_statement_bound(const uint8_t *proof, size_t len, const uint8_
     free(flipped);
 }
 
+/* A proof made under `opts`, a preset other than the default: it verifies under the default
+ * policy and when `opts` is required, and is refused when the default preset is required; the
+ * default preset's proof `fri` is refused when `opts` is required. Then the statement checks of
+ * check_statement_bound. */
+static void check_other_preset(const uint8_t *proof, size_t len, const msig_prove_options *opts,
+                               const uint8_t *fri, size_t fri_len, const uint8_t *pks, size_t n,
+                               const uint8_t *message, const uint8_t *other_msg,
+                               uint32_t epoch) {
+    CHECK_STATUS(msig_verify_aggregate(proof, len, pks, n, message, epoch, NULL), MSIG_OK);
+    msig_verify_options require_opts = {.require = opts};
+    CHECK_STATUS(msig_verify_aggregate(proof, len, pks, n, message, epoch, &require_opts),
+                 MSIG_OK);
+    msig_prove_options defaults = msig_prove_options_default();
+    msig_verify_options require_defaults = {.require = &defaults};
+    CHECK_STATUS(msig_verify_aggregate(proof, len, pks, n, message, epoch, &require_defaults),
+                 MSIG_PRESET_NOT_ACCEPTED);
+    CHECK_STATUS(msig_verify_aggregate(fri, fri_len, pks, n, message, epoch, &require_opts),
+                 MSIG_PRESET_NOT_ACCEPTED);
+    check_statement_bound(proof, len, pks, n, message, other_msg, epoch);
+}
+
 int main(int argc, char **argv) {
     const char *dir = vectors_dir(argc, argv);
     aggregate_vector v;
@@ -218,20 +239,8 @@ int main(int argc, char **argv) {
     CHECK(written == whir_len);
     CHECK(whir_len < proof_len);
     printf("WHIR proof: %zu bytes for %zu signatures\n", whir_len, v.n);
-    CHECK_STATUS(msig_verify_aggregate(whir_proof, whir_len, pks, v.n, v.message, v.epoch, NULL),
-                 MSIG_OK);
-    /* A verifier requiring the FRI default refuses it, and the FRI proof under a WHIR demand. */
-    msig_verify_options require_whir = {.require = &whir};
-    CHECK_STATUS(msig_verify_aggregate(whir_proof, whir_len, pks, v.n, v.message, v.epoch,
-                                       &require_whir),
-                 MSIG_OK);
-    CHECK_STATUS(msig_verify_aggregate(whir_proof, whir_len, pks, v.n, v.message, v.epoch,
-                                       &require_defaults),
-                 MSIG_PRESET_NOT_ACCEPTED);
-    CHECK_STATUS(
-        msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &require_whir),
-        MSIG_PRESET_NOT_ACCEPTED);
-    check_statement_bound(whir_proof, whir_len, pks, v.n, v.message, other_msg, v.epoch);
+    check_other_preset(whir_proof, whir_len, &whir, proof, proof_len, pks, v.n, v.message,
+                       other_msg, v.epoch);
     free(whir_proof);
     /* WHIR has proven presets only, at log_inv_rate 1..2; unknown backends are refused. */
     msig_prove_options whir_bad = whir;
@@ -256,19 +265,8 @@ int main(int argc, char **argv) {
     CHECK_STATUS(msig_aggregator_prove(agg, &p1, p1_proof, p1_len, &written), MSIG_OK);
     CHECK(written == p1_len && p1_len <= 512 * 1024);
     printf("FRI-Poseidon1 proof: %zu bytes for %zu signatures\n", p1_len, v.n);
-    CHECK_STATUS(msig_verify_aggregate(p1_proof, p1_len, pks, v.n, v.message, v.epoch, NULL),
-                 MSIG_OK);
-    msig_verify_options require_p1 = {.require = &p1};
-    CHECK_STATUS(
-        msig_verify_aggregate(p1_proof, p1_len, pks, v.n, v.message, v.epoch, &require_p1),
-        MSIG_OK);
-    CHECK_STATUS(msig_verify_aggregate(p1_proof, p1_len, pks, v.n, v.message, v.epoch,
-                                       &require_defaults),
-                 MSIG_PRESET_NOT_ACCEPTED);
-    CHECK_STATUS(
-        msig_verify_aggregate(proof, proof_len, pks, v.n, v.message, v.epoch, &require_p1),
-        MSIG_PRESET_NOT_ACCEPTED);
-    check_statement_bound(p1_proof, p1_len, pks, v.n, v.message, other_msg, v.epoch);
+    check_other_preset(p1_proof, p1_len, &p1, proof, proof_len, pks, v.n, v.message, other_msg,
+                       v.epoch);
     free(p1_proof);
     msig_prove_options p1_bad = p1;
     p1_bad.regime = MSIG_REGIME_CONJECTURED;
