@@ -12,8 +12,8 @@ pub mod aggregate;
 pub mod xmss;
 
 pub use aggregate::{
-    canonical_key_order, prepare, verify_aggregate, AggregateError, AggregateProof, Aggregator,
-    ProveError, ProveOptions, VerifyError, VerifyOptions, MAX_SIGNATURES, SECURITY_FLOOR_BITS,
-    WIRE_CAP_BYTES,
+    canonical_key_order, key_set_digest, prepare, verify_aggregate, AggregateError, AggregateProof,
+    Aggregator, ProveError, ProveOptions, VerifyError, VerifyOptions, MAX_SIGNATURES,
+    SECURITY_FLOOR_BITS, WIRE_CAP_BYTES,
 };
 pub use xmss::{PublicKey, SecretKey, Signature};

@@ -31,14 +31,16 @@ use multisig::aggregate::air::perm::{
     perm16_air, perm24_air, Cols24, PermFiller, PERM16_COLS, PERM24_BUS_OUTPUTS, PERM24_COLS,
 };
 use multisig::aggregate::air::sig::{
-    decode_digits, SigCols, SigWitness, BLOCK, MSG_ROW, SPONGE_ROWS,
+    decode_digits, SigCols, SigWitness, BLOCK, KEY_ROW, MSG_ROW, ROOT_ROW, SPONGE_ROWS,
 };
 use multisig::aggregate::air::table::{TableCols, TWEAK_PERIOD};
 use multisig::aggregate::air::AggAir;
 use multisig::aggregate::field::Challenge;
 use multisig::aggregate::fri::config::{fri_config, FriHash, Keccak, Poseidon1};
 use multisig::aggregate::fri::{self, envelope};
-use multisig::aggregate::statement::{self, Statement};
+use multisig::aggregate::statement::{
+    self, key_absorption_input, key_set_iv, Statement, KEY_DIGEST_LEN,
+};
 use multisig::aggregate::testing::{prove_witnesses, verify_in_order, TestSigner};
 use multisig::aggregate::whir::{self, envelope as whir_envelope};
 use multisig::aggregate::witness::{build_witness, walk_chains};
@@ -69,7 +71,6 @@ const BACKENDS: [Backend; 3] = [Backend::Fri, Backend::Whir, Backend::FriPoseido
 const CHAIN_BUS: &str = "xmss-chain";
 const TWEAK_BUS: &str = "xmss-chain-tweak";
 const PERM24_BUS: &str = "poseidon1-24";
-const ROOT_BUS: &str = "xmss-root";
 
 /// The options of every proof in this file (the one place they are built). The struct update
 /// keeps this compiling when `ProveOptions` gains fields.
@@ -126,6 +127,16 @@ fn constraint(air: Instance, name: &'static str, row: usize) -> Check {
 // Constraint names of `SigAir` (see `sig_air.rs`, `eval`).
 const SIG_BLOCK_CONSTANT: &str = "sig, active, parameter and A are constant over the block";
 const SIG_ACTIVE_BOOL: &str = "active is boolean";
+const SIG_INDEX_FIRST: &str = "block index is 0 on the first row";
+const SIG_INDEX_STEP: &str = "block index steps by one from block to block";
+const SIG_KEY_CHAIN_IN: &str = "key row: cells 0..9 are the key-set digest so far";
+const SIG_KEY_ROOT: &str = "key row: cells 9..17 are the root row 56 reached";
+const SIG_KEY_PARAM: &str = "key row: cells 17..22 are the block's parameter";
+const SIG_KEY_ZERO: &str = "key row: cells 22, 23 are 0";
+const SIG_KEY_CARRY: &str = "key-set digest carried to the next row";
+const SIG_KEY_ABSORB: &str = "key-set digest absorbs an active block's key on the key row";
+const SIG_KEY_IV: &str = "key-set digest starts from the public initial value";
+const SIG_KEY_DIGEST: &str = "key-set digest is the public one on the last row";
 const SIG_CAPACITY: &str = "sponge row 0: capacity is the AIR constant";
 const SIG_SPONGE_PARAM: &str = "sponge row 0: parameter";
 const SIG_LEAF_TWEAK: &str = "sponge row 0: leaf tweak is the AIR constant";
@@ -159,10 +170,6 @@ const CHAIN_ACTIVE_BOOL: &str = "active is boolean";
 const CHAIN_ZERO: &str = "input[15] = 0";
 // `TableAir`.
 const TABLE_TWEAK_MIRRORS: &str = "tweak entry mirrors are the verifier's tweak table";
-const TABLE_KEY_INDEX: &str = "key index mirror";
-const TABLE_KEY_VALID: &str = "key-row flag mirror";
-const TABLE_KEY_ROOT: &str = "key root mirror is the verifier's key table";
-const TABLE_KEY_PARAM: &str = "key parameter mirror is the verifier's key table";
 const TABLE_PADDING_MULT: &str = "padding tweak entries have multiplicity 0";
 // `Perm24TableAir`.
 const PERM24_PERM: &str = "Poseidon1 width-24 permutation";
@@ -199,6 +206,18 @@ fn constraint_names(air: Instance) -> Vec<&'static str> {
         Instance::Sig => {
             push(SIG_BLOCK_CONSTANT, 2 + PARAMETER_LEN + MH_DECODED_FE);
             push(SIG_ACTIVE_BOOL, 1);
+            push(SIG_INDEX_FIRST, 1);
+            push(SIG_INDEX_STEP, 1);
+            push(SIG_KEY_CHAIN_IN, KEY_DIGEST_LEN);
+            push(SIG_KEY_ROOT, HASH_LEN_FE);
+            push(SIG_KEY_PARAM, PARAMETER_LEN);
+            push(SIG_KEY_ZERO, 2);
+            for _ in 0..KEY_DIGEST_LEN {
+                push(SIG_KEY_CARRY, 1);
+                push(SIG_KEY_ABSORB, 1);
+            }
+            push(SIG_KEY_IV, KEY_DIGEST_LEN);
+            push(SIG_KEY_DIGEST, KEY_DIGEST_LEN);
             push(SIG_CAPACITY, CAPACITY);
             push(SIG_SPONGE_PARAM, PARAMETER_LEN);
             push(SIG_LEAF_TWEAK, 2);
@@ -227,7 +246,7 @@ fn constraint_names(air: Instance) -> Vec<&'static str> {
             push(SIG_RPROD1, 1);
             push(SIG_REM_RANGE, 1);
             push(SIG_DECOMPOSITION, MH_DECODED_FE);
-            push(SIG_MIRRORS, 7);
+            push(SIG_MIRRORS, 6);
         }
         Instance::Chain => {
             push(CHAIN_PERM, poseidon_constraints(16));
@@ -236,10 +255,6 @@ fn constraint_names(air: Instance) -> Vec<&'static str> {
         }
         Instance::Table => {
             push(TABLE_TWEAK_MIRRORS, 4);
-            push(TABLE_KEY_INDEX, 1);
-            push(TABLE_KEY_VALID, 1);
-            push(TABLE_KEY_ROOT, HASH_LEN_FE);
-            push(TABLE_KEY_PARAM, PARAMETER_LEN);
             push(TABLE_PADDING_MULT, 1);
         }
         Instance::Perm24 => push(PERM24_PERM, poseidon_constraints(24)),
@@ -295,7 +310,7 @@ fn unbalanced_buses(
             Kind::Local => panic!("no AIR here has a local lookup"),
         };
     }
-    let known = [CHAIN_BUS, TWEAK_BUS, PERM24_BUS, ROOT_BUS];
+    let known = [CHAIN_BUS, TWEAK_BUS, PERM24_BUS];
     assert_eq!(buses, known.iter().map(|b| b.to_string()).collect());
     let no_preprocessed = None;
     let mut unbalanced = Vec::new();
@@ -643,8 +658,9 @@ struct BlockForgery {
     message_input: Option<[F; 24]>,
 }
 
-/// The 58 width-24 permutation inputs of a signature block, recomputed natively from the
-/// witness: 25 leaf-sponge absorptions, 32 Merkle nodes, the message hash. With a
+/// The 59 width-24 permutation inputs of a signature block, recomputed natively from the
+/// witness: 25 leaf-sponge absorptions, 32 Merkle nodes, a zero placeholder for the key row
+/// (which [`rechain`] fills), the message hash. With a
 /// [`BlockForgery`] each later input follows from the forged one (sponge capacities, Merkle
 /// nodes), so the block stays consistent except where the forgery itself breaks a rule.
 /// Also returns the root the Merkle rows reach.
@@ -681,6 +697,7 @@ fn block_rows(w: &SigWitness, forgery: &BlockForgery) -> (Vec<[F; 24]>, Digest) 
         node = compress_24::<F, HASH_LEN_FE>(&input);
         inputs.push(input);
     }
+    inputs.push([F::ZERO; 24]);
     inputs.push(
         forgery
             .message_input
@@ -692,11 +709,15 @@ fn block_rows(w: &SigWitness, forgery: &BlockForgery) -> (Vec<[F; 24]>, Digest) 
 
 /// Writes the permutation inputs of [`block_rows`] into signature block `block`: each row's
 /// `in` and `out` columns and its permutation-table row (so the permutation bus and the
-/// Poseidon1 constraints hold), and the block's `A` columns (the message-hash compression).
+/// Poseidon1 constraints hold), and the block's `A` columns (the message-hash compression);
+/// then the key rows and the key-set digest column follow the new root ([`rechain`]).
 fn write_block(t: &mut Traces, block: usize, inputs: &[[F; 24]]) {
     let filler = PermFiller::shared24();
     let mut a = [F::ZERO; MH_DECODED_FE];
     for (r, input) in inputs.iter().enumerate() {
+        if r == KEY_ROW {
+            continue;
+        }
         let row = block_row(block, r);
         let out = filler.fill(t.row_mut(Instance::Perm24, row), *input);
         let sig = t.sig_mut(row);
@@ -708,6 +729,45 @@ fn write_block(t: &mut Traces, block: usize, inputs: &[[F; 24]]) {
     }
     for r in 0..BLOCK {
         t.sig_mut(block_row(block, r)).a = a;
+    }
+    rechain(t, |_, _| {});
+}
+
+/// Recomputes, as the prover does, every block's key row (its input from the digest so far,
+/// the root its row 56 reaches and its parameter column; its output and permutation-table row)
+/// and the key-set digest column, from the public initial value for the statement's key count.
+/// `edit(block, input)` may change a key row's input before it is permuted; the digest then
+/// follows the edited input.
+fn rechain(t: &mut Traces, edit: impl Fn(usize, &mut [F; 24])) {
+    let iv = key_set_iv(t.keys.len());
+    rechain_from(t, iv, edit);
+}
+
+/// [`rechain`] from the initial value `iv`.
+fn rechain_from(t: &mut Traces, iv: [F; KEY_DIGEST_LEN], edit: impl Fn(usize, &mut [F; 24])) {
+    let filler = PermFiller::shared24();
+    let blocks = t.traces[Instance::Sig as usize].height() / BLOCK;
+    let mut chain = iv;
+    for b in 0..blocks {
+        let root_row = t.sig_mut(block_row(b, ROOT_ROW));
+        let root: Digest = core::array::from_fn(|j| root_row.input[j] + root_row.output[j]);
+        let (parameter, active) = (root_row.parameter, root_row.active == F::ONE);
+        let mut input = key_absorption_input(&chain, &root, &parameter);
+        edit(b, &mut input);
+        let row = block_row(b, KEY_ROW);
+        let out = filler.fill(t.row_mut(Instance::Perm24, row), input);
+        let key_row = t.sig_mut(row);
+        key_row.input = input;
+        key_row.output.copy_from_slice(&out[..PERM24_BUS_OUTPUTS]);
+        let after = if active {
+            core::array::from_fn(|j| out[j] + input[j])
+        } else {
+            chain
+        };
+        for r in 0..BLOCK {
+            t.sig_mut(block_row(b, r)).key_chain = if r <= KEY_ROW { chain } else { after };
+        }
+        chain = after;
     }
 }
 
@@ -754,7 +814,7 @@ fn forged_message_hash(
 }
 
 /// Signer 1's traces with its block's rows forged by `forgery` and its key's root replaced by
-/// the root the forged rows reach (so the root bus still balances).
+/// the root the forged rows reach (so the key-set digest is still the public one).
 fn forged_block(forgery: BlockForgery) -> Traces {
     let (mut keys, mut witnesses, _) = honest_pair();
     let steps = all_steps(&mut witnesses);
@@ -834,49 +894,196 @@ fn substitute_signer(signer: &TestSigner) -> TestSigner {
     substitute
 }
 
-#[test]
-fn substitute_root_in_key_mirror_is_caught_by_the_key_root_mirror_constraint() {
-    // The key list K is kept, but block 1 is signed under a substitute key (same parameter,
-    // another root) and the committed key mirror of row 1 holds the substitute root: the root
-    // bus balances, and only the table's constraint tying the mirror to the verifier's key
-    // table (a periodic column computed from K) can tell.
+/// The last row of a signature trace of `blocks` blocks.
+const fn last_row(blocks: usize) -> usize {
+    blocks * BLOCK - 1
+}
+
+/// Signer 1 signed under a substitute key while the statement keeps the listed key `keys[1]`.
+fn substitute_block_1() -> (Traces, PublicKey) {
     let (keys, mut witnesses, signers) = honest_pair();
     let (pk, sig) = substitute_signer(&signers[1]).sign(EPOCH);
     assert_eq!(pk.parameter, keys[1].parameter);
     assert_ne!(pk.root, keys[1].root);
     witnesses[1] = build_witness(1, &pk, &sig, &MESSAGE, EPOCH, &mut Vec::new());
     let steps = all_steps(&mut witnesses);
-    let mut t = Traces::build(&keys, &witnesses, &steps);
-    t.table_mut(1).key.root = pk.root;
-    t.assert_caught_by(&[constraint(Instance::Table, TABLE_KEY_ROOT, 1)]);
+    (Traces::build(&keys, &witnesses, &steps), pk)
 }
 
 #[test]
-fn active_padding_block_with_a_real_signer_index_is_caught_by_the_root_bus() {
-    // N = 3: block 3 pads the signature trace to 4 blocks (a copy of block 0). Made active and
-    // given signer 0's index, it is a second complete verification of signer 0: its chains are
-    // proved by a second copy of signer 0's chain steps (tweak multiplicities counted along), so
-    // the chain, tweak and permutation buses balance. It sends signer 0's root a second time
-    // (root bus count 2) against the key table's one receive.
+fn substitute_key_is_caught_by_the_key_set_digest_on_the_last_row() {
+    // Block 1 is a valid signature under a key the statement does not list: its key row
+    // absorbs the root it reaches, so the digest the trace ends with is not the verifier's.
+    let (t, _) = substitute_block_1();
+    t.assert_caught_by(&[constraint(Instance::Sig, SIG_KEY_DIGEST, last_row(2))]);
+}
+
+#[test]
+fn key_row_absorbing_the_listed_root_is_caught_by_the_key_root_constraint() {
+    // As above, but block 1's key row absorbs the listed key's root instead of the root its
+    // Merkle rows reach: the digest is the verifier's, and only the constraint tying the key
+    // row to row 56's output can tell.
+    let (mut t, _) = substitute_block_1();
+    let listed = t.keys[1].root;
+    rechain(&mut t, |b, input| {
+        if b == 1 {
+            input[9..17].copy_from_slice(&listed);
+        }
+    });
+    t.assert_caught_by(&[constraint(
+        Instance::Sig,
+        SIG_KEY_ROOT,
+        block_row(1, ROOT_ROW),
+    )]);
+}
+
+#[test]
+fn key_row_with_another_parameter_is_caught_by_the_key_parameter_constraint() {
+    let (keys, mut witnesses, _) = honest_pair();
+    let steps = all_steps(&mut witnesses);
+    let mut t = Traces::build(&keys, &witnesses, &steps);
+    rechain(&mut t, |b, input| {
+        if b == 1 {
+            input[17] += F::ONE;
+        }
+    });
+    t.assert_caught_by(&[
+        constraint(Instance::Sig, SIG_KEY_PARAM, block_row(1, KEY_ROW)),
+        constraint(Instance::Sig, SIG_KEY_DIGEST, last_row(2)),
+    ]);
+}
+
+#[test]
+fn key_row_with_a_nonzero_last_cell_is_caught_by_the_zero_cell_constraint() {
+    let (keys, mut witnesses, _) = honest_pair();
+    let steps = all_steps(&mut witnesses);
+    let mut t = Traces::build(&keys, &witnesses, &steps);
+    rechain(&mut t, |b, input| {
+        if b == 0 {
+            input[23] = F::ONE;
+        }
+    });
+    t.assert_caught_by(&[
+        constraint(Instance::Sig, SIG_KEY_ZERO, block_row(0, KEY_ROW)),
+        constraint(Instance::Sig, SIG_KEY_DIGEST, last_row(2)),
+    ]);
+}
+
+#[test]
+fn key_row_absorbing_into_another_digest_is_caught_by_the_chain_input_constraint() {
+    let (keys, mut witnesses, _) = honest_pair();
+    let steps = all_steps(&mut witnesses);
+    let mut t = Traces::build(&keys, &witnesses, &steps);
+    rechain(&mut t, |b, input| {
+        if b == 1 {
+            input[0] += F::ONE;
+        }
+    });
+    t.assert_caught_by(&[
+        constraint(Instance::Sig, SIG_KEY_CHAIN_IN, block_row(1, KEY_ROW)),
+        constraint(Instance::Sig, SIG_KEY_DIGEST, last_row(2)),
+    ]);
+}
+
+#[test]
+fn key_set_digest_changed_on_an_idle_row_is_caught_by_the_carry_constraint() {
+    let (keys, mut witnesses, _) = honest_pair();
+    let steps = all_steps(&mut witnesses);
+    let mut t = Traces::build(&keys, &witnesses, &steps);
+    t.sig_mut(block_row(0, MSG_ROW + 2)).key_chain[4] += F::ONE;
+    t.assert_caught_by(&[
+        constraint(Instance::Sig, SIG_KEY_CARRY, block_row(0, MSG_ROW + 1)),
+        constraint(Instance::Sig, SIG_KEY_CARRY, block_row(0, MSG_ROW + 2)),
+    ]);
+}
+
+#[test]
+fn key_set_digest_that_skips_an_active_block_is_caught_by_the_absorption_constraint() {
+    // The digest goes past block 1 as if it were padding: the last row holds the digest of
+    // signer 0 alone, which is not the digest of the two listed keys.
+    let (keys, mut witnesses, _) = honest_pair();
+    let steps = all_steps(&mut witnesses);
+    let mut t = Traces::build(&keys, &witnesses, &steps);
+    let before = t.sig_mut(block_row(1, 0)).key_chain;
+    for r in KEY_ROW + 1..BLOCK {
+        t.sig_mut(block_row(1, r)).key_chain = before;
+    }
+    t.assert_caught_by(&[
+        constraint(Instance::Sig, SIG_KEY_ABSORB, block_row(1, KEY_ROW)),
+        constraint(Instance::Sig, SIG_KEY_DIGEST, last_row(2)),
+    ]);
+}
+
+#[test]
+fn key_set_digest_from_the_initial_value_of_another_count_is_caught_by_the_initial_value_constraint(
+) {
+    let (keys, mut witnesses, _) = honest_pair();
+    let steps = all_steps(&mut witnesses);
+    let mut t = Traces::build(&keys, &witnesses, &steps);
+    rechain_from(&mut t, key_set_iv(3), |_, _| {});
+    t.assert_caught_by(&[
+        constraint(Instance::Sig, SIG_KEY_IV, 0),
+        constraint(Instance::Sig, SIG_KEY_DIGEST, last_row(2)),
+    ]);
+}
+
+#[test]
+fn two_blocks_with_one_index_are_caught_by_the_index_step_constraint() {
+    // Block 1 takes block 0's index, and its chain steps too: the chain bus still balances (the
+    // two signers' tokens differ in value and parameter), so only the index count can tell.
+    let (keys, mut witnesses, _) = honest_pair();
+    let mut steps = all_steps(&mut witnesses);
+    for s in steps.iter_mut().filter(|s| s.sig == 1) {
+        s.sig = 0;
+    }
+    let mut t = Traces::build(&keys, &witnesses, &steps);
+    for r in 0..BLOCK {
+        t.sig_mut(block_row(1, r)).sig = F::ZERO;
+    }
+    t.assert_caught_by(&[constraint(
+        Instance::Sig,
+        SIG_INDEX_STEP,
+        block_row(0, BLOCK - 1),
+    )]);
+}
+
+#[test]
+fn block_indices_from_one_are_caught_by_the_first_row_index_constraint() {
+    let (keys, mut witnesses, _) = honest_pair();
+    let mut steps = all_steps(&mut witnesses);
+    for s in &mut steps {
+        s.sig += 1;
+    }
+    let mut t = Traces::build(&keys, &witnesses, &steps);
+    for row in 0..2 * BLOCK {
+        t.sig_mut(row).sig += F::ONE;
+    }
+    t.assert_caught_by(&[constraint(Instance::Sig, SIG_INDEX_FIRST, 0)]);
+}
+
+#[test]
+fn padding_block_made_active_is_caught_by_the_key_set_digest() {
+    // N = 3: block 3 pads the signature trace to 4 blocks (a copy of block 0). Made active, it
+    // is a second complete verification of signer 0 under its own index: its chains are proved
+    // by a copy of signer 0's chain steps (tweak multiplicities counted along), so every bus
+    // balances, and its key row absorbs signer 0's key a second time. Four absorptions from the
+    // initial value for three keys are not the digest of the three listed keys.
     let (keys, mut witnesses) = honest_three();
     let mut steps = all_steps(&mut witnesses);
-    let again: Vec<ChainStep> = steps.iter().filter(|s| s.sig == 0).copied().collect();
+    let again: Vec<ChainStep> = steps
+        .iter()
+        .filter(|s| s.sig == 0)
+        .map(|s| ChainStep { sig: 3, ..*s })
+        .collect();
     steps.extend(again);
     let mut t = Traces::build(&keys, &witnesses, &steps);
     for r in 0..BLOCK {
-        let (padding, first) = (block_row(3, r), block_row(0, r));
-        let first_row = t.row_mut(Instance::Sig, first).to_vec();
-        let row = t.sig_mut(padding);
+        let row = t.sig_mut(block_row(3, r));
         assert_eq!((row.active, row.sig), (F::ZERO, F::from_u8(3)));
         row.active = F::ONE;
-        row.sig = F::ZERO;
-        assert_eq!(
-            t.row_mut(Instance::Sig, padding),
-            first_row.as_slice(),
-            "the padding block repeats block 0, but for its index and flag"
-        );
     }
-    t.assert_caught_by(&[Check::Bus(ROOT_BUS)]);
+    rechain(&mut t, |_, _| {});
+    t.assert_caught_by(&[constraint(Instance::Sig, SIG_KEY_DIGEST, last_row(4))]);
 }
 
 /// A signer whose message hash has an `A_k` with remainder 0 and a nonzero lowest digit, and
@@ -1078,7 +1285,7 @@ fn chain_start_at_position_p_minus_1_is_caught_by_the_digit_bit_and_padding_mult
 #[test]
 fn left_and_right_swapped_at_merkle_level_0_are_caught_by_the_leaf_placement_constraint() {
     // The leaf enters level 0 on the side epoch bit 0 does not choose; every node above is
-    // recomputed from there and the key's root is that tree's root, so the root bus balances.
+    // recomputed from there and the key's root is that tree's root, so the key-set digest is the public one.
     let t = forged_block(BlockForgery {
         swap_level0: true,
         ..BlockForgery::default()
@@ -1177,11 +1384,16 @@ fn chain_start_disagreeing_with_codeword_is_caught_by_the_decomposition_constrai
 }
 
 #[test]
-fn wrong_merkle_sibling_is_caught_by_the_root_bus() {
+fn wrong_merkle_sibling_is_caught_by_the_key_set_digest() {
+    // The block reaches another root, which its key row absorbs.
     let (keys, mut witnesses, _) = honest_pair();
     witnesses[1].path[7][3] += F::ONE;
     let steps = all_steps(&mut witnesses);
-    Traces::build(&keys, &witnesses, &steps).assert_caught_by(&[Check::Bus(ROOT_BUS)]);
+    Traces::build(&keys, &witnesses, &steps).assert_caught_by(&[constraint(
+        Instance::Sig,
+        SIG_KEY_DIGEST,
+        last_row(2),
+    )]);
 }
 
 /// Replaces signer 1's walk of chain `chain` (its steps, and its chain end) by one whose first
@@ -1284,13 +1496,17 @@ fn digit_sum_201_is_caught_by_the_target_sum_constraint() {
 }
 
 #[test]
-fn chain_start_not_matching_signature_is_caught_by_the_root_bus() {
+fn chain_start_not_matching_signature_is_caught_by_the_key_set_digest() {
     // The witness walks chain 5 from a start the key never committed to: its end, the leaf and
-    // the root the block reaches change, and the key table does not hold that root.
+    // the root the block reaches change, and the digest absorbs that root.
     let (keys, mut witnesses, _) = honest_pair();
     witnesses[1].starts[5][0] += F::ONE;
     let steps = all_steps(&mut witnesses);
-    Traces::build(&keys, &witnesses, &steps).assert_caught_by(&[Check::Bus(ROOT_BUS)]);
+    Traces::build(&keys, &witnesses, &steps).assert_caught_by(&[constraint(
+        Instance::Sig,
+        SIG_KEY_DIGEST,
+        last_row(2),
+    )]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -436,6 +436,23 @@ pub fn canonical_key_order(public_keys: &[PublicKey]) -> Result<Vec<PublicKey>, 
     Ok(keyed.into_iter().map(|(_, pk)| pk).collect())
 }
 
+/// The key-set digest an aggregate proof for `public_keys` binds (any order: the keys are put in
+/// [`canonical_key_order`] first): 9 KoalaBear elements, a Poseidon1-24 Merkle-Damgard chain
+/// over the ordered keys from an initial value that encodes their count (`src/aggregate/README.md`,
+/// "Key-set digest"). One width-24 permutation per key. A proof's statement is
+/// `(N, epoch, message, digest)`; a client that verifies many proofs for one committee can hold
+/// this digest instead of its keys' bytes.
+///
+/// # Errors
+/// [`VerifyError::Invalid`] when a key appears twice.
+pub fn key_set_digest(
+    public_keys: &[PublicKey],
+) -> Result<[crate::xmss::F; statement::KEY_DIGEST_LEN], VerifyError> {
+    Ok(statement::key_set_digest_ordered(&canonical_key_order(
+        public_keys,
+    )?))
+}
+
 /// Verifies an aggregate proof against the set of public keys (in any order; see
 /// [`canonical_key_order`]), the message and the epoch.
 ///

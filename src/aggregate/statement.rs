@@ -1,5 +1,10 @@
 //! The statement an aggregate proof is about, as both proof systems see it: the four AIR
 //! instances it fixes, their trace heights and public values, and the traces of a witness.
+//!
+//! The statement is constant-size: (number of signers `N`, epoch, message, key-set digest). The
+//! signers' keys enter the proof only through the key-set digest ([`key_set_digest_ordered`]), which the
+//! verifier computes from the keys it holds and the signature AIR recomputes from the keys its
+//! blocks verify under.
 
 use p3_field::PrimeCharacteristicRing;
 use p3_matrix::dense::RowMajorMatrix;
@@ -7,11 +12,84 @@ use p3_matrix::dense::RowMajorMatrix;
 use super::air::chain::{self, ChainAir, ChainStep};
 use super::air::perm::Perm24TableAir;
 use super::air::sig::{self, SigAir, SigWitness, BLOCK};
-use super::air::table::{self, table_height, TableAir};
+use super::air::table::{self, TableAir, TABLE_HEIGHT};
 use super::air::{AggAir, NUM_INSTANCES};
 use crate::xmss::constants::BASE;
 use crate::xmss::message::encode_message;
-use crate::xmss::{PublicKey, F};
+use crate::xmss::constants::{HASH_LEN_FE, PARAMETER_LEN};
+use crate::xmss::poseidon::compress_24;
+use crate::xmss::{Digest, Parameter, PublicKey, F};
+
+/// Field elements of the key-set digest: 9 KoalaBear elements (279 bits, so its 139.5-bit
+/// generic collision bound is above the 128-bit design level of the width-24 permutation).
+pub const KEY_DIGEST_LEN: usize = 9;
+
+/// Public values of the signature instance: `N`, the epoch as two 16-bit limbs, the message's 9
+/// field elements, the key-set digest (9).
+pub const NUM_STATEMENT_VALUES: usize = 3 + 9 + KEY_DIGEST_LEN;
+/// Index of `N` among the public values.
+pub const PV_NUM_KEYS: usize = 0;
+/// Index of the key-set digest's first element among the public values.
+pub const PV_KEY_DIGEST: usize = 12;
+
+/// Domain tag of the key-set digest, the first element of its initial value: the ASCII bytes
+/// `"keys"` read as a big-endian integer.
+pub const KEY_SET_DOMAIN: u32 = 0x6b65_7973;
+
+/// Cells of the width-24 input that absorbs one key into the key-set digest.
+pub mod key_layout {
+    /// The digest so far: cells `0..9`.
+    pub const DIGEST: usize = 0;
+    /// The key's Merkle root: cells `9..17`.
+    pub const ROOT: usize = 9;
+    /// The key's parameter: cells `17..22`.
+    pub const PARAMETER: usize = 17;
+    /// Cells `22..24` are zero.
+    pub const ZERO: usize = 22;
+}
+
+/// The key-set digest's initial value for `num_keys` keys: `[KEY_SET_DOMAIN, N, 0, ..., 0]`.
+pub fn key_set_iv(num_keys: usize) -> [F; KEY_DIGEST_LEN] {
+    key_set_iv_expr(F::from_usize(num_keys))
+}
+
+/// [`key_set_iv`] over any ring (the AIR's expressions), `num_keys` given as an element.
+pub fn key_set_iv_expr<E: PrimeCharacteristicRing>(num_keys: E) -> [E; KEY_DIGEST_LEN] {
+    let mut iv = core::array::from_fn(|_| E::ZERO);
+    iv[0] = E::from_u32(KEY_SET_DOMAIN);
+    iv[1] = num_keys;
+    iv
+}
+
+/// The width-24 input that absorbs the key `(root, parameter)` into the digest `chain`:
+/// `[chain (9) | root (8) | parameter (5) | 0 | 0]` ([`key_layout`]).
+pub fn key_absorption_input(
+    chain: &[F; KEY_DIGEST_LEN],
+    root: &Digest,
+    parameter: &Parameter,
+) -> [F; 24] {
+    let mut input = [F::ZERO; 24];
+    input[key_layout::DIGEST..key_layout::DIGEST + KEY_DIGEST_LEN].copy_from_slice(chain);
+    input[key_layout::ROOT..key_layout::ROOT + HASH_LEN_FE].copy_from_slice(root);
+    input[key_layout::PARAMETER..key_layout::PARAMETER + PARAMETER_LEN].copy_from_slice(parameter);
+    input
+}
+
+/// The key-set digest of `keys`, in the order given (a proof's statement takes them in
+/// [`crate::canonical_key_order`]; [`crate::key_set_digest`] orders them first): starting from [`key_set_iv`]`(keys.len())`, each key in turn
+/// replaces the digest `d` by the first 9 elements of `Perm24(x) + x` for
+/// `x = `[`key_absorption_input`]`(d, root, parameter)`, leanSig's width-24 Poseidon1 permutation
+/// with the feed-forward its Merkle nodes use. Costs one permutation per key (about 4.4 us on
+/// the reference machine).
+///
+/// A Merkle-Damgard chain over a compression function with a fixed, length-dependent initial
+/// value: two key lists of the same length with the same digest give a collision of the
+/// compression; lists of different lengths start from different initial values.
+pub fn key_set_digest_ordered(keys: &[PublicKey]) -> [F; KEY_DIGEST_LEN] {
+    keys.iter().fold(key_set_iv(keys.len()), |chain, k| {
+        compress_24(&key_absorption_input(&chain, &k.root, &k.parameter))
+    })
+}
 
 /// Chain steps per valid signature: 46 * 7 - 200.
 pub const STEPS_PER_SIGNATURE: usize = 122;
@@ -32,7 +110,7 @@ impl Statement<'_> {
         vec![
             AggAir::Sig(SigAir::new(self.message, self.epoch)),
             AggAir::Chain(ChainAir::new()),
-            AggAir::Table(TableAir::new(self.epoch, self.keys)),
+            AggAir::Table(TableAir::new(self.epoch)),
             AggAir::Perm24(Perm24TableAir::new()),
         ]
     }
@@ -47,26 +125,26 @@ impl Statement<'_> {
             (n * STEPS_PER_SIGNATURE)
                 .next_power_of_two()
                 .max(chain::MIN_HEIGHT),
-            table_height(n),
+            TABLE_HEIGHT,
             sig,
         ]
     }
 
-    /// Public values per instance. The table instance carries the whole statement
-    /// (`N`, epoch as two 16-bit limbs, the message's 9 field elements, then each key's root and
-    /// parameter) so that the Fiat-Shamir transcript is bound to it before any challenge.
+    /// Public values per instance. The signature instance carries the whole statement
+    /// ([`NUM_STATEMENT_VALUES`]: `N`, epoch as two 16-bit limbs, the message's 9 field
+    /// elements, the key-set digest of the keys in the order given), so that the Fiat-Shamir
+    /// transcript is bound to it before any challenge; its AIR reads `N` and the digest. Costs
+    /// one width-24 permutation per key.
     pub fn public_values(&self) -> Vec<Vec<F>> {
-        let mut table = vec![
+        let mut sig = vec![
             F::from_usize(self.keys.len()),
             F::from_u32(self.epoch & 0xffff),
             F::from_u32(self.epoch >> 16),
         ];
-        table.extend(encode_message(self.message));
-        for k in self.keys {
-            table.extend(k.root);
-            table.extend(k.parameter);
-        }
-        vec![Vec::new(), Vec::new(), table, Vec::new()]
+        sig.extend(encode_message(self.message));
+        sig.extend(key_set_digest_ordered(self.keys));
+        debug_assert_eq!(sig.len(), NUM_STATEMENT_VALUES);
+        vec![sig, Vec::new(), Vec::new(), Vec::new()]
     }
 }
 
@@ -133,4 +211,66 @@ pub(crate) fn with_placeholder_statement<R>(n: usize, f: impl FnOnce(&Statement<
 /// log2 of the heights.
 pub fn degree_bits(heights: &[usize]) -> Vec<usize> {
     heights.iter().map(|&h| p3_util::log2_strict_usize(h)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u32) -> PublicKey {
+        PublicKey {
+            root: core::array::from_fn(|j| F::from_u32(i * 31 + j as u32)),
+            parameter: core::array::from_fn(|j| F::from_u32(i * 7 + 100 + j as u32)),
+        }
+    }
+
+    #[test]
+    fn key_set_digest_is_the_chain_of_compressions_the_air_computes() {
+        let keys: Vec<PublicKey> = (0..3).map(key).collect();
+        let mut d = key_set_iv(3);
+        for k in &keys {
+            let mut state = key_absorption_input(&d, &k.root, &k.parameter);
+            let input = state;
+            crate::xmss::poseidon::permute_24(&mut state);
+            d = core::array::from_fn(|j| state[j] + input[j]);
+        }
+        assert_eq!(key_set_digest_ordered(&keys), d);
+        assert_eq!(key_set_digest_ordered(&[]), key_set_iv(0));
+    }
+
+    #[test]
+    fn key_set_digest_depends_on_order_count_and_every_cell() {
+        let keys: Vec<PublicKey> = (0..4).map(key).collect();
+        let d = key_set_digest_ordered(&keys);
+        let mut swapped = keys.clone();
+        swapped.swap(1, 2);
+        assert_ne!(key_set_digest_ordered(&swapped), d);
+        assert_ne!(key_set_digest_ordered(&keys[..3]), d);
+        let mut longer = keys.clone();
+        longer.push(key(9));
+        assert_ne!(key_set_digest_ordered(&longer), d);
+        for cell in 0..HASH_LEN_FE + PARAMETER_LEN {
+            let mut k = keys.clone();
+            if cell < HASH_LEN_FE {
+                k[3].root[cell] += F::ONE;
+            } else {
+                k[3].parameter[cell - HASH_LEN_FE] += F::ONE;
+            }
+            assert_ne!(key_set_digest_ordered(&k), d, "cell {cell}");
+        }
+    }
+
+    #[test]
+    fn public_key_set_digest_ignores_the_callers_order_and_refuses_repeats() {
+        let keys: Vec<PublicKey> = (0..5).map(key).collect();
+        let mut reversed = keys.clone();
+        reversed.reverse();
+        let d = crate::key_set_digest(&keys).unwrap();
+        assert_eq!(crate::key_set_digest(&reversed).unwrap(), d);
+        let sorted = crate::canonical_key_order(&keys).unwrap();
+        assert_eq!(key_set_digest_ordered(&sorted), d);
+        let mut twice = keys.clone();
+        twice.push(keys[2]);
+        assert!(crate::key_set_digest(&twice).is_err());
+    }
 }

@@ -40,7 +40,7 @@ pub const MAGIC: [u8; 8] = *b"MSIGPRF\0";
 /// have the shape of version 4's) and version 5 (the proof bound the keys in the caller's order;
 /// since version 6 it binds them in `canonical_key_order`, so a version-5 proof would fail for
 /// a reason its reader could not name).
-pub const FORMAT_VERSION: u16 = 6;
+pub const FORMAT_VERSION: u16 = 7;
 
 /// Length of the prefix before the rkyv archive.
 pub const PREFIX_LEN: usize = 16;

@@ -1,11 +1,11 @@
 //! The four AIRs of an aggregate proof, one file each with its trace generation beside it, and
 //! the buses that link them (see `../README.md` for what each constraint and bus guarantees):
 //!
-//! - [`sig::SigAir`]: a 64-row block per signature (leaf sponge, 32 Merkle levels, message
-//!   hash) plus the aborting decode and the target sum;
+//! - [`sig::SigAir`]: a 64-row block per signature (leaf sponge, 32 Merkle levels, the key's
+//!   absorption into the key-set digest, message hash) plus the aborting decode and the target
+//!   sum;
 //! - [`chain::ChainAir`]: one width-16 row per chain step, 122 per signature;
-//! - [`table::TableAir`]: the epoch's chain tweaks and the ordered public keys, both
-//!   verifier-computed periodic columns;
+//! - [`table::TableAir`]: the epoch's chain tweaks, verifier-computed periodic columns;
 //! - [`perm::Perm24TableAir`]: the width-24 Poseidon1 permutations the signature rows use, one
 //!   per row ([`perm`] also holds the Poseidon1 column layout both widths share).
 
@@ -29,8 +29,6 @@ pub(crate) const TWEAK_BUS: &str = "xmss-chain-tweak";
 /// Bus of width-24 permutation evaluations `(input (24), output[0..17])`: every row of the
 /// signature AIR receives one, every row of the permutation table sends one.
 pub(crate) const PERM24_BUS: &str = "poseidon1-24";
-/// Bus of reached roots `(sig, root (8), parameter (5))`, consumed by the key table.
-pub(crate) const ROOT_BUS: &str = "xmss-root";
 
 /// Views a row of exactly `size_of::<$cols<u8>>()` cells as the `#[repr(C)]` column struct
 /// `$cols<T>` (`row.borrow()`, `row.borrow_mut()`), as `p3-poseidon1-air` does for its columns.
@@ -93,7 +91,7 @@ pub enum AggAir {
     Sig(SigAir),
     /// Chain steps (instance 1).
     Chain(ChainAir),
-    /// Tweak and key tables (instance 2).
+    /// The tweak table (instance 2).
     Table(TableAir),
     /// The width-24 permutations the signature blocks use, one per row (instance 3).
     Perm24(Perm24TableAir),
@@ -128,7 +126,7 @@ impl BaseAir<F> for AggAir {
     }
     fn num_public_values(&self) -> usize {
         match self {
-            AggAir::Table(t) => t.num_statement_values(),
+            AggAir::Sig(_) => super::statement::NUM_STATEMENT_VALUES,
             _ => 0,
         }
     }

@@ -6,9 +6,10 @@
 //! | rows | permutation | extra work on the row |
 //! | --- | --- | --- |
 //! | `0..25` | leaf sponge absorption `r` | consumes the chain ends whose first element is in chunk `r` |
-//! | `25..57` | Merkle node of level `r - 24` | row 56 emits the root on the root bus |
-//! | `57` | message hash | fixes the 6 decoded field elements `A_0..A_5` |
-//! | `58..64` | idle | |
+//! | `25..57` | Merkle node of level `r - 24` | row 56's output (the root) is the next row's key root |
+//! | `57` | key absorption | the key-set digest so far absorbs the block's key |
+//! | `58` | message hash | fixes the 6 decoded field elements `A_0..A_5` |
+//! | `59..64` | idle | |
 //! | `0..48` | (any) | digit `r` of the codeword: 3 bit columns; rows `0..46` emit chain starts |
 //!
 //! The permutations themselves are proven by the permutation table
@@ -17,11 +18,19 @@
 //! and receives that pair once
 //! from the table on the permutation bus (`"poseidon1-24"`). After them come the block's signature index
 //! `sig`, `active`, the key parameter (5), the message-hash outputs `A` (6) (all constant over the
-//! block), two chain-end slots `E0`, `E1` (8 each), the chain start `H` (8), the digit bits (3),
-//! the accumulators `acc` (value of the current 8-digit group) and `sum` (digit sum), the
-//! remainder bits (7) and two products for its range check, and 7 mirrors of periodic columns
-//! that bus messages need (p3-lookup 0.8 does not read periodic columns inside messages): 99
-//! columns.
+//! block), the key-set digest so far (9), two chain-end slots `E0`, `E1` (8 each), the chain
+//! start `H` (8), the digit bits (3), the accumulators `acc` (value of the current 8-digit group)
+//! and `sum` (digit sum), the remainder bits (7) and two products for its range check, and 6
+//! mirrors of periodic columns that bus messages need (p3-lookup 0.8 does not read periodic
+//! columns inside messages): 107 columns.
+//!
+//! The key-set digest (the statement's binding to its signers, see
+//! [`crate::aggregate::statement::key_set_digest_ordered`]) is a chain of width-24 compressions, one per
+//! active block in block order: it starts from the public initial value on the trace's first
+//! row, row 57 of an active block replaces it by `compress(digest | root | parameter | 0 | 0)`,
+//! every other row carries it unchanged, and on the trace's last row it equals the public
+//! digest. Block indices count up from 0 by one per block, so no two blocks share the index that
+//! separates their chain tokens.
 //!
 //! See `README.md` in this directory for what each constraint guarantees.
 
@@ -34,14 +43,18 @@ use p3_matrix::dense::RowMajorMatrix;
 use p3_maybe_rayon::prelude::*;
 
 use super::perm::{PermFiller, PERM24_BUS_OUTPUTS, PERM24_COLS, PERM24_MESSAGE_WIDTH};
-use super::{CHAIN_BUS, PERM24_BUS, ROOT_BUS};
+use super::{CHAIN_BUS, PERM24_BUS};
+use crate::aggregate::statement::{
+    key_absorption_input, key_layout, key_set_iv, key_set_iv_expr, KEY_DIGEST_LEN, PV_KEY_DIGEST,
+    PV_NUM_KEYS,
+};
 use crate::xmss::constants::{
     BASE, CAPACITY, DIMENSION, HASH_LEN_FE, LOG_LIFETIME, MH_DECODED_FE, MSG_LEN_FE,
     PARAMETER_LEN, Q, RAND_LEN_FE, SPONGE_RATE, TARGET_SUM, TWEAK_LEN_FE, Z,
 };
 use crate::xmss::hash::{leaf_sponge_inputs, node_layout, tree_node_input};
 use crate::xmss::message::{encode_message, layout as msg_layout, message_hash_input};
-use crate::xmss::poseidon::sponge_capacity_value;
+use crate::xmss::poseidon::{compress_24, sponge_capacity_value};
 use crate::xmss::tweak::{message_tweak, tree_tweak};
 use crate::xmss::{Digest, Parameter, F};
 
@@ -56,8 +69,10 @@ pub const SPONGE_ROWS: usize = 25;
 pub const MERKLE_FIRST: usize = SPONGE_ROWS;
 /// The row whose compression output is the root.
 pub const ROOT_ROW: usize = MERKLE_FIRST + LOG_LIFETIME - 1;
+/// The row that absorbs the block's key into the key-set digest.
+pub const KEY_ROW: usize = ROOT_ROW + 1;
 /// The message-hash row.
-pub const MSG_ROW: usize = ROOT_ROW + 1;
+pub const MSG_ROW: usize = KEY_ROW + 1;
 /// Digit rows (6 field elements x 8 digits).
 pub const DIGIT_ROWS: usize = MH_DECODED_FE * Z;
 
@@ -77,6 +92,10 @@ pub struct SigCols<T> {
     pub parameter: [T; PARAMETER_LEN],
     /// The message-hash outputs `A_0..A_5` (constant over the block).
     pub a: [T; MH_DECODED_FE],
+    /// The key-set digest of the active blocks before this row's absorption: the public initial
+    /// value on the first row, updated on row [`KEY_ROW`] of every active block, the public
+    /// digest on the last row.
+    pub key_chain: [T; KEY_DIGEST_LEN],
     /// The chain ends a sponge row absorbs (at most two per row, see [`slots_of_row`]).
     pub chain_ends: [[T; HASH_LEN_FE]; 2],
     /// On row `r < 46`: the start of chain `r` (the signature's hash of chain `r`).
@@ -107,8 +126,6 @@ pub struct SigMirrors<T> {
     pub slot_idx: [T; 2],
     /// [`SigPeriodic::slot_valid`].
     pub slot_valid: [T; 2],
-    /// [`SigPeriodic::root`].
-    pub root: T,
 }
 
 /// The periodic columns of the signature AIR (period [`BLOCK`], computed by the verifier from
@@ -153,6 +170,8 @@ pub struct SigPeriodic<T> {
     pub slot_valid: [T; 2],
     /// 1 on row 56, whose compression output is the key's root.
     pub root: T,
+    /// 1 on row 57, which absorbs the key into the key-set digest.
+    pub key_row: T,
     /// `slot_offset[a][off]` is 1 when slot `a`'s chain end starts at rate offset `off`.
     pub slot_offset: [[T; SPONGE_RATE]; 2],
 }
@@ -226,6 +245,9 @@ impl SigAir {
             }
             if r == ROOT_ROW {
                 p.root = F::ONE;
+            }
+            if r == KEY_ROW {
+                p.key_row = F::ONE;
             }
             if r == MSG_ROW {
                 p.msg = F::ONE;
@@ -314,6 +336,55 @@ where
             builder.assert_zero(keep.clone() * (e(n) - e(c)));
         }
         builder.assert_bool(cur.active);
+        // Block indices: 0 on the first row, one more in each next block.
+        let transition = builder.is_transition();
+        let first_row = builder.is_first_row();
+        let last_row = builder.is_last_row();
+        builder.assert_zero(first_row.clone() * e(cur.sig));
+        builder.assert_zero(
+            transition.clone() * per.block_last.clone() * (e(nxt.sig) - e(cur.sig) - one.clone()),
+        );
+
+        // --- Key-set digest: [digest so far (9) | root (8) | parameter (5) | 0 | 0] on row 57.
+        let pv = builder.public_values();
+        let num_keys: AB::Expr = pv[PV_NUM_KEYS].into();
+        let digest: Vec<AB::Expr> = (0..KEY_DIGEST_LEN)
+            .map(|j| pv[PV_KEY_DIGEST + j].into())
+            .collect();
+        let key_row = per.key_row.clone();
+        for j in 0..KEY_DIGEST_LEN {
+            builder.assert_zero(
+                key_row.clone() * (e(cur.input[key_layout::DIGEST + j]) - e(cur.key_chain[j])),
+            );
+        }
+        for j in 0..HASH_LEN_FE {
+            builder.assert_zero(per.root.clone() * (e(nxt.input[key_layout::ROOT + j]) - cmp(j)));
+        }
+        for j in 0..PARAMETER_LEN {
+            builder.assert_zero(
+                key_row.clone() * (e(cur.input[key_layout::PARAMETER + j]) - e(cur.parameter[j])),
+            );
+        }
+        for j in key_layout::ZERO..24 {
+            builder.assert_zero(key_row.clone() * e(cur.input[j]));
+        }
+        // Carried on every row but row 57 and a block's last row; across blocks on transitions.
+        let carry = one.clone() - key_row.clone() - per.block_last.clone()
+            + transition.clone() * per.block_last.clone();
+        for j in 0..KEY_DIGEST_LEN {
+            let (c, n) = (e(cur.key_chain[j]), e(nxt.key_chain[j]));
+            builder.assert_zero(carry.clone() * (n.clone() - c.clone()));
+            builder.assert_zero(
+                key_row.clone() * (n - c.clone() - e(cur.active) * (cmp(j) - c)),
+            );
+        }
+        let iv = key_set_iv_expr::<AB::Expr>(num_keys);
+        for (j, v) in iv.into_iter().enumerate() {
+            builder.assert_zero(first_row.clone() * (e(cur.key_chain[j]) - v));
+        }
+        for (j, d) in digest.into_iter().enumerate() {
+            builder.assert_zero(last_row.clone() * (e(cur.key_chain[j]) - d));
+        }
 
         // --- Leaf sponge: [capacity (9) | parameter (5) | leaf tweak (2) | chain ends ...].
         let sp0 = per.sponge_first.clone();
@@ -410,8 +481,6 @@ where
         // The accumulators are tied row to row on transitions and pinned on the first row, so
         // the constraints do not depend on what a backend takes as the last row's successor
         // (row 0 in the univariate STARK, the last row itself in the multilinear one).
-        let transition = builder.is_transition();
-        let first_row = builder.is_first_row();
         // acc: value of the digits of the current group so far (little-endian base 8). Row 0
         // starts a group with weight 8^0.
         builder.assert_zero(
@@ -423,7 +492,7 @@ where
         builder.assert_zero(first_row.clone() * (e(cur.acc) - x.clone()));
         // sum: digit sum of the block's chain digits so far. Row 0 is a chain-digit row.
         builder.assert_zero(
-            transition
+            transition.clone()
                 * (e(nxt.sum)
                     - (one.clone() - per.block_last.clone()) * e(cur.sum)
                     - per.chain_next.clone() * x_next),
@@ -455,7 +524,6 @@ where
             (m.slot_idx[1], &per.slot_idx[1]),
             (m.slot_valid[0], &per.slot_valid[0]),
             (m.slot_valid[1], &per.slot_valid[1]),
-            (m.root, &per.root),
         ] {
             builder.assert_zero(e(col) - p.clone());
         }
@@ -484,11 +552,6 @@ where
                 Count::bounded(active * m.slot_valid[slot], 1),
             );
         }
-        // The root, checked against the key table.
-        let mut root = vec![e(cur.sig)];
-        root.extend((0..HASH_LEN_FE).map(cmp));
-        root.extend(param);
-        PermutationCheckBus::new(ROOT_BUS).send(builder, root, Count::bounded(active * m.root, 1));
         // Every row's (input, output[0..17]) is one evaluation of the width-24 permutation,
         // taken from the permutation table (one row there per row here, padding included).
         let perm: Vec<AB::Expr> = cur.input.iter().chain(&cur.output).map(|&v| e(v)).collect();
@@ -536,7 +599,8 @@ pub fn decode_digits(hash: &[F]) -> ([u8; DIGIT_ROWS], [u32; MH_DECODED_FE]) {
 /// Fills one 64-row block of the signature trace (`block.len() == 64 * WIDTH`) for signature
 /// index `sig`, and the 64 matching rows of the permutation table (`perm_block.len() == 64 *
 /// PERM24_COLS`): row `r` of the table proves the permutation whose input and output row `r` of
-/// the block holds.
+/// the block holds. The key row and the key-set digest column are left to [`fill_key_row`],
+/// which needs the digest of the blocks before; returns the root the block's Merkle rows reach.
 #[allow(clippy::too_many_arguments)]
 pub fn fill_block(
     block: &mut [F],
@@ -547,7 +611,7 @@ pub fn fill_block(
     message: &[u8; 32],
     epoch: u32,
     filler: &PermFiller<24>,
-) {
+) -> Digest {
     let mut rows: Vec<&mut SigCols<F>> = block
         .chunks_exact_mut(WIDTH)
         .map(|row| row.borrow_mut())
@@ -591,7 +655,7 @@ pub fn fill_block(
         let o = permute(&mut rows, MERKLE_FIRST + l, input);
         node = core::array::from_fn(|j| o[j] + input[j]);
     }
-    // Message hash row.
+    // Message hash row (the key row before it is filled by `fill_key_row`).
     let input = message_hash_input(&w.parameter, epoch, &w.rho, message);
     let o = permute(&mut rows, MSG_ROW, input);
     let a: [F; MH_DECODED_FE] = core::array::from_fn(|k| o[k] + input[k]);
@@ -642,15 +706,51 @@ pub fn fill_block(
                 row.mirror.slot_valid[a] = F::ONE;
             }
         }
-        if r == ROOT_ROW {
-            row.mirror.root = F::ONE;
-        }
     }
+    node
+}
+
+/// Fills row [`KEY_ROW`] of a block written by [`fill_block`] (its permutation-table row too) and
+/// the block's key-set digest column: `chain_in` on rows `0..=57`, then the absorption of the
+/// block's key (its row-56 root and its parameter) if `active`, else `chain_in` again. Returns
+/// the digest after the block.
+pub fn fill_key_row(
+    block: &mut [F],
+    perm_block: &mut [F],
+    chain_in: [F; KEY_DIGEST_LEN],
+    active: bool,
+    filler: &PermFiller<24>,
+) -> [F; KEY_DIGEST_LEN] {
+    let (root, parameter) = {
+        let root_row: &SigCols<F> = block[ROOT_ROW * WIDTH..(ROOT_ROW + 1) * WIDTH].borrow();
+        let root: Digest = core::array::from_fn(|j| root_row.output[j] + root_row.input[j]);
+        (root, root_row.parameter)
+    };
+    let input = key_absorption_input(&chain_in, &root, &parameter);
+    let o = filler.fill(
+        &mut perm_block[KEY_ROW * PERM24_COLS..(KEY_ROW + 1) * PERM24_COLS],
+        input,
+    );
+    let chain_out = if active {
+        core::array::from_fn(|j| o[j] + input[j])
+    } else {
+        chain_in
+    };
+    for (r, row) in block.chunks_exact_mut(WIDTH).enumerate() {
+        let row: &mut SigCols<F> = row.borrow_mut();
+        if r == KEY_ROW {
+            row.input = input;
+            row.output.copy_from_slice(&o[..PERM24_BUS_OUTPUTS]);
+        }
+        row.key_chain = if r <= KEY_ROW { chain_in } else { chain_out };
+    }
+    chain_out
 }
 
 /// Builds the signature AIR trace and the width-24 permutation table trace (same height, row
 /// for row): block `s` for witness `s`; padding blocks (up to a power of two) repeat witness 0
-/// with `active = 0`.
+/// with `active = 0`. The key-set digest chains over the witnesses in order, from the initial
+/// value for `witnesses.len()` keys.
 pub fn generate_trace(
     witnesses: &[SigWitness],
     message: &[u8; 32],
@@ -660,18 +760,40 @@ pub fn generate_trace(
     let mut values = F::zero_vec(blocks * BLOCK * WIDTH);
     let mut perm_values = F::zero_vec(blocks * BLOCK * PERM24_COLS);
     let filler = PermFiller::shared24();
-    values
+    let roots: Vec<Digest> = values
         .par_chunks_mut(BLOCK * WIDTH)
         .zip(perm_values.par_chunks_mut(BLOCK * PERM24_COLS))
         .enumerate()
-        .for_each(|(s, (block, perm_block))| {
+        .map(|(s, (block, perm_block))| {
             let (w, active) = match witnesses.get(s) {
                 Some(w) => (w, true),
                 None => (&witnesses[0], false),
             };
             fill_block(
                 block, perm_block, s as u32, active, w, message, epoch, filler,
-            );
+            )
+        })
+        .collect();
+    // The digest before each block: one compression per active block, in block order.
+    let mut chain = key_set_iv(witnesses.len());
+    let chain_in: Vec<[F; KEY_DIGEST_LEN]> = roots
+        .iter()
+        .zip(0..blocks)
+        .map(|(root, s)| {
+            let before = chain;
+            if let Some(w) = witnesses.get(s) {
+                chain = compress_24(&key_absorption_input(&chain, root, &w.parameter));
+            }
+            before
+        })
+        .collect();
+    values
+        .par_chunks_mut(BLOCK * WIDTH)
+        .zip(perm_values.par_chunks_mut(BLOCK * PERM24_COLS))
+        .zip(chain_in)
+        .enumerate()
+        .for_each(|(s, ((block, perm_block), chain_in))| {
+            let _ = fill_key_row(block, perm_block, chain_in, s < witnesses.len(), filler);
         });
     (
         RowMajorMatrix::new(values, WIDTH),
@@ -686,10 +808,10 @@ pub fn generate_trace(
 const _: () = {
     assert!(CAPACITY + HASH_LEN_FE == PERM24_BUS_OUTPUTS);
     assert!(HASH_LEN_FE <= PERM24_BUS_OUTPUTS && MH_DECODED_FE <= PERM24_BUS_OUTPUTS);
-    assert!(NUM_PERIODIC == 57);
-    assert!(ROOT_ROW == 56 && MSG_ROW == 57);
+    assert!(NUM_PERIODIC == 58);
+    assert!(ROOT_ROW == 56 && KEY_ROW == 57 && MSG_ROW == 58);
     assert!(MSG_ROW < BLOCK && DIGIT_ROWS <= BLOCK);
-    assert!(WIDTH == 99);
+    assert!(WIDTH == 107);
 };
 
 #[cfg(test)]
