@@ -107,8 +107,13 @@ impl WireDigest for [u64; 4] {
         }
         out
     }
+    /// Infallible: every 32 bytes are a Keccak digest.
     fn from_wire(b: &[u8; 32]) -> Result<Self, VerifyError> {
-        Ok(digest_from_bytes(b))
+        Ok(core::array::from_fn(|i| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[8 * i..8 * i + 8]);
+            u64::from_le_bytes(w)
+        }))
     }
 }
 
@@ -129,20 +134,6 @@ impl WireDigest for [Val; 9] {
         }
         Ok(out)
     }
-}
-
-/// A Keccak digest in its wire form.
-pub(crate) fn digest_to_bytes(d: &[u64; 4]) -> Digest {
-    d.to_wire()
-}
-
-/// A Keccak digest from its wire form (every 32 bytes are one).
-pub(crate) fn digest_from_bytes(b: &Digest) -> [u64; 4] {
-    core::array::from_fn(|i| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[8 * i..8 * i + 8]);
-        u64::from_le_bytes(w)
-    })
 }
 
 /// Appends the canonical coefficients of an extension element ([`CHALLENGE_DEGREE`](super::field::CHALLENGE_DEGREE) words).
@@ -291,11 +282,6 @@ pub(crate) fn cap_from_wire<D: WireDigest>(d: &D::Bytes) -> Result<MerkleCap<Val
     Ok(MerkleCap::new(vec![D::from_wire(d)?]))
 }
 
-/// A one-digest Keccak Merkle cap from its wire form (infallible: every byte string is a digest).
-pub(crate) fn cap(d: &Digest) -> MerkleCap<Val, [u64; 4]> {
-    MerkleCap::new(vec![digest_from_bytes(d)])
-}
-
 /// The sibling digests of a pruned Merkle multiproof in wire form, in its order.
 pub(crate) fn paths_to_wire<W, const N: usize>(p: &PrunedMerklePaths<W, N>) -> Vec<<[W; N] as WireDigest>::Bytes>
 where
@@ -317,13 +303,6 @@ where
     Ok(PrunedMerklePaths {
         sibling_hashes: ps.iter().map(<[W; N]>::from_wire).collect::<Result<_, _>>()?,
     })
-}
-
-/// A pruned Keccak Merkle multiproof from its wire form (the WHIR envelope's).
-pub(crate) fn paths(ps: &rkyv::vec::ArchivedVec<Digest>) -> PrunedMerklePaths<u64, 4> {
-    PrunedMerklePaths {
-        sibling_hashes: ps.iter().map(digest_from_bytes).collect(),
-    }
 }
 
 /// Runs `f` on `archive` 16-aligned, as rkyv's validation needs: in place when the caller's

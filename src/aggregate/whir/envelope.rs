@@ -107,7 +107,7 @@ use super::{protocol_parameters, WhirProof};
 use crate::aggregate::field::{Challenge, Challenger, Val, ValMmcs, CHALLENGE_DEGREE};
 use crate::aggregate::options::VerifyError;
 use crate::aggregate::preset::{WhirPreset, Preset};
-use crate::aggregate::wire::{canonical, cap, cap_root, check_at_most, check_len, decode_with, digest_to_bytes, malformed, max_multiproof_siblings, paths, push_ext, push_exts, with_prefix, Digest};
+use crate::aggregate::wire::{canonical, cap_from_wire, cap_root, check_at_most, check_len, decode_with, malformed, max_multiproof_siblings, paths_from_wire, paths_to_wire, push_ext, push_exts, with_prefix, Digest};
 
 /// Extra variables a multilinear-STARK reduction may have over the stacked trace's
 /// `num_variables` (selector bits of batched tables, interactions per row). A bound, not a count:
@@ -304,7 +304,7 @@ fn opening_body(o: &Openings) -> OpeningBody {
     };
     OpeningBody {
         rows,
-        paths: proof.sibling_hashes.iter().map(digest_to_bytes).collect(),
+        paths: paths_to_wire(proof),
     }
 }
 
@@ -978,7 +978,7 @@ fn to_openings(
     if e.row_words == 0 {
         return Err(malformed(format!("{what}: empty rows")));
     }
-    let proof = paths(&o.paths);
+    let proof = paths_from_wire::<u64, 4>(&o.paths)?;
     if base {
         let rows = o
             .rows
@@ -1004,7 +1004,7 @@ fn to_pcs(p: &ArchivedPcsBody, e: &Expected) -> Result<Pcs, VerifyError> {
         .enumerate()
         .map(|(i, (r, x))| {
             Ok(WhirRoundProof {
-                commitment: Some(cap(&r.commitment)),
+                commitment: Some(cap_from_wire::<[u64; 4]>(&r.commitment)?),
                 ood_answers: ext_vec(&r.ood_answers, "WHIR round OOD answers")?,
                 pow_witness: val(&r.pow_witness, "WHIR round grinding witness")?,
                 openings: to_openings(&r.openings, x.query, i == 0, "WHIR round openings")?,
@@ -1149,7 +1149,7 @@ fn to_indexed(i: &ArchivedIndexedBody) -> Result<IndexedLookupProof<Val, Challen
 /// Converts a validated, shape-checked archive into the Plonky3 proof.
 fn to_proof(body: &ArchivedWhirBody, e: &Expected) -> Result<WhirProof, VerifyError> {
     Ok(MultiStarkProof {
-        commitment: cap(&body.commitment),
+        commitment: cap_from_wire::<[u64; 4]>(&body.commitment)?,
         lookup: body
             .lookup
             .first()
