@@ -39,7 +39,7 @@ use multisig::aggregate::field::Challenge;
 use multisig::aggregate::fri::config::{fri_config, FriHash, Keccak, Poseidon1};
 use multisig::aggregate::fri::{self, envelope};
 use multisig::aggregate::statement::{
-    self, key_absorption_input, key_set_iv, Statement, KEY_DIGEST_LEN,
+    self, key_absorption_input, key_layout, key_set_iv, Statement, KEY_DIGEST_LEN,
 };
 use multisig::aggregate::testing::{prove_witnesses, verify_in_order, TestSigner};
 use multisig::aggregate::whir::{self, envelope as whir_envelope};
@@ -927,7 +927,7 @@ fn key_row_absorbing_the_listed_root_is_caught_by_the_key_root_constraint() {
     let listed = t.keys[1].root;
     rechain(&mut t, |b, input| {
         if b == 1 {
-            input[9..17].copy_from_slice(&listed);
+            input[key_layout::ROOT..key_layout::ROOT + HASH_LEN_FE].copy_from_slice(&listed);
         }
     });
     t.assert_caught_by(&[constraint(
@@ -937,52 +937,45 @@ fn key_row_absorbing_the_listed_root_is_caught_by_the_key_root_constraint() {
     )]);
 }
 
-#[test]
-fn key_row_with_another_parameter_is_caught_by_the_key_parameter_constraint() {
+/// Honest traces of [`honest_pair`] whose key row in `block` absorbs an input changed by `edit`
+/// (the digest follows the edited input): caught by the constraint `name` on that key row, and
+/// by the last row's digest, which is no longer the verifier's.
+fn assert_key_row_edit_caught(block: usize, edit: impl Fn(&mut [F; 24]), name: &'static str) {
     let (keys, mut witnesses, _) = honest_pair();
     let steps = all_steps(&mut witnesses);
     let mut t = Traces::build(&keys, &witnesses, &steps);
     rechain(&mut t, |b, input| {
-        if b == 1 {
-            input[17] += F::ONE;
+        if b == block {
+            edit(input);
         }
     });
     t.assert_caught_by(&[
-        constraint(Instance::Sig, SIG_KEY_PARAM, block_row(1, KEY_ROW)),
+        constraint(Instance::Sig, name, block_row(block, KEY_ROW)),
         constraint(Instance::Sig, SIG_KEY_DIGEST, last_row(2)),
     ]);
+}
+
+#[test]
+fn key_row_with_another_parameter_is_caught_by_the_key_parameter_constraint() {
+    assert_key_row_edit_caught(
+        1,
+        |input| input[key_layout::PARAMETER] += F::ONE,
+        SIG_KEY_PARAM,
+    );
 }
 
 #[test]
 fn key_row_with_a_nonzero_last_cell_is_caught_by_the_zero_cell_constraint() {
-    let (keys, mut witnesses, _) = honest_pair();
-    let steps = all_steps(&mut witnesses);
-    let mut t = Traces::build(&keys, &witnesses, &steps);
-    rechain(&mut t, |b, input| {
-        if b == 0 {
-            input[23] = F::ONE;
-        }
-    });
-    t.assert_caught_by(&[
-        constraint(Instance::Sig, SIG_KEY_ZERO, block_row(0, KEY_ROW)),
-        constraint(Instance::Sig, SIG_KEY_DIGEST, last_row(2)),
-    ]);
+    assert_key_row_edit_caught(0, |input| input[23] = F::ONE, SIG_KEY_ZERO);
 }
 
 #[test]
 fn key_row_absorbing_into_another_digest_is_caught_by_the_chain_input_constraint() {
-    let (keys, mut witnesses, _) = honest_pair();
-    let steps = all_steps(&mut witnesses);
-    let mut t = Traces::build(&keys, &witnesses, &steps);
-    rechain(&mut t, |b, input| {
-        if b == 1 {
-            input[0] += F::ONE;
-        }
-    });
-    t.assert_caught_by(&[
-        constraint(Instance::Sig, SIG_KEY_CHAIN_IN, block_row(1, KEY_ROW)),
-        constraint(Instance::Sig, SIG_KEY_DIGEST, last_row(2)),
-    ]);
+    assert_key_row_edit_caught(
+        1,
+        |input| input[key_layout::DIGEST] += F::ONE,
+        SIG_KEY_CHAIN_IN,
+    );
 }
 
 #[test]

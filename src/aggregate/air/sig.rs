@@ -54,7 +54,7 @@ use crate::xmss::constants::{
 };
 use crate::xmss::hash::{leaf_sponge_inputs, node_layout, tree_node_input};
 use crate::xmss::message::{encode_message, layout as msg_layout, message_hash_input};
-use crate::xmss::poseidon::{compress_24, sponge_capacity_value};
+use crate::xmss::poseidon::sponge_capacity_value;
 use crate::xmss::tweak::{message_tweak, tree_tweak};
 use crate::xmss::{Digest, Parameter, F};
 
@@ -600,7 +600,7 @@ pub fn decode_digits(hash: &[F]) -> ([u8; DIGIT_ROWS], [u32; MH_DECODED_FE]) {
 /// index `sig`, and the 64 matching rows of the permutation table (`perm_block.len() == 64 *
 /// PERM24_COLS`): row `r` of the table proves the permutation whose input and output row `r` of
 /// the block holds. The key row and the key-set digest column are left to [`fill_key_row`],
-/// which needs the digest of the blocks before; returns the root the block's Merkle rows reach.
+/// which needs the digest of the blocks before.
 #[allow(clippy::too_many_arguments)]
 pub fn fill_block(
     block: &mut [F],
@@ -611,7 +611,7 @@ pub fn fill_block(
     message: &[u8; 32],
     epoch: u32,
     filler: &PermFiller<24>,
-) -> Digest {
+) {
     let mut rows: Vec<&mut SigCols<F>> = block
         .chunks_exact_mut(WIDTH)
         .map(|row| row.borrow_mut())
@@ -707,7 +707,6 @@ pub fn fill_block(
             }
         }
     }
-    node
 }
 
 /// Fills row [`KEY_ROW`] of a block written by [`fill_block`] (its permutation-table row too) and
@@ -760,41 +759,29 @@ pub fn generate_trace(
     let mut values = F::zero_vec(blocks * BLOCK * WIDTH);
     let mut perm_values = F::zero_vec(blocks * BLOCK * PERM24_COLS);
     let filler = PermFiller::shared24();
-    let roots: Vec<Digest> = values
+    values
         .par_chunks_mut(BLOCK * WIDTH)
         .zip(perm_values.par_chunks_mut(BLOCK * PERM24_COLS))
         .enumerate()
-        .map(|(s, (block, perm_block))| {
+        .for_each(|(s, (block, perm_block))| {
             let (w, active) = match witnesses.get(s) {
                 Some(w) => (w, true),
                 None => (&witnesses[0], false),
             };
             fill_block(
                 block, perm_block, s as u32, active, w, message, epoch, filler,
-            )
-        })
-        .collect();
-    // The digest before each block: one compression per active block, in block order.
-    let mut chain = key_set_iv(witnesses.len());
-    let chain_in: Vec<[F; KEY_DIGEST_LEN]> = roots
-        .iter()
-        .zip(0..blocks)
-        .map(|(root, s)| {
-            let before = chain;
-            if let Some(w) = witnesses.get(s) {
-                chain = compress_24(&key_absorption_input(&chain, root, &w.parameter));
-            }
-            before
-        })
-        .collect();
-    values
-        .par_chunks_mut(BLOCK * WIDTH)
-        .zip(perm_values.par_chunks_mut(BLOCK * PERM24_COLS))
-        .zip(chain_in)
-        .enumerate()
-        .for_each(|(s, ((block, perm_block), chain_in))| {
-            let _ = fill_key_row(block, perm_block, chain_in, s < witnesses.len(), filler);
+            );
         });
+    // The key rows, in block order: each needs the digest of the blocks before it (one
+    // permutation per block, about 10 us with its columns; sequential).
+    let mut chain = key_set_iv(witnesses.len());
+    for (s, (block, perm_block)) in values
+        .chunks_exact_mut(BLOCK * WIDTH)
+        .zip(perm_values.chunks_exact_mut(BLOCK * PERM24_COLS))
+        .enumerate()
+    {
+        chain = fill_key_row(block, perm_block, chain, s < witnesses.len(), filler);
+    }
     (
         RowMajorMatrix::new(values, WIDTH),
         RowMajorMatrix::new(perm_values, PERM24_COLS),
