@@ -39,7 +39,9 @@ pub const MAGIC: [u8; 8] = *b"MSIGPRF\0";
 /// folding of 7 variables, rate step 3 and 23 bits of grinding at every size; its FRI proofs
 /// have the shape of version 4's) and version 5 (the proof bound the keys in the caller's order;
 /// since version 6 it binds them in `canonical_key_order`, so a version-5 proof would fail for
-/// a reason its reader could not name).
+/// a reason its reader could not name), version 6 (every key's root and parameter among the
+/// public values and a key table in the table AIR; since version 7 the keys enter as the
+/// key-set digest, `statement::key_set_digest_ordered`, and the signature AIR is 107 columns).
 pub const FORMAT_VERSION: u16 = 7;
 
 /// Length of the prefix before the rkyv archive.
