@@ -76,7 +76,7 @@ pub const MSG_ROW: usize = KEY_ROW + 1;
 /// Digit rows (6 field elements x 8 digits).
 pub const DIGIT_ROWS: usize = MH_DECODED_FE * Z;
 
-/// The main columns of one row of the signature AIR (99), viewed over a row slice with
+/// The main columns of one row of the signature AIR (107), viewed over a row slice with
 /// `row.borrow()` / `row.borrow_mut()` ([`super::row_view`]).
 #[repr(C)]
 pub struct SigCols<T> {
