@@ -1278,7 +1278,8 @@ fn chain_start_at_position_p_minus_1_is_caught_by_the_digit_bit_and_padding_mult
 #[test]
 fn left_and_right_swapped_at_merkle_level_0_are_caught_by_the_leaf_placement_constraint() {
     // The leaf enters level 0 on the side epoch bit 0 does not choose; every node above is
-    // recomputed from there and the key's root is that tree's root, so the key-set digest is the public one.
+    // recomputed from there and the key's root is that tree's root, so the key-set digest is the
+    // public one.
     let t = forged_block(BlockForgery {
         swap_level0: true,
         ..BlockForgery::default()
