@@ -15,7 +15,7 @@ use multisig::aggregate::{
     preset_security_bits, proof_size_bound, verify_aggregate, Aggregator, Backend, ProveOptions,
     Regime, VerifyError, VerifyOptions, SECURITY_FLOOR_BITS,
 };
-use multisig::aggregate::{Preset, PRESETS};
+use multisig::aggregate::{recursion, Preset, PRESETS};
 use multisig::xmss::{self, PublicKey, SecretKey, Signature};
 
 #[derive(Parser)]
@@ -527,9 +527,21 @@ fn bench(a: BenchArgs) -> CmdResult {
         Backend::FriPoseidon1 => "fri-poseidon1",
     };
     let log_inv_rate = preset.log_inv_rate();
+    // What verifying this proof as a child would put in a parent's permutation table (only
+    // proofs over Poseidon1 can be children).
+    let child =
+        recursion::child_verification_trace(proof.as_bytes(), &keys, &message, a.epoch).ok();
+    let child_json = child.as_ref().map_or("null".into(), |t| {
+        let uses = recursion::PERM_USES
+            .iter()
+            .map(|&u| format!("\"{}\":{}", u.name().replace(' ', "_"), t.count(u)))
+            .collect::<Vec<_>>()
+            .join(",");
+        format!("{{\"total\":{},{uses}}}", t.len())
+    });
     if a.json {
         println!(
-            "{{\"signatures\":{},\"backend\":\"{backend}\",\"regime\":\"{regime}\",\"log_inv_rate\":{},\"security_bits\":{security:.1},\"signer_gen_s\":{gen_secs:.3},\"setup_ms\":{setup_ms:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"xmss_per_s\":{:.1},\"proof_kib\":{proof_kib:.1},\"proof_bound_kib\":{bound_kib:.1},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
+            "{{\"signatures\":{},\"backend\":\"{backend}\",\"regime\":\"{regime}\",\"log_inv_rate\":{},\"security_bits\":{security:.1},\"signer_gen_s\":{gen_secs:.3},\"setup_ms\":{setup_ms:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"xmss_per_s\":{:.1},\"proof_kib\":{proof_kib:.1},\"proof_bound_kib\":{bound_kib:.1},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{},\"child_verify_perms\":{child_json}}}",
             a.signatures,
             log_inv_rate,
             a.runs,
@@ -567,6 +579,17 @@ fn bench(a: BenchArgs) -> CmdResult {
             }
         }
         println!("verify:        {verify_ms:.1} ms");
+        if let Some(t) = &child {
+            let uses = recursion::PERM_USES
+                .iter()
+                .map(|&u| format!("{} {}", u.name(), t.count(u)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            println!(
+                "as a child:    {} width-24 permutations to verify it ({uses})",
+                t.len()
+            );
+        }
         match rss_mib {
             Some(m) => println!("peak RSS:      {m:.1} MiB"),
             None => println!("peak RSS:      n/a"),

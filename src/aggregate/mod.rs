@@ -12,7 +12,9 @@
 //!   argument in `src/aggregate/README.md`);
 //! - `wire`: the proof prefix and what every proof format shares;
 //! - `proof_system`: the boundary every proof system implements, and one folder per proof system
-//!   (`fri/`, `whir/`) with its configuration, soundness calculation and proof format.
+//!   (`fri/`, `whir/`) with its configuration, soundness calculation and proof format;
+//! - [`recursion`]: which proofs can be children of a recursive proof, and the permutations a
+//!   parent must evaluate to verify one.
 //!
 //! **The keys are a set.** A proof binds the set of its signers' public keys: the prover orders
 //! the signatures by key ([`canonical_key_order`]) and the verifier orders the keys it is given
@@ -49,6 +51,7 @@ mod options;
 pub mod preset;
 mod profile;
 mod proof_system;
+pub mod recursion;
 
 pub use options::{
     AggregateError, Backend, MerkleHash, ProveError, ProveOptions, Regime, VerifyError,

@@ -154,6 +154,24 @@ pub type Poseidon1Mmcs = MerkleTreeMmcs<
 /// The Poseidon1-24 duplex transcript: rate 15, capacity 9.
 pub type Poseidon1Challenger = DuplexChallenger<Val, Perm24, 24, POSEIDON1_RATE>;
 
+/// The Poseidon1-24 duplex transcript over `perm` (leanSig's width-24 permutation, or one that
+/// computes the same function) after absorbing the domain separator `domain`, one byte per
+/// element, then its length.
+pub(crate) fn poseidon1_challenger<P>(
+    perm: P,
+    domain: &[u8],
+) -> DuplexChallenger<Val, P, 24, POSEIDON1_RATE>
+where
+    P: p3_symmetric::CryptographicPermutation<[Val; 24]>,
+{
+    let mut c = DuplexChallenger::new(perm);
+    for &b in domain {
+        c.observe(Val::new(u32::from(b)));
+    }
+    c.observe(Val::new(domain.len() as u32));
+    c
+}
+
 /// Poseidon1-24 Merkle trees and a Poseidon1-24 duplex transcript.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Poseidon1;
@@ -173,12 +191,7 @@ impl FriHash for Poseidon1 {
     }
     /// The domain separator is absorbed one byte per element, then its length.
     fn challenger(domain: &[u8]) -> Poseidon1Challenger {
-        let mut c = Poseidon1Challenger::new(crate::xmss::poseidon::poseidon1_24().clone());
-        for &b in domain {
-            c.observe(Val::new(u32::from(b)));
-        }
-        c.observe(Val::new(domain.len() as u32));
-        c
+        poseidon1_challenger(crate::xmss::poseidon::poseidon1_24().clone(), domain)
     }
     fn paths_to_wire(p: &PrunedMerklePaths<Val, POSEIDON1_DIGEST_ELEMS>) -> Vec<[u8; 36]> {
         wire::paths_to_wire(p)
@@ -233,11 +246,24 @@ pub fn fri_parameters<M>(preset: &FriPreset, mmcs: M) -> FriParameters<M> {
 /// challenger's initial transcript ([`TRANSCRIPT_DOMAIN`], 34 bytes). The DFT's twiddle cache
 /// starts empty and is filled by the prover on first use, so verifiers never pay for it.
 pub fn fri_config<H: FriHash>(preset: &FriPreset) -> FriConfig<H> {
-    debug_assert_eq!(preset.hash, H::HASH, "preset and hash disagree");
     let mmcs = H::mmcs(usize::from(preset.merkle_cap_height));
-    let challenge_mmcs = ChallengeMmcsOf::<H>::new(mmcs.clone());
-    let pcs = PcsOf::<H>::new(Dft::default(), mmcs, fri_parameters(preset, challenge_mmcs));
-    FriConfig::<H>::new(pcs, H::challenger(TRANSCRIPT_DOMAIN))
+    fri_config_from::<H>(preset, mmcs.clone(), mmcs, H::challenger(TRANSCRIPT_DOMAIN))
+}
+
+/// [`fri_config`] from its parts: the commitment scheme of the trace trees, the one under the
+/// FRI commit-phase trees (the same scheme in [`fri_config`]; separate instances let
+/// [`crate::aggregate::recursion`] tell their hashing apart) and the transcript, which must
+/// already have absorbed [`TRANSCRIPT_DOMAIN`].
+pub(crate) fn fri_config_from<H: FriHash>(
+    preset: &FriPreset,
+    trace_mmcs: H::Mmcs,
+    fri_mmcs: H::Mmcs,
+    challenger: H::Challenger,
+) -> FriConfig<H> {
+    debug_assert_eq!(preset.hash, H::HASH, "preset and hash disagree");
+    let challenge_mmcs = ChallengeMmcsOf::<H>::new(fri_mmcs);
+    let pcs = PcsOf::<H>::new(Dft::default(), trace_mmcs, fri_parameters(preset, challenge_mmcs));
+    FriConfig::<H>::new(pcs, challenger)
         .with_ood_proof_of_work_bits(usize::from(preset.ood_pow_bits))
         .with_lookup_proof_of_work_bits(usize::from(preset.lookup_pow_bits))
 }

@@ -267,10 +267,10 @@ fn prove_and_encode<H: FriHash>(
 
 /// A proof decoded against a statement's shape, with the AIRs and common data it was decoded
 /// against.
-struct Decoded<H: FriHash> {
-    airs: Vec<AggAir>,
-    common: CommonData<FriConfig<H>>,
-    proof: BatchProof<FriConfig<H>>,
+pub(crate) struct Decoded<H: FriHash> {
+    pub(crate) airs: Vec<AggAir>,
+    pub(crate) common: CommonData<FriConfig<H>>,
+    pub(crate) proof: BatchProof<FriConfig<H>>,
 }
 
 /// The AIRs and common data of `stmt` and `proof` decoded against the statement's shape: what
@@ -278,7 +278,7 @@ struct Decoded<H: FriHash> {
 ///
 /// # Errors
 /// [`VerifyError::Malformed`] for bytes that do not decode, or whose prefix names another preset.
-fn decode_against<H: FriHash>(
+pub(crate) fn decode_against<H: FriHash>(
     preset: &FriPreset,
     proof: &[u8],
     stmt: &Statement<'_>,

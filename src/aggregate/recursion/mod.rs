@@ -1,0 +1,287 @@
+//! Groundwork for recursive aggregation: which proofs can be children, and what the parent's
+//! AIRs must recompute to verify one.
+//!
+//! A parent proof verifies a child proof inside its own AIRs, so everything the native verifier
+//! hashes must be a permutation the AIRs arithmetize. Of today's proof systems only FRI over
+//! Poseidon1 qualifies: its Merkle trees and Fiat-Shamir transcript use leanSig's width-24
+//! Poseidon1 permutation, the one [`crate::aggregate::air::perm`] already proves
+//! (`fri::config`, "The two hashes"). Keccak trees would cost about 24 rows of some 2,600
+//! columns per Keccak-f call, and WHIR proofs are Keccak too. [`check_child_preset`] says which
+//! presets can be children.
+//!
+//! [`child_verification_trace`] runs the native verifier of such a proof and records, in order,
+//! every width-24 permutation it evaluates, tagged with its use ([`PermUse`]): the permutation
+//! rows an in-AIR verifier needs for that child, and so the measured size of one child in a
+//! parent's permutation table.
+
+use std::cell::RefCell;
+
+use p3_challenger::DuplexChallenger;
+use p3_field::{Field, PackedValue};
+use p3_merkle_tree::{MerkleTreeMmcs, PrunedMerklePaths};
+use p3_symmetric::{
+    CryptographicPermutation, PaddingFreeSponge, Permutation, TruncatedPermutation,
+};
+
+use super::field::Val;
+use super::fri::config::{
+    fri_config_from, poseidon1_challenger, FriHash, Perm24, POSEIDON1_DIGEST_ELEMS, POSEIDON1_RATE,
+    TRANSCRIPT_DOMAIN,
+};
+use super::options::{MerkleHash, VerifyError, VerifyOptions};
+use super::preset::{FriPreset, Preset};
+use super::proof_system::catch_verifier;
+use super::statement::Statement;
+use super::{accept_preset, canonical_key_order, check_key_count, fri, wire};
+use crate::xmss::PublicKey;
+
+/// Width of the permutation every child-verification hash uses (leanSig's Poseidon1-24).
+pub const CHILD_PERM_WIDTH: usize = 24;
+
+/// What a width-24 permutation evaluated by the verifier is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PermUse {
+    /// The duplex Fiat-Shamir transcript (rate 15, capacity 9), from the domain separator on.
+    Transcript,
+    /// The leaf sponge over an opened row of a trace commitment (main, LogUp, quotient).
+    TraceLeaf,
+    /// A node compression on a trace commitment's Merkle path.
+    TraceNode,
+    /// The leaf sponge over an opened row of a FRI commit-phase codeword.
+    FriLeaf,
+    /// A node compression on a FRI commit-phase Merkle path.
+    FriNode,
+}
+
+/// Every [`PermUse`], in the order reports list them.
+pub const PERM_USES: [PermUse; 5] = [
+    PermUse::Transcript,
+    PermUse::TraceLeaf,
+    PermUse::TraceNode,
+    PermUse::FriLeaf,
+    PermUse::FriNode,
+];
+
+impl PermUse {
+    /// A short name for reports (`transcript`, `trace leaves`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            PermUse::Transcript => "transcript",
+            PermUse::TraceLeaf => "trace leaves",
+            PermUse::TraceNode => "trace nodes",
+            PermUse::FriLeaf => "FRI leaves",
+            PermUse::FriNode => "FRI nodes",
+        }
+    }
+}
+
+/// One recorded permutation: its use and its input state (the output is the permutation of it).
+pub type RecordedPerm = (PermUse, [Val; CHILD_PERM_WIDTH]);
+
+thread_local! {
+    /// The permutations recorded on this thread while [`child_verification_trace`] runs (the
+    /// verifier is sequential: Plonky3 0.8's batch-STARK, FRI and Merkle verifiers spawn no
+    /// work).
+    static RECORDING: RefCell<Option<Vec<RecordedPerm>>> = const { RefCell::new(None) };
+}
+
+/// Poseidon1-24 that records each input state on this thread while a recording is open, tagged
+/// with the use it was built for; otherwise exactly [`Perm24`].
+#[derive(Clone)]
+struct TracedPerm {
+    perm: Perm24,
+    usage: PermUse,
+}
+
+impl TracedPerm {
+    fn new(usage: PermUse) -> Self {
+        Self {
+            perm: crate::xmss::poseidon::poseidon1_24().clone(),
+            usage,
+        }
+    }
+}
+
+impl<T> Permutation<[T; CHILD_PERM_WIDTH]> for TracedPerm
+where
+    T: PackedValue<Value = Val> + Clone,
+    Perm24: Permutation<[T; CHILD_PERM_WIDTH]>,
+{
+    fn permute_mut(&self, state: &mut [T; CHILD_PERM_WIDTH]) {
+        RECORDING.with(|r| {
+            if let Some(log) = r.borrow_mut().as_mut() {
+                for lane in 0..T::WIDTH {
+                    log.push((
+                        self.usage,
+                        std::array::from_fn(|i| state[i].as_slice()[lane]),
+                    ));
+                }
+            }
+        });
+        self.perm.permute_mut(state);
+    }
+}
+
+impl<T> CryptographicPermutation<[T; CHILD_PERM_WIDTH]> for TracedPerm
+where
+    T: PackedValue<Value = Val> + Clone,
+    Perm24: CryptographicPermutation<[T; CHILD_PERM_WIDTH]>,
+{
+}
+
+type PackedVal = <Val as Field>::Packing;
+type TracedMmcs = MerkleTreeMmcs<
+    PackedVal,
+    PackedVal,
+    PaddingFreeSponge<TracedPerm, CHILD_PERM_WIDTH, POSEIDON1_RATE, POSEIDON1_DIGEST_ELEMS>,
+    TruncatedPermutation<TracedPerm, 2, POSEIDON1_DIGEST_ELEMS, CHILD_PERM_WIDTH>,
+    2,
+    POSEIDON1_DIGEST_ELEMS,
+>;
+
+fn traced_mmcs(cap_height: usize, leaf: PermUse, node: PermUse) -> TracedMmcs {
+    TracedMmcs::new(
+        PaddingFreeSponge::new(TracedPerm::new(leaf)),
+        TruncatedPermutation::new(TracedPerm::new(node)),
+        cap_height,
+    )
+}
+
+/// [`fri::config::Poseidon1`] with every permutation recorded: the same trees, transcript and
+/// wire form, so it decodes and verifies exactly the proofs `Poseidon1` does.
+#[derive(Clone, Copy, Debug, Default)]
+struct TracedPoseidon1;
+
+impl FriHash for TracedPoseidon1 {
+    const HASH: MerkleHash = MerkleHash::Poseidon1;
+    type Digest = [Val; POSEIDON1_DIGEST_ELEMS];
+    type Mmcs = TracedMmcs;
+    type Challenger = DuplexChallenger<Val, TracedPerm, CHILD_PERM_WIDTH, POSEIDON1_RATE>;
+    fn mmcs(cap_height: usize) -> TracedMmcs {
+        traced_mmcs(cap_height, PermUse::TraceLeaf, PermUse::TraceNode)
+    }
+    fn challenger(domain: &[u8]) -> Self::Challenger {
+        poseidon1_challenger(TracedPerm::new(PermUse::Transcript), domain)
+    }
+    fn paths_to_wire(p: &PrunedMerklePaths<Val, POSEIDON1_DIGEST_ELEMS>) -> Vec<[u8; 36]> {
+        wire::paths_to_wire(p)
+    }
+    fn paths_from_wire(
+        ps: &[[u8; 36]],
+    ) -> Result<PrunedMerklePaths<Val, POSEIDON1_DIGEST_ELEMS>, VerifyError> {
+        wire::paths_from_wire(ps)
+    }
+}
+
+/// The FRI preset of `preset` if a proof made under it can be a child: FRI with Merkle trees and
+/// transcript over Poseidon1 (see the module docs).
+///
+/// # Errors
+/// [`VerifyError::PresetNotAccepted`] naming why any other preset cannot be a child.
+pub fn check_child_preset(preset: &Preset) -> Result<&FriPreset, VerifyError> {
+    match preset {
+        Preset::Fri(f) if f.hash == MerkleHash::Poseidon1 => Ok(f),
+        Preset::Fri(_) => Err(VerifyError::PresetNotAccepted(format!(
+            "preset {} is FRI over Keccak: a child's Merkle trees and transcript must be \
+             Poseidon1 (backend fri-poseidon1)",
+            preset.id()
+        ))),
+        Preset::Whir(_) => Err(VerifyError::PresetNotAccepted(format!(
+            "preset {} is WHIR over Keccak: a child must be FRI over Poseidon1 (backend \
+             fri-poseidon1)",
+            preset.id()
+        ))),
+    }
+}
+
+/// The width-24 permutations the native verifier evaluates to verify one child proof, in the
+/// order it evaluates them ([`child_verification_trace`]).
+#[derive(Clone, Debug)]
+pub struct ChildVerificationTrace {
+    preset: FriPreset,
+    permutations: Vec<RecordedPerm>,
+}
+
+impl ChildVerificationTrace {
+    /// The child's preset.
+    pub fn preset(&self) -> &FriPreset {
+        &self.preset
+    }
+    /// Every permutation's use and input state, in evaluation order (the transcript's
+    /// domain separator first).
+    pub fn permutations(&self) -> &[RecordedPerm] {
+        &self.permutations
+    }
+    /// Number of permutations evaluated for `usage`.
+    pub fn count(&self, usage: PermUse) -> usize {
+        self.permutations
+            .iter()
+            .filter(|(u, _)| *u == usage)
+            .count()
+    }
+    /// Number of permutations evaluated in all.
+    pub fn len(&self) -> usize {
+        self.permutations.len()
+    }
+    /// Whether no permutation was evaluated (never, for a verified proof).
+    pub fn is_empty(&self) -> bool {
+        self.permutations.is_empty()
+    }
+}
+
+/// Verifies `proof` as [`super::verify_aggregate`] does with default options (keys in any order),
+/// requiring in addition that it can be a child ([`check_child_preset`]), and returns every
+/// width-24 Poseidon1 permutation the verification evaluated: the transcript's from its domain
+/// separator ([`TRANSCRIPT_DOMAIN`]) on, then the Merkle leaf sponges and node compressions of
+/// the trace and FRI commitments, in evaluation order. Plonky3's Merkle multiproofs are pruned
+/// (a node shared by two queries' paths is hashed once), so the node counts depend a little on
+/// the queried positions; the transcript's count is a function of the preset and `N` only.
+///
+/// Cost: one verification (tens of milliseconds) and 100 bytes per permutation recorded.
+///
+/// # Errors
+/// As [`super::verify_aggregate`]; [`VerifyError::PresetNotAccepted`] also for a preset that
+/// cannot be a child.
+pub fn child_verification_trace(
+    proof: &[u8],
+    public_keys: &[PublicKey],
+    message: &[u8; 32],
+    epoch: u32,
+) -> Result<ChildVerificationTrace, VerifyError> {
+    check_key_count(public_keys)?;
+    let keys = canonical_key_order(public_keys)?;
+    let (preset, _) = wire::read_prefix(proof)?;
+    let fri_preset = *check_child_preset(&preset)?;
+    accept_preset(&preset, keys.len(), &VerifyOptions::default())?;
+    let stmt = Statement {
+        message,
+        epoch,
+        keys: &keys,
+    };
+    let decoded = fri::decode_against::<TracedPoseidon1>(&fri_preset, proof, &stmt)?;
+    let cap = usize::from(fri_preset.merkle_cap_height);
+    RECORDING.with(|r| *r.borrow_mut() = Some(Vec::new()));
+    let result = catch_verifier(|| {
+        let config = fri_config_from::<TracedPoseidon1>(
+            &fri_preset,
+            TracedPoseidon1::mmcs(cap),
+            traced_mmcs(cap, PermUse::FriLeaf, PermUse::FriNode),
+            TracedPoseidon1::challenger(TRANSCRIPT_DOMAIN),
+        );
+        fri::verify::<TracedPoseidon1>(
+            &config,
+            &stmt,
+            &decoded.airs,
+            &decoded.common,
+            &decoded.proof,
+        )
+    });
+    let permutations = RECORDING
+        .with(|r| r.borrow_mut().take())
+        .unwrap_or_default();
+    result?;
+    Ok(ChildVerificationTrace {
+        preset: fri_preset,
+        permutations,
+    })
+}
