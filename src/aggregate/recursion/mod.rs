@@ -13,6 +13,11 @@
 //! every width-24 permutation it evaluates, tagged with its use ([`PermUse`]): the permutation
 //! rows an in-AIR verifier needs for that child, and so the measured size of one child in a
 //! parent's permutation table.
+//!
+//! The verifier AIRs, one file each, as they are written:
+//! - [`merkle::MerklePathAir`]: openings of single-height Poseidon1-24 Merkle trees (the FRI
+//!   commit-phase trees' shape) with rows of at most 15 elements, checked on the permutation
+//!   bus and sent as claims `(values, index, root)`.
 
 use std::cell::RefCell;
 
@@ -34,6 +39,8 @@ use super::proof_system::catch_verifier;
 use super::statement::Statement;
 use super::{accept_preset, canonical_key_order, check_key_count, fri, wire};
 use crate::xmss::PublicKey;
+
+pub mod merkle;
 
 /// Width of the permutation every child-verification hash uses (leanSig's Poseidon1-24).
 pub const CHILD_PERM_WIDTH: usize = 24;
