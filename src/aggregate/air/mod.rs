@@ -29,6 +29,10 @@ pub(crate) const TWEAK_BUS: &str = "xmss-chain-tweak";
 /// Bus of width-24 permutation evaluations `(input (24), output[0..17])`: every row of the
 /// signature AIR receives one, every row of the permutation table sends one.
 pub(crate) const PERM24_BUS: &str = "poseidon1-24";
+/// Bus of width-24 permutation evaluations with the whole output `(input (24), output (24))`,
+/// sent by [`perm::Perm24TableAir::full_output`] (no AIR of today's proofs uses it; the
+/// recursion verifier AIRs do).
+pub(crate) const PERM24_FULL_BUS: &str = "poseidon1-24-full";
 
 /// Views a row of exactly `size_of::<$cols<u8>>()` cells as the `#[repr(C)]` column struct
 /// `$cols<T>` (`row.borrow()`, `row.borrow_mut()`), as `p3-poseidon1-air` does for its columns.

@@ -208,6 +208,7 @@ pub const PERM24_MESSAGE_WIDTH: usize = 24 + PERM24_BUS_OUTPUTS;
 #[derive(Clone)]
 pub struct Perm24TableAir {
     perm: std::sync::Arc<Perm24Air>,
+    full_output: bool,
 }
 
 impl Default for Perm24TableAir {
@@ -219,7 +220,21 @@ impl Default for Perm24TableAir {
 impl Perm24TableAir {
     /// The table AIR over the leanSig width-24 permutation.
     pub fn new() -> Self {
-        Self { perm: perm24_air() }
+        Self {
+            perm: perm24_air(),
+            full_output: false,
+        }
+    }
+
+    /// The table sending `(input (24), output (24))` on the full-output bus
+    /// (`"poseidon1-24-full"`) instead: what a sponge needs to carry its state from one
+    /// permutation to the next (the recursion verifier AIRs, [`crate::aggregate::recursion`]).
+    #[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))]
+    pub fn full_output() -> Self {
+        Self {
+            perm: perm24_air(),
+            full_output: true,
+        }
     }
 }
 
@@ -250,13 +265,18 @@ where
         let main = builder.main();
         let cols: &Cols24<AB::Var> = core::borrow::Borrow::borrow(main.current_slice());
         let output = &cols.ending_full_rounds[HALF_FULL - 1].post;
+        let (bus, outputs) = if self.full_output {
+            (super::PERM24_FULL_BUS, 24)
+        } else {
+            (super::PERM24_BUS, PERM24_BUS_OUTPUTS)
+        };
         let message: Vec<AB::Expr> = cols
             .inputs
             .iter()
-            .chain(&output[..PERM24_BUS_OUTPUTS])
+            .chain(&output[..outputs])
             .map(|&v| v.into())
             .collect();
-        p3_lookup::PermutationCheckBus::new(super::PERM24_BUS).send(builder, message, 1);
+        p3_lookup::PermutationCheckBus::new(bus).send(builder, message, 1);
     }
 }
 

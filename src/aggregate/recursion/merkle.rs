@@ -1,332 +1,598 @@
-//! `MerklePathAir`: Merkle openings of the Poseidon1-24 commitment scheme, checked row by row on
+//! `MmcsOpeningAir`: openings of the Poseidon1-24 Merkle commitment scheme, checked row by row on
 //! the width-24 permutation bus. The first verifier AIR of recursive aggregation.
 //!
-//! An opening claims that a row of at most [`LEAF_RATE`] field elements (`values`) sits at
-//! position `index` of a single-height Merkle tree with root `root`, as Plonky3 0.8's
-//! `MerkleTreeMmcs` over Poseidon1-24 builds it (`fri::config`: leaf = the rate-15 sponge over
-//! the row, node = Poseidon1-24 on `left | right | 0^6`, first 9 elements out; cap height 0).
-//! Rows of at most 15 elements are hashed by one permutation of `values | 0^(24 - len)`; that is
-//! all this AIR takes for now. Wider rows (a FRI commit-phase leaf at arity 8 holds 40 base
-//! elements, a trace row hundreds) absorb 15 elements per permutation and carry the sponge's
-//! capacity, `output[15..24]`, from one permutation to the next, which the permutation bus does
-//! not carry yet (it sends `output[0..17]`, what the signature AIR reads).
+//! An opening claims that the rows `values` of a batch of matrices, at position `index` of the
+//! tallest, sit in the commitment with root `root`, as Plonky3 0.8's `MerkleTreeMmcs` over
+//! Poseidon1-24 builds it (`fri::config`; binary tree, cap height 0):
 //!
-//! An opening takes `1 + depth` consecutive rows: its leaf row, then one node row per level.
-//! Every row receives one permutation `(input, output[0..17])` from the permutation table
-//! ([`crate::aggregate::air::perm::Perm24TableAir`], bus `"poseidon1-24"`), whose own
-//! constraints prove `output = Poseidon1-24(input)`. This AIR's constraints fix each input:
+//! - the matrices are grouped by height, tallest first (equal heights in their given order);
+//!   a group's leaf digest is the overwrite-mode sponge (rate 15, capacity 9, zero initial
+//!   state) over its rows concatenated, `output[0..9]` of the last permutation;
+//! - the path starts from the tallest group's digest; at each level the digest is compressed
+//!   with the sibling, `Poseidon1-24(left | right | 0^6)[0..9]`, in the order the index bit
+//!   says; when the level reached is the height of the next group, the digest is compressed
+//!   once more with that group's digest, `(digest | group digest | 0^6)`;
+//! - the root is the digest after the last level.
 //!
-//! - leaf row: `input = values | 0^9`, `rem = index`, `level = 0`;
-//! - node row: `input = (node | sibling | 0^6)` when `bit = 0`, `(sibling | node | 0^6)` when
-//!   `bit = 1`, where `node` is the previous row's `output[0..9]`; `rem = 2 rem' + bit` with
-//!   `rem'` the next row's (so the bits are `index`'s, least significant first);
-//! - last row of an opening: `level = depth` and `rem = bit` (so `index < 2^depth`);
-//! - `values` and `index` are copied down the opening's rows.
+//! **One block of rows per opening.** The sequence of permutations an opening takes is fixed by
+//! the matrices' shape ([`OpeningShape`]), so it is written into periodic columns of period
+//! [`OpeningShape::block_len`], the verifier's own: absorb rows (first or later chunk of a
+//! group, and which of the 15 rate positions it overwrites), node rows, inject rows, idle rows
+//! after the root. A prover cannot choose where a leaf ends, a node starts or an injection
+//! happens. Every row receives one permutation `(input, output)` from the full-output
+//! permutation table (bus `"poseidon1-24-full"`, [`crate::aggregate::air::perm::Perm24TableAir::full_output`]);
+//! the constraints fix each input from this block's columns and the previous row's output
+//! (copied into `prev`):
 //!
-//! The last row sends the claim `(values (15), index, root = output[0..9])` once on the claim bus
-//! (`"merkle-opening"`); whoever needs the opening receives it there. A sibling, bit, value or
-//! node other than the honest one changes the root reached (a Poseidon1-24 collision
-//! otherwise), so the claim is not the one the receiver asks for.
+//! - first absorb row of a group: `input = chunk | 0^9`, zero past the chunk;
+//! - later absorb row: `input[i] = chunk[i]` where the chunk has an element, `prev[i]`
+//!   elsewhere (the sponge's state carried over);
+//! - node row: `(node | sibling)` or `(sibling | node)` by `bit`, then `0^6`, where `node` is the
+//!   digest so far;
+//! - inject row: `(node | prev[0..9] | 0^6)`, `prev[0..9]` being the group digest just absorbed.
 //!
-//! **Why a claim is an opening.** Take the row that sends a claim (`last = 1`, so `active = 1`
-//! and `level = depth`). The row before it is active (an inactive row is followed only by
-//! inactive ones) and not a last row (a last row is followed by a leaf row, whose level is 0,
-//! not `depth > 0`), so the transition constraints tie the two: one level less, the same
-//! `values` and `index`, this row's `node` the previous row's `output[0..9]`. Going back, no leaf
-//! row can appear in between (a non-last row is followed by a non-leaf row), and the first
-//! trace row is a leaf row if active, so the walk ends at a leaf row exactly `depth` rows up.
-//! That row hashed `values` (zero past the AIR's row length); each row after it compressed the
-//! digest so far with a sibling in the order its `bit` says, and the bits are those of `index`
-//! (`rem` halves at each node row, starts at `index` and ends at the last bit), so `index <
-//! 2^depth`. Every permutation is one the table proved. The root is therefore the root of a tree
-//! holding `values` at `index`, unless Poseidon1-24 has a collision.
+//! `node` becomes the output after the tallest group's last absorb row, after a node row and
+//! after an inject row, and is held across the absorb rows of a later group. `rem` starts at
+//! `index`, halves at each node row (`rem = 2 rem' + bit`) and equals `bit` on the root row, so
+//! the bits are `index`'s, least significant first, and `index < 2^depth`.
 //!
-//! Rows after the last opening are inactive (`active = 0`, all zero: they receive the
-//! permutation of the zero state, which the table proves like any other).
+//! **What an opening sends.** Each absorb row sends `(opening, offset, chunk (15))` on the value
+//! bus (`"merkle-values"`): the chunk's elements at `offset..offset + len` of the opening's
+//! concatenated rows (tallest group first), zero past its length. The root row sends
+//! `(opening, index, root)` on the claim bus (`"merkle-opening"`). Both are sent only by active
+//! blocks; `opening`, `index` and `active` are constant down a block. Whoever needs the
+//! opening's values and its root receives them there: a value, sibling, bit or node other than
+//! the honest one leads to another root (a Poseidon1-24 collision otherwise), so the claim is
+//! not the one the receiver asks for.
 
-use std::borrow::{Borrow, BorrowMut};
+use std::borrow::{Borrow, BorrowMut, Cow};
 
 use p3_air::{Air, AirBuilder, BaseAir, WindowAccess};
 use p3_field::PrimeCharacteristicRing;
 use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
 
-use crate::aggregate::air::perm::{PermFiller, PERM24_BUS_OUTPUTS, PERM24_COLS};
-use crate::aggregate::air::PERM24_BUS;
+use crate::aggregate::air::perm::{PermFiller, PERM24_COLS};
+use crate::aggregate::air::PERM24_FULL_BUS;
 use crate::aggregate::fri::config::{POSEIDON1_DIGEST_ELEMS, POSEIDON1_RATE};
 use crate::xmss::F;
 
-/// Bus of verified Merkle openings `(values (15, zero-padded), index, root (9))`.
+/// Bus of verified Merkle openings `(opening, index, root (9))`.
 pub const MERKLE_OPENING_BUS: &str = "merkle-opening";
+/// Bus of the opened values `(opening, offset, chunk (15))`.
+pub const MERKLE_VALUES_BUS: &str = "merkle-values";
 
-/// Most elements a leaf row may hold here: the sponge's rate, so a leaf is one permutation.
-pub const LEAF_RATE: usize = POSEIDON1_RATE;
-
+const RATE: usize = POSEIDON1_RATE;
 const DIGEST: usize = POSEIDON1_DIGEST_ELEMS;
+const WIDTH24: usize = 24;
 
-/// Width of a claim on [`MERKLE_OPENING_BUS`]: values, index, root.
-pub const CLAIM_WIDTH: usize = LEAF_RATE + 1 + DIGEST;
+/// Width of a claim on [`MERKLE_OPENING_BUS`].
+pub const CLAIM_WIDTH: usize = 2 + DIGEST;
+/// Width of a message on [`MERKLE_VALUES_BUS`].
+pub const VALUES_WIDTH: usize = 2 + RATE;
 
-/// The columns of one row (81), viewed with `row.borrow()` / `row.borrow_mut()`.
+/// The columns of one row (111), viewed with `row.borrow()` / `row.borrow_mut()`.
 #[repr(C)]
-pub struct MerklePathCols<T> {
+pub struct MmcsOpeningCols<T> {
     /// The permutation input this row receives.
-    pub input: [T; 24],
-    /// `Poseidon1-24(input)[0..17]`, received with `input`.
-    pub output: [T; PERM24_BUS_OUTPUTS],
-    /// 1 on the rows of an opening, 0 on the padding after the last one.
-    pub active: T,
-    /// 1 on an opening's first row (the leaf).
-    pub leaf: T,
-    /// 1 on an opening's last row (the level below the root).
-    pub last: T,
-    /// The index bit of this node row: 1 when the node is the right child.
-    pub bit: T,
-    /// 0 on the leaf row, then 1, 2, ..., `depth` on the node rows.
-    pub level: T,
-    /// The opened position, constant down the opening.
-    pub index: T,
-    /// The index bits not consumed yet: `index >> (level - 1)` on node rows, `index` on the leaf.
-    pub rem: T,
-    /// The opened row, zero-padded to 15, constant down the opening.
-    pub values: [T; LEAF_RATE],
-    /// The digest reached so far (node rows): the previous row's `output[0..9]`.
+    pub input: [T; WIDTH24],
+    /// `Poseidon1-24(input)`, received with `input`.
+    pub output: [T; WIDTH24],
+    /// The previous row's `output`.
+    pub prev: [T; WIDTH24],
+    /// The path's digest so far.
     pub node: [T; DIGEST],
-    /// The Merkle sibling at this level (node rows).
+    /// The Merkle sibling (node rows).
     pub sibling: [T; DIGEST],
+    /// The chunk absorbed (absorb rows), zero past its length.
+    pub chunk: [T; RATE],
+    /// The index bit (node rows; 0 elsewhere).
+    pub bit: T,
+    /// Index bits not consumed yet.
+    pub rem: T,
+    /// The opened position (constant down the block).
+    pub index: T,
+    /// The opening's number, as the receivers of its values and claim know it (constant down
+    /// the block).
+    pub opening: T,
+    /// 1 in a block that sends its values and claim, 0 in a padding block (constant down the
+    /// block).
+    pub active: T,
+    /// Mirror of the periodic `offset`.
+    pub offset: T,
+    /// Mirror of the periodic `absorb` flag.
+    pub absorb: T,
+    /// Mirror of the periodic `root` flag.
+    pub root: T,
 }
 
-crate::aggregate::air::row_view!(MerklePathCols);
+/// The periodic columns (period [`OpeningShape::block_len`]): the opening's schedule.
+#[repr(C)]
+pub struct MmcsOpeningPeriodic<T> {
+    /// The first row of the block.
+    pub block_first: T,
+    /// The first absorb row of a group.
+    pub absorb_first: T,
+    /// A later absorb row of a group.
+    pub absorb_more: T,
+    /// 1 at the rate positions the chunk overwrites.
+    pub mask: [T; RATE],
+    /// A node row.
+    pub node_row: T,
+    /// An inject row.
+    pub inject: T,
+    /// `node` takes this row's output on the next row.
+    pub sets_node: T,
+    /// `node` is held on the next row.
+    pub holds_node: T,
+    /// The next row belongs to the same opening (every row before the root row).
+    pub in_block: T,
+    /// The root row.
+    pub root: T,
+    /// The chunk's offset in the opening's values (absorb rows).
+    pub offset: T,
+}
 
-/// Width of [`MerklePathAir`].
-pub const WIDTH: usize = core::mem::size_of::<MerklePathCols<u8>>();
+crate::aggregate::air::row_view!(MmcsOpeningCols);
+crate::aggregate::air::row_view!(MmcsOpeningPeriodic);
 
-/// One opening to check: `values` at `index` under `root`, with the siblings from the leaf's
-/// level up (Plonky3's `MerkleTreeMmcs` proof order).
+/// Width of [`MmcsOpeningAir`].
+pub const WIDTH: usize = core::mem::size_of::<MmcsOpeningCols<u8>>();
+const NUM_PERIODIC: usize = core::mem::size_of::<MmcsOpeningPeriodic<u8>>();
+
+/// One permutation of an opening's schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Absorb `len` values starting at `offset`; `first` for a group's first chunk.
+    Absorb {
+        /// The group's first chunk (zero initial state).
+        first: bool,
+        /// Values in the chunk (1 to 15).
+        len: usize,
+        /// Position of the chunk's first value in the opening's values.
+        offset: usize,
+    },
+    /// Compress the digest with the sibling of the next level.
+    Node,
+    /// Compress the digest with the group digest just absorbed.
+    Inject,
+}
+
+/// The shape of one batch opening: the heights and widths of the committed matrices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpeningShape {
+    /// log2 of the tallest height: the path's length.
+    depth: usize,
+    /// `(log2 height, total width)` per group of equal height, tallest first.
+    groups: Vec<(usize, usize)>,
+}
+
+impl OpeningShape {
+    /// The shape of a commitment to matrices of these `(height, width)`s, in commitment order.
+    ///
+    /// # Errors
+    /// A message if a height is not a power of two at least 2, or a width is 0.
+    pub fn new(dims: &[(usize, usize)]) -> Result<Self, String> {
+        let mut sorted: Vec<(usize, usize)> = dims.to_vec();
+        if sorted.is_empty() {
+            return Err("no matrix".into());
+        }
+        for &(h, w) in &sorted {
+            if !h.is_power_of_two() || h < 2 || w == 0 {
+                return Err(format!("a {h} x {w} matrix"));
+            }
+        }
+        // Stable: equal heights keep their commitment order, as Plonky3 groups them.
+        sorted.sort_by_key(|&(h, _)| std::cmp::Reverse(h));
+        let mut groups: Vec<(usize, usize)> = Vec::new();
+        for (h, w) in sorted {
+            let log = h.trailing_zeros() as usize;
+            match groups.last_mut() {
+                Some((l, total)) if *l == log => *total += w,
+                _ => groups.push((log, w)),
+            }
+        }
+        Ok(Self {
+            depth: groups[0].0,
+            groups,
+        })
+    }
+
+    /// Number of values an opening holds (the sum of the widths).
+    pub fn num_values(&self) -> usize {
+        self.groups.iter().map(|&(_, w)| w).sum()
+    }
+
+    /// Sibling digests on a path.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// The permutations of one opening, in order; the last one outputs the root.
+    pub fn schedule(&self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let mut offset = 0;
+        let mut absorb = |steps: &mut Vec<Step>, width: usize| {
+            for k in 0..width.div_ceil(RATE) {
+                let len = RATE.min(width - k * RATE);
+                steps.push(Step::Absorb {
+                    first: k == 0,
+                    len,
+                    offset,
+                });
+                offset += len;
+            }
+        };
+        absorb(&mut steps, self.groups[0].1);
+        for level in 1..=self.depth {
+            steps.push(Step::Node);
+            if let Some(&(_, w)) = self.groups.iter().find(|&&(l, _)| l == self.depth - level) {
+                absorb(&mut steps, w);
+                steps.push(Step::Inject);
+            }
+        }
+        steps
+    }
+
+    /// Rows of one opening's block: the schedule's length rounded up to a power of two.
+    pub fn block_len(&self) -> usize {
+        self.schedule().len().next_power_of_two()
+    }
+}
+
+/// One opening to check: the opened rows of every matrix, in commitment order, at `index` of the
+/// tallest, with the siblings from the leaf level up (Plonky3's `MerkleTreeMmcs` proof order).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MerkleOpening {
-    /// The opened row (at most [`LEAF_RATE`] elements, exactly the AIR's `leaf_len`).
-    pub values: Vec<F>,
-    /// The opened position, below `2^depth`.
+    /// The opening's number on the value and claim buses.
+    pub opening: u32,
+    /// One row per matrix, in commitment order (widths as the shape's).
+    pub rows: Vec<Vec<F>>,
+    /// The opened position in the tallest matrix.
     pub index: usize,
-    /// One sibling digest per level, leaf level first (`depth` of them).
+    /// One sibling digest per level, leaf level first.
     pub siblings: Vec<[F; DIGEST]>,
 }
 
-/// The AIR checking openings of `leaf_len`-element rows in trees of `depth` levels.
+/// The AIR checking openings of commitments of one [`OpeningShape`].
 #[derive(Clone, Debug)]
-pub struct MerklePathAir {
-    depth: usize,
-    leaf_len: usize,
+pub struct MmcsOpeningAir {
+    shape: OpeningShape,
+    /// `(height, width)` in commitment order, to order the opened rows as the groups do.
+    dims: Vec<(usize, usize)>,
+    periodic: std::sync::Arc<Vec<Vec<F>>>,
 }
 
-impl MerklePathAir {
-    /// The AIR for trees of `2^depth` leaves of `leaf_len` elements each.
+impl MmcsOpeningAir {
+    /// The AIR for commitments to matrices of these `(height, width)`s, in commitment order.
     ///
-    /// # Panics
-    /// If `depth` is 0 or `leaf_len` is 0 or above [`LEAF_RATE`].
-    pub fn new(depth: usize, leaf_len: usize) -> Self {
-        assert!(depth > 0 && (1..=LEAF_RATE).contains(&leaf_len));
-        Self { depth, leaf_len }
+    /// # Errors
+    /// As [`OpeningShape::new`].
+    pub fn new(dims: &[(usize, usize)]) -> Result<Self, String> {
+        let shape = OpeningShape::new(dims)?;
+        let schedule = shape.schedule();
+        let period = shape.block_len();
+        let mut rows = vec![F::ZERO; period * NUM_PERIODIC];
+        let last = schedule.len() - 1;
+        let first_group_end = schedule
+            .iter()
+            .position(|s| !matches!(s, Step::Absorb { .. }))
+            .unwrap_or(schedule.len())
+            - 1;
+        let mut holding = false;
+        for (r, step) in schedule.iter().enumerate() {
+            let p: &mut MmcsOpeningPeriodic<F> =
+                rows[r * NUM_PERIODIC..(r + 1) * NUM_PERIODIC].borrow_mut();
+            p.block_first = F::from_bool(r == 0);
+            p.in_block = F::from_bool(r < last);
+            p.root = F::from_bool(r == last);
+            match *step {
+                Step::Absorb { first, len, offset } => {
+                    if first {
+                        p.absorb_first = F::ONE;
+                    } else {
+                        p.absorb_more = F::ONE;
+                    }
+                    for m in &mut p.mask[..len] {
+                        *m = F::ONE;
+                    }
+                    p.offset = F::from_usize(offset);
+                    if r == first_group_end {
+                        p.sets_node = F::ONE;
+                    } else if holding {
+                        p.holds_node = F::ONE;
+                    }
+                }
+                Step::Node => {
+                    p.node_row = F::ONE;
+                    p.sets_node = F::from_bool(r < last);
+                    holding = true;
+                }
+                Step::Inject => {
+                    p.inject = F::ONE;
+                    p.sets_node = F::from_bool(r < last);
+                }
+            }
+        }
+        let periodic = (0..NUM_PERIODIC)
+            .map(|c| (0..period).map(|r| rows[r * NUM_PERIODIC + c]).collect())
+            .collect();
+        Ok(Self {
+            shape,
+            dims: dims.to_vec(),
+            periodic: std::sync::Arc::new(periodic),
+        })
     }
 
-    /// Rows one opening takes: the leaf row and one row per level.
-    pub fn rows_per_opening(&self) -> usize {
-        1 + self.depth
+    /// The opening shape.
+    pub fn shape(&self) -> &OpeningShape {
+        &self.shape
     }
 
-    /// The trace checking `openings` (padded to a power of two, at least `min_height` rows), the
-    /// permutation table trace with one row per trace row (same order), and each opening's
-    /// claim `(values, index, root)` as it goes on [`MERKLE_OPENING_BUS`].
+    /// The opening's values in the order the sponge absorbs them: groups tallest first, equal
+    /// heights in commitment order.
+    fn absorb_order(&self, rows: &[Vec<F>]) -> Vec<F> {
+        let mut order: Vec<usize> = (0..self.dims.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(self.dims[i].0));
+        order
+            .iter()
+            .flat_map(|&i| rows[i].iter().copied())
+            .collect()
+    }
+
+    /// The trace checking `openings`, one block each then padding blocks (inactive, all-zero
+    /// values at index 0) up to a power of two and at least `min_height` rows; the full-output
+    /// permutation table trace, one row per trace row in the same order; and what the active
+    /// blocks send: the claims `(opening, index, root)` and the value chunks
+    /// `(opening, offset, chunk)`.
     ///
     /// # Panics
-    /// If an opening has another number of values or siblings than the AIR's shape, or an
-    /// index of `depth` bits or more.
+    /// If an opening's rows or siblings do not have the shape's widths and depth, or its index
+    /// is out of range.
+    #[allow(clippy::type_complexity)]
     pub fn generate_traces(
         &self,
         openings: &[MerkleOpening],
         min_height: usize,
-    ) -> (RowMajorMatrix<F>, RowMajorMatrix<F>, Vec<[F; CLAIM_WIDTH]>) {
-        let used = openings.len() * self.rows_per_opening();
-        let height = used.max(min_height).max(2).next_power_of_two();
+    ) -> (
+        RowMajorMatrix<F>,
+        RowMajorMatrix<F>,
+        Vec<[F; CLAIM_WIDTH]>,
+        Vec<[F; VALUES_WIDTH]>,
+    ) {
+        let period = self.shape.block_len();
+        let height = (openings.len() * period)
+            .max(min_height)
+            .max(period)
+            .next_power_of_two();
         let mut values = F::zero_vec(height * WIDTH);
         let mut perm_values = F::zero_vec(height * PERM24_COLS);
         let filler = PermFiller::shared24();
-        let mut claims = Vec::with_capacity(openings.len());
-        let mut rows = values.chunks_exact_mut(WIDTH);
-        let mut perm_rows = perm_values.chunks_exact_mut(PERM24_COLS);
-        for o in openings {
-            assert_eq!(o.values.len(), self.leaf_len, "leaf length");
-            assert_eq!(o.siblings.len(), self.depth, "path length");
-            assert!(o.index >> self.depth == 0, "index out of range");
-            let mut padded = [F::ZERO; LEAF_RATE];
-            padded[..self.leaf_len].copy_from_slice(&o.values);
-            let index = F::from_usize(o.index);
-            let mut node = [F::ZERO; DIGEST];
-            for level in 0..=self.depth {
-                let row: &mut MerklePathCols<F> = rows.next().expect("height").borrow_mut();
-                row.active = F::ONE;
-                row.level = F::from_usize(level);
-                row.index = index;
-                row.values = padded;
-                let mut input = [F::ZERO; 24];
-                if level == 0 {
-                    row.leaf = F::ONE;
-                    row.rem = index;
-                    input[..LEAF_RATE].copy_from_slice(&padded);
-                } else {
-                    let bit = (o.index >> (level - 1)) & 1;
-                    let sibling = o.siblings[level - 1];
-                    row.bit = F::from_usize(bit);
-                    row.rem = F::from_usize(o.index >> (level - 1));
-                    row.node = node;
-                    row.sibling = sibling;
-                    let (l, r) = if bit == 0 {
-                        (node, sibling)
-                    } else {
-                        (sibling, node)
-                    };
-                    input[..DIGEST].copy_from_slice(&l);
-                    input[DIGEST..2 * DIGEST].copy_from_slice(&r);
-                    row.last = F::from_bool(level == self.depth);
-                }
-                let out = filler.fill(perm_rows.next().expect("height"), input);
-                row.input = input;
-                row.output.copy_from_slice(&out[..PERM24_BUS_OUTPUTS]);
-                node.copy_from_slice(&out[..DIGEST]);
+        let schedule = self.shape.schedule();
+        let mut claims = Vec::new();
+        let mut chunks = Vec::new();
+        let padding = MerkleOpening {
+            opening: 0,
+            rows: self.dims.iter().map(|&(_, w)| vec![F::ZERO; w]).collect(),
+            index: 0,
+            siblings: vec![[F::ZERO; DIGEST]; self.shape.depth],
+        };
+        let mut prev = [F::ZERO; WIDTH24];
+        for b in 0..height / period {
+            let (o, active) = match openings.get(b) {
+                Some(o) => (o, true),
+                None => (&padding, false),
+            };
+            assert_eq!(o.rows.len(), self.dims.len(), "one row per matrix");
+            for (row, &(_, w)) in o.rows.iter().zip(&self.dims) {
+                assert_eq!(row.len(), w, "row width");
             }
-            let mut claim = [F::ZERO; CLAIM_WIDTH];
-            claim[..LEAF_RATE].copy_from_slice(&padded);
-            claim[LEAF_RATE] = index;
-            claim[LEAF_RATE + 1..].copy_from_slice(&node);
-            claims.push(claim);
-        }
-        // Padding rows: all zero, each receiving the permutation of the zero state.
-        for (row, perm_row) in rows.zip(perm_rows) {
-            let out = filler.fill(perm_row, [F::ZERO; 24]);
-            let row: &mut MerklePathCols<F> = row.borrow_mut();
-            row.output.copy_from_slice(&out[..PERM24_BUS_OUTPUTS]);
+            assert_eq!(o.siblings.len(), self.shape.depth, "path length");
+            assert!(o.index >> self.shape.depth == 0, "index out of range");
+            let vals = self.absorb_order(&o.rows);
+            let mut node = [F::ZERO; DIGEST];
+            let mut level = 0;
+            for r in 0..period {
+                let at = (b * period + r) * WIDTH;
+                let row: &mut MmcsOpeningCols<F> = values[at..at + WIDTH].borrow_mut();
+                row.prev = prev;
+                row.index = F::from_usize(o.index);
+                row.opening = F::from_u32(o.opening);
+                row.active = F::from_bool(active);
+                row.rem = F::from_usize(o.index >> level);
+                row.node = node;
+                let mut input = [F::ZERO; WIDTH24];
+                match schedule.get(r) {
+                    Some(&Step::Absorb { first, len, offset }) => {
+                        row.absorb = F::ONE;
+                        row.offset = F::from_usize(offset);
+                        row.chunk[..len].copy_from_slice(&vals[offset..offset + len]);
+                        if !first {
+                            input = prev;
+                        }
+                        input[..len].copy_from_slice(&vals[offset..offset + len]);
+                        if active {
+                            let mut m = [F::ZERO; VALUES_WIDTH];
+                            m[0] = row.opening;
+                            m[1] = row.offset;
+                            m[2..].copy_from_slice(&row.chunk);
+                            chunks.push(m);
+                        }
+                    }
+                    Some(Step::Node) => {
+                        let bit = (o.index >> level) & 1;
+                        let sibling = o.siblings[level];
+                        row.bit = F::from_usize(bit);
+                        row.sibling = sibling;
+                        let (l, rr) = if bit == 0 {
+                            (node, sibling)
+                        } else {
+                            (sibling, node)
+                        };
+                        input[..DIGEST].copy_from_slice(&l);
+                        input[DIGEST..2 * DIGEST].copy_from_slice(&rr);
+                        level += 1;
+                    }
+                    Some(Step::Inject) => {
+                        input[..DIGEST].copy_from_slice(&node);
+                        input[DIGEST..2 * DIGEST].copy_from_slice(&prev[..DIGEST]);
+                    }
+                    None => {}
+                }
+                let out = filler.fill(
+                    &mut perm_values
+                        [(b * period + r) * PERM24_COLS..(b * period + r + 1) * PERM24_COLS],
+                    input,
+                );
+                row.input = input;
+                row.output = out;
+                prev = out;
+                let p_row = self.periodic_row(r);
+                let p: &MmcsOpeningPeriodic<F> = p_row.as_slice().borrow();
+                if p.sets_node == F::ONE {
+                    node.copy_from_slice(&out[..DIGEST]);
+                }
+                if p.root == F::ONE {
+                    row.root = F::ONE;
+                    if active {
+                        let mut c = [F::ZERO; CLAIM_WIDTH];
+                        c[0] = row.opening;
+                        c[1] = row.index;
+                        c[2..].copy_from_slice(&out[..DIGEST]);
+                        claims.push(c);
+                    }
+                }
+            }
         }
         (
             RowMajorMatrix::new(values, WIDTH),
             RowMajorMatrix::new(perm_values, PERM24_COLS),
             claims,
+            chunks,
         )
+    }
+
+    fn periodic_row(&self, r: usize) -> Vec<F> {
+        self.periodic.iter().map(|c| c[r]).collect()
     }
 }
 
-impl BaseAir<F> for MerklePathAir {
+impl BaseAir<F> for MmcsOpeningAir {
     fn width(&self) -> usize {
         WIDTH
+    }
+    fn num_periodic_columns(&self) -> usize {
+        NUM_PERIODIC
+    }
+    fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
+        Cow::Borrowed(self.periodic.as_slice())
     }
     fn max_constraint_degree(&self) -> Option<usize> {
         Some(3)
     }
 }
 
-impl<AB> Air<AB> for MerklePathAir
+impl<AB> Air<AB> for MmcsOpeningAir
 where
     AB: AirBuilder<F = F> + InteractionBuilder,
 {
     fn eval(&self, builder: &mut AB) {
         let main = builder.main();
-        let row: &MerklePathCols<AB::Var> = main.current_slice().borrow();
-        let next: &MerklePathCols<AB::Var> = main.next_slice().borrow();
+        let row: &MmcsOpeningCols<AB::Var> = main.current_slice().borrow();
+        let next: &MmcsOpeningCols<AB::Var> = main.next_slice().borrow();
+        let periodic = crate::aggregate::air::periodic_exprs(builder);
+        let p: &MmcsOpeningPeriodic<AB::Expr> = periodic.as_slice().borrow();
         let one = AB::Expr::ONE;
-        let active: AB::Expr = row.active.into();
-        let leaf: AB::Expr = row.leaf.into();
-        let last: AB::Expr = row.last.into();
-        let bit: AB::Expr = row.bit.into();
 
-        for b in [row.active, row.leaf, row.last, row.bit] {
-            builder.assert_bool(b);
-        }
-        builder.assert_zero(leaf.clone() * (one.clone() - active.clone()));
-        builder.assert_zero(last.clone() * (one.clone() - active.clone()));
-        builder.assert_zero(leaf.clone() * bit.clone());
+        builder.assert_bool(row.active);
+        builder.assert_bool(row.bit);
+        builder.assert_zero((one.clone() - p.node_row.clone()) * row.bit);
+        builder.assert_eq(row.offset, p.offset.clone());
+        builder.assert_eq(row.absorb, p.absorb_first.clone() + p.absorb_more.clone());
+        builder.assert_eq(row.root, p.root.clone());
 
         // The permutation input.
-        for i in 0..LEAF_RATE {
-            builder.assert_zero(leaf.clone() * (row.input[i] - row.values[i]));
+        for i in 0..RATE {
+            let not_mask = one.clone() - p.mask[i].clone();
+            builder.assert_zero(row.absorb * not_mask.clone() * row.chunk[i]);
+            builder.assert_zero(p.absorb_first.clone() * (row.input[i] - row.chunk[i]));
+            builder.assert_zero(
+                p.absorb_more.clone() * (row.input[i] - row.chunk[i] - not_mask * row.prev[i]),
+            );
         }
-        for i in LEAF_RATE..2 * DIGEST {
-            builder.assert_zero(leaf.clone() * row.input[i]);
+        for i in RATE..WIDTH24 {
+            builder.assert_zero(p.absorb_first.clone() * row.input[i]);
+            builder.assert_zero(p.absorb_more.clone() * (row.input[i] - row.prev[i]));
         }
-        for i in 2 * DIGEST..24 {
-            builder.assert_zero(row.input[i]);
-        }
+        let compress = p.node_row.clone() + p.inject.clone();
         for j in 0..DIGEST {
-            let swap = bit.clone() * (row.sibling[j] - row.node[j]);
-            let left = row.node[j] + swap.clone();
-            let right = row.sibling[j] - swap;
-            let not_leaf = one.clone() - leaf.clone();
-            builder.assert_zero(not_leaf.clone() * (row.input[j] - left));
-            builder.assert_zero(not_leaf * (row.input[DIGEST + j] - right));
+            let swap = row.bit * (row.sibling[j] - row.node[j]);
+            builder.assert_zero(p.node_row.clone() * (row.input[j] - row.node[j] - swap.clone()));
+            builder
+                .assert_zero(p.node_row.clone() * (row.input[DIGEST + j] - row.sibling[j] + swap));
+            builder.assert_zero(p.inject.clone() * (row.input[j] - row.node[j]));
+            builder.assert_zero(p.inject.clone() * (row.input[DIGEST + j] - row.prev[j]));
         }
-        for i in self.leaf_len..LEAF_RATE {
-            builder.assert_zero(row.values[i]);
+        for i in 2 * DIGEST..WIDTH24 {
+            builder.assert_zero(compress.clone() * row.input[i]);
         }
 
-        // An opening's first and last rows.
-        builder.assert_zero(leaf.clone() * row.level);
-        builder.assert_zero(leaf.clone() * (row.rem - row.index));
-        builder.assert_zero(last.clone() * (row.level - AB::Expr::from_usize(self.depth)));
-        builder.assert_zero(last.clone() * (row.rem - bit.clone()));
-        builder.when_first_row().assert_eq(row.leaf, row.active);
-        // Every opening ends before the trace does.
-        builder
-            .when_last_row()
-            .assert_zero(active.clone() - last.clone());
+        // The block's first and root rows.
+        builder.assert_zero(p.block_first.clone() * (row.rem - row.index));
+        builder.assert_zero(p.root.clone() * (row.rem - row.bit));
 
-        // Down an opening (`cont`: an active row that is not its opening's last).
-        let cont = active.clone() - last.clone();
         let mut t = builder.when_transition();
-        t.assert_zero(cont.clone() * (next.active - one.clone()));
-        t.assert_zero(cont.clone() * next.leaf);
-        t.assert_zero(cont.clone() * (next.level - row.level - one.clone()));
-        t.assert_zero(cont.clone() * (next.index - row.index));
-        for i in 0..LEAF_RATE {
-            t.assert_zero(cont.clone() * (next.values[i] - row.values[i]));
+        for i in 0..WIDTH24 {
+            t.assert_eq(next.prev[i], row.output[i]);
         }
         for j in 0..DIGEST {
-            t.assert_zero(cont.clone() * (next.node[j] - row.output[j]));
+            t.assert_zero(p.sets_node.clone() * (next.node[j] - row.output[j]));
+            t.assert_zero(p.holds_node.clone() * (next.node[j] - row.node[j]));
         }
-        // rem = rem' on the leaf row, 2 rem' + bit on node rows.
-        let two_minus_leaf = AB::Expr::TWO - leaf.clone();
-        t.assert_zero(cont * (row.rem - next.rem * two_minus_leaf - (one.clone() - leaf) * bit));
-        // After an opening: the next one's leaf row, or padding to the end.
-        t.assert_zero(last * next.active * (one.clone() - next.leaf));
-        t.assert_zero((one - active) * next.active);
+        let within = p.in_block.clone();
+        t.assert_zero(within.clone() * (next.index - row.index));
+        t.assert_zero(within.clone() * (next.opening - row.opening));
+        t.assert_zero(within.clone() * (next.active - row.active));
+        // rem = rem' on other rows, 2 rem' + bit on node rows (bit is 0 elsewhere).
+        t.assert_zero(within * (row.rem - next.rem * (one.clone() + p.node_row.clone()) - row.bit));
 
-        let message: Vec<AB::Expr> = row
+        let perm: Vec<AB::Expr> = row
             .input
             .iter()
             .chain(&row.output)
             .map(|&v| v.into())
             .collect();
-        PermutationCheckBus::new(PERM24_BUS).receive(builder, message, 1);
-        let claim: Vec<AB::Expr> = row
-            .values
+        PermutationCheckBus::new(PERM24_FULL_BUS).receive(builder, perm, 1);
+        let chunk: Vec<AB::Expr> = [row.opening, row.offset]
             .iter()
-            .chain(core::iter::once(&row.index))
+            .chain(&row.chunk)
+            .map(|&v| v.into())
+            .collect();
+        PermutationCheckBus::new(MERKLE_VALUES_BUS).send(
+            builder,
+            chunk,
+            Count::bounded(row.active * row.absorb, 1),
+        );
+        let claim: Vec<AB::Expr> = [row.opening, row.index]
+            .iter()
             .chain(&row.output[..DIGEST])
             .map(|&v| v.into())
             .collect();
         PermutationCheckBus::new(MERKLE_OPENING_BUS).send(
             builder,
             claim,
-            Count::bounded(row.last.into(), 1),
+            Count::bounded(row.active * row.root, 1),
         );
     }
 }
 
 #[cfg(test)]
 mod tests {
-    //! Real openings of Plonky3's Poseidon1-24 `MerkleTreeMmcs` checked through the AIR, and each
-    //! forgery caught by the constraint or bus that should catch it (`check_all_constraints`,
-    //! `check_lookups`), then by the FRI verifier on a proof of the forged traces.
+    //! Real batch openings of Plonky3's Poseidon1-24 `MerkleTreeMmcs` (matrices of three heights,
+    //! groups of one to three chunks) checked through the AIR, and each forgery caught by the
+    //! constraint or bus that should catch it (`check_all_constraints`, `check_lookups`), then by
+    //! the FRI verifier on a proof of the forged traces.
 
-    use std::borrow::Cow;
     use std::collections::BTreeSet;
     use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -336,8 +602,7 @@ mod tests {
     use p3_commit::Mmcs;
     use p3_lookup::debug_util::{check_lookups, LookupDebugInstance};
     use p3_lookup::{Kind, LogUpGadget, Lookups};
-    use p3_matrix::dense::RowMajorMatrix;
-    use p3_matrix::Matrix;
+    use p3_matrix::Dimensions;
 
     use super::*;
     use crate::aggregate::air::perm::Perm24TableAir;
@@ -345,43 +610,50 @@ mod tests {
     use crate::aggregate::fri::config::{stark_config, FriHash, Poseidon1};
     use crate::aggregate::preset::Preset;
 
-    /// The verifier-known claims the test asks for, as periodic columns (period = height), with
-    /// committed mirrors (p3-lookup reads no periodic column in a message).
+    /// Verifier-known messages received on `bus`: the tuples as periodic columns (period =
+    /// height) with committed mirrors (p3-lookup reads no periodic column in a message), and a
+    /// periodic `present` count.
     #[derive(Clone)]
-    struct ClaimsAir {
+    struct KnownAir {
+        bus: &'static str,
+        width: usize,
         periodic: Vec<Vec<F>>,
     }
 
-    impl ClaimsAir {
-        /// Rows: `claims` then zero rows with `present = 0`.
-        fn new(claims: &[[F; CLAIM_WIDTH]], height: usize) -> Self {
-            let mut periodic = vec![vec![F::ZERO; height]; CLAIM_WIDTH + 1];
-            for (r, c) in claims.iter().enumerate() {
-                for (i, &v) in c.iter().enumerate() {
+    impl KnownAir {
+        fn new(bus: &'static str, width: usize, tuples: &[Vec<F>], height: usize) -> Self {
+            let mut periodic = vec![vec![F::ZERO; height]; width + 1];
+            for (r, t) in tuples.iter().enumerate() {
+                for (i, &v) in t.iter().enumerate() {
                     periodic[i][r] = v;
                 }
-                periodic[CLAIM_WIDTH][r] = F::ONE;
+                periodic[width][r] = F::ONE;
             }
-            Self { periodic }
+            Self {
+                bus,
+                width,
+                periodic,
+            }
         }
         fn trace(&self) -> RowMajorMatrix<F> {
             let h = self.periodic[0].len();
-            let mut v = F::zero_vec(h * (CLAIM_WIDTH + 1));
-            for (r, row) in v.chunks_exact_mut(CLAIM_WIDTH + 1).enumerate() {
+            let w = self.width + 1;
+            let mut v = F::zero_vec(h * w);
+            for (r, row) in v.chunks_exact_mut(w).enumerate() {
                 for (c, x) in row.iter_mut().enumerate() {
                     *x = self.periodic[c][r];
                 }
             }
-            RowMajorMatrix::new(v, CLAIM_WIDTH + 1)
+            RowMajorMatrix::new(v, w)
         }
     }
 
-    impl BaseAir<F> for ClaimsAir {
+    impl BaseAir<F> for KnownAir {
         fn width(&self) -> usize {
-            CLAIM_WIDTH + 1
+            self.width + 1
         }
         fn num_periodic_columns(&self) -> usize {
-            CLAIM_WIDTH + 1
+            self.width + 1
         }
         fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
             Cow::Borrowed(&self.periodic)
@@ -394,7 +666,7 @@ mod tests {
         }
     }
 
-    impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for ClaimsAir {
+    impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for KnownAir {
         fn eval(&self, builder: &mut AB) {
             let main = builder.main();
             let row: Vec<AB::Var> = main.current_slice().to_vec();
@@ -402,28 +674,28 @@ mod tests {
             for (c, p) in row.iter().zip(per) {
                 builder.assert_eq(*c, p);
             }
-            PermutationCheckBus::new(MERKLE_OPENING_BUS).receive(
+            PermutationCheckBus::new(self.bus).receive(
                 builder,
-                row[..CLAIM_WIDTH].to_vec(),
-                Count::bounded(row[CLAIM_WIDTH].into(), 1),
+                row[..self.width].to_vec(),
+                Count::bounded(row[self.width].into(), 1),
             );
         }
     }
 
-    /// The three AIRs of the test batch.
+    /// The four AIRs of the test batch.
     #[derive(Clone)]
     enum TestAir {
-        Merkle(MerklePathAir),
+        Mmcs(MmcsOpeningAir),
         Perm(Perm24TableAir),
-        Claims(ClaimsAir),
+        Known(KnownAir),
     }
 
     macro_rules! dispatch {
         ($self:expr, $a:ident => $e:expr) => {
             match $self {
-                TestAir::Merkle($a) => $e,
+                TestAir::Mmcs($a) => $e,
                 TestAir::Perm($a) => $e,
-                TestAir::Claims($a) => $e,
+                TestAir::Known($a) => $e,
             }
         };
     }
@@ -452,75 +724,134 @@ mod tests {
         }
     }
 
+    /// `(height, width)` in commitment order: the groups are 64 (20 + 3 = 23 values, two
+    /// chunks), 16 (7, one chunk) and 8 (31, three chunks).
+    const DIMS: [(usize, usize); 4] = [(64, 20), (16, 7), (64, 3), (8, 31)];
     const DEPTH: usize = 6;
     /// The default FRI preset's smallest trace (its final polynomial and blowup).
     const MIN_HEIGHT: usize = 128;
-    const LEAF_LEN: usize = 10;
+    const INDICES: [usize; 3] = [0, 37, 63];
 
-    /// A Poseidon1-24 tree over a pseudo-random `2^DEPTH x LEAF_LEN` matrix and real openings at
-    /// `indices`, checked by Plonky3's own verifier first.
-    fn real_openings(indices: &[usize]) -> Vec<(MerkleOpening, [F; DIGEST])> {
+    /// An opening as Plonky3 makes and checks it, and the root it opens against.
+    struct Real {
+        opening: MerkleOpening,
+        root: [F; DIGEST],
+    }
+
+    /// Pseudo-random matrices of [`DIMS`] committed with the Poseidon1 `MerkleTreeMmcs`, opened at
+    /// `indices` (numbered from 0), each opening checked by Plonky3's own verifier.
+    fn real_openings(indices: &[usize]) -> Vec<Real> {
         let mmcs = Poseidon1::mmcs(0);
-        let values: Vec<F> = (0..(1u32 << DEPTH) * LEAF_LEN as u32)
-            .map(|i| F::from_u32(i.wrapping_mul(0x9e37_79b9) >> 1))
+        let matrices: Vec<RowMajorMatrix<F>> = DIMS
+            .iter()
+            .enumerate()
+            .map(|(m, &(h, w))| {
+                let v = (0..h * w)
+                    .map(|i| {
+                        F::from_u32(((i as u32 + 1000 * m as u32).wrapping_mul(0x9e37_79b9)) >> 1)
+                    })
+                    .collect();
+                RowMajorMatrix::new(v, w)
+            })
             .collect();
-        let matrix = RowMajorMatrix::new(values, LEAF_LEN);
-        let (cap, data) = mmcs.commit_matrix(matrix);
-        let root = cap.roots()[0];
+        let (cap, data) = mmcs.commit(matrices);
+        let dims: Vec<Dimensions> = DIMS
+            .iter()
+            .map(|&(height, width)| Dimensions { width, height })
+            .collect();
         indices
             .iter()
-            .map(|&index| {
+            .enumerate()
+            .map(|(k, &index)| {
                 let opening = mmcs.open_batch(index, &data);
-                let dims = [p3_matrix::Dimensions {
-                    width: LEAF_LEN,
-                    height: 1 << DEPTH,
-                }];
                 mmcs.verify_batch(&cap, &dims, index, (&opening).into())
                     .expect("Plonky3 verifies its own opening");
-                let (rows, path) = opening.unpack();
-                (
-                    MerkleOpening {
-                        values: rows[0].clone(),
+                let (rows, siblings) = opening.unpack();
+                Real {
+                    opening: MerkleOpening {
+                        opening: k as u32,
+                        rows,
                         index,
-                        siblings: path,
+                        siblings,
                     },
-                    root,
-                )
+                    root: cap.roots()[0],
+                }
             })
             .collect()
     }
 
-    /// What a check failed: an AIR's constraint (instance, constraint index) or a bus.
+    /// What the receivers ask for, computed here from the openings and Plonky3's root, not by the
+    /// AIR: the claim `(opening, index, root)` and the opening's values in chunks of 15, groups
+    /// tallest first.
+    fn expected(real: &[Real]) -> (Vec<Vec<F>>, Vec<Vec<F>>) {
+        let mut claims = Vec::new();
+        let mut chunks = Vec::new();
+        for r in real {
+            let o = &r.opening;
+            let id = F::from_u32(o.opening);
+            let mut c = vec![id, F::from_usize(o.index)];
+            c.extend_from_slice(&r.root);
+            claims.push(c);
+            // Heights 64, 64, 16, 8: matrices 0 and 2, then 1, then 3; the groups' chunks.
+            let groups = [
+                [o.rows[0].clone(), o.rows[2].clone()].concat(),
+                o.rows[1].clone(),
+                o.rows[3].clone(),
+            ];
+            let mut offset = 0;
+            for g in groups {
+                for chunk in g.chunks(RATE) {
+                    let mut m = vec![id, F::from_usize(offset)];
+                    m.extend_from_slice(chunk);
+                    m.resize(VALUES_WIDTH, F::ZERO);
+                    chunks.push(m);
+                    offset += chunk.len();
+                }
+            }
+        }
+        (claims, chunks)
+    }
+
     #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
     enum Failed {
-        Constraint(usize, usize),
+        /// A constraint of the opening AIR (instance 0), by index in `eval`.
+        Constraint(usize),
+        /// A constraint of another instance.
+        Other(usize),
         Bus(&'static str),
     }
+
+    const CLAIMS: Failed = Failed::Bus(MERKLE_OPENING_BUS);
+    const VALUES: Failed = Failed::Bus(MERKLE_VALUES_BUS);
+    const PERMS: Failed = Failed::Bus(PERM24_FULL_BUS);
 
     struct Batch {
         airs: Vec<TestAir>,
         traces: Vec<RowMajorMatrix<F>>,
     }
 
-    /// The batch asking for `claims`, with the AIR's traces of `openings` edited by `edit`
-    /// (which sees the Merkle trace and the permutation table) before the claims are read.
+    /// The batch asking for the honest openings' claims and values, with the AIR's traces of
+    /// `openings` edited by `edit` (the opening trace and the permutation table).
     fn batch(
+        real: &[Real],
         openings: &[MerkleOpening],
-        claims: &[[F; CLAIM_WIDTH]],
         edit: impl FnOnce(&mut RowMajorMatrix<F>, &mut RowMajorMatrix<F>),
     ) -> Batch {
-        let air = MerklePathAir::new(DEPTH, LEAF_LEN);
-        let (mut merkle, mut perm, _) = air.generate_traces(openings, MIN_HEIGHT);
-        edit(&mut merkle, &mut perm);
-        let claims_air = ClaimsAir::new(claims, MIN_HEIGHT);
-        let claims_trace = claims_air.trace();
+        let air = MmcsOpeningAir::new(&DIMS).unwrap();
+        let (mut trace, mut perm, _, _) = air.generate_traces(openings, MIN_HEIGHT);
+        edit(&mut trace, &mut perm);
+        let (claims, chunks) = expected(real);
+        let claims = KnownAir::new(MERKLE_OPENING_BUS, CLAIM_WIDTH, &claims, MIN_HEIGHT);
+        let chunks = KnownAir::new(MERKLE_VALUES_BUS, VALUES_WIDTH, &chunks, MIN_HEIGHT);
+        let (ct, vt) = (claims.trace(), chunks.trace());
         Batch {
             airs: vec![
-                TestAir::Merkle(air),
-                TestAir::Perm(Perm24TableAir::new()),
-                TestAir::Claims(claims_air),
+                TestAir::Mmcs(air),
+                TestAir::Perm(Perm24TableAir::full_output()),
+                TestAir::Known(claims),
+                TestAir::Known(chunks),
             ],
-            traces: vec![merkle, perm, claims_trace],
+            traces: vec![trace, perm, ct, vt],
         }
     }
 
@@ -530,7 +861,11 @@ mod tests {
             for (i, (air, trace)) in self.airs.iter().zip(&self.traces).enumerate() {
                 let report = p3_air::check_all_constraints(air, trace, &[], None);
                 for f in report.failures {
-                    failed.insert(Failed::Constraint(i, f.constraint));
+                    failed.insert(if i == 0 {
+                        Failed::Constraint(f.constraint)
+                    } else {
+                        Failed::Other(i)
+                    });
                 }
             }
             let lookups: Vec<Lookups<F>> = self
@@ -538,7 +873,7 @@ mod tests {
                 .iter()
                 .map(Lookups::<F>::from_air::<Challenge, _>)
                 .collect();
-            for bus in [PERM24_BUS, MERKLE_OPENING_BUS] {
+            for bus in [PERM24_FULL_BUS, MERKLE_OPENING_BUS, MERKLE_VALUES_BUS] {
                 let on_bus: Vec<Vec<_>> = lookups
                     .iter()
                     .map(|l| {
@@ -585,12 +920,11 @@ mod tests {
                     })
                 })
                 .collect();
-            let common = CommonData::new(None, lookups);
             let refs: Vec<&RowMajorMatrix<F>> = self.traces.iter().collect();
             let pvs = vec![Vec::new(); self.airs.len()];
             let instances = StarkInstance::new_multiple(&self.airs, &refs, &pvs);
             let data = ProverData {
-                common,
+                common: CommonData::new(None, lookups),
                 prover_only: ProverOnlyData::empty(),
             };
             let proof = catch_unwind(AssertUnwindSafe(|| prove_batch(&config, &instances, &data)))
@@ -601,59 +935,125 @@ mod tests {
         }
     }
 
-    fn claim_of(o: &MerkleOpening, root: &[F; DIGEST]) -> [F; CLAIM_WIDTH] {
-        let mut c = [F::ZERO; CLAIM_WIDTH];
-        c[..o.values.len()].copy_from_slice(&o.values);
-        c[LEAF_RATE] = F::from_usize(o.index);
-        c[LEAF_RATE + 1..].copy_from_slice(root);
-        c
+    fn openings(real: &[Real]) -> Vec<MerkleOpening> {
+        real.iter().map(|r| r.opening.clone()).collect()
     }
 
-    fn honest(indices: &[usize]) -> (Vec<MerkleOpening>, Vec<[F; CLAIM_WIDTH]>) {
-        let real = real_openings(indices);
-        let claims = real.iter().map(|(o, r)| claim_of(o, r)).collect();
-        (real.into_iter().map(|(o, _)| o).collect(), claims)
+    #[test]
+    fn the_schedule_follows_plonky3s_tree() {
+        let shape = OpeningShape::new(&DIMS).unwrap();
+        assert_eq!(shape.depth(), DEPTH);
+        assert_eq!(shape.num_values(), 61);
+        let s = shape.schedule();
+        let absorb = |first, len, offset| Step::Absorb { first, len, offset };
+        let expected = [
+            vec![absorb(true, 15, 0), absorb(false, 8, 15)],
+            vec![Step::Node, Step::Node],
+            vec![absorb(true, 7, 23), Step::Inject],
+            vec![Step::Node],
+            vec![
+                absorb(true, 15, 30),
+                absorb(false, 15, 45),
+                absorb(false, 1, 60),
+                Step::Inject,
+            ],
+            vec![Step::Node, Step::Node, Step::Node],
+        ]
+        .concat();
+        assert_eq!(s, expected);
+        assert_eq!(shape.block_len(), 16);
+        assert!(OpeningShape::new(&[(12, 3)]).is_err());
+        assert!(OpeningShape::new(&[(8, 0)]).is_err());
+        assert!(OpeningShape::new(&[]).is_err());
     }
-
-    const INDICES: [usize; 3] = [0, 37, 63];
 
     #[test]
     fn real_openings_pass_every_check_and_prove() {
-        let (openings, claims) = honest(&INDICES);
-        let air = MerklePathAir::new(DEPTH, LEAF_LEN);
-        // The AIR's own claims are Plonky3's roots.
-        assert_eq!(air.generate_traces(&openings, MIN_HEIGHT).2, claims);
-        let b = batch(&openings, &claims, |_, _| {});
+        let real = real_openings(&INDICES);
+        let air = MmcsOpeningAir::new(&DIMS).unwrap();
+        // What the AIR sends is what the receivers ask for: Plonky3's root, the rows in the
+        // sponge's order.
+        let (_, _, claims, chunks) = air.generate_traces(&openings(&real), MIN_HEIGHT);
+        let (want_claims, want_chunks) = expected(&real);
+        assert_eq!(
+            claims.iter().map(|c| c.to_vec()).collect::<Vec<_>>(),
+            want_claims
+        );
+        assert_eq!(
+            chunks.iter().map(|c| c.to_vec()).collect::<Vec<_>>(),
+            want_chunks
+        );
+        let b = batch(&real, &openings(&real), |_, _| {});
         assert_eq!(b.failed(), BTreeSet::new());
         b.prove_and_verify().unwrap();
     }
 
-    /// The failures of the batch whose openings were changed by `forge` (then traced honestly)
-    /// while the claims stay the real ones.
-    fn forged_openings(forge: impl FnOnce(&mut Vec<MerkleOpening>)) -> BTreeSet<Failed> {
-        let (mut openings, claims) = honest(&INDICES);
-        forge(&mut openings);
-        batch(&openings, &claims, |_, _| {}).failed()
+    /// The failures of the batch whose openings were changed by `forge` and then traced
+    /// honestly, the receivers still asking for the real ones.
+    fn forged(forge: impl FnOnce(&mut Vec<MerkleOpening>)) -> BTreeSet<Failed> {
+        let real = real_openings(&INDICES);
+        let mut o = openings(&real);
+        forge(&mut o);
+        batch(&real, &o, |_, _| {}).failed()
     }
 
-    const CLAIM_BUS: Failed = Failed::Bus(MERKLE_OPENING_BUS);
+    #[test]
+    fn a_wrong_sibling_index_or_value_reaches_another_root() {
+        // Traced honestly, every constraint and the permutation bus hold: only the claim (and,
+        // for a value, the value chunk) the receivers ask for is missing.
+        let claim = BTreeSet::from([CLAIMS]);
+        assert_eq!(forged(|o| o[1].siblings[3][4] += F::ONE), claim);
+        assert_eq!(forged(|o| o[1].siblings[0][0] += F::ONE), claim);
+        assert_eq!(forged(|o| o[1].index ^= 1 << 2), claim);
+        let other = real_openings(&[36]).remove(0).opening;
+        assert_eq!(forged(|o| o[1].siblings = other.siblings.clone()), claim);
+        // A value of each group: the tallest, the injected ones.
+        let both = BTreeSet::from([CLAIMS, VALUES]);
+        assert_eq!(forged(|o| o[2].rows[2][1] += F::ONE), both);
+        assert_eq!(forged(|o| o[0].rows[1][6] += F::ONE), both);
+        assert_eq!(forged(|o| o[0].rows[3][30] += F::ONE), both);
+        // Another leaf's rows with its own (real) path: a real opening, not the one asked for.
+        let mut other_leaf = other.clone();
+        other_leaf.opening = 1;
+        assert_eq!(forged(|o| o[1] = other_leaf), both);
+        // The openings' numbers swapped: each claim and chunk goes to the other's receiver.
+        assert_eq!(
+            forged(|o| {
+                o[0].opening = 1;
+                o[1].opening = 0;
+            }),
+            both
+        );
+        // The blocks in another order, each with its own number: the same messages.
+        assert_eq!(forged(|o| o.swap(0, 1)), BTreeSet::new());
+    }
 
     #[test]
-    fn a_wrong_sibling_value_or_index_reaches_another_root() {
-        // Each forged opening is traced honestly: every constraint and the permutation bus
-        // hold, and only the claim the verifier asked for is missing.
-        let only_claim = BTreeSet::from([CLAIM_BUS]);
-        assert_eq!(
-            forged_openings(|o| o[1].siblings[3][4] += F::ONE),
-            only_claim
-        );
-        assert_eq!(forged_openings(|o| o[2].values[9] += F::ONE), only_claim);
-        assert_eq!(forged_openings(|o| o[1].index ^= 1 << 2), only_claim);
-        // The right sibling list for another leaf.
-        let other = real_openings(&[36]).remove(0).0;
-        assert_eq!(
-            forged_openings(|o| o[1].siblings = other.siblings.clone()),
-            only_claim
+    fn an_inactive_block_sends_nothing_and_a_padding_block_cannot_send() {
+        let real = real_openings(&INDICES);
+        let air = MmcsOpeningAir::new(&DIMS).unwrap();
+        let period = air.shape().block_len();
+        let set_active = |m: &mut RowMajorMatrix<F>, block: usize, v: F| {
+            for r in block * period..(block + 1) * period {
+                let row: &mut MmcsOpeningCols<F> =
+                    m.values[r * WIDTH..(r + 1) * WIDTH].borrow_mut();
+                row.active = v;
+            }
+        };
+        let f = batch(&real, &openings(&real), |m, _| set_active(m, 1, F::ZERO)).failed();
+        assert_eq!(f, BTreeSet::from([CLAIMS, VALUES]));
+        let f = batch(&real, &openings(&real), |m, _| set_active(m, 4, F::ONE)).failed();
+        assert_eq!(f, BTreeSet::from([CLAIMS, VALUES]));
+        // Half a block active: the constancy of `active` down the block.
+        let f = batch(&real, &openings(&real), |m, _| {
+            let row: &mut MmcsOpeningCols<F> =
+                m.values[(period + 3) * WIDTH..(period + 4) * WIDTH].borrow_mut();
+            row.active = F::ZERO;
+        })
+        .failed();
+        assert!(
+            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
+            "{f:?}"
         );
     }
 
@@ -661,126 +1061,123 @@ mod tests {
     fn edited(
         edit: impl FnOnce(&mut RowMajorMatrix<F>, &mut RowMajorMatrix<F>),
     ) -> BTreeSet<Failed> {
-        let (openings, claims) = honest(&INDICES);
-        batch(&openings, &claims, edit).failed()
+        let real = real_openings(&INDICES);
+        batch(&real, &openings(&real), edit).failed()
     }
 
-    fn row_of(m: &mut RowMajorMatrix<F>, r: usize) -> &mut MerklePathCols<F> {
+    fn row_of(m: &mut RowMajorMatrix<F>, r: usize) -> &mut MmcsOpeningCols<F> {
         m.values[r * WIDTH..(r + 1) * WIDTH].borrow_mut()
     }
 
-    /// Whether a constraint of the Merkle AIR (instance 0) failed.
-    fn has_constraint_failure(f: &BTreeSet<Failed>) -> bool {
-        f.iter().any(|x| matches!(x, Failed::Constraint(0, _)))
+    /// Re-proves row `r`'s permutation in the table after its input changed, so that only this
+    /// AIR's constraints can object.
+    fn repermute(m: &mut RowMajorMatrix<F>, p: &mut RowMajorMatrix<F>, r: usize) {
+        let input = row_of(m, r).input;
+        let out = PermFiller::shared24()
+            .fill(&mut p.values[r * PERM24_COLS..(r + 1) * PERM24_COLS], input);
+        row_of(m, r).output = out;
+        if (r + 1) * WIDTH < m.values.len() {
+            row_of(m, r + 1).prev = out;
+        }
+    }
+
+    fn only_constraints(f: &BTreeSet<Failed>) -> bool {
+        !f.is_empty() && f.iter().all(|x| matches!(x, Failed::Constraint(_)))
     }
 
     #[test]
-    fn a_node_not_carried_from_the_row_below_fails_the_transition() {
-        // Opening 0's level-3 node row takes another node, with the permutation of the input
-        // it then selects (so the permutation bus still balances) and the rows above left
-        // honest (so the root and the claim are the real ones): only the carry constraints
-        // into and out of that row can tell.
+    fn each_input_rule_is_a_constraint() {
+        // Schedule rows (block 0): 0-1 absorb, 2-3 node, 4 absorb, 5 inject, 6 node, 7-9 absorb,
+        // 10 inject, 11-13 node (13 the root row), 14-15 idle.
+        // A node row hashing another node (and the permutation of that input).
         let f = edited(|m, p| {
-            let r = 3;
-            let row = row_of(m, r);
-            row.node[0] += F::ONE;
-            let (l, rr) = if row.bit == F::ZERO {
-                (row.node, row.sibling)
-            } else {
-                (row.sibling, row.node)
-            };
-            let mut input = [F::ZERO; 24];
-            input[..DIGEST].copy_from_slice(&l);
-            input[DIGEST..2 * DIGEST].copy_from_slice(&rr);
-            row.input = input;
-            let out = PermFiller::shared24()
-                .fill(&mut p.values[r * PERM24_COLS..(r + 1) * PERM24_COLS], input);
-            row.output.copy_from_slice(&out[..PERM24_BUS_OUTPUTS]);
+            row_of(m, 3).node[0] += F::ONE;
+            row_of(m, 3).input[0] += F::ONE;
+            row_of(m, 3).input[9] += F::ONE;
+            repermute(m, p, 3);
         });
-        assert!(has_constraint_failure(&f), "{f:?}");
         assert!(
-            f.iter().all(|x| matches!(x, Failed::Constraint(0, _))),
+            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
             "{f:?}"
         );
+        // A later absorb row not carrying the sponge's capacity.
+        let f = edited(|m, p| {
+            row_of(m, 1).input[20] += F::ONE;
+            repermute(m, p, 1);
+        });
+        assert!(
+            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
+            "{f:?}"
+        );
+        // A later absorb row whose uncovered rate position is not the carried state.
+        let f = edited(|m, p| {
+            row_of(m, 1).input[10] += F::ONE;
+            repermute(m, p, 1);
+        });
+        assert!(
+            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
+            "{f:?}"
+        );
+        // An inject row compressing another group digest.
+        let f = edited(|m, p| {
+            row_of(m, 5).input[9] += F::ONE;
+            repermute(m, p, 5);
+        });
+        assert!(
+            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
+            "{f:?}"
+        );
+        // A chunk with a value past its length (row 9 absorbs one value).
+        let f = edited(|m, _| row_of(m, 9).chunk[3] = F::ONE);
+        assert!(
+            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
+            "{f:?}"
+        );
+        // A bit flipped alone, and a bit on a row that is not a node.
+        let f = edited(|m, _| {
+            let b = row_of(m, 6).bit;
+            row_of(m, 6).bit = F::ONE - b;
+        });
+        assert!(
+            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
+            "{f:?}"
+        );
+        let f = edited(|m, _| row_of(m, 4).bit = F::ONE);
+        assert!(
+            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
+            "{f:?}"
+        );
+        // `prev` not the previous row's output.
+        let f = edited(|m, _| row_of(m, 7).prev[2] += F::ONE);
+        assert!(only_constraints(&f), "{f:?}");
+        // An index not constant down the block.
+        let f = edited(|m, _| row_of(m, 8).index += F::ONE);
+        assert!(only_constraints(&f), "{f:?}");
     }
 
     #[test]
     fn an_output_the_permutation_did_not_produce_fails_the_permutation_bus() {
-        // The last row of opening 0 claims the honest root as its output while its input is
-        // another: only the permutation bus can tell.
         let f = edited(|m, _| {
-            let row = row_of(m, DEPTH);
-            row.sibling[0] += F::ONE;
-            let swap = row.bit == F::ONE;
-            let (l, r) = if swap {
-                (row.sibling, row.node)
-            } else {
-                (row.node, row.sibling)
-            };
-            row.input[..DIGEST].copy_from_slice(&l);
-            row.input[DIGEST..2 * DIGEST].copy_from_slice(&r);
+            row_of(m, 12).output[20] += F::ONE;
+            row_of(m, 13).prev[20] += F::ONE;
         });
-        assert_eq!(f, BTreeSet::from([Failed::Bus(PERM24_BUS)]));
-    }
-
-    #[test]
-    fn a_short_path_or_a_wrong_bit_fails_a_constraint() {
-        // Opening 0 ends one level early.
-        let f = edited(|m, _| {
-            row_of(m, DEPTH - 1).last = F::ONE;
-        });
-        assert!(has_constraint_failure(&f), "{f:?}");
-        // A bit flipped without changing the input it selects.
-        let f = edited(|m, _| {
-            let row = row_of(m, 2);
-            row.bit = F::ONE - row.bit;
-        });
-        assert!(has_constraint_failure(&f), "{f:?}");
-        // A leaf row whose input is not its values.
-        let f = edited(|m, _| {
-            row_of(m, 0).input[0] += F::ONE;
-        });
-        assert!(has_constraint_failure(&f), "{f:?}");
-        // A leaf absorbing a nonzero element past the row's length.
-        let f = edited(|m, _| {
-            for r in 0..=DEPTH {
-                row_of(m, r).values[LEAF_LEN] = F::ONE;
-            }
-        });
-        assert!(has_constraint_failure(&f), "{f:?}");
+        assert_eq!(f, BTreeSet::from([PERMS]));
     }
 
     #[test]
     fn forged_traces_do_not_verify() {
-        // A wrong sibling: every constraint holds, the LogUp sum does not.
-        let (mut openings, claims) = honest(&INDICES);
-        openings[0].siblings[5][8] += F::ONE;
-        let b = batch(&openings, &claims, |_, _| {});
+        let real = real_openings(&INDICES);
+        let mut o = openings(&real);
+        o[0].siblings[5][8] += F::ONE;
+        let b = batch(&real, &o, |_, _| {});
         assert_eq!(
             b.prove_and_verify().unwrap_err(),
             "Lookup(TerminalSumNonZero)"
         );
-        // A short path: the Merkle AIR's constraints do not match its quotient at zeta.
-        let b = batch(&honest(&INDICES).0, &claims, |m, _| {
-            row_of(m, DEPTH - 1).last = F::ONE;
-        });
+        let b = batch(&real, &openings(&real), |m, _| row_of(m, 8).index += F::ONE);
         assert_eq!(
             b.prove_and_verify().unwrap_err(),
             "Verification(OodEvaluationMismatch { index: Some(0) })"
         );
-    }
-
-    #[test]
-    fn padding_rows_receive_real_permutations() {
-        let (openings, _) = honest(&[5]);
-        let air = MerklePathAir::new(DEPTH, LEAF_LEN);
-        let (m, p, _) = air.generate_traces(&openings, 8);
-        assert_eq!(m.height(), 8);
-        assert_eq!(p.height(), 8);
-        let pad: &MerklePathCols<F> = m.values[7 * WIDTH..].borrow();
-        assert_eq!(pad.active, F::ZERO);
-        let mut zero_out = [F::ZERO; 24];
-        crate::xmss::poseidon::permute_24(&mut zero_out);
-        assert_eq!(pad.output[..], zero_out[..PERM24_BUS_OUTPUTS]);
     }
 }

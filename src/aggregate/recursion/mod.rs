@@ -15,9 +15,10 @@
 //! parent's permutation table.
 //!
 //! The verifier AIRs, one file each, as they are written:
-//! - [`merkle::MerklePathAir`]: openings of single-height Poseidon1-24 Merkle trees (the FRI
-//!   commit-phase trees' shape) with rows of at most 15 elements, checked on the permutation
-//!   bus and sent as claims `(values, index, root)`.
+//! - [`merkle::MmcsOpeningAir`]: batch openings of Poseidon1-24 Merkle commitments (matrices of
+//!   several heights, rows of any width), one block of permutation rows per opening in a
+//!   verifier-fixed schedule, sending the opened values and the claim `(opening, index, root)`
+//!   on buses for the rest of the verifier to receive.
 
 use std::cell::RefCell;
 
