@@ -594,142 +594,21 @@ mod tests {
     //! the FRI verifier on a proof of the forged traces.
 
     use std::collections::BTreeSet;
-    use std::panic::{catch_unwind, AssertUnwindSafe};
 
-    use p3_batch_stark::{
-        prove_batch, verify_batch, CommonData, ProverData, ProverOnlyData, StarkInstance,
-    };
     use p3_commit::Mmcs;
-    use p3_lookup::debug_util::{check_lookups, LookupDebugInstance};
-    use p3_lookup::{Kind, LogUpGadget, Lookups};
     use p3_matrix::Dimensions;
 
     use super::*;
     use crate::aggregate::air::perm::Perm24TableAir;
-    use crate::aggregate::field::Challenge;
-    use crate::aggregate::fri::config::{stark_config, FriHash, Poseidon1};
-    use crate::aggregate::preset::Preset;
-
-    /// Verifier-known messages received on `bus`: the tuples as periodic columns (period =
-    /// height) with committed mirrors (p3-lookup reads no periodic column in a message), and a
-    /// periodic `present` count.
-    #[derive(Clone)]
-    struct KnownAir {
-        bus: &'static str,
-        width: usize,
-        periodic: Vec<Vec<F>>,
-    }
-
-    impl KnownAir {
-        fn new(bus: &'static str, width: usize, tuples: &[Vec<F>], height: usize) -> Self {
-            let mut periodic = vec![vec![F::ZERO; height]; width + 1];
-            for (r, t) in tuples.iter().enumerate() {
-                for (i, &v) in t.iter().enumerate() {
-                    periodic[i][r] = v;
-                }
-                periodic[width][r] = F::ONE;
-            }
-            Self {
-                bus,
-                width,
-                periodic,
-            }
-        }
-        fn trace(&self) -> RowMajorMatrix<F> {
-            let h = self.periodic[0].len();
-            let w = self.width + 1;
-            let mut v = F::zero_vec(h * w);
-            for (r, row) in v.chunks_exact_mut(w).enumerate() {
-                for (c, x) in row.iter_mut().enumerate() {
-                    *x = self.periodic[c][r];
-                }
-            }
-            RowMajorMatrix::new(v, w)
-        }
-    }
-
-    impl BaseAir<F> for KnownAir {
-        fn width(&self) -> usize {
-            self.width + 1
-        }
-        fn num_periodic_columns(&self) -> usize {
-            self.width + 1
-        }
-        fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
-            Cow::Borrowed(&self.periodic)
-        }
-        fn main_next_row_columns(&self) -> Vec<usize> {
-            Vec::new()
-        }
-        fn max_constraint_degree(&self) -> Option<usize> {
-            Some(3)
-        }
-    }
-
-    impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for KnownAir {
-        fn eval(&self, builder: &mut AB) {
-            let main = builder.main();
-            let row: Vec<AB::Var> = main.current_slice().to_vec();
-            let per = crate::aggregate::air::periodic_exprs(builder);
-            for (c, p) in row.iter().zip(per) {
-                builder.assert_eq(*c, p);
-            }
-            PermutationCheckBus::new(self.bus).receive(
-                builder,
-                row[..self.width].to_vec(),
-                Count::bounded(row[self.width].into(), 1),
-            );
-        }
-    }
-
-    /// The four AIRs of the test batch.
-    #[derive(Clone)]
-    enum TestAir {
-        Mmcs(MmcsOpeningAir),
-        Perm(Perm24TableAir),
-        Known(KnownAir),
-    }
-
-    macro_rules! dispatch {
-        ($self:expr, $a:ident => $e:expr) => {
-            match $self {
-                TestAir::Mmcs($a) => $e,
-                TestAir::Perm($a) => $e,
-                TestAir::Known($a) => $e,
-            }
-        };
-    }
-
-    impl BaseAir<F> for TestAir {
-        fn width(&self) -> usize {
-            dispatch!(self, a => BaseAir::<F>::width(a))
-        }
-        fn num_periodic_columns(&self) -> usize {
-            dispatch!(self, a => BaseAir::<F>::num_periodic_columns(a))
-        }
-        fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
-            dispatch!(self, a => BaseAir::<F>::periodic_columns(a))
-        }
-        fn main_next_row_columns(&self) -> Vec<usize> {
-            dispatch!(self, a => BaseAir::<F>::main_next_row_columns(a))
-        }
-        fn max_constraint_degree(&self) -> Option<usize> {
-            dispatch!(self, a => BaseAir::<F>::max_constraint_degree(a))
-        }
-    }
-
-    impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for TestAir {
-        fn eval(&self, builder: &mut AB) {
-            dispatch!(self, a => a.eval(builder))
-        }
-    }
+    use crate::aggregate::fri::config::{FriHash, Poseidon1};
+    use crate::aggregate::recursion::harness::{
+        has_constraint, only_constraints, Batch, Failed, KnownAir, TestAir, MIN_HEIGHT,
+    };
 
     /// `(height, width)` in commitment order: the groups are 64 (20 + 3 = 23 values, two
     /// chunks), 16 (7, one chunk) and 8 (31, three chunks).
     const DIMS: [(usize, usize); 4] = [(64, 20), (16, 7), (64, 3), (8, 31)];
     const DEPTH: usize = 6;
-    /// The default FRI preset's smallest trace (its final polynomial and blowup).
-    const MIN_HEIGHT: usize = 128;
     const INDICES: [usize; 3] = [0, 37, 63];
 
     /// An opening as Plonky3 makes and checks it, and the root it opens against.
@@ -812,23 +691,9 @@ mod tests {
         (claims, chunks)
     }
 
-    #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-    enum Failed {
-        /// A constraint of the opening AIR (instance 0), by index in `eval`.
-        Constraint(usize),
-        /// A constraint of another instance.
-        Other(usize),
-        Bus(&'static str),
-    }
-
     const CLAIMS: Failed = Failed::Bus(MERKLE_OPENING_BUS);
     const VALUES: Failed = Failed::Bus(MERKLE_VALUES_BUS);
     const PERMS: Failed = Failed::Bus(PERM24_FULL_BUS);
-
-    struct Batch {
-        airs: Vec<TestAir>,
-        traces: Vec<RowMajorMatrix<F>>,
-    }
 
     /// The batch asking for the honest openings' claims and values, with the AIR's traces of
     /// `openings` edited by `edit` (the opening trace and the permutation table).
@@ -841,8 +706,8 @@ mod tests {
         let (mut trace, mut perm, _, _) = air.generate_traces(openings, MIN_HEIGHT);
         edit(&mut trace, &mut perm);
         let (claims, chunks) = expected(real);
-        let claims = KnownAir::new(MERKLE_OPENING_BUS, CLAIM_WIDTH, &claims, MIN_HEIGHT);
-        let chunks = KnownAir::new(MERKLE_VALUES_BUS, VALUES_WIDTH, &chunks, MIN_HEIGHT);
+        let claims = KnownAir::new(MERKLE_OPENING_BUS, CLAIM_WIDTH, false, &claims);
+        let chunks = KnownAir::new(MERKLE_VALUES_BUS, VALUES_WIDTH, false, &chunks);
         let (ct, vt) = (claims.trace(), chunks.trace());
         Batch {
             airs: vec![
@@ -852,86 +717,7 @@ mod tests {
                 TestAir::Known(chunks),
             ],
             traces: vec![trace, perm, ct, vt],
-        }
-    }
-
-    impl Batch {
-        fn failed(&self) -> BTreeSet<Failed> {
-            let mut failed = BTreeSet::new();
-            for (i, (air, trace)) in self.airs.iter().zip(&self.traces).enumerate() {
-                let report = p3_air::check_all_constraints(air, trace, &[], None);
-                for f in report.failures {
-                    failed.insert(if i == 0 {
-                        Failed::Constraint(f.constraint)
-                    } else {
-                        Failed::Other(i)
-                    });
-                }
-            }
-            let lookups: Vec<Lookups<F>> = self
-                .airs
-                .iter()
-                .map(Lookups::<F>::from_air::<Challenge, _>)
-                .collect();
-            for bus in [PERM24_FULL_BUS, MERKLE_OPENING_BUS, MERKLE_VALUES_BUS] {
-                let on_bus: Vec<Vec<_>> = lookups
-                    .iter()
-                    .map(|l| {
-                        l.iter()
-                            .filter(|x| x.kind == Kind::Global(bus.to_string()))
-                            .cloned()
-                            .collect()
-                    })
-                    .collect();
-                let none = None;
-                let instances: Vec<LookupDebugInstance<'_, F>> = self
-                    .traces
-                    .iter()
-                    .zip(&on_bus)
-                    .map(|(trace, lookups)| LookupDebugInstance {
-                        main_trace: trace,
-                        preprocessed_trace: &none,
-                        public_values: &[],
-                        lookups,
-                        permutation_challenges: &[],
-                    })
-                    .collect();
-                if catch_unwind(AssertUnwindSafe(|| check_lookups(&instances))).is_err() {
-                    failed.insert(Failed::Bus(bus));
-                }
-            }
-            failed
-        }
-
-        /// Proves the batch with the default FRI preset (no prover-side checks in release) and
-        /// verifies it.
-        fn prove_and_verify(&self) -> Result<(), String> {
-            let Preset::Fri(preset) = Preset::default_preset() else {
-                unreachable!("the default preset is FRI")
-            };
-            let config = stark_config(&preset);
-            let gadget = LogUpGadget::new();
-            let lookups: Vec<Lookups<F>> = self
-                .airs
-                .iter()
-                .map(|air| {
-                    Lookups::<F>::from_air::<Challenge, _>(air).pack_same_bus_with_degree(3, |l| {
-                        gadget.constraint_degree_with_transition(l, 0)
-                    })
-                })
-                .collect();
-            let refs: Vec<&RowMajorMatrix<F>> = self.traces.iter().collect();
-            let pvs = vec![Vec::new(); self.airs.len()];
-            let instances = StarkInstance::new_multiple(&self.airs, &refs, &pvs);
-            let data = ProverData {
-                common: CommonData::new(None, lookups),
-                prover_only: ProverOnlyData::empty(),
-            };
-            let proof = catch_unwind(AssertUnwindSafe(|| prove_batch(&config, &instances, &data)))
-                .map_err(|_| "prover panicked".to_string())?
-                .map_err(|e| format!("{e:?}"))?;
-            verify_batch(&config, &self.airs, &proof, &pvs, &data.common)
-                .map_err(|e| format!("{e:?}"))
+            buses: vec![PERM24_FULL_BUS, MERKLE_OPENING_BUS, MERKLE_VALUES_BUS],
         }
     }
 
@@ -1051,10 +837,7 @@ mod tests {
             row.active = F::ZERO;
         })
         .failed();
-        assert!(
-            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
-            "{f:?}"
-        );
+        assert!(has_constraint(&f), "{f:?}");
     }
 
     /// Failures of the honest batch after `edit` changed its traces directly.
@@ -1081,10 +864,6 @@ mod tests {
         }
     }
 
-    fn only_constraints(f: &BTreeSet<Failed>) -> bool {
-        !f.is_empty() && f.iter().all(|x| matches!(x, Failed::Constraint(_)))
-    }
-
     #[test]
     fn each_input_rule_is_a_constraint() {
         // Schedule rows (block 0): 0-1 absorb, 2-3 node, 4 absorb, 5 inject, 6 node, 7-9 absorb,
@@ -1096,57 +875,36 @@ mod tests {
             row_of(m, 3).input[9] += F::ONE;
             repermute(m, p, 3);
         });
-        assert!(
-            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
-            "{f:?}"
-        );
+        assert!(has_constraint(&f), "{f:?}");
         // A later absorb row not carrying the sponge's capacity.
         let f = edited(|m, p| {
             row_of(m, 1).input[20] += F::ONE;
             repermute(m, p, 1);
         });
-        assert!(
-            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
-            "{f:?}"
-        );
+        assert!(has_constraint(&f), "{f:?}");
         // A later absorb row whose uncovered rate position is not the carried state.
         let f = edited(|m, p| {
             row_of(m, 1).input[10] += F::ONE;
             repermute(m, p, 1);
         });
-        assert!(
-            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
-            "{f:?}"
-        );
+        assert!(has_constraint(&f), "{f:?}");
         // An inject row compressing another group digest.
         let f = edited(|m, p| {
             row_of(m, 5).input[9] += F::ONE;
             repermute(m, p, 5);
         });
-        assert!(
-            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
-            "{f:?}"
-        );
+        assert!(has_constraint(&f), "{f:?}");
         // A chunk with a value past its length (row 9 absorbs one value).
         let f = edited(|m, _| row_of(m, 9).chunk[3] = F::ONE);
-        assert!(
-            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
-            "{f:?}"
-        );
+        assert!(has_constraint(&f), "{f:?}");
         // A bit flipped alone, and a bit on a row that is not a node.
         let f = edited(|m, _| {
             let b = row_of(m, 6).bit;
             row_of(m, 6).bit = F::ONE - b;
         });
-        assert!(
-            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
-            "{f:?}"
-        );
+        assert!(has_constraint(&f), "{f:?}");
         let f = edited(|m, _| row_of(m, 4).bit = F::ONE);
-        assert!(
-            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
-            "{f:?}"
-        );
+        assert!(has_constraint(&f), "{f:?}");
         // `prev` not the previous row's output.
         let f = edited(|m, _| row_of(m, 7).prev[2] += F::ONE);
         assert!(only_constraints(&f), "{f:?}");

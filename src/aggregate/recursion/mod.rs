@@ -18,7 +18,10 @@
 //! - [`merkle::MmcsOpeningAir`]: batch openings of Poseidon1-24 Merkle commitments (matrices of
 //!   several heights, rows of any width), one block of permutation rows per opening in a
 //!   verifier-fixed schedule, sending the opened values and the claim `(opening, index, root)`
-//!   on buses for the rest of the verifier to receive.
+//!   on buses for the rest of the verifier to receive;
+//! - [`duplex::DuplexAir`]: runs of the Poseidon1-24 duplex transcript in a verifier-fixed
+//!   schedule of observations and samples, receiving each observed element and sending each
+//!   sampled one by its position in the transcript.
 
 use std::cell::RefCell;
 
@@ -41,6 +44,9 @@ use super::statement::Statement;
 use super::{accept_preset, canonical_key_order, check_key_count, fri, wire};
 use crate::xmss::PublicKey;
 
+pub mod duplex;
+#[cfg(test)]
+mod harness;
 pub mod merkle;
 
 /// Width of the permutation every child-verification hash uses (leanSig's Poseidon1-24).

@@ -1,0 +1,262 @@
+//! Test harness of the verifier AIRs: a batch of one verifier AIR, the full-output permutation
+//! table and verifier-known messages on the AIR's other buses, checked constraint by constraint
+//! and bus by bus (`check_all_constraints`, `check_lookups`) and proved and verified with the
+//! default FRI preset.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use p3_air::{Air, AirBuilder, BaseAir, WindowAccess};
+use p3_batch_stark::{
+    prove_batch, verify_batch, CommonData, ProverData, ProverOnlyData, StarkInstance,
+};
+use p3_field::PrimeCharacteristicRing;
+use p3_lookup::debug_util::{check_lookups, LookupDebugInstance};
+use p3_lookup::{Count, InteractionBuilder, Kind, LogUpGadget, Lookups, PermutationCheckBus};
+use p3_matrix::dense::RowMajorMatrix;
+
+use super::duplex::DuplexAir;
+use super::merkle::MmcsOpeningAir;
+use crate::aggregate::air::perm::Perm24TableAir;
+use crate::aggregate::field::Challenge;
+use crate::aggregate::fri::config::stark_config;
+use crate::aggregate::preset::Preset;
+use crate::xmss::F;
+
+/// The default FRI preset's smallest trace (its final polynomial and blowup).
+pub const MIN_HEIGHT: usize = 128;
+
+/// Verifier-known messages sent or received on `bus`: the tuples as periodic columns (period =
+/// height) with committed mirrors (p3-lookup reads no periodic column in a message), and a
+/// periodic `present` count.
+#[derive(Clone)]
+pub struct KnownAir {
+    bus: &'static str,
+    width: usize,
+    send: bool,
+    periodic: Vec<Vec<F>>,
+}
+
+impl KnownAir {
+    /// Sends (`send`) or receives each of `tuples` once, in a table of [`MIN_HEIGHT`] rows or
+    /// more.
+    pub fn new(bus: &'static str, width: usize, send: bool, tuples: &[Vec<F>]) -> Self {
+        let height = tuples.len().max(MIN_HEIGHT).next_power_of_two();
+        let mut periodic = vec![vec![F::ZERO; height]; width + 1];
+        for (r, t) in tuples.iter().enumerate() {
+            assert_eq!(t.len(), width, "tuple width");
+            for (i, &v) in t.iter().enumerate() {
+                periodic[i][r] = v;
+            }
+            periodic[width][r] = F::ONE;
+        }
+        Self {
+            bus,
+            width,
+            send,
+            periodic,
+        }
+    }
+
+    /// The mirrors.
+    pub fn trace(&self) -> RowMajorMatrix<F> {
+        let h = self.periodic[0].len();
+        let w = self.width + 1;
+        let mut v = F::zero_vec(h * w);
+        for (r, row) in v.chunks_exact_mut(w).enumerate() {
+            for (c, x) in row.iter_mut().enumerate() {
+                *x = self.periodic[c][r];
+            }
+        }
+        RowMajorMatrix::new(v, w)
+    }
+}
+
+impl BaseAir<F> for KnownAir {
+    fn width(&self) -> usize {
+        self.width + 1
+    }
+    fn num_periodic_columns(&self) -> usize {
+        self.width + 1
+    }
+    fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
+        Cow::Borrowed(&self.periodic)
+    }
+    fn main_next_row_columns(&self) -> Vec<usize> {
+        Vec::new()
+    }
+    fn max_constraint_degree(&self) -> Option<usize> {
+        Some(3)
+    }
+}
+
+impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for KnownAir {
+    fn eval(&self, builder: &mut AB) {
+        let main = builder.main();
+        let row: Vec<AB::Var> = main.current_slice().to_vec();
+        let per = crate::aggregate::air::periodic_exprs(builder);
+        for (c, p) in row.iter().zip(per) {
+            builder.assert_eq(*c, p);
+        }
+        let bus = PermutationCheckBus::new(self.bus);
+        let count = Count::bounded(row[self.width].into(), 1);
+        if self.send {
+            bus.send(builder, row[..self.width].to_vec(), count);
+        } else {
+            bus.receive(builder, row[..self.width].to_vec(), count);
+        }
+    }
+}
+
+/// The AIRs a test batch is made of.
+#[derive(Clone)]
+pub enum TestAir {
+    Mmcs(MmcsOpeningAir),
+    Duplex(DuplexAir),
+    Perm(Perm24TableAir),
+    Known(KnownAir),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $a:ident => $e:expr) => {
+        match $self {
+            TestAir::Mmcs($a) => $e,
+            TestAir::Duplex($a) => $e,
+            TestAir::Perm($a) => $e,
+            TestAir::Known($a) => $e,
+        }
+    };
+}
+
+impl BaseAir<F> for TestAir {
+    fn width(&self) -> usize {
+        dispatch!(self, a => BaseAir::<F>::width(a))
+    }
+    fn num_periodic_columns(&self) -> usize {
+        dispatch!(self, a => BaseAir::<F>::num_periodic_columns(a))
+    }
+    fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
+        dispatch!(self, a => BaseAir::<F>::periodic_columns(a))
+    }
+    fn main_next_row_columns(&self) -> Vec<usize> {
+        dispatch!(self, a => BaseAir::<F>::main_next_row_columns(a))
+    }
+    fn max_constraint_degree(&self) -> Option<usize> {
+        dispatch!(self, a => BaseAir::<F>::max_constraint_degree(a))
+    }
+}
+
+impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for TestAir {
+    fn eval(&self, builder: &mut AB) {
+        dispatch!(self, a => a.eval(builder))
+    }
+}
+
+/// A check that failed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Failed {
+    /// A constraint of the verifier AIR under test (instance 0), by index in its `eval`.
+    Constraint(usize),
+    /// A constraint of another instance.
+    Other(usize),
+    /// A bus whose messages do not balance.
+    Bus(&'static str),
+}
+
+/// Whether every failure is a constraint of the AIR under test (and there is one).
+pub fn only_constraints(f: &BTreeSet<Failed>) -> bool {
+    !f.is_empty() && f.iter().all(|x| matches!(x, Failed::Constraint(_)))
+}
+
+/// Whether a constraint of the AIR under test failed.
+pub fn has_constraint(f: &BTreeSet<Failed>) -> bool {
+    f.iter().any(|x| matches!(x, Failed::Constraint(_)))
+}
+
+/// A batch: the AIR under test first, its traces, and the buses to check.
+pub struct Batch {
+    pub airs: Vec<TestAir>,
+    pub traces: Vec<RowMajorMatrix<F>>,
+    pub buses: Vec<&'static str>,
+}
+
+impl Batch {
+    /// Every constraint and bus that fails on the traces.
+    pub fn failed(&self) -> BTreeSet<Failed> {
+        let mut failed = BTreeSet::new();
+        for (i, (air, trace)) in self.airs.iter().zip(&self.traces).enumerate() {
+            let report = p3_air::check_all_constraints(air, trace, &[], None);
+            for f in report.failures {
+                failed.insert(if i == 0 {
+                    Failed::Constraint(f.constraint)
+                } else {
+                    Failed::Other(i)
+                });
+            }
+        }
+        let lookups: Vec<Lookups<F>> = self
+            .airs
+            .iter()
+            .map(Lookups::<F>::from_air::<Challenge, _>)
+            .collect();
+        for &bus in &self.buses {
+            let on_bus: Vec<Vec<_>> = lookups
+                .iter()
+                .map(|l| {
+                    l.iter()
+                        .filter(|x| x.kind == Kind::Global(bus.to_string()))
+                        .cloned()
+                        .collect()
+                })
+                .collect();
+            let none = None;
+            let instances: Vec<LookupDebugInstance<'_, F>> = self
+                .traces
+                .iter()
+                .zip(&on_bus)
+                .map(|(trace, lookups)| LookupDebugInstance {
+                    main_trace: trace,
+                    preprocessed_trace: &none,
+                    public_values: &[],
+                    lookups,
+                    permutation_challenges: &[],
+                })
+                .collect();
+            if catch_unwind(AssertUnwindSafe(|| check_lookups(&instances))).is_err() {
+                failed.insert(Failed::Bus(bus));
+            }
+        }
+        failed
+    }
+
+    /// Proves the batch with the default FRI preset (no prover-side checks in release) and
+    /// verifies it; the verifier's error, Debug-formatted.
+    pub fn prove_and_verify(&self) -> Result<(), String> {
+        let Preset::Fri(preset) = Preset::default_preset() else {
+            unreachable!("the default preset is FRI")
+        };
+        let config = stark_config(&preset);
+        let gadget = LogUpGadget::new();
+        let lookups: Vec<Lookups<F>> = self
+            .airs
+            .iter()
+            .map(|air| {
+                Lookups::<F>::from_air::<Challenge, _>(air).pack_same_bus_with_degree(3, |l| {
+                    gadget.constraint_degree_with_transition(l, 0)
+                })
+            })
+            .collect();
+        let refs: Vec<&RowMajorMatrix<F>> = self.traces.iter().collect();
+        let pvs = vec![Vec::new(); self.airs.len()];
+        let instances = StarkInstance::new_multiple(&self.airs, &refs, &pvs);
+        let data = ProverData {
+            common: CommonData::new(None, lookups),
+            prover_only: ProverOnlyData::empty(),
+        };
+        let proof = catch_unwind(AssertUnwindSafe(|| prove_batch(&config, &instances, &data)))
+            .map_err(|_| "prover panicked".to_string())?
+            .map_err(|e| format!("{e:?}"))?;
+        verify_batch(&config, &self.airs, &proof, &pvs, &data.common).map_err(|e| format!("{e:?}"))
+    }
+}
