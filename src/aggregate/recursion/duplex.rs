@@ -742,4 +742,83 @@ mod tests {
             "Verification(OodEvaluationMismatch { index: Some(0) })"
         );
     }
+    #[test]
+    fn a_real_child_transcript_is_reproduced_and_proves() {
+        use crate::aggregate::recursion::{child_verification_trace, PermUse, TranscriptEvent};
+        use crate::aggregate::testing::test_signer;
+        use crate::aggregate::{Aggregator, Backend, ProveOptions};
+
+        let message = *b"duplex AIR on a real transcript!";
+        let epoch = 77;
+        let mut agg = Aggregator::new(message, epoch);
+        for s in [3, 4] {
+            let (pk, sig) = test_signer(s, &message, epoch);
+            agg.add(pk, sig).unwrap();
+        }
+        let opts = ProveOptions {
+            backend: Backend::FriPoseidon1,
+            ..Default::default()
+        };
+        let proof = agg.prove(&opts).unwrap();
+        let child = child_verification_trace(proof.as_bytes(), &agg.public_keys(), &message, epoch)
+            .unwrap();
+        let (ops, observed) = child.transcript_ops();
+        let air = DuplexAir::new(TranscriptShape::new(&ops));
+        let n = air.shape().duplexings().len();
+        let (trace, perm, received, sent) =
+            air.generate_traces(std::slice::from_ref(&observed), MIN_HEIGHT);
+
+        // Permutation for permutation, the transcript the verifier ran.
+        let recorded: Vec<[F; 24]> = child
+            .permutations()
+            .iter()
+            .filter(|(u, _)| *u == PermUse::Transcript)
+            .map(|(_, input)| *input)
+            .collect();
+        let ours: Vec<[F; 24]> = (0..n)
+            .map(|r| {
+                let row: &DuplexCols<F> = trace.values[r * WIDTH..(r + 1) * WIDTH].borrow();
+                row.input
+            })
+            .collect();
+        assert_eq!(ours, recorded);
+        // Sample for sample, and every observation received.
+        let samples: Vec<F> = child
+            .transcript()
+            .iter()
+            .filter_map(|e| match e {
+                TranscriptEvent::Sample(v) => Some(*v),
+                TranscriptEvent::Observe(_) => None,
+            })
+            .collect();
+        let mut by_position = sent.clone();
+        by_position.sort_by_key(|m| p3_field::PrimeField32::as_canonical_u32(&m[1]));
+        assert_eq!(
+            by_position.iter().map(|m| m[2]).collect::<Vec<_>>(),
+            samples
+        );
+        assert_eq!(received.len(), observed.len());
+
+        // Proved and verified with verifier-known observations and samples.
+        let to_vecs = |ms: &[TranscriptMessage]| ms.iter().map(|m| m.to_vec()).collect::<Vec<_>>();
+        let providers = KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, true, &to_vecs(&received));
+        let users = KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, false, &to_vecs(&sent));
+        let (pt, ut) = (providers.trace(), users.trace());
+        let b = Batch {
+            airs: vec![
+                TestAir::Duplex(air),
+                TestAir::Perm(Perm24TableAir::full_output()),
+                TestAir::Known(providers),
+                TestAir::Known(users),
+            ],
+            traces: vec![trace, perm, pt, ut],
+            buses: vec![
+                PERM24_FULL_BUS,
+                TRANSCRIPT_OBSERVE_BUS,
+                TRANSCRIPT_SAMPLE_BUS,
+            ],
+        };
+        assert_eq!(b.failed(), BTreeSet::new());
+        b.prove_and_verify().unwrap();
+    }
 }

@@ -25,17 +25,20 @@
 
 use std::cell::RefCell;
 
-use p3_challenger::DuplexChallenger;
-use p3_field::{Field, PackedValue};
-use p3_merkle_tree::{MerkleTreeMmcs, PrunedMerklePaths};
+use p3_challenger::{
+    CanObserve, CanSample, CanSampleBits, DuplexChallenger, FieldChallenger, GrindingChallenger,
+};
+use p3_field::{BasedVectorSpace, Field, PackedValue, PrimeField64};
+
+use super::field::Challenge;
+use p3_merkle_tree::{MerkleCap, MerkleTreeMmcs, PrunedMerklePaths};
 use p3_symmetric::{
     CryptographicPermutation, PaddingFreeSponge, Permutation, TruncatedPermutation,
 };
 
 use super::field::Val;
 use super::fri::config::{
-    fri_config_from, poseidon1_challenger, FriHash, Perm24, POSEIDON1_DIGEST_ELEMS, POSEIDON1_RATE,
-    TRANSCRIPT_DOMAIN,
+    fri_config_from, FriHash, Perm24, POSEIDON1_DIGEST_ELEMS, POSEIDON1_RATE, TRANSCRIPT_DOMAIN,
 };
 use super::options::{MerkleHash, VerifyError, VerifyOptions};
 use super::preset::{FriPreset, Preset};
@@ -92,11 +95,89 @@ impl PermUse {
 /// One recorded permutation: its use and its input state (the output is the permutation of it).
 pub type RecordedPerm = (PermUse, [Val; CHILD_PERM_WIDTH]);
 
+/// One operation of the Fiat-Shamir transcript, with its base-field element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TranscriptEvent {
+    /// An element absorbed.
+    Observe(Val),
+    /// An element sampled (an extension-field challenge is five, coefficient 0 first; sampled
+    /// bits are the low bits of one).
+    Sample(Val),
+}
+
 thread_local! {
     /// The permutations recorded on this thread while [`child_verification_trace`] runs (the
     /// verifier is sequential: Plonky3 0.8's batch-STARK, FRI and Merkle verifiers spawn no
     /// work).
     static RECORDING: RefCell<Option<Vec<RecordedPerm>>> = const { RefCell::new(None) };
+    /// The transcript operations recorded on this thread, likewise.
+    static TRANSCRIPT: RefCell<Option<Vec<TranscriptEvent>>> = const { RefCell::new(None) };
+}
+
+fn log_event(e: TranscriptEvent) {
+    TRANSCRIPT.with(|t| {
+        if let Some(log) = t.borrow_mut().as_mut() {
+            log.push(e);
+        }
+    });
+}
+
+/// The Poseidon1-24 duplex transcript with every observed and sampled element recorded, each
+/// operation reduced to the base-field ones exactly as `DuplexChallenger` performs them.
+#[derive(Clone)]
+struct LoggedChallenger {
+    inner: DuplexChallenger<Val, TracedPerm, CHILD_PERM_WIDTH, POSEIDON1_RATE>,
+}
+
+impl CanObserve<Val> for LoggedChallenger {
+    fn observe(&mut self, value: Val) {
+        log_event(TranscriptEvent::Observe(value));
+        self.inner.observe(value);
+    }
+}
+
+impl CanSample<Val> for LoggedChallenger {
+    fn sample(&mut self) -> Val {
+        let v: Val = self.inner.sample();
+        log_event(TranscriptEvent::Sample(v));
+        v
+    }
+}
+
+impl CanSampleBits<usize> for LoggedChallenger {
+    /// `DuplexChallenger`'s: the low `bits` bits of one sampled element.
+    fn sample_bits(&mut self, bits: usize) -> usize {
+        let v: Val = self.sample();
+        (v.as_canonical_u64() as usize) & ((1usize << bits) - 1)
+    }
+}
+
+impl FieldChallenger<Val> for LoggedChallenger {}
+
+impl CanObserve<MerkleCap<Val, [Val; POSEIDON1_DIGEST_ELEMS]>> for LoggedChallenger {
+    /// `DuplexChallenger`'s: every element of every root, in order.
+    fn observe(&mut self, cap: MerkleCap<Val, [Val; POSEIDON1_DIGEST_ELEMS]>) {
+        for root in cap.roots() {
+            for &v in root {
+                self.observe(v);
+            }
+        }
+    }
+}
+
+impl CanSample<Challenge> for LoggedChallenger {
+    /// `DuplexChallenger`'s: five base-field samples, coefficient 0 first.
+    fn sample(&mut self) -> Challenge {
+        Challenge::from_basis_coefficients_fn(|_| CanSample::<Val>::sample(self))
+    }
+}
+
+impl GrindingChallenger for LoggedChallenger {
+    type Witness = Val;
+    /// The prover's search (not recorded; only verification is).
+    fn grind(&mut self, bits: usize) -> Val {
+        self.inner.grind(bits)
+    }
 }
 
 /// Poseidon1-24 that records each input state on this thread while a recording is open, tagged
@@ -170,12 +251,21 @@ impl FriHash for TracedPoseidon1 {
     const HASH: MerkleHash = MerkleHash::Poseidon1;
     type Digest = [Val; POSEIDON1_DIGEST_ELEMS];
     type Mmcs = TracedMmcs;
-    type Challenger = DuplexChallenger<Val, TracedPerm, CHILD_PERM_WIDTH, POSEIDON1_RATE>;
+    type Challenger = LoggedChallenger;
     fn mmcs(cap_height: usize) -> TracedMmcs {
         traced_mmcs(cap_height, PermUse::TraceLeaf, PermUse::TraceNode)
     }
+    /// The domain separator is observed through the log, so that the recorded transcript
+    /// starts from the zero state.
     fn challenger(domain: &[u8]) -> Self::Challenger {
-        poseidon1_challenger(TracedPerm::new(PermUse::Transcript), domain)
+        let mut c = LoggedChallenger {
+            inner: DuplexChallenger::new(TracedPerm::new(PermUse::Transcript)),
+        };
+        for &b in domain {
+            c.observe(Val::new(u32::from(b)));
+        }
+        c.observe(Val::new(domain.len() as u32));
+        c
     }
     fn paths_to_wire(p: &PrunedMerklePaths<Val, POSEIDON1_DIGEST_ELEMS>) -> Vec<[u8; 36]> {
         wire::paths_to_wire(p)
@@ -214,6 +304,7 @@ pub fn check_child_preset(preset: &Preset) -> Result<&FriPreset, VerifyError> {
 pub struct ChildVerificationTrace {
     preset: FriPreset,
     permutations: Vec<RecordedPerm>,
+    transcript: Vec<TranscriptEvent>,
 }
 
 impl ChildVerificationTrace {
@@ -225,6 +316,32 @@ impl ChildVerificationTrace {
     /// domain separator first).
     pub fn permutations(&self) -> &[RecordedPerm] {
         &self.permutations
+    }
+    /// Every element the transcript observed or sampled, in order, from the domain separator
+    /// on.
+    pub fn transcript(&self) -> &[TranscriptEvent] {
+        &self.transcript
+    }
+    /// The transcript's operations as [`duplex::Op`]s (runs of observations and samples) and
+    /// its observed elements in order: what [`duplex::DuplexAir`] takes.
+    pub fn transcript_ops(&self) -> (Vec<duplex::Op>, Vec<Val>) {
+        let mut ops: Vec<duplex::Op> = Vec::new();
+        let mut observed = Vec::new();
+        for e in &self.transcript {
+            match (e, ops.last_mut()) {
+                (TranscriptEvent::Observe(v), Some(duplex::Op::Observe(n))) => {
+                    *n += 1;
+                    observed.push(*v);
+                }
+                (TranscriptEvent::Observe(v), _) => {
+                    ops.push(duplex::Op::Observe(1));
+                    observed.push(*v);
+                }
+                (TranscriptEvent::Sample(_), Some(duplex::Op::Sample(n))) => *n += 1,
+                (TranscriptEvent::Sample(_), _) => ops.push(duplex::Op::Sample(1)),
+            }
+        }
+        (ops, observed)
     }
     /// Number of permutations evaluated for `usage`.
     pub fn count(&self, usage: PermUse) -> usize {
@@ -275,6 +392,7 @@ pub fn child_verification_trace(
     let decoded = fri::decode_against::<TracedPoseidon1>(&fri_preset, proof, &stmt)?;
     let cap = usize::from(fri_preset.merkle_cap_height);
     RECORDING.with(|r| *r.borrow_mut() = Some(Vec::new()));
+    TRANSCRIPT.with(|t| *t.borrow_mut() = Some(Vec::new()));
     let result = catch_verifier(|| {
         let config = fri_config_from::<TracedPoseidon1>(
             &fri_preset,
@@ -293,9 +411,13 @@ pub fn child_verification_trace(
     let permutations = RECORDING
         .with(|r| r.borrow_mut().take())
         .unwrap_or_default();
+    let transcript = TRANSCRIPT
+        .with(|t| t.borrow_mut().take())
+        .unwrap_or_default();
     result?;
     Ok(ChildVerificationTrace {
         preset: fri_preset,
         permutations,
+        transcript,
     })
 }
