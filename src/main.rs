@@ -589,6 +589,14 @@ fn bench(a: BenchArgs) -> CmdResult {
                 "as a child:    {} width-24 permutations to verify it ({uses})",
                 t.len()
             );
+            let (ops, observed) = t.transcript_ops();
+            let shape = recursion::duplex::TranscriptShape::new(&ops);
+            println!(
+                "               transcript: {} duplexings, {} elements observed, {} sampled",
+                shape.duplexings().len(),
+                observed.len(),
+                shape.len() - observed.len()
+            );
         }
         match rss_mib {
             Some(m) => println!("peak RSS:      {m:.1} MiB"),
