@@ -82,6 +82,18 @@ pub(crate) fn periodic_exprs<AB: AirBuilder>(builder: &AB) -> Vec<AB::Expr> {
         .collect()
 }
 
+/// Periodic columns in the column-major form `BaseAir::periodic_columns` returns, from `rows`,
+/// one period of `width`-value rows laid out row after row (as the AIRs fill them through their
+/// periodic-column structs).
+pub(crate) fn column_major(rows: &[F], width: usize) -> std::sync::Arc<Vec<Vec<F>>> {
+    let period = rows.len() / width;
+    std::sync::Arc::new(
+        (0..width)
+            .map(|c| (0..period).map(|r| rows[r * width + c]).collect())
+            .collect(),
+    )
+}
+
 /// Number of AIR instances in every aggregate proof (signature, chain, table, permutation).
 pub const NUM_INSTANCES: usize = 4;
 

@@ -279,12 +279,8 @@ impl SigAir {
                 }
             }
         }
-        // Column-major, as `BaseAir::periodic_columns` returns them.
-        let per: Vec<Vec<F>> = (0..NUM_PERIODIC)
-            .map(|c| (0..BLOCK).map(|r| rows[r * NUM_PERIODIC + c]).collect())
-            .collect();
         Self {
-            periodic: std::sync::Arc::new(per),
+            periodic: super::column_major(&rows, NUM_PERIODIC),
             capacity: sponge_capacity_value(),
             leaf_tweak: tree_tweak(0, epoch),
             message_fe: encode_message(message),

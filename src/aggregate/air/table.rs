@@ -100,12 +100,8 @@ impl TableAir {
             };
             p.tweak_valid = F::ONE;
         }
-        // Column-major, as `BaseAir::periodic_columns` returns them.
-        let periodic: Vec<Vec<F>> = (0..NUM_PERIODIC)
-            .map(|c| (0..TABLE_HEIGHT).map(|r| rows[r * NUM_PERIODIC + c]).collect())
-            .collect();
         Self {
-            periodic: std::sync::Arc::new(periodic),
+            periodic: super::column_major(&rows, NUM_PERIODIC),
         }
     }
 

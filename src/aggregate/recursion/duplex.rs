@@ -39,7 +39,6 @@ use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
 
 use crate::aggregate::air::perm::{PermFiller, PERM24_COLS};
-use crate::aggregate::air::PERM24_FULL_BUS;
 use crate::aggregate::fri::config::POSEIDON1_RATE;
 use crate::xmss::F;
 
@@ -234,12 +233,9 @@ impl DuplexAir {
                 p.out_present[i] = F::ONE;
             }
         }
-        let periodic = (0..NUM_PERIODIC)
-            .map(|c| (0..period).map(|r| rows[r * NUM_PERIODIC + c]).collect())
-            .collect();
         Self {
             shape,
-            periodic: std::sync::Arc::new(periodic),
+            periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
         }
     }
 
@@ -408,13 +404,7 @@ where
         t.assert_zero(within.clone() * (next.transcript - row.transcript));
         t.assert_zero(within * (next.active - row.active));
 
-        let perm: Vec<AB::Expr> = row
-            .input
-            .iter()
-            .chain(&row.output)
-            .map(|&v| v.into())
-            .collect();
-        PermutationCheckBus::new(PERM24_FULL_BUS).receive(builder, perm, 1);
+        super::receive_permutation(builder, &row.input, &row.output);
         for i in 0..RATE {
             PermutationCheckBus::new(TRANSCRIPT_OBSERVE_BUS).receive(
                 builder,
@@ -441,6 +431,7 @@ mod tests {
 
     use super::*;
     use crate::aggregate::air::perm::Perm24TableAir;
+    use crate::aggregate::air::PERM24_FULL_BUS;
     use crate::aggregate::fri::config::Poseidon1Challenger;
     use crate::aggregate::recursion::harness::{
         has_constraint, only_constraints, Batch, Failed, KnownAir, TestAir, MIN_HEIGHT,

@@ -53,7 +53,6 @@ use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
 
 use crate::aggregate::air::perm::{PermFiller, PERM24_COLS};
-use crate::aggregate::air::PERM24_FULL_BUS;
 use crate::aggregate::fri::config::{POSEIDON1_DIGEST_ELEMS, POSEIDON1_RATE};
 use crate::xmss::F;
 
@@ -314,13 +313,10 @@ impl MmcsOpeningAir {
                 }
             }
         }
-        let periodic = (0..NUM_PERIODIC)
-            .map(|c| (0..period).map(|r| rows[r * NUM_PERIODIC + c]).collect())
-            .collect();
         Ok(Self {
             shape,
             dims: dims.to_vec(),
-            periodic: std::sync::Arc::new(periodic),
+            periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
         })
     }
 
@@ -556,13 +552,7 @@ where
         // rem = rem' on other rows, 2 rem' + bit on node rows (bit is 0 elsewhere).
         t.assert_zero(within * (row.rem - next.rem * (one.clone() + p.node_row.clone()) - row.bit));
 
-        let perm: Vec<AB::Expr> = row
-            .input
-            .iter()
-            .chain(&row.output)
-            .map(|&v| v.into())
-            .collect();
-        PermutationCheckBus::new(PERM24_FULL_BUS).receive(builder, perm, 1);
+        super::receive_permutation(builder, &row.input, &row.output);
         let chunk: Vec<AB::Expr> = [row.opening, row.offset]
             .iter()
             .chain(&row.chunk)
@@ -600,6 +590,7 @@ mod tests {
 
     use super::*;
     use crate::aggregate::air::perm::Perm24TableAir;
+    use crate::aggregate::air::PERM24_FULL_BUS;
     use crate::aggregate::fri::config::{FriHash, Poseidon1};
     use crate::aggregate::recursion::harness::{
         has_constraint, only_constraints, Batch, Failed, KnownAir, TestAir, MIN_HEIGHT,

@@ -52,6 +52,18 @@ pub mod duplex;
 mod harness;
 pub mod merkle;
 
+/// Receives the permutation `input -> output` from the full-output permutation table (bus
+/// `"poseidon1-24-full"`, [`crate::aggregate::air::perm::Perm24TableAir::full_output`]), once:
+/// what every verifier AIR row does.
+fn receive_permutation<AB>(builder: &mut AB, input: &[AB::Var; 24], output: &[AB::Var; 24])
+where
+    AB: p3_air::AirBuilder + p3_lookup::InteractionBuilder,
+{
+    let message: Vec<AB::Expr> = input.iter().chain(output).map(|&v| v.into()).collect();
+    p3_lookup::PermutationCheckBus::new(crate::aggregate::air::PERM24_FULL_BUS)
+        .receive(builder, message, 1);
+}
+
 /// Width of the permutation every child-verification hash uses (leanSig's Poseidon1-24).
 pub const CHILD_PERM_WIDTH: usize = 24;
 
