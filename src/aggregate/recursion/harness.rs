@@ -1,7 +1,7 @@
 //! Test harness of the verifier AIRs: a batch of one verifier AIR, the full-output permutation
 //! table and verifier-known messages on the AIR's other buses, checked constraint by constraint
-//! and bus by bus (`check_all_constraints`, `check_lookups`) and proved and verified with the
-//! default FRI preset.
+//! and bus by bus (`check_all_constraints`, `check_lookups`) and proved and verified under FRI
+//! over Keccak and FRI over Poseidon1 (a parent proof will be the latter).
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -20,8 +20,9 @@ use super::duplex::DuplexAir;
 use super::merkle::MmcsOpeningAir;
 use crate::aggregate::air::perm::Perm24TableAir;
 use crate::aggregate::field::Challenge;
-use crate::aggregate::fri::config::stark_config;
+use crate::aggregate::fri::config::{fri_config, FriHash, Keccak, Poseidon1};
 use crate::aggregate::preset::Preset;
+use crate::aggregate::{Backend, ProveOptions};
 use crate::xmss::F;
 
 /// The default FRI preset's smallest trace (its final polynomial and blowup).
@@ -230,13 +231,27 @@ impl Batch {
         failed
     }
 
-    /// Proves the batch with the default FRI preset (no prover-side checks in release) and
-    /// verifies it; the verifier's error, Debug-formatted.
+    /// Proves the batch and verifies it under both FRI proof systems, the default preset over
+    /// Keccak and the recursion-ready one over Poseidon1 (no prover-side checks in release); the
+    /// verifier's error, Debug-formatted, which must be the same under both.
     pub fn prove_and_verify(&self) -> Result<(), String> {
-        let Preset::Fri(preset) = Preset::default_preset() else {
-            unreachable!("the default preset is FRI")
+        let keccak = self.prove_and_verify_with::<Keccak>(Preset::default_preset());
+        let poseidon1 = self.prove_and_verify_with::<Poseidon1>(
+            Preset::from_options(&ProveOptions {
+                backend: Backend::FriPoseidon1,
+                ..Default::default()
+            })
+            .expect("the recursion-ready default preset"),
+        );
+        assert_eq!(keccak, poseidon1, "the two FRI proof systems disagree");
+        keccak
+    }
+
+    fn prove_and_verify_with<H: FriHash>(&self, preset: Preset) -> Result<(), String> {
+        let Preset::Fri(preset) = preset else {
+            unreachable!("a FRI preset")
         };
-        let config = stark_config(&preset);
+        let config = fri_config::<H>(&preset);
         let gadget = LogUpGadget::new();
         let lookups: Vec<Lookups<F>> = self
             .airs
