@@ -373,6 +373,10 @@ impl MmcsOpeningAir {
             index: 0,
             siblings: vec![[F::ZERO; DIGEST]; self.shape.depth],
         };
+        // The periodic values of each row of a block, read once rather than per row.
+        let schedule_rows: Vec<Vec<F>> = (0..period)
+            .map(|r| self.periodic.iter().map(|c| c[r]).collect())
+            .collect();
         let mut prev = [F::ZERO; WIDTH24];
         for b in 0..height / period {
             let (o, active) = match openings.get(b) {
@@ -443,8 +447,7 @@ impl MmcsOpeningAir {
                 row.input = input;
                 row.output = out;
                 prev = out;
-                let p_row = self.periodic_row(r);
-                let p: &MmcsOpeningPeriodic<F> = p_row.as_slice().borrow();
+                let p: &MmcsOpeningPeriodic<F> = schedule_rows[r].as_slice().borrow();
                 if p.sets_node == F::ONE {
                     node.copy_from_slice(&out[..DIGEST]);
                 }
@@ -466,10 +469,6 @@ impl MmcsOpeningAir {
             claims,
             chunks,
         )
-    }
-
-    fn periodic_row(&self, r: usize) -> Vec<F> {
-        self.periodic.iter().map(|c| c[r]).collect()
     }
 }
 
