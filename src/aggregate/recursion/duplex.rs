@@ -735,24 +735,10 @@ mod tests {
     }
     #[test]
     fn a_real_child_transcript_is_reproduced_and_proves() {
-        use crate::aggregate::recursion::{child_verification_trace, PermUse, TranscriptEvent};
-        use crate::aggregate::testing::test_signer;
-        use crate::aggregate::{Aggregator, Backend, ProveOptions};
+        use crate::aggregate::recursion::harness::real_child;
+        use crate::aggregate::recursion::{PermUse, TranscriptEvent};
 
-        let message = *b"duplex AIR on a real transcript!";
-        let epoch = 77;
-        let mut agg = Aggregator::new(message, epoch);
-        for s in [3, 4] {
-            let (pk, sig) = test_signer(s, &message, epoch);
-            agg.add(pk, sig).unwrap();
-        }
-        let opts = ProveOptions {
-            backend: Backend::FriPoseidon1,
-            ..Default::default()
-        };
-        let proof = agg.prove(&opts).unwrap();
-        let child = child_verification_trace(proof.as_bytes(), &agg.public_keys(), &message, epoch)
-            .unwrap();
+        let child = real_child(*b"duplex AIR on a real transcript!", 77);
         let (ops, observed) = child.transcript_ops();
         let air = DuplexAir::new(TranscriptShape::new(&ops));
         let n = air.shape().duplexings().len();

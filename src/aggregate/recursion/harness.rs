@@ -16,6 +16,7 @@ use p3_lookup::debug_util::{check_lookups, LookupDebugInstance};
 use p3_lookup::{Count, InteractionBuilder, Kind, LogUpGadget, Lookups, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
 
+use super::bits::SampledBitsAir;
 use super::duplex::DuplexAir;
 use super::merkle::MmcsOpeningAir;
 use crate::aggregate::air::perm::Perm24TableAir;
@@ -113,6 +114,7 @@ impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for KnownAir {
 /// The AIRs a test batch is made of.
 #[derive(Clone)]
 pub enum TestAir {
+    Bits(SampledBitsAir),
     Mmcs(MmcsOpeningAir),
     Duplex(DuplexAir),
     Perm(Perm24TableAir),
@@ -122,6 +124,7 @@ pub enum TestAir {
 macro_rules! dispatch {
     ($self:expr, $a:ident => $e:expr) => {
         match $self {
+            TestAir::Bits($a) => $e,
             TestAir::Mmcs($a) => $e,
             TestAir::Duplex($a) => $e,
             TestAir::Perm($a) => $e,
@@ -274,4 +277,24 @@ impl Batch {
             .map_err(|e| format!("{e:?}"))?;
         verify_batch(&config, &self.airs, &proof, &pvs, &data.common).map_err(|e| format!("{e:?}"))
     }
+}
+
+/// A real child: a two-signature FRI-over-Poseidon1 aggregate of `message` at `epoch`, verified
+/// natively with every permutation and transcript element recorded.
+pub fn real_child(message: [u8; 32], epoch: u32) -> super::ChildVerificationTrace {
+    use crate::aggregate::testing::test_signer;
+    use crate::aggregate::Aggregator;
+
+    let mut agg = Aggregator::new(message, epoch);
+    for s in [3, 4] {
+        let (pk, sig) = test_signer(s, &message, epoch);
+        agg.add(pk, sig).expect("a valid signature");
+    }
+    let opts = ProveOptions {
+        backend: Backend::FriPoseidon1,
+        ..Default::default()
+    };
+    let proof = agg.prove(&opts).expect("the child proves");
+    super::child_verification_trace(proof.as_bytes(), &agg.public_keys(), &message, epoch)
+        .expect("the child verifies")
 }

@@ -21,7 +21,10 @@
 //!   on buses for the rest of the verifier to receive;
 //! - [`duplex::DuplexAir`]: runs of the Poseidon1-24 duplex transcript in a verifier-fixed
 //!   schedule of observations and samples, receiving each observed element and sending each
-//!   sampled one by its position in the transcript.
+//!   sampled one by its position in the transcript;
+//! - [`bits::SampledBitsAir`]: the transcript's bit samples decomposed canonically, grinding
+//!   checks held to zero, and the windows of each query index the verifier uses sent with their
+//!   evaluation-domain points.
 
 use std::cell::RefCell;
 
@@ -47,6 +50,7 @@ use super::statement::Statement;
 use super::{accept_preset, canonical_key_order, check_key_count, fri, wire};
 use crate::xmss::PublicKey;
 
+pub mod bits;
 pub mod duplex;
 #[cfg(test)]
 mod harness;
@@ -124,6 +128,20 @@ thread_local! {
     static RECORDING: RefCell<Option<Vec<RecordedPerm>>> = const { RefCell::new(None) };
     /// The transcript operations recorded on this thread, likewise.
     static TRANSCRIPT: RefCell<Option<Vec<TranscriptEvent>>> = const { RefCell::new(None) };
+    /// The bit samples among them, likewise.
+    static BIT_DRAWS: RefCell<Option<Vec<BitDraw>>> = const { RefCell::new(None) };
+}
+
+/// One `sample_bits` of the transcript: a grinding check's or a FRI query index's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BitDraw {
+    /// The sampled element's position in the transcript (observed and sampled elements
+    /// counted together from 0, as [`ChildVerificationTrace::transcript`] lists them).
+    pub position: usize,
+    /// How many low bits were taken.
+    pub bits: usize,
+    /// What `sample_bits` returned: the low `bits` bits of the element's canonical value.
+    pub result: usize,
 }
 
 fn log_event(e: TranscriptEvent) {
@@ -159,8 +177,19 @@ impl CanSample<Val> for LoggedChallenger {
 impl CanSampleBits<usize> for LoggedChallenger {
     /// `DuplexChallenger`'s: the low `bits` bits of one sampled element.
     fn sample_bits(&mut self, bits: usize) -> usize {
+        let position = TRANSCRIPT.with(|t| t.borrow().as_ref().map_or(0, Vec::len));
         let v: Val = self.sample();
-        (v.as_canonical_u64() as usize) & ((1usize << bits) - 1)
+        let result = (v.as_canonical_u64() as usize) & ((1usize << bits) - 1);
+        BIT_DRAWS.with(|d| {
+            if let Some(log) = d.borrow_mut().as_mut() {
+                log.push(BitDraw {
+                    position,
+                    bits,
+                    result,
+                });
+            }
+        });
+        result
     }
 }
 
@@ -317,6 +346,7 @@ pub struct ChildVerificationTrace {
     preset: FriPreset,
     permutations: Vec<RecordedPerm>,
     transcript: Vec<TranscriptEvent>,
+    bit_draws: Vec<BitDraw>,
 }
 
 impl ChildVerificationTrace {
@@ -333,6 +363,11 @@ impl ChildVerificationTrace {
     /// on.
     pub fn transcript(&self) -> &[TranscriptEvent] {
         &self.transcript
+    }
+    /// The transcript's bit samples, in order: the grinding checks (each returned 0), then the
+    /// FRI query indices (the last `num_queries`).
+    pub fn bit_draws(&self) -> &[BitDraw] {
+        &self.bit_draws
     }
     /// The transcript's operations as [`duplex::Op`]s (runs of observations and samples) and
     /// its observed elements in order: what [`duplex::DuplexAir`] takes.
@@ -405,6 +440,7 @@ pub fn child_verification_trace(
     let cap = usize::from(fri_preset.merkle_cap_height);
     RECORDING.with(|r| *r.borrow_mut() = Some(Vec::new()));
     TRANSCRIPT.with(|t| *t.borrow_mut() = Some(Vec::new()));
+    BIT_DRAWS.with(|d| *d.borrow_mut() = Some(Vec::new()));
     let result = catch_verifier(|| {
         let config = fri_config_from::<TracedPoseidon1>(
             &fri_preset,
@@ -426,10 +462,14 @@ pub fn child_verification_trace(
     let transcript = TRANSCRIPT
         .with(|t| t.borrow_mut().take())
         .unwrap_or_default();
+    let bit_draws = BIT_DRAWS
+        .with(|d| d.borrow_mut().take())
+        .unwrap_or_default();
     result?;
     Ok(ChildVerificationTrace {
         preset: fri_preset,
         permutations,
         transcript,
+        bit_draws,
     })
 }
