@@ -18,6 +18,7 @@ use p3_matrix::dense::RowMajorMatrix;
 
 use super::bits::SampledBitsAir;
 use super::duplex::DuplexAir;
+use super::fold::FriFoldAir;
 use super::merkle::MmcsOpeningAir;
 use crate::aggregate::air::perm::Perm24TableAir;
 use crate::aggregate::field::Challenge;
@@ -117,6 +118,7 @@ pub enum TestAir {
     Bits(SampledBitsAir),
     Mmcs(MmcsOpeningAir),
     Duplex(DuplexAir),
+    Fold(FriFoldAir),
     Perm(Perm24TableAir),
     Known(KnownAir),
 }
@@ -127,6 +129,7 @@ macro_rules! dispatch {
             TestAir::Bits($a) => $e,
             TestAir::Mmcs($a) => $e,
             TestAir::Duplex($a) => $e,
+            TestAir::Fold($a) => $e,
             TestAir::Perm($a) => $e,
             TestAir::Known($a) => $e,
         }

@@ -24,7 +24,9 @@
 //!   sampled one by its position in the transcript;
 //! - [`bits::SampledBitsAir`]: the transcript's bit samples decomposed canonically, grinding
 //!   checks held to zero, and the windows of each query index the verifier uses sent with their
-//!   evaluation-domain points.
+//!   evaluation-domain points;
+//! - [`fold::FriFoldAir`]: the FRI query phase's folds over the quintic extension
+//!   ([`ext`]), one row per query and round.
 
 use std::cell::RefCell;
 
@@ -52,6 +54,8 @@ use crate::xmss::PublicKey;
 
 pub mod bits;
 pub mod duplex;
+pub mod ext;
+pub mod fold;
 #[cfg(test)]
 mod harness;
 pub mod merkle;
