@@ -27,7 +27,9 @@
 //! `(transcript, position, value)` on `"transcript-observe"`, from whatever AIR holds it (a
 //! commitment root, an opened value, a grinding witness); each sampled value is sent as
 //! `(transcript, position, value)` on `"transcript-sample"`, to whatever AIR uses it (a
-//! challenge, query index bits). Only active blocks send and receive; `transcript` and `active`
+//! challenge, query index bits), once per receiver: the count is the schedule's
+//! ([`TranscriptShape::set_uses`]), so a challenge every query's row reads is sent to each of
+//! them and can be received by no other row. Only active blocks send and receive; `transcript` and `active`
 //! are constant down a block. Observations after the last duplexing reach no permutation and are
 //! not received.
 
@@ -46,6 +48,10 @@ use crate::xmss::F;
 pub const TRANSCRIPT_OBSERVE_BUS: &str = "transcript-observe";
 /// Bus of sampled transcript elements `(transcript, position, value)`, sent here.
 pub const TRANSCRIPT_SAMPLE_BUS: &str = "transcript-sample";
+
+/// Most receivers of one sample (the bound the bus count is declared with): more than the
+/// most queries of any preset (227).
+pub const MAX_SAMPLE_USES: usize = 256;
 
 const RATE: usize = POSEIDON1_RATE;
 const WIDTH24: usize = 24;
@@ -77,6 +83,8 @@ pub struct TranscriptShape {
     len: usize,
     /// Which positions are observations.
     observed: Vec<bool>,
+    /// How many receivers each position's sample has (0 for observations).
+    uses: Vec<usize>,
 }
 
 impl TranscriptShape {
@@ -124,8 +132,26 @@ impl TranscriptShape {
         Self {
             rows,
             len: observed.len(),
+            uses: observed.iter().map(|&o| usize::from(!o)).collect(),
             observed,
         }
+    }
+
+    /// Sets how many receivers the sample at `position` has (1 unless set: one AIR row reads
+    /// it; a challenge read by every query's row is sent that many times).
+    ///
+    /// # Panics
+    /// If `position` is not a sample or `uses` exceeds [`MAX_SAMPLE_USES`] (a verifier's
+    /// schedule, so a bug).
+    pub fn set_uses(&mut self, position: usize, uses: usize) {
+        assert!(!self.observed[position], "a sampled position");
+        assert!(uses <= MAX_SAMPLE_USES, "uses");
+        self.uses[position] = uses;
+    }
+
+    /// How many receivers the sample at `position` has.
+    pub fn uses(&self, position: usize) -> usize {
+        self.uses[position]
     }
 
     /// The duplexings, in order.
@@ -170,8 +196,8 @@ pub struct DuplexCols<T> {
     pub in_present: [T; RATE],
     /// Mirrors of the periodic sample positions.
     pub out_position: [T; RATE],
-    /// Mirrors of the periodic sample flags.
-    pub out_present: [T; RATE],
+    /// Mirrors of the periodic sample counts.
+    pub out_uses: [T; RATE],
 }
 
 /// The periodic columns (period [`TranscriptShape::block_len`]): the transcript's schedule.
@@ -191,8 +217,9 @@ pub struct DuplexPeriodic<T> {
     pub in_present: [T; RATE],
     /// Position of the sample taken from `output[i]`.
     pub out_position: [T; RATE],
-    /// 1 where `output[i]` is sampled.
-    pub out_present: [T; RATE],
+    /// How many times `output[i]` is sent: its sample's receivers (0 where it is not
+    /// sampled).
+    pub out_uses: [T; RATE],
 }
 
 crate::aggregate::air::row_view!(DuplexCols);
@@ -230,7 +257,7 @@ impl DuplexAir {
             }
             for &(i, pos) in &d.samples {
                 p.out_position[i] = F::from_usize(pos);
-                p.out_present[i] = F::ONE;
+                p.out_uses[i] = F::from_usize(shape.uses[pos]);
             }
         }
         Self {
@@ -247,7 +274,8 @@ impl DuplexAir {
     /// The trace of the transcripts `observed[t]` (the observed values of transcript `t`, in
     /// order, numbered `t`), one block each then padding blocks up to a power of two and at least
     /// `min_height` rows; the full-output permutation table trace, row for row; the observations
-    /// the active blocks receive and the samples they send.
+    /// the active blocks receive and the samples they send (each once, whatever its uses; none
+    /// with no receiver).
     ///
     /// # Panics
     /// If a transcript has another number of observed values than the shape.
@@ -327,8 +355,8 @@ impl DuplexAir {
                     state = out;
                     for &(i, pos) in &d.samples {
                         row.out_position[i] = F::from_usize(pos);
-                        row.out_present[i] = F::ONE;
-                        if active {
+                        row.out_uses[i] = F::from_usize(self.shape.uses[pos]);
+                        if active && self.shape.uses[pos] > 0 {
                             sent.push([transcript, F::from_usize(pos), out[i]]);
                         }
                     }
@@ -376,7 +404,7 @@ where
             builder.assert_eq(row.in_position[i], p.in_position[i].clone());
             builder.assert_eq(row.in_present[i], p.in_present[i].clone());
             builder.assert_eq(row.out_position[i], p.out_position[i].clone());
-            builder.assert_eq(row.out_present[i], p.out_present[i].clone());
+            builder.assert_eq(row.out_uses[i], p.out_uses[i].clone());
         }
 
         // The permutation input.
@@ -414,7 +442,7 @@ where
             PermutationCheckBus::new(TRANSCRIPT_SAMPLE_BUS).send(
                 builder,
                 [row.transcript, row.out_position[i], row.output[i]],
-                Count::bounded(row.active * row.out_present[i], 1),
+                Count::bounded(row.active * row.out_uses[i], MAX_SAMPLE_USES as u32),
             );
         }
     }
@@ -625,6 +653,93 @@ mod tests {
     ) -> BTreeSet<Failed> {
         let t = transcripts();
         batch(&t, &t, edit).failed()
+    }
+
+    #[test]
+    fn a_sample_is_sent_once_per_receiver() {
+        // Position 44 (the first sample) read by three rows, position 48 by none.
+        let mut shape = TranscriptShape::new(&OPS);
+        let (many, none) = (44, 48);
+        shape.set_uses(many, 3);
+        shape.set_uses(none, 0);
+        let run = transcripts();
+        let air = DuplexAir::new(shape);
+        let (trace, perm, _, sent) = air.generate_traces(&run, MIN_HEIGHT);
+        assert!(sent.iter().all(|m| m[1] != F::from_usize(none)));
+        let (observed, sampled) = expected(&run);
+        let users_as_scheduled: Vec<Vec<F>> = sampled
+            .iter()
+            .flat_map(|m| {
+                let n = if m[1] == F::from_usize(many) {
+                    3
+                } else if m[1] == F::from_usize(none) {
+                    0
+                } else {
+                    1
+                };
+                std::iter::repeat_n(m.clone(), n)
+            })
+            .collect();
+        let with_users = |users: &[Vec<F>], trace: RowMajorMatrix<F>| {
+            let providers = KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, true, &observed);
+            let users = KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, false, users);
+            let (pt, ut) = (providers.trace(), users.trace());
+            Batch {
+                airs: vec![
+                    TestAir::Duplex(air.clone()),
+                    TestAir::Perm(Perm24TableAir::full_output()),
+                    TestAir::Known(providers),
+                    TestAir::Known(users),
+                ],
+                traces: vec![trace, perm.clone(), pt, ut],
+                buses: vec![
+                    PERM24_FULL_BUS,
+                    TRANSCRIPT_OBSERVE_BUS,
+                    TRANSCRIPT_SAMPLE_BUS,
+                ],
+            }
+        };
+        let b = with_users(&users_as_scheduled, trace.clone());
+        assert_eq!(b.failed(), BTreeSet::new());
+        b.prove_and_verify().unwrap();
+        // A fourth reader of position 44, or a reader of position 48, finds no message.
+        for extra in [many, none] {
+            let mut users = users_as_scheduled.clone();
+            let m = sampled
+                .iter()
+                .find(|m| m[1] == F::from_usize(extra))
+                .unwrap();
+            users.push(m.clone());
+            let b = with_users(&users, trace.clone());
+            assert_eq!(b.failed(), BTreeSet::from([SAMPLE]));
+            assert!(b.prove_and_verify().is_err());
+        }
+        // A row sending a sample more times than scheduled breaks its mirror.
+        let mut forged = trace.clone();
+        let r = (0..forged.values.len() / WIDTH)
+            .find(|&r| {
+                let row: &DuplexCols<F> = forged.values[r * WIDTH..(r + 1) * WIDTH].borrow();
+                row.out_uses.contains(&F::from_u8(3))
+            })
+            .expect("the row of position 44");
+        let row: &mut DuplexCols<F> = forged.values[r * WIDTH..(r + 1) * WIDTH].borrow_mut();
+        let i = row
+            .out_uses
+            .iter()
+            .position(|&u| u == F::from_u8(3))
+            .unwrap();
+        row.out_uses[i] = F::from_u8(4);
+        let mut users = users_as_scheduled.clone();
+        users.push(
+            sampled
+                .iter()
+                .find(|m| m[1] == F::from_usize(many))
+                .unwrap()
+                .clone(),
+        );
+        let b = with_users(&users, forged);
+        assert!(only_constraints(&b.failed()), "{:?}", b.failed());
+        assert!(b.prove_and_verify().is_err());
     }
 
     #[test]
