@@ -18,6 +18,7 @@ use p3_matrix::dense::RowMajorMatrix;
 
 use super::bits::SampledBitsAir;
 use super::duplex::DuplexAir;
+use super::final_poly::FinalPolyAir;
 use super::fold::FriFoldAir;
 use super::merkle::MmcsOpeningAir;
 use crate::aggregate::air::perm::Perm24TableAir;
@@ -119,6 +120,7 @@ pub enum TestAir {
     Mmcs(MmcsOpeningAir),
     Duplex(DuplexAir),
     Fold(FriFoldAir),
+    FinalPoly(FinalPolyAir),
     Perm(Perm24TableAir),
     Known(KnownAir),
 }
@@ -130,6 +132,7 @@ macro_rules! dispatch {
             TestAir::Mmcs($a) => $e,
             TestAir::Duplex($a) => $e,
             TestAir::Fold($a) => $e,
+            TestAir::FinalPoly($a) => $e,
             TestAir::Perm($a) => $e,
             TestAir::Known($a) => $e,
         }

@@ -26,7 +26,9 @@
 //!   checks held to zero, and the windows of each query index the verifier uses sent with their
 //!   evaluation-domain points;
 //! - [`fold::FriFoldAir`]: the FRI query phase's folds over the quintic extension
-//!   ([`ext`]), one row per query and round.
+//!   ([`ext`]), one row per query and round;
+//! - [`final_poly::FinalPolyAir`]: the final polynomial at each query's last point, against its
+//!   folded value.
 
 use std::cell::RefCell;
 
@@ -55,6 +57,7 @@ use crate::xmss::PublicKey;
 pub mod bits;
 pub mod duplex;
 pub mod ext;
+pub mod final_poly;
 pub mod fold;
 #[cfg(test)]
 mod harness;
