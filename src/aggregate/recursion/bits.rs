@@ -31,9 +31,9 @@
 //! of verifier AIR rows that receive it; both are the verifier's, in periodic columns). Only
 //! active blocks receive and send; `transcript` and `active` are constant down a block.
 
-use std::borrow::{Borrow, BorrowMut, Cow};
+use std::borrow::{Borrow, BorrowMut};
 
-use p3_air::{Air, AirBuilder, BaseAir, WindowAccess};
+use p3_air::{Air, AirBuilder, WindowAccess};
 use p3_field::{PrimeCharacteristicRing, PrimeField32};
 use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
@@ -368,20 +368,7 @@ impl SampledBitsAir {
     }
 }
 
-impl BaseAir<F> for SampledBitsAir {
-    fn width(&self) -> usize {
-        WIDTH
-    }
-    fn num_periodic_columns(&self) -> usize {
-        NUM_PERIODIC
-    }
-    fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
-        Cow::Borrowed(self.periodic.as_slice())
-    }
-    fn max_constraint_degree(&self) -> Option<usize> {
-        Some(3)
-    }
-}
+verifier_base_air!(SampledBitsAir, |_: &SampledBitsAir| WIDTH);
 
 impl<AB> Air<AB> for SampledBitsAir
 where

@@ -33,9 +33,9 @@
 //! are constant down a block. Observations after the last duplexing reach no permutation and are
 //! not received.
 
-use std::borrow::{Borrow, BorrowMut, Cow};
+use std::borrow::{Borrow, BorrowMut};
 
-use p3_air::{Air, AirBuilder, BaseAir, WindowAccess};
+use p3_air::{Air, AirBuilder, WindowAccess};
 use p3_field::PrimeCharacteristicRing;
 use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
@@ -372,20 +372,7 @@ impl DuplexAir {
     }
 }
 
-impl BaseAir<F> for DuplexAir {
-    fn width(&self) -> usize {
-        WIDTH
-    }
-    fn num_periodic_columns(&self) -> usize {
-        NUM_PERIODIC
-    }
-    fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
-        Cow::Borrowed(self.periodic.as_slice())
-    }
-    fn max_constraint_degree(&self) -> Option<usize> {
-        Some(3)
-    }
-}
+verifier_base_air!(DuplexAir, |_: &DuplexAir| WIDTH);
 
 impl<AB> Air<AB> for DuplexAir
 where

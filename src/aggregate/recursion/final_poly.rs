@@ -18,8 +18,6 @@
 //! total log arity); on the last row it receives `(transcript, query, rounds, acc_q)` from
 //! `"fri-fold"`: the folded value the last round sent must be the polynomial's value.
 
-use std::borrow::Cow;
-
 use p3_air::{Air, AirBuilder, BaseAir, WindowAccess};
 use p3_field::PrimeCharacteristicRing;
 use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
@@ -163,20 +161,8 @@ impl FinalPolyAir {
     }
 }
 
-impl BaseAir<F> for FinalPolyAir {
-    fn width(&self) -> usize {
-        FIXED + self.shape.queries.len() * PER_QUERY
-    }
-    fn num_periodic_columns(&self) -> usize {
-        NUM_PERIODIC
-    }
-    fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
-        Cow::Borrowed(self.periodic.as_slice())
-    }
-    fn max_constraint_degree(&self) -> Option<usize> {
-        Some(3)
-    }
-}
+verifier_base_air!(FinalPolyAir, |a: &FinalPolyAir| FIXED
+    + a.shape.queries.len() * PER_QUERY);
 
 impl<AB> Air<AB> for FinalPolyAir
 where

@@ -32,9 +32,9 @@
 //! `evals[i mod 2^a] = y` is a constraint (a one-hot selector whose weighted sum is the received
 //! `i mod 2^a`). The opened row itself is yet to be tied to the commit-phase Merkle opening.
 
-use std::borrow::{Borrow, BorrowMut, Cow};
+use std::borrow::{Borrow, BorrowMut};
 
-use p3_air::{Air, AirBuilder, BaseAir, WindowAccess};
+use p3_air::{Air, AirBuilder, WindowAccess};
 use p3_field::{Field, PrimeCharacteristicRing, TwoAdicField};
 use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
@@ -384,20 +384,7 @@ impl FriFoldAir {
     }
 }
 
-impl BaseAir<F> for FriFoldAir {
-    fn width(&self) -> usize {
-        WIDTH
-    }
-    fn num_periodic_columns(&self) -> usize {
-        NUM_PERIODIC
-    }
-    fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
-        Cow::Borrowed(self.periodic.as_slice())
-    }
-    fn max_constraint_degree(&self) -> Option<usize> {
-        Some(3)
-    }
-}
+verifier_base_air!(FriFoldAir, |_: &FriFoldAir| WIDTH);
 
 impl<AB> Air<AB> for FriFoldAir
 where

@@ -45,9 +45,9 @@
 //! the honest one leads to another root (a Poseidon1-24 collision otherwise), so the claim is
 //! not the one the receiver asks for.
 
-use std::borrow::{Borrow, BorrowMut, Cow};
+use std::borrow::{Borrow, BorrowMut};
 
-use p3_air::{Air, AirBuilder, BaseAir, WindowAccess};
+use p3_air::{Air, AirBuilder, WindowAccess};
 use p3_field::PrimeCharacteristicRing;
 use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
@@ -472,20 +472,7 @@ impl MmcsOpeningAir {
     }
 }
 
-impl BaseAir<F> for MmcsOpeningAir {
-    fn width(&self) -> usize {
-        WIDTH
-    }
-    fn num_periodic_columns(&self) -> usize {
-        NUM_PERIODIC
-    }
-    fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
-        Cow::Borrowed(self.periodic.as_slice())
-    }
-    fn max_constraint_degree(&self) -> Option<usize> {
-        Some(3)
-    }
-}
+verifier_base_air!(MmcsOpeningAir, |_: &MmcsOpeningAir| WIDTH);
 
 impl<AB> Air<AB> for MmcsOpeningAir
 where

@@ -54,6 +54,27 @@ use super::statement::Statement;
 use super::{accept_preset, canonical_key_order, check_key_count, fri, wire};
 use crate::xmss::PublicKey;
 
+/// `BaseAir` of a verifier AIR: `$width` (a function of the AIR) columns, its periodic columns
+/// (field `periodic`, column-major), constraint degree 3.
+macro_rules! verifier_base_air {
+    ($air:ty, $width:expr) => {
+        impl p3_air::BaseAir<$crate::xmss::F> for $air {
+            fn width(&self) -> usize {
+                ($width)(self)
+            }
+            fn num_periodic_columns(&self) -> usize {
+                self.periodic.len()
+            }
+            fn periodic_columns(&self) -> std::borrow::Cow<'_, [Vec<$crate::xmss::F>]> {
+                std::borrow::Cow::Borrowed(self.periodic.as_slice())
+            }
+            fn max_constraint_degree(&self) -> Option<usize> {
+                Some(3)
+            }
+        }
+    };
+}
+
 pub mod bits;
 pub mod duplex;
 pub mod ext;
