@@ -325,12 +325,6 @@ mod tests {
         }
     }
 
-    fn caught(b: &Batch, check: impl Fn(&BTreeSet<Failed>) -> bool) {
-        let failed = b.failed();
-        assert!(check(&failed), "failed: {failed:?}");
-        assert!(b.prove_and_verify().is_err(), "a forged batch verified");
-    }
-
     fn width() -> usize {
         BaseAir::<F>::width(&air())
     }
@@ -355,9 +349,7 @@ mod tests {
         let (trace, _) = air().generate_trace(&ts, MIN_HEIGHT);
         let mut o = others(&ts);
         o[2][1][3] += F::ONE;
-        caught(&batch(trace, o), |f| {
-            f == &BTreeSet::from([Failed::Bus(FRI_FOLD_BUS)])
-        });
+        batch(trace, o).caught(|f| f == &BTreeSet::from([Failed::Bus(FRI_FOLD_BUS)]));
     }
 
     #[test]
@@ -369,18 +361,14 @@ mod tests {
         let (trace, _) = air().generate_trace(&[other.clone()], MIN_HEIGHT);
         let mut o = others(&ts);
         o[2] = others(std::slice::from_ref(&other))[2].clone();
-        caught(&batch(trace, o), |f| {
-            f == &BTreeSet::from([Failed::Bus(TRANSCRIPT_OBSERVE_BUS)])
-        });
+        batch(trace, o).caught(|f| f == &BTreeSet::from([Failed::Bus(TRANSCRIPT_OBSERVE_BUS)]));
         // ... or at another point than the query's window.
         let mut other = ts[0].clone();
         other.1[2].1 += F::ONE;
         let (trace, _) = air().generate_trace(&[other.clone()], MIN_HEIGHT);
         let mut o = others(&ts);
         o[2] = others(std::slice::from_ref(&other))[2].clone();
-        caught(&batch(trace, o), |f| {
-            f == &BTreeSet::from([Failed::Bus(QUERY_INDEX_BUS)])
-        });
+        batch(trace, o).caught(|f| f == &BTreeSet::from([Failed::Bus(QUERY_INDEX_BUS)]));
     }
 
     #[test]
@@ -424,7 +412,7 @@ mod tests {
         }
         let mut o = others(&ts);
         o[2][0][3..].copy_from_slice(&ext::coords(acc));
-        caught(&batch(trace, o), only_constraints);
+        batch(trace, o).caught(only_constraints);
     }
 
     #[test]
@@ -440,11 +428,11 @@ mod tests {
             Failed::Bus(QUERY_INDEX_BUS),
             Failed::Bus(FRI_FOLD_BUS),
         ]);
-        caught(&batch(trace, others(&ts)), |f| f == &all);
+        batch(trace, others(&ts)).caught(|f| f == &all);
         let (mut trace, _) = air().generate_trace(&ts, MIN_HEIGHT);
         for r in L..2 * L {
             trace.values[r * w + ACTIVE] = F::ONE;
         }
-        caught(&batch(trace, others(&ts)), |f| f == &all);
+        batch(trace, others(&ts)).caught(|f| f == &all);
     }
 }

@@ -754,12 +754,6 @@ mod tests {
         FriFoldAir::fill_row(row_mut(trace, r), input, p.as_slice().borrow());
     }
 
-    fn caught(b: &Batch, check: impl Fn(&BTreeSet<Failed>) -> bool) {
-        let failed = b.failed();
-        assert!(check(&failed), "failed: {failed:?}");
-        assert!(b.prove_and_verify().is_err(), "a forged batch verified");
-    }
-
     const FOLDS: Failed = Failed::Bus(FRI_FOLD_BUS);
 
     #[test]
@@ -836,7 +830,7 @@ mod tests {
             let prev = ext::coords(honest.evals[g]);
             // Selecting `i mod 2^a`: the selected entry is not the value received.
             let b = forged(&runs, r, &moved, |row| row.prev = prev);
-            caught(&b, |f| {
+            b.caught(|f| {
                 !f.is_empty()
                     && f.iter()
                         .all(|x| matches!(x, Failed::Constraint(c) if (PICK..PICK + D).contains(c)))
@@ -844,14 +838,13 @@ mod tests {
             // Selecting the other slot: the window `i mod 2^a` is not the one the query sent.
             let mut elsewhere = moved.clone();
             elsewhere.group_index = other;
-            caught(&forged(&runs, r, &elsewhere, |_| ()), |f| {
-                f == &BTreeSet::from([Failed::Bus(QUERY_INDEX_BUS)])
-            });
+            forged(&runs, r, &elsewhere, |_| ())
+                .caught(|f| f == &BTreeSet::from([Failed::Bus(QUERY_INDEX_BUS)]));
             // ... or, claiming the query's window, the selector's weighted sum.
             let b = forged(&runs, r, &elsewhere, |row| {
                 row.group_index = F::from_usize(g)
             });
-            caught(&b, |f| f == &BTreeSet::from([Failed::Constraint(WEIGHTED)]));
+            b.caught(|f| f == &BTreeSet::from([Failed::Constraint(WEIGHTED)]));
         }
     }
 
@@ -863,7 +856,7 @@ mod tests {
             let g = p3_field::PrimeField64::as_canonical_u64(&row.group_index) as usize;
             row.sel[(g + 1) % ARITY] = F::ONE;
         });
-        caught(&b, has_constraint);
+        b.caught(has_constraint);
     }
 
     #[test]
@@ -882,10 +875,7 @@ mod tests {
                 |row: &mut FoldCols<F>| row.beta_pow[3] += F::ONE,
                 |row: &mut FoldCols<F>| row.folded[0] += F::ONE,
             ] {
-                caught(
-                    &forged(&runs, r, &runs[0].inputs[r], edit),
-                    only_constraints,
-                );
+                forged(&runs, r, &runs[0].inputs[r], edit).caught(only_constraints);
             }
         }
     }
@@ -904,13 +894,11 @@ mod tests {
             // Row 1 rolls in.
             let mut input = runs[0].inputs[1].clone();
             edit(&mut input);
-            caught(&forged(&runs, 1, &input, |_| ()), |f| {
-                f == &BTreeSet::from([Failed::Bus(bus)])
-            });
+            forged(&runs, 1, &input, |_| ()).caught(|f| f == &BTreeSet::from([Failed::Bus(bus)]));
         }
         // A roll-in skipped: the mirror off its schedule.
         let b = forged(&runs, 1, &runs[0].inputs[1], |row| row.rolls_in = F::ZERO);
-        caught(&b, has_constraint);
+        b.caught(has_constraint);
     }
 
     #[test]
@@ -929,21 +917,20 @@ mod tests {
                 Failed::Bus(FRI_ROLL_IN_BUS),
             ])
         };
-        caught(&batch(trace, others(&runs)), all);
+        batch(trace, others(&runs)).caught(all);
 
         let one = [plonky3_run(1)];
         let mut trace = trace_of(&one);
         for r in period..2 * period {
             row_mut(&mut trace, r).active = F::ONE;
         }
-        caught(&batch(trace, others(&one)), |f| {
-            f.contains(&Failed::Bus(QUERY_INDEX_BUS)) && f.contains(&FOLDS)
-        });
+        batch(trace, others(&one))
+            .caught(|f| f.contains(&Failed::Bus(QUERY_INDEX_BUS)) && f.contains(&FOLDS));
 
         let mut trace = trace_of(&runs);
         for r in 0..2 * period {
             row_mut(&mut trace, r).transcript = F::from_bool(r < period);
         }
-        caught(&batch(trace, others(&runs)), all);
+        batch(trace, others(&runs)).caught(all);
     }
 }

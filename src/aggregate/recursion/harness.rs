@@ -240,6 +240,14 @@ impl Batch {
         failed
     }
 
+    /// Asserts that the failed checks satisfy `check` and that the FRI verifier rejects a proof
+    /// of the batch: a forgery caught.
+    pub fn caught(&self, check: impl Fn(&BTreeSet<Failed>) -> bool) {
+        let failed = self.failed();
+        assert!(check(&failed), "failed: {failed:?}");
+        assert!(self.prove_and_verify().is_err(), "a forged batch verified");
+    }
+
     /// Proves the batch and verifies it under both FRI proof systems, the default preset over
     /// Keccak and the recursion-ready one over Poseidon1 (no prover-side checks in release); the
     /// verifier's error, Debug-formatted, which must be the same under both.
