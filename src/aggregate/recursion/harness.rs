@@ -17,6 +17,7 @@ use p3_lookup::{Count, InteractionBuilder, Kind, LogUpGadget, Lookups, Permutati
 use p3_matrix::dense::RowMajorMatrix;
 
 use super::bits::SampledBitsAir;
+use super::deep::DeepQuotientAir;
 use super::duplex::DuplexAir;
 use super::final_poly::FinalPolyAir;
 use super::fold::FriFoldAir;
@@ -117,6 +118,7 @@ impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for KnownAir {
 #[derive(Clone)]
 pub enum TestAir {
     Bits(SampledBitsAir),
+    Deep(DeepQuotientAir),
     Mmcs(MmcsOpeningAir),
     Duplex(DuplexAir),
     Fold(FriFoldAir),
@@ -129,6 +131,7 @@ macro_rules! dispatch {
     ($self:expr, $a:ident => $e:expr) => {
         match $self {
             TestAir::Bits($a) => $e,
+            TestAir::Deep($a) => $e,
             TestAir::Mmcs($a) => $e,
             TestAir::Duplex($a) => $e,
             TestAir::Fold($a) => $e,

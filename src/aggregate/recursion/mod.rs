@@ -76,6 +76,7 @@ macro_rules! verifier_base_air {
 }
 
 pub mod bits;
+pub mod deep;
 pub mod duplex;
 pub mod ext;
 pub mod final_poly;

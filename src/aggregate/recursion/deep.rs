@@ -1,0 +1,1426 @@
+//! `DeepQuotientAir`: the reduced openings of FRI's input, Plonky3 0.8 `open_inputs`: per query,
+//! the DEEP quotients of every opened trace row, batched by `alpha` into one value per LDE
+//! height, which becomes the first round's folded value (the tallest height) or a roll-in.
+//!
+//! **What the native verifier computes.** For a query at index `i` of the tallest LDE (log
+//! height `k`), a matrix of log LDE height `h` is opened at row `i >> (k - h)`, a point
+//! `x = g * w_h^reverse_bits(i >> (k - h), h)` (`g` the field's generator, `w_h` of order
+//! `2^h`). Within each height, a ladder of powers of `alpha` walks the opened columns in
+//! (commitment, matrix, point, column) order, and
+//!
+//! ```text
+//! ro_h = sum over the (matrix, point z) of height h of
+//!        sum_c alpha^(off + c) * (p_c(z) - p_c(x)) / (z - x)
+//! ```
+//!
+//! where `off` is the ladder position at which that matrix and point start. A matrix is opened
+//! at `zeta` and, when its AIR reads the next row, at `zeta * w_(h - log_blowup)`; with the
+//! matrix's width `w`, the second point starts at `off + w`. A height equal to the blowup (a
+//! one-row trace) must reduce to zero.
+//!
+//! **How a row computes it.** Write, for matrix `m` and the query's opened row `p(x)`,
+//! `S_m = sum_c alpha^c p_c(x)`. Then matrix `m`'s part is
+//!
+//! ```text
+//! d0 * (M0_m - mu0_m * S_m) + d1 * (M1_m - mu1_m * S_m),   d0 = 1 / (zeta - x),
+//!                                                          d1 = 1 / (zeta_next - x),
+//! ```
+//!
+//! with `mu0 = alpha^off`, `M0 = sum_c alpha^(off + c) p_c(zeta)`, `mu1 = alpha^(off + w)`,
+//! `M1 = sum_c alpha^(off + w + c) p_c(zeta_next)` (zero for a matrix opened at `zeta` only):
+//! the same for every query, so they arrive once per row that ends a matrix on
+//! `"deep-matrix"`, computed from the claimed values ([`matrix_claims`] is the native
+//! reference). A row holds [`CHUNK`] opened values of one matrix; the chunks of a matrix run
+//! from its last to its first, Horner's rule in `alpha^CHUNK`:
+//! `S = S_before * alpha^CHUNK + sum_j alpha^j v_j`, so after chunk 0, `S = S_m`. The row that
+//! ends a matrix adds its part to the height's running sum (the inverses `d0`, `d1` are held to
+//! zero on every other row, so no other row adds anything); the row that ends a height sends it.
+//!
+//! **What a row receives and sends** (`transcript` and `query` as on the FRI buses):
+//! - `alpha` and `zeta`, coordinate by coordinate, from `"transcript-sample"` on a block's first
+//!   row; they are then held constant down the block;
+//! - `(transcript, query, matrix, chunk, values (8))` from `"deep-values"`: the opened row's
+//!   values, zero past the matrix's width (a constraint too);
+//! - on the row that ends a matrix: `(transcript, matrix, mu0, M0, mu1, M1)` from
+//!   `"deep-matrix"`, and the query's window `(transcript, query, tag, i >> (k - h), x)` from
+//!   `"query-index"` ([`super::bits::SampledBitsAir`]'s window `[k - h, k)` with point
+//!   `g * w_h^reverse_bits`);
+//! - on the row that ends a height: `ro_h` to `"fri-fold"` as round 0's value (the tallest
+//!   height) or to `"fri-roll-in"` at the round the schedule names, or, for the blowup's height,
+//!   a constraint that it is zero.
+//!
+//! `d0 * (zeta - x) = 1` has no solution when `x = zeta`, where the native verifier returns
+//! `OpeningPointMatchesQueryPoint`: such a child cannot be verified in the AIR either.
+
+use std::borrow::{Borrow, BorrowMut};
+
+use p3_air::{Air, AirBuilder, WindowAccess};
+use p3_field::{Field, PrimeCharacteristicRing, TwoAdicField};
+use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
+use p3_matrix::dense::RowMajorMatrix;
+use p3_util::reverse_bits_len;
+
+use super::bits::QUERY_INDEX_BUS;
+use super::duplex::TRANSCRIPT_SAMPLE_BUS;
+use super::ext::{self, D};
+use super::fold::{FRI_FOLD_BUS, FRI_ROLL_IN_BUS};
+use crate::aggregate::field::Challenge;
+use crate::xmss::F;
+
+/// Bus of opened values `(transcript, query, matrix, chunk, values[CHUNK])`.
+pub const DEEP_VALUES_BUS: &str = "deep-values";
+/// Bus of per-matrix ladder terms `(transcript, matrix, mu0[5], M0[5], mu1[5], M1[5])`.
+pub const DEEP_MATRIX_BUS: &str = "deep-matrix";
+
+/// Opened values per row.
+pub const CHUNK: usize = 8;
+
+/// Width of a message on [`DEEP_VALUES_BUS`].
+pub const VALUES_WIDTH: usize = 4 + CHUNK;
+/// Width of a message on [`DEEP_MATRIX_BUS`].
+pub const MATRIX_WIDTH: usize = 2 + 4 * D;
+
+/// One opened matrix as the verifier schedules it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeepMatrix {
+    /// The matrix's number on the buses (unique within a transcript).
+    pub id: usize,
+    /// Its width (base-field columns, at least 1).
+    pub width: usize,
+    /// Opened at `zeta_next` as well as `zeta`.
+    pub two_points: bool,
+}
+
+impl DeepMatrix {
+    fn chunks(&self) -> usize {
+        self.width.div_ceil(CHUNK).max(1)
+    }
+}
+
+/// Where a height's reduced opening goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sink {
+    /// Round 0's folded value (the tallest height).
+    Fold,
+    /// A roll-in at this round.
+    RollIn(usize),
+    /// The blowup's height (a one-row trace): it must be zero.
+    Zero,
+}
+
+/// One LDE height: its matrices in ladder order (commitment, then matrix).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeepHeight {
+    /// Log of the LDE height.
+    pub log_height: usize,
+    /// Tag of the query window `[k - log_height, k)` on `"query-index"`.
+    pub x_tag: usize,
+    /// The matrices, in ladder order.
+    pub matrices: Vec<DeepMatrix>,
+    /// Where the reduced opening goes.
+    pub sink: Sink,
+}
+
+/// The DEEP schedule of one transcript: queries, challenge positions, heights.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeepShape {
+    queries: Vec<usize>,
+    alpha_positions: [usize; D],
+    zeta_positions: [usize; D],
+    log_blowup: usize,
+    log_max_height: usize,
+    heights: Vec<DeepHeight>,
+}
+
+impl DeepShape {
+    /// `queries`: the positions of the queries' index samples; `alpha_positions` and
+    /// `zeta_positions`: the transcript positions of the challenges' coordinates (coefficient 0
+    /// first); `heights` in decreasing order, the first of log height `log_max_height`.
+    ///
+    /// # Panics
+    /// If the heights are not strictly decreasing from `log_max_height`, a height is below the
+    /// blowup or has no matrix, or a matrix has width 0 (a verifier's schedule, so a bug).
+    pub fn new(
+        queries: Vec<usize>,
+        alpha_positions: [usize; D],
+        zeta_positions: [usize; D],
+        log_blowup: usize,
+        heights: Vec<DeepHeight>,
+    ) -> Self {
+        let log_max_height = heights.first().map_or(log_blowup, |h| h.log_height);
+        for w in heights.windows(2) {
+            assert!(w[0].log_height > w[1].log_height, "decreasing heights");
+        }
+        for h in &heights {
+            assert!(h.log_height >= log_blowup, "a height below the blowup");
+            assert!(!h.matrices.is_empty(), "a height without matrices");
+            assert!(
+                h.matrices.iter().all(|m| m.width > 0),
+                "a matrix of width 0"
+            );
+        }
+        Self {
+            queries,
+            alpha_positions,
+            zeta_positions,
+            log_blowup,
+            log_max_height,
+            heights,
+        }
+    }
+
+    /// Rows of one query.
+    fn rows_per_query(&self) -> usize {
+        self.heights
+            .iter()
+            .flat_map(|h| &h.matrices)
+            .map(DeepMatrix::chunks)
+            .sum()
+    }
+
+    /// Rows of one transcript's block: queries times rows per query, rounded up to a power of
+    /// two (at least 2).
+    pub fn block_len(&self) -> usize {
+        (self.queries.len() * self.rows_per_query())
+            .max(2)
+            .next_power_of_two()
+    }
+
+    /// The matrices, in shape order (height by height).
+    pub fn matrices(&self) -> impl Iterator<Item = (&DeepHeight, &DeepMatrix)> {
+        self.heights
+            .iter()
+            .flat_map(|h| h.matrices.iter().map(move |m| (h, m)))
+    }
+
+    /// The heights.
+    pub fn heights(&self) -> &[DeepHeight] {
+        &self.heights
+    }
+
+    /// The query positions.
+    pub fn queries(&self) -> &[usize] {
+        &self.queries
+    }
+
+    /// The window of `index` (a query's index into the tallest LDE) at log height `h`, and its
+    /// point `g * w_h^reverse_bits(window, h)`: what `"query-index"` carries.
+    pub fn window(&self, index: usize, h: usize) -> (usize, F) {
+        let w = index >> (self.log_max_height - h);
+        let x = F::GENERATOR * F::two_adic_generator(h).exp_u64(reverse_bits_len(w, h) as u64);
+        (w, x)
+    }
+}
+
+/// The periodic columns (period [`DeepShape::block_len`]).
+#[repr(C)]
+pub struct DeepPeriodic<T> {
+    /// The next row is in the same block.
+    pub in_block: T,
+    /// 1 on a block's first row.
+    pub block_start: T,
+    /// 1 on a row of a query (0 on the block's padding rows).
+    pub present: T,
+    pub query: T,
+    pub matrix: T,
+    pub chunk: T,
+    pub x_tag: T,
+    /// The row is the matrix's last chunk, where Horner's rule starts.
+    pub first: T,
+    /// The row is the matrix's chunk 0, where its part is added.
+    pub end: T,
+    /// `end` on a matrix opened at two points.
+    pub end2: T,
+    /// The row starts a height (the running sum starts at zero).
+    pub height_start: T,
+    /// The row sends the height's sum to `"fri-fold"` / `"fri-roll-in"`, or holds it to zero.
+    pub fold: T,
+    pub roll: T,
+    pub round: T,
+    pub zero: T,
+    /// `w_(h - log_blowup)`: `zeta_next = zeta * omega`.
+    pub omega: T,
+    pub alpha_positions: [T; D],
+    pub zeta_positions: [T; D],
+    /// 1 where the chunk has a column of the matrix.
+    pub mask: [T; CHUNK],
+}
+
+/// The columns of one row, viewed with `row.borrow()` / `row.borrow_mut()`.
+#[repr(C)]
+pub struct DeepCols<T> {
+    /// The transcript's number (constant down a block).
+    pub transcript: T,
+    /// 1 in a block that sends and receives (constant down a block).
+    pub active: T,
+    /// Mirrors of the periodic columns (bus messages read no periodic column).
+    pub block_start: T,
+    pub present: T,
+    pub query: T,
+    pub matrix: T,
+    pub chunk: T,
+    pub x_tag: T,
+    pub end: T,
+    pub fold: T,
+    pub roll: T,
+    pub round: T,
+    pub alpha_positions: [T; D],
+    pub zeta_positions: [T; D],
+    /// The opened values of this chunk.
+    pub values: [T; CHUNK],
+    /// The challenges (constant down a block).
+    pub alpha: [T; D],
+    pub zeta: [T; D],
+    /// `alpha^2 ..= alpha^CHUNK`.
+    pub powers: [[T; D]; CHUNK - 1],
+    /// The previous row's `s`.
+    pub s_in: [T; D],
+    /// Horner's sum so far over the matrix's chunks.
+    pub s: [T; D],
+    /// The matrix's ladder terms (on its `end` row).
+    pub mu0: [T; D],
+    pub m0: [T; D],
+    pub mu1: [T; D],
+    pub m1: [T; D],
+    /// The query's window at this height and its point `x`.
+    pub index: T,
+    pub x: T,
+    /// `zeta * omega`.
+    pub zeta_next: [T; D],
+    /// `1 / (zeta - x)` and `1 / (zeta_next - x)` (on `end` rows).
+    pub d0: [T; D],
+    pub d1: [T; D],
+    /// The previous row's `ro`.
+    pub ro_in: [T; D],
+    /// The height's running sum.
+    pub ro: [T; D],
+}
+
+crate::aggregate::air::row_view!(DeepCols);
+crate::aggregate::air::row_view!(DeepPeriodic);
+
+/// Width of [`DeepQuotientAir`].
+pub const WIDTH: usize = core::mem::size_of::<DeepCols<u8>>();
+const NUM_PERIODIC: usize = core::mem::size_of::<DeepPeriodic<u8>>();
+
+/// A matrix's ladder terms `[mu0, M0, mu1, M1]`.
+pub type MatrixTerms = [Challenge; 4];
+
+/// The claimed values of one matrix: at `zeta`, and at `zeta_next` for a matrix opened there.
+#[derive(Clone, Debug)]
+pub struct MatrixClaim {
+    pub at_zeta: Vec<Challenge>,
+    pub at_zeta_next: Option<Vec<Challenge>>,
+}
+
+/// The ladder terms of every matrix of `shape` (shape order) from `alpha` and the claims
+/// (shape order), as Plonky3's `open_inputs` walks its ladder: per height, (commitment,
+/// matrix, point, column).
+///
+/// # Panics
+/// If a claim's width or point count is not its matrix's.
+pub fn matrix_claims(
+    shape: &DeepShape,
+    alpha: Challenge,
+    claims: &[MatrixClaim],
+) -> Vec<MatrixTerms> {
+    let mut out = Vec::new();
+    let mut claims = claims.iter();
+    for h in &shape.heights {
+        let mut off = 0u64;
+        for m in &h.matrices {
+            let c = claims.next().expect("a claim per matrix");
+            assert_eq!(c.at_zeta.len(), m.width, "claim width");
+            assert_eq!(c.at_zeta_next.is_some(), m.two_points, "claim points");
+            let combine = |off: u64, vs: &[Challenge]| -> (Challenge, Challenge) {
+                let mu = alpha.exp_u64(off);
+                let sum = alpha
+                    .powers()
+                    .zip(vs)
+                    .map(|(a, &v)| a * v)
+                    .sum::<Challenge>();
+                (mu, mu * sum)
+            };
+            let (mu0, m0) = combine(off, &c.at_zeta);
+            off += m.width as u64;
+            let (mu1, m1) = match &c.at_zeta_next {
+                Some(vs) => {
+                    assert_eq!(vs.len(), m.width, "claim width");
+                    let t = combine(off, vs);
+                    off += m.width as u64;
+                    t
+                }
+                None => (Challenge::ZERO, Challenge::ZERO),
+            };
+            out.push([mu0, m0, mu1, m1]);
+        }
+    }
+    out
+}
+
+/// One transcript's witness: what the native verifier reads.
+#[derive(Clone, Debug)]
+pub struct DeepInput {
+    pub alpha: Challenge,
+    pub zeta: Challenge,
+    /// Each query's index into the tallest LDE.
+    pub indices: Vec<usize>,
+    /// `rows[q][m]`: query `q`'s opened row of matrix `m` (shape order).
+    pub rows: Vec<Vec<Vec<F>>>,
+    /// The matrices' ladder terms (shape order, [`matrix_claims`]).
+    pub terms: Vec<MatrixTerms>,
+}
+
+/// A message `(transcript, query, round, value[5])` on `"fri-fold"` or `"fri-roll-in"`.
+pub type RoMessage = [F; 3 + D];
+
+/// What a trace sends: reduced openings to the first fold, and roll-ins.
+#[derive(Clone, Debug, Default)]
+pub struct DeepSent {
+    pub folds: Vec<RoMessage>,
+    pub roll_ins: Vec<RoMessage>,
+}
+
+/// The AIR computing the reduced openings of transcripts of one [`DeepShape`].
+#[derive(Clone, Debug)]
+pub struct DeepQuotientAir {
+    shape: DeepShape,
+    periodic: std::sync::Arc<Vec<Vec<F>>>,
+}
+
+impl DeepQuotientAir {
+    /// The AIR for `shape`.
+    pub fn new(shape: DeepShape) -> Self {
+        let period = shape.block_len();
+        let mut rows = vec![F::ZERO; period * NUM_PERIODIC];
+        let mut r = 0;
+        for &q in &shape.queries {
+            for h in &shape.heights {
+                let omega = F::two_adic_generator(h.log_height - shape.log_blowup);
+                for (mi, m) in h.matrices.iter().enumerate() {
+                    let n = m.chunks();
+                    for c in (0..n).rev() {
+                        let p: &mut DeepPeriodic<F> =
+                            rows[r * NUM_PERIODIC..(r + 1) * NUM_PERIODIC].borrow_mut();
+                        p.present = F::ONE;
+                        p.query = F::from_usize(q);
+                        p.matrix = F::from_usize(m.id);
+                        p.chunk = F::from_usize(c);
+                        p.x_tag = F::from_usize(h.x_tag);
+                        p.first = F::from_bool(c == n - 1);
+                        p.end = F::from_bool(c == 0);
+                        p.end2 = F::from_bool(c == 0 && m.two_points);
+                        p.height_start = F::from_bool(mi == 0 && c == n - 1);
+                        if c == 0 && mi + 1 == h.matrices.len() {
+                            match h.sink {
+                                Sink::Fold => p.fold = F::ONE,
+                                Sink::RollIn(round) => {
+                                    p.roll = F::ONE;
+                                    p.round = F::from_usize(round);
+                                }
+                                Sink::Zero => p.zero = F::ONE,
+                            }
+                        }
+                        p.omega = omega;
+                        for (k, mask) in p.mask.iter_mut().enumerate() {
+                            *mask = F::from_bool(c * CHUNK + k < m.width);
+                        }
+                        r += 1;
+                    }
+                }
+            }
+        }
+        for r in 0..period {
+            let p: &mut DeepPeriodic<F> =
+                rows[r * NUM_PERIODIC..(r + 1) * NUM_PERIODIC].borrow_mut();
+            p.in_block = F::from_bool(r + 1 < period);
+            p.block_start = F::from_bool(r == 0);
+            p.alpha_positions = shape.alpha_positions.map(F::from_usize);
+            p.zeta_positions = shape.zeta_positions.map(F::from_usize);
+        }
+        Self {
+            shape,
+            periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
+        }
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &DeepShape {
+        &self.shape
+    }
+
+    /// The periodic row `r`.
+    pub fn periodic_row(&self, r: usize) -> Vec<F> {
+        self.periodic.iter().map(|c| c[r % c.len()]).collect()
+    }
+
+    /// Fills row `row` of a block from the periodic row `p`, the previous row's `s` and `ro`,
+    /// the challenges, the chunk's `values`, the matrix's `terms` and the query's window
+    /// `(index, x)` (both read on `end` rows only): every derived column.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fill_row(
+        row: &mut DeepCols<F>,
+        p: &DeepPeriodic<F>,
+        prev: (Challenge, Challenge),
+        (alpha, zeta): (Challenge, Challenge),
+        values: &[F; CHUNK],
+        terms: &MatrixTerms,
+        (index, x): (usize, F),
+    ) {
+        let to = ext::coords;
+        row.block_start = p.block_start;
+        row.present = p.present;
+        row.query = p.query;
+        row.matrix = p.matrix;
+        row.chunk = p.chunk;
+        row.x_tag = p.x_tag;
+        row.end = p.end;
+        row.fold = p.fold;
+        row.roll = p.roll;
+        row.round = p.round;
+        row.alpha_positions = p.alpha_positions;
+        row.zeta_positions = p.zeta_positions;
+        row.values = *values;
+        row.alpha = to(alpha);
+        row.zeta = to(zeta);
+        let mut a = alpha;
+        for pw in row.powers.iter_mut() {
+            a *= alpha;
+            *pw = to(a);
+        }
+        let (s_in, ro_in) = prev;
+        row.s_in = to(s_in);
+        row.ro_in = to(ro_in);
+        let chunk_sum: Challenge = alpha.powers().zip(values).map(|(a, &v)| a * v).sum();
+        let s = if p.first == F::ONE {
+            chunk_sum
+        } else {
+            s_in * alpha.exp_u64(CHUNK as u64) + chunk_sum
+        };
+        row.s = to(s);
+        let zeta_next = zeta * p.omega;
+        row.zeta_next = to(zeta_next);
+        let end = p.end == F::ONE;
+        let end2 = p.end2 == F::ONE;
+        let [mu0, m0, mu1, m1] = if end { *terms } else { [Challenge::ZERO; 4] };
+        row.mu0 = to(mu0);
+        row.m0 = to(m0);
+        row.mu1 = to(mu1);
+        row.m1 = to(m1);
+        let (index, x) = if end { (index, x) } else { (0, F::ZERO) };
+        row.index = F::from_usize(index);
+        row.x = x;
+        // `try_inverse`: a forged `x = zeta` leaves `d` zero, and the constraint fails.
+        let inv = |z: Challenge| (z - x).try_inverse().unwrap_or(Challenge::ZERO);
+        let d0 = if end { inv(zeta) } else { Challenge::ZERO };
+        let d1 = if end2 {
+            inv(zeta_next)
+        } else {
+            Challenge::ZERO
+        };
+        row.d0 = to(d0);
+        row.d1 = to(d1);
+        let base = if p.height_start == F::ONE {
+            Challenge::ZERO
+        } else {
+            ro_in
+        };
+        let part = d0 * (m0 - mu0 * s) + d1 * (m1 - mu1 * s);
+        row.ro = to(base + if end { part } else { Challenge::ZERO });
+    }
+
+    /// Each row's (query, matrix in shape order, chunk, log height), in row order.
+    fn layout(&self) -> Vec<(usize, usize, usize, usize)> {
+        let mut layout = Vec::new();
+        for q in 0..self.shape.queries.len() {
+            let mut mi = 0;
+            for h in &self.shape.heights {
+                for m in &h.matrices {
+                    for c in (0..m.chunks()).rev() {
+                        layout.push((q, mi, c, h.log_height));
+                    }
+                    mi += 1;
+                }
+            }
+        }
+        layout
+    }
+
+    /// The trace of `inputs[t]` (transcript `t`'s block), then padding blocks up to a power of
+    /// two and at least `min_height` rows; the reduced openings the active rows send.
+    ///
+    /// # Panics
+    /// If an input does not have the shape's queries, matrices or widths.
+    pub fn generate_trace(
+        &self,
+        inputs: &[DeepInput],
+        min_height: usize,
+    ) -> (RowMajorMatrix<F>, DeepSent) {
+        let period = self.shape.block_len();
+        let height = (inputs.len() * period)
+            .max(min_height)
+            .max(period)
+            .next_power_of_two();
+        let mut trace = F::zero_vec(height * WIDTH);
+        for (b, block) in trace.chunks_exact_mut(period * WIDTH).enumerate() {
+            self.fill_block(block, b, inputs.get(b), &mut |_, _| (), &mut |_, _| ());
+        }
+        let trace = RowMajorMatrix::new(trace, WIDTH);
+        let sent = Self::sent(&trace);
+        (trace, sent)
+    }
+
+    /// Fills block `b` from `input` (a padding block when `None`). Before each row is filled,
+    /// `hook` may change what it reads; after, `edit` may change the row, and the next row
+    /// reads the edited sums: tests build forged blocks with them.
+    fn fill_block(
+        &self,
+        block: &mut [F],
+        b: usize,
+        input: Option<&DeepInput>,
+        hook: &mut dyn FnMut(usize, &mut RowReads),
+        edit: &mut dyn FnMut(usize, &mut DeepCols<F>),
+    ) {
+        let shape = &self.shape;
+        let layout = self.layout();
+        let widths: Vec<usize> = shape.matrices().map(|(_, m)| m.width).collect();
+        if let Some(input) = input {
+            assert_eq!(input.indices.len(), shape.queries.len(), "indices");
+            assert_eq!(input.rows.len(), shape.queries.len(), "rows");
+            assert_eq!(input.terms.len(), widths.len(), "terms");
+            for rows in &input.rows {
+                let w: Vec<usize> = rows.iter().map(Vec::len).collect();
+                assert_eq!(w, widths, "opened widths");
+            }
+        }
+        let transcript = F::from_usize(b);
+        let challenges = input.map_or((Challenge::ZERO, Challenge::ZERO), |i| (i.alpha, i.zeta));
+        let mut prev = (Challenge::ZERO, Challenge::ZERO);
+        for (r, row) in block.chunks_exact_mut(WIDTH).enumerate() {
+            let p = self.periodic_row(r);
+            let p: &DeepPeriodic<F> = p.as_slice().borrow();
+            let row: &mut DeepCols<F> = row.borrow_mut();
+            row.transcript = transcript;
+            row.active = F::from_bool(input.is_some());
+            let mut reads = RowReads {
+                values: [F::ZERO; CHUNK],
+                terms: [Challenge::ZERO; 4],
+                window: (0, F::ZERO),
+            };
+            if let (Some(input), Some(&(q, mi, c, h))) = (input, layout.get(r)) {
+                let opened = &input.rows[q][mi];
+                for (k, v) in reads.values.iter_mut().enumerate() {
+                    *v = opened.get(c * CHUNK + k).copied().unwrap_or(F::ZERO);
+                }
+                reads.terms = input.terms[mi];
+                reads.window = shape.window(input.indices[q], h);
+            }
+            hook(r, &mut reads);
+            Self::fill_row(
+                row,
+                p,
+                prev,
+                challenges,
+                &reads.values,
+                &reads.terms,
+                reads.window,
+            );
+            edit(r, row);
+            prev = (ext::element(row.s), ext::element(row.ro));
+        }
+    }
+
+    /// The reduced openings the active rows of `trace` send.
+    pub fn sent(trace: &RowMajorMatrix<F>) -> DeepSent {
+        let mut sent = DeepSent::default();
+        for row in trace.values.chunks_exact(WIDTH) {
+            let row: &DeepCols<F> = row.borrow();
+            if row.active != F::ONE {
+                continue;
+            }
+            let mut m = [F::ZERO; 3 + D];
+            m[..3].copy_from_slice(&[row.transcript, row.query, row.round]);
+            m[3..].copy_from_slice(&row.ro);
+            if row.fold == F::ONE {
+                sent.folds.push(m);
+            } else if row.roll == F::ONE {
+                sent.roll_ins.push(m);
+            }
+        }
+        sent
+    }
+}
+
+/// What a row reads besides the periodic row and the previous row: its chunk of opened values,
+/// its matrix's ladder terms and its query's window `(index, x)` at its height.
+#[derive(Clone, Debug)]
+pub struct RowReads {
+    pub values: [F; CHUNK],
+    pub terms: MatrixTerms,
+    pub window: (usize, F),
+}
+
+verifier_base_air!(DeepQuotientAir, |_: &DeepQuotientAir| WIDTH);
+
+impl<AB> Air<AB> for DeepQuotientAir
+where
+    AB: AirBuilder<F = F> + InteractionBuilder,
+{
+    fn eval(&self, builder: &mut AB) {
+        let main = builder.main();
+        let row: &DeepCols<AB::Var> = main.current_slice().borrow();
+        let next: &DeepCols<AB::Var> = main.next_slice().borrow();
+        let periodic = crate::aggregate::air::periodic_exprs(builder);
+        let p: &DeepPeriodic<AB::Expr> = periodic.as_slice().borrow();
+        let one = AB::Expr::ONE;
+        let e = |v: &[AB::Var; D]| -> [AB::Expr; D] { v.map(Into::into) };
+        let assert_ext = |builder: &mut AB, a: [AB::Expr; D], b: [AB::Expr; D]| {
+            for (x, y) in a.into_iter().zip(b) {
+                builder.assert_eq(x, y);
+            }
+        };
+
+        // The flag and the mirrors.
+        builder.assert_bool(row.active);
+        builder.assert_eq(row.block_start, p.block_start.clone());
+        builder.assert_eq(row.present, p.present.clone());
+        builder.assert_eq(row.query, p.query.clone());
+        builder.assert_eq(row.matrix, p.matrix.clone());
+        builder.assert_eq(row.chunk, p.chunk.clone());
+        builder.assert_eq(row.x_tag, p.x_tag.clone());
+        builder.assert_eq(row.end, p.end.clone());
+        builder.assert_eq(row.fold, p.fold.clone());
+        builder.assert_eq(row.roll, p.roll.clone());
+        builder.assert_eq(row.round, p.round.clone());
+        for i in 0..D {
+            builder.assert_eq(row.alpha_positions[i], p.alpha_positions[i].clone());
+            builder.assert_eq(row.zeta_positions[i], p.zeta_positions[i].clone());
+        }
+
+        // Zero past the matrix's width.
+        for k in 0..CHUNK {
+            builder.assert_zero(row.values[k] * (one.clone() - p.mask[k].clone()));
+        }
+
+        // The powers of alpha, and Horner's step.
+        let alpha = e(&row.alpha);
+        assert_ext(builder, e(&row.powers[0]), ext::mul(&alpha, &alpha));
+        for k in 1..CHUNK - 1 {
+            assert_ext(
+                builder,
+                e(&row.powers[k]),
+                ext::mul(&e(&row.powers[k - 1]), &alpha),
+            );
+        }
+        let mut chunk_sum: [AB::Expr; D] = core::array::from_fn(|_| AB::Expr::ZERO);
+        chunk_sum[0] = row.values[0].into();
+        chunk_sum = ext::add(&chunk_sum, &ext::scale(&alpha, row.values[1].into()));
+        for k in 2..CHUNK {
+            chunk_sum = ext::add(
+                &chunk_sum,
+                &ext::scale(&e(&row.powers[k - 2]), row.values[k].into()),
+            );
+        }
+        let carried = ext::mul(&e(&row.s_in), &e(&row.powers[CHUNK - 2]));
+        let not_first = one.clone() - p.first.clone();
+        let s: [AB::Expr; D] =
+            core::array::from_fn(|i| not_first.clone() * carried[i].clone() + chunk_sum[i].clone());
+        assert_ext(builder, e(&row.s), s);
+
+        // The points and the inverses of the DEEP denominators.
+        assert_ext(
+            builder,
+            e(&row.zeta_next),
+            ext::scale(&e(&row.zeta), p.omega.clone()),
+        );
+        let minus_x = |z: &[AB::Var; D]| -> [AB::Expr; D] {
+            let mut v = e(z);
+            v[0] = v[0].clone() - row.x.into();
+            v
+        };
+        let unit: [AB::Expr; D] = core::array::from_fn(|i| {
+            if i == 0 {
+                AB::Expr::ONE
+            } else {
+                AB::Expr::ZERO
+            }
+        });
+        for (gate, d, z) in [
+            (p.end.clone(), &row.d0, &row.zeta),
+            (p.end2.clone(), &row.d1, &row.zeta_next),
+        ] {
+            let prod = ext::sub(&ext::mul(&e(d), &minus_x(z)), &unit);
+            for c in prod {
+                builder.assert_zero(gate.clone() * c);
+            }
+            // Off its rows an inverse is zero, so that it adds nothing.
+            for &c in d {
+                builder.assert_zero((one.clone() - gate.clone()) * c);
+            }
+        }
+
+        // The matrix's part, and the height's running sum.
+        let s = e(&row.s);
+        let part0 = ext::mul(
+            &e(&row.d0),
+            &ext::sub(&e(&row.m0), &ext::mul(&e(&row.mu0), &s)),
+        );
+        let part1 = ext::mul(
+            &e(&row.d1),
+            &ext::sub(&e(&row.m1), &ext::mul(&e(&row.mu1), &s)),
+        );
+        let not_start = one.clone() - p.height_start.clone();
+        let ro: [AB::Expr; D] = core::array::from_fn(|i| {
+            not_start.clone() * row.ro_in[i] + part0[i].clone() + part1[i].clone()
+        });
+        assert_ext(builder, e(&row.ro), ro);
+        for i in 0..D {
+            builder.assert_zero(p.zero.clone() * row.ro[i]);
+        }
+
+        // Constancy down the block, and the carried sums.
+        let mut t = builder.when_transition();
+        let in_block = p.in_block.clone();
+        t.assert_zero(in_block.clone() * (next.transcript - row.transcript));
+        t.assert_zero(in_block.clone() * (next.active - row.active));
+        for i in 0..D {
+            t.assert_zero(in_block.clone() * (next.alpha[i] - row.alpha[i]));
+            t.assert_zero(in_block.clone() * (next.zeta[i] - row.zeta[i]));
+            t.assert_zero(in_block.clone() * (next.s_in[i] - row.s[i]));
+            t.assert_zero(in_block.clone() * (next.ro_in[i] - row.ro[i]));
+        }
+
+        // The buses.
+        let samples = PermutationCheckBus::new(TRANSCRIPT_SAMPLE_BUS);
+        for i in 0..D {
+            for (pos, v) in [
+                (row.alpha_positions[i], row.alpha[i]),
+                (row.zeta_positions[i], row.zeta[i]),
+            ] {
+                samples.receive(
+                    builder,
+                    [row.transcript, pos, v],
+                    Count::bounded(row.active * row.block_start, 1),
+                );
+            }
+        }
+        let mut values = vec![row.transcript, row.query, row.matrix, row.chunk];
+        values.extend(row.values);
+        PermutationCheckBus::new(DEEP_VALUES_BUS).receive(
+            builder,
+            values,
+            Count::bounded(row.active * row.present, 1),
+        );
+        let at_end = || Count::bounded(row.active * row.end, 1);
+        let mut terms = vec![row.transcript, row.matrix];
+        for v in [&row.mu0, &row.m0, &row.mu1, &row.m1] {
+            terms.extend(v.iter().copied());
+        }
+        PermutationCheckBus::new(DEEP_MATRIX_BUS).receive(builder, terms, at_end());
+        PermutationCheckBus::new(QUERY_INDEX_BUS).receive(
+            builder,
+            [row.transcript, row.query, row.x_tag, row.index, row.x],
+            at_end(),
+        );
+        let mut out = vec![row.transcript, row.query, row.round];
+        out.extend(row.ro);
+        PermutationCheckBus::new(FRI_FOLD_BUS).send(
+            builder,
+            out.clone(),
+            Count::bounded(row.active * row.fold, 1),
+        );
+        PermutationCheckBus::new(FRI_ROLL_IN_BUS).send(
+            builder,
+            out,
+            Count::bounded(row.active * row.roll, 1),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Reduced openings against Plonky3's own `open_inputs` over real Merkle openings, and each
+    //! forgery caught by the constraint or bus that should catch it, then by the FRI verifier.
+
+    use std::collections::BTreeSet;
+
+    use p3_commit::{CommitmentOpening, MatrixOpening, Mmcs, PointOpening};
+    use p3_field::coset::TwoAdicMultiplicativeCoset;
+    use p3_fri::verifier::open_inputs;
+    use p3_fri::BatchMultiOpening;
+    use p3_matrix::dense::RowMajorMatrix;
+
+    use super::*;
+    use crate::aggregate::fri::config::{fri_parameters, ChallengeMmcsOf, FriHash, Keccak};
+    use crate::aggregate::preset::Preset;
+    use crate::aggregate::recursion::ext::tests::{challenges, pseudo};
+    use crate::aggregate::recursion::harness::{
+        has_constraint, only_constraints, Batch, Failed, KnownAir, TestAir, MIN_HEIGHT,
+    };
+
+    /// `(log LDE height, width, opened at zeta_next)` of each matrix, commitment by commitment;
+    /// `None` for the height is the blowup's (a one-row trace, whose rows are all equal and
+    /// whose claims are that row).
+    const BATCHES: &[&[(Option<usize>, usize, bool)]] = &[
+        &[
+            (Some(10), 13, true),
+            (Some(8), 5, false),
+            (Some(10), 3, true),
+        ],
+        &[
+            (Some(10), 5, false),
+            (Some(10), 5, false),
+            (Some(8), 9, true),
+            (Some(9), 5, false),
+        ],
+        &[(Some(9), 17, true), (None, 4, true)],
+    ];
+    const K: usize = 10;
+    const QUERIES: usize = 3;
+    const ALPHA_AT: usize = 10;
+    const ZETA_AT: usize = 20;
+
+    fn log_blowup() -> usize {
+        let Preset::Fri(p) = Preset::default_preset() else {
+            unreachable!("a FRI preset")
+        };
+        usize::from(p.log_inv_rate)
+    }
+
+    fn height_of(h: Option<usize>) -> usize {
+        h.unwrap_or_else(log_blowup)
+    }
+
+    fn sink(h: usize) -> Sink {
+        if h == K {
+            Sink::Fold
+        } else if h == log_blowup() {
+            Sink::Zero
+        } else {
+            Sink::RollIn(K - h)
+        }
+    }
+
+    /// The schedule of [`BATCHES`]: matrices numbered commitment by commitment, grouped by
+    /// height in ladder order.
+    fn shape() -> DeepShape {
+        let mut heights: Vec<usize> = BATCHES
+            .iter()
+            .flat_map(|b| b.iter().map(|m| height_of(m.0)))
+            .collect();
+        heights.sort_unstable_by(|a, b| b.cmp(a));
+        heights.dedup();
+        let heights = heights
+            .into_iter()
+            .map(|h| {
+                let mut id = 0;
+                let mut matrices = Vec::new();
+                for b in BATCHES {
+                    for &(mh, width, two_points) in *b {
+                        if height_of(mh) == h {
+                            matrices.push(DeepMatrix {
+                                id,
+                                width,
+                                two_points,
+                            });
+                        }
+                        id += 1;
+                    }
+                }
+                DeepHeight {
+                    log_height: h,
+                    x_tag: 50 + h,
+                    matrices,
+                    sink: sink(h),
+                }
+            })
+            .collect();
+        DeepShape::new(
+            (0..QUERIES).map(|q| 300 + q).collect(),
+            core::array::from_fn(|i| ALPHA_AT + i),
+            core::array::from_fn(|i| ZETA_AT + i),
+            log_blowup(),
+            heights,
+        )
+    }
+
+    fn air() -> DeepQuotientAir {
+        DeepQuotientAir::new(shape())
+    }
+
+    /// One transcript's reference run: random matrices committed and opened at random queries
+    /// with Plonky3's Merkle trees, random claims, and Plonky3's `open_inputs` on them. The
+    /// AIR's input, and per query Plonky3's reduced openings (log height, value), tallest first.
+    struct Run {
+        input: DeepInput,
+        claims: Vec<MatrixClaim>,
+        expected: Vec<Vec<(usize, Challenge)>>,
+    }
+
+    fn plonky3_run(seed: u64) -> Run {
+        let lb = log_blowup();
+        let Preset::Fri(preset) = Preset::default_preset() else {
+            unreachable!("a FRI preset")
+        };
+        let mmcs = Keccak::mmcs(0);
+        let params = fri_parameters(&preset, ChallengeMmcsOf::<Keccak>::new(Keccak::mmcs(0)));
+        let mut base = pseudo(seed);
+        let mut c = challenges(seed + 1);
+        let (alpha, zeta) = (c.next().unwrap(), c.next().unwrap());
+        let indices: Vec<usize> = (0..QUERIES)
+            .map(|_| {
+                p3_field::PrimeField32::as_canonical_u32(&base.next().unwrap()) as usize
+                    & ((1 << K) - 1)
+            })
+            .collect();
+        let (mut openings, mut claims_p3, mut opened) = (Vec::new(), Vec::new(), Vec::new());
+        let mut claims: Vec<MatrixClaim> = Vec::new();
+        for b in BATCHES {
+            let mut mats = Vec::new();
+            let mut matrices = Vec::new();
+            for &(mh, width, two_points) in *b {
+                let h = height_of(mh);
+                let values: Vec<F> = if mh.is_some() {
+                    (0..width << h).map(|_| base.next().unwrap()).collect()
+                } else {
+                    let row: Vec<F> = (0..width).map(|_| base.next().unwrap()).collect();
+                    row.repeat(1 << h)
+                };
+                let constant: Vec<Challenge> = values[..width]
+                    .iter()
+                    .map(|&v| Challenge::from(v))
+                    .collect();
+                let mut claim = || -> Vec<Challenge> {
+                    if mh.is_some() {
+                        (0..width).map(|_| c.next().unwrap()).collect()
+                    } else {
+                        constant.clone()
+                    }
+                };
+                let at_zeta = claim();
+                let at_zeta_next = two_points.then(&mut claim);
+                let omega = F::two_adic_generator(h - lb);
+                let mut points = vec![PointOpening {
+                    point: zeta,
+                    values: at_zeta.clone(),
+                }];
+                if let Some(v) = &at_zeta_next {
+                    points.push(PointOpening {
+                        point: zeta * omega,
+                        values: v.clone(),
+                    });
+                }
+                matrices.push(MatrixOpening {
+                    domain: TwoAdicMultiplicativeCoset::new(F::GENERATOR, h - lb).unwrap(),
+                    points,
+                });
+                claims.push(MatrixClaim {
+                    at_zeta,
+                    at_zeta_next,
+                });
+                mats.push(RowMajorMatrix::new(values, width));
+            }
+            let max_h = b.iter().map(|m| height_of(m.0)).max().unwrap();
+            let reduced: Vec<usize> = indices.iter().map(|i| i >> (K - max_h)).collect();
+            let (commitment, data) = mmcs.commit(mats);
+            let (values, proof) = mmcs.open_multi_batch(&reduced, &data);
+            opened.push(values.clone());
+            openings.push(BatchMultiOpening {
+                opened_values: values,
+                opening_proof: proof,
+            });
+            claims_p3.push(CommitmentOpening {
+                commitment,
+                matrices,
+            });
+        }
+        let expected = open_inputs(&params, K, &indices, &openings, alpha, &mmcs, &claims_p3)
+            .expect("Plonky3 accepts the openings");
+        // Shape order: by height, then commitment and matrix.
+        let shape = shape();
+        let order: Vec<(usize, usize)> = {
+            let mut ids = Vec::new();
+            for (b, batch) in BATCHES.iter().enumerate() {
+                for j in 0..batch.len() {
+                    ids.push((b, j));
+                }
+            }
+            shape.matrices().map(|(_, m)| ids[m.id]).collect()
+        };
+        let flat: Vec<usize> = {
+            let mut offsets = vec![0];
+            for b in BATCHES {
+                offsets.push(offsets.last().unwrap() + b.len());
+            }
+            order.iter().map(|&(b, j)| offsets[b] + j).collect()
+        };
+        let claims: Vec<MatrixClaim> = flat.iter().map(|&i| claims[i].clone()).collect();
+        let rows = (0..QUERIES)
+            .map(|q| {
+                order
+                    .iter()
+                    .map(|&(b, j)| opened[b][q][j].clone())
+                    .collect()
+            })
+            .collect();
+        let terms = matrix_claims(&shape, alpha, &claims);
+        Run {
+            input: DeepInput {
+                alpha,
+                zeta,
+                indices,
+                rows,
+                terms,
+            },
+            claims,
+            expected,
+        }
+    }
+
+    /// The messages the other AIRs send, from the inputs: the challenges' coordinates, each
+    /// matrix's window, values and terms.
+    fn others(inputs: &[DeepInput]) -> [Vec<Vec<F>>; 4] {
+        let shape = shape();
+        let (mut samples, mut windows, mut values, mut terms) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (t, input) in inputs.iter().enumerate() {
+            let t = F::from_usize(t);
+            for i in 0..D {
+                samples.push(vec![
+                    t,
+                    F::from_usize(ALPHA_AT + i),
+                    ext::coords(input.alpha)[i],
+                ]);
+                samples.push(vec![
+                    t,
+                    F::from_usize(ZETA_AT + i),
+                    ext::coords(input.zeta)[i],
+                ]);
+            }
+            for (q, &pos) in shape.queries().iter().enumerate() {
+                let pos = F::from_usize(pos);
+                for (mi, (h, m)) in shape.matrices().enumerate() {
+                    let (w, x) = shape.window(input.indices[q], h.log_height);
+                    windows.push(vec![t, pos, F::from_usize(h.x_tag), F::from_usize(w), x]);
+                    let row = &input.rows[q][mi];
+                    for c in 0..m.chunks() {
+                        let mut v = vec![t, pos, F::from_usize(m.id), F::from_usize(c)];
+                        v.extend(
+                            (0..CHUNK).map(|k| row.get(c * CHUNK + k).copied().unwrap_or(F::ZERO)),
+                        );
+                        values.push(v);
+                    }
+                    let mut v = vec![t, F::from_usize(m.id)];
+                    for x in input.terms[mi] {
+                        v.extend(ext::coords(x));
+                    }
+                    terms.push(v);
+                }
+            }
+        }
+        [samples, windows, values, terms]
+    }
+
+    const BUSES: [&str; 6] = [
+        TRANSCRIPT_SAMPLE_BUS,
+        QUERY_INDEX_BUS,
+        DEEP_VALUES_BUS,
+        DEEP_MATRIX_BUS,
+        FRI_FOLD_BUS,
+        FRI_ROLL_IN_BUS,
+    ];
+
+    /// The batch: the AIR's trace, the other AIRs' messages, and receivers of what the trace
+    /// sends (so that only the check under test can fail).
+    fn batch(
+        trace: RowMajorMatrix<F>,
+        [samples, windows, values, terms]: [Vec<Vec<F>>; 4],
+    ) -> Batch {
+        let sent = DeepQuotientAir::sent(&trace);
+        let v = |m: &[RoMessage]| -> Vec<Vec<F>> { m.iter().map(|m| m.to_vec()).collect() };
+        let known = [
+            KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, true, &samples),
+            KnownAir::new(QUERY_INDEX_BUS, 5, true, &windows),
+            KnownAir::new(DEEP_VALUES_BUS, VALUES_WIDTH, true, &values),
+            KnownAir::new(DEEP_MATRIX_BUS, MATRIX_WIDTH, true, &terms),
+            KnownAir::new(FRI_FOLD_BUS, 3 + D, false, &v(&sent.folds)),
+            KnownAir::new(FRI_ROLL_IN_BUS, 3 + D, false, &v(&sent.roll_ins)),
+        ];
+        let mut traces = vec![trace];
+        traces.extend(known.iter().map(KnownAir::trace));
+        let mut airs = vec![TestAir::Deep(air())];
+        airs.extend(known.into_iter().map(TestAir::Known));
+        Batch {
+            airs,
+            traces,
+            buses: BUSES.to_vec(),
+        }
+    }
+
+    fn inputs(runs: &[Run]) -> Vec<DeepInput> {
+        runs.iter().map(|r| r.input.clone()).collect()
+    }
+
+    #[test]
+    fn reduced_openings_are_plonky3s_and_prove() {
+        let runs = [plonky3_run(1), plonky3_run(2)];
+        let inputs = inputs(&runs);
+        let (trace, sent) = air().generate_trace(&inputs, MIN_HEIGHT);
+        let shape = shape();
+        let mut folds = sent.folds.iter();
+        let mut roll_ins = sent.roll_ins.iter();
+        for (t, run) in runs.iter().enumerate() {
+            for (q, expected) in run.expected.iter().enumerate() {
+                let heights: Vec<usize> = expected.iter().map(|e| e.0).collect();
+                let ours: Vec<usize> = shape.heights().iter().map(|h| h.log_height).collect();
+                assert_eq!(heights, ours, "Plonky3 reduces the same heights");
+                for (&(h, ro), height) in expected.iter().zip(shape.heights()) {
+                    let m = match height.sink {
+                        Sink::Fold => folds.next().unwrap(),
+                        Sink::RollIn(round) => {
+                            let m = roll_ins.next().unwrap();
+                            assert_eq!(m[2], F::from_usize(round));
+                            m
+                        }
+                        Sink::Zero => {
+                            assert_eq!(ro, Challenge::ZERO, "the blowup height reduces to zero");
+                            continue;
+                        }
+                    };
+                    assert_eq!(
+                        m[..2],
+                        [F::from_usize(t), F::from_usize(shape.queries()[q])]
+                    );
+                    assert_eq!(ext::element(m[3..].try_into().unwrap()), ro, "height {h}");
+                }
+            }
+        }
+        assert!(folds.next().is_none() && roll_ins.next().is_none());
+        let b = batch(trace, others(&inputs));
+        assert_eq!(b.failed(), BTreeSet::new());
+        b.prove_and_verify().unwrap();
+    }
+
+    /// Transcript 0's block refilled with `hook` and `edit` ([`DeepQuotientAir::fill_block`]),
+    /// transcript 1's honest; the other AIRs' messages from `known`.
+    fn forged(
+        runs: &[Run],
+        known: &[DeepInput],
+        mut hook: impl FnMut(usize, &mut RowReads),
+        mut edit: impl FnMut(usize, &mut DeepCols<F>),
+    ) -> Batch {
+        let air = air();
+        let inputs = inputs(runs);
+        let (mut trace, _) = air.generate_trace(&inputs, MIN_HEIGHT);
+        let period = air.shape().block_len();
+        air.fill_block(
+            &mut trace.values[..period * WIDTH],
+            0,
+            Some(&inputs[0]),
+            &mut hook,
+            &mut edit,
+        );
+        batch(trace, others(known))
+    }
+
+    fn runs() -> [Run; 2] {
+        [plonky3_run(1), plonky3_run(2)]
+    }
+
+    fn rows_where(pick: impl Fn(&DeepPeriodic<F>) -> bool) -> Vec<usize> {
+        let air = air();
+        (0..air.shape().block_len())
+            .filter(|&r| pick(air.periodic_row(r).as_slice().borrow()))
+            .collect()
+    }
+
+    fn bus(b: &'static str) -> impl Fn(&BTreeSet<Failed>) -> bool {
+        move |f| f == &BTreeSet::from([Failed::Bus(b)])
+    }
+
+    #[test]
+    fn another_value_term_point_or_challenge_is_caught_on_its_bus() {
+        let runs = runs();
+        let honest = inputs(&runs);
+        let end = rows_where(|p| p.end == F::ONE && p.present == F::ONE)[3];
+        forged(
+            &runs,
+            &honest,
+            |r, reads| {
+                if r == 1 {
+                    reads.values[0] += F::ONE;
+                }
+            },
+            |_, _| (),
+        )
+        .caught(bus(DEEP_VALUES_BUS));
+        forged(
+            &runs,
+            &honest,
+            |r, reads| {
+                if r == end {
+                    reads.terms[1] += Challenge::ONE;
+                }
+            },
+            |_, _| (),
+        )
+        .caught(bus(DEEP_MATRIX_BUS));
+        forged(
+            &runs,
+            &honest,
+            |r, reads| {
+                if r == end {
+                    reads.window.1 += F::ONE;
+                }
+            },
+            |_, _| (),
+        )
+        .caught(bus(QUERY_INDEX_BUS));
+        // Another alpha for transcript 0, everything else following it (the terms too).
+        let mut other = runs[0].input.clone();
+        other.alpha += Challenge::ONE;
+        other.terms = matrix_claims(&shape(), other.alpha, &runs[0].claims);
+        let inputs = [other, runs[1].input.clone()];
+        let (trace, _) = air().generate_trace(&inputs, MIN_HEIGHT);
+        let mut o = others(&inputs);
+        o[0] = others(&honest)[0].clone();
+        batch(trace, o).caught(bus(TRANSCRIPT_SAMPLE_BUS));
+    }
+
+    #[test]
+    fn a_value_past_the_width_is_caught() {
+        let runs = runs();
+        let honest = inputs(&runs);
+        // A row whose chunk is partly past its matrix's width.
+        let r = rows_where(|p| p.present == F::ONE && p.mask[CHUNK - 1] == F::ZERO)[0];
+        let air = air();
+        let p = air.periodic_row(r);
+        let p: &DeepPeriodic<F> = p.as_slice().borrow();
+        let k = p.mask.iter().position(|&m| m == F::ZERO).unwrap();
+        // The value bus carries it too, so that only the constraint can catch it.
+        let (mut trace, _) = air.generate_trace(&honest, MIN_HEIGHT);
+        let period = air.shape().block_len();
+        air.fill_block(
+            &mut trace.values[..period * WIDTH],
+            0,
+            Some(&honest[0]),
+            &mut |row, reads| {
+                if row == r {
+                    reads.values[k] = F::ONE;
+                }
+            },
+            &mut |_, _| (),
+        );
+        let mut o = others(&honest);
+        let cols: &DeepCols<F> = trace.values[r * WIDTH..(r + 1) * WIDTH].borrow();
+        let key = [cols.transcript, cols.query, cols.matrix, cols.chunk];
+        let m = o[2].iter_mut().find(|m| m[..4] == key).unwrap();
+        m[4 + k] = F::ONE;
+        batch(trace, o).caught(only_constraints);
+    }
+
+    #[test]
+    fn a_wrong_step_is_caught_by_a_constraint() {
+        let runs = runs();
+        let honest = inputs(&runs);
+        // Not the block's first row, where the challenges are received.
+        let inner = rows_where(|p| p.present == F::ONE && p.end == F::ZERO)[1];
+        assert!(inner > 0);
+        let end = rows_where(|p| p.end == F::ONE && p.present == F::ONE)[2];
+        let end2 = rows_where(|p| p.end2 == F::ONE)[0];
+        for (r, edit) in [
+            (
+                inner,
+                (|row: &mut DeepCols<F>| row.s[2] += F::ONE) as fn(&mut DeepCols<F>),
+            ),
+            (inner, |row| row.powers[3][0] += F::ONE),
+            (inner, |row| row.alpha[1] += F::ONE),
+            (inner, |row| row.d0[0] = F::ONE),
+            (inner, |row| row.ro[4] += F::ONE),
+            (end, |row| row.d0[1] += F::ONE),
+            (end, |row| row.ro[0] += F::ONE),
+            (end2, |row| row.zeta_next[3] += F::ONE),
+            (end2, |row| row.d1[0] += F::ONE),
+        ] {
+            forged(
+                &runs,
+                &honest,
+                |_, _| (),
+                |row, cols| {
+                    if row == r {
+                        edit(cols);
+                    }
+                },
+            )
+            .caught(only_constraints);
+        }
+        // A height's sum not sent: the mirror off its schedule.
+        let fold = rows_where(|p| p.fold == F::ONE)[0];
+        forged(
+            &runs,
+            &honest,
+            |_, _| (),
+            |row, cols| {
+                if row == fold {
+                    cols.fold = F::ZERO;
+                }
+            },
+        )
+        .caught(has_constraint);
+    }
+
+    #[test]
+    fn a_nonzero_sum_at_the_blowup_height_is_caught() {
+        // Claims at the one-row matrix other than its row: its quotient is not zero, which the
+        // native verifier rejects (`FinalPolyMismatch`).
+        let runs = runs();
+        let shape = shape();
+        let at = shape
+            .matrices()
+            .position(|(h, _)| h.sink == Sink::Zero)
+            .unwrap();
+        let mut known = inputs(&runs);
+        known[0].terms[at][1] += Challenge::ONE;
+        let (trace, _) = air().generate_trace(&known, MIN_HEIGHT);
+        let b = batch(trace, others(&known));
+        b.caught(only_constraints);
+    }
+
+    #[test]
+    fn inactive_padding_and_swapped_blocks_unbalance_the_buses() {
+        let period = air().shape().block_len();
+        let runs = runs();
+        let honest = inputs(&runs);
+        let (mut trace, _) = air().generate_trace(&honest, MIN_HEIGHT);
+        for r in 0..period {
+            let row: &mut DeepCols<F> = trace.values[r * WIDTH..(r + 1) * WIDTH].borrow_mut();
+            row.active = F::ZERO;
+        }
+        let inputs_only = |f: &BTreeSet<Failed>| {
+            [
+                TRANSCRIPT_SAMPLE_BUS,
+                QUERY_INDEX_BUS,
+                DEEP_VALUES_BUS,
+                DEEP_MATRIX_BUS,
+            ]
+            .iter()
+            .all(|b| f.contains(&Failed::Bus(b)))
+        };
+        batch(trace, others(&honest)).caught(inputs_only);
+
+        let one = &honest[..1];
+        let (mut trace, _) = air().generate_trace(one, MIN_HEIGHT);
+        for r in period..2 * period {
+            let row: &mut DeepCols<F> = trace.values[r * WIDTH..(r + 1) * WIDTH].borrow_mut();
+            row.active = F::ONE;
+        }
+        batch(trace, others(one)).caught(inputs_only);
+
+        let (mut trace, _) = air().generate_trace(&honest, MIN_HEIGHT);
+        for r in 0..2 * period {
+            let row: &mut DeepCols<F> = trace.values[r * WIDTH..(r + 1) * WIDTH].borrow_mut();
+            row.transcript = F::from_bool(r < period);
+        }
+        batch(trace, others(&honest)).caught(inputs_only);
+    }
+}
