@@ -198,6 +198,11 @@ impl DeepShape {
         &self.heights
     }
 
+    /// The transcript positions of `alpha`'s coordinates.
+    pub fn alpha_positions(&self) -> [usize; D] {
+        self.alpha_positions
+    }
+
     /// The query positions.
     pub fn queries(&self) -> &[usize] {
         &self.queries
@@ -1422,5 +1427,242 @@ mod tests {
             row.transcript = F::from_bool(r < period);
         }
         batch(trace, others(&honest)).caught(inputs_only);
+    }
+
+    // DeepTermsAir: the ladder terms from alpha and the observed claims.
+
+    use crate::aggregate::recursion::duplex::TRANSCRIPT_OBSERVE_BUS;
+    use crate::aggregate::recursion::terms::{self, ClaimAt, DeepTermsAir, TermsCols};
+
+    /// The claims' transcript positions: one after another from 1000, matrix by matrix in
+    /// shape order, `zeta`'s values before `zeta_next`'s.
+    fn claim_positions() -> Vec<ClaimAt> {
+        let mut at = 1000;
+        shape()
+            .matrices()
+            .map(|(_, m)| {
+                let mut next = || {
+                    let p = at;
+                    at += D * m.width;
+                    p
+                };
+                let zeta = next();
+                ClaimAt {
+                    zeta,
+                    zeta_next: m.two_points.then(next),
+                }
+            })
+            .collect()
+    }
+
+    fn terms_air() -> DeepTermsAir {
+        DeepTermsAir::new(&shape(), &claim_positions())
+    }
+
+    fn terms_inputs(runs: &[Run]) -> Vec<(Challenge, Vec<MatrixClaim>)> {
+        runs.iter()
+            .map(|r| (r.input.alpha, r.claims.clone()))
+            .collect()
+    }
+
+    /// The observed claims `(transcript, position, coordinate)`.
+    fn observed(inputs: &[(Challenge, Vec<MatrixClaim>)]) -> Vec<Vec<F>> {
+        let mut out = Vec::new();
+        for (t, (_, claims)) in inputs.iter().enumerate() {
+            for (c, at) in claims.iter().zip(claim_positions()) {
+                let points = [
+                    Some((&c.at_zeta, at.zeta)),
+                    c.at_zeta_next.as_ref().zip(at.zeta_next),
+                ];
+                for (values, first) in points.into_iter().flatten() {
+                    for (k, v) in values.iter().enumerate() {
+                        for (i, x) in ext::coords(*v).into_iter().enumerate() {
+                            out.push(vec![F::from_usize(t), F::from_usize(first + D * k + i), x]);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `DeepTermsAir`'s trace beside the transcript's messages (`alpha`'s coordinates sent,
+    /// `claims` observed) and receivers of the terms the trace sends, once per query.
+    fn terms_batch(
+        trace: RowMajorMatrix<F>,
+        alphas: &[Challenge],
+        claims: &[(Challenge, Vec<MatrixClaim>)],
+    ) -> Batch {
+        let air = terms_air();
+        let mut samples = Vec::new();
+        for (t, alpha) in alphas.iter().enumerate() {
+            for (i, c) in ext::coords(*alpha).into_iter().enumerate() {
+                samples.push(vec![F::from_usize(t), F::from_usize(ALPHA_AT + i), c]);
+            }
+        }
+        let mut terms = Vec::new();
+        for row in trace.values.chunks_exact(terms::WIDTH) {
+            let row: &TermsCols<F> = row.borrow();
+            if row.active == F::ONE && row.uses != F::ZERO {
+                let mut m = vec![row.transcript, row.matrix];
+                for o in &row.out {
+                    m.extend(o);
+                }
+                for _ in 0..QUERIES {
+                    terms.push(m.clone());
+                }
+            }
+        }
+        let known = [
+            KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, true, &samples),
+            KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, false, &observed(claims)),
+            KnownAir::new(DEEP_MATRIX_BUS, MATRIX_WIDTH, false, &terms),
+        ];
+        let mut traces = vec![trace];
+        traces.extend(known.iter().map(KnownAir::trace));
+        let mut airs = vec![TestAir::DeepTerms(air)];
+        airs.extend(known.into_iter().map(TestAir::Known));
+        Batch {
+            airs,
+            traces,
+            buses: vec![
+                TRANSCRIPT_SAMPLE_BUS,
+                TRANSCRIPT_OBSERVE_BUS,
+                DEEP_MATRIX_BUS,
+            ],
+        }
+    }
+
+    #[test]
+    fn ladder_terms_are_the_native_ladders_and_feed_the_quotients() {
+        let runs = runs();
+        let inputs = terms_inputs(&runs);
+        let (trace, sent) = terms_air().generate_trace(&inputs, MIN_HEIGHT);
+        for (run, sent) in runs.iter().zip(&sent) {
+            assert_eq!(sent, &run.input.terms);
+        }
+        let alphas: Vec<Challenge> = runs.iter().map(|r| r.input.alpha).collect();
+        let b = terms_batch(trace.clone(), &alphas, &inputs);
+        assert_eq!(b.failed(), BTreeSet::new());
+        b.prove_and_verify().unwrap();
+
+        // Both AIRs together: the terms feed the quotients, with no verifier-known terms.
+        let deep = self::inputs(&runs);
+        let (deep_trace, _) = air().generate_trace(&deep, MIN_HEIGHT);
+        let quotients = batch(deep_trace, others(&deep));
+        let mut airs = quotients.airs;
+        let mut traces = quotients.traces;
+        // Drop the verifier-known terms (the fourth known AIR) and add the ladder.
+        airs.remove(4);
+        traces.remove(4);
+        airs.push(TestAir::DeepTerms(terms_air()));
+        traces.push(trace);
+        let mut samples = others(&deep)[0].clone();
+        for (t, alpha) in alphas.iter().enumerate() {
+            for (i, c) in ext::coords(*alpha).into_iter().enumerate() {
+                samples.push(vec![F::from_usize(t), F::from_usize(ALPHA_AT + i), c]);
+            }
+        }
+        airs[1] = TestAir::Known(KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, true, &samples));
+        traces[1] = KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, true, &samples).trace();
+        let observe = KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, false, &observed(&inputs));
+        traces.push(observe.trace());
+        airs.push(TestAir::Known(observe));
+        let mut buses = BUSES.to_vec();
+        buses.push(TRANSCRIPT_OBSERVE_BUS);
+        let joint = Batch {
+            airs,
+            traces,
+            buses,
+        };
+        assert_eq!(joint.failed(), BTreeSet::new());
+        joint.prove_and_verify().unwrap();
+    }
+
+    /// Transcript 0's ladder block refilled with `edit` after each row (the next row reads
+    /// the edited row).
+    fn forged_terms(runs: &[Run], edit: impl Fn(usize, &mut TermsCols<F>)) -> Batch {
+        let air = terms_air();
+        let inputs = terms_inputs(runs);
+        let (mut trace, _) = air.generate_trace(&inputs, MIN_HEIGHT);
+        let mut prev = [[F::ZERO; D]; 5];
+        let values: Vec<Challenge> = inputs[0]
+            .1
+            .iter()
+            .flat_map(|c| c.at_zeta.iter().chain(c.at_zeta_next.iter().flatten()))
+            .copied()
+            .collect();
+        for r in 0..air.block_len() {
+            let p = air.periodic_row(r);
+            let row: &mut TermsCols<F> =
+                trace.values[r * terms::WIDTH..(r + 1) * terms::WIDTH].borrow_mut();
+            let value = values.get(r).copied().unwrap_or(Challenge::ZERO);
+            DeepTermsAir::fill_row(row, p.as_slice().borrow(), inputs[0].0, value, prev);
+            edit(r, row);
+            prev = [row.lambda, row.mu, row.m, row.mu0, row.m0];
+        }
+        let alphas: Vec<Challenge> = runs.iter().map(|r| r.input.alpha).collect();
+        terms_batch(trace, &alphas, &inputs)
+    }
+
+    #[test]
+    fn a_wrong_ladder_step_or_claim_is_caught() {
+        let runs = runs();
+        let air = terms_air();
+        let rows = |pick: fn(&terms::TermsPeriodic<F>) -> bool| -> Vec<usize> {
+            (0..air.block_len())
+                .filter(|&r| pick(air.periodic_row(r).as_slice().borrow()))
+                .collect()
+        };
+        let inner = rows(|p| p.present == F::ONE && p.seg_start == F::ZERO)[0];
+        let keep = rows(|p| p.keep == F::ONE)[0];
+        let last = rows(|p| p.last == F::ONE && p.two_points == F::ONE)[0];
+        let last1 = rows(|p| p.last == F::ONE && p.two_points == F::ZERO)[0];
+        let start = rows(|p| p.height_start == F::ONE)[1];
+        for (r, edit) in [
+            (
+                inner,
+                (|row: &mut TermsCols<F>| row.lambda[0] += F::ONE) as fn(&mut TermsCols<F>),
+            ),
+            (start, |row| row.lambda[0] += F::ONE),
+            (inner, |row| row.mu[1] += F::ONE),
+            (inner, |row| row.m[2] += F::ONE),
+            (inner, |row| row.alpha[3] += F::ONE),
+            (keep, |row| row.mu0[4] += F::ONE),
+            (keep, |row| row.m0[0] += F::ONE),
+            (last, |row| row.out[2][0] += F::ONE),
+            (last1, |row| row.out[3][1] += F::ONE),
+            (last, |row| row.uses = F::ZERO),
+        ] {
+            forged_terms(&runs, |row, cols| {
+                if row == r {
+                    edit(cols);
+                }
+            })
+            .caught(only_constraints);
+        }
+        // A claimed value other than the one observed: the observation bus alone (the terms'
+        // receivers take what the forged trace sends).
+        forged_terms(&runs, |row, cols| {
+            if row == inner {
+                cols.value[0] += F::ONE;
+                let lambda = ext::element(cols.lambda);
+                let m = ext::element(cols.m_in) + lambda * ext::element(cols.value);
+                cols.m = ext::coords(m);
+            }
+        })
+        .caught(bus(TRANSCRIPT_OBSERVE_BUS));
+        // An inactive block: every bus.
+        let (mut trace, _) = air.generate_trace(&terms_inputs(&runs), MIN_HEIGHT);
+        for r in 0..air.block_len() {
+            let row: &mut TermsCols<F> =
+                trace.values[r * terms::WIDTH..(r + 1) * terms::WIDTH].borrow_mut();
+            row.active = F::ZERO;
+        }
+        let alphas: Vec<Challenge> = runs.iter().map(|r| r.input.alpha).collect();
+        terms_batch(trace, &alphas, &terms_inputs(&runs)).caught(|f| {
+            f.contains(&Failed::Bus(TRANSCRIPT_SAMPLE_BUS))
+                && f.contains(&Failed::Bus(TRANSCRIPT_OBSERVE_BUS))
+        });
     }
 }

@@ -22,6 +22,7 @@ use super::duplex::DuplexAir;
 use super::final_poly::FinalPolyAir;
 use super::fold::FriFoldAir;
 use super::merkle::MmcsOpeningAir;
+use super::terms::DeepTermsAir;
 use crate::aggregate::air::perm::Perm24TableAir;
 use crate::aggregate::field::Challenge;
 use crate::aggregate::fri::config::{fri_config, FriHash, Keccak, Poseidon1};
@@ -119,6 +120,7 @@ impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for KnownAir {
 pub enum TestAir {
     Bits(SampledBitsAir),
     Deep(DeepQuotientAir),
+    DeepTerms(DeepTermsAir),
     Mmcs(MmcsOpeningAir),
     Duplex(DuplexAir),
     Fold(FriFoldAir),
@@ -132,6 +134,7 @@ macro_rules! dispatch {
         match $self {
             TestAir::Bits($a) => $e,
             TestAir::Deep($a) => $e,
+            TestAir::DeepTerms($a) => $e,
             TestAir::Mmcs($a) => $e,
             TestAir::Duplex($a) => $e,
             TestAir::Fold($a) => $e,

@@ -84,6 +84,7 @@ pub mod fold;
 #[cfg(test)]
 mod harness;
 pub mod merkle;
+pub mod terms;
 
 /// Receives the permutation `input -> output` from the full-output permutation table (bus
 /// `"poseidon1-24-full"`, [`crate::aggregate::air::perm::Perm24TableAir::full_output`]), once:
