@@ -1248,39 +1248,26 @@ mod tests {
         let runs = runs();
         let honest = inputs(&runs);
         let end = rows_where(|p| p.end == F::ONE && p.present == F::ONE)[3];
-        forged(
-            &runs,
-            &honest,
-            |r, reads| {
-                if r == 1 {
-                    reads.values[0] += F::ONE;
+        for (at, hook, on) in [
+            (
+                1,
+                (|reads: &mut RowReads| reads.values[0] += F::ONE) as fn(&mut RowReads),
+                DEEP_VALUES_BUS,
+            ),
+            (
+                end,
+                |reads| reads.terms[1] += Challenge::ONE,
+                DEEP_MATRIX_BUS,
+            ),
+            (end, |reads| reads.window.1 += F::ONE, QUERY_INDEX_BUS),
+        ] {
+            let hook = |r: usize, reads: &mut RowReads| {
+                if r == at {
+                    hook(reads);
                 }
-            },
-            |_, _| (),
-        )
-        .caught(bus(DEEP_VALUES_BUS));
-        forged(
-            &runs,
-            &honest,
-            |r, reads| {
-                if r == end {
-                    reads.terms[1] += Challenge::ONE;
-                }
-            },
-            |_, _| (),
-        )
-        .caught(bus(DEEP_MATRIX_BUS));
-        forged(
-            &runs,
-            &honest,
-            |r, reads| {
-                if r == end {
-                    reads.window.1 += F::ONE;
-                }
-            },
-            |_, _| (),
-        )
-        .caught(bus(QUERY_INDEX_BUS));
+            };
+            forged(&runs, &honest, hook, |_, _| ()).caught(bus(on));
+        }
         // Another alpha for transcript 0, everything else following it (the terms too).
         let mut other = runs[0].input.clone();
         other.alpha += Challenge::ONE;
@@ -1486,6 +1473,17 @@ mod tests {
         out
     }
 
+    /// `alpha`'s coordinates `(transcript, position, coordinate)`, transcript by transcript.
+    fn alpha_samples(alphas: &[Challenge]) -> Vec<Vec<F>> {
+        let mut out = Vec::new();
+        for (t, alpha) in alphas.iter().enumerate() {
+            for (i, c) in ext::coords(*alpha).into_iter().enumerate() {
+                out.push(vec![F::from_usize(t), F::from_usize(ALPHA_AT + i), c]);
+            }
+        }
+        out
+    }
+
     /// `DeepTermsAir`'s trace beside the transcript's messages (`alpha`'s coordinates sent,
     /// `claims` observed) and receivers of the terms the trace sends, once per query.
     fn terms_batch(
@@ -1494,12 +1492,7 @@ mod tests {
         claims: &[(Challenge, Vec<MatrixClaim>)],
     ) -> Batch {
         let air = terms_air();
-        let mut samples = Vec::new();
-        for (t, alpha) in alphas.iter().enumerate() {
-            for (i, c) in ext::coords(*alpha).into_iter().enumerate() {
-                samples.push(vec![F::from_usize(t), F::from_usize(ALPHA_AT + i), c]);
-            }
-        }
+        let samples = alpha_samples(alphas);
         let mut terms = Vec::new();
         for row in trace.values.chunks_exact(terms::WIDTH) {
             let row: &TermsCols<F> = row.borrow();
@@ -1558,11 +1551,7 @@ mod tests {
         airs.push(TestAir::DeepTerms(terms_air()));
         traces.push(trace);
         let mut samples = others(&deep)[0].clone();
-        for (t, alpha) in alphas.iter().enumerate() {
-            for (i, c) in ext::coords(*alpha).into_iter().enumerate() {
-                samples.push(vec![F::from_usize(t), F::from_usize(ALPHA_AT + i), c]);
-            }
-        }
+        samples.extend(alpha_samples(&alphas));
         airs[1] = TestAir::Known(KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, true, &samples));
         traces[1] = KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, true, &samples).trace();
         let observe = KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, false, &observed(&inputs));
