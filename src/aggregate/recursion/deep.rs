@@ -169,6 +169,31 @@ impl DeepShape {
         }
     }
 
+    /// Every row of a block in order: query by query, height by height, matrix by matrix, the
+    /// chunks from last to first.
+    fn rows(&self) -> Vec<DeepRow> {
+        let mut rows = Vec::new();
+        for q in 0..self.queries.len() {
+            let mut matrix = 0;
+            for (height, h) in self.heights.iter().enumerate() {
+                for within in 0..h.matrices.len() {
+                    let chunks = h.matrices[within].chunks();
+                    for chunk in (0..chunks).rev() {
+                        rows.push(DeepRow {
+                            query: q,
+                            height,
+                            within,
+                            matrix,
+                            chunk,
+                        });
+                    }
+                    matrix += 1;
+                }
+            }
+        }
+        rows
+    }
+
     /// Rows of one query.
     fn rows_per_query(&self) -> usize {
         self.heights
@@ -215,6 +240,17 @@ impl DeepShape {
         let x = F::GENERATOR * F::two_adic_generator(h).exp_u64(reverse_bits_len(w, h) as u64);
         (w, x)
     }
+}
+
+/// Where a row of a block is: the query's number (not its position), the height's, the
+/// matrix's within its height and in shape order, and the chunk.
+#[derive(Clone, Copy, Debug)]
+struct DeepRow {
+    query: usize,
+    height: usize,
+    within: usize,
+    matrix: usize,
+    chunk: usize,
 }
 
 /// The periodic columns (period [`DeepShape::block_len`]).
@@ -398,41 +434,34 @@ impl DeepQuotientAir {
     pub fn new(shape: DeepShape) -> Self {
         let period = shape.block_len();
         let mut rows = vec![F::ZERO; period * NUM_PERIODIC];
-        let mut r = 0;
-        for &q in &shape.queries {
-            for h in &shape.heights {
-                let omega = F::two_adic_generator(h.log_height - shape.log_blowup);
-                for (mi, m) in h.matrices.iter().enumerate() {
-                    let n = m.chunks();
-                    for c in (0..n).rev() {
-                        let p: &mut DeepPeriodic<F> =
-                            rows[r * NUM_PERIODIC..(r + 1) * NUM_PERIODIC].borrow_mut();
-                        p.present = F::ONE;
-                        p.query = F::from_usize(q);
-                        p.matrix = F::from_usize(m.id);
-                        p.chunk = F::from_usize(c);
-                        p.x_tag = F::from_usize(h.x_tag);
-                        p.first = F::from_bool(c == n - 1);
-                        p.end = F::from_bool(c == 0);
-                        p.end2 = F::from_bool(c == 0 && m.two_points);
-                        p.height_start = F::from_bool(mi == 0 && c == n - 1);
-                        if c == 0 && mi + 1 == h.matrices.len() {
-                            match h.sink {
-                                Sink::Fold => p.fold = F::ONE,
-                                Sink::RollIn(round) => {
-                                    p.roll = F::ONE;
-                                    p.round = F::from_usize(round);
-                                }
-                                Sink::Zero => p.zero = F::ONE,
-                            }
-                        }
-                        p.omega = omega;
-                        for (k, mask) in p.mask.iter_mut().enumerate() {
-                            *mask = F::from_bool(c * CHUNK + k < m.width);
-                        }
-                        r += 1;
+        for (r, at) in shape.rows().into_iter().enumerate() {
+            let h = &shape.heights[at.height];
+            let m = &h.matrices[at.within];
+            let (c, n) = (at.chunk, m.chunks());
+            let p: &mut DeepPeriodic<F> =
+                rows[r * NUM_PERIODIC..(r + 1) * NUM_PERIODIC].borrow_mut();
+            p.present = F::ONE;
+            p.query = F::from_usize(shape.queries[at.query]);
+            p.matrix = F::from_usize(m.id);
+            p.chunk = F::from_usize(c);
+            p.x_tag = F::from_usize(h.x_tag);
+            p.first = F::from_bool(c == n - 1);
+            p.end = F::from_bool(c == 0);
+            p.end2 = F::from_bool(c == 0 && m.two_points);
+            p.height_start = F::from_bool(at.within == 0 && c == n - 1);
+            if c == 0 && at.within + 1 == h.matrices.len() {
+                match h.sink {
+                    Sink::Fold => p.fold = F::ONE,
+                    Sink::RollIn(round) => {
+                        p.roll = F::ONE;
+                        p.round = F::from_usize(round);
                     }
+                    Sink::Zero => p.zero = F::ONE,
                 }
+            }
+            p.omega = F::two_adic_generator(h.log_height - shape.log_blowup);
+            for (k, mask) in p.mask.iter_mut().enumerate() {
+                *mask = F::from_bool(c * CHUNK + k < m.width);
             }
         }
         for r in 0..period {
@@ -534,23 +563,6 @@ impl DeepQuotientAir {
         row.ro = to(base + if end { part } else { Challenge::ZERO });
     }
 
-    /// Each row's (query, matrix in shape order, chunk, log height), in row order.
-    fn layout(&self) -> Vec<(usize, usize, usize, usize)> {
-        let mut layout = Vec::new();
-        for q in 0..self.shape.queries.len() {
-            let mut mi = 0;
-            for h in &self.shape.heights {
-                for m in &h.matrices {
-                    for c in (0..m.chunks()).rev() {
-                        layout.push((q, mi, c, h.log_height));
-                    }
-                    mi += 1;
-                }
-            }
-        }
-        layout
-    }
-
     /// The trace of `inputs[t]` (transcript `t`'s block), then padding blocks up to a power of
     /// two and at least `min_height` rows; the reduced openings the active rows send.
     ///
@@ -587,7 +599,10 @@ impl DeepQuotientAir {
         edit: &mut dyn FnMut(usize, &mut DeepCols<F>),
     ) {
         let shape = &self.shape;
-        let layout = self.layout();
+        let layout = shape.rows();
+        let periodic: Vec<Vec<F>> = (0..shape.block_len())
+            .map(|r| self.periodic_row(r))
+            .collect();
         let widths: Vec<usize> = shape.matrices().map(|(_, m)| m.width).collect();
         if let Some(input) = input {
             assert_eq!(input.indices.len(), shape.queries.len(), "indices");
@@ -601,8 +616,7 @@ impl DeepQuotientAir {
         let transcript = F::from_usize(b);
         let challenges = input.map_or((Challenge::ZERO, Challenge::ZERO), |i| (i.alpha, i.zeta));
         let mut prev = (Challenge::ZERO, Challenge::ZERO);
-        for (r, row) in block.chunks_exact_mut(WIDTH).enumerate() {
-            let p = self.periodic_row(r);
+        for (r, (row, p)) in block.chunks_exact_mut(WIDTH).zip(&periodic).enumerate() {
             let p: &DeepPeriodic<F> = p.as_slice().borrow();
             let row: &mut DeepCols<F> = row.borrow_mut();
             row.transcript = transcript;
@@ -612,13 +626,14 @@ impl DeepQuotientAir {
                 terms: [Challenge::ZERO; 4],
                 window: (0, F::ZERO),
             };
-            if let (Some(input), Some(&(q, mi, c, h))) = (input, layout.get(r)) {
-                let opened = &input.rows[q][mi];
+            if let (Some(input), Some(at)) = (input, layout.get(r)) {
+                let opened = &input.rows[at.query][at.matrix];
                 for (k, v) in reads.values.iter_mut().enumerate() {
-                    *v = opened.get(c * CHUNK + k).copied().unwrap_or(F::ZERO);
+                    *v = opened.get(at.chunk * CHUNK + k).copied().unwrap_or(F::ZERO);
                 }
-                reads.terms = input.terms[mi];
-                reads.window = shape.window(input.indices[q], h);
+                reads.terms = input.terms[at.matrix];
+                let h = shape.heights[at.height].log_height;
+                reads.window = shape.window(input.indices[at.query], h);
             }
             hook(r, &mut reads);
             Self::fill_row(
@@ -1575,12 +1590,7 @@ mod tests {
         let inputs = terms_inputs(runs);
         let (mut trace, _) = air.generate_trace(&inputs, MIN_HEIGHT);
         let mut prev = [[F::ZERO; D]; 5];
-        let values: Vec<Challenge> = inputs[0]
-            .1
-            .iter()
-            .flat_map(|c| c.at_zeta.iter().chain(c.at_zeta_next.iter().flatten()))
-            .copied()
-            .collect();
+        let values = terms::ladder_values(&inputs[0].1);
         for r in 0..air.block_len() {
             let p = air.periodic_row(r);
             let row: &mut TermsCols<F> =

@@ -108,6 +108,16 @@ crate::aggregate::air::row_view!(TermsPeriodic);
 pub const WIDTH: usize = core::mem::size_of::<TermsCols<u8>>();
 const NUM_PERIODIC: usize = core::mem::size_of::<TermsPeriodic<u8>>();
 
+/// The claimed values in ladder order, one per row: matrix by matrix (shape order), `zeta`'s
+/// before `zeta_next`'s.
+pub fn ladder_values(claims: &[MatrixClaim]) -> Vec<Challenge> {
+    claims
+        .iter()
+        .flat_map(|c| c.at_zeta.iter().chain(c.at_zeta_next.iter().flatten()))
+        .copied()
+        .collect()
+}
+
 /// The AIR computing the ladder terms of transcripts of one [`DeepShape`].
 #[derive(Clone, Debug)]
 pub struct DeepTermsAir {
@@ -204,15 +214,10 @@ impl DeepTermsAir {
             .next_power_of_two();
         let mut trace = F::zero_vec(height * WIDTH);
         let mut sent = Vec::new();
+        let periodic: Vec<Vec<F>> = (0..self.period).map(|r| self.periodic_row(r)).collect();
         for (b, block) in trace.chunks_exact_mut(self.period * WIDTH).enumerate() {
             let input = inputs.get(b);
-            let values: Vec<Challenge> = input.map_or_else(Vec::new, |(_, claims)| {
-                claims
-                    .iter()
-                    .flat_map(|c| c.at_zeta.iter().chain(c.at_zeta_next.iter().flatten()))
-                    .copied()
-                    .collect()
-            });
+            let values = input.map_or_else(Vec::new, |(_, claims)| ladder_values(claims));
             if input.is_some() {
                 assert_eq!(
                     values.len(),
@@ -224,8 +229,7 @@ impl DeepTermsAir {
             let mut terms = Vec::new();
             let zero = [F::ZERO; D];
             let mut prev = [zero; 5];
-            for (r, row) in block.chunks_exact_mut(WIDTH).enumerate() {
-                let p = self.periodic_row(r);
+            for (r, (row, p)) in block.chunks_exact_mut(WIDTH).zip(&periodic).enumerate() {
                 let p: &TermsPeriodic<F> = p.as_slice().borrow();
                 let row: &mut TermsCols<F> = row.borrow_mut();
                 row.transcript = F::from_usize(b);
