@@ -16,6 +16,8 @@
 #   --probe         also build and run build-profiles/probe (`codegen-probe check`) in each row
 #   --out FILE      where to write the table (default build-profiles/matrix.md)
 #   --no-ctests     skip the C tests
+#   --prune         delete each row's target directory once its row is done (not target/ itself,
+#                   which the (3, 16) row reuses); its logs go first to target/matrix/<row>.logs/
 #   --tag NAME      suffix of the rows' target directories (o<opt>-cgu<n>-NAME), for runs with other
 #                   RUSTFLAGS, e.g. RUSTFLAGS="-C target-cpu=x86-64-v3" matrix.sh --tag v3
 #
@@ -37,6 +39,7 @@ ROWS="3:16 3:1 s:1 z:16 z:1"
 SIGS=64
 PROBE=0
 CTESTS=1
+PRUNE=0
 # C test programs the matrix does not run (--quick skips test_keygen: one production 2^17-epoch
 # key generation, minutes at opt-level "z"; c-tests/run.sh runs it against the default build).
 CTEST_SKIP=""
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
         --signatures) shift; SIGS="${1:?--signatures needs a number}" ;;
         --probe) PROBE=1 ;;
         --no-ctests) CTESTS=0 ;;
+        --prune) PRUNE=1 ;;
         --out) shift; OUT="${1:?--out needs a file}" ;;
         --tag) shift; TAG="-${1:?--tag needs a name}" ;;
         -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
@@ -273,6 +277,10 @@ for row in $ROWS; do
     line="$line | $thr | $(human "$a_size") ($(human "$a_nodebug")) | $(human "$so_size") ($(human "$so_nodebug")) | $tls |"
     TABLE_ROWS+=("$line")
     echo "   $line" >&2
+    if [ "$PRUNE" -eq 1 ] && [ "$td" != "$ROOT/target" ]; then
+        mkdir -p "$td.logs" && cp "$td"/*.log "$td.logs/" 2>/dev/null
+        rm -rf "$td"
+    fi
 done
 unset CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_OPT_LEVEL CARGO_PROFILE_RELEASE_CODEGEN_UNITS
 

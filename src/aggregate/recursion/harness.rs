@@ -17,6 +17,7 @@ use p3_lookup::{Count, InteractionBuilder, Kind, LogUpGadget, Lookups, Permutati
 use p3_matrix::dense::RowMajorMatrix;
 
 use super::bits::SampledBitsAir;
+use super::commit::CommitmentAir;
 use super::deep::DeepQuotientAir;
 use super::duplex::DuplexAir;
 use super::final_poly::FinalPolyAir;
@@ -119,6 +120,7 @@ impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for KnownAir {
 #[derive(Clone)]
 pub enum TestAir {
     Bits(SampledBitsAir),
+    Commit(CommitmentAir),
     Deep(DeepQuotientAir),
     DeepTerms(DeepTermsAir),
     Mmcs(MmcsOpeningAir),
@@ -133,6 +135,7 @@ macro_rules! dispatch {
     ($self:expr, $a:ident => $e:expr) => {
         match $self {
             TestAir::Bits($a) => $e,
+            TestAir::Commit($a) => $e,
             TestAir::Deep($a) => $e,
             TestAir::DeepTerms($a) => $e,
             TestAir::Mmcs($a) => $e,

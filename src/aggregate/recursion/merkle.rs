@@ -36,14 +36,28 @@
 //! `index`, halves at each node row (`rem = 2 rem' + bit`) and equals `bit` on the root row, so
 //! the bits are `index`'s, least significant first, and `index < 2^depth`.
 //!
-//! **What an opening sends.** Each absorb row sends `(opening, offset, chunk (15))` on the value
-//! bus (`"merkle-values"`): the chunk's elements at `offset..offset + len` of the opening's
-//! concatenated rows (tallest group first), zero past its length. The root row sends
-//! `(opening, index, root)` on the claim bus (`"merkle-opening"`). Both are sent only by active
-//! blocks; `opening`, `index` and `active` are constant down a block. Whoever needs the
-//! opening's values and its root receives them there: a value, sibling, bit or node other than
-//! the honest one leads to another root (a Poseidon1-24 collision otherwise), so the claim is
-//! not the one the receiver asks for.
+//! **Whose opening it is.** An AIR instance checks the openings of one commitment of a child's
+//! shape ([`OpeningLink`], the verifier's): the transcript position of the commitment's root and
+//! the tag of the query-index window that opens it (the window of the commitment's height). A
+//! block is one query's opening: `transcript` (the child transcript's number) and `query` (the
+//! transcript position the query index was sampled at) are constant down it. On the root row,
+//! an active block receives
+//! - `(transcript, query, tag, index, point)` on `"query-index"` from
+//!   [`super::bits::SampledBitsAir`]: `index` is that window of the sampled query index (`point`
+//!   is taken as sent; this AIR does not use it);
+//! - `(transcript, root position, root)` on `"commitment-root"` from
+//!   [`super::commit::CommitmentAir`]: the root the child's transcript observed.
+//!
+//! A value, sibling, bit or node other than the honest one leads to another root (a
+//! Poseidon1-24 collision otherwise), which no commitment row sends; another index is not the
+//! window the transcript sampled.
+//!
+//! **What an opening sends.** Each absorb row of an active block sends
+//! `(transcript, query, root position, offset, chunk (15))` on the value bus
+//! (`"merkle-values"`): the chunk's elements at `offset..offset + len` of the opening's
+//! concatenated rows (tallest group first), zero past its length. Whoever needs the opened values
+//! (the DEEP quotient for trace commitments, the fold for commit-phase ones) asks for them by
+//! that key, so values are only ever taken from the opening of that commitment at that query.
 
 use std::borrow::{Borrow, BorrowMut};
 
@@ -52,25 +66,23 @@ use p3_field::PrimeCharacteristicRing;
 use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
 
+use super::bits::QUERY_INDEX_BUS;
+use super::commit::COMMITMENT_ROOT_BUS;
 use crate::aggregate::air::perm::{PermFiller, PERM24_COLS};
 use crate::aggregate::fri::config::{POSEIDON1_DIGEST_ELEMS, POSEIDON1_RATE};
 use crate::xmss::F;
 
-/// Bus of verified Merkle openings `(opening, index, root (9))`.
-pub const MERKLE_OPENING_BUS: &str = "merkle-opening";
-/// Bus of the opened values `(opening, offset, chunk (15))`.
+/// Bus of the opened values `(transcript, query, root position, offset, chunk (15))`.
 pub const MERKLE_VALUES_BUS: &str = "merkle-values";
 
 const RATE: usize = POSEIDON1_RATE;
 const DIGEST: usize = POSEIDON1_DIGEST_ELEMS;
 const WIDTH24: usize = 24;
 
-/// Width of a claim on [`MERKLE_OPENING_BUS`].
-pub const CLAIM_WIDTH: usize = 2 + DIGEST;
 /// Width of a message on [`MERKLE_VALUES_BUS`].
-pub const VALUES_WIDTH: usize = 2 + RATE;
+pub const VALUES_WIDTH: usize = 4 + RATE;
 
-/// The columns of one row (111), viewed with `row.borrow()` / `row.borrow_mut()`.
+/// The columns of one row (113), viewed with `row.borrow()` / `row.borrow_mut()`.
 #[repr(C)]
 pub struct MmcsOpeningCols<T> {
     /// The permutation input this row receives.
@@ -91,11 +103,13 @@ pub struct MmcsOpeningCols<T> {
     pub rem: T,
     /// The opened position (constant down the block).
     pub index: T,
-    /// The opening's number, as the receivers of its values and claim know it (constant down
-    /// the block).
-    pub opening: T,
-    /// 1 in a block that sends its values and claim, 0 in a padding block (constant down the
-    /// block).
+    /// The child transcript's number (constant down the block).
+    pub transcript: T,
+    /// Transcript position of the query index this block opens at (constant down the block).
+    pub query: T,
+    /// The window's domain point, as `"query-index"` sends it (root row; not used here).
+    pub point: T,
+    /// 1 in a block that receives and sends, 0 in a padding block (constant down the block).
     pub active: T,
     /// Mirror of the periodic `offset`.
     pub offset: T,
@@ -239,12 +253,27 @@ impl OpeningShape {
     }
 }
 
+/// Which commitment of a child's shape an [`MmcsOpeningAir`] checks openings of: the keys of
+/// its root and index, as the verifier's schedule fixes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpeningLink {
+    /// Transcript position of the commitment root's first element (its key on
+    /// `"commitment-root"` and on the value bus).
+    pub root_position: usize,
+    /// The tag of the query-index window that opens the commitment.
+    pub window_tag: usize,
+}
+
 /// One opening to check: the opened rows of every matrix, in commitment order, at `index` of the
 /// tallest, with the siblings from the leaf level up (Plonky3's `MerkleTreeMmcs` proof order).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MerkleOpening {
-    /// The opening's number on the value and claim buses.
-    pub opening: u32,
+    /// The child transcript's number.
+    pub transcript: u32,
+    /// Transcript position of the query index the opening is at.
+    pub query: usize,
+    /// The window's domain point, as the query-index bus carries it.
+    pub point: F,
     /// One row per matrix, in commitment order (widths as the shape's).
     pub rows: Vec<Vec<F>>,
     /// The opened position in the tallest matrix.
@@ -253,21 +282,23 @@ pub struct MerkleOpening {
     pub siblings: Vec<[F; DIGEST]>,
 }
 
-/// The AIR checking openings of commitments of one [`OpeningShape`].
+/// The AIR checking openings of one commitment of one [`OpeningShape`].
 #[derive(Clone, Debug)]
 pub struct MmcsOpeningAir {
     shape: OpeningShape,
+    link: OpeningLink,
     /// `(height, width)` in commitment order, to order the opened rows as the groups do.
     dims: Vec<(usize, usize)>,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
 }
 
 impl MmcsOpeningAir {
-    /// The AIR for commitments to matrices of these `(height, width)`s, in commitment order.
+    /// The AIR for openings of the commitment `link` names, to matrices of these
+    /// `(height, width)`s in commitment order.
     ///
     /// # Errors
     /// As [`OpeningShape::new`].
-    pub fn new(dims: &[(usize, usize)]) -> Result<Self, String> {
+    pub fn new(dims: &[(usize, usize)], link: OpeningLink) -> Result<Self, String> {
         let shape = OpeningShape::new(dims)?;
         let schedule = shape.schedule();
         let period = shape.block_len();
@@ -315,6 +346,7 @@ impl MmcsOpeningAir {
         }
         Ok(Self {
             shape,
+            link,
             dims: dims.to_vec(),
             periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
         })
@@ -336,26 +368,24 @@ impl MmcsOpeningAir {
             .collect()
     }
 
+    /// The commitment this AIR opens.
+    pub fn link(&self) -> OpeningLink {
+        self.link
+    }
+
     /// The trace checking `openings`, one block each then padding blocks (inactive, all-zero
     /// values at index 0) up to a power of two and at least `min_height` rows; the full-output
-    /// permutation table trace, one row per trace row in the same order; and what the active
-    /// blocks send: the claims `(opening, index, root)` and the value chunks
-    /// `(opening, offset, chunk)`.
+    /// permutation table trace, one row per trace row in the same order; and the value chunks
+    /// the active blocks send, `(transcript, query, root position, offset, chunk)`.
     ///
     /// # Panics
     /// If an opening's rows or siblings do not have the shape's widths and depth, or its index
     /// is out of range.
-    #[allow(clippy::type_complexity)]
     pub fn generate_traces(
         &self,
         openings: &[MerkleOpening],
         min_height: usize,
-    ) -> (
-        RowMajorMatrix<F>,
-        RowMajorMatrix<F>,
-        Vec<[F; CLAIM_WIDTH]>,
-        Vec<[F; VALUES_WIDTH]>,
-    ) {
+    ) -> (RowMajorMatrix<F>, RowMajorMatrix<F>, Vec<[F; VALUES_WIDTH]>) {
         let period = self.shape.block_len();
         let height = (openings.len() * period)
             .max(min_height)
@@ -365,10 +395,11 @@ impl MmcsOpeningAir {
         let mut perm_values = F::zero_vec(height * PERM24_COLS);
         let filler = PermFiller::shared24();
         let schedule = self.shape.schedule();
-        let mut claims = Vec::new();
         let mut chunks = Vec::new();
         let padding = MerkleOpening {
-            opening: 0,
+            transcript: 0,
+            query: 0,
+            point: F::ZERO,
             rows: self.dims.iter().map(|&(_, w)| vec![F::ZERO; w]).collect(),
             index: 0,
             siblings: vec![[F::ZERO; DIGEST]; self.shape.depth],
@@ -397,7 +428,8 @@ impl MmcsOpeningAir {
                 let row: &mut MmcsOpeningCols<F> = values[at..at + WIDTH].borrow_mut();
                 row.prev = prev;
                 row.index = F::from_usize(o.index);
-                row.opening = F::from_u32(o.opening);
+                row.transcript = F::from_u32(o.transcript);
+                row.query = F::from_usize(o.query);
                 row.active = F::from_bool(active);
                 row.rem = F::from_usize(o.index >> level);
                 row.node = node;
@@ -413,9 +445,11 @@ impl MmcsOpeningAir {
                         input[..len].copy_from_slice(&vals[offset..offset + len]);
                         if active {
                             let mut m = [F::ZERO; VALUES_WIDTH];
-                            m[0] = row.opening;
-                            m[1] = row.offset;
-                            m[2..].copy_from_slice(&row.chunk);
+                            m[0] = row.transcript;
+                            m[1] = row.query;
+                            m[2] = F::from_usize(self.link.root_position);
+                            m[3] = row.offset;
+                            m[4..].copy_from_slice(&row.chunk);
                             chunks.push(m);
                         }
                     }
@@ -453,20 +487,13 @@ impl MmcsOpeningAir {
                 }
                 if p.root == F::ONE {
                     row.root = F::ONE;
-                    if active {
-                        let mut c = [F::ZERO; CLAIM_WIDTH];
-                        c[0] = row.opening;
-                        c[1] = row.index;
-                        c[2..].copy_from_slice(&out[..DIGEST]);
-                        claims.push(c);
-                    }
+                    row.point = o.point;
                 }
             }
         }
         (
             RowMajorMatrix::new(values, WIDTH),
             RowMajorMatrix::new(perm_values, PERM24_COLS),
-            claims,
             chunks,
         )
     }
@@ -533,30 +560,46 @@ where
         }
         let within = p.in_block.clone();
         t.assert_zero(within.clone() * (next.index - row.index));
-        t.assert_zero(within.clone() * (next.opening - row.opening));
+        t.assert_zero(within.clone() * (next.transcript - row.transcript));
+        t.assert_zero(within.clone() * (next.query - row.query));
         t.assert_zero(within.clone() * (next.active - row.active));
         // rem = rem' on other rows, 2 rem' + bit on node rows (bit is 0 elsewhere).
         t.assert_zero(within * (row.rem - next.rem * (one.clone() + p.node_row.clone()) - row.bit));
 
         super::receive_permutation(builder, &row.input, &row.output);
-        let chunk: Vec<AB::Expr> = [row.opening, row.offset]
-            .iter()
-            .chain(&row.chunk)
-            .map(|&v| v.into())
-            .collect();
+        let root_position = AB::Expr::from_usize(self.link.root_position);
+        let chunk: Vec<AB::Expr> = [
+            row.transcript.into(),
+            row.query.into(),
+            root_position.clone(),
+            row.offset.into(),
+        ]
+        .into_iter()
+        .chain(row.chunk.iter().map(|&v| v.into()))
+        .collect();
         PermutationCheckBus::new(MERKLE_VALUES_BUS).send(
             builder,
             chunk,
             Count::bounded(row.active * row.absorb, 1),
         );
-        let claim: Vec<AB::Expr> = [row.opening, row.index]
-            .iter()
-            .chain(&row.output[..DIGEST])
-            .map(|&v| v.into())
-            .collect();
-        PermutationCheckBus::new(MERKLE_OPENING_BUS).send(
+        PermutationCheckBus::new(QUERY_INDEX_BUS).receive(
             builder,
-            claim,
+            [
+                row.transcript.into(),
+                row.query.into(),
+                AB::Expr::from_usize(self.link.window_tag),
+                row.index.into(),
+                row.point.into(),
+            ],
+            Count::bounded(row.active * row.root, 1),
+        );
+        let root: Vec<AB::Expr> = [row.transcript.into(), root_position]
+            .into_iter()
+            .chain(row.output[..DIGEST].iter().map(|&v| v.into()))
+            .collect();
+        PermutationCheckBus::new(COMMITMENT_ROOT_BUS).receive(
+            builder,
+            root,
             Count::bounded(row.active * row.root, 1),
         );
     }
@@ -565,9 +608,10 @@ where
 #[cfg(test)]
 mod tests {
     //! Real batch openings of Plonky3's Poseidon1-24 `MerkleTreeMmcs` (matrices of three heights,
-    //! groups of one to three chunks) checked through the AIR, and each forgery caught by the
-    //! constraint or bus that should catch it (`check_all_constraints`, `check_lookups`), then by
-    //! the FRI verifier on a proof of the forged traces.
+    //! groups of one to three chunks) checked through the AIR, their root held by
+    //! `CommitmentAir` and observed by the transcript, their indices received as query windows;
+    //! each forgery caught by the constraint or bus that should catch it (`check_all_constraints`,
+    //! `check_lookups`), then by the FRI verifier on a proof of the forged traces.
 
     use std::collections::BTreeSet;
 
@@ -578,6 +622,10 @@ mod tests {
     use crate::aggregate::air::perm::Perm24TableAir;
     use crate::aggregate::air::PERM24_FULL_BUS;
     use crate::aggregate::fri::config::{FriHash, Poseidon1};
+    use crate::aggregate::recursion::commit::{
+        Commitment, CommitmentAir, CommitmentCols, ROOT_WIDTH, WIDTH as COMMIT_WIDTH,
+    };
+    use crate::aggregate::recursion::duplex::TRANSCRIPT_OBSERVE_BUS;
     use crate::aggregate::recursion::harness::{
         has_constraint, only_constraints, Batch, Failed, KnownAir, TestAir, MIN_HEIGHT,
     };
@@ -587,16 +635,27 @@ mod tests {
     const DIMS: [(usize, usize); 4] = [(64, 20), (16, 7), (64, 3), (8, 31)];
     const DEPTH: usize = 6;
     const INDICES: [usize; 3] = [0, 37, 63];
+    /// The child transcript's number, the root's transcript position and the window's tag.
+    const TRANSCRIPT: u32 = 3;
+    const LINK: OpeningLink = OpeningLink {
+        root_position: 17,
+        window_tag: 2,
+    };
+    /// The transcript position of query `k`'s index.
+    fn query(k: usize) -> usize {
+        40 + 5 * k
+    }
 
-    /// An opening as Plonky3 makes and checks it, and the root it opens against.
+    /// Openings as Plonky3 makes and checks them, and the root they open against.
     struct Real {
-        opening: MerkleOpening,
+        openings: Vec<MerkleOpening>,
         root: [F; DIGEST],
     }
 
-    /// Pseudo-random matrices of [`DIMS`] committed with the Poseidon1 `MerkleTreeMmcs`, opened at
-    /// `indices` (numbered from 0), each opening checked by Plonky3's own verifier.
-    fn real_openings(indices: &[usize]) -> Vec<Real> {
+    /// Pseudo-random matrices of [`DIMS`] (`seed` varies them) committed with the Poseidon1
+    /// `MerkleTreeMmcs`, opened at `indices` (query `k` at position [`query`]`(k)`), each opening
+    /// checked by Plonky3's own verifier.
+    fn real_openings(indices: &[usize], seed: u32) -> Real {
         let mmcs = Poseidon1::mmcs(0);
         let matrices: Vec<RowMajorMatrix<F>> = DIMS
             .iter()
@@ -604,7 +663,8 @@ mod tests {
             .map(|(m, &(h, w))| {
                 let v = (0..h * w)
                     .map(|i| {
-                        F::from_u32(((i as u32 + 1000 * m as u32).wrapping_mul(0x9e37_79b9)) >> 1)
+                        let x = i as u32 + 1000 * m as u32 + 100_000 * seed;
+                        F::from_u32(x.wrapping_mul(0x9e37_79b9) >> 1)
                     })
                     .collect();
                 RowMajorMatrix::new(v, w)
@@ -615,7 +675,7 @@ mod tests {
             .iter()
             .map(|&(height, width)| Dimensions { width, height })
             .collect();
-        indices
+        let openings = indices
             .iter()
             .enumerate()
             .map(|(k, &index)| {
@@ -623,31 +683,47 @@ mod tests {
                 mmcs.verify_batch(&cap, &dims, index, (&opening).into())
                     .expect("Plonky3 verifies its own opening");
                 let (rows, siblings) = opening.unpack();
-                Real {
-                    opening: MerkleOpening {
-                        opening: k as u32,
-                        rows,
-                        index,
-                        siblings,
-                    },
-                    root: cap.roots()[0],
+                MerkleOpening {
+                    transcript: TRANSCRIPT,
+                    query: query(k),
+                    point: F::from_usize(1000 + index),
+                    rows,
+                    index,
+                    siblings,
                 }
             })
-            .collect()
+            .collect();
+        Real {
+            openings,
+            root: cap.roots()[0],
+        }
     }
 
-    /// What the receivers ask for, computed here from the openings and Plonky3's root, not by the
-    /// AIR: the claim `(opening, index, root)` and the opening's values in chunks of 15, groups
-    /// tallest first.
-    fn expected(real: &[Real]) -> (Vec<Vec<F>>, Vec<Vec<F>>) {
-        let mut claims = Vec::new();
+    /// What the verifier's side asks for, computed here from the openings and Plonky3's root,
+    /// not by the AIR: the root's elements at their transcript positions, each query's window,
+    /// and the opening's values in chunks of 15, groups tallest first.
+    struct Asks {
+        observed: Vec<Vec<F>>,
+        windows: Vec<Vec<F>>,
+        chunks: Vec<Vec<F>>,
+    }
+
+    fn asks(real: &Real) -> Asks {
+        let t = F::from_u32(TRANSCRIPT);
+        let observed = (0..DIGEST)
+            .map(|j| vec![t, F::from_usize(LINK.root_position + j), real.root[j]])
+            .collect();
+        let mut windows = Vec::new();
         let mut chunks = Vec::new();
-        for r in real {
-            let o = &r.opening;
-            let id = F::from_u32(o.opening);
-            let mut c = vec![id, F::from_usize(o.index)];
-            c.extend_from_slice(&r.root);
-            claims.push(c);
+        for (k, o) in real.openings.iter().enumerate() {
+            let q = F::from_usize(query(k));
+            windows.push(vec![
+                t,
+                q,
+                F::from_usize(LINK.window_tag),
+                F::from_usize(o.index),
+                o.point,
+            ]);
             // Heights 64, 64, 16, 8: matrices 0 and 2, then 1, then 3; the groups' chunks.
             let groups = [
                 [o.rows[0].clone(), o.rows[2].clone()].concat(),
@@ -657,7 +733,8 @@ mod tests {
             let mut offset = 0;
             for g in groups {
                 for chunk in g.chunks(RATE) {
-                    let mut m = vec![id, F::from_usize(offset)];
+                    let mut m = vec![t, q, F::from_usize(LINK.root_position)];
+                    m.push(F::from_usize(offset));
                     m.extend_from_slice(chunk);
                     m.resize(VALUES_WIDTH, F::ZERO);
                     chunks.push(m);
@@ -665,41 +742,87 @@ mod tests {
                 }
             }
         }
-        (claims, chunks)
+        Asks {
+            observed,
+            windows,
+            chunks,
+        }
     }
 
-    const CLAIMS: Failed = Failed::Bus(MERKLE_OPENING_BUS);
+    const ROOTS: Failed = Failed::Bus(COMMITMENT_ROOT_BUS);
+    const INDEX: Failed = Failed::Bus(QUERY_INDEX_BUS);
     const VALUES: Failed = Failed::Bus(MERKLE_VALUES_BUS);
+    const OBSERVE: Failed = Failed::Bus(TRANSCRIPT_OBSERVE_BUS);
     const PERMS: Failed = Failed::Bus(PERM24_FULL_BUS);
 
-    /// The batch asking for the honest openings' claims and values, with the AIR's traces of
-    /// `openings` edited by `edit` (the opening trace and the permutation table).
+    /// The commitment AIR of the test: one root, opened by every query.
+    fn commitment_air() -> CommitmentAir {
+        CommitmentAir::new(&[Commitment {
+            position: LINK.root_position,
+            uses: INDICES.len(),
+        }])
+        .unwrap()
+    }
+
+    /// The batch asking for `real`'s root, windows and values, with the AIR's traces of
+    /// `openings` and a commitment trace holding `root`, edited by `edit` (the opening trace,
+    /// the permutation table, the commitment trace).
     fn batch(
-        real: &[Real],
+        real: &Real,
         openings: &[MerkleOpening],
-        edit: impl FnOnce(&mut RowMajorMatrix<F>, &mut RowMajorMatrix<F>),
+        root: [F; DIGEST],
+        edit: impl FnOnce(&mut RowMajorMatrix<F>, &mut RowMajorMatrix<F>, &mut RowMajorMatrix<F>),
     ) -> Batch {
-        let air = MmcsOpeningAir::new(&DIMS).unwrap();
-        let (mut trace, mut perm, _, _) = air.generate_traces(openings, MIN_HEIGHT);
-        edit(&mut trace, &mut perm);
-        let (claims, chunks) = expected(real);
-        let claims = KnownAir::new(MERKLE_OPENING_BUS, CLAIM_WIDTH, false, &claims);
-        let chunks = KnownAir::new(MERKLE_VALUES_BUS, VALUES_WIDTH, false, &chunks);
-        let (ct, vt) = (claims.trace(), chunks.trace());
+        batch_for(
+            MmcsOpeningAir::new(&DIMS, LINK).unwrap(),
+            real,
+            openings,
+            root,
+            edit,
+        )
+    }
+
+    fn batch_for(
+        air: MmcsOpeningAir,
+        real: &Real,
+        openings: &[MerkleOpening],
+        root: [F; DIGEST],
+        edit: impl FnOnce(&mut RowMajorMatrix<F>, &mut RowMajorMatrix<F>, &mut RowMajorMatrix<F>),
+    ) -> Batch {
+        let (mut trace, mut perm, _) = air.generate_traces(openings, MIN_HEIGHT);
+        let commit = commitment_air();
+        let mut ct = commit.generate_trace(&[(TRANSCRIPT, vec![root])], MIN_HEIGHT);
+        edit(&mut trace, &mut perm, &mut ct);
+        let a = asks(real);
+        let observe = KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, false, &a.observed);
+        let windows = KnownAir::new(QUERY_INDEX_BUS, 5, true, &a.windows);
+        let chunks = KnownAir::new(MERKLE_VALUES_BUS, VALUES_WIDTH, false, &a.chunks);
+        let (ot, wt, vt) = (observe.trace(), windows.trace(), chunks.trace());
         Batch {
             airs: vec![
                 TestAir::Mmcs(air),
                 TestAir::Perm(Perm24TableAir::full_output()),
-                TestAir::Known(claims),
+                TestAir::Commit(commit),
+                TestAir::Known(observe),
+                TestAir::Known(windows),
                 TestAir::Known(chunks),
             ],
-            traces: vec![trace, perm, ct, vt],
-            buses: vec![PERM24_FULL_BUS, MERKLE_OPENING_BUS, MERKLE_VALUES_BUS],
+            traces: vec![trace, perm, ct, ot, wt, vt],
+            buses: vec![
+                PERM24_FULL_BUS,
+                COMMITMENT_ROOT_BUS,
+                TRANSCRIPT_OBSERVE_BUS,
+                QUERY_INDEX_BUS,
+                MERKLE_VALUES_BUS,
+            ],
         }
     }
 
-    fn openings(real: &[Real]) -> Vec<MerkleOpening> {
-        real.iter().map(|r| r.opening.clone()).collect()
+    fn honest(
+        edit: impl FnOnce(&mut RowMajorMatrix<F>, &mut RowMajorMatrix<F>, &mut RowMajorMatrix<F>),
+    ) -> Batch {
+        let real = real_openings(&INDICES, 0);
+        batch(&real, &real.openings, real.root, edit)
     }
 
     #[test]
@@ -732,70 +855,141 @@ mod tests {
 
     #[test]
     fn real_openings_pass_every_check_and_prove() {
-        let real = real_openings(&INDICES);
-        let air = MmcsOpeningAir::new(&DIMS).unwrap();
-        // What the AIR sends is what the receivers ask for: Plonky3's root, the rows in the
-        // sponge's order.
-        let (_, _, claims, chunks) = air.generate_traces(&openings(&real), MIN_HEIGHT);
-        let (want_claims, want_chunks) = expected(&real);
-        assert_eq!(
-            claims.iter().map(|c| c.to_vec()).collect::<Vec<_>>(),
-            want_claims
-        );
+        let real = real_openings(&INDICES, 0);
+        let air = MmcsOpeningAir::new(&DIMS, LINK).unwrap();
+        // What the AIR sends is what the receivers ask for: the rows in the sponge's order.
+        let (_, _, chunks) = air.generate_traces(&real.openings, MIN_HEIGHT);
         assert_eq!(
             chunks.iter().map(|c| c.to_vec()).collect::<Vec<_>>(),
-            want_chunks
+            asks(&real).chunks
         );
-        let b = batch(&real, &openings(&real), |_, _| {});
+        let b = batch(&real, &real.openings, real.root, |_, _, _| {});
         assert_eq!(b.failed(), BTreeSet::new());
         b.prove_and_verify().unwrap();
     }
 
     /// The failures of the batch whose openings were changed by `forge` and then traced
-    /// honestly, the receivers still asking for the real ones.
+    /// honestly, the verifier's side still asking for the real ones.
     fn forged(forge: impl FnOnce(&mut Vec<MerkleOpening>)) -> BTreeSet<Failed> {
-        let real = real_openings(&INDICES);
-        let mut o = openings(&real);
+        let real = real_openings(&INDICES, 0);
+        let mut o = real.openings.clone();
         forge(&mut o);
-        batch(&real, &o, |_, _| {}).failed()
+        batch(&real, &o, real.root, |_, _, _| {}).failed()
     }
 
     #[test]
-    fn a_wrong_sibling_index_or_value_reaches_another_root() {
-        // Traced honestly, every constraint and the permutation bus hold: only the claim (and,
-        // for a value, the value chunk) the receivers ask for is missing.
-        let claim = BTreeSet::from([CLAIMS]);
-        assert_eq!(forged(|o| o[1].siblings[3][4] += F::ONE), claim);
-        assert_eq!(forged(|o| o[1].siblings[0][0] += F::ONE), claim);
-        assert_eq!(forged(|o| o[1].index ^= 1 << 2), claim);
-        let other = real_openings(&[36]).remove(0).opening;
-        assert_eq!(forged(|o| o[1].siblings = other.siblings.clone()), claim);
-        // A value of each group: the tallest, the injected ones.
-        let both = BTreeSet::from([CLAIMS, VALUES]);
-        assert_eq!(forged(|o| o[2].rows[2][1] += F::ONE), both);
-        assert_eq!(forged(|o| o[0].rows[1][6] += F::ONE), both);
-        assert_eq!(forged(|o| o[0].rows[3][30] += F::ONE), both);
-        // Another leaf's rows with its own (real) path: a real opening, not the one asked for.
-        let mut other_leaf = other.clone();
-        other_leaf.opening = 1;
-        assert_eq!(forged(|o| o[1] = other_leaf), both);
-        // The openings' numbers swapped: each claim and chunk goes to the other's receiver.
+    fn a_wrong_sibling_index_or_value_reaches_another_root_or_window() {
+        // Traced honestly, every constraint and the permutation bus hold: only the root (and the
+        // window, the values) the verifier's side asks for is missing.
+        let root = BTreeSet::from([ROOTS]);
+        assert_eq!(forged(|o| o[1].siblings[3][4] += F::ONE), root);
+        assert_eq!(forged(|o| o[1].siblings[0][0] += F::ONE), root);
         assert_eq!(
-            forged(|o| {
-                o[0].opening = 1;
-                o[1].opening = 0;
-            }),
-            both
+            forged(|o| o[1].index ^= 1 << 2),
+            BTreeSet::from([ROOTS, INDEX])
         );
-        // The blocks in another order, each with its own number: the same messages.
+        let other = real_openings(&[36], 0).openings.remove(0);
+        assert_eq!(forged(|o| o[1].siblings = other.siblings.clone()), root);
+        // A value of each group: the tallest, the injected ones.
+        let values = BTreeSet::from([ROOTS, VALUES]);
+        assert_eq!(forged(|o| o[2].rows[2][1] += F::ONE), values);
+        assert_eq!(forged(|o| o[0].rows[1][6] += F::ONE), values);
+        assert_eq!(forged(|o| o[0].rows[3][30] += F::ONE), values);
+        // Another leaf's rows with its own real path: the committed root, at an index the
+        // transcript did not sample.
+        let mut other_leaf = other.clone();
+        other_leaf.query = query(1);
+        assert_eq!(
+            forged(|o| o[1] = other_leaf),
+            BTreeSet::from([INDEX, VALUES])
+        );
+        // Two openings' queries swapped: each index and chunk goes to the other's key.
+        assert_eq!(
+            forged(|o| (o[0].query, o[1].query) = (query(1), query(0))),
+            BTreeSet::from([INDEX, VALUES])
+        );
+        // Another transcript's number on one opening.
+        assert_eq!(
+            forged(|o| o[2].transcript = TRANSCRIPT + 1),
+            BTreeSet::from([ROOTS, INDEX, VALUES])
+        );
+        // The blocks in another order, each with its own keys: the same messages.
         assert_eq!(forged(|o| o.swap(0, 1)), BTreeSet::new());
     }
 
     #[test]
+    fn another_commitment_is_not_the_one_the_transcript_observed() {
+        // A whole other tree, honestly opened at the sampled indices and its root held by the
+        // commitment AIR: every opening reaches its root, but the transcript observed the real
+        // one (and the values are not the real ones).
+        let real = real_openings(&INDICES, 0);
+        let other = real_openings(&INDICES, 1);
+        let f = batch(&real, &other.openings, other.root, |_, _, _| {}).failed();
+        assert_eq!(f, BTreeSet::from([OBSERVE, VALUES]));
+        // The real openings, but the commitment AIR holding another root.
+        let f = batch(&real, &real.openings, other.root, |_, _, _| {}).failed();
+        assert_eq!(f, BTreeSet::from([OBSERVE, ROOTS]));
+        // The real openings checked as another commitment's (another root position): the root
+        // and the values are asked for under the real commitment's key.
+        let elsewhere = OpeningLink {
+            root_position: LINK.root_position + DIGEST,
+            ..LINK
+        };
+        let air = MmcsOpeningAir::new(&DIMS, elsewhere).unwrap();
+        let f = batch_for(air, &real, &real.openings, real.root, |_, _, _| {}).failed();
+        assert_eq!(f, BTreeSet::from([ROOTS, VALUES]));
+        // ... or opened at another window (the tag of another height).
+        let other_window = OpeningLink {
+            window_tag: LINK.window_tag + 1,
+            ..LINK
+        };
+        let air = MmcsOpeningAir::new(&DIMS, other_window).unwrap();
+        let f = batch_for(air, &real, &real.openings, real.root, |_, _, _| {}).failed();
+        assert_eq!(f, BTreeSet::from([INDEX]));
+    }
+
+    fn commit_row(m: &mut RowMajorMatrix<F>, r: usize) -> &mut CommitmentCols<F> {
+        m.values[r * COMMIT_WIDTH..(r + 1) * COMMIT_WIDTH].borrow_mut()
+    }
+
+    #[test]
+    fn the_commitment_rows_are_the_verifiers() {
+        // The root observed at another position, or sent to fewer openings: the mirrors of the
+        // periodic schedule are constraints of the commitment AIR (instance 2).
+        let f = honest(|_, _, c| commit_row(c, 0).position += F::ONE).failed();
+        assert!(f.iter().any(|x| matches!(x, Failed::Other(_))), "{f:?}");
+        let f = honest(|_, _, c| commit_row(c, 0).uses -= F::ONE).failed();
+        assert!(f.iter().any(|x| matches!(x, Failed::Other(_))), "{f:?}");
+        // The root under another transcript's number: neither observed nor the openings' root.
+        let f = honest(|_, _, c| commit_row(c, 0).transcript += F::ONE).failed();
+        assert!(f.is_superset(&BTreeSet::from([OBSERVE, ROOTS])), "{f:?}");
+        // The block marked inactive sends nothing; a padding block marked active sends a root
+        // nobody asked for.
+        let f = honest(|_, _, c| {
+            for r in 0..commitment_air().period() {
+                commit_row(c, r).active = F::ZERO;
+            }
+        })
+        .failed();
+        assert_eq!(f, BTreeSet::from([OBSERVE, ROOTS]));
+        let f = honest(|_, _, c| commit_row(c, 1).active = F::ONE).failed();
+        assert_eq!(f, BTreeSet::from([OBSERVE, ROOTS]));
+        assert_eq!(ROOT_WIDTH, 2 + DIGEST);
+        assert!(CommitmentAir::new(&[]).is_err());
+        let c = |position, uses| Commitment { position, uses };
+        assert!(CommitmentAir::new(&[c(10, 1), c(14, 1)]).is_err());
+        assert!(CommitmentAir::new(&[c(10, 1), c(0, 1)]).is_err());
+        assert!(CommitmentAir::new(&[c(10, 0)]).is_err());
+        assert!(CommitmentAir::new(&[c(10, 1), c(19, 256)]).is_ok());
+        assert!(CommitmentAir::new(&[c(10, 257)]).is_err());
+    }
+
+    #[test]
     fn an_inactive_block_sends_nothing_and_a_padding_block_cannot_send() {
-        let real = real_openings(&INDICES);
-        let air = MmcsOpeningAir::new(&DIMS).unwrap();
-        let period = air.shape().block_len();
+        let period = MmcsOpeningAir::new(&DIMS, LINK)
+            .unwrap()
+            .shape()
+            .block_len();
         let set_active = |m: &mut RowMajorMatrix<F>, block: usize, v: F| {
             for r in block * period..(block + 1) * period {
                 let row: &mut MmcsOpeningCols<F> =
@@ -803,26 +997,21 @@ mod tests {
                 row.active = v;
             }
         };
-        let f = batch(&real, &openings(&real), |m, _| set_active(m, 1, F::ZERO)).failed();
-        assert_eq!(f, BTreeSet::from([CLAIMS, VALUES]));
-        let f = batch(&real, &openings(&real), |m, _| set_active(m, 4, F::ONE)).failed();
-        assert_eq!(f, BTreeSet::from([CLAIMS, VALUES]));
+        let all = BTreeSet::from([ROOTS, INDEX, VALUES]);
+        let f = honest(|m, _, _| set_active(m, 1, F::ZERO)).failed();
+        assert_eq!(f, all);
+        let f = honest(|m, _, _| set_active(m, 4, F::ONE)).failed();
+        assert_eq!(f, all);
         // Half a block active: the constancy of `active` down the block.
-        let f = batch(&real, &openings(&real), |m, _| {
-            let row: &mut MmcsOpeningCols<F> =
-                m.values[(period + 3) * WIDTH..(period + 4) * WIDTH].borrow_mut();
-            row.active = F::ZERO;
-        })
-        .failed();
+        let f = honest(|m, _, _| row_of(m, period + 3).active = F::ZERO).failed();
         assert!(has_constraint(&f), "{f:?}");
     }
 
-    /// Failures of the honest batch after `edit` changed its traces directly.
+    /// Failures of the honest batch after `edit` changed its opening and permutation traces.
     fn edited(
         edit: impl FnOnce(&mut RowMajorMatrix<F>, &mut RowMajorMatrix<F>),
     ) -> BTreeSet<Failed> {
-        let real = real_openings(&INDICES);
-        batch(&real, &openings(&real), edit).failed()
+        honest(|m, p, _| edit(m, p)).failed()
     }
 
     fn row_of(m: &mut RowMajorMatrix<F>, r: usize) -> &mut MmcsOpeningCols<F> {
@@ -885,9 +1074,13 @@ mod tests {
         // `prev` not the previous row's output.
         let f = edited(|m, _| row_of(m, 7).prev[2] += F::ONE);
         assert!(only_constraints(&f), "{f:?}");
-        // An index not constant down the block.
+        // An index, a transcript or a query not constant down the block.
         let f = edited(|m, _| row_of(m, 8).index += F::ONE);
         assert!(only_constraints(&f), "{f:?}");
+        let f = edited(|m, _| row_of(m, 8).transcript += F::ONE);
+        assert!(has_constraint(&f), "{f:?}");
+        let f = edited(|m, _| row_of(m, 13).query += F::ONE);
+        assert!(has_constraint(&f), "{f:?}");
     }
 
     #[test]
@@ -901,15 +1094,15 @@ mod tests {
 
     #[test]
     fn forged_traces_do_not_verify() {
-        let real = real_openings(&INDICES);
-        let mut o = openings(&real);
+        let real = real_openings(&INDICES, 0);
+        let mut o = real.openings.clone();
         o[0].siblings[5][8] += F::ONE;
-        let b = batch(&real, &o, |_, _| {});
+        let b = batch(&real, &o, real.root, |_, _, _| {});
         assert_eq!(
             b.prove_and_verify().unwrap_err(),
             "Lookup(TerminalSumNonZero)"
         );
-        let b = batch(&real, &openings(&real), |m, _| row_of(m, 8).index += F::ONE);
+        let b = honest(|m, _, _| row_of(m, 8).index += F::ONE);
         assert_eq!(
             b.prove_and_verify().unwrap_err(),
             "Verification(OodEvaluationMismatch { index: Some(0) })"

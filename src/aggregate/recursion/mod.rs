@@ -17,8 +17,10 @@
 //! The verifier AIRs, one file each, as they are written:
 //! - [`merkle::MmcsOpeningAir`]: batch openings of Poseidon1-24 Merkle commitments (matrices of
 //!   several heights, rows of any width), one block of permutation rows per opening in a
-//!   verifier-fixed schedule, sending the opened values and the claim `(opening, index, root)`
-//!   on buses for the rest of the verifier to receive;
+//!   verifier-fixed schedule, receiving its index (a query window) and its root (the
+//!   commitment's), sending the opened values keyed by transcript, query and commitment;
+//! - [`commit::CommitmentAir`]: each commitment root of a child, observed by its transcript and
+//!   sent to every opening against it;
 //! - [`duplex::DuplexAir`]: runs of the Poseidon1-24 duplex transcript in a verifier-fixed
 //!   schedule of observations and samples, receiving each observed element and sending each
 //!   sampled one by its position in the transcript;
@@ -76,6 +78,7 @@ macro_rules! verifier_base_air {
 }
 
 pub mod bits;
+pub mod commit;
 pub mod deep;
 pub mod duplex;
 pub mod ext;
