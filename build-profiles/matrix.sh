@@ -236,7 +236,9 @@ for row in $ROWS; do
                 "$bin/multisig" verify-aggregate --input "$vec" --proof "$td/agg4.proof" >>"$td/agg4.log" 2>&1; then
                 sum="$(sha256sum "$td/agg4.proof" | cut -c1-12)"
                 if [ -z "$FIRST_BIN" ]; then
-                    FIRST_BIN="$bin/multisig"; FIRST_SUM="$sum"; FIRST_NAME="$name"
+                    # A copy outside the row's directory, which --prune deletes.
+                    FIRST_BIN="$MATRIX_DIR/$name$TAG.multisig"; cp "$bin/multisig" "$FIRST_BIN"
+                    FIRST_SUM="$sum"; FIRST_NAME="$name"
                     cross="$sum (reference)"
                 elif "$FIRST_BIN" verify-aggregate --input "$vec" --proof "$td/agg4.proof" >>"$td/agg4.log" 2>&1; then
                     if [ "$sum" = "$FIRST_SUM" ]; then cross="$sum (= $FIRST_NAME)"
