@@ -35,8 +35,6 @@ use crate::xmss::F;
 
 /// Bus of commitment roots `(transcript, position, root (9))`, sent here.
 pub const COMMITMENT_ROOT_BUS: &str = "commitment-root";
-/// Width of a message on [`COMMITMENT_ROOT_BUS`].
-pub const ROOT_WIDTH: usize = 2 + DIGEST;
 
 const DIGEST: usize = POSEIDON1_DIGEST_ELEMS;
 

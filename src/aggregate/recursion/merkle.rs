@@ -623,7 +623,7 @@ mod tests {
     use crate::aggregate::air::PERM24_FULL_BUS;
     use crate::aggregate::fri::config::{FriHash, Poseidon1};
     use crate::aggregate::recursion::commit::{
-        Commitment, CommitmentAir, CommitmentCols, ROOT_WIDTH, WIDTH as COMMIT_WIDTH,
+        Commitment, CommitmentAir, CommitmentCols, WIDTH as COMMIT_WIDTH,
     };
     use crate::aggregate::recursion::duplex::TRANSCRIPT_OBSERVE_BUS;
     use crate::aggregate::recursion::harness::{
@@ -974,7 +974,6 @@ mod tests {
         assert_eq!(f, BTreeSet::from([OBSERVE, ROOTS]));
         let f = honest(|_, _, c| commit_row(c, 1).active = F::ONE).failed();
         assert_eq!(f, BTreeSet::from([OBSERVE, ROOTS]));
-        assert_eq!(ROOT_WIDTH, 2 + DIGEST);
         assert!(CommitmentAir::new(&[]).is_err());
         let c = |position, uses| Commitment { position, uses };
         assert!(CommitmentAir::new(&[c(10, 1), c(14, 1)]).is_err());
