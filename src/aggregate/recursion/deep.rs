@@ -39,8 +39,15 @@
 //! **What a row receives and sends** (`transcript` and `query` as on the FRI buses):
 //! - `alpha` and `zeta`, coordinate by coordinate, from `"transcript-sample"` on a block's first
 //!   row; they are then held constant down the block;
-//! - `(transcript, query, matrix, chunk, values (8))` from `"deep-values"`: the opened row's
-//!   values, zero past the matrix's width (a constraint too);
+//! - the opened values from the Merkle opening of the matrix's commitment at that query, on
+//!   `"merkle-values"` ([`super::merkle::MmcsOpeningAir`] sends them): the opening's sponge
+//!   chunk of 15 values holding the row's first value, `(transcript, query, root position,
+//!   offset, chunk (15))`, and the next chunk too when the row's values run into it (a matrix's
+//!   columns start anywhere in the chunks, and a chunk of 8 can straddle two). The row's
+//!   `values[k]` is the pair's element `shift + k`, `shift` the first value's place in its chunk:
+//!   the offsets, the shift and whether a second chunk is read are the verifier's (periodic),
+//!   from the commitment's layout ([`super::merkle::OpeningShape::layout`]); `values` is zero
+//!   past the matrix's width (a constraint);
 //! - on the row that ends a matrix: `(transcript, matrix, mu0, M0, mu1, M1)` from
 //!   `"deep-matrix"`, and the query's window `(transcript, query, tag, i >> (k - h), x)` from
 //!   `"query-index"` ([`super::bits::SampledBitsAir`]'s window `[k - h, k)` with point
@@ -64,19 +71,20 @@ use super::bits::QUERY_INDEX_BUS;
 use super::duplex::TRANSCRIPT_SAMPLE_BUS;
 use super::ext::{self, D};
 use super::fold::{FRI_FOLD_BUS, FRI_ROLL_IN_BUS};
+use super::merkle::{OpeningShape, Step, MERKLE_VALUES_BUS};
 use crate::aggregate::field::Challenge;
+use crate::aggregate::fri::config::POSEIDON1_RATE;
 use crate::xmss::F;
 
-/// Bus of opened values `(transcript, query, matrix, chunk, values[CHUNK])`.
-pub const DEEP_VALUES_BUS: &str = "deep-values";
 /// Bus of per-matrix ladder terms `(transcript, matrix, mu0[5], M0[5], mu1[5], M1[5])`.
 pub const DEEP_MATRIX_BUS: &str = "deep-matrix";
 
 /// Opened values per row.
 pub const CHUNK: usize = 8;
 
-/// Width of a message on [`DEEP_VALUES_BUS`].
-pub const VALUES_WIDTH: usize = 4 + CHUNK;
+/// Values per chunk of a Merkle opening (the sponge's rate).
+const RATE: usize = POSEIDON1_RATE;
+
 /// Width of a message on [`DEEP_MATRIX_BUS`].
 pub const MATRIX_WIDTH: usize = 2 + 4 * D;
 
@@ -89,11 +97,40 @@ pub struct DeepMatrix {
     pub width: usize,
     /// Opened at `zeta_next` as well as `zeta`.
     pub two_points: bool,
+    /// Transcript position of its commitment's root: the key of that commitment's openings
+    /// on `"merkle-values"`.
+    pub root_position: usize,
+    /// Where its height group and its own values start in an opening of its commitment
+    /// ([`OpeningShape::layout`]).
+    pub group_start: usize,
+    pub offset: usize,
+}
+
+/// Where a row's values sit in its commitment's opening: the offset of the Merkle chunk
+/// holding the first value, the first value's place in it, and whether the values run into the
+/// next chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Source {
+    offset: usize,
+    shift: usize,
+    two: bool,
 }
 
 impl DeepMatrix {
     fn chunks(&self) -> usize {
         self.width.div_ceil(CHUNK).max(1)
+    }
+
+    /// The source of chunk `c`'s values.
+    fn source(&self, c: usize) -> Source {
+        let first = self.offset + c * CHUNK;
+        let len = CHUNK.min(self.width - c * CHUNK);
+        let shift = (first - self.group_start) % RATE;
+        Source {
+            offset: first - shift,
+            shift,
+            two: shift + len > RATE,
+        }
     }
 }
 
@@ -157,6 +194,10 @@ impl DeepShape {
             assert!(
                 h.matrices.iter().all(|m| m.width > 0),
                 "a matrix of width 0"
+            );
+            assert!(
+                h.matrices.iter().all(|m| m.group_start <= m.offset),
+                "a matrix before its group"
             );
         }
         Self {
@@ -223,6 +264,75 @@ impl DeepShape {
         &self.heights
     }
 
+    /// How many rows of one query read each chunk of an opening of the commitment whose root
+    /// is at `root_position`, of shape `opening` (absorb order): the `readers` of its
+    /// [`super::merkle::MmcsOpeningAir`].
+    ///
+    /// # Panics
+    /// If a row of this shape reads a chunk `opening` does not have (the two schedules disagree:
+    /// a bug).
+    pub fn readers(&self, root_position: usize, opening: &OpeningShape) -> Vec<u32> {
+        let offsets: Vec<usize> = opening
+            .schedule()
+            .into_iter()
+            .filter_map(|s| match s {
+                Step::Absorb { offset, .. } => Some(offset),
+                _ => None,
+            })
+            .collect();
+        let mut readers = vec![0; offsets.len()];
+        let mut read = |offset: usize| {
+            let c = offsets
+                .iter()
+                .position(|&o| o == offset)
+                .expect("a chunk of the opening");
+            readers[c] += 1;
+        };
+        for (_, m) in self.matrices() {
+            if m.root_position != root_position {
+                continue;
+            }
+            for c in 0..m.chunks() {
+                let s = m.source(c);
+                read(s.offset);
+                if s.two {
+                    read(s.offset + RATE);
+                }
+            }
+        }
+        readers
+    }
+
+    /// Query `q`'s opening of each commitment, from its opened rows (`rows[m]`, shape order):
+    /// `(root position, values in absorb order)`.
+    fn openings(&self, rows: &[Vec<F>]) -> Vec<(usize, Vec<F>)> {
+        let mut out: Vec<(usize, Vec<F>)> = Vec::new();
+        for ((_, m), row) in self.matrices().zip(rows) {
+            let at = match out.iter().position(|(r, _)| *r == m.root_position) {
+                Some(at) => at,
+                None => {
+                    out.push((m.root_position, Vec::new()));
+                    out.len() - 1
+                }
+            };
+            let values = &mut out[at].1;
+            if values.len() < m.offset + m.width {
+                values.resize(m.offset + m.width, F::ZERO);
+            }
+            values[m.offset..m.offset + m.width].copy_from_slice(row);
+        }
+        out
+    }
+
+    /// The end of the group starting at `group_start` in the commitment at `root_position`.
+    fn group_end(&self, root_position: usize, group_start: usize) -> usize {
+        self.matrices()
+            .filter(|(_, m)| m.root_position == root_position && m.group_start == group_start)
+            .map(|(_, m)| m.offset + m.width)
+            .max()
+            .unwrap_or(group_start)
+    }
+
     /// The transcript positions of `alpha`'s coordinates.
     pub fn alpha_positions(&self) -> [usize; D] {
         self.alpha_positions
@@ -264,8 +374,14 @@ pub struct DeepPeriodic<T> {
     pub present: T,
     pub query: T,
     pub matrix: T,
-    pub chunk: T,
     pub x_tag: T,
+    /// The source of the values: the commitment's root position, the offset of the Merkle
+    /// chunk holding the first value, 1 when the next chunk is read too.
+    pub root_position: T,
+    pub source: T,
+    pub two: T,
+    /// One-hot: the first value's place in its Merkle chunk.
+    pub shift: [T; RATE],
     /// The row is the matrix's last chunk, where Horner's rule starts.
     pub first: T,
     /// The row is the matrix's chunk 0, where its part is added.
@@ -299,15 +415,19 @@ pub struct DeepCols<T> {
     pub present: T,
     pub query: T,
     pub matrix: T,
-    pub chunk: T,
     pub x_tag: T,
+    pub root_position: T,
+    pub source: T,
+    pub two: T,
     pub end: T,
     pub fold: T,
     pub roll: T,
     pub round: T,
     pub alpha_positions: [T; D],
     pub zeta_positions: [T; D],
-    /// The opened values of this chunk.
+    /// The Merkle chunks read: the one at `source` and the next (zero when not read).
+    pub opened: [[T; RATE]; 2],
+    /// The opened values of this chunk: `opened`'s elements from `shift` on.
     pub values: [T; CHUNK],
     /// The challenges (constant down a block).
     pub alpha: [T; D],
@@ -443,8 +563,12 @@ impl DeepQuotientAir {
             p.present = F::ONE;
             p.query = F::from_usize(shape.queries[at.query]);
             p.matrix = F::from_usize(m.id);
-            p.chunk = F::from_usize(c);
             p.x_tag = F::from_usize(h.x_tag);
+            let source = m.source(c);
+            p.root_position = F::from_usize(m.root_position);
+            p.source = F::from_usize(source.offset);
+            p.two = F::from_bool(source.two);
+            p.shift[source.shift] = F::ONE;
             p.first = F::from_bool(c == n - 1);
             p.end = F::from_bool(c == 0);
             p.end2 = F::from_bool(c == 0 && m.two_points);
@@ -489,7 +613,8 @@ impl DeepQuotientAir {
     }
 
     /// Fills row `row` of a block from the periodic row `p`, the previous row's `s` and `ro`,
-    /// the challenges, the chunk's `values`, the matrix's `terms` and the query's window
+    /// the challenges, the Merkle chunks read (`opened`) and the `values` taken from them
+    /// ([`DeepQuotientAir::values_of`]), the matrix's `terms` and the query's window
     /// `(index, x)` (both read on `end` rows only): every derived column.
     #[allow(clippy::too_many_arguments)]
     pub fn fill_row(
@@ -497,7 +622,7 @@ impl DeepQuotientAir {
         p: &DeepPeriodic<F>,
         prev: (Challenge, Challenge),
         (alpha, zeta): (Challenge, Challenge),
-        values: &[F; CHUNK],
+        (opened, values): (&[[F; RATE]; 2], &[F; CHUNK]),
         terms: &MatrixTerms,
         (index, x): (usize, F),
     ) {
@@ -506,8 +631,11 @@ impl DeepQuotientAir {
         row.present = p.present;
         row.query = p.query;
         row.matrix = p.matrix;
-        row.chunk = p.chunk;
         row.x_tag = p.x_tag;
+        row.root_position = p.root_position;
+        row.source = p.source;
+        row.two = p.two;
+        row.opened = *opened;
         row.end = p.end;
         row.fold = p.fold;
         row.roll = p.roll;
@@ -615,6 +743,9 @@ impl DeepQuotientAir {
         }
         let transcript = F::from_usize(b);
         let challenges = input.map_or((Challenge::ZERO, Challenge::ZERO), |i| (i.alpha, i.zeta));
+        let matrices: Vec<&DeepMatrix> = shape.matrices().map(|(_, m)| m).collect();
+        // The current query's openings, built once per query.
+        let mut openings: (Option<usize>, Vec<(usize, Vec<F>)>) = (None, Vec::new());
         let mut prev = (Challenge::ZERO, Challenge::ZERO);
         for (r, (row, p)) in block.chunks_exact_mut(WIDTH).zip(&periodic).enumerate() {
             let p: &DeepPeriodic<F> = p.as_slice().borrow();
@@ -622,32 +753,68 @@ impl DeepQuotientAir {
             row.transcript = transcript;
             row.active = F::from_bool(input.is_some());
             let mut reads = RowReads {
-                values: [F::ZERO; CHUNK],
+                opened: [[F::ZERO; RATE]; 2],
+                values: None,
                 terms: [Challenge::ZERO; 4],
                 window: (0, F::ZERO),
             };
             if let (Some(input), Some(at)) = (input, layout.get(r)) {
-                let opened = &input.rows[at.query][at.matrix];
-                for (k, v) in reads.values.iter_mut().enumerate() {
-                    *v = opened.get(at.chunk * CHUNK + k).copied().unwrap_or(F::ZERO);
+                if openings.0 != Some(at.query) {
+                    openings = (Some(at.query), shape.openings(&input.rows[at.query]));
+                }
+                let m = matrices[at.matrix];
+                let source = m.source(at.chunk);
+                let (_, values) = openings
+                    .1
+                    .iter()
+                    .find(|(root, _)| *root == m.root_position)
+                    .expect("the matrix's commitment");
+                let end = shape.group_end(m.root_position, m.group_start);
+                for (j, chunk) in reads.opened.iter_mut().enumerate() {
+                    if j == 0 || source.two {
+                        let from = source.offset + j * RATE;
+                        for (i, v) in chunk.iter_mut().enumerate() {
+                            if from + i < end {
+                                *v = values[from + i];
+                            }
+                        }
+                    }
                 }
                 reads.terms = input.terms[at.matrix];
                 let h = shape.heights[at.height].log_height;
                 reads.window = shape.window(input.indices[at.query], h);
             }
             hook(r, &mut reads);
+            let values = reads
+                .values
+                .unwrap_or_else(|| Self::values_of(p, &reads.opened));
             Self::fill_row(
                 row,
                 p,
                 prev,
                 challenges,
-                &reads.values,
+                (&reads.opened, &values),
                 &reads.terms,
                 reads.window,
             );
             edit(r, row);
             prev = (ext::element(row.s), ext::element(row.ro));
         }
+    }
+
+    /// The values a row under the periodic row `p` takes from the Merkle chunks it reads:
+    /// element `shift + k` of the pair, zero past the matrix's width.
+    pub fn values_of(p: &DeepPeriodic<F>, opened: &[[F; RATE]; 2]) -> [F; CHUNK] {
+        let shift = p.shift.iter().position(|&s| s == F::ONE).unwrap_or(0);
+        core::array::from_fn(|k| {
+            let i = shift + k;
+            let v = if i < RATE {
+                opened[0][i]
+            } else {
+                opened[1][i - RATE]
+            };
+            v * p.mask[k]
+        })
     }
 
     /// The reduced openings the active rows of `trace` send.
@@ -671,11 +838,14 @@ impl DeepQuotientAir {
     }
 }
 
-/// What a row reads besides the periodic row and the previous row: its chunk of opened values,
-/// its matrix's ladder terms and its query's window `(index, x)` at its height.
+/// What a row reads besides the periodic row and the previous row: the Merkle chunks holding
+/// its values (the second zero when not read), the values themselves (`None`: taken from the
+/// chunks, [`DeepQuotientAir::values_of`]), its matrix's ladder terms and its query's window
+/// `(index, x)` at its height.
 #[derive(Clone, Debug)]
 pub struct RowReads {
-    pub values: [F; CHUNK],
+    pub opened: [[F; RATE]; 2],
+    pub values: Option<[F; CHUNK]>,
     pub terms: MatrixTerms,
     pub window: (usize, F),
 }
@@ -706,8 +876,10 @@ where
         builder.assert_eq(row.present, p.present.clone());
         builder.assert_eq(row.query, p.query.clone());
         builder.assert_eq(row.matrix, p.matrix.clone());
-        builder.assert_eq(row.chunk, p.chunk.clone());
         builder.assert_eq(row.x_tag, p.x_tag.clone());
+        builder.assert_eq(row.root_position, p.root_position.clone());
+        builder.assert_eq(row.source, p.source.clone());
+        builder.assert_eq(row.two, p.two.clone());
         builder.assert_eq(row.end, p.end.clone());
         builder.assert_eq(row.fold, p.fold.clone());
         builder.assert_eq(row.roll, p.roll.clone());
@@ -717,8 +889,19 @@ where
             builder.assert_eq(row.zeta_positions[i], p.zeta_positions[i].clone());
         }
 
-        // Zero past the matrix's width.
+        // The values: the Merkle chunks' elements from the shift on, zero past the width.
         for k in 0..CHUNK {
+            let mut taken = AB::Expr::ZERO;
+            for (j, shift) in p.shift.iter().enumerate() {
+                let i = j + k;
+                let v = if i < RATE {
+                    row.opened[0][i]
+                } else {
+                    row.opened[1][i - RATE]
+                };
+                taken += shift.clone() * v;
+            }
+            builder.assert_zero(p.mask[k].clone() * (row.values[k] - taken));
             builder.assert_zero(row.values[k] * (one.clone() - p.mask[k].clone()));
         }
 
@@ -824,13 +1007,25 @@ where
                 );
             }
         }
-        let mut values = vec![row.transcript, row.query, row.matrix, row.chunk];
-        values.extend(row.values);
-        PermutationCheckBus::new(DEEP_VALUES_BUS).receive(
-            builder,
-            values,
+        let merkle = PermutationCheckBus::new(MERKLE_VALUES_BUS);
+        for (j, count) in [
             Count::bounded(row.active * row.present, 1),
-        );
+            Count::bounded(row.active * row.two, 1),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let key: [AB::Expr; 4] = [
+                row.transcript.into(),
+                row.query.into(),
+                row.root_position.into(),
+                row.source + AB::Expr::from_usize(j * RATE),
+            ];
+            let message = key
+                .into_iter()
+                .chain(row.opened[j].iter().map(|&v| v.into()));
+            merkle.receive(builder, message, count);
+        }
         let at_end = || Count::bounded(row.active * row.end, 1);
         let mut terms = vec![row.transcript, row.matrix];
         for v in [&row.mu0, &row.m0, &row.mu1, &row.m1] {
@@ -859,8 +1054,10 @@ where
 
 #[cfg(test)]
 mod tests {
-    //! Reduced openings against Plonky3's own `open_inputs` over real Merkle openings, and each
-    //! forgery caught by the constraint or bus that should catch it, then by the FRI verifier.
+    //! Reduced openings against Plonky3's own `open_inputs` over real Poseidon1 Merkle openings
+    //! (the opened values taken from the Merkle AIR's chunks, and in one batch from the Merkle
+    //! AIRs themselves), and each forgery caught by the constraint or bus that should catch it,
+    //! then by the FRI verifier.
 
     use std::collections::BTreeSet;
 
@@ -871,11 +1068,17 @@ mod tests {
     use p3_matrix::dense::RowMajorMatrix;
 
     use super::*;
-    use crate::aggregate::fri::config::{fri_parameters, ChallengeMmcsOf, FriHash, Keccak};
+    use crate::aggregate::air::perm::Perm24TableAir;
+    use crate::aggregate::air::PERM24_FULL_BUS;
+    use crate::aggregate::fri::config::{fri_parameters, ChallengeMmcsOf, FriHash, Poseidon1};
     use crate::aggregate::preset::Preset;
+    use crate::aggregate::recursion::commit::{Commitment, CommitmentAir, COMMITMENT_ROOT_BUS};
     use crate::aggregate::recursion::ext::tests::{challenges, pseudo};
     use crate::aggregate::recursion::harness::{
         has_constraint, only_constraints, Batch, Failed, KnownAir, TestAir, MIN_HEIGHT,
+    };
+    use crate::aggregate::recursion::merkle::{
+        MerkleOpening, MmcsOpeningAir, OpeningLink, VALUES_WIDTH,
     };
 
     /// `(log LDE height, width, opened at zeta_next)` of each matrix, commitment by commitment;
@@ -899,6 +1102,34 @@ mod tests {
     const QUERIES: usize = 3;
     const ALPHA_AT: usize = 10;
     const ZETA_AT: usize = 20;
+
+    /// Commitment `b`'s root position and the tag of the window of log height `h`.
+    fn root_at(b: usize) -> usize {
+        500 + 20 * b
+    }
+    fn tag(h: usize) -> usize {
+        50 + h
+    }
+
+    /// Commitment `b`'s `(height, width)`s in commitment order.
+    fn dims(b: usize) -> Vec<(usize, usize)> {
+        BATCHES[b]
+            .iter()
+            .map(|&(h, w, _)| (1 << height_of(h), w))
+            .collect()
+    }
+
+    /// The Merkle AIR of commitment `b`, its chunks' readers those of [`shape`].
+    fn merkle_air(b: usize) -> MmcsOpeningAir {
+        let dims = dims(b);
+        let opening = OpeningShape::new(&dims).unwrap();
+        let tallest = dims.iter().map(|d| d.0).max().unwrap().trailing_zeros() as usize;
+        let link = OpeningLink {
+            root_position: root_at(b),
+            window_tag: tag(tallest),
+        };
+        MmcsOpeningAir::new(&dims, link, &shape().readers(root_at(b), &opening)).unwrap()
+    }
 
     fn log_blowup() -> usize {
         let Preset::Fri(p) = Preset::default_preset() else {
@@ -935,13 +1166,19 @@ mod tests {
             .map(|h| {
                 let mut id = 0;
                 let mut matrices = Vec::new();
-                for b in BATCHES {
-                    for &(mh, width, two_points) in *b {
+                for (b, batch) in BATCHES.iter().enumerate() {
+                    let layout = OpeningShape::layout(&dims(b)).unwrap();
+                    for (&(mh, width, two_points), (group_start, offset)) in
+                        batch.iter().zip(layout)
+                    {
                         if height_of(mh) == h {
                             matrices.push(DeepMatrix {
                                 id,
                                 width,
                                 two_points,
+                                root_position: root_at(b),
+                                group_start,
+                                offset,
                             });
                         }
                         id += 1;
@@ -949,7 +1186,7 @@ mod tests {
                 }
                 DeepHeight {
                     log_height: h,
-                    x_tag: 50 + h,
+                    x_tag: tag(h),
                     matrices,
                     sink: sink(h),
                 }
@@ -975,6 +1212,8 @@ mod tests {
         input: DeepInput,
         claims: Vec<MatrixClaim>,
         expected: Vec<Vec<(usize, Challenge)>>,
+        /// Per commitment, its root and each query's opening (transcript 0's numbering).
+        merkle: Vec<([F; 9], Vec<MerkleOpening>)>,
     }
 
     fn plonky3_run(seed: u64) -> Run {
@@ -982,8 +1221,11 @@ mod tests {
         let Preset::Fri(preset) = Preset::default_preset() else {
             unreachable!("a FRI preset")
         };
-        let mmcs = Keccak::mmcs(0);
-        let params = fri_parameters(&preset, ChallengeMmcsOf::<Keccak>::new(Keccak::mmcs(0)));
+        let mmcs = Poseidon1::mmcs(0);
+        let params = fri_parameters(
+            &preset,
+            ChallengeMmcsOf::<Poseidon1>::new(Poseidon1::mmcs(0)),
+        );
         let mut base = pseudo(seed);
         let mut c = challenges(seed + 1);
         let (alpha, zeta) = (c.next().unwrap(), c.next().unwrap());
@@ -995,6 +1237,7 @@ mod tests {
             .collect();
         let (mut openings, mut claims_p3, mut opened) = (Vec::new(), Vec::new(), Vec::new());
         let mut claims: Vec<MatrixClaim> = Vec::new();
+        let mut merkle = Vec::new();
         for b in BATCHES {
             let mut mats = Vec::new();
             let mut matrices = Vec::new();
@@ -1043,6 +1286,22 @@ mod tests {
             let max_h = b.iter().map(|m| height_of(m.0)).max().unwrap();
             let reduced: Vec<usize> = indices.iter().map(|i| i >> (K - max_h)).collect();
             let (commitment, data) = mmcs.commit(mats);
+            let singles = reduced
+                .iter()
+                .enumerate()
+                .map(|(q, &index)| {
+                    let (rows, siblings) = mmcs.open_batch(index, &data).unpack();
+                    MerkleOpening {
+                        transcript: 0,
+                        query: 300 + q,
+                        point: shape().window(indices[q], max_h).1,
+                        rows,
+                        index,
+                        siblings,
+                    }
+                })
+                .collect();
+            merkle.push((commitment.roots()[0], singles));
             let (values, proof) = mmcs.open_multi_batch(&reduced, &data);
             opened.push(values.clone());
             openings.push(BatchMultiOpening {
@@ -1094,15 +1353,46 @@ mod tests {
             },
             claims,
             expected,
+            merkle,
         }
     }
 
+    /// Commitment `b`'s openings of transcript `t`'s `input` (rows in commitment order; the
+    /// siblings zero and index 0, which the values sent do not depend on).
+    fn merkle_openings(t: usize, input: &DeepInput, b: usize) -> Vec<MerkleOpening> {
+        let shape = shape();
+        let first: usize = BATCHES[..b].iter().map(|b| b.len()).sum();
+        let depth = OpeningShape::new(&dims(b)).unwrap().depth();
+        (0..QUERIES)
+            .map(|q| MerkleOpening {
+                transcript: t as u32,
+                query: shape.queries()[q],
+                point: F::ZERO,
+                rows: (first..first + BATCHES[b].len())
+                    .map(|id| {
+                        let at = shape.matrices().position(|(_, m)| m.id == id).unwrap();
+                        input.rows[q][at].clone()
+                    })
+                    .collect(),
+                index: 0,
+                siblings: vec![[F::ZERO; 9]; depth],
+            })
+            .collect()
+    }
+
     /// The messages the other AIRs send, from the inputs: the challenges' coordinates, each
-    /// matrix's window, values and terms.
+    /// matrix's window, the Merkle AIRs' chunks (each once per reader) and the terms.
     fn others(inputs: &[DeepInput]) -> [Vec<Vec<F>>; 4] {
         let shape = shape();
         let (mut samples, mut windows, mut values, mut terms) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (t, input) in inputs.iter().enumerate() {
+            for b in 0..BATCHES.len() {
+                let (_, _, sent) =
+                    merkle_air(b).generate_traces(&merkle_openings(t, input, b), MIN_HEIGHT);
+                values.extend(sent.iter().map(|m| m.to_vec()));
+            }
+        }
         for (t, input) in inputs.iter().enumerate() {
             let t = F::from_usize(t);
             for i in 0..D {
@@ -1122,14 +1412,6 @@ mod tests {
                 for (mi, (h, m)) in shape.matrices().enumerate() {
                     let (w, x) = shape.window(input.indices[q], h.log_height);
                     windows.push(vec![t, pos, F::from_usize(h.x_tag), F::from_usize(w), x]);
-                    let row = &input.rows[q][mi];
-                    for c in 0..m.chunks() {
-                        let mut v = vec![t, pos, F::from_usize(m.id), F::from_usize(c)];
-                        v.extend(
-                            (0..CHUNK).map(|k| row.get(c * CHUNK + k).copied().unwrap_or(F::ZERO)),
-                        );
-                        values.push(v);
-                    }
                     let mut v = vec![t, F::from_usize(m.id)];
                     for x in input.terms[mi] {
                         v.extend(ext::coords(x));
@@ -1144,7 +1426,7 @@ mod tests {
     const BUSES: [&str; 6] = [
         TRANSCRIPT_SAMPLE_BUS,
         QUERY_INDEX_BUS,
-        DEEP_VALUES_BUS,
+        MERKLE_VALUES_BUS,
         DEEP_MATRIX_BUS,
         FRI_FOLD_BUS,
         FRI_ROLL_IN_BUS,
@@ -1161,7 +1443,7 @@ mod tests {
         let known = [
             KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, true, &samples),
             KnownAir::new(QUERY_INDEX_BUS, 5, true, &windows),
-            KnownAir::new(DEEP_VALUES_BUS, VALUES_WIDTH, true, &values),
+            KnownAir::new(MERKLE_VALUES_BUS, VALUES_WIDTH, true, &values),
             KnownAir::new(DEEP_MATRIX_BUS, MATRIX_WIDTH, true, &terms),
             KnownAir::new(FRI_FOLD_BUS, 3 + D, false, &v(&sent.folds)),
             KnownAir::new(FRI_ROLL_IN_BUS, 3 + D, false, &v(&sent.roll_ins)),
@@ -1221,6 +1503,152 @@ mod tests {
         b.prove_and_verify().unwrap();
     }
 
+    /// The batch with the Merkle AIRs of the three commitments in place of the verifier-known
+    /// chunks: `deep` is what the quotient AIR reads, `merkle[t][b]` transcript `t`'s openings
+    /// of commitment `b` (`roots[t][b]` its root), each AIR with its permutation table, the
+    /// roots held by `CommitmentAir` and observed by the transcript's stand-in, each opening's
+    /// window asked for beside the quotients'.
+    fn with_merkle(deep: &[DeepInput], merkle: &[Openings], roots: &[Vec<[F; 9]>]) -> Batch {
+        let (trace, _) = air().generate_trace(deep, MIN_HEIGHT);
+        let [samples, mut windows, _, terms] = others(deep);
+        let mut b = batch(trace, [samples, windows.clone(), Vec::new(), terms]);
+        // Drop the verifier-known chunks (the third known AIR).
+        b.airs.remove(3);
+        b.traces.remove(3);
+        let mut observed = Vec::new();
+        for (t, (openings, roots)) in merkle.iter().zip(roots).enumerate() {
+            let t = F::from_usize(t);
+            for (c, (openings, root)) in openings.iter().zip(roots).enumerate() {
+                let tag = merkle_air(c).link().window_tag;
+                for o in openings {
+                    windows.push(vec![
+                        t,
+                        F::from_usize(o.query),
+                        F::from_usize(tag),
+                        F::from_usize(o.index),
+                        o.point,
+                    ]);
+                }
+                for (j, &x) in root.iter().enumerate() {
+                    observed.push(vec![t, F::from_usize(root_at(c) + j), x]);
+                }
+            }
+        }
+        let known = KnownAir::new(QUERY_INDEX_BUS, 5, true, &windows);
+        b.traces[2] = known.trace();
+        b.airs[2] = TestAir::Known(known);
+        for c in 0..BATCHES.len() {
+            let air = merkle_air(c);
+            let openings: Vec<MerkleOpening> =
+                merkle.iter().flat_map(|o| o[c].iter().cloned()).collect();
+            let (trace, perm, _) = air.generate_traces(&openings, MIN_HEIGHT);
+            b.airs.push(TestAir::Mmcs(air));
+            b.traces.push(trace);
+            b.airs.push(TestAir::Perm(Perm24TableAir::full_output()));
+            b.traces.push(perm);
+        }
+        let commit = CommitmentAir::new(
+            &(0..BATCHES.len())
+                .map(|c| Commitment {
+                    position: root_at(c),
+                    uses: QUERIES,
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let held: Vec<(u32, Vec<[F; 9]>)> = roots
+            .iter()
+            .enumerate()
+            .map(|(t, r)| (t as u32, r.clone()))
+            .collect();
+        b.traces.push(commit.generate_trace(&held, MIN_HEIGHT));
+        b.airs.push(TestAir::Commit(commit));
+        let observe = KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, false, &observed);
+        b.traces.push(observe.trace());
+        b.airs.push(TestAir::Known(observe));
+        b.buses
+            .extend([PERM24_FULL_BUS, COMMITMENT_ROOT_BUS, TRANSCRIPT_OBSERVE_BUS]);
+        b
+    }
+
+    /// One transcript's openings, commitment by commitment, query by query.
+    type Openings = Vec<Vec<MerkleOpening>>;
+
+    /// The runs' Merkle openings, renumbered by transcript, and their roots.
+    fn merkle_of(runs: &[Run]) -> (Vec<Openings>, Vec<Vec<[F; 9]>>) {
+        let openings = runs
+            .iter()
+            .enumerate()
+            .map(|(t, run)| {
+                run.merkle
+                    .iter()
+                    .map(|(_, o)| {
+                        o.iter()
+                            .map(|o| MerkleOpening {
+                                transcript: t as u32,
+                                ..o.clone()
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let roots = runs
+            .iter()
+            .map(|run| run.merkle.iter().map(|(root, _)| *root).collect())
+            .collect();
+        (openings, roots)
+    }
+
+    #[test]
+    fn the_values_are_the_committed_openings() {
+        let runs = runs();
+        let honest = inputs(&runs);
+        let (merkle, roots) = merkle_of(&runs);
+        // The same values in the openings Plonky3 made: every check holds, and it proves.
+        let b = with_merkle(&honest, &merkle, &roots);
+        assert_eq!(b.failed(), BTreeSet::new());
+        b.prove_and_verify().unwrap();
+
+        const ROOTS: Failed = Failed::Bus(COMMITMENT_ROOT_BUS);
+        const VALUES: Failed = Failed::Bus(MERKLE_VALUES_BUS);
+        // Matrix 5 (commitment 1's third, width 9) is at shape position `at`.
+        let at = shape().matrices().position(|(_, m)| m.id == 5).unwrap();
+        // Another value read by the quotient only: the value bus.
+        let mut deep = honest.clone();
+        deep[1].rows[2][at][7] += F::ONE;
+        assert_eq!(
+            with_merkle(&deep, &merkle, &roots).failed(),
+            BTreeSet::from([VALUES])
+        );
+        // The same value changed in the opening too: the path reaches another root.
+        let mut opened = merkle.clone();
+        opened[1][1][2].rows[2][7] += F::ONE;
+        assert_eq!(
+            with_merkle(&deep, &opened, &roots).failed(),
+            BTreeSet::from([ROOTS])
+        );
+        // Another query's row of a matrix: the value bus.
+        let mut deep = honest.clone();
+        deep[0].rows[0][at] = honest[0].rows[1][at].clone();
+        assert_eq!(
+            with_merkle(&deep, &merkle, &roots).failed(),
+            BTreeSet::from([VALUES])
+        );
+        // Another transcript's rows of one query (the Merkle side keeps its own), but for the
+        // one-row trace's, which its claims fix (another one fails the zero-sum constraint).
+        let mut deep = honest.clone();
+        for (mi, (h, _)) in shape().matrices().enumerate() {
+            if h.sink != Sink::Zero {
+                deep[0].rows[1][mi] = honest[1].rows[1][mi].clone();
+            }
+        }
+        assert_eq!(
+            with_merkle(&deep, &merkle, &roots).failed(),
+            BTreeSet::from([VALUES])
+        );
+    }
+
     /// Transcript 0's block refilled with `hook` and `edit` ([`DeepQuotientAir::fill_block`]),
     /// transcript 1's honest; the other AIRs' messages from `known`.
     fn forged(
@@ -1263,12 +1691,15 @@ mod tests {
         let runs = runs();
         let honest = inputs(&runs);
         let end = rows_where(|p| p.end == F::ONE && p.present == F::ONE)[3];
+        let two = rows_where(|p| p.two == F::ONE)[0];
         for (at, hook, on) in [
             (
                 1,
-                (|reads: &mut RowReads| reads.values[0] += F::ONE) as fn(&mut RowReads),
-                DEEP_VALUES_BUS,
+                (|reads: &mut RowReads| reads.opened[0].iter_mut().for_each(|v| *v += F::ONE))
+                    as fn(&mut RowReads),
+                MERKLE_VALUES_BUS,
             ),
+            (two, |reads| reads.opened[1][0] += F::ONE, MERKLE_VALUES_BUS),
             (
                 end,
                 |reads| reads.terms[1] += Challenge::ONE,
@@ -1295,35 +1726,42 @@ mod tests {
     }
 
     #[test]
-    fn a_value_past_the_width_is_caught() {
+    fn a_value_not_the_openings_or_past_the_width_is_caught() {
         let runs = runs();
         let honest = inputs(&runs);
-        // A row whose chunk is partly past its matrix's width.
-        let r = rows_where(|p| p.present == F::ONE && p.mask[CHUNK - 1] == F::ZERO)[0];
         let air = air();
-        let p = air.periodic_row(r);
-        let p: &DeepPeriodic<F> = p.as_slice().borrow();
-        let k = p.mask.iter().position(|&m| m == F::ZERO).unwrap();
-        // The value bus carries it too, so that only the constraint can catch it.
-        let (mut trace, _) = air.generate_trace(&honest, MIN_HEIGHT);
-        let period = air.shape().block_len();
-        air.fill_block(
-            &mut trace.values[..period * WIDTH],
-            0,
-            Some(&honest[0]),
-            &mut |row, reads| {
+        // The Merkle chunks as read, the values other than theirs (Horner's sum following the
+        // forged values): only the constraint taking them from the chunks can catch it.
+        // Within the width, in the first chunk and in the second one; then past the width.
+        let straddles = rows_where(|p| p.two == F::ONE)[0];
+        let within = |r: usize, pick: fn(&DeepPeriodic<F>) -> usize| {
+            let p = air.periodic_row(r);
+            let p: &DeepPeriodic<F> = p.as_slice().borrow();
+            (r, pick(p))
+        };
+        let past = rows_where(|p| p.present == F::ONE && p.mask[CHUNK - 1] == F::ZERO)[0];
+        for (r, k) in [
+            within(1, |_| 0),
+            within(straddles, |p| {
+                let shift = p.shift.iter().position(|&s| s == F::ONE).unwrap();
+                (0..CHUNK)
+                    .rev()
+                    .find(|&k| shift + k >= RATE && p.mask[k] == F::ONE)
+                    .unwrap()
+            }),
+            within(past, |p| p.mask.iter().position(|&m| m == F::ZERO).unwrap()),
+        ] {
+            let p = air.periodic_row(r);
+            let p: &DeepPeriodic<F> = p.as_slice().borrow();
+            let hook = |row: usize, reads: &mut RowReads| {
                 if row == r {
-                    reads.values[k] = F::ONE;
+                    let mut v = DeepQuotientAir::values_of(p, &reads.opened);
+                    v[k] += F::ONE;
+                    reads.values = Some(v);
                 }
-            },
-            &mut |_, _| (),
-        );
-        let mut o = others(&honest);
-        let cols: &DeepCols<F> = trace.values[r * WIDTH..(r + 1) * WIDTH].borrow();
-        let key = [cols.transcript, cols.query, cols.matrix, cols.chunk];
-        let m = o[2].iter_mut().find(|m| m[..4] == key).unwrap();
-        m[4 + k] = F::ONE;
-        batch(trace, o).caught(only_constraints);
+            };
+            forged(&runs, &honest, hook, |_, _| ()).caught(only_constraints);
+        }
     }
 
     #[test]
@@ -1407,7 +1845,7 @@ mod tests {
             [
                 TRANSCRIPT_SAMPLE_BUS,
                 QUERY_INDEX_BUS,
-                DEEP_VALUES_BUS,
+                MERKLE_VALUES_BUS,
                 DEEP_MATRIX_BUS,
             ]
             .iter()

@@ -29,8 +29,16 @@
 //!   last round the final polynomial's check does; round 0's comes from the reduced openings;
 //! - when the round rolls in, `ro` as `(transcript, query, round, ro)` from `"fri-roll-in"`.
 //!
+//! - the opened row from the round's commit-phase Merkle opening at that query, on
+//!   `"merkle-values"` ([`super::merkle::MmcsOpeningAir`] sends it): the row's `2^a` values,
+//!   five coordinates each (Plonky3's `ExtensionMmcs` flattens them so), are the opening's
+//!   `5 * 2^a` values, received as its sponge chunks of 15 at offsets 0, 15 and 30, keyed by the
+//!   transcript position of the round's commitment root; the chunks a round's arity leaves
+//!   unread are not received (periodic `reads`), and the row's values past them are read by no
+//!   layer.
+//!
 //! `evals[i mod 2^a] = y` is a constraint (a one-hot selector whose weighted sum is the received
-//! `i mod 2^a`). The opened row itself is yet to be tied to the commit-phase Merkle opening.
+//! `i mod 2^a`).
 
 use std::borrow::{Borrow, BorrowMut};
 
@@ -43,7 +51,9 @@ use p3_util::reverse_bits_len;
 use super::bits::QUERY_INDEX_BUS;
 use super::duplex::TRANSCRIPT_SAMPLE_BUS;
 use super::ext::{self, D};
+use super::merkle::MERKLE_VALUES_BUS;
 use crate::aggregate::field::Challenge;
+use crate::aggregate::fri::config::POSEIDON1_RATE;
 use crate::xmss::F;
 
 /// Bus of folded values `(transcript, query, round, value[5])`.
@@ -54,6 +64,9 @@ pub const FRI_ROLL_IN_BUS: &str = "fri-roll-in";
 /// Largest log arity (the presets' `max_log_arity`).
 pub const MAX_LOG_ARITY: usize = 3;
 const ARITY: usize = 1 << MAX_LOG_ARITY;
+const RATE: usize = POSEIDON1_RATE;
+/// Merkle chunks of the widest opened row (`5 * 8` values).
+const CHUNKS: usize = (D * ARITY).div_ceil(RATE);
 
 /// One commit-phase round as the verifier schedules it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +81,22 @@ pub struct FoldRound {
     pub group_tag: usize,
     /// Tag of the window `i >> a`, whose point is `s^-1`.
     pub point_tag: usize,
+    /// Transcript position of the round's commitment root: the key of its openings on
+    /// `"merkle-values"`.
+    pub root_position: usize,
+}
+
+impl FoldRound {
+    /// Merkle chunks of the round's opened row (`5 * 2^a` values).
+    fn chunks(&self) -> usize {
+        (D << self.log_arity).div_ceil(RATE)
+    }
+
+    /// The `readers` of the round commitment's [`super::merkle::MmcsOpeningAir`]: each chunk
+    /// of an opening is read once, by the query's row of this round.
+    pub fn readers(&self) -> Vec<u32> {
+        vec![1; self.chunks()]
+    }
 }
 
 /// The queries (positions of their index samples) and the rounds of one transcript.
@@ -116,6 +145,10 @@ pub struct FoldPeriodic<T> {
     pub rolls_in: T,
     /// 1 at the layer the round enters (`3 - log_arity`).
     pub start: [T; MAX_LOG_ARITY],
+    /// The round's commitment root position.
+    pub root_position: T,
+    /// 1 for each Merkle chunk of the opened row the round reads.
+    pub reads: [T; CHUNKS],
 }
 
 /// The columns of one row, viewed with `row.borrow()` / `row.borrow_mut()`.
@@ -133,6 +166,8 @@ pub struct FoldCols<T> {
     pub point_tag: T,
     pub beta_positions: [T; D],
     pub rolls_in: T,
+    pub root_position: T,
+    pub reads: [T; CHUNKS],
     /// The opened row, zero past the arity.
     pub evals: [[T; D]; ARITY],
     /// One-hot: `sel[j] = 1` for `j = i mod 2^a`.
@@ -225,6 +260,10 @@ impl FriFoldAir {
                 p.beta_positions = round.beta_positions.map(F::from_usize);
                 p.rolls_in = F::from_bool(round.rolls_in);
                 p.start[MAX_LOG_ARITY - round.log_arity] = F::ONE;
+                p.root_position = F::from_usize(round.root_position);
+                for k in 0..round.chunks() {
+                    p.reads[k] = F::ONE;
+                }
                 r += 1;
             }
         }
@@ -259,6 +298,8 @@ impl FriFoldAir {
         row.point_tag = p.point_tag;
         row.beta_positions = p.beta_positions;
         row.rolls_in = p.rolls_in;
+        row.root_position = p.root_position;
+        row.reads = p.reads;
         row.evals = [[F::ZERO; D]; ARITY];
         for (e, &v) in row.evals.iter_mut().zip(&input.evals) {
             *e = to(v);
@@ -415,6 +456,10 @@ where
             builder.assert_eq(row.beta_positions[i], p.beta_positions[i].clone());
         }
         builder.assert_eq(row.rolls_in, p.rolls_in.clone());
+        builder.assert_eq(row.root_position, p.root_position.clone());
+        for k in 0..CHUNKS {
+            builder.assert_eq(row.reads[k], p.reads[k].clone());
+        }
 
         // The selector: one-hot at `i mod 2^a`, picking `prev` out of the row.
         let mut sum = AB::Expr::ZERO;
@@ -551,6 +596,27 @@ where
             msg(row.round.into(), &row.ro),
             Count::bounded(row.active * row.rolls_in, 1),
         );
+        let flat: Vec<AB::Var> = row.evals.iter().flatten().copied().collect();
+        let merkle = PermutationCheckBus::new(MERKLE_VALUES_BUS);
+        for k in 0..CHUNKS {
+            let message: Vec<AB::Expr> = [
+                row.transcript.into(),
+                row.query.into(),
+                row.root_position.into(),
+                AB::Expr::from_usize(k * RATE),
+            ]
+            .into_iter()
+            .chain((k * RATE..(k + 1) * RATE).map(|i| match flat.get(i) {
+                Some(&v) => v.into(),
+                None => AB::Expr::ZERO,
+            }))
+            .collect();
+            merkle.receive(
+                builder,
+                message,
+                Count::bounded(row.active * row.reads[k], 1),
+            );
+        }
     }
 }
 
@@ -586,6 +652,7 @@ mod tests {
                 rolls_in: ROLLS_IN[r],
                 group_tag: 2 * r,
                 point_tag: 2 * r + 1,
+                root_position: 400 + 10 * r,
             })
             .collect()
     }
@@ -658,12 +725,28 @@ mod tests {
         }
     }
 
+    /// Round `r`'s opened row as its Merkle opening sends it: `(transcript, query, root
+    /// position, offset, chunk (15))`, the row's coordinates in chunks of 15, zero past them.
+    fn opening_chunks(t: F, pos: F, r: usize, evals: &[Challenge]) -> Vec<Vec<F>> {
+        let flat: Vec<F> = evals.iter().flat_map(|&e| ext::coords(e)).collect();
+        flat.chunks(RATE)
+            .enumerate()
+            .map(|(k, chunk)| {
+                let mut m = vec![t, pos, F::from_usize(rounds()[r].root_position)];
+                m.push(F::from_usize(k * RATE));
+                m.extend_from_slice(chunk);
+                m.resize(4 + RATE, F::ZERO);
+                m
+            })
+            .collect()
+    }
+
     /// The messages the other AIRs send and receive, from the reference runs: `beta`'s
     /// coordinates (once per row that reads them), both windows, initial values and roll-ins
-    /// sent; the final folded values received.
-    fn others(runs: &[Run]) -> [Vec<Vec<F>>; 4] {
-        let (mut samples, mut windows, mut provided, mut results) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    /// sent; the final folded values received; the commit-phase openings' chunks sent.
+    fn others(runs: &[Run]) -> [Vec<Vec<F>>; 5] {
+        let (mut samples, mut windows, mut provided, mut results, mut chunks) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let rounds = rounds();
         for (t, run) in runs.iter().enumerate() {
             let t = F::from_usize(t);
@@ -674,6 +757,7 @@ mod tests {
                 provided.push(v);
                 for (r, round) in rounds.iter().enumerate() {
                     let input = &run.inputs[q * rounds.len() + r];
+                    chunks.extend(opening_chunks(t, pos, r, &input.evals));
                     for (i, &c) in ext::coords(run.betas[r]).iter().enumerate() {
                         samples.push(vec![t, F::from_usize(round.beta_positions[i]), c]);
                     }
@@ -702,7 +786,7 @@ mod tests {
                 results.push(v);
             }
         }
-        [samples, windows, provided, results]
+        [samples, windows, provided, results, chunks]
     }
 
     fn air() -> FriFoldAir {
@@ -711,7 +795,7 @@ mod tests {
 
     fn batch(
         trace: RowMajorMatrix<F>,
-        [samples, windows, provided, results]: [Vec<Vec<F>>; 4],
+        [samples, windows, provided, results, chunks]: [Vec<Vec<F>>; 5],
     ) -> Batch {
         // Initial values and roll-ins travel on two buses: split the provided messages by round
         // kind (a roll-in's round has `rolls_in`; an initial value's round is 0, never rolled in).
@@ -723,6 +807,7 @@ mod tests {
             KnownAir::new(FRI_FOLD_BUS, 3 + D, true, &initial),
             KnownAir::new(FRI_ROLL_IN_BUS, 3 + D, true, &roll_ins),
             KnownAir::new(FRI_FOLD_BUS, 3 + D, false, &results),
+            KnownAir::new(MERKLE_VALUES_BUS, 4 + RATE, true, &chunks),
         ];
         let mut traces = vec![trace];
         traces.extend(known.iter().map(KnownAir::trace));
@@ -736,8 +821,26 @@ mod tests {
                 QUERY_INDEX_BUS,
                 FRI_FOLD_BUS,
                 FRI_ROLL_IN_BUS,
+                MERKLE_VALUES_BUS,
             ],
         }
+    }
+
+    /// The chunks the active rows of `trace` read: as if each round's Merkle opening held what
+    /// the row holds (forged rows included).
+    fn chunks_read(trace: &RowMajorMatrix<F>) -> Vec<Vec<F>> {
+        let mut out = Vec::new();
+        for row in trace.values.chunks_exact(WIDTH) {
+            let row: &FoldCols<F> = row.borrow();
+            if row.active != F::ONE || row.present != F::ONE {
+                continue;
+            }
+            let r = p3_field::PrimeField64::as_canonical_u64(&row.round) as usize;
+            let n = 1 << LOG_ARITIES[r];
+            let evals: Vec<Challenge> = row.evals[..n].iter().map(|&e| ext::element(e)).collect();
+            out.extend(opening_chunks(row.transcript, row.query, r, &evals));
+        }
+        out
     }
 
     fn trace_of(runs: &[Run]) -> RowMajorMatrix<F> {
@@ -808,12 +911,13 @@ mod tests {
         let mut o = others(runs);
         let last = row_mut(&mut trace, end - 1).folded;
         o[3][r / n][3..].copy_from_slice(&last);
+        o[4] = chunks_read(&trace);
         batch(trace, o)
     }
 
     // Constraint numbers, in `eval` order.
-    const WEIGHTED: usize = 21;
-    const PICK: usize = 22;
+    const WEIGHTED: usize = 25;
+    const PICK: usize = 26;
 
     #[test]
     fn the_value_so_far_at_another_slot_is_caught() {
@@ -846,6 +950,51 @@ mod tests {
             });
             b.caught(|f| f == &BTreeSet::from([Failed::Constraint(WEIGHTED)]));
         }
+    }
+
+    #[test]
+    fn the_opened_row_is_the_commit_phase_openings() {
+        let runs = [plonky3_run(1), plonky3_run(2)];
+        let values = |f: &BTreeSet<Failed>| f == &BTreeSet::from([Failed::Bus(MERKLE_VALUES_BUS)]);
+        // Rounds of arity 8 (three chunks, the last one read at every coordinate), 2 (one
+        // chunk) and 4 (two chunks): a value of the row the opening does not hold, in each
+        // chunk, with everything after it following the forged row.
+        for (r, j) in [(0, 0), (0, 3), (0, 7), (1, 1), (2, 2), (2, 3)] {
+            let g = runs[0].inputs[r].group_index;
+            // Not the slot of the value so far, which the fold bus ties to the previous round.
+            let j = if j == g {
+                (j + 1) % (1 << LOG_ARITIES[r])
+            } else {
+                j
+            };
+            let mut input = runs[0].inputs[r].clone();
+            input.evals[j] += Challenge::ONE;
+            let mut trace = trace_of(&runs);
+            refill(&mut trace, r, &input);
+            let n = LOG_ARITIES.len();
+            for k in r + 1..n {
+                let prev = row_mut(&mut trace, k - 1).folded;
+                let mut next = runs[0].inputs[k].clone();
+                next.evals[next.group_index] = ext::element(prev);
+                refill(&mut trace, k, &next);
+            }
+            let mut o = others(&runs);
+            let last = row_mut(&mut trace, n - 1).folded;
+            o[3][0][3..].copy_from_slice(&last);
+            batch(trace, o).caught(values);
+        }
+        // The chunks of another round's commitment (its root position), or read where the
+        // round has none: the value bus, and the mirror's constraint.
+        let forged = |edit: fn(&mut FoldCols<F>)| {
+            let mut trace = trace_of(&runs);
+            edit(row_mut(&mut trace, 1));
+            let o = others(&runs);
+            batch(trace, o)
+        };
+        forged(|row| row.root_position = F::from_usize(400))
+            .caught(|f| has_constraint(f) && f.contains(&Failed::Bus(MERKLE_VALUES_BUS)));
+        forged(|row| row.reads[2] = F::ONE)
+            .caught(|f| has_constraint(f) && f.contains(&Failed::Bus(MERKLE_VALUES_BUS)));
     }
 
     #[test]
@@ -915,6 +1064,7 @@ mod tests {
                 Failed::Bus(QUERY_INDEX_BUS),
                 FOLDS,
                 Failed::Bus(FRI_ROLL_IN_BUS),
+                Failed::Bus(MERKLE_VALUES_BUS),
             ])
         };
         batch(trace, others(&runs)).caught(all);

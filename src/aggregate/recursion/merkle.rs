@@ -55,14 +55,16 @@
 //! **What an opening sends.** Each absorb row of an active block sends
 //! `(transcript, query, root position, offset, chunk (15))` on the value bus
 //! (`"merkle-values"`): the chunk's elements at `offset..offset + len` of the opening's
-//! concatenated rows (tallest group first), zero past its length. Whoever needs the opened values
-//! (the DEEP quotient for trace commitments, the fold for commit-phase ones) asks for them by
-//! that key, so values are only ever taken from the opening of that commitment at that query.
+//! concatenated rows (tallest group first), zero past its length, as many times as the
+//! verifier's schedule has readers of that chunk (periodic `readers`). Whoever needs the opened
+//! values (the DEEP quotient for trace commitments, the fold for commit-phase ones) asks for
+//! them by that key, so values are only ever taken from the opening of that commitment at that
+//! query, and a reader the schedule did not count leaves the bus unbalanced.
 
 use std::borrow::{Borrow, BorrowMut};
 
 use p3_air::{Air, AirBuilder, WindowAccess};
-use p3_field::PrimeCharacteristicRing;
+use p3_field::{PrimeCharacteristicRing, PrimeField32};
 use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
 
@@ -82,7 +84,7 @@ const WIDTH24: usize = 24;
 /// Width of a message on [`MERKLE_VALUES_BUS`].
 pub const VALUES_WIDTH: usize = 4 + RATE;
 
-/// The columns of one row (113), viewed with `row.borrow()` / `row.borrow_mut()`.
+/// The columns of one row (116), viewed with `row.borrow()` / `row.borrow_mut()`.
 #[repr(C)]
 pub struct MmcsOpeningCols<T> {
     /// The permutation input this row receives.
@@ -117,6 +119,8 @@ pub struct MmcsOpeningCols<T> {
     pub absorb: T,
     /// Mirror of the periodic `root` flag.
     pub root: T,
+    /// Mirror of the periodic `readers`.
+    pub readers: T,
 }
 
 /// The periodic columns (period [`OpeningShape::block_len`]): the opening's schedule.
@@ -144,6 +148,8 @@ pub struct MmcsOpeningPeriodic<T> {
     pub root: T,
     /// The chunk's offset in the opening's values (absorb rows).
     pub offset: T,
+    /// How many receivers take the chunk (absorb rows): the times it is sent.
+    pub readers: T,
 }
 
 crate::aggregate::air::row_view!(MmcsOpeningCols);
@@ -251,6 +257,42 @@ impl OpeningShape {
     pub fn block_len(&self) -> usize {
         self.schedule().len().next_power_of_two()
     }
+
+    /// Number of absorbed chunks (absorb steps) of an opening.
+    pub fn num_chunks(&self) -> usize {
+        self.groups.iter().map(|&(_, w)| w.div_ceil(RATE)).sum()
+    }
+
+    /// Where each matrix of `dims` (commitment order, as given to [`OpeningShape::new`]) sits
+    /// in an opening's values: `(group start, offset)`, the positions of its height group's
+    /// first value and of its own first value, groups tallest first and equal heights in
+    /// commitment order. The group's chunks of [`POSEIDON1_RATE`] start at the group start.
+    ///
+    /// # Errors
+    /// As [`OpeningShape::new`].
+    pub fn layout(dims: &[(usize, usize)]) -> Result<Vec<(usize, usize)>, String> {
+        let shape = Self::new(dims)?;
+        let mut group_start = Vec::with_capacity(shape.groups.len());
+        let mut at = 0;
+        for &(log, w) in &shape.groups {
+            group_start.push((log, at));
+            at += w;
+        }
+        let mut next: Vec<usize> = group_start.iter().map(|&(_, s)| s).collect();
+        Ok(dims
+            .iter()
+            .map(|&(h, w)| {
+                let log = h.trailing_zeros() as usize;
+                let g = group_start
+                    .iter()
+                    .position(|&(l, _)| l == log)
+                    .expect("every height has its group");
+                let offset = next[g];
+                next[g] += w;
+                (group_start[g].1, offset)
+            })
+            .collect())
+    }
 }
 
 /// Which commitment of a child's shape an [`MmcsOpeningAir`] checks openings of: the keys of
@@ -294,12 +336,32 @@ pub struct MmcsOpeningAir {
 
 impl MmcsOpeningAir {
     /// The AIR for openings of the commitment `link` names, to matrices of these
-    /// `(height, width)`s in commitment order.
+    /// `(height, width)`s in commitment order; `readers[c]` is how many receivers take the
+    /// opening's chunk `c` (absorb order, [`OpeningShape::num_chunks`] of them): the DEEP
+    /// quotient's rows for a trace commitment ([`super::deep::DeepShape::readers`]), the fold's
+    /// row for a commit-phase one. Each chunk is sent that many times.
     ///
     /// # Errors
-    /// As [`OpeningShape::new`].
-    pub fn new(dims: &[(usize, usize)], link: OpeningLink) -> Result<Self, String> {
+    /// As [`OpeningShape::new`]; a message if `readers` does not have one count per chunk, or
+    /// a count above [`POSEIDON1_RATE`] (a chunk has 15 values; no two readers take the same
+    /// value).
+    pub fn new(
+        dims: &[(usize, usize)],
+        link: OpeningLink,
+        readers: &[u32],
+    ) -> Result<Self, String> {
         let shape = OpeningShape::new(dims)?;
+        if readers.len() != shape.num_chunks() {
+            return Err(format!(
+                "{} reader counts for {} chunks",
+                readers.len(),
+                shape.num_chunks()
+            ));
+        }
+        if let Some(r) = readers.iter().find(|&&r| r as usize > RATE) {
+            return Err(format!("{r} readers of one chunk"));
+        }
+        let mut readers = readers.iter();
         let schedule = shape.schedule();
         let period = shape.block_len();
         let mut rows = vec![F::ZERO; period * NUM_PERIODIC];
@@ -327,6 +389,7 @@ impl MmcsOpeningAir {
                         *m = F::ONE;
                     }
                     p.offset = F::from_usize(offset);
+                    p.readers = F::from_u32(*readers.next().expect("counted above"));
                     if r == first_group_end {
                         p.sets_node = F::ONE;
                     } else if holding {
@@ -376,7 +439,8 @@ impl MmcsOpeningAir {
     /// The trace checking `openings`, one block each then padding blocks (inactive, all-zero
     /// values at index 0) up to a power of two and at least `min_height` rows; the full-output
     /// permutation table trace, one row per trace row in the same order; and the value chunks
-    /// the active blocks send, `(transcript, query, root position, offset, chunk)`.
+    /// the active blocks send, `(transcript, query, root position, offset, chunk)`, each once
+    /// per reader.
     ///
     /// # Panics
     /// If an opening's rows or siblings do not have the shape's widths and depth, or its index
@@ -438,6 +502,8 @@ impl MmcsOpeningAir {
                     Some(&Step::Absorb { first, len, offset }) => {
                         row.absorb = F::ONE;
                         row.offset = F::from_usize(offset);
+                        let p: &MmcsOpeningPeriodic<F> = schedule_rows[r].as_slice().borrow();
+                        row.readers = p.readers;
                         row.chunk[..len].copy_from_slice(&vals[offset..offset + len]);
                         if !first {
                             input = prev;
@@ -450,7 +516,9 @@ impl MmcsOpeningAir {
                             m[2] = F::from_usize(self.link.root_position);
                             m[3] = row.offset;
                             m[4..].copy_from_slice(&row.chunk);
-                            chunks.push(m);
+                            for _ in 0..p.readers.as_canonical_u32() {
+                                chunks.push(m);
+                            }
                         }
                     }
                     Some(Step::Node) => {
@@ -519,6 +587,7 @@ where
         builder.assert_eq(row.offset, p.offset.clone());
         builder.assert_eq(row.absorb, p.absorb_first.clone() + p.absorb_more.clone());
         builder.assert_eq(row.root, p.root.clone());
+        builder.assert_eq(row.readers, p.readers.clone());
 
         // The permutation input.
         for i in 0..RATE {
@@ -580,7 +649,7 @@ where
         PermutationCheckBus::new(MERKLE_VALUES_BUS).send(
             builder,
             chunk,
-            Count::bounded(row.active * row.absorb, 1),
+            Count::bounded(row.active * row.readers, RATE as u32),
         );
         PermutationCheckBus::new(QUERY_INDEX_BUS).receive(
             builder,
@@ -641,6 +710,11 @@ mod tests {
         root_position: 17,
         window_tag: 2,
     };
+    /// One reader of each chunk.
+    fn ones() -> Vec<u32> {
+        vec![1; OpeningShape::new(&DIMS).unwrap().num_chunks()]
+    }
+
     /// The transcript position of query `k`'s index.
     fn query(k: usize) -> usize {
         40 + 5 * k
@@ -774,7 +848,7 @@ mod tests {
         edit: impl FnOnce(&mut RowMajorMatrix<F>, &mut RowMajorMatrix<F>, &mut RowMajorMatrix<F>),
     ) -> Batch {
         batch_for(
-            MmcsOpeningAir::new(&DIMS, LINK).unwrap(),
+            MmcsOpeningAir::new(&DIMS, LINK, &ones()).unwrap(),
             real,
             openings,
             root,
@@ -848,6 +922,13 @@ mod tests {
         .concat();
         assert_eq!(s, expected);
         assert_eq!(shape.block_len(), 16);
+        assert_eq!(shape.num_chunks(), 6);
+        assert_eq!(
+            OpeningShape::layout(&DIMS).unwrap(),
+            [(0, 0), (23, 23), (0, 20), (30, 30)]
+        );
+        assert!(MmcsOpeningAir::new(&DIMS, LINK, &[1; 5]).is_err());
+        assert!(MmcsOpeningAir::new(&DIMS, LINK, &[1, 1, 16, 1, 1, 1]).is_err());
         assert!(OpeningShape::new(&[(12, 3)]).is_err());
         assert!(OpeningShape::new(&[(8, 0)]).is_err());
         assert!(OpeningShape::new(&[]).is_err());
@@ -856,7 +937,7 @@ mod tests {
     #[test]
     fn real_openings_pass_every_check_and_prove() {
         let real = real_openings(&INDICES, 0);
-        let air = MmcsOpeningAir::new(&DIMS, LINK).unwrap();
+        let air = MmcsOpeningAir::new(&DIMS, LINK, &ones()).unwrap();
         // What the AIR sends is what the receivers ask for: the rows in the sponge's order.
         let (_, _, chunks) = air.generate_traces(&real.openings, MIN_HEIGHT);
         assert_eq!(
@@ -866,6 +947,44 @@ mod tests {
         let b = batch(&real, &real.openings, real.root, |_, _, _| {});
         assert_eq!(b.failed(), BTreeSet::new());
         b.prove_and_verify().unwrap();
+    }
+
+    #[test]
+    fn each_chunk_is_sent_once_per_reader() {
+        let real = real_openings(&INDICES, 0);
+        let readers = [2, 1, 3, 1, 1, 1];
+        let air = MmcsOpeningAir::new(&DIMS, LINK, &readers).unwrap();
+        let (_, _, sent) = air.generate_traces(&real.openings, MIN_HEIGHT);
+        // The receivers' side: chunk `c` of every query asked for `readers[c]` times.
+        let per_query = asks(&real).chunks.len() / INDICES.len();
+        let mut asked = Vec::new();
+        for (i, chunk) in asks(&real).chunks.into_iter().enumerate() {
+            for _ in 0..readers[i % per_query] {
+                asked.push(chunk.clone());
+            }
+        }
+        assert_eq!(sent.iter().map(|c| c.to_vec()).collect::<Vec<_>>(), asked);
+        let with_asks = |air: MmcsOpeningAir, asked: &[Vec<F>]| {
+            let mut b = batch_for(air, &real, &real.openings, real.root, |_, _, _| {});
+            let values = KnownAir::new(MERKLE_VALUES_BUS, VALUES_WIDTH, false, asked);
+            b.traces[5] = values.trace();
+            b.airs[5] = TestAir::Known(values);
+            b
+        };
+        let b = with_asks(air.clone(), &asked);
+        assert_eq!(b.failed(), BTreeSet::new());
+        b.prove_and_verify().unwrap();
+        // One reader fewer or more than the schedule counts.
+        let fewer = &asked[1..];
+        assert_eq!(with_asks(air, fewer).failed(), BTreeSet::from([VALUES]));
+        let once = MmcsOpeningAir::new(&DIMS, LINK, &ones()).unwrap();
+        assert_eq!(with_asks(once, &asked).failed(), BTreeSet::from([VALUES]));
+        // The mirror off the schedule.
+        let b = batch(&real, &real.openings, real.root, |t, _, _| {
+            let row: &mut MmcsOpeningCols<F> = t.values[..WIDTH].borrow_mut();
+            row.readers = F::TWO;
+        });
+        assert!(has_constraint(&b.failed()));
     }
 
     /// The failures of the batch whose openings were changed by `forge` and then traced
@@ -935,7 +1054,7 @@ mod tests {
             root_position: LINK.root_position + DIGEST,
             ..LINK
         };
-        let air = MmcsOpeningAir::new(&DIMS, elsewhere).unwrap();
+        let air = MmcsOpeningAir::new(&DIMS, elsewhere, &ones()).unwrap();
         let f = batch_for(air, &real, &real.openings, real.root, |_, _, _| {}).failed();
         assert_eq!(f, BTreeSet::from([ROOTS, VALUES]));
         // ... or opened at another window (the tag of another height).
@@ -943,7 +1062,7 @@ mod tests {
             window_tag: LINK.window_tag + 1,
             ..LINK
         };
-        let air = MmcsOpeningAir::new(&DIMS, other_window).unwrap();
+        let air = MmcsOpeningAir::new(&DIMS, other_window, &ones()).unwrap();
         let f = batch_for(air, &real, &real.openings, real.root, |_, _, _| {}).failed();
         assert_eq!(f, BTreeSet::from([INDEX]));
     }
@@ -985,7 +1104,7 @@ mod tests {
 
     #[test]
     fn an_inactive_block_sends_nothing_and_a_padding_block_cannot_send() {
-        let period = MmcsOpeningAir::new(&DIMS, LINK)
+        let period = MmcsOpeningAir::new(&DIMS, LINK, &ones())
             .unwrap()
             .shape()
             .block_len();
