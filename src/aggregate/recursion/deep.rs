@@ -744,6 +744,10 @@ impl DeepQuotientAir {
         let transcript = F::from_usize(b);
         let challenges = input.map_or((Challenge::ZERO, Challenge::ZERO), |i| (i.alpha, i.zeta));
         let matrices: Vec<&DeepMatrix> = shape.matrices().map(|(_, m)| m).collect();
+        let group_ends: Vec<usize> = matrices
+            .iter()
+            .map(|m| shape.group_end(m.root_position, m.group_start))
+            .collect();
         // The current query's openings, built once per query.
         let mut openings: (Option<usize>, Vec<(usize, Vec<F>)>) = (None, Vec::new());
         let mut prev = (Challenge::ZERO, Challenge::ZERO);
@@ -769,7 +773,7 @@ impl DeepQuotientAir {
                     .iter()
                     .find(|(root, _)| *root == m.root_position)
                     .expect("the matrix's commitment");
-                let end = shape.group_end(m.root_position, m.group_start);
+                let end = group_ends[at.matrix];
                 for (j, chunk) in reads.opened.iter_mut().enumerate() {
                     if j == 0 || source.two {
                         let from = source.offset + j * RATE;

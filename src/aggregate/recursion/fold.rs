@@ -897,6 +897,19 @@ mod tests {
         input: &FoldInput,
         edit: impl FnOnce(&mut FoldCols<F>),
     ) -> Batch {
+        let (trace, mut o) = forged_parts(runs, r, input, edit);
+        o[4] = chunks_read(&trace);
+        batch(trace, o)
+    }
+
+    /// [`forged`]'s trace and messages, the commit-phase openings' chunks still the honest
+    /// ones.
+    fn forged_parts(
+        runs: &[Run],
+        r: usize,
+        input: &FoldInput,
+        edit: impl FnOnce(&mut FoldCols<F>),
+    ) -> (RowMajorMatrix<F>, [Vec<Vec<F>>; 5]) {
         let mut trace = trace_of(runs);
         refill(&mut trace, r, input);
         edit(row_mut(&mut trace, r));
@@ -911,8 +924,7 @@ mod tests {
         let mut o = others(runs);
         let last = row_mut(&mut trace, end - 1).folded;
         o[3][r / n][3..].copy_from_slice(&last);
-        o[4] = chunks_read(&trace);
-        batch(trace, o)
+        (trace, o)
     }
 
     // Constraint numbers, in `eval` order.
@@ -969,18 +981,7 @@ mod tests {
             };
             let mut input = runs[0].inputs[r].clone();
             input.evals[j] += Challenge::ONE;
-            let mut trace = trace_of(&runs);
-            refill(&mut trace, r, &input);
-            let n = LOG_ARITIES.len();
-            for k in r + 1..n {
-                let prev = row_mut(&mut trace, k - 1).folded;
-                let mut next = runs[0].inputs[k].clone();
-                next.evals[next.group_index] = ext::element(prev);
-                refill(&mut trace, k, &next);
-            }
-            let mut o = others(&runs);
-            let last = row_mut(&mut trace, n - 1).folded;
-            o[3][0][3..].copy_from_slice(&last);
+            let (trace, o) = forged_parts(&runs, r, &input, |_| ());
             batch(trace, o).caught(values);
         }
         // The chunks of another round's commitment (its root position), or read where the
