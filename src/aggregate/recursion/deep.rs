@@ -810,15 +810,7 @@ impl DeepQuotientAir {
     /// element `shift + k` of the pair, zero past the matrix's width.
     pub fn values_of(p: &DeepPeriodic<F>, opened: &[[F; RATE]; 2]) -> [F; CHUNK] {
         let shift = p.shift.iter().position(|&s| s == F::ONE).unwrap_or(0);
-        core::array::from_fn(|k| {
-            let i = shift + k;
-            let v = if i < RATE {
-                opened[0][i]
-            } else {
-                opened[1][i - RATE]
-            };
-            v * p.mask[k]
-        })
+        core::array::from_fn(|k| opened.as_flattened()[shift + k] * p.mask[k])
     }
 
     /// The reduced openings the active rows of `trace` send.
@@ -895,15 +887,10 @@ where
 
         // The values: the Merkle chunks' elements from the shift on, zero past the width.
         for k in 0..CHUNK {
+            let pair = row.opened.as_flattened();
             let mut taken = AB::Expr::ZERO;
             for (j, shift) in p.shift.iter().enumerate() {
-                let i = j + k;
-                let v = if i < RATE {
-                    row.opened[0][i]
-                } else {
-                    row.opened[1][i - RATE]
-                };
-                taken += shift.clone() * v;
+                taken += shift.clone() * pair[j + k];
             }
             builder.assert_zero(p.mask[k].clone() * (row.values[k] - taken));
             builder.assert_zero(row.values[k] * (one.clone() - p.mask[k].clone()));

@@ -488,6 +488,7 @@ impl MmcsOpeningAir {
             let mut node = [F::ZERO; DIGEST];
             let mut level = 0;
             for r in 0..period {
+                let p: &MmcsOpeningPeriodic<F> = schedule_rows[r].as_slice().borrow();
                 let at = (b * period + r) * WIDTH;
                 let row: &mut MmcsOpeningCols<F> = values[at..at + WIDTH].borrow_mut();
                 row.prev = prev;
@@ -502,7 +503,6 @@ impl MmcsOpeningAir {
                     Some(&Step::Absorb { first, len, offset }) => {
                         row.absorb = F::ONE;
                         row.offset = F::from_usize(offset);
-                        let p: &MmcsOpeningPeriodic<F> = schedule_rows[r].as_slice().borrow();
                         row.readers = p.readers;
                         row.chunk[..len].copy_from_slice(&vals[offset..offset + len]);
                         if !first {
@@ -549,7 +549,6 @@ impl MmcsOpeningAir {
                 row.input = input;
                 row.output = out;
                 prev = out;
-                let p: &MmcsOpeningPeriodic<F> = schedule_rows[r].as_slice().borrow();
                 if p.sets_node == F::ONE {
                     node.copy_from_slice(&out[..DIGEST]);
                 }
