@@ -30,7 +30,9 @@
 //! - [`fold::FriFoldAir`]: the FRI query phase's folds over the quintic extension
 //!   ([`ext`]), one row per query and round;
 //! - [`final_poly::FinalPolyAir`]: the final polynomial at each query's last point, against its
-//!   folded value.
+//!   folded value;
+//! - [`ood::Program`]: the out-of-domain constraint check of a child's batch as a straight-line
+//!   program over the challenge field (its AIR is to come).
 
 use std::cell::RefCell;
 
@@ -87,6 +89,7 @@ pub mod fold;
 #[cfg(test)]
 mod harness;
 pub mod merkle;
+pub mod ood;
 pub mod terms;
 
 /// Receives the permutation `input -> output` from the full-output permutation table (bus

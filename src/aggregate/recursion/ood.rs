@@ -1,0 +1,1175 @@
+//! The out-of-domain constraint check of a child AIR as an arithmetic program.
+//!
+//! After the opening proof, Plonky3 0.8's `verify_batch` (`VerifierData::
+//! verify_constraints_with_lookups`) evaluates every constraint of each AIR, its LogUp columns'
+//! constraints included, at the out-of-domain point `zeta`, from the opened values, folds them
+//! with powers of the batching challenge `alpha` in the order the AIR emits them
+//! (`acc = acc * alpha + c`) and compares `acc / Z_H(zeta)` with the quotient recomposed from its
+//! chunks. A parent that verifies the child in its AIRs must do that arithmetic too.
+//!
+//! [`ConstraintProgram::lower`] turns an AIR's symbolic constraints (`p3_batch_stark::symbolic`,
+//! the same symbolic pass that sizes the quotient) into a straight-line program over the
+//! challenge field: inputs ([`Input`]: opened values, periodic values at `zeta`, selectors,
+//! public values, LogUp challenges and terminal), constants, and additions, subtractions and
+//! multiplications of earlier nodes. Nodes are hash-consed (an operation on the same operands is
+//! one node) and constants folded, so a subexpression the AIR builds many times is computed
+//! once. The program depends on the AIR alone: for the signature AIRs on the statement's
+//! message and epoch (constraint constants) and never on the keys or the trace.
+//!
+//! [`ConstraintProgram::fold`] runs it natively; it equals Plonky3's verifier folder on the
+//! same inputs (tested on every AIR of a real statement).
+
+use std::collections::HashMap;
+
+use p3_air::symbolic::{
+    AirLayout, BaseEntry, BaseLeaf, ExtEntry, ExtLeaf, SymbolicExpr, SymbolicExpression,
+    SymbolicExpressionExt,
+};
+use p3_air::{Air, BaseAir};
+use p3_batch_stark::symbolic::get_symbolic_constraints;
+use p3_commit::PolynomialSpace;
+use p3_field::coset::TwoAdicMultiplicativeCoset;
+use p3_field::{BasedVectorSpace, Field, PrimeCharacteristicRing, TwoAdicField};
+use p3_lookup::logup::LogUpGadget;
+use p3_lookup::{InteractionSymbolicBuilder, Kind, Lookup, LookupProtocol, Lookups};
+
+use super::ext::D;
+use crate::aggregate::field::Challenge;
+use crate::aggregate::fri::security::AirShape;
+use crate::xmss::F;
+
+/// Which of the two opened rows a trace value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Row {
+    /// The row at `zeta`.
+    Local,
+    /// The row at `g * zeta` (`g` the trace domain's generator).
+    Next,
+}
+
+/// A value a [`Program`] reads. `instance` is the AIR's index in the child's batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Input {
+    /// Main trace column `column` opened at `row` (an extension element).
+    Main {
+        instance: usize,
+        row: Row,
+        column: usize,
+    },
+    /// Coordinate `coord` of LogUp column `column` opened at `row`: the commitment holds each
+    /// extension column as five base columns, each opened as an extension element.
+    PermutationCoord {
+        instance: usize,
+        row: Row,
+        column: usize,
+        coord: usize,
+    },
+    /// Coordinate `coord` of quotient chunk `chunk` opened at `zeta`.
+    QuotientChunk {
+        instance: usize,
+        chunk: usize,
+        coord: usize,
+    },
+    /// Public value `index` (a base element).
+    Public { instance: usize, index: usize },
+    /// The AIR's LogUp terminal (one extension element per AIR with lookups).
+    Terminal { instance: usize },
+    /// The LogUp challenges `alpha` and `beta` (sampled once for the batch).
+    LookupAlpha,
+    /// See [`Input::LookupAlpha`].
+    LookupBeta,
+    /// The constraint-batching challenge `alpha`.
+    Alpha,
+    /// The out-of-domain point `zeta`.
+    Zeta,
+    /// Only in [`Program::constraints`]: LogUp column `column` as an extension element.
+    Permutation {
+        instance: usize,
+        row: Row,
+        column: usize,
+    },
+    /// Only in [`Program::constraints`]: periodic column `column` at `zeta`.
+    Periodic { instance: usize, column: usize },
+    /// Only in [`Program::constraints`]: LogUp challenge `index` of the AIR.
+    Challenge { instance: usize, index: usize },
+    /// Only in [`Program::constraints`]: selector `which` (first row, last row, transition)
+    /// at `zeta`.
+    Selector { instance: usize, which: usize },
+}
+
+/// One node of a [`Program`]; operands are indices of earlier nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Node {
+    /// A value the verifier supplies.
+    Input(Input),
+    /// A constant of the challenge field.
+    Constant(Challenge),
+    /// `x + y`.
+    Add(u32, u32),
+    /// `x - y`.
+    Sub(u32, u32),
+    /// `x * y`.
+    Mul(u32, u32),
+    /// `1 / x`; the program fails where `x = 0`.
+    Inv(u32),
+}
+
+/// A straight-line program over the challenge field whose outputs the verifier checks.
+#[derive(Clone, Debug)]
+pub struct Program {
+    /// Nodes in topological order: each operand index is smaller than its node's.
+    pub nodes: Vec<Node>,
+    /// The output nodes: for [`Program::ood_check`] one per AIR, each zero exactly when that
+    /// AIR's constraints at `zeta` agree with its quotient; for [`Program::constraints`] the
+    /// constraints in emission order.
+    pub outputs: Vec<u32>,
+}
+
+/// How many nodes of each kind a program has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProgramCounts {
+    /// Input nodes.
+    pub inputs: usize,
+    /// Constant nodes.
+    pub constants: usize,
+    /// Additions and subtractions.
+    pub linear: usize,
+    /// Multiplications by a constant.
+    pub scalings: usize,
+    /// Multiplications of two non-constant nodes.
+    pub products: usize,
+    /// Inversions.
+    pub inversions: usize,
+}
+
+/// The nodes an AIR's symbolic leaves resolve to while its constraints are lowered.
+struct Leaves {
+    main: [Vec<u32>; 2],
+    permutation: [Vec<u32>; 2],
+    periodic: Vec<u32>,
+    public: Vec<u32>,
+    challenges: Vec<u32>,
+    terminals: Vec<u32>,
+    selectors: [u32; 3],
+}
+
+/// Builds a program: the node list, its hash-consing table, the memo of lowered subtrees
+/// (keyed by address: Plonky3's trees share subtrees through `Arc`s; cleared per AIR, whose
+/// trees are freed after) and the current AIR's leaves.
+#[derive(Default)]
+struct Lowering {
+    nodes: Vec<Node>,
+    index: HashMap<Node, u32>,
+    base_memo: HashMap<usize, u32>,
+    ext_memo: HashMap<usize, u32>,
+    leaves: Option<Leaves>,
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    Add,
+    Sub,
+    Mul,
+    Neg,
+}
+
+fn row_of(offset: usize) -> usize {
+    usize::from(offset != 0)
+}
+
+impl Lowering {
+    fn constant_of(&self, i: u32) -> Option<Challenge> {
+        match self.nodes[i as usize] {
+            Node::Constant(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The node `node`, added unless the same node exists.
+    fn push(&mut self, node: Node) -> u32 {
+        if let Some(&i) = self.index.get(&node) {
+            return i;
+        }
+        let i = u32::try_from(self.nodes.len()).expect("fewer than 2^32 nodes");
+        self.nodes.push(node);
+        self.index.insert(node, i);
+        i
+    }
+
+    fn constant(&mut self, c: Challenge) -> u32 {
+        self.push(Node::Constant(c))
+    }
+
+    fn input(&mut self, i: Input) -> u32 {
+        self.push(Node::Input(i))
+    }
+
+    /// `x op y`, folded when both are constants or one is a neutral element.
+    fn op(&mut self, op: Op, x: u32, y: u32) -> u32 {
+        let (cx, cy) = (self.constant_of(x), self.constant_of(y));
+        match (op, cx, cy) {
+            (Op::Add, Some(a), Some(b)) => self.constant(a + b),
+            (Op::Sub, Some(a), Some(b)) => self.constant(a - b),
+            (Op::Mul, Some(a), Some(b)) => self.constant(a * b),
+            (Op::Neg, Some(a), _) => self.constant(-a),
+            (Op::Add, Some(z), _) if z == Challenge::ZERO => y,
+            (Op::Add | Op::Sub, _, Some(z)) if z == Challenge::ZERO => x,
+            (Op::Mul, Some(o), _) if o == Challenge::ONE => y,
+            (Op::Mul, _, Some(o)) if o == Challenge::ONE => x,
+            (Op::Mul, Some(z), _) | (Op::Mul, _, Some(z)) if z == Challenge::ZERO => {
+                self.constant(Challenge::ZERO)
+            }
+            (Op::Add, _, _) => self.push(Node::Add(x.min(y), x.max(y))),
+            (Op::Mul, _, _) => self.push(Node::Mul(x.min(y), x.max(y))),
+            (Op::Sub, _, _) => self.push(Node::Sub(x, y)),
+            (Op::Neg, _, _) => {
+                let zero = self.constant(Challenge::ZERO);
+                self.push(Node::Sub(zero, x))
+            }
+        }
+    }
+
+    fn add(&mut self, x: u32, y: u32) -> u32 {
+        self.op(Op::Add, x, y)
+    }
+
+    fn sub(&mut self, x: u32, y: u32) -> u32 {
+        self.op(Op::Sub, x, y)
+    }
+
+    fn mul(&mut self, x: u32, y: u32) -> u32 {
+        self.op(Op::Mul, x, y)
+    }
+
+    fn scale(&mut self, x: u32, c: Challenge) -> u32 {
+        let c = self.constant(c);
+        self.mul(x, c)
+    }
+
+    /// `1 / x` (a constant's inverse folded; a zero constant has none: the program would fail).
+    fn inv(&mut self, x: u32) -> u32 {
+        match self.constant_of(x).and_then(|c| c.try_inverse()) {
+            Some(c) => self.constant(c),
+            None => self.push(Node::Inv(x)),
+        }
+    }
+
+    /// `x^e` by square-and-multiply.
+    fn pow(&mut self, x: u32, e: u64) -> u32 {
+        let mut acc = self.constant(Challenge::ONE);
+        for bit in (0..64 - e.leading_zeros()).rev() {
+            acc = self.mul(acc, acc);
+            if e >> bit & 1 == 1 {
+                acc = self.mul(acc, x);
+            }
+        }
+        acc
+    }
+
+    /// `sum_k coords[k] * X^k`: an extension element from the five opened values of its
+    /// base-flattened columns (Plonky3's `from_ext_basis_coefficients`).
+    fn recompose(&mut self, coords: impl Fn(usize) -> Input) -> u32 {
+        let mut acc = self.constant(Challenge::ZERO);
+        for k in 0..D {
+            let basis = <Challenge as BasedVectorSpace<F>>::ith_basis_element(k).expect("k < 5");
+            let c = self.input(coords(k));
+            let term = self.scale(c, basis);
+            acc = self.add(acc, term);
+        }
+        acc
+    }
+
+    /// Lowers `root` bottom-up without recursion (Plonky3's trees can be thousands deep).
+    fn walk<A>(
+        &mut self,
+        root: &SymbolicExpr<A>,
+        memo: fn(&mut Self) -> &mut HashMap<usize, u32>,
+        leaf: fn(&mut Self, &A) -> u32,
+    ) -> u32 {
+        let mut stack: Vec<(&SymbolicExpr<A>, bool)> = vec![(root, false)];
+        let mut done: Vec<u32> = Vec::new();
+        while let Some((e, expanded)) = stack.pop() {
+            let key = e as *const SymbolicExpr<A> as usize;
+            if !expanded {
+                if let Some(&i) = memo(self).get(&key) {
+                    done.push(i);
+                    continue;
+                }
+            }
+            let i = match e {
+                SymbolicExpr::Leaf(a) => leaf(self, a),
+                SymbolicExpr::Add { x, y, .. }
+                | SymbolicExpr::Sub { x, y, .. }
+                | SymbolicExpr::Mul { x, y, .. } => {
+                    if !expanded {
+                        stack.push((e, true));
+                        stack.push((y, false));
+                        stack.push((x, false));
+                        continue;
+                    }
+                    let b = done.pop().expect("right operand lowered");
+                    let a = done.pop().expect("left operand lowered");
+                    let op = match e {
+                        SymbolicExpr::Add { .. } => Op::Add,
+                        SymbolicExpr::Sub { .. } => Op::Sub,
+                        _ => Op::Mul,
+                    };
+                    self.op(op, a, b)
+                }
+                SymbolicExpr::Neg { x, .. } => {
+                    if !expanded {
+                        stack.push((e, true));
+                        stack.push((x, false));
+                        continue;
+                    }
+                    let a = done.pop().expect("operand lowered");
+                    self.op(Op::Neg, a, a)
+                }
+            };
+            memo(self).insert(key, i);
+            done.push(i);
+        }
+        done.pop().expect("the root lowered")
+    }
+
+    fn leaves(&self) -> &Leaves {
+        self.leaves.as_ref().expect("leaves set before lowering")
+    }
+
+    fn base(&mut self, e: &SymbolicExpression<F>) -> u32 {
+        self.walk(
+            e,
+            |l| &mut l.base_memo,
+            |l, leaf| match leaf {
+                BaseLeaf::Variable(v) => match v.entry {
+                    BaseEntry::Main { offset } => l.leaves().main[row_of(offset)][v.index],
+                    BaseEntry::Periodic => l.leaves().periodic[v.index],
+                    BaseEntry::Public => l.leaves().public[v.index],
+                    BaseEntry::Preprocessed { .. } => {
+                        unreachable!("no AIR of ours has preprocessed columns")
+                    }
+                },
+                BaseLeaf::IsFirstRow => l.leaves().selectors[0],
+                BaseLeaf::IsLastRow => l.leaves().selectors[1],
+                BaseLeaf::IsTransition => l.leaves().selectors[2],
+                BaseLeaf::Constant(c) => l.constant(Challenge::from(*c)),
+            },
+        )
+    }
+
+    fn ext(&mut self, e: &SymbolicExpressionExt<F, Challenge>) -> u32 {
+        self.walk(
+            e,
+            |l| &mut l.ext_memo,
+            |l, leaf| match leaf {
+                ExtLeaf::Base(b) => l.base(b),
+                ExtLeaf::ExtVariable(v) => match v.entry {
+                    ExtEntry::Permutation { offset } => {
+                        l.leaves().permutation[row_of(offset)][v.index]
+                    }
+                    ExtEntry::Challenge => l.leaves().challenges[v.index],
+                    ExtEntry::PermutationValue => l.leaves().terminals[v.index],
+                },
+                ExtLeaf::ExtConstant(c) => l.constant(*c),
+            },
+        )
+    }
+
+    /// The nodes of `air`'s constraints and its LogUp columns' for `lookups`, in the order
+    /// Plonky3's verifier folds them, its leaves resolved to `leaves`.
+    fn constraints<A>(&mut self, air: &A, lookups: &[Lookup<F>], leaves: Leaves) -> Vec<u32>
+    where
+        A: BaseAir<F> + Air<InteractionSymbolicBuilder<F, Challenge>>,
+    {
+        let gadget = LogUpGadget::new();
+        let layout = AirLayout {
+            main_width: air.width(),
+            num_public_values: air.num_public_values(),
+            num_periodic_columns: air.num_periodic_columns(),
+            ..Default::default()
+        };
+        let (base, ext) =
+            get_symbolic_constraints::<F, Challenge, _, _>(air, layout, lookups, &gadget);
+        // The emission order: the same symbolic pass, read back as global indices.
+        let order = {
+            let (permutation_width, num_permutation_values) = if lookups.is_empty() {
+                (0, 0)
+            } else {
+                (lookups.len() + 1, 1)
+            };
+            let mut builder = InteractionSymbolicBuilder::<F, Challenge>::new(AirLayout {
+                permutation_width,
+                num_permutation_challenges: lookups.len() * gadget.num_challenges(),
+                num_permutation_values,
+                ..layout
+            });
+            gadget.eval_air_and_lookups(air, &mut builder, lookups);
+            builder.constraint_layout()
+        };
+        self.leaves = Some(leaves);
+        self.base_memo.clear();
+        self.ext_memo.clear();
+        let mut out = vec![0u32; order.total_constraints()];
+        for (e, &at) in base.iter().zip(&order.base_indices) {
+            out[at] = self.base(e);
+        }
+        for (e, &at) in ext.iter().zip(&order.ext_indices) {
+            out[at] = self.ext(e);
+        }
+        self.base_memo.clear();
+        self.ext_memo.clear();
+        self.leaves = None;
+        out
+    }
+}
+
+/// Global bus ids of every AIR's lookups and the widest message, as Plonky3 0.8's batch
+/// transcript assigns them (`lay_out_lookup_challenges`): a global bus gets one id by name in
+/// first-seen order, a local one a fresh id.
+fn bus_ids(all_lookups: &[&[Lookup<F>]]) -> (Vec<Vec<usize>>, usize, usize) {
+    let mut global: HashMap<&str, usize> = HashMap::new();
+    let mut next = 0usize;
+    let mut max_width = 1usize;
+    let ids = all_lookups
+        .iter()
+        .map(|lookups| {
+            lookups
+                .iter()
+                .map(|l| {
+                    max_width = max_width.max(l.elements.first().map_or(0, Vec::len));
+                    match &l.kind {
+                        Kind::Global(name) => *global.entry(name.as_str()).or_insert_with(|| {
+                            next += 1;
+                            next - 1
+                        }),
+                        Kind::Local => {
+                            next += 1;
+                            next - 1
+                        }
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    (ids, max_width, next)
+}
+
+impl Program {
+    /// The constraints of `air` and its LogUp columns for `lookups` (the AIR's entry of
+    /// `CommonData::lookups`), in the order Plonky3's verifier folds them, over free inputs
+    /// ([`Input::Main`], [`Input::Permutation`], [`Input::Periodic`], [`Input::Public`],
+    /// [`Input::Challenge`], [`Input::Terminal`], [`Input::Selector`]; instance 0): one output
+    /// per constraint.
+    pub fn constraints<A>(air: &A, lookups: &[Lookup<F>]) -> Self
+    where
+        A: BaseAir<F> + Air<InteractionSymbolicBuilder<F, Challenge>>,
+    {
+        let mut l = Lowering::default();
+        let instance = 0;
+        let width = air.width();
+        let perm_width = if lookups.is_empty() {
+            0
+        } else {
+            lookups.len() + 1
+        };
+        let mut main = [Vec::new(), Vec::new()];
+        let mut permutation = [Vec::new(), Vec::new()];
+        for (r, row) in [Row::Local, Row::Next].into_iter().enumerate() {
+            main[r] = (0..width)
+                .map(|column| {
+                    l.input(Input::Main {
+                        instance,
+                        row,
+                        column,
+                    })
+                })
+                .collect();
+            permutation[r] = (0..perm_width)
+                .map(|column| {
+                    l.input(Input::Permutation {
+                        instance,
+                        row,
+                        column,
+                    })
+                })
+                .collect();
+        }
+        let leaves = Leaves {
+            main,
+            permutation,
+            periodic: (0..air.num_periodic_columns())
+                .map(|column| l.input(Input::Periodic { instance, column }))
+                .collect(),
+            public: (0..air.num_public_values())
+                .map(|index| l.input(Input::Public { instance, index }))
+                .collect(),
+            challenges: (0..lookups.len() * LogUpGadget::new().num_challenges())
+                .map(|index| l.input(Input::Challenge { instance, index }))
+                .collect(),
+            terminals: if lookups.is_empty() {
+                Vec::new()
+            } else {
+                vec![l.input(Input::Terminal { instance })]
+            },
+            selectors: [0, 1, 2].map(|which| l.input(Input::Selector { instance, which })),
+        };
+        let outputs = l.constraints(air, lookups, leaves);
+        Program {
+            nodes: l.nodes,
+            outputs,
+        }
+    }
+
+    /// The out-of-domain check of a child's batch, as `verify_batch` makes it after the
+    /// opening proof, for AIRs `airs` with `lookups` (`CommonData::lookups`) and shapes
+    /// `shapes` (`ProofShape::instances`; no preprocessed columns, no zero knowledge): one
+    /// output per AIR, zero exactly when the AIR's folded constraints over `Z_H(zeta)` equal its
+    /// quotient recomposed from its chunks.
+    ///
+    /// Everything `verify_batch` computes from the transcript's challenges is computed here
+    /// from [`Input::Zeta`], [`Input::Alpha`], [`Input::LookupAlpha`] and
+    /// [`Input::LookupBeta`]: the selectors `Z_H(zeta) / (zeta - 1)`,
+    /// `Z_H(zeta) / (zeta - g^-1)`, `zeta - g^-1` and `1 / Z_H(zeta)` (`Z_H(X) = X^n - 1`);
+    /// every periodic column at `zeta` (its interpolant over the `p`-th roots of unity at
+    /// `zeta^(n / p)`, in barycentric form); each lookup's challenges `(alpha + (b + 1) *
+    /// beta^w, beta)` for its bus id `b` and the widest message `w`; the LogUp columns and the
+    /// quotient chunks recomposed from their coordinates; and the quotient
+    /// `sum_i Q_i(zeta) prod_(j != i) Z_(D_j)(zeta) / Z_(D_j)(s_i)` over the chunk domains
+    /// `D_i = s_i K` of the disjoint quotient domain. An inversion of zero fails the program,
+    /// where `verify_batch` rejects `zeta` on the trace domain.
+    ///
+    /// Follows `p3_batch_stark::verify_batch`, `VerifierData::verify_constraints_with_lookups`
+    /// and `p3_uni_stark::recompose_quotient_from_chunks` (Plonky3 0.8).
+    pub fn ood_check<A>(airs: &[A], lookups: &[Lookups<F>], shapes: &[AirShape]) -> Self
+    where
+        A: BaseAir<F> + Air<InteractionSymbolicBuilder<F, Challenge>>,
+    {
+        let mut l = Lowering::default();
+        let zeta = l.input(Input::Zeta);
+        let alpha = l.input(Input::Alpha);
+        let lookup_alpha = l.input(Input::LookupAlpha);
+        let beta = l.input(Input::LookupBeta);
+        let all: Vec<&[Lookup<F>]> = lookups.iter().map(|l| &l[..]).collect();
+        let (ids, max_width, num_buses) = bus_ids(&all);
+        let gamma = l.pow(beta, max_width as u64);
+        let prefixes: Vec<u32> = (0..num_buses)
+            .map(|b| {
+                let t = l.scale(gamma, Challenge::from(F::from_usize(b + 1)));
+                l.add(lookup_alpha, t)
+            })
+            .collect();
+        // zeta^(2^k), shared by every AIR.
+        let max_log = shapes.iter().map(|s| s.log_height).max().unwrap_or(0);
+        let mut zeta_pow2 = vec![zeta];
+        for k in 0..max_log {
+            let sq = l.mul(zeta_pow2[k], zeta_pow2[k]);
+            zeta_pow2.push(sq);
+        }
+        let one = l.constant(Challenge::ONE);
+        let mut outputs = Vec::with_capacity(airs.len());
+        for (instance, ((air, lookups), shape)) in airs.iter().zip(&all).zip(shapes).enumerate() {
+            let log_n = shape.log_height;
+            let z_h = l.sub(zeta_pow2[log_n], one);
+            let inv_z_h = l.inv(z_h);
+            let g_inv = F::two_adic_generator(log_n).inverse();
+            let to_first = l.sub(zeta, one);
+            let g_inv = l.constant_of_base(g_inv);
+            let to_last = l.sub(zeta, g_inv);
+            let inv_first = l.inv(to_first);
+            let inv_last = l.inv(to_last);
+            let selectors = [l.mul(z_h, inv_first), l.mul(z_h, inv_last), to_last];
+            let periodic = periodic_at_zeta(&mut l, air, log_n, &zeta_pow2);
+            let width = air.width();
+            let zero = l.constant(Challenge::ZERO);
+            let main_local: Vec<u32> = (0..width)
+                .map(|column| {
+                    l.input(Input::Main {
+                        instance,
+                        row: Row::Local,
+                        column,
+                    })
+                })
+                .collect();
+            let main_next: Vec<u32> = (0..width)
+                .map(|column| {
+                    if shape.main_next {
+                        l.input(Input::Main {
+                            instance,
+                            row: Row::Next,
+                            column,
+                        })
+                    } else {
+                        zero
+                    }
+                })
+                .collect();
+            let perm_width = if lookups.is_empty() {
+                0
+            } else {
+                lookups.len() + 1
+            };
+            let mut permutation = [Vec::new(), Vec::new()];
+            for (r, row) in [Row::Local, Row::Next].into_iter().enumerate() {
+                permutation[r] = (0..perm_width)
+                    .map(|column| {
+                        l.recompose(|coord| Input::PermutationCoord {
+                            instance,
+                            row,
+                            column,
+                            coord,
+                        })
+                    })
+                    .collect();
+            }
+            let challenges = ids[instance]
+                .iter()
+                .flat_map(|&b| [prefixes[b], beta])
+                .collect();
+            let leaves = Leaves {
+                main: [main_local, main_next],
+                permutation,
+                periodic,
+                public: (0..air.num_public_values())
+                    .map(|index| l.input(Input::Public { instance, index }))
+                    .collect(),
+                challenges,
+                terminals: if lookups.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![l.input(Input::Terminal { instance })]
+                },
+                selectors,
+            };
+            let constraints = l.constraints(air, lookups, leaves);
+            let mut folded = zero;
+            for c in constraints {
+                let t = l.mul(folded, alpha);
+                folded = l.add(t, c);
+            }
+            let lhs = l.mul(folded, inv_z_h);
+            let quotient = quotient_at_zeta(&mut l, instance, shape, zeta_pow2[log_n]);
+            outputs.push(l.sub(lhs, quotient));
+        }
+        Program {
+            nodes: l.nodes,
+            outputs,
+        }
+    }
+
+    /// Every node's value, inputs from `input`; `None` where an inversion meets zero.
+    pub fn evaluate(&self, input: impl Fn(Input) -> Challenge) -> Option<Vec<Challenge>> {
+        let mut v: Vec<Challenge> = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            let x = match *node {
+                Node::Input(i) => input(i),
+                Node::Constant(c) => c,
+                Node::Add(a, b) => v[a as usize] + v[b as usize],
+                Node::Sub(a, b) => v[a as usize] - v[b as usize],
+                Node::Mul(a, b) => v[a as usize] * v[b as usize],
+                Node::Inv(a) => v[a as usize].try_inverse()?,
+            };
+            v.push(x);
+        }
+        Some(v)
+    }
+
+    /// The outputs' values, inputs from `input`; `None` where an inversion meets zero.
+    pub fn outputs(&self, input: impl Fn(Input) -> Challenge) -> Option<Vec<Challenge>> {
+        let v = self.evaluate(input)?;
+        Some(self.outputs.iter().map(|&o| v[o as usize]).collect())
+    }
+
+    /// The number of nodes of each kind.
+    pub fn counts(&self) -> ProgramCounts {
+        let is_const = |i: u32| matches!(self.nodes[i as usize], Node::Constant(_));
+        let mut n = ProgramCounts::default();
+        for node in &self.nodes {
+            match *node {
+                Node::Input(_) => n.inputs += 1,
+                Node::Constant(_) => n.constants += 1,
+                Node::Add(..) | Node::Sub(..) => n.linear += 1,
+                Node::Mul(a, b) if is_const(a) || is_const(b) => n.scalings += 1,
+                Node::Mul(..) => n.products += 1,
+                Node::Inv(_) => n.inversions += 1,
+            }
+        }
+        n
+    }
+}
+
+impl Lowering {
+    fn constant_of_base(&mut self, c: F) -> u32 {
+        self.constant(Challenge::from(c))
+    }
+}
+
+/// Every periodic column of `air` at `zeta` on a trace of `2^log_n` rows: a column of period
+/// `p` is `f(zeta^(n / p))`, `f` its interpolant over the `p`-th roots of unity `w^j`,
+/// `f(y) = (y^p - 1) / p * sum_j v_j w^j / (y - w^j)` (the `1 / (y - w^j)` shared by the
+/// columns of one period). As `PolynomialSpace::evaluate_periodic_columns_at` (Plonky3 0.8,
+/// trace domain shift 1).
+fn periodic_at_zeta<A: BaseAir<F>>(
+    l: &mut Lowering,
+    air: &A,
+    log_n: usize,
+    zeta_pow2: &[u32],
+) -> Vec<u32> {
+    let columns = air.periodic_columns();
+    let mut by_period: HashMap<usize, (u32, Vec<u32>)> = HashMap::new();
+    columns
+        .iter()
+        .map(|col| {
+            let p = col.len();
+            if p == 1 {
+                return l.constant_of_base(col[0]);
+            }
+            let log_p = p.trailing_zeros() as usize;
+            let w = F::two_adic_generator(log_p);
+            let (scale, invs) = by_period.entry(p).or_insert_with(|| {
+                let y = zeta_pow2[log_n - log_p];
+                let y_p = zeta_pow2[log_n];
+                let one = l.constant(Challenge::ONE);
+                let vanishing = l.sub(y_p, one);
+                let invs = w
+                    .powers()
+                    .take(p)
+                    .map(|wj| {
+                        let wj = l.constant_of_base(wj);
+                        let d = l.sub(y, wj);
+                        l.inv(d)
+                    })
+                    .collect();
+                (vanishing, invs)
+            });
+            let (scale, invs) = (*scale, invs.clone());
+            let p_inv = F::from_usize(p).inverse();
+            let mut sum = l.constant(Challenge::ZERO);
+            for ((&v, wj), &inv) in col.iter().zip(w.powers()).zip(&invs) {
+                let t = l.scale(inv, Challenge::from(v * wj * p_inv));
+                sum = l.add(sum, t);
+            }
+            l.mul(sum, scale)
+        })
+        .collect()
+}
+
+/// The quotient of AIR `instance` at `zeta` from its chunks' coordinates:
+/// `sum_i Q_i(zeta) prod_(j != i) Z_(D_j)(zeta) / Z_(D_j)(s_i)`, the chunk domains `D_i` the
+/// quotient domain `g_F * K` (size `n * chunks`, `g_F` the field's generator) split in
+/// `chunks` cosets of size `n`, `Z_(D_j)(X) = (X / s_j)^n - 1`. `zeta_n` is `zeta^n`.
+fn quotient_at_zeta(l: &mut Lowering, instance: usize, shape: &AirShape, zeta_n: u32) -> u32 {
+    let log_n = shape.log_height;
+    let chunks = shape.num_quotient_chunks;
+    let trace = TwoAdicMultiplicativeCoset::new(F::ONE, log_n).expect("a two-adic size");
+    let quotient_domain = trace
+        .try_create_disjoint_domain(chunks << log_n)
+        .expect("a two-adic size");
+    let domains = quotient_domain.split_domains(chunks);
+    let one = l.constant(Challenge::ONE);
+    // Z_(D_j)(zeta) = zeta^n * s_j^-n - 1.
+    let z_at_zeta: Vec<u32> = domains
+        .iter()
+        .map(|d| {
+            let t = l.scale(
+                zeta_n,
+                Challenge::from(d.shift().inverse().exp_power_of_2(log_n)),
+            );
+            l.sub(t, one)
+        })
+        .collect();
+    let mut sum = l.constant(Challenge::ZERO);
+    for (i, di) in domains.iter().enumerate() {
+        let mut zp = l.constant(Challenge::ONE);
+        for (j, dj) in domains.iter().enumerate() {
+            if j == i {
+                continue;
+            }
+            let denominator: F = dj.vanishing_poly_at_point(di.first_point());
+            let t = l.scale(z_at_zeta[j], Challenge::from(denominator.inverse()));
+            zp = l.mul(zp, t);
+        }
+        let q = l.recompose(|coord| Input::QuotientChunk {
+            instance,
+            chunk: i,
+            coord,
+        });
+        let t = l.mul(zp, q);
+        sum = l.add(sum, t);
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use p3_air::RowWindow;
+    use p3_batch_stark::folder::VerifierConstraintFolderWithLookups;
+    use p3_matrix::dense::RowMajorMatrixView;
+    use p3_matrix::stack::VerticalPair;
+    use p3_uni_stark::VerifierConstraintFolder;
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+    use crate::aggregate::air::AggAir;
+    use crate::aggregate::fri::config::{FriConfig, Poseidon1};
+    use crate::aggregate::fri::{decode_against, packed_lookups, proof_shape};
+    use crate::aggregate::recursion::TranscriptEvent;
+    use crate::aggregate::statement::{degree_bits, Statement};
+    use crate::aggregate::testing::test_signer;
+    use crate::aggregate::{Aggregator, Backend, ProveOptions};
+
+    fn one(rng: &mut SmallRng) -> Challenge {
+        Challenge::from_basis_coefficients_fn(|_| F::from_u32(rng.random_range(0..0x7f00_0001)))
+    }
+
+    fn random_ext(rng: &mut SmallRng, n: usize) -> Vec<Challenge> {
+        (0..n).map(|_| one(rng)).collect()
+    }
+
+    /// Opened values and challenges of one AIR, as the verifier folder reads them.
+    struct Values {
+        main: [Vec<Challenge>; 2],
+        permutation: [Vec<Challenge>; 2],
+        periodic: Vec<Challenge>,
+        public: Vec<F>,
+        challenges: Vec<Challenge>,
+        terminals: Vec<Challenge>,
+        selectors: [Challenge; 3],
+    }
+
+    impl Values {
+        fn input(&self, i: Input) -> Challenge {
+            match i {
+                Input::Main { row, column, .. } => self.main[row as usize][column],
+                Input::Permutation { row, column, .. } => self.permutation[row as usize][column],
+                Input::Periodic { column, .. } => self.periodic[column],
+                Input::Public { index, .. } => Challenge::from(self.public[index]),
+                Input::Challenge { index, .. } => self.challenges[index],
+                Input::Terminal { .. } => self.terminals[0],
+                Input::Selector { which, .. } => self.selectors[which],
+                other => unreachable!("not an input of a constraint program: {other:?}"),
+            }
+        }
+    }
+
+    /// Plonky3's verifier folder over `air` and `lookups` on `v`.
+    fn plonky3_fold(
+        air: &AggAir,
+        lookups: &[Lookup<F>],
+        v: &Values,
+        alpha: Challenge,
+    ) -> Challenge {
+        let empty: [Challenge; 0] = [];
+        let mut folder = VerifierConstraintFolderWithLookups::<FriConfig<Poseidon1>> {
+            inner: VerifierConstraintFolder {
+                main: VerticalPair::new(
+                    RowMajorMatrixView::new_row(&v.main[0]),
+                    RowMajorMatrixView::new_row(&v.main[1]),
+                ),
+                preprocessed: VerticalPair::new(
+                    RowMajorMatrixView::new_row(&empty),
+                    RowMajorMatrixView::new_row(&empty),
+                ),
+                preprocessed_window: RowWindow::from_two_rows(&empty, &empty),
+                periodic_values: &v.periodic,
+                public_values: &v.public,
+                is_first_row: v.selectors[0],
+                is_last_row: v.selectors[1],
+                is_transition: v.selectors[2],
+                alpha,
+                accumulator: Challenge::ZERO,
+            },
+            permutation: VerticalPair::new(
+                RowMajorMatrixView::new_row(&v.permutation[0]),
+                RowMajorMatrixView::new_row(&v.permutation[1]),
+            ),
+            permutation_challenges: &v.challenges,
+            permutation_values: &v.terminals,
+        };
+        LogUpGadget::new().eval_air_and_lookups(air, &mut folder, lookups);
+        folder.inner.accumulator
+    }
+
+    fn fold(program: &Program, v: &Values, alpha: Challenge) -> Challenge {
+        let outputs = program.outputs(|i| v.input(i)).expect("no inversion");
+        outputs
+            .iter()
+            .fold(Challenge::ZERO, |acc, &c| acc * alpha + c)
+    }
+
+    #[test]
+    fn the_constraints_fold_as_plonky3s_verifier() {
+        let message = [7u8; 32];
+        let keys: Vec<_> = (0..2).map(|s| test_signer(s, &message, 3).0).collect();
+        let stmt = Statement {
+            message: &message,
+            epoch: 3,
+            keys: &keys,
+        };
+        let airs = stmt.airs();
+        let lookups = packed_lookups(&airs);
+        let gadget = LogUpGadget::new();
+        let mut rng = SmallRng::seed_from_u64(14);
+        for ((air, lookups), public) in airs.iter().zip(&lookups).zip(stmt.public_values()) {
+            let program = Program::constraints(air, lookups);
+            let width = BaseAir::<F>::width(air);
+            let perm_width = if lookups.is_empty() {
+                0
+            } else {
+                lookups.len() + 1
+            };
+            let mut v = Values {
+                main: [random_ext(&mut rng, width), random_ext(&mut rng, width)],
+                permutation: [
+                    random_ext(&mut rng, perm_width),
+                    random_ext(&mut rng, perm_width),
+                ],
+                periodic: random_ext(&mut rng, BaseAir::<F>::num_periodic_columns(air)),
+                public,
+                challenges: random_ext(&mut rng, lookups.len() * gadget.num_challenges()),
+                terminals: random_ext(&mut rng, usize::from(!lookups.is_empty())),
+                selectors: [one(&mut rng), one(&mut rng), one(&mut rng)],
+            };
+            let alpha = one(&mut rng);
+            let ours = fold(&program, &v, alpha);
+            assert_eq!(ours, plonky3_fold(air, lookups, &v, alpha));
+            // Another value of every input kind changes both folds alike.
+            v.main[0][width / 2] += Challenge::ONE;
+            let changed = fold(&program, &v, alpha);
+            assert_ne!(changed, ours);
+            assert_eq!(changed, plonky3_fold(air, lookups, &v, alpha));
+            if let Some(p) = v.periodic.first_mut() {
+                *p += Challenge::ONE;
+                assert_eq!(
+                    fold(&program, &v, alpha),
+                    plonky3_fold(air, lookups, &v, alpha)
+                );
+            }
+            if let Some(c) = v.challenges.first_mut() {
+                *c += Challenge::ONE;
+                assert_eq!(
+                    fold(&program, &v, alpha),
+                    plonky3_fold(air, lookups, &v, alpha)
+                );
+            }
+        }
+    }
+
+    /// A real two-signature child over FRI-Poseidon1: its proof decoded, its AIRs, lookups and
+    /// shapes, and the batch's four challenges read from its recorded transcript (the first
+    /// twenty sampled elements that are not bit draws: LogUp `alpha` and `beta`, the
+    /// constraint `alpha`, `zeta`, coefficient 0 first).
+    struct Child {
+        airs: Vec<AggAir>,
+        lookups: Vec<Lookups<F>>,
+        shapes: Vec<AirShape>,
+        proof: p3_batch_stark::BatchProof<FriConfig<Poseidon1>>,
+        public: Vec<Vec<F>>,
+        challenges: [Challenge; 4],
+    }
+
+    fn real_child() -> Child {
+        let (message, epoch) = ([5u8; 32], 9);
+        let mut agg = Aggregator::new(message, epoch);
+        for s in [3, 4] {
+            let (pk, sig) = test_signer(s, &message, epoch);
+            agg.add(pk, sig).expect("a valid signature");
+        }
+        let opts = ProveOptions {
+            backend: Backend::FriPoseidon1,
+            ..Default::default()
+        };
+        let bytes = agg.prove(&opts).expect("the child proves");
+        let keys = agg.public_keys();
+        let trace =
+            super::super::child_verification_trace(bytes.as_bytes(), &keys, &message, epoch)
+                .expect("the child verifies");
+        let keys = crate::aggregate::canonical_key_order(&keys).expect("distinct keys");
+        let stmt = Statement {
+            message: &message,
+            epoch,
+            keys: &keys,
+        };
+        let decoded =
+            decode_against::<Poseidon1>(trace.preset(), bytes.as_bytes(), &stmt).expect("decodes");
+        let drawn: Vec<usize> = trace.bit_draws().iter().map(|d| d.position).collect();
+        let samples: Vec<F> = trace
+            .transcript()
+            .iter()
+            .enumerate()
+            .filter_map(|(pos, e)| match e {
+                TranscriptEvent::Sample(v) if !drawn.contains(&pos) => Some(*v),
+                _ => None,
+            })
+            .take(4 * D)
+            .collect();
+        let challenges =
+            [0, 1, 2, 3].map(|k| Challenge::from_basis_coefficients_fn(|j| samples[k * D + j]));
+        let shape = proof_shape(
+            &decoded.airs,
+            &decoded.common.lookups,
+            &degree_bits(&stmt.heights()),
+        );
+        Child {
+            public: stmt.public_values(),
+            airs: decoded.airs,
+            lookups: decoded.common.lookups.clone(),
+            shapes: shape.instances.clone(),
+            proof: decoded.proof,
+            challenges,
+        }
+    }
+
+    impl Child {
+        fn input(&self, i: Input) -> Challenge {
+            let opened = |instance: usize| &self.proof.opened_values.instances[instance];
+            match i {
+                Input::Main {
+                    instance,
+                    row: Row::Local,
+                    column,
+                } => opened(instance).base_opened_values.trace_local[column],
+                Input::Main {
+                    instance,
+                    row: Row::Next,
+                    column,
+                } => opened(instance)
+                    .base_opened_values
+                    .trace_next
+                    .as_ref()
+                    .expect("opened at zeta_next")[column],
+                Input::PermutationCoord {
+                    instance,
+                    row,
+                    column,
+                    coord,
+                } => {
+                    let o = opened(instance);
+                    let values = match row {
+                        Row::Local => &o.permutation_local,
+                        Row::Next => &o.permutation_next,
+                    };
+                    values[column * D + coord]
+                }
+                Input::QuotientChunk {
+                    instance,
+                    chunk,
+                    coord,
+                } => opened(instance).base_opened_values.quotient_chunks[chunk][coord],
+                Input::Public { instance, index } => Challenge::from(self.public[instance][index]),
+                Input::Terminal { instance } => {
+                    self.proof.lookup_terminals[instance]
+                        .as_ref()
+                        .expect("a terminal")
+                        .0
+                }
+                Input::LookupAlpha => self.challenges[0],
+                Input::LookupBeta => self.challenges[1],
+                Input::Alpha => self.challenges[2],
+                Input::Zeta => self.challenges[3],
+                other => unreachable!("not an input of the check: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_real_childs_ood_check_holds_and_a_forged_value_fails_it() {
+        let child = real_child();
+        let program = Program::ood_check(&child.airs, &child.lookups, &child.shapes);
+        let outputs = program
+            .outputs(|i| child.input(i))
+            .expect("zeta off the domains");
+        assert_eq!(outputs, vec![Challenge::ZERO; child.airs.len()]);
+        eprintln!("{:?}", program.counts());
+
+        // Each kind of input, changed, fails exactly its AIR's check.
+        let forgeries: Vec<(usize, Input)> = (0..child.airs.len())
+            .flat_map(|instance| {
+                let mut f = vec![
+                    (
+                        instance,
+                        Input::Main {
+                            instance,
+                            row: Row::Local,
+                            column: 0,
+                        },
+                    ),
+                    (
+                        instance,
+                        Input::QuotientChunk {
+                            instance,
+                            chunk: 1,
+                            coord: 4,
+                        },
+                    ),
+                ];
+                if child.shapes[instance].main_next {
+                    f.push((
+                        instance,
+                        Input::Main {
+                            instance,
+                            row: Row::Next,
+                            column: 3,
+                        },
+                    ));
+                }
+                if child.shapes[instance].num_lookups > 0 {
+                    f.push((instance, Input::Terminal { instance }));
+                    f.push((
+                        instance,
+                        Input::PermutationCoord {
+                            instance,
+                            row: Row::Next,
+                            column: 0,
+                            coord: 2,
+                        },
+                    ));
+                }
+                if instance == 0 {
+                    f.push((
+                        0,
+                        Input::Public {
+                            instance: 0,
+                            index: 0,
+                        },
+                    ));
+                }
+                f
+            })
+            .collect();
+        for (instance, forged) in forgeries {
+            let outputs = program
+                .outputs(|i| {
+                    let v = child.input(i);
+                    if i == forged {
+                        v + Challenge::ONE
+                    } else {
+                        v
+                    }
+                })
+                .expect("zeta off the domains");
+            for (a, o) in outputs.iter().enumerate() {
+                assert_eq!(*o == Challenge::ZERO, a != instance, "{forged:?}: AIR {a}");
+            }
+        }
+        // Another zeta or alpha fails every AIR's check.
+        for forged in [
+            Input::Zeta,
+            Input::Alpha,
+            Input::LookupAlpha,
+            Input::LookupBeta,
+        ] {
+            let outputs = program
+                .outputs(|i| {
+                    let v = child.input(i);
+                    if i == forged {
+                        v + Challenge::ONE
+                    } else {
+                        v
+                    }
+                })
+                .expect("zeta off the domains");
+            assert!(outputs.iter().all(|&o| o != Challenge::ZERO), "{forged:?}");
+        }
+    }
+}
