@@ -23,6 +23,7 @@ use super::duplex::DuplexAir;
 use super::final_poly::FinalPolyAir;
 use super::fold::FriFoldAir;
 use super::merkle::MmcsOpeningAir;
+use super::ood_air::OodAir;
 use super::terms::DeepTermsAir;
 use crate::aggregate::air::perm::Perm24TableAir;
 use crate::aggregate::field::Challenge;
@@ -127,6 +128,7 @@ pub enum TestAir {
     Duplex(DuplexAir),
     Fold(FriFoldAir),
     FinalPoly(FinalPolyAir),
+    Ood(OodAir),
     Perm(Perm24TableAir),
     Known(KnownAir),
 }
@@ -142,6 +144,7 @@ macro_rules! dispatch {
             TestAir::Duplex($a) => $e,
             TestAir::Fold($a) => $e,
             TestAir::FinalPoly($a) => $e,
+            TestAir::Ood($a) => $e,
             TestAir::Perm($a) => $e,
             TestAir::Known($a) => $e,
         }

@@ -32,7 +32,8 @@
 //! - [`final_poly::FinalPolyAir`]: the final polynomial at each query's last point, against its
 //!   folded value;
 //! - [`ood::Program`]: the out-of-domain constraint check of a child's batch as a straight-line
-//!   program over the challenge field (its AIR is to come).
+//!   program over the challenge field, and [`ood_air::OodAir`], which runs it one row per
+//!   operation and holds its outputs to zero.
 
 use std::cell::RefCell;
 
@@ -90,6 +91,7 @@ pub mod fold;
 mod harness;
 pub mod merkle;
 pub mod ood;
+pub mod ood_air;
 pub mod terms;
 
 /// Receives the permutation `input -> output` from the full-output permutation table (bus

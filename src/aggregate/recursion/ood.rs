@@ -800,7 +800,7 @@ fn quotient_at_zeta(l: &mut Lowering, instance: usize, shape: &AirShape, zeta_n:
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use p3_air::RowWindow;
     use p3_batch_stark::folder::VerifierConstraintFolderWithLookups;
     use p3_matrix::dense::RowMajorMatrixView;
@@ -959,16 +959,16 @@ mod tests {
     /// shapes, and the batch's four challenges read from its recorded transcript (the first
     /// twenty sampled elements that are not bit draws: LogUp `alpha` and `beta`, the
     /// constraint `alpha`, `zeta`, coefficient 0 first).
-    struct Child {
-        airs: Vec<AggAir>,
-        lookups: Vec<Lookups<F>>,
-        shapes: Vec<AirShape>,
+    pub(crate) struct Child {
+        pub(crate) airs: Vec<AggAir>,
+        pub(crate) lookups: Vec<Lookups<F>>,
+        pub(crate) shapes: Vec<AirShape>,
         proof: p3_batch_stark::BatchProof<FriConfig<Poseidon1>>,
         public: Vec<Vec<F>>,
         challenges: [Challenge; 4],
     }
 
-    fn real_child() -> Child {
+    pub(crate) fn real_child() -> Child {
         let (message, epoch) = ([5u8; 32], 9);
         let mut agg = Aggregator::new(message, epoch);
         for s in [3, 4] {
@@ -1021,7 +1021,8 @@ mod tests {
     }
 
     impl Child {
-        fn input(&self, i: Input) -> Challenge {
+        /// The value of input `i` in this child's proof.
+        pub(crate) fn input(&self, i: Input) -> Challenge {
             let opened = |instance: usize| &self.proof.opened_values.instances[instance];
             match i {
                 Input::Main {
@@ -1080,7 +1081,6 @@ mod tests {
             .outputs(|i| child.input(i))
             .expect("zeta off the domains");
         assert_eq!(outputs, vec![Challenge::ZERO; child.airs.len()]);
-        eprintln!("{:?}", program.counts());
 
         // Each kind of input, changed, fails exactly its AIR's check.
         let forgeries: Vec<(usize, Input)> = (0..child.airs.len())
