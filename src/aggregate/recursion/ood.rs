@@ -120,8 +120,8 @@ pub struct Program {
     /// Nodes in topological order: each operand index is smaller than its node's.
     pub nodes: Vec<Node>,
     /// The output nodes: for [`Program::ood_check`] one per AIR, each zero exactly when that
-    /// AIR's constraints at `zeta` agree with its quotient; for [`Program::constraints`] the
-    /// constraints in emission order.
+    /// AIR's constraints at `zeta` agree with its quotient, then the LogUp terminals' sum; for
+    /// [`Program::constraints`] the constraints in emission order.
     pub outputs: Vec<u32>,
 }
 
@@ -524,7 +524,8 @@ impl Program {
     /// opening proof, for AIRs `airs` with `lookups` (`CommonData::lookups`) and shapes
     /// `shapes` (`ProofShape::instances`; no preprocessed columns, no zero knowledge): one
     /// output per AIR, zero exactly when the AIR's folded constraints over `Z_H(zeta)` equal its
-    /// quotient recomposed from its chunks.
+    /// quotient recomposed from its chunks, then the sum of the LogUp terminals, zero exactly
+    /// when the buses balance across the batch (`LogUpGadget::verify_terminal_sum`).
     ///
     /// Everything `verify_batch` computes from the transcript's challenges is computed here
     /// from [`Input::Zeta`], [`Input::Alpha`], [`Input::LookupAlpha`] and
@@ -650,6 +651,15 @@ impl Program {
             let quotient = quotient_at_zeta(&mut l, instance, shape, zeta_pow2[log_n]);
             outputs.push(l.sub(lhs, quotient));
         }
+        // LogUp: the terminals of the AIRs with lookups sum to zero (`verify_terminal_sum`).
+        let mut terminals = l.constant(Challenge::ZERO);
+        for (instance, lookups) in all.iter().enumerate() {
+            if !lookups.is_empty() {
+                let t = l.input(Input::Terminal { instance });
+                terminals = l.add(terminals, t);
+            }
+        }
+        outputs.push(terminals);
         Program {
             nodes: l.nodes,
             outputs,
@@ -1080,7 +1090,8 @@ pub(crate) mod tests {
         let outputs = program
             .outputs(|i| child.input(i))
             .expect("zeta off the domains");
-        assert_eq!(outputs, vec![Challenge::ZERO; child.airs.len()]);
+        assert_eq!(outputs, vec![Challenge::ZERO; child.airs.len() + 1]);
+        let terminal_sum = child.airs.len();
 
         // Each kind of input, changed, fails exactly its AIR's check.
         let forgeries: Vec<(usize, Input)> = (0..child.airs.len())
@@ -1148,10 +1159,29 @@ pub(crate) mod tests {
                     }
                 })
                 .expect("zeta off the domains");
+            let terminal = matches!(forged, Input::Terminal { .. });
             for (a, o) in outputs.iter().enumerate() {
-                assert_eq!(*o == Challenge::ZERO, a != instance, "{forged:?}: AIR {a}");
+                let fails = a == instance || (terminal && a == terminal_sum);
+                assert_eq!(*o != Challenge::ZERO, fails, "{forged:?}: output {a}");
             }
         }
+        // Terminals that still sum to zero, each off its AIR's LogUp column: the AIRs' checks
+        // only.
+        let (a, b) = (0, 1);
+        let outputs = program
+            .outputs(|i| {
+                let v = child.input(i);
+                match i {
+                    Input::Terminal { instance } if instance == a => v + Challenge::ONE,
+                    Input::Terminal { instance } if instance == b => v - Challenge::ONE,
+                    _ => v,
+                }
+            })
+            .expect("zeta off the domains");
+        let failing: Vec<usize> = (0..outputs.len())
+            .filter(|&o| outputs[o] != Challenge::ZERO)
+            .collect();
+        assert_eq!(failing, vec![a, b]);
         // Another zeta or alpha fails every AIR's check.
         for forged in [
             Input::Zeta,
@@ -1169,7 +1199,12 @@ pub(crate) mod tests {
                     }
                 })
                 .expect("zeta off the domains");
-            assert!(outputs.iter().all(|&o| o != Challenge::ZERO), "{forged:?}");
+            assert!(
+                outputs[..terminal_sum]
+                    .iter()
+                    .all(|&o| o != Challenge::ZERO),
+                "{forged:?}"
+            );
         }
     }
 }

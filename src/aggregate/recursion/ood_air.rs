@@ -525,7 +525,10 @@ mod tests {
             .iter()
             .filter(|r| r.kind == RowKind::Zero)
             .count();
-        assert_eq!(zeros, 4, "one output per AIR of the child");
+        assert_eq!(
+            zeros, 5,
+            "one output per AIR of the child, and the terminals' sum"
+        );
 
         let children = vec![values.clone()];
         let trace = air.generate_trace(&children, MIN_HEIGHT).expect("runs");
