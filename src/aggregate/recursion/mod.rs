@@ -33,7 +33,9 @@
 //!   folded value;
 //! - [`ood::Program`]: the out-of-domain constraint check of a child's batch as a straight-line
 //!   program over the challenge field, and [`ood_air::OodAir`], which runs it one row per
-//!   operation and holds its outputs to zero.
+//!   operation and holds its outputs to zero;
+//! - [`schedule::TranscriptSchedule`]: the child's transcript derived from its shape, element
+//!   by element: the positions every AIR keys its messages by.
 
 use std::cell::RefCell;
 
@@ -92,6 +94,7 @@ mod harness;
 pub mod merkle;
 pub mod ood;
 pub mod ood_air;
+pub mod schedule;
 pub mod terms;
 
 /// Receives the permutation `input -> output` from the full-output permutation table (bus

@@ -965,7 +965,7 @@ pub(crate) mod tests {
         }
     }
 
-    /// A real two-signature child over FRI-Poseidon1: its proof decoded, its AIRs, lookups and
+    /// A real two-signature child over FRI-Poseidon1 (`real_child_of(2)`): its proof decoded, its AIRs, lookups and
     /// shapes, and the batch's four challenges read from its recorded transcript (the first
     /// twenty sampled elements that are not bit draws: LogUp `alpha` and `beta`, the
     /// constraint `alpha`, `zeta`, coefficient 0 first).
@@ -976,12 +976,20 @@ pub(crate) mod tests {
         proof: p3_batch_stark::BatchProof<FriConfig<Poseidon1>>,
         public: Vec<Vec<F>>,
         challenges: [Challenge; 4],
+        /// The child's preset and its recorded native verification.
+        pub(crate) preset: crate::aggregate::preset::FriPreset,
+        pub(crate) trace: crate::aggregate::recursion::ChildVerificationTrace,
     }
 
     pub(crate) fn real_child() -> Child {
+        real_child_of(2)
+    }
+
+    /// A real child of `n` signatures (seeds 3, 4, ...).
+    pub(crate) fn real_child_of(n: u64) -> Child {
         let (message, epoch) = ([5u8; 32], 9);
         let mut agg = Aggregator::new(message, epoch);
-        for s in [3, 4] {
+        for s in 3..3 + n {
             let (pk, sig) = test_signer(s, &message, epoch);
             agg.add(pk, sig).expect("a valid signature");
         }
@@ -1021,12 +1029,14 @@ pub(crate) mod tests {
             &degree_bits(&stmt.heights()),
         );
         Child {
+            preset: *trace.preset(),
             public: stmt.public_values(),
             airs: decoded.airs,
             lookups: decoded.common.lookups.clone(),
             shapes: shape.instances.clone(),
             proof: decoded.proof,
             challenges,
+            trace,
         }
     }
 
