@@ -9,8 +9,9 @@
 //! operands `x` and `y` by receiving `(transcript, operand row, x)` and `(transcript, operand
 //! row, y)`. A value read more than [`MAX_USES`] times is passed on by copy rows (`z = x`), so
 //! each row's send count stays below the bound LogUp's soundness needs. An input row receives
-//! its value as `(transcript, code, z)` on `"ood-input"`, `code` the input's index in
-//! [`OodLayout::inputs`]: the AIRs holding the child's opened values and challenges send them.
+//! its value as `(transcript, position, z)` on `"ood-input"`, `position` the transcript position
+//! of the input's first coordinate ([`super::schedule::TranscriptSchedule::input_position`]):
+//! the AIRs holding the child's opened values and challenges send them under that key.
 //!
 //! **Why a row is its operation.** The kind, the operand rows, the send count and the input
 //! code are periodic columns the verifier builds from the program, so the prover chooses no
@@ -38,7 +39,7 @@ use crate::xmss::F;
 
 /// Bus of wire values `(transcript, row, z[5])`.
 pub const OOD_WIRE_BUS: &str = "ood-wire";
-/// Bus of the program's inputs `(transcript, code, value[5])`.
+/// Bus of the program's inputs `(transcript, position, value[5])`.
 pub const OOD_INPUT_BUS: &str = "ood-input";
 /// Most reads of one row's value; more go through copy rows.
 pub const MAX_USES: u32 = 16;
@@ -76,8 +77,10 @@ pub struct RowSpec {
     pub y: u32,
     /// How many rows read this row's value.
     pub uses: u32,
-    /// The input's code ([`RowKind::Input`]).
+    /// The input's transcript position, its key on the input bus ([`RowKind::Input`]).
     pub code: u32,
+    /// The input's index in [`OodLayout::inputs`] ([`RowKind::Input`]).
+    pub input: u32,
     /// The constant ([`RowKind::Constant`]).
     pub k: Challenge,
 }
@@ -90,6 +93,7 @@ impl RowSpec {
             y: 0,
             uses: 0,
             code: 0,
+            input: 0,
             k: Challenge::ZERO,
         }
     }
@@ -115,13 +119,19 @@ impl RowSpec {
 pub struct OodLayout {
     /// The rows of one block.
     pub rows: Vec<RowSpec>,
-    /// The program's inputs; an input row's code is its index here.
+    /// The program's inputs, sorted; an input row's `input` is its index here.
     pub inputs: Vec<Input>,
 }
 
 impl OodLayout {
-    /// Lays `program` out.
-    pub fn new(program: &Program) -> Self {
+    /// Lays `program` out, each input keyed by `position(input)`.
+    ///
+    /// # Errors
+    /// If an input has no position (not a transcript element).
+    pub fn new(
+        program: &Program,
+        position: impl Fn(Input) -> Option<usize>,
+    ) -> Result<Self, String> {
         let n = program.nodes.len();
         let mut reads = vec![0u32; n];
         for node in &program.nodes {
@@ -153,7 +163,9 @@ impl OodLayout {
             match *node {
                 Node::Input(input) => {
                     spec.kind = RowKind::Input;
-                    spec.code = inputs.binary_search(&input).expect("listed") as u32;
+                    spec.input = inputs.binary_search(&input).expect("listed") as u32;
+                    let at = position(input).ok_or(format!("{input:?} has no position"))?;
+                    spec.code = u32::try_from(at).map_err(|e| e.to_string())?;
                 }
                 Node::Constant(c) => {
                     spec.kind = RowKind::Constant;
@@ -204,7 +216,7 @@ impl OodLayout {
         }
         let len = rows.len().next_power_of_two().max(2);
         rows.resize(len, RowSpec::new(RowKind::Pad));
-        OodLayout { rows, inputs }
+        Ok(OodLayout { rows, inputs })
     }
 
     /// Every row's value on the inputs `values` (in [`OodLayout::inputs`] order); `None` where
@@ -218,7 +230,7 @@ impl OodLayout {
             z.push(match s.kind {
                 RowKind::Pad | RowKind::Zero => Challenge::ZERO,
                 RowKind::Constant => s.k,
-                RowKind::Input => values[s.code as usize],
+                RowKind::Input => values[s.input as usize],
                 RowKind::Add => x + y,
                 RowKind::Sub => x - y,
                 RowKind::Mul => x * y,
@@ -479,22 +491,37 @@ mod tests {
     };
     use crate::aggregate::recursion::ood::tests::real_child;
     use crate::aggregate::recursion::ood::Row;
+    use crate::aggregate::recursion::schedule::TranscriptSchedule;
 
     /// The AIR of a real child's check and the child's inputs.
     fn setup() -> (OodAir, Vec<Challenge>) {
         let child = real_child();
         let program = Program::ood_check(&child.airs, &child.lookups, &child.shapes);
-        let layout = OodLayout::new(&program);
+        let schedule =
+            TranscriptSchedule::new(&child.preset, &child.airs, &child.lookups, &child.shapes);
+        let layout =
+            OodLayout::new(&program, |i| schedule.input_position(i)).expect("positioned inputs");
+        // An input off the transcript has no key: refused.
+        assert!(OodLayout::new(&program, |i| (i != Input::Zeta).then_some(0)).is_err());
         let values = layout.inputs.iter().map(|&i| child.input(i)).collect();
         (OodAir::new(layout), values)
     }
 
-    /// What the AIRs holding the children's values send on the input bus.
-    fn sent(children: &[Vec<Challenge>]) -> Vec<Vec<F>> {
+    /// What the AIRs holding the children's values send on the input bus, keyed by position.
+    fn sent(air: &OodAir, children: &[Vec<Challenge>]) -> Vec<Vec<F>> {
         let mut out = Vec::new();
+        let positions: Vec<u32> = {
+            let mut p = vec![0; air.layout().inputs.len()];
+            for r in &air.layout().rows {
+                if r.kind == RowKind::Input {
+                    p[r.input as usize] = r.code;
+                }
+            }
+            p
+        };
         for (t, values) in children.iter().enumerate() {
-            for (code, v) in values.iter().enumerate() {
-                let mut m = vec![F::from_usize(t), F::from_usize(code)];
+            for (&code, v) in positions.iter().zip(values) {
+                let mut m = vec![F::from_usize(t), F::from_u32(code)];
                 m.extend(ext::coords(*v));
                 out.push(m);
             }
@@ -532,7 +559,7 @@ mod tests {
 
         let children = vec![values.clone()];
         let trace = air.generate_trace(&children, MIN_HEIGHT).expect("runs");
-        let b = batch(&air, trace, &sent(&children));
+        let b = batch(&air, trace, &sent(&air, &children));
         assert_eq!(b.failed(), BTreeSet::new());
         b.prove_and_verify().unwrap();
 
@@ -550,11 +577,11 @@ mod tests {
         other[forged] += Challenge::ONE;
         let children = vec![other.clone()];
         let trace = air.generate_trace(&children, MIN_HEIGHT).expect("runs");
-        batch(&air, trace, &sent(&children)).caught(only_constraints);
+        batch(&air, trace, &sent(&air, &children)).caught(only_constraints);
 
         // The trace runs on a value the other AIRs do not vouch for: the input bus.
         let trace = air.generate_trace(&[other], MIN_HEIGHT).expect("runs");
-        batch(&air, trace, &sent(std::slice::from_ref(&values)))
+        batch(&air, trace, &sent(&air, std::slice::from_ref(&values)))
             .caught(|f| f.contains(&Failed::Bus(OOD_INPUT_BUS)));
     }
 
@@ -562,7 +589,7 @@ mod tests {
     fn a_wrong_operation_or_an_inactive_block_is_caught() {
         let (air, values) = setup();
         let children = vec![values];
-        let s = sent(&children);
+        let s = sent(&air, &children);
         let honest = air.generate_trace(&children, MIN_HEIGHT).expect("runs");
         // One row of each operation with another value: its constraint, and the readers of
         // the value it sends.
