@@ -30,7 +30,7 @@ use crate::aggregate::field::Challenge;
 use crate::aggregate::fri::config::{fri_config, FriHash, Keccak, Poseidon1};
 use crate::aggregate::preset::Preset;
 use crate::aggregate::{Backend, ProveOptions};
-use crate::xmss::F;
+use crate::xmss::{PublicKey, F};
 
 /// The default FRI preset's smallest trace (its final polynomial and blowup).
 pub const MIN_HEIGHT: usize = 128;
@@ -308,11 +308,18 @@ impl Batch {
 /// A real child: a two-signature FRI-over-Poseidon1 aggregate of `message` at `epoch`, verified
 /// natively with every permutation and transcript element recorded.
 pub fn real_child(message: [u8; 32], epoch: u32) -> super::ChildVerificationTrace {
+    let (proof, keys) = child_proof(message, epoch, 2);
+    super::child_verification_trace(&proof, &keys, &message, epoch).expect("the child verifies")
+}
+
+/// A FRI-over-Poseidon1 aggregate of `n` test signers (seeds 3, 4, ...) on `message` at
+/// `epoch`: its bytes and keys.
+pub fn child_proof(message: [u8; 32], epoch: u32, n: u64) -> (Vec<u8>, Vec<PublicKey>) {
     use crate::aggregate::testing::test_signer;
     use crate::aggregate::Aggregator;
 
     let mut agg = Aggregator::new(message, epoch);
-    for s in [3, 4] {
+    for s in 3..3 + n {
         let (pk, sig) = test_signer(s, &message, epoch);
         agg.add(pk, sig).expect("a valid signature");
     }
@@ -321,6 +328,5 @@ pub fn real_child(message: [u8; 32], epoch: u32) -> super::ChildVerificationTrac
         ..Default::default()
     };
     let proof = agg.prove(&opts).expect("the child proves");
-    super::child_verification_trace(proof.as_bytes(), &agg.public_keys(), &message, epoch)
-        .expect("the child verifies")
+    (proof.as_bytes().to_vec(), agg.public_keys())
 }

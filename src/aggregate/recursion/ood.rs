@@ -823,10 +823,10 @@ pub(crate) mod tests {
     use crate::aggregate::air::AggAir;
     use crate::aggregate::fri::config::{FriConfig, Poseidon1};
     use crate::aggregate::fri::{decode_against, packed_lookups, proof_shape};
+    use crate::aggregate::recursion::harness::child_proof;
     use crate::aggregate::recursion::TranscriptEvent;
     use crate::aggregate::statement::{degree_bits, Statement};
     use crate::aggregate::testing::test_signer;
-    use crate::aggregate::{Aggregator, Backend, ProveOptions};
 
     fn one(rng: &mut SmallRng) -> Challenge {
         Challenge::from_basis_coefficients_fn(|_| F::from_u32(rng.random_range(0..0x7f00_0001)))
@@ -988,28 +988,16 @@ pub(crate) mod tests {
     /// A real child of `n` signatures (seeds 3, 4, ...).
     pub(crate) fn real_child_of(n: u64) -> Child {
         let (message, epoch) = ([5u8; 32], 9);
-        let mut agg = Aggregator::new(message, epoch);
-        for s in 3..3 + n {
-            let (pk, sig) = test_signer(s, &message, epoch);
-            agg.add(pk, sig).expect("a valid signature");
-        }
-        let opts = ProveOptions {
-            backend: Backend::FriPoseidon1,
-            ..Default::default()
-        };
-        let bytes = agg.prove(&opts).expect("the child proves");
-        let keys = agg.public_keys();
-        let trace =
-            super::super::child_verification_trace(bytes.as_bytes(), &keys, &message, epoch)
-                .expect("the child verifies");
+        let (bytes, keys) = child_proof(message, epoch, n);
+        let trace = super::super::child_verification_trace(&bytes, &keys, &message, epoch)
+            .expect("the child verifies");
         let keys = crate::aggregate::canonical_key_order(&keys).expect("distinct keys");
         let stmt = Statement {
             message: &message,
             epoch,
             keys: &keys,
         };
-        let decoded =
-            decode_against::<Poseidon1>(trace.preset(), bytes.as_bytes(), &stmt).expect("decodes");
+        let decoded = decode_against::<Poseidon1>(trace.preset(), &bytes, &stmt).expect("decodes");
         let drawn: Vec<usize> = trace.bit_draws().iter().map(|d| d.position).collect();
         let samples: Vec<F> = trace
             .transcript()
@@ -1093,6 +1081,20 @@ pub(crate) mod tests {
         }
     }
 
+    /// The check's outputs on `child`'s inputs with `forged` one more.
+    fn forged_outputs(program: &Program, child: &Child, forged: Input) -> Vec<Challenge> {
+        program
+            .outputs(|i| {
+                let v = child.input(i);
+                if i == forged {
+                    v + Challenge::ONE
+                } else {
+                    v
+                }
+            })
+            .expect("zeta off the domains")
+    }
+
     #[test]
     fn a_real_childs_ood_check_holds_and_a_forged_value_fails_it() {
         let child = real_child();
@@ -1159,16 +1161,7 @@ pub(crate) mod tests {
             })
             .collect();
         for (instance, forged) in forgeries {
-            let outputs = program
-                .outputs(|i| {
-                    let v = child.input(i);
-                    if i == forged {
-                        v + Challenge::ONE
-                    } else {
-                        v
-                    }
-                })
-                .expect("zeta off the domains");
+            let outputs = forged_outputs(&program, &child, forged);
             let terminal = matches!(forged, Input::Terminal { .. });
             for (a, o) in outputs.iter().enumerate() {
                 let fails = a == instance || (terminal && a == terminal_sum);
@@ -1199,16 +1192,7 @@ pub(crate) mod tests {
             Input::LookupAlpha,
             Input::LookupBeta,
         ] {
-            let outputs = program
-                .outputs(|i| {
-                    let v = child.input(i);
-                    if i == forged {
-                        v + Challenge::ONE
-                    } else {
-                        v
-                    }
-                })
-                .expect("zeta off the domains");
+            let outputs = forged_outputs(&program, &child, forged);
             assert!(
                 outputs[..terminal_sum]
                     .iter()
