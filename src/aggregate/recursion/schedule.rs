@@ -350,6 +350,10 @@ impl TranscriptSchedule {
     /// public value is one element): every input is a transcript element.
     pub fn input_position(&self, input: Input) -> Option<usize> {
         let point = |row: Row| usize::from(row == Row::Next);
+        let sampled = |challenge| Element::Challenge {
+            challenge,
+            coord: 0,
+        };
         let e = match input {
             Input::Main {
                 instance,
@@ -388,22 +392,10 @@ impl TranscriptSchedule {
             },
             Input::Public { instance, index } => Element::Public { instance, index },
             Input::Terminal { instance } => Element::Terminal { instance, coord: 0 },
-            Input::LookupAlpha => Element::Challenge {
-                challenge: Sampled::LookupAlpha,
-                coord: 0,
-            },
-            Input::LookupBeta => Element::Challenge {
-                challenge: Sampled::LookupBeta,
-                coord: 0,
-            },
-            Input::Alpha => Element::Challenge {
-                challenge: Sampled::Alpha,
-                coord: 0,
-            },
-            Input::Zeta => Element::Challenge {
-                challenge: Sampled::Zeta,
-                coord: 0,
-            },
+            Input::LookupAlpha => sampled(Sampled::LookupAlpha),
+            Input::LookupBeta => sampled(Sampled::LookupBeta),
+            Input::Alpha => sampled(Sampled::Alpha),
+            Input::Zeta => sampled(Sampled::Zeta),
             _ => return None,
         };
         self.position(e)
