@@ -131,12 +131,7 @@ fn constraint_counts_uncached(airs: &[AggAir], lookups: &[Lookups<F>]) -> Vec<us
     airs.iter()
         .zip(lookups)
         .map(|(air, lookups)| {
-            let layout = AirLayout {
-                main_width: BaseAir::<F>::width(air),
-                num_public_values: BaseAir::<F>::num_public_values(air),
-                num_periodic_columns: BaseAir::<F>::num_periodic_columns(air),
-                ..Default::default()
-            };
+            let layout = AirLayout::from_air::<F>(air);
             get_constraint_layout::<F, Challenge, _, _>(air, layout, lookups, &gadget)
                 .total_constraints()
         })

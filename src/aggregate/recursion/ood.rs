@@ -125,23 +125,6 @@ pub struct Program {
     pub outputs: Vec<u32>,
 }
 
-/// How many nodes of each kind a program has.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ProgramCounts {
-    /// Input nodes.
-    pub inputs: usize,
-    /// Constant nodes.
-    pub constants: usize,
-    /// Additions and subtractions.
-    pub linear: usize,
-    /// Multiplications by a constant.
-    pub scalings: usize,
-    /// Multiplications of two non-constant nodes.
-    pub products: usize,
-    /// Inversions.
-    pub inversions: usize,
-}
-
 /// The nodes an AIR's symbolic leaves resolve to while its constraints are lowered.
 struct Leaves {
     main: [Vec<u32>; 2],
@@ -198,6 +181,10 @@ impl Lowering {
 
     fn constant(&mut self, c: Challenge) -> u32 {
         self.push(Node::Constant(c))
+    }
+
+    fn constant_of_base(&mut self, c: F) -> u32 {
+        self.constant(Challenge::from(c))
     }
 
     fn input(&mut self, i: Input) -> u32 {
@@ -382,12 +369,7 @@ impl Lowering {
         A: BaseAir<F> + Air<InteractionSymbolicBuilder<F, Challenge>>,
     {
         let gadget = LogUpGadget::new();
-        let layout = AirLayout {
-            main_width: air.width(),
-            num_public_values: air.num_public_values(),
-            num_periodic_columns: air.num_periodic_columns(),
-            ..Default::default()
-        };
+        let layout = AirLayout::from_air(air);
         let (base, ext) =
             get_symbolic_constraints::<F, Challenge, _, _>(air, layout, lookups, &gadget);
         // The emission order: the same symbolic pass, read back as global indices.
@@ -688,29 +670,6 @@ impl Program {
         let v = self.evaluate(input)?;
         Some(self.outputs.iter().map(|&o| v[o as usize]).collect())
     }
-
-    /// The number of nodes of each kind.
-    pub fn counts(&self) -> ProgramCounts {
-        let is_const = |i: u32| matches!(self.nodes[i as usize], Node::Constant(_));
-        let mut n = ProgramCounts::default();
-        for node in &self.nodes {
-            match *node {
-                Node::Input(_) => n.inputs += 1,
-                Node::Constant(_) => n.constants += 1,
-                Node::Add(..) | Node::Sub(..) => n.linear += 1,
-                Node::Mul(a, b) if is_const(a) || is_const(b) => n.scalings += 1,
-                Node::Mul(..) => n.products += 1,
-                Node::Inv(_) => n.inversions += 1,
-            }
-        }
-        n
-    }
-}
-
-impl Lowering {
-    fn constant_of_base(&mut self, c: F) -> u32 {
-        self.constant(Challenge::from(c))
-    }
 }
 
 /// Every periodic column of `air` at `zeta` on a trace of `2^log_n` rows: a column of period
@@ -751,14 +710,13 @@ fn periodic_at_zeta<A: BaseAir<F>>(
                     .collect();
                 (vanishing, invs)
             });
-            let (scale, invs) = (*scale, invs.clone());
             let p_inv = F::from_usize(p).inverse();
             let mut sum = l.constant(Challenge::ZERO);
-            for ((&v, wj), &inv) in col.iter().zip(w.powers()).zip(&invs) {
+            for ((&v, wj), &inv) in col.iter().zip(w.powers()).zip(invs.iter()) {
                 let t = l.scale(inv, Challenge::from(v * wj * p_inv));
                 sum = l.add(sum, t);
             }
-            l.mul(sum, scale)
+            l.mul(sum, *scale)
         })
         .collect()
 }

@@ -277,6 +277,7 @@ impl TranscriptSchedule {
             for _ in 0..shape.num_quotient_chunks {
                 counts[1].push(vec![D]);
             }
+            // The trace's LDE height, also its quotient chunks' (cosets of the trace's size).
             log_heights.push(shape.log_height + log_blowup);
         }
         for (air_lookups, shape) in lookups.iter().zip(shapes) {
@@ -288,10 +289,6 @@ impl TranscriptSchedule {
         }
         if counts[2].is_empty() {
             counts.pop();
-        }
-        // The quotient chunks' domains: `chunks` cosets of the trace's height each.
-        for shape in shapes {
-            log_heights.push(shape.log_height + log_blowup);
         }
         let params = fri_parameters(preset, ());
         let pcs = PcsShape {
