@@ -33,7 +33,7 @@
 //!   folded value;
 //! - [`ood::Program`]: the out-of-domain constraint check of a child's batch as a straight-line
 //!   program over the challenge field, and [`ood_air::OodAir`], which runs it one row per
-//!   operation and holds its outputs to zero;
+//!   form of up to four operands and holds its outputs to zero;
 //! - [`schedule::TranscriptSchedule`]: the child's transcript derived from its shape, element
 //!   by element: the positions every AIR keys its messages by.
 
