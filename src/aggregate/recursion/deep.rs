@@ -1863,6 +1863,7 @@ mod tests {
     // DeepTermsAir: the ladder terms from alpha and the observed claims.
 
     use crate::aggregate::recursion::duplex::TRANSCRIPT_OBSERVE_BUS;
+    use crate::aggregate::recursion::ood_air::OOD_INPUT_BUS;
     use crate::aggregate::recursion::terms::{self, ClaimAt, DeepTermsAir, TermsCols};
 
     /// The claims' transcript positions: one after another from 1000, matrix by matrix in
@@ -1886,8 +1887,42 @@ mod tests {
             .collect()
     }
 
+    /// The claims the out-of-domain check reads (by the position of coordinate 0): every
+    /// third column of each matrix at `zeta`.
+    fn ood_positions() -> BTreeSet<usize> {
+        shape()
+            .matrices()
+            .zip(claim_positions())
+            .flat_map(|((_, m), at)| (0..m.width).step_by(3).map(move |c| at.zeta + D * c))
+            .collect()
+    }
+
     fn terms_air() -> DeepTermsAir {
-        DeepTermsAir::new(&shape(), &claim_positions())
+        DeepTermsAir::new(&shape(), &claim_positions(), &ood_positions())
+    }
+
+    /// The claims sent to the out-of-domain check `(transcript, position, value)`.
+    fn ood_inputs(inputs: &[(Challenge, Vec<MatrixClaim>)]) -> Vec<Vec<F>> {
+        let read = ood_positions();
+        let mut out = Vec::new();
+        for (t, (_, claims)) in inputs.iter().enumerate() {
+            for (c, at) in claims.iter().zip(claim_positions()) {
+                let points = [
+                    Some((&c.at_zeta, at.zeta)),
+                    c.at_zeta_next.as_ref().zip(at.zeta_next),
+                ];
+                for (values, first) in points.into_iter().flatten() {
+                    for (k, v) in values.iter().enumerate() {
+                        if read.contains(&(first + D * k)) {
+                            let mut m = vec![F::from_usize(t), F::from_usize(first + D * k)];
+                            m.extend(ext::coords(*v));
+                            out.push(m);
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn terms_inputs(runs: &[Run]) -> Vec<(Challenge, Vec<MatrixClaim>)> {
@@ -1954,6 +1989,7 @@ mod tests {
             KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, true, &samples),
             KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, false, &observed(claims)),
             KnownAir::new(DEEP_MATRIX_BUS, MATRIX_WIDTH, false, &terms),
+            KnownAir::new(OOD_INPUT_BUS, 2 + D, false, &ood_inputs(claims)),
         ];
         let mut traces = vec![trace];
         traces.extend(known.iter().map(KnownAir::trace));
@@ -1966,6 +2002,7 @@ mod tests {
                 TRANSCRIPT_SAMPLE_BUS,
                 TRANSCRIPT_OBSERVE_BUS,
                 DEEP_MATRIX_BUS,
+                OOD_INPUT_BUS,
             ],
         }
     }
@@ -2001,8 +2038,12 @@ mod tests {
         let observe = KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, false, &observed(&inputs));
         traces.push(observe.trace());
         airs.push(TestAir::Known(observe));
+        let ood = KnownAir::new(OOD_INPUT_BUS, 2 + D, false, &ood_inputs(&inputs));
+        traces.push(ood.trace());
+        airs.push(TestAir::Known(ood));
         let mut buses = BUSES.to_vec();
         buses.push(TRANSCRIPT_OBSERVE_BUS);
+        buses.push(OOD_INPUT_BUS);
         let joint = Batch {
             airs,
             traces,
@@ -2080,6 +2121,29 @@ mod tests {
             }
         })
         .caught(bus(TRANSCRIPT_OBSERVE_BUS));
+        // A claim the out-of-domain check reads: forged, it fails the observation bus and
+        // the check's input bus; not sent, the input bus and the flag's mirror.
+        let read = rows(|p| p.present == F::ONE && p.ood == F::ONE && p.seg_start == F::ZERO)[0];
+        forged_terms(&runs, |row, cols| {
+            if row == read {
+                cols.value[1] += F::ONE;
+                let lambda = ext::element(cols.lambda);
+                let m = ext::element(cols.m_in) + lambda * ext::element(cols.value);
+                cols.m = ext::coords(m);
+            }
+        })
+        .caught(|f| {
+            f == &BTreeSet::from([
+                Failed::Bus(TRANSCRIPT_OBSERVE_BUS),
+                Failed::Bus(OOD_INPUT_BUS),
+            ])
+        });
+        forged_terms(&runs, |row, cols| {
+            if row == read {
+                cols.ood = F::ZERO;
+            }
+        })
+        .caught(|f| has_constraint(f) && f.contains(&Failed::Bus(OOD_INPUT_BUS)));
         // An inactive block: every bus.
         let (mut trace, _) = air.generate_trace(&terms_inputs(&runs), MIN_HEIGHT);
         for r in 0..air.block_len() {
@@ -2091,6 +2155,7 @@ mod tests {
         terms_batch(trace, &alphas, &terms_inputs(&runs)).caught(|f| {
             f.contains(&Failed::Bus(TRANSCRIPT_SAMPLE_BUS))
                 && f.contains(&Failed::Bus(TRANSCRIPT_OBSERVE_BUS))
+                && f.contains(&Failed::Bus(OOD_INPUT_BUS))
         });
     }
 }

@@ -16,10 +16,13 @@
 //!   once per query (zero `mu1`, `M1` for a matrix opened at `zeta` only).
 //!
 //! Each row sends its claimed value's five coordinates on `"transcript-observe"` at their
-//! positions: the values are the ones the transcript absorbed. `alpha` is received from
+//! positions: the values are the ones the transcript absorbed. A claim the out-of-domain check
+//! reads is also sent whole on `"ood-input"` as `(transcript, position of coordinate 0,
+//! value)`, once ([`super::ood_air::OodAir`] receives it). `alpha` is received from
 //! `"transcript-sample"` on a block's first row and held constant down the block.
 
 use std::borrow::{Borrow, BorrowMut};
+use std::collections::BTreeSet;
 
 use p3_air::{Air, AirBuilder, WindowAccess};
 use p3_field::PrimeCharacteristicRing;
@@ -29,6 +32,7 @@ use p3_matrix::dense::RowMajorMatrix;
 use super::deep::{DeepShape, MatrixClaim, MatrixTerms, DEEP_MATRIX_BUS};
 use super::duplex::{TRANSCRIPT_OBSERVE_BUS, TRANSCRIPT_SAMPLE_BUS};
 use super::ext::{self, D};
+use super::ood_air::OOD_INPUT_BUS;
 use crate::aggregate::field::Challenge;
 use crate::xmss::F;
 
@@ -63,6 +67,8 @@ pub struct TermsPeriodic<T> {
     pub matrix: T,
     /// The queries the terms are sent to, on `last` rows.
     pub uses: T,
+    /// The claim is an input of the out-of-domain check.
+    pub ood: T,
     pub positions: [T; D],
     pub alpha_positions: [T; D],
 }
@@ -77,6 +83,7 @@ pub struct TermsCols<T> {
     pub present: T,
     pub matrix: T,
     pub uses: T,
+    pub ood: T,
     pub positions: [T; D],
     pub alpha_positions: [T; D],
     /// Constant down the block.
@@ -128,12 +135,14 @@ pub struct DeepTermsAir {
 }
 
 impl DeepTermsAir {
-    /// The AIR for `shape`, whose matrices' claims (shape order) sit at `claims`.
+    /// The AIR for `shape`, whose matrices' claims (shape order) sit at `claims`; the claims
+    /// whose coordinate 0 sits at a position in `ood_inputs` are sent on the out-of-domain
+    /// check's input bus.
     ///
     /// # Panics
     /// If `claims` does not have one entry per matrix with its points, or the shape has more
     /// than [`MAX_QUERIES`] queries (a verifier's schedule, so a bug).
-    pub fn new(shape: &DeepShape, claims: &[ClaimAt]) -> Self {
+    pub fn new(shape: &DeepShape, claims: &[ClaimAt], ood_inputs: &BTreeSet<usize>) -> Self {
         let uses = shape.queries().len();
         assert!(uses <= MAX_QUERIES, "queries");
         let matrices: Vec<_> = shape.matrices().collect();
@@ -169,6 +178,7 @@ impl DeepTermsAir {
                         p.uses = F::from_usize(uses);
                     }
                     p.positions = core::array::from_fn(|i| F::from_usize(first + D * c + i));
+                    p.ood = F::from_bool(ood_inputs.contains(&(first + D * c)));
                     r += 1;
                 }
             }
@@ -262,6 +272,7 @@ impl DeepTermsAir {
         row.present = p.present;
         row.matrix = p.matrix;
         row.uses = p.uses;
+        row.ood = p.ood;
         row.positions = p.positions;
         row.alpha_positions = p.alpha_positions;
         row.alpha = to(alpha);
@@ -334,6 +345,7 @@ where
         builder.assert_eq(row.present, p.present.clone());
         builder.assert_eq(row.matrix, p.matrix.clone());
         builder.assert_eq(row.uses, p.uses.clone());
+        builder.assert_eq(row.ood, p.ood.clone());
         for i in 0..D {
             builder.assert_eq(row.positions[i], p.positions[i].clone());
             builder.assert_eq(row.alpha_positions[i], p.alpha_positions[i].clone());
@@ -400,6 +412,13 @@ where
                 Count::bounded(row.active * row.present, 1),
             );
         }
+        let mut input = vec![row.transcript, row.positions[0]];
+        input.extend(row.value);
+        PermutationCheckBus::new(OOD_INPUT_BUS).send(
+            builder,
+            input,
+            Count::bounded(row.active * row.ood, 1),
+        );
         let mut msg = vec![row.transcript, row.matrix];
         for o in &row.out {
             msg.extend(o.iter().copied());
