@@ -22,6 +22,7 @@ use super::deep::DeepQuotientAir;
 use super::duplex::DuplexAir;
 use super::final_poly::FinalPolyAir;
 use super::fold::FriFoldAir;
+use super::gather::GatherAir;
 use super::merkle::MmcsOpeningAir;
 use super::ood_air::OodAir;
 use super::terms::DeepTermsAir;
@@ -128,6 +129,7 @@ pub enum TestAir {
     Duplex(DuplexAir),
     Fold(FriFoldAir),
     FinalPoly(FinalPolyAir),
+    Gather(GatherAir),
     Ood(OodAir),
     Perm(Perm24TableAir),
     Known(KnownAir),
@@ -144,6 +146,7 @@ macro_rules! dispatch {
             TestAir::Duplex($a) => $e,
             TestAir::Fold($a) => $e,
             TestAir::FinalPoly($a) => $e,
+            TestAir::Gather($a) => $e,
             TestAir::Ood($a) => $e,
             TestAir::Perm($a) => $e,
             TestAir::Known($a) => $e,

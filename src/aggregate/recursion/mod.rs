@@ -34,6 +34,8 @@
 //! - [`ood::Program`]: the out-of-domain constraint check of a child's batch as a straight-line
 //!   program over the challenge field, and [`ood_air::OodAir`], which runs it one row per
 //!   form of up to four operands and holds its outputs to zero;
+//! - [`gather::GatherAir`]: the check's challenges and LogUp terminals, gathered from the
+//!   child's transcript coordinate by coordinate and sent to the check whole;
 //! - [`schedule::TranscriptSchedule`]: the child's transcript derived from its shape, element
 //!   by element: the positions every AIR keys its messages by.
 
@@ -89,6 +91,7 @@ pub mod duplex;
 pub mod ext;
 pub mod final_poly;
 pub mod fold;
+pub mod gather;
 #[cfg(test)]
 mod harness;
 pub mod merkle;

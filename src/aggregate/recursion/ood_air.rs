@@ -745,7 +745,7 @@ where
     }
 }
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! A real child's out-of-domain check run in the AIR, and each forgery caught by the check
     //! that should catch it.
 
@@ -760,7 +760,7 @@ mod tests {
     use crate::aggregate::recursion::schedule::TranscriptSchedule;
 
     /// The real child, its program, the AIR of its check and the child's inputs.
-    fn setup() -> (Child, Program, OodAir, Vec<Challenge>) {
+    pub(crate) fn setup() -> (Child, Program, OodAir, Vec<Challenge>) {
         let child = real_child();
         let program = Program::ood_check(&child.airs, &child.lookups, &child.shapes);
         let schedule =
@@ -775,6 +775,15 @@ mod tests {
 
     /// What the AIRs holding the children's values send on the input bus, keyed by position.
     fn sent(air: &OodAir, children: &[Vec<Challenge>]) -> Vec<Vec<F>> {
+        sent_where(air, children, |_| true)
+    }
+
+    /// The input bus's messages of the inputs `keep` selects.
+    pub(crate) fn sent_where(
+        air: &OodAir,
+        children: &[Vec<Challenge>],
+        keep: impl Fn(Input) -> bool,
+    ) -> Vec<Vec<F>> {
         let mut out = Vec::new();
         let positions: Vec<u32> = {
             let mut p = vec![0; air.layout().inputs.len()];
@@ -786,7 +795,10 @@ mod tests {
             p
         };
         for (t, values) in children.iter().enumerate() {
-            for (&code, v) in positions.iter().zip(values) {
+            for ((&code, v), &input) in positions.iter().zip(values).zip(&air.layout().inputs) {
+                if !keep(input) {
+                    continue;
+                }
                 let mut m = vec![F::from_usize(t), F::from_u32(code)];
                 m.extend(ext::coords(*v));
                 out.push(m);
