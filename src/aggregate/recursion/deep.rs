@@ -1901,9 +1901,8 @@ mod tests {
         DeepTermsAir::new(&shape(), &claim_positions(), &ood_positions())
     }
 
-    /// The claims sent to the out-of-domain check `(transcript, position, value)`.
-    fn ood_inputs(inputs: &[(Challenge, Vec<MatrixClaim>)]) -> Vec<Vec<F>> {
-        let read = ood_positions();
+    /// Every claimed value with its transcript and the position of its coordinate 0.
+    fn claimed(inputs: &[(Challenge, Vec<MatrixClaim>)]) -> Vec<(usize, usize, Challenge)> {
         let mut out = Vec::new();
         for (t, (_, claims)) in inputs.iter().enumerate() {
             for (c, at) in claims.iter().zip(claim_positions()) {
@@ -1913,16 +1912,26 @@ mod tests {
                 ];
                 for (values, first) in points.into_iter().flatten() {
                     for (k, v) in values.iter().enumerate() {
-                        if read.contains(&(first + D * k)) {
-                            let mut m = vec![F::from_usize(t), F::from_usize(first + D * k)];
-                            m.extend(ext::coords(*v));
-                            out.push(m);
-                        }
+                        out.push((t, first + D * k, *v));
                     }
                 }
             }
         }
         out
+    }
+
+    /// The claims sent to the out-of-domain check `(transcript, position, value)`.
+    fn ood_inputs(inputs: &[(Challenge, Vec<MatrixClaim>)]) -> Vec<Vec<F>> {
+        let read = ood_positions();
+        claimed(inputs)
+            .into_iter()
+            .filter(|(_, at, _)| read.contains(at))
+            .map(|(t, at, v)| {
+                let mut m = vec![F::from_usize(t), F::from_usize(at)];
+                m.extend(ext::coords(v));
+                m
+            })
+            .collect()
     }
 
     fn terms_inputs(runs: &[Run]) -> Vec<(Challenge, Vec<MatrixClaim>)> {
@@ -1933,23 +1942,15 @@ mod tests {
 
     /// The observed claims `(transcript, position, coordinate)`.
     fn observed(inputs: &[(Challenge, Vec<MatrixClaim>)]) -> Vec<Vec<F>> {
-        let mut out = Vec::new();
-        for (t, (_, claims)) in inputs.iter().enumerate() {
-            for (c, at) in claims.iter().zip(claim_positions()) {
-                let points = [
-                    Some((&c.at_zeta, at.zeta)),
-                    c.at_zeta_next.as_ref().zip(at.zeta_next),
-                ];
-                for (values, first) in points.into_iter().flatten() {
-                    for (k, v) in values.iter().enumerate() {
-                        for (i, x) in ext::coords(*v).into_iter().enumerate() {
-                            out.push(vec![F::from_usize(t), F::from_usize(first + D * k + i), x]);
-                        }
-                    }
-                }
-            }
-        }
-        out
+        claimed(inputs)
+            .into_iter()
+            .flat_map(|(t, at, v)| {
+                ext::coords(v)
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(i, x)| vec![F::from_usize(t), F::from_usize(at + i), x])
+            })
+            .collect()
     }
 
     /// `alpha`'s coordinates `(transcript, position, coordinate)`, transcript by transcript.
