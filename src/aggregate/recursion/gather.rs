@@ -126,12 +126,14 @@ impl GatherAir {
                 assert_eq!(vs.len(), self.elements.len(), "a value per element");
             }
             for (r, row) in block.chunks_exact_mut(WIDTH).enumerate() {
+                let periodic: Vec<F> = self.periodic.iter().map(|c| c[r]).collect();
+                let p: &GatherPeriodic<F> = periodic.as_slice().borrow();
                 let row: &mut GatherCols<F> = row.borrow_mut();
                 row.transcript = F::from_usize(b);
                 row.active = F::from_bool(vs.is_some());
-                row.sampled = self.periodic[1][r];
-                row.observed = self.periodic[2][r];
-                row.position = self.periodic[3][r];
+                row.sampled = p.sampled;
+                row.observed = p.observed;
+                row.position = p.position;
                 if let Some(v) = vs.and_then(|vs| vs.get(r)) {
                     row.value = ext::coords(*v);
                 }
@@ -306,6 +308,11 @@ mod tests {
         }
     }
 
+    /// Row `r` of `trace`.
+    fn cols(trace: &mut RowMajorMatrix<F>, r: usize) -> &mut GatherCols<F> {
+        trace.values[r * WIDTH..(r + 1) * WIDTH].borrow_mut()
+    }
+
     #[test]
     fn a_real_childs_challenges_and_terminals_reach_its_check() {
         let (ood, ood_values, air, values, index) = setup_gather();
@@ -323,7 +330,7 @@ mod tests {
             (observed, TRANSCRIPT_OBSERVE_BUS),
         ] {
             let mut trace = air.generate_trace(std::slice::from_ref(&values), MIN_HEIGHT);
-            trace.values[r * WIDTH + 5 + 3] += F::ONE;
+            cols(&mut trace, r).value[3] += F::ONE;
             batch(&ood, &children, &air, trace, &values)
                 .caught(|f| f == &BTreeSet::from([Failed::Bus(bus), Failed::Bus(OOD_INPUT_BUS)]));
         }
@@ -341,7 +348,7 @@ mod tests {
         }
         // A row flagged otherwise than its schedule: its constraint and the buses.
         let mut trace = air.generate_trace(std::slice::from_ref(&values), MIN_HEIGHT);
-        trace.values[sampled * WIDTH + 2] = F::ZERO;
+        cols(&mut trace, sampled).sampled = F::ZERO;
         batch(&ood, &children, &air, trace, &values).caught(|f| {
             has_constraint(f)
                 && f.contains(&Failed::Bus(TRANSCRIPT_SAMPLE_BUS))
@@ -350,7 +357,7 @@ mod tests {
         // An inactive block: the buses.
         let mut trace = air.generate_trace(std::slice::from_ref(&values), MIN_HEIGHT);
         for r in 0..air.block_len() {
-            trace.values[r * WIDTH + 1] = F::ZERO;
+            cols(&mut trace, r).active = F::ZERO;
         }
         batch(&ood, &children, &air, trace, &values).caught(|f| {
             !has_constraint(f)

@@ -697,17 +697,16 @@ where
         let xy = ext::mul(&slot[0], &slot[1]);
         let mut terms: Vec<[AB::Expr; D]> = (0..SLOTS).map(|s| ext::mul(&k(s), &slot[s])).collect();
         terms.push(ext::mul(&k(C), &xy));
+        let d = k(K);
         for i in 0..D {
             let value = terms
                 .iter()
                 .fold(AB::Expr::ZERO, |acc, t| acc + t[i].clone());
             // `d` is the shift of an inversion's row, so it counts only where `z` is defined.
-            builder.assert_zero(
-                p[P_DEFINES].clone() * (z[i].clone() - p[P_K + K * D + i].clone()) - value,
-            );
+            builder.assert_zero(p[P_DEFINES].clone() * (z[i].clone() - d[i].clone()) - value);
             builder.assert_zero(p[P_ZERO].clone() * row[ACTIVE] * z[i].clone());
         }
-        let zx = ext::mul(&z, &ext::add(&slot[0], &k(K)));
+        let zx = ext::mul(&z, &ext::add(&slot[0], &d));
         builder.assert_zero(p[P_INV].clone() * (zx[0].clone() - AB::Expr::ONE));
         for t in &zx[1..] {
             builder.assert_zero(p[P_INV].clone() * t.clone());
