@@ -116,6 +116,11 @@ impl FoldShape {
         Self { queries, rounds }
     }
 
+    /// The rounds, in order.
+    pub fn rounds(&self) -> &[FoldRound] {
+        &self.rounds
+    }
+
     /// Rows of one transcript's block: queries times rounds, rounded up to a power of two (at
     /// least 2).
     pub fn block_len(&self) -> usize {

@@ -37,7 +37,9 @@
 //! - [`gather::GatherAir`]: the check's challenges and LogUp terminals, gathered from the
 //!   child's transcript coordinate by coordinate and sent to the check whole;
 //! - [`schedule::TranscriptSchedule`]: the child's transcript derived from its shape, element
-//!   by element: the positions every AIR keys its messages by.
+//!   by element: the positions every AIR keys its messages by;
+//! - [`child::ChildShape`]: every verifier AIR's schedule for one child shape, derived from the
+//!   transcript's, so that no position or window is set by hand.
 
 use std::cell::RefCell;
 
@@ -85,6 +87,7 @@ macro_rules! verifier_base_air {
 }
 
 pub mod bits;
+pub mod child;
 pub mod commit;
 pub mod deep;
 pub mod duplex;

@@ -931,7 +931,7 @@ pub(crate) mod tests {
         pub(crate) airs: Vec<AggAir>,
         pub(crate) lookups: Vec<Lookups<F>>,
         pub(crate) shapes: Vec<AirShape>,
-        proof: p3_batch_stark::BatchProof<FriConfig<Poseidon1>>,
+        pub(crate) proof: p3_batch_stark::BatchProof<FriConfig<Poseidon1>>,
         public: Vec<Vec<F>>,
         challenges: [Challenge; 4],
         /// The child's preset and its recorded native verification.

@@ -1,0 +1,857 @@
+//! Every verifier AIR's schedule for one child shape, derived from its transcript.
+//!
+//! The verifier AIRs key their bus messages by transcript positions and query-index windows,
+//! and each one's periodic columns are a schedule: which rows absorb, which matrices a DEEP
+//! row reads, which round a reduced opening rolls in at. All of it must be the verifier's,
+//! never the child's. [`ChildShape::new`] derives it from what the native verifier derives its
+//! own checks from: the preset, the child's AIRs and lookups, and its trace heights
+//! ([`super::schedule::TranscriptSchedule`] for the positions, Plonky3 0.8's `FriShape` for the
+//! folding arities). Nothing here reads a proof.
+//!
+//! What follows Plonky3 0.8 (`p3_batch_stark::verify_batch`, `TwoAdicFriPcs::verify`,
+//! `p3_fri::verifier::verify_fri`):
+//! - the trace commitments are main (one matrix per AIR), quotient (each AIR's chunks, AIR after
+//!   AIR) and LogUp (one matrix per AIR with lookups, opened at `zeta` and `zeta * g`); every
+//!   matrix of an AIR has the AIR's LDE height `2^(log_height + log_blowup)`; a commitment is
+//!   opened at the window `[k - h, k)` of each query index, `h` its tallest log height and `k`
+//!   the tallest of all;
+//! - the DEEP quotient walks, per LDE height, the matrices in commitment then matrix order; its
+//!   point is `GENERATOR * g_h^reverse_bits(index >> (k - h), h)`; the tallest height starts the
+//!   fold, the others roll in at the round whose folded height they have;
+//! - FRI round `r` of log arity `a` starts at log height `k - S_r` (`S_r` the arities before
+//!   it): it reads the group `i mod 2^a` of the round's index `i = index >> S_r` (bits
+//!   `[S_r, S_r + a)`), opens its commitment (height `2^(k - S_r - a)`, `5 * 2^a` base columns)
+//!   at `i >> a` (bits `[S_r + a, k)`), whose point `s^-1` is the window's with generator
+//!   `g_(k - S_r)^-1`;
+//! - the final polynomial is evaluated at `g_(k - R)^reverse_bits(index >> R, k - R)`, `R` the
+//!   total log arity.
+//!
+//! Windows of the same bits and point share one tag (a trace commitment's opening reads the
+//! DEEP point of its tallest height, a commit-phase opening its round's `s^-1`); a window read
+//! more than [`MAX_USES`] times per query is split across tags.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use p3_air::{Air, BaseAir};
+use p3_field::{Field, PrimeCharacteristicRing, TwoAdicField};
+use p3_fri::FriShape;
+use p3_lookup::{InteractionSymbolicBuilder, Lookups};
+
+use super::bits::{BitsShape, Draw, Window, MAX_USES};
+use super::commit::Commitment;
+use super::deep::{DeepHeight, DeepMatrix, DeepShape, Sink};
+use super::duplex::{Op, TranscriptShape};
+use super::ext::D;
+use super::final_poly::FinalPolyShape;
+use super::fold::{FoldRound, FoldShape};
+use super::gather::Gathered;
+use super::merkle::{OpeningLink, OpeningShape};
+use super::ood::{Input, Program};
+use super::ood_air::OodLayout;
+use super::schedule::{Direction, Element, Root, Sampled, TranscriptSchedule};
+use super::terms::ClaimAt;
+use crate::aggregate::field::Challenge;
+use crate::aggregate::fri::config::fri_parameters;
+use crate::aggregate::fri::security::AirShape;
+use crate::aggregate::preset::FriPreset;
+use crate::xmss::F;
+
+/// One commitment's openings as an [`super::merkle::MmcsOpeningAir`] checks them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitmentOpenings {
+    /// Which commitment of the transcript.
+    pub root: Root,
+    /// Its matrices' `(height, width)` in commitment order (heights in rows of the LDE, widths
+    /// in base-field columns).
+    pub dims: Vec<(usize, usize)>,
+    /// Its root's position and the window that opens it.
+    pub link: OpeningLink,
+    /// How many receivers take each chunk of an opening (absorb order).
+    pub readers: Vec<u32>,
+}
+
+/// The schedules of every verifier AIR for children of one shape.
+#[derive(Clone, Debug)]
+pub struct ChildShape {
+    /// The child's transcript, element by element.
+    pub schedule: TranscriptSchedule,
+    /// [`super::duplex::DuplexAir`]'s: the duplexings, each sample's receivers counted.
+    pub transcript: TranscriptShape,
+    /// [`super::bits::SampledBitsAir`]'s: grinding checks and query windows.
+    pub bits: BitsShape,
+    /// [`super::commit::CommitmentAir`]'s: the roots, in transcript order.
+    pub commitments: Vec<Commitment>,
+    /// One [`super::merkle::MmcsOpeningAir`] per commitment, in transcript order.
+    pub openings: Vec<CommitmentOpenings>,
+    /// [`super::deep::DeepQuotientAir`]'s.
+    pub deep: DeepShape,
+    /// [`super::terms::DeepTermsAir`]'s: each DEEP matrix's claims, in the DEEP shape's order.
+    pub claims: Vec<ClaimAt>,
+    /// The positions of the claims the out-of-domain check reads (coordinate 0).
+    pub ood_claims: BTreeSet<usize>,
+    /// [`super::fold::FriFoldAir`]'s.
+    pub fold: FoldShape,
+    /// [`super::final_poly::FinalPolyAir`]'s.
+    pub final_poly: FinalPolyShape,
+    /// [`super::gather::GatherAir`]'s: the check's challenges and LogUp terminals.
+    pub gathered: Vec<Gathered>,
+    /// [`super::ood_air::OodAir`]'s: the out-of-domain check laid out in rows.
+    pub ood: OodLayout,
+}
+
+/// A window's bits and point: `(lo, hi, point)`.
+type WindowKey = (usize, usize, Option<(F, F)>);
+
+/// A [`WindowKey`] with canonical field values, to order by.
+type WindowId = (usize, usize, Option<(u32, u32)>);
+
+/// A trace commitment's matrix: log LDE height, width, opened at `zeta * g` too.
+#[derive(Clone, Copy)]
+struct TraceMatrix {
+    log_height: usize,
+    width: usize,
+    two_points: bool,
+}
+
+/// The windows of one query index, tagged in the order they are first asked for.
+#[derive(Default)]
+struct Windows {
+    windows: Vec<Window>,
+    /// The tag taking the next reader of each key.
+    open: BTreeMap<WindowId, usize>,
+}
+
+impl Windows {
+    /// The tag of a window `key` with `uses` more readers per query.
+    fn tag(&mut self, key: WindowKey, uses: usize) -> usize {
+        let (lo, hi, point) = key;
+        let k: WindowId = (lo, hi, point.map(|(a, b)| (canonical(a), canonical(b))));
+        if let Some(&t) = self.open.get(&k) {
+            if self.windows[t].uses + uses <= MAX_USES {
+                self.windows[t].uses += uses;
+                return t;
+            }
+        }
+        let t = self.windows.len();
+        self.windows.push(Window {
+            lo,
+            hi,
+            tag: t,
+            uses,
+            point,
+        });
+        self.open.insert(k, t);
+        t
+    }
+}
+
+fn canonical(x: F) -> u32 {
+    p3_field::PrimeField32::as_canonical_u32(&x)
+}
+
+impl ChildShape {
+    /// The schedules for children proved under `preset` with AIRs `airs`, their `lookups`
+    /// (`CommonData::lookups`) and `shapes` (`ProofShape::instances`), all fixed by the child's
+    /// statement's `N`.
+    ///
+    /// # Errors
+    /// A message if the shape is one the verifier AIRs do not cover: an input of the
+    /// out-of-domain check off the transcript, a height the folding never reaches, a window
+    /// read more than [`MAX_USES`] times by one reader, more queries than a root's openings
+    /// allow.
+    pub fn new<A>(
+        preset: &FriPreset,
+        airs: &[A],
+        lookups: &[Lookups<F>],
+        shapes: &[AirShape],
+    ) -> Result<Self, String>
+    where
+        A: BaseAir<F> + Air<InteractionSymbolicBuilder<F, Challenge>>,
+    {
+        let schedule = TranscriptSchedule::new(preset, airs, lookups, shapes);
+        let at = |e: Element| {
+            schedule
+                .position(e)
+                .ok_or_else(|| format!("{e:?} is not in the transcript"))
+        };
+        let coords = |challenge: Sampled| -> Result<[usize; D], String> {
+            let first = at(Element::Challenge {
+                challenge,
+                coord: 0,
+            })?;
+            Ok(core::array::from_fn(|i| first + i))
+        };
+        let log_blowup = usize::from(preset.log_inv_rate);
+        let queries: Vec<usize> = schedule
+            .elements
+            .iter()
+            .enumerate()
+            .filter_map(|(p, (_, e))| matches!(e, Element::Query(_)).then_some(p))
+            .collect();
+        let num_queries = queries.len();
+
+        // The trace commitments and their matrices.
+        let lde = |s: &AirShape| s.log_height + log_blowup;
+        let m = |log_height, width, two_points| TraceMatrix {
+            log_height,
+            width,
+            two_points,
+        };
+        let mut trace: Vec<(Root, Vec<TraceMatrix>)> = vec![
+            (
+                Root::Main,
+                airs.iter()
+                    .zip(shapes)
+                    .map(|(a, s)| m(lde(s), a.width(), s.main_next))
+                    .collect(),
+            ),
+            (
+                Root::Quotient,
+                shapes
+                    .iter()
+                    .flat_map(|s| (0..s.num_quotient_chunks).map(move |_| m(lde(s), D, false)))
+                    .collect(),
+            ),
+        ];
+        let logup: Vec<TraceMatrix> = lookups
+            .iter()
+            .zip(shapes)
+            .filter(|(l, _)| !l.is_empty())
+            .map(|(l, s)| m(lde(s), (l.len() + 1) * D, true))
+            .collect();
+        if !logup.is_empty() {
+            trace.push((Root::Permutation, logup));
+        }
+        let mut log_heights: Vec<usize> = trace
+            .iter()
+            .flat_map(|(_, ms)| ms.iter().map(|m| m.log_height))
+            .collect();
+        log_heights.sort_unstable_by(|a, b| b.cmp(a));
+        log_heights.dedup();
+        let k = log_heights[0];
+        let fri = FriShape::new(&fri_parameters(preset, ()), &log_heights, k);
+        if fri.num_queries != num_queries {
+            return Err("the transcript's queries are not FRI's".into());
+        }
+        // The log height after each round.
+        let mut folded = Vec::new();
+        let mut h = k;
+        for &a in &fri.log_arities {
+            h -= a;
+            folded.push(h);
+        }
+        let total: usize = fri.log_arities.iter().sum();
+
+        let mut windows = Windows::default();
+        let deep_point =
+            |h: usize| -> WindowKey { (k - h, k, Some((F::GENERATOR, F::two_adic_generator(h)))) };
+
+        // The DEEP shape: per height, matrices in commitment then matrix order.
+        let mut heights = Vec::new();
+        let mut claims_by_height = Vec::new();
+        for &h in &log_heights {
+            let mut matrices = Vec::new();
+            let mut claims = Vec::new();
+            let mut id = 0;
+            for (round, (root, ms)) in trace.iter().enumerate() {
+                let dims: Vec<(usize, usize)> =
+                    ms.iter().map(|m| (1 << m.log_height, m.width)).collect();
+                let layout = OpeningShape::layout(&dims)?;
+                let root_position = at(Element::Root { root: *root, i: 0 })?;
+                for (matrix, (tm, (group_start, offset))) in ms.iter().zip(layout).enumerate() {
+                    if tm.log_height == h {
+                        matrices.push(DeepMatrix {
+                            id,
+                            width: tm.width,
+                            two_points: tm.two_points,
+                            root_position,
+                            group_start,
+                            offset,
+                        });
+                        let claim = |point| {
+                            at(Element::Claim {
+                                round,
+                                matrix,
+                                point,
+                                column: 0,
+                                coord: 0,
+                            })
+                        };
+                        claims.push(ClaimAt {
+                            zeta: claim(0)?,
+                            zeta_next: if tm.two_points { Some(claim(1)?) } else { None },
+                        });
+                    }
+                    id += 1;
+                }
+            }
+            let sink = if h == k {
+                Sink::Fold
+            } else if h == log_blowup {
+                Sink::Zero
+            } else {
+                Sink::RollIn(
+                    folded
+                        .iter()
+                        .position(|&f| f == h)
+                        .ok_or_else(|| format!("no round folds to log height {h}"))?,
+                )
+            };
+            if matrices.len() > MAX_USES {
+                return Err(format!("{} matrices of log height {h}", matrices.len()));
+            }
+            let x_tag = windows.tag(deep_point(h), matrices.len());
+            heights.push(DeepHeight {
+                log_height: h,
+                x_tag,
+                matrices,
+                sink,
+            });
+            claims_by_height.push(claims);
+        }
+        let deep = DeepShape::new(
+            queries.clone(),
+            coords(Sampled::OpeningAlpha)?,
+            coords(Sampled::Zeta)?,
+            log_blowup,
+            heights,
+        );
+        let claims: Vec<ClaimAt> = claims_by_height.into_iter().flatten().collect();
+
+        // The trace commitments' openings, at their tallest height's DEEP point.
+        let mut openings = Vec::new();
+        for (root, ms) in &trace {
+            let dims: Vec<(usize, usize)> =
+                ms.iter().map(|m| (1 << m.log_height, m.width)).collect();
+            let tallest = ms.iter().map(|m| m.log_height).max().expect("a matrix");
+            let root_position = at(Element::Root { root: *root, i: 0 })?;
+            let readers = deep.readers(root_position, &OpeningShape::new(&dims)?);
+            openings.push(CommitmentOpenings {
+                root: *root,
+                dims,
+                link: OpeningLink {
+                    root_position,
+                    window_tag: windows.tag(deep_point(tallest), 1),
+                },
+                readers,
+            });
+        }
+
+        // The folding rounds and their commit-phase openings.
+        let mut rounds = Vec::new();
+        let mut start = 0;
+        for (r, &a) in fri.log_arities.iter().enumerate() {
+            let h = k - start - a;
+            let group_tag = windows.tag((start, start + a, None), 1);
+            let s_inv = F::two_adic_generator(h + a).inverse();
+            let point_key = (start + a, k, Some((F::ONE, s_inv)));
+            let point_tag = windows.tag(point_key, 1);
+            let root = Root::Fri(r);
+            let round = FoldRound {
+                log_arity: a,
+                beta_positions: coords(Sampled::Beta(r))?,
+                rolls_in: h != log_blowup && log_heights[1..].contains(&h),
+                group_tag,
+                point_tag,
+                root_position: at(Element::Root { root, i: 0 })?,
+            };
+            openings.push(CommitmentOpenings {
+                root,
+                dims: vec![(1 << h, D << a)],
+                link: OpeningLink {
+                    root_position: round.root_position,
+                    window_tag: windows.tag(point_key, 1),
+                },
+                readers: round.readers(),
+            });
+            rounds.push(round);
+            start += a;
+        }
+        let fold = FoldShape::new(queries.clone(), rounds);
+        let final_poly = FinalPolyShape {
+            positions: (0..fri.final_poly_len)
+                .map(|coeff| at(Element::FinalPoly { coeff, coord: 0 }))
+                .collect::<Result<Vec<usize>, String>>()?
+                .into_iter()
+                .flat_map(|p| p..p + D)
+                .collect(),
+            queries: queries.clone(),
+            rounds: fri.log_arities.len(),
+            point_tag: windows.tag(
+                (total, k, Some((F::ONE, F::two_adic_generator(k - total)))),
+                1,
+            ),
+        };
+
+        let mut commitments: Vec<Commitment> = openings
+            .iter()
+            .map(|o| Commitment {
+                position: o.link.root_position,
+                uses: num_queries,
+            })
+            .collect();
+        commitments.sort_by_key(|c| c.position);
+
+        // The out-of-domain check, its claims and its gathered elements.
+        let program = Program::ood_check(airs, lookups, shapes);
+        let ood = OodLayout::new(&program, |i| schedule.input_position(i))?;
+        let mut ood_claims = BTreeSet::new();
+        let mut gathered = Vec::new();
+        for &input in &ood.inputs {
+            let position = schedule
+                .input_position(input)
+                .expect("the layout positioned it");
+            match input {
+                Input::Main { .. }
+                | Input::QuotientChunk { .. }
+                | Input::PermutationCoord { .. } => {
+                    ood_claims.insert(position);
+                }
+                Input::Zeta | Input::Alpha | Input::LookupAlpha | Input::LookupBeta => {
+                    gathered.push(Gathered {
+                        position,
+                        sampled: true,
+                    });
+                }
+                Input::Terminal { .. } => gathered.push(Gathered {
+                    position,
+                    sampled: false,
+                }),
+                // Bound by the statement, not gathered from the transcript.
+                _ => {}
+            }
+        }
+
+        // The transcript: observations and samples in runs; each sample's receivers.
+        let mut ops: Vec<Op> = Vec::new();
+        for (d, _) in &schedule.elements {
+            match (d, ops.last_mut()) {
+                (Direction::Observe, Some(Op::Observe(n)))
+                | (Direction::Sample, Some(Op::Sample(n))) => {
+                    *n += 1;
+                }
+                (Direction::Observe, _) => ops.push(Op::Observe(1)),
+                (Direction::Sample, _) => ops.push(Op::Sample(1)),
+            }
+        }
+        let mut transcript = TranscriptShape::new(&ops);
+        let gathered_at: BTreeSet<usize> = gathered
+            .iter()
+            .filter(|g| g.sampled)
+            .map(|g| g.position)
+            .collect();
+        for (p, (d, e)) in schedule.elements.iter().enumerate() {
+            let Element::Challenge { challenge, coord } = *e else {
+                continue;
+            };
+            debug_assert_eq!(*d, Direction::Sample);
+            let gather = usize::from(gathered_at.contains(&(p - coord)));
+            let uses = match challenge {
+                // The DEEP quotient's block reads it too.
+                Sampled::Zeta => gather + 1,
+                // The DEEP quotient's and the ladder's blocks.
+                Sampled::OpeningAlpha => 2,
+                // Every query's row of the round.
+                Sampled::Beta(_) => num_queries,
+                Sampled::Alpha | Sampled::LookupAlpha | Sampled::LookupBeta => gather,
+            };
+            transcript.set_uses(p, uses);
+        }
+
+        // The bit samples: grinding checks, then the query indices with their windows.
+        let draws = schedule
+            .bits
+            .iter()
+            .map(|(&position, &bits)| {
+                let draw = match schedule.elements[position].1 {
+                    Element::Query(_) => Draw::Query {
+                        bits,
+                        windows: windows.windows.clone(),
+                    },
+                    _ => Draw::Grinding { bits },
+                };
+                (position, draw)
+            })
+            .collect();
+        if windows.windows.iter().any(|w| w.hi > fri.index_bits) {
+            return Err("a window past the query's bits".into());
+        }
+        let bits = BitsShape::new(draws);
+
+        Ok(Self {
+            schedule,
+            transcript,
+            bits,
+            commitments,
+            openings,
+            deep,
+            claims,
+            ood_claims,
+            fold,
+            final_poly,
+            gathered,
+            ood,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The derived schedules against real children: their proofs' structure, and the transcript
+    //! half of a child's verification (transcript, roots, bit samples, DEEP ladder, gathered
+    //! challenges and the out-of-domain check) proved in one batch on the child's own values.
+
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::aggregate::air::perm::Perm24TableAir;
+    use crate::aggregate::air::PERM24_FULL_BUS;
+    use crate::aggregate::recursion::bits::{SampledBitsAir, QUERY_INDEX_BUS};
+    use crate::aggregate::recursion::commit::{CommitmentAir, COMMITMENT_ROOT_BUS};
+    use crate::aggregate::recursion::deep::{MatrixClaim, DEEP_MATRIX_BUS};
+    use crate::aggregate::recursion::duplex::{
+        DuplexAir, TRANSCRIPT_OBSERVE_BUS, TRANSCRIPT_SAMPLE_BUS,
+    };
+    use crate::aggregate::recursion::ext;
+    use crate::aggregate::recursion::gather::GatherAir;
+    use crate::aggregate::recursion::harness::{Batch, Failed, KnownAir, TestAir, MIN_HEIGHT};
+    use crate::aggregate::recursion::ood::tests::{real_child_of, Child};
+    use crate::aggregate::recursion::ood_air::{OodAir, OOD_INPUT_BUS, OOD_WIRE_BUS};
+    use crate::aggregate::recursion::terms::DeepTermsAir;
+    use crate::aggregate::recursion::TranscriptEvent;
+
+    fn shape_of(child: &Child) -> ChildShape {
+        ChildShape::new(&child.preset, &child.airs, &child.lookups, &child.shapes)
+            .expect("a shape the verifier AIRs cover")
+    }
+
+    /// The recorded transcript's element at each position.
+    fn values(child: &Child) -> Vec<F> {
+        child
+            .trace
+            .transcript()
+            .iter()
+            .map(|e| match *e {
+                TranscriptEvent::Observe(v) | TranscriptEvent::Sample(v) => v,
+            })
+            .collect()
+    }
+
+    fn ext_at(v: &[F], p: usize) -> Challenge {
+        ext::element(core::array::from_fn(|i| v[p + i]))
+    }
+
+    /// Children of 2 and 40 signatures (different heights, so different FRI rounds): the
+    /// derived schedules are the ones their proofs have.
+    #[test]
+    fn a_real_childs_schedules_are_its_proofs() {
+        let mut rounds = Vec::new();
+        for n in [2, 40] {
+            let child = real_child_of(n);
+            let shape = shape_of(&child);
+            // The transcript's duplexings are the recorded transcript's.
+            let (ops, _) = child.trace.transcript_ops();
+            assert_eq!(
+                shape.transcript.duplexings(),
+                TranscriptShape::new(&ops).duplexings()
+            );
+            // Every commitment the proof has, in transcript order, each with its own root.
+            let fri = &child.proof.opening_proof;
+            let trace_commitments = shape.openings.len() - fri.commit_phase_commits.len();
+            assert_eq!(trace_commitments, fri.input_openings.len());
+            assert_eq!(shape.commitments.len(), shape.openings.len());
+            let v = values(&child);
+            for (o, batch) in shape.openings.iter().zip(&fri.input_openings) {
+                // Each query's opened rows have the derived widths.
+                for rows in &batch.opened_values {
+                    let widths: Vec<usize> = rows.iter().map(Vec::len).collect();
+                    let expected: Vec<usize> = o.dims.iter().map(|d| d.1).collect();
+                    assert_eq!(widths, expected, "{:?}", o.root);
+                }
+            }
+            for (r, (o, commit)) in shape.openings[trace_commitments..]
+                .iter()
+                .zip(&fri.commit_phase_commits)
+                .enumerate()
+            {
+                assert_eq!(o.root, Root::Fri(r));
+                let p = o.link.root_position;
+                let digest: Vec<F> = commit.roots()[0].to_vec();
+                assert_eq!(&v[p..p + digest.len()], &digest[..], "round {r}'s root");
+                // A round of arity 2^a opens 2^a - 1 siblings of the folded value.
+                let arity = o.dims[0].1 / D;
+                for s in &fri.commit_phase_openings[r].sibling_values {
+                    assert_eq!(s.len() + 1, arity);
+                }
+            }
+            assert_eq!(shape.final_poly.len(), fri.final_poly.len());
+            for (c, &coeff) in fri.final_poly.iter().enumerate() {
+                assert_eq!(ext_at(&v, shape.final_poly.positions[D * c]), coeff);
+            }
+            // The DEEP shape covers every trace matrix once, each at its claims' positions.
+            let matrices: usize = fri
+                .input_openings
+                .iter()
+                .map(|b| b.opened_values[0].len())
+                .sum();
+            assert_eq!(shape.deep.matrices().count(), matrices);
+            assert_eq!(shape.claims.len(), matrices);
+            // The check's claims are among the ladder's, and it gathers four challenges and
+            // one terminal per AIR with lookups.
+            let ladder: BTreeSet<usize> = shape
+                .claims
+                .iter()
+                .zip(shape.deep.matrices())
+                .flat_map(|(c, (_, m))| {
+                    [Some(c.zeta), c.zeta_next]
+                        .into_iter()
+                        .flatten()
+                        .flat_map(move |first| (0..m.width).map(move |col| first + D * col))
+                })
+                .collect();
+            assert!(shape.ood_claims.is_subset(&ladder));
+            assert_eq!(shape.gathered.iter().filter(|g| g.sampled).count(), 4);
+            assert_eq!(
+                shape.gathered.iter().filter(|g| !g.sampled).count(),
+                child.lookups.iter().filter(|l| !l.is_empty()).count()
+            );
+            rounds.push(shape.fold.rounds().len());
+        }
+        assert!(rounds[0] <= rounds[1], "{rounds:?}");
+    }
+
+    /// The transcript half of a real child's verification, every schedule derived: the
+    /// transcript and its permutations, the roots, the bit samples, the DEEP ladder, the
+    /// gathered challenges and terminals, and the out-of-domain check, fed the child's recorded
+    /// values. What the rest of the verifier (DEEP quotient, folds, final polynomial, Merkle
+    /// openings, statement) would send or receive comes from verifier-known tables.
+    #[test]
+    fn the_transcript_half_of_a_real_childs_verification_proves() {
+        let child = real_child_of(2);
+        let shape = shape_of(&child);
+        let b = transcript_half(&child, &shape);
+        assert_eq!(b.failed(), BTreeSet::<Failed>::new());
+        b.prove_and_verify().unwrap();
+
+        // A ladder schedule one column off for the first matrix: its claims are not the values
+        // the transcript observed there, and the check's claims go unsent.
+        let mut off = shape.clone();
+        off.claims[0].zeta += D;
+        transcript_half(&child, &off).caught(|f| {
+            f.contains(&Failed::Bus(TRANSCRIPT_OBSERVE_BUS))
+                && f.contains(&Failed::Bus(OOD_INPUT_BUS))
+        });
+    }
+
+    /// The batch of [`the_transcript_half_of_a_real_childs_verification_proves`] for `shape`,
+    /// each AIR's witness read from the child's transcript where its schedule says.
+    fn transcript_half(child: &Child, shape: &ChildShape) -> Batch {
+        let v = values(child);
+        let t = F::ZERO;
+
+        let duplex = DuplexAir::new(shape.transcript.clone());
+        let (_, observed) = child.trace.transcript_ops();
+        let (duplex_trace, perm_trace, _, _) =
+            duplex.generate_traces(std::slice::from_ref(&observed), MIN_HEIGHT);
+
+        let commit = CommitmentAir::new(&shape.commitments).expect("commitments");
+        let roots: Vec<[F; 9]> = shape
+            .commitments
+            .iter()
+            .map(|c| core::array::from_fn(|i| v[c.position + i]))
+            .collect();
+        let commit_trace = commit.generate_trace(&[(0, roots.clone())], MIN_HEIGHT);
+
+        let bits = SampledBitsAir::new(shape.bits.clone());
+        let drawn: Vec<F> = shape.bits.draws().iter().map(|(p, _)| v[*p]).collect();
+        let (bits_trace, _, windows) = bits.generate_trace(&[drawn], MIN_HEIGHT);
+
+        let terms = DeepTermsAir::new(&shape.deep, &shape.claims, &shape.ood_claims);
+        let claims: Vec<MatrixClaim> = shape
+            .claims
+            .iter()
+            .zip(shape.deep.matrices())
+            .map(|(c, (_, m))| {
+                let row = |first: usize| {
+                    (0..m.width)
+                        .map(|col| ext_at(&v, first + D * col))
+                        .collect()
+                };
+                MatrixClaim {
+                    at_zeta: row(c.zeta),
+                    at_zeta_next: c.zeta_next.map(row),
+                }
+            })
+            .collect();
+        let alpha = ext_at(&v, shape.deep.alpha_positions()[0]);
+        let (terms_trace, sent_terms) = terms.generate_trace(&[(alpha, claims)], MIN_HEIGHT);
+
+        let gather = GatherAir::new(shape.gathered.clone());
+        let gathered: Vec<Challenge> = shape
+            .gathered
+            .iter()
+            .map(|g| ext_at(&v, g.position))
+            .collect();
+        let gather_trace = gather.generate_trace(&[gathered], MIN_HEIGHT);
+
+        let ood = OodAir::new(shape.ood.clone());
+        let inputs: Vec<Challenge> = shape
+            .ood
+            .inputs
+            .iter()
+            .map(|&i| {
+                let p = shape.schedule.input_position(i).expect("positioned");
+                match i {
+                    Input::Public { .. } => Challenge::from(v[p]),
+                    _ => ext_at(&v, p),
+                }
+            })
+            .collect();
+        // The schedule's values are the proof's.
+        for (&i, &x) in shape.ood.inputs.iter().zip(&inputs) {
+            assert_eq!(x, child.input(i), "{i:?}");
+        }
+        let ood_trace = ood
+            .generate_trace(std::slice::from_ref(&inputs), MIN_HEIGHT)
+            .expect("the child's check holds");
+
+        // What the verifier's other tables send and receive.
+        let mut covered = BTreeSet::new();
+        for c in &shape.commitments {
+            covered.extend(c.position..c.position + 9);
+        }
+        for (p, (_, e)) in shape.schedule.elements.iter().enumerate() {
+            if matches!(e, Element::Claim { .. }) {
+                covered.insert(p);
+            }
+        }
+        for g in shape.gathered.iter().filter(|g| !g.sampled) {
+            covered.extend(g.position..g.position + D);
+        }
+        let mut observe = Vec::new();
+        let mut samples = Vec::new();
+        let mut receivers = vec![0usize; v.len()];
+        for &(p, _) in shape.bits.draws() {
+            receivers[p] += 1;
+        }
+        for g in shape.gathered.iter().filter(|g| g.sampled) {
+            for r in &mut receivers[g.position..g.position + D] {
+                *r += 1;
+            }
+        }
+        for p in shape.deep.alpha_positions() {
+            receivers[p] += 1;
+        }
+        for (p, (d, _)) in shape.schedule.elements.iter().enumerate() {
+            let m = vec![t, F::from_usize(p), v[p]];
+            match d {
+                Direction::Observe if !covered.contains(&p) => observe.push(m),
+                Direction::Observe => {}
+                Direction::Sample => {
+                    let rest = shape.transcript.uses(p) - receivers[p];
+                    samples.extend(std::iter::repeat_n(m, rest));
+                }
+            }
+        }
+        let uses: BTreeMap<usize, usize> = shape
+            .bits
+            .draws()
+            .iter()
+            .filter_map(|(_, d)| match d {
+                Draw::Query { windows, .. } => Some(windows),
+                Draw::Grinding { .. } => None,
+            })
+            .flatten()
+            .map(|w| (w.tag, w.uses))
+            .collect();
+        let windows: Vec<Vec<F>> = windows
+            .iter()
+            .flat_map(|m| {
+                let tag = p3_field::PrimeField32::as_canonical_u32(&m[2]) as usize;
+                std::iter::repeat_n(m.to_vec(), uses[&tag])
+            })
+            .collect();
+        let root_reads: Vec<Vec<F>> = shape
+            .commitments
+            .iter()
+            .zip(&roots)
+            .flat_map(|(c, r)| {
+                let mut m = vec![t, F::from_usize(c.position)];
+                m.extend(r);
+                std::iter::repeat_n(m, c.uses)
+            })
+            .collect();
+        let matrix_reads: Vec<Vec<F>> = shape
+            .deep
+            .matrices()
+            .zip(&sent_terms[0])
+            .flat_map(|((_, m), terms)| {
+                let mut msg = vec![t, F::from_usize(m.id)];
+                for x in terms {
+                    msg.extend(ext::coords(*x));
+                }
+                std::iter::repeat_n(msg, shape.deep.queries().len())
+            })
+            .collect();
+        let public: Vec<Vec<F>> = shape
+            .ood
+            .inputs
+            .iter()
+            .zip(&inputs)
+            .filter(|(i, _)| matches!(i, Input::Public { .. }))
+            .map(|(&i, &x)| {
+                let mut m = vec![t, F::from_usize(shape.schedule.input_position(i).unwrap())];
+                m.extend(ext::coords(x));
+                m
+            })
+            .collect();
+        assert!(
+            !public.is_empty(),
+            "the child's statement is read by its check"
+        );
+        let known = [
+            KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, true, &observe),
+            KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, false, &samples),
+            KnownAir::new(QUERY_INDEX_BUS, 5, false, &windows),
+            KnownAir::new(COMMITMENT_ROOT_BUS, 2 + 9, false, &root_reads),
+            KnownAir::new(DEEP_MATRIX_BUS, 2 + 4 * D, false, &matrix_reads),
+            KnownAir::new(OOD_INPUT_BUS, 2 + D, true, &public),
+        ];
+        let mut airs = vec![
+            TestAir::Duplex(duplex),
+            TestAir::Perm(Perm24TableAir::full_output()),
+            TestAir::Commit(commit),
+            TestAir::Bits(bits),
+            TestAir::DeepTerms(terms),
+            TestAir::Gather(gather),
+            TestAir::Ood(ood),
+        ];
+        let mut traces = vec![
+            duplex_trace,
+            perm_trace,
+            commit_trace,
+            bits_trace,
+            terms_trace,
+            gather_trace,
+            ood_trace,
+        ];
+        for k in known {
+            traces.push(k.trace());
+            airs.push(TestAir::Known(k));
+        }
+        Batch {
+            airs,
+            traces,
+            buses: vec![
+                PERM24_FULL_BUS,
+                TRANSCRIPT_OBSERVE_BUS,
+                TRANSCRIPT_SAMPLE_BUS,
+                QUERY_INDEX_BUS,
+                COMMITMENT_ROOT_BUS,
+                DEEP_MATRIX_BUS,
+                OOD_INPUT_BUS,
+                OOD_WIRE_BUS,
+            ],
+        }
+    }
+}
