@@ -87,6 +87,9 @@ pub struct ChildShape {
     pub deep: DeepShape,
     /// [`super::terms::DeepTermsAir`]'s: each DEEP matrix's claims, in the DEEP shape's order.
     pub claims: Vec<ClaimAt>,
+    /// Each DEEP matrix's commitment (its index in `openings`) and place in that commitment, in
+    /// the DEEP shape's order.
+    pub deep_sources: Vec<(usize, usize)>,
     /// The positions of the claims the out-of-domain check reads (coordinate 0).
     pub ood_claims: BTreeSet<usize>,
     /// [`super::fold::FriFoldAir`]'s.
@@ -249,6 +252,7 @@ impl ChildShape {
         // The DEEP shape: per height, matrices in commitment then matrix order.
         let mut heights = Vec::new();
         let mut claims_by_height = Vec::new();
+        let mut deep_sources = Vec::new();
         for &h in &log_heights {
             let mut matrices = Vec::new();
             let mut claims = Vec::new();
@@ -260,6 +264,7 @@ impl ChildShape {
                 let root_position = at(Element::Root { root: *root, i: 0 })?;
                 for (matrix, (tm, (group_start, offset))) in ms.iter().zip(layout).enumerate() {
                     if tm.log_height == h {
+                        deep_sources.push((round, matrix));
                         matrices.push(DeepMatrix {
                             id,
                             width: tm.width,
@@ -486,6 +491,7 @@ impl ChildShape {
             openings,
             deep,
             claims,
+            deep_sources,
             ood_claims,
             fold,
             final_poly,
@@ -497,27 +503,14 @@ impl ChildShape {
 
 #[cfg(test)]
 mod tests {
-    //! The derived schedules against real children: their proofs' structure, and the transcript
-    //! half of a child's verification (transcript, roots, bit samples, DEEP ladder, gathered
-    //! challenges and the out-of-domain check) proved in one batch on the child's own values.
+    //! The derived schedules against real children's proofs. The whole verification on them
+    //! is in `witness.rs`.
 
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::aggregate::air::perm::Perm24TableAir;
-    use crate::aggregate::air::PERM24_FULL_BUS;
-    use crate::aggregate::recursion::bits::{SampledBitsAir, QUERY_INDEX_BUS};
-    use crate::aggregate::recursion::commit::{CommitmentAir, COMMITMENT_ROOT_BUS};
-    use crate::aggregate::recursion::deep::{MatrixClaim, DEEP_MATRIX_BUS};
-    use crate::aggregate::recursion::duplex::{
-        DuplexAir, TRANSCRIPT_OBSERVE_BUS, TRANSCRIPT_SAMPLE_BUS,
-    };
     use crate::aggregate::recursion::ext;
-    use crate::aggregate::recursion::gather::GatherAir;
-    use crate::aggregate::recursion::harness::{Batch, Failed, KnownAir, TestAir, MIN_HEIGHT};
     use crate::aggregate::recursion::ood::tests::{real_child_of, Child};
-    use crate::aggregate::recursion::ood_air::{OodAir, OOD_INPUT_BUS, OOD_WIRE_BUS};
-    use crate::aggregate::recursion::terms::DeepTermsAir;
     use crate::aggregate::recursion::TranscriptEvent;
 
     fn shape_of(child: &Child) -> ChildShape {
@@ -618,240 +611,5 @@ mod tests {
             rounds.push(shape.fold.rounds().len());
         }
         assert!(rounds[0] <= rounds[1], "{rounds:?}");
-    }
-
-    /// The transcript half of a real child's verification, every schedule derived: the
-    /// transcript and its permutations, the roots, the bit samples, the DEEP ladder, the
-    /// gathered challenges and terminals, and the out-of-domain check, fed the child's recorded
-    /// values. What the rest of the verifier (DEEP quotient, folds, final polynomial, Merkle
-    /// openings, statement) would send or receive comes from verifier-known tables.
-    #[test]
-    fn the_transcript_half_of_a_real_childs_verification_proves() {
-        let child = real_child_of(2);
-        let shape = shape_of(&child);
-        let b = transcript_half(&child, &shape);
-        assert_eq!(b.failed(), BTreeSet::<Failed>::new());
-        b.prove_and_verify().unwrap();
-
-        // A ladder schedule one column off for the first matrix: its claims are not the values
-        // the transcript observed there, and the check's claims go unsent.
-        let mut off = shape.clone();
-        off.claims[0].zeta += D;
-        transcript_half(&child, &off).caught(|f| {
-            f.contains(&Failed::Bus(TRANSCRIPT_OBSERVE_BUS))
-                && f.contains(&Failed::Bus(OOD_INPUT_BUS))
-        });
-    }
-
-    /// The batch of [`the_transcript_half_of_a_real_childs_verification_proves`] for `shape`,
-    /// each AIR's witness read from the child's transcript where its schedule says.
-    fn transcript_half(child: &Child, shape: &ChildShape) -> Batch {
-        let v = values(child);
-        let t = F::ZERO;
-
-        let duplex = DuplexAir::new(shape.transcript.clone());
-        let (_, observed) = child.trace.transcript_ops();
-        let (duplex_trace, perm_trace, _, _) =
-            duplex.generate_traces(std::slice::from_ref(&observed), MIN_HEIGHT);
-
-        let commit = CommitmentAir::new(&shape.commitments).expect("commitments");
-        let roots: Vec<[F; 9]> = shape
-            .commitments
-            .iter()
-            .map(|c| core::array::from_fn(|i| v[c.position + i]))
-            .collect();
-        let commit_trace = commit.generate_trace(&[(0, roots.clone())], MIN_HEIGHT);
-
-        let bits = SampledBitsAir::new(shape.bits.clone());
-        let drawn: Vec<F> = shape.bits.draws().iter().map(|(p, _)| v[*p]).collect();
-        let (bits_trace, _, windows) = bits.generate_trace(&[drawn], MIN_HEIGHT);
-
-        let terms = DeepTermsAir::new(&shape.deep, &shape.claims, &shape.ood_claims);
-        let claims: Vec<MatrixClaim> = shape
-            .claims
-            .iter()
-            .zip(shape.deep.matrices())
-            .map(|(c, (_, m))| {
-                let row = |first: usize| {
-                    (0..m.width)
-                        .map(|col| ext_at(&v, first + D * col))
-                        .collect()
-                };
-                MatrixClaim {
-                    at_zeta: row(c.zeta),
-                    at_zeta_next: c.zeta_next.map(row),
-                }
-            })
-            .collect();
-        let alpha = ext_at(&v, shape.deep.alpha_positions()[0]);
-        let (terms_trace, sent_terms) = terms.generate_trace(&[(alpha, claims)], MIN_HEIGHT);
-
-        let gather = GatherAir::new(shape.gathered.clone());
-        let gathered: Vec<Challenge> = shape
-            .gathered
-            .iter()
-            .map(|g| ext_at(&v, g.position))
-            .collect();
-        let gather_trace = gather.generate_trace(&[gathered], MIN_HEIGHT);
-
-        let ood = OodAir::new(shape.ood.clone());
-        let inputs: Vec<Challenge> = shape
-            .ood
-            .inputs
-            .iter()
-            .map(|&i| {
-                let p = shape.schedule.input_position(i).expect("positioned");
-                match i {
-                    Input::Public { .. } => Challenge::from(v[p]),
-                    _ => ext_at(&v, p),
-                }
-            })
-            .collect();
-        // The schedule's values are the proof's.
-        for (&i, &x) in shape.ood.inputs.iter().zip(&inputs) {
-            assert_eq!(x, child.input(i), "{i:?}");
-        }
-        let ood_trace = ood
-            .generate_trace(std::slice::from_ref(&inputs), MIN_HEIGHT)
-            .expect("the child's check holds");
-
-        // What the verifier's other tables send and receive.
-        let mut covered = BTreeSet::new();
-        for c in &shape.commitments {
-            covered.extend(c.position..c.position + 9);
-        }
-        for (p, (_, e)) in shape.schedule.elements.iter().enumerate() {
-            if matches!(e, Element::Claim { .. }) {
-                covered.insert(p);
-            }
-        }
-        for g in shape.gathered.iter().filter(|g| !g.sampled) {
-            covered.extend(g.position..g.position + D);
-        }
-        let mut observe = Vec::new();
-        let mut samples = Vec::new();
-        let mut receivers = vec![0usize; v.len()];
-        for &(p, _) in shape.bits.draws() {
-            receivers[p] += 1;
-        }
-        for g in shape.gathered.iter().filter(|g| g.sampled) {
-            for r in &mut receivers[g.position..g.position + D] {
-                *r += 1;
-            }
-        }
-        for p in shape.deep.alpha_positions() {
-            receivers[p] += 1;
-        }
-        for (p, (d, _)) in shape.schedule.elements.iter().enumerate() {
-            let m = vec![t, F::from_usize(p), v[p]];
-            match d {
-                Direction::Observe if !covered.contains(&p) => observe.push(m),
-                Direction::Observe => {}
-                Direction::Sample => {
-                    let rest = shape.transcript.uses(p) - receivers[p];
-                    samples.extend(std::iter::repeat_n(m, rest));
-                }
-            }
-        }
-        let uses: BTreeMap<usize, usize> = shape
-            .bits
-            .draws()
-            .iter()
-            .filter_map(|(_, d)| match d {
-                Draw::Query { windows, .. } => Some(windows),
-                Draw::Grinding { .. } => None,
-            })
-            .flatten()
-            .map(|w| (w.tag, w.uses))
-            .collect();
-        let windows: Vec<Vec<F>> = windows
-            .iter()
-            .flat_map(|m| {
-                let tag = p3_field::PrimeField32::as_canonical_u32(&m[2]) as usize;
-                std::iter::repeat_n(m.to_vec(), uses[&tag])
-            })
-            .collect();
-        let root_reads: Vec<Vec<F>> = shape
-            .commitments
-            .iter()
-            .zip(&roots)
-            .flat_map(|(c, r)| {
-                let mut m = vec![t, F::from_usize(c.position)];
-                m.extend(r);
-                std::iter::repeat_n(m, c.uses)
-            })
-            .collect();
-        let matrix_reads: Vec<Vec<F>> = shape
-            .deep
-            .matrices()
-            .zip(&sent_terms[0])
-            .flat_map(|((_, m), terms)| {
-                let mut msg = vec![t, F::from_usize(m.id)];
-                for x in terms {
-                    msg.extend(ext::coords(*x));
-                }
-                std::iter::repeat_n(msg, shape.deep.queries().len())
-            })
-            .collect();
-        let public: Vec<Vec<F>> = shape
-            .ood
-            .inputs
-            .iter()
-            .zip(&inputs)
-            .filter(|(i, _)| matches!(i, Input::Public { .. }))
-            .map(|(&i, &x)| {
-                let mut m = vec![t, F::from_usize(shape.schedule.input_position(i).unwrap())];
-                m.extend(ext::coords(x));
-                m
-            })
-            .collect();
-        assert!(
-            !public.is_empty(),
-            "the child's statement is read by its check"
-        );
-        let known = [
-            KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, true, &observe),
-            KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, false, &samples),
-            KnownAir::new(QUERY_INDEX_BUS, 5, false, &windows),
-            KnownAir::new(COMMITMENT_ROOT_BUS, 2 + 9, false, &root_reads),
-            KnownAir::new(DEEP_MATRIX_BUS, 2 + 4 * D, false, &matrix_reads),
-            KnownAir::new(OOD_INPUT_BUS, 2 + D, true, &public),
-        ];
-        let mut airs = vec![
-            TestAir::Duplex(duplex),
-            TestAir::Perm(Perm24TableAir::full_output()),
-            TestAir::Commit(commit),
-            TestAir::Bits(bits),
-            TestAir::DeepTerms(terms),
-            TestAir::Gather(gather),
-            TestAir::Ood(ood),
-        ];
-        let mut traces = vec![
-            duplex_trace,
-            perm_trace,
-            commit_trace,
-            bits_trace,
-            terms_trace,
-            gather_trace,
-            ood_trace,
-        ];
-        for k in known {
-            traces.push(k.trace());
-            airs.push(TestAir::Known(k));
-        }
-        Batch {
-            airs,
-            traces,
-            buses: vec![
-                PERM24_FULL_BUS,
-                TRANSCRIPT_OBSERVE_BUS,
-                TRANSCRIPT_SAMPLE_BUS,
-                QUERY_INDEX_BUS,
-                COMMITMENT_ROOT_BUS,
-                DEEP_MATRIX_BUS,
-                OOD_INPUT_BUS,
-                OOD_WIRE_BUS,
-            ],
-        }
     }
 }

@@ -39,7 +39,9 @@
 //! - [`schedule::TranscriptSchedule`]: the child's transcript derived from its shape, element
 //!   by element: the positions every AIR keys its messages by;
 //! - [`child::ChildShape`]: every verifier AIR's schedule for one child shape, derived from the
-//!   transcript's, so that no position or window is set by hand.
+//!   transcript's, so that no position or window is set by hand;
+//! - [`witness::ChildWitness`]: what each of those AIRs reads for one child, from its proof and
+//!   its recorded transcript (full Merkle paths restored from the pruned multiproofs).
 
 use std::cell::RefCell;
 
@@ -102,6 +104,7 @@ pub mod ood;
 pub mod ood_air;
 pub mod schedule;
 pub mod terms;
+pub mod witness;
 
 /// Receives the permutation `input -> output` from the full-output permutation table (bus
 /// `"poseidon1-24-full"`, [`crate::aggregate::air::perm::Perm24TableAir::full_output`]), once:

@@ -1,0 +1,632 @@
+//! The witness of one child's verification: what each verifier AIR of a [`ChildShape`] reads,
+//! taken from the child's proof and its recorded transcript.
+//!
+//! The parent's prover runs the native verifier on the child first
+//! ([`super::child_verification_trace`], which records every transcript element), then reads
+//! here, for each AIR, the values its schedule names:
+//! - the transcript's observed values, bit samples, roots, claims, gathered elements and the
+//!   out-of-domain check's inputs, by position;
+//! - one full Merkle path per query and commitment, restored from the proof's pruned
+//!   multiproofs by Plonky3's own `restore_and_recompute_paths` (the same walk its verifier
+//!   makes), the commit-phase rows rebuilt as `verify_fri` rebuilds them (the folded value at
+//!   the group index, the siblings around it);
+//! - each query's reduced openings from the DEEP quotient AIR's own trace filler, and its folds
+//!   by Plonky3's `fold_row`, so that every fold row, roll-in and final-polynomial point is the
+//!   value the native verifier computes.
+//!
+//! Nothing here is trusted: every value is what an AIR then checks. A proof whose shape is not
+//! the [`ChildShape`]'s is refused with a message, never a panic.
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use p3_field::{Field, PrimeCharacteristicRing, PrimeField32, TwoAdicField};
+use p3_fri::{FriFoldingStrategy, TwoAdicFriFolding};
+use p3_matrix::Dimensions;
+use p3_util::reverse_bits_len;
+
+use super::child::ChildShape;
+use super::deep::{matrix_claims, DeepInput, DeepQuotientAir, MatrixClaim};
+use super::ext::{self, D};
+use super::fold::FoldInput;
+use super::merkle::MerkleOpening;
+use super::ood::Input;
+use super::schedule::Element;
+use super::TranscriptEvent;
+use crate::aggregate::field::Challenge;
+use crate::aggregate::fri::config::{FriConfig, FriHash, Poseidon1, POSEIDON1_DIGEST_ELEMS};
+use crate::xmss::F;
+
+/// A decoded child proof under the recursion-ready preset.
+pub type ChildProof = p3_batch_stark::BatchProof<FriConfig<Poseidon1>>;
+
+/// What each verifier AIR reads for one child (one transcript).
+#[derive(Clone, Debug)]
+pub struct ChildWitness {
+    /// [`super::duplex::DuplexAir`]: the observed values, in transcript order.
+    pub observed: Vec<F>,
+    /// [`super::commit::CommitmentAir`]: each root, in the shape's commitment order.
+    pub roots: Vec<[F; POSEIDON1_DIGEST_ELEMS]>,
+    /// [`super::bits::SampledBitsAir`]: each bit sample's element.
+    pub drawn: Vec<F>,
+    /// [`super::terms::DeepTermsAir`]: the opening-batching `alpha` and each DEEP matrix's
+    /// claims.
+    pub alpha: Challenge,
+    pub claims: Vec<MatrixClaim>,
+    /// [`super::gather::GatherAir`]: the gathered elements.
+    pub gathered: Vec<Challenge>,
+    /// [`super::ood_air::OodAir`]: the check's inputs, in its layout's order.
+    pub ood: Vec<Challenge>,
+    /// One [`super::merkle::MmcsOpeningAir`] per commitment (the shape's `openings` order): each
+    /// query's opening.
+    pub openings: Vec<Vec<MerkleOpening>>,
+    /// [`super::deep::DeepQuotientAir`].
+    pub deep: DeepInput,
+    /// [`super::fold::FriFoldAir`]: query by query, round by round.
+    pub fold: Vec<FoldInput>,
+    /// [`super::final_poly::FinalPolyAir`]: the coefficients, and each query's final index and
+    /// point.
+    pub final_poly: (Vec<Challenge>, Vec<(usize, F)>),
+}
+
+impl ChildWitness {
+    /// The witness of the child whose native verification recorded `transcript`, with decoded
+    /// proof `proof`, for its shape `shape`.
+    ///
+    /// # Errors
+    /// A message if the transcript or the proof does not have the shape's structure (lengths,
+    /// widths, rounds, siblings), or a Merkle multiproof does not restore.
+    pub fn new(
+        shape: &ChildShape,
+        transcript: &[TranscriptEvent],
+        proof: &ChildProof,
+    ) -> Result<Self, String> {
+        let s = &shape.schedule;
+        if transcript.len() != s.elements.len() {
+            return Err(format!(
+                "{} transcript elements, the shape has {}",
+                transcript.len(),
+                s.elements.len()
+            ));
+        }
+        let v: Vec<F> = transcript
+            .iter()
+            .map(|e| match *e {
+                TranscriptEvent::Observe(x) | TranscriptEvent::Sample(x) => x,
+            })
+            .collect();
+        let ext_at = |p: usize| ext::element(core::array::from_fn(|i| v[p + i]));
+        let observed = transcript
+            .iter()
+            .filter_map(|e| match *e {
+                TranscriptEvent::Observe(x) => Some(x),
+                TranscriptEvent::Sample(_) => None,
+            })
+            .collect();
+        let roots = shape
+            .commitments
+            .iter()
+            .map(|c| core::array::from_fn(|i| v[c.position + i]))
+            .collect();
+        let drawn = shape.bits.draws().iter().map(|(p, _)| v[*p]).collect();
+        let claims: Vec<MatrixClaim> = shape
+            .claims
+            .iter()
+            .zip(shape.deep.matrices())
+            .map(|(c, (_, m))| {
+                let row = |first: usize| (0..m.width).map(|col| ext_at(first + D * col)).collect();
+                MatrixClaim {
+                    at_zeta: row(c.zeta),
+                    at_zeta_next: c.zeta_next.map(row),
+                }
+            })
+            .collect();
+        let alpha = ext_at(shape.deep.alpha_positions()[0]);
+        let zeta = ext_at(
+            s.position(Element::Challenge {
+                challenge: super::schedule::Sampled::Zeta,
+                coord: 0,
+            })
+            .ok_or("no zeta")?,
+        );
+        let gathered = shape.gathered.iter().map(|g| ext_at(g.position)).collect();
+        let ood = shape
+            .ood
+            .inputs
+            .iter()
+            .map(|&i| {
+                let p = s.input_position(i).ok_or("an input off the transcript")?;
+                Ok(match i {
+                    Input::Public { .. } => Challenge::from(v[p]),
+                    _ => ext_at(p),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+
+        // The query indices into the tallest LDE.
+        let queries = shape.deep.queries();
+        let k = shape
+            .schedule
+            .bits
+            .get(&queries[0])
+            .copied()
+            .ok_or("a query without bits")?;
+        let indices: Vec<usize> = queries
+            .iter()
+            .map(|&p| v[p].as_canonical_u32() as usize & ((1 << k) - 1))
+            .collect();
+
+        // The trace commitments' openings.
+        let fri = &proof.opening_proof;
+        let rounds = shape.fold.rounds();
+        let trace_commitments = shape.openings.len() - rounds.len();
+        if fri.input_openings.len() != trace_commitments
+            || fri.commit_phase_openings.len() != rounds.len()
+            || fri.final_poly.len() != shape.final_poly.len()
+        {
+            return Err("the proof's commitments are not the shape's".into());
+        }
+        let mmcs = Poseidon1::mmcs(0);
+        let mut openings = Vec::new();
+        for (o, batch) in shape.openings.iter().zip(&fri.input_openings) {
+            let dims: Vec<Dimensions> = o
+                .dims
+                .iter()
+                .map(|&(height, width)| Dimensions { width, height })
+                .collect();
+            let h = o
+                .dims
+                .iter()
+                .map(|d| d.0)
+                .max()
+                .ok_or("no matrix")?
+                .trailing_zeros() as usize;
+            if batch.opened_values.len() != queries.len()
+                || batch.opened_values.iter().any(|rows| {
+                    rows.len() != o.dims.len()
+                        || rows.iter().zip(&o.dims).any(|(r, d)| r.len() != d.1)
+                })
+            {
+                return Err(format!(
+                    "{:?}: opened rows not of the shape's widths",
+                    o.root
+                ));
+            }
+            let at: Vec<usize> = indices.iter().map(|i| i >> (k - h)).collect();
+            let paths = mmcs
+                .restore_and_recompute_paths(&dims, &at, &batch.opened_values, &batch.opening_proof)
+                .map_err(|e| format!("{:?}: {e:?}", o.root))?;
+            openings.push(
+                paths
+                    .into_iter()
+                    .enumerate()
+                    .map(|(q, path)| MerkleOpening {
+                        transcript: 0,
+                        query: queries[q],
+                        point: shape.deep.window(indices[q], h).1,
+                        rows: batch.opened_values[q].clone(),
+                        index: at[q],
+                        siblings: path.siblings,
+                    })
+                    .collect(),
+            );
+        }
+
+        // The DEEP quotient's input, and its reduced openings.
+        let rows: Vec<Vec<Vec<F>>> = (0..queries.len())
+            .map(|q| {
+                shape
+                    .deep_sources
+                    .iter()
+                    .map(|&(b, m)| fri.input_openings[b].opened_values[q][m].clone())
+                    .collect()
+            })
+            .collect();
+        let deep = DeepInput {
+            alpha,
+            zeta,
+            indices: indices.clone(),
+            rows,
+            terms: matrix_claims(&shape.deep, alpha, &claims),
+        };
+        let (_, sent) =
+            DeepQuotientAir::new(shape.deep.clone()).generate_trace(std::slice::from_ref(&deep), 1);
+        let key = |m: &[F]| {
+            (
+                m[1].as_canonical_u32() as usize,
+                m[2].as_canonical_u32() as usize,
+            )
+        };
+        let value = |m: &[F]| ext::element(core::array::from_fn(|i| m[3 + i]));
+        let initial: BTreeMap<usize, Challenge> =
+            sent.folds.iter().map(|m| (key(m).0, value(m))).collect();
+        let roll_ins: BTreeMap<(usize, usize), Challenge> =
+            sent.roll_ins.iter().map(|m| (key(m), value(m))).collect();
+
+        // The folds, query by query, as `verify_fri` runs them; the commit-phase openings.
+        let folding = TwoAdicFriFolding::<(), ()>(PhantomData);
+        let betas: Vec<Challenge> = rounds.iter().map(|r| ext_at(r.beta_positions[0])).collect();
+        let mut fold = Vec::new();
+        let mut round_rows: Vec<Vec<Vec<F>>> = vec![Vec::new(); rounds.len()];
+        let mut points = Vec::new();
+        for (q, &index) in indices.iter().enumerate() {
+            let mut folded = *initial.get(&queries[q]).ok_or("no reduced opening")?;
+            let mut i = index;
+            let mut log_height = k;
+            for (r, round) in rounds.iter().enumerate() {
+                let a = round.log_arity;
+                let siblings = fri.commit_phase_openings[r]
+                    .sibling_values
+                    .get(q)
+                    .filter(|s| s.len() + 1 == 1 << a)
+                    .ok_or("a commit-phase row not of the round's arity")?;
+                let group_index = i % (1 << a);
+                let mut evals = siblings.clone();
+                evals.insert(group_index, folded);
+                i >>= a;
+                log_height -= a;
+                let beta = betas[r];
+                let ro = roll_ins
+                    .get(&(queries[q], r))
+                    .copied()
+                    .unwrap_or(Challenge::ZERO);
+                folded = FriFoldingStrategy::<F, Challenge>::fold_row(
+                    &folding,
+                    i,
+                    log_height,
+                    a,
+                    beta,
+                    evals.iter().copied(),
+                );
+                if round.rolls_in {
+                    folded += beta.exp_power_of_2(a) * ro;
+                }
+                let s = F::two_adic_generator(log_height + a)
+                    .exp_u64(reverse_bits_len(i, log_height) as u64);
+                round_rows[r].push(evals.iter().flat_map(|&e| ext::coords(e)).collect());
+                fold.push(FoldInput {
+                    evals,
+                    beta,
+                    group_index,
+                    parent_index: i,
+                    s_inv: s.inverse(),
+                    ro,
+                });
+            }
+            let x =
+                F::two_adic_generator(log_height).exp_u64(reverse_bits_len(i, log_height) as u64);
+            points.push((i, x));
+        }
+        let mut start = 0;
+        for ((r, round), o) in rounds
+            .iter()
+            .enumerate()
+            .zip(&shape.openings[trace_commitments..])
+        {
+            start += round.log_arity;
+            let at: Vec<usize> = indices.iter().map(|i| i >> start).collect();
+            let opened: Vec<Vec<Vec<F>>> =
+                round_rows[r].iter().map(|row| vec![row.clone()]).collect();
+            let dims = [Dimensions {
+                width: o.dims[0].1,
+                height: o.dims[0].0,
+            }];
+            let paths = mmcs
+                .restore_and_recompute_paths(
+                    &dims,
+                    &at,
+                    &opened,
+                    &fri.commit_phase_openings[r].opening_proof,
+                )
+                .map_err(|e| format!("round {r}: {e:?}"))?;
+            openings.push(
+                paths
+                    .into_iter()
+                    .enumerate()
+                    .map(|(q, path)| MerkleOpening {
+                        transcript: 0,
+                        query: queries[q],
+                        point: fold[q * rounds.len() + r].s_inv,
+                        rows: opened[q].clone(),
+                        index: at[q],
+                        siblings: path.siblings,
+                    })
+                    .collect(),
+            );
+        }
+        let coeffs = (0..shape.final_poly.len())
+            .map(|c| ext_at(shape.final_poly.positions[D * c]))
+            .collect();
+
+        Ok(Self {
+            observed,
+            roots,
+            drawn,
+            alpha,
+            claims,
+            gathered,
+            ood,
+            openings,
+            deep,
+            fold,
+            final_poly: (coeffs, points),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A real child's whole verification in the verifier AIRs, every schedule derived by
+    //! [`ChildShape`] and every witness read by [`ChildWitness`].
+
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::aggregate::air::perm::Perm24TableAir;
+    use crate::aggregate::air::PERM24_FULL_BUS;
+    use crate::aggregate::recursion::bits::{SampledBitsAir, QUERY_INDEX_BUS};
+    use crate::aggregate::recursion::commit::{CommitmentAir, COMMITMENT_ROOT_BUS};
+    use crate::aggregate::recursion::deep::DEEP_MATRIX_BUS;
+    use crate::aggregate::recursion::duplex::{
+        DuplexAir, TRANSCRIPT_OBSERVE_BUS, TRANSCRIPT_SAMPLE_BUS,
+    };
+    use crate::aggregate::recursion::final_poly::FinalPolyAir;
+    use crate::aggregate::recursion::fold::{FriFoldAir, FRI_FOLD_BUS, FRI_ROLL_IN_BUS};
+    use crate::aggregate::recursion::gather::GatherAir;
+    use crate::aggregate::recursion::harness::{Batch, Failed, KnownAir, TestAir, MIN_HEIGHT};
+    use crate::aggregate::recursion::merkle::{MmcsOpeningAir, MERKLE_VALUES_BUS};
+    use crate::aggregate::recursion::ood::tests::{real_child_of, Child};
+    use crate::aggregate::recursion::ood_air::{OodAir, OOD_INPUT_BUS, OOD_WIRE_BUS};
+    use crate::aggregate::recursion::schedule::Direction;
+    use crate::aggregate::recursion::terms::DeepTermsAir;
+
+    const BUSES: [&str; 12] = [
+        PERM24_FULL_BUS,
+        TRANSCRIPT_OBSERVE_BUS,
+        TRANSCRIPT_SAMPLE_BUS,
+        QUERY_INDEX_BUS,
+        COMMITMENT_ROOT_BUS,
+        MERKLE_VALUES_BUS,
+        DEEP_MATRIX_BUS,
+        FRI_FOLD_BUS,
+        FRI_ROLL_IN_BUS,
+        OOD_INPUT_BUS,
+        OOD_WIRE_BUS,
+        "unused",
+    ];
+
+    fn setup() -> (Child, ChildShape, ChildWitness) {
+        let child = real_child_of(2);
+        let shape = ChildShape::new(&child.preset, &child.airs, &child.lookups, &child.shapes)
+            .expect("a shape the verifier AIRs cover");
+        let witness = ChildWitness::new(&shape, child.trace.transcript(), &child.proof)
+            .expect("the child's witness");
+        (child, shape, witness)
+    }
+
+    /// Every verifier AIR of `shape` on witness `w`, beside two verifier-known tables: the
+    /// transcript's constants, degree bits, grinding witnesses and public values, and the
+    /// public values sent to the check (the statement's, still to wire).
+    fn batch(shape: &ChildShape, w: &ChildWitness) -> Batch {
+        let mut airs = Vec::new();
+        let mut traces = Vec::new();
+        let duplex = DuplexAir::new(shape.transcript.clone());
+        let (t, perm, _, _) = duplex.generate_traces(std::slice::from_ref(&w.observed), MIN_HEIGHT);
+        airs.extend([
+            TestAir::Duplex(duplex),
+            TestAir::Perm(Perm24TableAir::full_output()),
+        ]);
+        traces.extend([t, perm]);
+
+        let commit = CommitmentAir::new(&shape.commitments).expect("commitments");
+        traces.push(commit.generate_trace(&[(0, w.roots.clone())], MIN_HEIGHT));
+        airs.push(TestAir::Commit(commit));
+
+        let bits = SampledBitsAir::new(shape.bits.clone());
+        traces.push(
+            bits.generate_trace(std::slice::from_ref(&w.drawn), MIN_HEIGHT)
+                .0,
+        );
+        airs.push(TestAir::Bits(bits));
+
+        let terms = DeepTermsAir::new(&shape.deep, &shape.claims, &shape.ood_claims);
+        traces.push(
+            terms
+                .generate_trace(&[(w.alpha, w.claims.clone())], MIN_HEIGHT)
+                .0,
+        );
+        airs.push(TestAir::DeepTerms(terms));
+
+        let gather = GatherAir::new(shape.gathered.clone());
+        traces.push(gather.generate_trace(std::slice::from_ref(&w.gathered), MIN_HEIGHT));
+        airs.push(TestAir::Gather(gather));
+
+        let ood = OodAir::new(shape.ood.clone());
+        traces.push(
+            ood.generate_trace(std::slice::from_ref(&w.ood), MIN_HEIGHT)
+                .expect("the check runs"),
+        );
+        airs.push(TestAir::Ood(ood));
+
+        for (o, openings) in shape.openings.iter().zip(&w.openings) {
+            let air = MmcsOpeningAir::new(&o.dims, o.link, &o.readers).expect("an opening shape");
+            let (t, perm, _) = air.generate_traces(openings, MIN_HEIGHT);
+            airs.extend([
+                TestAir::Mmcs(air),
+                TestAir::Perm(Perm24TableAir::full_output()),
+            ]);
+            traces.extend([t, perm]);
+        }
+
+        let deep = DeepQuotientAir::new(shape.deep.clone());
+        traces.push(
+            deep.generate_trace(std::slice::from_ref(&w.deep), MIN_HEIGHT)
+                .0,
+        );
+        airs.push(TestAir::Deep(deep));
+
+        let fold = FriFoldAir::new(shape.fold.clone());
+        traces.push(
+            fold.generate_trace(std::slice::from_ref(&w.fold), MIN_HEIGHT)
+                .0,
+        );
+        airs.push(TestAir::Fold(fold));
+
+        let final_poly = FinalPolyAir::new(shape.final_poly.clone());
+        traces.push(
+            final_poly
+                .generate_trace(std::slice::from_ref(&w.final_poly), MIN_HEIGHT)
+                .0,
+        );
+        airs.push(TestAir::FinalPoly(final_poly));
+
+        // The verifier-known observations: what no AIR above sends.
+        let mut sent = BTreeSet::new();
+        for c in &shape.commitments {
+            sent.extend(c.position..c.position + POSEIDON1_DIGEST_ELEMS);
+        }
+        for g in shape.gathered.iter().filter(|g| !g.sampled) {
+            sent.extend(g.position..g.position + D);
+        }
+        sent.extend(shape.final_poly.positions.iter().copied());
+        let mut values = w.observed.iter();
+        let mut known = Vec::new();
+        for (p, (d, e)) in shape.schedule.elements.iter().enumerate() {
+            if *d == Direction::Observe {
+                let x = *values.next().expect("an observed value");
+                if !sent.contains(&p) && !matches!(e, Element::Claim { .. }) {
+                    known.push(vec![F::ZERO, F::from_usize(p), x]);
+                }
+            }
+        }
+        let public: Vec<Vec<F>> = shape
+            .ood
+            .inputs
+            .iter()
+            .zip(&w.ood)
+            .filter(|(i, _)| matches!(i, Input::Public { .. }))
+            .map(|(&i, &x)| {
+                let mut m = vec![
+                    F::ZERO,
+                    F::from_usize(shape.schedule.input_position(i).expect("positioned")),
+                ];
+                m.extend(ext::coords(x));
+                m
+            })
+            .collect();
+        for k in [
+            KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, true, &known),
+            KnownAir::new(OOD_INPUT_BUS, 2 + D, true, &public),
+        ] {
+            traces.push(k.trace());
+            airs.push(TestAir::Known(k));
+        }
+        Batch {
+            airs,
+            traces,
+            buses: BUSES[..BUSES.len() - 1].to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_real_childs_whole_verification_proves_in_the_verifier_airs() {
+        let (child, shape, w) = setup();
+        // The witness's values are the proof's.
+        for (&i, &x) in shape.ood.inputs.iter().zip(&w.ood) {
+            assert_eq!(x, child.input(i), "{i:?}");
+        }
+        let b = batch(&shape, &w);
+        assert_eq!(b.failed(), BTreeSet::<Failed>::new());
+        b.prove_and_verify().unwrap();
+
+        // An opened value of the main trace other than the committed one, in the opening and
+        // in the DEEP quotient's row alike: the path no longer reaches the root the transcript
+        // observed.
+        let (q, m) = (3, 0);
+        let deep_m = shape
+            .deep_sources
+            .iter()
+            .position(|&s| s == (0, m))
+            .unwrap();
+        let mut forged = w.clone();
+        forged.openings[0][q].rows[m][0] += F::ONE;
+        forged.deep.rows[q][deep_m][0] += F::ONE;
+        batch(&shape, &forged).caught(|f| f.contains(&Failed::Bus(COMMITMENT_ROOT_BUS)));
+
+        // A commit-phase sibling other than the committed one, in the opening and in the fold
+        // alike: the same.
+        let rounds = shape.fold.rounds().len();
+        let trace_commitments = shape.openings.len() - rounds;
+        let (q, r) = (5, 1);
+        let mut forged = w.clone();
+        let row = &mut forged.fold[q * rounds + r];
+        let j = usize::from(row.group_index == 0);
+        row.evals[j] += Challenge::ONE;
+        forged.openings[trace_commitments + r][q].rows[0][D * j] += F::ONE;
+        batch(&shape, &forged).caught(|f| f.contains(&Failed::Bus(COMMITMENT_ROOT_BUS)));
+
+        // A final polynomial other than the one the transcript observed.
+        let mut forged = w.clone();
+        forged.final_poly.0[2] += Challenge::ONE;
+        batch(&shape, &forged).caught(|f| f.contains(&Failed::Bus(TRANSCRIPT_OBSERVE_BUS)));
+
+        // A ladder schedule one column off for the first matrix: its claims are not the values
+        // the transcript observed there, and the check's claims go unsent.
+        let mut off = shape.clone();
+        off.claims[0].zeta += D;
+        let v: Vec<F> = child
+            .trace
+            .transcript()
+            .iter()
+            .map(|e| match *e {
+                TranscriptEvent::Observe(x) | TranscriptEvent::Sample(x) => x,
+            })
+            .collect();
+        let mut forged = w.clone();
+        let first = off.claims[0].zeta;
+        for (c, x) in forged.claims[0].at_zeta.iter_mut().enumerate() {
+            *x = ext::element(core::array::from_fn(|i| v[first + D * c + i]));
+        }
+        batch(&off, &forged).caught(|f| {
+            f.contains(&Failed::Bus(TRANSCRIPT_OBSERVE_BUS))
+                && f.contains(&Failed::Bus(OOD_INPUT_BUS))
+        });
+    }
+
+    /// A proof whose shape is not the schedule's is refused, not read past its end.
+    #[test]
+    fn a_proof_of_another_shape_is_refused() {
+        let (mut child, shape, _) = setup();
+        let transcript = child.trace.transcript().to_vec();
+        let fri = &mut child.proof.opening_proof;
+        let round = fri.commit_phase_openings.pop().expect("a round");
+        assert!(ChildWitness::new(&shape, &transcript, &child.proof).is_err());
+        let fri = &mut child.proof.opening_proof;
+        fri.commit_phase_openings.push(round);
+        let value = fri.input_openings[1].opened_values[0][0]
+            .pop()
+            .expect("a value");
+        assert!(ChildWitness::new(&shape, &transcript, &child.proof).is_err());
+        let fri = &mut child.proof.opening_proof;
+        fri.input_openings[1].opened_values[0][0].push(value);
+        let sibling = fri.commit_phase_openings[0].sibling_values[0]
+            .pop()
+            .expect("a sibling");
+        assert!(ChildWitness::new(&shape, &transcript, &child.proof).is_err());
+        let fri = &mut child.proof.opening_proof;
+        fri.commit_phase_openings[0].sibling_values[0].push(sibling);
+        let digest = fri.input_openings[0]
+            .opening_proof
+            .sibling_hashes
+            .pop()
+            .expect("a digest");
+        assert!(ChildWitness::new(&shape, &transcript, &child.proof).is_err());
+        let fri = &mut child.proof.opening_proof;
+        fri.input_openings[0]
+            .opening_proof
+            .sibling_hashes
+            .push(digest);
+        assert!(ChildWitness::new(&shape, &transcript, &child.proof).is_ok());
+        assert!(ChildWitness::new(&shape, &transcript[1..], &child.proof).is_err());
+    }
+}
