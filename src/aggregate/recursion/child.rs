@@ -46,6 +46,7 @@ use super::final_poly::FinalPolyShape;
 use super::fold::{FoldRound, FoldShape};
 use super::gather::Gathered;
 use super::merkle::{OpeningLink, OpeningShape};
+use super::observed::{Observed, ObservedElement};
 use super::ood::{Input, Program};
 use super::ood_air::OodLayout;
 use super::schedule::{Direction, Element, Root, Sampled, TranscriptSchedule};
@@ -100,6 +101,9 @@ pub struct ChildShape {
     pub gathered: Vec<Gathered>,
     /// [`super::ood_air::OodAir`]'s: the out-of-domain check laid out in rows.
     pub ood: OodLayout,
+    /// [`super::observed::ObservedAir`]'s: the observations no other AIR sends (constants,
+    /// grinding witnesses, public values), in transcript order.
+    pub observations: Vec<ObservedElement>,
 }
 
 /// A window's bits and point: `(lo, hi, point)`.
@@ -427,6 +431,50 @@ impl ChildShape {
             }
         }
 
+        // The observations the AIRs above do not send.
+        let gathered_observed: BTreeSet<usize> = gathered
+            .iter()
+            .filter(|g| !g.sampled)
+            .map(|g| g.position)
+            .collect();
+        let checked_public: BTreeSet<usize> = ood
+            .inputs
+            .iter()
+            .filter(|i| matches!(i, Input::Public { .. }))
+            .filter_map(|&i| schedule.input_position(i))
+            .collect();
+        let mut observations = Vec::new();
+        for (p, (d, e)) in schedule.elements.iter().enumerate() {
+            if *d != Direction::Observe {
+                continue;
+            }
+            let kind = match *e {
+                Element::Root { .. } | Element::Claim { .. } | Element::FinalPoly { .. } => {
+                    continue
+                }
+                Element::Terminal { coord, .. } if gathered_observed.contains(&(p - coord)) => {
+                    continue
+                }
+                Element::Domain(_) | Element::Seed { .. } => Observed::Constant(
+                    *schedule
+                        .constants
+                        .get(&p)
+                        .ok_or_else(|| format!("no value for the constant at {p}"))?,
+                ),
+                Element::DegreeBits { instance, coord } => Observed::Constant(if coord == 0 {
+                    F::from_usize(shapes[instance].log_height)
+                } else {
+                    F::ZERO
+                }),
+                Element::PowWitness(_) => Observed::Witness,
+                Element::Public { .. } => Observed::Public {
+                    checked: checked_public.contains(&p),
+                },
+                other => return Err(format!("{other:?} at {p}: an observation no AIR sends")),
+            };
+            observations.push(ObservedElement { position: p, kind });
+        }
+
         // The transcript: observations and samples in runs; each sample's receivers.
         let mut ops: Vec<Op> = Vec::new();
         for (d, _) in &schedule.elements {
@@ -497,6 +545,7 @@ impl ChildShape {
             final_poly,
             gathered,
             ood,
+            observations,
         })
     }
 }

@@ -24,6 +24,7 @@ use super::final_poly::FinalPolyAir;
 use super::fold::FriFoldAir;
 use super::gather::GatherAir;
 use super::merkle::MmcsOpeningAir;
+use super::observed::ObservedAir;
 use super::ood_air::OodAir;
 use super::terms::DeepTermsAir;
 use crate::aggregate::air::perm::Perm24TableAir;
@@ -130,6 +131,7 @@ pub enum TestAir {
     Fold(FriFoldAir),
     FinalPoly(FinalPolyAir),
     Gather(GatherAir),
+    Observed(ObservedAir),
     Ood(OodAir),
     Perm(Perm24TableAir),
     Known(KnownAir),
@@ -147,6 +149,7 @@ macro_rules! dispatch {
             TestAir::Fold($a) => $e,
             TestAir::FinalPoly($a) => $e,
             TestAir::Gather($a) => $e,
+            TestAir::Observed($a) => $e,
             TestAir::Ood($a) => $e,
             TestAir::Perm($a) => $e,
             TestAir::Known($a) => $e,

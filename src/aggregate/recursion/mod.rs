@@ -36,6 +36,8 @@
 //!   form of up to four operands and holds its outputs to zero;
 //! - [`gather::GatherAir`]: the check's challenges and LogUp terminals, gathered from the
 //!   child's transcript coordinate by coordinate and sent to the check whole;
+//! - [`observed::ObservedAir`]: the transcript's other observations: verifier constants held to
+//!   their values, grinding witnesses, and public values also sent to the check;
 //! - [`schedule::TranscriptSchedule`]: the child's transcript derived from its shape, element
 //!   by element: the positions every AIR keys its messages by;
 //! - [`child::ChildShape`]: every verifier AIR's schedule for one child shape, derived from the
@@ -100,6 +102,7 @@ pub mod gather;
 #[cfg(test)]
 mod harness;
 pub mod merkle;
+pub mod observed;
 pub mod ood;
 pub mod ood_air;
 pub mod schedule;

@@ -57,6 +57,8 @@ pub struct ChildWitness {
     pub gathered: Vec<Challenge>,
     /// [`super::ood_air::OodAir`]: the check's inputs, in its layout's order.
     pub ood: Vec<Challenge>,
+    /// [`super::observed::ObservedAir`]: each of the shape's `observations`.
+    pub observations: Vec<F>,
     /// One [`super::merkle::MmcsOpeningAir`] per commitment (the shape's `openings` order): each
     /// query's opening.
     pub openings: Vec<Vec<MerkleOpening>>,
@@ -130,6 +132,7 @@ impl ChildWitness {
             .ok_or("no zeta")?,
         );
         let gathered = shape.gathered.iter().map(|g| ext_at(g.position)).collect();
+        let observations = shape.observations.iter().map(|o| v[o.position]).collect();
         let ood = shape
             .ood
             .inputs
@@ -346,6 +349,7 @@ impl ChildWitness {
             claims,
             gathered,
             ood,
+            observations,
             openings,
             deep,
             fold,
@@ -373,11 +377,11 @@ mod tests {
     use crate::aggregate::recursion::final_poly::FinalPolyAir;
     use crate::aggregate::recursion::fold::{FriFoldAir, FRI_FOLD_BUS, FRI_ROLL_IN_BUS};
     use crate::aggregate::recursion::gather::GatherAir;
-    use crate::aggregate::recursion::harness::{Batch, Failed, KnownAir, TestAir, MIN_HEIGHT};
+    use crate::aggregate::recursion::harness::{Batch, Failed, TestAir, MIN_HEIGHT};
     use crate::aggregate::recursion::merkle::{MmcsOpeningAir, MERKLE_VALUES_BUS};
+    use crate::aggregate::recursion::observed::{Observed, ObservedAir};
     use crate::aggregate::recursion::ood::tests::{real_child_of, Child};
     use crate::aggregate::recursion::ood_air::{OodAir, OOD_INPUT_BUS, OOD_WIRE_BUS};
-    use crate::aggregate::recursion::schedule::Direction;
     use crate::aggregate::recursion::terms::DeepTermsAir;
 
     const BUSES: [&str; 12] = [
@@ -404,9 +408,8 @@ mod tests {
         (child, shape, witness)
     }
 
-    /// Every verifier AIR of `shape` on witness `w`, beside two verifier-known tables: the
-    /// transcript's constants, degree bits, grinding witnesses and public values, and the
-    /// public values sent to the check (the statement's, still to wire).
+    /// Every verifier AIR of `shape` on witness `w`: no verifier-known table stands in for any
+    /// of them.
     fn batch(shape: &ChildShape, w: &ChildWitness) -> Batch {
         let mut airs = Vec::new();
         let mut traces = Vec::new();
@@ -480,47 +483,10 @@ mod tests {
         );
         airs.push(TestAir::FinalPoly(final_poly));
 
-        // The verifier-known observations: what no AIR above sends.
-        let mut sent = BTreeSet::new();
-        for c in &shape.commitments {
-            sent.extend(c.position..c.position + POSEIDON1_DIGEST_ELEMS);
-        }
-        for g in shape.gathered.iter().filter(|g| !g.sampled) {
-            sent.extend(g.position..g.position + D);
-        }
-        sent.extend(shape.final_poly.positions.iter().copied());
-        let mut values = w.observed.iter();
-        let mut known = Vec::new();
-        for (p, (d, e)) in shape.schedule.elements.iter().enumerate() {
-            if *d == Direction::Observe {
-                let x = *values.next().expect("an observed value");
-                if !sent.contains(&p) && !matches!(e, Element::Claim { .. }) {
-                    known.push(vec![F::ZERO, F::from_usize(p), x]);
-                }
-            }
-        }
-        let public: Vec<Vec<F>> = shape
-            .ood
-            .inputs
-            .iter()
-            .zip(&w.ood)
-            .filter(|(i, _)| matches!(i, Input::Public { .. }))
-            .map(|(&i, &x)| {
-                let mut m = vec![
-                    F::ZERO,
-                    F::from_usize(shape.schedule.input_position(i).expect("positioned")),
-                ];
-                m.extend(ext::coords(x));
-                m
-            })
-            .collect();
-        for k in [
-            KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, true, &known),
-            KnownAir::new(OOD_INPUT_BUS, 2 + D, true, &public),
-        ] {
-            traces.push(k.trace());
-            airs.push(TestAir::Known(k));
-        }
+        let observed = ObservedAir::new(shape.observations.clone());
+        traces.push(observed.generate_trace(std::slice::from_ref(&w.observations), MIN_HEIGHT));
+        airs.push(TestAir::Observed(observed));
+
         Batch {
             airs,
             traces,
@@ -565,6 +531,57 @@ mod tests {
         forged.openings[trace_commitments + r][q].rows[0][D * j] += F::ONE;
         batch(&shape, &forged).caught(|f| f.contains(&Failed::Bus(COMMITMENT_ROOT_BUS)));
 
+        // The constants are the ones the child's transcript observed.
+        let v: Vec<F> = child
+            .trace
+            .transcript()
+            .iter()
+            .map(|e| match *e {
+                TranscriptEvent::Observe(x) | TranscriptEvent::Sample(x) => x,
+            })
+            .collect();
+        for o in &shape.observations {
+            if let Observed::Constant(c) = o.kind {
+                assert_eq!(v[o.position], c, "the constant at {}", o.position);
+            }
+        }
+        // An observation other than the transcript's: a constant fails its constraint and the
+        // observation bus; a grinding witness the bus; a public value the bus and the check's
+        // input bus.
+        let observed_air = b
+            .airs
+            .iter()
+            .position(|a| matches!(a, TestAir::Observed(_)))
+            .expect("the observations' AIR");
+        let kinds: [fn(&Observed) -> bool; 3] = [
+            |k| matches!(k, Observed::Constant(_)),
+            |k| matches!(k, Observed::Witness),
+            |k| matches!(k, Observed::Public { checked: true }),
+        ];
+        for (n, kind) in kinds.into_iter().enumerate() {
+            let Some(at) = shape.observations.iter().position(|o| kind(&o.kind)) else {
+                assert_eq!(n, 1, "constants and public values are always observed");
+                continue;
+            };
+            let mut forged = w.clone();
+            forged.observations[at] += F::ONE;
+            batch(&shape, &forged).caught(|f| match n {
+                0 => {
+                    f == &BTreeSet::from([
+                        Failed::Other(observed_air),
+                        Failed::Bus(TRANSCRIPT_OBSERVE_BUS),
+                    ])
+                }
+                1 => f == &BTreeSet::from([Failed::Bus(TRANSCRIPT_OBSERVE_BUS)]),
+                _ => {
+                    f == &BTreeSet::from([
+                        Failed::Bus(TRANSCRIPT_OBSERVE_BUS),
+                        Failed::Bus(OOD_INPUT_BUS),
+                    ])
+                }
+            });
+        }
+
         // A final polynomial other than the one the transcript observed.
         let mut forged = w.clone();
         forged.final_poly.0[2] += Challenge::ONE;
@@ -574,14 +591,6 @@ mod tests {
         // the transcript observed there, and the check's claims go unsent.
         let mut off = shape.clone();
         off.claims[0].zeta += D;
-        let v: Vec<F> = child
-            .trace
-            .transcript()
-            .iter()
-            .map(|e| match *e {
-                TranscriptEvent::Observe(x) | TranscriptEvent::Sample(x) => x,
-            })
-            .collect();
         let mut forged = w.clone();
         let first = off.claims[0].zeta;
         for (c, x) in forged.claims[0].at_zeta.iter_mut().enumerate() {

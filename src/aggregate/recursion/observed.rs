@@ -1,0 +1,209 @@
+//! `ObservedAir`: the observations of a child's transcript that no other verifier AIR holds.
+//!
+//! Besides roots, claims, LogUp terminals and the final polynomial (each sent by the AIR that
+//! uses it), Plonky3 0.8's verifier absorbs:
+//! - verifier constants: the challenger's domain separator, the three domain-separator seeds
+//!   ([`super::schedule::TranscriptSchedule::constants`]) and each AIR's log trace height
+//!   (`instance_bindings`: the height as an extension element, coordinate 0 then four zeros),
+//!   all fixed by the child's shape;
+//! - grinding witnesses, which the prover chooses (the grinding checks hold them to their
+//!   difficulty through the bit sample that follows, [`super::bits::SampledBitsAir`]);
+//! - the child's public values, which its out-of-domain check reads too.
+//!
+//! **One row per element**, one block per transcript, the elements fixed by the verifier's
+//! schedule ([`ObservedElement`], periodic columns of period [`ObservedAir::block_len`]). Every
+//! row sends `(transcript, position, value)` on `"transcript-observe"`; a constant's row holds
+//! its value to the periodic constant; the row of a public value the out-of-domain check reads
+//! also sends `(transcript, position, value, 0, 0, 0, 0)` on `"ood-input"`, the check's key for
+//! it. Only
+//! active blocks send; `transcript` and `active` are constant down a block.
+//!
+//! Still to do: a public value is free here. The parent binds it to its own statement (the
+//! child's `N`, message, epoch and key-set digest) with the statement binding.
+
+use std::borrow::{Borrow, BorrowMut};
+
+use p3_air::{Air, AirBuilder, WindowAccess};
+use p3_field::PrimeCharacteristicRing;
+use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
+use p3_matrix::dense::RowMajorMatrix;
+
+use super::duplex::TRANSCRIPT_OBSERVE_BUS;
+use super::ext::D;
+use super::ood_air::OOD_INPUT_BUS;
+use crate::xmss::F;
+
+/// What an observed element is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Observed {
+    /// A verifier constant with this value.
+    Constant(F),
+    /// A grinding witness: the prover's.
+    Witness,
+    /// A public value of the child: the prover's here, the statement's once bound; `checked`
+    /// if the out-of-domain check reads it (sent to the check then).
+    Public { checked: bool },
+}
+
+/// One element: its transcript position and what it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObservedElement {
+    pub position: usize,
+    pub kind: Observed,
+}
+
+/// The periodic columns.
+#[repr(C)]
+pub struct ObservedPeriodic<T> {
+    pub in_block: T,
+    /// 1 on an element's row, 0 on the block's padding rows.
+    pub present: T,
+    /// 1 on a constant's row.
+    pub constant: T,
+    /// The constant (0 elsewhere).
+    pub value: T,
+    /// 1 on the row of a public value the check reads.
+    pub public: T,
+    pub position: T,
+}
+
+/// The columns of one row.
+#[repr(C)]
+pub struct ObservedCols<T> {
+    pub transcript: T,
+    pub active: T,
+    /// Mirrors of the periodic columns (bus messages and counts read no periodic column).
+    pub present: T,
+    pub public: T,
+    pub position: T,
+    /// The element.
+    pub value: T,
+}
+
+crate::aggregate::air::row_view!(ObservedCols);
+crate::aggregate::air::row_view!(ObservedPeriodic);
+
+/// Width of [`ObservedAir`].
+pub const WIDTH: usize = core::mem::size_of::<ObservedCols<u8>>();
+const NUM_PERIODIC: usize = core::mem::size_of::<ObservedPeriodic<u8>>();
+
+/// The AIR sending one schedule's remaining observations per transcript.
+#[derive(Clone, Debug)]
+pub struct ObservedAir {
+    elements: Vec<ObservedElement>,
+    period: usize,
+    periodic: std::sync::Arc<Vec<Vec<F>>>,
+}
+
+impl ObservedAir {
+    /// The AIR sending `elements` (in this order) for each transcript.
+    pub fn new(elements: Vec<ObservedElement>) -> Self {
+        let period = elements.len().max(2).next_power_of_two();
+        let mut rows = vec![F::ZERO; period * NUM_PERIODIC];
+        for r in 0..period {
+            let p: &mut ObservedPeriodic<F> =
+                rows[r * NUM_PERIODIC..(r + 1) * NUM_PERIODIC].borrow_mut();
+            p.in_block = F::from_bool(r + 1 < period);
+            if let Some(e) = elements.get(r) {
+                p.present = F::ONE;
+                p.position = F::from_usize(e.position);
+                match e.kind {
+                    Observed::Constant(v) => {
+                        p.constant = F::ONE;
+                        p.value = v;
+                    }
+                    Observed::Public { checked } => p.public = F::from_bool(checked),
+                    Observed::Witness => {}
+                }
+            }
+        }
+        Self {
+            elements,
+            period,
+            periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
+        }
+    }
+
+    /// Rows of one transcript's block.
+    pub fn block_len(&self) -> usize {
+        self.period
+    }
+
+    /// The elements, in row order.
+    pub fn elements(&self) -> &[ObservedElement] {
+        &self.elements
+    }
+
+    /// The trace of transcripts whose elements' values (in [`ObservedAir::elements`] order) are
+    /// `values`, one block each, then padding blocks up to a power of two and at least
+    /// `min_height` rows. A padding block holds the constants, so that its constraints hold.
+    ///
+    /// # Panics
+    /// If a transcript's values are not one per element.
+    pub fn generate_trace(&self, values: &[Vec<F>], min_height: usize) -> RowMajorMatrix<F> {
+        let height = (values.len() * self.period)
+            .max(min_height)
+            .max(self.period)
+            .next_power_of_two();
+        let mut trace = F::zero_vec(height * WIDTH);
+        for (b, block) in trace.chunks_exact_mut(self.period * WIDTH).enumerate() {
+            let vs = values.get(b);
+            if let Some(vs) = vs {
+                assert_eq!(vs.len(), self.elements.len(), "a value per element");
+            }
+            for (r, row) in block.chunks_exact_mut(WIDTH).enumerate() {
+                let periodic: Vec<F> = self.periodic.iter().map(|c| c[r]).collect();
+                let p: &ObservedPeriodic<F> = periodic.as_slice().borrow();
+                let row: &mut ObservedCols<F> = row.borrow_mut();
+                row.transcript = F::from_usize(b);
+                row.active = F::from_bool(vs.is_some());
+                row.present = p.present;
+                row.public = p.public;
+                row.position = p.position;
+                row.value = match vs.and_then(|vs| vs.get(r)) {
+                    Some(&v) => v,
+                    None => p.value,
+                };
+            }
+        }
+        RowMajorMatrix::new(trace, WIDTH)
+    }
+}
+
+verifier_base_air!(ObservedAir, |_: &ObservedAir| WIDTH);
+
+impl<AB> Air<AB> for ObservedAir
+where
+    AB: AirBuilder<F = F> + InteractionBuilder,
+{
+    fn eval(&self, builder: &mut AB) {
+        let main = builder.main();
+        let row: &ObservedCols<AB::Var> = main.current_slice().borrow();
+        let next: &ObservedCols<AB::Var> = main.next_slice().borrow();
+        let periodic = crate::aggregate::air::periodic_exprs(builder);
+        let p: &ObservedPeriodic<AB::Expr> = periodic.as_slice().borrow();
+
+        builder.assert_bool(row.active);
+        builder.assert_eq(row.present, p.present.clone());
+        builder.assert_eq(row.public, p.public.clone());
+        builder.assert_eq(row.position, p.position.clone());
+        builder.assert_zero(p.constant.clone() * (row.value - p.value.clone()));
+        let mut t = builder.when_transition();
+        t.assert_zero(p.in_block.clone() * (next.transcript - row.transcript));
+        t.assert_zero(p.in_block.clone() * (next.active - row.active));
+
+        PermutationCheckBus::new(TRANSCRIPT_OBSERVE_BUS).send(
+            builder,
+            [row.transcript, row.position, row.value],
+            Count::bounded(row.active * row.present, 1),
+        );
+        let mut input: Vec<AB::Expr> =
+            vec![row.transcript.into(), row.position.into(), row.value.into()];
+        input.extend((1..D).map(|_| AB::Expr::ZERO));
+        PermutationCheckBus::new(OOD_INPUT_BUS).send(
+            builder,
+            input,
+            Count::bounded(row.active * row.public, 1),
+        );
+    }
+}
