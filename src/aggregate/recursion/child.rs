@@ -560,7 +560,6 @@ mod tests {
     use super::*;
     use crate::aggregate::recursion::ext;
     use crate::aggregate::recursion::ood::tests::{real_child_of, Child};
-    use crate::aggregate::recursion::TranscriptEvent;
 
     fn shape_of(child: &Child) -> ChildShape {
         ChildShape::new(&child.preset, &child.airs, &child.lookups, &child.shapes)
@@ -569,14 +568,7 @@ mod tests {
 
     /// The recorded transcript's element at each position.
     fn values(child: &Child) -> Vec<F> {
-        child
-            .trace
-            .transcript()
-            .iter()
-            .map(|e| match *e {
-                TranscriptEvent::Observe(v) | TranscriptEvent::Sample(v) => v,
-            })
-            .collect()
+        child.trace.transcript().iter().map(|e| e.value()).collect()
     }
 
     fn ext_at(v: &[F], p: usize) -> Challenge {

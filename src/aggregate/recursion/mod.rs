@@ -174,6 +174,15 @@ pub enum TranscriptEvent {
     Sample(Val),
 }
 
+impl TranscriptEvent {
+    /// The element, observed or sampled.
+    pub fn value(self) -> Val {
+        match self {
+            TranscriptEvent::Observe(v) | TranscriptEvent::Sample(v) => v,
+        }
+    }
+}
+
 thread_local! {
     /// The permutations recorded on this thread while [`child_verification_trace`] runs (the
     /// verifier is sequential: Plonky3 0.8's batch-STARK, FRI and Merkle verifiers spawn no

@@ -471,9 +471,7 @@ mod tests {
         assert_eq!(schedule.bits, draws);
         // Every input of the out-of-domain check sits where the schedule says.
         let program = Program::ood_check(&child.airs, &child.lookups, &child.shapes);
-        let value = |at: usize| match recorded[at] {
-            TranscriptEvent::Observe(v) | TranscriptEvent::Sample(v) => v,
-        };
+        let value = |at: usize| recorded[at].value();
         let mut inputs = 0;
         for node in &program.nodes {
             let super::super::ood::Node::Input(input) = *node else {

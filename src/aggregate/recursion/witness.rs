@@ -91,12 +91,7 @@ impl ChildWitness {
                 s.elements.len()
             ));
         }
-        let v: Vec<F> = transcript
-            .iter()
-            .map(|e| match *e {
-                TranscriptEvent::Observe(x) | TranscriptEvent::Sample(x) => x,
-            })
-            .collect();
+        let v: Vec<F> = transcript.iter().map(|e| e.value()).collect();
         let ext_at = |p: usize| ext::element(core::array::from_fn(|i| v[p + i]));
         let observed = transcript
             .iter()
@@ -532,14 +527,7 @@ mod tests {
         batch(&shape, &forged).caught(|f| f.contains(&Failed::Bus(COMMITMENT_ROOT_BUS)));
 
         // The constants are the ones the child's transcript observed.
-        let v: Vec<F> = child
-            .trace
-            .transcript()
-            .iter()
-            .map(|e| match *e {
-                TranscriptEvent::Observe(x) | TranscriptEvent::Sample(x) => x,
-            })
-            .collect();
+        let v: Vec<F> = child.trace.transcript().iter().map(|e| e.value()).collect();
         for o in &shape.observations {
             if let Observed::Constant(c) = o.kind {
                 assert_eq!(v[o.position], c, "the constant at {}", o.position);
