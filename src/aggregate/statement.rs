@@ -29,6 +29,10 @@ pub const KEY_DIGEST_LEN: usize = 9;
 pub const NUM_STATEMENT_VALUES: usize = 3 + 9 + KEY_DIGEST_LEN;
 /// Index of `N` among the public values.
 pub const PV_NUM_KEYS: usize = 0;
+/// Index of the epoch's low 16-bit limb among the public values (the high limb follows).
+pub const PV_EPOCH: usize = 1;
+/// Index of the message's first field element among the public values.
+pub const PV_MESSAGE: usize = 3;
 /// Index of the key-set digest's first element among the public values.
 pub const PV_KEY_DIGEST: usize = 12;
 
@@ -91,6 +95,28 @@ pub fn key_set_digest_ordered(keys: &[PublicKey]) -> [F; KEY_DIGEST_LEN] {
     })
 }
 
+/// A statement's [`NUM_STATEMENT_VALUES`] public values: `N` ([`PV_NUM_KEYS`]), the epoch as
+/// two 16-bit limbs (low first, [`PV_EPOCH`]), the message's 9 field elements
+/// ([`PV_MESSAGE`], leanSig's message encoding) and the key-set digest ([`PV_KEY_DIGEST`]). The
+/// signature AIR and a parent's key-set AIR read `N` and the digest; every proof's transcript
+/// observes all of them before its first challenge.
+pub fn statement_values(
+    num_keys: usize,
+    epoch: u32,
+    message: &[u8; 32],
+    digest: &[F; KEY_DIGEST_LEN],
+) -> Vec<F> {
+    let mut v = vec![
+        F::from_usize(num_keys),
+        F::from_u32(epoch & 0xffff),
+        F::from_u32(epoch >> 16),
+    ];
+    v.extend(encode_message(message));
+    v.extend_from_slice(digest);
+    debug_assert_eq!(v.len(), NUM_STATEMENT_VALUES);
+    v
+}
+
 /// Chain steps per valid signature: 46 * 7 - 200.
 pub const STEPS_PER_SIGNATURE: usize = 122;
 
@@ -136,14 +162,12 @@ impl Statement<'_> {
     /// transcript is bound to it before any challenge; its AIR reads `N` and the digest. Costs
     /// one width-24 permutation per key.
     pub fn public_values(&self) -> Vec<Vec<F>> {
-        let mut sig = vec![
-            F::from_usize(self.keys.len()),
-            F::from_u32(self.epoch & 0xffff),
-            F::from_u32(self.epoch >> 16),
-        ];
-        sig.extend(encode_message(self.message));
-        sig.extend(key_set_digest_ordered(self.keys));
-        debug_assert_eq!(sig.len(), NUM_STATEMENT_VALUES);
+        let sig = statement_values(
+            self.keys.len(),
+            self.epoch,
+            self.message,
+            &key_set_digest_ordered(self.keys),
+        );
         vec![sig, Vec::new(), Vec::new(), Vec::new()]
     }
 }

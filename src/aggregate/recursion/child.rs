@@ -71,6 +71,44 @@ pub struct CommitmentOpenings {
     pub readers: Vec<u32>,
 }
 
+/// What a parent's verifier knows of a child's statement
+/// ([`crate::aggregate::statement::statement_values`]): the instance whose public values hold
+/// it, the child's number of keys (carried by the parent), and the epoch and message (the
+/// parent's own). The child's key-set digest is not known to it: the key-set AIR recomputes it
+/// from the child's keys ([`super::keyset`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChildStatement {
+    pub instance: usize,
+    pub num_keys: usize,
+    pub epoch: u32,
+    pub message: [u8; 32],
+}
+
+impl ChildStatement {
+    /// How [`super::observed::ObservedAir`] holds public value `index` of `instance`: a
+    /// constant the verifier knows (`N`, epoch, message), or a slot sent to the key-set AIR
+    /// (`N` again, as the list's count, and the digest).
+    ///
+    /// # Errors
+    /// A public value of another instance, or past the statement's.
+    fn binding(&self, instance: usize, index: usize) -> Result<(Option<F>, Option<usize>), String> {
+        use crate::aggregate::statement::{statement_values, PV_KEY_DIGEST, PV_NUM_KEYS};
+        if instance != self.instance {
+            return Err(format!(
+                "public value {index} of instance {instance}: only instance {} holds a statement",
+                self.instance
+            ));
+        }
+        let known = statement_values(self.num_keys, self.epoch, &self.message, &[F::ZERO; 9]);
+        Ok(match index {
+            PV_NUM_KEYS => (Some(known[index]), Some(super::keyset::COUNT_SLOT)),
+            i if i < PV_KEY_DIGEST => (Some(known[i]), None),
+            i if i < known.len() => (None, Some(i - PV_KEY_DIGEST)),
+            _ => return Err(format!("public value {index} is past the statement's")),
+        })
+    }
+}
+
 /// The schedules of every verifier AIR for children of one shape.
 #[derive(Clone, Debug)]
 pub struct ChildShape {
@@ -159,18 +197,19 @@ fn canonical(x: F) -> u32 {
 impl ChildShape {
     /// The schedules for children proved under `preset` with AIRs `airs`, their `lookups`
     /// (`CommonData::lookups`) and `shapes` (`ProofShape::instances`), all fixed by the child's
-    /// statement's `N`.
+    /// statement's `N`; its public values bound as `statement` says.
     ///
     /// # Errors
     /// A message if the shape is one the verifier AIRs do not cover: an input of the
     /// out-of-domain check off the transcript, a height the folding never reaches, a window
     /// read more than [`MAX_USES`] times by one reader, more queries than a root's openings
-    /// allow.
+    /// allow, public values other than one statement's.
     pub fn new<A>(
         preset: &FriPreset,
         airs: &[A],
         lookups: &[Lookups<F>],
         shapes: &[AirShape],
+        statement: &ChildStatement,
     ) -> Result<Self, String>
     where
         A: BaseAir<F> + Air<InteractionSymbolicBuilder<F, Challenge>>,
@@ -467,12 +506,27 @@ impl ChildShape {
                     F::ZERO
                 }),
                 Element::PowWitness(_) => Observed::Witness,
-                Element::Public { .. } => Observed::Public {
-                    checked: checked_public.contains(&p),
-                },
+                Element::Public { instance, index } => {
+                    let (constant, slot) = statement.binding(instance, index)?;
+                    Observed::Public {
+                        checked: checked_public.contains(&p),
+                        constant,
+                        slot,
+                    }
+                }
                 other => return Err(format!("{other:?} at {p}: an observation no AIR sends")),
             };
             observations.push(ObservedElement { position: p, kind });
+        }
+        let publics = observations
+            .iter()
+            .filter(|o| matches!(o.kind, Observed::Public { .. }))
+            .count();
+        if publics != crate::aggregate::statement::NUM_STATEMENT_VALUES {
+            return Err(format!(
+                "{publics} public values observed: a statement has {}",
+                crate::aggregate::statement::NUM_STATEMENT_VALUES
+            ));
         }
 
         // The transcript: observations and samples in runs; each sample's receivers.
@@ -562,8 +616,14 @@ mod tests {
     use crate::aggregate::recursion::ood::tests::{real_child_of, Child};
 
     fn shape_of(child: &Child) -> ChildShape {
-        ChildShape::new(&child.preset, &child.airs, &child.lookups, &child.shapes)
-            .expect("a shape the verifier AIRs cover")
+        ChildShape::new(
+            &child.preset,
+            &child.airs,
+            &child.lookups,
+            &child.shapes,
+            &child.statement(),
+        )
+        .expect("a shape the verifier AIRs cover")
     }
 
     /// The recorded transcript's element at each position.

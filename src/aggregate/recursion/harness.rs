@@ -23,6 +23,7 @@ use super::duplex::DuplexAir;
 use super::final_poly::FinalPolyAir;
 use super::fold::FriFoldAir;
 use super::gather::GatherAir;
+use super::keyset::KeySetAir;
 use super::merkle::MmcsOpeningAir;
 use super::observed::ObservedAir;
 use super::ood_air::OodAir;
@@ -131,6 +132,8 @@ pub enum TestAir {
     Fold(FriFoldAir),
     FinalPoly(FinalPolyAir),
     Gather(GatherAir),
+    /// The key-set AIR with the parent's statement as its public values.
+    KeySet(KeySetAir, Vec<F>),
     Observed(ObservedAir),
     Ood(OodAir),
     Perm(Perm24TableAir),
@@ -149,6 +152,7 @@ macro_rules! dispatch {
             TestAir::Fold($a) => $e,
             TestAir::FinalPoly($a) => $e,
             TestAir::Gather($a) => $e,
+            TestAir::KeySet($a, _) => $e,
             TestAir::Observed($a) => $e,
             TestAir::Ood($a) => $e,
             TestAir::Perm($a) => $e,
@@ -172,6 +176,19 @@ impl BaseAir<F> for TestAir {
     }
     fn max_constraint_degree(&self) -> Option<usize> {
         dispatch!(self, a => BaseAir::<F>::max_constraint_degree(a))
+    }
+    fn num_public_values(&self) -> usize {
+        dispatch!(self, a => BaseAir::<F>::num_public_values(a))
+    }
+}
+
+impl TestAir {
+    /// The instance's public values (the key-set AIR's statement; none for the others).
+    pub fn public_values(&self) -> Vec<F> {
+        match self {
+            TestAir::KeySet(_, pv) => pv.clone(),
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -214,7 +231,7 @@ impl Batch {
     pub fn failed(&self) -> BTreeSet<Failed> {
         let mut failed = BTreeSet::new();
         for (i, (air, trace)) in self.airs.iter().zip(&self.traces).enumerate() {
-            let report = p3_air::check_all_constraints(air, trace, &[], None);
+            let report = p3_air::check_all_constraints(air, trace, &air.public_values(), None);
             for f in report.failures {
                 failed.insert(if i == 0 {
                     Failed::Constraint(f.constraint)
@@ -228,6 +245,7 @@ impl Batch {
             .iter()
             .map(Lookups::<F>::from_air::<Challenge, _>)
             .collect();
+        let public: Vec<Vec<F>> = self.airs.iter().map(TestAir::public_values).collect();
         for &bus in &self.buses {
             let on_bus: Vec<Vec<_>> = lookups
                 .iter()
@@ -243,10 +261,11 @@ impl Batch {
                 .traces
                 .iter()
                 .zip(&on_bus)
-                .map(|(trace, lookups)| LookupDebugInstance {
+                .zip(&public)
+                .map(|((trace, lookups), public)| LookupDebugInstance {
                     main_trace: trace,
                     preprocessed_trace: &none,
-                    public_values: &[],
+                    public_values: public,
                     lookups,
                     permutation_challenges: &[],
                 })
@@ -298,7 +317,7 @@ impl Batch {
             })
             .collect();
         let refs: Vec<&RowMajorMatrix<F>> = self.traces.iter().collect();
-        let pvs = vec![Vec::new(); self.airs.len()];
+        let pvs: Vec<Vec<F>> = self.airs.iter().map(TestAir::public_values).collect();
         let instances = StarkInstance::new_multiple(&self.airs, &refs, &pvs);
         let data = ProverData {
             common: CommonData::new(None, lookups),

@@ -37,7 +37,11 @@
 //! - [`gather::GatherAir`]: the check's challenges and LogUp terminals, gathered from the
 //!   child's transcript coordinate by coordinate and sent to the check whole;
 //! - [`observed::ObservedAir`]: the transcript's other observations: verifier constants held to
-//!   their values, grinding witnesses, and public values also sent to the check;
+//!   their values, grinding witnesses, and the child's statement (public values held to what
+//!   the parent's verifier knows, the key-set digest sent to the key-set AIR, those the check
+//!   reads sent to it too);
+//! - [`keyset::KeySetAir`]: the parent's key set as the union of its children's, each child's
+//!   key-set digest and count recomputed from its keys and the parent's held to its statement;
 //! - [`schedule::TranscriptSchedule`]: the child's transcript derived from its shape, element
 //!   by element: the positions every AIR keys its messages by;
 //! - [`child::ChildShape`]: every verifier AIR's schedule for one child shape, derived from the
@@ -101,6 +105,7 @@ pub mod fold;
 pub mod gather;
 #[cfg(test)]
 mod harness;
+pub mod keyset;
 pub mod merkle;
 pub mod observed;
 pub mod ood;

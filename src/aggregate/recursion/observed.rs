@@ -8,18 +8,22 @@
 //!   all fixed by the child's shape;
 //! - grinding witnesses, which the prover chooses (the grinding checks hold them to their
 //!   difficulty through the bit sample that follows, [`super::bits::SampledBitsAir`]);
-//! - the child's public values, which its out-of-domain check reads too.
+//! - the child's public values (its statement, [`crate::aggregate::statement::statement_values`]),
+//!   which its out-of-domain check reads too.
 //!
 //! **One row per element**, one block per transcript, the elements fixed by the verifier's
 //! schedule ([`ObservedElement`], periodic columns of period [`ObservedAir::block_len`]). Every
 //! row sends `(transcript, position, value)` on `"transcript-observe"`; a constant's row holds
 //! its value to the periodic constant; the row of a public value the out-of-domain check reads
 //! also sends `(transcript, position, value, 0, 0, 0, 0)` on `"ood-input"`, the check's key for
-//! it. Only
-//! active blocks send; `transcript` and `active` are constant down a block.
+//! it. Only active blocks send; `transcript` and `active` are constant down a block.
 //!
-//! Still to do: a public value is free here. The parent binds it to its own statement (the
-//! child's `N`, message, epoch and key-set digest) with the statement binding.
+//! **The child's statement.** No public value is free: the ones the parent's verifier knows
+//! (the child's `N`, its epoch and message, which are the parent's) are constants; the key-set
+//! digest, which the parent's verifier does not know, is sent with its slot as
+//! `(transcript, slot, value)` on `"child-statement"`
+//! ([`super::keyset::CHILD_STATEMENT_BUS`]) to [`super::keyset::KeySetAir`], which recomputes it
+//! from the child's keys; `N` is sent there too, as the count of the child's list.
 
 use std::borrow::{Borrow, BorrowMut};
 
@@ -30,6 +34,7 @@ use p3_matrix::dense::RowMajorMatrix;
 
 use super::duplex::TRANSCRIPT_OBSERVE_BUS;
 use super::ext::D;
+use super::keyset::CHILD_STATEMENT_BUS;
 use super::ood_air::OOD_INPUT_BUS;
 use crate::xmss::F;
 
@@ -40,9 +45,14 @@ pub enum Observed {
     Constant(F),
     /// A grinding witness: the prover's.
     Witness,
-    /// A public value of the child: the prover's here, the statement's once bound; `checked`
-    /// if the out-of-domain check reads it (sent to the check then).
-    Public { checked: bool },
+    /// A public value of the child: `checked` if the out-of-domain check reads it (sent to the
+    /// check then); held to `constant` if the parent's verifier knows it; sent to the key-set
+    /// AIR in `slot` if it is part of what that AIR recomputes. At least one of the two.
+    Public {
+        checked: bool,
+        constant: Option<F>,
+        slot: Option<usize>,
+    },
 }
 
 /// One element: its transcript position and what it is.
@@ -65,6 +75,10 @@ pub struct ObservedPeriodic<T> {
     /// 1 on the row of a public value the check reads.
     pub public: T,
     pub position: T,
+    /// 1 on the row of a statement value sent to the key-set AIR.
+    pub statement: T,
+    /// Its slot.
+    pub slot: T,
 }
 
 /// The columns of one row.
@@ -76,6 +90,8 @@ pub struct ObservedCols<T> {
     pub present: T,
     pub public: T,
     pub position: T,
+    pub statement: T,
+    pub slot: T,
     /// The element.
     pub value: T,
 }
@@ -112,7 +128,21 @@ impl ObservedAir {
                         p.constant = F::ONE;
                         p.value = v;
                     }
-                    Observed::Public { checked } => p.public = F::from_bool(checked),
+                    Observed::Public {
+                        checked,
+                        constant,
+                        slot,
+                    } => {
+                        p.public = F::from_bool(checked);
+                        if let Some(v) = constant {
+                            p.constant = F::ONE;
+                            p.value = v;
+                        }
+                        if let Some(s) = slot {
+                            p.statement = F::ONE;
+                            p.slot = F::from_usize(s);
+                        }
+                    }
                     Observed::Witness => {}
                 }
             }
@@ -160,6 +190,8 @@ impl ObservedAir {
                 row.present = p.present;
                 row.public = p.public;
                 row.position = p.position;
+                row.statement = p.statement;
+                row.slot = p.slot;
                 row.value = match vs.and_then(|vs| vs.get(r)) {
                     Some(&v) => v,
                     None => p.value,
@@ -187,6 +219,8 @@ where
         builder.assert_eq(row.present, p.present.clone());
         builder.assert_eq(row.public, p.public.clone());
         builder.assert_eq(row.position, p.position.clone());
+        builder.assert_eq(row.statement, p.statement.clone());
+        builder.assert_eq(row.slot, p.slot.clone());
         builder.assert_zero(p.constant.clone() * (row.value - p.value.clone()));
         let mut t = builder.when_transition();
         t.assert_zero(p.in_block.clone() * (next.transcript - row.transcript));
@@ -204,6 +238,11 @@ where
             builder,
             input,
             Count::bounded(row.active * row.public, 1),
+        );
+        PermutationCheckBus::new(CHILD_STATEMENT_BUS).send(
+            builder,
+            [row.transcript, row.slot, row.value],
+            Count::bounded(row.active * row.statement, 1),
         );
     }
 }

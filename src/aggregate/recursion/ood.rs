@@ -937,6 +937,10 @@ pub(crate) mod tests {
         /// The child's preset and its recorded native verification.
         pub(crate) preset: crate::aggregate::preset::FriPreset,
         pub(crate) trace: crate::aggregate::recursion::ChildVerificationTrace,
+        /// Its keys, in its statement's order, its message and epoch.
+        pub(crate) keys: Vec<crate::xmss::PublicKey>,
+        pub(crate) message: [u8; 32],
+        pub(crate) epoch: u32,
     }
 
     pub(crate) fn real_child() -> Child {
@@ -983,10 +987,23 @@ pub(crate) mod tests {
             proof: decoded.proof,
             challenges,
             trace,
+            keys,
+            message,
+            epoch,
         }
     }
 
     impl Child {
+        /// Its statement as a parent's verifier knows it.
+        pub(crate) fn statement(&self) -> crate::aggregate::recursion::child::ChildStatement {
+            crate::aggregate::recursion::child::ChildStatement {
+                instance: 0,
+                num_keys: self.keys.len(),
+                epoch: self.epoch,
+                message: self.message,
+            }
+        }
+
         /// The value of input `i` in this child's proof.
         pub(crate) fn input(&self, i: Input) -> Challenge {
             let opened = |instance: usize| &self.proof.opened_values.instances[instance];

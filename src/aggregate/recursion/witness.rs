@@ -373,13 +373,18 @@ mod tests {
     use crate::aggregate::recursion::fold::{FriFoldAir, FRI_FOLD_BUS, FRI_ROLL_IN_BUS};
     use crate::aggregate::recursion::gather::GatherAir;
     use crate::aggregate::recursion::harness::{Batch, Failed, TestAir, MIN_HEIGHT};
+    use crate::aggregate::recursion::keyset::{
+        ChildKeys, KeySetAir, CHILD_STATEMENT_BUS, COUNT_SLOT, KEY_SET_BUS,
+    };
     use crate::aggregate::recursion::merkle::{MmcsOpeningAir, MERKLE_VALUES_BUS};
     use crate::aggregate::recursion::observed::{Observed, ObservedAir};
     use crate::aggregate::recursion::ood::tests::{real_child_of, Child};
     use crate::aggregate::recursion::ood_air::{OodAir, OOD_INPUT_BUS, OOD_WIRE_BUS};
     use crate::aggregate::recursion::terms::DeepTermsAir;
+    use crate::aggregate::statement::{key_set_digest_ordered, statement_values, KEY_DIGEST_LEN};
+    use crate::xmss::message::encode_message;
 
-    const BUSES: [&str; 12] = [
+    const BUSES: [&str; 14] = [
         PERM24_FULL_BUS,
         TRANSCRIPT_OBSERVE_BUS,
         TRANSCRIPT_SAMPLE_BUS,
@@ -391,21 +396,29 @@ mod tests {
         FRI_ROLL_IN_BUS,
         OOD_INPUT_BUS,
         OOD_WIRE_BUS,
+        KEY_SET_BUS,
+        CHILD_STATEMENT_BUS,
         "unused",
     ];
 
     fn setup() -> (Child, ChildShape, ChildWitness) {
         let child = real_child_of(2);
-        let shape = ChildShape::new(&child.preset, &child.airs, &child.lookups, &child.shapes)
-            .expect("a shape the verifier AIRs cover");
+        let shape = ChildShape::new(
+            &child.preset,
+            &child.airs,
+            &child.lookups,
+            &child.shapes,
+            &child.statement(),
+        )
+        .expect("a shape the verifier AIRs cover");
         let witness = ChildWitness::new(&shape, child.trace.transcript(), &child.proof)
             .expect("the child's witness");
         (child, shape, witness)
     }
 
-    /// Every verifier AIR of `shape` on witness `w`: no verifier-known table stands in for any
-    /// of them.
-    fn batch(shape: &ChildShape, w: &ChildWitness) -> Batch {
+    /// Every verifier AIR of `shape` on witness `w`, and the key-set AIR of a parent over
+    /// `child` alone: no verifier-known table stands in for any of them.
+    fn batch(child: &Child, shape: &ChildShape, w: &ChildWitness) -> Batch {
         let mut airs = Vec::new();
         let mut traces = Vec::new();
         let duplex = DuplexAir::new(shape.transcript.clone());
@@ -482,6 +495,27 @@ mod tests {
         traces.push(observed.generate_trace(std::slice::from_ref(&w.observations), MIN_HEIGHT));
         airs.push(TestAir::Observed(observed));
 
+        // A parent whose key set is the child's.
+        let parent = statement_values(
+            child.keys.len(),
+            child.epoch,
+            &child.message,
+            &key_set_digest_ordered(&child.keys),
+        );
+        let (t, perm) = KeySetAir.generate_trace(
+            &child.keys,
+            &[ChildKeys {
+                transcript: 0,
+                keys: child.keys.clone(),
+            }],
+            MIN_HEIGHT,
+        );
+        airs.extend([
+            TestAir::KeySet(KeySetAir, parent),
+            TestAir::Perm(Perm24TableAir::full_output()),
+        ]);
+        traces.extend([t, perm]);
+
         Batch {
             airs,
             traces,
@@ -496,7 +530,7 @@ mod tests {
         for (&i, &x) in shape.ood.inputs.iter().zip(&w.ood) {
             assert_eq!(x, child.input(i), "{i:?}");
         }
-        let b = batch(&shape, &w);
+        let b = batch(&child, &shape, &w);
         assert_eq!(b.failed(), BTreeSet::<Failed>::new());
         b.prove_and_verify().unwrap();
 
@@ -512,7 +546,7 @@ mod tests {
         let mut forged = w.clone();
         forged.openings[0][q].rows[m][0] += F::ONE;
         forged.deep.rows[q][deep_m][0] += F::ONE;
-        batch(&shape, &forged).caught(|f| f.contains(&Failed::Bus(COMMITMENT_ROOT_BUS)));
+        batch(&child, &shape, &forged).caught(|f| f.contains(&Failed::Bus(COMMITMENT_ROOT_BUS)));
 
         // A commit-phase sibling other than the committed one, in the opening and in the fold
         // alike: the same.
@@ -524,7 +558,7 @@ mod tests {
         let j = usize::from(row.group_index == 0);
         row.evals[j] += Challenge::ONE;
         forged.openings[trace_commitments + r][q].rows[0][D * j] += F::ONE;
-        batch(&shape, &forged).caught(|f| f.contains(&Failed::Bus(COMMITMENT_ROOT_BUS)));
+        batch(&child, &shape, &forged).caught(|f| f.contains(&Failed::Bus(COMMITMENT_ROOT_BUS)));
 
         // The constants are the ones the child's transcript observed.
         let v: Vec<F> = child.trace.transcript().iter().map(|e| e.value()).collect();
@@ -533,47 +567,103 @@ mod tests {
                 assert_eq!(v[o.position], c, "the constant at {}", o.position);
             }
         }
-        // An observation other than the transcript's: a constant fails its constraint and the
-        // observation bus; a grinding witness the bus; a public value the bus and the check's
-        // input bus.
+        // An observation other than the transcript's: a constant (the verifier's, or a public
+        // value the verifier knows: the message) fails its constraint and the observation bus;
+        // a grinding witness the bus; the key-set digest the bus, the check's input bus and the
+        // key-set AIR's statement bus; `N` all of these.
         let observed_air = b
             .airs
             .iter()
             .position(|a| matches!(a, TestAir::Observed(_)))
             .expect("the observations' AIR");
-        let kinds: [fn(&Observed) -> bool; 3] = [
-            |k| matches!(k, Observed::Constant(_)),
-            |k| matches!(k, Observed::Witness),
-            |k| matches!(k, Observed::Public { checked: true }),
+        let (observe, input, statement, constraint) = (
+            Failed::Bus(TRANSCRIPT_OBSERVE_BUS),
+            Failed::Bus(OOD_INPUT_BUS),
+            Failed::Bus(CHILD_STATEMENT_BUS),
+            Failed::Other(observed_air),
+        );
+        let message = Observed::Public {
+            checked: false,
+            constant: Some(encode_message(&child.message)[0]),
+            slot: None,
+        };
+        let digest = |slot| Observed::Public {
+            checked: true,
+            constant: None,
+            slot: Some(slot),
+        };
+        let count = Observed::Public {
+            checked: true,
+            constant: Some(F::from_usize(child.keys.len())),
+            slot: Some(COUNT_SLOT),
+        };
+        type Case = (fn(&Observed) -> bool, Vec<Failed>);
+        let cases: [Case; 5] = [
+            (
+                |k| matches!(k, Observed::Constant(_)),
+                vec![constraint.clone(), observe.clone()],
+            ),
+            (|k| matches!(k, Observed::Witness), vec![observe.clone()]),
+            (
+                |k| {
+                    matches!(
+                        k,
+                        Observed::Public {
+                            checked: false,
+                            constant: Some(_),
+                            slot: None
+                        }
+                    )
+                },
+                vec![constraint.clone(), observe.clone()],
+            ),
+            (
+                |k| {
+                    matches!(
+                        k,
+                        Observed::Public {
+                            checked: true,
+                            constant: None,
+                            slot: Some(_)
+                        }
+                    )
+                },
+                vec![observe.clone(), input.clone(), statement.clone()],
+            ),
+            (
+                |k| {
+                    matches!(
+                        k,
+                        Observed::Public {
+                            constant: Some(_),
+                            slot: Some(_),
+                            ..
+                        }
+                    )
+                },
+                vec![constraint, observe, input, statement],
+            ),
         ];
-        for (n, kind) in kinds.into_iter().enumerate() {
+        // The statement's bindings are the ones derived: the message's first element is a
+        // constant, every digest element has its slot, and `N` both.
+        let kinds: Vec<Observed> = shape.observations.iter().map(|o| o.kind).collect();
+        assert!(kinds.contains(&message) && kinds.contains(&count));
+        assert!((0..KEY_DIGEST_LEN).all(|s| kinds.contains(&digest(s))));
+        for (n, (kind, expected)) in cases.into_iter().enumerate() {
             let Some(at) = shape.observations.iter().position(|o| kind(&o.kind)) else {
                 assert_eq!(n, 1, "constants and public values are always observed");
                 continue;
             };
             let mut forged = w.clone();
             forged.observations[at] += F::ONE;
-            batch(&shape, &forged).caught(|f| match n {
-                0 => {
-                    f == &BTreeSet::from([
-                        Failed::Other(observed_air),
-                        Failed::Bus(TRANSCRIPT_OBSERVE_BUS),
-                    ])
-                }
-                1 => f == &BTreeSet::from([Failed::Bus(TRANSCRIPT_OBSERVE_BUS)]),
-                _ => {
-                    f == &BTreeSet::from([
-                        Failed::Bus(TRANSCRIPT_OBSERVE_BUS),
-                        Failed::Bus(OOD_INPUT_BUS),
-                    ])
-                }
-            });
+            let expected = BTreeSet::from_iter(expected);
+            batch(&child, &shape, &forged).caught(|f| *f == expected);
         }
 
         // A final polynomial other than the one the transcript observed.
         let mut forged = w.clone();
         forged.final_poly.0[2] += Challenge::ONE;
-        batch(&shape, &forged).caught(|f| f.contains(&Failed::Bus(TRANSCRIPT_OBSERVE_BUS)));
+        batch(&child, &shape, &forged).caught(|f| f.contains(&Failed::Bus(TRANSCRIPT_OBSERVE_BUS)));
 
         // A ladder schedule one column off for the first matrix: its claims are not the values
         // the transcript observed there, and the check's claims go unsent.
@@ -584,7 +674,7 @@ mod tests {
         for (c, x) in forged.claims[0].at_zeta.iter_mut().enumerate() {
             *x = ext::element(core::array::from_fn(|i| v[first + D * c + i]));
         }
-        batch(&off, &forged).caught(|f| {
+        batch(&child, &off, &forged).caught(|f| {
             f.contains(&Failed::Bus(TRANSCRIPT_OBSERVE_BUS))
                 && f.contains(&Failed::Bus(OOD_INPUT_BUS))
         });
