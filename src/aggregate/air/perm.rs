@@ -24,6 +24,9 @@ use p3_poseidon1_air::{
     Poseidon1Air, Poseidon1Cols,
 };
 
+use p3_field::PrimeCharacteristicRing;
+use p3_matrix::dense::RowMajorMatrix;
+
 use crate::xmss::F;
 
 /// S-box registers per S-box: none, the x^3 S-box is evaluated directly (constraint degree 3).
@@ -209,6 +212,8 @@ pub const PERM24_MESSAGE_WIDTH: usize = 24 + PERM24_BUS_OUTPUTS;
 pub struct Perm24TableAir {
     perm: std::sync::Arc<Perm24Air>,
     full_output: bool,
+    /// A last column holds each row's count (0 or 1): [`Perm24TableAir::shared`].
+    counted: bool,
 }
 
 impl Default for Perm24TableAir {
@@ -223,6 +228,7 @@ impl Perm24TableAir {
         Self {
             perm: perm24_air(),
             full_output: false,
+            counted: false,
         }
     }
 
@@ -234,13 +240,57 @@ impl Perm24TableAir {
         Self {
             perm: perm24_air(),
             full_output: true,
+            counted: false,
+        }
+    }
+
+    /// The full-output table shared by several AIRs: one more column, each row's count (0 or 1,
+    /// constrained boolean), so that the table's height need not be the sum of its users'
+    /// (padding rows count 0). Its trace: [`shared_table`].
+    #[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))]
+    pub fn shared() -> Self {
+        Self {
+            perm: perm24_air(),
+            full_output: true,
+            counted: true,
         }
     }
 }
 
+/// The trace of [`Perm24TableAir::shared`]: the rows of `parts` (each a full-output table's
+/// trace, [`PERM24_COLS`] wide) one after the other with count 1, then rows of the all-zero
+/// input's permutation with count 0, up to a power of two and at least `min_height` rows.
+///
+/// # Panics
+/// If a part is not [`PERM24_COLS`] wide.
+#[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))]
+pub fn shared_table(parts: &[&RowMajorMatrix<F>], min_height: usize) -> RowMajorMatrix<F> {
+    const W: usize = PERM24_COLS + 1;
+    let rows: usize = parts.iter().map(|p| p.values.len() / PERM24_COLS).sum();
+    let height = rows.max(min_height).max(2).next_power_of_two();
+    let mut values = F::zero_vec(height * W);
+    let mut r = 0;
+    for part in parts {
+        assert_eq!(part.width, PERM24_COLS, "a full-output table's trace");
+        for row in part.values.chunks_exact(PERM24_COLS) {
+            values[r * W..r * W + PERM24_COLS].copy_from_slice(row);
+            values[r * W + PERM24_COLS] = F::ONE;
+            r += 1;
+        }
+    }
+    if r < height {
+        let mut zero = F::zero_vec(PERM24_COLS);
+        let _ = PermFiller::shared24().fill(&mut zero, [F::ZERO; 24]);
+        for row in values.chunks_exact_mut(W).skip(r) {
+            row[..PERM24_COLS].copy_from_slice(&zero);
+        }
+    }
+    RowMajorMatrix::new(values, W)
+}
+
 impl p3_air::BaseAir<F> for Perm24TableAir {
     fn width(&self) -> usize {
-        PERM24_COLS
+        PERM24_COLS + usize::from(self.counted)
     }
     // Poseidon1Air's constraints read only the current row. SOUNDNESS: the verifier substitutes
     // zeros for undeclared next-row columns; a transition constraint added here must declare its
@@ -276,7 +326,17 @@ where
             .chain(&output[..outputs])
             .map(|&v| v.into())
             .collect();
-        p3_lookup::PermutationCheckBus::new(bus).send(builder, message, 1);
+        if self.counted {
+            let count = main.current_slice()[PERM24_COLS];
+            builder.assert_bool(count);
+            p3_lookup::PermutationCheckBus::new(bus).send(
+                builder,
+                message,
+                p3_lookup::Count::bounded(count.into(), 1),
+            );
+        } else {
+            p3_lookup::PermutationCheckBus::new(bus).send(builder, message, 1);
+        }
     }
 }
 

@@ -463,6 +463,44 @@ mod tests {
         assert_eq!(cell(&mut t, shared).uses, F::TWO);
     }
 
+    /// The table shared by several AIRs counts each row 0 or 1: its padding rows send nothing,
+    /// and a row an AIR uses sends once.
+    #[test]
+    fn a_shared_table_sends_each_used_row_once() {
+        use crate::aggregate::air::perm::shared_table;
+        let case = Case::honest(&[&[1, 2, 3], &[4]]);
+        let (t, p) = case.traces();
+        let with = |table: RowMajorMatrix<F>| {
+            let mut b = case.batch(t.clone(), table);
+            b.airs[1] = TestAir::Perm(Perm24TableAir::shared());
+            b
+        };
+        // The key-set AIR's 128 rows and as many padding rows.
+        let table = shared_table(&[&p], 2 * MIN_HEIGHT);
+        assert_eq!(table.height(), 2 * MIN_HEIGHT);
+        let b = with(table.clone());
+        assert_eq!(b.failed(), BTreeSet::new());
+        b.prove_and_verify().unwrap();
+        let count = |m: &mut RowMajorMatrix<F>, r: usize| {
+            let w = m.width;
+            m.values[r * w + PERM24_COLS] = F::ZERO;
+            r * w + PERM24_COLS
+        };
+        for (row, value, expected) in [
+            // A used row counted 0: its receiver finds nothing.
+            (3, F::ZERO, BTreeSet::from([PERMS])),
+            // Counted twice: not a count the table allows.
+            (3, F::TWO, BTreeSet::from([Failed::Other(1), PERMS])),
+            // A padding row counted: a permutation no AIR asked for.
+            (2 * MIN_HEIGHT - 1, F::ONE, BTreeSet::from([PERMS])),
+        ] {
+            let mut forged = table.clone();
+            let at = count(&mut forged, row);
+            forged.values[at] = value;
+            with(forged).caught(|f| *f == expected);
+        }
+    }
+
     #[test]
     fn a_parent_key_no_child_holds_fails() {
         let mut case = Case::honest(&[&[1, 2], &[3]]);

@@ -361,7 +361,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::aggregate::air::perm::Perm24TableAir;
+    use crate::aggregate::air::perm::{shared_table, Perm24TableAir};
     use crate::aggregate::air::PERM24_FULL_BUS;
     use crate::aggregate::recursion::bits::{SampledBitsAir, QUERY_INDEX_BUS};
     use crate::aggregate::recursion::commit::{CommitmentAir, COMMITMENT_ROOT_BUS};
@@ -421,13 +421,13 @@ mod tests {
     fn batch(child: &Child, shape: &ChildShape, w: &ChildWitness) -> Batch {
         let mut airs = Vec::new();
         let mut traces = Vec::new();
+        // Every AIR's permutations, for one shared table.
+        let mut perms = Vec::new();
         let duplex = DuplexAir::new(shape.transcript.clone());
         let (t, perm, _, _) = duplex.generate_traces(std::slice::from_ref(&w.observed), MIN_HEIGHT);
-        airs.extend([
-            TestAir::Duplex(duplex),
-            TestAir::Perm(Perm24TableAir::full_output()),
-        ]);
-        traces.extend([t, perm]);
+        airs.push(TestAir::Duplex(duplex));
+        traces.push(t);
+        perms.push(perm);
 
         let commit = CommitmentAir::new(&shape.commitments).expect("commitments");
         traces.push(commit.generate_trace(&[(0, w.roots.clone())], MIN_HEIGHT));
@@ -462,11 +462,9 @@ mod tests {
         for (o, openings) in shape.openings.iter().zip(&w.openings) {
             let air = MmcsOpeningAir::new(&o.dims, o.link, &o.readers).expect("an opening shape");
             let (t, perm, _) = air.generate_traces(openings, MIN_HEIGHT);
-            airs.extend([
-                TestAir::Mmcs(air),
-                TestAir::Perm(Perm24TableAir::full_output()),
-            ]);
-            traces.extend([t, perm]);
+            airs.push(TestAir::Mmcs(air));
+            traces.push(t);
+            perms.push(perm);
         }
 
         let deep = DeepQuotientAir::new(shape.deep.clone());
@@ -510,11 +508,12 @@ mod tests {
             }],
             MIN_HEIGHT,
         );
-        airs.extend([
-            TestAir::KeySet(KeySetAir, parent),
-            TestAir::Perm(Perm24TableAir::full_output()),
-        ]);
-        traces.extend([t, perm]);
+        airs.push(TestAir::KeySet(KeySetAir, parent));
+        traces.push(t);
+        perms.push(perm);
+
+        airs.push(TestAir::Perm(Perm24TableAir::shared()));
+        traces.push(shared_table(&perms.iter().collect::<Vec<_>>(), MIN_HEIGHT));
 
         Batch {
             airs,
