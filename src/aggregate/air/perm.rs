@@ -257,26 +257,35 @@ impl Perm24TableAir {
     }
 }
 
-/// The trace of [`Perm24TableAir::shared`]: the rows of `parts` (each a full-output table's
-/// trace, [`PERM24_COLS`] wide) one after the other with count 1, then rows of the all-zero
-/// input's permutation with count 0, up to a power of two and at least `min_height` rows.
+/// The trace of [`Perm24TableAir::shared`]: the rows of `parts` one after the other with count
+/// 1, then rows of the all-zero input's permutation with count 0, up to a power of two and at
+/// least `min_height` rows. A part [`PERM24_COLS`] wide (a full-output table's trace) gives
+/// every row; a part one column wider (a shared table's, count last) gives its rows counted 1.
 ///
 /// # Panics
-/// If a part is not [`PERM24_COLS`] wide.
+/// If a part is neither width.
 #[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))]
 pub fn shared_table(parts: &[&RowMajorMatrix<F>], min_height: usize) -> RowMajorMatrix<F> {
     const W: usize = PERM24_COLS + 1;
-    let rows: usize = parts.iter().map(|p| p.values.len() / PERM24_COLS).sum();
-    let height = rows.max(min_height).max(2).next_power_of_two();
-    let mut values = F::zero_vec(height * W);
-    let mut r = 0;
+    let mut rows: Vec<&[F]> = Vec::new();
     for part in parts {
-        assert_eq!(part.width, PERM24_COLS, "a full-output table's trace");
-        for row in part.values.chunks_exact(PERM24_COLS) {
-            values[r * W..r * W + PERM24_COLS].copy_from_slice(row);
-            values[r * W + PERM24_COLS] = F::ONE;
-            r += 1;
-        }
+        assert!(
+            part.width == PERM24_COLS || part.width == W,
+            "a full-output or shared table's trace"
+        );
+        rows.extend(
+            part.values
+                .chunks_exact(part.width)
+                .filter(|row| row.len() == PERM24_COLS || row[PERM24_COLS] == F::ONE)
+                .map(|row| &row[..PERM24_COLS]),
+        );
+    }
+    let height = rows.len().max(min_height).max(2).next_power_of_two();
+    let mut values = F::zero_vec(height * W);
+    let r = rows.len();
+    for (row, out) in rows.iter().zip(values.chunks_exact_mut(W)) {
+        out[..PERM24_COLS].copy_from_slice(row);
+        out[PERM24_COLS] = F::ONE;
     }
     if r < height {
         let mut zero = F::zero_vec(PERM24_COLS);

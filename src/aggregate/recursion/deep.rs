@@ -1535,7 +1535,7 @@ mod tests {
             let (trace, perm, _) = air.generate_traces(&openings, MIN_HEIGHT);
             b.airs.push(TestAir::Mmcs(air));
             b.traces.push(trace);
-            b.airs.push(TestAir::Perm(Perm24TableAir::full_output()));
+            b.airs.push(TestAir::Perm(Perm24TableAir::shared()));
             b.traces.push(perm);
         }
         let commit = CommitmentAir::new(

@@ -19,10 +19,13 @@
 //! [`OpeningShape::block_len`], the verifier's own: absorb rows (first or later chunk of a
 //! group, and which of the 15 rate positions it overwrites), node rows, inject rows, idle rows
 //! after the root. A prover cannot choose where a leaf ends, a node starts or an injection
-//! happens. Every row receives one permutation `(input, output)` from the full-output
-//! permutation table (bus `"poseidon1-24-full"`, [`crate::aggregate::air::perm::Perm24TableAir::full_output`]);
-//! the constraints fix each input from this block's columns and the previous row's output
-//! (copied into `prev`):
+//! happens. Every scheduled row of an active block receives one permutation `(input, output)`
+//! from the shared full-output permutation table (bus `"poseidon1-24-full"`,
+//! [`crate::aggregate::air::perm::Perm24TableAir::shared`]); the idle rows after the root and
+//! the padding blocks receive none, and no constraint or message reads their outputs (an idle
+//! row's output is only the next idle row's `prev`, and a block's first row starts a group). The
+//! constraints fix each input from this block's columns and the previous row's output (copied
+//! into `prev`):
 //!
 //! - first absorb row of a group: `input = chunk | 0^9`, zero past the chunk;
 //! - later absorb row: `input[i] = chunk[i]` where the chunk has an element, `prev[i]`
@@ -71,6 +74,10 @@ use p3_matrix::dense::RowMajorMatrix;
 use super::bits::QUERY_INDEX_BUS;
 use super::commit::COMMITMENT_ROOT_BUS;
 use crate::aggregate::air::perm::{PermFiller, PERM24_COLS};
+
+/// Width of the permutation trace [`MmcsOpeningAir::generate_traces`] returns: a
+/// [`crate::aggregate::air::perm::Perm24TableAir::shared`] table's, count column last.
+const TABLE_WIDTH: usize = PERM24_COLS + 1;
 use crate::aggregate::fri::config::{POSEIDON1_DIGEST_ELEMS, POSEIDON1_RATE};
 use crate::xmss::F;
 
@@ -84,7 +91,7 @@ const WIDTH24: usize = 24;
 /// Width of a message on [`MERKLE_VALUES_BUS`].
 pub const VALUES_WIDTH: usize = 4 + RATE;
 
-/// The columns of one row (116), viewed with `row.borrow()` / `row.borrow_mut()`.
+/// The columns of one row (117), viewed with `row.borrow()` / `row.borrow_mut()`.
 #[repr(C)]
 pub struct MmcsOpeningCols<T> {
     /// The permutation input this row receives.
@@ -121,6 +128,9 @@ pub struct MmcsOpeningCols<T> {
     pub root: T,
     /// Mirror of the periodic `readers`.
     pub readers: T,
+    /// 1 on a row of the schedule (absorb, node or inject), 0 on the idle rows after the root:
+    /// mirror of the periodic flags' sum.
+    pub scheduled: T,
 }
 
 /// The periodic columns (period [`OpeningShape::block_len`]): the opening's schedule.
@@ -456,7 +466,7 @@ impl MmcsOpeningAir {
             .max(period)
             .next_power_of_two();
         let mut values = F::zero_vec(height * WIDTH);
-        let mut perm_values = F::zero_vec(height * PERM24_COLS);
+        let mut perm_values = F::zero_vec(height * TABLE_WIDTH);
         let filler = PermFiller::shared24();
         let schedule = self.shape.schedule();
         let mut chunks = Vec::new();
@@ -487,8 +497,8 @@ impl MmcsOpeningAir {
             let vals = self.absorb_order(&o.rows);
             let mut node = [F::ZERO; DIGEST];
             let mut level = 0;
-            for r in 0..period {
-                let p: &MmcsOpeningPeriodic<F> = schedule_rows[r].as_slice().borrow();
+            for (r, periodic) in schedule_rows.iter().enumerate() {
+                let p: &MmcsOpeningPeriodic<F> = periodic.as_slice().borrow();
                 let at = (b * period + r) * WIDTH;
                 let row: &mut MmcsOpeningCols<F> = values[at..at + WIDTH].borrow_mut();
                 row.prev = prev;
@@ -541,11 +551,11 @@ impl MmcsOpeningAir {
                     }
                     None => {}
                 }
-                let out = filler.fill(
-                    &mut perm_values
-                        [(b * period + r) * PERM24_COLS..(b * period + r + 1) * PERM24_COLS],
-                    input,
-                );
+                let at = (b * period + r) * TABLE_WIDTH;
+                let out = filler.fill(&mut perm_values[at..at + PERM24_COLS], input);
+                let scheduled = r < schedule.len();
+                row.scheduled = F::from_bool(scheduled);
+                perm_values[at + PERM24_COLS] = F::from_bool(active && scheduled);
                 row.input = input;
                 row.output = out;
                 prev = out;
@@ -560,7 +570,7 @@ impl MmcsOpeningAir {
         }
         (
             RowMajorMatrix::new(values, WIDTH),
-            RowMajorMatrix::new(perm_values, PERM24_COLS),
+            RowMajorMatrix::new(perm_values, TABLE_WIDTH),
             chunks,
         )
     }
@@ -587,6 +597,10 @@ where
         builder.assert_eq(row.absorb, p.absorb_first.clone() + p.absorb_more.clone());
         builder.assert_eq(row.root, p.root.clone());
         builder.assert_eq(row.readers, p.readers.clone());
+        builder.assert_eq(
+            row.scheduled,
+            p.absorb_first.clone() + p.absorb_more.clone() + p.node_row.clone() + p.inject.clone(),
+        );
 
         // The permutation input.
         for i in 0..RATE {
@@ -634,7 +648,12 @@ where
         // rem = rem' on other rows, 2 rem' + bit on node rows (bit is 0 elsewhere).
         t.assert_zero(within * (row.rem - next.rem * (one.clone() + p.node_row.clone()) - row.bit));
 
-        super::receive_permutation(builder, &row.input, &row.output);
+        super::receive_permutation_counted(
+            builder,
+            &row.input,
+            &row.output,
+            row.active * row.scheduled,
+        );
         let root_position = AB::Expr::from_usize(self.link.root_position);
         let chunk: Vec<AB::Expr> = [
             row.transcript.into(),
@@ -874,7 +893,7 @@ mod tests {
         Batch {
             airs: vec![
                 TestAir::Mmcs(air),
-                TestAir::Perm(Perm24TableAir::full_output()),
+                TestAir::Perm(Perm24TableAir::shared()),
                 TestAir::Commit(commit),
                 TestAir::Known(observe),
                 TestAir::Known(windows),
@@ -1114,7 +1133,9 @@ mod tests {
                 row.active = v;
             }
         };
-        let all = BTreeSet::from([ROOTS, INDEX, VALUES]);
+        // The table sends the permutations of the blocks the generator made active, and an
+        // active block's scheduled rows receive them: flipping a block flips both.
+        let all = BTreeSet::from([ROOTS, INDEX, VALUES, PERMS]);
         let f = honest(|m, _, _| set_active(m, 1, F::ZERO)).failed();
         assert_eq!(f, all);
         let f = honest(|m, _, _| set_active(m, 4, F::ONE)).failed();
@@ -1139,8 +1160,10 @@ mod tests {
     /// AIR's constraints can object.
     fn repermute(m: &mut RowMajorMatrix<F>, p: &mut RowMajorMatrix<F>, r: usize) {
         let input = row_of(m, r).input;
-        let out = PermFiller::shared24()
-            .fill(&mut p.values[r * PERM24_COLS..(r + 1) * PERM24_COLS], input);
+        let out = PermFiller::shared24().fill(
+            &mut p.values[r * TABLE_WIDTH..r * TABLE_WIDTH + PERM24_COLS],
+            input,
+        );
         row_of(m, r).output = out;
         if (r + 1) * WIDTH < m.values.len() {
             row_of(m, r + 1).prev = out;

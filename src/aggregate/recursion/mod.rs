@@ -126,6 +126,25 @@ where
         .receive(builder, message, 1);
 }
 
+/// [`receive_permutation`] `count` times (0 or 1, constrained by the caller), from the shared
+/// table ([`crate::aggregate::air::perm::Perm24TableAir::shared`]): for rows whose schedule
+/// may have no permutation.
+fn receive_permutation_counted<AB>(
+    builder: &mut AB,
+    input: &[AB::Var; 24],
+    output: &[AB::Var; 24],
+    count: AB::Expr,
+) where
+    AB: p3_air::AirBuilder + p3_lookup::InteractionBuilder,
+{
+    let message: Vec<AB::Expr> = input.iter().chain(output).map(|&v| v.into()).collect();
+    p3_lookup::PermutationCheckBus::new(crate::aggregate::air::PERM24_FULL_BUS).receive(
+        builder,
+        message,
+        p3_lookup::Count::bounded(count, 1),
+    );
+}
+
 /// Width of the permutation every child-verification hash uses (leanSig's Poseidon1-24).
 pub const CHILD_PERM_WIDTH: usize = 24;
 
