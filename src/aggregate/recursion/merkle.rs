@@ -447,8 +447,9 @@ impl MmcsOpeningAir {
     }
 
     /// The trace checking `openings`, one block each then padding blocks (inactive, all-zero
-    /// values at index 0) up to a power of two and at least `min_height` rows; the full-output
-    /// permutation table trace, one row per trace row in the same order; and the value chunks
+    /// values at index 0) up to a power of two and at least `min_height` rows; a shared
+    /// permutation table's trace, one row per trace row in the same order, its count 1 on the
+    /// scheduled rows of active blocks (`shared_table` keeps those); and the value chunks
     /// the active blocks send, `(transcript, query, root position, offset, chunk)`, each once
     /// per reader.
     ///
@@ -1118,6 +1119,26 @@ mod tests {
         assert!(CommitmentAir::new(&[c(10, 0)]).is_err());
         assert!(CommitmentAir::new(&[c(10, 1), c(19, 256)]).is_ok());
         assert!(CommitmentAir::new(&[c(10, 257)]).is_err());
+    }
+
+    #[test]
+    fn only_the_schedules_rows_receive_a_permutation() {
+        let air = MmcsOpeningAir::new(&DIMS, LINK, &ones()).unwrap();
+        let steps = air.shape().schedule().len();
+        assert!(steps < air.shape().block_len(), "idle rows after the root");
+        // A scheduled row claimed idle: its permutation is left in the table; an idle row
+        // claimed scheduled: it asks for one the table does not count. Each also breaks the
+        // mirror of the schedule.
+        for (r, v) in [(2, F::ZERO), (steps, F::ONE)] {
+            honest(|m, _, _| row_of(m, r).scheduled = v)
+                .caught(|f| has_constraint(f) && f.contains(&PERMS));
+        }
+        // An idle row's output is no permutation's, and nothing reads it.
+        let f = edited(|m, _| {
+            row_of(m, steps).output[0] += F::ONE;
+            row_of(m, steps + 1).prev[0] += F::ONE;
+        });
+        assert_eq!(f, BTreeSet::new());
     }
 
     #[test]
