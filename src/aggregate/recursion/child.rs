@@ -85,27 +85,22 @@ pub struct ChildStatement {
 }
 
 impl ChildStatement {
-    /// How [`super::observed::ObservedAir`] holds public value `index` of `instance`: a
-    /// constant the verifier knows (`N`, epoch, message), or a slot sent to the key-set AIR
-    /// (`N` again, as the list's count, and the digest).
-    ///
-    /// # Errors
-    /// A public value of another instance, or past the statement's.
-    fn binding(&self, instance: usize, index: usize) -> Result<(Option<F>, Option<usize>), String> {
+    /// How [`super::observed::ObservedAir`] holds each public value of the statement, in
+    /// [`crate::aggregate::statement::statement_values`] order: a constant the verifier knows
+    /// (`N`, epoch, message), or a slot sent to the key-set AIR (`N` again, as the list's
+    /// count, and the digest).
+    fn bindings(&self) -> Vec<(Option<F>, Option<usize>)> {
         use crate::aggregate::statement::{statement_values, PV_KEY_DIGEST, PV_NUM_KEYS};
-        if instance != self.instance {
-            return Err(format!(
-                "public value {index} of instance {instance}: only instance {} holds a statement",
-                self.instance
-            ));
-        }
         let known = statement_values(self.num_keys, self.epoch, &self.message, &[F::ZERO; 9]);
-        Ok(match index {
-            PV_NUM_KEYS => (Some(known[index]), Some(super::keyset::COUNT_SLOT)),
-            i if i < PV_KEY_DIGEST => (Some(known[i]), None),
-            i if i < known.len() => (None, Some(i - PV_KEY_DIGEST)),
-            _ => return Err(format!("public value {index} is past the statement's")),
-        })
+        known
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| match i {
+                PV_NUM_KEYS => (Some(v), Some(super::keyset::COUNT_SLOT)),
+                i if i < PV_KEY_DIGEST => (Some(v), None),
+                i => (None, Some(i - PV_KEY_DIGEST)),
+            })
+            .collect()
     }
 }
 
@@ -482,6 +477,7 @@ impl ChildShape {
             .filter(|i| matches!(i, Input::Public { .. }))
             .filter_map(|&i| schedule.input_position(i))
             .collect();
+        let bindings = statement.bindings();
         let mut observations = Vec::new();
         for (p, (d, e)) in schedule.elements.iter().enumerate() {
             if *d != Direction::Observe {
@@ -507,7 +503,16 @@ impl ChildShape {
                 }),
                 Element::PowWitness(_) => Observed::Witness,
                 Element::Public { instance, index } => {
-                    let (constant, slot) = statement.binding(instance, index)?;
+                    if instance != statement.instance {
+                        return Err(format!(
+                            "public value {index} of instance {instance}: only instance {} holds \
+                             a statement",
+                            statement.instance
+                        ));
+                    }
+                    let (constant, slot) = *bindings
+                        .get(index)
+                        .ok_or_else(|| format!("public value {index} is past the statement's"))?;
                     Observed::Public {
                         checked: checked_public.contains(&p),
                         constant,

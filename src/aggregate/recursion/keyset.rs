@@ -48,7 +48,6 @@ use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
 
 use crate::aggregate::air::perm::{PermFiller, PERM24_COLS};
-use crate::aggregate::air::PERM24_FULL_BUS;
 use crate::aggregate::statement::{
     key_absorption_input, key_layout, key_set_iv_expr, KEY_DIGEST_LEN, NUM_STATEMENT_VALUES,
     PV_KEY_DIGEST, PV_NUM_KEYS,
@@ -131,9 +130,9 @@ impl KeySetAir {
         let mut values = F::zero_vec(height * WIDTH);
         let mut perm = F::zero_vec(height * PERM24_COLS);
         let filler = PermFiller::shared24();
-        let mut uses = std::collections::HashMap::<[u32; 13], u32>::new();
+        let mut uses = std::collections::HashMap::<PublicKey, u32>::new();
         for k in children.iter().flat_map(|c| &c.keys) {
-            *uses.entry(key_id(k)).or_default() += 1;
+            *uses.entry(*k).or_default() += 1;
         }
         let segments = std::iter::once((None, parent)).chain(
             children
@@ -154,7 +153,7 @@ impl KeySetAir {
                 row.count = F::from_usize(keys.len());
                 row.index = F::from_usize(i);
                 if transcript.is_none() {
-                    row.uses = F::from_u32(uses.get(&key_id(k)).copied().unwrap_or(0));
+                    row.uses = F::from_u32(uses.get(k).copied().unwrap_or(0));
                     row.uses_inv = row.uses.try_inverse().unwrap_or(F::ZERO);
                 }
                 row.input = key_absorption_input(&chain, &k.root, &k.parameter);
@@ -164,30 +163,21 @@ impl KeySetAir {
                 r += 1;
             }
         }
-        for r in rows..height {
-            let row: &mut KeySetCols<F> = values[r * WIDTH..(r + 1) * WIDTH].borrow_mut();
-            row.output = filler.fill(
-                &mut perm[r * PERM24_COLS..(r + 1) * PERM24_COLS],
-                [F::ZERO; 24],
-            );
+        // Padding rows: the all-zero input's permutation, computed once.
+        if rows < height {
+            let mut zero = F::zero_vec(PERM24_COLS);
+            let output = filler.fill(&mut zero, [F::ZERO; 24]);
+            for r in rows..height {
+                let row: &mut KeySetCols<F> = values[r * WIDTH..(r + 1) * WIDTH].borrow_mut();
+                row.output = output;
+                perm[r * PERM24_COLS..(r + 1) * PERM24_COLS].copy_from_slice(&zero);
+            }
         }
         (
             RowMajorMatrix::new(values, WIDTH),
             RowMajorMatrix::new(perm, PERM24_COLS),
         )
     }
-}
-
-/// A key's 13 elements, as a map key.
-fn key_id(k: &PublicKey) -> [u32; 13] {
-    use p3_field::PrimeField32;
-    core::array::from_fn(|i| {
-        if i < HASH_LEN_FE {
-            k.root[i].as_canonical_u32()
-        } else {
-            k.parameter[i - HASH_LEN_FE].as_canonical_u32()
-        }
-    })
 }
 
 impl BaseAir<F> for KeySetAir {
@@ -271,13 +261,7 @@ where
             .assert_zero(active * (AB::Expr::ONE - e(row.last)));
 
         // The permutation of every row's input.
-        let message: Vec<AB::Expr> = row
-            .input
-            .iter()
-            .chain(&row.output)
-            .map(|&v| v.into())
-            .collect();
-        PermutationCheckBus::new(PERM24_FULL_BUS).receive(builder, message, 1);
+        super::receive_permutation(builder, &row.input, &row.output);
 
         // A child's key to the parent's set; the parent's key from its `uses` sources.
         let key: Vec<AB::Expr> = (key_layout::ROOT..key_layout::ROOT + HASH_LEN_FE + PARAMETER_LEN)
@@ -313,6 +297,7 @@ mod tests {
 
     use super::*;
     use crate::aggregate::air::perm::Perm24TableAir;
+    use crate::aggregate::air::PERM24_FULL_BUS;
     use crate::aggregate::recursion::harness::{
         only_constraints, Batch, Failed, KnownAir, TestAir, MIN_HEIGHT,
     };

@@ -116,14 +116,17 @@ pub mod witness;
 
 /// Receives the permutation `input -> output` from the full-output permutation table (bus
 /// `"poseidon1-24-full"`, [`crate::aggregate::air::perm::Perm24TableAir::full_output`]), once:
-/// what every verifier AIR row does.
+/// for AIRs whose every row is a permutation (the transcript's, the key set's).
 fn receive_permutation<AB>(builder: &mut AB, input: &[AB::Var; 24], output: &[AB::Var; 24])
 where
     AB: p3_air::AirBuilder + p3_lookup::InteractionBuilder,
 {
-    let message: Vec<AB::Expr> = input.iter().chain(output).map(|&v| v.into()).collect();
-    p3_lookup::PermutationCheckBus::new(crate::aggregate::air::PERM24_FULL_BUS)
-        .receive(builder, message, 1);
+    receive_permutation_counted(
+        builder,
+        input,
+        output,
+        <AB::Expr as p3_field::PrimeCharacteristicRing>::ONE,
+    );
 }
 
 /// [`receive_permutation`] `count` times (0 or 1, constrained by the caller), from the shared

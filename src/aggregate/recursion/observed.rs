@@ -176,13 +176,20 @@ impl ObservedAir {
             .max(self.period)
             .next_power_of_two();
         let mut trace = F::zero_vec(height * WIDTH);
+        // The periodic values of each row of a block, read once rather than per block.
+        let schedule_rows: Vec<Vec<F>> = (0..self.period)
+            .map(|r| self.periodic.iter().map(|c| c[r]).collect())
+            .collect();
         for (b, block) in trace.chunks_exact_mut(self.period * WIDTH).enumerate() {
             let vs = values.get(b);
             if let Some(vs) = vs {
                 assert_eq!(vs.len(), self.elements.len(), "a value per element");
             }
-            for (r, row) in block.chunks_exact_mut(WIDTH).enumerate() {
-                let periodic: Vec<F> = self.periodic.iter().map(|c| c[r]).collect();
+            for ((r, row), periodic) in block
+                .chunks_exact_mut(WIDTH)
+                .enumerate()
+                .zip(&schedule_rows)
+            {
                 let p: &ObservedPeriodic<F> = periodic.as_slice().borrow();
                 let row: &mut ObservedCols<F> = row.borrow_mut();
                 row.transcript = F::from_usize(b);
