@@ -197,6 +197,15 @@ struct BenchArgs {
     /// reported, and the last proof is the one verified and measured.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     runs: u32,
+    /// Recursive shape: make this many children of `--child-signatures` distinct signers each
+    /// (under fri-poseidon1, the backend whose proofs can be children; untimed), then time one
+    /// parent proof over them, with no raw signatures. 0: aggregate `--signatures` raw
+    /// signatures instead.
+    #[arg(long, default_value_t = 0)]
+    children: usize,
+    /// Signers per child, with `--children`.
+    #[arg(long, default_value_t = 256)]
+    child_signatures: usize,
 }
 
 /// A command failure, mapped to the documented exit codes.
@@ -454,6 +463,9 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 fn bench(a: BenchArgs) -> CmdResult {
+    if a.children > 0 {
+        return bench_parent(&a);
+    }
     if a.signatures == 0 {
         return Err(Failure::Malformed("--signatures must be at least 1".into()));
     }
@@ -598,6 +610,129 @@ fn bench(a: BenchArgs) -> CmdResult {
                 shape.len() - observed.len()
             );
         }
+        match rss_mib {
+            Some(m) => println!("peak RSS:      {m:.1} MiB"),
+            None => println!("peak RSS:      n/a"),
+        }
+    }
+    Ok(())
+}
+
+/// `multisig bench --children K --child-signatures N`: K children of N signers each, then one
+/// parent over them, timed.
+fn bench_parent(a: &BenchArgs) -> CmdResult {
+    use recursion::parent::{parent_security_bits, prove_parent, verify_parent, MAX_CHILDREN};
+    let (k, n) = (a.children, a.child_signatures);
+    if k > MAX_CHILDREN || n == 0 {
+        return Err(Failure::Malformed(format!(
+            "--children 1..={MAX_CHILDREN} and --child-signatures at least 1"
+        )));
+    }
+    let message: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(29).wrapping_add(3));
+    let pb = spinner(&format!("making {} benchmark signers", k * n));
+    let t = Instant::now();
+    let seed = *b"multisig bench signers, seed v1\0";
+    let signers = xmss::bench_keys::generate_bench_signers(k * n, a.epoch, &message, seed)
+        .map_err(malformed)?;
+    let gen_secs = t.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+
+    let opts = ProveOptions {
+        backend: Backend::FriPoseidon1,
+        ..a.preset.options()
+    };
+    multisig::prepare(&opts).map_err(malformed)?;
+    let pb = spinner(&format!("proving {k} children of {n} signatures"));
+    let t = Instant::now();
+    let mut children = Vec::with_capacity(k);
+    for group in signers.chunks(n) {
+        let mut agg = Aggregator::new(message, a.epoch);
+        for s in group {
+            agg.add(s.public_key, s.signature.clone())
+                .map_err(|e| Failure::Invalid(e.to_string()))?;
+        }
+        let proof = agg.prove(&opts).map_err(malformed)?;
+        children.push((proof.as_bytes().to_vec(), agg.public_keys()));
+    }
+    let child_secs = t.elapsed().as_secs_f64() / k as f64;
+    let child_kib = children[0].0.len() as f64 / 1024.0;
+    pb.finish_and_clear();
+
+    let refs: Vec<(&[u8], &[PublicKey])> = children
+        .iter()
+        .map(|(p, keys)| (p.as_slice(), keys.as_slice()))
+        .collect();
+    let pb = spinner(&format!("proving a parent over {k} children"));
+    let mut run_secs = Vec::with_capacity(a.runs as usize);
+    let mut last = None;
+    for _ in 0..a.runs {
+        drop(last.take());
+        let t = Instant::now();
+        let p = prove_parent(&message, a.epoch, &refs).map_err(malformed)?;
+        run_secs.push(t.elapsed().as_secs_f64());
+        last = Some(p);
+    }
+    let (proof, keys) = last.expect("runs >= 1");
+    pb.finish_and_clear();
+    let mut sorted = run_secs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let prove_secs = sorted[sorted.len() / 2];
+    let t = Instant::now();
+    verify_parent(&proof, &message, a.epoch, &keys).map_err(verify_error)?;
+    let verify_ms = t.elapsed().as_secs_f64() * 1e3;
+    let rss_mib = peak_rss_kib().map(|k| k as f64 / 1024.0);
+    let security = parent_security_bits(&proof.child_preset, Regime::Proven, k, n, keys.len())
+        .map_err(Failure::Malformed)?
+        .total_bits;
+    // The envelope and each child's size (4 bytes).
+    let proof_bytes = proof.envelope_len() + 4 * k;
+    let proof_kib = proof_bytes as f64 / 1024.0;
+    let parts = proof.component_sizes();
+    if a.json {
+        let runs_json = run_secs
+            .iter()
+            .map(|s| format!("{s:.4}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let parts_json = parts
+            .iter()
+            .map(|(w, b)| format!("\"{}\":{b}", w.replace(' ', "_")))
+            .collect::<Vec<_>>()
+            .join(",");
+        println!(
+            "{{\"children\":{k},\"child_signatures\":{n},\"signatures\":{},\"backend\":\"fri-poseidon1\",\"log_inv_rate\":{},\"security_bits\":{security:.1},\"child_prove_s\":{child_secs:.3},\"child_kib\":{child_kib:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{proof_bytes},\"proof_kib\":{proof_kib:.1},\"components\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
+            keys.len(),
+            proof.child_preset.log_inv_rate,
+            a.runs,
+            rss_mib.map_or("null".into(), |m| format!("{m:.1}"))
+        );
+    } else {
+        println!(
+            "children:      {k} of {n} signatures ({} distinct keys)",
+            keys.len()
+        );
+        println!(
+            "preset:        fri-poseidon1, proven, log_inv_rate {}",
+            proof.child_preset.log_inv_rate
+        );
+        println!("security:      {security:.1} bits (proven regime, this parent's shape)");
+        println!("signer gen:    {gen_secs:.2} s (benchmark keys, not production keygen)");
+        println!("each child:    {child_secs:.3} s to prove, {child_kib:.1} KiB (untimed below)");
+        if a.runs == 1 {
+            println!("prove parent:  {prove_secs:.3} s");
+        } else {
+            println!(
+                "prove parent:  {prove_secs:.3} s (median of {}: {:.3} to {:.3} s)",
+                a.runs,
+                sorted[0],
+                sorted[sorted.len() - 1]
+            );
+        }
+        println!("proof:         {proof_kib:.1} KiB (the wire cap is 512 KiB)");
+        for (what, bytes) in parts {
+            println!("  {:>8.1} KiB  {what}", bytes as f64 / 1024.0);
+        }
+        println!("verify:        {verify_ms:.1} ms");
         match rss_mib {
             Some(m) => println!("peak RSS:      {m:.1} MiB"),
             None => println!("peak RSS:      n/a"),

@@ -106,14 +106,12 @@ pub fn statement_values(
     message: &[u8; 32],
     digest: &[F; KEY_DIGEST_LEN],
 ) -> Vec<F> {
-    let mut v = vec![
-        F::from_usize(num_keys),
-        F::from_u32(epoch & 0xffff),
-        F::from_u32(epoch >> 16),
-    ];
-    v.extend(encode_message(message));
-    v.extend_from_slice(digest);
-    debug_assert_eq!(v.len(), NUM_STATEMENT_VALUES);
+    let mut v = vec![F::ZERO; NUM_STATEMENT_VALUES];
+    v[PV_NUM_KEYS] = F::from_usize(num_keys);
+    v[PV_EPOCH] = F::from_u32(epoch & 0xffff);
+    v[PV_EPOCH + 1] = F::from_u32(epoch >> 16);
+    v[PV_MESSAGE..PV_KEY_DIGEST].copy_from_slice(&encode_message(message));
+    v[PV_KEY_DIGEST..].copy_from_slice(digest);
     v
 }
 
@@ -219,17 +217,23 @@ pub fn reference_airs() -> Vec<AggAir> {
 /// that depend on a statement's size alone (its shape, security and proof-size bound), never for
 /// a proof.
 pub(crate) fn with_placeholder_statement<R>(n: usize, f: impl FnOnce(&Statement<'_>) -> R) -> R {
-    let keys: Vec<PublicKey> = (0..n)
-        .map(|i| PublicKey {
-            root: [F::from_u32(i as u32); 8],
-            parameter: [F::ZERO; 5],
-        })
-        .collect();
+    let keys = placeholder_keys(n);
     f(&Statement {
         message: &[0; 32],
         epoch: 0,
         keys: &keys,
     })
+}
+
+/// `n` distinct keys that are no one's (root `[i; 8]`, parameter zero): a statement of `n` keys
+/// for what depends on the count alone (AIRs, heights, lookups).
+pub(crate) fn placeholder_keys(n: usize) -> Vec<PublicKey> {
+    (0..n)
+        .map(|i| PublicKey {
+            root: [F::from_u32(i as u32); 8],
+            parameter: [F::ZERO; 5],
+        })
+        .collect()
 }
 
 /// log2 of the heights.

@@ -349,7 +349,6 @@ pub struct SecurityReport {
     pub by_source: Vec<SourceBits>,
 }
 
-#[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))] // tests only
 impl SecurityReport {
     /// The binding (weakest) source.
     pub fn binding(&self) -> SourceBits {

@@ -16,27 +16,13 @@ use p3_lookup::debug_util::{check_lookups, LookupDebugInstance};
 use p3_lookup::{Count, InteractionBuilder, Kind, LogUpGadget, Lookups, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
 
-use super::bits::SampledBitsAir;
-use super::commit::CommitmentAir;
-use super::deep::DeepQuotientAir;
-use super::duplex::DuplexAir;
-use super::final_poly::FinalPolyAir;
-use super::fold::FriFoldAir;
-use super::gather::GatherAir;
-use super::keyset::KeySetAir;
-use super::merkle::MmcsOpeningAir;
-use super::observed::ObservedAir;
-use super::ood_air::OodAir;
-use super::terms::DeepTermsAir;
-use crate::aggregate::air::perm::Perm24TableAir;
 use crate::aggregate::field::Challenge;
 use crate::aggregate::fri::config::{fri_config, FriHash, Keccak, Poseidon1};
 use crate::aggregate::preset::Preset;
 use crate::aggregate::{Backend, ProveOptions};
 use crate::xmss::{PublicKey, F};
 
-/// The default FRI preset's smallest trace (its final polynomial and blowup).
-pub const MIN_HEIGHT: usize = 128;
+pub use super::parent::MIN_HEIGHT;
 
 /// Verifier-known messages sent or received on `bus`: the tuples as periodic columns (period =
 /// height) with committed mirrors (p3-lookup reads no periodic column in a message), and a
@@ -120,83 +106,8 @@ impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for KnownAir {
     }
 }
 
-/// The AIRs a test batch is made of.
-#[derive(Clone)]
-pub enum TestAir {
-    Bits(SampledBitsAir),
-    Commit(CommitmentAir),
-    Deep(DeepQuotientAir),
-    DeepTerms(DeepTermsAir),
-    Mmcs(MmcsOpeningAir),
-    Duplex(DuplexAir),
-    Fold(FriFoldAir),
-    FinalPoly(FinalPolyAir),
-    Gather(GatherAir),
-    /// The key-set AIR with the parent's statement as its public values.
-    KeySet(KeySetAir, Vec<F>),
-    Observed(ObservedAir),
-    Ood(OodAir),
-    Perm(Perm24TableAir),
-    Known(KnownAir),
-}
-
-macro_rules! dispatch {
-    ($self:expr, $a:ident => $e:expr) => {
-        match $self {
-            TestAir::Bits($a) => $e,
-            TestAir::Commit($a) => $e,
-            TestAir::Deep($a) => $e,
-            TestAir::DeepTerms($a) => $e,
-            TestAir::Mmcs($a) => $e,
-            TestAir::Duplex($a) => $e,
-            TestAir::Fold($a) => $e,
-            TestAir::FinalPoly($a) => $e,
-            TestAir::Gather($a) => $e,
-            TestAir::KeySet($a, _) => $e,
-            TestAir::Observed($a) => $e,
-            TestAir::Ood($a) => $e,
-            TestAir::Perm($a) => $e,
-            TestAir::Known($a) => $e,
-        }
-    };
-}
-
-impl BaseAir<F> for TestAir {
-    fn width(&self) -> usize {
-        dispatch!(self, a => BaseAir::<F>::width(a))
-    }
-    fn num_periodic_columns(&self) -> usize {
-        dispatch!(self, a => BaseAir::<F>::num_periodic_columns(a))
-    }
-    fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
-        dispatch!(self, a => BaseAir::<F>::periodic_columns(a))
-    }
-    fn main_next_row_columns(&self) -> Vec<usize> {
-        dispatch!(self, a => BaseAir::<F>::main_next_row_columns(a))
-    }
-    fn max_constraint_degree(&self) -> Option<usize> {
-        dispatch!(self, a => BaseAir::<F>::max_constraint_degree(a))
-    }
-    fn num_public_values(&self) -> usize {
-        dispatch!(self, a => BaseAir::<F>::num_public_values(a))
-    }
-}
-
-impl TestAir {
-    /// The instance's public values (the key-set AIR's statement; none for the others).
-    pub fn public_values(&self) -> Vec<F> {
-        match self {
-            TestAir::KeySet(_, pv) => pv.clone(),
-            _ => Vec::new(),
-        }
-    }
-}
-
-impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for TestAir {
-    fn eval(&self, builder: &mut AB) {
-        dispatch!(self, a => a.eval(builder))
-    }
-}
+/// The AIRs a test batch is made of: a parent's, and verifier-known messages.
+pub use super::parent::VerifierAir as TestAir;
 
 /// A check that failed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -340,11 +251,21 @@ pub fn real_child(message: [u8; 32], epoch: u32) -> super::ChildVerificationTrac
 /// A FRI-over-Poseidon1 aggregate of `n` test signers (seeds 3, 4, ...) on `message` at
 /// `epoch`: its bytes and keys.
 pub fn child_proof(message: [u8; 32], epoch: u32, n: u64) -> (Vec<u8>, Vec<PublicKey>) {
+    child_proof_of(message, epoch, 3..3 + n)
+}
+
+/// A FRI-over-Poseidon1 aggregate of the test signers of `seeds` on `message` at `epoch`: its
+/// bytes and keys.
+pub fn child_proof_of(
+    message: [u8; 32],
+    epoch: u32,
+    seeds: std::ops::Range<u64>,
+) -> (Vec<u8>, Vec<PublicKey>) {
     use crate::aggregate::testing::test_signer;
     use crate::aggregate::Aggregator;
 
     let mut agg = Aggregator::new(message, epoch);
-    for s in 3..3 + n {
+    for s in seeds {
         let (pk, sig) = test_signer(s, &message, epoch);
         agg.add(pk, sig).expect("a valid signature");
     }

@@ -110,6 +110,7 @@ pub mod merkle;
 pub mod observed;
 pub mod ood;
 pub mod ood_air;
+pub mod parent;
 pub mod schedule;
 pub mod terms;
 pub mod witness;

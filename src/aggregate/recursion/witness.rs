@@ -72,6 +72,15 @@ pub struct ChildWitness {
 }
 
 impl ChildWitness {
+    /// The same witness for the child numbered `transcript` in a parent's batch (the number
+    /// every bus message of its blocks is keyed by; [`ChildWitness::new`] numbers it 0).
+    pub fn with_transcript(mut self, transcript: u32) -> Self {
+        for o in self.openings.iter_mut().flatten() {
+            o.transcript = transcript;
+        }
+        self
+    }
+
     /// The witness of the child whose native verification recorded `transcript`, with decoded
     /// proof `proof`, for its shape `shape`.
     ///

@@ -1,0 +1,798 @@
+//! A parent proof: the whole verification of each child and the parent's key set, in one batch
+//! of verifier AIRs, proved and verified under the children's recursion-ready preset.
+//!
+//! The batch, in instance order ([`verifier_airs`]):
+//! [`DuplexAir`], [`CommitmentAir`], [`SampledBitsAir`], [`DeepTermsAir`], [`GatherAir`],
+//! [`OodAir`], one [`MmcsOpeningAir`] per commitment of the child's shape, [`DeepQuotientAir`],
+//! [`FriFoldAir`], [`FinalPolyAir`], [`ObservedAir`], [`KeySetAir`] (whose public values are the
+//! parent's statement, [`crate::aggregate::statement::statement_values`]) and one shared
+//! permutation table ([`Perm24TableAir::shared`]). Every verifier AIR holds one block per child,
+//! the child's transcript number being its place in the list.
+//!
+//! What the verifier of a parent knows: the message, the epoch and the parent's key set (the
+//! statement), the preset, and each child's number of keys (carried beside the proof, see
+//! [`ParentProof`]). From these alone it derives every schedule ([`ChildShape::new`]), every
+//! AIR and every trace height ([`log_heights`]); nothing of that is read from the proof.
+//!
+//! Not yet here: children of different sizes in one parent (each size needs its own set of
+//! verifier AIRs with distinct transcript numbers), raw signatures beside children, a parent
+//! as a child (its periodic columns have periods of whole blocks, which the out-of-domain
+//! check would interpolate), and a byte format.
+
+use std::borrow::Cow;
+
+use p3_air::{Air, AirBuilder, BaseAir};
+use p3_batch_stark::{
+    prove_batch, verify_batch, BatchProof, CommonData, ProverData, ProverOnlyData, StarkInstance,
+};
+use p3_field::PrimeCharacteristicRing;
+use p3_lookup::{InteractionBuilder, LogUpGadget, Lookups};
+use p3_matrix::dense::RowMajorMatrix;
+use p3_matrix::Matrix;
+
+use super::bits::SampledBitsAir;
+use super::child::{ChildShape, ChildStatement};
+use super::commit::CommitmentAir;
+use super::deep::DeepQuotientAir;
+use super::duplex::DuplexAir;
+use super::final_poly::FinalPolyAir;
+use super::fold::FriFoldAir;
+use super::gather::GatherAir;
+use super::keyset::{ChildKeys, KeySetAir};
+use super::merkle::MmcsOpeningAir;
+use super::observed::ObservedAir;
+use super::ood_air::OodAir;
+use super::terms::DeepTermsAir;
+use super::witness::ChildWitness;
+use super::{check_child_preset, child_verification_trace};
+use crate::aggregate::air::perm::{shared_table, Perm24TableAir};
+use crate::aggregate::field::Challenge;
+use crate::aggregate::fri::config::{fri_config, FriConfig, Poseidon1};
+use crate::aggregate::fri::security::{security_bits_in, SecurityReport};
+use crate::aggregate::fri::{self, proof_shape};
+use crate::aggregate::options::{ProveError, VerifyError, VerifyOptions};
+use crate::aggregate::preset::{FriPreset, Preset, PRESETS};
+use crate::aggregate::proof_system::{catch_prover, catch_verifier};
+use crate::aggregate::statement::{
+    degree_bits, key_set_digest_ordered, placeholder_keys, statement_values, Statement,
+    NUM_STATEMENT_VALUES,
+};
+use crate::aggregate::{
+    accept_preset, canonical_key_order, check_key_count, Regime, MAX_SIGNATURES,
+    SECURITY_FLOOR_BITS,
+};
+use crate::xmss::{PublicKey, F};
+
+/// The smallest trace of a parent's AIRs, in rows: 128, the default preset's final polynomial
+/// and blowup (every recursion-ready preset needs at most this, [`FriPreset::min_log_trace_height`]).
+pub const MIN_HEIGHT: usize = 128;
+
+/// Most children one parent proof takes.
+pub const MAX_CHILDREN: usize = 64;
+
+/// One AIR of a parent's batch.
+#[derive(Clone)]
+pub enum VerifierAir {
+    Bits(SampledBitsAir),
+    Commit(CommitmentAir),
+    Deep(DeepQuotientAir),
+    DeepTerms(DeepTermsAir),
+    Mmcs(MmcsOpeningAir),
+    Duplex(DuplexAir),
+    Fold(FriFoldAir),
+    FinalPoly(FinalPolyAir),
+    Gather(GatherAir),
+    /// The key-set AIR with the parent's statement as its public values.
+    KeySet(KeySetAir, Vec<F>),
+    Observed(ObservedAir),
+    Ood(OodAir),
+    Perm(Perm24TableAir),
+    /// Verifier-known messages, for the tests of one AIR at a time.
+    #[cfg(test)]
+    Known(super::harness::KnownAir),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $a:ident => $e:expr) => {
+        match $self {
+            VerifierAir::Bits($a) => $e,
+            VerifierAir::Commit($a) => $e,
+            VerifierAir::Deep($a) => $e,
+            VerifierAir::DeepTerms($a) => $e,
+            VerifierAir::Mmcs($a) => $e,
+            VerifierAir::Duplex($a) => $e,
+            VerifierAir::Fold($a) => $e,
+            VerifierAir::FinalPoly($a) => $e,
+            VerifierAir::Gather($a) => $e,
+            VerifierAir::KeySet($a, _) => $e,
+            VerifierAir::Observed($a) => $e,
+            VerifierAir::Ood($a) => $e,
+            VerifierAir::Perm($a) => $e,
+            #[cfg(test)]
+            VerifierAir::Known($a) => $e,
+        }
+    };
+}
+
+impl BaseAir<F> for VerifierAir {
+    fn width(&self) -> usize {
+        dispatch!(self, a => BaseAir::<F>::width(a))
+    }
+    fn num_periodic_columns(&self) -> usize {
+        dispatch!(self, a => BaseAir::<F>::num_periodic_columns(a))
+    }
+    fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
+        dispatch!(self, a => BaseAir::<F>::periodic_columns(a))
+    }
+    fn main_next_row_columns(&self) -> Vec<usize> {
+        dispatch!(self, a => BaseAir::<F>::main_next_row_columns(a))
+    }
+    fn max_constraint_degree(&self) -> Option<usize> {
+        dispatch!(self, a => BaseAir::<F>::max_constraint_degree(a))
+    }
+    fn num_public_values(&self) -> usize {
+        dispatch!(self, a => BaseAir::<F>::num_public_values(a))
+    }
+}
+
+impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for VerifierAir {
+    fn eval(&self, builder: &mut AB) {
+        dispatch!(self, a => a.eval(builder))
+    }
+}
+
+impl VerifierAir {
+    /// The instance's public values (the key-set AIR's statement; none for the others).
+    pub fn public_values(&self) -> Vec<F> {
+        match self {
+            VerifierAir::KeySet(_, pv) => pv.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Rows of one child's block: the period of the AIR's schedule, times the queries for a
+    /// Merkle opening (one block per query); 0 for the key-set AIR and the table, whose heights
+    /// follow from the keys and the permutations.
+    fn rows_per_child(&self, num_queries: usize) -> usize {
+        let period = self.periodic_columns().first().map_or(0, Vec::len);
+        match self {
+            VerifierAir::Mmcs(_) => period * num_queries,
+            VerifierAir::KeySet(..) | VerifierAir::Perm(_) => 0,
+            _ => period,
+        }
+    }
+}
+
+/// The trace height of `rows` rows: a power of two of at least [`MIN_HEIGHT`].
+fn padded(rows: usize) -> usize {
+    rows.max(MIN_HEIGHT).next_power_of_two()
+}
+
+/// A child's shape as a parent's verifier derives it: the AIRs, lookups and trace heights of a
+/// statement of `num_keys` keys on `message` at `epoch` (placeholder keys: none of these
+/// depends on the keys), its statement on instance 0.
+///
+/// # Errors
+/// A message if the verifier AIRs do not cover the shape, or `num_keys` is 0 or over
+/// [`MAX_SIGNATURES`].
+pub fn child_shape(
+    preset: &FriPreset,
+    num_keys: usize,
+    message: &[u8; 32],
+    epoch: u32,
+) -> Result<ChildShape, String> {
+    if num_keys == 0 || num_keys > MAX_SIGNATURES {
+        return Err(format!("a child of {num_keys} keys"));
+    }
+    let keys = placeholder_keys(num_keys);
+    let stmt = Statement {
+        message,
+        epoch,
+        keys: &keys,
+    };
+    let airs = stmt.airs();
+    let lookups = fri::common_data::<Poseidon1>(&airs).lookups;
+    let shapes = proof_shape(&airs, &lookups, &degree_bits(&stmt.heights())).instances;
+    ChildShape::new(
+        preset,
+        &airs,
+        &lookups,
+        &shapes,
+        &ChildStatement {
+            instance: 0,
+            num_keys,
+            epoch,
+            message: *message,
+        },
+    )
+}
+
+/// The parent's AIRs for children of `shape`, in instance order (module docs), the key-set
+/// AIR's public values being `statement` (21 values).
+///
+/// # Errors
+/// A message if a commitment or opening of the shape is one the AIRs do not take.
+pub fn verifier_airs(shape: &ChildShape, statement: Vec<F>) -> Result<Vec<VerifierAir>, String> {
+    let mut airs = vec![
+        VerifierAir::Duplex(DuplexAir::new(shape.transcript.clone())),
+        VerifierAir::Commit(CommitmentAir::new(&shape.commitments)?),
+        VerifierAir::Bits(SampledBitsAir::new(shape.bits.clone())),
+        VerifierAir::DeepTerms(DeepTermsAir::new(
+            &shape.deep,
+            &shape.claims,
+            &shape.ood_claims,
+        )),
+        VerifierAir::Gather(GatherAir::new(shape.gathered.clone())),
+        VerifierAir::Ood(OodAir::new(shape.ood.clone())),
+    ];
+    for o in &shape.openings {
+        airs.push(VerifierAir::Mmcs(MmcsOpeningAir::new(
+            &o.dims, o.link, &o.readers,
+        )?));
+    }
+    airs.extend([
+        VerifierAir::Deep(DeepQuotientAir::new(shape.deep.clone())),
+        VerifierAir::Fold(FriFoldAir::new(shape.fold.clone())),
+        VerifierAir::FinalPoly(FinalPolyAir::new(shape.final_poly.clone())),
+        VerifierAir::Observed(ObservedAir::new(shape.observations.clone())),
+        VerifierAir::KeySet(KeySetAir, statement),
+        VerifierAir::Perm(Perm24TableAir::shared()),
+    ]);
+    Ok(airs)
+}
+
+/// log2 of each trace height of a parent over `children` children of `shape` whose key lists
+/// and the parent's set hold `key_rows` keys in all: every verifier AIR `children` blocks, the
+/// key-set AIR one row per key, the table one row per permutation received (every row of the
+/// transcript and key-set traces, the scheduled rows of every Merkle block), each padded to a
+/// power of two of at least [`MIN_HEIGHT`]. The verifier's, never the proof's.
+pub fn log_heights(
+    airs: &[VerifierAir],
+    shape: &ChildShape,
+    children: usize,
+    key_rows: usize,
+) -> Vec<usize> {
+    let queries = shape.deep.queries().len();
+    let key_height = padded(key_rows);
+    let mut perms = key_height;
+    let mut heights: Vec<usize> = airs
+        .iter()
+        .map(|air| {
+            let h = padded(children * air.rows_per_child(queries));
+            match air {
+                VerifierAir::Duplex(_) => perms += h,
+                VerifierAir::Mmcs(m) => perms += children * queries * m.shape().schedule().len(),
+                _ => {}
+            }
+            h
+        })
+        .collect();
+    for (h, air) in heights.iter_mut().zip(airs) {
+        match air {
+            VerifierAir::KeySet(..) => *h = key_height,
+            VerifierAir::Perm(_) => *h = padded(perms),
+            _ => {}
+        }
+    }
+    degree_bits(&heights)
+}
+
+/// The lookups of each AIR, packed as the proof system packs them (degree 3).
+fn packed_lookups(airs: &[VerifierAir]) -> Vec<Lookups<F>> {
+    let gadget = LogUpGadget::new();
+    airs.iter()
+        .map(|air| {
+            Lookups::<F>::from_air::<Challenge, _>(air)
+                .pack_same_bus_with_degree(3, |l| gadget.constraint_degree_with_transition(l, 0))
+        })
+        .collect()
+}
+
+/// The preset a parent over children made under `child` proves under: the child's rate,
+/// queries, folding and final polynomial, with more grinding (query 18 bits, batch combination
+/// 20, commit phase and LogUp 12, or the child's if more). A parent's batch is taller and has
+/// more columns than the child's, and these four terms are the ones that fall below 124 bits on
+/// it at the child's grinding (`parent_security_bits` names the binding one); the query count
+/// is left alone, since each query costs a parent about 17 KiB.
+pub fn parent_preset(child: &FriPreset) -> FriPreset {
+    FriPreset {
+        query_pow_bits: child.query_pow_bits.max(18),
+        batch_pow_bits: child.batch_pow_bits.max(20),
+        commit_pow_bits: child.commit_pow_bits.max(12),
+        lookup_pow_bits: child.lookup_pow_bits.max(12),
+        ..*child
+    }
+}
+
+/// Soundness of a parent's batch (`airs`, trace heights `2^log_heights`) under `preset` in
+/// `regime`: the presets' accounting ([`crate::aggregate::fri::security::security_bits_in`])
+/// on the batch's shape (widths, constraint degrees, lookups, heights).
+///
+/// # Errors
+/// A message if the shape cannot be derived (a bug).
+fn batch_security(
+    preset: &FriPreset,
+    regime: Regime,
+    airs: &[VerifierAir],
+    log_heights: &[usize],
+) -> Result<SecurityReport, String> {
+    use crate::aggregate::fri::config::MultisigConfig;
+    use crate::aggregate::fri::security::ProofShape;
+    let common = CommonData::<MultisigConfig>::new(None, packed_lookups(airs));
+    let batch = ProofShape::from_airs(airs, &common, log_heights)?;
+    Ok(security_bits_in(preset, regime, &batch))
+}
+
+/// Soundness in bits of a parent proof over `children` children of `child_keys` keys each,
+/// made under `child_preset`, whose union holds `parent_keys` keys, in `regime`
+/// ([`parent_preset`], [`batch_security`]). Independent of the message, epoch and keys.
+///
+/// # Errors
+/// A message if the preset cannot be a child or the sizes are out of range.
+pub fn parent_security_bits(
+    child_preset: &FriPreset,
+    regime: Regime,
+    children: usize,
+    child_keys: usize,
+    parent_keys: usize,
+) -> Result<SecurityReport, String> {
+    if children == 0 || children > MAX_CHILDREN || parent_keys == 0 {
+        return Err(format!("{children} children, {parent_keys} keys"));
+    }
+    let shape = child_shape(child_preset, child_keys, &[0; 32], 0)?;
+    let airs = verifier_airs(&shape, vec![F::ZERO; NUM_STATEMENT_VALUES])?;
+    let heights = log_heights(&airs, &shape, children, parent_keys + children * child_keys);
+    batch_security(&parent_preset(child_preset), regime, &airs, &heights)
+}
+
+/// A parent proof over children of one size.
+pub struct ParentProof {
+    /// The children's preset; the parent's is [`parent_preset`] of it.
+    pub child_preset: FriPreset,
+    /// Each child's number of keys, in the order the batch verifies them (all equal today).
+    pub child_keys: Vec<usize>,
+    /// The batch proof over [`verifier_airs`].
+    pub proof: BatchProof<FriConfig<Poseidon1>>,
+}
+
+impl ParentProof {
+    /// The proof's size in the FRI envelope ([`fri::envelope::encode`]), in bytes, without the
+    /// children's sizes (4 bytes each).
+    pub fn envelope_len(&self) -> usize {
+        fri::envelope::encode::<Poseidon1>(&self.preset(), &self.proof).len()
+    }
+
+    /// The preset the parent is proved under: [`parent_preset`] of the children's.
+    pub fn preset(&self) -> FriPreset {
+        parent_preset(&self.child_preset)
+    }
+
+    /// Bytes of each component of the envelope's payload ([`fri::envelope::component_sizes`]),
+    /// for reports.
+    pub fn component_sizes(&self) -> Vec<(&'static str, usize)> {
+        fri::envelope::component_sizes::<Poseidon1>(&self.proof)
+    }
+}
+
+/// Proves one parent over `children` (each a proof's bytes and its keys, in any order) of
+/// `message` at `epoch`: each child is verified natively first, then its whole verification and
+/// the parent's key set (the union of the children's, canonical order) are proved in the
+/// verifier AIRs. Returns the proof and the parent's keys.
+///
+/// # Errors
+/// [`ProveError::InvalidOptions`] for no child, more than [`MAX_CHILDREN`], children of
+/// different sizes, or more than [`MAX_SIGNATURES`] keys in the union;
+/// [`ProveError::Prover`] for a child that does not verify for `message` and `epoch` (with the
+/// verifier's error), one made under a preset that cannot be a child, or a prover failure.
+pub fn prove_parent(
+    message: &[u8; 32],
+    epoch: u32,
+    children: &[(&[u8], &[PublicKey])],
+) -> Result<(ParentProof, Vec<PublicKey>), ProveError> {
+    let invalid = |s: String| ProveError::InvalidOptions(s);
+    if children.is_empty() || children.len() > MAX_CHILDREN {
+        return Err(invalid(format!(
+            "{} children (1 to {MAX_CHILDREN})",
+            children.len()
+        )));
+    }
+    let failed = |i: usize| move |e: VerifyError| ProveError::Prover(format!("child {i}: {e}"));
+    let mut traces = Vec::with_capacity(children.len());
+    let mut lists = Vec::with_capacity(children.len());
+    for (i, (bytes, keys)) in children.iter().enumerate() {
+        traces.push(child_verification_trace(bytes, keys, message, epoch).map_err(failed(i))?);
+        lists.push(canonical_key_order(keys).map_err(failed(i))?);
+    }
+    let preset = *traces[0].preset();
+    let n = lists[0].len();
+    if let Some(i) =
+        (1..children.len()).find(|&i| lists[i].len() != n || *traces[i].preset() != preset)
+    {
+        return Err(invalid(format!(
+            "child {i} has {} keys under preset {}, child 0 {n} under {}: one parent takes \
+             children of one size and preset",
+            lists[i].len(),
+            traces[i].preset().id(),
+            preset.id()
+        )));
+    }
+    let mut union: Vec<PublicKey> = lists.iter().flatten().copied().collect();
+    union.sort_unstable_by_key(PublicKey::to_ssz);
+    union.dedup();
+    if union.len() > MAX_SIGNATURES {
+        return Err(invalid(format!("{} keys in the union", union.len())));
+    }
+    let shape = child_shape(&preset, n, message, epoch).map_err(ProveError::Prover)?;
+    let mut witnesses = Vec::with_capacity(children.len());
+    for (i, ((bytes, _), trace)) in children.iter().zip(&traces).enumerate() {
+        let stmt = Statement {
+            message,
+            epoch,
+            keys: &lists[i],
+        };
+        let decoded = fri::decode_against::<Poseidon1>(&preset, bytes, &stmt).map_err(failed(i))?;
+        let w = ChildWitness::new(&shape, trace.transcript(), &decoded.proof)
+            .map_err(|e| ProveError::Prover(format!("child {i}: {e}")))?;
+        witnesses.push(w.with_transcript(i as u32));
+    }
+    let statement = statement_values(union.len(), epoch, message, &key_set_digest_ordered(&union));
+    let airs = verifier_airs(&shape, statement).map_err(ProveError::Prover)?;
+    let keys: Vec<ChildKeys> = lists
+        .into_iter()
+        .enumerate()
+        .map(|(transcript, keys)| ChildKeys { transcript, keys })
+        .collect();
+    let traces = parent_traces(&airs, &witnesses, &union, &keys)?;
+    let key_rows = union.len() + keys.iter().map(|c| c.keys.len()).sum::<usize>();
+    let expected = log_heights(&airs, &shape, children.len(), key_rows);
+    let heights: Vec<usize> = traces.iter().map(|t| t.height()).collect();
+    if degree_bits(&heights) != expected {
+        return Err(ProveError::Prover(format!(
+            "trace heights {heights:?}, the verifier's are 2^{expected:?}"
+        )));
+    }
+    let security = batch_security(&parent_preset(&preset), Regime::Proven, &airs, &expected)
+        .map_err(ProveError::Prover)?;
+    if security.total_bits < SECURITY_FLOOR_BITS {
+        return Err(invalid(format!(
+            "a parent over {} children of {n} keys is {:.2} bits proven ({}), under the floor \
+             of {SECURITY_FLOOR_BITS}",
+            children.len(),
+            security.total_bits,
+            security.binding().label
+        )));
+    }
+    let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
+    let config = fri_config::<Poseidon1>(&parent_preset(&preset));
+    let proof = catch_prover("the parent's batch-STARK prover", || {
+        let refs: Vec<&RowMajorMatrix<F>> = traces.iter().collect();
+        let instances = StarkInstance::new_multiple(&airs, &refs, &pvs);
+        let data = ProverData {
+            common: CommonData::new(None, packed_lookups(&airs)),
+            prover_only: ProverOnlyData::empty(),
+        };
+        prove_batch(&config, &instances, &data).map_err(|e| format!("{e:?}"))
+    })
+    .map_err(ProveError::Prover)?;
+    Ok((
+        ParentProof {
+            child_preset: preset,
+            child_keys: vec![n; children.len()],
+            proof,
+        },
+        union,
+    ))
+}
+
+/// Every trace of `airs` (instance order) on the children's witnesses and key lists and the
+/// parent's set `parent`.
+fn parent_traces(
+    airs: &[VerifierAir],
+    w: &[ChildWitness],
+    parent: &[PublicKey],
+    children: &[ChildKeys],
+) -> Result<Vec<RowMajorMatrix<F>>, ProveError> {
+    let mut traces = Vec::with_capacity(airs.len());
+    let mut perms = Vec::new();
+    let mut openings = 0;
+    for air in airs {
+        let trace = match air {
+            VerifierAir::Duplex(a) => {
+                let observed: Vec<Vec<F>> = w.iter().map(|w| w.observed.clone()).collect();
+                let (t, perm, _, _) = a.generate_traces(&observed, MIN_HEIGHT);
+                perms.push(perm);
+                t
+            }
+            VerifierAir::Commit(a) => {
+                let roots: Vec<_> = (0..).zip(w).map(|(t, w)| (t, w.roots.clone())).collect();
+                a.generate_trace(&roots, MIN_HEIGHT)
+            }
+            VerifierAir::Bits(a) => {
+                let drawn: Vec<Vec<F>> = w.iter().map(|w| w.drawn.clone()).collect();
+                a.generate_trace(&drawn, MIN_HEIGHT).0
+            }
+            VerifierAir::DeepTerms(a) => {
+                let claims: Vec<_> = w.iter().map(|w| (w.alpha, w.claims.clone())).collect();
+                a.generate_trace(&claims, MIN_HEIGHT).0
+            }
+            VerifierAir::Gather(a) => {
+                let gathered: Vec<_> = w.iter().map(|w| w.gathered.clone()).collect();
+                a.generate_trace(&gathered, MIN_HEIGHT)
+            }
+            VerifierAir::Ood(a) => {
+                let inputs: Vec<_> = w.iter().map(|w| w.ood.clone()).collect();
+                a.generate_trace(&inputs, MIN_HEIGHT).ok_or_else(|| {
+                    ProveError::Prover("a child's out-of-domain check does not run".into())
+                })?
+            }
+            VerifierAir::Mmcs(a) => {
+                let all: Vec<_> = w
+                    .iter()
+                    .flat_map(|w| w.openings[openings].iter().cloned())
+                    .collect();
+                openings += 1;
+                let (t, perm, _) = a.generate_traces(&all, MIN_HEIGHT);
+                perms.push(perm);
+                t
+            }
+            VerifierAir::Deep(a) => {
+                let inputs: Vec<_> = w.iter().map(|w| w.deep.clone()).collect();
+                a.generate_trace(&inputs, MIN_HEIGHT).0
+            }
+            VerifierAir::Fold(a) => {
+                let inputs: Vec<_> = w.iter().map(|w| w.fold.clone()).collect();
+                a.generate_trace(&inputs, MIN_HEIGHT).0
+            }
+            VerifierAir::FinalPoly(a) => {
+                let inputs: Vec<_> = w.iter().map(|w| w.final_poly.clone()).collect();
+                a.generate_trace(&inputs, MIN_HEIGHT).0
+            }
+            VerifierAir::Observed(a) => {
+                let values: Vec<_> = w.iter().map(|w| w.observations.clone()).collect();
+                a.generate_trace(&values, MIN_HEIGHT)
+            }
+            VerifierAir::KeySet(a, _) => {
+                let (t, perm) = a.generate_trace(parent, children, MIN_HEIGHT);
+                perms.push(perm);
+                t
+            }
+            VerifierAir::Perm(_) => shared_table(&perms.iter().collect::<Vec<_>>(), MIN_HEIGHT),
+            #[cfg(test)]
+            VerifierAir::Known(a) => a.trace(),
+        };
+        traces.push(trace);
+    }
+    Ok(traces)
+}
+
+/// Verifies a parent proof for the statement (`message`, `epoch`, the key set `public_keys` in
+/// any order): rebuilds every child's shape from its number of keys, the parent's AIRs and
+/// their trace heights, and runs the batch-STARK verifier with the statement as the key-set
+/// AIR's public values.
+///
+/// # Errors
+/// [`VerifyError::Invalid`] for an empty or oversized key list, a repeated key, or a proof that
+/// does not verify; [`VerifyError::PresetNotAccepted`] for a preset that cannot be a child;
+/// [`VerifyError::Malformed`] for children of different sizes or trace heights other than the
+/// verifier's.
+pub fn verify_parent(
+    proof: &ParentProof,
+    message: &[u8; 32],
+    epoch: u32,
+    public_keys: &[PublicKey],
+) -> Result<(), VerifyError> {
+    check_key_count(public_keys)?;
+    let keys = canonical_key_order(public_keys)?;
+    // The children's preset: one of ours, that can be a child, and that the native verifier
+    // accepts for a child's statement.
+    let child = Preset::Fri(proof.child_preset);
+    if PRESETS.get(usize::from(child.id())) != Some(&child) {
+        return Err(VerifyError::PresetNotAccepted(format!(
+            "the children's preset {:?} is none of the presets",
+            proof.child_preset
+        )));
+    }
+    let preset = *check_child_preset(&child)?;
+    let malformed = |s: String| VerifyError::Malformed(s);
+    let (children, n) = match proof.child_keys.as_slice() {
+        [] => return Err(malformed("no child".into())),
+        c if c.len() > MAX_CHILDREN => return Err(malformed(format!("{} children", c.len()))),
+        c if c.iter().any(|&k| k != c[0]) => {
+            return Err(malformed("children of different sizes".into()))
+        }
+        c => (c.len(), c[0]),
+    };
+    if n > keys.len() {
+        return Err(VerifyError::Invalid(format!(
+            "a child of {n} keys under a parent of {}",
+            keys.len()
+        )));
+    }
+    accept_preset(&child, n, &VerifyOptions::default())?;
+    let shape = child_shape(&preset, n, message, epoch).map_err(malformed)?;
+    let statement = statement_values(keys.len(), epoch, message, &key_set_digest_ordered(&keys));
+    let airs = verifier_airs(&shape, statement).map_err(malformed)?;
+    let expected = log_heights(&airs, &shape, children, keys.len() + children * n);
+    if proof.proof.degree_bits != expected {
+        return Err(malformed(format!(
+            "trace heights 2^{:?}, expected 2^{expected:?}",
+            proof.proof.degree_bits
+        )));
+    }
+    let parent = parent_preset(&preset);
+    let security = batch_security(&parent, Regime::Proven, &airs, &expected)
+        .map_err(VerifyError::Malformed)?;
+    if security.total_bits < SECURITY_FLOOR_BITS {
+        return Err(VerifyError::PresetNotAccepted(format!(
+            "preset {} for a parent over {children} children of {n} keys: {:.2} bits proven, \
+             under the floor of {SECURITY_FLOOR_BITS}",
+            preset.id(),
+            security.total_bits
+        )));
+    }
+    let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
+    let common = CommonData::new(None, packed_lookups(&airs));
+    let config = fri_config::<Poseidon1>(&parent);
+    catch_verifier(|| {
+        verify_batch(&config, &airs, &proof.proof, &pvs, &common).map_err(|e| format!("{e:?}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Real parents over real children: the statement they verify for, and nothing else.
+
+    use super::*;
+    use crate::aggregate::recursion::harness::child_proof_of;
+    use crate::aggregate::testing::test_signer;
+    use crate::aggregate::{Aggregator, ProveOptions};
+
+    const MESSAGE: [u8; 32] = [7; 32];
+    const EPOCH: u32 = 11;
+
+    /// A parent over two overlapping children (signers 3, 4 and 4, 5) verifies for the union
+    /// of their keys in any order, and for no other message, epoch or key set; a proof whose
+    /// children's sizes are not the ones it was made for is refused.
+    #[test]
+    fn a_parent_verifies_for_its_statement_and_no_other() {
+        let a = child_proof_of(MESSAGE, EPOCH, 3..5);
+        let b = child_proof_of(MESSAGE, EPOCH, 4..6);
+        let (proof, keys) =
+            prove_parent(&MESSAGE, EPOCH, &[(&a.0, &a.1), (&b.0, &b.1)]).expect("the parent");
+        assert_eq!(keys.len(), 3, "the union of 3, 4 and 4, 5");
+        for k in a.1.iter().chain(&b.1) {
+            assert!(keys.contains(k));
+        }
+        assert_eq!(proof.child_keys, [2, 2]);
+        verify_parent(&proof, &MESSAGE, EPOCH, &keys).expect("the parent verifies");
+        let reversed: Vec<PublicKey> = keys.iter().rev().copied().collect();
+        verify_parent(&proof, &MESSAGE, EPOCH, &reversed).expect("in any order");
+
+        let invalid = |r: Result<(), VerifyError>| {
+            assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
+        };
+        let mut other = MESSAGE;
+        other[31] ^= 1;
+        invalid(verify_parent(&proof, &other, EPOCH, &keys));
+        invalid(verify_parent(&proof, &MESSAGE, EPOCH + 1, &keys));
+        // A key omitted, a key added, a key repeated.
+        invalid(verify_parent(&proof, &MESSAGE, EPOCH, &keys[1..]));
+        let mut more = keys.clone();
+        more.push(test_signer(6, &MESSAGE, EPOCH).0);
+        invalid(verify_parent(&proof, &MESSAGE, EPOCH, &more));
+        let mut repeated = keys.clone();
+        repeated.push(keys[0]);
+        invalid(verify_parent(&proof, &MESSAGE, EPOCH, &repeated));
+
+        // Children's sizes other than the proof's: other shapes, so other heights or AIRs.
+        let mut resized = proof;
+        for sizes in [vec![1, 1], vec![2, 3], vec![2], vec![2, 2, 2], vec![]] {
+            resized.child_keys = sizes.clone();
+            let r = verify_parent(&resized, &MESSAGE, EPOCH, &keys);
+            assert!(r.is_err(), "children of {sizes:?}");
+        }
+        resized.child_keys = vec![2, 2];
+        verify_parent(&resized, &MESSAGE, EPOCH, &keys).expect("the sizes restored");
+
+        // A children's preset that is none of ours (less grinding), or one that cannot be a
+        // child: refused before the proof is read.
+        let honest = resized.child_preset;
+        resized.child_preset.query_pow_bits = 0;
+        let r = verify_parent(&resized, &MESSAGE, EPOCH, &keys);
+        assert!(matches!(r, Err(VerifyError::PresetNotAccepted(_))), "{r:?}");
+        let Preset::Fri(keccak) = Preset::default_preset() else {
+            panic!("the default is FRI")
+        };
+        resized.child_preset = keccak;
+        let r = verify_parent(&resized, &MESSAGE, EPOCH, &keys);
+        assert!(matches!(r, Err(VerifyError::PresetNotAccepted(_))), "{r:?}");
+        resized.child_preset = honest;
+        verify_parent(&resized, &MESSAGE, EPOCH, &keys).expect("the preset restored");
+    }
+
+    /// The parent's preset reaches the floor on every parent of up to [`MAX_CHILDREN`]
+    /// children of any size (the tallest batches are the weakest), and the children's preset
+    /// alone would not.
+    #[test]
+    fn every_parent_shape_reaches_the_floor() {
+        let child = *check_child_preset(
+            &crate::aggregate::Preset::from_options(&ProveOptions {
+                backend: crate::aggregate::Backend::FriPoseidon1,
+                ..Default::default()
+            })
+            .expect("the recursion-ready default"),
+        )
+        .expect("a child's preset");
+        let mut weakest = f64::MAX;
+        for n in [1, 775, MAX_SIGNATURES] {
+            for k in [1, 2, 16, MAX_CHILDREN] {
+                let r = parent_security_bits(&child, Regime::Proven, k, n, k * n).unwrap();
+                assert!(
+                    r.total_bits >= SECURITY_FLOOR_BITS,
+                    "{k} children of {n}: {r:?}"
+                );
+                weakest = weakest.min(r.total_bits);
+            }
+        }
+        assert!(
+            weakest < SECURITY_FLOOR_BITS + 2.0,
+            "the grinding is not tight: {weakest}"
+        );
+        // Under the child's own grinding, the tallest parent falls short.
+        let shape = child_shape(&child, 775, &[0; 32], 0).unwrap();
+        let airs = verifier_airs(&shape, vec![F::ZERO; NUM_STATEMENT_VALUES]).unwrap();
+        let heights = log_heights(&airs, &shape, MAX_CHILDREN, 2 * MAX_CHILDREN * 775);
+        let r = batch_security(&child, Regime::Proven, &airs, &heights).unwrap();
+        assert!(r.total_bits < SECURITY_FLOOR_BITS, "{r:?}");
+    }
+
+    /// Children a parent cannot take are refused with an error naming them, before anything is
+    /// proved.
+    #[test]
+    fn a_parent_refuses_children_it_cannot_take() {
+        let a = child_proof_of(MESSAGE, EPOCH, 3..5);
+        let prover = |r: Result<_, ProveError>, what: &str| match r {
+            Err(ProveError::Prover(m)) => assert!(m.contains(what), "{m}"),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("a parent over a child it cannot take"),
+        };
+        let options = |r: Result<(ParentProof, Vec<PublicKey>), ProveError>| {
+            assert!(matches!(r, Err(ProveError::InvalidOptions(_))));
+        };
+        // For another message or epoch: the child does not verify.
+        let mut other = MESSAGE;
+        other[0] ^= 1;
+        prover(prove_parent(&other, EPOCH, &[(&a.0, &a.1)]), "child 0");
+        prover(
+            prove_parent(&MESSAGE, EPOCH + 1, &[(&a.0, &a.1)]),
+            "child 0",
+        );
+        // Keys other than the child's, or a byte changed.
+        let b = child_proof_of(MESSAGE, EPOCH, 5..7);
+        prover(prove_parent(&MESSAGE, EPOCH, &[(&a.0, &b.1)]), "child 0");
+        let mut flipped = a.0.clone();
+        let at = flipped.len() / 2;
+        flipped[at] ^= 1;
+        prover(
+            prove_parent(&MESSAGE, EPOCH, &[(&a.0, &a.1), (&flipped, &a.1)]),
+            "child 1",
+        );
+        // A proof over Keccak cannot be a child.
+        let mut agg = Aggregator::new(MESSAGE, EPOCH);
+        for s in 3..5 {
+            let (pk, sig) = test_signer(s, &MESSAGE, EPOCH);
+            agg.add(pk, sig).expect("a valid signature");
+        }
+        let keccak = agg
+            .prove(&ProveOptions::default())
+            .expect("a default proof");
+        prover(
+            prove_parent(&MESSAGE, EPOCH, &[(keccak.as_bytes(), &agg.public_keys())]),
+            "Keccak",
+        );
+        // No child, or children of different sizes.
+        options(prove_parent(&MESSAGE, EPOCH, &[]));
+        let c = child_proof_of(MESSAGE, EPOCH, 3..6);
+        options(prove_parent(&MESSAGE, EPOCH, &[(&a.0, &a.1), (&c.0, &c.1)]));
+    }
+}
