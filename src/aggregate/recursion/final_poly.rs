@@ -7,18 +7,27 @@
 //! log of the largest LDE height, `i` the query's domain index shifted by every round's log
 //! arity), and requires the query's folded value.
 //!
-//! **One block per transcript, one row per coefficient, one column group per query.** Row `r`
-//! holds the coefficient `c_(L-1-r)` (`L` coefficients, a power of two) and sends its
-//! coordinates on `"transcript-observe"` at their positions, so the transcript absorbs exactly
-//! these values. Each query `q` has an accumulator `acc_q` (five columns) and a point `x_q`
-//! (constant down the block): `acc_q = c_(L-1)` on the first row and
-//! `acc_q' = acc_q * x_q + c` down the block. On the first row each query receives its point as
-//! the window `(transcript, query, tag, index, x)` from `"query-index"`
-//! ([`super::bits::SampledBitsAir`], window `[R, k)` with generator `g_(k-R)`, where `R` is the
-//! total log arity); on the last row it receives `(transcript, query, rounds, acc_q)` from
-//! `"fri-fold"`: the folded value the last round sent must be the polynomial's value.
+//! **One block per query, one row per coefficient.** A transcript's queries take one block of
+//! `L` rows each (`L` coefficients, a power of two), so the AIR is [`WIDTH`] columns whatever
+//! the number of queries. Row `r` of a block holds the coefficient `c_(L-1-r)` and the
+//! accumulator: `acc = c_(L-1)` on the first row, `acc' = acc * x + c` down the block, the
+//! transcript, the query (its index sample's transcript position), the point `x` and its index
+//! constant. On the first row the block receives its point as the window
+//! `(transcript, query, tag, index, x)` from `"query-index"` ([`super::bits::SampledBitsAir`],
+//! window `[R, k)` with generator `g_(k-R)`, where `R` is the total log arity); on the last row
+//! it receives `(transcript, query, rounds, acc)` from `"fri-fold"`: the folded value the last
+//! round sent must be the polynomial's value.
+//!
+//! **The coefficients are the transcript's, in every block.** One block per transcript, its
+//! `owner`, sends each coefficient's coordinates on `"transcript-observe"` at their positions
+//! (so the transcript absorbs exactly these values) and sends `(transcript, position, coeff)` on
+//! `"final-poly"` once per query; every block receives it once per row. The query column is the
+//! prover's, but every sender's count is the verifier's: each query's window and folded value
+//! are sent once to this AIR, so the active blocks of a transcript are its queries, each once;
+//! the transcript observes each position once, so exactly one of them is the owner; and then
+//! `"final-poly"` balances only if every block's coefficients are the owner's.
 
-use p3_air::{Air, AirBuilder, BaseAir, WindowAccess};
+use p3_air::{Air, AirBuilder, WindowAccess};
 use p3_field::PrimeCharacteristicRing;
 use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
@@ -29,6 +38,10 @@ use super::ext::{self, D};
 use super::fold::FRI_FOLD_BUS;
 use crate::aggregate::field::Challenge;
 use crate::xmss::F;
+
+/// Bus of the final polynomial's coefficients `(transcript, position, coeff[5])`, sent by a
+/// transcript's owner block once per query and received by every row of its blocks.
+pub const FINAL_POLY_BUS: &str = "final-poly";
 
 /// The final polynomial's place in one transcript and the queries that evaluate it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,16 +69,23 @@ impl FinalPolyShape {
     }
 }
 
-// Column layout: fixed columns, then per query `acc[5], x, index`.
+// Column layout.
 const TRANSCRIPT: usize = 0;
 const ACTIVE: usize = 1;
+/// The query's index sample position (constant down the block).
+const QUERY: usize = 2;
+/// The block that observes the coefficients and sends them to the others.
+const OWNER: usize = 3;
+const INDEX: usize = 4;
+const X: usize = 5;
 /// Mirrors of the periodic columns `first`, `last`, positions[5].
-const FIRST: usize = 2;
-const LAST: usize = 3;
-const POSITIONS: usize = 4;
+const FIRST: usize = 6;
+const LAST: usize = 7;
+const POSITIONS: usize = 8;
 const COEFF: usize = POSITIONS + D;
-const FIXED: usize = COEFF + D;
-const PER_QUERY: usize = D + 2;
+const ACC: usize = COEFF + D;
+/// Columns of the AIR.
+pub const WIDTH: usize = ACC + D;
 
 // Periodic layout.
 const P_FIRST: usize = 0;
@@ -83,13 +103,14 @@ pub struct FinalPolyAir {
 impl FinalPolyAir {
     /// # Panics
     /// If the coefficient count is not a power of two of at least 2, or positions are not five
-    /// per coefficient (a verifier's schedule, so a bug).
+    /// per coefficient, or there is no query (a verifier's schedule, so a bug).
     pub fn new(shape: FinalPolyShape) -> Self {
         assert_eq!(
             shape.positions.len() % D,
             0,
             "five coordinates per coefficient"
         );
+        assert!(!shape.queries.is_empty(), "a query");
         let l = shape.len();
         assert!(l >= 2 && l.is_power_of_two(), "coefficient count");
         let mut periodic = vec![vec![F::ZERO; l]; NUM_PERIODIC];
@@ -107,13 +128,10 @@ impl FinalPolyAir {
         }
     }
 
-    fn query_col(&self, q: usize) -> usize {
-        FIXED + q * PER_QUERY
-    }
-
     /// The trace of transcripts `(coefficients, points)`: the final polynomial (coefficient 0
-    /// first) and each query's `(index, x)`; one block each, then padding blocks up to a power of
-    /// two and at least `min_height` rows. Also each query's value `poly(x)` per transcript.
+    /// first) and each query's `(index, x)`; one block per query (the first query's the owner),
+    /// then padding blocks up to a power of two and at least `min_height` rows. Also each
+    /// query's value `poly(x)` per transcript.
     ///
     /// # Panics
     /// If a transcript has another number of coefficients or queries than the shape.
@@ -124,45 +142,53 @@ impl FinalPolyAir {
         min_height: usize,
     ) -> (RowMajorMatrix<F>, Vec<Vec<Challenge>>) {
         let l = self.shape.len();
-        let width = BaseAir::<F>::width(self);
-        let height = (transcripts.len() * l).max(min_height).next_power_of_two();
-        let mut trace = F::zero_vec(height * width);
         let q_count = self.shape.queries.len();
-        let padding = (vec![Challenge::ZERO; l], vec![(0, F::ZERO); q_count]);
-        let mut values = Vec::new();
-        for (b, block) in trace.chunks_exact_mut(l * width).enumerate() {
-            let (coeffs, points) = transcripts.get(b).unwrap_or(&padding);
-            assert_eq!(coeffs.len(), l, "coefficients");
-            assert_eq!(points.len(), q_count, "queries");
-            let mut acc = vec![Challenge::ZERO; q_count];
-            for (r, row) in block.chunks_exact_mut(width).enumerate() {
-                let c = coeffs[l - 1 - r];
-                row[TRANSCRIPT] = F::from_usize(b);
-                row[ACTIVE] = F::from_bool(b < transcripts.len());
+        let height = (transcripts.len() * q_count * l)
+            .max(min_height)
+            .next_power_of_two();
+        let mut trace = F::zero_vec(height * WIDTH);
+        let mut values = Vec::with_capacity(transcripts.len());
+        for (b, block) in trace.chunks_exact_mut(l * WIDTH).enumerate() {
+            let (t, q) = (b / q_count, b % q_count);
+            let active = t < transcripts.len();
+            let mut acc = Challenge::ZERO;
+            for (r, row) in block.chunks_exact_mut(WIDTH).enumerate() {
+                row[TRANSCRIPT] = F::from_usize(t);
                 row[FIRST] = self.periodic[P_FIRST][r];
                 row[LAST] = self.periodic[P_LAST][r];
                 for i in 0..D {
                     row[POSITIONS + i] = self.periodic[P_POSITIONS + i][r];
                 }
-                row[COEFF..COEFF + D].copy_from_slice(&ext::coords(c));
-                for (q, &(index, x)) in points.iter().enumerate() {
-                    acc[q] = acc[q] * x + c;
-                    let at = self.query_col(q);
-                    row[at..at + D].copy_from_slice(&ext::coords(acc[q]));
-                    row[at + D] = x;
-                    row[at + D + 1] = F::from_usize(index);
+                if !active {
+                    // Padding: zero coefficients at point 0, a valid Horner run.
+                    continue;
                 }
+                let (coeffs, points) = &transcripts[t];
+                assert_eq!(coeffs.len(), l, "coefficients");
+                assert_eq!(points.len(), q_count, "queries");
+                let (index, x) = points[q];
+                let c = coeffs[l - 1 - r];
+                acc = acc * x + c;
+                row[ACTIVE] = F::ONE;
+                row[QUERY] = F::from_usize(self.shape.queries[q]);
+                row[OWNER] = F::from_bool(q == 0);
+                row[INDEX] = F::from_usize(index);
+                row[X] = x;
+                row[COEFF..COEFF + D].copy_from_slice(&ext::coords(c));
+                row[ACC..ACC + D].copy_from_slice(&ext::coords(acc));
             }
-            if b < transcripts.len() {
-                values.push(acc);
+            if active {
+                if q == 0 {
+                    values.push(Vec::with_capacity(q_count));
+                }
+                values[t].push(acc);
             }
         }
-        (RowMajorMatrix::new(trace, width), values)
+        (RowMajorMatrix::new(trace, WIDTH), values)
     }
 }
 
-verifier_base_air!(FinalPolyAir, |a: &FinalPolyAir| FIXED
-    + a.shape.queries.len() * PER_QUERY);
+verifier_base_air!(FinalPolyAir, |_: &FinalPolyAir| WIDTH);
 
 impl<AB> Air<AB> for FinalPolyAir
 where
@@ -176,37 +202,27 @@ where
         let one = AB::Expr::ONE;
 
         builder.assert_bool(row[ACTIVE]);
+        builder.assert_bool(row[OWNER]);
         builder.assert_eq(row[FIRST], p[P_FIRST].clone());
         builder.assert_eq(row[LAST], p[P_LAST].clone());
         for i in 0..D {
             builder.assert_eq(row[POSITIONS + i], p[P_POSITIONS + i].clone());
         }
-        let coeff: [AB::Expr; D] = core::array::from_fn(|i| row[COEFF + i].into());
-        let next_coeff: [AB::Expr; D] = core::array::from_fn(|i| next[COEFF + i].into());
-
-        for q in 0..self.shape.queries.len() {
-            let at = self.query_col(q);
-            // The first row: the highest coefficient.
-            for i in 0..D {
-                builder.assert_zero(p[P_FIRST].clone() * (row[at + i] - coeff[i].clone()));
-            }
-            // Down the block: one Horner step, the point and index constant.
-            let within = one.clone() - p[P_LAST].clone();
-            let mut t = builder.when_transition();
-            for i in 0..D {
-                t.assert_zero(
-                    within.clone()
-                        * (next[at + i] - (row[at + i] * row[at + D] + next_coeff[i].clone())),
-                );
-            }
-            t.assert_zero(within.clone() * (next[at + D] - row[at + D]));
-            t.assert_zero(within * (next[at + D + 1] - row[at + D + 1]));
+        // The first row: the highest coefficient.
+        for i in 0..D {
+            builder.assert_zero(p[P_FIRST].clone() * (row[ACC + i] - row[COEFF + i]));
         }
-        {
-            let within = one.clone() - p[P_LAST].clone();
-            let mut t = builder.when_transition();
-            t.assert_zero(within.clone() * (next[TRANSCRIPT] - row[TRANSCRIPT]));
-            t.assert_zero(within * (next[ACTIVE] - row[ACTIVE]));
+        // Down the block: one Horner step; the transcript, query, owner, point and index
+        // constant.
+        let within = one - p[P_LAST].clone();
+        let mut t = builder.when_transition();
+        for i in 0..D {
+            t.assert_zero(
+                within.clone() * (next[ACC + i] - (row[ACC + i] * row[X] + next[COEFF + i])),
+            );
+        }
+        for c in [TRANSCRIPT, ACTIVE, QUERY, OWNER, INDEX, X] {
+            t.assert_zero(within.clone() * (next[c] - row[c]));
         }
 
         let observe = PermutationCheckBus::new(TRANSCRIPT_OBSERVE_BUS);
@@ -214,32 +230,47 @@ where
             observe.send(
                 builder,
                 [row[TRANSCRIPT], row[POSITIONS + i], row[COEFF + i]],
-                Count::bounded(row[ACTIVE].into(), 1),
+                Count::bounded(row[ACTIVE] * row[OWNER], 1),
             );
         }
-        let windows = PermutationCheckBus::new(QUERY_INDEX_BUS);
-        let folds = PermutationCheckBus::new(FRI_FOLD_BUS);
-        for (q, &position) in self.shape.queries.iter().enumerate() {
-            let at = self.query_col(q);
-            windows.receive(
-                builder,
-                [
-                    row[TRANSCRIPT].into(),
-                    AB::Expr::from_usize(position),
-                    AB::Expr::from_usize(self.shape.point_tag),
-                    row[at + D + 1].into(),
-                    row[at + D].into(),
-                ],
-                Count::bounded(row[ACTIVE] * row[FIRST], 1),
-            );
-            let mut m: Vec<AB::Expr> = vec![
+        let coefficient: Vec<AB::Expr> = [row[TRANSCRIPT], row[POSITIONS]]
+            .into_iter()
+            .chain((0..D).map(|i| row[COEFF + i]))
+            .map(Into::into)
+            .collect();
+        let queries = self.shape.queries.len();
+        let bus = PermutationCheckBus::new(FINAL_POLY_BUS);
+        bus.send(
+            builder,
+            coefficient.clone(),
+            Count::bounded(
+                row[ACTIVE] * row[OWNER] * AB::Expr::from_usize(queries),
+                queries as u32,
+            ),
+        );
+        bus.receive(builder, coefficient, Count::bounded(row[ACTIVE].into(), 1));
+        PermutationCheckBus::new(QUERY_INDEX_BUS).receive(
+            builder,
+            [
                 row[TRANSCRIPT].into(),
-                AB::Expr::from_usize(position),
-                AB::Expr::from_usize(self.shape.rounds),
-            ];
-            m.extend((0..D).map(|i| row[at + i].into()));
-            folds.receive(builder, m, Count::bounded(row[ACTIVE] * row[LAST], 1));
-        }
+                row[QUERY].into(),
+                AB::Expr::from_usize(self.shape.point_tag),
+                row[INDEX].into(),
+                row[X].into(),
+            ],
+            Count::bounded(row[ACTIVE] * row[FIRST], 1),
+        );
+        let mut m: Vec<AB::Expr> = vec![
+            row[TRANSCRIPT].into(),
+            row[QUERY].into(),
+            AB::Expr::from_usize(self.shape.rounds),
+        ];
+        m.extend((0..D).map(|i| row[ACC + i].into()));
+        PermutationCheckBus::new(FRI_FOLD_BUS).receive(
+            builder,
+            m,
+            Count::bounded(row[ACTIVE] * row[LAST], 1),
+        );
     }
 }
 
@@ -321,19 +352,45 @@ mod tests {
         Batch {
             airs,
             traces,
-            buses: vec![TRANSCRIPT_OBSERVE_BUS, QUERY_INDEX_BUS, FRI_FOLD_BUS],
+            buses: vec![
+                TRANSCRIPT_OBSERVE_BUS,
+                QUERY_INDEX_BUS,
+                FRI_FOLD_BUS,
+                FINAL_POLY_BUS,
+            ],
         }
     }
 
-    fn width() -> usize {
-        BaseAir::<F>::width(&air())
+    /// The first row of query `q`'s block in transcript 0.
+    fn block(q: usize) -> usize {
+        q * L
+    }
+
+    /// Rewrites the accumulator of the block starting at `first` from its coefficient and point
+    /// columns, so that its Horner rule holds; returns the value.
+    fn rerun(trace: &mut RowMajorMatrix<F>, first: usize) -> Challenge {
+        let v = &mut trace.values;
+        let x = v[first * WIDTH + X];
+        let mut acc = Challenge::ZERO;
+        for r in first..first + L {
+            let c = ext::element(
+                v[r * WIDTH + COEFF..r * WIDTH + COEFF + D]
+                    .try_into()
+                    .unwrap(),
+            );
+            acc = acc * x + c;
+            v[r * WIDTH + ACC..r * WIDTH + ACC + D].copy_from_slice(&ext::coords(acc));
+        }
+        acc
     }
 
     #[test]
     fn each_query_gets_plonky3s_evaluation_and_the_batch_proves() {
         let ts = [transcript(1), transcript(2)];
         let (trace, values) = air().generate_trace(&ts, MIN_HEIGHT);
+        assert_eq!(trace.width, WIDTH, "as wide for any number of queries");
         for ((coeffs, points), vals) in ts.iter().zip(&values) {
+            assert_eq!(vals.len(), QUERIES.len());
             for (&(_, x), v) in points.iter().zip(vals) {
                 assert_eq!(*v, coeffs.iter().copied().horner(x));
             }
@@ -371,44 +428,92 @@ mod tests {
         batch(trace, o).caught(|f| f == &BTreeSet::from([Failed::Bus(QUERY_INDEX_BUS)]));
     }
 
+    /// A block that is not its owner's evaluates the owner's polynomial: one coefficient of its
+    /// own, the Horner run and the folded value consistent with it, fails only the coefficient
+    /// bus.
+    #[test]
+    fn a_block_with_a_coefficient_of_its_own_is_caught() {
+        let ts = [transcript(1)];
+        let (mut trace, _) = air().generate_trace(&ts, MIN_HEIGHT);
+        let at = (block(1) + 2) * WIDTH + COEFF + 1;
+        trace.values[at] += F::ONE;
+        let value = rerun(&mut trace, block(1));
+        let mut o = others(&ts);
+        o[2][1][3..].copy_from_slice(&ext::coords(value));
+        batch(trace, o).caught(|f| f == &BTreeSet::from([Failed::Bus(FINAL_POLY_BUS)]));
+    }
+
+    /// Two owners observe the coefficients twice, none never: both unbalance the observation
+    /// and coefficient buses.
+    #[test]
+    fn one_owner_per_transcript() {
+        let ts = [transcript(1)];
+        let expected = BTreeSet::from([
+            Failed::Bus(TRANSCRIPT_OBSERVE_BUS),
+            Failed::Bus(FINAL_POLY_BUS),
+        ]);
+        for (q, owner) in [(1, F::ONE), (0, F::ZERO)] {
+            let (mut trace, _) = air().generate_trace(&ts, MIN_HEIGHT);
+            for r in block(q)..block(q) + L {
+                trace.values[r * WIDTH + OWNER] = owner;
+            }
+            batch(trace, others(&ts)).caught(|f| f == &expected);
+        }
+    }
+
+    /// A block claiming another query's place (its index, point and value): that query's
+    /// window and folded value are received twice, its own never.
+    #[test]
+    fn a_block_in_another_querys_place_is_caught() {
+        let ts = [transcript(1)];
+        let (mut trace, _) = air().generate_trace(&ts, MIN_HEIGHT);
+        for r in 0..L {
+            for c in [QUERY, INDEX, X] {
+                trace.values[(block(1) + r) * WIDTH + c] = trace.values[(block(0) + r) * WIDTH + c];
+            }
+        }
+        let _ = rerun(&mut trace, block(1));
+        batch(trace, others(&ts)).caught(|f| {
+            f == &BTreeSet::from([Failed::Bus(QUERY_INDEX_BUS), Failed::Bus(FRI_FOLD_BUS)])
+        });
+    }
+
     #[test]
     fn a_broken_horner_step_or_moving_point_is_caught() {
         let ts = [transcript(1)];
-        let w = width();
-        let q0 = FIXED;
         for (r, col) in [
-            (0, q0),
-            (3, q0 + 2),
-            (5, q0 + D),
-            (2, q0 + PER_QUERY + D + 1),
+            (0, ACC),
+            (3, ACC + 2),
+            (5, X),
+            (block(1) + 2, INDEX),
+            (block(2) + 4, QUERY),
+            (block(1) + 3, OWNER),
+            (block(2) + 1, TRANSCRIPT),
         ] {
             let (mut trace, _) = air().generate_trace(&ts, MIN_HEIGHT);
-            trace.values[r * w + col] += F::ONE;
+            trace.values[r * WIDTH + col] += F::ONE;
             let failed = batch(trace.clone(), others(&ts)).failed();
-            // Editing a row other than the last leaves the buses to the constraints; at most
-            // the first row's window message also moves.
             assert!(
                 failed.iter().any(|f| matches!(f, Failed::Constraint(_))),
-                "{failed:?}"
+                "row {r}, column {col}: {failed:?}"
             );
             assert!(batch(trace, others(&ts)).prove_and_verify().is_err());
         }
-        // The first row's accumulator not the highest coefficient.
+        // The first row's accumulator not the highest coefficient, carried consistently down
+        // the block, so only the first-row rule fails.
         let (mut trace, _) = air().generate_trace(&ts, MIN_HEIGHT);
-        let mut acc: Challenge = ext::element(trace.values[q0..q0 + D].try_into().unwrap());
+        let mut acc: Challenge = ext::element(trace.values[ACC..ACC + D].try_into().unwrap());
         acc += Challenge::ONE;
-        trace.values[q0..q0 + D].copy_from_slice(&ext::coords(acc));
-        // ... carried consistently down the block, so only the first-row rule fails.
-        let (_, points) = &ts[0];
-        let x = points[0].1;
+        trace.values[ACC..ACC + D].copy_from_slice(&ext::coords(acc));
+        let x = ts[0].1[0].1;
         for r in 1..L {
             let c: Challenge = ext::element(
-                trace.values[r * w + COEFF..r * w + COEFF + D]
+                trace.values[r * WIDTH + COEFF..r * WIDTH + COEFF + D]
                     .try_into()
                     .unwrap(),
             );
             acc = acc * x + c;
-            trace.values[r * w + q0..r * w + q0 + D].copy_from_slice(&ext::coords(acc));
+            trace.values[r * WIDTH + ACC..r * WIDTH + ACC + D].copy_from_slice(&ext::coords(acc));
         }
         let mut o = others(&ts);
         o[2][0][3..].copy_from_slice(&ext::coords(acc));
@@ -418,21 +523,28 @@ mod tests {
     #[test]
     fn inactive_and_padding_blocks_unbalance_the_buses() {
         let ts = [transcript(1)];
-        let w = width();
+        let blocks = QUERIES.len();
         let (mut trace, _) = air().generate_trace(&ts, MIN_HEIGHT);
-        for r in 0..L {
-            trace.values[r * w + ACTIVE] = F::ZERO;
+        for r in 0..blocks * L {
+            trace.values[r * WIDTH + ACTIVE] = F::ZERO;
         }
-        let all = BTreeSet::from([
-            Failed::Bus(TRANSCRIPT_OBSERVE_BUS),
-            Failed::Bus(QUERY_INDEX_BUS),
-            Failed::Bus(FRI_FOLD_BUS),
-        ]);
-        batch(trace, others(&ts)).caught(|f| f == &all);
+        batch(trace, others(&ts)).caught(|f| {
+            f == &BTreeSet::from([
+                Failed::Bus(TRANSCRIPT_OBSERVE_BUS),
+                Failed::Bus(QUERY_INDEX_BUS),
+                Failed::Bus(FRI_FOLD_BUS),
+            ])
+        });
         let (mut trace, _) = air().generate_trace(&ts, MIN_HEIGHT);
-        for r in L..2 * L {
-            trace.values[r * w + ACTIVE] = F::ONE;
+        for r in blocks * L..(blocks + 1) * L {
+            trace.values[r * WIDTH + ACTIVE] = F::ONE;
         }
-        batch(trace, others(&ts)).caught(|f| f == &all);
+        batch(trace, others(&ts)).caught(|f| {
+            f == &BTreeSet::from([
+                Failed::Bus(QUERY_INDEX_BUS),
+                Failed::Bus(FRI_FOLD_BUS),
+                Failed::Bus(FINAL_POLY_BUS),
+            ])
+        });
     }
 }

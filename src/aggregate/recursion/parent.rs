@@ -151,12 +151,12 @@ impl VerifierAir {
     }
 
     /// Rows of one child's block: the period of the AIR's schedule, times the queries for a
-    /// Merkle opening (one block per query); 0 for the key-set AIR and the table, whose heights
-    /// follow from the keys and the permutations.
+    /// Merkle opening and the final polynomial (one block per query); 0 for the key-set AIR and
+    /// the table, whose heights follow from the keys and the permutations.
     fn rows_per_child(&self, num_queries: usize) -> usize {
         let period = self.periodic_columns().first().map_or(0, Vec::len);
         match self {
-            VerifierAir::Mmcs(_) => period * num_queries,
+            VerifierAir::Mmcs(_) | VerifierAir::FinalPoly(_) => period * num_queries,
             VerifierAir::KeySet(..) | VerifierAir::Perm(_) => 0,
             _ => period,
         }

@@ -378,7 +378,7 @@ mod tests {
     use crate::aggregate::recursion::duplex::{
         DuplexAir, TRANSCRIPT_OBSERVE_BUS, TRANSCRIPT_SAMPLE_BUS,
     };
-    use crate::aggregate::recursion::final_poly::FinalPolyAir;
+    use crate::aggregate::recursion::final_poly::{FinalPolyAir, FINAL_POLY_BUS};
     use crate::aggregate::recursion::fold::{FriFoldAir, FRI_FOLD_BUS, FRI_ROLL_IN_BUS};
     use crate::aggregate::recursion::gather::GatherAir;
     use crate::aggregate::recursion::harness::{Batch, Failed, TestAir, MIN_HEIGHT};
@@ -393,8 +393,9 @@ mod tests {
     use crate::aggregate::statement::{key_set_digest_ordered, statement_values, KEY_DIGEST_LEN};
     use crate::xmss::message::encode_message;
 
-    const BUSES: [&str; 14] = [
+    const BUSES: [&str; 15] = [
         PERM24_FULL_BUS,
+        FINAL_POLY_BUS,
         TRANSCRIPT_OBSERVE_BUS,
         TRANSCRIPT_SAMPLE_BUS,
         QUERY_INDEX_BUS,
