@@ -20,6 +20,7 @@
 //! check would interpolate), and a byte format.
 
 use std::borrow::Cow;
+use std::time::Instant;
 
 use p3_air::{Air, AirBuilder, BaseAir};
 use p3_batch_stark::{
@@ -52,6 +53,7 @@ use crate::aggregate::fri::security::{security_bits_in, SecurityReport};
 use crate::aggregate::fri::{self, proof_shape};
 use crate::aggregate::options::{ProveError, VerifyError, VerifyOptions};
 use crate::aggregate::preset::{FriPreset, Preset, PRESETS};
+use crate::aggregate::profile::profile;
 use crate::aggregate::proof_system::{catch_prover, catch_verifier};
 use crate::aggregate::statement::{
     degree_bits, key_set_digest_ordered, placeholder_keys, statement_values, Statement,
@@ -397,12 +399,14 @@ pub fn prove_parent(
         )));
     }
     let failed = |i: usize| move |e: VerifyError| ProveError::Prover(format!("child {i}: {e}"));
+    let t = Instant::now();
     let mut traces = Vec::with_capacity(children.len());
     let mut lists = Vec::with_capacity(children.len());
     for (i, (bytes, keys)) in children.iter().enumerate() {
         traces.push(child_verification_trace(bytes, keys, message, epoch).map_err(failed(i))?);
         lists.push(canonical_key_order(keys).map_err(failed(i))?);
     }
+    profile("prove parent: children verified natively", t);
     let preset = *traces[0].preset();
     let n = lists[0].len();
     if let Some(i) =
@@ -422,7 +426,10 @@ pub fn prove_parent(
     if union.len() > MAX_SIGNATURES {
         return Err(invalid(format!("{} keys in the union", union.len())));
     }
+    let t = Instant::now();
     let shape = child_shape(&preset, n, message, epoch).map_err(ProveError::Prover)?;
+    profile("prove parent: child shape", t);
+    let t = Instant::now();
     let mut witnesses = Vec::with_capacity(children.len());
     for (i, ((bytes, _), trace)) in children.iter().zip(&traces).enumerate() {
         let stmt = Statement {
@@ -435,6 +442,8 @@ pub fn prove_parent(
             .map_err(|e| ProveError::Prover(format!("child {i}: {e}")))?;
         witnesses.push(w.with_transcript(i as u32));
     }
+    profile("prove parent: witnesses", t);
+    let t = Instant::now();
     let statement = statement_values(union.len(), epoch, message, &key_set_digest_ordered(&union));
     let airs = verifier_airs(&shape, statement).map_err(ProveError::Prover)?;
     let keys: Vec<ChildKeys> = lists
@@ -443,6 +452,8 @@ pub fn prove_parent(
         .map(|(transcript, keys)| ChildKeys { transcript, keys })
         .collect();
     let traces = parent_traces(&airs, &witnesses, &union, &keys)?;
+    profile("prove parent: traces", t);
+    let t = Instant::now();
     let key_rows = union.len() + keys.iter().map(|c| c.keys.len()).sum::<usize>();
     let expected = log_heights(&airs, &shape, children.len(), key_rows);
     let heights: Vec<usize> = traces.iter().map(|t| t.height()).collect();
@@ -462,6 +473,8 @@ pub fn prove_parent(
             security.binding().label
         )));
     }
+    profile("prove parent: security", t);
+    let t = Instant::now();
     let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
     let config = fri_config::<Poseidon1>(&parent_preset(&preset));
     let proof = catch_prover("the parent's batch-STARK prover", || {
@@ -474,6 +487,7 @@ pub fn prove_parent(
         prove_batch(&config, &instances, &data).map_err(|e| format!("{e:?}"))
     })
     .map_err(ProveError::Prover)?;
+    profile("prove parent: prove_batch", t);
     Ok((
         ParentProof {
             child_preset: preset,
@@ -609,7 +623,10 @@ pub fn verify_parent(
         )));
     }
     accept_preset(&child, n, &VerifyOptions::default())?;
+    let t = Instant::now();
     let shape = child_shape(&preset, n, message, epoch).map_err(malformed)?;
+    profile("verify parent: child shape", t);
+    let t = Instant::now();
     let statement = statement_values(keys.len(), epoch, message, &key_set_digest_ordered(&keys));
     let airs = verifier_airs(&shape, statement).map_err(malformed)?;
     let expected = log_heights(&airs, &shape, children, keys.len() + children * n);
@@ -620,6 +637,8 @@ pub fn verify_parent(
         )));
     }
     let parent = parent_preset(&preset);
+    profile("verify parent: AIRs and heights", t);
+    let t = Instant::now();
     let security = batch_security(&parent, Regime::Proven, &airs, &expected)
         .map_err(VerifyError::Malformed)?;
     if security.total_bits < SECURITY_FLOOR_BITS {
@@ -630,12 +649,18 @@ pub fn verify_parent(
             security.total_bits
         )));
     }
+    profile("verify parent: security", t);
+    let t = Instant::now();
     let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
     let common = CommonData::new(None, packed_lookups(&airs));
     let config = fri_config::<Poseidon1>(&parent);
-    catch_verifier(|| {
+    profile("verify parent: lookups", t);
+    let t = Instant::now();
+    let r = catch_verifier(|| {
         verify_batch(&config, &airs, &proof.proof, &pvs, &common).map_err(|e| format!("{e:?}"))
-    })
+    });
+    profile("verify parent: verify_batch", t);
+    r
 }
 
 #[cfg(test)]
