@@ -9,7 +9,6 @@
 //! - [`perm::Perm24TableAir`]: the width-24 Poseidon1 permutations the signature rows use, one
 //!   per row ([`perm`] also holds the Poseidon1 column layout both widths share).
 
-use std::borrow::Cow;
 
 use p3_air::{Air, AirBuilder, BaseAir};
 use p3_lookup::InteractionBuilder;
@@ -124,22 +123,32 @@ macro_rules! dispatch {
     };
 }
 
+/// The `BaseAir` methods of an enum of AIRs but `num_public_values`, each forwarded to the
+/// variant's AIR through `$dispatch`, a macro of the form `$dispatch!(self, a => expr)` that
+/// matches every variant. Used by [`AggAir`] and the recursion's `VerifierAir`.
+macro_rules! forward_base_air {
+    ($dispatch:ident) => {
+        fn width(&self) -> usize {
+            $dispatch!(self, a => p3_air::BaseAir::<$crate::xmss::F>::width(a))
+        }
+        fn num_periodic_columns(&self) -> usize {
+            $dispatch!(self, a => p3_air::BaseAir::<$crate::xmss::F>::num_periodic_columns(a))
+        }
+        fn periodic_columns(&self) -> std::borrow::Cow<'_, [Vec<$crate::xmss::F>]> {
+            $dispatch!(self, a => p3_air::BaseAir::<$crate::xmss::F>::periodic_columns(a))
+        }
+        fn main_next_row_columns(&self) -> Vec<usize> {
+            $dispatch!(self, a => p3_air::BaseAir::<$crate::xmss::F>::main_next_row_columns(a))
+        }
+        fn max_constraint_degree(&self) -> Option<usize> {
+            $dispatch!(self, a => p3_air::BaseAir::<$crate::xmss::F>::max_constraint_degree(a))
+        }
+    };
+}
+pub(crate) use forward_base_air;
+
 impl BaseAir<F> for AggAir {
-    fn width(&self) -> usize {
-        dispatch!(self, a => BaseAir::<F>::width(a))
-    }
-    fn num_periodic_columns(&self) -> usize {
-        dispatch!(self, a => BaseAir::<F>::num_periodic_columns(a))
-    }
-    fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
-        dispatch!(self, a => BaseAir::<F>::periodic_columns(a))
-    }
-    fn main_next_row_columns(&self) -> Vec<usize> {
-        dispatch!(self, a => BaseAir::<F>::main_next_row_columns(a))
-    }
-    fn max_constraint_degree(&self) -> Option<usize> {
-        dispatch!(self, a => BaseAir::<F>::max_constraint_degree(a))
-    }
+    forward_base_air!(dispatch);
     fn num_public_values(&self) -> usize {
         match self {
             AggAir::Sig(_) => super::statement::NUM_STATEMENT_VALUES,

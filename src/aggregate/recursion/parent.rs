@@ -19,7 +19,6 @@
 //! as a child (its periodic columns have periods of whole blocks, which the out-of-domain
 //! check would interpolate), and a byte format.
 
-use std::borrow::Cow;
 use std::time::Instant;
 
 use p3_air::{Air, AirBuilder, BaseAir};
@@ -46,6 +45,7 @@ use super::ood_air::OodAir;
 use super::terms::DeepTermsAir;
 use super::witness::ChildWitness;
 use super::{check_child_preset, child_verification_trace};
+use crate::aggregate::air::forward_base_air;
 use crate::aggregate::air::perm::{shared_table, Perm24TableAir};
 use crate::aggregate::field::Challenge;
 use crate::aggregate::fri::config::{fri_config, FriConfig, Poseidon1};
@@ -117,21 +117,7 @@ macro_rules! dispatch {
 }
 
 impl BaseAir<F> for VerifierAir {
-    fn width(&self) -> usize {
-        dispatch!(self, a => BaseAir::<F>::width(a))
-    }
-    fn num_periodic_columns(&self) -> usize {
-        dispatch!(self, a => BaseAir::<F>::num_periodic_columns(a))
-    }
-    fn periodic_columns(&self) -> Cow<'_, [Vec<F>]> {
-        dispatch!(self, a => BaseAir::<F>::periodic_columns(a))
-    }
-    fn main_next_row_columns(&self) -> Vec<usize> {
-        dispatch!(self, a => BaseAir::<F>::main_next_row_columns(a))
-    }
-    fn max_constraint_degree(&self) -> Option<usize> {
-        dispatch!(self, a => BaseAir::<F>::max_constraint_degree(a))
-    }
+    forward_base_air!(dispatch);
     fn num_public_values(&self) -> usize {
         dispatch!(self, a => BaseAir::<F>::num_public_values(a))
     }
