@@ -1,5 +1,6 @@
 //! A parent proof: the whole verification of each child and the parent's key set, in one batch
-//! of verifier AIRs, proved and verified under the children's recursion-ready preset.
+//! of verifier AIRs, proved and verified under [`parent_preset`] of the children's
+//! recursion-ready preset (the same rate and queries, more grinding).
 //!
 //! The batch, in instance order ([`verifier_airs`]):
 //! [`DuplexAir`], [`CommitmentAir`], [`SampledBitsAir`], [`DeepTermsAir`], [`GatherAir`],
@@ -10,7 +11,7 @@
 //! the child's transcript number being its place in the list.
 //!
 //! What the verifier of a parent knows: the message, the epoch and the parent's key set (the
-//! statement), the preset, and each child's number of keys (carried beside the proof, see
+//! statement), the children's preset, and each child's number of keys (carried beside the proof, see
 //! [`ParentProof`]). From these alone it derives every schedule ([`ChildShape::new`]), every
 //! AIR and every trace height ([`log_heights`]); nothing of that is read from the proof.
 //!
