@@ -293,8 +293,8 @@ pub fn parent_preset(child: &FriPreset) -> FriPreset {
     }
 }
 
-/// Soundness of a parent's batch (`airs`, trace heights `2^log_heights`) under `preset` in
-/// `regime`: the presets' accounting ([`crate::aggregate::fri::security::security_bits_in`])
+/// Soundness of a parent's batch (`airs`, their [`packed_lookups`] `lookups`, trace heights
+/// `2^log_heights`) under `preset` in `regime`: the presets' accounting ([`crate::aggregate::fri::security::security_bits_in`])
 /// on the batch's shape (widths, constraint degrees, lookups, heights).
 ///
 /// # Errors
@@ -303,11 +303,12 @@ fn batch_security(
     preset: &FriPreset,
     regime: Regime,
     airs: &[VerifierAir],
+    lookups: &[Lookups<F>],
     log_heights: &[usize],
 ) -> Result<SecurityReport, String> {
     use crate::aggregate::fri::config::MultisigConfig;
     use crate::aggregate::fri::security::ProofShape;
-    let common = CommonData::<MultisigConfig>::new(None, packed_lookups(airs));
+    let common = CommonData::<MultisigConfig>::new(None, lookups.to_vec());
     let batch = ProofShape::from_airs(airs, &common, log_heights)?;
     Ok(security_bits_in(preset, regime, &batch))
 }
@@ -331,7 +332,14 @@ pub fn parent_security_bits(
     let shape = child_shape(child_preset, child_keys, &[0; 32], 0)?;
     let airs = verifier_airs(&shape, vec![F::ZERO; NUM_STATEMENT_VALUES])?;
     let heights = log_heights(&airs, &shape, children, parent_keys + children * child_keys);
-    batch_security(&parent_preset(child_preset), regime, &airs, &heights)
+    let lookups = packed_lookups(&airs);
+    batch_security(
+        &parent_preset(child_preset),
+        regime,
+        &airs,
+        &lookups,
+        &heights,
+    )
 }
 
 /// A parent proof over children of one size.
@@ -449,7 +457,9 @@ pub fn prove_parent(
             "trace heights {heights:?}, the verifier's are 2^{expected:?}"
         )));
     }
-    let security = batch_security(&parent_preset(&preset), Regime::Proven, &airs, &expected)
+    let parent = parent_preset(&preset);
+    let lookups = packed_lookups(&airs);
+    let security = batch_security(&parent, Regime::Proven, &airs, &lookups, &expected)
         .map_err(ProveError::Prover)?;
     if security.total_bits < SECURITY_FLOOR_BITS {
         return Err(invalid(format!(
@@ -463,12 +473,12 @@ pub fn prove_parent(
     profile("prove parent: security", t);
     let t = Instant::now();
     let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
-    let config = fri_config::<Poseidon1>(&parent_preset(&preset));
+    let config = fri_config::<Poseidon1>(&parent);
     let proof = catch_prover("the parent's batch-STARK prover", || {
         let refs: Vec<&RowMajorMatrix<F>> = traces.iter().collect();
         let instances = StarkInstance::new_multiple(&airs, &refs, &pvs);
         let data = ProverData {
-            common: CommonData::new(None, packed_lookups(&airs)),
+            common: CommonData::new(None, lookups),
             prover_only: ProverOnlyData::empty(),
         };
         prove_batch(&config, &instances, &data).map_err(|e| format!("{e:?}"))
@@ -626,7 +636,8 @@ pub fn verify_parent(
     let parent = parent_preset(&preset);
     profile("verify parent: AIRs and heights", t);
     let t = Instant::now();
-    let security = batch_security(&parent, Regime::Proven, &airs, &expected)
+    let lookups = packed_lookups(&airs);
+    let security = batch_security(&parent, Regime::Proven, &airs, &lookups, &expected)
         .map_err(VerifyError::Malformed)?;
     if security.total_bits < SECURITY_FLOOR_BITS {
         return Err(VerifyError::PresetNotAccepted(format!(
@@ -639,9 +650,9 @@ pub fn verify_parent(
     profile("verify parent: security", t);
     let t = Instant::now();
     let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
-    let common = CommonData::new(None, packed_lookups(&airs));
+    let common = CommonData::new(None, lookups);
     let config = fri_config::<Poseidon1>(&parent);
-    profile("verify parent: lookups", t);
+    profile("verify parent: common data", t);
     let t = Instant::now();
     let r = catch_verifier(|| {
         verify_batch(&config, &airs, &proof.proof, &pvs, &common).map_err(|e| format!("{e:?}"))
@@ -754,7 +765,8 @@ mod tests {
         let shape = child_shape(&child, 775, &[0; 32], 0).unwrap();
         let airs = verifier_airs(&shape, vec![F::ZERO; NUM_STATEMENT_VALUES]).unwrap();
         let heights = log_heights(&airs, &shape, MAX_CHILDREN, 2 * MAX_CHILDREN * 775);
-        let r = batch_security(&child, Regime::Proven, &airs, &heights).unwrap();
+        let lookups = packed_lookups(&airs);
+        let r = batch_security(&child, Regime::Proven, &airs, &lookups, &heights).unwrap();
         assert!(r.total_bits < SECURITY_FLOOR_BITS, "{r:?}");
     }
 
