@@ -1510,7 +1510,7 @@ mod tests {
         for (t, (openings, roots)) in merkle.iter().zip(roots).enumerate() {
             let t = F::from_usize(t);
             for (c, (openings, root)) in openings.iter().zip(roots).enumerate() {
-                let tag = merkle_air(c).link().window_tag;
+                let tag = merkle_air(c).links()[0].window_tag;
                 for o in openings {
                     windows.push(vec![
                         t,

@@ -14,9 +14,9 @@
 //!   once more with that group's digest, `(digest | group digest | 0^6)`;
 //! - the root is the digest after the last level.
 //!
-//! **One block of rows per opening.** The sequence of permutations an opening takes is fixed by
+//! **One run of rows per opening.** The sequence of permutations an opening takes is fixed by
 //! the matrices' shape ([`OpeningShape`]), so it is written into periodic columns of period
-//! [`OpeningShape::block_len`], the verifier's own: absorb rows (first or later chunk of a
+//! [`MmcsOpeningAir::block_len`], the verifier's own: absorb rows (first or later chunk of a
 //! group, and which of the 15 rate positions it overwrites), node rows, inject rows, idle rows
 //! after the root. A prover cannot choose where a leaf ends, a node starts or an injection
 //! happens. Every scheduled row of an active block receives one permutation `(input, output)`
@@ -39,12 +39,18 @@
 //! `index`, halves at each node row (`rem = 2 rem' + bit`) and equals `bit` on the root row, so
 //! the bits are `index`'s, least significant first, and `index < 2^depth`.
 //!
-//! **Whose opening it is.** An AIR instance checks the openings of one commitment of a child's
-//! shape ([`OpeningLink`], the verifier's): the transcript position of the commitment's root and
-//! the tag of the query-index window that opens it (the window of the commitment's height). A
-//! block is one query's opening: `transcript` (the child transcript's number) and `query` (the
-//! transcript position the query index was sampled at) are constant down it. On the root row,
-//! an active block receives
+//! **Whose opening it is.** An AIR instance checks the openings of one or more commitments of a
+//! child's shape ([`MmcsOpeningAir::merged`]), each named by its [`OpeningLink`] (the
+//! verifier's): the transcript position of the commitment's root and the tag of the query-index
+//! window that opens it (the window of the commitment's height). A block is one query's
+//! openings of every commitment, one after the other, then idle rows: commitment `s` has its
+//! own run of the block's rows, and its link is written into two more periodic columns (with
+//! main-column mirrors, which the buses read) on that run, so which rows open which commitment
+//! is the verifier's too. Below, a "block" is one
+//! commitment's run; each run is checked as if it were alone (nothing is carried from the run
+//! before it), so a parent commits one AIR's columns for all of a child's commitments.
+//! `transcript` (the child transcript's number) and `query` (the transcript position the query
+//! index was sampled at) are constant down a run. On the root row, an active run receives
 //! - `(transcript, query, tag, index, point)` on `"query-index"` from
 //!   [`super::bits::SampledBitsAir`]: `index` is that window of the sampled query index (`point`
 //!   is taken as sent; this AIR does not use it);
@@ -91,7 +97,7 @@ const WIDTH24: usize = 24;
 /// Width of a message on [`MERKLE_VALUES_BUS`].
 pub const VALUES_WIDTH: usize = 4 + RATE;
 
-/// The columns of one row (117), viewed with `row.borrow()` / `row.borrow_mut()`.
+/// The columns of one row (119), viewed with `row.borrow()` / `row.borrow_mut()`.
 #[repr(C)]
 pub struct MmcsOpeningCols<T> {
     /// The permutation input this row receives.
@@ -131,9 +137,13 @@ pub struct MmcsOpeningCols<T> {
     /// 1 on a row of the schedule (absorb, node or inject), 0 on the idle rows after the root:
     /// mirror of the periodic flags' sum.
     pub scheduled: T,
+    /// Mirror of the periodic `root_position` (the buses read main columns only).
+    pub root_position: T,
+    /// Mirror of the periodic `window_tag`.
+    pub window_tag: T,
 }
 
-/// The periodic columns (period [`OpeningShape::block_len`]): the opening's schedule.
+/// The periodic columns (period [`MmcsOpeningAir::block_len`]): the openings' schedules.
 #[repr(C)]
 pub struct MmcsOpeningPeriodic<T> {
     /// The first row of the block.
@@ -160,6 +170,11 @@ pub struct MmcsOpeningPeriodic<T> {
     pub offset: T,
     /// How many receivers take the chunk (absorb rows): the times it is sent.
     pub readers: T,
+    /// The root position of the commitment whose opening the row belongs to
+    /// ([`OpeningLink::root_position`]; 0 on idle rows).
+    pub root_position: T,
+    /// The tag of the query-index window that opens it ([`OpeningLink::window_tag`]).
+    pub window_tag: T,
 }
 
 crate::aggregate::air::row_view!(MmcsOpeningCols);
@@ -334,102 +349,21 @@ pub struct MerkleOpening {
     pub siblings: Vec<[F; DIGEST]>,
 }
 
-/// The AIR checking openings of one commitment of one [`OpeningShape`].
+/// One commitment whose openings an [`MmcsOpeningAir`] checks: its shape, link and matrices,
+/// and the rows of a block its schedule takes.
 #[derive(Clone, Debug)]
-pub struct MmcsOpeningAir {
+struct Segment {
     shape: OpeningShape,
     link: OpeningLink,
     /// `(height, width)` in commitment order, to order the opened rows as the groups do.
     dims: Vec<(usize, usize)>,
-    periodic: std::sync::Arc<Vec<Vec<F>>>,
+    /// The segment's first row in a block.
+    start: usize,
+    /// Its schedule (`shape.schedule()`), kept.
+    schedule: Vec<Step>,
 }
 
-impl MmcsOpeningAir {
-    /// The AIR for openings of the commitment `link` names, to matrices of these
-    /// `(height, width)`s in commitment order; `readers[c]` is how many receivers take the
-    /// opening's chunk `c` (absorb order, [`OpeningShape::num_chunks`] of them): the DEEP
-    /// quotient's rows for a trace commitment ([`super::deep::DeepShape::readers`]), the fold's
-    /// row for a commit-phase one. Each chunk is sent that many times.
-    ///
-    /// # Errors
-    /// As [`OpeningShape::new`]; a message if `readers` does not have one count per chunk, or
-    /// a count above [`POSEIDON1_RATE`] (a chunk has 15 values; no two readers take the same
-    /// value).
-    pub fn new(
-        dims: &[(usize, usize)],
-        link: OpeningLink,
-        readers: &[u32],
-    ) -> Result<Self, String> {
-        let shape = OpeningShape::new(dims)?;
-        if readers.len() != shape.num_chunks() {
-            return Err(format!(
-                "{} reader counts for {} chunks",
-                readers.len(),
-                shape.num_chunks()
-            ));
-        }
-        if let Some(r) = readers.iter().find(|&&r| r as usize > RATE) {
-            return Err(format!("{r} readers of one chunk"));
-        }
-        let mut readers = readers.iter();
-        let schedule = shape.schedule();
-        let period = shape.block_len();
-        let mut rows = vec![F::ZERO; period * NUM_PERIODIC];
-        let last = schedule.len() - 1;
-        let first_group_end = schedule
-            .iter()
-            .position(|s| !matches!(s, Step::Absorb { .. }))
-            .unwrap_or(schedule.len())
-            - 1;
-        let mut holding = false;
-        for (r, step) in schedule.iter().enumerate() {
-            let p: &mut MmcsOpeningPeriodic<F> =
-                rows[r * NUM_PERIODIC..(r + 1) * NUM_PERIODIC].borrow_mut();
-            p.block_first = F::from_bool(r == 0);
-            p.in_block = F::from_bool(r < last);
-            p.root = F::from_bool(r == last);
-            match *step {
-                Step::Absorb { first, len, offset } => {
-                    if first {
-                        p.absorb_first = F::ONE;
-                    } else {
-                        p.absorb_more = F::ONE;
-                    }
-                    for m in &mut p.mask[..len] {
-                        *m = F::ONE;
-                    }
-                    p.offset = F::from_usize(offset);
-                    p.readers = F::from_u32(*readers.next().expect("counted above"));
-                    if r == first_group_end {
-                        p.sets_node = F::ONE;
-                    } else if holding {
-                        p.holds_node = F::ONE;
-                    }
-                }
-                Step::Node => {
-                    p.node_row = F::ONE;
-                    p.sets_node = F::from_bool(r < last);
-                    holding = true;
-                }
-                Step::Inject => {
-                    p.inject = F::ONE;
-                    p.sets_node = F::from_bool(r < last);
-                }
-            }
-        }
-        Ok(Self {
-            shape,
-            link,
-            dims: dims.to_vec(),
-            periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
-        })
-    }
-
-    /// The opening shape.
-    pub fn shape(&self) -> &OpeningShape {
-        &self.shape
-    }
-
+impl Segment {
     /// The opening's values in the order the sponge absorbs them: groups tallest first, equal
     /// heights in commitment order.
     fn absorb_order(&self, rows: &[Vec<F>]) -> Vec<F> {
@@ -441,131 +375,304 @@ impl MmcsOpeningAir {
             .collect()
     }
 
-    /// The commitment this AIR opens.
-    pub fn link(&self) -> OpeningLink {
-        self.link
-    }
-
-    /// The trace checking `openings`, one block each then padding blocks (inactive, all-zero
-    /// values at index 0) up to a power of two and at least `min_height` rows; a shared
-    /// permutation table's trace, one row per trace row in the same order, its count 1 on the
-    /// scheduled rows of active blocks (`shared_table` keeps those); and the value chunks
-    /// the active blocks send, `(transcript, query, root position, offset, chunk)`, each once
-    /// per reader.
-    ///
-    /// # Panics
-    /// If an opening's rows or siblings do not have the shape's widths and depth, or its index
-    /// is out of range.
-    pub fn generate_traces(
-        &self,
-        openings: &[MerkleOpening],
-        min_height: usize,
-    ) -> (RowMajorMatrix<F>, RowMajorMatrix<F>, Vec<[F; VALUES_WIDTH]>) {
-        let period = self.shape.block_len();
-        let height = (openings.len() * period)
-            .max(min_height)
-            .max(period)
-            .next_power_of_two();
-        let mut values = F::zero_vec(height * WIDTH);
-        let mut perm_values = F::zero_vec(height * TABLE_WIDTH);
-        let filler = PermFiller::shared24();
-        let schedule = self.shape.schedule();
-        let mut chunks = Vec::new();
-        let padding = MerkleOpening {
+    /// An inactive opening of this shape: all-zero values at index 0.
+    fn padding(&self) -> MerkleOpening {
+        MerkleOpening {
             transcript: 0,
             query: 0,
             point: F::ZERO,
             rows: self.dims.iter().map(|&(_, w)| vec![F::ZERO; w]).collect(),
             index: 0,
             siblings: vec![[F::ZERO; DIGEST]; self.shape.depth],
-        };
+        }
+    }
+}
+
+/// One commitment of an [`MmcsOpeningAir`]: its matrices' `(height, width)`s in commitment
+/// order, the link naming it, and how many receivers take each chunk of an opening (absorb
+/// order).
+pub type CommitmentSpec<'a> = (&'a [(usize, usize)], OpeningLink, &'a [u32]);
+
+/// The AIR checking openings of one or more commitments, each of its own [`OpeningShape`].
+///
+/// A block is one query's openings of every commitment, one after the other: commitment `s`
+/// takes the block's rows `start_s..start_s + len_s`, `len_s` being its schedule's length and
+/// `start_s` the sum of the earlier ones, and the block is padded with idle rows to a power of
+/// two ([`MmcsOpeningAir::block_len`]). Each commitment's rows are what one block of a
+/// one-commitment AIR would be (its own first row, root row, `index`, `transcript`, `query` and
+/// `active`, nothing carried from the rows before), with its root position and window tag as
+/// periodic columns instead of constants; so a proof with all of a child's commitments in one
+/// AIR commits one set of columns rather than one per commitment.
+#[derive(Clone, Debug)]
+pub struct MmcsOpeningAir {
+    segments: Vec<Segment>,
+    period: usize,
+    periodic: std::sync::Arc<Vec<Vec<F>>>,
+}
+
+impl MmcsOpeningAir {
+    /// The AIR for openings of the commitment `link` names, to matrices of these
+    /// `(height, width)`s in commitment order; `readers[c]` is how many receivers take the
+    /// opening's chunk `c` (absorb order, [`OpeningShape::num_chunks`] of them): the DEEP
+    /// quotient's rows for a trace commitment ([`super::deep::DeepShape::readers`]), the fold's
+    /// row for a commit-phase one. Each chunk is sent that many times.
+    ///
+    /// # Errors
+    /// As [`MmcsOpeningAir::merged`].
+    pub fn new(
+        dims: &[(usize, usize)],
+        link: OpeningLink,
+        readers: &[u32],
+    ) -> Result<Self, String> {
+        Self::merged(&[(dims, link, readers)])
+    }
+
+    /// The AIR for openings of every commitment of `commitments` (each as [`MmcsOpeningAir::new`]
+    /// takes one), a block holding one opening of each, in this order.
+    ///
+    /// # Errors
+    /// A message for no commitment, two with the same root position, a shape
+    /// [`OpeningShape::new`] refuses, `readers` without one count per chunk, or a count above
+    /// [`POSEIDON1_RATE`] (a chunk has 15 values; no two readers take the same value).
+    pub fn merged(commitments: &[CommitmentSpec<'_>]) -> Result<Self, String> {
+        if commitments.is_empty() {
+            return Err("no commitment".into());
+        }
+        let mut segments: Vec<Segment> = Vec::with_capacity(commitments.len());
+        let mut start = 0;
+        for &(dims, link, readers) in commitments {
+            if segments
+                .iter()
+                .any(|s| s.link.root_position == link.root_position)
+            {
+                return Err(format!("two commitments at {}", link.root_position));
+            }
+            let shape = OpeningShape::new(dims)?;
+            if readers.len() != shape.num_chunks() {
+                return Err(format!(
+                    "{} reader counts for {} chunks",
+                    readers.len(),
+                    shape.num_chunks()
+                ));
+            }
+            if let Some(r) = readers.iter().find(|&&r| r as usize > RATE) {
+                return Err(format!("{r} readers of one chunk"));
+            }
+            let schedule = shape.schedule();
+            let len = schedule.len();
+            segments.push(Segment {
+                shape,
+                link,
+                dims: dims.to_vec(),
+                start,
+                schedule,
+            });
+            start += len;
+        }
+        let period = start.next_power_of_two();
+        let mut rows = vec![F::ZERO; period * NUM_PERIODIC];
+        for (seg, &(_, _, readers)) in segments.iter().zip(commitments) {
+            let schedule = &seg.schedule;
+            let mut readers = readers.iter();
+            let last = schedule.len() - 1;
+            let first_group_end = schedule
+                .iter()
+                .position(|s| !matches!(s, Step::Absorb { .. }))
+                .unwrap_or(schedule.len())
+                - 1;
+            let mut holding = false;
+            for (r, step) in schedule.iter().enumerate() {
+                let at = seg.start + r;
+                let p: &mut MmcsOpeningPeriodic<F> =
+                    rows[at * NUM_PERIODIC..(at + 1) * NUM_PERIODIC].borrow_mut();
+                p.block_first = F::from_bool(r == 0);
+                p.in_block = F::from_bool(r < last);
+                p.root = F::from_bool(r == last);
+                p.root_position = F::from_usize(seg.link.root_position);
+                p.window_tag = F::from_usize(seg.link.window_tag);
+                match *step {
+                    Step::Absorb { first, len, offset } => {
+                        if first {
+                            p.absorb_first = F::ONE;
+                        } else {
+                            p.absorb_more = F::ONE;
+                        }
+                        for m in &mut p.mask[..len] {
+                            *m = F::ONE;
+                        }
+                        p.offset = F::from_usize(offset);
+                        p.readers = F::from_u32(*readers.next().expect("counted above"));
+                        if r == first_group_end {
+                            p.sets_node = F::ONE;
+                        } else if holding {
+                            p.holds_node = F::ONE;
+                        }
+                    }
+                    Step::Node => {
+                        p.node_row = F::ONE;
+                        p.sets_node = F::from_bool(r < last);
+                        holding = true;
+                    }
+                    Step::Inject => {
+                        p.inject = F::ONE;
+                        p.sets_node = F::from_bool(r < last);
+                    }
+                }
+            }
+        }
+        Ok(Self {
+            segments,
+            period,
+            periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
+        })
+    }
+
+    /// Rows of one block: the commitments' schedules, together, rounded up to a power of two.
+    pub fn block_len(&self) -> usize {
+        self.period
+    }
+
+    /// Rows of a block that receive a permutation: the sum of the schedules' lengths.
+    pub fn scheduled_rows(&self) -> usize {
+        self.segments.iter().map(|s| s.schedule.len()).sum()
+    }
+
+    /// The commitments this AIR opens, in block order.
+    pub fn links(&self) -> Vec<OpeningLink> {
+        self.segments.iter().map(|s| s.link).collect()
+    }
+
+    /// The trace checking `openings`, one block per query, each holding one opening of every
+    /// commitment (block `b`'s opening of commitment `s` being `openings[b * S + s]`, `S`
+    /// commitments), then padding blocks (inactive, all-zero values at index 0) up to a power
+    /// of two and at least `min_height` rows; a shared permutation table's trace, one row per
+    /// trace row in the same order, its count 1 on the scheduled rows of active openings
+    /// (`shared_table` keeps those); and the value chunks the active openings send,
+    /// `(transcript, query, root position, offset, chunk)`, each once per reader.
+    ///
+    /// # Panics
+    /// If the openings are not a whole number of blocks, or an opening's rows or siblings do
+    /// not have its commitment's widths and depth, or its index is out of range.
+    pub fn generate_traces(
+        &self,
+        openings: &[MerkleOpening],
+        min_height: usize,
+    ) -> (RowMajorMatrix<F>, RowMajorMatrix<F>, Vec<[F; VALUES_WIDTH]>) {
+        let period = self.period;
+        let per_block = self.segments.len();
+        assert_eq!(openings.len() % per_block, 0, "whole blocks of openings");
+        let blocks = openings.len() / per_block;
+        let height = (blocks * period)
+            .max(min_height)
+            .max(period)
+            .next_power_of_two();
+        let mut values = F::zero_vec(height * WIDTH);
+        let mut perm_values = F::zero_vec(height * TABLE_WIDTH);
+        let filler = PermFiller::shared24();
+        let mut chunks = Vec::new();
+        let paddings: Vec<MerkleOpening> = self.segments.iter().map(Segment::padding).collect();
         // The periodic values of each row of a block, read once rather than per row.
         let schedule_rows: Vec<Vec<F>> = (0..period)
             .map(|r| self.periodic.iter().map(|c| c[r]).collect())
             .collect();
         let mut prev = [F::ZERO; WIDTH24];
         for b in 0..height / period {
-            let (o, active) = match openings.get(b) {
-                Some(o) => (o, true),
-                None => (&padding, false),
-            };
-            assert_eq!(o.rows.len(), self.dims.len(), "one row per matrix");
-            for (row, &(_, w)) in o.rows.iter().zip(&self.dims) {
-                assert_eq!(row.len(), w, "row width");
-            }
-            assert_eq!(o.siblings.len(), self.shape.depth, "path length");
-            assert!(o.index >> self.shape.depth == 0, "index out of range");
-            let vals = self.absorb_order(&o.rows);
-            let mut node = [F::ZERO; DIGEST];
-            let mut level = 0;
-            for (r, periodic) in schedule_rows.iter().enumerate() {
-                let p: &MmcsOpeningPeriodic<F> = periodic.as_slice().borrow();
-                let at = (b * period + r) * WIDTH;
-                let row: &mut MmcsOpeningCols<F> = values[at..at + WIDTH].borrow_mut();
-                row.prev = prev;
-                row.index = F::from_usize(o.index);
-                row.transcript = F::from_u32(o.transcript);
-                row.query = F::from_usize(o.query);
-                row.active = F::from_bool(active);
-                row.rem = F::from_usize(o.index >> level);
-                row.node = node;
-                let mut input = [F::ZERO; WIDTH24];
-                match schedule.get(r) {
-                    Some(&Step::Absorb { first, len, offset }) => {
-                        row.absorb = F::ONE;
-                        row.offset = F::from_usize(offset);
-                        row.readers = p.readers;
-                        row.chunk[..len].copy_from_slice(&vals[offset..offset + len]);
-                        if !first {
-                            input = prev;
-                        }
-                        input[..len].copy_from_slice(&vals[offset..offset + len]);
-                        if active {
-                            let mut m = [F::ZERO; VALUES_WIDTH];
-                            m[0] = row.transcript;
-                            m[1] = row.query;
-                            m[2] = F::from_usize(self.link.root_position);
-                            m[3] = row.offset;
-                            m[4..].copy_from_slice(&row.chunk);
-                            for _ in 0..p.readers.as_canonical_u32() {
-                                chunks.push(m);
+            let active = b < blocks;
+            let mut r = 0;
+            for (s, seg) in self.segments.iter().enumerate() {
+                let o = if active {
+                    &openings[b * per_block + s]
+                } else {
+                    &paddings[s]
+                };
+                assert_eq!(o.rows.len(), seg.dims.len(), "one row per matrix");
+                for (row, &(_, w)) in o.rows.iter().zip(&seg.dims) {
+                    assert_eq!(row.len(), w, "row width");
+                }
+                assert_eq!(o.siblings.len(), seg.shape.depth, "path length");
+                assert!(o.index >> seg.shape.depth == 0, "index out of range");
+                let vals = seg.absorb_order(&o.rows);
+                let mut node = [F::ZERO; DIGEST];
+                let mut level = 0;
+                // The segment's rows, then (after the last segment) the block's idle rows.
+                let end = if s + 1 == per_block {
+                    period
+                } else {
+                    seg.start + seg.schedule.len()
+                };
+                while r < end {
+                    let p: &MmcsOpeningPeriodic<F> = schedule_rows[r].as_slice().borrow();
+                    let at = (b * period + r) * WIDTH;
+                    let row: &mut MmcsOpeningCols<F> = values[at..at + WIDTH].borrow_mut();
+                    row.prev = prev;
+                    row.index = F::from_usize(o.index);
+                    row.transcript = F::from_u32(o.transcript);
+                    row.query = F::from_usize(o.query);
+                    row.active = F::from_bool(active);
+                    row.rem = F::from_usize(o.index >> level);
+                    row.node = node;
+                    row.root_position = p.root_position;
+                    row.window_tag = p.window_tag;
+                    let mut input = [F::ZERO; WIDTH24];
+                    let step = seg.schedule.get(r - seg.start);
+                    match step {
+                        Some(&Step::Absorb { first, len, offset }) => {
+                            row.absorb = F::ONE;
+                            row.offset = F::from_usize(offset);
+                            row.readers = p.readers;
+                            row.chunk[..len].copy_from_slice(&vals[offset..offset + len]);
+                            if !first {
+                                input = prev;
+                            }
+                            input[..len].copy_from_slice(&vals[offset..offset + len]);
+                            if active {
+                                let mut m = [F::ZERO; VALUES_WIDTH];
+                                m[0] = row.transcript;
+                                m[1] = row.query;
+                                m[2] = F::from_usize(seg.link.root_position);
+                                m[3] = row.offset;
+                                m[4..].copy_from_slice(&row.chunk);
+                                for _ in 0..p.readers.as_canonical_u32() {
+                                    chunks.push(m);
+                                }
                             }
                         }
+                        Some(Step::Node) => {
+                            let bit = (o.index >> level) & 1;
+                            let sibling = o.siblings[level];
+                            row.bit = F::from_usize(bit);
+                            row.sibling = sibling;
+                            let (l, rr) = if bit == 0 {
+                                (node, sibling)
+                            } else {
+                                (sibling, node)
+                            };
+                            input[..DIGEST].copy_from_slice(&l);
+                            input[DIGEST..2 * DIGEST].copy_from_slice(&rr);
+                            level += 1;
+                        }
+                        Some(Step::Inject) => {
+                            input[..DIGEST].copy_from_slice(&node);
+                            input[DIGEST..2 * DIGEST].copy_from_slice(&prev[..DIGEST]);
+                        }
+                        None => {}
                     }
-                    Some(Step::Node) => {
-                        let bit = (o.index >> level) & 1;
-                        let sibling = o.siblings[level];
-                        row.bit = F::from_usize(bit);
-                        row.sibling = sibling;
-                        let (l, rr) = if bit == 0 {
-                            (node, sibling)
-                        } else {
-                            (sibling, node)
-                        };
-                        input[..DIGEST].copy_from_slice(&l);
-                        input[DIGEST..2 * DIGEST].copy_from_slice(&rr);
-                        level += 1;
+                    let at = (b * period + r) * TABLE_WIDTH;
+                    let out = filler.fill(&mut perm_values[at..at + PERM24_COLS], input);
+                    let scheduled = step.is_some();
+                    row.scheduled = F::from_bool(scheduled);
+                    perm_values[at + PERM24_COLS] = F::from_bool(active && scheduled);
+                    row.input = input;
+                    row.output = out;
+                    prev = out;
+                    if p.sets_node == F::ONE {
+                        node.copy_from_slice(&out[..DIGEST]);
                     }
-                    Some(Step::Inject) => {
-                        input[..DIGEST].copy_from_slice(&node);
-                        input[DIGEST..2 * DIGEST].copy_from_slice(&prev[..DIGEST]);
+                    if p.root == F::ONE {
+                        row.root = F::ONE;
+                        row.point = o.point;
                     }
-                    None => {}
-                }
-                let at = (b * period + r) * TABLE_WIDTH;
-                let out = filler.fill(&mut perm_values[at..at + PERM24_COLS], input);
-                let scheduled = r < schedule.len();
-                row.scheduled = F::from_bool(scheduled);
-                perm_values[at + PERM24_COLS] = F::from_bool(active && scheduled);
-                row.input = input;
-                row.output = out;
-                prev = out;
-                if p.sets_node == F::ONE {
-                    node.copy_from_slice(&out[..DIGEST]);
-                }
-                if p.root == F::ONE {
-                    row.root = F::ONE;
-                    row.point = o.point;
+                    r += 1;
                 }
             }
         }
@@ -598,6 +705,8 @@ where
         builder.assert_eq(row.absorb, p.absorb_first.clone() + p.absorb_more.clone());
         builder.assert_eq(row.root, p.root.clone());
         builder.assert_eq(row.readers, p.readers.clone());
+        builder.assert_eq(row.root_position, p.root_position.clone());
+        builder.assert_eq(row.window_tag, p.window_tag.clone());
         builder.assert_eq(
             row.scheduled,
             p.absorb_first.clone() + p.absorb_more.clone() + p.node_row.clone() + p.inject.clone(),
@@ -655,7 +764,7 @@ where
             &row.output,
             row.active * row.scheduled,
         );
-        let root_position = AB::Expr::from_usize(self.link.root_position);
+        let root_position: AB::Expr = row.root_position.into();
         let chunk: Vec<AB::Expr> = [
             row.transcript.into(),
             row.query.into(),
@@ -675,7 +784,7 @@ where
             [
                 row.transcript.into(),
                 row.query.into(),
-                AB::Expr::from_usize(self.link.window_tag),
+                row.window_tag.into(),
                 row.index.into(),
                 row.point.into(),
             ],
@@ -802,9 +911,14 @@ mod tests {
     }
 
     fn asks(real: &Real) -> Asks {
+        asks_at(real, LINK)
+    }
+
+    /// As [`asks`], for the commitment `link` names.
+    fn asks_at(real: &Real, link: OpeningLink) -> Asks {
         let t = F::from_u32(TRANSCRIPT);
         let observed = (0..DIGEST)
-            .map(|j| vec![t, F::from_usize(LINK.root_position + j), real.root[j]])
+            .map(|j| vec![t, F::from_usize(link.root_position + j), real.root[j]])
             .collect();
         let mut windows = Vec::new();
         let mut chunks = Vec::new();
@@ -813,7 +927,7 @@ mod tests {
             windows.push(vec![
                 t,
                 q,
-                F::from_usize(LINK.window_tag),
+                F::from_usize(link.window_tag),
                 F::from_usize(o.index),
                 o.point,
             ]);
@@ -826,7 +940,7 @@ mod tests {
             let mut offset = 0;
             for g in groups {
                 for chunk in g.chunks(RATE) {
-                    let mut m = vec![t, q, F::from_usize(LINK.root_position)];
+                    let mut m = vec![t, q, F::from_usize(link.root_position)];
                     m.push(F::from_usize(offset));
                     m.extend_from_slice(chunk);
                     m.resize(VALUES_WIDTH, F::ZERO);
@@ -1124,8 +1238,8 @@ mod tests {
     #[test]
     fn only_the_schedules_rows_receive_a_permutation() {
         let air = MmcsOpeningAir::new(&DIMS, LINK, &ones()).unwrap();
-        let steps = air.shape().schedule().len();
-        assert!(steps < air.shape().block_len(), "idle rows after the root");
+        let steps = air.scheduled_rows();
+        assert!(steps < air.block_len(), "idle rows after the root");
         // A scheduled row claimed idle: its permutation is left in the table; an idle row
         // claimed scheduled: it asks for one the table does not count. Each also breaks the
         // mirror of the schedule.
@@ -1145,7 +1259,6 @@ mod tests {
     fn an_inactive_block_sends_nothing_and_a_padding_block_cannot_send() {
         let period = MmcsOpeningAir::new(&DIMS, LINK, &ones())
             .unwrap()
-            .shape()
             .block_len();
         let set_active = |m: &mut RowMajorMatrix<F>, block: usize, v: F| {
             for r in block * period..(block + 1) * period {
@@ -1251,6 +1364,110 @@ mod tests {
             row_of(m, 13).prev[20] += F::ONE;
         });
         assert_eq!(f, BTreeSet::from([PERMS]));
+    }
+
+    /// A second commitment beside [`LINK`]'s, of the same shape, for the merged AIR.
+    const LINK_B: OpeningLink = OpeningLink {
+        root_position: 29,
+        window_tag: 4,
+    };
+
+    /// Two commitments in one AIR (`real_openings` of seeds 0 and 1, at [`LINK`] and
+    /// [`LINK_B`]), block `k` holding query `k`'s opening of each, edited by `forge` before the
+    /// traces are made; the receivers ask for both commitments' roots, windows and values.
+    fn merged_batch(forge: impl FnOnce(&mut Vec<MerkleOpening>)) -> Batch {
+        let (a, b) = (real_openings(&INDICES, 0), real_openings(&INDICES, 1));
+        let air =
+            MmcsOpeningAir::merged(&[(&DIMS, LINK, &ones()), (&DIMS, LINK_B, &ones())]).unwrap();
+        let mut openings: Vec<MerkleOpening> = a
+            .openings
+            .iter()
+            .zip(&b.openings)
+            .flat_map(|(x, y)| [x.clone(), y.clone()])
+            .collect();
+        forge(&mut openings);
+        let (trace, perm, _) = air.generate_traces(&openings, MIN_HEIGHT);
+        let commit = CommitmentAir::new(&[
+            Commitment {
+                position: LINK.root_position,
+                uses: INDICES.len(),
+            },
+            Commitment {
+                position: LINK_B.root_position,
+                uses: INDICES.len(),
+            },
+        ])
+        .unwrap();
+        let ct = commit.generate_trace(&[(TRANSCRIPT, vec![a.root, b.root])], MIN_HEIGHT);
+        let (asks_a, asks_b) = (asks_at(&a, LINK), asks_at(&b, LINK_B));
+        let both = |x: &Vec<Vec<F>>, y: &Vec<Vec<F>>| [x.clone(), y.clone()].concat();
+        let observe = KnownAir::new(
+            TRANSCRIPT_OBSERVE_BUS,
+            3,
+            false,
+            &both(&asks_a.observed, &asks_b.observed),
+        );
+        let windows = KnownAir::new(
+            QUERY_INDEX_BUS,
+            5,
+            true,
+            &both(&asks_a.windows, &asks_b.windows),
+        );
+        let chunks = KnownAir::new(
+            MERKLE_VALUES_BUS,
+            VALUES_WIDTH,
+            false,
+            &both(&asks_a.chunks, &asks_b.chunks),
+        );
+        let (ot, wt, vt) = (observe.trace(), windows.trace(), chunks.trace());
+        Batch {
+            airs: vec![
+                TestAir::Mmcs(air),
+                TestAir::Perm(Perm24TableAir::shared()),
+                TestAir::Commit(commit),
+                TestAir::Known(observe),
+                TestAir::Known(windows),
+                TestAir::Known(chunks),
+            ],
+            traces: vec![trace, perm, ct, ot, wt, vt],
+            buses: vec![
+                PERM24_FULL_BUS,
+                COMMITMENT_ROOT_BUS,
+                TRANSCRIPT_OBSERVE_BUS,
+                QUERY_INDEX_BUS,
+                MERKLE_VALUES_BUS,
+            ],
+        }
+    }
+
+    #[test]
+    fn one_air_checks_the_openings_of_several_commitments() {
+        let air =
+            MmcsOpeningAir::merged(&[(&DIMS, LINK, &ones()), (&DIMS, LINK_B, &ones())]).unwrap();
+        let one = MmcsOpeningAir::new(&DIMS, LINK, &ones()).unwrap();
+        assert_eq!(air.scheduled_rows(), 2 * one.scheduled_rows());
+        assert_eq!(
+            air.block_len(),
+            (2 * one.scheduled_rows()).next_power_of_two()
+        );
+        assert_eq!(air.links(), [LINK, LINK_B]);
+        assert!(MmcsOpeningAir::merged(&[]).is_err());
+        assert!(MmcsOpeningAir::merged(&[(&DIMS, LINK, &ones()), (&DIMS, LINK, &ones())]).is_err());
+        let b = merged_batch(|_| {});
+        assert_eq!(b.failed(), BTreeSet::new());
+        b.prove_and_verify().unwrap();
+        // The two commitments' openings of a query swapped: each is checked against the other
+        // commitment's root, and its values are sent under the other's root position.
+        merged_batch(|o| o.swap(2, 3)).caught(|f| f == &BTreeSet::from([ROOTS, VALUES]));
+        // The second commitment opened at another query's index (its own siblings and values):
+        // the window it receives is not the one sampled for this query.
+        merged_batch(|o| {
+            let other = o[5].clone();
+            o[3].index = other.index;
+            o[3].rows = other.rows;
+            o[3].siblings = other.siblings;
+        })
+        .caught(|f| f.contains(&INDEX));
     }
 
     #[test]

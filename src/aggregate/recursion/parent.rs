@@ -4,7 +4,8 @@
 //!
 //! The batch, in instance order ([`verifier_airs`]):
 //! [`DuplexAir`], [`CommitmentAir`], [`SampledBitsAir`], [`DeepTermsAir`], [`GatherAir`],
-//! [`OodAir`], one [`MmcsOpeningAir`] per commitment of the child's shape, [`DeepQuotientAir`],
+//! [`OodAir`], one [`MmcsOpeningAir`] for every commitment of the child's shape (a block per
+//! query holding one opening of each, [`MmcsOpeningAir::merged`]), [`DeepQuotientAir`],
 //! [`FriFoldAir`], [`FinalPolyAir`], [`ObservedAir`], [`KeySetAir`] (whose public values are the
 //! parent's statement, [`crate::aggregate::statement::statement_values`]) and one shared
 //! permutation table ([`Perm24TableAir::shared`]). Every verifier AIR holds one block per child,
@@ -214,11 +215,12 @@ pub fn verifier_airs(shape: &ChildShape, statement: Vec<F>) -> Result<Vec<Verifi
         VerifierAir::Gather(GatherAir::new(shape.gathered.clone())),
         VerifierAir::Ood(OodAir::new(shape.ood.clone())),
     ];
-    for o in &shape.openings {
-        airs.push(VerifierAir::Mmcs(MmcsOpeningAir::new(
-            &o.dims, o.link, &o.readers,
-        )?));
-    }
+    let commitments: Vec<_> = shape
+        .openings
+        .iter()
+        .map(|o| (o.dims.as_slice(), o.link, o.readers.as_slice()))
+        .collect();
+    airs.push(VerifierAir::Mmcs(MmcsOpeningAir::merged(&commitments)?));
     airs.extend([
         VerifierAir::Deep(DeepQuotientAir::new(shape.deep.clone())),
         VerifierAir::Fold(FriFoldAir::new(shape.fold.clone())),
@@ -250,7 +252,7 @@ pub fn log_heights(
             let h = padded(children * air.rows_per_child(queries));
             match air {
                 VerifierAir::Duplex(_) => perms += h,
-                VerifierAir::Mmcs(m) => perms += children * queries * m.shape().schedule().len(),
+                VerifierAir::Mmcs(m) => perms += children * queries * m.scheduled_rows(),
                 _ => {}
             }
             h
@@ -505,7 +507,6 @@ fn parent_traces(
 ) -> Result<Vec<RowMajorMatrix<F>>, ProveError> {
     let mut traces = Vec::with_capacity(airs.len());
     let mut perms = Vec::new();
-    let mut openings = 0;
     for air in airs {
         let trace = match air {
             VerifierAir::Duplex(a) => {
@@ -537,11 +538,21 @@ fn parent_traces(
                 })?
             }
             VerifierAir::Mmcs(a) => {
-                let all: Vec<_> = w
-                    .iter()
-                    .flat_map(|w| w.openings[openings].iter().cloned())
-                    .collect();
-                openings += 1;
+                // Block by block: each child's queries, each query's opening of every
+                // commitment.
+                let mut all = Vec::new();
+                for w in w {
+                    let queries = w.openings.first().map_or(0, Vec::len);
+                    if w.openings.iter().any(|c| c.len() != queries) {
+                        return Err(ProveError::Prover(
+                            "a child's commitments are opened at different numbers of queries"
+                                .into(),
+                        ));
+                    }
+                    for q in 0..queries {
+                        all.extend(w.openings.iter().map(|c| c[q].clone()));
+                    }
+                }
                 let (t, perm, _) = a.generate_traces(&all, MIN_HEIGHT);
                 perms.push(perm);
                 t

@@ -469,13 +469,20 @@ mod tests {
         );
         airs.push(TestAir::Ood(ood));
 
-        for (o, openings) in shape.openings.iter().zip(&w.openings) {
-            let air = MmcsOpeningAir::new(&o.dims, o.link, &o.readers).expect("an opening shape");
-            let (t, perm, _) = air.generate_traces(openings, MIN_HEIGHT);
-            airs.push(TestAir::Mmcs(air));
-            traces.push(t);
-            perms.push(perm);
-        }
+        // Every commitment in one opening AIR, as a parent has them: one block per query.
+        let commitments: Vec<_> = shape
+            .openings
+            .iter()
+            .map(|o| (o.dims.as_slice(), o.link, o.readers.as_slice()))
+            .collect();
+        let air = MmcsOpeningAir::merged(&commitments).expect("an opening shape");
+        let blocks: Vec<MerkleOpening> = (0..w.openings[0].len())
+            .flat_map(|q| w.openings.iter().map(move |c| c[q].clone()))
+            .collect();
+        let (t, perm, _) = air.generate_traces(&blocks, MIN_HEIGHT);
+        airs.push(TestAir::Mmcs(air));
+        traces.push(t);
+        perms.push(perm);
 
         let deep = DeepQuotientAir::new(shape.deep.clone());
         traces.push(
