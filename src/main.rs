@@ -621,7 +621,9 @@ fn bench(a: BenchArgs) -> CmdResult {
 /// `multisig bench --children K --child-signatures N`: K children of N signers each, then one
 /// parent over them, timed.
 fn bench_parent(a: &BenchArgs) -> CmdResult {
-    use recursion::parent::{parent_security_bits, prove_parent, verify_parent, MAX_CHILDREN};
+    use recursion::parent::{
+        parent_columns, parent_security_bits, prove_parent, verify_parent, MAX_CHILDREN,
+    };
     let (k, n) = (a.children, a.child_signatures);
     if k > MAX_CHILDREN || n == 0 {
         return Err(Failure::Malformed(format!(
@@ -688,7 +690,15 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
     let proof_bytes = proof.envelope_len() + 4 * k;
     let proof_kib = proof_bytes as f64 / 1024.0;
     let parts = proof.component_sizes();
+    let columns =
+        parent_columns(&proof.child_preset, k, n, keys.len()).map_err(Failure::Malformed)?;
+    let committed = |c: &recursion::parent::AirColumns| c.main + c.permutation + c.quotient;
     if a.json {
+        let columns_json = columns
+            .iter()
+            .map(|c| format!("\"{}\":{}", c.name, committed(c)))
+            .collect::<Vec<_>>()
+            .join(",");
         let runs_json = run_secs
             .iter()
             .map(|s| format!("{s:.4}"))
@@ -700,7 +710,7 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
             .collect::<Vec<_>>()
             .join(",");
         println!(
-            "{{\"children\":{k},\"child_signatures\":{n},\"signatures\":{},\"backend\":\"fri-poseidon1\",\"log_inv_rate\":{},\"security_bits\":{security:.1},\"child_prove_s\":{child_secs:.3},\"child_kib\":{child_kib:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{proof_bytes},\"proof_kib\":{proof_kib:.1},\"components\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
+            "{{\"children\":{k},\"child_signatures\":{n},\"signatures\":{},\"backend\":\"fri-poseidon1\",\"log_inv_rate\":{},\"security_bits\":{security:.1},\"child_prove_s\":{child_secs:.3},\"child_kib\":{child_kib:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{proof_bytes},\"proof_kib\":{proof_kib:.1},\"components\":{{{parts_json}}},\"columns\":{{{columns_json}}},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
             keys.len(),
             proof.child_preset.log_inv_rate,
             a.runs,
@@ -731,6 +741,21 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
         println!("proof:         {proof_kib:.1} KiB (the wire cap is 512 KiB)");
         for (what, bytes) in parts {
             println!("  {:>8.1} KiB  {what}", bytes as f64 / 1024.0);
+        }
+        println!(
+            "columns:       {} committed (main + LogUp + quotient, base elements per query)",
+            columns.iter().map(committed).sum::<usize>()
+        );
+        for c in &columns {
+            println!(
+                "  {:>5} = {:>4} + {:>3} + {:>2}  {} (2^{} rows)",
+                committed(c),
+                c.main,
+                c.permutation,
+                c.quotient,
+                c.name,
+                c.log_height
+            );
         }
         println!("verify:        {verify_ms:.1} ms");
         match rss_mib {

@@ -132,6 +132,27 @@ impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for VerifierAir {
 }
 
 impl VerifierAir {
+    /// The AIR's type name, for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            VerifierAir::Bits(_) => "SampledBitsAir",
+            VerifierAir::Commit(_) => "CommitmentAir",
+            VerifierAir::Deep(_) => "DeepQuotientAir",
+            VerifierAir::DeepTerms(_) => "DeepTermsAir",
+            VerifierAir::Mmcs(_) => "MmcsOpeningAir",
+            VerifierAir::Duplex(_) => "DuplexAir",
+            VerifierAir::Fold(_) => "FriFoldAir",
+            VerifierAir::FinalPoly(_) => "FinalPolyAir",
+            VerifierAir::Gather(_) => "GatherAir",
+            VerifierAir::KeySet(..) => "KeySetAir",
+            VerifierAir::Observed(_) => "ObservedAir",
+            VerifierAir::Ood(_) => "OodAir",
+            VerifierAir::Perm(_) => "Perm24TableAir",
+            #[cfg(test)]
+            VerifierAir::Known(_) => "KnownAir",
+        }
+    }
+
     /// The instance's public values (the key-set AIR's statement; none for the others).
     pub fn public_values(&self) -> Vec<F> {
         match self {
@@ -328,13 +349,7 @@ pub fn parent_security_bits(
     child_keys: usize,
     parent_keys: usize,
 ) -> Result<SecurityReport, String> {
-    if children == 0 || children > MAX_CHILDREN || parent_keys == 0 {
-        return Err(format!("{children} children, {parent_keys} keys"));
-    }
-    let shape = child_shape(child_preset, child_keys, &[0; 32], 0)?;
-    let airs = verifier_airs(&shape, vec![F::ZERO; NUM_STATEMENT_VALUES])?;
-    let heights = log_heights(&airs, &shape, children, parent_keys + children * child_keys);
-    let lookups = packed_lookups(&airs);
+    let (airs, lookups, heights) = parent_batch(child_preset, children, child_keys, parent_keys)?;
     batch_security(
         &parent_preset(child_preset),
         regime,
@@ -342,6 +357,78 @@ pub fn parent_security_bits(
         &lookups,
         &heights,
     )
+}
+
+/// The AIRs, packed lookups and trace log heights of a parent over `children` children of
+/// `child_keys` keys each under `child_preset`, its set holding `parent_keys` keys (any message,
+/// epoch and keys: none of these depends on them).
+#[allow(clippy::type_complexity)]
+fn parent_batch(
+    child_preset: &FriPreset,
+    children: usize,
+    child_keys: usize,
+    parent_keys: usize,
+) -> Result<(Vec<VerifierAir>, Vec<Lookups<F>>, Vec<usize>), String> {
+    if children == 0 || children > MAX_CHILDREN || parent_keys == 0 {
+        return Err(format!("{children} children, {parent_keys} keys"));
+    }
+    let shape = child_shape(child_preset, child_keys, &[0; 32], 0)?;
+    let airs = verifier_airs(&shape, vec![F::ZERO; NUM_STATEMENT_VALUES])?;
+    let heights = log_heights(&airs, &shape, children, parent_keys + children * child_keys);
+    let lookups = packed_lookups(&airs);
+    Ok((airs, lookups, heights))
+}
+
+/// What one AIR of a parent commits, in base-field columns (each opened once per query; at
+/// `zeta`, and at `g * zeta` for the main and LogUp columns, as challenge-field values): for
+/// reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AirColumns {
+    /// The AIR ([`VerifierAir::name`]).
+    pub name: &'static str,
+    /// log2 of its trace height.
+    pub log_height: usize,
+    /// Main trace columns.
+    pub main: usize,
+    /// LogUp columns: the fraction columns and the running sum, each a challenge-field column of
+    /// [`crate::aggregate::field::CHALLENGE_DEGREE`] (5) base columns.
+    pub permutation: usize,
+    /// Quotient chunks, 5 base columns each.
+    pub quotient: usize,
+}
+
+/// The columns each AIR of a parent over `children` children of `child_keys` keys under
+/// `child_preset` commits, its set holding `parent_keys` keys, in instance order.
+///
+/// # Errors
+/// As [`parent_security_bits`].
+pub fn parent_columns(
+    child_preset: &FriPreset,
+    children: usize,
+    child_keys: usize,
+    parent_keys: usize,
+) -> Result<Vec<AirColumns>, String> {
+    use crate::aggregate::field::CHALLENGE_DEGREE as D;
+    use crate::aggregate::fri::config::MultisigConfig;
+    use crate::aggregate::fri::security::ProofShape;
+    let (airs, lookups, heights) = parent_batch(child_preset, children, child_keys, parent_keys)?;
+    let common = CommonData::<MultisigConfig>::new(None, lookups);
+    let shape = ProofShape::from_airs(&airs, &common, &heights)?;
+    Ok(airs
+        .iter()
+        .zip(&shape.instances)
+        .map(|(air, a)| AirColumns {
+            name: air.name(),
+            log_height: a.log_height,
+            main: a.main_width,
+            permutation: if a.num_lookups > 0 {
+                (a.num_lookups + 1) * D
+            } else {
+                0
+            },
+            quotient: a.num_quotient_chunks * D,
+        })
+        .collect())
 }
 
 /// A parent proof over children of one size.
