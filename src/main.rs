@@ -686,8 +686,7 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
     let security = parent_security_bits(&proof.child_preset, Regime::Proven, k, n, keys.len())
         .map_err(Failure::Malformed)?
         .total_bits;
-    // The envelope and each child's size (4 bytes).
-    let proof_bytes = proof.envelope_len() + 4 * k;
+    let proof_bytes = proof.to_bytes().len();
     let proof_kib = proof_bytes as f64 / 1024.0;
     let parts = proof.component_sizes();
     let columns =

@@ -189,6 +189,9 @@ impl From<AggregateError> for msig_status {
         match err {
             AggregateError::InvalidSignature => MSIG_INVALID_SIGNATURE,
             AggregateError::DuplicatePublicKey => MSIG_DUPLICATE_PUBLIC_KEY,
+            // Not raised through the C ABI yet (no child entry point): a child that does not
+            // verify is an invalid proof.
+            AggregateError::InvalidChild(_) => MSIG_PROOF_INVALID,
         }
     }
 }

@@ -75,11 +75,13 @@ fn system(preset: &Preset) -> &dyn ProofSystem {
     }
 }
 
-/// Collects signatures for one (message, epoch).
+/// Collects signatures, or child proofs, for one (message, epoch).
 pub struct Aggregator {
     message: [u8; 32],
     epoch: u32,
     signers: Vec<(PublicKey, Signature)>,
+    /// Child proofs and their keys, in the order added ([`Aggregator::add_child`]).
+    children: Vec<(Vec<u8>, Vec<PublicKey>)>,
 }
 
 /// A serialized aggregate proof.
@@ -103,6 +105,7 @@ impl Aggregator {
             message,
             epoch,
             signers: Vec::new(),
+            children: Vec::new(),
         }
     }
     pub fn message(&self) -> &[u8; 32] {
@@ -139,6 +142,44 @@ impl Aggregator {
         Ok(())
     }
 
+    /// Adds a child: an aggregate proof `proof` of this aggregator's message and epoch for the
+    /// key set `keys` (any order), made under a recursion-ready preset ([`Backend::FriPoseidon1`]).
+    /// [`Aggregator::prove`] then makes a parent proof over the children whose key set is the
+    /// union of theirs (children may overlap). The child is verified now
+    /// ([`verify_aggregate`] with the default options).
+    ///
+    /// Not yet: a parent as a child, children of different numbers of keys in one aggregator,
+    /// and raw signatures beside children (`src/aggregate/recursion/README.md`).
+    ///
+    /// # Errors
+    /// [`AggregateError::InvalidChild`] for a proof that does not verify for (message, epoch,
+    /// `keys`), a parent proof, or a preset that cannot be a child (FRI over Keccak, WHIR).
+    pub fn add_child(&mut self, proof: &[u8], keys: &[PublicKey]) -> Result<(), AggregateError> {
+        let invalid = |e: String| AggregateError::InvalidChild(e);
+        if wire::proof_kind(proof) == Some(wire::KIND_PARENT) {
+            return Err(invalid(
+                "a parent proof cannot be a child yet (one level of children)".into(),
+            ));
+        }
+        verify_aggregate(
+            proof,
+            keys,
+            &self.message,
+            self.epoch,
+            &VerifyOptions::default(),
+        )
+        .map_err(|e| invalid(e.to_string()))?;
+        let (preset, _) = wire::read_prefix(proof).map_err(|e| invalid(e.to_string()))?;
+        recursion::check_child_preset(&preset).map_err(|e| invalid(e.to_string()))?;
+        self.children.push((proof.to_vec(), keys.to_vec()));
+        Ok(())
+    }
+
+    /// Number of children added ([`Aggregator::add_child`]).
+    pub fn num_children(&self) -> usize {
+        self.children.len()
+    }
+
     /// Adds a signature WITHOUT the native check (tests and benchmarks of the AIRs' own
     /// rejection only). Duplicate keys are still refused.
     #[doc(hidden)]
@@ -157,6 +198,9 @@ impl Aggregator {
     /// [`ProveError::Empty`] without signatures, [`ProveError::InvalidOptions`] for a bad preset,
     /// [`ProveError::Prover`] if proving fails (for example on a witness the AIRs reject).
     pub fn prove(&self, opts: &ProveOptions) -> Result<AggregateProof, ProveError> {
+        if !self.children.is_empty() {
+            return self.prove_parent(opts);
+        }
         if self.signers.is_empty() {
             return Err(ProveError::Empty);
         }
@@ -193,6 +237,62 @@ impl Aggregator {
         }
         profile("witnesses", t);
         prove_witnesses(&self.message, self.epoch, &keys, &witnesses, &steps, opts)
+    }
+
+    /// [`Aggregator::prove`] with children: a parent proof ([`recursion::parent::prove_parent`],
+    /// bytes [`recursion::parent::ParentProof::to_bytes`]) under the children's preset, which
+    /// `opts` must name; refused before any work if its largest size
+    /// ([`recursion::parent::parent_size_bound`]) exceeds `opts`' byte limit.
+    fn prove_parent(&self, opts: &ProveOptions) -> Result<AggregateProof, ProveError> {
+        use recursion::parent;
+        if !self.signers.is_empty() {
+            return Err(ProveError::InvalidOptions(
+                "raw signatures beside children are not supported yet: prove the signatures \
+                 as a child of the same size first"
+                    .into(),
+            ));
+        }
+        let preset = Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
+        let (child, _) = wire::read_prefix(&self.children[0].0)
+            .map_err(|e| ProveError::InvalidOptions(format!("child 0: {e}")))?;
+        if preset != child {
+            return Err(ProveError::InvalidOptions(format!(
+                "the children were made under preset {}, the options name preset {}: a parent \
+                 is proved under its children's preset (more grinding)",
+                child.id(),
+                preset.id()
+            )));
+        }
+        let child_preset = *recursion::check_child_preset(&child)
+            .map_err(|e| ProveError::InvalidOptions(e.to_string()))?;
+        let n = self.children[0].1.len();
+        let mut union: Vec<PublicKey> = self.children.iter().flat_map(|c| c.1.clone()).collect();
+        union.sort_unstable_by_key(PublicKey::to_ssz);
+        union.dedup();
+        if let Ok(bound) =
+            parent::parent_size_bound(&child_preset, self.children.len(), n, union.len())
+        {
+            if bound > opts.byte_limit() {
+                return Err(ProveError::ProofTooLarge {
+                    bound,
+                    limit: opts.byte_limit(),
+                });
+            }
+        }
+        let children: Vec<(&[u8], &[PublicKey])> = self
+            .children
+            .iter()
+            .map(|(p, k)| (p.as_slice(), k.as_slice()))
+            .collect();
+        let (proof, _) = parent::prove_parent(&self.message, self.epoch, &children)?;
+        let bytes = proof.to_bytes();
+        if bytes.len() > opts.byte_limit() {
+            return Err(ProveError::ProofTooLarge {
+                bound: bytes.len(),
+                limit: opts.byte_limit(),
+            });
+        }
+        Ok(AggregateProof { bytes })
     }
 }
 
@@ -459,6 +559,11 @@ pub fn key_set_digest(
 /// Verifies an aggregate proof against the set of public keys (in any order; see
 /// [`canonical_key_order`]), the message and the epoch.
 ///
+/// A proof of kind [`wire::KIND_PARENT`] (a parent over child proofs, made by
+/// [`Aggregator::prove`] after [`Aggregator::add_child`]) is verified the same way for the
+/// union of its children's keys ([`recursion::parent::verify_parent_bytes`]); `opts` then
+/// applies to the children's preset.
+///
 /// The proof's 16-byte prefix names its preset; before anything else is decoded the preset must
 /// pass the verifier's policy (`opts`: by default at least [`SECURITY_FLOOR_BITS`] proven for
 /// this many signatures, which refuses every conjectured preset).
@@ -500,6 +605,9 @@ pub(crate) fn verify_in_order(
     opts: &VerifyOptions,
 ) -> Result<(), VerifyError> {
     check_key_count(public_keys)?;
+    if wire::proof_kind(proof) == Some(wire::KIND_PARENT) {
+        return recursion::parent::verify_parent_bytes(proof, message, epoch, public_keys, opts);
+    }
     let (preset, _) = wire::read_prefix(proof)?;
     accept_preset(&preset, public_keys.len(), opts)?;
     let stmt = Statement {
@@ -524,6 +632,9 @@ pub fn proof_components(
     epoch: u32,
 ) -> Result<Vec<(&'static str, usize)>, VerifyError> {
     check_key_count(public_keys)?;
+    if wire::proof_kind(proof) == Some(wire::KIND_PARENT) {
+        return recursion::parent::parent_components(proof, message, epoch, public_keys);
+    }
     let keys = canonical_key_order(public_keys)?;
     let (preset, _) = wire::read_prefix(proof)?;
     let stmt = Statement {

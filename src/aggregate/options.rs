@@ -110,13 +110,18 @@ pub struct VerifyOptions {
     pub allow_conjectured: bool,
 }
 
-/// Errors from [`super::Aggregator::add`].
+/// Errors from [`super::Aggregator::add`] and [`super::Aggregator::add_child`].
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum AggregateError {
     #[error("invalid signature")]
     InvalidSignature,
     #[error("duplicate public key")]
     DuplicatePublicKey,
+    /// A child proof that cannot be taken: it does not verify for this aggregator's message and
+    /// epoch and the keys given with it, or it is of a kind or preset a parent does not take
+    /// (the message says which).
+    #[error("invalid child proof: {0}")]
+    InvalidChild(String),
 }
 
 /// Errors from [`super::Aggregator::prove`].

@@ -9,7 +9,9 @@
 //!      0     8  magic  b"MSIGPRF\0"
 //!      8     2  format version, u16 little-endian (FORMAT_VERSION)
 //!     10     1  preset id (Preset::id: 0..=7 FRI over Keccak, 8..=9 WHIR, 10..=13 FRI over Poseidon1)
-//!     11     1  reserved, must be 0
+//!     11     1  proof kind: 0 an aggregate of signatures (KIND_SIGNATURES), 1 a parent over child
+//!               proofs (KIND_PARENT, whose preset id is the children's, see
+//!               recursion::parent::ParentProof::to_bytes)
 //!     12     4  archive length in bytes, u32 little-endian (= total length - 16)
 //!     16     *  rkyv 0.8 archive of the proof system's mirror (root object at the end)
 //! ```
@@ -163,23 +165,49 @@ pub(crate) fn cap_root<D: WireDigest>(cap: &MerkleCap<Val, D>) -> D::Bytes {
 /// The 16-byte prefix for the preset of id `preset_id` followed by `archive` (shared by both
 /// backends' formats).
 pub(crate) fn with_prefix(preset_id: u8, archive: &[u8]) -> Vec<u8> {
+    with_prefix_of_kind(preset_id, KIND_SIGNATURES, archive)
+}
+
+/// Byte 11 of the prefix of an aggregate of signatures.
+pub const KIND_SIGNATURES: u8 = 0;
+
+/// Byte 11 of the prefix of a parent proof (an aggregate of child proofs).
+pub const KIND_PARENT: u8 = 1;
+
+/// [`with_prefix`] for a proof of `kind` ([`KIND_SIGNATURES`] or [`KIND_PARENT`]).
+pub(crate) fn with_prefix_of_kind(preset_id: u8, kind: u8, archive: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(PREFIX_LEN + archive.len());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.push(preset_id);
-    out.push(0);
+    out.push(kind);
     out.extend_from_slice(&(archive.len() as u32).to_le_bytes());
     out.extend_from_slice(archive);
     out
 }
 
-/// The prefix of an encoded proof, checked: returns the preset and the archive bytes.
+/// The prefix of an encoded aggregate of signatures, checked: returns the preset and the
+/// archive bytes.
 ///
 /// # Errors
-/// [`VerifyError::Malformed`] on a short buffer, unknown magic, version or preset id, a non-zero
-/// reserved byte, or an archive length that disagrees with the buffer (truncation or trailing
-/// bytes).
+/// [`VerifyError::Malformed`] on a short buffer, unknown magic, version or preset id, a kind
+/// other than [`KIND_SIGNATURES`], or an archive length that disagrees with the buffer
+/// (truncation or trailing bytes).
 pub fn read_prefix(bytes: &[u8]) -> Result<(Preset, &[u8]), VerifyError> {
+    read_prefix_of_kind(bytes, KIND_SIGNATURES)
+}
+
+/// The kind byte of `bytes` (offset 11) if they start with the magic and are at least a prefix
+/// long, else `None`; nothing else is checked.
+pub fn proof_kind(bytes: &[u8]) -> Option<u8> {
+    (bytes.len() >= PREFIX_LEN && bytes[..8] == MAGIC).then(|| bytes[11])
+}
+
+/// [`read_prefix`] for a proof of `kind`.
+///
+/// # Errors
+/// As [`read_prefix`], the kind byte being compared to `kind`.
+pub(crate) fn read_prefix_of_kind(bytes: &[u8], kind: u8) -> Result<(Preset, &[u8]), VerifyError> {
     if bytes.len() < PREFIX_LEN {
         return Err(malformed(format!(
             "proof is {} bytes, shorter than the {PREFIX_LEN}-byte prefix",
@@ -197,8 +225,12 @@ pub fn read_prefix(bytes: &[u8]) -> Result<(Preset, &[u8]), VerifyError> {
     }
     let preset = Preset::from_id(bytes[10])
         .ok_or_else(|| malformed(format!("unknown preset id {}", bytes[10])))?;
-    if bytes[11] != 0 {
-        return Err(malformed("reserved prefix byte is not zero"));
+    if bytes[11] != kind {
+        return Err(malformed(match bytes[11] {
+            KIND_SIGNATURES => "an aggregate of signatures, not a parent proof".to_string(),
+            KIND_PARENT => "a parent proof, not an aggregate of signatures".to_string(),
+            k => format!("unknown proof kind {k}"),
+        }));
     }
     let declared = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
     let actual = bytes.len() - PREFIX_LEN;

@@ -16,7 +16,7 @@
 //!
 //! [`decode`] works in this order, and nothing is allocated with a size read from the input:
 //!
-//! 1. prefix: magic, version, preset id, reserved byte, exact archive length;
+//! 1. prefix: magic, version, preset id, kind byte (an aggregate of signatures), exact archive length;
 //! 2. alignment: if the archive (`bytes[16..]`) is 16-aligned in the caller's buffer it is
 //!    validated **in place** (no copy); otherwise it is copied **once** into an
 //!    `rkyv::util::AlignedVec<16>` of the input's length;
@@ -206,6 +206,32 @@ fn encode_body<D: WireBytes>(preset: &FriPreset, body: &ProofBody<D>) -> Vec<u8>
     // failure, which aborts anyway.
     let archive = rkyv::to_bytes::<rancor::Error>(body).expect("in-memory rkyv serialization");
     with_prefix(preset.id(), &archive)
+}
+
+/// The rkyv archive of `proof`'s mirror, without a prefix: the body of a parent proof's format
+/// (`recursion::parent::ParentProof::to_bytes`). 16-aligned.
+pub(crate) fn encode_archive<H: FriHash>(
+    proof: &BatchProof<FriConfig<H>>,
+) -> rkyv::util::AlignedVec {
+    rkyv::to_bytes::<rancor::Error>(&ProofBody::from_proof::<H>(proof))
+        .expect("in-memory rkyv serialization")
+}
+
+/// Steps 2 to 5 of [`decode`] on an archive without its prefix ([`encode_archive`]'s), made
+/// under `preset` for a batch of shape `expected`. The caller checks canonicity.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] as [`decode`].
+pub(crate) fn decode_archive_against<H: FriHash>(
+    archive: &[u8],
+    preset: &FriPreset,
+    expected: &ProofShape,
+) -> Result<BatchProof<FriConfig<H>>, VerifyError> {
+    crate::aggregate::wire::decode_archive(archive, |body: &ArchivedProofBody<WireOf<H>>| {
+        let e = Expected::new(preset, expected)?;
+        check_shape(body, expected, &e)?;
+        to_proof::<H>(body, expected, &e)
+    })
 }
 
 /// The lengths a well-formed proof of `shape` under `preset` has, derived without the proof.
@@ -676,7 +702,7 @@ fn input_matrix_widths(shape: &ProofShape) -> Vec<Vec<usize>> {
 ///
 /// # Errors
 /// [`VerifyError::Malformed`] with a message naming the first problem: prefix (magic, version,
-/// preset, reserved byte, truncation, trailing bytes), archive validation, any length that
+/// preset, kind byte, truncation, trailing bytes), archive validation, any length that
 /// disagrees with `expected`, a non-canonical field element, or a non-canonical encoding.
 pub fn decode<H: FriHash>(
     bytes: &[u8],

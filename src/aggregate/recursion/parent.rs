@@ -61,6 +61,7 @@ use crate::aggregate::statement::{
     degree_bits, key_set_digest_ordered, placeholder_keys, statement_values, Statement,
     NUM_STATEMENT_VALUES,
 };
+use crate::aggregate::wire::{self, KIND_PARENT};
 use crate::aggregate::{
     accept_preset, canonical_key_order, check_key_count, Regime, MAX_SIGNATURES,
     SECURITY_FLOOR_BITS,
@@ -379,6 +380,28 @@ fn parent_batch(
     Ok((airs, lookups, heights))
 }
 
+/// The most bytes a parent over `children` children of `child_keys` keys under `child_preset`,
+/// its set holding `parent_keys` keys, can take ([`ParentProof::to_bytes`], every Merkle
+/// multiproof at its worst case, [`fri::envelope::max_encoded_len`]).
+///
+/// # Errors
+/// As [`parent_security_bits`].
+pub fn parent_size_bound(
+    child_preset: &FriPreset,
+    children: usize,
+    child_keys: usize,
+    parent_keys: usize,
+) -> Result<usize, String> {
+    use crate::aggregate::fri::config::MultisigConfig;
+    use crate::aggregate::fri::security::ProofShape;
+    let (airs, lookups, heights) = parent_batch(child_preset, children, child_keys, parent_keys)?;
+    let common = CommonData::<MultisigConfig>::new(None, lookups);
+    let shape = ProofShape::from_airs(&airs, &common, &heights)?;
+    let bound = fri::envelope::max_encoded_len::<Poseidon1>(&parent_preset(child_preset), &shape)
+        .map_err(|e| e.to_string())?;
+    Ok(bound + header_len(children))
+}
+
 /// What one AIR of a parent commits, in base-field columns (each opened once per query; at
 /// `zeta`, and at `g * zeta` for the main and LogUp columns, as challenge-field values): for
 /// reports.
@@ -442,10 +465,30 @@ pub struct ParentProof {
 }
 
 impl ParentProof {
-    /// The proof's size in the FRI envelope ([`fri::envelope::encode`]), in bytes, without the
-    /// children's sizes (4 bytes each).
-    pub fn envelope_len(&self) -> usize {
-        fri::envelope::encode::<Poseidon1>(&self.preset(), &self.proof).len()
+    /// The proof's bytes, which [`crate::aggregate::verify_aggregate`] reads:
+    ///
+    /// ```text
+    /// offset      size  field
+    ///      0        16  prefix (crate::aggregate::wire): magic, version, the children's preset
+    ///                   id, kind KIND_PARENT (1), length of the rest
+    ///     16         4  K, the number of children (1..=MAX_CHILDREN), u32 little-endian
+    ///     20        4K  each child's number of keys, u32 little-endian, in the batch's order
+    ///      *         *  zero bytes up to a multiple of 16 from offset 16
+    ///      *         *  the batch proof under parent_preset(children's preset): the rkyv
+    ///                   archive of the FRI format's body (fri::envelope), no prefix of its own
+    /// ```
+    ///
+    /// Deterministic, and the only encoding the decoder accepts for this proof.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let archive = fri::envelope::encode_archive::<Poseidon1>(&self.proof);
+        let k = self.child_keys.len();
+        let mut payload = vec![0u8; header_len(k)];
+        payload[..4].copy_from_slice(&(k as u32).to_le_bytes());
+        for (i, &n) in self.child_keys.iter().enumerate() {
+            payload[4 + 4 * i..8 + 4 * i].copy_from_slice(&(n as u32).to_le_bytes());
+        }
+        payload.extend_from_slice(&archive);
+        wire::with_prefix_of_kind(self.child_preset.id(), KIND_PARENT, &payload)
     }
 
     /// The preset the parent is proved under: [`parent_preset`] of the children's.
@@ -674,10 +717,112 @@ fn parent_traces(
     Ok(traces)
 }
 
+/// What a parent's verifier derives from the statement and the children's preset and sizes,
+/// before it reads the proof: the AIRs, their public values and lookups, the batch's shape
+/// (trace heights included) and the parent's preset.
+struct Prepared {
+    airs: Vec<VerifierAir>,
+    pvs: Vec<Vec<F>>,
+    lookups: Vec<Lookups<F>>,
+    shape: crate::aggregate::fri::security::ProofShape,
+    parent: FriPreset,
+}
+
+/// Derives [`Prepared`] for a parent over children of `child_keys` keys each made under `child`,
+/// for the statement (`message`, `epoch`, `keys` in canonical order); checks that the children's
+/// preset is one of [`PRESETS`], can be a child, passes [`accept_preset`] under `opts` for a
+/// child's statement, and that the parent's batch reaches [`SECURITY_FLOOR_BITS`] proven.
+fn prepare(
+    child: &Preset,
+    child_keys: &[usize],
+    message: &[u8; 32],
+    epoch: u32,
+    keys: &[PublicKey],
+    opts: &VerifyOptions,
+) -> Result<Prepared, VerifyError> {
+    use crate::aggregate::fri::config::MultisigConfig;
+    use crate::aggregate::fri::security::ProofShape;
+    if PRESETS.get(usize::from(child.id())) != Some(child) {
+        return Err(VerifyError::PresetNotAccepted(format!(
+            "the children's preset {child:?} is none of the presets"
+        )));
+    }
+    let preset = *check_child_preset(child)?;
+    let malformed = |s: String| VerifyError::Malformed(s);
+    let (children, n) = match child_keys {
+        [] => return Err(malformed("no child".into())),
+        c if c.len() > MAX_CHILDREN => return Err(malformed(format!("{} children", c.len()))),
+        c if c.iter().any(|&k| k != c[0]) => {
+            return Err(malformed("children of different sizes".into()))
+        }
+        c => (c.len(), c[0]),
+    };
+    if n == 0 || n > keys.len() {
+        return Err(VerifyError::Invalid(format!(
+            "a child of {n} keys under a parent of {}",
+            keys.len()
+        )));
+    }
+    accept_preset(child, n, opts)?;
+    let t = Instant::now();
+    let shape = child_shape(&preset, n, message, epoch).map_err(malformed)?;
+    profile("verify parent: child shape", t);
+    let t = Instant::now();
+    let statement = statement_values(keys.len(), epoch, message, &key_set_digest_ordered(keys));
+    let airs = verifier_airs(&shape, statement).map_err(malformed)?;
+    let heights = log_heights(&airs, &shape, children, keys.len() + children * n);
+    let parent = parent_preset(&preset);
+    let lookups = packed_lookups(&airs);
+    profile("verify parent: AIRs and heights", t);
+    let t = Instant::now();
+    let common = CommonData::<MultisigConfig>::new(None, lookups.clone());
+    let batch = ProofShape::from_airs(&airs, &common, &heights).map_err(malformed)?;
+    let security = security_bits_in(&parent, Regime::Proven, &batch);
+    if security.total_bits < SECURITY_FLOOR_BITS {
+        return Err(VerifyError::PresetNotAccepted(format!(
+            "preset {} for a parent over {children} children of {n} keys: {:.2} bits proven, \
+             under the floor of {SECURITY_FLOOR_BITS}",
+            preset.id(),
+            security.total_bits
+        )));
+    }
+    profile("verify parent: security", t);
+    Ok(Prepared {
+        pvs: airs.iter().map(VerifierAir::public_values).collect(),
+        airs,
+        lookups,
+        shape: batch,
+        parent,
+    })
+}
+
+/// Runs the batch-STARK verifier on `proof` for what `p` derived.
+fn verify_prepared(
+    p: &Prepared,
+    proof: &BatchProof<FriConfig<Poseidon1>>,
+) -> Result<(), VerifyError> {
+    let heights: Vec<usize> = p.shape.instances.iter().map(|a| a.log_height).collect();
+    if proof.degree_bits != heights {
+        return Err(VerifyError::Malformed(format!(
+            "trace heights 2^{:?}, expected 2^{heights:?}",
+            proof.degree_bits
+        )));
+    }
+    let common = CommonData::new(None, p.lookups.clone());
+    let config = fri_config::<Poseidon1>(&p.parent);
+    let t = Instant::now();
+    let r = catch_verifier(|| {
+        verify_batch(&config, &p.airs, proof, &p.pvs, &common).map_err(|e| format!("{e:?}"))
+    });
+    profile("verify parent: verify_batch", t);
+    r
+}
+
 /// Verifies a parent proof for the statement (`message`, `epoch`, the key set `public_keys` in
 /// any order): rebuilds every child's shape from its number of keys, the parent's AIRs and
 /// their trace heights, and runs the batch-STARK verifier with the statement as the key-set
-/// AIR's public values.
+/// AIR's public values. The children's preset must pass [`accept_preset`] with the default
+/// [`VerifyOptions`].
 ///
 /// # Errors
 /// [`VerifyError::Invalid`] for an empty or oversized key list, a repeated key, or a proof that
@@ -692,71 +837,121 @@ pub fn verify_parent(
 ) -> Result<(), VerifyError> {
     check_key_count(public_keys)?;
     let keys = canonical_key_order(public_keys)?;
-    // The children's preset: one of ours, that can be a child, and that the native verifier
-    // accepts for a child's statement.
-    let child = Preset::Fri(proof.child_preset);
-    if PRESETS.get(usize::from(child.id())) != Some(&child) {
-        return Err(VerifyError::PresetNotAccepted(format!(
-            "the children's preset {:?} is none of the presets",
-            proof.child_preset
-        )));
-    }
-    let preset = *check_child_preset(&child)?;
+    let p = prepare(
+        &Preset::Fri(proof.child_preset),
+        &proof.child_keys,
+        message,
+        epoch,
+        &keys,
+        &VerifyOptions::default(),
+    )?;
+    verify_prepared(&p, &proof.proof)
+}
+
+/// Bytes of a parent proof's header, after the prefix: the number of children and each child's
+/// number of keys (`u32` little-endian each), zero-padded to a multiple of 16 so that the
+/// archive after it is as aligned as the buffer.
+fn header_len(children: usize) -> usize {
+    (4 + 4 * children).next_multiple_of(16)
+}
+
+/// Decodes a parent proof ([`ParentProof::to_bytes`]) for the statement (`message`, `epoch`,
+/// `public_keys` in any order), checking every length against what the verifier derives from
+/// the statement and the header, and canonicity; does not verify it. Returns the proof and what
+/// the verifier derived.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] for bytes that are not a parent proof of this statement's shape
+/// (prefix, kind, header, archive, lengths, non-canonical encoding); otherwise as
+/// [`verify_parent_bytes`] before the STARK verifier runs.
+fn decode_parent(
+    bytes: &[u8],
+    message: &[u8; 32],
+    epoch: u32,
+    public_keys: &[PublicKey],
+    opts: &VerifyOptions,
+) -> Result<(ParentProof, Prepared), VerifyError> {
+    check_key_count(public_keys)?;
+    let keys = canonical_key_order(public_keys)?;
+    let (child, payload) = wire::read_prefix_of_kind(bytes, KIND_PARENT)?;
     let malformed = |s: String| VerifyError::Malformed(s);
-    let (children, n) = match proof.child_keys.as_slice() {
-        [] => return Err(malformed("no child".into())),
-        c if c.len() > MAX_CHILDREN => return Err(malformed(format!("{} children", c.len()))),
-        c if c.iter().any(|&k| k != c[0]) => {
-            return Err(malformed("children of different sizes".into()))
-        }
-        c => (c.len(), c[0]),
+    let word = |at: usize| -> Result<usize, VerifyError> {
+        payload
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or_else(|| malformed(format!("parent header truncated at byte {}", 16 + at)))
     };
-    if n > keys.len() {
-        return Err(VerifyError::Invalid(format!(
-            "a child of {n} keys under a parent of {}",
-            keys.len()
-        )));
-    }
-    accept_preset(&child, n, &VerifyOptions::default())?;
-    let t = Instant::now();
-    let shape = child_shape(&preset, n, message, epoch).map_err(malformed)?;
-    profile("verify parent: child shape", t);
-    let t = Instant::now();
-    let statement = statement_values(keys.len(), epoch, message, &key_set_digest_ordered(&keys));
-    let airs = verifier_airs(&shape, statement).map_err(malformed)?;
-    let expected = log_heights(&airs, &shape, children, keys.len() + children * n);
-    if proof.proof.degree_bits != expected {
+    let children = word(0)?;
+    if children == 0 || children > MAX_CHILDREN {
         return Err(malformed(format!(
-            "trace heights 2^{:?}, expected 2^{expected:?}",
-            proof.proof.degree_bits
+            "{children} children (1 to {MAX_CHILDREN})"
         )));
     }
-    let parent = parent_preset(&preset);
-    profile("verify parent: AIRs and heights", t);
-    let t = Instant::now();
-    let lookups = packed_lookups(&airs);
-    let security = batch_security(&parent, Regime::Proven, &airs, &lookups, &expected)
-        .map_err(VerifyError::Malformed)?;
-    if security.total_bits < SECURITY_FLOOR_BITS {
-        return Err(VerifyError::PresetNotAccepted(format!(
-            "preset {} for a parent over {children} children of {n} keys: {:.2} bits proven, \
-             under the floor of {SECURITY_FLOOR_BITS}",
-            preset.id(),
-            security.total_bits
-        )));
+    let child_keys = (0..children)
+        .map(|i| word(4 + 4 * i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let header = header_len(children);
+    if payload.len() < header || payload[4 + 4 * children..header].iter().any(|&b| b != 0) {
+        return Err(malformed(
+            "parent header truncated or padded with non-zero bytes".into(),
+        ));
     }
-    profile("verify parent: security", t);
+    let p = prepare(&child, &child_keys, message, epoch, &keys, opts)?;
+    let proof = fri::envelope::decode_archive_against::<Poseidon1>(
+        &payload[header..],
+        &p.parent,
+        &p.shape,
+    )?;
+    let child_preset = *check_child_preset(&child)?;
+    let parent = ParentProof {
+        child_preset,
+        child_keys,
+        proof,
+    };
+    wire::check_canonical(&parent.to_bytes(), bytes)?;
+    Ok((parent, p))
+}
+
+/// Verifies a parent proof's bytes ([`ParentProof::to_bytes`]) for the statement (`message`,
+/// `epoch`, `public_keys` in any order), the children's preset passing [`accept_preset`] under
+/// `opts`: what [`crate::aggregate::verify_aggregate`] runs for a proof of kind
+/// [`KIND_PARENT`].
+///
+/// # Errors
+/// As [`verify_parent`], and [`VerifyError::Malformed`] for bytes that do not decode
+/// ([`decode_parent`]).
+pub fn verify_parent_bytes(
+    bytes: &[u8],
+    message: &[u8; 32],
+    epoch: u32,
+    public_keys: &[PublicKey],
+    opts: &VerifyOptions,
+) -> Result<(), VerifyError> {
     let t = Instant::now();
-    let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
-    let common = CommonData::new(None, lookups);
-    let config = fri_config::<Poseidon1>(&parent);
-    profile("verify parent: common data", t);
-    let t = Instant::now();
-    let r = catch_verifier(|| {
-        verify_batch(&config, &airs, &proof.proof, &pvs, &common).map_err(|e| format!("{e:?}"))
-    });
-    profile("verify parent: verify_batch", t);
-    r
+    let (proof, p) = decode_parent(bytes, message, epoch, public_keys, opts)?;
+    profile("verify parent: decode", t);
+    verify_prepared(&p, &proof.proof)
+}
+
+/// Bytes of each component of a parent proof's archive ([`ParentProof::component_sizes`]), the
+/// bytes decoded for the statement but not verified.
+///
+/// # Errors
+/// As [`decode_parent`].
+pub fn parent_components(
+    bytes: &[u8],
+    message: &[u8; 32],
+    epoch: u32,
+    public_keys: &[PublicKey],
+) -> Result<Vec<(&'static str, usize)>, VerifyError> {
+    let (proof, _) = decode_parent(
+        bytes,
+        message,
+        epoch,
+        public_keys,
+        &VerifyOptions::default(),
+    )?;
+    Ok(proof.component_sizes())
 }
 
 #[cfg(test)]
@@ -829,6 +1024,137 @@ mod tests {
         assert!(matches!(r, Err(VerifyError::PresetNotAccepted(_))), "{r:?}");
         resized.child_preset = honest;
         verify_parent(&resized, &MESSAGE, EPOCH, &keys).expect("the preset restored");
+    }
+
+    /// A parent made through the [`Aggregator`] (children added with their keys) is bytes that
+    /// [`crate::aggregate::verify_aggregate`] verifies for the union of the children's keys and
+    /// no other statement; the byte limit is enforced before proving; every kind of hostile
+    /// byte string is refused with an error; the aggregator refuses what it cannot take.
+    #[test]
+    fn a_parent_through_the_aggregator_is_bytes_verify_aggregate_takes() {
+        use crate::aggregate::{proof_components, verify_aggregate, AggregateError, Backend};
+        let a = child_proof_of(MESSAGE, EPOCH, 3..5);
+        let b = child_proof_of(MESSAGE, EPOCH, 4..6);
+        let mut agg = Aggregator::new(MESSAGE, EPOCH);
+        agg.add_child(&a.0, &a.1).expect("child a");
+        agg.add_child(&b.0, &b.1).expect("child b");
+        assert_eq!(agg.num_children(), 2);
+        let opts = ProveOptions {
+            backend: Backend::FriPoseidon1,
+            ..Default::default()
+        };
+        let child = *check_child_preset(&Preset::from_options(&opts).unwrap()).unwrap();
+        let bound = parent_size_bound(&child, 2, 2, 3).expect("a bound");
+        let tight = ProveOptions {
+            max_proof_bytes: bound - 1,
+            ..opts
+        };
+        let r = agg.prove(&tight);
+        assert!(
+            matches!(r, Err(ProveError::ProofTooLarge { bound: b, limit }) if b == bound && limit == bound - 1),
+            "{r:?}"
+        );
+        let opts = ProveOptions {
+            max_proof_bytes: bound,
+            ..opts
+        };
+        let proof = agg.prove(&opts).expect("the parent");
+        let bytes = proof.as_bytes();
+        assert!(bytes.len() <= bound);
+        assert_eq!(wire::proof_kind(bytes), Some(KIND_PARENT));
+
+        let mut keys: Vec<PublicKey> = a.1.iter().chain(&b.1).copied().collect();
+        keys.sort_unstable_by_key(PublicKey::to_ssz);
+        keys.dedup();
+        let verify = |b: &[u8], m: &[u8; 32], e: u32, k: &[PublicKey]| {
+            verify_aggregate(b, k, m, e, &VerifyOptions::default())
+        };
+        verify(bytes, &MESSAGE, EPOCH, &keys).expect("the parent's bytes verify");
+        let reversed: Vec<PublicKey> = keys.iter().rev().copied().collect();
+        verify(bytes, &MESSAGE, EPOCH, &reversed).expect("in any order");
+        let mut other = MESSAGE;
+        other[3] ^= 4;
+        let r = verify(bytes, &other, EPOCH, &keys);
+        assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
+        let r = verify(bytes, &MESSAGE, EPOCH ^ 1, &keys);
+        assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
+        assert!(verify(bytes, &MESSAGE, EPOCH, &keys[1..]).is_err());
+        let mut more = keys.clone();
+        more.push(test_signer(9, &MESSAGE, EPOCH).0);
+        assert!(verify(bytes, &MESSAGE, EPOCH, &more).is_err());
+
+        // One encoding: decoding and encoding again gives the same bytes; the components are
+        // the archive's.
+        let (decoded, _) =
+            decode_parent(bytes, &MESSAGE, EPOCH, &keys, &VerifyOptions::default()).unwrap();
+        assert_eq!(decoded.to_bytes(), bytes);
+        assert_eq!(decoded.child_keys, [2, 2]);
+        let parts = proof_components(bytes, &keys, &MESSAGE, EPOCH).unwrap();
+        assert_eq!(parts, decoded.component_sizes());
+        assert!(parts.iter().map(|p| p.1).sum::<usize>() < bytes.len());
+
+        // Hostile bytes: every one refused with an error.
+        let malformed = |b: &[u8], what: &str| {
+            let r = verify(b, &MESSAGE, EPOCH, &keys);
+            assert!(matches!(r, Err(VerifyError::Malformed(_))), "{what}: {r:?}");
+        };
+        let edited = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut b = bytes.to_vec();
+            f(&mut b);
+            b
+        };
+        for cut in [0, 11, 16, 19, 20, 27, 32, bytes.len() / 2, bytes.len() - 1] {
+            malformed(&bytes[..cut], &format!("cut at {cut}"));
+        }
+        malformed(&edited(&|b| b.push(0)), "a trailing byte");
+        // Kind: an aggregate of signatures, an unknown kind.
+        malformed(&edited(&|b| b[11] = 0), "kind 0");
+        malformed(&edited(&|b| b[11] = 7), "kind 7");
+        // The header: no child, one child too many, more than any parent takes, a size
+        // changed, the padding not zero.
+        let word =
+            |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        malformed(&edited(&|b| word(b, 16, 0)), "no child");
+        malformed(&edited(&|b| word(b, 16, u32::MAX)), "2^32 - 1 children");
+        assert!(verify(&edited(&|b| word(b, 16, 3)), &MESSAGE, EPOCH, &keys).is_err());
+        assert!(verify(&edited(&|b| word(b, 24, 1)), &MESSAGE, EPOCH, &keys).is_err());
+        assert!(verify(&edited(&|b| word(b, 20, 3)), &MESSAGE, EPOCH, &keys).is_err());
+        malformed(&edited(&|b| b[31] = 1), "padding");
+        // The children's preset: another rate of the same hash, or Keccak.
+        assert!(verify(&edited(&|b| b[10] += 1), &MESSAGE, EPOCH, &keys).is_err());
+        let r = verify(&edited(&|b| b[10] = 2), &MESSAGE, EPOCH, &keys);
+        assert!(matches!(r, Err(VerifyError::PresetNotAccepted(_))), "{r:?}");
+        // Bytes flipped through the archive.
+        for at in (32..bytes.len()).step_by(bytes.len() / 16) {
+            let r = verify(&edited(&|b| b[at] ^= 0x10), &MESSAGE, EPOCH, &keys);
+            assert!(r.is_err(), "a flip at {at} verified");
+        }
+
+        // What the aggregator refuses.
+        let child = |agg: &mut Aggregator, proof: &[u8], keys: &[PublicKey]| {
+            let r = agg.add_child(proof, keys);
+            assert!(matches!(r, Err(AggregateError::InvalidChild(_))), "{r:?}");
+        };
+        let mut fresh = Aggregator::new(MESSAGE, EPOCH);
+        child(&mut fresh, bytes, &keys);
+        child(&mut fresh, &a.0, &b.1);
+        child(&mut Aggregator::new(other, EPOCH), &a.0, &a.1);
+        let mut keccak = Aggregator::new(MESSAGE, EPOCH);
+        for s in 3..5 {
+            let (pk, sig) = test_signer(s, &MESSAGE, EPOCH);
+            keccak.add(pk, sig).unwrap();
+        }
+        let keccak = keccak.prove(&ProveOptions::default()).unwrap();
+        child(&mut fresh, keccak.as_bytes(), &a.1);
+        assert_eq!(fresh.num_children(), 0);
+        // Children and raw signatures together; options naming another preset.
+        fresh.add_child(&a.0, &a.1).unwrap();
+        let r = fresh.prove(&ProveOptions::default());
+        assert!(matches!(r, Err(ProveError::InvalidOptions(_))), "{r:?}");
+        let (pk, sig) = test_signer(7, &MESSAGE, EPOCH);
+        fresh.add(pk, sig).unwrap();
+        let r = fresh.prove(&opts);
+        assert!(matches!(r, Err(ProveError::InvalidOptions(_))), "{r:?}");
     }
 
     /// The parent's preset reaches the floor on every parent of up to [`MAX_CHILDREN`]

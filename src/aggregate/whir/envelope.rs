@@ -9,7 +9,7 @@
 //!      0     8  magic  b"MSIGPRF\0"                        (wire::MAGIC)
 //!      8     2  format version, u16 little-endian          (wire::FORMAT_VERSION)
 //!     10     1  preset id of a WHIR preset of preset::PRESETS (currently 8..=9)
-//!     11     1  reserved, must be 0
+//!     11     1  proof kind, 0 (an aggregate of signatures; crate::aggregate::wire)
 //!     12     4  archive length in bytes, u32 little-endian (= total length - 16)
 //!     16     *  rkyv 0.8 archive of `WhirBody` (root object at the end, as rkyv places it)
 //! ```
@@ -70,7 +70,7 @@
 //!
 //! [`decode`] works in this order:
 //!
-//! 1. prefix (`crate::aggregate::wire::read_prefix`): magic, version, preset id, reserved byte,
+//! 1. prefix (`crate::aggregate::wire::read_prefix`): magic, version, preset id, kind byte,
 //!    exact archive length; then the preset must be a WHIR preset;
 //! 2. the expected shape from the preset and `num_variables` (no input read);
 //! 3. alignment: if the archive (`bytes[16..]`) is 16-aligned in the caller's buffer it is
@@ -1175,7 +1175,7 @@ fn to_proof(body: &ArchivedWhirBody, e: &Expected) -> Result<WhirProof, VerifyEr
 ///
 /// # Errors
 /// [`VerifyError::Malformed`] naming the first problem: prefix (magic, version, preset,
-/// reserved byte, truncation, trailing bytes), a FRI preset, a `num_variables` the preset cannot
+/// kind byte, truncation, trailing bytes), a FRI preset, a `num_variables` the preset cannot
 /// commit, archive validation, any count that disagrees with the derived shape or exceeds its
 /// bound, a non-canonical field element, or a non-canonical encoding.
 pub fn decode(bytes: &[u8], num_variables: usize) -> Result<(WhirPreset, WhirProof), VerifyError> {
