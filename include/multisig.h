@@ -422,6 +422,42 @@ msig_status msig_aggregator_add(struct msig_aggregator *aggregator,
                                 size_t len);
 
 /**
+ * Adds a child: the aggregate proof `proof` (`proof_len` bytes) of this aggregator's message
+ * and epoch for the `num_public_keys` SSZ public keys `public_keys` (52 bytes each, in any
+ * order), made under a recursion-ready preset (`MSIG_BACKEND_FRI_POSEIDON1`). The child is
+ * verified first, as `msig_verify_aggregate` with the default policy would.
+ * `msig_aggregator_prove` then makes a parent proof over the children, for the union of their
+ * keys (children may overlap), under the children's preset (the options must name it, and
+ * raise `max_proof_bytes`: a parent is over 512 KiB today), which `msig_verify_aggregate`
+ * verifies for that union. Not yet: signatures and children in one aggregator, children of
+ * different numbers of keys, a parent as a child.
+ *
+ * Errors: `MSIG_NULL_ARGUMENT`, `MSIG_INVALID_ARGUMENT` (`num_public_keys` x 52 overflows),
+ * `MSIG_MALFORMED_PUBLIC_KEY`, `MSIG_PROOF_INVALID` (the proof does not verify for this
+ * message, epoch and keys, or cannot be a child: a parent, or made under FRI over Keccak or
+ * WHIR), `MSIG_PANIC`. On any error the aggregator is unchanged.
+ *
+ * # Safety
+ * `aggregator` is a live handle; `proof` points to `proof_len` readable bytes, `public_keys`
+ * to `num_public_keys` x 52.
+ */
+msig_status msig_aggregator_add_child(struct msig_aggregator *aggregator,
+                                      const uint8_t *proof,
+                                      size_t proof_len,
+                                      const uint8_t *public_keys,
+                                      size_t num_public_keys);
+
+/**
+ * Writes the number of children added so far (`msig_aggregator_add_child`) to `*out`.
+ *
+ * Errors: `MSIG_NULL_ARGUMENT`, `MSIG_PANIC`.
+ *
+ * # Safety
+ * `aggregator` is a live handle; `out` points to one writable `size_t`.
+ */
+msig_status msig_aggregator_num_children(const struct msig_aggregator *aggregator, size_t *out);
+
+/**
  * Writes the number of signatures added so far to `*out`.
  *
  * Errors: `MSIG_NULL_ARGUMENT`, `MSIG_PANIC`.
@@ -483,9 +519,14 @@ msig_status msig_proof_size_bound(const struct msig_prove_options *options,
  * `max_proof_bytes` 0 and 524288; any other change of options proves again (and checks the new
  * limit first). Any successful `msig_aggregator_add` in between discards the kept proof.
  *
+ * With children (`msig_aggregator_add_child`), the proof is a parent over them: the options
+ * must name the children's preset, and the parent's largest size is checked against the limit
+ * before any proving.
+ *
  * Errors: `MSIG_NULL_ARGUMENT`, `MSIG_BUFFER_TOO_SMALL`, `MSIG_EMPTY_AGGREGATE`,
  * `MSIG_INVALID_OPTIONS` (unknown regime or backend, unsupported rate, WHIR past its signature
- * bound), `MSIG_PROOF_TOO_LARGE`, `MSIG_PROVER_FAILED`, `MSIG_PANIC`.
+ * bound; with children, another preset than theirs, or signatures beside them),
+ * `MSIG_PROOF_TOO_LARGE`, `MSIG_PROVER_FAILED`, `MSIG_PANIC`.
  *
  * # Safety
  * `aggregator` is a live handle; `options` is NULL or readable; `out` points to `cap` writable

@@ -156,12 +156,23 @@ impl PresetArgs {
 
 #[derive(Args)]
 struct AggregateArgs {
-    /// Signers JSON: `{epoch, message, signers: [{public_key, signature_ssz}]}`.
+    /// Signers JSON: `{epoch, message, signers: [{public_key, signature_ssz}]}` (the signers
+    /// may be empty when children are given).
     #[arg(long)]
     input: PathBuf,
     /// Proof file to write.
     #[arg(long)]
     out: PathBuf,
+    /// A child proof (written by `aggregate` under `--backend fri-poseidon1`) of the input's
+    /// message and epoch; repeat for more children, each followed by its `--child-keys`. With
+    /// children the proof is a parent over them, proved under their preset (name it with the
+    /// same preset flags), and the input must have no signers.
+    #[arg(long)]
+    child: Vec<PathBuf>,
+    /// The keys of the `--child` of the same rank: a signers JSON of the child's message and
+    /// epoch (signatures ignored), as `verify-aggregate` reads for that child.
+    #[arg(long)]
+    child_keys: Vec<PathBuf>,
     #[command(flatten)]
     preset: PresetArgs,
 }
@@ -393,20 +404,63 @@ fn aggregate(a: AggregateArgs) -> CmdResult {
         agg.add(pk, sig)
             .map_err(|e| Failure::Invalid(format!("signer {i}: {e}")))?;
     }
-    let pb = spinner(&format!("proving {} signatures", agg.len()));
+    if a.child.len() != a.child_keys.len() {
+        return Err(Failure::Malformed(format!(
+            "{} --child and {} --child-keys: one keys file per child",
+            a.child.len(),
+            a.child_keys.len()
+        )));
+    }
+    let mut child_keys = 0;
+    for (i, (proof, keys)) in a.child.iter().zip(&a.child_keys).enumerate() {
+        let what = format!("child {i} ({})", proof.display());
+        let keys_file = read_signers(keys)?;
+        if keys_file.epoch != file.epoch || parse_message(&keys_file.message)? != message {
+            return Err(Failure::Invalid(format!(
+                "{what}: its keys file is for another message or epoch"
+            )));
+        }
+        let keys = keys_file
+            .signers
+            .iter()
+            .enumerate()
+            .map(|(j, s)| {
+                parse_public_key(&s.public_key).map_err(|f| prefix(f, &format!("{what}: key {j}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        child_keys += keys.len();
+        agg.add_child(&read_file(proof)?, &keys)
+            .map_err(|e| Failure::Invalid(format!("{what}: {e}")))?;
+    }
+    let what = if a.child.is_empty() {
+        format!("{} signatures", agg.len())
+    } else {
+        format!("a parent over {} children", a.child.len())
+    };
+    let pb = spinner(&format!("proving {what}"));
     let t = Instant::now();
     let proof = agg.prove(&a.preset.options()).map_err(malformed)?;
     let secs = t.elapsed().as_secs_f64();
     pb.finish_and_clear();
     std::fs::write(&a.out, proof.as_bytes())
         .map_err(|e| Failure::Malformed(format!("{}: {e}", a.out.display())))?;
-    println!(
-        "aggregated {} signatures in {secs:.3} s ({:.1} XMSS/s), proof {:.1} KiB -> {}",
-        agg.len(),
-        agg.len() as f64 / secs,
-        proof.as_bytes().len() as f64 / 1024.0,
-        a.out.display()
-    );
+    if a.child.is_empty() {
+        println!(
+            "aggregated {} signatures in {secs:.3} s ({:.1} XMSS/s), proof {:.1} KiB -> {}",
+            agg.len(),
+            agg.len() as f64 / secs,
+            proof.as_bytes().len() as f64 / 1024.0,
+            a.out.display()
+        );
+    } else {
+        println!(
+            "aggregated {} children ({child_keys} keys, overlaps counted) in {secs:.3} s, \
+             proof {:.1} KiB -> {}",
+            a.child.len(),
+            proof.as_bytes().len() as f64 / 1024.0,
+            a.out.display()
+        );
+    }
     Ok(())
 }
 

@@ -245,6 +245,71 @@ pub unsafe extern "C" fn msig_aggregator_add(
     })
 }
 
+/// Adds a child: the aggregate proof `proof` (`proof_len` bytes) of this aggregator's message
+/// and epoch for the `num_public_keys` SSZ public keys `public_keys` (52 bytes each, in any
+/// order), made under a recursion-ready preset (`MSIG_BACKEND_FRI_POSEIDON1`). The child is
+/// verified first, as `msig_verify_aggregate` with the default policy would.
+/// `msig_aggregator_prove` then makes a parent proof over the children, for the union of their
+/// keys (children may overlap), under the children's preset (the options must name it, and
+/// raise `max_proof_bytes`: a parent is over 512 KiB today), which `msig_verify_aggregate`
+/// verifies for that union. Not yet: signatures and children in one aggregator, children of
+/// different numbers of keys, a parent as a child.
+///
+/// Errors: `MSIG_NULL_ARGUMENT`, `MSIG_INVALID_ARGUMENT` (`num_public_keys` x 52 overflows),
+/// `MSIG_MALFORMED_PUBLIC_KEY`, `MSIG_PROOF_INVALID` (the proof does not verify for this
+/// message, epoch and keys, or cannot be a child: a parent, or made under FRI over Keccak or
+/// WHIR), `MSIG_PANIC`. On any error the aggregator is unchanged.
+///
+/// # Safety
+/// `aggregator` is a live handle; `proof` points to `proof_len` readable bytes, `public_keys`
+/// to `num_public_keys` x 52.
+#[no_mangle]
+pub unsafe extern "C" fn msig_aggregator_add_child(
+    aggregator: *mut msig_aggregator,
+    proof: *const u8,
+    proof_len: usize,
+    public_keys: *const u8,
+    num_public_keys: usize,
+) -> msig_status {
+    ffi_boundary(|| {
+        let agg = unsafe { borrow_handle(aggregator) }?;
+        let proof = unsafe { borrow_slice(proof, proof_len) }?;
+        let pk_bytes = num_public_keys
+            .checked_mul(MSIG_PUBLIC_KEY_LEN)
+            .ok_or(MSIG_INVALID_ARGUMENT)?;
+        let keys = unsafe { borrow_slice(public_keys, pk_bytes) }?
+            .chunks_exact(MSIG_PUBLIC_KEY_LEN)
+            .map(|b| {
+                PublicKey::from_ssz(b).map_err(|e| from_decode_error(&e, MSIG_MALFORMED_PUBLIC_KEY))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut state = agg.lock()?;
+        state.inner.add_child(proof, &keys)?;
+        state.last_proof = None;
+        Ok(())
+    })
+}
+
+/// Writes the number of children added so far (`msig_aggregator_add_child`) to `*out`.
+///
+/// Errors: `MSIG_NULL_ARGUMENT`, `MSIG_PANIC`.
+///
+/// # Safety
+/// `aggregator` is a live handle; `out` points to one writable `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn msig_aggregator_num_children(
+    aggregator: *const msig_aggregator,
+    out: *mut usize,
+) -> msig_status {
+    ffi_boundary(|| {
+        let agg = unsafe { borrow_handle(aggregator) }?;
+        non_null(out)?;
+        let n = agg.lock()?.inner.num_children();
+        unsafe { out.write(n) };
+        Ok(())
+    })
+}
+
 /// Writes the number of signatures added so far to `*out`.
 ///
 /// Errors: `MSIG_NULL_ARGUMENT`, `MSIG_PANIC`.
@@ -339,9 +404,14 @@ pub unsafe extern "C" fn msig_proof_size_bound(
 /// `max_proof_bytes` 0 and 524288; any other change of options proves again (and checks the new
 /// limit first). Any successful `msig_aggregator_add` in between discards the kept proof.
 ///
+/// With children (`msig_aggregator_add_child`), the proof is a parent over them: the options
+/// must name the children's preset, and the parent's largest size is checked against the limit
+/// before any proving.
+///
 /// Errors: `MSIG_NULL_ARGUMENT`, `MSIG_BUFFER_TOO_SMALL`, `MSIG_EMPTY_AGGREGATE`,
 /// `MSIG_INVALID_OPTIONS` (unknown regime or backend, unsupported rate, WHIR past its signature
-/// bound), `MSIG_PROOF_TOO_LARGE`, `MSIG_PROVER_FAILED`, `MSIG_PANIC`.
+/// bound; with children, another preset than theirs, or signatures beside them),
+/// `MSIG_PROOF_TOO_LARGE`, `MSIG_PROVER_FAILED`, `MSIG_PANIC`.
 ///
 /// # Safety
 /// `aggregator` is a live handle; `options` is NULL or readable; `out` points to `cap` writable

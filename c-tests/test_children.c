@@ -1,0 +1,156 @@
+/*
+ * Children: two overlapping child proofs of the real 4-signer vector (signers 0, 1 and 1, 2),
+ * made under the recursion-ready backend, become one parent proof through
+ * msig_aggregator_add_child and msig_aggregator_prove; msig_verify_aggregate verifies it for the
+ * union (signers 0, 1, 2) in any order and for no other statement. Refused: NULL and oversized
+ * arguments, malformed keys, a child for other keys or truncated, a Keccak child, a parent as a
+ * child, options naming another preset, a byte limit below the parent's worst case, and
+ * signatures beside children. Not run under valgrind (a parent takes seconds natively).
+ */
+#include "common.h"
+
+/* A rejected proof: false for the statement, or not decodable. */
+#define CHECK_PROOF_REJECTED(expr)                                                            \
+    do {                                                                                      \
+        uint32_t s_ = (uint32_t)(expr);                                                       \
+        CHECK(s_ == MSIG_PROOF_INVALID || s_ == MSIG_MALFORMED_PROOF);                        \
+        if (s_ != MSIG_PROOF_INVALID && s_ != MSIG_MALFORMED_PROOF)                           \
+            fprintf(stderr, "  got %u (%s)\n", s_, status_text(s_));                         \
+    } while (0)
+
+/* The proof of the signers `idx[0..n]` under `opts` (NULL: the defaults), their keys copied to
+ * `pks`; its length in `*len`. */
+static uint8_t *prove_signers(const aggregate_vector *v, const size_t *idx, size_t n,
+                              const msig_prove_options *opts, size_t *len, uint8_t *pks) {
+    msig_aggregator *agg = NULL;
+    CHECK_STATUS(msig_aggregator_new(v->message, v->epoch, &agg), MSIG_OK);
+    for (size_t i = 0; i < n; i++) {
+        const signer *s = &v->signers[idx[i]];
+        CHECK_STATUS(msig_aggregator_add(agg, s->pk, s->sig, s->sig_len), MSIG_OK);
+        memcpy(pks + i * MSIG_PUBLIC_KEY_LEN, s->pk, MSIG_PUBLIC_KEY_LEN);
+    }
+    uint8_t small[8];
+    size_t written = 0;
+    CHECK_STATUS(msig_aggregator_prove(agg, opts, small, sizeof small, &written),
+                 MSIG_BUFFER_TOO_SMALL);
+    uint8_t *proof = malloc(written);
+    CHECK_STATUS(msig_aggregator_prove(agg, opts, proof, written, len), MSIG_OK);
+    msig_aggregator_free(agg);
+    return proof;
+}
+
+int main(int argc, char **argv) {
+    const char *dir = vectors_dir(argc, argv);
+    aggregate_vector v;
+    load_aggregate_vector(dir, &v);
+    CHECK(v.n == 4);
+    const size_t K = MSIG_PUBLIC_KEY_LEN;
+    msig_prove_options p1 = {.backend = MSIG_BACKEND_FRI_POSEIDON1};
+    const size_t a_idx[2] = {0, 1}, b_idx[2] = {1, 2};
+    uint8_t a_pks[2 * MSIG_PUBLIC_KEY_LEN], b_pks[2 * MSIG_PUBLIC_KEY_LEN];
+    uint8_t k_pks[2 * MSIG_PUBLIC_KEY_LEN];
+    size_t a_len = 0, b_len = 0, k_len = 0;
+    uint8_t *a = prove_signers(&v, a_idx, 2, &p1, &a_len, a_pks);
+    uint8_t *b = prove_signers(&v, b_idx, 2, &p1, &b_len, b_pks);
+    uint8_t *keccak = prove_signers(&v, a_idx, 2, NULL, &k_len, k_pks);
+
+    msig_aggregator *agg = NULL;
+    CHECK_STATUS(msig_aggregator_new(v.message, v.epoch, &agg), MSIG_OK);
+    if (!agg) return finish("test_children");
+    size_t count = 99;
+
+    /* Arguments, keys, children that do not verify or cannot be children: all refused, the
+     * aggregator unchanged. */
+    CHECK_STATUS(msig_aggregator_add_child(NULL, a, a_len, a_pks, 2), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_aggregator_add_child(agg, NULL, a_len, a_pks, 2), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_aggregator_add_child(agg, a, a_len, NULL, 2), MSIG_NULL_ARGUMENT);
+    CHECK_STATUS(msig_aggregator_add_child(agg, a, a_len, a_pks, SIZE_MAX), MSIG_INVALID_ARGUMENT);
+    uint8_t bad_pks[2 * MSIG_PUBLIC_KEY_LEN];
+    memset(bad_pks, 0xff, sizeof bad_pks);
+    CHECK_STATUS(msig_aggregator_add_child(agg, a, a_len, bad_pks, 2), MSIG_MALFORMED_PUBLIC_KEY);
+    CHECK_STATUS(msig_aggregator_add_child(agg, a, a_len, b_pks, 2), MSIG_PROOF_INVALID);
+    CHECK_STATUS(msig_aggregator_add_child(agg, a, a_len - 1, a_pks, 2), MSIG_PROOF_INVALID);
+    CHECK_STATUS(msig_aggregator_add_child(agg, a, a_len, a_pks, 1), MSIG_PROOF_INVALID);
+    CHECK_STATUS(msig_aggregator_add_child(agg, keccak, k_len, k_pks, 2), MSIG_PROOF_INVALID);
+    CHECK_STATUS(msig_aggregator_num_children(agg, &count), MSIG_OK);
+    CHECK(count == 0);
+    CHECK_STATUS(msig_aggregator_num_children(agg, NULL), MSIG_NULL_ARGUMENT);
+
+    /* Two overlapping children. */
+    CHECK_STATUS(msig_aggregator_add_child(agg, a, a_len, a_pks, 2), MSIG_OK);
+    CHECK_STATUS(msig_aggregator_add_child(agg, b, b_len, b_pks, 2), MSIG_OK);
+    CHECK_STATUS(msig_aggregator_num_children(agg, &count), MSIG_OK);
+    CHECK(count == 2);
+
+    /* Options naming another preset than the children's; a limit below the parent's worst
+     * case. Nothing is proved. */
+    uint8_t small[8];
+    size_t written = 0;
+    CHECK_STATUS(msig_aggregator_prove(agg, NULL, small, sizeof small, &written),
+                 MSIG_INVALID_OPTIONS);
+    msig_prove_options tight = {.backend = MSIG_BACKEND_FRI_POSEIDON1, .max_proof_bytes = 1000};
+    CHECK_STATUS(msig_aggregator_prove(agg, &tight, small, sizeof small, &written),
+                 MSIG_PROOF_TOO_LARGE);
+
+    /* The parent. */
+    msig_prove_options roomy = {.backend = MSIG_BACKEND_FRI_POSEIDON1,
+                                .max_proof_bytes = 4u << 20};
+    CHECK_STATUS(msig_aggregator_prove(agg, &roomy, small, sizeof small, &written),
+                 MSIG_BUFFER_TOO_SMALL);
+    size_t len = written;
+    uint8_t *parent = malloc(len);
+    CHECK_STATUS(msig_aggregator_prove(agg, &roomy, parent, len, &written), MSIG_OK);
+    CHECK(written == len);
+    printf("parent over 2 children of 2: %zu bytes\n", len);
+
+    /* It verifies for the union (signers 0, 1, 2), in any order, and for nothing else. */
+    uint8_t u_pks[3 * MSIG_PUBLIC_KEY_LEN], r_pks[3 * MSIG_PUBLIC_KEY_LEN];
+    for (size_t i = 0; i < 3; i++) {
+        memcpy(u_pks + i * K, v.signers[i].pk, K);
+        memcpy(r_pks + (2 - i) * K, v.signers[i].pk, K);
+    }
+    CHECK_STATUS(msig_verify_aggregate(parent, len, u_pks, 3, v.message, v.epoch, NULL), MSIG_OK);
+    CHECK_STATUS(msig_verify_aggregate(parent, len, r_pks, 3, v.message, v.epoch, NULL), MSIG_OK);
+    uint8_t other_msg[MSIG_MESSAGE_LEN];
+    memcpy(other_msg, v.message, sizeof other_msg);
+    other_msg[0] ^= 1;
+    CHECK_PROOF_REJECTED(msig_verify_aggregate(parent, len, u_pks, 3, other_msg, v.epoch, NULL));
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(parent, len, u_pks, 3, v.message, v.epoch + 1, NULL));
+    CHECK_PROOF_REJECTED(msig_verify_aggregate(parent, len, u_pks, 2, v.message, v.epoch, NULL));
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(parent, len - 1, u_pks, 3, v.message, v.epoch, NULL));
+    uint8_t four[4 * MSIG_PUBLIC_KEY_LEN];
+    memcpy(four, u_pks, 3 * K);
+    memcpy(four + 3 * K, v.signers[3].pk, K);
+    CHECK_PROOF_REJECTED(msig_verify_aggregate(parent, len, four, 4, v.message, v.epoch, NULL));
+    uint8_t *flipped = malloc(len);
+    const size_t fractions[] = {0, 1, 3, 7, 13, 16};
+    for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++) {
+        size_t pos = fractions[i] == 16 ? len - 1 : len * fractions[i] / 16;
+        memcpy(flipped, parent, len);
+        flipped[pos] ^= 0x10;
+        CHECK_PROOF_REJECTED(
+            msig_verify_aggregate(flipped, len, u_pks, 3, v.message, v.epoch, NULL));
+    }
+    free(flipped);
+
+    /* A parent cannot be a child yet; signatures and children do not mix yet. */
+    msig_aggregator *other = NULL;
+    CHECK_STATUS(msig_aggregator_new(v.message, v.epoch, &other), MSIG_OK);
+    CHECK_STATUS(msig_aggregator_add_child(other, parent, len, u_pks, 3), MSIG_PROOF_INVALID);
+    CHECK_STATUS(msig_aggregator_add_child(other, a, a_len, a_pks, 2), MSIG_OK);
+    const signer *s = &v.signers[3];
+    CHECK_STATUS(msig_aggregator_add(other, s->pk, s->sig, s->sig_len), MSIG_OK);
+    CHECK_STATUS(msig_aggregator_prove(other, &roomy, small, sizeof small, &written),
+                 MSIG_INVALID_OPTIONS);
+    msig_aggregator_free(other);
+
+    free(parent);
+    msig_aggregator_free(agg);
+    free(a);
+    free(b);
+    free(keccak);
+    free_aggregate_vector(&v);
+    return finish("test_children");
+}
