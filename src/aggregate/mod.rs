@@ -59,7 +59,7 @@ pub use options::{
     DEFAULT_WHIR_LOG_INV_RATE, MAX_SIGNATURES, SECURITY_FLOOR_BITS, WIRE_CAP_BYTES,
 };
 pub use preset::{FriPreset, Preset, WhirPreset, PRESETS};
-pub use wire::{FORMAT_VERSION, MAGIC, PREFIX_LEN};
+pub use wire::{proof_kind, FORMAT_VERSION, KIND_PARENT, KIND_SIGNATURES, MAGIC, PREFIX_LEN};
 
 use air::chain::ChainStep;
 use air::sig::SigWitness;
