@@ -42,9 +42,10 @@
 //! **Whose opening it is.** An AIR instance checks the openings of one or more commitments of a
 //! child's shape ([`MmcsOpeningAir::merged`]), each named by its [`OpeningLink`] (the
 //! verifier's): the transcript position of the commitment's root and the tag of the query-index
-//! window that opens it (the window of the commitment's height). A block is one query's
-//! openings of every commitment, one after the other, then idle rows: commitment `s` has its
-//! own run of the block's rows, and its link is written into two more periodic columns (with
+//! window that opens it (the window of the commitment's height). A block is the openings of
+//! every commitment at each of a fixed number of queries (a parent's block is one child's
+//! queries), query after query, then idle rows: commitment `s` of query `k` has its own run of
+//! the block's rows, and its link is written into two more periodic columns (with
 //! main-column mirrors, which the buses read) on that run, so which rows open which commitment
 //! is the verifier's too. Below, a "block" is one
 //! commitment's run; each run is checked as if it were alone (nothing is carried from the run
@@ -395,10 +396,12 @@ pub type CommitmentSpec<'a> = (&'a [(usize, usize)], OpeningLink, &'a [u32]);
 
 /// The AIR checking openings of one or more commitments, each of its own [`OpeningShape`].
 ///
-/// A block is one query's openings of every commitment, one after the other: commitment `s`
-/// takes the block's rows `start_s..start_s + len_s`, `len_s` being its schedule's length and
-/// `start_s` the sum of the earlier ones, and the block is padded with idle rows to a power of
-/// two ([`MmcsOpeningAir::block_len`]). Each commitment's rows are what one block of a
+/// A block is `Q` queries' openings of every commitment ([`MmcsOpeningAir::queries`]; a
+/// parent's block is one child's queries), query after query and in each query one commitment
+/// after the other: commitment `s` of query `k` takes the block's rows `k L + start_s..k L +
+/// start_s + len_s`, `len_s` being its schedule's length, `start_s` the sum of the earlier ones
+/// and `L` the sum of all, and the block is padded with idle rows to a power of two
+/// ([`MmcsOpeningAir::block_len`]). Each commitment's rows are what one block of a
 /// one-commitment AIR would be (its own first row, root row, `index`, `transcript`, `query` and
 /// `active`, nothing carried from the rows before), with its root position and window tag as
 /// periodic columns instead of constants; so a proof with all of a child's commitments in one
@@ -406,6 +409,10 @@ pub type CommitmentSpec<'a> = (&'a [(usize, usize)], OpeningLink, &'a [u32]);
 #[derive(Clone, Debug)]
 pub struct MmcsOpeningAir {
     segments: Vec<Segment>,
+    /// Queries per block: each block holds this many queries' openings of every commitment.
+    queries: usize,
+    /// Rows of one query's openings (the segments' schedules together).
+    per_query: usize,
     period: usize,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
 }
@@ -424,19 +431,23 @@ impl MmcsOpeningAir {
         link: OpeningLink,
         readers: &[u32],
     ) -> Result<Self, String> {
-        Self::merged(&[(dims, link, readers)])
+        Self::merged(&[(dims, link, readers)], 1)
     }
 
     /// The AIR for openings of every commitment of `commitments` (each as [`MmcsOpeningAir::new`]
-    /// takes one), a block holding one opening of each, in this order.
+    /// takes one), a block holding `queries` queries' openings of each, query after query, and
+    /// in each query the commitments in this order (a parent's block is one child's queries).
     ///
     /// # Errors
-    /// A message for no commitment, two with the same root position, a shape
-    /// [`OpeningShape::new`] refuses, `readers` without one count per chunk, or a count above
-    /// [`POSEIDON1_RATE`] (a chunk has 15 values; no two readers take the same value).
-    pub fn merged(commitments: &[CommitmentSpec<'_>]) -> Result<Self, String> {
-        if commitments.is_empty() {
-            return Err("no commitment".into());
+    /// A message for no commitment or no query, two commitments with the same root position, a
+    /// shape [`OpeningShape::new`] refuses, `readers` without one count per chunk, or a count
+    /// above [`POSEIDON1_RATE`] (a chunk has 15 values; no two readers take the same value).
+    pub fn merged(commitments: &[CommitmentSpec<'_>], queries: usize) -> Result<Self, String> {
+        if commitments.is_empty() || queries == 0 {
+            return Err(format!(
+                "{} commitments, {queries} queries",
+                commitments.len()
+            ));
         }
         let mut segments: Vec<Segment> = Vec::with_capacity(commitments.len());
         let mut start = 0;
@@ -469,8 +480,14 @@ impl MmcsOpeningAir {
             });
             start += len;
         }
-        let period = start.next_power_of_two();
+        let per_query = start;
+        let period = queries
+            .checked_mul(per_query)
+            .and_then(usize::checked_next_power_of_two)
+            .filter(|&p| p <= 1 << 24)
+            .ok_or_else(|| format!("{queries} queries of {per_query} rows"))?;
         let mut rows = vec![F::ZERO; period * NUM_PERIODIC];
+        // The first query's rows, then the same rows for every later query of the block.
         for (seg, &(_, _, readers)) in segments.iter().zip(commitments) {
             let schedule = &seg.schedule;
             let mut readers = readers.iter();
@@ -520,21 +537,34 @@ impl MmcsOpeningAir {
                 }
             }
         }
+        let one_query = per_query * NUM_PERIODIC;
+        for q in 1..queries {
+            rows.copy_within(..one_query, q * one_query);
+        }
         Ok(Self {
             segments,
+            queries,
+            per_query,
             period,
             periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
         })
     }
 
-    /// Rows of one block: the commitments' schedules, together, rounded up to a power of two.
+    /// Rows of one block: the commitments' schedules, together, times the queries of a block,
+    /// rounded up to a power of two.
     pub fn block_len(&self) -> usize {
         self.period
     }
 
-    /// Rows of a block that receive a permutation: the sum of the schedules' lengths.
+    /// Rows of a block that receive a permutation: the sum of the schedules' lengths times the
+    /// queries of a block.
     pub fn scheduled_rows(&self) -> usize {
-        self.segments.iter().map(|s| s.schedule.len()).sum()
+        self.queries * self.per_query
+    }
+
+    /// Queries per block.
+    pub fn queries(&self) -> usize {
+        self.queries
     }
 
     /// The commitments this AIR opens, in block order.
@@ -542,9 +572,10 @@ impl MmcsOpeningAir {
         self.segments.iter().map(|s| s.link).collect()
     }
 
-    /// The trace checking `openings`, one block per query, each holding one opening of every
-    /// commitment (block `b`'s opening of commitment `s` being `openings[b * S + s]`, `S`
-    /// commitments), then padding blocks (inactive, all-zero values at index 0) up to a power
+    /// The trace checking `openings`, one block per [`MmcsOpeningAir::queries`] queries, each
+    /// query holding one opening of every commitment (the opening of commitment `s` at query
+    /// `k` of block `b` being `openings[(b * Q + k) * S + s]`, `Q` queries and `S` commitments
+    /// a block), then padding blocks (inactive, all-zero values at index 0) up to a power
     /// of two and at least `min_height` rows; a shared permutation table's trace, one row per
     /// trace row in the same order, its count 1 on the scheduled rows of active openings
     /// (`shared_table` keeps those); and the value chunks the active openings send,
@@ -559,7 +590,8 @@ impl MmcsOpeningAir {
         min_height: usize,
     ) -> (RowMajorMatrix<F>, RowMajorMatrix<F>, Vec<[F; VALUES_WIDTH]>) {
         let period = self.period;
-        let per_block = self.segments.len();
+        let per_query = self.segments.len();
+        let per_block = per_query * self.queries;
         assert_eq!(openings.len() % per_block, 0, "whole blocks of openings");
         let blocks = openings.len() / per_block;
         let height = (blocks * period)
@@ -579,12 +611,15 @@ impl MmcsOpeningAir {
         for b in 0..height / period {
             let active = b < blocks;
             let mut r = 0;
-            for (s, seg) in self.segments.iter().enumerate() {
+            for (k, (s, seg)) in (0..self.queries)
+                .flat_map(|k| self.segments.iter().enumerate().map(move |x| (k, x)))
+            {
                 let o = if active {
-                    &openings[b * per_block + s]
+                    &openings[b * per_block + k * per_query + s]
                 } else {
                     &paddings[s]
                 };
+                let start = k * self.per_query + seg.start;
                 assert_eq!(o.rows.len(), seg.dims.len(), "one row per matrix");
                 for (row, &(_, w)) in o.rows.iter().zip(&seg.dims) {
                     assert_eq!(row.len(), w, "row width");
@@ -595,10 +630,10 @@ impl MmcsOpeningAir {
                 let mut node = [F::ZERO; DIGEST];
                 let mut level = 0;
                 // The segment's rows, then (after the last segment) the block's idle rows.
-                let end = if s + 1 == per_block {
+                let end = if k + 1 == self.queries && s + 1 == per_query {
                     period
                 } else {
-                    seg.start + seg.schedule.len()
+                    start + seg.schedule.len()
                 };
                 while r < end {
                     let p: &MmcsOpeningPeriodic<F> = schedule_rows[r].as_slice().borrow();
@@ -614,7 +649,7 @@ impl MmcsOpeningAir {
                     row.root_position = p.root_position;
                     row.window_tag = p.window_tag;
                     let mut input = [F::ZERO; WIDTH24];
-                    let step = seg.schedule.get(r - seg.start);
+                    let step = seg.schedule.get(r - start);
                     match step {
                         Some(&Step::Absorb { first, len, offset }) => {
                             row.absorb = F::ONE;
@@ -1373,12 +1408,16 @@ mod tests {
     };
 
     /// Two commitments in one AIR (`real_openings` of seeds 0 and 1, at [`LINK`] and
-    /// [`LINK_B`]), block `k` holding query `k`'s opening of each, edited by `forge` before the
-    /// traces are made; the receivers ask for both commitments' roots, windows and values.
+    /// [`LINK_B`]), one block holding the three queries' openings of each (query after query),
+    /// edited by `forge` before the traces are made; the receivers ask for both commitments'
+    /// roots, windows and values.
     fn merged_batch(forge: impl FnOnce(&mut Vec<MerkleOpening>)) -> Batch {
         let (a, b) = (real_openings(&INDICES, 0), real_openings(&INDICES, 1));
-        let air =
-            MmcsOpeningAir::merged(&[(&DIMS, LINK, &ones()), (&DIMS, LINK_B, &ones())]).unwrap();
+        let air = MmcsOpeningAir::merged(
+            &[(&DIMS, LINK, &ones()), (&DIMS, LINK_B, &ones())],
+            INDICES.len(),
+        )
+        .unwrap();
         let mut openings: Vec<MerkleOpening> = a
             .openings
             .iter()
@@ -1442,17 +1481,23 @@ mod tests {
 
     #[test]
     fn one_air_checks_the_openings_of_several_commitments() {
-        let air =
-            MmcsOpeningAir::merged(&[(&DIMS, LINK, &ones()), (&DIMS, LINK_B, &ones())]).unwrap();
+        let both = [
+            (&DIMS[..], LINK, &ones()[..]),
+            (&DIMS[..], LINK_B, &ones()[..]),
+        ];
+        let air = MmcsOpeningAir::merged(&both, INDICES.len()).unwrap();
         let one = MmcsOpeningAir::new(&DIMS, LINK, &ones()).unwrap();
-        assert_eq!(air.scheduled_rows(), 2 * one.scheduled_rows());
-        assert_eq!(
-            air.block_len(),
-            (2 * one.scheduled_rows()).next_power_of_two()
-        );
+        let rows = INDICES.len() * 2 * one.scheduled_rows();
+        assert_eq!(air.scheduled_rows(), rows);
+        assert_eq!(air.block_len(), rows.next_power_of_two());
         assert_eq!(air.links(), [LINK, LINK_B]);
-        assert!(MmcsOpeningAir::merged(&[]).is_err());
-        assert!(MmcsOpeningAir::merged(&[(&DIMS, LINK, &ones()), (&DIMS, LINK, &ones())]).is_err());
+        assert!(MmcsOpeningAir::merged(&[], 1).is_err());
+        assert!(MmcsOpeningAir::merged(&both, 0).is_err());
+        let twice = [
+            (&DIMS[..], LINK, &ones()[..]),
+            (&DIMS[..], LINK, &ones()[..]),
+        ];
+        assert!(MmcsOpeningAir::merged(&twice, 1).is_err());
         let b = merged_batch(|_| {});
         assert_eq!(b.failed(), BTreeSet::new());
         b.prove_and_verify().unwrap();

@@ -5,7 +5,7 @@
 //! The batch, in instance order ([`verifier_airs`]):
 //! [`DuplexAir`], [`CommitmentAir`], [`SampledBitsAir`], [`DeepTermsAir`], [`GatherAir`],
 //! [`OodAir`], one [`MmcsOpeningAir`] for every commitment of the child's shape (a block per
-//! query holding one opening of each, [`MmcsOpeningAir::merged`]), [`DeepQuotientAir`],
+//! child holding each query's opening of each, [`MmcsOpeningAir::merged`]), [`DeepQuotientAir`],
 //! [`FriFoldAir`], [`FinalPolyAir`], [`ObservedAir`], [`KeySetAir`] (whose public values are the
 //! parent's statement, [`crate::aggregate::statement::statement_values`]) and one shared
 //! permutation table ([`Perm24TableAir::shared`]). Every verifier AIR holds one block per child,
@@ -162,13 +162,14 @@ impl VerifierAir {
         }
     }
 
-    /// Rows of one child's block: the period of the AIR's schedule, times the queries for a
-    /// Merkle opening and the final polynomial (one block per query); 0 for the key-set AIR and
-    /// the table, whose heights follow from the keys and the permutations.
+    /// Rows of one child's block: the period of the AIR's schedule (a Merkle opening's holds
+    /// all of a child's queries), times the queries for the final polynomial (one block per
+    /// query); 0 for the key-set AIR and the table, whose heights follow from the keys and the
+    /// permutations.
     fn rows_per_child(&self, num_queries: usize) -> usize {
         let period = self.periodic_columns().first().map_or(0, Vec::len);
         match self {
-            VerifierAir::Mmcs(_) | VerifierAir::FinalPoly(_) => period * num_queries,
+            VerifierAir::FinalPoly(_) => period * num_queries,
             VerifierAir::KeySet(..) | VerifierAir::Perm(_) => 0,
             _ => period,
         }
@@ -242,7 +243,10 @@ pub fn verifier_airs(shape: &ChildShape, statement: Vec<F>) -> Result<Vec<Verifi
         .iter()
         .map(|o| (o.dims.as_slice(), o.link, o.readers.as_slice()))
         .collect();
-    airs.push(VerifierAir::Mmcs(MmcsOpeningAir::merged(&commitments)?));
+    airs.push(VerifierAir::Mmcs(MmcsOpeningAir::merged(
+        &commitments,
+        shape.deep.queries().len(),
+    )?));
     airs.extend([
         VerifierAir::Deep(DeepQuotientAir::new(shape.deep.clone())),
         VerifierAir::Fold(FriFoldAir::new(shape.fold.clone())),
@@ -274,7 +278,7 @@ pub fn log_heights(
             let h = padded(children * air.rows_per_child(queries));
             match air {
                 VerifierAir::Duplex(_) => perms += h,
-                VerifierAir::Mmcs(m) => perms += children * queries * m.scheduled_rows(),
+                VerifierAir::Mmcs(m) => perms += children * m.scheduled_rows(),
                 _ => {}
             }
             h

@@ -469,13 +469,14 @@ mod tests {
         );
         airs.push(TestAir::Ood(ood));
 
-        // Every commitment in one opening AIR, as a parent has them: one block per query.
+        // Every commitment in one opening AIR, as a parent has them: one block for the child.
         let commitments: Vec<_> = shape
             .openings
             .iter()
             .map(|o| (o.dims.as_slice(), o.link, o.readers.as_slice()))
             .collect();
-        let air = MmcsOpeningAir::merged(&commitments).expect("an opening shape");
+        let air =
+            MmcsOpeningAir::merged(&commitments, w.openings[0].len()).expect("an opening shape");
         let blocks: Vec<MerkleOpening> = (0..w.openings[0].len())
             .flat_map(|q| w.openings.iter().map(move |c| c[q].clone()))
             .collect();
