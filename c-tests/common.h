@@ -49,6 +49,15 @@ static inline const char *status_text(uint32_t s) {
         }                                                                                     \
     } while (0)
 
+/* A rejected proof: false for the statement, or not decodable. */
+#define CHECK_PROOF_REJECTED(expr)                                                            \
+    do {                                                                                      \
+        uint32_t s_ = (uint32_t)(expr);                                                       \
+        CHECK(s_ == MSIG_PROOF_INVALID || s_ == MSIG_MALFORMED_PROOF);                        \
+        if (s_ != MSIG_PROOF_INVALID && s_ != MSIG_MALFORMED_PROOF)                           \
+            fprintf(stderr, "  got %u (%s)\n", s_, status_text(s_));                         \
+    } while (0)
+
 /* Prints the closing line the test drivers look for and returns the process exit code. */
 static inline int finish(const char *name) {
     printf("%s: %d passed, %d failed\n", name, g_passed, g_failed);

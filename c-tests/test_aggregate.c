@@ -7,15 +7,6 @@
  */
 #include "common.h"
 
-/* A rejected proof: false for the statement, or not decodable. */
-#define CHECK_PROOF_REJECTED(expr)                                                            \
-    do {                                                                                      \
-        uint32_t s_ = (uint32_t)(expr);                                                       \
-        CHECK(s_ == MSIG_PROOF_INVALID || s_ == MSIG_MALFORMED_PROOF);                        \
-        if (s_ != MSIG_PROOF_INVALID && s_ != MSIG_MALFORMED_PROOF)                           \
-            fprintf(stderr, "  got %u (%s)\n", s_, status_text(s_));                         \
-    } while (0)
-
 /* A proof of (pks, n keys, message, epoch) is rejected for another message, another epoch, the
  * last key dropped, its last byte dropped, and with one bit flipped at each of six positions
  * spread over it (first byte to last). */

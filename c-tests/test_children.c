@@ -9,15 +9,6 @@
  */
 #include "common.h"
 
-/* A rejected proof: false for the statement, or not decodable. */
-#define CHECK_PROOF_REJECTED(expr)                                                            \
-    do {                                                                                      \
-        uint32_t s_ = (uint32_t)(expr);                                                       \
-        CHECK(s_ == MSIG_PROOF_INVALID || s_ == MSIG_MALFORMED_PROOF);                        \
-        if (s_ != MSIG_PROOF_INVALID && s_ != MSIG_MALFORMED_PROOF)                           \
-            fprintf(stderr, "  got %u (%s)\n", s_, status_text(s_));                         \
-    } while (0)
-
 /* The proof of the signers `idx[0..n]` under `opts` (NULL: the defaults), their keys copied to
  * `pks`; its length in `*len`. */
 static uint8_t *prove_signers(const aggregate_vector *v, const size_t *idx, size_t n,

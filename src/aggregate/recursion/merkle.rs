@@ -1035,7 +1035,19 @@ mod tests {
         let commit = commitment_air();
         let mut ct = commit.generate_trace(&[(TRANSCRIPT, vec![root])], MIN_HEIGHT);
         edit(&mut trace, &mut perm, &mut ct);
-        let a = asks(real);
+        batch_of(air, trace, perm, commit, ct, &asks(real))
+    }
+
+    /// The batch of an opening AIR's traces, the table, a commitment AIR's trace and the
+    /// verifier-known asks `a` (observed roots, windows, chunks).
+    fn batch_of(
+        air: MmcsOpeningAir,
+        trace: RowMajorMatrix<F>,
+        perm: RowMajorMatrix<F>,
+        commit: CommitmentAir,
+        ct: RowMajorMatrix<F>,
+        a: &Asks,
+    ) -> Batch {
         let observe = KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, false, &a.observed);
         let windows = KnownAir::new(QUERY_INDEX_BUS, 5, true, &a.windows);
         let chunks = KnownAir::new(MERKLE_VALUES_BUS, VALUES_WIDTH, false, &a.chunks);
@@ -1439,44 +1451,13 @@ mod tests {
         .unwrap();
         let ct = commit.generate_trace(&[(TRANSCRIPT, vec![a.root, b.root])], MIN_HEIGHT);
         let (asks_a, asks_b) = (asks_at(&a, LINK), asks_at(&b, LINK_B));
-        let both = |x: &Vec<Vec<F>>, y: &Vec<Vec<F>>| [x.clone(), y.clone()].concat();
-        let observe = KnownAir::new(
-            TRANSCRIPT_OBSERVE_BUS,
-            3,
-            false,
-            &both(&asks_a.observed, &asks_b.observed),
-        );
-        let windows = KnownAir::new(
-            QUERY_INDEX_BUS,
-            5,
-            true,
-            &both(&asks_a.windows, &asks_b.windows),
-        );
-        let chunks = KnownAir::new(
-            MERKLE_VALUES_BUS,
-            VALUES_WIDTH,
-            false,
-            &both(&asks_a.chunks, &asks_b.chunks),
-        );
-        let (ot, wt, vt) = (observe.trace(), windows.trace(), chunks.trace());
-        Batch {
-            airs: vec![
-                TestAir::Mmcs(air),
-                TestAir::Perm(Perm24TableAir::shared()),
-                TestAir::Commit(commit),
-                TestAir::Known(observe),
-                TestAir::Known(windows),
-                TestAir::Known(chunks),
-            ],
-            traces: vec![trace, perm, ct, ot, wt, vt],
-            buses: vec![
-                PERM24_FULL_BUS,
-                COMMITMENT_ROOT_BUS,
-                TRANSCRIPT_OBSERVE_BUS,
-                QUERY_INDEX_BUS,
-                MERKLE_VALUES_BUS,
-            ],
-        }
+        let both = |x: &[Vec<F>], y: &[Vec<F>]| [x, y].concat();
+        let asks = Asks {
+            observed: both(&asks_a.observed, &asks_b.observed),
+            windows: both(&asks_a.windows, &asks_b.windows),
+            chunks: both(&asks_a.chunks, &asks_b.chunks),
+        };
+        batch_of(air, trace, perm, commit, ct, &asks)
     }
 
     #[test]
