@@ -384,6 +384,19 @@ struct SignerEntry {
     signature_ssz: Option<String>,
 }
 
+impl SignersFile {
+    /// The signers' public keys in file order; an error names the entry as `"{label} {i}"`.
+    fn public_keys(&self, label: &str) -> Result<Vec<PublicKey>, Failure> {
+        self.signers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                parse_public_key(&s.public_key).map_err(|f| prefix(f, &format!("{label} {i}")))
+            })
+            .collect()
+    }
+}
+
 fn read_signers(path: &Path) -> Result<SignersFile, Failure> {
     let raw = read_file(path)?;
     serde_json::from_slice(&raw).map_err(|e| Failure::Malformed(format!("{}: {e}", path.display())))
@@ -420,14 +433,7 @@ fn aggregate(a: AggregateArgs) -> CmdResult {
                 "{what}: its keys file is for another message or epoch"
             )));
         }
-        let keys = keys_file
-            .signers
-            .iter()
-            .enumerate()
-            .map(|(j, s)| {
-                parse_public_key(&s.public_key).map_err(|f| prefix(f, &format!("{what}: key {j}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let keys = keys_file.public_keys(&format!("{what}: key"))?;
         child_keys += keys.len();
         agg.add_child(&read_file(proof)?, &keys)
             .map_err(|e| Failure::Invalid(format!("{what}: {e}")))?;
@@ -483,14 +489,7 @@ fn verify_error(e: VerifyError) -> Failure {
 fn verify_aggregate_cmd(a: VerifyAggregateArgs) -> CmdResult {
     let file = read_signers(&a.input)?;
     let message = parse_message(&file.message)?;
-    let keys = file
-        .signers
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            parse_public_key(&s.public_key).map_err(|f| prefix(f, &format!("signer {i}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let keys = file.public_keys("signer")?;
     let proof = read_file(&a.proof)?;
     let opts = VerifyOptions {
         allow_conjectured: a.allow_conjectured,

@@ -725,6 +725,8 @@ fn parent_traces(
 /// before it reads the proof: the AIRs, their public values and lookups, the batch's shape
 /// (trace heights included) and the parent's preset.
 struct Prepared {
+    /// The children's preset.
+    child: FriPreset,
     airs: Vec<VerifierAir>,
     pvs: Vec<Vec<F>>,
     lookups: Vec<Lookups<F>>,
@@ -792,6 +794,7 @@ fn prepare(
     }
     profile("verify parent: security", t);
     Ok(Prepared {
+        child: preset,
         pvs: airs.iter().map(VerifierAir::public_values).collect(),
         airs,
         lookups,
@@ -906,9 +909,8 @@ fn decode_parent(
         &p.parent,
         &p.shape,
     )?;
-    let child_preset = *check_child_preset(&child)?;
     let parent = ParentProof {
-        child_preset,
+        child_preset: p.child,
         child_keys,
         proof,
     };
