@@ -222,6 +222,26 @@ thread_local! {
     static BIT_DRAWS: RefCell<Option<Vec<BitDraw>>> = const { RefCell::new(None) };
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Test-only: let every grinding check pass once its witness is observed and its bits drawn
+    /// (both recorded), so that a forged child's transcript is recorded to its end, as a
+    /// cheating parent prover would complete it ([`forged_child_verification_trace`]).
+    static LENIENT_GRINDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether grinding checks pass whatever their bits (only in a test's forged recording).
+fn lenient_grinding() -> bool {
+    #[cfg(test)]
+    {
+        LENIENT_GRINDING.with(std::cell::Cell::get)
+    }
+    #[cfg(not(test))]
+    {
+        false
+    }
+}
+
 /// One `sample_bits` of the transcript: a grinding check's or a FRI query index's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BitDraw {
@@ -308,6 +328,15 @@ impl GrindingChallenger for LoggedChallenger {
     /// The prover's search (not recorded; only verification is).
     fn grind(&mut self, bits: usize) -> Val {
         self.inner.grind(bits)
+    }
+    /// The trait's check (observe the witness, draw `bits` bits, all zero), through this
+    /// transcript's recorded operations.
+    fn check_witness(&mut self, bits: usize, witness: Val) -> bool {
+        if bits == 0 {
+            return true;
+        }
+        self.observe(witness);
+        self.sample_bits(bits) == 0 || lenient_grinding()
     }
 }
 
@@ -516,6 +545,43 @@ pub fn child_verification_trace(
     message: &[u8; 32],
     epoch: u32,
 ) -> Result<ChildVerificationTrace, VerifyError> {
+    let (trace, verdict) = record_child_verification(proof, public_keys, message, epoch)?;
+    verdict?;
+    Ok(trace)
+}
+
+/// Test-only: [`child_verification_trace`] of a proof that need not verify, every grinding check
+/// let through, so that its transcript is recorded to its end (Plonky3 0.8 draws every query
+/// index before it checks any opening, and checks the out-of-domain identity last): the
+/// transcript a cheating parent prover would read a forged child's witness from. Returns it
+/// with the recording's own verdict (which passes every grinding check).
+///
+/// # Errors
+/// As [`child_verification_trace`] for a proof that does not decode for the statement.
+#[cfg(test)]
+pub(crate) fn forged_child_verification_trace(
+    proof: &[u8],
+    public_keys: &[PublicKey],
+    message: &[u8; 32],
+    epoch: u32,
+) -> Result<(ChildVerificationTrace, Result<(), VerifyError>), VerifyError> {
+    LENIENT_GRINDING.with(|l| l.set(true));
+    let r = record_child_verification(proof, public_keys, message, epoch);
+    LENIENT_GRINDING.with(|l| l.set(false));
+    r
+}
+
+/// The recording of [`child_verification_trace`], whatever the verifier concludes: the trace
+/// and the verdict.
+///
+/// # Errors
+/// As [`child_verification_trace`] for a proof that does not decode for the statement.
+fn record_child_verification(
+    proof: &[u8],
+    public_keys: &[PublicKey],
+    message: &[u8; 32],
+    epoch: u32,
+) -> Result<(ChildVerificationTrace, Result<(), VerifyError>), VerifyError> {
     check_key_count(public_keys)?;
     let keys = canonical_key_order(public_keys)?;
     let (preset, _) = wire::read_prefix(proof)?;
@@ -555,11 +621,13 @@ pub fn child_verification_trace(
     let bit_draws = BIT_DRAWS
         .with(|d| d.borrow_mut().take())
         .unwrap_or_default();
-    result?;
-    Ok(ChildVerificationTrace {
-        preset: fri_preset,
-        permutations,
-        transcript,
-        bit_draws,
-    })
+    Ok((
+        ChildVerificationTrace {
+            preset: fri_preset,
+            permutations,
+            transcript,
+            bit_draws,
+        },
+        result,
+    ))
 }

@@ -392,6 +392,7 @@ mod tests {
     use crate::aggregate::recursion::terms::DeepTermsAir;
     use crate::aggregate::statement::{key_set_digest_ordered, statement_values, KEY_DIGEST_LEN};
     use crate::xmss::message::encode_message;
+    use crate::xmss::PublicKey;
 
     const BUSES: [&str; 15] = [
         PERM24_FULL_BUS,
@@ -429,6 +430,18 @@ mod tests {
     /// Every verifier AIR of `shape` on witness `w`, and the key-set AIR of a parent over
     /// `child` alone: no verifier-known table stands in for any of them.
     fn batch(child: &Child, shape: &ChildShape, w: &ChildWitness) -> Batch {
+        batch_for(&child.keys, child.epoch, &child.message, shape, w)
+    }
+
+    /// [`batch`] for a parent whose statement is (`keys`, `epoch`, `message`), the child's keys
+    /// being `keys` too.
+    fn batch_for(
+        keys: &[PublicKey],
+        epoch: u32,
+        message: &[u8; 32],
+        shape: &ChildShape,
+        w: &ChildWitness,
+    ) -> Batch {
         let mut airs = Vec::new();
         let mut traces = Vec::new();
         // Every AIR's permutations, for one shared table.
@@ -512,17 +525,12 @@ mod tests {
         airs.push(TestAir::Observed(observed));
 
         // A parent whose key set is the child's.
-        let parent = statement_values(
-            child.keys.len(),
-            child.epoch,
-            &child.message,
-            &key_set_digest_ordered(&child.keys),
-        );
+        let parent = statement_values(keys.len(), epoch, message, &key_set_digest_ordered(keys));
         let (t, perm) = KeySetAir.generate_trace(
-            &child.keys,
+            keys,
             &[ChildKeys {
                 transcript: 0,
-                keys: child.keys.clone(),
+                keys: keys.to_vec(),
             }],
             MIN_HEIGHT,
         );
@@ -695,6 +703,386 @@ mod tests {
             f.contains(&Failed::Bus(TRANSCRIPT_OBSERVE_BUS))
                 && f.contains(&Failed::Bus(OOD_INPUT_BUS))
         });
+    }
+
+    /// How a forgery of a child is caught, beyond the native verifier's rejection.
+    enum Caught {
+        /// The bytes do not decode for the statement: neither verifier nor parent prover reads
+        /// them further.
+        Decoder,
+        /// The forgery leaves the transcript as it was (a value the transcript does not
+        /// absorb): the witness read from the forged proof fails these checks (each must fail).
+        Airs(Vec<Failed>),
+        /// The forgery changes an absorbed value, so every later challenge and query index
+        /// changes: the witness read from the forged proof and its recorded transcript fails
+        /// (or the proof's Merkle multiproofs do not restore at the new indices, and the parent
+        /// prover stops there); and the honest witness with the forged value absorbed in place,
+        /// the honest challenges kept, fails these checks (each must fail).
+        Absorbed(Vec<Failed>),
+        /// The native verifier stops before the transcript ends (a grinding witness of 0 bits
+        /// must be 0, and is checked before the next challenge is drawn), and so does the
+        /// recording: the reader refuses the shortened transcript.
+        Truncated,
+    }
+
+    /// A child's proof, forged in place.
+    type Forge = fn(&mut ChildProof);
+
+    /// A commitment's root with its first element changed.
+    fn bump_root(c: &mut p3_merkle_tree::MerkleCap<F, [F; POSEIDON1_DIGEST_ELEMS]>) {
+        let mut roots = c.roots().to_vec();
+        roots[0][0] += F::ONE;
+        *c = roots.into();
+    }
+
+    /// Differential soundness, class by class: every forgery of a child's proof (each field of
+    /// its envelope: commitments, values at `zeta`, lookup terminals, grinding witnesses, opened
+    /// rows, Merkle siblings, commit-phase values and siblings, final polynomial) that the native
+    /// verifier rejects is caught in the verifier AIRs too, on the witness a cheating parent
+    /// prover would read from it: the forged proof and its transcript recorded to the end
+    /// ([`super::super::forged_child_verification_trace`], every grinding check let through).
+    /// Each case names the checks that must fail; the test prints every check that does.
+    #[test]
+    fn every_forgery_the_native_verifier_rejects_fails_in_the_verifier_airs() {
+        use crate::aggregate::fri::envelope::encode;
+        use crate::aggregate::fri::{decode_against, Decoded};
+        use crate::aggregate::recursion::forged_child_verification_trace;
+        use crate::aggregate::statement::Statement;
+        use crate::aggregate::{verify_aggregate, VerifyOptions};
+
+        let (child, shape, honest_witness) = setup();
+        let stmt = Statement {
+            message: &child.message,
+            epoch: child.epoch,
+            keys: &child.keys,
+        };
+        let honest = encode::<Poseidon1>(&child.preset, &child.proof);
+        let native = |bytes: &[u8]| {
+            verify_aggregate(
+                bytes,
+                &child.keys,
+                &child.message,
+                child.epoch,
+                &VerifyOptions::default(),
+            )
+        };
+        native(&honest).expect("the honest child verifies");
+        let (trace, verdict) =
+            forged_child_verification_trace(&honest, &child.keys, &child.message, child.epoch)
+                .expect("decodes");
+        verdict.expect("and verifies in the recording");
+        assert!(
+            ChildWitness::new(&shape, trace.transcript(), &child.proof)
+                .expect("a witness")
+                .observed
+                == honest_witness.observed,
+            "the forged recording of an honest proof is the honest one"
+        );
+        let root = || Caught::Airs(vec![Failed::Bus(COMMITMENT_ROOT_BUS)]);
+        let absorbed_root = || Caught::Absorbed(vec![Failed::Bus(COMMITMENT_ROOT_BUS)]);
+        let grinding = || Caught::Absorbed(vec![]);
+        let ood = || Caught::Absorbed(vec![]);
+        let ood_air = {
+            let b = batch(&child, &shape, &honest_witness);
+            let ood = b.airs.iter().position(|a| matches!(a, TestAir::Ood(_)));
+            Failed::Other(ood.expect("the out-of-domain check's AIR"))
+        };
+        let cases: Vec<(&str, Forge, Caught)> = vec![
+            (
+                "main-trace commitment",
+                |p| bump_root(&mut p.commitments.main),
+                absorbed_root(),
+            ),
+            (
+                "LogUp commitment",
+                |p| bump_root(p.commitments.permutation.as_mut().unwrap()),
+                absorbed_root(),
+            ),
+            (
+                "quotient commitment",
+                |p| bump_root(&mut p.commitments.quotient_chunks),
+                absorbed_root(),
+            ),
+            (
+                "a main-trace value at zeta",
+                |p| {
+                    p.opened_values.instances[0].base_opened_values.trace_local[0] += Challenge::ONE
+                },
+                ood(),
+            ),
+            (
+                "a main-trace value at g * zeta",
+                |p| {
+                    let i = p.opened_values.instances.iter_mut();
+                    let next = i.filter_map(|o| o.base_opened_values.trace_next.as_mut());
+                    next.into_iter().next().unwrap()[0] += Challenge::ONE;
+                },
+                ood(),
+            ),
+            (
+                "a quotient chunk's value at zeta",
+                |p| {
+                    p.opened_values.instances[0]
+                        .base_opened_values
+                        .quotient_chunks[0][0] += Challenge::ONE;
+                },
+                ood(),
+            ),
+            (
+                "a LogUp value at zeta",
+                |p| {
+                    let i = p.opened_values.instances.iter_mut();
+                    let mut lookups = i.filter(|o| !o.permutation_local.is_empty());
+                    lookups.next().unwrap().permutation_local[0] += Challenge::ONE;
+                },
+                ood(),
+            ),
+            (
+                "a lookup terminal",
+                |p| p.lookup_terminals.iter_mut().flatten().next().unwrap().0 += Challenge::ONE,
+                Caught::Absorbed(vec![ood_air.clone()]),
+            ),
+            (
+                "a trace height (the statement fixes them)",
+                |p| p.degree_bits[0] += 1,
+                Caught::Decoder,
+            ),
+            (
+                "the LogUp grinding witness",
+                |p| *p.lookup_pow_witness.as_mut().unwrap() += F::ONE,
+                grinding(),
+            ),
+            (
+                "the out-of-domain grinding witness (0 bits: must be 0)",
+                |p| p.ood_pow_witness += F::ONE,
+                Caught::Truncated,
+            ),
+            (
+                "the batch grinding witness",
+                |p| p.opening_proof.batch_pow_witness += F::ONE,
+                grinding(),
+            ),
+            (
+                "a commit-phase grinding witness",
+                |p| p.opening_proof.commit_pow_witnesses[0] += F::ONE,
+                grinding(),
+            ),
+            (
+                "the query grinding witness",
+                |p| p.opening_proof.query_pow_witness += F::ONE,
+                grinding(),
+            ),
+            (
+                "an opened row value",
+                |p| p.opening_proof.input_openings[0].opened_values[3][0][0] += F::ONE,
+                root(),
+            ),
+            (
+                "a trace Merkle sibling",
+                |p| {
+                    p.opening_proof.input_openings[2]
+                        .opening_proof
+                        .sibling_hashes[0][0] += F::ONE
+                },
+                root(),
+            ),
+            (
+                "a commit-phase commitment",
+                |p| bump_root(&mut p.opening_proof.commit_phase_commits[1]),
+                absorbed_root(),
+            ),
+            (
+                "a commit-phase sibling value",
+                |p| p.opening_proof.commit_phase_openings[1].sibling_values[5][0] += Challenge::ONE,
+                root(),
+            ),
+            (
+                "a commit-phase Merkle sibling",
+                |p| {
+                    p.opening_proof.commit_phase_openings[0]
+                        .opening_proof
+                        .sibling_hashes[0][0] += F::ONE;
+                },
+                root(),
+            ),
+            (
+                "a final-polynomial coefficient",
+                |p| p.opening_proof.final_poly[1] += Challenge::ONE,
+                Caught::Absorbed(vec![Failed::Bus(FRI_FOLD_BUS)]),
+            ),
+        ];
+        // Judges a forgery (`proof`, encoded as `bytes`) claimed for (`keys`, `message`,
+        // `epoch`), whose verifier-derived shape is `shape`: the native verifier rejects, and it
+        // is caught as `caught` says.
+        let honest_transcript = trace.transcript().to_vec();
+        let judge = |name: &str,
+                     bytes: &[u8],
+                     proof: &ChildProof,
+                     (keys, message, epoch): (&[PublicKey], &[u8; 32], u32),
+                     shape: &ChildShape,
+                     caught: Caught| {
+            let opts = VerifyOptions::default();
+            let rejected = verify_aggregate(bytes, keys, message, epoch, &opts).expect_err(name);
+            let recorded = forged_child_verification_trace(bytes, keys, message, epoch);
+            let expected = match (caught, recorded) {
+                (Caught::Decoder, Err(e)) => {
+                    eprintln!("{name}: refused by the decoder ({e})");
+                    assert_eq!(format!("{e}"), format!("{rejected}"), "{name}");
+                    return;
+                }
+                (Caught::Airs(expected), Ok((trace, _))) => {
+                    let same = trace.transcript() == honest_transcript;
+                    assert!(same, "{name}: absorbed");
+                    // A value that changes a query's reduced opening changes its fold chain, and
+                    // the commit-phase rows the reader rebuilds from it no longer restore from
+                    // the proof's multiproofs: the parent prover stops there.
+                    match ChildWitness::new(shape, trace.transcript(), proof) {
+                        Ok(w) => {
+                            let failed = batch_for(keys, epoch, message, shape, &w).failed();
+                            eprintln!("{name}: native {rejected}; in the AIRs {failed:?}");
+                            expected.iter().for_each(|f| {
+                                assert!(failed.contains(f), "{name}: {f:?} not among {failed:?}");
+                            });
+                        }
+                        Err(e) => {
+                            assert!(e.contains("MalformedPrunedProof"), "{name}: {e}");
+                            eprintln!("{name}: native {rejected}; the reader stops: {e}");
+                        }
+                    }
+                    return;
+                }
+                (Caught::Absorbed(expected), Ok((trace, _))) => {
+                    let forged = trace.transcript();
+                    assert_eq!(forged.len(), honest_transcript.len(), "{name}: length");
+                    match ChildWitness::new(shape, forged, proof) {
+                        Ok(w) => {
+                            let failed = batch_for(keys, epoch, message, shape, &w).failed();
+                            eprintln!("{name}: native {rejected}; in the AIRs {failed:?}");
+                            assert!(!failed.is_empty(), "{name}: a forged witness balances");
+                        }
+                        Err(e) => eprintln!("{name}: native {rejected}; the reader stops: {e}"),
+                    }
+                    // The first element the forgery changes is one the transcript absorbs.
+                    let at = (0..forged.len())
+                        .find(|&i| forged[i] != honest_transcript[i])
+                        .expect("the transcript changes");
+                    assert!(
+                        matches!(forged[at], TranscriptEvent::Observe(_)),
+                        "{name}: {at}"
+                    );
+                    let mut spliced = honest_transcript.clone();
+                    spliced[at] = forged[at];
+                    match ChildWitness::new(shape, &spliced, &child.proof) {
+                        Ok(w) => {
+                            let failed = batch_for(keys, epoch, message, shape, &w).failed();
+                            eprintln!("{name}: absorbed in place of element {at}: {failed:?}");
+                            expected
+                                .iter()
+                                .chain([&Failed::Bus(TRANSCRIPT_SAMPLE_BUS)])
+                                .for_each(|f| {
+                                    assert!(failed.contains(f), "{name}: {f:?} not in {failed:?}");
+                                });
+                        }
+                        // A claim at `zeta` changes every query's fold chain, and with it the
+                        // commit-phase rows the reader restores: it stops there.
+                        Err(e) => {
+                            assert!(expected.is_empty(), "{name}: {e}");
+                            eprintln!(
+                                "{name}: absorbed in place of element {at}: the reader stops: {e}"
+                            );
+                        }
+                    }
+                    return;
+                }
+                (Caught::Truncated, Ok((trace, _))) => {
+                    let t = trace.transcript();
+                    assert!(
+                        t.len() < honest_transcript.len(),
+                        "{name}: {} elements",
+                        t.len()
+                    );
+                    let e = ChildWitness::new(shape, t, proof).expect_err(name);
+                    eprintln!("{name}: native {rejected}; the reader refuses: {e}");
+                    return;
+                }
+                (Caught::Decoder, Ok(_)) => "decoded".to_string(),
+                (_, Err(e)) => format!("refused by the decoder ({e})"),
+            };
+            panic!("{name}: {expected}");
+        };
+        let statement = (child.keys.as_slice(), &child.message, child.epoch);
+        for (name, forge, caught) in cases {
+            let Decoded { mut proof, .. } =
+                decode_against::<Poseidon1>(&child.preset, &honest, &stmt).expect("decodes");
+            forge(&mut proof);
+            let bytes = encode::<Poseidon1>(&child.preset, &proof);
+            assert_ne!(bytes, honest, "{name}: a forgery");
+            judge(name, &bytes, &proof, statement, &shape, caught);
+        }
+
+        // The statement: the honest child claimed for another message, epoch or key set. The
+        // native verifier rejects it; a parent prover recording the child's verification under
+        // the claimed statement, with the shape the parent's verifier derives for it, reads a
+        // witness that fails the out-of-domain check.
+        let stranger = crate::aggregate::testing::test_signer(99, &child.message, child.epoch).0;
+        let mut keys = child.keys.clone();
+        keys[0] = stranger;
+        let statements: [(&str, [u8; 32], u32, Vec<PublicKey>); 3] = [
+            (
+                "another message",
+                [6u8; 32],
+                child.epoch,
+                child.keys.clone(),
+            ),
+            (
+                "another epoch",
+                child.message,
+                child.epoch + 1,
+                child.keys.clone(),
+            ),
+            (
+                "another key set",
+                child.message,
+                child.epoch,
+                crate::aggregate::canonical_key_order(&keys).expect("distinct keys"),
+            ),
+        ];
+        for (name, message, epoch, keys) in statements {
+            let claimed = Statement {
+                message: &message,
+                epoch,
+                keys: &keys,
+            };
+            let Decoded { airs, common, .. } =
+                decode_against::<Poseidon1>(&child.preset, &honest, &claimed).expect("decodes");
+            let shapes = crate::aggregate::fri::proof_shape(
+                &airs,
+                &common.lookups,
+                &crate::aggregate::statement::degree_bits(&claimed.heights()),
+            )
+            .instances;
+            let shape = ChildShape::new(
+                &child.preset,
+                &airs,
+                &common.lookups,
+                &shapes,
+                &super::super::child::ChildStatement {
+                    message,
+                    epoch,
+                    ..child.statement()
+                },
+            )
+            .expect("a shape");
+            let caught = Caught::Absorbed(vec![ood_air.clone()]);
+            judge(
+                name,
+                &honest,
+                &child.proof,
+                (&keys, &message, epoch),
+                &shape,
+                caught,
+            );
+        }
     }
 
     /// A proof whose shape is not the schedule's is refused, not read past its end.
