@@ -924,39 +924,44 @@ mod tests {
             let opts = VerifyOptions::default();
             let rejected = verify_aggregate(bytes, keys, message, epoch, &opts).expect_err(name);
             let recorded = forged_child_verification_trace(bytes, keys, message, epoch);
-            let expected = match (caught, recorded) {
+            // What fails in the AIRs on the witness read from `transcript` and `proof`, or why
+            // the reader refuses them.
+            let failures = |transcript: &[TranscriptEvent], proof: &ChildProof| {
+                ChildWitness::new(shape, transcript, proof)
+                    .map(|w| batch_for(keys, epoch, message, shape, &w).failed())
+            };
+            let all_fail = |failed: &BTreeSet<Failed>, expected: &[Failed]| {
+                for f in expected.iter() {
+                    assert!(failed.contains(f), "{name}: {f:?} not among {failed:?}");
+                }
+            };
+            match (caught, recorded) {
                 (Caught::Decoder, Err(e)) => {
                     eprintln!("{name}: refused by the decoder ({e})");
                     assert_eq!(format!("{e}"), format!("{rejected}"), "{name}");
-                    return;
                 }
                 (Caught::Airs(expected), Ok((trace, _))) => {
                     let same = trace.transcript() == honest_transcript;
                     assert!(same, "{name}: absorbed");
                     // A value that changes a query's reduced opening changes its fold chain, and
-                    // the commit-phase rows the reader rebuilds from it no longer restore from
-                    // the proof's multiproofs: the parent prover stops there.
-                    match ChildWitness::new(shape, trace.transcript(), proof) {
-                        Ok(w) => {
-                            let failed = batch_for(keys, epoch, message, shape, &w).failed();
+                    // where two queries share a commit-phase row the rows the reader rebuilds no
+                    // longer restore from the proof's multiproofs: the parent prover stops there.
+                    match failures(trace.transcript(), proof) {
+                        Ok(failed) => {
                             eprintln!("{name}: native {rejected}; in the AIRs {failed:?}");
-                            expected.iter().for_each(|f| {
-                                assert!(failed.contains(f), "{name}: {f:?} not among {failed:?}");
-                            });
+                            all_fail(&failed, &expected);
                         }
                         Err(e) => {
                             assert!(e.contains("MalformedPrunedProof"), "{name}: {e}");
                             eprintln!("{name}: native {rejected}; the reader stops: {e}");
                         }
                     }
-                    return;
                 }
                 (Caught::Absorbed(expected), Ok((trace, _))) => {
                     let forged = trace.transcript();
                     assert_eq!(forged.len(), honest_transcript.len(), "{name}: length");
-                    match ChildWitness::new(shape, forged, proof) {
-                        Ok(w) => {
-                            let failed = batch_for(keys, epoch, message, shape, &w).failed();
+                    match failures(forged, proof) {
+                        Ok(failed) => {
                             eprintln!("{name}: native {rejected}; in the AIRs {failed:?}");
                             assert!(!failed.is_empty(), "{name}: a forged witness balances");
                         }
@@ -972,16 +977,11 @@ mod tests {
                     );
                     let mut spliced = honest_transcript.clone();
                     spliced[at] = forged[at];
-                    match ChildWitness::new(shape, &spliced, &child.proof) {
-                        Ok(w) => {
-                            let failed = batch_for(keys, epoch, message, shape, &w).failed();
+                    match failures(&spliced, &child.proof) {
+                        Ok(failed) => {
                             eprintln!("{name}: absorbed in place of element {at}: {failed:?}");
-                            expected
-                                .iter()
-                                .chain([&Failed::Bus(TRANSCRIPT_SAMPLE_BUS)])
-                                .for_each(|f| {
-                                    assert!(failed.contains(f), "{name}: {f:?} not in {failed:?}");
-                                });
+                            all_fail(&failed, &expected);
+                            all_fail(&failed, &[Failed::Bus(TRANSCRIPT_SAMPLE_BUS)]);
                         }
                         // A claim at `zeta` changes every query's fold chain, and with it the
                         // commit-phase rows the reader restores: it stops there.
@@ -992,7 +992,6 @@ mod tests {
                             );
                         }
                     }
-                    return;
                 }
                 (Caught::Truncated, Ok((trace, _))) => {
                     let t = trace.transcript();
@@ -1001,14 +1000,12 @@ mod tests {
                         "{name}: {} elements",
                         t.len()
                     );
-                    let e = ChildWitness::new(shape, t, proof).expect_err(name);
+                    let e = failures(t, proof).expect_err(name);
                     eprintln!("{name}: native {rejected}; the reader refuses: {e}");
-                    return;
                 }
-                (Caught::Decoder, Ok(_)) => "decoded".to_string(),
-                (_, Err(e)) => format!("refused by the decoder ({e})"),
-            };
-            panic!("{name}: {expected}");
+                (Caught::Decoder, Ok(_)) => panic!("{name}: decoded"),
+                (_, Err(e)) => panic!("{name}: refused by the decoder ({e})"),
+            }
         };
         let statement = (child.keys.as_slice(), &child.message, child.epoch);
         for (name, forge, caught) in cases {
