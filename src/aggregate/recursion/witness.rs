@@ -813,9 +813,9 @@ mod tests {
             (
                 "a main-trace value at g * zeta",
                 |p| {
-                    let i = p.opened_values.instances.iter_mut();
-                    let next = i.filter_map(|o| o.base_opened_values.trace_next.as_mut());
-                    next.into_iter().next().unwrap()[0] += Challenge::ONE;
+                    let mut i = p.opened_values.instances.iter_mut();
+                    let next = i.find_map(|o| o.base_opened_values.trace_next.as_mut());
+                    next.unwrap()[0] += Challenge::ONE;
                 },
                 ood(),
             ),
@@ -831,9 +831,9 @@ mod tests {
             (
                 "a LogUp value at zeta",
                 |p| {
-                    let i = p.opened_values.instances.iter_mut();
-                    let mut lookups = i.filter(|o| !o.permutation_local.is_empty());
-                    lookups.next().unwrap().permutation_local[0] += Challenge::ONE;
+                    let mut i = p.opened_values.instances.iter_mut();
+                    let lookups = i.find(|o| !o.permutation_local.is_empty());
+                    lookups.unwrap().permutation_local[0] += Challenge::ONE;
                 },
                 ood(),
             ),
