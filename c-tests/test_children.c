@@ -2,7 +2,8 @@
  * Children: two overlapping child proofs of the real 4-signer vector (signers 0, 1 and 1, 2),
  * made under the recursion-ready backend, become one parent proof through
  * msig_aggregator_add_child and msig_aggregator_prove; msig_verify_aggregate verifies it for the
- * union (signers 0, 1, 2) in any order and for no other statement. Refused: NULL and oversized
+ * union (signers 0, 1, 2) in any order and for no other statement; so does the compact parent
+ * (options naming WHIR at rate 1/4), within the default 512 KiB limit. Refused: NULL and oversized
  * arguments, malformed keys, a child for other keys or truncated, a Keccak child, a parent as a
  * child, options naming another preset, a byte limit below the parent's worst case, and
  * signatures beside children. Not run under valgrind (a parent takes seconds natively).
@@ -126,10 +127,34 @@ int main(int argc, char **argv) {
     }
     free(flipped);
 
+    /* The compact parent (the same verifier AIRs proved over WHIR at rate 1/4) under the default
+     * byte limit: it fits the 512 KiB wire cap and verifies for the union, for nothing else. */
+    msig_prove_options compact = {.backend = MSIG_BACKEND_WHIR, .log_inv_rate = 2};
+    CHECK_STATUS(msig_aggregator_prove(agg, &compact, small, sizeof small, &written),
+                 MSIG_BUFFER_TOO_SMALL);
+    size_t clen = written;
+    CHECK(clen <= 512u * 1024);
+    uint8_t *cparent = malloc(clen);
+    CHECK_STATUS(msig_aggregator_prove(agg, &compact, cparent, clen, &written), MSIG_OK);
+    CHECK(written == clen);
+    printf("compact parent over 2 children of 2: %zu bytes\n", clen);
+    CHECK_STATUS(msig_verify_aggregate(cparent, clen, r_pks, 3, v.message, v.epoch, NULL),
+                 MSIG_OK);
+    CHECK_PROOF_REJECTED(msig_verify_aggregate(cparent, clen, u_pks, 3, other_msg, v.epoch, NULL));
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(cparent, clen, u_pks, 3, v.message, v.epoch + 1, NULL));
+    CHECK_PROOF_REJECTED(msig_verify_aggregate(cparent, clen, four, 4, v.message, v.epoch, NULL));
+    CHECK_PROOF_REJECTED(
+        msig_verify_aggregate(cparent, clen - 1, u_pks, 3, v.message, v.epoch, NULL));
+    cparent[clen / 2] ^= 0x10;
+    CHECK_PROOF_REJECTED(msig_verify_aggregate(cparent, clen, u_pks, 3, v.message, v.epoch, NULL));
+    cparent[clen / 2] ^= 0x10;
+
     /* A parent cannot be a child yet; signatures and children do not mix yet. */
     msig_aggregator *other = NULL;
     CHECK_STATUS(msig_aggregator_new(v.message, v.epoch, &other), MSIG_OK);
     CHECK_STATUS(msig_aggregator_add_child(other, parent, len, u_pks, 3), MSIG_PROOF_INVALID);
+    CHECK_STATUS(msig_aggregator_add_child(other, cparent, clen, u_pks, 3), MSIG_PROOF_INVALID);
     CHECK_STATUS(msig_aggregator_add_child(other, a, a_len, a_pks, 2), MSIG_OK);
     const signer *s = &v.signers[3];
     CHECK_STATUS(msig_aggregator_add(other, s->pk, s->sig, s->sig_len), MSIG_OK);
@@ -138,6 +163,7 @@ int main(int argc, char **argv) {
     msig_aggregator_free(other);
 
     free(parent);
+    free(cparent);
     msig_aggregator_free(agg);
     free(a);
     free(b);

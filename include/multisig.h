@@ -427,10 +427,11 @@ msig_status msig_aggregator_add(struct msig_aggregator *aggregator,
  * order), made under a recursion-ready preset (`MSIG_BACKEND_FRI_POSEIDON1`). The child is
  * verified first, as `msig_verify_aggregate` with the default policy would.
  * `msig_aggregator_prove` then makes a parent proof over the children, for the union of their
- * keys (children may overlap), under the children's preset (the options must name it, and
- * raise `max_proof_bytes`: a parent is over 512 KiB today), which `msig_verify_aggregate`
- * verifies for that union. Not yet: signatures and children in one aggregator, children of
- * different numbers of keys, a parent as a child.
+ * keys (children may overlap), which `msig_verify_aggregate` verifies for that union: a compact
+ * parent when the options name `MSIG_BACKEND_WHIR` (proved over WHIR; at `log_inv_rate` 2 it
+ * fits the 512 KiB limit up to two children of 775 keys), or a parent under the children's
+ * preset when they name it (over 512 KiB today: raise `max_proof_bytes`). Not yet: signatures
+ * and children in one aggregator, children of different numbers of keys, a parent as a child.
  *
  * Errors: `MSIG_NULL_ARGUMENT`, `MSIG_INVALID_ARGUMENT` (`num_public_keys` x 52 overflows),
  * `MSIG_MALFORMED_PUBLIC_KEY`, `MSIG_PROOF_INVALID` (the proof does not verify for this
@@ -520,8 +521,8 @@ msig_status msig_proof_size_bound(const struct msig_prove_options *options,
  * limit first). Any successful `msig_aggregator_add` in between discards the kept proof.
  *
  * With children (`msig_aggregator_add_child`), the proof is a parent over them: the options
- * must name the children's preset, and the parent's largest size is checked against the limit
- * before any proving.
+ * must name `MSIG_BACKEND_WHIR` (a compact parent) or the children's preset, and the parent's
+ * largest size is checked against the limit before any proving.
  *
  * Errors: `MSIG_NULL_ARGUMENT`, `MSIG_BUFFER_TOO_SMALL`, `MSIG_EMPTY_AGGREGATE`,
  * `MSIG_INVALID_OPTIONS` (unknown regime or backend, unsupported rate, WHIR past its signature

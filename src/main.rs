@@ -217,6 +217,24 @@ struct BenchArgs {
     /// Signers per child, with `--children`.
     #[arg(long, default_value_t = 256)]
     child_signatures: usize,
+    /// With `--children`: how the parent is proved. `whir`: a compact parent (the multilinear
+    /// STARK over WHIR, unique-decoding regime, within the wire cap); `fri`: the batch STARK
+    /// over FRI-Poseidon1 under the children's preset (the recursion-ready format, over the cap).
+    #[arg(long, value_enum, default_value_t = ParentArg::Whir)]
+    parent: ParentArg,
+    /// With `--parent whir`: log2 of the inverse rate of the first WHIR codeword (1 or 2, the
+    /// WHIR presets 8 and 9). Rate 1/4 is the one whose worst case fits the wire cap up to two
+    /// children of 775 keys; rate 1/2 proves faster and larger.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
+    parent_log_inv_rate: u8,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ParentArg {
+    /// The compact parent: multilinear STARK over WHIR.
+    Whir,
+    /// The batch STARK over FRI-Poseidon1 (recursion-ready format).
+    Fri,
 }
 
 /// A command failure, mapped to the documented exit codes.
@@ -671,6 +689,118 @@ fn bench(a: BenchArgs) -> CmdResult {
     Ok(())
 }
 
+/// What `bench_parent` made before timing a parent: the statement's message, the signers'
+/// generation time, and each child's proving time and size.
+struct Made {
+    message: [u8; 32],
+    gen_secs: f64,
+    child_secs: f64,
+    child_kib: f64,
+}
+
+/// `multisig bench --children K --child-signatures N --parent whir`: one compact parent over the
+/// children `refs`, timed `--runs` times; verified from its bytes as a client verifies it.
+fn bench_compact_parent(a: &BenchArgs, refs: &[(&[u8], &[PublicKey])], m: &Made) -> CmdResult {
+    use recursion::parent::prove_compact_parent;
+    let (k, n) = (a.children, a.child_signatures);
+    let whir_opts = ProveOptions {
+        backend: Backend::Whir,
+        log_inv_rate: a.parent_log_inv_rate,
+        ..ProveOptions::default()
+    };
+    let Ok(multisig::aggregate::Preset::Whir(whir)) =
+        multisig::aggregate::Preset::from_options(&whir_opts)
+    else {
+        return Err(Failure::Malformed(format!(
+            "no WHIR preset at log_inv_rate {}",
+            a.parent_log_inv_rate
+        )));
+    };
+    let pb = spinner(&format!("proving a compact parent over {k} children"));
+    let mut run_secs = Vec::with_capacity(a.runs as usize);
+    let mut last = None;
+    for _ in 0..a.runs {
+        drop(last.take());
+        let t = Instant::now();
+        let p = prove_compact_parent(&m.message, a.epoch, refs, &whir).map_err(malformed)?;
+        run_secs.push(t.elapsed().as_secs_f64());
+        last = Some(p);
+    }
+    let (proof, keys, security) = last.expect("runs >= 1");
+    pb.finish_and_clear();
+    let mut sorted = run_secs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let prove_secs = sorted[sorted.len() / 2];
+    let bytes = proof.to_bytes();
+    let t = Instant::now();
+    multisig::aggregate::verify_aggregate(&bytes, &keys, &m.message, a.epoch, &Default::default())
+        .map_err(verify_error)?;
+    let verify_ms = t.elapsed().as_secs_f64() * 1e3;
+    let rss_mib = peak_rss_kib().map(|k| k as f64 / 1024.0);
+    let proof_kib = bytes.len() as f64 / 1024.0;
+    let parts = proof.component_sizes();
+    if a.json {
+        let runs_json = run_secs
+            .iter()
+            .map(|s| format!("{s:.4}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let parts_json = parts
+            .iter()
+            .map(|(w, b)| format!("\"{}\":{b}", w.replace(' ', "_")))
+            .collect::<Vec<_>>()
+            .join(",");
+        println!(
+            "{{\"children\":{k},\"child_signatures\":{n},\"signatures\":{},\"backend\":\"fri-poseidon1\",\"parent\":\"whir\",\"parent_log_inv_rate\":{},\"security_bits\":{security:.2},\"child_prove_s\":{:.3},\"child_kib\":{:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{},\"proof_kib\":{proof_kib:.1},\"components\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
+            keys.len(),
+            whir.log_inv_rate,
+            m.child_secs,
+            m.child_kib,
+            a.runs,
+            bytes.len(),
+            rss_mib.map_or("null".into(), |m| format!("{m:.1}"))
+        );
+        return Ok(());
+    }
+    println!(
+        "children:      {k} of {n} signatures ({} distinct keys), fri-poseidon1",
+        keys.len()
+    );
+    println!(
+        "parent:        compact (multilinear STARK over WHIR, unique decoding, log_inv_rate {})",
+        whir.log_inv_rate
+    );
+    println!("security:      {security:.2} bits (proven regime, this parent's shape)");
+    println!(
+        "signer gen:    {:.2} s (benchmark keys, not production keygen)",
+        m.gen_secs
+    );
+    println!(
+        "each child:    {:.3} s to prove, {:.1} KiB (untimed below)",
+        m.child_secs, m.child_kib
+    );
+    if a.runs == 1 {
+        println!("prove parent:  {prove_secs:.3} s");
+    } else {
+        println!(
+            "prove parent:  {prove_secs:.3} s (median of {}: {:.3} to {:.3} s)",
+            a.runs,
+            sorted[0],
+            sorted[sorted.len() - 1]
+        );
+    }
+    println!("proof:         {proof_kib:.1} KiB (the wire cap is 512 KiB)");
+    for (what, bytes) in parts {
+        println!("  {:>8.1} KiB  {what}", bytes as f64 / 1024.0);
+    }
+    println!("verify:        {verify_ms:.1} ms (from the bytes, as verify_aggregate runs)");
+    match rss_mib {
+        Some(m) => println!("peak RSS:      {m:.1} MiB"),
+        None => println!("peak RSS:      n/a"),
+    }
+    Ok(())
+}
+
 /// `multisig bench --children K --child-signatures N`: K children of N signers each, then one
 /// parent over them, timed.
 fn bench_parent(a: &BenchArgs) -> CmdResult {
@@ -717,6 +847,15 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
         .iter()
         .map(|(p, keys)| (p.as_slice(), keys.as_slice()))
         .collect();
+    if a.parent == ParentArg::Whir {
+        let made = Made {
+            message,
+            gen_secs,
+            child_secs,
+            child_kib,
+        };
+        return bench_compact_parent(a, &refs, &made);
+    }
     let pb = spinner(&format!("proving a parent over {k} children"));
     let mut run_secs = Vec::with_capacity(a.runs as usize);
     let mut last = None;

@@ -134,42 +134,63 @@ fn one_signer_seeds_verify_for_their_own_signer_only() {
     }
 }
 
-/// The parent seed `honest-parent-one-child-one-signer`, a parent proof over one child of the
-/// one-signer statement (FRI-Poseidon1), verifies for that signer and nothing else; it has the
-/// shape of the public-API fuzz statement (one key, the same message and epoch), so mutations
-/// of it reach the parent's decoder and verifier. `MSIG_WRITE_FUZZ_SEED=1` regenerates it.
+/// The parent seeds, each a parent proof over one child of the one-signer statement
+/// (FRI-Poseidon1): `honest-parent-one-child-one-signer` (a FRI parent, kind 1) and
+/// `honest-compact-parent-one-child-one-signer` (a compact parent over WHIR at rate 1/4, kind 2).
+/// Each verifies for that signer and nothing else; they have the shape of the public-API fuzz
+/// statement (one key, the same message and epoch), so mutations of them reach the parents'
+/// decoders and verifiers. `MSIG_WRITE_FUZZ_SEED=1` regenerates them.
 #[test]
-fn parent_seed_verifies_for_its_own_signer_only() {
+fn parent_seeds_verify_for_their_own_signer_only() {
     use multisig::aggregate::{testing::test_signer, wire, Aggregator, ProveOptions};
     let (message, epoch) = ([7u8; 32], 3);
     let (pk, sig) = test_signer(1, &message, epoch);
-    let path = fuzz_dir().join("corpus/decode_verify/honest-parent-one-child-one-signer");
-    if std::env::var_os("MSIG_WRITE_FUZZ_SEED").is_some() {
-        let opts = ProveOptions {
-            backend: Backend::FriPoseidon1,
-            ..Default::default()
-        };
-        let mut child = Aggregator::new(message, epoch);
-        child.add_unchecked(pk, sig.clone()).unwrap();
-        let child = child.prove(&opts).unwrap();
-        let mut parent = Aggregator::new(message, epoch);
-        parent.add_child(child.as_bytes(), &[pk]).unwrap();
-        let opts = ProveOptions {
-            max_proof_bytes: usize::MAX,
-            ..opts
-        };
-        std::fs::write(&path, parent.prove(&opts).unwrap().as_bytes()).expect("write the seed");
+    let child_opts = ProveOptions {
+        backend: Backend::FriPoseidon1,
+        ..Default::default()
+    };
+    let seeds = [
+        (
+            "corpus/decode_verify/honest-parent-one-child-one-signer",
+            ProveOptions {
+                max_proof_bytes: usize::MAX,
+                ..child_opts
+            },
+            wire::KIND_PARENT,
+        ),
+        (
+            "corpus/decode_verify/honest-compact-parent-one-child-one-signer",
+            ProveOptions {
+                backend: Backend::Whir,
+                log_inv_rate: 2,
+                ..Default::default()
+            },
+            wire::KIND_COMPACT_PARENT,
+        ),
+    ];
+    for (name, opts, kind) in seeds {
+        let path = fuzz_dir().join(name);
+        if std::env::var_os("MSIG_WRITE_FUZZ_SEED").is_some() {
+            let mut child = Aggregator::new(message, epoch);
+            child.add_unchecked(pk, sig.clone()).unwrap();
+            let child = child.prove(&child_opts).unwrap();
+            let mut parent = Aggregator::new(message, epoch);
+            parent.add_child(child.as_bytes(), &[pk]).unwrap();
+            std::fs::write(&path, parent.prove(&opts).unwrap().as_bytes()).expect("write the seed");
+        }
+        let seed = std::fs::read(&path).expect("the seed is checked in");
+        assert_eq!(wire::proof_kind(&seed), Some(kind), "{name}");
+        let verify_opts = multisig::VerifyOptions::default();
+        multisig::verify_aggregate(&seed, &[pk], &message, epoch, &verify_opts).unwrap_or_else(
+            |e| {
+                panic!(
+                    "{} no longer verifies ({e}); regenerate it (see this test's doc)",
+                    path.display()
+                )
+            },
+        );
+        format_common::fuzz_public_api(&seed);
     }
-    let seed = std::fs::read(&path).expect("the seed is checked in");
-    assert_eq!(wire::proof_kind(&seed), Some(wire::KIND_PARENT));
-    let opts = multisig::VerifyOptions::default();
-    multisig::verify_aggregate(&seed, &[pk], &message, epoch, &opts).unwrap_or_else(|e| {
-        panic!(
-            "{} no longer verifies ({e}); regenerate it (see this test's doc)",
-            path.display()
-        )
-    });
-    format_common::fuzz_public_api(&seed);
 }
 
 /// xorshift64*: deterministic per seed, no dependency.

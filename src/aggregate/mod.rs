@@ -59,7 +59,10 @@ pub use options::{
     DEFAULT_WHIR_LOG_INV_RATE, MAX_SIGNATURES, SECURITY_FLOOR_BITS, WIRE_CAP_BYTES,
 };
 pub use preset::{FriPreset, Preset, WhirPreset, PRESETS};
-pub use wire::{proof_kind, FORMAT_VERSION, KIND_PARENT, KIND_SIGNATURES, MAGIC, PREFIX_LEN};
+pub use wire::{
+    proof_kind, FORMAT_VERSION, KIND_COMPACT_PARENT, KIND_PARENT, KIND_SIGNATURES, MAGIC,
+    PREFIX_LEN,
+};
 
 use air::chain::ChainStep;
 use air::sig::SigWitness;
@@ -156,7 +159,10 @@ impl Aggregator {
     /// `keys`), a parent proof, or a preset that cannot be a child (FRI over Keccak, WHIR).
     pub fn add_child(&mut self, proof: &[u8], keys: &[PublicKey]) -> Result<(), AggregateError> {
         let invalid = |e: String| AggregateError::InvalidChild(e);
-        if wire::proof_kind(proof) == Some(wire::KIND_PARENT) {
+        if matches!(
+            wire::proof_kind(proof),
+            Some(wire::KIND_PARENT | wire::KIND_COMPACT_PARENT)
+        ) {
             return Err(invalid(
                 "a parent proof cannot be a child yet (one level of children)".into(),
             ));
@@ -255,10 +261,14 @@ impl Aggregator {
         let preset = Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
         let (child, _) = wire::read_prefix(&self.children[0].0)
             .map_err(|e| ProveError::InvalidOptions(format!("child 0: {e}")))?;
+        if let Preset::Whir(whir) = preset {
+            return self.prove_compact_parent(&child, &whir, opts);
+        }
         if preset != child {
             return Err(ProveError::InvalidOptions(format!(
                 "the children were made under preset {}, the options name preset {}: a parent \
-                 is proved under its children's preset (more grinding)",
+                 is proved under its children's preset (more grinding), or compact under a \
+                 WHIR preset",
                 child.id(),
                 preset.id()
             )));
@@ -285,6 +295,55 @@ impl Aggregator {
             .map(|(p, k)| (p.as_slice(), k.as_slice()))
             .collect();
         let (proof, _) = parent::prove_parent(&self.message, self.epoch, &children)?;
+        let bytes = proof.to_bytes();
+        if bytes.len() > opts.byte_limit() {
+            return Err(ProveError::ProofTooLarge {
+                bound: bytes.len(),
+                limit: opts.byte_limit(),
+            });
+        }
+        Ok(AggregateProof { bytes })
+    }
+
+    /// [`Aggregator::prove`] with children and `opts` naming a WHIR preset `whir`: a compact
+    /// parent ([`recursion::parent::prove_compact_parent`], bytes
+    /// [`recursion::parent::CompactParentProof::to_bytes`]) over children made under `child`;
+    /// refused before any work if its largest size
+    /// ([`recursion::parent::compact_parent_size_bound`]) exceeds `opts`' byte limit.
+    fn prove_compact_parent(
+        &self,
+        child: &Preset,
+        whir: &WhirPreset,
+        opts: &ProveOptions,
+    ) -> Result<AggregateProof, ProveError> {
+        use recursion::parent;
+        let child_preset = *recursion::check_child_preset(child)
+            .map_err(|e| ProveError::InvalidOptions(e.to_string()))?;
+        let n = self.children[0].1.len();
+        let mut union: Vec<PublicKey> = self.children.iter().flat_map(|c| c.1.clone()).collect();
+        union.sort_unstable_by_key(PublicKey::to_ssz);
+        union.dedup();
+        if let Ok(bound) = parent::compact_parent_size_bound(
+            &child_preset,
+            whir,
+            self.children.len(),
+            n,
+            union.len(),
+        ) {
+            if bound > opts.byte_limit() {
+                return Err(ProveError::ProofTooLarge {
+                    bound,
+                    limit: opts.byte_limit(),
+                });
+            }
+        }
+        let children: Vec<(&[u8], &[PublicKey])> = self
+            .children
+            .iter()
+            .map(|(p, k)| (p.as_slice(), k.as_slice()))
+            .collect();
+        let (proof, _, _) =
+            parent::prove_compact_parent(&self.message, self.epoch, &children, whir)?;
         let bytes = proof.to_bytes();
         if bytes.len() > opts.byte_limit() {
             return Err(ProveError::ProofTooLarge {
@@ -562,7 +621,8 @@ pub fn key_set_digest(
 /// A proof of kind [`wire::KIND_PARENT`] (a parent over child proofs, made by
 /// [`Aggregator::prove`] after [`Aggregator::add_child`]) is verified the same way for the
 /// union of its children's keys ([`recursion::parent::verify_parent_bytes`]); `opts` then
-/// applies to the children's preset.
+/// applies to the children's preset. So is a compact parent, of kind
+/// [`wire::KIND_COMPACT_PARENT`] ([`recursion::parent::verify_compact_parent_bytes`]).
 ///
 /// The proof's 16-byte prefix names its preset; before anything else is decoded the preset must
 /// pass the verifier's policy (`opts`: by default at least [`SECURITY_FLOOR_BITS`] proven for
@@ -605,8 +665,20 @@ pub(crate) fn verify_in_order(
     opts: &VerifyOptions,
 ) -> Result<(), VerifyError> {
     check_key_count(public_keys)?;
-    if wire::proof_kind(proof) == Some(wire::KIND_PARENT) {
-        return recursion::parent::verify_parent_bytes(proof, message, epoch, public_keys, opts);
+    match wire::proof_kind(proof) {
+        Some(wire::KIND_PARENT) => {
+            return recursion::parent::verify_parent_bytes(proof, message, epoch, public_keys, opts)
+        }
+        Some(wire::KIND_COMPACT_PARENT) => {
+            return recursion::parent::verify_compact_parent_bytes(
+                proof,
+                message,
+                epoch,
+                public_keys,
+                opts,
+            )
+        }
+        _ => {}
     }
     let (preset, _) = wire::read_prefix(proof)?;
     accept_preset(&preset, public_keys.len(), opts)?;
@@ -632,8 +704,14 @@ pub fn proof_components(
     epoch: u32,
 ) -> Result<Vec<(&'static str, usize)>, VerifyError> {
     check_key_count(public_keys)?;
-    if wire::proof_kind(proof) == Some(wire::KIND_PARENT) {
-        return recursion::parent::parent_components(proof, message, epoch, public_keys);
+    match wire::proof_kind(proof) {
+        Some(wire::KIND_PARENT) => {
+            return recursion::parent::parent_components(proof, message, epoch, public_keys)
+        }
+        Some(wire::KIND_COMPACT_PARENT) => {
+            return recursion::parent::compact_parent_components(proof, message, epoch, public_keys)
+        }
+        _ => {}
     }
     let keys = canonical_key_order(public_keys)?;
     let (preset, _) = wire::read_prefix(proof)?;

@@ -87,6 +87,13 @@ pub struct WhirPreset {
     pub pow_bits: u8,
     /// Grinding in each zerocheck sumcheck round (0 = none).
     pub zerocheck_pow_bits: u8,
+    /// The proximity regime every WHIR term is sized in, both proven: unique decoding
+    /// (`δ = (1 − ρ)/2`, no list) when true, the Johnson bound (`δ = 1 − √ρ − η`) otherwise.
+    /// Unique decoding needs more queries, but the reductions before the opening are then
+    /// charged against one codeword instead of a list, which a parent's batch needs to reach
+    /// the floor (`recursion::parent::COMPACT_PARENT_WHIR`). The presets of [`PRESETS`] use the
+    /// Johnson bound.
+    pub unique_decoding: bool,
 }
 
 /// A resolved, validated preset: one of the entries of [`PRESETS`].
@@ -148,6 +155,7 @@ const fn whir(
         term_bits,
         pow_bits,
         zerocheck_pow_bits,
+        unique_decoding: false,
     })
 }
 

@@ -171,8 +171,13 @@ pub(crate) fn with_prefix(preset_id: u8, archive: &[u8]) -> Vec<u8> {
 /// Byte 11 of the prefix of an aggregate of signatures.
 pub const KIND_SIGNATURES: u8 = 0;
 
-/// Byte 11 of the prefix of a parent proof (an aggregate of child proofs).
+/// Byte 11 of the prefix of a parent proof (an aggregate of child proofs) proved by the
+/// batch STARK over FRI under the children's preset (`recursion::parent::ParentProof`).
 pub const KIND_PARENT: u8 = 1;
+
+/// Byte 11 of the prefix of a compact parent proof: the same verifier AIRs proved by the
+/// multilinear STARK with a WHIR commitment (`recursion::parent::CompactParentProof`).
+pub const KIND_COMPACT_PARENT: u8 = 2;
 
 /// [`with_prefix`] for a proof of `kind` ([`KIND_SIGNATURES`] or [`KIND_PARENT`]).
 pub(crate) fn with_prefix_of_kind(preset_id: u8, kind: u8, archive: &[u8]) -> Vec<u8> {
@@ -228,7 +233,8 @@ pub(crate) fn read_prefix_of_kind(bytes: &[u8], kind: u8) -> Result<(Preset, &[u
     if bytes[11] != kind {
         return Err(malformed(match bytes[11] {
             KIND_SIGNATURES => "an aggregate of signatures, not a parent proof".to_string(),
-            KIND_PARENT => "a parent proof, not an aggregate of signatures".to_string(),
+            KIND_PARENT => "a parent proof over FRI, not this kind".to_string(),
+            KIND_COMPACT_PARENT => "a compact parent proof over WHIR, not this kind".to_string(),
             k => format!("unknown proof kind {k}"),
         }));
     }

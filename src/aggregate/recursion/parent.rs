@@ -54,6 +54,7 @@ use crate::aggregate::fri::config::{fri_config, FriConfig, Poseidon1};
 use crate::aggregate::fri::security::{security_bits_in, SecurityReport};
 use crate::aggregate::fri::{self, proof_shape};
 use crate::aggregate::options::{ProveError, VerifyError, VerifyOptions};
+use crate::aggregate::preset::WhirPreset;
 use crate::aggregate::preset::{FriPreset, Preset, PRESETS};
 use crate::aggregate::profile::profile;
 use crate::aggregate::proof_system::{catch_prover, catch_verifier};
@@ -61,7 +62,8 @@ use crate::aggregate::statement::{
     degree_bits, key_set_digest_ordered, placeholder_keys, statement_values, Statement,
     NUM_STATEMENT_VALUES,
 };
-use crate::aggregate::wire::{self, KIND_PARENT};
+use crate::aggregate::whir;
+use crate::aggregate::wire::{self, KIND_COMPACT_PARENT, KIND_PARENT};
 use crate::aggregate::{
     accept_preset, canonical_key_order, check_key_count, Regime, MAX_SIGNATURES,
     SECURITY_FLOOR_BITS,
@@ -507,21 +509,28 @@ impl ParentProof {
     }
 }
 
-/// Proves one parent over `children` (each a proof's bytes and its keys, in any order) of
-/// `message` at `epoch`: each child is verified natively first, then its whole verification and
-/// the parent's key set (the union of the children's, canonical order) are proved in the
-/// verifier AIRs. Returns the proof and the parent's keys.
+/// What every parent prover proves over `children` of `message` at `epoch`: the children's
+/// preset and size, the parent's key set (the union, canonical order), the verifier AIRs and
+/// their traces, whose heights are checked against the verifier's (`log_heights`).
+struct ParentWitness {
+    preset: FriPreset,
+    n: usize,
+    union: Vec<PublicKey>,
+    airs: Vec<VerifierAir>,
+    traces: Vec<RowMajorMatrix<F>>,
+    log_heights: Vec<usize>,
+}
+
+/// Verifies each child natively (recording its transcript), reads its witness and builds every
+/// trace of the parent's batch ([`ParentWitness`]).
 ///
 /// # Errors
-/// [`ProveError::InvalidOptions`] for no child, more than [`MAX_CHILDREN`], children of
-/// different sizes, or more than [`MAX_SIGNATURES`] keys in the union;
-/// [`ProveError::Prover`] for a child that does not verify for `message` and `epoch` (with the
-/// verifier's error), one made under a preset that cannot be a child, or a prover failure.
-pub fn prove_parent(
+/// As [`prove_parent`].
+fn parent_witness(
     message: &[u8; 32],
     epoch: u32,
     children: &[(&[u8], &[PublicKey])],
-) -> Result<(ParentProof, Vec<PublicKey>), ProveError> {
+) -> Result<ParentWitness, ProveError> {
     let invalid = |s: String| ProveError::InvalidOptions(s);
     if children.is_empty() || children.len() > MAX_CHILDREN {
         return Err(invalid(format!(
@@ -584,7 +593,6 @@ pub fn prove_parent(
         .collect();
     let traces = parent_traces(&airs, &witnesses, &union, &keys)?;
     profile("prove parent: traces", t);
-    let t = Instant::now();
     let key_rows = union.len() + keys.iter().map(|c| c.keys.len()).sum::<usize>();
     let expected = log_heights(&airs, &shape, children.len(), key_rows);
     let heights: Vec<usize> = traces.iter().map(|t| t.height()).collect();
@@ -593,6 +601,41 @@ pub fn prove_parent(
             "trace heights {heights:?}, the verifier's are 2^{expected:?}"
         )));
     }
+    Ok(ParentWitness {
+        preset,
+        n,
+        union,
+        airs,
+        traces,
+        log_heights: expected,
+    })
+}
+
+/// Proves one parent over `children` (each a proof's bytes and its keys, in any order) of
+/// `message` at `epoch`: each child is verified natively first, then its whole verification and
+/// the parent's key set (the union of the children's, canonical order) are proved in the
+/// verifier AIRs. Returns the proof and the parent's keys.
+///
+/// # Errors
+/// [`ProveError::InvalidOptions`] for no child, more than [`MAX_CHILDREN`], children of
+/// different sizes, or more than [`MAX_SIGNATURES`] keys in the union;
+/// [`ProveError::Prover`] for a child that does not verify for `message` and `epoch` (with the
+/// verifier's error), one made under a preset that cannot be a child, or a prover failure.
+pub fn prove_parent(
+    message: &[u8; 32],
+    epoch: u32,
+    children: &[(&[u8], &[PublicKey])],
+) -> Result<(ParentProof, Vec<PublicKey>), ProveError> {
+    let ParentWitness {
+        preset,
+        n,
+        union,
+        airs,
+        traces,
+        log_heights: expected,
+    } = parent_witness(message, epoch, children)?;
+    let invalid = |s: String| ProveError::InvalidOptions(s);
+    let t = Instant::now();
     let parent = parent_preset(&preset);
     let lookups = packed_lookups(&airs);
     let security = batch_security(&parent, Regime::Proven, &airs, &lookups, &expected)
@@ -734,20 +777,22 @@ struct Prepared {
     parent: FriPreset,
 }
 
-/// Derives [`Prepared`] for a parent over children of `child_keys` keys each made under `child`,
-/// for the statement (`message`, `epoch`, `keys` in canonical order); checks that the children's
-/// preset is one of [`PRESETS`], can be a child, passes [`accept_preset`] under `opts` for a
-/// child's statement, and that the parent's batch reaches [`SECURITY_FLOOR_BITS`] proven.
-fn prepare(
+/// What every parent's verifier derives from the statement and the children's preset and
+/// sizes before it reads a proof: the children's preset (checked: one of [`PRESETS`], can be a
+/// child, passes [`accept_preset`] under `opts` for a child's statement), the verifier AIRs with
+/// the statement as the key-set AIR's public values, their trace heights (log2), and the number
+/// of children.
+///
+/// # Errors
+/// As [`verify_parent`].
+fn derive_batch(
     child: &Preset,
     child_keys: &[usize],
     message: &[u8; 32],
     epoch: u32,
     keys: &[PublicKey],
     opts: &VerifyOptions,
-) -> Result<Prepared, VerifyError> {
-    use crate::aggregate::fri::config::MultisigConfig;
-    use crate::aggregate::fri::security::ProofShape;
+) -> Result<(FriPreset, Vec<VerifierAir>, Vec<usize>, usize), VerifyError> {
     if PRESETS.get(usize::from(child.id())) != Some(child) {
         return Err(VerifyError::PresetNotAccepted(format!(
             "the children's preset {child:?} is none of the presets"
@@ -777,10 +822,31 @@ fn prepare(
     let statement = statement_values(keys.len(), epoch, message, &key_set_digest_ordered(keys));
     let airs = verifier_airs(&shape, statement).map_err(malformed)?;
     let heights = log_heights(&airs, &shape, children, keys.len() + children * n);
+    profile("verify parent: AIRs and heights", t);
+    Ok((preset, airs, heights, children))
+}
+
+/// Derives [`Prepared`] for a parent over children of `child_keys` keys each made under `child`,
+/// for the statement (`message`, `epoch`, `keys` in canonical order); checks that the children's
+/// preset is one of [`PRESETS`], can be a child, passes [`accept_preset`] under `opts` for a
+/// child's statement, and that the parent's batch reaches [`SECURITY_FLOOR_BITS`] proven.
+fn prepare(
+    child: &Preset,
+    child_keys: &[usize],
+    message: &[u8; 32],
+    epoch: u32,
+    keys: &[PublicKey],
+    opts: &VerifyOptions,
+) -> Result<Prepared, VerifyError> {
+    use crate::aggregate::fri::config::MultisigConfig;
+    use crate::aggregate::fri::security::ProofShape;
+    let malformed = |s: String| VerifyError::Malformed(s);
+    let (preset, airs, heights, children) =
+        derive_batch(child, child_keys, message, epoch, keys, opts)?;
+    let n = child_keys[0];
+    let t = Instant::now();
     let parent = parent_preset(&preset);
     let lookups = packed_lookups(&airs);
-    profile("verify parent: AIRs and heights", t);
-    let t = Instant::now();
     let common = CommonData::<MultisigConfig>::new(None, lookups.clone());
     let batch = ProofShape::from_airs(&airs, &common, &heights).map_err(malformed)?;
     let security = security_bits_in(&parent, Regime::Proven, &batch);
@@ -958,6 +1024,472 @@ pub fn parent_components(
         &VerifyOptions::default(),
     )?;
     Ok(proof.component_sizes())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The compact parent: the same verifier AIRs, proved by the multilinear STARK over WHIR
+// ---------------------------------------------------------------------------------------------
+
+/// The WHIR parameters a compact parent is proved under when the caller names `whir` (one of
+/// the WHIR presets of [`PRESETS`], ids 8 and 9): the same rate, folding, grinding and term
+/// size, with every term sized in the unique-decoding regime.
+///
+/// Why unique decoding: in the Johnson-bound regime every reduction before the opening (the
+/// zerocheck, the LogUp fingerprint, the fractional GKR) is charged against the WHIR list of
+/// codewords a cheating prover may hold. For a parent's batch that list costs about 5 bits and
+/// the LogUp fingerprint (about 750,000 fractions of messages up to 48 elements wide) fell to
+/// 124.5 bits, the whole proof to 123.7 (rate 1/2) and 123.1 (rate 1/4) for two children of two
+/// keys: under [`SECURITY_FLOOR_BITS`]. Unique decoding charges one codeword and needs more
+/// queries: 126.00 and 125.87 bits for two children of 775 keys at rates 1/2 and 1/4, in 474 and
+/// 427 KiB (p3-security's `SecurityAssumption::UniqueDecoding`, δ = (1 − ρ)/2;
+/// `src/aggregate/recursion/README.md`, "The compact parent").
+pub fn compact_parent_preset(whir: &WhirPreset) -> WhirPreset {
+    WhirPreset {
+        unique_decoding: true,
+        ..*whir
+    }
+}
+
+/// The WHIR preset of [`PRESETS`] whose id is `id`, for a compact parent's header.
+fn whir_preset_of_id(id: u8) -> Option<WhirPreset> {
+    match PRESETS.get(usize::from(id)) {
+        Some(Preset::Whir(w)) if w.id() == id => Some(*w),
+        _ => None,
+    }
+}
+
+/// A verifier AIR as the multilinear prover sees it: the same columns, periodic columns,
+/// constraints, lookups and public values, with no constraint-degree hint. The hint of 3 is the
+/// FRI batch's quotient degree, where selectors and periodic columns add no degree in the trace
+/// length; in the zerocheck every selector and periodic column is one more multilinear factor,
+/// so p3-multi-stark derives the degree from the constraints instead (and refuses a hint below
+/// it).
+struct MultilinearAir<'a>(&'a VerifierAir);
+
+impl BaseAir<F> for MultilinearAir<'_> {
+    fn width(&self) -> usize {
+        BaseAir::<F>::width(self.0)
+    }
+    fn num_periodic_columns(&self) -> usize {
+        BaseAir::<F>::num_periodic_columns(self.0)
+    }
+    fn periodic_columns(&self) -> std::borrow::Cow<'_, [Vec<F>]> {
+        BaseAir::<F>::periodic_columns(self.0)
+    }
+    fn main_next_row_columns(&self) -> Vec<usize> {
+        BaseAir::<F>::main_next_row_columns(self.0)
+    }
+    fn max_constraint_degree(&self) -> Option<usize> {
+        None
+    }
+    fn num_public_values(&self) -> usize {
+        BaseAir::<F>::num_public_values(self.0)
+    }
+}
+
+impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for MultilinearAir<'_> {
+    fn eval(&self, builder: &mut AB) {
+        self.0.eval(builder)
+    }
+}
+
+/// The multilinear STARK's view of a parent's batch: its configuration for the stacked trace
+/// of `airs` at heights `2^log_heights`, the proving and verifying keys, and the soundness in
+/// bits (p3-multi-stark's report composed by [`whir::report_bits`]).
+struct CompactBatch {
+    config: whir::WhirStarkConfig,
+    num_variables: usize,
+    pk: p3_multi_stark::ProvingKey<whir::WhirStarkConfig>,
+    vk: p3_multi_stark::VerifyingKey<whir::WhirStarkConfig>,
+    security_bits: f64,
+}
+
+/// Builds [`CompactBatch`] for `airs` (wrapped in [`MultilinearAir`] by the caller) under
+/// `params` ([`compact_parent_preset`]).
+///
+/// # Errors
+/// A message when the WHIR schedule does not fit the stacked trace, setup fails, or the report
+/// cannot be made.
+fn compact_batch(
+    params: &WhirPreset,
+    airs: &[MultilinearAir<'_>],
+    log_heights: &[usize],
+    pvs: &[Vec<F>],
+) -> Result<CompactBatch, String> {
+    use p3_multi_stark::{VerifierInstance, VerifierInstances};
+    let shapes: Vec<(usize, usize)> = airs
+        .iter()
+        .zip(log_heights)
+        .map(|(a, &h)| (h, BaseAir::<F>::width(a)))
+        .collect();
+    let num_variables = whir::num_variables(&shapes, usize::from(params.first_folding));
+    let config = whir::stark_config(params, num_variables)?;
+    let refs: Vec<&MultilinearAir<'_>> = airs.iter().collect();
+    let (pk, vk) = p3_multi_stark::setup(&config, &refs, &mut whir::challenger())
+        .map_err(|e| format!("setup of the parent's AIRs: {e:?}"))?;
+    let instances = VerifierInstances::new(
+        airs.iter()
+            .zip(log_heights)
+            .zip(pvs)
+            .map(|((air, &h), pv)| VerifierInstance::new(air, &vk, h, pv))
+            .collect(),
+    );
+    let report = p3_multi_stark::security_report(&config, &instances)
+        .map_err(|e| format!("the parent's security report: {e:?}"))?;
+    let security_bits = whir::report_bits(&report)?;
+    Ok(CompactBatch {
+        config,
+        num_variables,
+        pk,
+        vk,
+        security_bits,
+    })
+}
+
+/// A compact parent proof: a parent over children of one size whose batch (the same verifier
+/// AIRs and traces as [`ParentProof`]'s) is proved by the multilinear STARK with a WHIR
+/// commitment (`p3-multi-stark`, `p3-whir`, Keccak Merkle trees and transcript) under
+/// [`compact_parent_preset`] of `whir`. WHIR opens one folded codeword per query instead of
+/// every column, so the proof is about half a FRI parent's and fits the 512 KiB wire cap; it
+/// cannot be a child (its verifier is not one of the verifier AIRs).
+pub struct CompactParentProof {
+    /// The children's preset.
+    pub child_preset: FriPreset,
+    /// Each child's number of keys, in the order the batch verifies them (all equal today).
+    pub child_keys: Vec<usize>,
+    /// The WHIR preset of [`PRESETS`] named in the header; the proof is made under
+    /// [`compact_parent_preset`] of it.
+    pub whir: WhirPreset,
+    /// The multilinear STARK proof of the verifier AIRs.
+    pub proof: whir::WhirProof,
+}
+
+/// Bytes of a compact parent's header after the prefix: the number of children, each child's
+/// number of keys and the WHIR preset id (`u32` little-endian each), zero-padded to a multiple
+/// of 16.
+fn compact_header_len(children: usize) -> usize {
+    (8 + 4 * children).next_multiple_of(16)
+}
+
+impl CompactParentProof {
+    /// The proof's bytes, which [`crate::aggregate::verify_aggregate`] reads:
+    ///
+    /// ```text
+    /// offset      size  field
+    ///      0        16  prefix (crate::aggregate::wire): magic, version, the children's preset
+    ///                   id, kind KIND_COMPACT_PARENT (2), length of the rest
+    ///     16         4  K, the number of children (1..=MAX_CHILDREN), u32 little-endian
+    ///     20        4K  each child's number of keys, u32 little-endian, in the batch's order
+    ///   20+4K        4  the WHIR preset id (8 or 9), u32 little-endian
+    ///      *         *  zero bytes up to a multiple of 16 from offset 16
+    ///      *         *  the rkyv archive of the WHIR format's body (whir::envelope), no prefix
+    /// ```
+    ///
+    /// Deterministic, and the only encoding the decoder accepts for this proof.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let k = self.child_keys.len();
+        let mut payload = vec![0u8; compact_header_len(k)];
+        payload[..4].copy_from_slice(&(k as u32).to_le_bytes());
+        for (i, &n) in self.child_keys.iter().enumerate() {
+            payload[4 + 4 * i..8 + 4 * i].copy_from_slice(&(n as u32).to_le_bytes());
+        }
+        payload[4 + 4 * k..8 + 4 * k].copy_from_slice(&u32::from(self.whir.id()).to_le_bytes());
+        payload.extend_from_slice(&whir::envelope::encode_archive(&self.proof));
+        wire::with_prefix_of_kind(self.child_preset.id(), KIND_COMPACT_PARENT, &payload)
+    }
+
+    /// Bytes of each component of the WHIR proof ([`whir::envelope::component_sizes`]).
+    pub fn component_sizes(&self) -> Vec<(&'static str, usize)> {
+        whir::envelope::component_sizes(&self.proof)
+    }
+}
+
+/// Proves one compact parent ([`CompactParentProof`]) over `children` (each a proof's bytes and
+/// its keys, in any order) of `message` at `epoch`, under [`compact_parent_preset`] of `whir`:
+/// the children are verified and the traces built as for [`prove_parent`], then the batch is
+/// proved by the multilinear STARK. Returns the proof, the parent's keys and its soundness in
+/// bits.
+///
+/// # Errors
+/// As [`prove_parent`]; [`ProveError::InvalidOptions`] when the batch is under
+/// [`SECURITY_FLOOR_BITS`] or the WHIR schedule does not fit it.
+pub fn prove_compact_parent(
+    message: &[u8; 32],
+    epoch: u32,
+    children: &[(&[u8], &[PublicKey])],
+    whir: &WhirPreset,
+) -> Result<(CompactParentProof, Vec<PublicKey>, f64), ProveError> {
+    use p3_multi_stark::{ProverInstance, ProverInstances};
+    use p3_sumcheck::layout::Table;
+    use rayon::prelude::*;
+    if whir_preset_of_id(whir.id()) != Some(*whir) {
+        return Err(ProveError::InvalidOptions(format!(
+            "{whir:?} is not one of the WHIR presets"
+        )));
+    }
+    let ParentWitness {
+        preset,
+        n,
+        union,
+        airs,
+        traces,
+        log_heights,
+    } = parent_witness(message, epoch, children)?;
+    let t = Instant::now();
+    let params = compact_parent_preset(whir);
+    let wrapped: Vec<MultilinearAir<'_>> = airs.iter().map(MultilinearAir).collect();
+    let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
+    let batch =
+        compact_batch(&params, &wrapped, &log_heights, &pvs).map_err(ProveError::InvalidOptions)?;
+    if batch.security_bits < SECURITY_FLOOR_BITS {
+        return Err(ProveError::InvalidOptions(format!(
+            "a compact parent over {} children of {n} keys is {:.2} bits proven, under the floor \
+             of {SECURITY_FLOOR_BITS}",
+            children.len(),
+            batch.security_bits
+        )));
+    }
+    profile("prove compact parent: setup and security", t);
+    let t = Instant::now();
+    let proof = catch_prover("the parent's multilinear prover", || {
+        let tables: Vec<Table<F>> = traces
+            .into_par_iter()
+            .map(|trace| Table::new(trace.transpose()))
+            .collect();
+        let instances = ProverInstances::new(
+            wrapped
+                .iter()
+                .zip(tables)
+                .zip(&pvs)
+                .map(|((air, table), pv)| ProverInstance::new(air, table, &batch.pk, pv))
+                .collect(),
+        );
+        p3_multi_stark::prove(
+            &batch.config,
+            instances,
+            usize::from(params.zerocheck_pow_bits),
+            &mut whir::challenger(),
+        )
+        .map_err(|e| format!("{e:?}"))
+    })
+    .map_err(ProveError::Prover)?;
+    profile("prove compact parent: multi-stark prove", t);
+    Ok((
+        CompactParentProof {
+            child_preset: preset,
+            child_keys: vec![n; children.len()],
+            whir: *whir,
+            proof,
+        },
+        union,
+        batch.security_bits,
+    ))
+}
+
+/// Soundness in bits of a compact parent over `children` children of `child_keys` keys made
+/// under `child_preset`, whose union holds `parent_keys` keys, under [`compact_parent_preset`]
+/// of `whir` (the exact batch's report; placeholder statement values, on which it does not
+/// depend).
+///
+/// # Errors
+/// A message if the shape cannot be derived or the WHIR schedule does not fit it.
+pub fn compact_parent_security_bits(
+    child_preset: &FriPreset,
+    whir: &WhirPreset,
+    children: usize,
+    child_keys: usize,
+    parent_keys: usize,
+) -> Result<f64, String> {
+    let (airs, _, heights) = parent_batch(child_preset, children, child_keys, parent_keys)?;
+    let wrapped: Vec<MultilinearAir<'_>> = airs.iter().map(MultilinearAir).collect();
+    let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
+    Ok(compact_batch(&compact_parent_preset(whir), &wrapped, &heights, &pvs)?.security_bits)
+}
+
+/// The most bytes a compact parent over `children` children of `child_keys` keys under
+/// `child_preset`, its set holding `parent_keys` keys, can take under `whir`
+/// ([`CompactParentProof::to_bytes`], every Merkle multiproof and reduction at its worst case,
+/// [`whir::envelope::max_encoded_len`]).
+///
+/// # Errors
+/// As [`compact_parent_security_bits`].
+pub fn compact_parent_size_bound(
+    child_preset: &FriPreset,
+    whir: &WhirPreset,
+    children: usize,
+    child_keys: usize,
+    parent_keys: usize,
+) -> Result<usize, String> {
+    let (airs, _, heights) = parent_batch(child_preset, children, child_keys, parent_keys)?;
+    let params = compact_parent_preset(whir);
+    let widths: Vec<usize> = airs.iter().map(BaseAir::<F>::width).collect();
+    let shapes: Vec<(usize, usize)> = heights
+        .iter()
+        .copied()
+        .zip(widths.iter().copied())
+        .collect();
+    let nv = whir::num_variables(&shapes, usize::from(params.first_folding));
+    let bound = whir::envelope::max_encoded_len(&params, nv, &widths).map_err(|e| e.to_string())?;
+    // `max_encoded_len` counts the 16-byte prefix; the header follows it.
+    Ok(bound + compact_header_len(children))
+}
+
+/// Verifies a compact parent's bytes ([`CompactParentProof::to_bytes`]) for the statement
+/// (`message`, `epoch`, `public_keys` in any order): what [`crate::aggregate::verify_aggregate`]
+/// runs for a proof of kind [`KIND_COMPACT_PARENT`]. The verifier derives the AIRs and every
+/// trace height from the statement and the header as for a FRI parent ([`verify_parent`]), the
+/// stacked trace's shape from those, reads the WHIR proof against that shape, refuses a batch
+/// under [`SECURITY_FLOOR_BITS`], and runs the multilinear STARK verifier.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] for bytes that do not decode against the statement's shape or are
+/// not the one encoding of the proof; [`VerifyError::PresetNotAccepted`] for children's presets
+/// that cannot be children or that `opts` refuses, a WHIR preset id that is none of ours, or a
+/// batch under the floor; [`VerifyError::Invalid`] for a proof that does not verify.
+pub fn verify_compact_parent_bytes(
+    bytes: &[u8],
+    message: &[u8; 32],
+    epoch: u32,
+    public_keys: &[PublicKey],
+    opts: &VerifyOptions,
+) -> Result<(), VerifyError> {
+    use p3_multi_stark::{VerifierInstance, VerifierInstances};
+    open_compact_parent(bytes, message, epoch, public_keys, opts, |o| {
+        let t = Instant::now();
+        let r = catch_verifier(|| {
+            let instances = VerifierInstances::new(
+                o.airs
+                    .iter()
+                    .zip(o.heights)
+                    .zip(o.pvs)
+                    .map(|((air, &h), pv)| VerifierInstance::new(air, &o.batch.vk, h, pv))
+                    .collect(),
+            );
+            p3_multi_stark::verify(
+                &o.batch.config,
+                instances,
+                &o.parent.proof,
+                usize::from(o.params.zerocheck_pow_bits),
+                &mut whir::challenger(),
+            )
+            .map_err(|e| format!("{e}"))
+        });
+        profile("verify compact parent: multi-stark verify", t);
+        r
+    })
+}
+
+/// Bytes of each component of a compact parent's WHIR proof
+/// ([`CompactParentProof::component_sizes`]), decoded for the statement but not verified.
+///
+/// # Errors
+/// As [`verify_compact_parent_bytes`] before the verifier runs.
+pub fn compact_parent_components(
+    bytes: &[u8],
+    message: &[u8; 32],
+    epoch: u32,
+    public_keys: &[PublicKey],
+) -> Result<Vec<(&'static str, usize)>, VerifyError> {
+    open_compact_parent(
+        bytes,
+        message,
+        epoch,
+        public_keys,
+        &VerifyOptions::default(),
+        |o| Ok(o.parent.component_sizes()),
+    )
+}
+
+/// A decoded compact parent and what its verifier derived, for [`open_compact_parent`]'s
+/// continuation.
+struct OpenedCompactParent<'a> {
+    parent: &'a CompactParentProof,
+    params: &'a WhirPreset,
+    batch: &'a CompactBatch,
+    airs: &'a [MultilinearAir<'a>],
+    heights: &'a [usize],
+    pvs: &'a [Vec<F>],
+}
+
+/// Decodes a compact parent's bytes for the statement and runs `then` on it: the header, the
+/// children's preset and sizes ([`derive_batch`]), the WHIR preset, the batch's security
+/// (refused under the floor), the archive against the stacked trace's shape, canonicity.
+///
+/// # Errors
+/// As [`verify_compact_parent_bytes`] before the verifier runs, then `then`'s.
+fn open_compact_parent<R>(
+    bytes: &[u8],
+    message: &[u8; 32],
+    epoch: u32,
+    public_keys: &[PublicKey],
+    opts: &VerifyOptions,
+    then: impl FnOnce(OpenedCompactParent<'_>) -> Result<R, VerifyError>,
+) -> Result<R, VerifyError> {
+    check_key_count(public_keys)?;
+    let keys = canonical_key_order(public_keys)?;
+    let (child, payload) = wire::read_prefix_of_kind(bytes, KIND_COMPACT_PARENT)?;
+    let malformed = |s: String| VerifyError::Malformed(s);
+    let word = |at: usize| -> Result<usize, VerifyError> {
+        payload
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or_else(|| malformed(format!("parent header truncated at byte {}", 16 + at)))
+    };
+    let children = word(0)?;
+    if children == 0 || children > MAX_CHILDREN {
+        return Err(malformed(format!(
+            "{children} children (1 to {MAX_CHILDREN})"
+        )));
+    }
+    let child_keys = (0..children)
+        .map(|i| word(4 + 4 * i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let whir_id = word(4 + 4 * children)?;
+    let header = compact_header_len(children);
+    if payload.len() < header || payload[8 + 4 * children..header].iter().any(|&b| b != 0) {
+        return Err(malformed(
+            "parent header truncated or padded with non-zero bytes".into(),
+        ));
+    }
+    let whir = u8::try_from(whir_id)
+        .ok()
+        .and_then(whir_preset_of_id)
+        .ok_or_else(|| {
+            VerifyError::PresetNotAccepted(format!("{whir_id} is not a WHIR preset id"))
+        })?;
+    let (preset, airs, heights, _) =
+        derive_batch(&child, &child_keys, message, epoch, &keys, opts)?;
+    let t = Instant::now();
+    let params = compact_parent_preset(&whir);
+    let wrapped: Vec<MultilinearAir<'_>> = airs.iter().map(MultilinearAir).collect();
+    let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
+    let batch = compact_batch(&params, &wrapped, &heights, &pvs).map_err(malformed)?;
+    profile("verify compact parent: setup and security", t);
+    if batch.security_bits < SECURITY_FLOOR_BITS {
+        return Err(VerifyError::PresetNotAccepted(format!(
+            "a compact parent over {children} children of {} keys: {:.2} bits proven, under \
+             the floor of {SECURITY_FLOOR_BITS}",
+            child_keys[0], batch.security_bits
+        )));
+    }
+    let t = Instant::now();
+    let proof = whir::envelope::decode_archive(&payload[header..], &params, batch.num_variables)?;
+    let parent = CompactParentProof {
+        child_preset: preset,
+        child_keys,
+        whir,
+        proof,
+    };
+    wire::check_canonical(&parent.to_bytes(), bytes)?;
+    profile("verify compact parent: decode", t);
+    then(OpenedCompactParent {
+        parent: &parent,
+        params: &params,
+        batch: &batch,
+        airs: &wrapped,
+        heights: &heights,
+        pvs: &pvs,
+    })
 }
 
 #[cfg(test)]
@@ -1161,6 +1693,180 @@ mod tests {
         fresh.add(pk, sig).unwrap();
         let r = fresh.prove(&opts);
         assert!(matches!(r, Err(ProveError::InvalidOptions(_))), "{r:?}");
+    }
+
+    /// A compact parent (WHIR) over two overlapping children, through the aggregator under the
+    /// default byte limit: its bytes fit the 512 KiB cap, verify for the union in any order and
+    /// for no other message, epoch or key set; hostile bytes are refused with an error; it
+    /// cannot be a child.
+    #[test]
+    fn a_compact_parent_fits_the_cap_and_verifies_for_its_statement_and_no_other() {
+        use crate::aggregate::{proof_components, verify_aggregate, AggregateError, Backend};
+        let a = child_proof_of(MESSAGE, EPOCH, 3..5);
+        let b = child_proof_of(MESSAGE, EPOCH, 4..6);
+        let mut agg = Aggregator::new(MESSAGE, EPOCH);
+        agg.add_child(&a.0, &a.1).expect("child a");
+        agg.add_child(&b.0, &b.1).expect("child b");
+        let opts = ProveOptions {
+            backend: Backend::Whir,
+            ..Default::default()
+        };
+        let Ok(Preset::Whir(whir)) = Preset::from_options(&opts) else {
+            panic!("the default WHIR preset")
+        };
+        let child = *check_child_preset(&Preset::from_id(a.0[10]).unwrap()).unwrap();
+        let bound = compact_parent_size_bound(&child, &whir, 2, 2, 3).expect("a bound");
+        assert!(bound <= opts.byte_limit(), "bound {bound}");
+        let bits = compact_parent_security_bits(&child, &whir, 2, 2, 3).expect("bits");
+        assert!(bits >= SECURITY_FLOOR_BITS, "{bits}");
+        let tight = ProveOptions {
+            max_proof_bytes: bound - 1,
+            ..opts
+        };
+        let r = agg.prove(&tight);
+        assert!(
+            matches!(r, Err(ProveError::ProofTooLarge { bound: b, limit }) if b == bound && limit == bound - 1),
+            "{r:?}"
+        );
+        let proof = agg.prove(&opts).expect("the compact parent");
+        let bytes = proof.as_bytes();
+        assert!(
+            bytes.len() <= bound && bytes.len() <= 512 * 1024,
+            "{}",
+            bytes.len()
+        );
+        assert_eq!(wire::proof_kind(bytes), Some(KIND_COMPACT_PARENT));
+
+        let mut keys: Vec<PublicKey> = a.1.iter().chain(&b.1).copied().collect();
+        keys.sort_unstable_by_key(PublicKey::to_ssz);
+        keys.dedup();
+        let verify = |b: &[u8], m: &[u8; 32], e: u32, k: &[PublicKey]| {
+            verify_aggregate(b, k, m, e, &VerifyOptions::default())
+        };
+        verify(bytes, &MESSAGE, EPOCH, &keys).expect("the compact parent verifies");
+        let reversed: Vec<PublicKey> = keys.iter().rev().copied().collect();
+        verify(bytes, &MESSAGE, EPOCH, &reversed).expect("in any order");
+        let mut other = MESSAGE;
+        other[3] ^= 4;
+        let r = verify(bytes, &other, EPOCH, &keys);
+        assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
+        let r = verify(bytes, &MESSAGE, EPOCH ^ 1, &keys);
+        assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
+        assert!(verify(bytes, &MESSAGE, EPOCH, &keys[1..]).is_err());
+        let mut more = keys.clone();
+        more.push(test_signer(9, &MESSAGE, EPOCH).0);
+        assert!(verify(bytes, &MESSAGE, EPOCH, &more).is_err());
+        let mut repeated = keys.clone();
+        repeated[2] = repeated[0];
+        assert!(verify(bytes, &MESSAGE, EPOCH, &repeated).is_err());
+        let parts = proof_components(bytes, &keys, &MESSAGE, EPOCH).unwrap();
+        assert!(parts.iter().map(|p| p.1).sum::<usize>() < bytes.len());
+
+        // Hostile bytes: every one refused with an error.
+        let malformed = |b: &[u8], what: &str| {
+            let r = verify(b, &MESSAGE, EPOCH, &keys);
+            assert!(matches!(r, Err(VerifyError::Malformed(_))), "{what}: {r:?}");
+        };
+        let edited = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut b = bytes.to_vec();
+            f(&mut b);
+            b
+        };
+        for cut in [
+            0,
+            11,
+            16,
+            19,
+            20,
+            27,
+            28,
+            32,
+            bytes.len() / 2,
+            bytes.len() - 1,
+        ] {
+            malformed(&bytes[..cut], &format!("cut at {cut}"));
+        }
+        malformed(&edited(&|b| b.push(0)), "a trailing byte");
+        // Kind: an aggregate of signatures, a FRI parent, an unknown kind.
+        malformed(&edited(&|b| b[11] = 0), "kind 0");
+        assert!(verify(&edited(&|b| b[11] = KIND_PARENT), &MESSAGE, EPOCH, &keys).is_err());
+        malformed(&edited(&|b| b[11] = 7), "kind 7");
+        // The header: no child, too many, a size changed, the WHIR preset id changed (the other
+        // WHIR preset, a FRI preset, out of range), the padding not zero.
+        let word =
+            |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        malformed(&edited(&|b| word(b, 16, 0)), "no child");
+        malformed(&edited(&|b| word(b, 16, u32::MAX)), "2^32 - 1 children");
+        assert!(verify(&edited(&|b| word(b, 16, 3)), &MESSAGE, EPOCH, &keys).is_err());
+        assert!(verify(&edited(&|b| word(b, 20, 3)), &MESSAGE, EPOCH, &keys).is_err());
+        assert!(verify(&edited(&|b| word(b, 24, 1)), &MESSAGE, EPOCH, &keys).is_err());
+        let other_whir = if whir.id() == 8 { 9 } else { 8 };
+        assert!(verify(
+            &edited(&|b| word(b, 28, other_whir)),
+            &MESSAGE,
+            EPOCH,
+            &keys
+        )
+        .is_err());
+        for id in [0, 10, 14, 256, u32::MAX] {
+            let r = verify(&edited(&|b| word(b, 28, id)), &MESSAGE, EPOCH, &keys);
+            assert!(
+                matches!(r, Err(VerifyError::PresetNotAccepted(_))),
+                "id {id}: {r:?}"
+            );
+        }
+        // (Two children leave no padding: the header is 16 bytes.)
+        // The children's preset: another rate of the same hash, or Keccak.
+        assert!(verify(&edited(&|b| b[10] += 1), &MESSAGE, EPOCH, &keys).is_err());
+        let r = verify(&edited(&|b| b[10] = 2), &MESSAGE, EPOCH, &keys);
+        assert!(matches!(r, Err(VerifyError::PresetNotAccepted(_))), "{r:?}");
+        // Bytes flipped through the archive.
+        for at in (48..bytes.len()).step_by(bytes.len() / 16) {
+            let r = verify(&edited(&|b| b[at] ^= 0x10), &MESSAGE, EPOCH, &keys);
+            assert!(r.is_err(), "a flip at {at} verified");
+        }
+
+        // A compact parent is not a child.
+        let mut fresh = Aggregator::new(MESSAGE, EPOCH);
+        let r = fresh.add_child(bytes, &keys);
+        assert!(matches!(r, Err(AggregateError::InvalidChild(_))), "{r:?}");
+        assert_eq!(fresh.num_children(), 0);
+    }
+
+    /// Compact parents of the shapes the issue measures reach the floor under both WHIR presets
+    /// (the tallest batches are the weakest), and at rate 1/4 (preset 9) their worst case fits
+    /// the 512 KiB wire cap up to two children of 775 keys and four of 1,024.
+    #[test]
+    fn compact_parent_shapes_reach_the_floor_and_fit_the_cap_at_rate_a_quarter() {
+        use crate::aggregate::Backend;
+        let child = *check_child_preset(
+            &Preset::from_options(&ProveOptions {
+                backend: Backend::FriPoseidon1,
+                ..Default::default()
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        for rate in [1, 2] {
+            let Ok(Preset::Whir(whir)) = Preset::from_options(&ProveOptions {
+                backend: Backend::Whir,
+                log_inv_rate: rate,
+                ..Default::default()
+            }) else {
+                panic!("WHIR at rate {rate}")
+            };
+            for (k, n) in [(1, 1), (2, 2), (2, 775), (4, 1024), (16, 256), (16, 1024)] {
+                let bits = compact_parent_security_bits(&child, &whir, k, n, k * n).unwrap();
+                assert!(
+                    bits >= SECURITY_FLOOR_BITS,
+                    "rate {rate}, {k} children of {n}: {bits}"
+                );
+                let bound = compact_parent_size_bound(&child, &whir, k, n, k * n).unwrap();
+                if rate == 2 && k * n <= 4096 && k <= 4 {
+                    assert!(bound <= 512 * 1024, "{k} children of {n}: {bound} bytes");
+                }
+            }
+        }
     }
 
     /// The parent's preset reaches the floor on every parent of up to [`MAX_CHILDREN`]

@@ -445,6 +445,33 @@ pub fn encode(preset: &WhirPreset, proof: &WhirProof) -> Vec<u8> {
     encode_body(preset, &WhirBody::from_proof(proof))
 }
 
+/// The rkyv archive of `proof`'s mirror alone, without the 16-byte prefix: the body of a
+/// compact parent proof (`recursion::parent::CompactParentProof::to_bytes`), whose own header
+/// names the WHIR parameters. Deterministic.
+pub(crate) fn encode_archive(proof: &WhirProof) -> Vec<u8> {
+    rkyv::to_bytes::<rancor::Error>(&WhirBody::from_proof(proof))
+        .expect("in-memory rkyv serialization")
+        .to_vec()
+}
+
+/// Reads an archive of [`encode_archive`] as a proof under `preset` for a stacked trace of
+/// `num_variables` variables, with every count checked as [`decode`] checks it. Canonicity is the
+/// caller's to check (it re-encodes the whole proof).
+///
+/// # Errors
+/// [`VerifyError::Malformed`] as [`decode`].
+pub(crate) fn decode_archive(
+    archive: &[u8],
+    preset: &WhirPreset,
+    num_variables: usize,
+) -> Result<WhirProof, VerifyError> {
+    crate::aggregate::wire::decode_archive(archive, |body: &ArchivedWhirBody| {
+        let e = Expected::new(preset, num_variables)?;
+        check_shape(body, &e)?;
+        to_proof(body, &e)
+    })
+}
+
 fn encode_body(preset: &WhirPreset, body: &WhirBody) -> Vec<u8> {
     // Serializing plain vectors of integers into memory fails only on allocation failure,
     // which aborts anyway.

@@ -227,7 +227,11 @@ fn parameters_with_budget(
         round_log_inv_rates,
         folding_factor: folding,
         // WHIR presets are proven-regime only.
-        soundness_type: SecurityAssumption::JohnsonBound,
+        soundness_type: if preset.unique_decoding {
+            SecurityAssumption::UniqueDecoding
+        } else {
+            SecurityAssumption::JohnsonBound
+        },
         security_level: usize::from(s.term_bits),
         pow_bits,
     })
@@ -250,7 +254,7 @@ pub fn stark_config(preset: &WhirPreset, num_variables: usize) -> Result<WhirSta
 }
 
 /// A fresh transcript of this backend.
-fn challenger() -> Challenger {
+pub(crate) fn challenger() -> Challenger {
     super::field::challenger(TRANSCRIPT_DOMAIN)
 }
 
@@ -442,6 +446,16 @@ pub fn security_bits_for_signatures(preset: &WhirPreset, num_signatures: usize) 
     let report = with_placeholder_statement(num_signatures, |stmt| {
         security_terms(preset, stmt, &stmt.airs())
     })?;
+    report_bits(&report)
+}
+
+/// Soundness in bits of `report` over the exact challenge field, as
+/// [`security_bits_for_signatures`] composes it: every term except the collision one lowered by
+/// `155 - log2 |EF|`, then all summed by the union bound.
+///
+/// # Errors
+/// A message naming the components the report left unassessed.
+pub(crate) fn report_bits(report: &p3_multi_stark::MultiStarkSecurityReport) -> Result<f64, String> {
     if !report.unassessed_components().is_empty() {
         return Err(format!("unassessed: {:?}", report.unassessed_components()));
     }
