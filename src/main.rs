@@ -689,6 +689,35 @@ fn bench(a: BenchArgs) -> CmdResult {
     Ok(())
 }
 
+/// The JSON fragments of a parent benchmark's timed runs (`[...]` contents, seconds) and of its
+/// proof's components (`{...}` contents, bytes).
+fn runs_and_parts_json(run_secs: &[f64], parts: &[(&str, usize)]) -> (String, String) {
+    let runs = run_secs.iter().map(|s| format!("{s:.4}"));
+    let parts = parts
+        .iter()
+        .map(|(w, b)| format!("\"{}\":{b}", w.replace(' ', "_")));
+    (
+        runs.collect::<Vec<_>>().join(","),
+        parts.collect::<Vec<_>>().join(","),
+    )
+}
+
+/// Prints a parent's proving time: the median of the sorted `runs` (seconds), with the range
+/// when there is more than one.
+fn print_parent_runs(sorted: &[f64]) {
+    let median = sorted[sorted.len() / 2];
+    if sorted.len() == 1 {
+        println!("prove parent:  {median:.3} s");
+    } else {
+        println!(
+            "prove parent:  {median:.3} s (median of {}: {:.3} to {:.3} s)",
+            sorted.len(),
+            sorted[0],
+            sorted[sorted.len() - 1]
+        );
+    }
+}
+
 /// What `bench_parent` made before timing a parent: the statement's message, the signers'
 /// generation time, and each child's proving time and size.
 struct Made {
@@ -740,16 +769,7 @@ fn bench_compact_parent(a: &BenchArgs, refs: &[(&[u8], &[PublicKey])], m: &Made)
     let proof_kib = bytes.len() as f64 / 1024.0;
     let parts = proof.component_sizes();
     if a.json {
-        let runs_json = run_secs
-            .iter()
-            .map(|s| format!("{s:.4}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let parts_json = parts
-            .iter()
-            .map(|(w, b)| format!("\"{}\":{b}", w.replace(' ', "_")))
-            .collect::<Vec<_>>()
-            .join(",");
+        let (runs_json, parts_json) = runs_and_parts_json(&run_secs, &parts);
         println!(
             "{{\"children\":{k},\"child_signatures\":{n},\"signatures\":{},\"backend\":\"fri-poseidon1\",\"parent\":\"whir\",\"parent_log_inv_rate\":{},\"security_bits\":{security:.2},\"child_prove_s\":{:.3},\"child_kib\":{:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{},\"proof_kib\":{proof_kib:.1},\"components\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
             keys.len(),
@@ -779,16 +799,7 @@ fn bench_compact_parent(a: &BenchArgs, refs: &[(&[u8], &[PublicKey])], m: &Made)
         "each child:    {:.3} s to prove, {:.1} KiB (untimed below)",
         m.child_secs, m.child_kib
     );
-    if a.runs == 1 {
-        println!("prove parent:  {prove_secs:.3} s");
-    } else {
-        println!(
-            "prove parent:  {prove_secs:.3} s (median of {}: {:.3} to {:.3} s)",
-            a.runs,
-            sorted[0],
-            sorted[sorted.len() - 1]
-        );
-    }
+    print_parent_runs(&sorted);
     println!("proof:         {proof_kib:.1} KiB (the wire cap is 512 KiB)");
     for (what, bytes) in parts {
         println!("  {:>8.1} KiB  {what}", bytes as f64 / 1024.0);
@@ -890,16 +901,7 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
             .map(|c| format!("\"{}\":{}", c.name, committed(c)))
             .collect::<Vec<_>>()
             .join(",");
-        let runs_json = run_secs
-            .iter()
-            .map(|s| format!("{s:.4}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let parts_json = parts
-            .iter()
-            .map(|(w, b)| format!("\"{}\":{b}", w.replace(' ', "_")))
-            .collect::<Vec<_>>()
-            .join(",");
+        let (runs_json, parts_json) = runs_and_parts_json(&run_secs, &parts);
         println!(
             "{{\"children\":{k},\"child_signatures\":{n},\"signatures\":{},\"backend\":\"fri-poseidon1\",\"log_inv_rate\":{},\"security_bits\":{security:.1},\"child_prove_s\":{child_secs:.3},\"child_kib\":{child_kib:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{proof_bytes},\"proof_kib\":{proof_kib:.1},\"components\":{{{parts_json}}},\"columns\":{{{columns_json}}},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
             keys.len(),
@@ -919,16 +921,7 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
         println!("security:      {security:.1} bits (proven regime, this parent's shape)");
         println!("signer gen:    {gen_secs:.2} s (benchmark keys, not production keygen)");
         println!("each child:    {child_secs:.3} s to prove, {child_kib:.1} KiB (untimed below)");
-        if a.runs == 1 {
-            println!("prove parent:  {prove_secs:.3} s");
-        } else {
-            println!(
-                "prove parent:  {prove_secs:.3} s (median of {}: {:.3} to {:.3} s)",
-                a.runs,
-                sorted[0],
-                sorted[sorted.len() - 1]
-            );
-        }
+        print_parent_runs(&sorted);
         println!("proof:         {proof_kib:.1} KiB (the wire cap is 512 KiB)");
         for (what, bytes) in parts {
             println!("  {:>8.1} KiB  {what}", bytes as f64 / 1024.0);

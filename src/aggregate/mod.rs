@@ -245,10 +245,14 @@ impl Aggregator {
         prove_witnesses(&self.message, self.epoch, &keys, &witnesses, &steps, opts)
     }
 
-    /// [`Aggregator::prove`] with children: a parent proof ([`recursion::parent::prove_parent`],
-    /// bytes [`recursion::parent::ParentProof::to_bytes`]) under the children's preset, which
-    /// `opts` must name; refused before any work if its largest size
-    /// ([`recursion::parent::parent_size_bound`]) exceeds `opts`' byte limit.
+    /// [`Aggregator::prove`] with children: a parent proof over them, for the union of their
+    /// keys. Options naming a WHIR preset ask for a compact parent
+    /// ([`recursion::parent::prove_compact_parent`], bytes
+    /// [`recursion::parent::CompactParentProof::to_bytes`]); options naming the children's
+    /// preset for a FRI parent ([`recursion::parent::prove_parent`], bytes
+    /// [`recursion::parent::ParentProof::to_bytes`]). Refused before any work if the parent's
+    /// largest size ([`recursion::parent::compact_parent_size_bound`],
+    /// [`recursion::parent::parent_size_bound`]) exceeds `opts`' byte limit.
     fn prove_parent(&self, opts: &ProveOptions) -> Result<AggregateProof, ProveError> {
         use recursion::parent;
         if !self.signers.is_empty() {
@@ -261,32 +265,36 @@ impl Aggregator {
         let preset = Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
         let (child, _) = wire::read_prefix(&self.children[0].0)
             .map_err(|e| ProveError::InvalidOptions(format!("child 0: {e}")))?;
-        if let Preset::Whir(whir) = preset {
-            return self.prove_compact_parent(&child, &whir, opts);
-        }
-        if preset != child {
-            return Err(ProveError::InvalidOptions(format!(
-                "the children were made under preset {}, the options name preset {}: a parent \
-                 is proved under its children's preset (more grinding), or compact under a \
-                 WHIR preset",
-                child.id(),
-                preset.id()
-            )));
-        }
+        let compact = match preset {
+            Preset::Whir(whir) => Some(whir),
+            _ if preset == child => None,
+            _ => {
+                return Err(ProveError::InvalidOptions(format!(
+                    "the children were made under preset {}, the options name preset {}: a \
+                     parent is proved under its children's preset (more grinding), or compact \
+                     under a WHIR preset",
+                    child.id(),
+                    preset.id()
+                )))
+            }
+        };
         let child_preset = *recursion::check_child_preset(&child)
             .map_err(|e| ProveError::InvalidOptions(e.to_string()))?;
-        let n = self.children[0].1.len();
+        let (k, n) = (self.children.len(), self.children[0].1.len());
         let mut union: Vec<PublicKey> = self.children.iter().flat_map(|c| c.1.clone()).collect();
         union.sort_unstable_by_key(PublicKey::to_ssz);
         union.dedup();
-        if let Ok(bound) =
-            parent::parent_size_bound(&child_preset, self.children.len(), n, union.len())
-        {
+        let bound = match &compact {
+            Some(whir) => parent::compact_parent_size_bound(&child_preset, whir, k, n, union.len()),
+            None => parent::parent_size_bound(&child_preset, k, n, union.len()),
+        };
+        let too_large = |bound: usize| ProveError::ProofTooLarge {
+            bound,
+            limit: opts.byte_limit(),
+        };
+        if let Ok(bound) = bound {
             if bound > opts.byte_limit() {
-                return Err(ProveError::ProofTooLarge {
-                    bound,
-                    limit: opts.byte_limit(),
-                });
+                return Err(too_large(bound));
             }
         }
         let children: Vec<(&[u8], &[PublicKey])> = self
@@ -294,62 +302,17 @@ impl Aggregator {
             .iter()
             .map(|(p, k)| (p.as_slice(), k.as_slice()))
             .collect();
-        let (proof, _) = parent::prove_parent(&self.message, self.epoch, &children)?;
-        let bytes = proof.to_bytes();
+        let (message, epoch) = (&self.message, self.epoch);
+        let bytes = match &compact {
+            Some(whir) => parent::prove_compact_parent(message, epoch, &children, whir)?
+                .0
+                .to_bytes(),
+            None => parent::prove_parent(message, epoch, &children)?
+                .0
+                .to_bytes(),
+        };
         if bytes.len() > opts.byte_limit() {
-            return Err(ProveError::ProofTooLarge {
-                bound: bytes.len(),
-                limit: opts.byte_limit(),
-            });
-        }
-        Ok(AggregateProof { bytes })
-    }
-
-    /// [`Aggregator::prove`] with children and `opts` naming a WHIR preset `whir`: a compact
-    /// parent ([`recursion::parent::prove_compact_parent`], bytes
-    /// [`recursion::parent::CompactParentProof::to_bytes`]) over children made under `child`;
-    /// refused before any work if its largest size
-    /// ([`recursion::parent::compact_parent_size_bound`]) exceeds `opts`' byte limit.
-    fn prove_compact_parent(
-        &self,
-        child: &Preset,
-        whir: &WhirPreset,
-        opts: &ProveOptions,
-    ) -> Result<AggregateProof, ProveError> {
-        use recursion::parent;
-        let child_preset = *recursion::check_child_preset(child)
-            .map_err(|e| ProveError::InvalidOptions(e.to_string()))?;
-        let n = self.children[0].1.len();
-        let mut union: Vec<PublicKey> = self.children.iter().flat_map(|c| c.1.clone()).collect();
-        union.sort_unstable_by_key(PublicKey::to_ssz);
-        union.dedup();
-        if let Ok(bound) = parent::compact_parent_size_bound(
-            &child_preset,
-            whir,
-            self.children.len(),
-            n,
-            union.len(),
-        ) {
-            if bound > opts.byte_limit() {
-                return Err(ProveError::ProofTooLarge {
-                    bound,
-                    limit: opts.byte_limit(),
-                });
-            }
-        }
-        let children: Vec<(&[u8], &[PublicKey])> = self
-            .children
-            .iter()
-            .map(|(p, k)| (p.as_slice(), k.as_slice()))
-            .collect();
-        let (proof, _, _) =
-            parent::prove_compact_parent(&self.message, self.epoch, &children, whir)?;
-        let bytes = proof.to_bytes();
-        if bytes.len() > opts.byte_limit() {
-            return Err(ProveError::ProofTooLarge {
-                bound: bytes.len(),
-                limit: opts.byte_limit(),
-            });
+            return Err(too_large(bytes.len()));
         }
         Ok(AggregateProof { bytes })
     }

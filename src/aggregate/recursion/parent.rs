@@ -925,7 +925,64 @@ pub fn verify_parent(
 /// number of keys (`u32` little-endian each), zero-padded to a multiple of 16 so that the
 /// archive after it is as aligned as the buffer.
 fn header_len(children: usize) -> usize {
-    (4 + 4 * children).next_multiple_of(16)
+    header_len_with(children, 0)
+}
+
+/// Bytes of a parent's header after the prefix: the number of children, each child's number of
+/// keys and `extra` more words (`u32` little-endian each), zero-padded to a multiple of 16.
+fn header_len_with(children: usize, extra: usize) -> usize {
+    (4 + 4 * (children + extra)).next_multiple_of(16)
+}
+
+/// A parent's prefix and header, read: the children's preset, each child's number of keys, the
+/// `extra` words after them, and the body after the padding.
+struct ParentHeader<'a> {
+    child: Preset,
+    child_keys: Vec<usize>,
+    extra: Vec<usize>,
+    body: &'a [u8],
+}
+
+/// Reads the prefix (of `kind`) and the header ([`header_len_with`]) of a parent's bytes.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] for a prefix [`wire::read_prefix_of_kind`] refuses, no child or
+/// more than [`MAX_CHILDREN`], a truncated header or non-zero padding.
+fn read_parent_header(
+    bytes: &[u8],
+    kind: u8,
+    extra: usize,
+) -> Result<ParentHeader<'_>, VerifyError> {
+    let (child, payload) = wire::read_prefix_of_kind(bytes, kind)?;
+    let malformed = |s: String| VerifyError::Malformed(s);
+    let word = |at: usize| -> Result<usize, VerifyError> {
+        payload
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or_else(|| malformed(format!("parent header truncated at byte {}", 16 + at)))
+    };
+    let children = word(0)?;
+    if children == 0 || children > MAX_CHILDREN {
+        return Err(malformed(format!(
+            "{children} children (1 to {MAX_CHILDREN})"
+        )));
+    }
+    let words = (1..=children + extra)
+        .map(|i| word(4 * i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let header = header_len_with(children, extra);
+    let used = 4 * (1 + children + extra);
+    if payload.len() < header || payload[used..header].iter().any(|&b| b != 0) {
+        return Err(malformed(
+            "parent header truncated or padded with non-zero bytes".into(),
+        ));
+    }
+    Ok(ParentHeader {
+        child,
+        child_keys: words[..children].to_vec(),
+        extra: words[children..].to_vec(),
+        body: &payload[header..],
+    })
 }
 
 /// Decodes a parent proof ([`ParentProof::to_bytes`]) for the statement (`message`, `epoch`,
@@ -946,35 +1003,14 @@ fn decode_parent(
 ) -> Result<(ParentProof, Prepared), VerifyError> {
     check_key_count(public_keys)?;
     let keys = canonical_key_order(public_keys)?;
-    let (child, payload) = wire::read_prefix_of_kind(bytes, KIND_PARENT)?;
-    let malformed = |s: String| VerifyError::Malformed(s);
-    let word = |at: usize| -> Result<usize, VerifyError> {
-        payload
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-            .ok_or_else(|| malformed(format!("parent header truncated at byte {}", 16 + at)))
-    };
-    let children = word(0)?;
-    if children == 0 || children > MAX_CHILDREN {
-        return Err(malformed(format!(
-            "{children} children (1 to {MAX_CHILDREN})"
-        )));
-    }
-    let child_keys = (0..children)
-        .map(|i| word(4 + 4 * i))
-        .collect::<Result<Vec<_>, _>>()?;
-    let header = header_len(children);
-    if payload.len() < header || payload[4 + 4 * children..header].iter().any(|&b| b != 0) {
-        return Err(malformed(
-            "parent header truncated or padded with non-zero bytes".into(),
-        ));
-    }
+    let ParentHeader {
+        child,
+        child_keys,
+        extra: _,
+        body,
+    } = read_parent_header(bytes, KIND_PARENT, 0)?;
     let p = prepare(&child, &child_keys, message, epoch, &keys, opts)?;
-    let proof = fri::envelope::decode_archive_against::<Poseidon1>(
-        &payload[header..],
-        &p.parent,
-        &p.shape,
-    )?;
+    let proof = fri::envelope::decode_archive_against::<Poseidon1>(body, &p.parent, &p.shape)?;
     let parent = ParentProof {
         child_preset: p.child,
         child_keys,
@@ -1168,7 +1204,7 @@ pub struct CompactParentProof {
 /// number of keys and the WHIR preset id (`u32` little-endian each), zero-padded to a multiple
 /// of 16.
 fn compact_header_len(children: usize) -> usize {
-    (8 + 4 * children).next_multiple_of(16)
+    header_len_with(children, 1)
 }
 
 impl CompactParentProof {
@@ -1427,30 +1463,14 @@ fn open_compact_parent<R>(
 ) -> Result<R, VerifyError> {
     check_key_count(public_keys)?;
     let keys = canonical_key_order(public_keys)?;
-    let (child, payload) = wire::read_prefix_of_kind(bytes, KIND_COMPACT_PARENT)?;
     let malformed = |s: String| VerifyError::Malformed(s);
-    let word = |at: usize| -> Result<usize, VerifyError> {
-        payload
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-            .ok_or_else(|| malformed(format!("parent header truncated at byte {}", 16 + at)))
-    };
-    let children = word(0)?;
-    if children == 0 || children > MAX_CHILDREN {
-        return Err(malformed(format!(
-            "{children} children (1 to {MAX_CHILDREN})"
-        )));
-    }
-    let child_keys = (0..children)
-        .map(|i| word(4 + 4 * i))
-        .collect::<Result<Vec<_>, _>>()?;
-    let whir_id = word(4 + 4 * children)?;
-    let header = compact_header_len(children);
-    if payload.len() < header || payload[8 + 4 * children..header].iter().any(|&b| b != 0) {
-        return Err(malformed(
-            "parent header truncated or padded with non-zero bytes".into(),
-        ));
-    }
+    let ParentHeader {
+        child,
+        child_keys,
+        extra,
+        body,
+    } = read_parent_header(bytes, KIND_COMPACT_PARENT, 1)?;
+    let (children, whir_id) = (child_keys.len(), extra[0]);
     let whir = u8::try_from(whir_id)
         .ok()
         .and_then(whir_preset_of_id)
@@ -1473,7 +1493,7 @@ fn open_compact_parent<R>(
         )));
     }
     let t = Instant::now();
-    let proof = whir::envelope::decode_archive(&payload[header..], &params, batch.num_variables)?;
+    let proof = whir::envelope::decode_archive(body, &params, batch.num_variables)?;
     let parent = CompactParentProof {
         child_preset: preset,
         child_keys,
@@ -1503,6 +1523,108 @@ mod tests {
 
     const MESSAGE: [u8; 32] = [7; 32];
     const EPOCH: u32 = 11;
+
+    /// An aggregator holding two overlapping children (signers 3, 4 and 4, 5), and the children.
+    fn aggregator_over_two_children() -> (Aggregator, ChildProof, ChildProof) {
+        let a = child_proof_of(MESSAGE, EPOCH, 3..5);
+        let b = child_proof_of(MESSAGE, EPOCH, 4..6);
+        let mut agg = Aggregator::new(MESSAGE, EPOCH);
+        agg.add_child(&a.0, &a.1).expect("child a");
+        agg.add_child(&b.0, &b.1).expect("child b");
+        (agg, a, b)
+    }
+
+    /// `agg` refuses to prove under `opts` with a byte limit one under `bound`, before proving,
+    /// naming the bound.
+    fn refused_one_byte_under(agg: &Aggregator, opts: &ProveOptions, bound: usize) {
+        let tight = ProveOptions {
+            max_proof_bytes: bound - 1,
+            ..*opts
+        };
+        let r = agg.prove(&tight);
+        assert!(
+            matches!(r, Err(ProveError::ProofTooLarge { bound: b, limit }) if b == bound && limit == bound - 1),
+            "{r:?}"
+        );
+    }
+
+    /// A child's bytes and keys.
+    type ChildProof = (Vec<u8>, Vec<PublicKey>);
+
+    /// The sorted union of two key lists.
+    fn union_of(a: &[PublicKey], b: &[PublicKey]) -> Vec<PublicKey> {
+        let mut keys: Vec<PublicKey> = a.iter().chain(b).copied().collect();
+        keys.sort_unstable_by_key(PublicKey::to_ssz);
+        keys.dedup();
+        keys
+    }
+
+    /// What both kinds of parent bytes over two children of two keys pass: they verify for
+    /// `keys` (their union) in any order and not for another message, epoch, the union less a
+    /// key or plus one; refused with an error are truncations (through the header, which ends
+    /// at byte 32), a trailing byte, kinds 0 and 7, a header with no child, 2^32 - 1 or 3
+    /// children or a child's size changed, another children's preset (the next rate, or
+    /// Keccak), and 16 flips through the archive from `archive_at`.
+    fn check_parent_statement_and_bytes(bytes: &[u8], keys: &[PublicKey], archive_at: usize) {
+        let verify = |b: &[u8], m: &[u8; 32], e: u32, k: &[PublicKey]| {
+            crate::aggregate::verify_aggregate(b, k, m, e, &VerifyOptions::default())
+        };
+        verify(bytes, &MESSAGE, EPOCH, keys).expect("the parent's bytes verify");
+        let reversed: Vec<PublicKey> = keys.iter().rev().copied().collect();
+        verify(bytes, &MESSAGE, EPOCH, &reversed).expect("in any order");
+        let mut other = MESSAGE;
+        other[3] ^= 4;
+        let r = verify(bytes, &other, EPOCH, keys);
+        assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
+        let r = verify(bytes, &MESSAGE, EPOCH ^ 1, keys);
+        assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
+        assert!(verify(bytes, &MESSAGE, EPOCH, &keys[1..]).is_err());
+        let mut more = keys.to_vec();
+        more.push(test_signer(9, &MESSAGE, EPOCH).0);
+        assert!(verify(bytes, &MESSAGE, EPOCH, &more).is_err());
+
+        let malformed = |b: &[u8], what: &str| {
+            let r = verify(b, &MESSAGE, EPOCH, keys);
+            assert!(matches!(r, Err(VerifyError::Malformed(_))), "{what}: {r:?}");
+        };
+        let edited = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut b = bytes.to_vec();
+            f(&mut b);
+            b
+        };
+        let cuts = [
+            0,
+            11,
+            16,
+            19,
+            20,
+            27,
+            28,
+            32,
+            bytes.len() / 2,
+            bytes.len() - 1,
+        ];
+        for cut in cuts {
+            malformed(&bytes[..cut], &format!("cut at {cut}"));
+        }
+        malformed(&edited(&|b| b.push(0)), "a trailing byte");
+        malformed(&edited(&|b| b[11] = 0), "kind 0");
+        malformed(&edited(&|b| b[11] = 7), "kind 7");
+        let word =
+            |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        malformed(&edited(&|b| word(b, 16, 0)), "no child");
+        malformed(&edited(&|b| word(b, 16, u32::MAX)), "2^32 - 1 children");
+        assert!(verify(&edited(&|b| word(b, 16, 3)), &MESSAGE, EPOCH, keys).is_err());
+        assert!(verify(&edited(&|b| word(b, 20, 3)), &MESSAGE, EPOCH, keys).is_err());
+        assert!(verify(&edited(&|b| word(b, 24, 1)), &MESSAGE, EPOCH, keys).is_err());
+        assert!(verify(&edited(&|b| b[10] += 1), &MESSAGE, EPOCH, keys).is_err());
+        let r = verify(&edited(&|b| b[10] = 2), &MESSAGE, EPOCH, keys);
+        assert!(matches!(r, Err(VerifyError::PresetNotAccepted(_))), "{r:?}");
+        for at in (archive_at..bytes.len()).step_by(bytes.len() / 16) {
+            let r = verify(&edited(&|b| b[at] ^= 0x10), &MESSAGE, EPOCH, keys);
+            assert!(r.is_err(), "a flip at {at} verified");
+        }
+    }
 
     /// A parent over two overlapping children (signers 3, 4 and 4, 5) verifies for the union
     /// of their keys in any order, and for no other message, epoch or key set; a proof whose
@@ -1571,11 +1693,7 @@ mod tests {
     #[test]
     fn a_parent_through_the_aggregator_is_bytes_verify_aggregate_takes() {
         use crate::aggregate::{proof_components, verify_aggregate, AggregateError, Backend};
-        let a = child_proof_of(MESSAGE, EPOCH, 3..5);
-        let b = child_proof_of(MESSAGE, EPOCH, 4..6);
-        let mut agg = Aggregator::new(MESSAGE, EPOCH);
-        agg.add_child(&a.0, &a.1).expect("child a");
-        agg.add_child(&b.0, &b.1).expect("child b");
+        let (agg, a, b) = aggregator_over_two_children();
         assert_eq!(agg.num_children(), 2);
         let opts = ProveOptions {
             backend: Backend::FriPoseidon1,
@@ -1583,15 +1701,7 @@ mod tests {
         };
         let child = *check_child_preset(&Preset::from_options(&opts).unwrap()).unwrap();
         let bound = parent_size_bound(&child, 2, 2, 3).expect("a bound");
-        let tight = ProveOptions {
-            max_proof_bytes: bound - 1,
-            ..opts
-        };
-        let r = agg.prove(&tight);
-        assert!(
-            matches!(r, Err(ProveError::ProofTooLarge { bound: b, limit }) if b == bound && limit == bound - 1),
-            "{r:?}"
-        );
+        refused_one_byte_under(&agg, &opts, bound);
         let opts = ProveOptions {
             max_proof_bytes: bound,
             ..opts
@@ -1601,25 +1711,13 @@ mod tests {
         assert!(bytes.len() <= bound);
         assert_eq!(wire::proof_kind(bytes), Some(KIND_PARENT));
 
-        let mut keys: Vec<PublicKey> = a.1.iter().chain(&b.1).copied().collect();
-        keys.sort_unstable_by_key(PublicKey::to_ssz);
-        keys.dedup();
+        let keys = union_of(&a.1, &b.1);
+        check_parent_statement_and_bytes(bytes, &keys, 32);
         let verify = |b: &[u8], m: &[u8; 32], e: u32, k: &[PublicKey]| {
             verify_aggregate(b, k, m, e, &VerifyOptions::default())
         };
-        verify(bytes, &MESSAGE, EPOCH, &keys).expect("the parent's bytes verify");
-        let reversed: Vec<PublicKey> = keys.iter().rev().copied().collect();
-        verify(bytes, &MESSAGE, EPOCH, &reversed).expect("in any order");
         let mut other = MESSAGE;
         other[3] ^= 4;
-        let r = verify(bytes, &other, EPOCH, &keys);
-        assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
-        let r = verify(bytes, &MESSAGE, EPOCH ^ 1, &keys);
-        assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
-        assert!(verify(bytes, &MESSAGE, EPOCH, &keys[1..]).is_err());
-        let mut more = keys.clone();
-        more.push(test_signer(9, &MESSAGE, EPOCH).0);
-        assert!(verify(bytes, &MESSAGE, EPOCH, &more).is_err());
 
         // One encoding: decoding and encoding again gives the same bytes; the components are
         // the archive's.
@@ -1631,42 +1729,11 @@ mod tests {
         assert_eq!(parts, decoded.component_sizes());
         assert!(parts.iter().map(|p| p.1).sum::<usize>() < bytes.len());
 
-        // Hostile bytes: every one refused with an error.
-        let malformed = |b: &[u8], what: &str| {
-            let r = verify(b, &MESSAGE, EPOCH, &keys);
-            assert!(matches!(r, Err(VerifyError::Malformed(_))), "{what}: {r:?}");
-        };
-        let edited = |f: &dyn Fn(&mut Vec<u8>)| {
-            let mut b = bytes.to_vec();
-            f(&mut b);
-            b
-        };
-        for cut in [0, 11, 16, 19, 20, 27, 32, bytes.len() / 2, bytes.len() - 1] {
-            malformed(&bytes[..cut], &format!("cut at {cut}"));
-        }
-        malformed(&edited(&|b| b.push(0)), "a trailing byte");
-        // Kind: an aggregate of signatures, an unknown kind.
-        malformed(&edited(&|b| b[11] = 0), "kind 0");
-        malformed(&edited(&|b| b[11] = 7), "kind 7");
-        // The header: no child, one child too many, more than any parent takes, a size
-        // changed, the padding not zero.
-        let word =
-            |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-        malformed(&edited(&|b| word(b, 16, 0)), "no child");
-        malformed(&edited(&|b| word(b, 16, u32::MAX)), "2^32 - 1 children");
-        assert!(verify(&edited(&|b| word(b, 16, 3)), &MESSAGE, EPOCH, &keys).is_err());
-        assert!(verify(&edited(&|b| word(b, 24, 1)), &MESSAGE, EPOCH, &keys).is_err());
-        assert!(verify(&edited(&|b| word(b, 20, 3)), &MESSAGE, EPOCH, &keys).is_err());
-        malformed(&edited(&|b| b[31] = 1), "padding");
-        // The children's preset: another rate of the same hash, or Keccak.
-        assert!(verify(&edited(&|b| b[10] += 1), &MESSAGE, EPOCH, &keys).is_err());
-        let r = verify(&edited(&|b| b[10] = 2), &MESSAGE, EPOCH, &keys);
-        assert!(matches!(r, Err(VerifyError::PresetNotAccepted(_))), "{r:?}");
-        // Bytes flipped through the archive.
-        for at in (32..bytes.len()).step_by(bytes.len() / 16) {
-            let r = verify(&edited(&|b| b[at] ^= 0x10), &MESSAGE, EPOCH, &keys);
-            assert!(r.is_err(), "a flip at {at} verified");
-        }
+        // The header's padding (bytes 28 to 31 for two children) not zero.
+        let mut padded = bytes.to_vec();
+        padded[31] = 1;
+        let r = verify(&padded, &MESSAGE, EPOCH, &keys);
+        assert!(matches!(r, Err(VerifyError::Malformed(_))), "{r:?}");
 
         // What the aggregator refuses.
         let child = |agg: &mut Aggregator, proof: &[u8], keys: &[PublicKey]| {
@@ -1702,11 +1769,7 @@ mod tests {
     #[test]
     fn a_compact_parent_fits_the_cap_and_verifies_for_its_statement_and_no_other() {
         use crate::aggregate::{proof_components, verify_aggregate, AggregateError, Backend};
-        let a = child_proof_of(MESSAGE, EPOCH, 3..5);
-        let b = child_proof_of(MESSAGE, EPOCH, 4..6);
-        let mut agg = Aggregator::new(MESSAGE, EPOCH);
-        agg.add_child(&a.0, &a.1).expect("child a");
-        agg.add_child(&b.0, &b.1).expect("child b");
+        let (agg, a, b) = aggregator_over_two_children();
         let opts = ProveOptions {
             backend: Backend::Whir,
             ..Default::default()
@@ -1719,15 +1782,7 @@ mod tests {
         assert!(bound <= opts.byte_limit(), "bound {bound}");
         let bits = compact_parent_security_bits(&child, &whir, 2, 2, 3).expect("bits");
         assert!(bits >= SECURITY_FLOOR_BITS, "{bits}");
-        let tight = ProveOptions {
-            max_proof_bytes: bound - 1,
-            ..opts
-        };
-        let r = agg.prove(&tight);
-        assert!(
-            matches!(r, Err(ProveError::ProofTooLarge { bound: b, limit }) if b == bound && limit == bound - 1),
-            "{r:?}"
-        );
+        refused_one_byte_under(&agg, &opts, bound);
         let proof = agg.prove(&opts).expect("the compact parent");
         let bytes = proof.as_bytes();
         assert!(
@@ -1737,93 +1792,34 @@ mod tests {
         );
         assert_eq!(wire::proof_kind(bytes), Some(KIND_COMPACT_PARENT));
 
-        let mut keys: Vec<PublicKey> = a.1.iter().chain(&b.1).copied().collect();
-        keys.sort_unstable_by_key(PublicKey::to_ssz);
-        keys.dedup();
-        let verify = |b: &[u8], m: &[u8; 32], e: u32, k: &[PublicKey]| {
-            verify_aggregate(b, k, m, e, &VerifyOptions::default())
+        let keys = union_of(&a.1, &b.1);
+        check_parent_statement_and_bytes(bytes, &keys, 32);
+        let verify = |b: &[u8], k: &[PublicKey]| {
+            verify_aggregate(b, k, &MESSAGE, EPOCH, &VerifyOptions::default())
         };
-        verify(bytes, &MESSAGE, EPOCH, &keys).expect("the compact parent verifies");
-        let reversed: Vec<PublicKey> = keys.iter().rev().copied().collect();
-        verify(bytes, &MESSAGE, EPOCH, &reversed).expect("in any order");
-        let mut other = MESSAGE;
-        other[3] ^= 4;
-        let r = verify(bytes, &other, EPOCH, &keys);
-        assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
-        let r = verify(bytes, &MESSAGE, EPOCH ^ 1, &keys);
-        assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
-        assert!(verify(bytes, &MESSAGE, EPOCH, &keys[1..]).is_err());
-        let mut more = keys.clone();
-        more.push(test_signer(9, &MESSAGE, EPOCH).0);
-        assert!(verify(bytes, &MESSAGE, EPOCH, &more).is_err());
         let mut repeated = keys.clone();
         repeated[2] = repeated[0];
-        assert!(verify(bytes, &MESSAGE, EPOCH, &repeated).is_err());
+        assert!(verify(bytes, &repeated).is_err());
         let parts = proof_components(bytes, &keys, &MESSAGE, EPOCH).unwrap();
         assert!(parts.iter().map(|p| p.1).sum::<usize>() < bytes.len());
 
-        // Hostile bytes: every one refused with an error.
-        let malformed = |b: &[u8], what: &str| {
-            let r = verify(b, &MESSAGE, EPOCH, &keys);
-            assert!(matches!(r, Err(VerifyError::Malformed(_))), "{what}: {r:?}");
-        };
-        let edited = |f: &dyn Fn(&mut Vec<u8>)| {
+        // What only a compact parent's bytes have: kind 2, not 1, and the WHIR preset id at
+        // byte 28 (the other WHIR preset; a FRI preset or out of range). Two children leave no
+        // padding: the header is 16 bytes.
+        let edited = |at: usize, v: &[u8]| {
             let mut b = bytes.to_vec();
-            f(&mut b);
+            b[at..at + v.len()].copy_from_slice(v);
             b
         };
-        for cut in [
-            0,
-            11,
-            16,
-            19,
-            20,
-            27,
-            28,
-            32,
-            bytes.len() / 2,
-            bytes.len() - 1,
-        ] {
-            malformed(&bytes[..cut], &format!("cut at {cut}"));
-        }
-        malformed(&edited(&|b| b.push(0)), "a trailing byte");
-        // Kind: an aggregate of signatures, a FRI parent, an unknown kind.
-        malformed(&edited(&|b| b[11] = 0), "kind 0");
-        assert!(verify(&edited(&|b| b[11] = KIND_PARENT), &MESSAGE, EPOCH, &keys).is_err());
-        malformed(&edited(&|b| b[11] = 7), "kind 7");
-        // The header: no child, too many, a size changed, the WHIR preset id changed (the other
-        // WHIR preset, a FRI preset, out of range), the padding not zero.
-        let word =
-            |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-        malformed(&edited(&|b| word(b, 16, 0)), "no child");
-        malformed(&edited(&|b| word(b, 16, u32::MAX)), "2^32 - 1 children");
-        assert!(verify(&edited(&|b| word(b, 16, 3)), &MESSAGE, EPOCH, &keys).is_err());
-        assert!(verify(&edited(&|b| word(b, 20, 3)), &MESSAGE, EPOCH, &keys).is_err());
-        assert!(verify(&edited(&|b| word(b, 24, 1)), &MESSAGE, EPOCH, &keys).is_err());
-        let other_whir = if whir.id() == 8 { 9 } else { 8 };
-        assert!(verify(
-            &edited(&|b| word(b, 28, other_whir)),
-            &MESSAGE,
-            EPOCH,
-            &keys
-        )
-        .is_err());
-        for id in [0, 10, 14, 256, u32::MAX] {
-            let r = verify(&edited(&|b| word(b, 28, id)), &MESSAGE, EPOCH, &keys);
+        assert!(verify(&edited(11, &[KIND_PARENT]), &keys).is_err());
+        let other_whir: u32 = if whir.id() == 8 { 9 } else { 8 };
+        assert!(verify(&edited(28, &other_whir.to_le_bytes()), &keys).is_err());
+        for id in [0u32, 10, 14, 256, u32::MAX] {
+            let r = verify(&edited(28, &id.to_le_bytes()), &keys);
             assert!(
                 matches!(r, Err(VerifyError::PresetNotAccepted(_))),
                 "id {id}: {r:?}"
             );
-        }
-        // (Two children leave no padding: the header is 16 bytes.)
-        // The children's preset: another rate of the same hash, or Keccak.
-        assert!(verify(&edited(&|b| b[10] += 1), &MESSAGE, EPOCH, &keys).is_err());
-        let r = verify(&edited(&|b| b[10] = 2), &MESSAGE, EPOCH, &keys);
-        assert!(matches!(r, Err(VerifyError::PresetNotAccepted(_))), "{r:?}");
-        // Bytes flipped through the archive.
-        for at in (48..bytes.len()).step_by(bytes.len() / 16) {
-            let r = verify(&edited(&|b| b[at] ^= 0x10), &MESSAGE, EPOCH, &keys);
-            assert!(r.is_err(), "a flip at {at} verified");
         }
 
         // A compact parent is not a child.
