@@ -1152,6 +1152,20 @@ fn compact_batch(
     log_heights: &[usize],
     pvs: &[Vec<F>],
 ) -> Result<CompactBatch, String> {
+    // Shapes come from our own derivation, but a verifier runs this before the proof is read:
+    // a panic in Plonky3's setup or report becomes an error, never an unwind to the caller.
+    catch_prover("the parent's setup and security report", || {
+        unguarded_compact_batch(params, airs, log_heights, pvs)
+    })
+}
+
+/// [`compact_batch`] without the panic guard.
+fn unguarded_compact_batch(
+    params: &WhirPreset,
+    airs: &[MultilinearAir<'_>],
+    log_heights: &[usize],
+    pvs: &[Vec<F>],
+) -> Result<CompactBatch, String> {
     use p3_multi_stark::{VerifierInstance, VerifierInstances};
     let shapes: Vec<(usize, usize)> = airs
         .iter()
@@ -1827,6 +1841,48 @@ mod tests {
         let r = fresh.add_child(bytes, &keys);
         assert!(matches!(r, Err(AggregateError::InvalidChild(_))), "{r:?}");
         assert_eq!(fresh.num_children(), 0);
+    }
+
+    /// A compact parent whose header names a shape under the floor at its WHIR preset (64
+    /// children of the same 256 keys at rate 1/2) is refused by the verifier before the body
+    /// is read (the body here is not a proof at all).
+    #[test]
+    fn a_compact_parent_under_the_floor_is_refused_before_its_body_is_read() {
+        use crate::aggregate::Backend;
+        let child = *check_child_preset(
+            &Preset::from_options(&ProveOptions {
+                backend: Backend::FriPoseidon1,
+                ..Default::default()
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        let Ok(Preset::Whir(whir)) = Preset::from_options(&ProveOptions {
+            backend: Backend::Whir,
+            log_inv_rate: 1,
+            ..Default::default()
+        }) else {
+            panic!("WHIR at rate 1/2")
+        };
+        // Children that all hold the same 256 keys: the union is 256 keys.
+        let (k, n) = (MAX_CHILDREN, 256);
+        let bits = compact_parent_security_bits(&child, &whir, k, n, n).unwrap();
+        assert!(bits < SECURITY_FLOOR_BITS, "{bits}");
+        let keys = placeholder_keys(n);
+        let mut payload = vec![0u8; compact_header_len(k)];
+        payload[..4].copy_from_slice(&(k as u32).to_le_bytes());
+        for i in 0..k {
+            payload[4 + 4 * i..8 + 4 * i].copy_from_slice(&(n as u32).to_le_bytes());
+        }
+        payload[4 + 4 * k..8 + 4 * k].copy_from_slice(&u32::from(whir.id()).to_le_bytes());
+        payload.extend_from_slice(&[0u8; 64]);
+        let bytes = wire::with_prefix_of_kind(child.id(), KIND_COMPACT_PARENT, &payload);
+        let r =
+            verify_compact_parent_bytes(&bytes, &MESSAGE, EPOCH, &keys, &VerifyOptions::default());
+        assert!(
+            matches!(&r, Err(VerifyError::PresetNotAccepted(e)) if e.contains("under the floor")),
+            "{r:?}"
+        );
     }
 
     /// Compact parents of the shapes the issue measures reach the floor under both WHIR presets
