@@ -1562,6 +1562,28 @@ mod tests {
         );
     }
 
+    /// The default recursion-ready preset, the one children are made under here.
+    fn default_child_preset() -> FriPreset {
+        let opts = ProveOptions {
+            backend: crate::aggregate::Backend::FriPoseidon1,
+            ..Default::default()
+        };
+        *check_child_preset(&Preset::from_options(&opts).unwrap()).unwrap()
+    }
+
+    /// The WHIR preset of `log_inv_rate`.
+    fn whir_preset(log_inv_rate: u8) -> WhirPreset {
+        let opts = ProveOptions {
+            backend: crate::aggregate::Backend::Whir,
+            log_inv_rate,
+            ..Default::default()
+        };
+        match Preset::from_options(&opts) {
+            Ok(Preset::Whir(w)) => w,
+            p => panic!("no WHIR preset at log_inv_rate {log_inv_rate}: {p:?}"),
+        }
+    }
+
     /// A child's bytes and keys.
     type ChildProof = (Vec<u8>, Vec<PublicKey>);
 
@@ -1848,22 +1870,8 @@ mod tests {
     /// is read (the body here is not a proof at all).
     #[test]
     fn a_compact_parent_under_the_floor_is_refused_before_its_body_is_read() {
-        use crate::aggregate::Backend;
-        let child = *check_child_preset(
-            &Preset::from_options(&ProveOptions {
-                backend: Backend::FriPoseidon1,
-                ..Default::default()
-            })
-            .unwrap(),
-        )
-        .unwrap();
-        let Ok(Preset::Whir(whir)) = Preset::from_options(&ProveOptions {
-            backend: Backend::Whir,
-            log_inv_rate: 1,
-            ..Default::default()
-        }) else {
-            panic!("WHIR at rate 1/2")
-        };
+        let child = default_child_preset();
+        let whir = whir_preset(1);
         // Children that all hold the same 256 keys: the union is 256 keys.
         let (k, n) = (MAX_CHILDREN, 256);
         let bits = compact_parent_security_bits(&child, &whir, k, n, n).unwrap();
@@ -1890,23 +1898,9 @@ mod tests {
     /// the 512 KiB wire cap up to two children of 775 keys and four of 1,024.
     #[test]
     fn compact_parent_shapes_reach_the_floor_and_fit_the_cap_at_rate_a_quarter() {
-        use crate::aggregate::Backend;
-        let child = *check_child_preset(
-            &Preset::from_options(&ProveOptions {
-                backend: Backend::FriPoseidon1,
-                ..Default::default()
-            })
-            .unwrap(),
-        )
-        .unwrap();
+        let child = default_child_preset();
         for rate in [1, 2] {
-            let Ok(Preset::Whir(whir)) = Preset::from_options(&ProveOptions {
-                backend: Backend::Whir,
-                log_inv_rate: rate,
-                ..Default::default()
-            }) else {
-                panic!("WHIR at rate {rate}")
-            };
+            let whir = whir_preset(rate);
             for (k, n) in [(1, 1), (2, 2), (2, 775), (4, 1024), (16, 256), (16, 1024)] {
                 let bits = compact_parent_security_bits(&child, &whir, k, n, k * n).unwrap();
                 assert!(
