@@ -486,14 +486,8 @@ impl ParentProof {
     ///
     /// Deterministic, and the only encoding the decoder accepts for this proof.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let archive = fri::envelope::encode_archive::<Poseidon1>(&self.proof);
-        let k = self.child_keys.len();
-        let mut payload = vec![0u8; header_len(k)];
-        payload[..4].copy_from_slice(&(k as u32).to_le_bytes());
-        for (i, &n) in self.child_keys.iter().enumerate() {
-            payload[4 + 4 * i..8 + 4 * i].copy_from_slice(&(n as u32).to_le_bytes());
-        }
-        payload.extend_from_slice(&archive);
+        let mut payload = parent_header(&self.child_keys, &[]);
+        payload.extend_from_slice(&fri::envelope::encode_archive::<Poseidon1>(&self.proof));
         wire::with_prefix_of_kind(self.child_preset.id(), KIND_PARENT, &payload)
     }
 
@@ -934,6 +928,15 @@ fn header_len_with(children: usize, extra: usize) -> usize {
     (4 + 4 * (children + extra)).next_multiple_of(16)
 }
 
+/// A parent's header ([`header_len_with`]): the number of children, each child's number of keys
+/// in `child_keys`, then the `extra` words, zero-padded. [`read_parent_header`] reads it back.
+fn parent_header(child_keys: &[usize], extra: &[usize]) -> Vec<u8> {
+    let words = std::iter::once(child_keys.len()).chain(child_keys.iter().chain(extra).copied());
+    let mut header: Vec<u8> = words.flat_map(|w| (w as u32).to_le_bytes()).collect();
+    header.resize(header_len_with(child_keys.len(), extra.len()), 0);
+    header
+}
+
 /// A parent's prefix and header, read: the children's preset, each child's number of keys, the
 /// `extra` words after them, and the body after the padding.
 struct ParentHeader<'a> {
@@ -1086,14 +1089,6 @@ pub fn compact_parent_preset(whir: &WhirPreset) -> WhirPreset {
     }
 }
 
-/// The WHIR preset of [`PRESETS`] whose id is `id`, for a compact parent's header.
-fn whir_preset_of_id(id: u8) -> Option<WhirPreset> {
-    match PRESETS.get(usize::from(id)) {
-        Some(Preset::Whir(w)) if w.id() == id => Some(*w),
-        _ => None,
-    }
-}
-
 /// A verifier AIR as the multilinear prover sees it: the same columns, periodic columns,
 /// constraints, lookups and public values, with no constraint-degree hint. The hint of 3 is the
 /// FRI batch's quotient degree, where selectors and periodic columns add no degree in the trace
@@ -1167,12 +1162,8 @@ fn unguarded_compact_batch(
     pvs: &[Vec<F>],
 ) -> Result<CompactBatch, String> {
     use p3_multi_stark::{VerifierInstance, VerifierInstances};
-    let shapes: Vec<(usize, usize)> = airs
-        .iter()
-        .zip(log_heights)
-        .map(|(a, &h)| (h, BaseAir::<F>::width(a)))
-        .collect();
-    let num_variables = whir::num_variables(&shapes, usize::from(params.first_folding));
+    let widths: Vec<usize> = airs.iter().map(BaseAir::<F>::width).collect();
+    let num_variables = stacked_variables(params, log_heights, &widths);
     let config = whir::stark_config(params, num_variables)?;
     let refs: Vec<&MultilinearAir<'_>> = airs.iter().collect();
     let (pk, vk) = p3_multi_stark::setup(&config, &refs, &mut whir::challenger())
@@ -1194,6 +1185,17 @@ fn unguarded_compact_batch(
         vk,
         security_bits,
     })
+}
+
+/// Variables of the stacked trace polynomial of traces of heights `2^log_heights` and `widths`
+/// under `params` ([`whir::num_variables`]).
+fn stacked_variables(params: &WhirPreset, log_heights: &[usize], widths: &[usize]) -> usize {
+    let shapes: Vec<(usize, usize)> = log_heights
+        .iter()
+        .copied()
+        .zip(widths.iter().copied())
+        .collect();
+    whir::num_variables(&shapes, usize::from(params.first_folding))
 }
 
 /// A compact parent proof: a parent over children of one size whose batch (the same verifier
@@ -1237,13 +1239,7 @@ impl CompactParentProof {
     ///
     /// Deterministic, and the only encoding the decoder accepts for this proof.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let k = self.child_keys.len();
-        let mut payload = vec![0u8; compact_header_len(k)];
-        payload[..4].copy_from_slice(&(k as u32).to_le_bytes());
-        for (i, &n) in self.child_keys.iter().enumerate() {
-            payload[4 + 4 * i..8 + 4 * i].copy_from_slice(&(n as u32).to_le_bytes());
-        }
-        payload[4 + 4 * k..8 + 4 * k].copy_from_slice(&u32::from(self.whir.id()).to_le_bytes());
+        let mut payload = parent_header(&self.child_keys, &[usize::from(self.whir.id())]);
         payload.extend_from_slice(&whir::envelope::encode_archive(&self.proof));
         wire::with_prefix_of_kind(self.child_preset.id(), KIND_COMPACT_PARENT, &payload)
     }
@@ -1272,7 +1268,7 @@ pub fn prove_compact_parent(
     use p3_multi_stark::{ProverInstance, ProverInstances};
     use p3_sumcheck::layout::Table;
     use rayon::prelude::*;
-    if whir_preset_of_id(whir.id()) != Some(*whir) {
+    if Preset::from_id(whir.id()).and_then(|p| p.as_whir()) != Some(*whir) {
         return Err(ProveError::InvalidOptions(format!(
             "{whir:?} is not one of the WHIR presets"
         )));
@@ -1373,12 +1369,7 @@ pub fn compact_parent_size_bound(
     let (airs, _, heights) = parent_batch(child_preset, children, child_keys, parent_keys)?;
     let params = compact_parent_preset(whir);
     let widths: Vec<usize> = airs.iter().map(BaseAir::<F>::width).collect();
-    let shapes: Vec<(usize, usize)> = heights
-        .iter()
-        .copied()
-        .zip(widths.iter().copied())
-        .collect();
-    let nv = whir::num_variables(&shapes, usize::from(params.first_folding));
+    let nv = stacked_variables(&params, &heights, &widths);
     let bound = whir::envelope::max_encoded_len(&params, nv, &widths).map_err(|e| e.to_string())?;
     // `max_encoded_len` counts the 16-byte prefix; the header follows it.
     Ok(bound + compact_header_len(children))
@@ -1487,7 +1478,8 @@ fn open_compact_parent<R>(
     let (children, whir_id) = (child_keys.len(), extra[0]);
     let whir = u8::try_from(whir_id)
         .ok()
-        .and_then(whir_preset_of_id)
+        .and_then(Preset::from_id)
+        .and_then(|p| p.as_whir())
         .ok_or_else(|| {
             VerifyError::PresetNotAccepted(format!("{whir_id} is not a WHIR preset id"))
         })?;
@@ -1877,12 +1869,7 @@ mod tests {
         let bits = compact_parent_security_bits(&child, &whir, k, n, n).unwrap();
         assert!(bits < SECURITY_FLOOR_BITS, "{bits}");
         let keys = placeholder_keys(n);
-        let mut payload = vec![0u8; compact_header_len(k)];
-        payload[..4].copy_from_slice(&(k as u32).to_le_bytes());
-        for i in 0..k {
-            payload[4 + 4 * i..8 + 4 * i].copy_from_slice(&(n as u32).to_le_bytes());
-        }
-        payload[4 + 4 * k..8 + 4 * k].copy_from_slice(&u32::from(whir.id()).to_le_bytes());
+        let mut payload = parent_header(&vec![n; k], &[usize::from(whir.id())]);
         payload.extend_from_slice(&[0u8; 64]);
         let bytes = wire::with_prefix_of_kind(child.id(), KIND_COMPACT_PARENT, &payload);
         let r =
