@@ -322,7 +322,9 @@ where
             p3_air::Air::eval(self.perm.as_ref(), &mut sub);
         }
         let main = builder.main();
-        let cols: &Cols24<AB::Var> = core::borrow::Borrow::borrow(main.current_slice());
+        // Only the permutation prefix is a `Cols24`; a counted table's row has one more column.
+        let cols: &Cols24<AB::Var> =
+            core::borrow::Borrow::borrow(&main.current_slice()[..PERM24_COLS]);
         let output = &cols.ending_full_rounds[HALF_FULL - 1].post;
         let (bus, outputs) = if self.full_output {
             (super::PERM24_FULL_BUS, 24)
