@@ -771,22 +771,20 @@ struct Prepared {
     parent: FriPreset,
 }
 
-/// What every parent's verifier derives from the statement and the children's preset and
-/// sizes before it reads a proof: the children's preset (checked: one of [`PRESETS`], can be a
-/// child, passes [`accept_preset`] under `opts` for a child's statement), the verifier AIRs with
-/// the statement as the key-set AIR's public values, their trace heights (log2), and the number
-/// of children.
+/// The checks a parent's verifier makes on the children's preset and sizes before any shape is
+/// derived: the preset is one of [`PRESETS`], can be a child ([`check_child_preset`]) and passes
+/// [`accept_preset`] under `opts` for a child's statement; there are 1 to [`MAX_CHILDREN`]
+/// children, all of one size `n`, with `1 <= n <= keys`. Returns the children's FRI preset, the
+/// number of children and `n`.
 ///
 /// # Errors
 /// As [`verify_parent`].
-fn derive_batch(
+fn check_children(
     child: &Preset,
     child_keys: &[usize],
-    message: &[u8; 32],
-    epoch: u32,
-    keys: &[PublicKey],
+    keys: usize,
     opts: &VerifyOptions,
-) -> Result<(FriPreset, Vec<VerifierAir>, Vec<usize>, usize), VerifyError> {
+) -> Result<(FriPreset, usize, usize), VerifyError> {
     if PRESETS.get(usize::from(child.id())) != Some(child) {
         return Err(VerifyError::PresetNotAccepted(format!(
             "the children's preset {child:?} is none of the presets"
@@ -802,21 +800,65 @@ fn derive_batch(
         }
         c => (c.len(), c[0]),
     };
-    if n == 0 || n > keys.len() {
+    if n == 0 || n > keys {
         return Err(VerifyError::Invalid(format!(
-            "a child of {n} keys under a parent of {}",
-            keys.len()
+            "a child of {n} keys under a parent of {keys}"
         )));
     }
     accept_preset(child, n, opts)?;
+    Ok((preset, children, n))
+}
+
+/// The verifier AIRs of a parent over `children` children of `n` keys each made under `preset`,
+/// on `message` at `epoch`, with `statement` as the key-set AIR's public values, and their trace
+/// heights (log2) for a parent's set of `keys` keys.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] if the verifier AIRs do not cover the children's shape.
+fn parent_airs(
+    preset: &FriPreset,
+    (children, n): (usize, usize),
+    message: &[u8; 32],
+    epoch: u32,
+    keys: usize,
+    statement: Vec<F>,
+) -> Result<(Vec<VerifierAir>, Vec<usize>), VerifyError> {
+    let malformed = |s: String| VerifyError::Malformed(s);
     let t = Instant::now();
-    let shape = child_shape(&preset, n, message, epoch).map_err(malformed)?;
+    let shape = child_shape(preset, n, message, epoch).map_err(malformed)?;
     profile("verify parent: child shape", t);
     let t = Instant::now();
-    let statement = statement_values(keys.len(), epoch, message, &key_set_digest_ordered(keys));
     let airs = verifier_airs(&shape, statement).map_err(malformed)?;
-    let heights = log_heights(&airs, &shape, children, keys.len() + children * n);
+    let heights = log_heights(&airs, &shape, children, keys + children * n);
     profile("verify parent: AIRs and heights", t);
+    Ok((airs, heights))
+}
+
+/// What every parent's verifier derives from the statement and the children's preset and
+/// sizes before it reads a proof ([`check_children`], then [`parent_airs`] with the statement
+/// of `keys` as the key-set AIR's public values): the children's preset, the verifier AIRs,
+/// their trace heights (log2), and the number of children.
+///
+/// # Errors
+/// As [`verify_parent`].
+fn derive_batch(
+    child: &Preset,
+    child_keys: &[usize],
+    message: &[u8; 32],
+    epoch: u32,
+    keys: &[PublicKey],
+    opts: &VerifyOptions,
+) -> Result<(FriPreset, Vec<VerifierAir>, Vec<usize>, usize), VerifyError> {
+    let (preset, children, n) = check_children(child, child_keys, keys.len(), opts)?;
+    let statement = statement_values(keys.len(), epoch, message, &key_set_digest_ordered(keys));
+    let (airs, heights) = parent_airs(
+        &preset,
+        (children, n),
+        message,
+        epoch,
+        keys.len(),
+        statement,
+    )?;
     Ok((preset, airs, heights, children))
 }
 
@@ -1166,8 +1208,11 @@ fn unguarded_compact_batch(
     let num_variables = stacked_variables(params, log_heights, &widths);
     let config = whir::stark_config(params, num_variables)?;
     let refs: Vec<&MultilinearAir<'_>> = airs.iter().collect();
+    let t = Instant::now();
     let (pk, vk) = p3_multi_stark::setup(&config, &refs, &mut whir::challenger())
         .map_err(|e| format!("setup of the parent's AIRs: {e:?}"))?;
+    profile("compact parent: setup", t);
+    let t = Instant::now();
     let instances = VerifierInstances::new(
         airs.iter()
             .zip(log_heights)
@@ -1178,6 +1223,7 @@ fn unguarded_compact_batch(
     let report = p3_multi_stark::security_report(&config, &instances)
         .map_err(|e| format!("the parent's security report: {e:?}"))?;
     let security_bits = whir::report_bits(&report)?;
+    profile("compact parent: security report", t);
     Ok(CompactBatch {
         config,
         num_variables,
@@ -1370,7 +1416,8 @@ pub fn compact_parent_size_bound(
     let params = compact_parent_preset(whir);
     let widths: Vec<usize> = airs.iter().map(BaseAir::<F>::width).collect();
     let nv = stacked_variables(&params, &heights, &widths);
-    let bound = whir::envelope::max_encoded_len(&params, nv, &widths).map_err(|e| e.to_string())?;
+    let tables = whir::envelope::table_shapes(&airs);
+    let bound = whir::envelope::max_encoded_len(&params, nv, &tables).map_err(|e| e.to_string())?;
     // `max_encoded_len` counts the 16-byte prefix; the header follows it.
     Ok(bound + compact_header_len(children))
 }
@@ -1441,6 +1488,92 @@ pub fn compact_parent_components(
     )
 }
 
+/// The inputs a compact parent's verifier derives its AIRs, trace heights and batch from before
+/// it reads a proof: the children's preset id, their number and size, the message, the epoch,
+/// the parent's number of keys and the WHIR preset id. The parent's key-set digest is not among
+/// them: it reaches the batch only as the key-set AIR's public values, which setup and the
+/// security report read by count, never by value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct CompactShapeKey {
+    child: u8,
+    children: usize,
+    n: usize,
+    message: [u8; 32],
+    epoch: u32,
+    keys: usize,
+    whir: u8,
+}
+
+/// What a compact parent's verifier derives for one [`CompactShapeKey`]: the verifier AIRs
+/// (the key-set AIR's public values a placeholder), their trace heights (log2), the WHIR
+/// parameters and the batch (configuration, keys, proven bits).
+struct CompactVerifierKey {
+    airs: Vec<VerifierAir>,
+    heights: Vec<usize>,
+    params: WhirPreset,
+    batch: CompactBatch,
+}
+
+/// How many [`CompactVerifierKey`]s a process keeps, most recently used first. A client
+/// verifies the same statement's aggregate more than once (from gossip, then in a block), and
+/// aggregates of one attestation share a shape; the derivation is most of a verification's
+/// time (the permutation table's symbolic constraints, evaluated by setup and by the report).
+const CACHED_COMPACT_KEYS: usize = 4;
+
+/// The process's [`CompactVerifierKey`]s, most recently used first.
+#[allow(clippy::type_complexity)]
+static COMPACT_KEYS: std::sync::Mutex<
+    std::collections::VecDeque<(CompactShapeKey, std::sync::Arc<CompactVerifierKey>)>,
+> = std::sync::Mutex::new(std::collections::VecDeque::new());
+
+/// The [`CompactVerifierKey`] of `shape` (the children made under `preset`, the parent under
+/// `whir`): from the process's cache, or derived ([`parent_airs`], [`compact_batch`]) and
+/// cached. A derivation that fails is not cached.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] as [`parent_airs`] and [`compact_batch`].
+fn compact_verifier_key(
+    shape: &CompactShapeKey,
+    preset: &FriPreset,
+    whir: &WhirPreset,
+) -> Result<std::sync::Arc<CompactVerifierKey>, VerifyError> {
+    use std::sync::{Arc, PoisonError};
+    {
+        let mut cache = COMPACT_KEYS.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(i) = cache.iter().position(|(k, _)| k == shape) {
+            let entry = cache.remove(i).expect("the position just found");
+            let key = Arc::clone(&entry.1);
+            cache.push_front(entry);
+            return Ok(key);
+        }
+    }
+    let placeholder = statement_values(shape.keys, shape.epoch, &shape.message, &[F::ZERO; 9]);
+    let (airs, heights) = parent_airs(
+        preset,
+        (shape.children, shape.n),
+        &shape.message,
+        shape.epoch,
+        shape.keys,
+        placeholder,
+    )?;
+    let params = compact_parent_preset(whir);
+    let wrapped: Vec<MultilinearAir<'_>> = airs.iter().map(MultilinearAir).collect();
+    let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
+    let batch = compact_batch(&params, &wrapped, &heights, &pvs).map_err(VerifyError::Malformed)?;
+    drop(wrapped);
+    let key = Arc::new(CompactVerifierKey {
+        airs,
+        heights,
+        params,
+        batch,
+    });
+    let mut cache = COMPACT_KEYS.lock().unwrap_or_else(PoisonError::into_inner);
+    cache.retain(|(k, _)| k != shape);
+    cache.push_front((shape.clone(), Arc::clone(&key)));
+    cache.truncate(CACHED_COMPACT_KEYS);
+    Ok(key)
+}
+
 /// A decoded compact parent and what its verifier derived, for [`open_compact_parent`]'s
 /// continuation.
 struct OpenedCompactParent<'a> {
@@ -1468,38 +1601,52 @@ fn open_compact_parent<R>(
 ) -> Result<R, VerifyError> {
     check_key_count(public_keys)?;
     let keys = canonical_key_order(public_keys)?;
-    let malformed = |s: String| VerifyError::Malformed(s);
     let ParentHeader {
         child,
         child_keys,
         extra,
         body,
     } = read_parent_header(bytes, KIND_COMPACT_PARENT, 1)?;
-    let (children, whir_id) = (child_keys.len(), extra[0]);
-    let whir = u8::try_from(whir_id)
+    let (whir_id, whir) = u8::try_from(extra[0])
         .ok()
-        .and_then(Preset::from_id)
-        .and_then(|p| p.as_whir())
+        .and_then(|id| Some((id, Preset::from_id(id)?.as_whir()?)))
         .ok_or_else(|| {
-            VerifyError::PresetNotAccepted(format!("{whir_id} is not a WHIR preset id"))
+            VerifyError::PresetNotAccepted(format!("{} is not a WHIR preset id", extra[0]))
         })?;
-    let (preset, airs, heights, _) =
-        derive_batch(&child, &child_keys, message, epoch, &keys, opts)?;
+    let (preset, children, n) = check_children(&child, &child_keys, keys.len(), opts)?;
     let t = Instant::now();
-    let params = compact_parent_preset(&whir);
-    let wrapped: Vec<MultilinearAir<'_>> = airs.iter().map(MultilinearAir).collect();
-    let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
-    let batch = compact_batch(&params, &wrapped, &heights, &pvs).map_err(malformed)?;
+    let shape = CompactShapeKey {
+        child: child.id(),
+        children,
+        n,
+        message: *message,
+        epoch,
+        keys: keys.len(),
+        whir: whir_id,
+    };
+    let key = compact_verifier_key(&shape, &preset, &whir)?;
     profile("verify compact parent: setup and security", t);
+    let (params, batch) = (&key.params, &key.batch);
     if batch.security_bits < SECURITY_FLOOR_BITS {
         return Err(VerifyError::PresetNotAccepted(format!(
-            "a compact parent over {children} children of {} keys: {:.2} bits proven, under \
+            "a compact parent over {children} children of {n} keys: {:.2} bits proven, under \
              the floor of {SECURITY_FLOOR_BITS}",
-            child_keys[0], batch.security_bits
+            batch.security_bits
         )));
     }
+    // The one value of the statement the key leaves out: the key-set AIR's public values.
+    let statement = statement_values(keys.len(), epoch, message, &key_set_digest_ordered(&keys));
+    let pvs: Vec<Vec<F>> = key
+        .airs
+        .iter()
+        .map(|air| match air {
+            VerifierAir::KeySet(..) => statement.clone(),
+            air => air.public_values(),
+        })
+        .collect();
+    let wrapped: Vec<MultilinearAir<'_>> = key.airs.iter().map(MultilinearAir).collect();
     let t = Instant::now();
-    let proof = whir::envelope::decode_archive(body, &params, batch.num_variables)?;
+    let proof = whir::envelope::decode_archive(body, params, batch.num_variables)?;
     let parent = CompactParentProof {
         child_preset: preset,
         child_keys,
@@ -1510,10 +1657,10 @@ fn open_compact_parent<R>(
     profile("verify compact parent: decode", t);
     then(OpenedCompactParent {
         parent: &parent,
-        params: &params,
-        batch: &batch,
+        params,
+        batch,
         airs: &wrapped,
-        heights: &heights,
+        heights: &key.heights,
         pvs: &pvs,
     })
 }
@@ -1610,6 +1757,12 @@ mod tests {
         let mut more = keys.to_vec();
         more.push(test_signer(9, &MESSAGE, EPOCH).0);
         assert!(verify(bytes, &MESSAGE, EPOCH, &more).is_err());
+        // As many keys, one swapped for another: the shape a verifier may have derived already.
+        let mut swapped = keys.to_vec();
+        swapped[0] = test_signer(9, &MESSAGE, EPOCH).0;
+        let r = verify(bytes, &MESSAGE, EPOCH, &swapped);
+        assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
+        verify(bytes, &MESSAGE, EPOCH, keys).expect("and the parent's own keys again");
 
         let malformed = |b: &[u8], what: &str| {
             let r = verify(b, &MESSAGE, EPOCH, keys);

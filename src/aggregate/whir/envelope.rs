@@ -602,10 +602,20 @@ impl Expected {
 /// spare. A test checks real proofs against it.
 pub const ZEROCHECK_ROUND_EVALS: usize = 8;
 
+/// Each AIR's `(width, next)` for [`max_encoded_len`]: its main columns and how many of them it
+/// reads on the next row (`main_next_row_columns`).
+pub fn table_shapes<A: p3_air::BaseAir<Val>>(airs: &[A]) -> Vec<(usize, usize)> {
+    airs.iter()
+        .map(|a| (a.width(), a.main_next_row_columns().len()))
+        .collect()
+}
+
 /// An upper bound on the length of a proof under the WHIR `preset` for a stacked trace of
-/// `num_variables` whose tables have `table_widths` columns: the WHIR opening at the counts the
-/// configuration fixes with every Merkle multiproof at [`max_multiproof_siblings`], every table
-/// column evaluated at the zerocheck point and its successor, the LogUp fractional GKR and the
+/// `num_variables` whose tables are `tables`, each `(width, next)`: its columns and how many of
+/// them its AIR reads on the next row (`main_next_row_columns`). Counted: the WHIR opening at
+/// the counts the configuration fixes with every Merkle multiproof at
+/// [`max_multiproof_siblings`], every table column evaluated at the zerocheck point and each
+/// next-row column at its successor (p3-multi-stark opens no other), the LogUp fractional GKR and the
 /// zerocheck sumcheck at their bounded round counts ([`REDUCTION_SLACK`] over `num_variables`,
 /// [`ZEROCHECK_ROUND_EVALS`] evaluations per round), and no indexed-lookup or bus proof (the
 /// aggregation AIRs use neither; a test checks real proofs against the bound).
@@ -615,7 +625,7 @@ pub const ZEROCHECK_ROUND_EVALS: usize = 8;
 pub fn max_encoded_len(
     preset: &WhirPreset,
     num_variables: usize,
-    table_widths: &[usize],
+    tables: &[(usize, usize)],
 ) -> Result<usize, VerifyError> {
     let e = Expected::new(preset, num_variables)?;
     let d = CHALLENGE_DEGREE;
@@ -664,11 +674,11 @@ pub fn max_encoded_len(
             final_pow_witness: 0,
             final_openings: opening(e.final_query),
             final_sumcheck: sumcheck(e.final_sumcheck),
-            evals: table_widths
+            evals: tables
                 .iter()
-                .map(|&w| EvalBatchBody {
+                .map(|&(w, next)| EvalBatchBody {
                     current: vec![0; w * d],
-                    next: vec![0; w * d],
+                    next: vec![0; next * d],
                 })
                 .collect(),
         },
@@ -1484,18 +1494,14 @@ mod tests {
             epoch: EPOCH,
             keys: &f.keys,
         };
-        let widths: Vec<usize> = stmt
-            .airs()
-            .iter()
-            .map(p3_air::BaseAir::<Val>::width)
-            .collect();
-        assert_eq!(body.opening.evals.len(), widths.len());
-        for (e, w) in body.opening.evals.iter().zip(&widths) {
-            assert!(
-                e.current.len() <= w * CHALLENGE_DEGREE && e.next.len() <= w * CHALLENGE_DEGREE
-            );
+        let tables = table_shapes(&stmt.airs());
+        assert_eq!(body.opening.evals.len(), tables.len());
+        for (e, &(w, next)) in body.opening.evals.iter().zip(&tables) {
+            // Every column at the point, and exactly the next-row columns at the successor.
+            assert_eq!(e.current.len(), w * CHALLENGE_DEGREE);
+            assert_eq!(e.next.len(), next * CHALLENGE_DEGREE);
         }
-        assert!(f.bytes.len() <= max_encoded_len(&f.preset, f.nv, &widths).unwrap());
+        assert!(f.bytes.len() <= max_encoded_len(&f.preset, f.nv, &tables).unwrap());
     }
 
     #[test]

@@ -478,7 +478,7 @@ pub(crate) fn report_bits(report: &p3_multi_stark::MultiStarkSecurityReport) -> 
 
 /// An upper bound on the bytes of every WHIR proof of `num_signatures` signatures under
 /// `preset` ([`envelope::max_encoded_len`] for the statement's stacked trace and
-/// table widths).
+/// tables).
 ///
 /// # Errors
 /// A message when the WHIR schedule does not fit the statement.
@@ -488,8 +488,8 @@ pub fn proof_size_bound_for_signatures(
 ) -> Result<usize, String> {
     with_placeholder_statement(num_signatures, |stmt| {
         let airs = stmt.airs();
-        let widths: Vec<usize> = airs.iter().map(p3_air::BaseAir::<Val>::width).collect();
-        envelope::max_encoded_len(preset, statement_num_variables(preset, stmt, &airs), &widths)
+        let tables = envelope::table_shapes(&airs);
+        envelope::max_encoded_len(preset, statement_num_variables(preset, stmt, &airs), &tables)
     })
     .map_err(|e| e.to_string())
 }
