@@ -428,8 +428,9 @@ msig_status msig_aggregator_add(struct msig_aggregator *aggregator,
  * verified first, as `msig_verify_aggregate` with the default policy would.
  * `msig_aggregator_prove` then makes a parent proof over the children, for the union of their
  * keys (children may overlap), which `msig_verify_aggregate` verifies for that union: a compact
- * parent when the options name `MSIG_BACKEND_WHIR` (proved over WHIR; at `log_inv_rate` 2 it
- * fits the 512 KiB limit up to two children of 775 keys), or a parent under the children's
+ * parent when the options name `MSIG_BACKEND_WHIR` (proved over WHIR; its worst case fits the
+ * 512 KiB limit up to 16 children of 1,024 keys at `log_inv_rate` 2, up to two children of 775
+ * at `log_inv_rate` 1, which proves faster), or a parent under the children's
  * preset when they name it (over 512 KiB today: raise `max_proof_bytes`). Not yet: signatures
  * and children in one aggregator, children of different numbers of keys, a parent as a child.
  *

@@ -223,10 +223,11 @@ struct BenchArgs {
     #[arg(long, value_enum, default_value_t = ParentArg::Whir)]
     parent: ParentArg,
     /// With `--parent whir`: log2 of the inverse rate of the first WHIR codeword (1 or 2, the
-    /// WHIR presets 8 and 9). Rate 1/4 is the one whose worst case fits the wire cap up to two
-    /// children of 775 keys; rate 1/2 proves faster and larger.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
-    parent_log_inv_rate: u8,
+    /// WHIR presets 8 and 9). Rate 1/2 proves faster into larger proofs; its worst case fits the
+    /// wire cap up to two children of 775 keys, rate 1/4's up to 16 of 1,024. Default: 1 when
+    /// the shape's worst case at rate 1/2 fits the cap, else 2.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    parent_log_inv_rate: Option<u8>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -725,28 +726,49 @@ struct Made {
     gen_secs: f64,
     child_secs: f64,
     child_kib: f64,
+    /// The children's options (their preset).
+    child_opts: ProveOptions,
 }
 
-/// `multisig bench --children K --child-signatures N --parent whir`: one compact parent over the
-/// children `refs`, timed `--runs` times; verified from its bytes as a client verifies it.
 /// Verifications after the first that `bench --parent whir` times (their median is printed).
 const WARM_VERIFIES: usize = 5;
 
+/// `multisig bench --children K --child-signatures N --parent whir`: one compact parent over the
+/// children `refs`, timed `--runs` times; verified from its bytes as a client verifies it.
 fn bench_compact_parent(a: &BenchArgs, refs: &[(&[u8], &[PublicKey])], m: &Made) -> CmdResult {
+    use multisig::aggregate::{Preset, WIRE_CAP_BYTES};
     use recursion::parent::prove_compact_parent;
     let (k, n) = (a.children, a.child_signatures);
-    let whir_opts = ProveOptions {
-        backend: Backend::Whir,
-        log_inv_rate: a.parent_log_inv_rate,
-        ..ProveOptions::default()
+    let whir_at = |log_inv_rate: u8| {
+        let opts = ProveOptions {
+            backend: Backend::Whir,
+            log_inv_rate,
+            ..ProveOptions::default()
+        };
+        match Preset::from_options(&opts) {
+            Ok(Preset::Whir(whir)) => Ok(whir),
+            _ => Err(Failure::Malformed(format!(
+                "no WHIR preset at log_inv_rate {log_inv_rate}"
+            ))),
+        }
     };
-    let Ok(multisig::aggregate::Preset::Whir(whir)) =
-        multisig::aggregate::Preset::from_options(&whir_opts)
-    else {
-        return Err(Failure::Malformed(format!(
-            "no WHIR preset at log_inv_rate {}",
-            a.parent_log_inv_rate
-        )));
+    let whir = match a.parent_log_inv_rate {
+        Some(r) => whir_at(r)?,
+        None => {
+            // The faster rate when its worst case for this shape fits the wire cap.
+            let child = Preset::from_options(&m.child_opts)
+                .ok()
+                .and_then(|p| recursion::check_child_preset(&p).ok().copied())
+                .ok_or_else(|| Failure::Malformed("the children's preset".into()))?;
+            let half = whir_at(1)?;
+            let fits = recursion::parent::compact_parent_size_bound(&child, &half, k, n, k * n)
+                .is_ok_and(|b| b <= WIRE_CAP_BYTES);
+            if fits {
+                half
+            } else {
+                whir_at(2)?
+            }
+        }
     };
     let pb = spinner(&format!("proving a compact parent over {k} children"));
     let mut run_secs = Vec::with_capacity(a.runs as usize);
@@ -887,6 +909,7 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
             gen_secs,
             child_secs,
             child_kib,
+            child_opts: opts,
         };
         return bench_compact_parent(a, &refs, &made);
     }

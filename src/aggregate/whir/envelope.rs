@@ -602,6 +602,37 @@ impl Expected {
 /// spare. A test checks real proofs against it.
 pub const ZEROCHECK_ROUND_EVALS: usize = 8;
 
+/// The round counts of a batch's own reductions, for a caller of [`max_encoded_len`] that
+/// derives them from the AIRs and trace heights: the LogUp fractional GKR's layers (layer `k`
+/// has `k` sumcheck rounds) and the zerocheck sumcheck's rounds. Without them the bound takes
+/// both at their decoding bound (`num_variables + REDUCTION_SLACK`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reductions {
+    pub gkr_layers: usize,
+    pub zerocheck_rounds: usize,
+}
+
+/// The [`Reductions`] an archive of [`encode_archive`] holds (its LogUp proof's layers, 0 if
+/// it has none, and its zerocheck's rounds), read after the same validation as
+/// [`decode_archive`]: the tests hold a batch's derived counts to real proofs with it.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] as [`decode_archive`].
+#[cfg(test)]
+pub(crate) fn reductions_of(
+    archive: &[u8],
+    preset: &WhirPreset,
+    num_variables: usize,
+) -> Result<Reductions, VerifyError> {
+    crate::aggregate::wire::decode_archive(archive, |body: &ArchivedWhirBody| {
+        check_shape(body, &Expected::new(preset, num_variables)?)?;
+        Ok(Reductions {
+            gkr_layers: body.lookup.first().map_or(0, |g| g.layers.len()),
+            zerocheck_rounds: body.sumcheck.round_polys.len(),
+        })
+    })
+}
+
 /// Each AIR's `(width, next)` for [`max_encoded_len`]: its main columns and how many of them it
 /// reads on the next row (`main_next_row_columns`).
 pub fn table_shapes<A: p3_air::BaseAir<Val>>(airs: &[A]) -> Vec<(usize, usize)> {
@@ -615,10 +646,11 @@ pub fn table_shapes<A: p3_air::BaseAir<Val>>(airs: &[A]) -> Vec<(usize, usize)> 
 /// them its AIR reads on the next row (`main_next_row_columns`). Counted: the WHIR opening at
 /// the counts the configuration fixes with every Merkle multiproof at
 /// [`max_multiproof_siblings`], every table column evaluated at the zerocheck point and each
-/// next-row column at its successor (p3-multi-stark opens no other), the LogUp fractional GKR and the
-/// zerocheck sumcheck at their bounded round counts ([`REDUCTION_SLACK`] over `num_variables`,
-/// [`ZEROCHECK_ROUND_EVALS`] evaluations per round), and no indexed-lookup or bus proof (the
-/// aggregation AIRs use neither; a test checks real proofs against the bound).
+/// next-row column at its successor (p3-multi-stark opens no other), the LogUp fractional GKR
+/// and the zerocheck sumcheck at `reductions` when the caller derives them, else at their
+/// bounded round counts ([`REDUCTION_SLACK`] over `num_variables`), with
+/// [`ZEROCHECK_ROUND_EVALS`] evaluations per round, and no indexed-lookup or bus proof (the
+/// aggregation AIRs use neither; tests check real proofs against the bound).
 ///
 /// # Errors
 /// [`VerifyError::Malformed`] when the schedule does not fit `num_variables` (as [`decode`]).
@@ -626,8 +658,12 @@ pub fn max_encoded_len(
     preset: &WhirPreset,
     num_variables: usize,
     tables: &[(usize, usize)],
+    reductions: Option<Reductions>,
 ) -> Result<usize, VerifyError> {
     let e = Expected::new(preset, num_variables)?;
+    let max = e.max_reduction_rounds;
+    let (gkr_layers, zerocheck_rounds) =
+        reductions.map_or((max, max), |r| (r.gkr_layers.min(max), r.zerocheck_rounds.min(max)));
     let d = CHALLENGE_DEGREE;
     let sumcheck = |s: SumcheckExpect| SumcheckBody {
         evals: vec![0; s.rounds * 2 * d],
@@ -637,12 +673,11 @@ pub fn max_encoded_len(
         rows: vec![0; q.rows * q.row_words],
         paths: vec![[0; 32]; max_multiproof_siblings(q.rows, q.tree_height)],
     };
-    let max = e.max_reduction_rounds;
     let body = WhirBody {
         commitment: [0; 32],
         lookup: vec![GkrBody {
             root_denominator: [0; CHALLENGE_DEGREE],
-            layers: (0..max)
+            layers: (0..gkr_layers)
                 .map(|k| GkrLayerBody {
                     round_polys: vec![0; k * 3 * d],
                     claims: [0; 4 * CHALLENGE_DEGREE],
@@ -653,8 +688,8 @@ pub fn max_encoded_len(
         bus: Vec::new(),
         sumcheck: GenericDegreeBody {
             claimed_sum: [0; CHALLENGE_DEGREE],
-            round_polys: vec![vec![0; ZEROCHECK_ROUND_EVALS * d]; max],
-            pow_witnesses: vec![0; if e.zerocheck_pow { max } else { 0 }],
+            round_polys: vec![vec![0; ZEROCHECK_ROUND_EVALS * d]; zerocheck_rounds],
+            pow_witnesses: vec![0; if e.zerocheck_pow { zerocheck_rounds } else { 0 }],
         },
         opening: PcsBody {
             initial_ood_answers: vec![0; e.initial_ood * d],
@@ -1501,7 +1536,7 @@ mod tests {
             assert_eq!(e.current.len(), w * CHALLENGE_DEGREE);
             assert_eq!(e.next.len(), next * CHALLENGE_DEGREE);
         }
-        assert!(f.bytes.len() <= max_encoded_len(&f.preset, f.nv, &tables).unwrap());
+        assert!(f.bytes.len() <= max_encoded_len(&f.preset, f.nv, &tables, None).unwrap());
     }
 
     #[test]

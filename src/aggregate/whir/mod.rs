@@ -489,7 +489,12 @@ pub fn proof_size_bound_for_signatures(
     with_placeholder_statement(num_signatures, |stmt| {
         let airs = stmt.airs();
         let tables = envelope::table_shapes(&airs);
-        envelope::max_encoded_len(preset, statement_num_variables(preset, stmt, &airs), &tables)
+        envelope::max_encoded_len(
+            preset,
+            statement_num_variables(preset, stmt, &airs),
+            &tables,
+            None,
+        )
     })
     .map_err(|e| e.to_string())
 }
