@@ -834,34 +834,6 @@ fn parent_airs(
     Ok((airs, heights))
 }
 
-/// What every parent's verifier derives from the statement and the children's preset and
-/// sizes before it reads a proof ([`check_children`], then [`parent_airs`] with the statement
-/// of `keys` as the key-set AIR's public values): the children's preset, the verifier AIRs,
-/// their trace heights (log2), and the number of children.
-///
-/// # Errors
-/// As [`verify_parent`].
-fn derive_batch(
-    child: &Preset,
-    child_keys: &[usize],
-    message: &[u8; 32],
-    epoch: u32,
-    keys: &[PublicKey],
-    opts: &VerifyOptions,
-) -> Result<(FriPreset, Vec<VerifierAir>, Vec<usize>, usize), VerifyError> {
-    let (preset, children, n) = check_children(child, child_keys, keys.len(), opts)?;
-    let statement = statement_values(keys.len(), epoch, message, &key_set_digest_ordered(keys));
-    let (airs, heights) = parent_airs(
-        &preset,
-        (children, n),
-        message,
-        epoch,
-        keys.len(),
-        statement,
-    )?;
-    Ok((preset, airs, heights, children))
-}
-
 /// Derives [`Prepared`] for a parent over children of `child_keys` keys each made under `child`,
 /// for the statement (`message`, `epoch`, `keys` in canonical order); checks that the children's
 /// preset is one of [`PRESETS`], can be a child, passes [`accept_preset`] under `opts` for a
@@ -877,9 +849,16 @@ fn prepare(
     use crate::aggregate::fri::config::MultisigConfig;
     use crate::aggregate::fri::security::ProofShape;
     let malformed = |s: String| VerifyError::Malformed(s);
-    let (preset, airs, heights, children) =
-        derive_batch(child, child_keys, message, epoch, keys, opts)?;
-    let n = child_keys[0];
+    let (preset, children, n) = check_children(child, child_keys, keys.len(), opts)?;
+    let statement = statement_values(keys.len(), epoch, message, &key_set_digest_ordered(keys));
+    let (airs, heights) = parent_airs(
+        &preset,
+        (children, n),
+        message,
+        epoch,
+        keys.len(),
+        statement,
+    )?;
     let t = Instant::now();
     let parent = parent_preset(&preset);
     let lookups = packed_lookups(&airs);
@@ -1616,8 +1595,9 @@ struct OpenedCompactParent<'a> {
 }
 
 /// Decodes a compact parent's bytes for the statement and runs `then` on it: the header, the
-/// children's preset and sizes ([`derive_batch`]), the WHIR preset, the batch's security
-/// (refused under the floor), the archive against the stacked trace's shape, canonicity.
+/// WHIR preset, the children's preset and sizes ([`check_children`]), the shape's verifier key
+/// ([`compact_verifier_key`]), the batch's security (refused under the floor), the archive
+/// against the stacked trace's shape, canonicity.
 ///
 /// # Errors
 /// As [`verify_compact_parent_bytes`] before the verifier runs, then `then`'s.
