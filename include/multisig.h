@@ -430,7 +430,8 @@ msig_status msig_aggregator_add(struct msig_aggregator *aggregator,
  * keys (children may overlap), which `msig_verify_aggregate` verifies for that union: a compact
  * parent when the options name `MSIG_BACKEND_WHIR` (proved over WHIR; its worst case fits the
  * 512 KiB limit up to 16 children of 1,024 keys at `log_inv_rate` 2, up to two children of 775
- * at `log_inv_rate` 1, which proves faster), or a parent under the children's
+ * at `log_inv_rate` 1, which proves faster; `log_inv_rate` 0 takes 1 when the worst case fits
+ * `max_proof_bytes`, else 2), or a parent under the children's
  * preset when they name it (over 512 KiB today: raise `max_proof_bytes`). Not yet: signatures
  * and children in one aggregator, children of different numbers of keys, a parent as a child.
  *

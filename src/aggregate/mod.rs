@@ -200,6 +200,11 @@ impl Aggregator {
     /// Proves that every added signature is valid: one proof for the set of added keys, made
     /// in [`canonical_key_order`] whatever the order of the adds.
     ///
+    /// With children ([`Aggregator::add_child`]) it proves a parent over them instead: compact
+    /// when `opts` name the WHIR backend (with `log_inv_rate: 0`, rate 1/2 when the parent's
+    /// worst case fits the byte limit, else rate 1/4), or under the children's preset when
+    /// `opts` name it (`src/aggregate/recursion/README.md`).
+    ///
     /// # Errors
     /// [`ProveError::Empty`] without signatures, [`ProveError::InvalidOptions`] for a bad preset,
     /// [`ProveError::Prover`] if proving fails (for example on a witness the AIRs reject).
@@ -265,7 +270,7 @@ impl Aggregator {
         let preset = Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
         let (child, _) = wire::read_prefix(&self.children[0].0)
             .map_err(|e| ProveError::InvalidOptions(format!("child 0: {e}")))?;
-        let compact = match preset {
+        let mut compact = match preset {
             Preset::Whir(whir) => Some(whir),
             _ if preset == child => None,
             _ => {
@@ -284,10 +289,26 @@ impl Aggregator {
         let mut union: Vec<PublicKey> = self.children.iter().flat_map(|c| c.1.clone()).collect();
         union.sort_unstable_by_key(PublicKey::to_ssz);
         union.dedup();
-        let bound = match &compact {
+        let bound_of = |compact: &Option<WhirPreset>| match compact {
             Some(whir) => parent::compact_parent_size_bound(&child_preset, whir, k, n, union.len()),
             None => parent::parent_size_bound(&child_preset, k, n, union.len()),
         };
+        let mut bound = bound_of(&compact);
+        // `log_inv_rate: 0` leaves a compact parent's rate to us: the default (rate 1/2, the
+        // faster) when its worst case fits the limit, else rate 1/4 (smaller proofs).
+        if compact.is_some()
+            && opts.log_inv_rate == 0
+            && bound.as_ref().is_ok_and(|&b| b > opts.byte_limit())
+        {
+            let quarter = ProveOptions {
+                log_inv_rate: 2,
+                ..*opts
+            };
+            if let Ok(Preset::Whir(whir)) = Preset::from_options(&quarter) {
+                compact = Some(whir);
+                bound = bound_of(&compact);
+            }
+        }
         let too_large = |bound: usize| ProveError::ProofTooLarge {
             bound,
             limit: opts.byte_limit(),

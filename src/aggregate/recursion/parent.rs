@@ -1973,8 +1973,36 @@ mod tests {
         assert!(bound <= opts.byte_limit(), "bound {bound}");
         let bits = compact_parent_security_bits(&child, &whir, 2, 2, 3).expect("bits");
         assert!(bits >= SECURITY_FLOOR_BITS, "{bits}");
-        refused_one_byte_under(&agg, &opts, bound);
+        // The rate named: refused one byte under its worst case.
+        let named = ProveOptions {
+            log_inv_rate: whir.log_inv_rate,
+            ..opts
+        };
+        refused_one_byte_under(&agg, &named, bound);
+        // The rate left to the prover (`log_inv_rate: 0`): one byte under rate 1/2's worst case
+        // it proves at rate 1/4 within the limit, and under rate 1/4's it refuses with that bound.
+        let quarter = whir_preset(2);
+        let quarter_bound = compact_parent_size_bound(&child, &quarter, 2, 2, 3).unwrap();
+        assert!(quarter_bound < bound);
+        let tight = ProveOptions {
+            max_proof_bytes: bound - 1,
+            ..opts
+        };
+        let small = agg.prove(&tight).expect("a compact parent at rate 1/4");
+        let small = small.as_bytes();
+        assert!(small.len() <= quarter_bound, "{}", small.len());
+        assert_eq!(small[28..32], u32::from(quarter.id()).to_le_bytes());
+        verify_aggregate(
+            small,
+            &union_of(&a.1, &b.1),
+            &MESSAGE,
+            EPOCH,
+            &Default::default(),
+        )
+        .expect("the rate-1/4 parent verifies");
+        refused_one_byte_under(&agg, &opts, quarter_bound);
         let proof = agg.prove(&opts).expect("the compact parent");
+        assert_eq!(proof.as_bytes()[28..32], u32::from(whir.id()).to_le_bytes());
         let bytes = proof.as_bytes();
         assert!(
             bytes.len() <= bound && bytes.len() <= 512 * 1024,
