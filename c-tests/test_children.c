@@ -3,7 +3,8 @@
  * made under the recursion-ready backend, become one parent proof through
  * msig_aggregator_add_child and msig_aggregator_prove; msig_verify_aggregate verifies it for the
  * union (signers 0, 1, 2) in any order and for no other statement; so does the compact parent
- * (options naming WHIR at rate 1/4), within the default 512 KiB limit. Refused: NULL and oversized
+ * (options naming WHIR at rate 1/4), within the default 512 KiB limit, and a compact parent over
+ * children of different sizes (3 and 2 keys). Refused: NULL and oversized
  * arguments, malformed keys, a child for other keys or truncated, a Keccak child, a parent as a
  * child, options naming another preset, a byte limit below the parent's worst case, and
  * signatures beside children. Not run under valgrind (a parent takes seconds natively).
@@ -149,6 +150,31 @@ int main(int argc, char **argv) {
     cparent[clen / 2] ^= 0x10;
     CHECK_PROOF_REJECTED(msig_verify_aggregate(cparent, clen, u_pks, 3, v.message, v.epoch, NULL));
     cparent[clen / 2] ^= 0x10;
+
+    /* Children of different sizes (signers 1, 2, 3 and 0, 1): a compact parent for the union of
+     * all four signers, and not for three of them or another message. */
+    const size_t c_idx[3] = {1, 2, 3};
+    uint8_t c_pks[3 * MSIG_PUBLIC_KEY_LEN];
+    size_t c_len = 0;
+    uint8_t *c = prove_signers(&v, c_idx, 3, &p1, &c_len, c_pks);
+    msig_aggregator *mixed = NULL;
+    CHECK_STATUS(msig_aggregator_new(v.message, v.epoch, &mixed), MSIG_OK);
+    CHECK_STATUS(msig_aggregator_add_child(mixed, c, c_len, c_pks, 3), MSIG_OK);
+    CHECK_STATUS(msig_aggregator_add_child(mixed, a, a_len, a_pks, 2), MSIG_OK);
+    CHECK_STATUS(msig_aggregator_prove(mixed, &compact, small, sizeof small, &written),
+                 MSIG_BUFFER_TOO_SMALL);
+    size_t mlen = written;
+    CHECK(mlen <= 512u * 1024);
+    uint8_t *mparent = malloc(mlen);
+    CHECK_STATUS(msig_aggregator_prove(mixed, &compact, mparent, mlen, &written), MSIG_OK);
+    CHECK(written == mlen);
+    printf("compact parent over children of 3 and 2: %zu bytes\n", mlen);
+    CHECK_STATUS(msig_verify_aggregate(mparent, mlen, four, 4, v.message, v.epoch, NULL), MSIG_OK);
+    CHECK_PROOF_REJECTED(msig_verify_aggregate(mparent, mlen, u_pks, 3, v.message, v.epoch, NULL));
+    CHECK_PROOF_REJECTED(msig_verify_aggregate(mparent, mlen, four, 4, other_msg, v.epoch, NULL));
+    free(mparent);
+    free(c);
+    msig_aggregator_free(mixed);
 
     /* A parent cannot be a child yet; signatures and children do not mix yet. */
     msig_aggregator *other = NULL;

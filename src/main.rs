@@ -214,9 +214,11 @@ struct BenchArgs {
     /// signatures instead.
     #[arg(long, default_value_t = 0)]
     children: usize,
-    /// Signers per child, with `--children`.
-    #[arg(long, default_value_t = 256)]
-    child_signatures: usize,
+    /// Signers per child, with `--children`: one number for every child, or one per child
+    /// separated by commas (children of different sizes, e.g. `--children 2
+    /// --child-signatures 256,775`).
+    #[arg(long, value_delimiter = ',', default_value = "256")]
+    child_signatures: Vec<usize>,
     /// With `--children`: how the parent is proved. `whir`: a compact parent (the multilinear
     /// STARK over WHIR, unique-decoding regime, within the wire cap); `fri`: the batch STARK
     /// over FRI-Poseidon1 under the children's preset (the recursion-ready format, over the cap).
@@ -738,7 +740,8 @@ const WARM_VERIFIES: usize = 5;
 fn bench_compact_parent(a: &BenchArgs, refs: &[(&[u8], &[PublicKey])], m: &Made) -> CmdResult {
     use multisig::aggregate::{Preset, WIRE_CAP_BYTES};
     use recursion::parent::prove_compact_parent;
-    let (k, n) = (a.children, a.child_signatures);
+    let (k, sizes) = (a.children, child_sizes(a)?);
+    let n: usize = sizes.iter().sum();
     let whir_at = |log_inv_rate: u8| {
         let opts = ProveOptions {
             backend: Backend::Whir,
@@ -761,7 +764,7 @@ fn bench_compact_parent(a: &BenchArgs, refs: &[(&[u8], &[PublicKey])], m: &Made)
                 .and_then(|p| recursion::check_child_preset(&p).ok().copied())
                 .ok_or_else(|| Failure::Malformed("the children's preset".into()))?;
             let half = whir_at(1)?;
-            let fits = recursion::parent::compact_parent_size_bound(&child, &half, k, n, k * n)
+            let fits = recursion::parent::compact_parent_size_bound(&child, &half, &sizes, n)
                 .is_ok_and(|b| b <= WIRE_CAP_BYTES);
             if fits {
                 half
@@ -813,7 +816,8 @@ fn bench_compact_parent(a: &BenchArgs, refs: &[(&[u8], &[PublicKey])], m: &Made)
     if a.json {
         let (runs_json, parts_json) = runs_and_parts_json(&run_secs, &parts);
         println!(
-            "{{\"children\":{k},\"child_signatures\":{n},\"signatures\":{},\"backend\":\"fri-poseidon1\",\"parent\":\"whir\",\"parent_log_inv_rate\":{},\"security_bits\":{security:.2},\"child_prove_s\":{:.3},\"child_kib\":{:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{},\"proof_kib\":{proof_kib:.1},\"components\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"verify_warm_ms\":{verify_warm_ms:.2},\"peak_rss_mib\":{}}}",
+            "{{\"children\":{k},\"child_signatures\":[{}],\"signatures\":{},\"backend\":\"fri-poseidon1\",\"parent\":\"whir\",\"parent_log_inv_rate\":{},\"security_bits\":{security:.2},\"child_prove_s\":{:.3},\"child_kib\":{:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{},\"proof_kib\":{proof_kib:.1},\"components\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"verify_warm_ms\":{verify_warm_ms:.2},\"peak_rss_mib\":{}}}",
+            sizes_json(&sizes),
             keys.len(),
             whir.log_inv_rate,
             m.child_secs,
@@ -825,7 +829,8 @@ fn bench_compact_parent(a: &BenchArgs, refs: &[(&[u8], &[PublicKey])], m: &Made)
         return Ok(());
     }
     println!(
-        "children:      {k} of {n} signatures ({} distinct keys), fri-poseidon1",
+        "children:      {k} of {} signatures ({} distinct keys), fri-poseidon1",
+        sizes_text(&sizes),
         keys.len()
     );
     println!(
@@ -857,24 +862,66 @@ fn bench_compact_parent(a: &BenchArgs, refs: &[(&[u8], &[PublicKey])], m: &Made)
     Ok(())
 }
 
-/// `multisig bench --children K --child-signatures N`: K children of N signers each, then one
-/// parent over them, timed.
+/// Each child's number of signers under `--children K --child-signatures ...`: one number for
+/// all K children, or K numbers (each at least 1).
+fn child_sizes(a: &BenchArgs) -> Result<Vec<usize>, Failure> {
+    let sizes = match a.child_signatures.as_slice() {
+        [n] => vec![*n; a.children],
+        s if s.len() == a.children => s.to_vec(),
+        s => {
+            return Err(Failure::Malformed(format!(
+                "--child-signatures: one number or one per child ({} for {} children)",
+                s.len(),
+                a.children
+            )))
+        }
+    };
+    if sizes.contains(&0) {
+        return Err(Failure::Malformed("--child-signatures at least 1".into()));
+    }
+    Ok(sizes)
+}
+
+/// The children's sizes for the text report: `N` when all are equal, else `N1, N2, ...`.
+fn sizes_text(sizes: &[usize]) -> String {
+    if sizes.windows(2).all(|w| w[0] == w[1]) {
+        sizes.first().map_or_else(String::new, usize::to_string)
+    } else {
+        sizes
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The children's sizes as a JSON array's elements.
+fn sizes_json(sizes: &[usize]) -> String {
+    sizes
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `multisig bench --children K --child-signatures N[,N2,...]`: K children of N signers each
+/// (or of the listed sizes), then one parent over them, timed.
 fn bench_parent(a: &BenchArgs) -> CmdResult {
     use recursion::parent::{
         parent_columns, parent_security_bits, prove_parent, verify_parent, MAX_CHILDREN,
     };
-    let (k, n) = (a.children, a.child_signatures);
-    if k > MAX_CHILDREN || n == 0 {
-        return Err(Failure::Malformed(format!(
-            "--children 1..={MAX_CHILDREN} and --child-signatures at least 1"
-        )));
+    let k = a.children;
+    if k > MAX_CHILDREN {
+        return Err(Failure::Malformed(format!("--children 1..={MAX_CHILDREN}")));
     }
+    let sizes = child_sizes(a)?;
+    let n: usize = sizes.iter().sum();
     let message: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(29).wrapping_add(3));
-    let pb = spinner(&format!("making {} benchmark signers", k * n));
+    let pb = spinner(&format!("making {n} benchmark signers"));
     let t = Instant::now();
     let seed = *b"multisig bench signers, seed v1\0";
-    let signers = xmss::bench_keys::generate_bench_signers(k * n, a.epoch, &message, seed)
-        .map_err(malformed)?;
+    let signers =
+        xmss::bench_keys::generate_bench_signers(n, a.epoch, &message, seed).map_err(malformed)?;
     let gen_secs = t.elapsed().as_secs_f64();
     pb.finish_and_clear();
 
@@ -883,10 +930,16 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
         ..a.preset.options()
     };
     multisig::prepare(&opts).map_err(malformed)?;
-    let pb = spinner(&format!("proving {k} children of {n} signatures"));
+    let pb = spinner(&format!(
+        "proving {k} children of {} signatures",
+        sizes_text(&sizes)
+    ));
     let t = Instant::now();
     let mut children = Vec::with_capacity(k);
-    for group in signers.chunks(n) {
+    let mut rest = signers.as_slice();
+    for &size in &sizes {
+        let (group, after) = rest.split_at(size);
+        rest = after;
         let mut agg = Aggregator::new(message, a.epoch);
         for s in group {
             agg.add(s.public_key, s.signature.clone())
@@ -932,14 +985,19 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
     verify_parent(&proof, &message, a.epoch, &keys).map_err(verify_error)?;
     let verify_ms = t.elapsed().as_secs_f64() * 1e3;
     let rss_mib = peak_rss_kib().map(|k| k as f64 / 1024.0);
-    let security = parent_security_bits(&proof.child_preset, Regime::Proven, k, n, keys.len())
-        .map_err(Failure::Malformed)?
-        .total_bits;
+    let security = parent_security_bits(
+        &proof.child_preset,
+        Regime::Proven,
+        &proof.child_keys,
+        keys.len(),
+    )
+    .map_err(Failure::Malformed)?
+    .total_bits;
     let proof_bytes = proof.to_bytes().len();
     let proof_kib = proof_bytes as f64 / 1024.0;
     let parts = proof.component_sizes();
-    let columns =
-        parent_columns(&proof.child_preset, k, n, keys.len()).map_err(Failure::Malformed)?;
+    let columns = parent_columns(&proof.child_preset, &proof.child_keys, keys.len())
+        .map_err(Failure::Malformed)?;
     let committed = |c: &recursion::parent::AirColumns| c.main + c.permutation + c.quotient;
     if a.json {
         let columns_json = columns
@@ -949,7 +1007,8 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
             .join(",");
         let (runs_json, parts_json) = runs_and_parts_json(&run_secs, &parts);
         println!(
-            "{{\"children\":{k},\"child_signatures\":{n},\"signatures\":{},\"backend\":\"fri-poseidon1\",\"log_inv_rate\":{},\"security_bits\":{security:.1},\"child_prove_s\":{child_secs:.3},\"child_kib\":{child_kib:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{proof_bytes},\"proof_kib\":{proof_kib:.1},\"components\":{{{parts_json}}},\"columns\":{{{columns_json}}},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
+            "{{\"children\":{k},\"child_signatures\":[{}],\"signatures\":{},\"backend\":\"fri-poseidon1\",\"log_inv_rate\":{},\"security_bits\":{security:.1},\"child_prove_s\":{child_secs:.3},\"child_kib\":{child_kib:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{proof_bytes},\"proof_kib\":{proof_kib:.1},\"components\":{{{parts_json}}},\"columns\":{{{columns_json}}},\"verify_ms\":{verify_ms:.2},\"peak_rss_mib\":{}}}",
+            sizes_json(&sizes),
             keys.len(),
             proof.child_preset.log_inv_rate,
             a.runs,
@@ -957,7 +1016,8 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
         );
     } else {
         println!(
-            "children:      {k} of {n} signatures ({} distinct keys)",
+            "children:      {k} of {} signatures ({} distinct keys)",
+            sizes_text(&sizes),
             keys.len()
         );
         println!(

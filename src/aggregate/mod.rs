@@ -263,7 +263,7 @@ impl Aggregator {
         if !self.signers.is_empty() {
             return Err(ProveError::InvalidOptions(
                 "raw signatures beside children are not supported yet: prove the signatures \
-                 as a child of the same size first"
+                 as a child first (children may differ in size)"
                     .into(),
             ));
         }
@@ -285,13 +285,15 @@ impl Aggregator {
         };
         let child_preset = *recursion::check_child_preset(&child)
             .map_err(|e| ProveError::InvalidOptions(e.to_string()))?;
-        let (k, n) = (self.children.len(), self.children[0].1.len());
+        let sizes: Vec<usize> = self.children.iter().map(|c| c.1.len()).collect();
         let mut union: Vec<PublicKey> = self.children.iter().flat_map(|c| c.1.clone()).collect();
         union.sort_unstable_by_key(PublicKey::to_ssz);
         union.dedup();
         let bound_of = |compact: &Option<WhirPreset>| match compact {
-            Some(whir) => parent::compact_parent_size_bound(&child_preset, whir, k, n, union.len()),
-            None => parent::parent_size_bound(&child_preset, k, n, union.len()),
+            Some(whir) => {
+                parent::compact_parent_size_bound(&child_preset, whir, &sizes, union.len())
+            }
+            None => parent::parent_size_bound(&child_preset, &sizes, union.len()),
         };
         let mut bound = bound_of(&compact);
         // `log_inv_rate: 0` leaves a compact parent's rate to us: the default (rate 1/2, the

@@ -254,6 +254,24 @@ impl BitsShape {
 pub struct SampledBitsAir {
     shape: BitsShape,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
+    /// The first block's transcript number ([`Self::numbered_from`]).
+    first: u32,
+}
+
+impl SampledBitsAir {
+    /// The same AIR with its blocks numbered from `first`: block `b` of the trace is transcript
+    /// `first + b` (a constraint, [`super::first_block_number`]). A parent numbers each group of
+    /// children of one shape from its own range.
+    #[must_use]
+    pub fn numbered_from(mut self, first: u32) -> Self {
+        self.first = first;
+        self
+    }
+
+    /// The first block's transcript number.
+    pub fn first_transcript(&self) -> u32 {
+        self.first
+    }
 }
 
 /// A received sample `(transcript, position, value)`.
@@ -273,6 +291,7 @@ impl SampledBitsAir {
         Self {
             shape,
             periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
+            first: 0,
         }
     }
 
@@ -344,7 +363,7 @@ impl SampledBitsAir {
                 None => (&padding, false),
             };
             assert_eq!(vals.len(), self.shape.draws.len(), "one value per draw");
-            let transcript = F::from_usize(b);
+            let transcript = F::from_usize(self.first as usize + b);
             for (r, (row, p)) in block.chunks_exact_mut(WIDTH).zip(&periodic).enumerate() {
                 let row: &mut BitsCols<F> = row.borrow_mut();
                 let p: &BitsPeriodic<F> = p.as_slice().borrow();
@@ -421,7 +440,11 @@ where
 
         // 77..=79: constancy down the block and the carried sample.
         let mut t = builder.when_transition();
-        t.assert_zero(p.in_block.clone() * (next.transcript - row.transcript));
+        t.assert_zero(super::next_block_number::<AB>(
+            AB::Expr::ONE - p.in_block.clone(),
+            row.transcript,
+            next.transcript,
+        ));
         t.assert_zero(p.in_block.clone() * (next.active - row.active));
         t.assert_zero(p.continues.clone() * (next.value - row.value));
 
@@ -441,6 +464,7 @@ where
             ],
             Count::bounded(row.active * row.uses, MAX_USES as u32),
         );
+        super::first_block_number(builder, self.first, row.transcript);
     }
 }
 
@@ -474,6 +498,8 @@ mod tests {
     const ZERO: usize = 45;
     const POINT: usize = 76;
     const SAME_TRANSCRIPT: usize = 77;
+    /// The first block's number ([`super::super::first_block_number`]), the last constraint.
+    const FIRST_NUMBER: usize = 80;
     const CARRIED: usize = 79;
 
     const SAMPLE: Failed = Failed::Bus(TRANSCRIPT_SAMPLE_BUS);
@@ -901,12 +927,21 @@ mod tests {
         }
         caught(&batch(air, trace, expected(&[1])), &[SAMPLE, INDICES]);
 
-        // The two transcripts' numbers swapped.
+        // The two transcripts' numbers swapped: a block's number is its place (the first row's
+        // constraint and the step between blocks).
         let (air, mut trace) = air_and_trace(&[1, 2]);
         for r in 0..2 * period {
             row_mut(&mut trace, r).transcript = F::from_bool(r < period);
         }
-        caught(&batch(air, trace, expected(&[1, 2])), &[SAMPLE, INDICES]);
+        caught(
+            &batch(air, trace, expected(&[1, 2])),
+            &[
+                Failed::Constraint(SAME_TRANSCRIPT),
+                Failed::Constraint(FIRST_NUMBER),
+                SAMPLE,
+                INDICES,
+            ],
+        );
 
         // A number changing inside a block.
         let (air, mut trace) = air_and_trace(&[1, 2]);

@@ -89,6 +89,24 @@ pub struct Commitment {
 pub struct CommitmentAir {
     commitments: Vec<Commitment>,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
+    /// The first block's transcript number ([`Self::numbered_from`]).
+    first: u32,
+}
+
+impl CommitmentAir {
+    /// The same AIR with its blocks numbered from `first`: block `b` of the trace is transcript
+    /// `first + b` (a constraint, [`super::first_block_number`]). A parent numbers each group of
+    /// children of one shape from its own range.
+    #[must_use]
+    pub fn numbered_from(mut self, first: u32) -> Self {
+        self.first = first;
+        self
+    }
+
+    /// The first block's transcript number.
+    pub fn first_transcript(&self) -> u32 {
+        self.first
+    }
 }
 
 impl CommitmentAir {
@@ -130,6 +148,7 @@ impl CommitmentAir {
         Ok(Self {
             commitments: commitments.to_vec(),
             periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
+            first: 0,
         })
     }
 
@@ -163,6 +182,9 @@ impl CommitmentAir {
                 row.uses = F::from_usize(c.uses);
                 row.present = F::ONE;
             }
+            // A padding block's number follows the blocks before it; an active block's is the
+            // caller's (the constraint holds it to `first + b`).
+            row.transcript = F::from_usize(self.first as usize + b);
             if let Some((t, rs)) = roots.get(b) {
                 assert_eq!(rs.len(), self.commitments.len(), "one root per commitment");
                 row.transcript = F::from_u32(*t);
@@ -194,7 +216,11 @@ where
         builder.assert_eq(row.uses, p.uses.clone());
         builder.assert_eq(row.present, p.present.clone());
         let mut t = builder.when_transition();
-        t.assert_zero(p.in_block.clone() * (next.transcript - row.transcript));
+        t.assert_zero(super::next_block_number::<AB>(
+            AB::Expr::ONE - p.in_block.clone(),
+            row.transcript,
+            next.transcript,
+        ));
         t.assert_zero(p.in_block.clone() * (next.active - row.active));
 
         let observe = PermutationCheckBus::new(TRANSCRIPT_OBSERVE_BUS);
@@ -219,5 +245,6 @@ where
             message,
             Count::bounded(row.active * row.uses, MAX_QUERIES as u32),
         );
+        super::first_block_number(builder, self.first, row.transcript);
     }
 }

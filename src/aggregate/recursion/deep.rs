@@ -547,6 +547,24 @@ pub struct DeepSent {
 pub struct DeepQuotientAir {
     shape: DeepShape,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
+    /// The first block's transcript number ([`Self::numbered_from`]).
+    first: u32,
+}
+
+impl DeepQuotientAir {
+    /// The same AIR with its blocks numbered from `first`: block `b` of the trace is transcript
+    /// `first + b` (a constraint, [`super::first_block_number`]). A parent numbers each group of
+    /// children of one shape from its own range.
+    #[must_use]
+    pub fn numbered_from(mut self, first: u32) -> Self {
+        self.first = first;
+        self
+    }
+
+    /// The first block's transcript number.
+    pub fn first_transcript(&self) -> u32 {
+        self.first
+    }
 }
 
 impl DeepQuotientAir {
@@ -599,6 +617,7 @@ impl DeepQuotientAir {
         Self {
             shape,
             periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
+            first: 0,
         }
     }
 
@@ -741,7 +760,7 @@ impl DeepQuotientAir {
                 assert_eq!(w, widths, "opened widths");
             }
         }
-        let transcript = F::from_usize(b);
+        let transcript = F::from_usize(self.first as usize + b);
         let challenges = input.map_or((Challenge::ZERO, Challenge::ZERO), |i| (i.alpha, i.zeta));
         let matrices: Vec<&DeepMatrix> = shape.matrices().map(|(_, m)| m).collect();
         let group_ends: Vec<usize> = matrices
@@ -975,7 +994,11 @@ where
         // Constancy down the block, and the carried sums.
         let mut t = builder.when_transition();
         let in_block = p.in_block.clone();
-        t.assert_zero(in_block.clone() * (next.transcript - row.transcript));
+        t.assert_zero(super::next_block_number::<AB>(
+            AB::Expr::ONE - in_block.clone(),
+            row.transcript,
+            next.transcript,
+        ));
         t.assert_zero(in_block.clone() * (next.active - row.active));
         for i in 0..D {
             t.assert_zero(in_block.clone() * (next.alpha[i] - row.alpha[i]));
@@ -1040,6 +1063,7 @@ where
             out,
             Count::bounded(row.active * row.roll, 1),
         );
+        super::first_block_number(builder, self.first, row.transcript);
     }
 }
 
@@ -1119,7 +1143,8 @@ mod tests {
             root_position: root_at(b),
             window_tag: tag(tallest),
         };
-        MmcsOpeningAir::new(&dims, link, &shape().readers(root_at(b), &opening)).unwrap()
+        let readers = shape().readers(root_at(b), &opening);
+        MmcsOpeningAir::merged(&[(&dims, link, &readers)], QUERIES).unwrap()
     }
 
     fn log_blowup() -> usize {

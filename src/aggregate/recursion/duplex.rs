@@ -220,6 +220,9 @@ pub struct DuplexPeriodic<T> {
     /// How many times `output[i]` is sent: its sample's receivers (0 where it is not
     /// sampled).
     pub out_uses: [T; RATE],
+    /// 1 on the block's last row (the next row is the next block's: its transcript number is
+    /// one more).
+    pub ends_block: T,
 }
 
 crate::aggregate::air::row_view!(DuplexCols);
@@ -234,6 +237,24 @@ const NUM_PERIODIC: usize = core::mem::size_of::<DuplexPeriodic<u8>>();
 pub struct DuplexAir {
     shape: TranscriptShape,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
+    /// The first block's transcript number ([`Self::numbered_from`]).
+    first: u32,
+}
+
+impl DuplexAir {
+    /// The same AIR with its blocks numbered from `first`: block `b` of the trace is transcript
+    /// `first + b` (a constraint, [`super::first_block_number`]). A parent numbers each group of
+    /// children of one shape from its own range.
+    #[must_use]
+    pub fn numbered_from(mut self, first: u32) -> Self {
+        self.first = first;
+        self
+    }
+
+    /// The first block's transcript number.
+    pub fn first_transcript(&self) -> u32 {
+        self.first
+    }
 }
 
 /// A transcript's messages: `(transcript, position, value)`.
@@ -260,9 +281,12 @@ impl DuplexAir {
                 p.out_uses[i] = F::from_usize(shape.uses[pos]);
             }
         }
+        let p: &mut DuplexPeriodic<F> = rows[(period - 1) * NUM_PERIODIC..].borrow_mut();
+        p.ends_block = F::ONE;
         Self {
             shape,
             periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
+            first: 0,
         }
     }
 
@@ -316,7 +340,7 @@ impl DuplexAir {
                     at_position[pos] = *next_obs.next().expect("counted");
                 }
             }
-            let transcript = F::from_usize(b);
+            let transcript = F::from_usize(self.first as usize + b);
             let mut state = [F::ZERO; WIDTH24];
             for r in 0..period {
                 let at = (b * period + r) * WIDTH;
@@ -416,7 +440,11 @@ where
         for i in 0..WIDTH24 {
             t.assert_zero(within.clone() * (next.prev[i] - row.output[i]));
         }
-        t.assert_zero(within.clone() * (next.transcript - row.transcript));
+        t.assert_zero(super::next_block_number::<AB>(
+            p.ends_block.clone(),
+            row.transcript,
+            next.transcript,
+        ));
         t.assert_zero(within * (next.active - row.active));
 
         super::receive_permutation(builder, &row.input, &row.output);
@@ -432,6 +460,7 @@ where
                 Count::bounded(row.active * row.out_uses[i], MAX_SAMPLE_USES as u32),
             );
         }
+        super::first_block_number(builder, self.first, row.transcript);
     }
 }
 

@@ -98,6 +98,8 @@ const NUM_PERIODIC: usize = P_POSITIONS + D;
 pub struct FinalPolyAir {
     shape: FinalPolyShape,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
+    /// The first transcript's number ([`Self::numbered_from`]).
+    first: u32,
 }
 
 impl FinalPolyAir {
@@ -125,7 +127,23 @@ impl FinalPolyAir {
         Self {
             shape,
             periodic: std::sync::Arc::new(periodic),
+            first: 0,
         }
+    }
+
+    /// The same AIR whose trace numbers its transcripts from `first` (transcript `t` of the
+    /// trace is `first + t`). Unlike the other verifier AIRs, no constraint holds a block's
+    /// number: a transcript's blocks here are its queries, and nothing they do is keyed by a
+    /// number no other AIR vouches for. Every message a block sends or receives is keyed by its
+    /// transcript and answered by blocks whose numbers are held ([`super::first_block_number`]):
+    /// its point and index from that transcript's `SampledBitsAir` block, its last fold from
+    /// its `FriFoldAir` block, and its owner's coefficients are observed once each by its
+    /// `DuplexAir` block (so one owner per transcript, and the other blocks receive exactly
+    /// that owner's coefficients).
+    #[must_use]
+    pub fn numbered_from(mut self, first: u32) -> Self {
+        self.first = first;
+        self
     }
 
     /// The trace of transcripts `(coefficients, points)`: the final polynomial (coefficient 0
@@ -153,7 +171,7 @@ impl FinalPolyAir {
             let active = t < transcripts.len();
             let mut acc = Challenge::ZERO;
             for (r, row) in block.chunks_exact_mut(WIDTH).enumerate() {
-                row[TRANSCRIPT] = F::from_usize(t);
+                row[TRANSCRIPT] = F::from_usize(self.first as usize + t);
                 row[FIRST] = self.periodic[P_FIRST][r];
                 row[LAST] = self.periodic[P_LAST][r];
                 for i in 0..D {

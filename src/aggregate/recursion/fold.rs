@@ -245,6 +245,24 @@ pub type FoldMessage = [F; 3 + D];
 pub struct FriFoldAir {
     shape: FoldShape,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
+    /// The first block's transcript number ([`Self::numbered_from`]).
+    first: u32,
+}
+
+impl FriFoldAir {
+    /// The same AIR with its blocks numbered from `first`: block `b` of the trace is transcript
+    /// `first + b` (a constraint, [`super::first_block_number`]). A parent numbers each group of
+    /// children of one shape from its own range.
+    #[must_use]
+    pub fn numbered_from(mut self, first: u32) -> Self {
+        self.first = first;
+        self
+    }
+
+    /// The first block's transcript number.
+    pub fn first_transcript(&self) -> u32 {
+        self.first
+    }
 }
 
 impl FriFoldAir {
@@ -284,6 +302,7 @@ impl FriFoldAir {
         Self {
             shape,
             periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
+            first: 0,
         }
     }
 
@@ -406,7 +425,7 @@ impl FriFoldAir {
             if let Some(rows) = rows {
                 assert_eq!(rows.len(), n, "one input per query and round");
             }
-            let transcript = F::from_usize(b);
+            let transcript = F::from_usize(self.first as usize + b);
             for (r, (row, p)) in block.chunks_exact_mut(WIDTH).zip(&periodic).enumerate() {
                 let row: &mut FoldCols<F> = row.borrow_mut();
                 let p: &FoldPeriodic<F> = p.as_slice().borrow();
@@ -548,7 +567,11 @@ where
         // Constancy down the block.
         let mut t = builder.when_transition();
         let in_block = p.in_block.clone();
-        t.assert_zero(in_block.clone() * (next.transcript - row.transcript));
+        t.assert_zero(super::next_block_number::<AB>(
+            AB::Expr::ONE - in_block.clone(),
+            row.transcript,
+            next.transcript,
+        ));
         t.assert_zero(in_block * (next.active - row.active));
 
         // The buses.
@@ -622,6 +645,7 @@ where
                 Count::bounded(row.active * row.reads[k], 1),
             );
         }
+        super::first_block_number(builder, self.first, row.transcript);
     }
 }
 
@@ -1083,10 +1107,18 @@ mod tests {
         batch(trace, others(&one))
             .caught(|f| f.contains(&Failed::Bus(QUERY_INDEX_BUS)) && f.contains(&FOLDS));
 
+        // The two transcripts' numbers swapped: every bus, and a block's number is its place.
         let mut trace = trace_of(&runs);
         for r in 0..2 * period {
             row_mut(&mut trace, r).transcript = F::from_bool(r < period);
         }
-        batch(trace, others(&runs)).caught(all);
+        batch(trace, others(&runs)).caught(|f| {
+            let buses: BTreeSet<Failed> = f
+                .iter()
+                .filter(|x| matches!(x, Failed::Bus(_)))
+                .cloned()
+                .collect();
+            all(&buses) && has_constraint(f)
+        });
     }
 }

@@ -70,6 +70,24 @@ pub struct GatherAir {
     elements: Vec<Gathered>,
     period: usize,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
+    /// The first block's transcript number ([`Self::numbered_from`]).
+    first: u32,
+}
+
+impl GatherAir {
+    /// The same AIR with its blocks numbered from `first`: block `b` of the trace is transcript
+    /// `first + b` (a constraint, [`super::first_block_number`]). A parent numbers each group of
+    /// children of one shape from its own range.
+    #[must_use]
+    pub fn numbered_from(mut self, first: u32) -> Self {
+        self.first = first;
+        self
+    }
+
+    /// The first block's transcript number.
+    pub fn first_transcript(&self) -> u32 {
+        self.first
+    }
 }
 
 impl GatherAir {
@@ -91,6 +109,7 @@ impl GatherAir {
             elements,
             period,
             periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
+            first: 0,
         }
     }
 
@@ -129,7 +148,7 @@ impl GatherAir {
                 let periodic: Vec<F> = self.periodic.iter().map(|c| c[r]).collect();
                 let p: &GatherPeriodic<F> = periodic.as_slice().borrow();
                 let row: &mut GatherCols<F> = row.borrow_mut();
-                row.transcript = F::from_usize(b);
+                row.transcript = F::from_usize(self.first as usize + b);
                 row.active = F::from_bool(vs.is_some());
                 row.sampled = p.sampled;
                 row.observed = p.observed;
@@ -161,7 +180,11 @@ where
         builder.assert_eq(row.observed, p.observed.clone());
         builder.assert_eq(row.position, p.position.clone());
         let mut t = builder.when_transition();
-        t.assert_zero(p.in_block.clone() * (next.transcript - row.transcript));
+        t.assert_zero(super::next_block_number::<AB>(
+            AB::Expr::ONE - p.in_block.clone(),
+            row.transcript,
+            next.transcript,
+        ));
         t.assert_zero(p.in_block.clone() * (next.active - row.active));
 
         let coordinate = |i: usize| -> Vec<AB::Expr> {
@@ -190,6 +213,7 @@ where
             input,
             Count::bounded(row.active * (row.sampled + row.observed), 1),
         );
+        super::first_block_number(builder, self.first, row.transcript);
     }
 }
 

@@ -176,6 +176,9 @@ pub struct MmcsOpeningPeriodic<T> {
     pub root_position: T,
     /// The tag of the query-index window that opens it ([`OpeningLink::window_tag`]).
     pub window_tag: T,
+    /// 1 on the block's last row (the next row is the next child's block: its transcript
+    /// number is one more).
+    pub ends_block: T,
 }
 
 crate::aggregate::air::row_view!(MmcsOpeningCols);
@@ -415,6 +418,24 @@ pub struct MmcsOpeningAir {
     per_query: usize,
     period: usize,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
+    /// The first block's transcript number ([`Self::numbered_from`]).
+    first: u32,
+}
+
+impl MmcsOpeningAir {
+    /// The same AIR with its blocks numbered from `first`: block `b` of the trace is transcript
+    /// `first + b` (a constraint, [`super::first_block_number`]). A parent numbers each group of
+    /// children of one shape from its own range.
+    #[must_use]
+    pub fn numbered_from(mut self, first: u32) -> Self {
+        self.first = first;
+        self
+    }
+
+    /// The first block's transcript number.
+    pub fn first_transcript(&self) -> u32 {
+        self.first
+    }
 }
 
 impl MmcsOpeningAir {
@@ -487,6 +508,8 @@ impl MmcsOpeningAir {
             .filter(|&p| p <= 1 << 24)
             .ok_or_else(|| format!("{queries} queries of {per_query} rows"))?;
         let mut rows = vec![F::ZERO; period * NUM_PERIODIC];
+        let p: &mut MmcsOpeningPeriodic<F> = rows[(period - 1) * NUM_PERIODIC..].borrow_mut();
+        p.ends_block = F::ONE;
         // The first query's rows, then the same rows for every later query of the block.
         for (seg, &(_, _, readers)) in segments.iter().zip(commitments) {
             let schedule = &seg.schedule;
@@ -547,6 +570,7 @@ impl MmcsOpeningAir {
             per_query,
             period,
             periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
+            first: 0,
         })
     }
 
@@ -641,7 +665,11 @@ impl MmcsOpeningAir {
                     let row: &mut MmcsOpeningCols<F> = values[at..at + WIDTH].borrow_mut();
                     row.prev = prev;
                     row.index = F::from_usize(o.index);
-                    row.transcript = F::from_u32(o.transcript);
+                    row.transcript = if active {
+                        F::from_u32(o.transcript)
+                    } else {
+                        F::from_usize(self.first as usize + b)
+                    };
                     row.query = F::from_usize(o.query);
                     row.active = F::from_bool(active);
                     row.rem = F::from_usize(o.index >> level);
@@ -787,7 +815,11 @@ where
         }
         let within = p.in_block.clone();
         t.assert_zero(within.clone() * (next.index - row.index));
-        t.assert_zero(within.clone() * (next.transcript - row.transcript));
+        t.assert_zero(super::next_block_number::<AB>(
+            p.ends_block.clone(),
+            row.transcript,
+            next.transcript,
+        ));
         t.assert_zero(within.clone() * (next.query - row.query));
         t.assert_zero(within.clone() * (next.active - row.active));
         // rem = rem' on other rows, 2 rem' + bit on node rows (bit is 0 elsewhere).
@@ -834,6 +866,7 @@ where
             root,
             Count::bounded(row.active * row.root, 1),
         );
+        super::first_block_number(builder, self.first, row.transcript);
     }
 }
 
@@ -867,7 +900,9 @@ mod tests {
     const DIMS: [(usize, usize); 4] = [(64, 20), (16, 7), (64, 3), (8, 31)];
     const DEPTH: usize = 6;
     const INDICES: [usize; 3] = [0, 37, 63];
-    /// The child transcript's number, the root's transcript position and the window's tag.
+    /// The first opening's transcript number (opening `k` of [`real_openings`] is transcript
+    /// `TRANSCRIPT + k`: the AIR of [`MmcsOpeningAir::new`] holds one opening per block, and
+    /// each block is its own transcript), the root's transcript position and the window's tag.
     const TRANSCRIPT: u32 = 3;
     const LINK: OpeningLink = OpeningLink {
         root_position: 17,
@@ -921,7 +956,7 @@ mod tests {
                     .expect("Plonky3 verifies its own opening");
                 let (rows, siblings) = opening.unpack();
                 MerkleOpening {
-                    transcript: TRANSCRIPT,
+                    transcript: TRANSCRIPT + k as u32,
                     query: query(k),
                     point: F::from_usize(1000 + index),
                     rows,
@@ -949,15 +984,27 @@ mod tests {
         asks_at(real, LINK)
     }
 
-    /// As [`asks`], for the commitment `link` names.
+    /// As [`asks`], for the commitment `link` names; each opening's messages keyed by its
+    /// transcript, the root observed once by each transcript.
     fn asks_at(real: &Real, link: OpeningLink) -> Asks {
-        let t = F::from_u32(TRANSCRIPT);
-        let observed = (0..DIGEST)
-            .map(|j| vec![t, F::from_usize(link.root_position + j), real.root[j]])
+        let mut transcripts: Vec<u32> = real.openings.iter().map(|o| o.transcript).collect();
+        transcripts.dedup();
+        let observed = transcripts
+            .iter()
+            .flat_map(|&t| {
+                (0..DIGEST).map(move |j| {
+                    vec![
+                        F::from_u32(t),
+                        F::from_usize(link.root_position + j),
+                        real.root[j],
+                    ]
+                })
+            })
             .collect();
         let mut windows = Vec::new();
         let mut chunks = Vec::new();
         for (k, o) in real.openings.iter().enumerate() {
+            let t = F::from_u32(o.transcript);
             let q = F::from_usize(query(k));
             windows.push(vec![
                 t,
@@ -997,13 +1044,14 @@ mod tests {
     const OBSERVE: Failed = Failed::Bus(TRANSCRIPT_OBSERVE_BUS);
     const PERMS: Failed = Failed::Bus(PERM24_FULL_BUS);
 
-    /// The commitment AIR of the test: one root, opened by every query.
+    /// The commitment AIR of the test: one root per transcript, opened by its one query.
     fn commitment_air() -> CommitmentAir {
         CommitmentAir::new(&[Commitment {
             position: LINK.root_position,
-            uses: INDICES.len(),
+            uses: 1,
         }])
         .unwrap()
+        .numbered_from(TRANSCRIPT)
     }
 
     /// The batch asking for `real`'s root, windows and values, with the AIR's traces of
@@ -1031,9 +1079,13 @@ mod tests {
         root: [F; DIGEST],
         edit: impl FnOnce(&mut RowMajorMatrix<F>, &mut RowMajorMatrix<F>, &mut RowMajorMatrix<F>),
     ) -> Batch {
+        let air = air.numbered_from(TRANSCRIPT);
         let (mut trace, mut perm, _) = air.generate_traces(openings, MIN_HEIGHT);
         let commit = commitment_air();
-        let mut ct = commit.generate_trace(&[(TRANSCRIPT, vec![root])], MIN_HEIGHT);
+        let roots: Vec<_> = (0..INDICES.len() as u32)
+            .map(|k| (TRANSCRIPT + k, vec![root]))
+            .collect();
+        let mut ct = commit.generate_trace(&roots, MIN_HEIGHT);
         edit(&mut trace, &mut perm, &mut ct);
         batch_of(air, trace, perm, commit, ct, &asks(real))
     }
@@ -1198,6 +1250,7 @@ mod tests {
         // transcript did not sample.
         let mut other_leaf = other.clone();
         other_leaf.query = query(1);
+        other_leaf.transcript = TRANSCRIPT + 1;
         assert_eq!(
             forged(|o| o[1] = other_leaf),
             BTreeSet::from([INDEX, VALUES])
@@ -1207,13 +1260,17 @@ mod tests {
             forged(|o| (o[0].query, o[1].query) = (query(1), query(0))),
             BTreeSet::from([INDEX, VALUES])
         );
-        // Another transcript's number on one opening.
-        assert_eq!(
-            forged(|o| o[2].transcript = TRANSCRIPT + 1),
-            BTreeSet::from([ROOTS, INDEX, VALUES])
+        // Another transcript's number on one opening (the one before it's): its messages go to
+        // that transcript's keys, and two blocks hold one number.
+        let f = forged(|o| o[2].transcript = TRANSCRIPT + 1);
+        assert!(has_constraint(&f), "{f:?}");
+        assert!(
+            f.is_superset(&BTreeSet::from([ROOTS, INDEX, VALUES])),
+            "{f:?}"
         );
-        // The blocks in another order, each with its own keys: the same messages.
-        assert_eq!(forged(|o| o.swap(0, 1)), BTreeSet::new());
+        // The blocks in another order, each with its own keys: the same messages, but a block's
+        // number is its place, a constraint.
+        assert!(only_constraints(&forged(|o| o.swap(0, 1))));
     }
 
     #[test]
@@ -1271,7 +1328,7 @@ mod tests {
         })
         .failed();
         assert_eq!(f, BTreeSet::from([OBSERVE, ROOTS]));
-        let f = honest(|_, _, c| commit_row(c, 1).active = F::ONE).failed();
+        let f = honest(|_, _, c| commit_row(c, INDICES.len()).active = F::ONE).failed();
         assert_eq!(f, BTreeSet::from([OBSERVE, ROOTS]));
         assert!(CommitmentAir::new(&[]).is_err());
         let c = |position, uses| Commitment { position, uses };
@@ -1424,12 +1481,17 @@ mod tests {
     /// edited by `forge` before the traces are made; the receivers ask for both commitments'
     /// roots, windows and values.
     fn merged_batch(forge: impl FnOnce(&mut Vec<MerkleOpening>)) -> Batch {
-        let (a, b) = (real_openings(&INDICES, 0), real_openings(&INDICES, 1));
+        let (mut a, mut b) = (real_openings(&INDICES, 0), real_openings(&INDICES, 1));
+        // One block: every opening of one transcript.
+        for o in a.openings.iter_mut().chain(&mut b.openings) {
+            o.transcript = TRANSCRIPT;
+        }
         let air = MmcsOpeningAir::merged(
             &[(&DIMS, LINK, &ones()), (&DIMS, LINK_B, &ones())],
             INDICES.len(),
         )
-        .unwrap();
+        .unwrap()
+        .numbered_from(TRANSCRIPT);
         let mut openings: Vec<MerkleOpening> = a
             .openings
             .iter()
@@ -1448,7 +1510,8 @@ mod tests {
                 uses: INDICES.len(),
             },
         ])
-        .unwrap();
+        .unwrap()
+        .numbered_from(TRANSCRIPT);
         let ct = commit.generate_trace(&[(TRANSCRIPT, vec![a.root, b.root])], MIN_HEIGHT);
         let (asks_a, asks_b) = (asks_at(&a, LINK), asks_at(&b, LINK_B));
         let both = |x: &[Vec<F>], y: &[Vec<F>]| [x, y].concat();

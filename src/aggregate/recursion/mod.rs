@@ -149,6 +149,32 @@ fn receive_permutation_counted<AB>(
     );
 }
 
+/// Holds a verifier AIR's transcript column to its block's number: `first` on the trace's
+/// first row (this constraint), and on every transition the next row's number is this row's
+/// plus `ends_block` (1 on a block's last row, 0 elsewhere: the caller's constraint, made with
+/// [`next_block_number`]). So block `b` of the trace is transcript `first + b`, padding blocks
+/// included, and no two blocks of one AIR carry one number: every message a block sends or
+/// receives is keyed by a number no other block of that AIR holds, and a parent's children of
+/// different shapes, numbered from disjoint ranges ([`parent`]), can never
+/// answer each other's messages.
+fn first_block_number<AB>(builder: &mut AB, first: u32, transcript: AB::Var)
+where
+    AB: p3_air::AirBuilder,
+{
+    use p3_air::AirBuilder;
+    let first = <AB::Expr as p3_field::PrimeCharacteristicRing>::from_u32(first);
+    builder.when_first_row().assert_eq(transcript, first);
+}
+
+/// The transition half of [`first_block_number`]: `next = row + ends_block`, as an expression
+/// to hold to zero on transitions.
+fn next_block_number<AB>(ends_block: AB::Expr, row: AB::Var, next: AB::Var) -> AB::Expr
+where
+    AB: p3_air::AirBuilder,
+{
+    next.into() - row.into() - ends_block
+}
+
 /// Width of the permutation every child-verification hash uses (leanSig's Poseidon1-24).
 pub const CHILD_PERM_WIDTH: usize = 24;
 

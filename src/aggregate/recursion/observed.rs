@@ -109,6 +109,24 @@ pub struct ObservedAir {
     elements: Vec<ObservedElement>,
     period: usize,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
+    /// The first block's transcript number ([`Self::numbered_from`]).
+    first: u32,
+}
+
+impl ObservedAir {
+    /// The same AIR with its blocks numbered from `first`: block `b` of the trace is transcript
+    /// `first + b` (a constraint, [`super::first_block_number`]). A parent numbers each group of
+    /// children of one shape from its own range.
+    #[must_use]
+    pub fn numbered_from(mut self, first: u32) -> Self {
+        self.first = first;
+        self
+    }
+
+    /// The first block's transcript number.
+    pub fn first_transcript(&self) -> u32 {
+        self.first
+    }
 }
 
 impl ObservedAir {
@@ -151,6 +169,7 @@ impl ObservedAir {
             elements,
             period,
             periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
+            first: 0,
         }
     }
 
@@ -192,7 +211,7 @@ impl ObservedAir {
             {
                 let p: &ObservedPeriodic<F> = periodic.as_slice().borrow();
                 let row: &mut ObservedCols<F> = row.borrow_mut();
-                row.transcript = F::from_usize(b);
+                row.transcript = F::from_usize(self.first as usize + b);
                 row.active = F::from_bool(vs.is_some());
                 row.present = p.present;
                 row.public = p.public;
@@ -230,7 +249,11 @@ where
         builder.assert_eq(row.slot, p.slot.clone());
         builder.assert_zero(p.constant.clone() * (row.value - p.value.clone()));
         let mut t = builder.when_transition();
-        t.assert_zero(p.in_block.clone() * (next.transcript - row.transcript));
+        t.assert_zero(super::next_block_number::<AB>(
+            AB::Expr::ONE - p.in_block.clone(),
+            row.transcript,
+            next.transcript,
+        ));
         t.assert_zero(p.in_block.clone() * (next.active - row.active));
 
         PermutationCheckBus::new(TRANSCRIPT_OBSERVE_BUS).send(
@@ -251,5 +274,6 @@ where
             [row.transcript, row.slot, row.value],
             Count::bounded(row.active * row.statement, 1),
         );
+        super::first_block_number(builder, self.first, row.transcript);
     }
 }

@@ -586,6 +586,24 @@ const NUM_PERIODIC: usize = P_K + IMMEDIATES * D;
 pub struct OodAir {
     layout: OodLayout,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
+    /// The first block's transcript number ([`Self::numbered_from`]).
+    first: u32,
+}
+
+impl OodAir {
+    /// The same AIR with its blocks numbered from `first`: block `b` of the trace is transcript
+    /// `first + b` (a constraint, [`super::first_block_number`]). A parent numbers each group of
+    /// children of one shape from its own range.
+    #[must_use]
+    pub fn numbered_from(mut self, first: u32) -> Self {
+        self.first = first;
+        self
+    }
+
+    /// The first block's transcript number.
+    pub fn first_transcript(&self) -> u32 {
+        self.first
+    }
 }
 
 impl OodAir {
@@ -619,6 +637,7 @@ impl OodAir {
         Self {
             layout,
             periodic: std::sync::Arc::new(periodic),
+            first: 0,
         }
     }
 
@@ -655,7 +674,7 @@ impl OodAir {
                 .zip(&self.layout.rows)
                 .enumerate()
             {
-                row[TRANSCRIPT] = F::from_usize(b);
+                row[TRANSCRIPT] = F::from_usize(self.first as usize + b);
                 row[ACTIVE] = F::from_bool(b < children.len());
                 for c in 0..NUM_MIRRORS {
                     row[MIRRORS + c] = self.periodic[c][r];
@@ -714,7 +733,11 @@ where
         {
             let within = AB::Expr::ONE - p[P_LAST].clone();
             let mut t = builder.when_transition();
-            t.assert_zero(within.clone() * (next[TRANSCRIPT] - row[TRANSCRIPT]));
+            t.assert_zero(super::next_block_number::<AB>(
+                p[P_LAST].clone(),
+                row[TRANSCRIPT],
+                next[TRANSCRIPT],
+            ));
             t.assert_zero(within * (next[ACTIVE] - row[ACTIVE]));
         }
 
@@ -741,6 +764,7 @@ where
             message(M_CODE, OPERANDS + (SLOTS - 1) * D),
             Count::bounded(row[ACTIVE] * row[MIRRORS + M_IS_INPUT], 1),
         );
+        super::first_block_number(builder, self.first, row[TRANSCRIPT]);
     }
 }
 #[cfg(test)]

@@ -2,24 +2,33 @@
 //! of verifier AIRs, proved and verified under [`parent_preset`] of the children's
 //! recursion-ready preset (the same rate and queries, more grinding).
 //!
-//! The batch, in instance order ([`verifier_airs`]):
-//! [`DuplexAir`], [`CommitmentAir`], [`SampledBitsAir`], [`DeepTermsAir`], [`GatherAir`],
-//! [`OodAir`], one [`MmcsOpeningAir`] for every commitment of the child's shape (a block per
-//! child holding each query's opening of each, [`MmcsOpeningAir::merged`]), [`DeepQuotientAir`],
-//! [`FriFoldAir`], [`FinalPolyAir`], [`ObservedAir`], [`KeySetAir`] (whose public values are the
-//! parent's statement, [`crate::aggregate::statement::statement_values`]) and one shared
-//! permutation table ([`Perm24TableAir::shared`]). Every verifier AIR holds one block per child,
-//! the child's transcript number being its place in the list.
+//! The batch, in instance order ([`grouped_verifier_airs`]): for each size of child (a
+//! *group*, [`child_groups`], ascending), [`DuplexAir`], [`CommitmentAir`], [`SampledBitsAir`],
+//! [`DeepTermsAir`], [`GatherAir`], [`OodAir`], one [`MmcsOpeningAir`] for every commitment of
+//! that size's shape (a block per child holding each query's opening of each,
+//! [`MmcsOpeningAir::merged`]), [`DeepQuotientAir`], [`FriFoldAir`], [`FinalPolyAir`],
+//! [`ObservedAir`]; then [`KeySetAir`] (whose public values are the parent's statement,
+//! [`crate::aggregate::statement::statement_values`]) and one shared permutation table
+//! ([`Perm24TableAir::shared`]) for all groups. Every verifier AIR of a group holds one block
+//! per child of that size.
+//!
+//! **Transcript numbers.** Every message between verifier AIRs is keyed by the child's transcript
+//! number. Child `j` of group `g` (children by ascending size, the caller's order kept within a
+//! size) is transcript `g * GROUP_STRIDE + j`, and each verifier AIR holds its block `b` to the
+//! number `first + b` by constraint ([`super::first_block_number`]; `FinalPolyAir`, whose blocks
+//! are a transcript's queries, only receives messages keyed by numbers the others hold, see
+//! [`FinalPolyAir::numbered_from`]). So two blocks of one AIR never answer one transcript, and a
+//! group's blocks, padding included, never take another group's numbers: the messages of children
+//! of different shapes cannot stand in for each other.
 //!
 //! What the verifier of a parent knows: the message, the epoch and the parent's key set (the
-//! statement), the children's preset, and each child's number of keys (carried beside the proof, see
-//! [`ParentProof`]). From these alone it derives every schedule ([`ChildShape::new`]), every
-//! AIR and every trace height ([`log_heights`]); nothing of that is read from the proof.
+//! statement), the children's preset, and each child's number of keys (carried beside the
+//! proof, ascending, see [`ParentProof`]). From these alone it derives every group's schedules
+//! ([`ChildShape::new`]), every AIR and every trace height ([`grouped_log_heights`]); nothing of
+//! that is read from the proof.
 //!
-//! Not yet here: children of different sizes in one parent (each size needs its own set of
-//! verifier AIRs with distinct transcript numbers), raw signatures beside children, a parent
-//! as a child (its periodic columns have periods of whole blocks, which the out-of-domain
-//! check would interpolate), and a byte format.
+//! Not yet here: raw signatures beside children, and a parent as a child (its periodic columns
+//! have periods of whole blocks, which the out-of-domain check would interpolate).
 
 use std::time::Instant;
 
@@ -222,78 +231,197 @@ pub fn child_shape(
     )
 }
 
-/// The parent's AIRs for children of `shape`, in instance order (module docs), the key-set
-/// AIR's public values being `statement` (21 values).
+/// The verifier AIRs of one group of children (one shape), in instance order, their blocks
+/// numbered from `first`: [`DuplexAir`], [`CommitmentAir`], [`SampledBitsAir`],
+/// [`DeepTermsAir`], [`GatherAir`], [`OodAir`], [`MmcsOpeningAir`], [`DeepQuotientAir`],
+/// [`FriFoldAir`], [`FinalPolyAir`], [`ObservedAir`] ([`AIRS_PER_GROUP`] in all).
 ///
 /// # Errors
 /// A message if a commitment or opening of the shape is one the AIRs do not take.
-pub fn verifier_airs(shape: &ChildShape, statement: Vec<F>) -> Result<Vec<VerifierAir>, String> {
-    let mut airs = vec![
-        VerifierAir::Duplex(DuplexAir::new(shape.transcript.clone())),
-        VerifierAir::Commit(CommitmentAir::new(&shape.commitments)?),
-        VerifierAir::Bits(SampledBitsAir::new(shape.bits.clone())),
-        VerifierAir::DeepTerms(DeepTermsAir::new(
-            &shape.deep,
-            &shape.claims,
-            &shape.ood_claims,
-        )),
-        VerifierAir::Gather(GatherAir::new(shape.gathered.clone())),
-        VerifierAir::Ood(OodAir::new(shape.ood.clone())),
-    ];
+fn group_airs(shape: &ChildShape, first: u32) -> Result<Vec<VerifierAir>, String> {
     let commitments: Vec<_> = shape
         .openings
         .iter()
         .map(|o| (o.dims.as_slice(), o.link, o.readers.as_slice()))
         .collect();
-    airs.push(VerifierAir::Mmcs(MmcsOpeningAir::merged(
-        &commitments,
-        shape.deep.queries().len(),
-    )?));
-    airs.extend([
-        VerifierAir::Deep(DeepQuotientAir::new(shape.deep.clone())),
-        VerifierAir::Fold(FriFoldAir::new(shape.fold.clone())),
-        VerifierAir::FinalPoly(FinalPolyAir::new(shape.final_poly.clone())),
-        VerifierAir::Observed(ObservedAir::new(shape.observations.clone())),
-        VerifierAir::KeySet(KeySetAir, statement),
-        VerifierAir::Perm(Perm24TableAir::shared()),
-    ]);
+    let mmcs = MmcsOpeningAir::merged(&commitments, shape.deep.queries().len())?;
+    let airs = vec![
+        VerifierAir::Duplex(DuplexAir::new(shape.transcript.clone()).numbered_from(first)),
+        VerifierAir::Commit(CommitmentAir::new(&shape.commitments)?.numbered_from(first)),
+        VerifierAir::Bits(SampledBitsAir::new(shape.bits.clone()).numbered_from(first)),
+        VerifierAir::DeepTerms(
+            DeepTermsAir::new(&shape.deep, &shape.claims, &shape.ood_claims).numbered_from(first),
+        ),
+        VerifierAir::Gather(GatherAir::new(shape.gathered.clone()).numbered_from(first)),
+        VerifierAir::Ood(OodAir::new(shape.ood.clone()).numbered_from(first)),
+        VerifierAir::Mmcs(mmcs.numbered_from(first)),
+        VerifierAir::Deep(DeepQuotientAir::new(shape.deep.clone()).numbered_from(first)),
+        VerifierAir::Fold(FriFoldAir::new(shape.fold.clone()).numbered_from(first)),
+        VerifierAir::FinalPoly(FinalPolyAir::new(shape.final_poly.clone()).numbered_from(first)),
+        VerifierAir::Observed(ObservedAir::new(shape.observations.clone()).numbered_from(first)),
+    ];
+    debug_assert_eq!(airs.len(), AIRS_PER_GROUP);
+    Ok(airs)
+}
+
+/// The parent's AIRs for children of `shape` (one group, numbered from 0), in instance order
+/// (module docs), the key-set AIR's public values being `statement` (21 values).
+///
+/// # Errors
+/// A message if a commitment or opening of the shape is one the AIRs do not take.
+pub fn verifier_airs(shape: &ChildShape, statement: Vec<F>) -> Result<Vec<VerifierAir>, String> {
+    grouped_verifier_airs(std::slice::from_ref(shape), statement)
+}
+
+/// The parent's AIRs for children of the group shapes `shapes` (ascending number of keys, as
+/// [`child_groups`] orders them): each group's [`AIRS_PER_GROUP`] verifier AIRs, group `g`'s
+/// blocks numbered from `g * GROUP_STRIDE`, then [`KeySetAir`] (public values `statement`) and
+/// the shared permutation table.
+///
+/// # Errors
+/// A message if a commitment or opening of a shape is one the AIRs do not take.
+pub fn grouped_verifier_airs(
+    shapes: &[ChildShape],
+    statement: Vec<F>,
+) -> Result<Vec<VerifierAir>, String> {
+    let mut airs = Vec::with_capacity(shapes.len() * AIRS_PER_GROUP + 2);
+    for (g, shape) in shapes.iter().enumerate() {
+        airs.extend(group_airs(shape, group_first(g))?);
+    }
+    airs.push(VerifierAir::KeySet(KeySetAir, statement));
+    airs.push(VerifierAir::Perm(Perm24TableAir::shared()));
     Ok(airs)
 }
 
 /// log2 of each trace height of a parent over `children` children of `shape` whose key lists
-/// and the parent's set hold `key_rows` keys in all: every verifier AIR `children` blocks, the
-/// key-set AIR one row per key, the table one row per permutation received (every row of the
-/// transcript and key-set traces, the scheduled rows of every Merkle block), each padded to a
-/// power of two of at least [`MIN_HEIGHT`]. The verifier's, never the proof's.
+/// and the parent's set hold `key_rows` keys in all ([`grouped_log_heights`] of one group).
+///
+/// # Errors
+/// As [`grouped_log_heights`].
 pub fn log_heights(
     airs: &[VerifierAir],
     shape: &ChildShape,
     children: usize,
     key_rows: usize,
-) -> Vec<usize> {
-    let queries = shape.deep.queries().len();
+) -> Result<Vec<usize>, String> {
+    grouped_log_heights(airs, &[(shape.deep.queries().len(), children)], key_rows)
+}
+
+/// log2 of each trace height of a parent's `airs` ([`grouped_verifier_airs`]) over groups of
+/// `(queries, children)` (each group's children's query count and number), whose key lists and
+/// the parent's set hold `key_rows` keys in all: every verifier AIR of a group one block per
+/// child of the group, the key-set AIR one row per key, the table one row per permutation
+/// received (every row of the transcript and key-set traces, the scheduled rows of every Merkle
+/// block), each padded to a power of two of at least [`MIN_HEIGHT`]. The verifier's, never the
+/// proof's.
+///
+/// # Errors
+/// A message if a group's AIR would hold [`GROUP_STRIDE`] blocks or more (its numbers would
+/// reach the next group's), or `airs` is not `groups.len()` groups and the two shared AIRs.
+pub fn grouped_log_heights(
+    airs: &[VerifierAir],
+    groups: &[(usize, usize)],
+    key_rows: usize,
+) -> Result<Vec<usize>, String> {
+    if airs.len() != groups.len() * AIRS_PER_GROUP + 2 {
+        return Err(format!("{} AIRs for {} groups", airs.len(), groups.len()));
+    }
     let key_height = padded(key_rows);
     let mut perms = key_height;
-    let mut heights: Vec<usize> = airs
-        .iter()
-        .map(|air| {
-            let h = padded(children * air.rows_per_child(queries));
-            match air {
-                VerifierAir::Duplex(_) => perms += h,
-                VerifierAir::Mmcs(m) => perms += children * m.scheduled_rows(),
-                _ => {}
-            }
-            h
-        })
-        .collect();
-    for (h, air) in heights.iter_mut().zip(airs) {
+    let mut heights = Vec::with_capacity(airs.len());
+    for (i, air) in airs.iter().enumerate() {
+        let Some(&(queries, children)) = groups.get(i / AIRS_PER_GROUP) else {
+            heights.push(match air {
+                VerifierAir::KeySet(..) => key_height,
+                _ => 0,
+            });
+            continue;
+        };
+        let h = padded(children * air.rows_per_child(queries));
+        let period = air.periodic_columns().first().map_or(1, Vec::len);
+        if h / period >= GROUP_STRIDE as usize {
+            return Err(format!("{} blocks of {}", h / period, air.name()));
+        }
         match air {
-            VerifierAir::KeySet(..) => *h = key_height,
-            VerifierAir::Perm(_) => *h = padded(perms),
+            VerifierAir::Duplex(_) => perms += h,
+            VerifierAir::Mmcs(m) => perms += children * m.scheduled_rows(),
             _ => {}
         }
+        heights.push(h);
     }
-    degree_bits(&heights)
+    for (h, air) in heights.iter_mut().zip(airs) {
+        if let VerifierAir::Perm(_) = air {
+            *h = padded(perms);
+        }
+    }
+    Ok(degree_bits(&heights))
+}
+
+/// Verifier AIRs of each group of children ([`group_airs`]).
+pub const AIRS_PER_GROUP: usize = 11;
+
+/// The distance between two groups' first transcript numbers: group `g`'s children are
+/// transcripts `g * GROUP_STRIDE`, `g * GROUP_STRIDE + 1`, ... A group's AIRs hold fewer blocks
+/// than this ([`grouped_log_heights`] refuses more), padding blocks included, so no number is
+/// two groups'. With at most [`MAX_CHILD_SIZES`] groups every number is under `2^27`, far below
+/// the field's order.
+pub const GROUP_STRIDE: u32 = 1 << 24;
+
+/// Most distinct child sizes (numbers of keys) in one parent: each size is a group with its
+/// own [`AIRS_PER_GROUP`] verifier AIRs and its own shape, derived by the verifier before it
+/// reads the proof.
+pub const MAX_CHILD_SIZES: usize = 8;
+
+/// Group `g`'s first transcript number.
+fn group_first(g: usize) -> u32 {
+    g as u32 * GROUP_STRIDE
+}
+
+/// Children of one size in a parent: the size and the children's places in the list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildGroup {
+    /// Number of keys of each child of the group.
+    pub keys: usize,
+    /// The children's places in the parent's list (ascending).
+    pub members: Vec<usize>,
+}
+
+/// The groups of children of sizes `child_keys` (each child's number of keys, in the list's
+/// order), ascending by size. Child `members[j]` of group `g` is transcript
+/// `g * GROUP_STRIDE + j` ([`transcript_numbers`]).
+///
+/// # Errors
+/// A message for more than [`MAX_CHILD_SIZES`] distinct sizes.
+pub fn child_groups(child_keys: &[usize]) -> Result<Vec<ChildGroup>, String> {
+    let mut sizes: Vec<usize> = child_keys.to_vec();
+    sizes.sort_unstable();
+    sizes.dedup();
+    if sizes.len() > MAX_CHILD_SIZES {
+        return Err(format!(
+            "children of {} different sizes (at most {MAX_CHILD_SIZES})",
+            sizes.len()
+        ));
+    }
+    Ok(sizes
+        .into_iter()
+        .map(|keys| ChildGroup {
+            keys,
+            members: (0..child_keys.len())
+                .filter(|&i| child_keys[i] == keys)
+                .collect(),
+        })
+        .collect())
+}
+
+/// Each child's transcript number (in the list's order) under `groups` ([`child_groups`]).
+pub fn transcript_numbers(groups: &[ChildGroup]) -> Vec<u32> {
+    let mut numbers = vec![0; groups.iter().map(|g| g.members.len()).sum()];
+    for (g, group) in groups.iter().enumerate() {
+        for (j, &i) in group.members.iter().enumerate() {
+            numbers[i] = group_first(g) + j as u32;
+        }
+    }
+    numbers
 }
 
 /// The lookups of each AIR, packed as the proof system packs them (degree 3).
@@ -343,20 +471,20 @@ fn batch_security(
     Ok(security_bits_in(preset, regime, &batch))
 }
 
-/// Soundness in bits of a parent proof over `children` children of `child_keys` keys each,
-/// made under `child_preset`, whose union holds `parent_keys` keys, in `regime`
-/// ([`parent_preset`], [`batch_security`]). Independent of the message, epoch and keys.
+/// Soundness in bits of a parent proof over children of `child_keys` keys (each child's number
+/// of keys, in the list's order) made under `child_preset`, whose union holds `parent_keys`
+/// keys, in `regime` ([`parent_preset`], [`batch_security`]). Independent of the message, epoch
+/// and keys.
 ///
 /// # Errors
 /// A message if the preset cannot be a child or the sizes are out of range.
 pub fn parent_security_bits(
     child_preset: &FriPreset,
     regime: Regime,
-    children: usize,
-    child_keys: usize,
+    child_keys: &[usize],
     parent_keys: usize,
 ) -> Result<SecurityReport, String> {
-    let (airs, lookups, heights) = parent_batch(child_preset, children, child_keys, parent_keys)?;
+    let (airs, lookups, heights) = parent_batch(child_preset, child_keys, parent_keys)?;
     batch_security(
         &parent_preset(child_preset),
         regime,
@@ -366,46 +494,63 @@ pub fn parent_security_bits(
     )
 }
 
-/// The AIRs, packed lookups and trace log heights of a parent over `children` children of
-/// `child_keys` keys each under `child_preset`, its set holding `parent_keys` keys (any message,
-/// epoch and keys: none of these depends on them).
+/// The AIRs, packed lookups and trace log heights of a parent over children of `child_keys`
+/// keys (each child's, in the list's order) under `child_preset`, its set holding `parent_keys`
+/// keys (any message, epoch and keys: none of these depends on them).
 #[allow(clippy::type_complexity)]
 fn parent_batch(
     child_preset: &FriPreset,
-    children: usize,
-    child_keys: usize,
+    child_keys: &[usize],
     parent_keys: usize,
 ) -> Result<(Vec<VerifierAir>, Vec<Lookups<F>>, Vec<usize>), String> {
+    let children = child_keys.len();
     if children == 0 || children > MAX_CHILDREN || parent_keys == 0 {
         return Err(format!("{children} children, {parent_keys} keys"));
     }
-    let shape = child_shape(child_preset, child_keys, &[0; 32], 0)?;
-    let airs = verifier_airs(&shape, vec![F::ZERO; NUM_STATEMENT_VALUES])?;
-    let heights = log_heights(&airs, &shape, children, parent_keys + children * child_keys);
+    let groups = child_groups(child_keys)?;
+    let shapes = groups
+        .iter()
+        .map(|g| child_shape(child_preset, g.keys, &[0; 32], 0))
+        .collect::<Result<Vec<_>, _>>()?;
+    let airs = grouped_verifier_airs(&shapes, vec![F::ZERO; NUM_STATEMENT_VALUES])?;
+    let heights = grouped_log_heights(
+        &airs,
+        &group_counts(&groups, &shapes),
+        parent_keys + child_keys.iter().sum::<usize>(),
+    )?;
     let lookups = packed_lookups(&airs);
     Ok((airs, lookups, heights))
 }
 
-/// The most bytes a parent over `children` children of `child_keys` keys under `child_preset`,
-/// its set holding `parent_keys` keys, can take ([`ParentProof::to_bytes`], every Merkle
-/// multiproof at its worst case, [`fri::envelope::max_encoded_len`]).
+/// Each group's `(queries, children)`, for [`grouped_log_heights`].
+fn group_counts(groups: &[ChildGroup], shapes: &[ChildShape]) -> Vec<(usize, usize)> {
+    groups
+        .iter()
+        .zip(shapes)
+        .map(|(g, s)| (s.deep.queries().len(), g.members.len()))
+        .collect()
+}
+
+/// The most bytes a parent over children of `child_keys` keys (each child's, in the list's
+/// order) under `child_preset`, its set holding `parent_keys` keys, can take
+/// ([`ParentProof::to_bytes`], every Merkle multiproof at its worst case,
+/// [`fri::envelope::max_encoded_len`]).
 ///
 /// # Errors
 /// As [`parent_security_bits`].
 pub fn parent_size_bound(
     child_preset: &FriPreset,
-    children: usize,
-    child_keys: usize,
+    child_keys: &[usize],
     parent_keys: usize,
 ) -> Result<usize, String> {
     use crate::aggregate::fri::config::MultisigConfig;
     use crate::aggregate::fri::security::ProofShape;
-    let (airs, lookups, heights) = parent_batch(child_preset, children, child_keys, parent_keys)?;
+    let (airs, lookups, heights) = parent_batch(child_preset, child_keys, parent_keys)?;
     let common = CommonData::<MultisigConfig>::new(None, lookups);
     let shape = ProofShape::from_airs(&airs, &common, &heights)?;
     let bound = fri::envelope::max_encoded_len::<Poseidon1>(&parent_preset(child_preset), &shape)
         .map_err(|e| e.to_string())?;
-    Ok(bound + header_len(children))
+    Ok(bound + header_len(child_keys.len()))
 }
 
 /// What one AIR of a parent commits, in base-field columns (each opened once per query; at
@@ -426,21 +571,20 @@ pub struct AirColumns {
     pub quotient: usize,
 }
 
-/// The columns each AIR of a parent over `children` children of `child_keys` keys under
+/// The columns each AIR of a parent over children of `child_keys` keys (each child's) under
 /// `child_preset` commits, its set holding `parent_keys` keys, in instance order.
 ///
 /// # Errors
 /// As [`parent_security_bits`].
 pub fn parent_columns(
     child_preset: &FriPreset,
-    children: usize,
-    child_keys: usize,
+    child_keys: &[usize],
     parent_keys: usize,
 ) -> Result<Vec<AirColumns>, String> {
     use crate::aggregate::field::CHALLENGE_DEGREE as D;
     use crate::aggregate::fri::config::MultisigConfig;
     use crate::aggregate::fri::security::ProofShape;
-    let (airs, lookups, heights) = parent_batch(child_preset, children, child_keys, parent_keys)?;
+    let (airs, lookups, heights) = parent_batch(child_preset, child_keys, parent_keys)?;
     let common = CommonData::<MultisigConfig>::new(None, lookups);
     let shape = ProofShape::from_airs(&airs, &common, &heights)?;
     Ok(airs
@@ -460,11 +604,12 @@ pub fn parent_columns(
         .collect())
 }
 
-/// A parent proof over children of one size.
+/// A parent proof over children of up to [`MAX_CHILD_SIZES`] sizes.
 pub struct ParentProof {
     /// The children's preset; the parent's is [`parent_preset`] of it.
     pub child_preset: FriPreset,
-    /// Each child's number of keys, in the order the batch verifies them (all equal today).
+    /// Each child's number of keys, in the children's order (transcript numbers follow from
+    /// it, [`transcript_numbers`]).
     pub child_keys: Vec<usize>,
     /// The batch proof over [`verifier_airs`].
     pub proof: BatchProof<FriConfig<Poseidon1>>,
@@ -478,7 +623,7 @@ impl ParentProof {
     ///      0        16  prefix (crate::aggregate::wire): magic, version, the children's preset
     ///                   id, kind KIND_PARENT (1), length of the rest
     ///     16         4  K, the number of children (1..=MAX_CHILDREN), u32 little-endian
-    ///     20        4K  each child's number of keys, u32 little-endian, in the batch's order
+    ///     20        4K  each child's number of keys, u32 little-endian, ascending
     ///      *         *  zero bytes up to a multiple of 16 from offset 16
     ///      *         *  the batch proof under parent_preset(children's preset): the rkyv
     ///                   archive of the FRI format's body (fri::envelope), no prefix of its own
@@ -504,11 +649,12 @@ impl ParentProof {
 }
 
 /// What every parent prover proves over `children` of `message` at `epoch`: the children's
-/// preset and size, the parent's key set (the union, canonical order), the verifier AIRs and
-/// their traces, whose heights are checked against the verifier's (`log_heights`).
+/// preset and sizes, the parent's key set (the union, canonical order), the verifier AIRs and
+/// their traces, whose heights are checked against the verifier's ([`grouped_log_heights`]).
 struct ParentWitness {
     preset: FriPreset,
-    n: usize,
+    /// Each child's number of keys, in the list's order.
+    child_keys: Vec<usize>,
     union: Vec<PublicKey>,
     airs: Vec<VerifierAir>,
     traces: Vec<RowMajorMatrix<F>>,
@@ -516,7 +662,8 @@ struct ParentWitness {
 }
 
 /// Verifies each child natively (recording its transcript), reads its witness and builds every
-/// trace of the parent's batch ([`ParentWitness`]).
+/// trace of the parent's batch ([`ParentWitness`]): one group of verifier AIRs per size of
+/// child ([`child_groups`]), each child numbered by [`transcript_numbers`].
 ///
 /// # Errors
 /// As [`prove_parent`].
@@ -542,18 +689,21 @@ fn parent_witness(
     }
     profile("prove parent: children verified natively", t);
     let preset = *traces[0].preset();
-    let n = lists[0].len();
-    if let Some(i) =
-        (1..children.len()).find(|&i| lists[i].len() != n || *traces[i].preset() != preset)
-    {
+    if let Some(i) = (1..children.len()).find(|&i| *traces[i].preset() != preset) {
         return Err(invalid(format!(
-            "child {i} has {} keys under preset {}, child 0 {n} under {}: one parent takes \
-             children of one size and preset",
-            lists[i].len(),
+            "child {i} was made under preset {}, child 0 under {}: one parent takes children \
+             of one preset",
             traces[i].preset().id(),
             preset.id()
         )));
     }
+    // The batch takes the children by ascending size (stable): the header's canonical order,
+    // each group's children together. `order[p]` is the caller's place of the batch's child `p`.
+    let mut order: Vec<usize> = (0..children.len()).collect();
+    order.sort_by_key(|&i| lists[i].len());
+    let child_keys: Vec<usize> = order.iter().map(|&i| lists[i].len()).collect();
+    let groups = child_groups(&child_keys).map_err(invalid)?;
+    let numbers = transcript_numbers(&groups);
     let mut union: Vec<PublicKey> = lists.iter().flatten().copied().collect();
     union.sort_unstable_by_key(PublicKey::to_ssz);
     union.dedup();
@@ -561,34 +711,48 @@ fn parent_witness(
         return Err(invalid(format!("{} keys in the union", union.len())));
     }
     let t = Instant::now();
-    let shape = child_shape(&preset, n, message, epoch).map_err(ProveError::Prover)?;
-    profile("prove parent: child shape", t);
+    let shapes = groups
+        .iter()
+        .map(|g| child_shape(&preset, g.keys, message, epoch))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ProveError::Prover)?;
+    profile("prove parent: child shapes", t);
     let t = Instant::now();
-    let mut witnesses = Vec::with_capacity(children.len());
-    for (i, ((bytes, _), trace)) in children.iter().zip(&traces).enumerate() {
-        let stmt = Statement {
-            message,
-            epoch,
-            keys: &lists[i],
-        };
-        let decoded = fri::decode_against::<Poseidon1>(&preset, bytes, &stmt).map_err(failed(i))?;
-        let w = ChildWitness::new(&shape, trace.transcript(), &decoded.proof)
-            .map_err(|e| ProveError::Prover(format!("child {i}: {e}")))?;
-        witnesses.push(w.with_transcript(i as u32));
+    let mut witnesses: Vec<Vec<ChildWitness>> = Vec::with_capacity(groups.len());
+    for (group, shape) in groups.iter().zip(&shapes) {
+        let mut ws = Vec::with_capacity(group.members.len());
+        for &p in &group.members {
+            let i = order[p];
+            let stmt = Statement {
+                message,
+                epoch,
+                keys: &lists[i],
+            };
+            let decoded = fri::decode_against::<Poseidon1>(&preset, children[i].0, &stmt)
+                .map_err(failed(i))?;
+            let w = ChildWitness::new(shape, traces[i].transcript(), &decoded.proof)
+                .map_err(|e| ProveError::Prover(format!("child {i}: {e}")))?;
+            ws.push(w.with_transcript(numbers[p]));
+        }
+        witnesses.push(ws);
     }
     profile("prove parent: witnesses", t);
     let t = Instant::now();
     let statement = statement_values(union.len(), epoch, message, &key_set_digest_ordered(&union));
-    let airs = verifier_airs(&shape, statement).map_err(ProveError::Prover)?;
-    let keys: Vec<ChildKeys> = lists
-        .into_iter()
-        .enumerate()
-        .map(|(transcript, keys)| ChildKeys { transcript, keys })
+    let airs = grouped_verifier_airs(&shapes, statement).map_err(ProveError::Prover)?;
+    let keys: Vec<ChildKeys> = order
+        .iter()
+        .zip(&numbers)
+        .map(|(&i, &t)| ChildKeys {
+            transcript: t as usize,
+            keys: lists[i].clone(),
+        })
         .collect();
     let traces = parent_traces(&airs, &witnesses, &union, &keys)?;
     profile("prove parent: traces", t);
     let key_rows = union.len() + keys.iter().map(|c| c.keys.len()).sum::<usize>();
-    let expected = log_heights(&airs, &shape, children.len(), key_rows);
+    let expected = grouped_log_heights(&airs, &group_counts(&groups, &shapes), key_rows)
+        .map_err(ProveError::Prover)?;
     let heights: Vec<usize> = traces.iter().map(|t| t.height()).collect();
     if degree_bits(&heights) != expected {
         return Err(ProveError::Prover(format!(
@@ -597,7 +761,7 @@ fn parent_witness(
     }
     Ok(ParentWitness {
         preset,
-        n,
+        child_keys,
         union,
         airs,
         traces,
@@ -622,7 +786,7 @@ pub fn prove_parent(
 ) -> Result<(ParentProof, Vec<PublicKey>), ProveError> {
     let ParentWitness {
         preset,
-        n,
+        child_keys,
         union,
         airs,
         traces,
@@ -636,9 +800,8 @@ pub fn prove_parent(
         .map_err(ProveError::Prover)?;
     if security.total_bits < SECURITY_FLOOR_BITS {
         return Err(invalid(format!(
-            "a parent over {} children of {n} keys is {:.2} bits proven ({}), under the floor \
-             of {SECURITY_FLOOR_BITS}",
-            children.len(),
+            "a parent over children of {child_keys:?} keys is {:.2} bits proven ({}), under the \
+             floor of {SECURITY_FLOOR_BITS}",
             security.total_bits,
             security.binding().label
         )));
@@ -661,24 +824,25 @@ pub fn prove_parent(
     Ok((
         ParentProof {
             child_preset: preset,
-            child_keys: vec![n; children.len()],
+            child_keys,
             proof,
         },
         union,
     ))
 }
 
-/// Every trace of `airs` (instance order) on the children's witnesses and key lists and the
-/// parent's set `parent`.
+/// Every trace of `airs` (instance order, [`grouped_verifier_airs`]) on each group's children's
+/// witnesses `groups` and key lists `children`, and the parent's set `parent`.
 fn parent_traces(
     airs: &[VerifierAir],
-    w: &[ChildWitness],
+    groups: &[Vec<ChildWitness>],
     parent: &[PublicKey],
     children: &[ChildKeys],
 ) -> Result<Vec<RowMajorMatrix<F>>, ProveError> {
     let mut traces = Vec::with_capacity(airs.len());
     let mut perms = Vec::new();
-    for air in airs {
+    for (i, air) in airs.iter().enumerate() {
+        let w: &[ChildWitness] = groups.get(i / AIRS_PER_GROUP).map_or(&[], Vec::as_slice);
         let trace = match air {
             VerifierAir::Duplex(a) => {
                 let observed: Vec<Vec<F>> = w.iter().map(|w| w.observed.clone()).collect();
@@ -687,7 +851,10 @@ fn parent_traces(
                 t
             }
             VerifierAir::Commit(a) => {
-                let roots: Vec<_> = (0..).zip(w).map(|(t, w)| (t, w.roots.clone())).collect();
+                let roots: Vec<_> = (a.first_transcript()..)
+                    .zip(w)
+                    .map(|(t, w)| (t, w.roots.clone()))
+                    .collect();
                 a.generate_trace(&roots, MIN_HEIGHT)
             }
             VerifierAir::Bits(a) => {
@@ -773,9 +940,10 @@ struct Prepared {
 
 /// The checks a parent's verifier makes on the children's preset and sizes before any shape is
 /// derived: the preset is one of [`PRESETS`], can be a child ([`check_child_preset`]) and passes
-/// [`accept_preset`] under `opts` for a child's statement; there are 1 to [`MAX_CHILDREN`]
-/// children, all of one size `n`, with `1 <= n <= keys`. Returns the children's FRI preset, the
-/// number of children and `n`.
+/// [`accept_preset`] under `opts` for each size's statement; there are 1 to [`MAX_CHILDREN`]
+/// children of at most [`MAX_CHILD_SIZES`] sizes `n` in ascending order, each with
+/// `1 <= n <= keys`. Returns the
+/// children's FRI preset and their groups ([`child_groups`]).
 ///
 /// # Errors
 /// As [`verify_parent`].
@@ -784,7 +952,7 @@ fn check_children(
     child_keys: &[usize],
     keys: usize,
     opts: &VerifyOptions,
-) -> Result<(FriPreset, usize, usize), VerifyError> {
+) -> Result<(FriPreset, Vec<ChildGroup>), VerifyError> {
     if PRESETS.get(usize::from(child.id())) != Some(child) {
         return Err(VerifyError::PresetNotAccepted(format!(
             "the children's preset {child:?} is none of the presets"
@@ -792,32 +960,39 @@ fn check_children(
     }
     let preset = *check_child_preset(child)?;
     let malformed = |s: String| VerifyError::Malformed(s);
-    let (children, n) = match child_keys {
-        [] => return Err(malformed("no child".into())),
-        c if c.len() > MAX_CHILDREN => return Err(malformed(format!("{} children", c.len()))),
-        c if c.iter().any(|&k| k != c[0]) => {
-            return Err(malformed("children of different sizes".into()))
-        }
-        c => (c.len(), c[0]),
-    };
-    if n == 0 || n > keys {
-        return Err(VerifyError::Invalid(format!(
-            "a child of {n} keys under a parent of {keys}"
+    match child_keys.len() {
+        0 => return Err(malformed("no child".into())),
+        c if c > MAX_CHILDREN => return Err(malformed(format!("{c} children"))),
+        _ => {}
+    }
+    // One order per multiset of sizes, so one encoding per proof: the prover's (ascending).
+    if child_keys.windows(2).any(|w| w[0] > w[1]) {
+        return Err(malformed(format!(
+            "children's sizes {child_keys:?} not in ascending order"
         )));
     }
-    accept_preset(child, n, opts)?;
-    Ok((preset, children, n))
+    let groups = child_groups(child_keys).map_err(malformed)?;
+    for g in &groups {
+        if g.keys == 0 || g.keys > keys {
+            return Err(VerifyError::Invalid(format!(
+                "a child of {} keys under a parent of {keys}",
+                g.keys
+            )));
+        }
+        accept_preset(child, g.keys, opts)?;
+    }
+    Ok((preset, groups))
 }
 
-/// The verifier AIRs of a parent over `children` children of `n` keys each made under `preset`,
-/// on `message` at `epoch`, with `statement` as the key-set AIR's public values, and their trace
-/// heights (log2) for a parent's set of `keys` keys.
+/// The verifier AIRs of a parent over children of `groups` (one shape per group) made under
+/// `preset`, on `message` at `epoch`, with `statement` as the key-set AIR's public values, and
+/// their trace heights (log2) for a parent's set of `keys` keys.
 ///
 /// # Errors
-/// [`VerifyError::Malformed`] if the verifier AIRs do not cover the children's shape.
+/// [`VerifyError::Malformed`] if the verifier AIRs do not cover a child's shape.
 fn parent_airs(
     preset: &FriPreset,
-    (children, n): (usize, usize),
+    groups: &[ChildGroup],
     message: &[u8; 32],
     epoch: u32,
     keys: usize,
@@ -825,19 +1000,25 @@ fn parent_airs(
 ) -> Result<(Vec<VerifierAir>, Vec<usize>), VerifyError> {
     let malformed = |s: String| VerifyError::Malformed(s);
     let t = Instant::now();
-    let shape = child_shape(preset, n, message, epoch).map_err(malformed)?;
-    profile("verify parent: child shape", t);
+    let shapes = groups
+        .iter()
+        .map(|g| child_shape(preset, g.keys, message, epoch))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(malformed)?;
+    profile("verify parent: child shapes", t);
     let t = Instant::now();
-    let airs = verifier_airs(&shape, statement).map_err(malformed)?;
-    let heights = log_heights(&airs, &shape, children, keys + children * n);
+    let airs = grouped_verifier_airs(&shapes, statement).map_err(malformed)?;
+    let child_rows: usize = groups.iter().map(|g| g.keys * g.members.len()).sum();
+    let heights = grouped_log_heights(&airs, &group_counts(groups, &shapes), keys + child_rows)
+        .map_err(malformed)?;
     profile("verify parent: AIRs and heights", t);
     Ok((airs, heights))
 }
 
-/// Derives [`Prepared`] for a parent over children of `child_keys` keys each made under `child`,
-/// for the statement (`message`, `epoch`, `keys` in canonical order); checks that the children's
-/// preset is one of [`PRESETS`], can be a child, passes [`accept_preset`] under `opts` for a
-/// child's statement, and that the parent's batch reaches [`SECURITY_FLOOR_BITS`] proven.
+/// Derives [`Prepared`] for a parent over children of `child_keys` keys (each child's) made
+/// under `child`, for the statement (`message`, `epoch`, `keys` in canonical order); checks the
+/// children ([`check_children`]) and that the parent's batch reaches [`SECURITY_FLOOR_BITS`]
+/// proven.
 fn prepare(
     child: &Preset,
     child_keys: &[usize],
@@ -849,16 +1030,9 @@ fn prepare(
     use crate::aggregate::fri::config::MultisigConfig;
     use crate::aggregate::fri::security::ProofShape;
     let malformed = |s: String| VerifyError::Malformed(s);
-    let (preset, children, n) = check_children(child, child_keys, keys.len(), opts)?;
+    let (preset, groups) = check_children(child, child_keys, keys.len(), opts)?;
     let statement = statement_values(keys.len(), epoch, message, &key_set_digest_ordered(keys));
-    let (airs, heights) = parent_airs(
-        &preset,
-        (children, n),
-        message,
-        epoch,
-        keys.len(),
-        statement,
-    )?;
+    let (airs, heights) = parent_airs(&preset, &groups, message, epoch, keys.len(), statement)?;
     let t = Instant::now();
     let parent = parent_preset(&preset);
     let lookups = packed_lookups(&airs);
@@ -867,7 +1041,7 @@ fn prepare(
     let security = security_bits_in(&parent, Regime::Proven, &batch);
     if security.total_bits < SECURITY_FLOOR_BITS {
         return Err(VerifyError::PresetNotAccepted(format!(
-            "preset {} for a parent over {children} children of {n} keys: {:.2} bits proven, \
+            "preset {} for a parent over children of {child_keys:?} keys: {:.2} bits proven, \
              under the floor of {SECURITY_FLOOR_BITS}",
             preset.id(),
             security.total_bits
@@ -915,8 +1089,8 @@ fn verify_prepared(
 /// # Errors
 /// [`VerifyError::Invalid`] for an empty or oversized key list, a repeated key, or a proof that
 /// does not verify; [`VerifyError::PresetNotAccepted`] for a preset that cannot be a child;
-/// [`VerifyError::Malformed`] for children of different sizes or trace heights other than the
-/// verifier's.
+/// [`VerifyError::Malformed`] for more than [`MAX_CHILD_SIZES`] sizes of children or trace
+/// heights other than the verifier's.
 pub fn verify_parent(
     proof: &ParentProof,
     message: &[u8; 32],
@@ -1223,8 +1397,9 @@ fn stacked_variables(params: &WhirPreset, log_heights: &[usize], widths: &[usize
     whir::num_variables(&shapes, usize::from(params.first_folding))
 }
 
-/// A compact parent proof: a parent over children of one size whose batch (the same verifier
-/// AIRs and traces as [`ParentProof`]'s) is proved by the multilinear STARK with a WHIR
+/// A compact parent proof: a parent over children (of up to [`MAX_CHILD_SIZES`] sizes) whose
+/// batch (the same verifier AIRs and traces as [`ParentProof`]'s) is proved by the multilinear
+/// STARK with a WHIR
 /// commitment (`p3-multi-stark`, `p3-whir`, Keccak Merkle trees and transcript) under
 /// [`compact_parent_preset`] of `whir`. WHIR opens one folded codeword per query instead of
 /// every column, so the proof is about half a FRI parent's and fits the 512 KiB wire cap; it
@@ -1232,7 +1407,8 @@ fn stacked_variables(params: &WhirPreset, log_heights: &[usize], widths: &[usize
 pub struct CompactParentProof {
     /// The children's preset.
     pub child_preset: FriPreset,
-    /// Each child's number of keys, in the order the batch verifies them (all equal today).
+    /// Each child's number of keys, in the children's order (transcript numbers follow from
+    /// it, [`transcript_numbers`]).
     pub child_keys: Vec<usize>,
     /// The WHIR preset of [`PRESETS`] named in the header; the proof is made under
     /// [`compact_parent_preset`] of it.
@@ -1256,7 +1432,7 @@ impl CompactParentProof {
     ///      0        16  prefix (crate::aggregate::wire): magic, version, the children's preset
     ///                   id, kind KIND_COMPACT_PARENT (2), length of the rest
     ///     16         4  K, the number of children (1..=MAX_CHILDREN), u32 little-endian
-    ///     20        4K  each child's number of keys, u32 little-endian, in the batch's order
+    ///     20        4K  each child's number of keys, u32 little-endian, ascending
     ///   20+4K        4  the WHIR preset id (8 or 9), u32 little-endian
     ///      *         *  zero bytes up to a multiple of 16 from offset 16
     ///      *         *  the rkyv archive of the WHIR format's body (whir::envelope), no prefix
@@ -1300,7 +1476,7 @@ pub fn prove_compact_parent(
     }
     let ParentWitness {
         preset,
-        n,
+        child_keys,
         union,
         airs,
         traces,
@@ -1314,9 +1490,8 @@ pub fn prove_compact_parent(
         compact_batch(&params, &wrapped, &log_heights, &pvs).map_err(ProveError::InvalidOptions)?;
     if batch.security_bits < SECURITY_FLOOR_BITS {
         return Err(ProveError::InvalidOptions(format!(
-            "a compact parent over {} children of {n} keys is {:.2} bits proven, under the floor \
-             of {SECURITY_FLOOR_BITS}",
-            children.len(),
+            "a compact parent over children of {child_keys:?} keys is {:.2} bits proven, under \
+             the floor of {SECURITY_FLOOR_BITS}",
             batch.security_bits
         )));
     }
@@ -1348,7 +1523,7 @@ pub fn prove_compact_parent(
     Ok((
         CompactParentProof {
             child_preset: preset,
-            child_keys: vec![n; children.len()],
+            child_keys,
             whir: *whir,
             proof,
         },
@@ -1357,27 +1532,26 @@ pub fn prove_compact_parent(
     ))
 }
 
-/// Soundness in bits of a compact parent over `children` children of `child_keys` keys made
-/// under `child_preset`, whose union holds `parent_keys` keys, under [`compact_parent_preset`]
-/// of `whir` (the exact batch's report; placeholder statement values, on which it does not
-/// depend).
+/// Soundness in bits of a compact parent over children of `child_keys` keys (each child's, in
+/// the list's order) made under `child_preset`, whose union holds `parent_keys` keys, under
+/// [`compact_parent_preset`] of `whir` (the exact batch's report; placeholder statement values,
+/// on which it does not depend).
 ///
 /// # Errors
 /// A message if the shape cannot be derived or the WHIR schedule does not fit it.
 pub fn compact_parent_security_bits(
     child_preset: &FriPreset,
     whir: &WhirPreset,
-    children: usize,
-    child_keys: usize,
+    child_keys: &[usize],
     parent_keys: usize,
 ) -> Result<f64, String> {
-    let (airs, _, heights) = parent_batch(child_preset, children, child_keys, parent_keys)?;
+    let (airs, _, heights) = parent_batch(child_preset, child_keys, parent_keys)?;
     let wrapped: Vec<MultilinearAir<'_>> = airs.iter().map(MultilinearAir).collect();
     let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
     Ok(compact_batch(&compact_parent_preset(whir), &wrapped, &heights, &pvs)?.security_bits)
 }
 
-/// The most bytes a compact parent over `children` children of `child_keys` keys under
+/// The most bytes a compact parent over children of `child_keys` keys (each child's) under
 /// `child_preset`, its set holding `parent_keys` keys, can take under `whir`
 /// ([`CompactParentProof::to_bytes`], every Merkle multiproof and reduction at its worst case,
 /// [`whir::envelope::max_encoded_len`]).
@@ -1387,11 +1561,10 @@ pub fn compact_parent_security_bits(
 pub fn compact_parent_size_bound(
     child_preset: &FriPreset,
     whir: &WhirPreset,
-    children: usize,
-    child_keys: usize,
+    child_keys: &[usize],
     parent_keys: usize,
 ) -> Result<usize, String> {
-    let (airs, _, heights) = parent_batch(child_preset, children, child_keys, parent_keys)?;
+    let (airs, _, heights) = parent_batch(child_preset, child_keys, parent_keys)?;
     let params = compact_parent_preset(whir);
     let widths: Vec<usize> = airs.iter().map(BaseAir::<F>::width).collect();
     let nv = stacked_variables(&params, &heights, &widths);
@@ -1401,7 +1574,7 @@ pub fn compact_parent_size_bound(
     let bound = whir::envelope::max_encoded_len(&params, nv, &tables, reductions)
         .map_err(|e| e.to_string())?;
     // `max_encoded_len` counts the 16-byte prefix; the header follows it.
-    Ok(bound + compact_header_len(children))
+    Ok(bound + compact_header_len(child_keys.len()))
 }
 
 /// The round counts of a compact parent's own reductions for `airs` at heights `2^heights`, as
@@ -1505,8 +1678,8 @@ pub fn compact_parent_components(
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct CompactShapeKey {
     child: u8,
-    children: usize,
-    n: usize,
+    /// Each child's number of keys, in the list's order.
+    child_keys: Vec<usize>,
     message: [u8; 32],
     epoch: u32,
     keys: usize,
@@ -1557,9 +1730,10 @@ fn compact_verifier_key(
         }
     }
     let placeholder = statement_values(shape.keys, shape.epoch, &shape.message, &[F::ZERO; 9]);
+    let groups = child_groups(&shape.child_keys).map_err(VerifyError::Malformed)?;
     let (airs, heights) = parent_airs(
         preset,
-        (shape.children, shape.n),
+        &groups,
         &shape.message,
         shape.epoch,
         shape.keys,
@@ -1623,12 +1797,11 @@ fn open_compact_parent<R>(
         .ok_or_else(|| {
             VerifyError::PresetNotAccepted(format!("{} is not a WHIR preset id", extra[0]))
         })?;
-    let (preset, children, n) = check_children(&child, &child_keys, keys.len(), opts)?;
+    let (preset, _) = check_children(&child, &child_keys, keys.len(), opts)?;
     let t = Instant::now();
     let shape = CompactShapeKey {
         child: child.id(),
-        children,
-        n,
+        child_keys: child_keys.clone(),
         message: *message,
         epoch,
         keys: keys.len(),
@@ -1639,7 +1812,7 @@ fn open_compact_parent<R>(
     let (params, batch) = (&key.params, &key.batch);
     if batch.security_bits < SECURITY_FLOOR_BITS {
         return Err(VerifyError::PresetNotAccepted(format!(
-            "a compact parent over {children} children of {n} keys: {:.2} bits proven, under \
+            "a compact parent over children of {child_keys:?} keys: {:.2} bits proven, under \
              the floor of {SECURITY_FLOOR_BITS}",
             batch.security_bits
         )));
@@ -1891,7 +2064,7 @@ mod tests {
             ..Default::default()
         };
         let child = *check_child_preset(&Preset::from_options(&opts).unwrap()).unwrap();
-        let bound = parent_size_bound(&child, 2, 2, 3).expect("a bound");
+        let bound = parent_size_bound(&child, &[2, 2], 3).expect("a bound");
         refused_one_byte_under(&agg, &opts, bound);
         let opts = ProveOptions {
             max_proof_bytes: bound,
@@ -1969,9 +2142,9 @@ mod tests {
             panic!("the default WHIR preset")
         };
         let child = *check_child_preset(&Preset::from_id(a.0[10]).unwrap()).unwrap();
-        let bound = compact_parent_size_bound(&child, &whir, 2, 2, 3).expect("a bound");
+        let bound = compact_parent_size_bound(&child, &whir, &[2, 2], 3).expect("a bound");
         assert!(bound <= opts.byte_limit(), "bound {bound}");
-        let bits = compact_parent_security_bits(&child, &whir, 2, 2, 3).expect("bits");
+        let bits = compact_parent_security_bits(&child, &whir, &[2, 2], 3).expect("bits");
         assert!(bits >= SECURITY_FLOOR_BITS, "{bits}");
         // The rate named: refused one byte under its worst case.
         let named = ProveOptions {
@@ -1982,7 +2155,7 @@ mod tests {
         // The rate left to the prover (`log_inv_rate: 0`): one byte under rate 1/2's worst case
         // it proves at rate 1/4 within the limit, and under rate 1/4's it refuses with that bound.
         let quarter = whir_preset(2);
-        let quarter_bound = compact_parent_size_bound(&child, &quarter, 2, 2, 3).unwrap();
+        let quarter_bound = compact_parent_size_bound(&child, &quarter, &[2, 2], 3).unwrap();
         assert!(quarter_bound < bound);
         let tight = ProveOptions {
             max_proof_bytes: bound - 1,
@@ -2011,7 +2184,7 @@ mod tests {
         );
         assert_eq!(wire::proof_kind(bytes), Some(KIND_COMPACT_PARENT));
         // The bound's round counts are the real proof's.
-        let (airs, _, heights) = parent_batch(&child, 2, 2, 3).unwrap();
+        let (airs, _, heights) = parent_batch(&child, &[2, 2], 3).unwrap();
         let wrapped: Vec<MultilinearAir<'_>> = airs.iter().map(MultilinearAir).collect();
         let params = compact_parent_preset(&whir);
         let widths: Vec<usize> = airs.iter().map(BaseAir::<F>::width).collect();
@@ -2065,7 +2238,7 @@ mod tests {
         let whir = whir_preset(1);
         // Children that all hold the same 256 keys: the union is 256 keys.
         let (k, n) = (MAX_CHILDREN, 256);
-        let bits = compact_parent_security_bits(&child, &whir, k, n, n).unwrap();
+        let bits = compact_parent_security_bits(&child, &whir, &vec![n; k], n).unwrap();
         assert!(bits < SECURITY_FLOOR_BITS, "{bits}");
         let keys = placeholder_keys(n);
         let mut payload = parent_header(&vec![n; k], &[usize::from(whir.id())]);
@@ -2088,12 +2261,12 @@ mod tests {
         for rate in [1, 2] {
             let whir = whir_preset(rate);
             for (k, n) in [(1, 1), (2, 2), (2, 775), (4, 1024), (16, 256), (16, 1024)] {
-                let bits = compact_parent_security_bits(&child, &whir, k, n, k * n).unwrap();
+                let bits = compact_parent_security_bits(&child, &whir, &vec![n; k], k * n).unwrap();
                 assert!(
                     bits >= SECURITY_FLOOR_BITS,
                     "rate {rate}, {k} children of {n}: {bits}"
                 );
-                let bound = compact_parent_size_bound(&child, &whir, k, n, k * n).unwrap();
+                let bound = compact_parent_size_bound(&child, &whir, &vec![n; k], k * n).unwrap();
                 eprintln!(
                     "rate 1/{}, {k} x {n}: {bits:.2} bits, at most {bound} bytes",
                     1 << rate
@@ -2123,7 +2296,7 @@ mod tests {
         let mut weakest = f64::MAX;
         for n in [1, 775, MAX_SIGNATURES] {
             for k in [1, 2, 16, MAX_CHILDREN] {
-                let r = parent_security_bits(&child, Regime::Proven, k, n, k * n).unwrap();
+                let r = parent_security_bits(&child, Regime::Proven, &vec![n; k], k * n).unwrap();
                 assert!(
                     r.total_bits >= SECURITY_FLOOR_BITS,
                     "{k} children of {n}: {r:?}"
@@ -2138,10 +2311,135 @@ mod tests {
         // Under the child's own grinding, the tallest parent falls short.
         let shape = child_shape(&child, 775, &[0; 32], 0).unwrap();
         let airs = verifier_airs(&shape, vec![F::ZERO; NUM_STATEMENT_VALUES]).unwrap();
-        let heights = log_heights(&airs, &shape, MAX_CHILDREN, 2 * MAX_CHILDREN * 775);
+        let heights = log_heights(&airs, &shape, MAX_CHILDREN, 2 * MAX_CHILDREN * 775).unwrap();
         let lookups = packed_lookups(&airs);
         let r = batch_security(&child, Regime::Proven, &airs, &lookups, &heights).unwrap();
         assert!(r.total_bits < SECURITY_FLOOR_BITS, "{r:?}");
+    }
+
+    /// A parent over children of two sizes (2, 3 and 2 keys, in that order): the batch takes
+    /// them by ascending size, one group of verifier AIRs per size; the parent verifies for the
+    /// union (as a FRI parent, as bytes, and compact over WHIR within the default limit) and
+    /// for no other message, epoch or key set, and the header's sizes in another order or
+    /// another multiset are refused.
+    #[test]
+    fn a_parent_over_children_of_different_sizes_verifies_for_its_statement_and_no_other() {
+        use crate::aggregate::{verify_aggregate, Backend};
+        let a = child_proof_of(MESSAGE, EPOCH, 3..5);
+        let c = child_proof_of(MESSAGE, EPOCH, 5..8);
+        let b = child_proof_of(MESSAGE, EPOCH, 4..6);
+        let children: [(&[u8], &[PublicKey]); 3] = [(&a.0, &a.1), (&c.0, &c.1), (&b.0, &b.1)];
+        let (proof, keys) = prove_parent(&MESSAGE, EPOCH, &children).expect("the parent");
+        assert_eq!(proof.child_keys, [2, 2, 3]);
+        assert_eq!(keys.len(), 5, "signers 3 to 7");
+        verify_parent(&proof, &MESSAGE, EPOCH, &keys).expect("the parent verifies");
+        let reversed: Vec<PublicKey> = keys.iter().rev().copied().collect();
+        verify_parent(&proof, &MESSAGE, EPOCH, &reversed).expect("in any order");
+        let invalid = |r: Result<(), VerifyError>| {
+            assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
+        };
+        let mut other = MESSAGE;
+        other[5] ^= 1;
+        invalid(verify_parent(&proof, &other, EPOCH, &keys));
+        invalid(verify_parent(&proof, &MESSAGE, EPOCH + 1, &keys));
+        invalid(verify_parent(&proof, &MESSAGE, EPOCH, &keys[1..]));
+        let mut more = keys.clone();
+        more.push(test_signer(9, &MESSAGE, EPOCH).0);
+        invalid(verify_parent(&proof, &MESSAGE, EPOCH, &more));
+
+        // The bytes: verify_aggregate takes them; the header's sizes in the caller's order
+        // (not ascending) are malformed, another multiset of sizes does not verify.
+        let bytes = proof.to_bytes();
+        let opts = VerifyOptions::default();
+        verify_aggregate(&bytes, &keys, &MESSAGE, EPOCH, &opts).expect("the bytes verify");
+        let mut unsorted = bytes.clone();
+        unsorted[24..28].copy_from_slice(&3u32.to_le_bytes());
+        unsorted[28..32].copy_from_slice(&2u32.to_le_bytes());
+        let r = verify_aggregate(&unsorted, &keys, &MESSAGE, EPOCH, &opts);
+        assert!(matches!(r, Err(VerifyError::Malformed(_))), "{r:?}");
+        for sizes in [[2u32, 3, 3], [2, 2, 2], [1, 2, 3], [2, 2, 4]] {
+            let mut resized = bytes.clone();
+            for (j, k) in sizes.iter().enumerate() {
+                resized[20 + 4 * j..24 + 4 * j].copy_from_slice(&k.to_le_bytes());
+            }
+            let r = verify_aggregate(&resized, &keys, &MESSAGE, EPOCH, &opts);
+            assert!(r.is_err(), "sizes {sizes:?} verified");
+        }
+
+        // Compact, through the aggregator, within the default limit.
+        let mut agg = Aggregator::new(MESSAGE, EPOCH);
+        for (proof, keys) in children {
+            agg.add_child(proof, keys).expect("a child");
+        }
+        let whir = ProveOptions {
+            backend: Backend::Whir,
+            ..Default::default()
+        };
+        let compact = agg.prove(&whir).expect("the compact parent");
+        let compact = compact.as_bytes();
+        assert_eq!(wire::proof_kind(compact), Some(KIND_COMPACT_PARENT));
+        assert!(compact.len() <= whir.byte_limit(), "{}", compact.len());
+        verify_aggregate(compact, &reversed, &MESSAGE, EPOCH, &opts).expect("compact verifies");
+        let r = verify_aggregate(compact, &keys[1..], &MESSAGE, EPOCH, &opts);
+        assert!(r.is_err(), "a compact parent verified without a key");
+        let r = verify_aggregate(compact, &keys, &other, EPOCH, &opts);
+        assert!(r.is_err(), "a compact parent verified for another message");
+    }
+
+    /// The transcript number is the block's place, in every numbered verifier AIR: in an honest
+    /// parent over children of two sizes every block `b` of group `g` holds
+    /// `g * GROUP_STRIDE + b`; a block given another block's number (two blocks of one AIR
+    /// answering one transcript's messages) or a group's first block given a number in another
+    /// group's range fails that AIR's constraints, whatever the buses say.
+    #[test]
+    fn a_block_numbered_other_than_its_place_fails_its_airs_constraints() {
+        let a = child_proof_of(MESSAGE, EPOCH, 3..5);
+        let b = child_proof_of(MESSAGE, EPOCH, 4..6);
+        let c = child_proof_of(MESSAGE, EPOCH, 5..8);
+        let w = parent_witness(&MESSAGE, EPOCH, &[(&a.0, &a.1), (&b.0, &b.1), (&c.0, &c.1)])
+            .expect("the parent's witness");
+        assert_eq!(w.airs.len(), 2 * AIRS_PER_GROUP + 2);
+        let violations = |air: &VerifierAir, trace: &RowMajorMatrix<F>| {
+            p3_air::check_all_constraints(air, trace, &air.public_values(), None)
+                .failures
+                .len()
+        };
+        let mut checked = 0;
+        for (i, (air, trace)) in w.airs.iter().zip(&w.traces).enumerate() {
+            let Some(g) = (i / AIRS_PER_GROUP < 2).then_some(i / AIRS_PER_GROUP) else {
+                continue;
+            };
+            if matches!(air, VerifierAir::FinalPoly(_)) {
+                continue; // numbered by its generator only (FinalPolyAir::numbered_from)
+            }
+            assert_eq!(violations(air, trace), 0, "{} honest", air.name());
+            let period = air.periodic_columns().first().map_or(1, Vec::len);
+            let first = group_first(g) as usize;
+            let (width, height) = (trace.width(), trace.height());
+            let column = (0..width)
+                .find(|&c| {
+                    (0..height)
+                        .all(|r| trace.values[r * width + c] == F::from_usize(first + r / period))
+                })
+                .unwrap_or_else(|| panic!("{} has no column numbering its blocks", air.name()));
+            let forge = |block: usize, number: usize| {
+                let mut forged = trace.clone();
+                for r in block * period..(block + 1) * period {
+                    forged.values[r * width + column] = F::from_usize(number);
+                }
+                forged
+            };
+            // Group 0 (two children of 2 keys): the second child's block takes the first's
+            // number. Group 1 (one child of 3 keys): its block takes a number of group 0's.
+            let forged = if g == 0 { forge(1, 0) } else { forge(0, 1) };
+            assert!(
+                violations(air, &forged) > 0,
+                "{} took a number twice",
+                air.name()
+            );
+            checked += 1;
+        }
+        assert_eq!(checked, 2 * (AIRS_PER_GROUP - 1));
     }
 
     /// Children a parent cannot take are refused with an error naming them, before anything is
@@ -2188,9 +2486,7 @@ mod tests {
             prove_parent(&MESSAGE, EPOCH, &[(keccak.as_bytes(), &agg.public_keys())]),
             "Keccak",
         );
-        // No child, or children of different sizes.
+        // No child.
         options(prove_parent(&MESSAGE, EPOCH, &[]));
-        let c = child_proof_of(MESSAGE, EPOCH, 3..6);
-        options(prove_parent(&MESSAGE, EPOCH, &[(&a.0, &a.1), (&c.0, &c.1)]));
     }
 }

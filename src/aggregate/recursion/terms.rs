@@ -132,6 +132,24 @@ pub struct DeepTermsAir {
     /// Rows of the ladder (the rest of a block is padding).
     steps: usize,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
+    /// The first block's transcript number ([`Self::numbered_from`]).
+    first: u32,
+}
+
+impl DeepTermsAir {
+    /// The same AIR with its blocks numbered from `first`: block `b` of the trace is transcript
+    /// `first + b` (a constraint, [`super::first_block_number`]). A parent numbers each group of
+    /// children of one shape from its own range.
+    #[must_use]
+    pub fn numbered_from(mut self, first: u32) -> Self {
+        self.first = first;
+        self
+    }
+
+    /// The first block's transcript number.
+    pub fn first_transcript(&self) -> u32 {
+        self.first
+    }
 }
 
 impl DeepTermsAir {
@@ -194,6 +212,7 @@ impl DeepTermsAir {
             period,
             steps,
             periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
+            first: 0,
         }
     }
 
@@ -242,7 +261,7 @@ impl DeepTermsAir {
             for (r, (row, p)) in block.chunks_exact_mut(WIDTH).zip(&periodic).enumerate() {
                 let p: &TermsPeriodic<F> = p.as_slice().borrow();
                 let row: &mut TermsCols<F> = row.borrow_mut();
-                row.transcript = F::from_usize(b);
+                row.transcript = F::from_usize(self.first as usize + b);
                 row.active = F::from_bool(input.is_some());
                 let value = values.get(r).copied().unwrap_or(Challenge::ZERO);
                 Self::fill_row(row, p, alpha, value, prev);
@@ -382,7 +401,11 @@ where
         // Constancy down the block, and the carried values.
         let mut t = builder.when_transition();
         let in_block = p.in_block.clone();
-        t.assert_zero(in_block.clone() * (next.transcript - row.transcript));
+        t.assert_zero(super::next_block_number::<AB>(
+            AB::Expr::ONE - in_block.clone(),
+            row.transcript,
+            next.transcript,
+        ));
         t.assert_zero(in_block.clone() * (next.active - row.active));
         for i in 0..D {
             t.assert_zero(in_block.clone() * (next.alpha[i] - row.alpha[i]));
@@ -428,5 +451,6 @@ where
             msg,
             Count::bounded(row.active * row.uses, MAX_QUERIES as u32),
         );
+        super::first_block_number(builder, self.first, row.transcript);
     }
 }
