@@ -93,21 +93,7 @@ pub struct CommitmentAir {
     first: u32,
 }
 
-impl CommitmentAir {
-    /// The same AIR with its blocks numbered from `first`: block `b` of the trace is transcript
-    /// `first + b` (a constraint, [`super::first_block_number`]). A parent numbers each group of
-    /// children of one shape from its own range.
-    #[must_use]
-    pub fn numbered_from(mut self, first: u32) -> Self {
-        self.first = first;
-        self
-    }
-
-    /// The first block's transcript number.
-    pub fn first_transcript(&self) -> u32 {
-        self.first
-    }
-}
+numbered_blocks!(CommitmentAir);
 
 impl CommitmentAir {
     /// The AIR for transcripts that observe `commitments`, in transcript order.

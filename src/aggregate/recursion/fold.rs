@@ -249,21 +249,7 @@ pub struct FriFoldAir {
     first: u32,
 }
 
-impl FriFoldAir {
-    /// The same AIR with its blocks numbered from `first`: block `b` of the trace is transcript
-    /// `first + b` (a constraint, [`super::first_block_number`]). A parent numbers each group of
-    /// children of one shape from its own range.
-    #[must_use]
-    pub fn numbered_from(mut self, first: u32) -> Self {
-        self.first = first;
-        self
-    }
-
-    /// The first block's transcript number.
-    pub fn first_transcript(&self) -> u32 {
-        self.first
-    }
-}
+numbered_blocks!(FriFoldAir);
 
 impl FriFoldAir {
     /// The AIR for `shape`.

@@ -422,21 +422,7 @@ pub struct MmcsOpeningAir {
     first: u32,
 }
 
-impl MmcsOpeningAir {
-    /// The same AIR with its blocks numbered from `first`: block `b` of the trace is transcript
-    /// `first + b` (a constraint, [`super::first_block_number`]). A parent numbers each group of
-    /// children of one shape from its own range.
-    #[must_use]
-    pub fn numbered_from(mut self, first: u32) -> Self {
-        self.first = first;
-        self
-    }
-
-    /// The first block's transcript number.
-    pub fn first_transcript(&self) -> u32 {
-        self.first
-    }
-}
+numbered_blocks!(MmcsOpeningAir);
 
 impl MmcsOpeningAir {
     /// The AIR for openings of the commitment `link` names, to matrices of these

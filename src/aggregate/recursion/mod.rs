@@ -94,6 +94,28 @@ macro_rules! verifier_base_air {
     };
 }
 
+/// `numbered_from` and `first_transcript` for a verifier AIR with a `first: u32` field whose
+/// constraints number its blocks ([`first_block_number`]).
+macro_rules! numbered_blocks {
+    ($air:ty) => {
+        impl $air {
+            /// The same AIR with its blocks numbered from `first`: block `b` of the trace is
+            /// transcript `first + b` (a constraint, `first_block_number` in the recursion
+            /// module). A parent numbers each group of children of one shape from its own range.
+            #[must_use]
+            pub fn numbered_from(mut self, first: u32) -> Self {
+                self.first = first;
+                self
+            }
+
+            /// The first block's transcript number.
+            pub fn first_transcript(&self) -> u32 {
+                self.first
+            }
+        }
+    };
+}
+
 pub mod bits;
 pub mod child;
 pub mod commit;

@@ -590,21 +590,7 @@ pub struct OodAir {
     first: u32,
 }
 
-impl OodAir {
-    /// The same AIR with its blocks numbered from `first`: block `b` of the trace is transcript
-    /// `first + b` (a constraint, [`super::first_block_number`]). A parent numbers each group of
-    /// children of one shape from its own range.
-    #[must_use]
-    pub fn numbered_from(mut self, first: u32) -> Self {
-        self.first = first;
-        self
-    }
-
-    /// The first block's transcript number.
-    pub fn first_transcript(&self) -> u32 {
-        self.first
-    }
-}
+numbered_blocks!(OodAir);
 
 impl OodAir {
     /// The AIR of `layout`.

@@ -2004,25 +2004,7 @@ mod tests {
             assert!(keys.contains(k));
         }
         assert_eq!(proof.child_keys, [2, 2]);
-        verify_parent(&proof, &MESSAGE, EPOCH, &keys).expect("the parent verifies");
-        let reversed: Vec<PublicKey> = keys.iter().rev().copied().collect();
-        verify_parent(&proof, &MESSAGE, EPOCH, &reversed).expect("in any order");
-
-        let invalid = |r: Result<(), VerifyError>| {
-            assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
-        };
-        let mut other = MESSAGE;
-        other[31] ^= 1;
-        invalid(verify_parent(&proof, &other, EPOCH, &keys));
-        invalid(verify_parent(&proof, &MESSAGE, EPOCH + 1, &keys));
-        // A key omitted, a key added, a key repeated.
-        invalid(verify_parent(&proof, &MESSAGE, EPOCH, &keys[1..]));
-        let mut more = keys.clone();
-        more.push(test_signer(6, &MESSAGE, EPOCH).0);
-        invalid(verify_parent(&proof, &MESSAGE, EPOCH, &more));
-        let mut repeated = keys.clone();
-        repeated.push(keys[0]);
-        invalid(verify_parent(&proof, &MESSAGE, EPOCH, &repeated));
+        verifies_for_its_statement_only(&proof, &keys);
 
         // Children's sizes other than the proof's: other shapes, so other heights or AIRs.
         let mut resized = proof;
@@ -2317,6 +2299,28 @@ mod tests {
         assert!(r.total_bits < SECURITY_FLOOR_BITS, "{r:?}");
     }
 
+    /// `proof` verifies for `keys` (in either order) and not for another message, another
+    /// epoch, the keys less one, plus one (signer 9) or with one repeated.
+    fn verifies_for_its_statement_only(proof: &ParentProof, keys: &[PublicKey]) {
+        verify_parent(proof, &MESSAGE, EPOCH, keys).expect("the parent verifies");
+        let reversed: Vec<PublicKey> = keys.iter().rev().copied().collect();
+        verify_parent(proof, &MESSAGE, EPOCH, &reversed).expect("in any order");
+        let invalid = |r: Result<(), VerifyError>| {
+            assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
+        };
+        let mut other = MESSAGE;
+        other[31] ^= 1;
+        invalid(verify_parent(proof, &other, EPOCH, keys));
+        invalid(verify_parent(proof, &MESSAGE, EPOCH + 1, keys));
+        invalid(verify_parent(proof, &MESSAGE, EPOCH, &keys[1..]));
+        let mut more = keys.to_vec();
+        more.push(test_signer(9, &MESSAGE, EPOCH).0);
+        invalid(verify_parent(proof, &MESSAGE, EPOCH, &more));
+        let mut repeated = keys.to_vec();
+        repeated.push(keys[0]);
+        invalid(verify_parent(proof, &MESSAGE, EPOCH, &repeated));
+    }
+
     /// A parent over children of two sizes (2, 3 and 2 keys, in that order): the batch takes
     /// them by ascending size, one group of verifier AIRs per size; the parent verifies for the
     /// union (as a FRI parent, as bytes, and compact over WHIR within the default limit) and
@@ -2332,20 +2336,10 @@ mod tests {
         let (proof, keys) = prove_parent(&MESSAGE, EPOCH, &children).expect("the parent");
         assert_eq!(proof.child_keys, [2, 2, 3]);
         assert_eq!(keys.len(), 5, "signers 3 to 7");
-        verify_parent(&proof, &MESSAGE, EPOCH, &keys).expect("the parent verifies");
+        verifies_for_its_statement_only(&proof, &keys);
         let reversed: Vec<PublicKey> = keys.iter().rev().copied().collect();
-        verify_parent(&proof, &MESSAGE, EPOCH, &reversed).expect("in any order");
-        let invalid = |r: Result<(), VerifyError>| {
-            assert!(matches!(r, Err(VerifyError::Invalid(_))), "{r:?}");
-        };
         let mut other = MESSAGE;
         other[5] ^= 1;
-        invalid(verify_parent(&proof, &other, EPOCH, &keys));
-        invalid(verify_parent(&proof, &MESSAGE, EPOCH + 1, &keys));
-        invalid(verify_parent(&proof, &MESSAGE, EPOCH, &keys[1..]));
-        let mut more = keys.clone();
-        more.push(test_signer(9, &MESSAGE, EPOCH).0);
-        invalid(verify_parent(&proof, &MESSAGE, EPOCH, &more));
 
         // The bytes: verify_aggregate takes them; the header's sizes in the caller's order
         // (not ascending) are malformed, another multiset of sizes does not verify.
