@@ -409,11 +409,13 @@ pub unsafe extern "C" fn msig_proof_size_bound(
 ///
 /// With children (`msig_aggregator_add_child`), the proof is a parent over them: the options
 /// must name `MSIG_BACKEND_WHIR` (a compact parent) or the children's preset, and the parent's
-/// largest size is checked against the limit before any proving.
+/// largest size is checked against the limit before any proving. Children may differ in their
+/// numbers of keys; signatures added beside children are proved first as one more child under
+/// the children's preset, and the parent covers the union of all their keys.
 ///
 /// Errors: `MSIG_NULL_ARGUMENT`, `MSIG_BUFFER_TOO_SMALL`, `MSIG_EMPTY_AGGREGATE`,
 /// `MSIG_INVALID_OPTIONS` (unknown regime or backend, unsupported rate, WHIR past its signature
-/// bound; with children, another preset than theirs, or signatures beside them),
+/// bound; with children, another preset than theirs or more than 8 sizes of children),
 /// `MSIG_PROOF_TOO_LARGE`, `MSIG_PROVER_FAILED`, `MSIG_PANIC`.
 ///
 /// # Safety

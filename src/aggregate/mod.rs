@@ -151,8 +151,10 @@ impl Aggregator {
     /// union of theirs (children may overlap). The child is verified now
     /// ([`verify_aggregate`] with the default options).
     ///
-    /// Not yet: a parent as a child, children of different numbers of keys in one aggregator,
-    /// and raw signatures beside children (`src/aggregate/recursion/README.md`).
+    /// Children may differ in their numbers of keys (up to
+    /// [`recursion::parent::MAX_CHILD_SIZES`] sizes), and raw signatures may be added beside
+    /// them ([`Aggregator::add`]): [`Aggregator::prove`] then proves those as one more child
+    /// first. Not yet: a parent as a child (`src/aggregate/recursion/README.md`).
     ///
     /// # Errors
     /// [`AggregateError::InvalidChild`] for a proof that does not verify for (message, epoch,
@@ -203,7 +205,9 @@ impl Aggregator {
     /// With children ([`Aggregator::add_child`]) it proves a parent over them instead: compact
     /// when `opts` name the WHIR backend (with `log_inv_rate: 0`, rate 1/2 when the parent's
     /// worst case fits the byte limit, else rate 1/4), or under the children's preset when
-    /// `opts` name it (`src/aggregate/recursion/README.md`).
+    /// `opts` name it (`src/aggregate/recursion/README.md`). Signatures added beside children
+    /// are proved first as one more child under the children's preset (its proof stays
+    /// internal), so the parent's key set is the union of the children's and theirs.
     ///
     /// # Errors
     /// [`ProveError::Empty`] without signatures, [`ProveError::InvalidOptions`] for a bad preset,
@@ -260,13 +264,6 @@ impl Aggregator {
     /// [`recursion::parent::parent_size_bound`]) exceeds `opts`' byte limit.
     fn prove_parent(&self, opts: &ProveOptions) -> Result<AggregateProof, ProveError> {
         use recursion::parent;
-        if !self.signers.is_empty() {
-            return Err(ProveError::InvalidOptions(
-                "raw signatures beside children are not supported yet: prove the signatures \
-                 as a child first (children may differ in size)"
-                    .into(),
-            ));
-        }
         let preset = Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
         let (child, _) = wire::read_prefix(&self.children[0].0)
             .map_err(|e| ProveError::InvalidOptions(format!("child 0: {e}")))?;
@@ -285,8 +282,14 @@ impl Aggregator {
         };
         let child_preset = *recursion::check_child_preset(&child)
             .map_err(|e| ProveError::InvalidOptions(e.to_string()))?;
-        let sizes: Vec<usize> = self.children.iter().map(|c| c.1.len()).collect();
+        // Raw signatures beside the children become one more child, proved first under the
+        // children's preset; the bound below counts it.
+        let mut sizes: Vec<usize> = self.children.iter().map(|c| c.1.len()).collect();
+        if !self.signers.is_empty() {
+            sizes.push(self.signers.len());
+        }
         let mut union: Vec<PublicKey> = self.children.iter().flat_map(|c| c.1.clone()).collect();
+        union.extend(self.signers.iter().map(|(pk, _)| *pk));
         union.sort_unstable_by_key(PublicKey::to_ssz);
         union.dedup();
         let bound_of = |compact: &Option<WhirPreset>| match compact {
@@ -320,9 +323,11 @@ impl Aggregator {
                 return Err(too_large(bound));
             }
         }
+        let raw = self.prove_raw_child(&child, &child_preset)?;
         let children: Vec<(&[u8], &[PublicKey])> = self
             .children
             .iter()
+            .chain(&raw)
             .map(|(p, k)| (p.as_slice(), k.as_slice()))
             .collect();
         let (message, epoch) = (&self.message, self.epoch);
@@ -338,6 +343,44 @@ impl Aggregator {
             return Err(too_large(bytes.len()));
         }
         Ok(AggregateProof { bytes })
+    }
+
+    /// The raw signatures added beside children, proved as one child under the children's
+    /// preset `child` (`fri`, its FRI parameters), with its keys; `None` without raw
+    /// signatures. The child's bytes never reach the wire (no byte limit); the parent verifies
+    /// it like any other child.
+    ///
+    /// # Errors
+    /// [`ProveError::InvalidOptions`] if no options name `child` (not a recursion-ready preset),
+    /// or more than [`MAX_SIGNATURES`] raw signatures; the signature prover's errors.
+    #[allow(clippy::type_complexity)]
+    fn prove_raw_child(
+        &self,
+        child: &Preset,
+        fri: &FriPreset,
+    ) -> Result<Option<(Vec<u8>, Vec<PublicKey>)>, ProveError> {
+        if self.signers.is_empty() {
+            return Ok(None);
+        }
+        let opts = ProveOptions {
+            backend: Backend::FriPoseidon1,
+            log_inv_rate: fri.log_inv_rate,
+            regime: Regime::Proven,
+            max_proof_bytes: usize::MAX,
+        };
+        if Preset::from_options(&opts).ok().as_ref() != Some(child) {
+            return Err(ProveError::InvalidOptions(format!(
+                "the children's preset {} is not one raw signatures can be proved under",
+                child.id()
+            )));
+        }
+        let raw = Aggregator {
+            signers: self.signers.clone(),
+            children: Vec::new(),
+            ..Aggregator::new(self.message, self.epoch)
+        };
+        let proof = raw.prove(&opts)?;
+        Ok(Some((proof.bytes, raw.public_keys())))
     }
 }
 

@@ -27,8 +27,10 @@
 //! ([`ChildShape::new`]), every AIR and every trace height ([`grouped_log_heights`]); nothing of
 //! that is read from the proof.
 //!
-//! Not yet here: raw signatures beside children, and a parent as a child (its periodic columns
-//! have periods of whole blocks, which the out-of-domain check would interpolate).
+//! Raw signatures beside children are not verified by these AIRs directly: the
+//! [`crate::aggregate::Aggregator`] proves them as one more child first. Not yet here: a parent
+//! as a child (its periodic columns have periods of whole blocks, which the out-of-domain check
+//! would interpolate).
 
 use std::time::Instant;
 
@@ -2035,7 +2037,8 @@ mod tests {
     /// A parent made through the [`Aggregator`] (children added with their keys) is bytes that
     /// [`crate::aggregate::verify_aggregate`] verifies for the union of the children's keys and
     /// no other statement; the byte limit is enforced before proving; every kind of hostile
-    /// byte string is refused with an error; the aggregator refuses what it cannot take.
+    /// byte string is refused with an error; the aggregator refuses what it cannot take, and
+    /// proves raw signatures added beside a child as one more child.
     #[test]
     fn a_parent_through_the_aggregator_is_bytes_verify_aggregate_takes() {
         use crate::aggregate::{proof_components, verify_aggregate, AggregateError, Backend};
@@ -2098,14 +2101,43 @@ mod tests {
         let keccak = keccak.prove(&ProveOptions::default()).unwrap();
         child(&mut fresh, keccak.as_bytes(), &a.1);
         assert_eq!(fresh.num_children(), 0);
-        // Children and raw signatures together; options naming another preset.
+        // Options naming another preset than the children's.
         fresh.add_child(&a.0, &a.1).unwrap();
         let r = fresh.prove(&ProveOptions::default());
         assert!(matches!(r, Err(ProveError::InvalidOptions(_))), "{r:?}");
-        let (pk, sig) = test_signer(7, &MESSAGE, EPOCH);
-        fresh.add(pk, sig).unwrap();
-        let r = fresh.prove(&opts);
-        assert!(matches!(r, Err(ProveError::InvalidOptions(_))), "{r:?}");
+        // A raw signature beside the child (signer 7, and signer 4, which the child holds too):
+        // proved as one more child of 2 keys first, then a compact parent over both, for the
+        // union of 3, 4 and 7 only.
+        for s in [7, 4] {
+            let (pk, sig) = test_signer(s, &MESSAGE, EPOCH);
+            fresh.add(pk, sig).unwrap();
+        }
+        let whir = ProveOptions {
+            backend: Backend::Whir,
+            ..Default::default()
+        };
+        let mixed = fresh
+            .prove(&whir)
+            .expect("a parent over a child and raw signatures");
+        let mixed = mixed.as_bytes();
+        assert_eq!(wire::proof_kind(mixed), Some(KIND_COMPACT_PARENT));
+        let mut all = a.1.clone();
+        all.push(test_signer(7, &MESSAGE, EPOCH).0);
+        verify(mixed, &MESSAGE, EPOCH, &all).expect("the union of the child and the signatures");
+        assert!(
+            verify(mixed, &MESSAGE, EPOCH, &a.1).is_err(),
+            "without the raw signer"
+        );
+        let mut extra = all.clone();
+        extra.push(test_signer(8, &MESSAGE, EPOCH).0);
+        assert!(
+            verify(mixed, &MESSAGE, EPOCH, &extra).is_err(),
+            "a key nobody signed with"
+        );
+        assert!(
+            verify(mixed, &other, EPOCH, &all).is_err(),
+            "another message"
+        );
     }
 
     /// A compact parent (WHIR) over two overlapping children, through the aggregator under the
