@@ -33,6 +33,21 @@ static uint8_t *prove_signers(const aggregate_vector *v, const size_t *idx, size
     return proof;
 }
 
+/* The proof `agg` makes under `opts`, asked for first with too small a buffer (which reports the
+ * length) and then with an exact one; its length in `*len`. */
+static uint8_t *prove_parent_bytes(msig_aggregator *agg, const msig_prove_options *opts,
+                                   size_t *len) {
+    uint8_t small[8];
+    size_t written = 0, again = 0;
+    CHECK_STATUS(msig_aggregator_prove(agg, opts, small, sizeof small, &written),
+                 MSIG_BUFFER_TOO_SMALL);
+    uint8_t *proof = malloc(written);
+    CHECK_STATUS(msig_aggregator_prove(agg, opts, proof, written, &again), MSIG_OK);
+    CHECK(again == written);
+    *len = written;
+    return proof;
+}
+
 int main(int argc, char **argv) {
     const char *dir = vectors_dir(argc, argv);
     aggregate_vector v;
@@ -132,13 +147,9 @@ int main(int argc, char **argv) {
     /* The compact parent (the same verifier AIRs proved over WHIR at rate 1/4) under the default
      * byte limit: it fits the 512 KiB wire cap and verifies for the union, for nothing else. */
     msig_prove_options compact = {.backend = MSIG_BACKEND_WHIR, .log_inv_rate = 2};
-    CHECK_STATUS(msig_aggregator_prove(agg, &compact, small, sizeof small, &written),
-                 MSIG_BUFFER_TOO_SMALL);
-    size_t clen = written;
+    size_t clen = 0;
+    uint8_t *cparent = prove_parent_bytes(agg, &compact, &clen);
     CHECK(clen <= 512u * 1024);
-    uint8_t *cparent = malloc(clen);
-    CHECK_STATUS(msig_aggregator_prove(agg, &compact, cparent, clen, &written), MSIG_OK);
-    CHECK(written == clen);
     printf("compact parent over 2 children of 2: %zu bytes\n", clen);
     CHECK_STATUS(msig_verify_aggregate(cparent, clen, r_pks, 3, v.message, v.epoch, NULL),
                  MSIG_OK);
@@ -162,13 +173,9 @@ int main(int argc, char **argv) {
     CHECK_STATUS(msig_aggregator_new(v.message, v.epoch, &mixed), MSIG_OK);
     CHECK_STATUS(msig_aggregator_add_child(mixed, c, c_len, c_pks, 3), MSIG_OK);
     CHECK_STATUS(msig_aggregator_add_child(mixed, a, a_len, a_pks, 2), MSIG_OK);
-    CHECK_STATUS(msig_aggregator_prove(mixed, &compact, small, sizeof small, &written),
-                 MSIG_BUFFER_TOO_SMALL);
-    size_t mlen = written;
+    size_t mlen = 0;
+    uint8_t *mparent = prove_parent_bytes(mixed, &compact, &mlen);
     CHECK(mlen <= 512u * 1024);
-    uint8_t *mparent = malloc(mlen);
-    CHECK_STATUS(msig_aggregator_prove(mixed, &compact, mparent, mlen, &written), MSIG_OK);
-    CHECK(written == mlen);
     printf("compact parent over children of 3 and 2: %zu bytes\n", mlen);
     CHECK_STATUS(msig_verify_aggregate(mparent, mlen, four, 4, v.message, v.epoch, NULL), MSIG_OK);
     CHECK_PROOF_REJECTED(msig_verify_aggregate(mparent, mlen, u_pks, 3, v.message, v.epoch, NULL));
@@ -186,11 +193,8 @@ int main(int argc, char **argv) {
     CHECK_STATUS(msig_aggregator_add_child(other, a, a_len, a_pks, 2), MSIG_OK);
     const signer *s = &v.signers[3];
     CHECK_STATUS(msig_aggregator_add(other, s->pk, s->sig, s->sig_len), MSIG_OK);
-    CHECK_STATUS(msig_aggregator_prove(other, &compact, small, sizeof small, &written),
-                 MSIG_BUFFER_TOO_SMALL);
-    size_t olen = written;
-    uint8_t *oparent = malloc(olen);
-    CHECK_STATUS(msig_aggregator_prove(other, &compact, oparent, olen, &written), MSIG_OK);
+    size_t olen = 0;
+    uint8_t *oparent = prove_parent_bytes(other, &compact, &olen);
     uint8_t raw_pks[3 * MSIG_PUBLIC_KEY_LEN];
     memcpy(raw_pks, a_pks, 2 * K);
     memcpy(raw_pks + 2 * K, s->pk, K);
