@@ -7,7 +7,8 @@
 # Usage: build-profiles/matrix.sh [--quick] [--rows "3:16 3:1 s:1 z:16 z:1"] [--profiles]
 #                                 [--signatures N] [--probe] [--out FILE] [--no-ctests]
 #   --quick         rows "z:1 3:16" only (the hazard row and Cargo's release default; the (3,16)
-#                   row reuses target/release), C tests without test_keygen
+#                   row reuses target/, rebuilding the multisig crate at 16 units), C tests
+#                   without test_keygen
 #   --rows LIST     space-separated rows: opt-level:codegen-units pairs (Cargo's release profile
 #                   with those two knobs changed) or profile:<file> (build-profiles/<file>.toml,
 #                   built with --config <file> --profile msig-*); default: the five pairs above
@@ -24,7 +25,9 @@
 # Every row sets, for every cargo command it runs (ours and the C tests' own):
 #   CARGO_TARGET_DIR=target/matrix/o<opt>-cgu<n>
 #   CARGO_PROFILE_RELEASE_OPT_LEVEL=<opt> CARGO_PROFILE_RELEASE_CODEGEN_UNITS=<n>
-# so a C test driver that runs `cargo build --release` itself reuses the row's build.
+# and passes --config profile.<profile>.package.multisig.codegen-units=<n> to its own builds (the
+# workspace's one-unit override of the multisig crate would beat the variable). A C test driver
+# that runs `cargo build --release` itself must pass the same --config to reuse the row's build.
 # The C tests: `make -C c-tests asan LIBDIR=<row's output dir>` and every c-tests/test_* program
 # run with the shared vectors (ASan + UBSan), or $MSIG_MATRIX_CTEST_CMD if set (run from the
 # repository root with MSIG_LIB_DIR and MSIG_VECTORS exported); "absent" if neither exists.
@@ -165,6 +168,9 @@ for row in $ROWS; do
             name="p-$file"
             label="$file.toml"
             cargo_profile=(--config "$cfg" --profile "$prof")
+            # The workspace's [profile.release.package.multisig] override is inherited by every
+            # custom profile and beats the profile's own codegen-units: pin it to the row's.
+            [ -n "$cgu" ] && cargo_profile+=(--config "profile.$prof.package.multisig.codegen-units=$cgu")
             outdir="$prof"
             ;;
         *:*)
@@ -177,14 +183,17 @@ for row in $ROWS; do
             lto="false"
             export CARGO_PROFILE_RELEASE_OPT_LEVEL="$opt"
             export CARGO_PROFILE_RELEASE_CODEGEN_UNITS="$cgu"
-            cargo_profile=(--release)
+            # Cargo's release profile with these two knobs: the workspace's one-unit override of
+            # the multisig crate is pinned to the row's units too.
+            cargo_profile=(--release --config "profile.release.package.multisig.codegen-units=$cgu")
             outdir="release"
             ;;
         *) echo "matrix.sh: bad row $row (want opt:units or profile:file)" >&2; exit 2 ;;
     esac
     td="$MATRIX_DIR/$name$TAG"
-    # Cargo's release default (3, 16) is exactly the repository's own release build: reuse it
-    # instead of building the workspace a second time (same profile, same flags, same fingerprint).
+    # Cargo's release default (3, 16) differs from the repository's own release build only in the
+    # multisig crate's units (one there): reuse target/, so that only multisig and the glue are
+    # rebuilt (at 16 units, replacing the one-unit build there), not every dependency.
     if [ "$name" = "o3-cgu16" ] && [ -z "$TAG" ]; then
         td="$ROOT/target"
     fi
