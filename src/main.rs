@@ -737,10 +737,15 @@ const WARM_VERIFIES: usize = 5;
 
 /// `multisig bench --children K --child-signatures N --parent whir`: one compact parent over the
 /// children `refs`, timed `--runs` times; verified from its bytes as a client verifies it.
-fn bench_compact_parent(a: &BenchArgs, refs: &[(&[u8], &[PublicKey])], m: &Made) -> CmdResult {
+fn bench_compact_parent(
+    a: &BenchArgs,
+    sizes: &[usize],
+    refs: &[(&[u8], &[PublicKey])],
+    m: &Made,
+) -> CmdResult {
     use multisig::aggregate::{Preset, WIRE_CAP_BYTES};
     use recursion::parent::prove_compact_parent;
-    let (k, sizes) = (a.children, child_sizes(a)?);
+    let k = a.children;
     let n: usize = sizes.iter().sum();
     let whir_at = |log_inv_rate: u8| {
         let opts = ProveOptions {
@@ -764,7 +769,7 @@ fn bench_compact_parent(a: &BenchArgs, refs: &[(&[u8], &[PublicKey])], m: &Made)
                 .and_then(|p| recursion::check_child_preset(&p).ok().copied())
                 .ok_or_else(|| Failure::Malformed("the children's preset".into()))?;
             let half = whir_at(1)?;
-            let fits = recursion::parent::compact_parent_size_bound(&child, &half, &sizes, n)
+            let fits = recursion::parent::compact_parent_size_bound(&child, &half, sizes, n)
                 .is_ok_and(|b| b <= WIRE_CAP_BYTES);
             if fits {
                 half
@@ -817,7 +822,7 @@ fn bench_compact_parent(a: &BenchArgs, refs: &[(&[u8], &[PublicKey])], m: &Made)
         let (runs_json, parts_json) = runs_and_parts_json(&run_secs, &parts);
         println!(
             "{{\"children\":{k},\"child_signatures\":[{}],\"signatures\":{},\"backend\":\"fri-poseidon1\",\"parent\":\"whir\",\"parent_log_inv_rate\":{},\"security_bits\":{security:.2},\"child_prove_s\":{:.3},\"child_kib\":{:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{},\"proof_kib\":{proof_kib:.1},\"components\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"verify_warm_ms\":{verify_warm_ms:.2},\"peak_rss_mib\":{}}}",
-            sizes_json(&sizes),
+            sizes_json(sizes),
             keys.len(),
             whir.log_inv_rate,
             m.child_secs,
@@ -830,7 +835,7 @@ fn bench_compact_parent(a: &BenchArgs, refs: &[(&[u8], &[PublicKey])], m: &Made)
     }
     println!(
         "children:      {k} of {} signatures ({} distinct keys), fri-poseidon1",
-        sizes_text(&sizes),
+        sizes_text(sizes),
         keys.len()
     );
     println!(
@@ -964,7 +969,7 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
             child_kib,
             child_opts: opts,
         };
-        return bench_compact_parent(a, &refs, &made);
+        return bench_compact_parent(a, &sizes, &refs, &made);
     }
     let pb = spinner(&format!("proving a parent over {k} children"));
     let mut run_secs = Vec::with_capacity(a.runs as usize);

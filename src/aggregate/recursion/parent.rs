@@ -510,10 +510,7 @@ fn parent_batch(
         return Err(format!("{children} children, {parent_keys} keys"));
     }
     let groups = child_groups(child_keys)?;
-    let shapes = groups
-        .iter()
-        .map(|g| child_shape(child_preset, g.keys, &[0; 32], 0))
-        .collect::<Result<Vec<_>, _>>()?;
+    let shapes = group_shapes(child_preset, &groups, &[0; 32], 0)?;
     let airs = grouped_verifier_airs(&shapes, vec![F::ZERO; NUM_STATEMENT_VALUES])?;
     let heights = grouped_log_heights(
         &airs,
@@ -522,6 +519,23 @@ fn parent_batch(
     )?;
     let lookups = packed_lookups(&airs);
     Ok((airs, lookups, heights))
+}
+
+/// Each group's child shape ([`child_shape`] of its size) under `preset`, on `message` at
+/// `epoch`, in the groups' order.
+///
+/// # Errors
+/// As [`child_shape`].
+fn group_shapes(
+    preset: &FriPreset,
+    groups: &[ChildGroup],
+    message: &[u8; 32],
+    epoch: u32,
+) -> Result<Vec<ChildShape>, String> {
+    groups
+        .iter()
+        .map(|g| child_shape(preset, g.keys, message, epoch))
+        .collect()
 }
 
 /// Each group's `(queries, children)`, for [`grouped_log_heights`].
@@ -713,11 +727,7 @@ fn parent_witness(
         return Err(invalid(format!("{} keys in the union", union.len())));
     }
     let t = Instant::now();
-    let shapes = groups
-        .iter()
-        .map(|g| child_shape(&preset, g.keys, message, epoch))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ProveError::Prover)?;
+    let shapes = group_shapes(&preset, &groups, message, epoch).map_err(ProveError::Prover)?;
     profile("prove parent: child shapes", t);
     let t = Instant::now();
     let mut witnesses: Vec<Vec<ChildWitness>> = Vec::with_capacity(groups.len());
@@ -1002,11 +1012,7 @@ fn parent_airs(
 ) -> Result<(Vec<VerifierAir>, Vec<usize>), VerifyError> {
     let malformed = |s: String| VerifyError::Malformed(s);
     let t = Instant::now();
-    let shapes = groups
-        .iter()
-        .map(|g| child_shape(preset, g.keys, message, epoch))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(malformed)?;
+    let shapes = group_shapes(preset, groups, message, epoch).map_err(malformed)?;
     profile("verify parent: child shapes", t);
     let t = Instant::now();
     let airs = grouped_verifier_airs(&shapes, statement).map_err(malformed)?;
