@@ -214,6 +214,8 @@ pub struct Perm24TableAir {
     full_output: bool,
     /// A last column holds each row's count (0 or 1): [`Perm24TableAir::shared`].
     counted: bool,
+    /// The permutation constraints in the form of [`Perm24TableAir::shared_multilinear`].
+    short: bool,
 }
 
 impl Default for Perm24TableAir {
@@ -229,6 +231,7 @@ impl Perm24TableAir {
             perm: perm24_air(),
             full_output: false,
             counted: false,
+            short: false,
         }
     }
 
@@ -241,6 +244,7 @@ impl Perm24TableAir {
             perm: perm24_air(),
             full_output: true,
             counted: false,
+            short: false,
         }
     }
 
@@ -253,7 +257,176 @@ impl Perm24TableAir {
             perm: perm24_air(),
             full_output: true,
             counted: true,
+            short: false,
         }
+    }
+
+    /// [`Perm24TableAir::shared`] as the multilinear STARK proves it (a compact parent's table):
+    /// the same columns, trace ([`shared_table`]), bus and count, the permutation constrained
+    /// by polynomials that have the same zeros as [`Perm24Air`]'s but short expressions.
+    ///
+    /// - A full round's 24 constraints `MDS · (x + c)^3 − post` are replaced by
+    ///   `MDS⁻¹ · post − (x + c)^3`: the same vector times the invertible `−MDS⁻¹`, so a row
+    ///   satisfies one set exactly when it satisfies the other. Each now reads its round's 24
+    ///   committed outputs and one input instead of all 24 inputs through the Karatsuba MDS.
+    /// - The partial rounds are Plonky3's polynomials, written as linear forms over the last
+    ///   beginning round's committed output and the committed partial S-box outputs
+    ///   ([`PartialForms`]); the first ending round's inputs likewise.
+    ///
+    /// The multilinear STARK (p3-multi-stark 0.8) walks each constraint's expression on its
+    /// own to find its degree, once in setup and twice in its security report, which a verifier
+    /// runs for every new statement shape. Plonky3's sparse partial rounds share one expression
+    /// across the permutation, so each constraint from the second partial round on reached
+    /// 2,200 to 4,800 nodes: 249,000 over the table and 42 ms a walk. The test below holds the
+    /// two forms to each other on random rows (`src/aggregate/recursion/README.md`, "Where the
+    /// compact parent's verification goes").
+    #[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))]
+    pub fn shared_multilinear() -> Self {
+        Self {
+            short: true,
+            ..Self::shared()
+        }
+    }
+}
+
+/// Coefficients of one linear form over a width-24 row's partial-round inputs: the constant,
+/// then the 24 outputs of the last beginning full round (`p`), then the 23 committed partial
+/// S-box outputs (`s`).
+const FORM: usize = 1 + 24 + PARTIAL_24;
+
+/// Plonky3's sparse partial rounds of the leanSig width-24 permutation (`p3-poseidon1` 0.8:
+/// first-round constants, the dense transition `m_i`, then per round the S-box on element 0,
+/// its scalar constant except in the last round, the sparse first row and the rank-1 update),
+/// replayed on linear forms ([`FORM`]) instead of values: every S-box output is a committed
+/// column, so each state element stays a linear form in `p` and `s`. With the inverse of the
+/// full rounds' MDS matrix, for [`Perm24TableAir::shared_multilinear`].
+pub struct PartialForms {
+    /// Per partial round, the S-box input (state element 0 before the S-box).
+    pub sbox_inputs: Vec<[F; FORM]>,
+    /// The 24 state elements after the last partial round (the first ending round's input
+    /// before its constants).
+    pub out: [[F; FORM]; 24],
+    /// The inverse of the full rounds' dense MDS matrix (`FullRoundConstants::dense_mds`).
+    pub mds_inv: [[F; 24]; 24],
+}
+
+impl PartialForms {
+    /// The forms of the leanSig width-24 constants, derived once per process.
+    pub fn shared() -> &'static Self {
+        static FORMS: std::sync::OnceLock<PartialForms> = std::sync::OnceLock::new();
+        FORMS.get_or_init(|| {
+            let f = PermFiller::shared24();
+            Self::new(&f.partial, &f.full.dense_mds)
+        })
+    }
+
+    fn new(c: &PartialRoundConstants<F, 24>, mds: &[[F; 24]; 24]) -> Self {
+        let unit = |k: usize| {
+            let mut f = [F::ZERO; FORM];
+            f[k] = F::ONE;
+            f
+        };
+        let axpy = |acc: &mut [F; FORM], a: F, x: &[F; FORM]| {
+            for (y, &x) in acc.iter_mut().zip(x) {
+                *y += a * x;
+            }
+        };
+        // The state entering the partial rounds: p plus the first-round constants, times m_i.
+        let mut entering: [[F; FORM]; 24] = core::array::from_fn(|i| unit(1 + i));
+        for (f, &k) in entering.iter_mut().zip(&c.first_round_constants) {
+            f[0] += k;
+        }
+        let mut state: [[F; FORM]; 24] = core::array::from_fn(|i| {
+            let mut f = [F::ZERO; FORM];
+            for (j, x) in entering.iter().enumerate() {
+                axpy(&mut f, c.m_i[i][j], x);
+            }
+            f
+        });
+        let mut sbox_inputs = Vec::with_capacity(PARTIAL_24);
+        for r in 0..PARTIAL_24 {
+            sbox_inputs.push(state[0]);
+            state[0] = unit(1 + 24 + r);
+            if r + 1 < PARTIAL_24 {
+                state[0][0] += c.round_constants[r];
+            }
+            let old = state[0];
+            let mut first = [F::ZERO; FORM];
+            for (j, x) in state.iter().enumerate() {
+                axpy(&mut first, c.sparse_first_row[r][j], x);
+            }
+            state[0] = first;
+            for (s, &v) in state[1..].iter_mut().zip(&c.v[r]) {
+                axpy(s, v, &old);
+            }
+        }
+        Self {
+            sbox_inputs,
+            out: state,
+            mds_inv: invert(mds).expect("an MDS matrix is invertible"),
+        }
+    }
+
+    /// `form` as an expression over a row's variables (zero coefficients left out).
+    fn expr<AB: AirBuilder<F = F>>(form: &[F; FORM], cols: &Cols24<AB::Var>) -> AB::Expr {
+        let p = &cols.beginning_full_rounds[HALF_FULL - 1].post;
+        let s = cols.partial_rounds.iter().map(|r| &r.post_sbox);
+        let mut acc = AB::Expr::from(form[0]);
+        for (&a, &x) in form[1..].iter().zip(p.iter().chain(s)) {
+            if a != F::ZERO {
+                acc += Into::<AB::Expr>::into(x) * a;
+            }
+        }
+        acc
+    }
+}
+
+/// The inverse of a square matrix over the field (Gauss-Jordan), `None` if it is singular.
+fn invert<const N: usize>(m: &[[F; N]; N]) -> Option<[[F; N]; N]> {
+    use p3_field::Field;
+    let mut a = *m;
+    let mut inv: [[F; N]; N] = core::array::from_fn(|i| {
+        let mut row = [F::ZERO; N];
+        row[i] = F::ONE;
+        row
+    });
+    for col in 0..N {
+        let pivot = (col..N).find(|&r| a[r][col] != F::ZERO)?;
+        a.swap(col, pivot);
+        inv.swap(col, pivot);
+        let k = a[col][col].inverse();
+        for j in 0..N {
+            a[col][j] *= k;
+            inv[col][j] *= k;
+        }
+        for r in 0..N {
+            if r != col && a[r][col] != F::ZERO {
+                let f = a[r][col];
+                for j in 0..N {
+                    let (x, y) = (a[col][j], inv[col][j]);
+                    a[r][j] -= f * x;
+                    inv[r][j] -= f * y;
+                }
+            }
+        }
+    }
+    Some(inv)
+}
+
+/// One full round in the form of [`Perm24TableAir::shared_multilinear`]: for each element `j`,
+/// `(MDS⁻¹ · post)_j = input_j^3`, where `input` already holds the round's constants.
+fn eval_full_round_inverse<AB: AirBuilder<F = F>>(
+    builder: &mut AB,
+    input: [AB::Expr; 24],
+    post: &[AB::Var; 24],
+    mds_inv: &[[F; 24]; 24],
+) {
+    for (x, row) in input.into_iter().zip(mds_inv) {
+        let mut lhs = AB::Expr::ZERO;
+        for (&a, &p) in row.iter().zip(post) {
+            lhs += Into::<AB::Expr>::into(p) * a;
+        }
+        builder.assert_eq(lhs, x.cube());
     }
 }
 
@@ -317,7 +490,9 @@ where
     AB: AirBuilder<F = F> + p3_lookup::InteractionBuilder,
 {
     fn eval(&self, builder: &mut AB) {
-        {
+        if self.short {
+            eval_short(builder);
+        } else {
             let mut sub = PrefixBuilder::new(builder, PERM24_COLS);
             p3_air::Air::eval(self.perm.as_ref(), &mut sub);
         }
@@ -348,6 +523,36 @@ where
         } else {
             p3_lookup::PermutationCheckBus::new(bus).send(builder, message, 1);
         }
+    }
+}
+
+/// The permutation constraints of [`Perm24TableAir::shared_multilinear`] (see there), in
+/// Plonky3's order: the 4 beginning full rounds (24 each), the 23 partial rounds, the 4 ending
+/// full rounds.
+fn eval_short<AB: AirBuilder<F = F>>(builder: &mut AB) {
+    let main = builder.main();
+    let cols: &Cols24<AB::Var> = core::borrow::Borrow::borrow(&main.current_slice()[..PERM24_COLS]);
+    let full = &PermFiller::shared24().full;
+    let forms = PartialForms::shared();
+    let plus = |x: &[AB::Var; 24], c: &[F; 24]| -> [AB::Expr; 24] {
+        core::array::from_fn(|j| Into::<AB::Expr>::into(x[j]) + c[j])
+    };
+    let mut input = &cols.inputs;
+    for (round, c) in cols.beginning_full_rounds.iter().zip(&full.initial) {
+        eval_full_round_inverse(builder, plus(input, c), &round.post, &forms.mds_inv);
+        input = &round.post;
+    }
+    for (form, round) in forms.sbox_inputs.iter().zip(&cols.partial_rounds) {
+        let x = PartialForms::expr::<AB>(form, cols);
+        builder.assert_eq(x.cube(), round.post_sbox);
+    }
+    let first: [AB::Expr; 24] = core::array::from_fn(|j| {
+        PartialForms::expr::<AB>(&forms.out[j], cols) + full.terminal[0][j]
+    });
+    eval_full_round_inverse(builder, first, &cols.ending_full_rounds[0].post, &forms.mds_inv);
+    for (r, c) in full.terminal.iter().enumerate().skip(1) {
+        let input = plus(&cols.ending_full_rounds[r - 1].post, c);
+        eval_full_round_inverse(builder, input, &cols.ending_full_rounds[r].post, &forms.mds_inv);
     }
 }
 
@@ -438,5 +643,146 @@ mod tests {
         let mut row = vec![F::ZERO; PERM24_COLS];
         let out = PermFiller::new24().fill(&mut row, input24);
         assert_eq!(out, default_koalabear_poseidon1_24().permute(input24));
+    }
+
+    use p3_air::symbolic::{AirLayout, BaseEntry, BaseLeaf, SymbolicExpr, SymbolicExpression};
+    use p3_lookup::InteractionSymbolicBuilder;
+    use rand::{Rng, SeedableRng};
+    use std::collections::{HashMap, HashSet};
+
+    type Challenge = crate::aggregate::field::Challenge;
+
+    /// Every base-field constraint of `air`, in emission order.
+    fn constraints(air: &Perm24TableAir) -> Vec<SymbolicExpression<F>> {
+        InteractionSymbolicBuilder::<F, Challenge>::from_air(air, AirLayout::from_air(air))
+            .base_constraints()
+    }
+
+    /// The value of `e` on the one-row window `row` (memoized on node identity: Plonky3's
+    /// partial rounds share subexpressions across the permutation).
+    fn value(e: &SymbolicExpression<F>, row: &[F], memo: &mut HashMap<usize, F>) -> F {
+        let key = e as *const _ as usize;
+        if let Some(&v) = memo.get(&key) {
+            return v;
+        }
+        let v = match e {
+            SymbolicExpr::Leaf(BaseLeaf::Variable(v)) => match v.entry {
+                BaseEntry::Main { offset: 0 } => row[v.index],
+                other => panic!("a permutation constraint reads {other:?}"),
+            },
+            SymbolicExpr::Leaf(BaseLeaf::Constant(c)) => *c,
+            SymbolicExpr::Leaf(l) => panic!("a permutation constraint reads {l:?}"),
+            SymbolicExpr::Add { x, y, .. } => value(x, row, memo) + value(y, row, memo),
+            SymbolicExpr::Sub { x, y, .. } => value(x, row, memo) - value(y, row, memo),
+            SymbolicExpr::Mul { x, y, .. } => value(x, row, memo) * value(y, row, memo),
+            SymbolicExpr::Neg { x, .. } => -value(x, row, memo),
+        };
+        memo.insert(key, v);
+        v
+    }
+
+    fn values(cs: &[SymbolicExpression<F>], row: &[F]) -> Vec<F> {
+        let mut memo = HashMap::new();
+        cs.iter().map(|c| value(c, row, &mut memo)).collect()
+    }
+
+    /// Distinct nodes of one constraint's expression: what each per-constraint walk visits.
+    fn nodes(e: &SymbolicExpression<F>) -> usize {
+        fn walk(e: &SymbolicExpression<F>, seen: &mut HashSet<usize>) {
+            if !seen.insert(e as *const _ as usize) {
+                return;
+            }
+            match e {
+                SymbolicExpr::Leaf(_) => {}
+                SymbolicExpr::Add { x, y, .. }
+                | SymbolicExpr::Sub { x, y, .. }
+                | SymbolicExpr::Mul { x, y, .. } => {
+                    walk(x, seen);
+                    walk(y, seen);
+                }
+                SymbolicExpr::Neg { x, .. } => walk(x, seen),
+            }
+        }
+        let mut seen = HashSet::new();
+        walk(e, &mut seen);
+        seen.len()
+    }
+
+    #[test]
+    fn multilinear_table_constraints_have_plonky3s_zeros_and_short_expressions() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(24);
+        let (plonky3, ours) = (
+            constraints(&Perm24TableAir::shared()),
+            constraints(&Perm24TableAir::shared_multilinear()),
+        );
+        // 4 beginning full rounds of 24, 23 partial rounds, 4 ending full rounds of 24, then
+        // the count's boolean constraint, in both.
+        let full = 24 * HALF_FULL;
+        assert_eq!(plonky3.len(), 2 * full + PARTIAL_24 + 1);
+        assert_eq!(ours.len(), plonky3.len());
+        let forms = PartialForms::shared();
+        // MDS⁻¹ is the inverse of the MDS the filler applies.
+        let mds = &PermFiller::shared24().full.dense_mds;
+        for (i, inv_row) in forms.mds_inv.iter().enumerate() {
+            for j in 0..24 {
+                let e: F = inv_row.iter().zip(mds).map(|(&a, m)| a * m[j]).sum();
+                assert_eq!(e, F::from_bool(i == j));
+            }
+        }
+        let full_rounds = (0..HALF_FULL)
+            .map(|r| 24 * r)
+            .chain((0..HALF_FULL).map(|r| full + PARTIAL_24 + 24 * r));
+        let honest = 4;
+        for r in 0..honest + 12 {
+            let mut row = F::zero_vec(PERM24_COLS + 1);
+            if r < honest {
+                let input = core::array::from_fn(|_| F::from_u32(rng.random_range(0..1 << 30)));
+                let _ = PermFiller::shared24().fill(&mut row[..PERM24_COLS], input);
+            } else {
+                for x in row.iter_mut() {
+                    *x = F::from_u32(rng.random_range(0..1 << 30));
+                }
+            }
+            row[PERM24_COLS] = F::from_bool(r % 2 == 0);
+            let (p, o) = (values(&plonky3, &row), values(&ours, &row));
+            // Each full round's 24 values are Plonky3's times −MDS⁻¹, on any row: the two
+            // vanish together. The partial rounds and the count are Plonky3's own values (the
+            // first ending round's inputs through the forms, so the forms replay Plonky3's
+            // sparse rounds exactly).
+            let mut rest: Vec<usize> = (0..p.len()).collect();
+            for start in full_rounds.clone() {
+                for i in 0..24 {
+                    let expected: F = -(0..24)
+                        .map(|k| forms.mds_inv[i][k] * p[start + k])
+                        .sum::<F>();
+                    assert_eq!(o[start + i], expected, "row {r}, constraint {}", start + i);
+                }
+                rest.retain(|&c| !(start..start + 24).contains(&c));
+            }
+            assert_eq!(rest.len(), PARTIAL_24 + 1);
+            for c in rest {
+                assert_eq!(o[c], p[c], "row {r}, constraint {c}");
+            }
+            if r < honest {
+                assert!(o.iter().all(|v| *v == F::ZERO), "row {r}");
+            } else {
+                assert!(o[..full].iter().any(|v| *v != F::ZERO), "row {r}");
+            }
+            // One committed value off on an honest row breaks the round that reads it.
+            if r < honest {
+                let cols = PERM24_COLS;
+                for at in [0, 24 + 5, 24 * 4 + 3, 24 * 4 + 24 + 10, cols - 1] {
+                    let mut forged = row.clone();
+                    forged[at] += F::ONE;
+                    assert!(values(&ours, &forged).iter().any(|v| *v != F::ZERO), "{at}");
+                }
+            }
+        }
+        // Each constraint's expression is short; Plonky3's reach thousands of nodes from the
+        // second partial round on.
+        let total = |cs: &[SymbolicExpression<F>]| cs.iter().map(nodes).sum::<usize>();
+        let (t3, t) = (total(&plonky3), total(&ours));
+        assert!(5 * t < t3, "{t} nodes against {t3}");
+        assert!(ours.iter().map(nodes).max() < Some(400));
     }
 }

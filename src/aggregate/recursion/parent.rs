@@ -1297,7 +1297,9 @@ pub fn compact_parent_preset(whir: &WhirPreset) -> WhirPreset {
 /// FRI batch's quotient degree, where selectors and periodic columns add no degree in the trace
 /// length; in the zerocheck every selector and periodic column is one more multilinear factor,
 /// so p3-multi-stark derives the degree from the constraints instead (and refuses a hint below
-/// it).
+/// it). The shared permutation table is [`Perm24TableAir::shared_multilinear`] here: the same
+/// columns and trace, constrained by polynomials with the same zeros whose expressions the
+/// multilinear prover's per-constraint walks read in a fraction of the time.
 struct MultilinearAir<'a>(&'a VerifierAir);
 
 impl BaseAir<F> for MultilinearAir<'_> {
@@ -1323,7 +1325,10 @@ impl BaseAir<F> for MultilinearAir<'_> {
 
 impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for MultilinearAir<'_> {
     fn eval(&self, builder: &mut AB) {
-        self.0.eval(builder)
+        match self.0 {
+            VerifierAir::Perm(_) => Perm24TableAir::shared_multilinear().eval(builder),
+            air => air.eval(builder),
+        }
     }
 }
 
