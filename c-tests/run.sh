@@ -116,8 +116,11 @@ else
         # multiplication, stops it with SIGILL): build the library once more for x86-64-v2
         # (SSE4.2, no AVX; Plonky3 then uses its scalar field code) in its own target directory.
         echo "run.sh: x86-64: building an x86-64-v2 copy of the glue for valgrind"
+        # Its speed does not matter: 16 codegen units for `multisig` too (the workspace builds
+        # it in one, CODEGEN.md), which takes minutes off this build.
         RUSTFLAGS="-C target-cpu=x86-64-v2" CARGO_TARGET_DIR="$ROOT/target-valgrind-v2" \
-            cargo build --release --locked -p multisig-glue
+            cargo build --release --locked -p multisig-glue \
+            --config 'profile.release.package.multisig.codegen-units=16'
         record "valgrind library build (x86-64-v2)" $?
         VGLIBDIR="$ROOT/target-valgrind-v2/release"
     fi
