@@ -809,6 +809,7 @@ fn bench_compact_parent(
         .map_err(verify_error)?;
         Ok(t.elapsed().as_secs_f64() * 1e3)
     };
+    multisig::aggregate::recursion::parent::forget_child_shapes();
     let verify_ms = verify_once()?;
     let mut warm = (0..WARM_VERIFIES)
         .map(|_| verify_once())
@@ -986,6 +987,7 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
     let mut sorted = run_secs.clone();
     sorted.sort_by(f64::total_cmp);
     let prove_secs = sorted[sorted.len() / 2];
+    multisig::aggregate::recursion::parent::forget_child_shapes();
     let t = Instant::now();
     verify_parent(&proof, &message, a.epoch, &keys).map_err(verify_error)?;
     let verify_ms = t.elapsed().as_secs_f64() * 1e3;
