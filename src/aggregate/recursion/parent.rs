@@ -212,44 +212,71 @@ pub fn child_shape(
     message: &[u8; 32],
     epoch: u32,
 ) -> Result<ChildShape, String> {
-    use std::sync::PoisonError;
-    let key = (*preset, num_keys, *message, epoch);
-    {
-        let mut cache = CHILD_SHAPES.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(i) = cache.iter().position(|(k, _)| *k == key) {
-            let entry = cache.remove(i).expect("the position just found");
-            let shape = entry.1.clone();
-            cache.push_front(entry);
-            return Ok(shape);
-        }
-    }
-    let shape = derive_child_shape(preset, num_keys, message, epoch)?;
-    let mut cache = CHILD_SHAPES.lock().unwrap_or_else(PoisonError::into_inner);
-    cache.retain(|(k, _)| *k != key);
-    cache.push_front((key, shape.clone()));
-    cache.truncate(CACHED_CHILD_SHAPES);
-    Ok(shape)
+    CHILD_SHAPES.get_or_derive((*preset, num_keys, *message, epoch), || {
+        derive_child_shape(preset, num_keys, message, epoch)
+    })
 }
 
 /// How many child shapes ([`child_shape`]) a process keeps, most recently used first: one per
 /// size of child a parent may hold ([`MAX_CHILD_SIZES`]).
 pub const CACHED_CHILD_SHAPES: usize = MAX_CHILD_SIZES;
 
-/// The process's child shapes ([`child_shape`]), most recently used first, keyed by the
-/// children's preset, number of keys, message and epoch.
-#[allow(clippy::type_complexity)]
-static CHILD_SHAPES: std::sync::Mutex<
-    std::collections::VecDeque<((FriPreset, usize, [u8; 32], u32), ChildShape)>,
-> = std::sync::Mutex::new(std::collections::VecDeque::new());
+/// The process's child shapes ([`child_shape`]), keyed by the children's preset, number of
+/// keys, message and epoch.
+static CHILD_SHAPES: Kept<(FriPreset, usize, [u8; 32], u32), ChildShape> =
+    Kept::new(CACHED_CHILD_SHAPES);
 
 /// Empties the process's child-shape cache ([`child_shape`]). For measurements: `multisig bench`
 /// proves and then verifies in one process, and calls this between the two so that its first
 /// verification derives the shapes as a verifier that did not prove would.
 pub fn forget_child_shapes() {
-    CHILD_SHAPES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clear();
+    CHILD_SHAPES.clear();
+}
+
+/// Values a process derived and keeps, most recently used first, at most `capacity` of them: a
+/// verifier's per-shape derivations ([`child_shape`], [`compact_verifier_key`]).
+struct Kept<K, V> {
+    capacity: usize,
+    entries: std::sync::Mutex<std::collections::VecDeque<(K, V)>>,
+}
+
+impl<K: PartialEq, V: Clone> Kept<K, V> {
+    const fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            entries: std::sync::Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<(K, V)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The value kept for `key` (now the most recent), or `derive`'s, kept if it succeeds. The
+    /// lock is not held while deriving.
+    fn get_or_derive<E>(&self, key: K, derive: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+        {
+            let mut entries = self.entries();
+            if let Some(i) = entries.iter().position(|(k, _)| *k == key) {
+                let entry = entries.remove(i).expect("the position just found");
+                let value = entry.1.clone();
+                entries.push_front(entry);
+                return Ok(value);
+            }
+        }
+        let value = derive()?;
+        let mut entries = self.entries();
+        entries.retain(|(k, _)| *k != key);
+        entries.push_front((key, value.clone()));
+        entries.truncate(self.capacity);
+        Ok(value)
+    }
+
+    fn clear(&self) {
+        self.entries().clear();
+    }
 }
 
 /// [`child_shape`] without the cache.
@@ -1769,11 +1796,9 @@ struct CompactVerifierKey {
 /// time (the permutation table's symbolic constraints, evaluated by setup and by the report).
 const CACHED_COMPACT_KEYS: usize = 4;
 
-/// The process's [`CompactVerifierKey`]s, most recently used first.
-#[allow(clippy::type_complexity)]
-static COMPACT_KEYS: std::sync::Mutex<
-    std::collections::VecDeque<(CompactShapeKey, std::sync::Arc<CompactVerifierKey>)>,
-> = std::sync::Mutex::new(std::collections::VecDeque::new());
+/// The process's [`CompactVerifierKey`]s.
+static COMPACT_KEYS: Kept<CompactShapeKey, std::sync::Arc<CompactVerifierKey>> =
+    Kept::new(CACHED_COMPACT_KEYS);
 
 /// The [`CompactVerifierKey`] of `shape` (the children made under `preset`, the parent under
 /// `whir`): from the process's cache, or derived ([`parent_airs`], [`compact_batch`]) and
@@ -1786,42 +1811,30 @@ fn compact_verifier_key(
     preset: &FriPreset,
     whir: &WhirPreset,
 ) -> Result<std::sync::Arc<CompactVerifierKey>, VerifyError> {
-    use std::sync::{Arc, PoisonError};
-    {
-        let mut cache = COMPACT_KEYS.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(i) = cache.iter().position(|(k, _)| k == shape) {
-            let entry = cache.remove(i).expect("the position just found");
-            let key = Arc::clone(&entry.1);
-            cache.push_front(entry);
-            return Ok(key);
-        }
-    }
-    let placeholder = statement_values(shape.keys, shape.epoch, &shape.message, &[F::ZERO; 9]);
-    let groups = child_groups(&shape.child_keys).map_err(VerifyError::Malformed)?;
-    let (airs, heights) = parent_airs(
-        preset,
-        &groups,
-        &shape.message,
-        shape.epoch,
-        shape.keys,
-        placeholder,
-    )?;
-    let params = compact_parent_preset(whir);
-    let wrapped: Vec<MultilinearAir<'_>> = airs.iter().map(MultilinearAir).collect();
-    let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
-    let batch = compact_batch(&params, &wrapped, &heights, &pvs).map_err(VerifyError::Malformed)?;
-    drop(wrapped);
-    let key = Arc::new(CompactVerifierKey {
-        airs,
-        heights,
-        params,
-        batch,
-    });
-    let mut cache = COMPACT_KEYS.lock().unwrap_or_else(PoisonError::into_inner);
-    cache.retain(|(k, _)| k != shape);
-    cache.push_front((shape.clone(), Arc::clone(&key)));
-    cache.truncate(CACHED_COMPACT_KEYS);
-    Ok(key)
+    COMPACT_KEYS.get_or_derive(shape.clone(), || {
+        let placeholder = statement_values(shape.keys, shape.epoch, &shape.message, &[F::ZERO; 9]);
+        let groups = child_groups(&shape.child_keys).map_err(VerifyError::Malformed)?;
+        let (airs, heights) = parent_airs(
+            preset,
+            &groups,
+            &shape.message,
+            shape.epoch,
+            shape.keys,
+            placeholder,
+        )?;
+        let params = compact_parent_preset(whir);
+        let wrapped: Vec<MultilinearAir<'_>> = airs.iter().map(MultilinearAir).collect();
+        let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
+        let batch =
+            compact_batch(&params, &wrapped, &heights, &pvs).map_err(VerifyError::Malformed)?;
+        drop(wrapped);
+        Ok(std::sync::Arc::new(CompactVerifierKey {
+            airs,
+            heights,
+            params,
+            batch,
+        }))
+    })
 }
 
 /// A decoded compact parent and what its verifier derived, for [`open_compact_parent`]'s
@@ -2533,8 +2546,6 @@ mod tests {
         assert_eq!(checked, 2 * (AIRS_PER_GROUP - 1));
     }
 
-    /// Children a parent cannot take are refused with an error naming them, before anything is
-    /// proved.
     /// A shape the process keeps ([`child_shape`]) is the one derived for its preset, size,
     /// message and epoch, and none of the four is left out of the key.
     #[test]
@@ -2566,6 +2577,8 @@ mod tests {
         assert!(child_shape(&preset, 0, &MESSAGE, EPOCH).is_err());
     }
 
+    /// Children a parent cannot take are refused with an error naming them, before anything is
+    /// proved.
     #[test]
     fn a_parent_refuses_children_it_cannot_take() {
         let a = child_proof_of(MESSAGE, EPOCH, 3..5);
