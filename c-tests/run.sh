@@ -93,7 +93,7 @@ c-tests/check-tdata.sh "$LIBDIR/libmultisig_glue.a"
 record "tdata alignment" $?
 
 # ---- 4. C tests under ASan + UBSan -----------------------------------------------------------
-TESTS="test_abi test_vectors test_aggregate test_children test_keygen test_threads"
+TESTS="test_abi test_vectors test_aggregate test_children test_type2 test_keygen test_threads"
 step "4. C tests with -fsanitize=address,undefined"
 make -s -C c-tests asan LIBDIR="$LIBDIR"
 record "C tests build (asan)" $?

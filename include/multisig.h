@@ -320,38 +320,6 @@ typedef struct msig_prove_options {
 } msig_prove_options;
 
 /**
- * The verifier's policy for `msig_verify_aggregate` and `msig_verify_aggregates`: which proof
- * presets it accepts. NULL options, zeroed options (`{0}` in C) and
- * `msig_verify_options_default()` are the defaults: accept a proof only if its preset is at
- * least 124 bits *proven* for the statement at hand (every proven preset the prover makes),
- * under any backend and rate.
- *
- * Layout (C): `const msig_prove_options *require; uint8_t allow_conjectured;` then padding
- * (16 bytes on 64-bit targets).
- */
-typedef struct msig_verify_options {
-  /**
-   * NULL: no requirement. Otherwise the preset the proof must have been made under (backend,
-   * regime and rate compared, `log_inv_rate` 0 meaning the backend's default;
-   * `max_proof_bytes` is ignored): a proof under any other preset is refused with
-   * `MSIG_PRESET_NOT_ACCEPTED`. Invalid options here (unknown regime or backend, unsupported
-   * rate) are `MSIG_INVALID_OPTIONS`. Requiring a conjectured preset does not by itself
-   * accept it: `allow_conjectured` must be set too.
-   */
-  const struct msig_prove_options *require;
-  /**
-   * 0 (the default): refuse proofs under the conjectured presets (`MSIG_REGIME_CONJECTURED`)
-   * with `MSIG_PRESET_NOT_ACCEPTED`, since they are below 124 bits proven. 1: accept them too,
-   * graded in the conjectured regime (at least 124 bits under the random-words conjecture).
-   * The cost of opting in: a conjectured preset is only 57 to 117 bits provable (about 73 at
-   * rate 1/4), and the prover, not the verifier, picks the preset, so a verifier that sets
-   * this accepts proofs worth that little under what is proven today. Any other value is
-   * `MSIG_INVALID_OPTIONS`.
-   */
-  uint8_t allow_conjectured;
-} msig_verify_options;
-
-/**
  * One aggregate statement for `msig_verify_aggregates`: the proof, the public keys in any order
  * (`num_public_keys` x 52 SSZ bytes, concatenated, as `msig_aggregator_public_keys` writes
  * them), the 32-byte message and the epoch. All pointers must be non-NULL.
@@ -382,6 +350,62 @@ typedef struct msig_aggregate_statement {
    */
   uint32_t epoch;
 } msig_aggregate_statement;
+
+/**
+ * One component of a Type-2 statement for `msig_verify_type2`: the public keys in any order
+ * (`num_public_keys` x 52 SSZ bytes, concatenated), the 32-byte message and the epoch. All
+ * pointers must be non-NULL.
+ */
+typedef struct msig_type2_component {
+  /**
+   * `num_public_keys` SSZ public keys of 52 bytes each.
+   */
+  const uint8_t *public_keys;
+  /**
+   * Number of public keys (not bytes).
+   */
+  size_t num_public_keys;
+  /**
+   * The 32-byte message.
+   */
+  const uint8_t *message;
+  /**
+   * The epoch.
+   */
+  uint32_t epoch;
+} msig_type2_component;
+
+/**
+ * The verifier's policy for `msig_verify_aggregate` and `msig_verify_aggregates`: which proof
+ * presets it accepts. NULL options, zeroed options (`{0}` in C) and
+ * `msig_verify_options_default()` are the defaults: accept a proof only if its preset is at
+ * least 124 bits *proven* for the statement at hand (every proven preset the prover makes),
+ * under any backend and rate.
+ *
+ * Layout (C): `const msig_prove_options *require; uint8_t allow_conjectured;` then padding
+ * (16 bytes on 64-bit targets).
+ */
+typedef struct msig_verify_options {
+  /**
+   * NULL: no requirement. Otherwise the preset the proof must have been made under (backend,
+   * regime and rate compared, `log_inv_rate` 0 meaning the backend's default;
+   * `max_proof_bytes` is ignored): a proof under any other preset is refused with
+   * `MSIG_PRESET_NOT_ACCEPTED`. Invalid options here (unknown regime or backend, unsupported
+   * rate) are `MSIG_INVALID_OPTIONS`. Requiring a conjectured preset does not by itself
+   * accept it: `allow_conjectured` must be set too.
+   */
+  const struct msig_prove_options *require;
+  /**
+   * 0 (the default): refuse proofs under the conjectured presets (`MSIG_REGIME_CONJECTURED`)
+   * with `MSIG_PRESET_NOT_ACCEPTED`, since they are below 124 bits proven. 1: accept them too,
+   * graded in the conjectured regime (at least 124 bits under the random-words conjecture).
+   * The cost of opting in: a conjectured preset is only 57 to 117 bits provable (about 73 at
+   * rate 1/4), and the prover, not the verifier, picks the preset, so a verifier that sets
+   * this accepts proofs worth that little under what is proven today. Any other value is
+   * `MSIG_INVALID_OPTIONS`.
+   */
+  uint8_t allow_conjectured;
+} msig_verify_options;
 
 #ifdef __cplusplus
 extern "C" {
@@ -778,6 +802,69 @@ msig_status msig_verify(const uint8_t *public_key,
                         const uint8_t *message,
                         const uint8_t *signature,
                         size_t len);
+
+/**
+ * Merges `n` Type-1 proofs over distinct (message, epoch) pairs into one Type-2 proof and
+ * writes its bytes to `out` (capacity `cap`), the length to `*written`. Each of
+ * `components[0..n]` is a Type-1 proof (a signature aggregate made under
+ * `MSIG_BACKEND_FRI_POSEIDON1`, all under one preset) with its statement: its keys (any order),
+ * message and epoch. Components are taken in a canonical order (by epoch, then message bytes),
+ * so the caller's order does not matter to the proof or its verifier.
+ *
+ * `options` may be NULL for the defaults: WHIR at rate 1/4 (`log_inv_rate` 2; 1 is rate 1/2),
+ * at most 512 KiB. Otherwise its `backend` must be `MSIG_BACKEND_WHIR` and its `regime`
+ * `MSIG_REGIME_PROVEN`; `log_inv_rate` 0 means 2. Before any proving the batch's proven
+ * soundness is checked against the 124-bit floor (`MSIG_INVALID_OPTIONS` under it) and its
+ * largest size against `max_proof_bytes` (`MSIG_PROOF_TOO_LARGE`); a buffer of that limit
+ * (524,288 bytes by default) always holds the proof. On `MSIG_BUFFER_TOO_SMALL` `*written`
+ * holds the size and the proof is dropped: call again with a large enough buffer.
+ *
+ * Errors: `MSIG_NULL_ARGUMENT`, `MSIG_INVALID_ARGUMENT` (`n` is 0, more than 16, or too large
+ * for the address space; a key count whose bytes overflow; two components with the same
+ * message and epoch; a key list that is empty, over 4096 keys or repeats a key),
+ * `MSIG_MALFORMED_PUBLIC_KEY`, `MSIG_INVALID_OPTIONS`, `MSIG_PROOF_TOO_LARGE`,
+ * `MSIG_PROVER_FAILED` (a component's proof does not verify for its statement, was made under a
+ * preset that cannot be a component, or components of different presets or of more than 8
+ * sizes), `MSIG_BUFFER_TOO_SMALL`, `MSIG_PANIC`.
+ *
+ * # Safety
+ * `components` points to `n` readable statements whose buffers are readable for their lengths;
+ * `options` is NULL or readable; `out` points to `cap` writable bytes, `written` to one
+ * `size_t`.
+ */
+msig_status msig_type2_merge(const struct msig_aggregate_statement *components,
+                             size_t n,
+                             const struct msig_prove_options *options,
+                             uint8_t *out,
+                             size_t cap,
+                             size_t *written);
+
+/**
+ * Verifies a Type-2 proof (`proof_len` bytes, as `msig_type2_merge` wrote it) for its `n`
+ * components (`components[0..n]`, in any order; each one's keys in any order). Valid only if
+ * every component's message, epoch and key set are exactly the ones the proof attests and no
+ * component is missing or added.
+ *
+ * `options` may be NULL for the default policy (the components' preset at least 124 bits
+ * proven, see `msig_verify_options`).
+ *
+ * Returns `MSIG_OK` if valid; `MSIG_PROOF_INVALID` if well-formed but false for these
+ * components (another message, epoch, key, count or number of components, two components of
+ * one message and epoch, an empty or duplicated key list); `MSIG_MALFORMED_PROOF` if the bytes
+ * are not a Type-2 proof of this shape (including a Type-1 proof); `MSIG_PRESET_NOT_ACCEPTED`;
+ * `MSIG_MALFORMED_PUBLIC_KEY`; `MSIG_NULL_ARGUMENT`; `MSIG_INVALID_ARGUMENT` (`n` or a key
+ * count too large); `MSIG_INVALID_OPTIONS`; `MSIG_PANIC`.
+ *
+ * # Safety
+ * `proof` points to `proof_len` readable bytes; `components` to `n` readable components whose
+ * buffers are readable for their lengths; `options` is NULL or readable, and so is its
+ * `require`.
+ */
+msig_status msig_verify_type2(const uint8_t *proof,
+                              size_t proof_len,
+                              const struct msig_type2_component *components,
+                              size_t n,
+                              const struct msig_verify_options *options);
 
 /**
  * The default verifier policy (`require` NULL, `allow_conjectured` 0), the same as passing NULL

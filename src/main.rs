@@ -41,6 +41,12 @@ enum Command {
     Aggregate(AggregateArgs),
     /// Verify a proof file against the epoch, message and public keys of a signers JSON file.
     VerifyAggregate(VerifyAggregateArgs),
+    /// Merge Type-1 proofs over different messages or epochs (each made with `aggregate
+    /// --backend fri-poseidon1`) into one Type-2 proof.
+    Merge(MergeArgs),
+    /// Verify a Type-2 proof against its components (each a signers JSON: epoch, message, keys),
+    /// in any order: exit 0 valid, 1 invalid, 2 malformed input.
+    VerifyType2(VerifyType2Args),
     /// Benchmark: make N benchmark signers, aggregate, verify, print throughput and sizes.
     Bench(BenchArgs),
     /// Print every preset: its parameters, the signatures it accepts, its soundness in bits and
@@ -178,6 +184,39 @@ struct AggregateArgs {
 }
 
 #[derive(Args)]
+struct MergeArgs {
+    /// A component's Type-1 proof (a signature aggregate under `--backend fri-poseidon1`);
+    /// repeat for each component, each followed by its `--component-keys`.
+    #[arg(long, required = true)]
+    component: Vec<PathBuf>,
+    /// The keys of the `--component` of the same rank: a signers JSON of its message and epoch
+    /// (signatures ignored). No two components may share a message and epoch.
+    #[arg(long, required = true)]
+    component_keys: Vec<PathBuf>,
+    /// Type-2 proof file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// log2 of the inverse rate of the first WHIR codeword (1 or 2, WHIR presets 8 and 9).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
+    log_inv_rate: u8,
+    /// Largest proof accepted, in bytes (0: the 512 KiB wire cap). Refused before proving when
+    /// the worst case for these components is larger.
+    #[arg(long, default_value_t = 0)]
+    max_proof_bytes: usize,
+}
+
+#[derive(Args)]
+struct VerifyType2Args {
+    /// Type-2 proof file written by `merge`.
+    #[arg(long)]
+    proof: PathBuf,
+    /// A component: a signers JSON whose epoch, message and public keys are used (signatures
+    /// ignored); repeat for each, in any order.
+    #[arg(long, required = true)]
+    component_keys: Vec<PathBuf>,
+}
+
+#[derive(Args)]
 struct VerifyAggregateArgs {
     /// Signers JSON; its epoch, message and public keys are used, its signatures ignored.
     #[arg(long)]
@@ -230,6 +269,16 @@ struct BenchArgs {
     /// the shape's worst case at rate 1/2 fits the cap, else 2.
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
     parent_log_inv_rate: Option<u8>,
+    /// Type-2 shape: make this many Type-1 proofs under fri-poseidon1 (untimed, each on its own
+    /// message at `--epoch`, of `--component-signatures` distinct signers), then time one Type-2
+    /// merge of them (WHIR rate 1/4). 0: no Type-2.
+    #[arg(long, default_value_t = 0)]
+    components: usize,
+    /// Signers per component, with `--components`: one number for every component, or one per
+    /// component separated by commas (e.g. `--components 9 --component-signatures
+    /// 256,256,256,256,256,256,256,256,1`).
+    #[arg(long, value_delimiter = ',', default_value = "256")]
+    component_signatures: Vec<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -262,6 +311,8 @@ fn main() -> ExitCode {
         Command::Verify(a) => verify(a),
         Command::Aggregate(a) => aggregate(a),
         Command::VerifyAggregate(a) => verify_aggregate_cmd(a),
+        Command::Merge(a) => merge(a),
+        Command::VerifyType2(a) => verify_type2_cmd(a),
         Command::Bench(a) => bench(a),
         Command::Presets(a) => presets(a),
     };
@@ -527,6 +578,110 @@ fn verify_aggregate_cmd(a: VerifyAggregateArgs) -> CmdResult {
     Ok(())
 }
 
+/// A component named by a signers file: its message, epoch and keys.
+type NamedComponent = ([u8; 32], u32, Vec<PublicKey>);
+
+/// The components named by signers files.
+fn read_components(paths: &[PathBuf]) -> Result<Vec<NamedComponent>, Failure> {
+    paths
+        .iter()
+        .enumerate()
+        .map(|(i, path)| {
+            let what = format!("component {i} ({})", path.display());
+            let file = read_signers(path).map_err(|f| prefix(f, &what))?;
+            let message = parse_message(&file.message).map_err(|f| prefix(f, &what))?;
+            Ok((
+                message,
+                file.epoch,
+                file.public_keys(&format!("{what}: key"))?,
+            ))
+        })
+        .collect()
+}
+
+fn merge(a: MergeArgs) -> CmdResult {
+    use recursion::type2::{prove_type2, Component};
+    if a.component.len() != a.component_keys.len() {
+        return Err(Failure::Malformed(format!(
+            "{} --component and {} --component-keys: one keys file per component",
+            a.component.len(),
+            a.component_keys.len()
+        )));
+    }
+    let named = read_components(&a.component_keys)?;
+    let proofs = a
+        .component
+        .iter()
+        .map(|p| read_file(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let components: Vec<(&[u8], Component<'_>)> = proofs
+        .iter()
+        .zip(&named)
+        .map(|(p, (message, epoch, keys))| {
+            (
+                p.as_slice(),
+                Component {
+                    message: *message,
+                    epoch: *epoch,
+                    keys,
+                },
+            )
+        })
+        .collect();
+    let whir = Preset::from_options(&ProveOptions {
+        backend: Backend::Whir,
+        log_inv_rate: a.log_inv_rate,
+        ..ProveOptions::default()
+    })
+    .ok()
+    .and_then(|p| p.as_whir())
+    .ok_or_else(|| Failure::Malformed(format!("no WHIR preset at rate 2^-{}", a.log_inv_rate)))?;
+    let limit = if a.max_proof_bytes == 0 {
+        ProveOptions::default().byte_limit()
+    } else {
+        a.max_proof_bytes
+    };
+    let pb = spinner(&format!("merging {} components", components.len()));
+    let t = Instant::now();
+    let (proof, bits) = prove_type2(&components, &whir, limit).map_err(malformed)?;
+    let secs = t.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    let bytes = proof.to_bytes();
+    std::fs::write(&a.out, &bytes)
+        .map_err(|e| Failure::Malformed(format!("{}: {e}", a.out.display())))?;
+    println!(
+        "merged {} components ({} keys) in {secs:.3} s, {bits:.2} bits proven, proof {:.1} KiB -> {}",
+        components.len(),
+        named.iter().map(|c| c.2.len()).sum::<usize>(),
+        bytes.len() as f64 / 1024.0,
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn verify_type2_cmd(a: VerifyType2Args) -> CmdResult {
+    use recursion::type2::{verify_type2_bytes, Component};
+    let named = read_components(&a.component_keys)?;
+    let components: Vec<Component<'_>> = named
+        .iter()
+        .map(|(message, epoch, keys)| Component {
+            message: *message,
+            epoch: *epoch,
+            keys,
+        })
+        .collect();
+    let proof = read_file(&a.proof)?;
+    let t = Instant::now();
+    verify_type2_bytes(&proof, &components, &VerifyOptions::default()).map_err(verify_error)?;
+    println!(
+        "valid: {} components ({} keys), verified in {:.1} ms",
+        components.len(),
+        named.iter().map(|c| c.2.len()).sum::<usize>(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
 /// Peak resident set size of this process in KiB (Linux `VmHWM`), if available.
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -537,6 +692,9 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 fn bench(a: BenchArgs) -> CmdResult {
+    if a.components > 0 {
+        return bench_type2(&a);
+    }
     if a.children > 0 {
         return bench_parent(&a);
     }
@@ -1059,6 +1217,169 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
             Some(m) => println!("peak RSS:      {m:.1} MiB"),
             None => println!("peak RSS:      n/a"),
         }
+    }
+    Ok(())
+}
+
+/// `multisig bench --components K --component-signatures N[,N2,...]`: K Type-1 proofs on K
+/// messages (each one's proving time measured), then one Type-2 merge of them, timed; verified
+/// from its bytes, first with every shape derived, then again.
+fn bench_type2(a: &BenchArgs) -> CmdResult {
+    use recursion::type2::{prove_type2, verify_type2_bytes, Component, MAX_COMPONENTS};
+    let k = a.components;
+    if k > MAX_COMPONENTS {
+        return Err(Failure::Malformed(format!(
+            "--components 1..={MAX_COMPONENTS}"
+        )));
+    }
+    let sizes = match a.component_signatures.as_slice() {
+        [n] => vec![*n; k],
+        s if s.len() == k => s.to_vec(),
+        s => {
+            return Err(Failure::Malformed(format!(
+                "--component-signatures: one number or one per component ({} for {k})",
+                s.len()
+            )))
+        }
+    };
+    if sizes.contains(&0) {
+        return Err(Failure::Malformed(
+            "--component-signatures at least 1".into(),
+        ));
+    }
+    let opts = ProveOptions {
+        backend: Backend::FriPoseidon1,
+        ..a.preset.options()
+    };
+    multisig::prepare(&opts).map_err(malformed)?;
+    let mut made = Vec::with_capacity(k);
+    let mut type1_secs = Vec::with_capacity(k);
+    let pb = spinner(&format!(
+        "making and proving {k} Type-1 proofs of {} signatures",
+        sizes_text(&sizes)
+    ));
+    for (c, &n) in sizes.iter().enumerate() {
+        let message: [u8; 32] =
+            std::array::from_fn(|i| (i as u8).wrapping_mul(29).wrapping_add(3 + c as u8));
+        let mut seed = *b"multisig bench signers, seed v1\0";
+        seed[30] = c as u8;
+        let signers = xmss::bench_keys::generate_bench_signers(n, a.epoch, &message, seed)
+            .map_err(malformed)?;
+        let mut agg = Aggregator::new(message, a.epoch);
+        for s in signers {
+            agg.add(s.public_key, s.signature)
+                .map_err(|e| Failure::Invalid(e.to_string()))?;
+        }
+        let t = Instant::now();
+        let proof = agg.prove(&opts).map_err(malformed)?;
+        type1_secs.push(t.elapsed().as_secs_f64());
+        made.push((message, proof.as_bytes().to_vec(), agg.public_keys()));
+    }
+    pb.finish_and_clear();
+    let type1_total: f64 = type1_secs.iter().sum();
+    let components: Vec<(&[u8], Component<'_>)> = made
+        .iter()
+        .map(|(message, proof, keys)| {
+            (
+                proof.as_slice(),
+                Component {
+                    message: *message,
+                    epoch: a.epoch,
+                    keys,
+                },
+            )
+        })
+        .collect();
+    let whir = Preset::from_options(&ProveOptions {
+        backend: Backend::Whir,
+        log_inv_rate: 2,
+        ..ProveOptions::default()
+    })
+    .ok()
+    .and_then(|p| p.as_whir())
+    .ok_or_else(|| Failure::Malformed("no WHIR preset at rate 1/4".into()))?;
+    // The peak RSS from here on is the merge's (Linux: 5 resets VmHWM).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let pb = spinner(&format!("merging {k} components"));
+    let mut run_secs = Vec::with_capacity(a.runs as usize);
+    let mut last = None;
+    for _ in 0..a.runs {
+        drop(last.take());
+        let t = Instant::now();
+        let p = prove_type2(&components, &whir, opts.byte_limit()).map_err(malformed)?;
+        run_secs.push(t.elapsed().as_secs_f64());
+        last = Some(p);
+    }
+    let (proof, security) = last.expect("runs >= 1");
+    pb.finish_and_clear();
+    let rss_mib = peak_rss_kib().map(|k| k as f64 / 1024.0);
+    let mut sorted = run_secs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let prove_secs = sorted[sorted.len() / 2];
+    let bytes = proof.to_bytes();
+    let parts = proof.component_sizes();
+    let named: Vec<Component<'_>> = components.iter().map(|(_, c)| *c).collect();
+    multisig::aggregate::recursion::parent::forget_child_shapes();
+    let verify_once = || -> Result<f64, Failure> {
+        let t = Instant::now();
+        verify_type2_bytes(&bytes, &named, &VerifyOptions::default()).map_err(verify_error)?;
+        Ok(t.elapsed().as_secs_f64() * 1e3)
+    };
+    let verify_ms = verify_once()?;
+    let mut warm = (0..WARM_VERIFIES)
+        .map(|_| verify_once())
+        .collect::<Result<Vec<_>, _>>()?;
+    warm.sort_by(f64::total_cmp);
+    let verify_warm_ms = warm[warm.len() / 2];
+    let proof_kib = bytes.len() as f64 / 1024.0;
+    if a.json {
+        let (runs_json, parts_json) = runs_and_parts_json(&run_secs, &parts);
+        let type1_json = type1_secs
+            .iter()
+            .map(|s| format!("{s:.3}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        println!(
+            "{{\"components\":{k},\"component_signatures\":[{}],\"backend\":\"fri-poseidon1\",\"type2\":\"whir\",\"type2_log_inv_rate\":2,\"security_bits\":{security:.2},\"type1_prove_s\":[{type1_json}],\"type1_prove_total_s\":{type1_total:.3},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{},\"proof_kib\":{proof_kib:.1},\"parts\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"verify_warm_ms\":{verify_warm_ms:.2},\"merge_peak_rss_mib\":{}}}",
+            sizes_json(&sizes),
+            a.runs,
+            bytes.len(),
+            rss_mib.map_or("null".into(), |m| format!("{m:.1}"))
+        );
+        return Ok(());
+    }
+    println!(
+        "components:    {k} Type-1 proofs of {} signatures, one message each, epoch {}",
+        sizes_text(&sizes),
+        a.epoch
+    );
+    println!("security:      {security:.2} bits (proven regime, this Type-2's shape)");
+    println!(
+        "Type-1 proofs: {type1_total:.3} s in all (fri-poseidon1, untimed below), {:.3} s the largest",
+        type1_secs.iter().copied().fold(0.0, f64::max)
+    );
+    let median = sorted[sorted.len() / 2];
+    if sorted.len() == 1 {
+        println!("merge:         {median:.3} s (WHIR rate 1/4)");
+    } else {
+        println!(
+            "merge:         {median:.3} s (median of {}: {:.3} to {:.3} s; WHIR rate 1/4)",
+            sorted.len(),
+            sorted[0],
+            sorted[sorted.len() - 1]
+        );
+    }
+    println!("proof:         {proof_kib:.1} KiB (the wire cap is 512 KiB)");
+    for (what, bytes) in parts {
+        println!("  {:>8.1} KiB  {what}", bytes as f64 / 1024.0);
+    }
+    println!(
+        "verify:        {verify_ms:.1} ms first (every shape derived), {verify_warm_ms:.1} ms \
+         again (median of {WARM_VERIFIES})"
+    );
+    match rss_mib {
+        Some(m) => println!("merge peak RSS: {m:.1} MiB"),
+        None => println!("merge peak RSS: n/a"),
     }
     Ok(())
 }

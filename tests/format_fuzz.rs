@@ -193,6 +193,55 @@ fn parent_seeds_verify_for_their_own_signer_only() {
     }
 }
 
+/// The Type-2 seed: a Type-2 proof of one component, the one-signer statement's Type-1 proof
+/// (FRI-Poseidon1), so that mutations reach the Type-2 decoder and verifier
+/// ([`format_common::fuzz_public_api`] hands every input to both verifiers). It verifies for
+/// that signer and nothing else. `MSIG_WRITE_FUZZ_SEED=1` regenerates it.
+#[test]
+fn type2_seed_verifies_for_its_own_signer_only() {
+    use multisig::aggregate::recursion::type2::{prove_type2, verify_type2_bytes, Component};
+    use multisig::aggregate::{testing::test_signer, wire, Aggregator, Preset, ProveOptions};
+    let (message, epoch) = ([7u8; 32], 3);
+    let (pk, sig) = test_signer(1, &message, epoch);
+    let component = Component {
+        message,
+        epoch,
+        keys: &[pk],
+    };
+    let path = fuzz_dir().join("corpus/decode_verify/honest-type2-one-component-one-signer");
+    if std::env::var_os("MSIG_WRITE_FUZZ_SEED").is_some() {
+        let mut child = Aggregator::new(message, epoch);
+        child.add_unchecked(pk, sig).unwrap();
+        let child = child
+            .prove(&ProveOptions {
+                backend: Backend::FriPoseidon1,
+                ..Default::default()
+            })
+            .unwrap();
+        let whir = Preset::from_options(&ProveOptions {
+            backend: Backend::Whir,
+            log_inv_rate: 2,
+            ..Default::default()
+        })
+        .unwrap()
+        .as_whir()
+        .unwrap();
+        let (proof, _) = prove_type2(&[(child.as_bytes(), component)], &whir, 512 * 1024).unwrap();
+        std::fs::write(&path, proof.to_bytes()).expect("write the seed");
+    }
+    let seed = std::fs::read(&path).expect("the seed is checked in");
+    assert_eq!(wire::proof_kind(&seed), Some(wire::KIND_TYPE2));
+    verify_type2_bytes(&seed, &[component], &multisig::VerifyOptions::default()).unwrap_or_else(
+        |e| {
+            panic!(
+                "{} no longer verifies ({e}); regenerate it (see this test's doc)",
+                path.display()
+            )
+        },
+    );
+    format_common::fuzz_public_api(&seed);
+}
+
 /// xorshift64*: deterministic per seed, no dependency.
 struct Rng(u64);
 

@@ -29,10 +29,17 @@ pub fn build(b: *std.Build) void {
     const optimize = b.standardOptimizeOption(.{});
 
     const link = b.option(Link, "link", "bundle (one staticlib built from rust-bundle/, default) or glue (libmultisig_glue.a)") orelse .bundle;
-    const vector = if (b.option([]const u8, "vectors", "directory holding the shared vectors")) |dir|
+    const vectors_dir = b.option([]const u8, "vectors", "directory holding the shared vectors");
+    const vector = if (vectors_dir) |dir|
         cwdPath(b, b.pathJoin(&.{ dir, "leansig_devnet4_aggregate_4.json" }))
     else
         b.path("../../shared/vectors/leansig_devnet4_aggregate_4.json");
+    // leanMultisig's one-signature vector (another message and slot): the second component of
+    // the Type-2 proof.
+    const single = if (vectors_dir) |dir|
+        cwdPath(b, b.pathJoin(&.{ dir, "leanmultisig_devnet4_prod_vector.json" }))
+    else
+        b.path("../../shared/vectors/leanmultisig_devnet4_prod_vector.json");
     const unwind_lib = b.option([]const u8, "unwind-lib", "unwinder the Rust code needs (unwind or gcc_s)") orelse
         "unwind";
 
@@ -77,7 +84,7 @@ pub fn build(b: *std.Build) void {
     });
     const c_mod = translate.createModule();
 
-    const parts: Parts = .{ .c_mod = c_mod, .options = options, .vector = vector, .archive = archive, .unwind_lib = unwind_lib };
+    const parts: Parts = .{ .c_mod = c_mod, .options = options, .vector = vector, .single = single, .archive = archive, .unwind_lib = unwind_lib };
     const exe = b.addExecutable(.{ .name = "msig-zig-example", .root_module = makeModule(b, target, optimize, parts) });
     const tests = b.addTest(.{ .name = "msig-zig-test", .root_module = makeModule(b, target, optimize, parts) });
     if (cargo) |run| {
@@ -87,7 +94,7 @@ pub fn build(b: *std.Build) void {
     b.installArtifact(exe);
 
     const run_exe = b.addRunArtifact(exe);
-    b.step("run", "aggregate the shared 4-signer vector and verify it").dependOn(&run_exe.step);
+    b.step("run", "aggregate the shared 4-signer vector and verify it; merge a Type-2 proof").dependOn(&run_exe.step);
     const run_tests = b.addRunArtifact(tests);
     b.step("test", "aggregate and verify the shared vector, plus error paths").dependOn(&run_tests.step);
 }
@@ -96,6 +103,7 @@ const Parts = struct {
     c_mod: *std.Build.Module,
     options: *std.Build.Step.Options,
     vector: std.Build.LazyPath,
+    single: std.Build.LazyPath,
     archive: std.Build.LazyPath,
     unwind_lib: []const u8,
 };
@@ -116,6 +124,8 @@ fn makeModule(
     m.addOptions("build_options", parts.options);
     // The real 4-signer vector, embedded at compile time (`@embedFile("aggregate_vector")`).
     m.addAnonymousImport("aggregate_vector", .{ .root_source_file = parts.vector });
+    // leanMultisig's one-signature vector (`@embedFile("single_vector")`).
+    m.addAnonymousImport("single_vector", .{ .root_source_file = parts.single });
     // The one Rust static library and what it needs from the system: libc (pthread, dl, m are
     // part of glibc >= 2.34; named for older glibc and musl) and an unwinder for Rust's panic
     // machinery (`_Unwind_*`; the glue catches every panic, but the code is linked).

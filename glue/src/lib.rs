@@ -45,11 +45,13 @@ mod panic;
 pub mod runtime;
 pub mod signature;
 mod tls;
+pub mod type2;
 pub mod verify;
 
 pub use aggregator::{msig_aggregator, msig_backend, msig_prove_options, msig_regime};
 pub use error::msig_status;
 pub use keypair::msig_keypair;
+pub use type2::msig_type2_component;
 pub use verify::{msig_aggregate_statement, msig_verify_options};
 
 use multisig::xmss::{PUBLIC_KEY_SSZ_LEN, SIGNATURE_SSZ_LEN};

@@ -65,7 +65,9 @@ pub extern "C" fn msig_verify_options_default() -> msig_verify_options {
 /// # Safety
 /// `p` is NULL or points to a readable `msig_verify_options` whose `require` is NULL or
 /// readable.
-unsafe fn read_verify_options(p: *const msig_verify_options) -> Result<VerifyOptions, msig_status> {
+pub(crate) unsafe fn read_verify_options(
+    p: *const msig_verify_options,
+) -> Result<VerifyOptions, msig_status> {
     if p.is_null() {
         return Ok(VerifyOptions::default());
     }

@@ -163,10 +163,10 @@ impl Aggregator {
         let invalid = |e: String| AggregateError::InvalidChild(e);
         if matches!(
             wire::proof_kind(proof),
-            Some(wire::KIND_PARENT | wire::KIND_COMPACT_PARENT)
+            Some(wire::KIND_PARENT | wire::KIND_COMPACT_PARENT | wire::KIND_TYPE2)
         ) {
             return Err(invalid(
-                "a parent proof cannot be a child yet (one level of children)".into(),
+                "a parent or Type-2 proof cannot be a child yet (one level of children)".into(),
             ));
         }
         verify_aggregate(

@@ -11,7 +11,9 @@
 //!     10     1  preset id (Preset::id: 0..=7 FRI over Keccak, 8..=9 WHIR, 10..=13 FRI over Poseidon1)
 //!     11     1  proof kind: 0 an aggregate of signatures (KIND_SIGNATURES), 1 a parent over child
 //!               proofs (KIND_PARENT, whose preset id is the children's, see
-//!               recursion::parent::ParentProof::to_bytes)
+//!               recursion::parent::ParentProof::to_bytes), 2 a compact parent
+//!               (KIND_COMPACT_PARENT), 3 a Type-2 proof over several messages (KIND_TYPE2,
+//!               recursion::type2::Type2Proof::to_bytes)
 //!     12     4  archive length in bytes, u32 little-endian (= total length - 16)
 //!     16     *  rkyv 0.8 archive of the proof system's mirror (root object at the end)
 //! ```
@@ -179,6 +181,12 @@ pub const KIND_PARENT: u8 = 1;
 /// multilinear STARK with a WHIR commitment (`recursion::parent::CompactParentProof`).
 pub const KIND_COMPACT_PARENT: u8 = 2;
 
+/// Byte 11 of the prefix of a Type-2 proof: one proof of several Type-1 proofs over distinct
+/// (message, epoch) pairs, proved by the multilinear STARK with a WHIR commitment
+/// (`recursion::type2::Type2Proof`); verified by `recursion::type2::verify_type2_bytes`, never
+/// by `verify_aggregate`.
+pub const KIND_TYPE2: u8 = 3;
+
 /// [`with_prefix`] for a proof of `kind` ([`KIND_SIGNATURES`] or [`KIND_PARENT`]).
 pub(crate) fn with_prefix_of_kind(preset_id: u8, kind: u8, archive: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(PREFIX_LEN + archive.len());
@@ -235,6 +243,10 @@ pub(crate) fn read_prefix_of_kind(bytes: &[u8], kind: u8) -> Result<(Preset, &[u
             KIND_SIGNATURES => "an aggregate of signatures, not a parent proof".to_string(),
             KIND_PARENT => "a parent proof over FRI, not this kind".to_string(),
             KIND_COMPACT_PARENT => "a compact parent proof over WHIR, not this kind".to_string(),
+            KIND_TYPE2 => {
+                "a Type-2 proof (several messages; verify it with its components), not this kind"
+                    .to_string()
+            }
             k => format!("unknown proof kind {k}"),
         }));
     }

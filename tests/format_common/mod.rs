@@ -272,14 +272,25 @@ pub fn fuzz_tiny(data: &[u8], honest: &[u8]) {
     }
 }
 
-/// Hands `data` to the public `verify_aggregate` with a fixed one-signer statement, which must
-/// reject it without panicking.
+/// Hands `data` to the public `verify_aggregate` with a fixed one-signer statement, and to the
+/// Type-2 verifier with the same statement as its one component; both must reject it without
+/// panicking.
 pub fn fuzz_public_api(data: &[u8]) {
+    use multisig::aggregate::recursion::type2::{verify_type2_bytes, Component};
     let key = multisig::PublicKey::from_ssz(&[1u8; 52]).expect("fixed public key");
     let opts = multisig::VerifyOptions::default();
     let accepted = multisig::verify_aggregate(data, &[key], &[7u8; 32], 3, &opts).is_ok();
     assert!(
         !accepted,
         "verify_aggregate accepted fuzz input for a statement nobody signed"
+    );
+    let component = Component {
+        message: [7u8; 32],
+        epoch: 3,
+        keys: &[key],
+    };
+    assert!(
+        verify_type2_bytes(data, &[component], &opts).is_err(),
+        "verify_type2_bytes accepted fuzz input for a statement nobody signed"
     );
 }

@@ -1,6 +1,8 @@
-//! Aggregates the shared real 4-signer leanSig vector through the C ABI and verifies the proof.
-//! `zig build run` runs `main`; `zig build test` runs the tests below (the same round trip plus
-//! error paths). Builds with Zig 0.16 and 0.17.
+//! Aggregates the shared real 4-signer leanSig vector through the C ABI and verifies the proof;
+//! then, as a proposer does for a block, merges Type-1 proofs over two messages (that vector's
+//! and leanMultisig's one-signature vector at another slot) into one Type-2 proof and verifies
+//! it. `zig build run` runs `main`; `zig build test` runs the tests below (the same round trips
+//! plus error paths). Builds with Zig 0.16 and 0.17.
 
 const std = @import("std");
 const c = @import("c");
@@ -11,8 +13,9 @@ const build_options = @import("build_options");
 extern fn bundle_glue_version_major() u32;
 extern fn bundle_unwinder_works() bool;
 
-/// The vector file, embedded by build.zig.
+/// The vector files, embedded by build.zig.
 const vector_json = @embedFile("aggregate_vector");
+const single_json = @embedFile("single_vector");
 
 const Signer = struct { public_key: []const u8, signature_ssz: []const u8 };
 const Vector = struct { epoch: u32, message: []const u8, signers: []const Signer };
@@ -118,6 +121,82 @@ fn verify(a: *const Aggregate, d: *const Decoded, epoch: u32) c.msig_status {
     return c.msig_verify_aggregate(a.proof.ptr, a.proof.len, a.public_keys.ptr, d.public_keys.len, &d.message, epoch, &policy);
 }
 
+/// leanMultisig's one-signature vector: one key, its signature of a message at a slot.
+const Single = struct {
+    slot: u32,
+    message: [c.MSIG_MESSAGE_LEN]u8,
+    public_key: [c.MSIG_PUBLIC_KEY_LEN]u8,
+    signature: []u8,
+};
+
+fn decodeSingle(gpa: std.mem.Allocator) !Single {
+    const Raw = struct { public_key: []const u8, slot: u32, message: []const u8, signature_ssz: []const u8 };
+    const parsed = try std.json.parseFromSlice(Raw, gpa, single_json, .{ .ignore_unknown_fields = true });
+    defer parsed.deinit();
+    var s: Single = .{ .slot = parsed.value.slot, .message = undefined, .public_key = undefined, .signature = undefined };
+    const msg = try hexAlloc(gpa, parsed.value.message);
+    defer gpa.free(msg);
+    const pk = try hexAlloc(gpa, parsed.value.public_key);
+    defer gpa.free(pk);
+    if (msg.len != c.MSIG_MESSAGE_LEN or pk.len != c.MSIG_PUBLIC_KEY_LEN) return error.BadVector;
+    @memcpy(&s.message, msg);
+    @memcpy(&s.public_key, pk);
+    s.signature = try hexAlloc(gpa, parsed.value.signature_ssz);
+    return s;
+}
+
+/// A Type-1 proof of `sigs` by `pks` on `message` at `epoch` under the recursion-ready backend
+/// (FRI over Poseidon1): the kind of proof a Type-2 proof merges.
+fn proveType1(gpa: std.mem.Allocator, message: *const [c.MSIG_MESSAGE_LEN]u8, epoch: u32, pks: []const [c.MSIG_PUBLIC_KEY_LEN]u8, sigs: []const []u8) ![]u8 {
+    var agg: ?*c.msig_aggregator = null;
+    try check(c.msig_aggregator_new(message, epoch, &agg), "aggregator_new");
+    defer c.msig_aggregator_free(agg);
+    for (pks, sigs) |*pk, sig| {
+        try check(c.msig_aggregator_add(agg, pk, sig.ptr, sig.len), "aggregator_add");
+    }
+    var opts = c.msig_prove_options_default();
+    opts.backend = @intCast(c.MSIG_BACKEND_FRI_POSEIDON1);
+    const buf = try gpa.alloc(u8, 512 * 1024);
+    defer gpa.free(buf);
+    var written: usize = 0;
+    try check(c.msig_aggregator_prove(agg, &opts, buf.ptr, buf.len, &written), "prove (Type-1)");
+    return gpa.dupe(u8, buf[0..written]);
+}
+
+/// A Type-2 proof and the components it is for (in the order merged).
+const Type2 = struct {
+    proof: []u8,
+    components: [2]c.msig_type2_component,
+};
+
+/// Merges the 4-signer vector's Type-1 proof and the single vector's into one Type-2 proof (its
+/// size at most the 512 KiB wire cap, the default byte limit). `d` and `s` must outlive the
+/// components returned.
+fn mergeType2(gpa: std.mem.Allocator, d: *const Decoded, s: *const Single) !Type2 {
+    const a = try proveType1(gpa, &d.message, d.epoch, d.public_keys, d.signatures);
+    defer gpa.free(a);
+    const b_pks = [_][c.MSIG_PUBLIC_KEY_LEN]u8{s.public_key};
+    const b_sigs = [_][]u8{s.signature};
+    const b = try proveType1(gpa, &s.message, s.slot, &b_pks, &b_sigs);
+    defer gpa.free(b);
+    const pks_a: [*]const u8 = @ptrCast(d.public_keys.ptr);
+    const type1s = [_]c.msig_aggregate_statement{
+        .{ .proof = a.ptr, .proof_len = a.len, .public_keys = pks_a, .num_public_keys = d.public_keys.len, .message = &d.message, .epoch = d.epoch },
+        .{ .proof = b.ptr, .proof_len = b.len, .public_keys = &s.public_key, .num_public_keys = 1, .message = &s.message, .epoch = s.slot },
+    };
+    const buf = try gpa.alloc(u8, 512 * 1024);
+    defer gpa.free(buf);
+    var written: usize = 0;
+    try check(c.msig_type2_merge(&type1s, type1s.len, null, buf.ptr, buf.len, &written), "type2_merge");
+    return .{
+        .proof = try gpa.dupe(u8, buf[0..written]),
+        .components = .{
+            .{ .public_keys = pks_a, .num_public_keys = d.public_keys.len, .message = &d.message, .epoch = d.epoch },
+            .{ .public_keys = &s.public_key, .num_public_keys = 1, .message = &s.message, .epoch = s.slot },
+        },
+    };
+}
+
 pub fn main(init: std.process.Init) !void {
     const gpa = init.gpa;
     std.debug.print("libmultisig_glue {s}\n", .{std.mem.span(c.msig_version())});
@@ -131,6 +210,36 @@ pub fn main(init: std.process.Init) !void {
     std.debug.print("aggregated {d} signatures at epoch {d}: proof {d} bytes\n", .{ d.public_keys.len, d.epoch, a.proof.len });
     try check(verify(&a, &d, d.epoch), "verify_aggregate");
     std.debug.print("proof verifies\n", .{});
+
+    const s = try decodeSingle(gpa);
+    defer gpa.free(s.signature);
+    const t2 = try mergeType2(gpa, &d, &s);
+    defer gpa.free(t2.proof);
+    std.debug.print("merged a Type-2 proof of 2 components (epoch {d}, slot {d}): {d} bytes\n", .{ d.epoch, s.slot, t2.proof.len });
+    try check(c.msig_verify_type2(t2.proof.ptr, t2.proof.len, &t2.components, t2.components.len, null), "verify_type2");
+    std.debug.print("Type-2 proof verifies\n", .{});
+}
+
+test "a Type-2 proof of two messages verifies for its components only" {
+    const gpa = std.testing.allocator;
+    var d = try decodeVector(gpa);
+    defer d.deinit(gpa);
+    const s = try decodeSingle(gpa);
+    defer gpa.free(s.signature);
+    const t2 = try mergeType2(gpa, &d, &s);
+    defer gpa.free(t2.proof);
+    try std.testing.expect(t2.proof.len <= 512 * 1024);
+    const p = t2.proof;
+    // Any order of the components.
+    const swapped = [_]c.msig_type2_component{ t2.components[1], t2.components[0] };
+    try std.testing.expectEqual(@as(c.msig_status, c.MSIG_OK), c.msig_verify_type2(p.ptr, p.len, &swapped, swapped.len, null));
+    // Another slot, a component left out, a Type-1 verifier: refused.
+    var wrong = t2.components;
+    wrong[1].epoch += 1;
+    const r = c.msig_verify_type2(p.ptr, p.len, &wrong, wrong.len, null);
+    try std.testing.expect(r == c.MSIG_PROOF_INVALID or r == c.MSIG_MALFORMED_PROOF);
+    try std.testing.expectEqual(@as(c.msig_status, c.MSIG_PROOF_INVALID), c.msig_verify_type2(p.ptr, p.len, &t2.components, 1, null));
+    try std.testing.expectEqual(@as(c.msig_status, c.MSIG_MALFORMED_PROOF), c.msig_verify_aggregate(p.ptr, p.len, &s.public_key, 1, &s.message, s.slot, null));
 }
 
 test "aggregate the shared 4-signer vector and verify it" {

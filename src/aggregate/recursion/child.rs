@@ -74,14 +74,18 @@ pub struct CommitmentOpenings {
 /// What a parent's verifier knows of a child's statement
 /// ([`crate::aggregate::statement::statement_values`]): the instance whose public values hold
 /// it, the child's number of keys (carried by the parent), and the epoch and message (the
-/// parent's own). The child's key-set digest is not known to it: the key-set AIR recomputes it
-/// from the child's keys ([`super::keyset`]).
+/// parent's own). A Type-1 parent's verifier does not know the child's key-set digest: the
+/// key-set AIR recomputes it from the child's keys ([`super::keyset`]). A Type-2 verifier
+/// knows each component's keys and so its digest (`digest`): then every statement value is a
+/// constant and nothing goes to a key-set AIR.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChildStatement {
     pub instance: usize,
     pub num_keys: usize,
     pub epoch: u32,
     pub message: [u8; 32],
+    /// The key-set digest when the verifier knows it (a Type-2 component), 9 elements.
+    pub digest: Option<[F; crate::aggregate::statement::KEY_DIGEST_LEN]>,
 }
 
 impl ChildStatement {
@@ -91,7 +95,11 @@ impl ChildStatement {
     /// count, and the digest).
     fn bindings(&self) -> Vec<(Option<F>, Option<usize>)> {
         use crate::aggregate::statement::{statement_values, PV_KEY_DIGEST, PV_NUM_KEYS};
-        let known = statement_values(self.num_keys, self.epoch, &self.message, &[F::ZERO; 9]);
+        let digest = self.digest.unwrap_or([F::ZERO; 9]);
+        let known = statement_values(self.num_keys, self.epoch, &self.message, &digest);
+        if self.digest.is_some() {
+            return known.iter().map(|&v| (Some(v), None)).collect();
+        }
         known
             .iter()
             .enumerate()

@@ -747,7 +747,11 @@ impl DeepQuotientAir {
             }
         }
         let transcript = F::from_usize(self.first as usize + b);
-        let challenges = input.map_or((Challenge::ZERO, Challenge::ZERO), |i| (i.alpha, i.zeta));
+        // A padding block's `zeta` is 1 and its points `x` are 0: its end rows' denominators
+        // `zeta - x` and `zeta * omega - x` must be invertible for their constraints to hold
+        // (with `zeta = 0` they were not, and a parent with a padding block of this AIR, three
+        // children of one size for instance, did not verify).
+        let challenges = input.map_or((Challenge::ZERO, Challenge::ONE), |i| (i.alpha, i.zeta));
         let matrices: Vec<&DeepMatrix> = shape.matrices().map(|(_, m)| m).collect();
         let group_ends: Vec<usize> = matrices
             .iter()

@@ -135,6 +135,7 @@ pub mod ood_air;
 pub mod parent;
 pub mod schedule;
 pub mod terms;
+pub mod type2;
 pub mod witness;
 
 /// Receives the permutation `input -> output` from the full-output permutation table (bus

@@ -111,6 +111,9 @@ pub struct ObservedAir {
     periodic: std::sync::Arc<Vec<Vec<F>>>,
     /// The first block's transcript number ([`Self::numbered_from`]).
     first: u32,
+    /// A Type-2 component's statement ([`Self::anchored`]): the instance's public values, and
+    /// the first block held active.
+    anchor: Option<Vec<F>>,
 }
 
 numbered_blocks!(ObservedAir);
@@ -156,7 +159,27 @@ impl ObservedAir {
             period,
             periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
             first: 0,
+            anchor: None,
         }
+    }
+
+    /// The same AIR as the anchor of one Type-2 component whose statement values
+    /// ([`crate::aggregate::statement::statement_values`], 21) are `statement`: the statement
+    /// becomes the instance's public values (so the parent's transcript observes it before any
+    /// challenge), and its first row is held active. A Type-2 proof has no key-set AIR whose
+    /// messages force each child's verification to run; this constraint does: an active block
+    /// sends its transcript's observations and statement, which only a whole verification of that
+    /// transcript receives. The statement's values themselves are held by the schedule's
+    /// constants ([`super::child::ChildStatement::digest`] known), not read from the public values.
+    #[must_use]
+    pub fn anchored(mut self, statement: Vec<F>) -> Self {
+        self.anchor = Some(statement);
+        self
+    }
+
+    /// The instance's public values: the anchored statement, or none.
+    pub fn public_values(&self) -> Vec<F> {
+        self.anchor.clone().unwrap_or_default()
     }
 
     /// Rows of one transcript's block.
@@ -214,7 +237,23 @@ impl ObservedAir {
     }
 }
 
-verifier_base_air!(ObservedAir, |_: &ObservedAir| WIDTH);
+impl p3_air::BaseAir<F> for ObservedAir {
+    fn width(&self) -> usize {
+        WIDTH
+    }
+    fn num_periodic_columns(&self) -> usize {
+        self.periodic.len()
+    }
+    fn periodic_columns(&self) -> std::borrow::Cow<'_, [Vec<F>]> {
+        std::borrow::Cow::Borrowed(self.periodic.as_slice())
+    }
+    fn max_constraint_degree(&self) -> Option<usize> {
+        Some(3)
+    }
+    fn num_public_values(&self) -> usize {
+        self.anchor.as_ref().map_or(0, Vec::len)
+    }
+}
 
 impl<AB> Air<AB> for ObservedAir
 where
@@ -228,6 +267,9 @@ where
         let p: &ObservedPeriodic<AB::Expr> = periodic.as_slice().borrow();
 
         builder.assert_bool(row.active);
+        if self.anchor.is_some() {
+            builder.when_first_row().assert_one(row.active);
+        }
         builder.assert_eq(row.present, p.present.clone());
         builder.assert_eq(row.public, p.public.clone());
         builder.assert_eq(row.position, p.position.clone());

@@ -1001,6 +1001,7 @@ pub(crate) mod tests {
                 num_keys: self.keys.len(),
                 epoch: self.epoch,
                 message: self.message,
+                digest: None,
             }
         }
 

@@ -71,7 +71,7 @@ use crate::aggregate::profile::profile;
 use crate::aggregate::proof_system::{catch_prover, catch_verifier};
 use crate::aggregate::statement::{
     degree_bits, key_set_digest_ordered, placeholder_keys, statement_values, Statement,
-    NUM_STATEMENT_VALUES,
+    KEY_DIGEST_LEN, NUM_STATEMENT_VALUES,
 };
 use crate::aggregate::whir;
 use crate::aggregate::wire::{self, KIND_COMPACT_PARENT, KIND_PARENT};
@@ -167,10 +167,12 @@ impl VerifierAir {
         }
     }
 
-    /// The instance's public values (the key-set AIR's statement; none for the others).
+    /// The instance's public values (the key-set AIR's statement, an anchored observation AIR's
+    /// component statement; none for the others).
     pub fn public_values(&self) -> Vec<F> {
         match self {
             VerifierAir::KeySet(_, pv) => pv.clone(),
+            VerifierAir::Observed(a) => a.public_values(),
             _ => Vec::new(),
         }
     }
@@ -212,19 +214,43 @@ pub fn child_shape(
     message: &[u8; 32],
     epoch: u32,
 ) -> Result<ChildShape, String> {
-    CHILD_SHAPES.get_or_derive((*preset, num_keys, *message, epoch), || {
-        derive_child_shape(preset, num_keys, message, epoch)
+    CHILD_SHAPES.get_or_derive((*preset, num_keys, *message, epoch, None), || {
+        derive_child_shape(preset, num_keys, message, epoch, None)
     })
 }
 
-/// How many child shapes ([`child_shape`]) a process keeps, most recently used first: one per
-/// size of child a parent may hold ([`MAX_CHILD_SIZES`]).
-pub const CACHED_CHILD_SHAPES: usize = MAX_CHILD_SIZES;
+/// A Type-2 component's shape: [`child_shape`] of a child of `num_keys` keys on `message` at
+/// `epoch` whose key-set digest the verifier knows (`digest`, 9 elements, computed from the
+/// component's keys), so that every statement value is a constant of
+/// [`super::observed::ObservedAir`]'s schedule ([`ChildStatement::digest`]). Kept in the same
+/// cache as [`child_shape`].
+///
+/// # Errors
+/// As [`child_shape`].
+pub fn component_shape(
+    preset: &FriPreset,
+    num_keys: usize,
+    message: &[u8; 32],
+    epoch: u32,
+    digest: &[F; KEY_DIGEST_LEN],
+) -> Result<ChildShape, String> {
+    CHILD_SHAPES.get_or_derive((*preset, num_keys, *message, epoch, Some(*digest)), || {
+        derive_child_shape(preset, num_keys, message, epoch, Some(*digest))
+    })
+}
 
-/// The process's child shapes ([`child_shape`]), keyed by the children's preset, number of
-/// keys, message and epoch.
-static CHILD_SHAPES: Kept<(FriPreset, usize, [u8; 32], u32), ChildShape> =
-    Kept::new(CACHED_CHILD_SHAPES);
+/// How many child shapes ([`child_shape`], [`component_shape`]) a process keeps, most recently
+/// used first: one per component of a Type-2 proof ([`super::type2::MAX_COMPONENTS`]), which
+/// is more than the sizes of child a Type-1 parent may hold ([`MAX_CHILD_SIZES`]).
+pub const CACHED_CHILD_SHAPES: usize = super::type2::MAX_COMPONENTS;
+
+/// The process's child shapes ([`child_shape`], [`component_shape`]), keyed by the children's
+/// preset, number of keys, message, epoch and (a Type-2 component's) key-set digest.
+#[allow(clippy::type_complexity)]
+static CHILD_SHAPES: Kept<
+    (FriPreset, usize, [u8; 32], u32, Option<[F; KEY_DIGEST_LEN]>),
+    ChildShape,
+> = Kept::new(CACHED_CHILD_SHAPES);
 
 /// Empties the process's child-shape cache ([`child_shape`]). For measurements: `multisig bench`
 /// proves and then verifies in one process, and calls this between the two so that its first
@@ -235,13 +261,13 @@ pub fn forget_child_shapes() {
 
 /// Values a process derived and keeps, most recently used first, at most `capacity` of them: a
 /// verifier's per-shape derivations ([`child_shape`], [`compact_verifier_key`]).
-struct Kept<K, V> {
+pub(super) struct Kept<K, V> {
     capacity: usize,
     entries: std::sync::Mutex<std::collections::VecDeque<(K, V)>>,
 }
 
 impl<K: PartialEq, V: Clone> Kept<K, V> {
-    const fn new(capacity: usize) -> Self {
+    pub(super) const fn new(capacity: usize) -> Self {
         Self {
             capacity,
             entries: std::sync::Mutex::new(std::collections::VecDeque::new()),
@@ -256,7 +282,11 @@ impl<K: PartialEq, V: Clone> Kept<K, V> {
 
     /// The value kept for `key` (now the most recent), or `derive`'s, kept if it succeeds. The
     /// lock is not held while deriving.
-    fn get_or_derive<E>(&self, key: K, derive: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+    pub(super) fn get_or_derive<E>(
+        &self,
+        key: K,
+        derive: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
         {
             let mut entries = self.entries();
             if let Some(i) = entries.iter().position(|(k, _)| *k == key) {
@@ -285,6 +315,7 @@ fn derive_child_shape(
     num_keys: usize,
     message: &[u8; 32],
     epoch: u32,
+    digest: Option<[F; KEY_DIGEST_LEN]>,
 ) -> Result<ChildShape, String> {
     if num_keys == 0 || num_keys > MAX_SIGNATURES {
         return Err(format!("a child of {num_keys} keys"));
@@ -308,6 +339,7 @@ fn derive_child_shape(
             num_keys,
             epoch,
             message: *message,
+            digest,
         },
     )
 }
@@ -319,7 +351,7 @@ fn derive_child_shape(
 ///
 /// # Errors
 /// A message if a commitment or opening of the shape is one the AIRs do not take.
-fn group_airs(shape: &ChildShape, first: u32) -> Result<Vec<VerifierAir>, String> {
+pub(super) fn group_airs(shape: &ChildShape, first: u32) -> Result<Vec<VerifierAir>, String> {
     let commitments: Vec<_> = shape
         .openings
         .iter()
@@ -407,20 +439,88 @@ pub fn grouped_log_heights(
     if airs.len() != groups.len() * AIRS_PER_GROUP + 2 {
         return Err(format!("{} AIRs for {} groups", airs.len(), groups.len()));
     }
+    blocks_log_heights(
+        airs,
+        &type1_blocks(airs.len(), groups.len()),
+        groups,
+        key_rows,
+    )
+}
+
+/// Whose blocks one AIR of a parent's batch holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blocks {
+    /// One block per child of group `g` (every verifier AIR of a Type-1 parent).
+    Group(usize),
+    /// One block, child `j` of group `g`'s (a Type-2 component's own out-of-domain check and
+    /// observations, [`super::type2`]).
+    Member(usize, usize),
+    /// None of a child's: the key-set AIR, the permutation table.
+    Shared,
+}
+
+/// The [`Blocks`] of each of a Type-1 parent's `airs` AIRs over `groups` groups
+/// ([`grouped_verifier_airs`]).
+pub fn type1_blocks(airs: usize, groups: usize) -> Vec<Blocks> {
+    (0..airs)
+        .map(|i| {
+            if i < groups * AIRS_PER_GROUP {
+                Blocks::Group(i / AIRS_PER_GROUP)
+            } else {
+                Blocks::Shared
+            }
+        })
+        .collect()
+}
+
+/// log2 of each trace height of `airs` whose blocks are `blocks`, over groups of
+/// `(queries, children)`, with `key_rows` rows of the key-set AIR if there is one: a group AIR
+/// holds one block per child of its group, a member's AIR exactly one block (so that no padding
+/// block of it takes the number of the group's next child), the key-set AIR one row per key, the
+/// table one row per permutation received; each padded to a power of two of at least
+/// [`MIN_HEIGHT`].
+///
+/// # Errors
+/// A message if a group's AIR would hold [`GROUP_STRIDE`] blocks or more, a member's AIR more
+/// than one block, or `blocks` names a group that is not there.
+pub fn blocks_log_heights(
+    airs: &[VerifierAir],
+    blocks: &[Blocks],
+    groups: &[(usize, usize)],
+    key_rows: usize,
+) -> Result<Vec<usize>, String> {
+    if blocks.len() != airs.len() {
+        return Err(format!(
+            "{} AIRs, {} block sources",
+            airs.len(),
+            blocks.len()
+        ));
+    }
     let key_height = padded(key_rows);
-    let mut perms = key_height;
+    let mut perms = 0;
     let mut heights = Vec::with_capacity(airs.len());
-    for (i, air) in airs.iter().enumerate() {
-        let Some(&(queries, children)) = groups.get(i / AIRS_PER_GROUP) else {
-            heights.push(match air {
-                VerifierAir::KeySet(..) => key_height,
-                _ => 0,
-            });
-            continue;
+    for (air, &source) in airs.iter().zip(blocks) {
+        let (g, member) = match source {
+            Blocks::Shared => {
+                heights.push(match air {
+                    VerifierAir::KeySet(..) => {
+                        perms += key_height;
+                        key_height
+                    }
+                    _ => 0,
+                });
+                continue;
+            }
+            Blocks::Group(g) => (g, false),
+            Blocks::Member(g, _) => (g, true),
         };
+        let &(queries, children) = groups
+            .get(g)
+            .ok_or_else(|| format!("{} of group {g}, of {}", air.name(), groups.len()))?;
+        let children = if member { 1 } else { children };
         let h = padded(children * air.rows_per_child(queries));
         let period = air.periodic_columns().first().map_or(1, Vec::len);
-        if h / period >= GROUP_STRIDE as usize {
+        if h / period >= GROUP_STRIDE as usize || (member && h != period) {
             return Err(format!("{} blocks of {}", h / period, air.name()));
         }
         match air {
@@ -454,7 +554,7 @@ pub const GROUP_STRIDE: u32 = 1 << 24;
 pub const MAX_CHILD_SIZES: usize = 8;
 
 /// Group `g`'s first transcript number.
-fn group_first(g: usize) -> u32 {
+pub(super) fn group_first(g: usize) -> u32 {
     g as u32 * GROUP_STRIDE
 }
 
@@ -620,7 +720,7 @@ fn group_shapes(
 }
 
 /// Each group's `(queries, children)`, for [`grouped_log_heights`].
-fn group_counts(groups: &[ChildGroup], shapes: &[ChildShape]) -> Vec<(usize, usize)> {
+pub(super) fn group_counts(groups: &[ChildGroup], shapes: &[ChildShape]) -> Vec<(usize, usize)> {
     groups
         .iter()
         .zip(shapes)
@@ -932,14 +1032,55 @@ fn parent_traces(
     parent: &[PublicKey],
     children: &[ChildKeys],
 ) -> Result<Vec<RowMajorMatrix<F>>, ProveError> {
+    let blocks = type1_blocks(airs.len(), groups.len());
+    blocks_traces(airs, &blocks, groups, parent, children)
+}
+
+/// Every trace of `airs` (instance order) whose blocks are `blocks`, on each group's children's
+/// witnesses `groups`, the key lists `children` and the parent's set `parent` (both empty
+/// without a key-set AIR).
+pub(super) fn blocks_traces(
+    airs: &[VerifierAir],
+    blocks: &[Blocks],
+    groups: &[Vec<ChildWitness>],
+    parent: &[PublicKey],
+    children: &[ChildKeys],
+) -> Result<Vec<RowMajorMatrix<F>>, ProveError> {
+    blocks_traces_of_heights(
+        airs,
+        blocks,
+        groups,
+        parent,
+        children,
+        &vec![MIN_HEIGHT; airs.len()],
+    )
+}
+
+/// [`blocks_traces`] with each trace at least `min_heights[i]` rows (padding blocks past the
+/// witnesses'): for tests that pad a batch to the verifier's heights without its witnesses.
+pub(super) fn blocks_traces_of_heights(
+    airs: &[VerifierAir],
+    blocks: &[Blocks],
+    groups: &[Vec<ChildWitness>],
+    parent: &[PublicKey],
+    children: &[ChildKeys],
+    min_heights: &[usize],
+) -> Result<Vec<RowMajorMatrix<F>>, ProveError> {
     let mut traces = Vec::with_capacity(airs.len());
     let mut perms = Vec::new();
-    for (i, air) in airs.iter().enumerate() {
-        let w: &[ChildWitness] = groups.get(i / AIRS_PER_GROUP).map_or(&[], Vec::as_slice);
+    for ((air, source), &min) in airs.iter().zip(blocks).zip(min_heights) {
+        let w: &[ChildWitness] = match *source {
+            Blocks::Group(g) => groups.get(g).map_or(&[], Vec::as_slice),
+            Blocks::Member(g, j) => groups
+                .get(g)
+                .and_then(|ws| ws.get(j))
+                .map_or(&[], std::slice::from_ref),
+            Blocks::Shared => &[],
+        };
         let trace = match air {
             VerifierAir::Duplex(a) => {
                 let observed: Vec<Vec<F>> = w.iter().map(|w| w.observed.clone()).collect();
-                let (t, perm, _, _) = a.generate_traces(&observed, MIN_HEIGHT);
+                let (t, perm, _, _) = a.generate_traces(&observed, min);
                 perms.push(perm);
                 t
             }
@@ -948,23 +1089,23 @@ fn parent_traces(
                     .zip(w)
                     .map(|(t, w)| (t, w.roots.clone()))
                     .collect();
-                a.generate_trace(&roots, MIN_HEIGHT)
+                a.generate_trace(&roots, min)
             }
             VerifierAir::Bits(a) => {
                 let drawn: Vec<Vec<F>> = w.iter().map(|w| w.drawn.clone()).collect();
-                a.generate_trace(&drawn, MIN_HEIGHT).0
+                a.generate_trace(&drawn, min).0
             }
             VerifierAir::DeepTerms(a) => {
                 let claims: Vec<_> = w.iter().map(|w| (w.alpha, w.claims.clone())).collect();
-                a.generate_trace(&claims, MIN_HEIGHT).0
+                a.generate_trace(&claims, min).0
             }
             VerifierAir::Gather(a) => {
                 let gathered: Vec<_> = w.iter().map(|w| w.gathered.clone()).collect();
-                a.generate_trace(&gathered, MIN_HEIGHT)
+                a.generate_trace(&gathered, min)
             }
             VerifierAir::Ood(a) => {
                 let inputs: Vec<_> = w.iter().map(|w| w.ood.clone()).collect();
-                a.generate_trace(&inputs, MIN_HEIGHT).ok_or_else(|| {
+                a.generate_trace(&inputs, min).ok_or_else(|| {
                     ProveError::Prover("a child's out-of-domain check does not run".into())
                 })?
             }
@@ -984,32 +1125,32 @@ fn parent_traces(
                         all.extend(w.openings.iter().map(|c| c[q].clone()));
                     }
                 }
-                let (t, perm, _) = a.generate_traces(&all, MIN_HEIGHT);
+                let (t, perm, _) = a.generate_traces(&all, min);
                 perms.push(perm);
                 t
             }
             VerifierAir::Deep(a) => {
                 let inputs: Vec<_> = w.iter().map(|w| w.deep.clone()).collect();
-                a.generate_trace(&inputs, MIN_HEIGHT).0
+                a.generate_trace(&inputs, min).0
             }
             VerifierAir::Fold(a) => {
                 let inputs: Vec<_> = w.iter().map(|w| w.fold.clone()).collect();
-                a.generate_trace(&inputs, MIN_HEIGHT).0
+                a.generate_trace(&inputs, min).0
             }
             VerifierAir::FinalPoly(a) => {
                 let inputs: Vec<_> = w.iter().map(|w| w.final_poly.clone()).collect();
-                a.generate_trace(&inputs, MIN_HEIGHT).0
+                a.generate_trace(&inputs, min).0
             }
             VerifierAir::Observed(a) => {
                 let values: Vec<_> = w.iter().map(|w| w.observations.clone()).collect();
-                a.generate_trace(&values, MIN_HEIGHT)
+                a.generate_trace(&values, min)
             }
             VerifierAir::KeySet(a, _) => {
-                let (t, perm) = a.generate_trace(parent, children, MIN_HEIGHT);
+                let (t, perm) = a.generate_trace(parent, children, min);
                 perms.push(perm);
                 t
             }
-            VerifierAir::Perm(_) => shared_table(&perms.iter().collect::<Vec<_>>(), MIN_HEIGHT),
+            VerifierAir::Perm(_) => shared_table(&perms.iter().collect::<Vec<_>>(), min),
             #[cfg(test)]
             VerifierAir::Known(a) => a.trace(),
         };
@@ -1208,13 +1349,13 @@ fn header_len(children: usize) -> usize {
 
 /// Bytes of a parent's header after the prefix: the number of children, each child's number of
 /// keys and `extra` more words (`u32` little-endian each), zero-padded to a multiple of 16.
-fn header_len_with(children: usize, extra: usize) -> usize {
+pub(super) fn header_len_with(children: usize, extra: usize) -> usize {
     (4 + 4 * (children + extra)).next_multiple_of(16)
 }
 
 /// A parent's header ([`header_len_with`]): the number of children, each child's number of keys
 /// in `child_keys`, then the `extra` words, zero-padded. [`read_parent_header`] reads it back.
-fn parent_header(child_keys: &[usize], extra: &[usize]) -> Vec<u8> {
+pub(super) fn parent_header(child_keys: &[usize], extra: &[usize]) -> Vec<u8> {
     let words = std::iter::once(child_keys.len()).chain(child_keys.iter().chain(extra).copied());
     let mut header: Vec<u8> = words.flat_map(|w| (w as u32).to_le_bytes()).collect();
     header.resize(header_len_with(child_keys.len(), extra.len()), 0);
@@ -1223,11 +1364,11 @@ fn parent_header(child_keys: &[usize], extra: &[usize]) -> Vec<u8> {
 
 /// A parent's prefix and header, read: the children's preset, each child's number of keys, the
 /// `extra` words after them, and the body after the padding.
-struct ParentHeader<'a> {
-    child: Preset,
-    child_keys: Vec<usize>,
-    extra: Vec<usize>,
-    body: &'a [u8],
+pub(super) struct ParentHeader<'a> {
+    pub(super) child: Preset,
+    pub(super) child_keys: Vec<usize>,
+    pub(super) extra: Vec<usize>,
+    pub(super) body: &'a [u8],
 }
 
 /// Reads the prefix (of `kind`) and the header ([`header_len_with`]) of a parent's bytes.
@@ -1235,7 +1376,7 @@ struct ParentHeader<'a> {
 /// # Errors
 /// [`VerifyError::Malformed`] for a prefix [`wire::read_prefix_of_kind`] refuses, no child or
 /// more than [`MAX_CHILDREN`], a truncated header or non-zero padding.
-fn read_parent_header(
+pub(super) fn read_parent_header(
     bytes: &[u8],
     kind: u8,
     extra: usize,
@@ -1381,7 +1522,7 @@ pub fn compact_parent_preset(whir: &WhirPreset) -> WhirPreset {
 /// it). The shared permutation table is [`Perm24TableAir::shared_multilinear`] here: the same
 /// columns and trace, constrained by polynomials with the same zeros whose expressions the
 /// multilinear prover's per-constraint walks read in a fraction of the time.
-struct MultilinearAir<'a>(&'a VerifierAir);
+pub(super) struct MultilinearAir<'a>(pub(super) &'a VerifierAir);
 
 impl BaseAir<F> for MultilinearAir<'_> {
     fn width(&self) -> usize {
@@ -1416,12 +1557,12 @@ impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for MultilinearAir<'_> 
 /// The multilinear STARK's view of a parent's batch: its configuration for the stacked trace
 /// of `airs` at heights `2^log_heights`, the proving and verifying keys, and the soundness in
 /// bits (p3-multi-stark's report composed by [`whir::report_bits`]).
-struct CompactBatch {
-    config: whir::WhirStarkConfig,
-    num_variables: usize,
-    pk: p3_multi_stark::ProvingKey<whir::WhirStarkConfig>,
-    vk: p3_multi_stark::VerifyingKey<whir::WhirStarkConfig>,
-    security_bits: f64,
+pub(super) struct CompactBatch {
+    pub(super) config: whir::WhirStarkConfig,
+    pub(super) num_variables: usize,
+    pub(super) pk: p3_multi_stark::ProvingKey<whir::WhirStarkConfig>,
+    pub(super) vk: p3_multi_stark::VerifyingKey<whir::WhirStarkConfig>,
+    pub(super) security_bits: f64,
 }
 
 /// Builds [`CompactBatch`] for `airs` (wrapped in [`MultilinearAir`] by the caller) under
@@ -1430,7 +1571,7 @@ struct CompactBatch {
 /// # Errors
 /// A message when the WHIR schedule does not fit the stacked trace, setup fails, or the report
 /// cannot be made.
-fn compact_batch(
+pub(super) fn compact_batch(
     params: &WhirPreset,
     airs: &[MultilinearAir<'_>],
     log_heights: &[usize],
@@ -1482,7 +1623,11 @@ fn unguarded_compact_batch(
 
 /// Variables of the stacked trace polynomial of traces of heights `2^log_heights` and `widths`
 /// under `params` ([`whir::num_variables`]).
-fn stacked_variables(params: &WhirPreset, log_heights: &[usize], widths: &[usize]) -> usize {
+pub(super) fn stacked_variables(
+    params: &WhirPreset,
+    log_heights: &[usize],
+    widths: &[usize],
+) -> usize {
     let shapes: Vec<(usize, usize)> = log_heights
         .iter()
         .copied()
@@ -1676,7 +1821,7 @@ pub fn compact_parent_size_bound(
 /// of every AIR that has one, and the fractional GKR has one layer per variable of the padded
 /// total; the zerocheck runs one round per variable of the tallest of the traces and that GKR.
 /// The compact parent tests hold both to real proofs ([`whir::envelope::reductions_of`]).
-fn compact_reductions(
+pub(super) fn compact_reductions(
     airs: &[MultilinearAir<'_>],
     heights: &[usize],
 ) -> whir::envelope::Reductions {
@@ -2552,8 +2697,9 @@ mod tests {
     fn a_kept_child_shape_is_derived_for_its_size_message_and_epoch_only() {
         let preset = default_child_preset();
         let shape = |n: usize, m: &[u8; 32], e: u32| format!("{:?}", child_shape(&preset, n, m, e));
-        let fresh =
-            |n: usize, m: &[u8; 32], e: u32| format!("{:?}", derive_child_shape(&preset, n, m, e));
+        let fresh = |n: usize, m: &[u8; 32], e: u32| {
+            format!("{:?}", derive_child_shape(&preset, n, m, e, None))
+        };
         let kept = shape(2, &MESSAGE, EPOCH);
         assert_eq!(kept, shape(2, &MESSAGE, EPOCH));
         assert_eq!(kept, fresh(2, &MESSAGE, EPOCH));
@@ -2575,6 +2721,36 @@ mod tests {
             format!("{:?}", child_shape(&other_grinding, 2, &MESSAGE, EPOCH))
         );
         assert!(child_shape(&preset, 0, &MESSAGE, EPOCH).is_err());
+        // A Type-2 component's shape (the digest known) is another key, and another shape.
+        let digest = [F::from_u32(7); KEY_DIGEST_LEN];
+        let component = format!(
+            "{:?}",
+            component_shape(&preset, 2, &MESSAGE, EPOCH, &digest)
+        );
+        assert_ne!(kept, component);
+        assert_eq!(
+            component,
+            format!(
+                "{:?}",
+                derive_child_shape(&preset, 2, &MESSAGE, EPOCH, Some(digest))
+            )
+        );
+    }
+
+    /// Three children of one size: every verifier AIR of the group holds a padding block (four
+    /// blocks for three children), whose constraints must hold as an active block's do. The
+    /// parent verifies for the union and for nothing else. (A padding block of
+    /// `DeepQuotientAir` once had `zeta = x = 0`, no inverse for its denominators, and such a
+    /// parent did not verify.)
+    #[test]
+    fn a_parent_over_three_children_of_one_size_verifies() {
+        let a = child_proof_of(MESSAGE, EPOCH, 3..4);
+        let b = child_proof_of(MESSAGE, EPOCH, 4..5);
+        let c = child_proof_of(MESSAGE, EPOCH, 5..6);
+        let children: [(&[u8], &[PublicKey]); 3] = [(&a.0, &a.1), (&b.0, &b.1), (&c.0, &c.1)];
+        let (proof, keys) = prove_parent(&MESSAGE, EPOCH, &children).expect("the parent");
+        assert_eq!(proof.child_keys, [1, 1, 1]);
+        verifies_for_its_statement_only(&proof, &keys);
     }
 
     /// Children a parent cannot take are refused with an error naming them, before anything is

@@ -1,0 +1,956 @@
+//! Type-2: one proof for Type-1 proofs over different (message, epoch) pairs, as a block
+//! carries them (`../shared/design/RECURSION-NOTES.md`, the proposer's merge).
+//!
+//! **Statement.** A list of *components*, each (message, epoch, number of signers, key-set
+//! digest), the digest computed by the verifier from the component's keys
+//! ([`crate::aggregate::statement::key_set_digest_ordered`] of [`crate::canonical_key_order`]).
+//! Components are taken in a canonical order, by epoch and then message bytes, so a verifier
+//! may list them in any order; two components with the same (message, epoch) are refused, by
+//! the prover and by the verifier (merge them as children into one Type-1 instead).
+//!
+//! **The batch.** The verifier AIRs of a Type-1 parent ([`super::parent`]), arranged per
+//! component. Components with the same number of keys form a group (ascending by size, the
+//! canonical order kept within a size; component `j` of group `g` is transcript
+//! `g * GROUP_STRIDE + j`, [`super::parent::transcript_numbers`], [`super::parent::GROUP_STRIDE`]). A child's shape depends on
+//! its message and epoch only through its out-of-domain program (the signature AIR's constants)
+//! and its observed statement, so:
+//! - each group holds one instance of each verifier AIR whose schedule follows from the size
+//!   alone (`DuplexAir`, `CommitmentAir`, `SampledBitsAir`, `DeepTermsAir`, `GatherAir`, one
+//!   `MmcsOpeningAir`, `DeepQuotientAir`, `FriFoldAir`, `FinalPolyAir`), a block per
+//!   component;
+//! - each component has its own [`OodAir`] (its message's and epoch's program) and its own
+//!   [`ObservedAir`], each exactly one block numbered with the component's transcript
+//!   ([`Blocks::Member`]); the observation AIR holds every statement value (N, epoch, message,
+//!   digest) as a constant of its schedule, carries the statement as its public values (so
+//!   the parent's transcript observes it before any challenge), and is *anchored*: its first
+//!   row is active ([`ObservedAir::anchored`]);
+//! - one shared permutation table ([`Perm24TableAir::shared`]).
+//!
+//! **Why the anchor.** A Type-1 parent's key-set AIR receives every child's statement, which
+//! forces each child's observations, and through them its whole verification, to run. A Type-2
+//! batch has no key-set AIR; without the anchor every block could be padding and every bus
+//! would balance. An active observation block sends its transcript's observations (received by
+//! the group's duplex AIR only for a transcript it runs), its public values to its
+//! out-of-domain check, and so on through the same chain as in a Type-1 parent.
+//!
+//! **Bytes** ([`Type2Proof::to_bytes`]): the common prefix of kind [`KIND_TYPE2`] with the
+//! components' preset, the number of components and each one's number of keys (canonical
+//! order), the WHIR preset id, then the WHIR archive. Every proof is proved by the multilinear
+//! STARK over WHIR under [`compact_parent_preset`], as a compact parent: a FRI batch of these
+//! AIRs is over the 512 KiB wire cap.
+//!
+//! Not yet: components that are parents (a parent is not yet a child,
+//! `src/aggregate/recursion/README.md`), and so a split back into a Type-1 proof that can be a
+//! child again.
+
+use std::time::Instant;
+
+use p3_air::BaseAir;
+use p3_matrix::dense::RowMajorMatrix;
+use p3_matrix::Matrix;
+
+use super::child::ChildShape;
+use super::child_verification_trace;
+use super::observed::ObservedAir;
+use super::ood_air::OodAir;
+use super::parent::{
+    blocks_log_heights, blocks_traces, child_groups, compact_batch, compact_parent_preset,
+    compact_reductions, component_shape, group_airs, group_first, parent_header,
+    read_parent_header, stacked_variables, transcript_numbers, Blocks, ChildGroup, CompactBatch,
+    Kept, MultilinearAir, ParentHeader, VerifierAir,
+};
+use super::witness::ChildWitness;
+use crate::aggregate::air::perm::Perm24TableAir;
+use crate::aggregate::fri;
+use crate::aggregate::fri::config::Poseidon1;
+use crate::aggregate::options::{ProveError, VerifyError, VerifyOptions};
+use crate::aggregate::preset::{FriPreset, Preset, WhirPreset, PRESETS};
+use crate::aggregate::profile::profile;
+use crate::aggregate::proof_system::{catch_prover, catch_verifier};
+use crate::aggregate::statement::{
+    degree_bits, key_set_digest_ordered, statement_values, Statement, KEY_DIGEST_LEN,
+};
+use crate::aggregate::whir;
+use crate::aggregate::wire::{self, KIND_TYPE2};
+use crate::aggregate::{accept_preset, canonical_key_order, check_key_count, SECURITY_FLOOR_BITS};
+use crate::xmss::{PublicKey, F};
+
+/// Most components one Type-2 proof takes: a block's eight attestation aggregates and the
+/// proposer's own, with room to spare.
+pub const MAX_COMPONENTS: usize = 16;
+
+/// One component of a Type-2 statement as the caller names it: the message, the epoch and the
+/// signers' keys (any order, no key twice).
+#[derive(Clone, Copy, Debug)]
+pub struct Component<'a> {
+    /// The signed message (32 bytes).
+    pub message: [u8; 32],
+    /// The epoch (the slot).
+    pub epoch: u32,
+    /// The signers' public keys, 1 to [`crate::aggregate::MAX_SIGNATURES`].
+    pub keys: &'a [PublicKey],
+}
+
+/// A component as the batch takes it: keys in canonical order, their digest and the statement
+/// values.
+#[derive(Clone, Debug)]
+struct Canonical {
+    message: [u8; 32],
+    epoch: u32,
+    keys: Vec<PublicKey>,
+    digest: [F; KEY_DIGEST_LEN],
+    /// The caller's index of the component.
+    place: usize,
+}
+
+impl Canonical {
+    fn statement(&self) -> Vec<F> {
+        statement_values(self.keys.len(), self.epoch, &self.message, &self.digest)
+    }
+}
+
+/// The components in canonical order (epoch, then message bytes), each with its keys in
+/// canonical order and their digest.
+///
+/// # Errors
+/// [`VerifyError::Invalid`] for no component, more than [`MAX_COMPONENTS`], a component with no
+/// key, too many or a repeated key, or two components with the same (message, epoch).
+fn canonical_components(components: &[Component<'_>]) -> Result<Vec<Canonical>, VerifyError> {
+    if components.is_empty() || components.len() > MAX_COMPONENTS {
+        return Err(VerifyError::Invalid(format!(
+            "{} components (1 to {MAX_COMPONENTS})",
+            components.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(components.len());
+    for (place, c) in components.iter().enumerate() {
+        let with_place = |e: VerifyError| VerifyError::Invalid(format!("component {place}: {e}"));
+        check_key_count(c.keys).map_err(with_place)?;
+        let keys = canonical_key_order(c.keys).map_err(with_place)?;
+        out.push(Canonical {
+            message: c.message,
+            epoch: c.epoch,
+            digest: key_set_digest_ordered(&keys),
+            keys,
+            place,
+        });
+    }
+    out.sort_by_key(|c| (c.epoch, c.message));
+    if let Some(w) = out
+        .windows(2)
+        .find(|w| (w[0].epoch, w[0].message) == (w[1].epoch, w[1].message))
+    {
+        return Err(VerifyError::Invalid(format!(
+            "components {} and {} have the same message and epoch (merge them as children of \
+             one Type-1 proof)",
+            w[0].place, w[1].place
+        )));
+    }
+    Ok(out)
+}
+
+/// Checks a caller's list of components as the prover and the verifier take it: 1 to
+/// [`MAX_COMPONENTS`] components, each with 1 to [`crate::aggregate::MAX_SIGNATURES`] keys and no
+/// key twice, no two with the same (message, epoch).
+///
+/// # Errors
+/// [`VerifyError::Invalid`] naming the first component at fault (the caller's index).
+pub fn check_components(components: &[Component<'_>]) -> Result<(), VerifyError> {
+    canonical_components(components).map(|_| ())
+}
+
+/// The batch of a Type-2 proof over `components` (canonical order) of `groups`
+/// ([`child_groups`] of their sizes), each component of shape `shapes[c]`
+/// ([`component_shape`]): the AIRs in instance order (module docs) and whose blocks each holds.
+///
+/// # Errors
+/// A message if a commitment or opening of a shape is one the AIRs do not take.
+fn type2_airs(
+    groups: &[ChildGroup],
+    shapes: &[ChildShape],
+    components: &[Canonical],
+) -> Result<(Vec<VerifierAir>, Vec<Blocks>), String> {
+    let mut airs = Vec::new();
+    let mut blocks = Vec::new();
+    for (g, group) in groups.iter().enumerate() {
+        let first = group_first(g);
+        let base = &shapes[group.members[0]];
+        for air in group_airs(base, first)? {
+            if !matches!(air, VerifierAir::Ood(_) | VerifierAir::Observed(_)) {
+                airs.push(air);
+                blocks.push(Blocks::Group(g));
+            }
+        }
+        for (j, &c) in group.members.iter().enumerate() {
+            let t = first + j as u32;
+            airs.push(VerifierAir::Ood(
+                OodAir::new(shapes[c].ood.clone()).numbered_from(t),
+            ));
+            airs.push(VerifierAir::Observed(
+                ObservedAir::new(shapes[c].observations.clone())
+                    .anchored(components[c].statement())
+                    .numbered_from(t),
+            ));
+            blocks.extend([Blocks::Member(g, j); 2]);
+        }
+    }
+    airs.push(VerifierAir::Perm(Perm24TableAir::shared()));
+    blocks.push(Blocks::Shared);
+    Ok((airs, blocks))
+}
+
+/// Each component's shape ([`component_shape`]) under `preset`, in parallel.
+fn component_shapes(
+    preset: &FriPreset,
+    components: &[Canonical],
+) -> Result<Vec<ChildShape>, String> {
+    use rayon::prelude::*;
+    components
+        .par_iter()
+        .map(|c| component_shape(preset, c.keys.len(), &c.message, c.epoch, &c.digest))
+        .collect()
+}
+
+/// The groups' `(queries, components)` for [`blocks_log_heights`].
+fn counts(groups: &[ChildGroup], shapes: &[ChildShape]) -> Vec<(usize, usize)> {
+    groups
+        .iter()
+        .map(|g| (shapes[g.members[0]].deep.queries().len(), g.members.len()))
+        .collect()
+}
+
+/// A Type-2 proof: Type-1 proofs over distinct (message, epoch) pairs, each a component, verified
+/// in one batch of verifier AIRs (module docs) by the multilinear STARK over WHIR under
+/// [`compact_parent_preset`] of `whir`.
+pub struct Type2Proof {
+    /// The components' preset (recursion-ready, FRI over Poseidon1).
+    pub child_preset: FriPreset,
+    /// Each component's number of keys, in canonical component order.
+    pub component_keys: Vec<usize>,
+    /// The WHIR preset of [`PRESETS`] named in the header.
+    pub whir: WhirPreset,
+    /// The multilinear STARK proof of the batch.
+    pub proof: whir::WhirProof,
+}
+
+impl Type2Proof {
+    /// The proof's bytes, which [`verify_type2_bytes`] reads:
+    ///
+    /// ```text
+    /// offset      size  field
+    ///      0        16  prefix (crate::aggregate::wire): magic, version, the components' preset
+    ///                   id, kind KIND_TYPE2 (3), length of the rest
+    ///     16         4  C, the number of components (1..=MAX_COMPONENTS), u32 little-endian
+    ///     20        4C  each component's number of keys, canonical component order (by epoch,
+    ///                   then message bytes), u32 little-endian
+    ///   20+4C        4  the WHIR preset id (8 or 9), u32 little-endian
+    ///      *         *  zero bytes up to a multiple of 16 from offset 16
+    ///      *         *  the rkyv archive of the WHIR format's body (whir::envelope), no prefix
+    /// ```
+    ///
+    /// Deterministic, and the only encoding the decoder accepts for this proof.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut payload = parent_header(&self.component_keys, &[usize::from(self.whir.id())]);
+        payload.extend_from_slice(&whir::envelope::encode_archive(&self.proof));
+        wire::with_prefix_of_kind(self.child_preset.id(), KIND_TYPE2, &payload)
+    }
+
+    /// Bytes of each component of the WHIR proof ([`whir::envelope::component_sizes`]).
+    pub fn component_sizes(&self) -> Vec<(&'static str, usize)> {
+        whir::envelope::component_sizes(&self.proof)
+    }
+}
+
+/// What a Type-2 prover or verifier derives from the components before any proof: the batch's
+/// AIRs, whose blocks each holds, their trace heights (log2) and the groups.
+struct Batch {
+    groups: Vec<ChildGroup>,
+    shapes: Vec<ChildShape>,
+    airs: Vec<VerifierAir>,
+    blocks: Vec<Blocks>,
+    log_heights: Vec<usize>,
+}
+
+/// [`Batch`] for `components` (canonical order) made under `preset`.
+fn derive_batch(preset: &FriPreset, components: &[Canonical]) -> Result<Batch, String> {
+    let sizes: Vec<usize> = components.iter().map(|c| c.keys.len()).collect();
+    let groups = child_groups(&sizes)?;
+    let t = Instant::now();
+    let shapes = component_shapes(preset, components)?;
+    profile("type-2: component shapes", t);
+    let (airs, blocks) = type2_airs(&groups, &shapes, components)?;
+    let log_heights = blocks_log_heights(&airs, &blocks, &counts(&groups, &shapes), 0)?;
+    Ok(Batch {
+        groups,
+        shapes,
+        airs,
+        blocks,
+        log_heights,
+    })
+}
+
+/// Soundness in bits and the most bytes ([`Type2Proof::to_bytes`], every Merkle multiproof and
+/// reduction at its worst case) of a Type-2 proof of `batch` under `whir`.
+fn bits_and_bound(
+    batch: &Batch,
+    whir: &WhirPreset,
+    components: usize,
+) -> Result<(CompactBatch, usize), String> {
+    let params = compact_parent_preset(whir);
+    let wrapped: Vec<MultilinearAir<'_>> = batch.airs.iter().map(MultilinearAir).collect();
+    let pvs: Vec<Vec<F>> = batch.airs.iter().map(VerifierAir::public_values).collect();
+    let compact = compact_batch(&params, &wrapped, &batch.log_heights, &pvs)?;
+    let widths: Vec<usize> = batch.airs.iter().map(BaseAir::<F>::width).collect();
+    let nv = stacked_variables(&params, &batch.log_heights, &widths);
+    let tables = whir::envelope::table_shapes(&batch.airs);
+    let reductions = Some(compact_reductions(&wrapped, &batch.log_heights));
+    let bound = whir::envelope::max_encoded_len(&params, nv, &tables, reductions)
+        .map_err(|e| e.to_string())?;
+    Ok((
+        compact,
+        bound + super::parent::header_len_with(components, 1),
+    ))
+}
+
+/// What a Type-2 prover has before it proves: the components' preset, the components in
+/// canonical order, the batch and its traces.
+struct Witnessed {
+    preset: FriPreset,
+    canonical: Vec<Canonical>,
+    batch: Batch,
+    traces: Vec<RowMajorMatrix<F>>,
+}
+
+/// Verifies each component's proof natively (recording its transcript), derives the batch and
+/// builds its traces, checked against the verifier's heights.
+///
+/// # Errors
+/// As [`prove_type2`].
+fn witnessed(components: &[(&[u8], Component<'_>)]) -> Result<Witnessed, ProveError> {
+    let invalid = |s: String| ProveError::InvalidOptions(s);
+    let named: Vec<Component<'_>> = components.iter().map(|(_, c)| *c).collect();
+    let canonical = canonical_components(&named).map_err(|e| invalid(e.to_string()))?;
+    let failed = |i: usize| move |e: VerifyError| ProveError::Prover(format!("component {i}: {e}"));
+    let t = Instant::now();
+    let recorded = canonical
+        .iter()
+        .map(|c| {
+            let (bytes, named) = &components[c.place];
+            child_verification_trace(bytes, named.keys, &c.message, c.epoch)
+                .map_err(failed(c.place))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    profile("type-2: components verified natively", t);
+    let preset = *recorded[0].preset();
+    if let Some(i) = (1..recorded.len()).find(|&i| *recorded[i].preset() != preset) {
+        return Err(invalid(format!(
+            "component {} was made under preset {}, component {} under {}: one Type-2 proof \
+             takes components of one preset",
+            canonical[i].place,
+            recorded[i].preset().id(),
+            canonical[0].place,
+            preset.id()
+        )));
+    }
+    let batch = derive_batch(&preset, &canonical).map_err(invalid)?;
+    let t = Instant::now();
+    let numbers = transcript_numbers(&batch.groups);
+    let mut witnesses: Vec<Vec<ChildWitness>> = Vec::with_capacity(batch.groups.len());
+    for group in &batch.groups {
+        let mut ws = Vec::with_capacity(group.members.len());
+        for &c in &group.members {
+            let comp = &canonical[c];
+            let stmt = Statement {
+                message: &comp.message,
+                epoch: comp.epoch,
+                keys: &comp.keys,
+            };
+            let decoded =
+                fri::decode_against::<Poseidon1>(&preset, components[comp.place].0, &stmt)
+                    .map_err(failed(comp.place))?;
+            let w = ChildWitness::new(&batch.shapes[c], recorded[c].transcript(), &decoded.proof)
+                .map_err(|e| ProveError::Prover(format!("component {}: {e}", comp.place)))?;
+            ws.push(w.with_transcript(numbers[c]));
+        }
+        witnesses.push(ws);
+    }
+    profile("type-2: witnesses", t);
+    let t = Instant::now();
+    let traces = blocks_traces(&batch.airs, &batch.blocks, &witnesses, &[], &[])?;
+    let heights: Vec<usize> = traces.iter().map(|t| t.height()).collect();
+    if degree_bits(&heights) != batch.log_heights {
+        return Err(ProveError::Prover(format!(
+            "trace heights {heights:?}, the verifier's are 2^{:?}",
+            batch.log_heights
+        )));
+    }
+    profile("type-2: traces", t);
+    Ok(Witnessed {
+        preset,
+        canonical,
+        batch,
+        traces,
+    })
+}
+
+/// Merges Type-1 proofs over distinct (message, epoch) pairs into one Type-2 proof under
+/// [`compact_parent_preset`] of `whir`. Each entry of `components` is a proof's bytes (a
+/// signature aggregate under a recursion-ready preset, all of one preset) and its component
+/// (message, epoch, keys in any order). Each proof is verified natively first; then the
+/// verification of every one of them is proved in one batch (module docs). Refused before any
+/// proving: a batch under [`SECURITY_FLOOR_BITS`] proven, or one whose worst-case size is over
+/// `max_proof_bytes`.
+///
+/// Returns the proof and its soundness in bits.
+///
+/// # Errors
+/// [`ProveError::InvalidOptions`] for no component or more than [`MAX_COMPONENTS`], a key list
+/// that is empty, too long or repeats a key, two components with the same message and epoch,
+/// components of different presets or of more than
+/// [`super::parent::MAX_CHILD_SIZES`] sizes, a WHIR preset that is not one of ours, a batch under
+/// the floor; [`ProveError::ProofTooLarge`] for a worst case over `max_proof_bytes`;
+/// [`ProveError::Prover`] for a proof that does not verify for
+/// its component (with the verifier's error), a preset that cannot be a child, or a prover
+/// failure.
+pub fn prove_type2(
+    components: &[(&[u8], Component<'_>)],
+    whir: &WhirPreset,
+    max_proof_bytes: usize,
+) -> Result<(Type2Proof, f64), ProveError> {
+    use p3_multi_stark::{ProverInstance, ProverInstances};
+    use p3_sumcheck::layout::Table;
+    use rayon::prelude::*;
+    let invalid = |s: String| ProveError::InvalidOptions(s);
+    if Preset::from_id(whir.id()).and_then(|p| p.as_whir()) != Some(*whir) {
+        return Err(invalid(format!("{whir:?} is not one of the WHIR presets")));
+    }
+    let Witnessed {
+        preset,
+        canonical,
+        batch,
+        traces: trace_matrices,
+    } = witnessed(components)?;
+    let t = Instant::now();
+    let (compact, bound) =
+        bits_and_bound(&batch, whir, canonical.len()).map_err(ProveError::InvalidOptions)?;
+    if compact.security_bits < SECURITY_FLOOR_BITS {
+        return Err(invalid(format!(
+            "a Type-2 proof of these {} components is {:.2} bits proven, under the floor of \
+             {SECURITY_FLOOR_BITS}",
+            canonical.len(),
+            compact.security_bits
+        )));
+    }
+    if bound > max_proof_bytes {
+        return Err(ProveError::ProofTooLarge {
+            bound,
+            limit: max_proof_bytes,
+        });
+    }
+    profile("type-2: setup, security and size bound", t);
+    let t = Instant::now();
+    let params = compact_parent_preset(whir);
+    let wrapped: Vec<MultilinearAir<'_>> = batch.airs.iter().map(MultilinearAir).collect();
+    let pvs: Vec<Vec<F>> = batch.airs.iter().map(VerifierAir::public_values).collect();
+    let proof = catch_prover("the Type-2 multilinear prover", || {
+        let tables: Vec<Table<F>> = trace_matrices
+            .into_par_iter()
+            .map(|trace| Table::new(trace.transpose()))
+            .collect();
+        let instances = ProverInstances::new(
+            wrapped
+                .iter()
+                .zip(tables)
+                .zip(&pvs)
+                .map(|((air, table), pv)| ProverInstance::new(air, table, &compact.pk, pv))
+                .collect(),
+        );
+        p3_multi_stark::prove(
+            &compact.config,
+            instances,
+            usize::from(params.zerocheck_pow_bits),
+            &mut whir::challenger(),
+        )
+        .map_err(|e| format!("{e:?}"))
+    })
+    .map_err(ProveError::Prover)?;
+    profile("type-2: multi-stark prove", t);
+    Ok((
+        Type2Proof {
+            child_preset: preset,
+            component_keys: canonical.iter().map(|c| c.keys.len()).collect(),
+            whir: *whir,
+            proof,
+        },
+        compact.security_bits,
+    ))
+}
+
+/// What a Type-2 verifier derives for one list of components, keyed by everything it depends
+/// on: the preset ids and each component's size, message, epoch and digest (canonical order).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Type2ShapeKey {
+    child: u8,
+    whir: u8,
+    components: Vec<(usize, [u8; 32], u32, [F; KEY_DIGEST_LEN])>,
+}
+
+/// A derived Type-2 batch and its multilinear keys.
+struct Type2VerifierKey {
+    airs: Vec<VerifierAir>,
+    log_heights: Vec<usize>,
+    params: WhirPreset,
+    compact: CompactBatch,
+}
+
+/// How many [`Type2VerifierKey`]s a process keeps: a node verifies a block's Type-2 proof once
+/// from gossip and again on import.
+const CACHED_TYPE2_KEYS: usize = 2;
+
+static TYPE2_KEYS: Kept<Type2ShapeKey, std::sync::Arc<Type2VerifierKey>> =
+    Kept::new(CACHED_TYPE2_KEYS);
+
+/// Verifies a Type-2 proof's bytes ([`Type2Proof::to_bytes`]) for `components` (in any order:
+/// the verifier sorts them as the prover did). Accepts only if each component's message, epoch
+/// and key set (any order, no key twice) are those the proof attests, component for component,
+/// and no other component is in it. The components' preset passes [`accept_preset`] under
+/// `opts` for each component's size.
+///
+/// # Errors
+/// [`VerifyError::Invalid`] for a component list that is empty, too long, holds two components
+/// with the same (message, epoch), or a component whose key count differs from the proof's, and
+/// for a proof that does not verify; [`VerifyError::Malformed`] for bytes that are not a Type-2
+/// proof of this shape or not the one encoding of it; [`VerifyError::PresetNotAccepted`] for a
+/// preset that cannot be a child, that `opts` refuses, a WHIR id that is none of ours, or a
+/// batch under the floor.
+pub fn verify_type2_bytes(
+    bytes: &[u8],
+    components: &[Component<'_>],
+    opts: &VerifyOptions,
+) -> Result<(), VerifyError> {
+    use p3_multi_stark::{VerifierInstance, VerifierInstances};
+    let canonical = canonical_components(components)?;
+    let ParentHeader {
+        child,
+        child_keys,
+        extra,
+        body,
+    } = read_parent_header(bytes, KIND_TYPE2, 1)?;
+    let malformed = |s: String| VerifyError::Malformed(s);
+    if child_keys.len() > MAX_COMPONENTS {
+        return Err(malformed(format!("{} components", child_keys.len())));
+    }
+    if child_keys.len() != canonical.len() {
+        return Err(VerifyError::Invalid(format!(
+            "the proof has {} components, the caller names {}",
+            child_keys.len(),
+            canonical.len()
+        )));
+    }
+    if let Some((n, c)) = child_keys
+        .iter()
+        .zip(&canonical)
+        .find(|(&n, c)| n != c.keys.len())
+    {
+        return Err(VerifyError::Invalid(format!(
+            "component {} has {} keys, the proof's has {n}",
+            c.place,
+            c.keys.len()
+        )));
+    }
+    let (whir_id, whir) = u8::try_from(extra[0])
+        .ok()
+        .and_then(|id| Some((id, Preset::from_id(id)?.as_whir()?)))
+        .ok_or_else(|| {
+            VerifyError::PresetNotAccepted(format!("{} is not a WHIR preset id", extra[0]))
+        })?;
+    if PRESETS.get(usize::from(child.id())) != Some(&child) {
+        return Err(VerifyError::PresetNotAccepted(format!(
+            "the components' preset {child:?} is none of the presets"
+        )));
+    }
+    let preset = *super::check_child_preset(&child)?;
+    for c in &canonical {
+        accept_preset(&child, c.keys.len(), opts)?;
+    }
+    let t = Instant::now();
+    let shape = Type2ShapeKey {
+        child: child.id(),
+        whir: whir_id,
+        components: canonical
+            .iter()
+            .map(|c| (c.keys.len(), c.message, c.epoch, c.digest))
+            .collect(),
+    };
+    let key = TYPE2_KEYS.get_or_derive(shape, || {
+        let batch = derive_batch(&preset, &canonical).map_err(malformed)?;
+        let params = compact_parent_preset(&whir);
+        let wrapped: Vec<MultilinearAir<'_>> = batch.airs.iter().map(MultilinearAir).collect();
+        let pvs: Vec<Vec<F>> = batch.airs.iter().map(VerifierAir::public_values).collect();
+        let compact =
+            compact_batch(&params, &wrapped, &batch.log_heights, &pvs).map_err(malformed)?;
+        drop(wrapped);
+        Ok::<_, VerifyError>(std::sync::Arc::new(Type2VerifierKey {
+            airs: batch.airs,
+            log_heights: batch.log_heights,
+            params,
+            compact,
+        }))
+    })?;
+    profile("verify type-2: setup and security", t);
+    if key.compact.security_bits < SECURITY_FLOOR_BITS {
+        return Err(VerifyError::PresetNotAccepted(format!(
+            "a Type-2 proof of these {} components: {:.2} bits proven, under the floor of \
+             {SECURITY_FLOOR_BITS}",
+            canonical.len(),
+            key.compact.security_bits
+        )));
+    }
+    let proof = whir::envelope::decode_archive(body, &key.params, key.compact.num_variables)?;
+    let decoded = Type2Proof {
+        child_preset: preset,
+        component_keys: child_keys,
+        whir,
+        proof,
+    };
+    wire::check_canonical(&decoded.to_bytes(), bytes)?;
+    let wrapped: Vec<MultilinearAir<'_>> = key.airs.iter().map(MultilinearAir).collect();
+    let pvs: Vec<Vec<F>> = key.airs.iter().map(VerifierAir::public_values).collect();
+    let t = Instant::now();
+    let r = catch_verifier(|| {
+        let instances = VerifierInstances::new(
+            wrapped
+                .iter()
+                .zip(&key.log_heights)
+                .zip(&pvs)
+                .map(|((air, &h), pv)| VerifierInstance::new(air, &key.compact.vk, h, pv))
+                .collect(),
+        );
+        p3_multi_stark::verify(
+            &key.compact.config,
+            instances,
+            &decoded.proof,
+            usize::from(key.params.zerocheck_pow_bits),
+            &mut whir::challenger(),
+        )
+        .map_err(|e| format!("{e}"))
+    });
+    profile("verify type-2: multi-stark verify", t);
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    //! Real Type-2 proofs over real Type-1 proofs: the components they verify for, and nothing
+    //! else; and the anchors, through the AIRs.
+
+    use std::sync::OnceLock;
+
+    use super::*;
+    use crate::aggregate::recursion::harness::{child_proof_of, Batch as TestBatch, Failed};
+    use crate::aggregate::testing::test_signer;
+    use crate::aggregate::{Backend, ProveOptions};
+
+    const M1: [u8; 32] = [7; 32];
+    const M2: [u8; 32] = [9; 32];
+    const EPOCH: u32 = 11;
+
+    type Proved = (Vec<u8>, Vec<PublicKey>);
+
+    /// Three Type-1 proofs under the recursion-ready preset: `a` signers 3 and 4 on `M1` at
+    /// `EPOCH`, `b` signer 4 on `M2` at `EPOCH`, `c` signers 5 and 6 on `M1` at `EPOCH + 1`
+    /// (canonical order a, b, c; sizes 2, 1, 2, so two groups, one of two components).
+    fn proofs() -> &'static [Proved; 3] {
+        static PROOFS: OnceLock<[Proved; 3]> = OnceLock::new();
+        PROOFS.get_or_init(|| {
+            [
+                child_proof_of(M1, EPOCH, 3..5),
+                child_proof_of(M2, EPOCH, 4..5),
+                child_proof_of(M1, EPOCH + 1, 5..7),
+            ]
+        })
+    }
+
+    fn components(p: &[Proved; 3]) -> [Component<'_>; 3] {
+        [
+            Component {
+                message: M1,
+                epoch: EPOCH,
+                keys: &p[0].1,
+            },
+            Component {
+                message: M2,
+                epoch: EPOCH,
+                keys: &p[1].1,
+            },
+            Component {
+                message: M1,
+                epoch: EPOCH + 1,
+                keys: &p[2].1,
+            },
+        ]
+    }
+
+    fn whir_preset(log_inv_rate: u8) -> WhirPreset {
+        let opts = ProveOptions {
+            backend: Backend::Whir,
+            log_inv_rate,
+            ..Default::default()
+        };
+        match Preset::from_options(&opts) {
+            Ok(Preset::Whir(w)) => w,
+            p => panic!("no WHIR preset at log_inv_rate {log_inv_rate}: {p:?}"),
+        }
+    }
+
+    const CAP: usize = 512 * 1024;
+
+    /// The Type-2 proof of the three components, made once.
+    fn type2() -> &'static (Vec<u8>, f64) {
+        static TYPE2: OnceLock<(Vec<u8>, f64)> = OnceLock::new();
+        TYPE2.get_or_init(|| {
+            let p = proofs();
+            let cs = components(p);
+            // The caller's order is not the canonical one.
+            let input: Vec<(&[u8], Component<'_>)> = [2, 0, 1]
+                .iter()
+                .map(|&i| (p[i].0.as_slice(), cs[i]))
+                .collect();
+            let (proof, bits) = prove_type2(&input, &whir_preset(2), CAP).expect("the Type-2");
+            assert_eq!(proof.component_keys, [2, 1, 2], "canonical order a, b, c");
+            (proof.to_bytes(), bits)
+        })
+    }
+
+    fn verify(bytes: &[u8], cs: &[Component<'_>]) -> Result<(), VerifyError> {
+        verify_type2_bytes(bytes, cs, &VerifyOptions::default())
+    }
+
+    /// A Type-2 proof of three components (two of one size, two of one message, two of one
+    /// epoch) fits the cap, is at least at the floor, and verifies for its components in any
+    /// order and for nothing else: each component's message, epoch, any key, its count, two
+    /// components' key sets swapped, a component left out, added or repeated all fail.
+    #[test]
+    fn a_type2_proof_verifies_for_its_components_and_no_other() {
+        let p = proofs();
+        let cs = components(p);
+        let (bytes, bits) = type2();
+        assert!(*bits >= SECURITY_FLOOR_BITS, "{bits}");
+        assert!(bytes.len() <= CAP, "{}", bytes.len());
+        assert_eq!(wire::proof_kind(bytes), Some(KIND_TYPE2));
+        verify(bytes, &cs).expect("the Type-2 verifies");
+        verify(bytes, &[cs[1], cs[2], cs[0]]).expect("in any order");
+        let reversed: Vec<PublicKey> = p[2].1.iter().rev().copied().collect();
+        let mut c = cs;
+        c[2].keys = &reversed;
+        verify(bytes, &c).expect("a component's keys in any order");
+
+        let invalid = |c: &[Component<'_>], what: &str| {
+            let r = verify(bytes, c);
+            assert!(matches!(r, Err(VerifyError::Invalid(_))), "{what}: {r:?}");
+        };
+        let stranger = test_signer(9, &M1, EPOCH).0;
+        for i in 0..3 {
+            let mut c = cs;
+            c[i].message[4] ^= 1;
+            invalid(&c, "another message");
+            let mut c = cs;
+            c[i].epoch += 100;
+            invalid(&c, "another epoch");
+            let mut swapped = cs[i].keys.to_vec();
+            swapped[0] = stranger;
+            let mut c = cs;
+            c[i].keys = &swapped;
+            invalid(&c, "a key swapped for another");
+            let mut more = cs[i].keys.to_vec();
+            more.push(stranger);
+            let mut c = cs;
+            c[i].keys = &more;
+            invalid(&c, "a key added");
+            invalid(&[cs[i], cs[(i + 1) % 3]], "a component left out");
+        }
+        let mut c = cs;
+        c[0].keys = &p[0].1[1..];
+        invalid(&c, "a key dropped");
+        // Two components of one size with their key sets swapped: the digests, through the proof.
+        let mut c = cs;
+        (c[0].keys, c[2].keys) = (cs[2].keys, cs[0].keys);
+        invalid(&c, "key sets swapped");
+        // A fourth component, or one twice.
+        let d = Component {
+            message: M2,
+            epoch: EPOCH + 1,
+            keys: &p[1].1,
+        };
+        invalid(&[cs[0], cs[1], cs[2], d], "a component added");
+        invalid(&[cs[0], cs[1], cs[2], cs[1]], "a component twice");
+        let mut c = cs;
+        c[1].message = M1;
+        invalid(&c, "two components of one message and epoch");
+        // verify_aggregate does not take a Type-2 proof for any one component.
+        let r = crate::aggregate::verify_aggregate(
+            bytes,
+            &p[0].1,
+            &M1,
+            EPOCH,
+            &VerifyOptions::default(),
+        );
+        assert!(matches!(r, Err(VerifyError::Malformed(_))), "{r:?}");
+    }
+
+    /// Bytes that are not the Type-2 proof are refused with an error: truncations, a trailing
+    /// byte, another kind, the header's count, sizes and WHIR preset id, another components'
+    /// preset, and flips through the archive.
+    #[test]
+    fn a_type2_proofs_bytes_are_its_only_encoding() {
+        let p = proofs();
+        let cs = components(p);
+        let (bytes, _) = type2();
+        let refused = |b: &[u8], what: &str| {
+            let r = verify(b, &cs);
+            assert!(r.is_err(), "{what} verified");
+        };
+        for len in [0, 15, 16, 20, 31, 32, 33, bytes.len() / 2, bytes.len() - 1] {
+            refused(&bytes[..len], &format!("{len} bytes"));
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        refused(&longer, "a trailing byte");
+        let edited = |at: usize, v: u8| {
+            let mut b = bytes.clone();
+            b[at] = v;
+            b
+        };
+        for kind in [0, 1, 2, 7] {
+            let r = verify(&edited(11, kind), &cs);
+            assert!(
+                matches!(r, Err(VerifyError::Malformed(_))),
+                "kind {kind}: {r:?}"
+            );
+        }
+        // Header: count (offset 16), sizes (20, 24, 28), WHIR id (32), padding (36..48).
+        for (at, v) in [
+            (16, 2),
+            (16, 4),
+            (16, 0),
+            (19, 1),
+            (20, 1),
+            (24, 2),
+            (28, 3),
+        ] {
+            refused(&edited(at, v), &format!("byte {at} set to {v}"));
+        }
+        for id in [0u8, 8, 10, 200] {
+            let r = verify(&edited(32, id), &cs);
+            assert!(r.is_err(), "WHIR id {id}: {r:?}");
+        }
+        refused(&edited(40, 1), "non-zero padding");
+        let mut other_preset = bytes.clone();
+        other_preset[10] ^= 1;
+        refused(&other_preset, "another components' preset");
+        for k in 0..16 {
+            let at = 48 + k * (bytes.len() - 48) / 16;
+            let mut b = bytes.clone();
+            b[at] ^= 0x10;
+            refused(&b, &format!("a flip at {at}"));
+        }
+    }
+
+    /// Refused before proving: a duplicate (message, epoch), another component's proof in
+    /// place of one (it does not verify for that component), no component, a WHIR preset of
+    /// ours edited, and a byte limit under the worst case.
+    #[test]
+    fn a_type2_merge_refuses_what_it_cannot_prove() {
+        let p = proofs();
+        let cs = components(p);
+        let whir = whir_preset(2);
+        let options = |r: Result<(Type2Proof, f64), ProveError>, what: &str| {
+            assert!(matches!(r, Err(ProveError::InvalidOptions(_))), "{what}");
+        };
+        let mut twice = cs[1];
+        twice.keys = &p[0].1;
+        twice.message = M1;
+        options(
+            prove_type2(&[(&p[0].0, cs[0]), (&p[0].0, twice)], &whir, CAP),
+            "a (message, epoch) twice",
+        );
+        options(prove_type2(&[], &whir, CAP), "no component");
+        let r = prove_type2(&[(&p[1].0, cs[0])], &whir, CAP);
+        assert!(
+            matches!(r, Err(ProveError::Prover(ref m)) if m.contains("component 0")),
+            "{:?}",
+            r.err()
+        );
+        let edited = WhirPreset {
+            first_folding: whir.first_folding + 1,
+            ..whir
+        };
+        options(
+            prove_type2(&[(&p[0].0, cs[0])], &edited, CAP),
+            "an edited preset",
+        );
+        let r = prove_type2(&[(&p[0].0, cs[0])], &whir, 1000);
+        assert!(
+            matches!(r, Err(ProveError::ProofTooLarge { bound, limit: 1000 }) if bound > 300_000),
+            "a limit of 1,000 bytes: {:?}",
+            r.err()
+        );
+    }
+
+    /// The anchors, through the AIRs: the Type-2 batch with every component's trace left as
+    /// padding (no verification at all) satisfies every bus and every constraint but one per
+    /// component, its observation AIR's first row held active; the honest batch satisfies all.
+    #[test]
+    fn a_type2_batch_without_its_components_verifications_fails_exactly_the_anchors() {
+        use p3_lookup::{Kind, Lookups};
+        let p = proofs();
+        let cs = components(p);
+        let input: Vec<(&[u8], Component<'_>)> =
+            (0..3).map(|i| (p[i].0.as_slice(), cs[i])).collect();
+        let w = witnessed(&input).expect("the witness");
+        let anchors: Vec<usize> = (0..w.batch.airs.len())
+            .filter(|&i| matches!(&w.batch.airs[i], VerifierAir::Observed(a) if !a.public_values().is_empty()))
+            .collect();
+        assert_eq!(anchors.len(), 3, "one anchor per component");
+        // The first anchor first, so that the harness names its constraints.
+        let mut order: Vec<usize> = vec![anchors[0]];
+        order.extend((0..w.batch.airs.len()).filter(|&i| i != anchors[0]));
+        let mut buses: Vec<&'static str> = Vec::new();
+        for air in &w.batch.airs {
+            for l in Lookups::<F>::from_air::<crate::aggregate::field::Challenge, _>(air).iter() {
+                if let Kind::Global(name) = &l.kind {
+                    if !buses.iter().any(|b| b == name) {
+                        buses.push(Box::leak(name.clone().into_boxed_str()));
+                    }
+                }
+            }
+        }
+        let batch = |traces: Vec<RowMajorMatrix<F>>| TestBatch {
+            airs: order.iter().map(|&i| w.batch.airs[i].clone()).collect(),
+            traces: order.iter().map(|&i| traces[i].clone()).collect(),
+            buses: buses.clone(),
+        };
+        let honest = batch(w.traces.clone());
+        assert!(honest.failed().is_empty(), "{:?}", honest.failed());
+
+        let empty = vec![Vec::new(); w.batch.groups.len()];
+        let heights: Vec<usize> = w.traces.iter().map(|t| t.height()).collect();
+        let padding = super::super::parent::blocks_traces_of_heights(
+            &w.batch.airs,
+            &w.batch.blocks,
+            &empty,
+            &[],
+            &[],
+            &heights,
+        )
+        .expect("padding traces");
+        let forged = batch(padding);
+        let mut expected: std::collections::BTreeSet<Failed> =
+            [Failed::Constraint(1)].into_iter().collect();
+        for &i in &anchors[1..] {
+            let place = order.iter().position(|&o| o == i).unwrap();
+            expected.insert(Failed::Other(place));
+        }
+        forged.caught(|f| *f == expected);
+    }
+}
