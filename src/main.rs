@@ -1225,7 +1225,9 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
 /// messages (each one's proving time measured), then one Type-2 merge of them, timed; verified
 /// from its bytes, first with every shape derived, then again.
 fn bench_type2(a: &BenchArgs) -> CmdResult {
-    use recursion::type2::{prove_type2, verify_type2_bytes, Component, MAX_COMPONENTS};
+    use recursion::type2::{
+        prove_type2, type2_size_bound, verify_type2_bytes, Component, MAX_COMPONENTS,
+    };
     let k = a.components;
     if k > MAX_COMPONENTS {
         return Err(Failure::Malformed(format!(
@@ -1318,6 +1320,8 @@ fn bench_type2(a: &BenchArgs) -> CmdResult {
     let prove_secs = sorted[sorted.len() / 2];
     let bytes = proof.to_bytes();
     let parts = proof.component_sizes();
+    let (worst, _) =
+        type2_size_bound(&proof.child_preset, &whir, &sizes).map_err(Failure::Malformed)?;
     let named: Vec<Component<'_>> = components.iter().map(|(_, c)| *c).collect();
     multisig::aggregate::recursion::parent::forget_child_shapes();
     let verify_once = || -> Result<f64, Failure> {
@@ -1340,7 +1344,7 @@ fn bench_type2(a: &BenchArgs) -> CmdResult {
             .collect::<Vec<_>>()
             .join(",");
         println!(
-            "{{\"components\":{k},\"component_signatures\":[{}],\"backend\":\"fri-poseidon1\",\"type2\":\"whir\",\"type2_log_inv_rate\":2,\"security_bits\":{security:.2},\"type1_prove_s\":[{type1_json}],\"type1_prove_total_s\":{type1_total:.3},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{},\"proof_kib\":{proof_kib:.1},\"parts\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"verify_warm_ms\":{verify_warm_ms:.2},\"merge_peak_rss_mib\":{}}}",
+            "{{\"components\":{k},\"component_signatures\":[{}],\"backend\":\"fri-poseidon1\",\"type2\":\"whir\",\"type2_log_inv_rate\":2,\"security_bits\":{security:.2},\"type1_prove_s\":[{type1_json}],\"type1_prove_total_s\":{type1_total:.3},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{},\"worst_case_bytes\":{worst},\"proof_kib\":{proof_kib:.1},\"parts\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"verify_warm_ms\":{verify_warm_ms:.2},\"merge_peak_rss_mib\":{}}}",
             sizes_json(&sizes),
             a.runs,
             bytes.len(),
@@ -1369,7 +1373,9 @@ fn bench_type2(a: &BenchArgs) -> CmdResult {
             sorted[sorted.len() - 1]
         );
     }
-    println!("proof:         {proof_kib:.1} KiB (the wire cap is 512 KiB)");
+    println!(
+        "proof:         {proof_kib:.1} KiB, worst case {worst} bytes (the wire cap is 512 KiB)"
+    );
     for (what, bytes) in parts {
         println!("  {:>8.1} KiB  {what}", bytes as f64 / 1024.0);
     }

@@ -393,6 +393,39 @@ fn witnessed(components: &[(&[u8], Component<'_>)]) -> Result<Witnessed, ProveEr
     })
 }
 
+/// The most bytes a Type-2 proof of components of `sizes` keys (each component's number of keys,
+/// in any order) made under `child_preset` can take under `whir` ([`Type2Proof::to_bytes`], every
+/// Merkle multiproof and reduction at its worst case), and its soundness in bits: what
+/// [`prove_type2`] checks against the byte limit and the floor before proving. Computed on
+/// placeholder keys, messages and epochs (distinct per component); a component's out-of-domain
+/// program, and so the bound, can differ by a few rows with its message and epoch.
+///
+/// # Errors
+/// A message for no component or more than [`MAX_COMPONENTS`], a size of 0 or over
+/// [`crate::aggregate::MAX_SIGNATURES`], more than [`super::parent::MAX_CHILD_SIZES`] sizes, or
+/// a WHIR schedule that does not fit the batch.
+pub fn type2_size_bound(
+    child_preset: &FriPreset,
+    whir: &WhirPreset,
+    sizes: &[usize],
+) -> Result<(usize, f64), String> {
+    use crate::aggregate::statement::placeholder_keys;
+    let keys: Vec<Vec<PublicKey>> = sizes.iter().map(|&n| placeholder_keys(n)).collect();
+    let named: Vec<Component<'_>> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Component {
+            message: [i as u8; 32],
+            epoch: i as u32,
+            keys: k,
+        })
+        .collect();
+    let canonical = canonical_components(&named).map_err(|e| e.to_string())?;
+    let batch = derive_batch(child_preset, &canonical)?;
+    let (compact, bound) = bits_and_bound(&batch, whir, canonical.len())?;
+    Ok((bound, compact.security_bits))
+}
+
 /// Merges Type-1 proofs over distinct (message, epoch) pairs into one Type-2 proof under
 /// [`compact_parent_preset`] of `whir`. Each entry of `components` is a proof's bytes (a
 /// signature aggregate under a recursion-ready preset, all of one preset) and its component
@@ -796,6 +829,30 @@ mod tests {
             &VerifyOptions::default(),
         );
         assert!(matches!(r, Err(VerifyError::Malformed(_))), "{r:?}");
+    }
+
+    /// The worst case of the test's shape bounds the real proof, and names its soundness; the
+    /// worst case grows with the components' sizes and count.
+    #[test]
+    fn a_type2_worst_case_bounds_the_real_proof() {
+        let (bytes, bits) = type2();
+        let child = *crate::aggregate::recursion::check_child_preset(
+            &crate::aggregate::wire::read_prefix_of_kind(bytes, KIND_TYPE2)
+                .expect("the prefix")
+                .0,
+        )
+        .expect("a child preset");
+        let whir = whir_preset(2);
+        let (bound, bound_bits) = type2_size_bound(&child, &whir, &[2, 1, 2]).expect("the bound");
+        assert!(bytes.len() <= bound, "{} over {bound}", bytes.len());
+        assert!(
+            (bound_bits - bits).abs() < 0.5,
+            "{bound_bits} against {bits}"
+        );
+        let (larger, _) = type2_size_bound(&child, &whir, &[2, 1, 2, 64]).expect("the bound");
+        assert!(larger > bound, "{larger} against {bound}");
+        assert!(type2_size_bound(&child, &whir, &[]).is_err());
+        assert!(type2_size_bound(&child, &whir, &[0]).is_err());
     }
 
     /// Bytes that are not the Type-2 proof are refused with an error: truncations, a trailing
