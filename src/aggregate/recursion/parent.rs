@@ -1866,22 +1866,24 @@ pub fn verify_compact_parent_bytes(
     open_compact_parent(bytes, message, epoch, public_keys, opts, |o| {
         let t = Instant::now();
         let r = catch_verifier(|| {
-            let instances = VerifierInstances::new(
-                o.airs
-                    .iter()
-                    .zip(o.heights)
-                    .zip(o.pvs)
-                    .map(|((air, &h), pv)| VerifierInstance::new(air, &o.batch.vk, h, pv))
-                    .collect(),
-            );
-            p3_multi_stark::verify(
-                &o.batch.config,
-                instances,
-                &o.parent.proof,
-                usize::from(o.params.zerocheck_pow_bits),
-                &mut whir::challenger(),
-            )
-            .map_err(|e| format!("{e}"))
+            crate::aggregate::proof_system::on_one_thread(|| {
+                let instances = VerifierInstances::new(
+                    o.airs
+                        .iter()
+                        .zip(o.heights)
+                        .zip(o.pvs)
+                        .map(|((air, &h), pv)| VerifierInstance::new(air, &o.batch.vk, h, pv))
+                        .collect(),
+                );
+                p3_multi_stark::verify(
+                    &o.batch.config,
+                    instances,
+                    &o.parent.proof,
+                    usize::from(o.params.zerocheck_pow_bits),
+                    &mut whir::challenger(),
+                )
+                .map_err(|e| format!("{e}"))
+            })
         });
         profile("verify compact parent: multi-stark verify", t);
         r

@@ -651,22 +651,24 @@ pub fn verify_type2_bytes(
     let pvs: Vec<Vec<F>> = key.airs.iter().map(VerifierAir::public_values).collect();
     let t = Instant::now();
     let r = catch_verifier(|| {
-        let instances = VerifierInstances::new(
-            wrapped
-                .iter()
-                .zip(&key.log_heights)
-                .zip(&pvs)
-                .map(|((air, &h), pv)| VerifierInstance::new(air, &key.compact.vk, h, pv))
-                .collect(),
-        );
-        p3_multi_stark::verify(
-            &key.compact.config,
-            instances,
-            &decoded.proof,
-            usize::from(key.params.zerocheck_pow_bits),
-            &mut whir::challenger(),
-        )
-        .map_err(|e| format!("{e}"))
+        crate::aggregate::proof_system::on_one_thread(|| {
+            let instances = VerifierInstances::new(
+                wrapped
+                    .iter()
+                    .zip(&key.log_heights)
+                    .zip(&pvs)
+                    .map(|((air, &h), pv)| VerifierInstance::new(air, &key.compact.vk, h, pv))
+                    .collect(),
+            );
+            p3_multi_stark::verify(
+                &key.compact.config,
+                instances,
+                &decoded.proof,
+                usize::from(key.params.zerocheck_pow_bits),
+                &mut whir::challenger(),
+            )
+            .map_err(|e| format!("{e}"))
+        })
     });
     profile("verify type-2: multi-stark verify", t);
     r
