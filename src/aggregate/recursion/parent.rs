@@ -1705,9 +1705,6 @@ pub fn prove_compact_parent(
     children: &[(&[u8], &[PublicKey])],
     whir: &WhirPreset,
 ) -> Result<(CompactParentProof, Vec<PublicKey>, f64), ProveError> {
-    use p3_multi_stark::{ProverInstance, ProverInstances};
-    use p3_sumcheck::layout::Table;
-    use rayon::prelude::*;
     if Preset::from_id(whir.id()).and_then(|p| p.as_whir()) != Some(*whir) {
         return Err(ProveError::InvalidOptions(format!(
             "{whir:?} is not one of the WHIR presets"
@@ -1736,28 +1733,14 @@ pub fn prove_compact_parent(
     }
     profile("prove compact parent: setup and security", t);
     let t = Instant::now();
-    let proof = catch_prover("the parent's multilinear prover", || {
-        let tables: Vec<Table<F>> = traces
-            .into_par_iter()
-            .map(|trace| Table::new(trace.transpose()))
-            .collect();
-        let instances = ProverInstances::new(
-            wrapped
-                .iter()
-                .zip(tables)
-                .zip(&pvs)
-                .map(|((air, table), pv)| ProverInstance::new(air, table, &batch.pk, pv))
-                .collect(),
-        );
-        p3_multi_stark::prove(
-            &batch.config,
-            instances,
-            usize::from(params.zerocheck_pow_bits),
-            &mut whir::challenger(),
-        )
-        .map_err(|e| format!("{e:?}"))
-    })
-    .map_err(ProveError::Prover)?;
+    let proof = prove_multilinear(
+        "the parent's multilinear prover",
+        &params,
+        &batch,
+        &wrapped,
+        traces,
+        &pvs,
+    )?;
     profile("prove compact parent: multi-stark prove", t);
     Ok((
         CompactParentProof {
@@ -1769,6 +1752,82 @@ pub fn prove_compact_parent(
         union,
         batch.security_bits,
     ))
+}
+
+/// Proves the multilinear STARK of `airs` on `traces` (instance order) with public values `pvs`
+/// under `params` and `batch`'s configuration and proving key: a compact parent's or a Type-2
+/// proof's body. A panic inside Plonky3's prover is an error.
+///
+/// # Errors
+/// [`ProveError::Prover`] naming `what`, for a prover failure.
+pub(super) fn prove_multilinear(
+    what: &str,
+    params: &WhirPreset,
+    batch: &CompactBatch,
+    airs: &[MultilinearAir<'_>],
+    traces: Vec<RowMajorMatrix<F>>,
+    pvs: &[Vec<F>],
+) -> Result<whir::WhirProof, ProveError> {
+    use p3_multi_stark::{ProverInstance, ProverInstances};
+    use p3_sumcheck::layout::Table;
+    use rayon::prelude::*;
+    catch_prover(what, || {
+        let tables: Vec<Table<F>> = traces
+            .into_par_iter()
+            .map(|trace| Table::new(trace.transpose()))
+            .collect();
+        let instances = ProverInstances::new(
+            airs.iter()
+                .zip(tables)
+                .zip(pvs)
+                .map(|((air, table), pv)| ProverInstance::new(air, table, &batch.pk, pv))
+                .collect(),
+        );
+        p3_multi_stark::prove(
+            &batch.config,
+            instances,
+            usize::from(params.zerocheck_pow_bits),
+            &mut whir::challenger(),
+        )
+        .map_err(|e| format!("{e:?}"))
+    })
+    .map_err(ProveError::Prover)
+}
+
+/// Runs the multilinear STARK verifier on `proof` for `airs` at heights `2^heights` with public
+/// values `pvs`, under `params` and `batch`'s configuration and verifying key, on a rayon pool of
+/// one thread ([`crate::aggregate::proof_system::on_one_thread`]); a panic is a rejection.
+///
+/// # Errors
+/// [`VerifyError::Invalid`] with the verifier's message.
+pub(super) fn verify_multilinear(
+    params: &WhirPreset,
+    batch: &CompactBatch,
+    airs: &[MultilinearAir<'_>],
+    heights: &[usize],
+    pvs: &[Vec<F>],
+    proof: &whir::WhirProof,
+) -> Result<(), VerifyError> {
+    use p3_multi_stark::{VerifierInstance, VerifierInstances};
+    catch_verifier(|| {
+        crate::aggregate::proof_system::on_one_thread(|| {
+            let instances = VerifierInstances::new(
+                airs.iter()
+                    .zip(heights)
+                    .zip(pvs)
+                    .map(|((air, &h), pv)| VerifierInstance::new(air, &batch.vk, h, pv))
+                    .collect(),
+            );
+            p3_multi_stark::verify(
+                &batch.config,
+                instances,
+                proof,
+                usize::from(params.zerocheck_pow_bits),
+                &mut whir::challenger(),
+            )
+            .map_err(|e| format!("{e}"))
+        })
+    })
 }
 
 /// Soundness in bits of a compact parent over children of `child_keys` keys (each child's, in
@@ -1862,29 +1921,9 @@ pub fn verify_compact_parent_bytes(
     public_keys: &[PublicKey],
     opts: &VerifyOptions,
 ) -> Result<(), VerifyError> {
-    use p3_multi_stark::{VerifierInstance, VerifierInstances};
     open_compact_parent(bytes, message, epoch, public_keys, opts, |o| {
         let t = Instant::now();
-        let r = catch_verifier(|| {
-            crate::aggregate::proof_system::on_one_thread(|| {
-                let instances = VerifierInstances::new(
-                    o.airs
-                        .iter()
-                        .zip(o.heights)
-                        .zip(o.pvs)
-                        .map(|((air, &h), pv)| VerifierInstance::new(air, &o.batch.vk, h, pv))
-                        .collect(),
-                );
-                p3_multi_stark::verify(
-                    &o.batch.config,
-                    instances,
-                    &o.parent.proof,
-                    usize::from(o.params.zerocheck_pow_bits),
-                    &mut whir::challenger(),
-                )
-                .map_err(|e| format!("{e}"))
-            })
-        });
+        let r = verify_multilinear(o.params, o.batch, o.airs, o.heights, o.pvs, &o.parent.proof);
         profile("verify compact parent: multi-stark verify", t);
         r
     })

@@ -55,9 +55,9 @@ use super::observed::ObservedAir;
 use super::ood_air::OodAir;
 use super::parent::{
     blocks_log_heights, blocks_traces, child_groups, compact_batch, compact_parent_preset,
-    compact_reductions, component_shape, group_airs, group_first, parent_header,
-    read_parent_header, stacked_variables, transcript_numbers, Blocks, ChildGroup, CompactBatch,
-    Kept, MultilinearAir, ParentHeader, VerifierAir,
+    compact_reductions, component_shape, group_airs, group_first, parent_header, prove_multilinear,
+    read_parent_header, stacked_variables, transcript_numbers, verify_multilinear, Blocks,
+    ChildGroup, CompactBatch, Kept, MultilinearAir, ParentHeader, VerifierAir,
 };
 use super::witness::ChildWitness;
 use crate::aggregate::air::perm::Perm24TableAir;
@@ -66,7 +66,6 @@ use crate::aggregate::fri::config::Poseidon1;
 use crate::aggregate::options::{ProveError, VerifyError, VerifyOptions};
 use crate::aggregate::preset::{FriPreset, Preset, WhirPreset, PRESETS};
 use crate::aggregate::profile::profile;
-use crate::aggregate::proof_system::{catch_prover, catch_verifier};
 use crate::aggregate::statement::{
     degree_bits, key_set_digest_ordered, statement_values, Statement, KEY_DIGEST_LEN,
 };
@@ -450,9 +449,6 @@ pub fn prove_type2(
     whir: &WhirPreset,
     max_proof_bytes: usize,
 ) -> Result<(Type2Proof, f64), ProveError> {
-    use p3_multi_stark::{ProverInstance, ProverInstances};
-    use p3_sumcheck::layout::Table;
-    use rayon::prelude::*;
     let invalid = |s: String| ProveError::InvalidOptions(s);
     if Preset::from_id(whir.id()).and_then(|p| p.as_whir()) != Some(*whir) {
         return Err(invalid(format!("{whir:?} is not one of the WHIR presets")));
@@ -485,28 +481,14 @@ pub fn prove_type2(
     let params = compact_parent_preset(whir);
     let wrapped: Vec<MultilinearAir<'_>> = batch.airs.iter().map(MultilinearAir).collect();
     let pvs: Vec<Vec<F>> = batch.airs.iter().map(VerifierAir::public_values).collect();
-    let proof = catch_prover("the Type-2 multilinear prover", || {
-        let tables: Vec<Table<F>> = trace_matrices
-            .into_par_iter()
-            .map(|trace| Table::new(trace.transpose()))
-            .collect();
-        let instances = ProverInstances::new(
-            wrapped
-                .iter()
-                .zip(tables)
-                .zip(&pvs)
-                .map(|((air, table), pv)| ProverInstance::new(air, table, &compact.pk, pv))
-                .collect(),
-        );
-        p3_multi_stark::prove(
-            &compact.config,
-            instances,
-            usize::from(params.zerocheck_pow_bits),
-            &mut whir::challenger(),
-        )
-        .map_err(|e| format!("{e:?}"))
-    })
-    .map_err(ProveError::Prover)?;
+    let proof = prove_multilinear(
+        "the Type-2 multilinear prover",
+        &params,
+        &compact,
+        &wrapped,
+        trace_matrices,
+        &pvs,
+    )?;
     profile("type-2: multi-stark prove", t);
     Ok((
         Type2Proof {
@@ -561,7 +543,6 @@ pub fn verify_type2_bytes(
     components: &[Component<'_>],
     opts: &VerifyOptions,
 ) -> Result<(), VerifyError> {
-    use p3_multi_stark::{VerifierInstance, VerifierInstances};
     let canonical = canonical_components(components)?;
     let ParentHeader {
         child,
@@ -650,26 +631,14 @@ pub fn verify_type2_bytes(
     let wrapped: Vec<MultilinearAir<'_>> = key.airs.iter().map(MultilinearAir).collect();
     let pvs: Vec<Vec<F>> = key.airs.iter().map(VerifierAir::public_values).collect();
     let t = Instant::now();
-    let r = catch_verifier(|| {
-        crate::aggregate::proof_system::on_one_thread(|| {
-            let instances = VerifierInstances::new(
-                wrapped
-                    .iter()
-                    .zip(&key.log_heights)
-                    .zip(&pvs)
-                    .map(|((air, &h), pv)| VerifierInstance::new(air, &key.compact.vk, h, pv))
-                    .collect(),
-            );
-            p3_multi_stark::verify(
-                &key.compact.config,
-                instances,
-                &decoded.proof,
-                usize::from(key.params.zerocheck_pow_bits),
-                &mut whir::challenger(),
-            )
-            .map_err(|e| format!("{e}"))
-        })
-    });
+    let r = verify_multilinear(
+        &key.params,
+        &key.compact,
+        &wrapped,
+        &key.log_heights,
+        &pvs,
+        &decoded.proof,
+    );
     profile("verify type-2: multi-stark verify", t);
     r
 }
