@@ -1522,32 +1522,166 @@ pub fn compact_parent_preset(whir: &WhirPreset) -> WhirPreset {
 /// it). The shared permutation table is [`Perm24TableAir::shared_multilinear`] here: the same
 /// columns and trace, constrained by polynomials with the same zeros whose expressions the
 /// multilinear prover's per-constraint walks read in a fraction of the time.
-pub(super) struct MultilinearAir<'a>(pub(super) &'a VerifierAir);
+///
+/// Next-row openings: the multilinear STARK opens each column its AIR declares in
+/// `main_next_row_columns` at the zerocheck point's successor, 20 bytes a column in the proof.
+/// Plonky3's default declares every column; the wrapper declares exactly the columns the
+/// constraints and bus messages read on the next row ([`next_row_columns_read`]), computed
+/// once when it is made ([`multilinear_airs`]). SOUNDNESS: p3-multi-stark's verifier reads an
+/// undeclared successor value as zero; its setup refuses (panics on, caught by
+/// [`compact_batch`]) an AIR that reads one, and the list is derived from the same symbolic
+/// pass, so none is left out.
+pub(super) struct MultilinearAir<'a> {
+    /// The verifier AIR.
+    pub(super) air: &'a VerifierAir,
+    /// Its main-trace columns read on the next row, ascending.
+    next: Vec<usize>,
+}
+
+/// The multilinear STARK's view of each of `airs` ([`MultilinearAir`]), their next-row columns
+/// derived in parallel.
+pub(super) fn multilinear_airs(airs: &[VerifierAir]) -> Vec<MultilinearAir<'_>> {
+    use rayon::prelude::*;
+    airs.par_iter()
+        .map(|air| {
+            let mut wrapped = MultilinearAir {
+                air,
+                next: Vec::new(),
+            };
+            wrapped.next = next_row_columns_read(&wrapped);
+            wrapped
+        })
+        .collect()
+}
+
+/// [`multilinear_airs`] with next-row columns derived before (a verifier's cached key):
+/// `next[i]` is [`MultilinearAir::next_columns`] of `airs[i]`'s wrapper.
+pub(super) fn multilinear_airs_with<'a>(
+    airs: &'a [VerifierAir],
+    next: &[Vec<usize>],
+) -> Vec<MultilinearAir<'a>> {
+    airs.iter()
+        .zip(next)
+        .map(|(air, next)| MultilinearAir {
+            air,
+            next: next.clone(),
+        })
+        .collect()
+}
+
+impl MultilinearAir<'_> {
+    /// The main-trace columns its constraints and bus messages read on the next row.
+    pub(super) fn next_columns(&self) -> &[usize] {
+        &self.next
+    }
+}
+
+/// The main-trace columns whose next-row values `air`'s constraints or bus messages (fields
+/// and counts) read, ascending: one symbolic evaluation (`p3_lookup::InteractionSymbolicBuilder`),
+/// every expression's leaves visited once (shared subexpressions by address).
+pub(super) fn next_row_columns_read<A>(air: &A) -> Vec<usize>
+where
+    A: BaseAir<F> + Air<p3_lookup::InteractionSymbolicBuilder<F, Challenge>>,
+{
+    use p3_air::symbolic::{AirLayout, BaseEntry, BaseLeaf, ExtLeaf, SymbolicExpr};
+    use std::collections::{BTreeSet, HashSet};
+    fn walk<L>(e: &SymbolicExpr<L>, seen: &mut HashSet<usize>, leaf: &mut impl FnMut(&L)) {
+        if !seen.insert(e as *const SymbolicExpr<L> as usize) {
+            return;
+        }
+        match e {
+            SymbolicExpr::Leaf(l) => leaf(l),
+            SymbolicExpr::Add { x, y, .. }
+            | SymbolicExpr::Sub { x, y, .. }
+            | SymbolicExpr::Mul { x, y, .. } => {
+                walk(x, seen, leaf);
+                walk(y, seen, leaf);
+            }
+            SymbolicExpr::Neg { x, .. } => walk(x, seen, leaf),
+        }
+    }
+    let builder = p3_lookup::InteractionSymbolicBuilder::<F, Challenge>::from_air(
+        air,
+        AirLayout::from_air(air),
+    );
+    let mut next = BTreeSet::new();
+    let mut record = |l: &BaseLeaf<F>| {
+        if let BaseLeaf::Variable(v) = l {
+            if v.entry == (BaseEntry::Main { offset: 1 }) {
+                next.insert(v.index);
+            }
+        }
+    };
+    // Every root is held until the walk ends: the memo keys on addresses.
+    let base = builder.base_constraints();
+    let extension = builder.extension_constraints();
+    let local_counts: Vec<_> = builder
+        .local_interactions()
+        .iter()
+        .flat_map(|i| i.tuples.iter())
+        .map(|(_, count)| count.clone().into_parts().0)
+        .collect();
+    let mut seen = HashSet::new();
+    for e in &base {
+        walk(e, &mut seen, &mut record);
+    }
+    let mut seen_ext = HashSet::new();
+    for e in &extension {
+        walk(e, &mut seen_ext, &mut |l| {
+            if let ExtLeaf::Base(b) = l {
+                walk(b, &mut seen, &mut record);
+            }
+        });
+    }
+    for i in builder.global_interactions() {
+        for e in i.fields.iter().chain(std::iter::once(&i.count)) {
+            walk(e, &mut seen, &mut record);
+        }
+    }
+    for i in builder.local_interactions() {
+        for (fields, _) in &i.tuples {
+            for e in fields {
+                walk(e, &mut seen, &mut record);
+            }
+        }
+    }
+    for c in &local_counts {
+        walk(c, &mut seen, &mut record);
+    }
+    for i in builder.exclusive_interactions() {
+        for b in &i.branches {
+            for e in b.fields.iter().chain([&b.flag, &b.count]) {
+                walk(e, &mut seen, &mut record);
+            }
+        }
+    }
+    next.into_iter().collect()
+}
 
 impl BaseAir<F> for MultilinearAir<'_> {
     fn width(&self) -> usize {
-        BaseAir::<F>::width(self.0)
+        BaseAir::<F>::width(self.air)
     }
     fn num_periodic_columns(&self) -> usize {
-        BaseAir::<F>::num_periodic_columns(self.0)
+        BaseAir::<F>::num_periodic_columns(self.air)
     }
     fn periodic_columns(&self) -> std::borrow::Cow<'_, [Vec<F>]> {
-        BaseAir::<F>::periodic_columns(self.0)
+        BaseAir::<F>::periodic_columns(self.air)
     }
     fn main_next_row_columns(&self) -> Vec<usize> {
-        BaseAir::<F>::main_next_row_columns(self.0)
+        self.next.clone()
     }
     fn max_constraint_degree(&self) -> Option<usize> {
         None
     }
     fn num_public_values(&self) -> usize {
-        BaseAir::<F>::num_public_values(self.0)
+        BaseAir::<F>::num_public_values(self.air)
     }
 }
 
 impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for MultilinearAir<'_> {
     fn eval(&self, builder: &mut AB) {
-        match self.0 {
+        match self.air {
             VerifierAir::Perm(_) => Perm24TableAir::shared_multilinear().eval(builder),
             air => air.eval(builder),
         }
@@ -1720,7 +1854,7 @@ pub fn prove_compact_parent(
     } = parent_witness(message, epoch, children)?;
     let t = Instant::now();
     let params = compact_parent_preset(whir);
-    let wrapped: Vec<MultilinearAir<'_>> = airs.iter().map(MultilinearAir).collect();
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&airs);
     let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
     let batch =
         compact_batch(&params, &wrapped, &log_heights, &pvs).map_err(ProveError::InvalidOptions)?;
@@ -1844,7 +1978,7 @@ pub fn compact_parent_security_bits(
     parent_keys: usize,
 ) -> Result<f64, String> {
     let (airs, _, heights) = parent_batch(child_preset, child_keys, parent_keys)?;
-    let wrapped: Vec<MultilinearAir<'_>> = airs.iter().map(MultilinearAir).collect();
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&airs);
     let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
     Ok(compact_batch(&compact_parent_preset(whir), &wrapped, &heights, &pvs)?.security_bits)
 }
@@ -1866,8 +2000,8 @@ pub fn compact_parent_size_bound(
     let params = compact_parent_preset(whir);
     let widths: Vec<usize> = airs.iter().map(BaseAir::<F>::width).collect();
     let nv = stacked_variables(&params, &heights, &widths);
-    let tables = whir::envelope::table_shapes(&airs);
-    let wrapped: Vec<MultilinearAir<'_>> = airs.iter().map(MultilinearAir).collect();
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&airs);
+    let tables = whir::envelope::table_shapes(&wrapped);
     let reductions = Some(compact_reductions(&wrapped, &heights));
     let bound = whir::envelope::max_encoded_len(&params, nv, &tables, reductions)
         .map_err(|e| e.to_string())?;
@@ -1971,6 +2105,8 @@ struct CompactShapeKey {
 /// parameters and the batch (configuration, keys, proven bits).
 struct CompactVerifierKey {
     airs: Vec<VerifierAir>,
+    /// Each AIR's next-row columns ([`MultilinearAir::next_columns`]).
+    next: Vec<Vec<usize>>,
     heights: Vec<usize>,
     params: WhirPreset,
     batch: CompactBatch,
@@ -2009,13 +2145,15 @@ fn compact_verifier_key(
             placeholder,
         )?;
         let params = compact_parent_preset(whir);
-        let wrapped: Vec<MultilinearAir<'_>> = airs.iter().map(MultilinearAir).collect();
+        let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&airs);
         let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
         let batch =
             compact_batch(&params, &wrapped, &heights, &pvs).map_err(VerifyError::Malformed)?;
+        let next = wrapped.iter().map(|a| a.next_columns().to_vec()).collect();
         drop(wrapped);
         Ok(std::sync::Arc::new(CompactVerifierKey {
             airs,
+            next,
             heights,
             params,
             batch,
@@ -2093,7 +2231,7 @@ fn open_compact_parent<R>(
             air => air.public_values(),
         })
         .collect();
-    let wrapped: Vec<MultilinearAir<'_>> = key.airs.iter().map(MultilinearAir).collect();
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs_with(&key.airs, &key.next);
     let t = Instant::now();
     let proof = whir::envelope::decode_archive(body, params, batch.num_variables)?;
     let parent = CompactParentProof {
@@ -2259,6 +2397,66 @@ mod tests {
     /// A parent over two overlapping children (signers 3, 4 and 4, 5) verifies for the union
     /// of their keys in any order, and for no other message, epoch or key set; a proof whose
     /// children's sizes are not the ones it was made for is refused.
+    /// An AIR whose constraints read columns 1 and 4 on the next row, the latter only inside a
+    /// product, and whose bus message reads column 2's successor in a field and column 0's in
+    /// its count.
+    struct SuccessorProbe;
+
+    impl BaseAir<F> for SuccessorProbe {
+        fn width(&self) -> usize {
+            6
+        }
+    }
+
+    impl<AB: AirBuilder<F = F> + InteractionBuilder> Air<AB> for SuccessorProbe {
+        fn eval(&self, builder: &mut AB) {
+            use p3_air::WindowAccess;
+            use p3_lookup::{Count, PermutationCheckBus};
+            let main = builder.main();
+            let row: Vec<AB::Var> = main.current_slice().to_vec();
+            let next: Vec<AB::Var> = main.next_slice().to_vec();
+            builder.when_transition().assert_eq(next[1], row[3]);
+            builder.assert_zero(row[5] * (next[4] + row[1]));
+            PermutationCheckBus::new("successor probe").send(
+                builder,
+                vec![row[3].into(), next[2].into()],
+                Count::bounded(next[0].into(), 1),
+            );
+        }
+    }
+
+    /// The next-row columns the multilinear STARK opens are exactly the ones read: through a
+    /// constraint, a product, a bus field and a bus count, and none of a current-row-only
+    /// column; the wrappers of a real compact parent's batch declare a proper subset of each
+    /// verifier AIR's columns (every one of them has transition constraints) and none of the
+    /// permutation table's; their setup accepts the lists (p3-multi-stark refuses an AIR that
+    /// reads an undeclared successor).
+    #[test]
+    fn the_multilinear_view_opens_exactly_the_next_row_columns_read() {
+        assert_eq!(next_row_columns_read(&SuccessorProbe), vec![0, 1, 2, 4]);
+        let (airs, _, heights) =
+            parent_batch(&default_child_preset(), &[2, 2], 4).expect("a parent's batch");
+        let wrapped = multilinear_airs(&airs);
+        for w in &wrapped {
+            let width = BaseAir::<F>::width(w);
+            let next = w.next_columns();
+            assert!(next.windows(2).all(|p| p[0] < p[1]), "{}", w.air.name());
+            assert!(next.iter().all(|&c| c < width), "{}", w.air.name());
+            match w.air {
+                VerifierAir::Perm(_) => assert!(next.is_empty()),
+                air => assert!(
+                    !next.is_empty() && next.len() < width,
+                    "{}: {} of {width}",
+                    air.name(),
+                    next.len()
+                ),
+            }
+        }
+        let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
+        let params = compact_parent_preset(&whir_preset(1));
+        compact_batch(&params, &wrapped, &heights, &pvs).expect("setup takes the lists");
+    }
+
     #[test]
     fn a_parent_verifies_for_its_statement_and_no_other() {
         let a = child_proof_of(MESSAGE, EPOCH, 3..5);
@@ -2463,7 +2661,7 @@ mod tests {
         assert_eq!(wire::proof_kind(bytes), Some(KIND_COMPACT_PARENT));
         // The bound's round counts are the real proof's.
         let (airs, _, heights) = parent_batch(&child, &[2, 2], 3).unwrap();
-        let wrapped: Vec<MultilinearAir<'_>> = airs.iter().map(MultilinearAir).collect();
+        let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&airs);
         let params = compact_parent_preset(&whir);
         let widths: Vec<usize> = airs.iter().map(BaseAir::<F>::width).collect();
         let nv = stacked_variables(&params, &heights, &widths);

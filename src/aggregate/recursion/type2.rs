@@ -55,9 +55,10 @@ use super::observed::ObservedAir;
 use super::ood_air::OodAir;
 use super::parent::{
     blocks_log_heights, blocks_traces, child_groups, compact_batch, compact_parent_preset,
-    compact_reductions, component_shape, group_airs, group_first, parent_header, prove_multilinear,
-    read_parent_header, stacked_variables, transcript_numbers, verify_multilinear, Blocks,
-    ChildGroup, CompactBatch, Kept, MultilinearAir, ParentHeader, VerifierAir,
+    compact_reductions, component_shape, group_airs, group_first, multilinear_airs,
+    multilinear_airs_with, parent_header, prove_multilinear, read_parent_header, stacked_variables,
+    transcript_numbers, verify_multilinear, Blocks, ChildGroup, CompactBatch, Kept, MultilinearAir,
+    ParentHeader, VerifierAir,
 };
 use super::witness::ChildWitness;
 use crate::aggregate::air::perm::Perm24TableAir;
@@ -296,12 +297,12 @@ fn bits_and_bound(
     components: usize,
 ) -> Result<(CompactBatch, usize), String> {
     let params = compact_parent_preset(whir);
-    let wrapped: Vec<MultilinearAir<'_>> = batch.airs.iter().map(MultilinearAir).collect();
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&batch.airs);
     let pvs: Vec<Vec<F>> = batch.airs.iter().map(VerifierAir::public_values).collect();
     let compact = compact_batch(&params, &wrapped, &batch.log_heights, &pvs)?;
     let widths: Vec<usize> = batch.airs.iter().map(BaseAir::<F>::width).collect();
     let nv = stacked_variables(&params, &batch.log_heights, &widths);
-    let tables = whir::envelope::table_shapes(&batch.airs);
+    let tables = whir::envelope::table_shapes(&wrapped);
     let reductions = Some(compact_reductions(&wrapped, &batch.log_heights));
     let bound = whir::envelope::max_encoded_len(&params, nv, &tables, reductions)
         .map_err(|e| e.to_string())?;
@@ -479,7 +480,7 @@ pub fn prove_type2(
     profile("type-2: setup, security and size bound", t);
     let t = Instant::now();
     let params = compact_parent_preset(whir);
-    let wrapped: Vec<MultilinearAir<'_>> = batch.airs.iter().map(MultilinearAir).collect();
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&batch.airs);
     let pvs: Vec<Vec<F>> = batch.airs.iter().map(VerifierAir::public_values).collect();
     let proof = prove_multilinear(
         "the Type-2 multilinear prover",
@@ -513,6 +514,8 @@ struct Type2ShapeKey {
 /// A derived Type-2 batch and its multilinear keys.
 struct Type2VerifierKey {
     airs: Vec<VerifierAir>,
+    /// Each AIR's next-row columns (`MultilinearAir::next_columns`).
+    next: Vec<Vec<usize>>,
     log_heights: Vec<usize>,
     params: WhirPreset,
     compact: CompactBatch,
@@ -599,13 +602,15 @@ pub fn verify_type2_bytes(
     let key = TYPE2_KEYS.get_or_derive(shape, || {
         let batch = derive_batch(&preset, &canonical).map_err(malformed)?;
         let params = compact_parent_preset(&whir);
-        let wrapped: Vec<MultilinearAir<'_>> = batch.airs.iter().map(MultilinearAir).collect();
+        let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&batch.airs);
         let pvs: Vec<Vec<F>> = batch.airs.iter().map(VerifierAir::public_values).collect();
         let compact =
             compact_batch(&params, &wrapped, &batch.log_heights, &pvs).map_err(malformed)?;
+        let next = wrapped.iter().map(|a| a.next_columns().to_vec()).collect();
         drop(wrapped);
         Ok::<_, VerifyError>(std::sync::Arc::new(Type2VerifierKey {
             airs: batch.airs,
+            next,
             log_heights: batch.log_heights,
             params,
             compact,
@@ -628,7 +633,7 @@ pub fn verify_type2_bytes(
         proof,
     };
     wire::check_canonical(&decoded.to_bytes(), bytes)?;
-    let wrapped: Vec<MultilinearAir<'_>> = key.airs.iter().map(MultilinearAir).collect();
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs_with(&key.airs, &key.next);
     let pvs: Vec<Vec<F>> = key.airs.iter().map(VerifierAir::public_values).collect();
     let t = Instant::now();
     let r = verify_multilinear(
@@ -824,6 +829,26 @@ mod tests {
         assert!(larger > bound, "{larger} against {bound}");
         assert!(type2_size_bound(&child, &whir, &[]).is_err());
         assert!(type2_size_bound(&child, &whir, &[0]).is_err());
+    }
+
+    /// The block's shape (eight Type-1 proofs of 256 keys and the proposer's of one) fits the
+    /// wire cap in the worst case at rate 1/4, above the floor: what lets a proposer merge it
+    /// under the default limit.
+    #[test]
+    fn the_blocks_type2_shape_fits_the_cap_in_the_worst_case() {
+        let child = *crate::aggregate::recursion::check_child_preset(
+            &Preset::from_options(&crate::aggregate::ProveOptions {
+                backend: crate::aggregate::Backend::FriPoseidon1,
+                ..Default::default()
+            })
+            .expect("the recursion-ready preset"),
+        )
+        .expect("a child preset");
+        let mut sizes = vec![256; 8];
+        sizes.push(1);
+        let (bound, bits) = type2_size_bound(&child, &whir_preset(2), &sizes).expect("the bound");
+        assert!(bound <= CAP, "{bound}");
+        assert!(bits >= SECURITY_FLOOR_BITS, "{bits}");
     }
 
     /// Bytes that are not the Type-2 proof are refused with an error: truncations, a trailing
