@@ -470,6 +470,48 @@ pub fn shared_table(parts: &[&RowMajorMatrix<F>], min_height: usize) -> RowMajor
     RowMajorMatrix::new(values, W)
 }
 
+/// Splits a shared table ([`shared_table`]: the rows that receive a permutation first, then
+/// padding) into pieces of heights `2^log_heights`, in order: the used rows fill the pieces one
+/// after the other, and each piece is padded with the uncounted permutation of zero.
+///
+/// # Errors
+/// A message when `table` is not a counted shared table or its used rows do not fit the pieces.
+pub fn split_shared_table(
+    table: &RowMajorMatrix<F>,
+    log_heights: &[usize],
+) -> Result<Vec<RowMajorMatrix<F>>, String> {
+    const W: usize = PERM24_COLS + 1;
+    if table.width != W {
+        return Err(format!("a table of width {}, not a shared one", table.width));
+    }
+    let used = table
+        .values
+        .chunks_exact(W)
+        .take_while(|row| row[PERM24_COLS] == F::ONE)
+        .count();
+    let room: usize = log_heights.iter().map(|&b| 1usize << b).sum();
+    if used > room {
+        return Err(format!("{used} rows used, {room} in the pieces"));
+    }
+    let mut zero = F::zero_vec(PERM24_COLS);
+    let _ = PermFiller::shared24().fill(&mut zero, [F::ZERO; 24]);
+    let mut next = 0;
+    Ok(log_heights
+        .iter()
+        .map(|&b| {
+            let h = 1usize << b;
+            let take = h.min(used - next);
+            let mut values = F::zero_vec(h * W);
+            values[..take * W].copy_from_slice(&table.values[next * W..(next + take) * W]);
+            for row in values.chunks_exact_mut(W).skip(take) {
+                row[..PERM24_COLS].copy_from_slice(&zero);
+            }
+            next += take;
+            RowMajorMatrix::new(values, W)
+        })
+        .collect())
+}
+
 impl p3_air::BaseAir<F> for Perm24TableAir {
     fn width(&self) -> usize {
         PERM24_COLS + usize::from(self.counted)

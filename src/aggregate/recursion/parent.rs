@@ -489,6 +489,20 @@ pub fn blocks_log_heights(
     groups: &[(usize, usize)],
     key_rows: usize,
 ) -> Result<Vec<usize>, String> {
+    blocks_log_heights_and_rows(airs, blocks, groups, key_rows).map(|(h, _)| h)
+}
+
+/// [`blocks_log_heights`] and the number of rows of the shared permutation table that receive a
+/// permutation (before padding), what [`shared_table_split`] splits.
+///
+/// # Errors
+/// As [`blocks_log_heights`].
+pub(super) fn blocks_log_heights_and_rows(
+    airs: &[VerifierAir],
+    blocks: &[Blocks],
+    groups: &[(usize, usize)],
+    key_rows: usize,
+) -> Result<(Vec<usize>, usize), String> {
     if blocks.len() != airs.len() {
         return Err(format!(
             "{} AIRs, {} block sources",
@@ -535,7 +549,63 @@ pub fn blocks_log_heights(
             *h = padded(perms);
         }
     }
-    Ok(degree_bits(&heights))
+    Ok((degree_bits(&heights), perms))
+}
+
+/// The log2 heights of the instances the multilinear STARK commits for a batch whose last AIR is
+/// the shared permutation table, `rows` of its rows receiving a permutation: every AIR at its
+/// height in `log_heights`, the table either at its own height or split into up to three
+/// pieces. The stacked trace pads the sum of all cells to a power of two, so a table just over
+/// a power of two can double it: the pieces are the table's top power of two and the rest
+/// rounded up to a quarter of it (in at most two powers of two), and they are used only when the
+/// stacked trace then has fewer variables ([`stacked_variables`] under `params`). Each piece
+/// is an instance of the same AIR on the same bus (the LogUp sums add over instances), so the
+/// statement is unchanged; each piece costs its columns' evaluations in the proof (20 bytes a
+/// column). The prover and the verifier derive the same split from the same shape.
+pub(super) fn shared_table_split(
+    params: &WhirPreset,
+    airs: &[VerifierAir],
+    log_heights: &[usize],
+    rows: usize,
+) -> Vec<usize> {
+    let whole = log_heights.to_vec();
+    let (Some(VerifierAir::Perm(_)), Some(&top_bits)) = (airs.last(), log_heights.last()) else {
+        return whole;
+    };
+    let full = 1usize << top_bits;
+    if rows <= full / 2 || top_bits < 4 {
+        return whole;
+    }
+    let top = full / 2;
+    let grain = top / 4;
+    let rest = (rows - top).div_ceil(grain) * grain;
+    if rest >= top {
+        return whole;
+    }
+    let mut split = log_heights[..log_heights.len() - 1].to_vec();
+    split.push(top_bits - 1);
+    for bit in (0..top_bits - 1).rev() {
+        if rest & (1 << bit) != 0 {
+            split.push(bit);
+        }
+    }
+    let widths = |n: usize| -> Vec<usize> {
+        airs.iter()
+            .map(BaseAir::<F>::width)
+            .chain(std::iter::repeat_n(
+                BaseAir::<F>::width(&airs[airs.len() - 1]),
+                n,
+            ))
+            .collect()
+    };
+    let pieces = split.len() + 1 - airs.len();
+    if stacked_variables(params, &split, &widths(pieces - 1))
+        < stacked_variables(params, &whole, &widths(0))
+    {
+        split
+    } else {
+        whole
+    }
 }
 
 /// Verifier AIRs of each group of children ([`group_airs`]).
@@ -1541,8 +1611,19 @@ pub(super) struct MultilinearAir<'a> {
 /// The multilinear STARK's view of each of `airs` ([`MultilinearAir`]), their next-row columns
 /// derived in parallel.
 pub(super) fn multilinear_airs(airs: &[VerifierAir]) -> Vec<MultilinearAir<'_>> {
+    multilinear_instances(airs, airs.len())
+}
+
+/// [`multilinear_airs`] for `instances` instances: each of `airs` once, and the last one again
+/// for every instance past `airs.len()` (the shared permutation table's pieces,
+/// [`shared_table_split`]).
+pub(super) fn multilinear_instances(
+    airs: &[VerifierAir],
+    instances: usize,
+) -> Vec<MultilinearAir<'_>> {
     use rayon::prelude::*;
-    airs.par_iter()
+    let refs: Vec<&VerifierAir> = instance_airs(airs, instances);
+    refs.into_par_iter()
         .map(|air| {
             let mut wrapped = MultilinearAir {
                 air,
@@ -1560,12 +1641,21 @@ pub(super) fn multilinear_airs_with<'a>(
     airs: &'a [VerifierAir],
     next: &[Vec<usize>],
 ) -> Vec<MultilinearAir<'a>> {
-    airs.iter()
+    instance_airs(airs, next.len())
+        .into_iter()
         .zip(next)
         .map(|(air, next)| MultilinearAir {
             air,
             next: next.clone(),
         })
+        .collect()
+}
+
+/// Each of `airs` once, then the last one repeated up to `instances` entries.
+fn instance_airs(airs: &[VerifierAir], instances: usize) -> Vec<&VerifierAir> {
+    let extra = instances.saturating_sub(airs.len());
+    airs.iter()
+        .chain(airs.last().into_iter().cycle().take(extra))
         .collect()
 }
 

@@ -24,7 +24,8 @@
 //!   digest) as a constant of its schedule, carries the statement as its public values (so
 //!   the parent's transcript observes it before any challenge), and is *anchored*: its first
 //!   row is active ([`ObservedAir::anchored`]);
-//! - one shared permutation table ([`Perm24TableAir::shared`]).
+//! - one shared permutation table ([`Perm24TableAir::shared`]), committed as up to three pieces
+//!   when that halves the stacked trace ([`shared_table_split`]).
 //!
 //! **Why the anchor.** A Type-1 parent's key-set AIR receives every child's statement, which
 //! forces each child's observations, and through them its whole verification, to run. A Type-2
@@ -54,14 +55,14 @@ use super::child_verification_trace;
 use super::observed::ObservedAir;
 use super::ood_air::OodAir;
 use super::parent::{
-    blocks_log_heights, blocks_traces, child_groups, compact_batch, compact_parent_preset,
-    compact_reductions, component_shape, group_airs, group_first, multilinear_airs,
-    multilinear_airs_with, parent_header, prove_multilinear, read_parent_header, stacked_variables,
-    transcript_numbers, verify_multilinear, Blocks, ChildGroup, CompactBatch, Kept, MultilinearAir,
-    ParentHeader, VerifierAir,
+    blocks_log_heights_and_rows, blocks_traces, child_groups, compact_batch, compact_parent_preset,
+    compact_reductions, component_shape, group_airs, group_first, multilinear_airs_with,
+    multilinear_instances, parent_header, prove_multilinear, read_parent_header,
+    shared_table_split, stacked_variables, transcript_numbers, verify_multilinear, Blocks,
+    ChildGroup, CompactBatch, Kept, MultilinearAir, ParentHeader, VerifierAir,
 };
 use super::witness::ChildWitness;
-use crate::aggregate::air::perm::Perm24TableAir;
+use crate::aggregate::air::perm::{split_shared_table, Perm24TableAir};
 use crate::aggregate::fri;
 use crate::aggregate::fri::config::Poseidon1;
 use crate::aggregate::options::{ProveError, VerifyError, VerifyOptions};
@@ -211,7 +212,7 @@ fn component_shapes(
         .collect()
 }
 
-/// The groups' `(queries, components)` for [`blocks_log_heights`].
+/// The groups' `(queries, components)` for [`super::parent::blocks_log_heights`].
 fn counts(groups: &[ChildGroup], shapes: &[ChildShape]) -> Vec<(usize, usize)> {
     groups
         .iter()
@@ -269,6 +270,16 @@ struct Batch {
     airs: Vec<VerifierAir>,
     blocks: Vec<Blocks>,
     log_heights: Vec<usize>,
+    /// Rows of the shared permutation table that receive a permutation.
+    shared_rows: usize,
+}
+
+impl Batch {
+    /// log2 heights of the instances the multilinear STARK commits under `params`: the AIRs',
+    /// the shared permutation table perhaps split ([`shared_table_split`]).
+    fn stacked_heights(&self, params: &WhirPreset) -> Vec<usize> {
+        shared_table_split(params, &self.airs, &self.log_heights, self.shared_rows)
+    }
 }
 
 /// [`Batch`] for `components` (canonical order) made under `preset`.
@@ -279,13 +290,15 @@ fn derive_batch(preset: &FriPreset, components: &[Canonical]) -> Result<Batch, S
     let shapes = component_shapes(preset, components)?;
     profile("type-2: component shapes", t);
     let (airs, blocks) = type2_airs(&groups, &shapes, components)?;
-    let log_heights = blocks_log_heights(&airs, &blocks, &counts(&groups, &shapes), 0)?;
+    let (log_heights, shared_rows) =
+        blocks_log_heights_and_rows(&airs, &blocks, &counts(&groups, &shapes), 0)?;
     Ok(Batch {
         groups,
         shapes,
         airs,
         blocks,
         log_heights,
+        shared_rows,
     })
 }
 
@@ -297,19 +310,25 @@ fn bits_and_bound(
     components: usize,
 ) -> Result<(CompactBatch, usize), String> {
     let params = compact_parent_preset(whir);
-    let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&batch.airs);
-    let pvs: Vec<Vec<F>> = batch.airs.iter().map(VerifierAir::public_values).collect();
-    let compact = compact_batch(&params, &wrapped, &batch.log_heights, &pvs)?;
-    let widths: Vec<usize> = batch.airs.iter().map(BaseAir::<F>::width).collect();
-    let nv = stacked_variables(&params, &batch.log_heights, &widths);
+    let heights = batch.stacked_heights(&params);
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&batch.airs, heights.len());
+    let pvs = instance_public_values(&wrapped);
+    let compact = compact_batch(&params, &wrapped, &heights, &pvs)?;
+    let widths: Vec<usize> = wrapped.iter().map(BaseAir::<F>::width).collect();
+    let nv = stacked_variables(&params, &heights, &widths);
     let tables = whir::envelope::table_shapes(&wrapped);
-    let reductions = Some(compact_reductions(&wrapped, &batch.log_heights));
+    let reductions = Some(compact_reductions(&wrapped, &heights));
     let bound = whir::envelope::max_encoded_len(&params, nv, &tables, reductions)
         .map_err(|e| e.to_string())?;
     Ok((
         compact,
         bound + super::parent::header_len_with(components, 1),
     ))
+}
+
+/// Each instance's public values.
+fn instance_public_values(wrapped: &[MultilinearAir<'_>]) -> Vec<Vec<F>> {
+    wrapped.iter().map(|w| w.air.public_values()).collect()
 }
 
 /// What a Type-2 prover has before it proves: the components' preset, the components in
@@ -321,12 +340,16 @@ struct Witnessed {
     traces: Vec<RowMajorMatrix<F>>,
 }
 
-/// Verifies each component's proof natively (recording its transcript), derives the batch and
-/// builds its traces, checked against the verifier's heights.
+/// Verifies each component's proof natively (recording its transcript), derives the batch, runs
+/// `check` on it (the prover's floor and byte limit, before any witness is made), then builds
+/// the traces, checked against the verifier's heights; returns them with `check`'s value.
 ///
 /// # Errors
 /// As [`prove_type2`].
-fn witnessed(components: &[(&[u8], Component<'_>)]) -> Result<Witnessed, ProveError> {
+fn witnessed<T>(
+    components: &[(&[u8], Component<'_>)],
+    check: impl FnOnce(&Batch) -> Result<T, ProveError>,
+) -> Result<(Witnessed, T), ProveError> {
     let invalid = |s: String| ProveError::InvalidOptions(s);
     let named: Vec<Component<'_>> = components.iter().map(|(_, c)| *c).collect();
     let canonical = canonical_components(&named).map_err(|e| invalid(e.to_string()))?;
@@ -353,6 +376,7 @@ fn witnessed(components: &[(&[u8], Component<'_>)]) -> Result<Witnessed, ProveEr
         )));
     }
     let batch = derive_batch(&preset, &canonical).map_err(invalid)?;
+    let checked = check(&batch)?;
     let t = Instant::now();
     let numbers = transcript_numbers(&batch.groups);
     let mut witnesses: Vec<Vec<ChildWitness>> = Vec::with_capacity(batch.groups.len());
@@ -385,12 +409,15 @@ fn witnessed(components: &[(&[u8], Component<'_>)]) -> Result<Witnessed, ProveEr
         )));
     }
     profile("type-2: traces", t);
-    Ok(Witnessed {
-        preset,
-        canonical,
-        batch,
-        traces,
-    })
+    Ok((
+        Witnessed {
+            preset,
+            canonical,
+            batch,
+            traces,
+        },
+        checked,
+    ))
 }
 
 /// The most bytes a Type-2 proof of components of `sizes` keys (each component's number of keys,
@@ -430,8 +457,8 @@ pub fn type2_size_bound(
 /// [`compact_parent_preset`] of `whir`. Each entry of `components` is a proof's bytes (a
 /// signature aggregate under a recursion-ready preset, all of one preset) and its component
 /// (message, epoch, keys in any order). Each proof is verified natively first; then the
-/// verification of every one of them is proved in one batch (module docs). Refused before any
-/// proving: a batch under [`SECURITY_FLOOR_BITS`] proven, or one whose worst-case size is over
+/// verification of every one of them is proved in one batch (module docs). Refused after the
+/// components' native verification and before any witness, trace or proving: a batch under [`SECURITY_FLOOR_BITS`] proven, or one whose worst-case size is over
 /// `max_proof_bytes`.
 ///
 /// Returns the proof and its soundness in bits.
@@ -454,34 +481,51 @@ pub fn prove_type2(
     if Preset::from_id(whir.id()).and_then(|p| p.as_whir()) != Some(*whir) {
         return Err(invalid(format!("{whir:?} is not one of the WHIR presets")));
     }
-    let Witnessed {
-        preset,
-        canonical,
-        batch,
-        traces: trace_matrices,
-    } = witnessed(components)?;
-    let t = Instant::now();
-    let (compact, bound) =
-        bits_and_bound(&batch, whir, canonical.len()).map_err(ProveError::InvalidOptions)?;
-    if compact.security_bits < SECURITY_FLOOR_BITS {
-        return Err(invalid(format!(
-            "a Type-2 proof of these {} components is {:.2} bits proven, under the floor of \
-             {SECURITY_FLOOR_BITS}",
-            canonical.len(),
-            compact.security_bits
-        )));
-    }
-    if bound > max_proof_bytes {
-        return Err(ProveError::ProofTooLarge {
-            bound,
-            limit: max_proof_bytes,
-        });
-    }
-    profile("type-2: setup, security and size bound", t);
+    // The floor and the byte limit are checked on the derived batch, before any witness or
+    // trace is made.
+    let checked = |batch: &Batch| {
+        let t = Instant::now();
+        let count = batch.shapes.len();
+        let (compact, bound) =
+            bits_and_bound(batch, whir, count).map_err(ProveError::InvalidOptions)?;
+        if compact.security_bits < SECURITY_FLOOR_BITS {
+            return Err(invalid(format!(
+                "a Type-2 proof of these {count} components is {:.2} bits proven, under the \
+                 floor of {SECURITY_FLOOR_BITS}",
+                compact.security_bits
+            )));
+        }
+        if bound > max_proof_bytes {
+            return Err(ProveError::ProofTooLarge {
+                bound,
+                limit: max_proof_bytes,
+            });
+        }
+        profile("type-2: setup, security and size bound", t);
+        Ok(compact)
+    };
+    let (
+        Witnessed {
+            preset,
+            canonical,
+            batch,
+            traces: mut trace_matrices,
+        },
+        compact,
+    ) = witnessed(components, checked)?;
     let t = Instant::now();
     let params = compact_parent_preset(whir);
-    let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&batch.airs);
-    let pvs: Vec<Vec<F>> = batch.airs.iter().map(VerifierAir::public_values).collect();
+    let heights = batch.stacked_heights(&params);
+    if heights.len() > batch.airs.len() {
+        let table = trace_matrices
+            .pop()
+            .ok_or_else(|| ProveError::Prover("no shared table's trace".into()))?;
+        let pieces = split_shared_table(&table, &heights[batch.airs.len() - 1..])
+            .map_err(ProveError::Prover)?;
+        trace_matrices.extend(pieces);
+    }
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&batch.airs, heights.len());
+    let pvs = instance_public_values(&wrapped);
     let proof = prove_multilinear(
         "the Type-2 multilinear prover",
         &params,
@@ -602,16 +646,16 @@ pub fn verify_type2_bytes(
     let key = TYPE2_KEYS.get_or_derive(shape, || {
         let batch = derive_batch(&preset, &canonical).map_err(malformed)?;
         let params = compact_parent_preset(&whir);
-        let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&batch.airs);
-        let pvs: Vec<Vec<F>> = batch.airs.iter().map(VerifierAir::public_values).collect();
-        let compact =
-            compact_batch(&params, &wrapped, &batch.log_heights, &pvs).map_err(malformed)?;
+        let heights = batch.stacked_heights(&params);
+        let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&batch.airs, heights.len());
+        let pvs = instance_public_values(&wrapped);
+        let compact = compact_batch(&params, &wrapped, &heights, &pvs).map_err(malformed)?;
         let next = wrapped.iter().map(|a| a.next_columns().to_vec()).collect();
         drop(wrapped);
         Ok::<_, VerifyError>(std::sync::Arc::new(Type2VerifierKey {
             airs: batch.airs,
             next,
-            log_heights: batch.log_heights,
+            log_heights: heights,
             params,
             compact,
         }))
@@ -634,7 +678,7 @@ pub fn verify_type2_bytes(
     };
     wire::check_canonical(&decoded.to_bytes(), bytes)?;
     let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs_with(&key.airs, &key.next);
-    let pvs: Vec<Vec<F>> = key.airs.iter().map(VerifierAir::public_values).collect();
+    let pvs = instance_public_values(&wrapped);
     let t = Instant::now();
     let r = verify_multilinear(
         &key.params,
@@ -950,6 +994,116 @@ mod tests {
         );
     }
 
+    /// Nine components of one key: the shared permutation table (79,328 rows used) is split in
+    /// two pieces, which takes the stacked trace from 2^27 to 2^26 cells; the proof verifies for
+    /// its components and not for another message of one of them.
+    #[test]
+    fn a_type2_whose_shared_table_is_split_verifies_for_its_components_only() {
+        let made: Vec<([u8; 32], Proved)> = (0..9u8)
+            .map(|i| {
+                let m = [0x40 + i; 32];
+                (
+                    m,
+                    child_proof_of(m, EPOCH, 3 + u64::from(i)..4 + u64::from(i)),
+                )
+            })
+            .collect();
+        let cs: Vec<Component<'_>> = made
+            .iter()
+            .map(|(m, (_, keys))| Component {
+                message: *m,
+                epoch: EPOCH,
+                keys,
+            })
+            .collect();
+        let whir = whir_preset(2);
+        let canonical = canonical_components(&cs).expect("canonical");
+        let batch = derive_batch(
+            &Preset::from_options(&ProveOptions {
+                backend: Backend::FriPoseidon1,
+                ..Default::default()
+            })
+            .expect("the preset")
+            .as_fri()
+            .expect("a FRI preset"),
+            &canonical,
+        )
+        .expect("the batch");
+        let params = compact_parent_preset(&whir);
+        let heights = batch.stacked_heights(&params);
+        assert!(heights.len() > batch.airs.len(), "no split: {heights:?}");
+        let input: Vec<(&[u8], Component<'_>)> = made
+            .iter()
+            .zip(&cs)
+            .map(|((_, (proof, _)), c)| (proof.as_slice(), *c))
+            .collect();
+        let (proof, _) = prove_type2(&input, &whir, CAP).expect("the merge");
+        let bytes = proof.to_bytes();
+        verify(&bytes, &cs).expect("its components");
+        let mut other = cs.clone();
+        other[4].message[0] ^= 1;
+        assert!(verify(&bytes, &other).is_err(), "another message verified");
+    }
+
+    /// The shared permutation table split into pieces, through the AIRs: the honest Type-2
+    /// batch with its table in three pieces (every used row in one of them, in order) satisfies
+    /// every constraint and bus; the same batch without its last piece (which holds used rows)
+    /// fails buses only; pieces too small for the used rows are refused.
+    #[test]
+    fn the_shared_tables_pieces_carry_every_permutation_the_batch_uses() {
+        use p3_lookup::{Kind, Lookups};
+        let p = proofs();
+        let cs = components(p);
+        let input: Vec<(&[u8], Component<'_>)> =
+            (0..3).map(|i| (p[i].0.as_slice(), cs[i])).collect();
+        let (w, ()) = witnessed(&input, |_| Ok(())).expect("the witness");
+        let last = w.batch.airs.len() - 1;
+        let rows = w.batch.shared_rows;
+        let table = &w.traces[last];
+        // Pieces of a half, a quarter and an eighth of the table, covering the used rows.
+        let b = table.height().trailing_zeros() as usize;
+        assert!(rows > 1 << (b - 1), "{rows} rows in a table of 2^{b}");
+        let pieces = [b - 1, b - 2, b - 3];
+        let covered: usize = pieces.iter().map(|&b| 1usize << b).sum();
+        assert!(covered >= rows, "{rows} rows, {covered} in the pieces");
+        let split = split_shared_table(table, &pieces).expect("the pieces");
+        let too_small: usize = 3 << (b - 2);
+        assert!(too_small < rows, "{rows} rows");
+        assert!(split_shared_table(table, &pieces[..2]).is_err());
+        let mut buses: Vec<&'static str> = Vec::new();
+        for air in &w.batch.airs {
+            for l in Lookups::<F>::from_air::<crate::aggregate::field::Challenge, _>(air).iter() {
+                if let Kind::Global(name) = &l.kind {
+                    if !buses.iter().any(|b| b == name) {
+                        buses.push(Box::leak(name.clone().into_boxed_str()));
+                    }
+                }
+            }
+        }
+        let batch = |pieces: &[RowMajorMatrix<F>]| TestBatch {
+            airs: w
+                .batch
+                .airs
+                .iter()
+                .cloned()
+                .chain(std::iter::repeat_n(
+                    w.batch.airs[last].clone(),
+                    pieces.len() - 1,
+                ))
+                .collect(),
+            traces: w.traces[..last]
+                .iter()
+                .cloned()
+                .chain(pieces.iter().cloned())
+                .collect(),
+            buses: buses.clone(),
+        };
+        let honest = batch(&split);
+        assert!(honest.failed().is_empty(), "{:?}", honest.failed());
+        let short = batch(&split[..2]);
+        short.caught(|f| !f.is_empty() && f.iter().all(|x| matches!(x, Failed::Bus(_))));
+    }
+
     /// The anchors, through the AIRs: the Type-2 batch with every component's trace left as
     /// padding (no verification at all) satisfies every bus and every constraint but one per
     /// component, its observation AIR's first row held active; the honest batch satisfies all.
@@ -960,7 +1114,7 @@ mod tests {
         let cs = components(p);
         let input: Vec<(&[u8], Component<'_>)> =
             (0..3).map(|i| (p[i].0.as_slice(), cs[i])).collect();
-        let w = witnessed(&input).expect("the witness");
+        let (w, ()) = witnessed(&input, |_| Ok(())).expect("the witness");
         let anchors: Vec<usize> = (0..w.batch.airs.len())
             .filter(|&i| matches!(&w.batch.airs[i], VerifierAir::Observed(a) if !a.public_values().is_empty()))
             .collect();
