@@ -1045,18 +1045,34 @@ mod tests {
         assert!(verify(&bytes, &other).is_err(), "another message verified");
     }
 
-    /// The shared permutation table split into pieces, through the AIRs: the honest Type-2
-    /// batch with its table in three pieces (every used row in one of them, in order) satisfies
-    /// every constraint and bus; the same batch without its last piece (which holds used rows)
-    /// fails buses only; pieces too small for the used rows are refused.
-    #[test]
-    fn the_shared_tables_pieces_carry_every_permutation_the_batch_uses() {
+    /// The witnessed batch of the three test components, and the global buses its AIRs use.
+    fn witnessed_three() -> (Witnessed, Vec<&'static str>) {
         use p3_lookup::{Kind, Lookups};
         let p = proofs();
         let cs = components(p);
         let input: Vec<(&[u8], Component<'_>)> =
             (0..3).map(|i| (p[i].0.as_slice(), cs[i])).collect();
         let (w, ()) = witnessed(&input, |_| Ok(())).expect("the witness");
+        let mut buses: Vec<&'static str> = Vec::new();
+        for air in &w.batch.airs {
+            for l in Lookups::<F>::from_air::<crate::aggregate::field::Challenge, _>(air).iter() {
+                if let Kind::Global(name) = &l.kind {
+                    if !buses.iter().any(|b| b == name) {
+                        buses.push(Box::leak(name.clone().into_boxed_str()));
+                    }
+                }
+            }
+        }
+        (w, buses)
+    }
+
+    /// The shared permutation table split into pieces, through the AIRs: the honest Type-2
+    /// batch with its table in three pieces (every used row in one of them, in order) satisfies
+    /// every constraint and bus; the same batch without its last piece (which holds used rows)
+    /// fails buses only; pieces too small for the used rows are refused.
+    #[test]
+    fn the_shared_tables_pieces_carry_every_permutation_the_batch_uses() {
+        let (w, buses) = witnessed_three();
         let last = w.batch.airs.len() - 1;
         let rows = w.batch.shared_rows;
         let table = &w.traces[last];
@@ -1070,16 +1086,6 @@ mod tests {
         let too_small: usize = 3 << (b - 2);
         assert!(too_small < rows, "{rows} rows");
         assert!(split_shared_table(table, &pieces[..2]).is_err());
-        let mut buses: Vec<&'static str> = Vec::new();
-        for air in &w.batch.airs {
-            for l in Lookups::<F>::from_air::<crate::aggregate::field::Challenge, _>(air).iter() {
-                if let Kind::Global(name) = &l.kind {
-                    if !buses.iter().any(|b| b == name) {
-                        buses.push(Box::leak(name.clone().into_boxed_str()));
-                    }
-                }
-            }
-        }
         let batch = |pieces: &[RowMajorMatrix<F>]| TestBatch {
             airs: w
                 .batch
@@ -1109,12 +1115,7 @@ mod tests {
     /// component, its observation AIR's first row held active; the honest batch satisfies all.
     #[test]
     fn a_type2_batch_without_its_components_verifications_fails_exactly_the_anchors() {
-        use p3_lookup::{Kind, Lookups};
-        let p = proofs();
-        let cs = components(p);
-        let input: Vec<(&[u8], Component<'_>)> =
-            (0..3).map(|i| (p[i].0.as_slice(), cs[i])).collect();
-        let (w, ()) = witnessed(&input, |_| Ok(())).expect("the witness");
+        let (w, buses) = witnessed_three();
         let anchors: Vec<usize> = (0..w.batch.airs.len())
             .filter(|&i| matches!(&w.batch.airs[i], VerifierAir::Observed(a) if !a.public_values().is_empty()))
             .collect();
@@ -1122,16 +1123,6 @@ mod tests {
         // The first anchor first, so that the harness names its constraints.
         let mut order: Vec<usize> = vec![anchors[0]];
         order.extend((0..w.batch.airs.len()).filter(|&i| i != anchors[0]));
-        let mut buses: Vec<&'static str> = Vec::new();
-        for air in &w.batch.airs {
-            for l in Lookups::<F>::from_air::<crate::aggregate::field::Challenge, _>(air).iter() {
-                if let Kind::Global(name) = &l.kind {
-                    if !buses.iter().any(|b| b == name) {
-                        buses.push(Box::leak(name.clone().into_boxed_str()));
-                    }
-                }
-            }
-        }
         let batch = |traces: Vec<RowMajorMatrix<F>>| TestBatch {
             airs: order.iter().map(|&i| w.batch.airs[i].clone()).collect(),
             traces: order.iter().map(|&i| traces[i].clone()).collect(),
