@@ -32,6 +32,7 @@
 //! as a child (its periodic columns have periods of whole blocks, which the out-of-domain check
 //! would interpolate).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use p3_air::{Air, AirBuilder, BaseAir};
@@ -55,6 +56,7 @@ use super::keyset::{ChildKeys, KeySetAir};
 use super::merkle::MmcsOpeningAir;
 use super::observed::ObservedAir;
 use super::ood_air::OodAir;
+use super::replay::{instance_records, replayed, SymbolicRecord};
 use super::terms::DeepTermsAir;
 use super::witness::ChildWitness;
 use super::{check_child_preset, child_verification_trace};
@@ -749,7 +751,7 @@ pub fn parent_security_bits(
 /// keys (each child's, in the list's order) under `child_preset`, its set holding `parent_keys`
 /// keys (any message, epoch and keys: none of these depends on them).
 #[allow(clippy::type_complexity)]
-fn parent_batch(
+pub(super) fn parent_batch(
     child_preset: &FriPreset,
     child_keys: &[usize],
     parent_keys: usize,
@@ -2028,11 +2030,13 @@ pub(super) fn verify_multilinear(
     params: &WhirPreset,
     batch: &CompactBatch,
     airs: &[MultilinearAir<'_>],
+    records: &[Arc<SymbolicRecord>],
     heights: &[usize],
     pvs: &[Vec<F>],
     proof: &whir::WhirProof,
 ) -> Result<(), VerifyError> {
     use p3_multi_stark::{VerifierInstance, VerifierInstances};
+    let airs = replayed(airs, records);
     catch_verifier(|| {
         crate::aggregate::proof_system::on_one_thread(|| {
             let instances = VerifierInstances::new(
@@ -2147,7 +2151,15 @@ pub fn verify_compact_parent_bytes(
 ) -> Result<(), VerifyError> {
     open_compact_parent(bytes, message, epoch, public_keys, opts, |o| {
         let t = Instant::now();
-        let r = verify_multilinear(o.params, o.batch, o.airs, o.heights, o.pvs, &o.parent.proof);
+        let r = verify_multilinear(
+            o.params,
+            o.batch,
+            o.airs,
+            o.records,
+            o.heights,
+            o.pvs,
+            &o.parent.proof,
+        );
         profile("verify compact parent: multi-stark verify", t);
         r
     })
@@ -2197,6 +2209,8 @@ struct CompactVerifierKey {
     airs: Vec<VerifierAir>,
     /// Each AIR's next-row columns ([`MultilinearAir::next_columns`]).
     next: Vec<Vec<usize>>,
+    /// Each AIR's symbolic pass, replayed into the verifier ([`super::replay`]).
+    records: Vec<Arc<SymbolicRecord>>,
     heights: Vec<usize>,
     params: WhirPreset,
     batch: CompactBatch,
@@ -2240,10 +2254,12 @@ fn compact_verifier_key(
         let batch =
             compact_batch(&params, &wrapped, &heights, &pvs).map_err(VerifyError::Malformed)?;
         let next = wrapped.iter().map(|a| a.next_columns().to_vec()).collect();
+        let records = instance_records(&wrapped, airs.len());
         drop(wrapped);
         Ok(std::sync::Arc::new(CompactVerifierKey {
             airs,
             next,
+            records,
             heights,
             params,
             batch,
@@ -2258,6 +2274,7 @@ struct OpenedCompactParent<'a> {
     params: &'a WhirPreset,
     batch: &'a CompactBatch,
     airs: &'a [MultilinearAir<'a>],
+    records: &'a [Arc<SymbolicRecord>],
     heights: &'a [usize],
     pvs: &'a [Vec<F>],
 }
@@ -2337,6 +2354,7 @@ fn open_compact_parent<R>(
         params,
         batch,
         airs: &wrapped,
+        records: &key.records,
         heights: &key.heights,
         pvs: &pvs,
     })
