@@ -19,7 +19,7 @@
 //! [`ConstraintProgram::fold`] runs it natively; it equals Plonky3's verifier folder on the
 //! same inputs (tested on every AIR of a real statement).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use p3_air::symbolic::{
     AirLayout, BaseEntry, BaseLeaf, ExtEntry, ExtLeaf, SymbolicExpr, SymbolicExpression,
@@ -409,7 +409,7 @@ impl Lowering {
 /// transcript assigns them (`lay_out_lookup_challenges`): a global bus gets one id by name in
 /// first-seen order, a local one a fresh id.
 fn bus_ids(all_lookups: &[&[Lookup<F>]]) -> (Vec<Vec<usize>>, usize, usize) {
-    let mut global: HashMap<&str, usize> = HashMap::new();
+    let mut global: HashMap<&str, usize> = HashMap::default();
     let mut next = 0usize;
     let mut max_width = 1usize;
     let ids = all_lookups
@@ -684,7 +684,7 @@ fn periodic_at_zeta<A: BaseAir<F>>(
     zeta_pow2: &[u32],
 ) -> Vec<u32> {
     let columns = air.periodic_columns();
-    let mut by_period: HashMap<usize, (u32, Vec<u32>)> = HashMap::new();
+    let mut by_period: HashMap<usize, (u32, Vec<u32>)> = HashMap::default();
     columns
         .iter()
         .map(|col| {

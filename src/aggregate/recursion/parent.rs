@@ -56,7 +56,7 @@ use super::keyset::{ChildKeys, KeySetAir};
 use super::merkle::MmcsOpeningAir;
 use super::observed::ObservedAir;
 use super::ood_air::OodAir;
-use super::replay::{instance_records, replayed, SymbolicRecord};
+use super::replay::{replayed, ReplayedAir, SymbolicRecord};
 use super::terms::DeepTermsAir;
 use super::witness::ChildWitness;
 use super::{check_child_preset, child_verification_trace};
@@ -1603,52 +1603,83 @@ pub fn compact_parent_preset(whir: &WhirPreset) -> WhirPreset {
 /// undeclared successor value as zero; its setup refuses (panics on, caught by
 /// [`compact_batch`]) an AIR that reads one, and the list is derived from the same symbolic
 /// pass, so none is left out.
+///
+/// Symbolic passes: the wrapper keeps its AIR's one symbolic evaluation ([`SymbolicRecord`],
+/// shared by the instances of one AIR), from which the next-row list is read and which
+/// [`super::replay::ReplayedAir`] replays into p3-multi-stark's setup, security report and
+/// verifier instead of evaluating the AIR again.
 pub(super) struct MultilinearAir<'a> {
     /// The verifier AIR.
     pub(super) air: &'a VerifierAir,
     /// Its main-trace columns read on the next row, ascending.
     next: Vec<usize>,
+    /// Its symbolic evaluation.
+    record: Arc<SymbolicRecord>,
 }
 
-/// The multilinear STARK's view of each of `airs` ([`MultilinearAir`]), their next-row columns
-/// derived in parallel.
+/// The multilinear STARK's view of each of `airs` ([`MultilinearAir`]), their symbolic passes
+/// made in parallel.
 pub(super) fn multilinear_airs(airs: &[VerifierAir]) -> Vec<MultilinearAir<'_>> {
     multilinear_instances(airs, airs.len())
 }
 
 /// [`multilinear_airs`] for `instances` instances: each of `airs` once, and the last one again
 /// for every instance past `airs.len()` (the shared permutation table's pieces,
-/// [`shared_table_split`]).
+/// [`shared_table_split`]), sharing its symbolic pass.
 pub(super) fn multilinear_instances(
     airs: &[VerifierAir],
     instances: usize,
 ) -> Vec<MultilinearAir<'_>> {
     use rayon::prelude::*;
-    let refs: Vec<&VerifierAir> = instance_airs(airs, instances);
-    refs.into_par_iter()
+    let made: Vec<(Vec<usize>, Arc<SymbolicRecord>)> = airs
+        .par_iter()
         .map(|air| {
-            let mut wrapped = MultilinearAir {
+            // The wrapper's own evaluation never reads its record: an empty one stands in
+            // while the record is made.
+            let bare = MultilinearAir {
                 air,
                 next: Vec::new(),
+                record: Arc::new(SymbolicRecord::default()),
             };
-            wrapped.next = next_row_columns_read(&wrapped);
-            wrapped
+            let record = SymbolicRecord::of(&bare);
+            (record.next_row_columns(), Arc::new(record))
         })
+        .collect();
+    let next: Vec<Vec<usize>> = made.iter().map(|(n, _)| n.clone()).collect();
+    let records: Vec<Arc<SymbolicRecord>> = made.into_iter().map(|(_, r)| r).collect();
+    multilinear_airs_with(
+        airs,
+        &expand(&next, instances),
+        &expand(&records, instances),
+    )
+}
+
+/// `items` (one per AIR), the last repeated up to `instances` entries (as [`instance_airs`]).
+fn expand<T: Clone>(items: &[T], instances: usize) -> Vec<T> {
+    let extra = instances.saturating_sub(items.len());
+    items
+        .iter()
+        .chain(items.last().into_iter().cycle().take(extra))
+        .cloned()
         .collect()
 }
 
-/// [`multilinear_airs`] with next-row columns derived before (a verifier's cached key):
-/// `next[i]` is [`MultilinearAir::next_columns`] of `airs[i]`'s wrapper.
+/// [`multilinear_instances`] from what was derived before (a verifier's cached key): `next[i]`
+/// and `records[i]` are [`MultilinearAir::next_columns`] and [`MultilinearAir::record`] of
+/// instance `i`'s wrapper.
 pub(super) fn multilinear_airs_with<'a>(
     airs: &'a [VerifierAir],
     next: &[Vec<usize>],
+    records: &[Arc<SymbolicRecord>],
 ) -> Vec<MultilinearAir<'a>> {
     instance_airs(airs, next.len())
         .into_iter()
         .zip(next)
-        .map(|(air, next)| MultilinearAir {
+        .zip(records)
+        .map(|((air, next), record)| MultilinearAir {
             air,
             next: next.clone(),
+            record: record.clone(),
         })
         .collect()
 }
@@ -1666,88 +1697,22 @@ impl MultilinearAir<'_> {
     pub(super) fn next_columns(&self) -> &[usize] {
         &self.next
     }
+
+    /// Its AIR's symbolic evaluation.
+    pub(super) fn record(&self) -> &Arc<SymbolicRecord> {
+        &self.record
+    }
 }
 
 /// The main-trace columns whose next-row values `air`'s constraints or bus messages (fields
-/// and counts) read, ascending: one symbolic evaluation (`p3_lookup::InteractionSymbolicBuilder`),
-/// every expression's leaves visited once (shared subexpressions by address).
+/// and counts) read, ascending: one symbolic evaluation ([`SymbolicRecord::of`], then
+/// [`SymbolicRecord::next_row_columns`]).
+#[cfg(test)]
 pub(super) fn next_row_columns_read<A>(air: &A) -> Vec<usize>
 where
     A: BaseAir<F> + Air<p3_lookup::InteractionSymbolicBuilder<F, Challenge>>,
 {
-    use p3_air::symbolic::{AirLayout, BaseEntry, BaseLeaf, ExtLeaf, SymbolicExpr};
-    use std::collections::{BTreeSet, HashSet};
-    fn walk<L>(e: &SymbolicExpr<L>, seen: &mut HashSet<usize>, leaf: &mut impl FnMut(&L)) {
-        if !seen.insert(e as *const SymbolicExpr<L> as usize) {
-            return;
-        }
-        match e {
-            SymbolicExpr::Leaf(l) => leaf(l),
-            SymbolicExpr::Add { x, y, .. }
-            | SymbolicExpr::Sub { x, y, .. }
-            | SymbolicExpr::Mul { x, y, .. } => {
-                walk(x, seen, leaf);
-                walk(y, seen, leaf);
-            }
-            SymbolicExpr::Neg { x, .. } => walk(x, seen, leaf),
-        }
-    }
-    let builder = p3_lookup::InteractionSymbolicBuilder::<F, Challenge>::from_air(
-        air,
-        AirLayout::from_air(air),
-    );
-    let mut next = BTreeSet::new();
-    let mut record = |l: &BaseLeaf<F>| {
-        if let BaseLeaf::Variable(v) = l {
-            if v.entry == (BaseEntry::Main { offset: 1 }) {
-                next.insert(v.index);
-            }
-        }
-    };
-    // Every root is held until the walk ends: the memo keys on addresses.
-    let base = builder.base_constraints();
-    let extension = builder.extension_constraints();
-    let local_counts: Vec<_> = builder
-        .local_interactions()
-        .iter()
-        .flat_map(|i| i.tuples.iter())
-        .map(|(_, count)| count.clone().into_parts().0)
-        .collect();
-    let mut seen = HashSet::new();
-    for e in &base {
-        walk(e, &mut seen, &mut record);
-    }
-    let mut seen_ext = HashSet::new();
-    for e in &extension {
-        walk(e, &mut seen_ext, &mut |l| {
-            if let ExtLeaf::Base(b) = l {
-                walk(b, &mut seen, &mut record);
-            }
-        });
-    }
-    for i in builder.global_interactions() {
-        for e in i.fields.iter().chain(std::iter::once(&i.count)) {
-            walk(e, &mut seen, &mut record);
-        }
-    }
-    for i in builder.local_interactions() {
-        for (fields, _) in &i.tuples {
-            for e in fields {
-                walk(e, &mut seen, &mut record);
-            }
-        }
-    }
-    for c in &local_counts {
-        walk(c, &mut seen, &mut record);
-    }
-    for i in builder.exclusive_interactions() {
-        for b in &i.branches {
-            for e in b.fields.iter().chain([&b.flag, &b.count]) {
-                walk(e, &mut seen, &mut record);
-            }
-        }
-    }
-    next.into_iter().collect()
+    SymbolicRecord::of(air).next_row_columns()
 }
 
 impl BaseAir<F> for MultilinearAir<'_> {
@@ -1821,14 +1786,18 @@ fn unguarded_compact_batch(
     let widths: Vec<usize> = airs.iter().map(BaseAir::<F>::width).collect();
     let num_variables = stacked_variables(params, log_heights, &widths);
     let config = whir::stark_config(params, num_variables)?;
-    let refs: Vec<&MultilinearAir<'_>> = airs.iter().collect();
+    // Setup and the report read the AIRs' symbolic passes only: each wrapper's record is
+    // replayed instead of evaluating the AIR again (`super::replay`).
+    let views: Vec<ReplayedAir<'_>> = replayed(airs);
+    let refs: Vec<&ReplayedAir<'_>> = views.iter().collect();
     let t = Instant::now();
     let (pk, vk) = p3_multi_stark::setup(&config, &refs, &mut whir::challenger())
         .map_err(|e| format!("setup of the parent's AIRs: {e:?}"))?;
     profile("compact parent: setup", t);
     let t = Instant::now();
     let instances = VerifierInstances::new(
-        airs.iter()
+        views
+            .iter()
             .zip(log_heights)
             .zip(pvs)
             .map(|((air, &h), pv)| VerifierInstance::new(air, &vk, h, pv))
@@ -2030,13 +1999,12 @@ pub(super) fn verify_multilinear(
     params: &WhirPreset,
     batch: &CompactBatch,
     airs: &[MultilinearAir<'_>],
-    records: &[Arc<SymbolicRecord>],
     heights: &[usize],
     pvs: &[Vec<F>],
     proof: &whir::WhirProof,
 ) -> Result<(), VerifyError> {
     use p3_multi_stark::{VerifierInstance, VerifierInstances};
-    let airs = replayed(airs, records);
+    let airs = replayed(airs);
     catch_verifier(|| {
         crate::aggregate::proof_system::on_one_thread(|| {
             let instances = VerifierInstances::new(
@@ -2151,15 +2119,7 @@ pub fn verify_compact_parent_bytes(
 ) -> Result<(), VerifyError> {
     open_compact_parent(bytes, message, epoch, public_keys, opts, |o| {
         let t = Instant::now();
-        let r = verify_multilinear(
-            o.params,
-            o.batch,
-            o.airs,
-            o.records,
-            o.heights,
-            o.pvs,
-            &o.parent.proof,
-        );
+        let r = verify_multilinear(o.params, o.batch, o.airs, o.heights, o.pvs, &o.parent.proof);
         profile("verify compact parent: multi-stark verify", t);
         r
     })
@@ -2254,7 +2214,7 @@ fn compact_verifier_key(
         let batch =
             compact_batch(&params, &wrapped, &heights, &pvs).map_err(VerifyError::Malformed)?;
         let next = wrapped.iter().map(|a| a.next_columns().to_vec()).collect();
-        let records = instance_records(&wrapped, airs.len());
+        let records = wrapped.iter().map(|a| a.record().clone()).collect();
         drop(wrapped);
         Ok(std::sync::Arc::new(CompactVerifierKey {
             airs,
@@ -2274,7 +2234,6 @@ struct OpenedCompactParent<'a> {
     params: &'a WhirPreset,
     batch: &'a CompactBatch,
     airs: &'a [MultilinearAir<'a>],
-    records: &'a [Arc<SymbolicRecord>],
     heights: &'a [usize],
     pvs: &'a [Vec<F>],
 }
@@ -2338,7 +2297,8 @@ fn open_compact_parent<R>(
             air => air.public_values(),
         })
         .collect();
-    let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs_with(&key.airs, &key.next);
+    let wrapped: Vec<MultilinearAir<'_>> =
+        multilinear_airs_with(&key.airs, &key.next, &key.records);
     let t = Instant::now();
     let proof = whir::envelope::decode_archive(body, params, batch.num_variables)?;
     let parent = CompactParentProof {
@@ -2354,7 +2314,6 @@ fn open_compact_parent<R>(
         params,
         batch,
         airs: &wrapped,
-        records: &key.records,
         heights: &key.heights,
         pvs: &pvs,
     })

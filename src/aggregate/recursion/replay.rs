@@ -7,10 +7,13 @@
 //! the verifier AIRs (the permutation table's Poseidon1 rounds above all) they were about half
 //! of a warm Type-2 verification (src/aggregate/recursion/README.md, "Type-2", measured).
 //!
-//! [`SymbolicRecord`] keeps one pass's output in a verifier's cached key; [`ReplayedAir`] is the
-//! view of an AIR that the verifier receives: under the two symbolic builders it replays the
-//! record, under the two folders that evaluate the AIR at the proof's point it runs the AIR
-//! itself.
+//! [`SymbolicRecord`] keeps one pass's output, made once per distinct AIR when its
+//! [`MultilinearAir`] is made (so also in a verifier's cached key), and [`ReplayedAir`] is the
+//! view of an AIR that p3-multi-stark's setup, security report and verifier receive: under the
+//! two symbolic builders it replays the record, under the two folders that evaluate the AIR at
+//! the proof's point it runs the AIR itself. The same record gives the AIR's next-row columns
+//! ([`SymbolicRecord::next_row_columns`]). A shape's derivation thus evaluates each distinct AIR
+//! once instead of about six times per instance.
 //!
 //! Why a replay is exact. The verifier AIRs ([`super::parent::MultilinearAir`]) evaluate under
 //! any `AirBuilder<F = F> + InteractionBuilder`. Of those two traits' methods, the only ones that
@@ -23,10 +26,8 @@
 //! AIR's own evaluation does. `replay_reproduces_every_symbolic_pass` checks it on every AIR of
 //! a real Type-2 batch, expression by expression.
 
-use std::sync::Arc;
-
-use p3_air::symbolic::{AirLayout, SymbolicExpression};
-use p3_air::{Air, AirBuilder, BaseAir};
+use p3_air::symbolic::{AirLayout, SymbolicExpression, SymbolicExpressionExt};
+use p3_air::{Air, AirBuilder, BaseAir, ExtensionBuilder};
 use p3_bus::BusSymbolicBuilder;
 use p3_lookup::{
     Count, InteractionBuilder, InteractionSymbolicBuilder, SymbolicInteraction,
@@ -39,17 +40,20 @@ use crate::aggregate::field::Challenge;
 use crate::xmss::F;
 
 /// What one symbolic evaluation of an AIR emits through the methods that change a builder, in
-/// call order per kind: base constraints (`assert_zero`), global, local and exclusive
+/// call order per kind: base constraints (`assert_zero`), extension constraints (none for the
+/// verifier AIRs, whose builders' bound has no `ExtensionBuilder`), global, local and exclusive
 /// interactions. Made by [`SymbolicRecord::of`]; shared by every instance of the same AIR.
+#[derive(Default)]
 pub(super) struct SymbolicRecord {
     base: Vec<SymbolicExpression<F>>,
+    extension: Vec<SymbolicExpressionExt<F, Challenge>>,
     global: Vec<SymbolicInteraction<F>>,
     local: Vec<SymbolicLocalInteraction<F>>,
     exclusive: Vec<Exclusive>,
 }
 
-/// One exclusive interaction as recorded: its bus and its branches, each (flag, count, count's
-/// bound, fields) (p3-lookup does not export its own record's type).
+/// One exclusive interaction as recorded: its bus and its branches (p3-lookup does not export
+/// its own record's type).
 struct Exclusive {
     bus_name: String,
     branches: Vec<Branch>,
@@ -65,10 +69,14 @@ type Branch = (
 
 impl SymbolicRecord {
     /// Evaluates `air` once under `InteractionSymbolicBuilder` and keeps what it emitted.
-    pub(super) fn of(air: &MultilinearAir<'_>) -> Self {
+    pub(super) fn of<A>(air: &A) -> Self
+    where
+        A: BaseAir<F> + Air<InteractionSymbolicBuilder<F, Challenge>>,
+    {
         let b = InteractionSymbolicBuilder::<F, Challenge>::from_air(air, AirLayout::from_air(air));
         Self {
             base: b.base_constraints(),
+            extension: b.extension_constraints(),
             global: b.global_interactions().to_vec(),
             local: b.local_interactions().to_vec(),
             exclusive: b
@@ -93,14 +101,87 @@ impl SymbolicRecord {
         }
     }
 
+    /// The main-trace columns whose next-row values the recorded constraints or bus messages
+    /// (fields and counts) read, ascending; every expression's leaves visited once (shared
+    /// subexpressions by address).
+    pub(super) fn next_row_columns(&self) -> Vec<usize> {
+        use p3_air::symbolic::{BaseEntry, BaseLeaf, ExtLeaf, SymbolicExpr};
+        use std::collections::{BTreeSet, HashSet};
+        fn walk<L>(e: &SymbolicExpr<L>, seen: &mut HashSet<usize>, leaf: &mut impl FnMut(&L)) {
+            if !seen.insert(e as *const SymbolicExpr<L> as usize) {
+                return;
+            }
+            match e {
+                SymbolicExpr::Leaf(l) => leaf(l),
+                SymbolicExpr::Add { x, y, .. }
+                | SymbolicExpr::Sub { x, y, .. }
+                | SymbolicExpr::Mul { x, y, .. } => {
+                    walk(x, seen, leaf);
+                    walk(y, seen, leaf);
+                }
+                SymbolicExpr::Neg { x, .. } => walk(x, seen, leaf),
+            }
+        }
+        let mut next = BTreeSet::new();
+        let mut read = |l: &BaseLeaf<F>| {
+            if let BaseLeaf::Variable(v) = l {
+                if v.entry == (BaseEntry::Main { offset: 1 }) {
+                    next.insert(v.index);
+                }
+            }
+        };
+        // Every root is held (by the record, or here) until the walk ends: the memo keys on
+        // addresses.
+        let local_counts: Vec<SymbolicExpression<F>> = self
+            .local
+            .iter()
+            .flat_map(|i| i.tuples.iter())
+            .map(|(_, count)| count.clone().into_parts().0)
+            .collect();
+        let mut roots: Vec<&SymbolicExpression<F>> = self.base.iter().collect();
+        roots.extend(&local_counts);
+        for i in &self.global {
+            roots.extend(i.fields.iter().chain(std::iter::once(&i.count)));
+        }
+        for i in &self.local {
+            for (fields, _) in &i.tuples {
+                roots.extend(fields);
+            }
+        }
+        for i in &self.exclusive {
+            for (flag, count, _, fields) in &i.branches {
+                roots.extend(fields.iter().chain([flag, count]));
+            }
+        }
+        let mut seen = HashSet::new();
+        for e in roots {
+            walk(e, &mut seen, &mut read);
+        }
+        let mut seen_ext = HashSet::new();
+        for e in &self.extension {
+            walk(e, &mut seen_ext, &mut |l| {
+                if let ExtLeaf::Base(b) = l {
+                    walk(b, &mut seen, &mut read);
+                }
+            });
+        }
+        next.into_iter().collect()
+    }
+
     /// Calls `builder`'s changing methods with the recorded arguments, kind by kind in the
-    /// recorded order (expressions are shared, not copied).
+    /// recorded order (expressions are shared, not copied); extension constraints after the
+    /// base ones (the verifier AIRs emit none).
     fn replay<B>(&self, builder: &mut B)
     where
-        B: InteractionBuilder + AirBuilder<F = F, Expr = SymbolicExpression<F>>,
+        B: InteractionBuilder
+            + AirBuilder<F = F, Expr = SymbolicExpression<F>>
+            + ExtensionBuilder<ExprEF = SymbolicExpressionExt<F, Challenge>>,
     {
         for c in &self.base {
             builder.assert_zero(c.clone());
+        }
+        for c in &self.extension {
+            builder.assert_zero_ext(c.clone());
         }
         for i in &self.global {
             builder.push_interaction(
@@ -127,43 +208,16 @@ impl SymbolicRecord {
     }
 }
 
-/// The records of `airs`' instances: one record per distinct AIR (made in parallel), the last
-/// AIR's shared by every instance past `distinct` ([`super::parent::multilinear_instances`]
-/// repeats it for the shared permutation table's pieces).
-pub(super) fn instance_records(
-    airs: &[MultilinearAir<'_>],
-    distinct: usize,
-) -> Vec<Arc<SymbolicRecord>> {
-    use rayon::prelude::*;
-    let made: Vec<Arc<SymbolicRecord>> = airs[..distinct.min(airs.len())]
-        .par_iter()
-        .map(|a| Arc::new(SymbolicRecord::of(a)))
-        .collect();
-    let last = made.last().cloned();
-    made.into_iter()
-        .chain(last.into_iter().cycle())
-        .take(airs.len())
-        .collect()
-}
-
 /// The verifier's view of one instance: [`MultilinearAir`] with its [`SymbolicRecord`]
 /// replayed under the symbolic builders (see the module docs) and the AIR itself evaluated
 /// under the folders. Every `BaseAir` method the wrapped AIR answers is forwarded.
 pub(super) struct ReplayedAir<'a> {
     air: &'a MultilinearAir<'a>,
-    record: &'a SymbolicRecord,
 }
 
-/// [`ReplayedAir`]s of `airs` with their `records` (the same length).
-pub(super) fn replayed<'a>(
-    airs: &'a [MultilinearAir<'a>],
-    records: &'a [Arc<SymbolicRecord>],
-) -> Vec<ReplayedAir<'a>> {
-    assert_eq!(airs.len(), records.len(), "one record per instance");
-    airs.iter()
-        .zip(records)
-        .map(|(air, record)| ReplayedAir { air, record })
-        .collect()
+/// The [`ReplayedAir`] of each of `airs`.
+pub(super) fn replayed<'a>(airs: &'a [MultilinearAir<'a>]) -> Vec<ReplayedAir<'a>> {
+    airs.iter().map(|air| ReplayedAir { air }).collect()
 }
 
 impl BaseAir<F> for ReplayedAir<'_> {
@@ -207,13 +261,13 @@ impl BaseAir<F> for ReplayedAir<'_> {
 
 impl Air<InteractionSymbolicBuilder<F, Challenge>> for ReplayedAir<'_> {
     fn eval(&self, builder: &mut InteractionSymbolicBuilder<F, Challenge>) {
-        self.record.replay(builder);
+        self.air.record().replay(builder);
     }
 }
 
 impl Air<BusSymbolicBuilder<F, Challenge>> for ReplayedAir<'_> {
     fn eval(&self, builder: &mut BusSymbolicBuilder<F, Challenge>) {
-        self.record.replay(builder);
+        self.air.record().replay(builder);
     }
 }
 
@@ -235,13 +289,16 @@ mod tests {
     //! batch (the verifier AIRs, the key-set AIR and the permutation table).
 
     use std::collections::HashSet;
+    use std::sync::Arc;
 
     use p3_air::symbolic::{BaseLeaf, SymbolicExpr};
 
     use super::*;
     use crate::aggregate::preset::Preset;
     use crate::aggregate::recursion::check_child_preset;
-    use crate::aggregate::recursion::parent::{multilinear_airs, parent_batch};
+    use crate::aggregate::recursion::parent::{
+        multilinear_airs_with, multilinear_instances, parent_batch,
+    };
     use crate::aggregate::{Backend, ProveOptions};
 
     /// Whether `a` and `b` are the same expression: the same node kinds, degrees, variables,
@@ -393,10 +450,14 @@ mod tests {
         let preset = *check_child_preset(&Preset::from_options(&opts).unwrap()).unwrap();
         // Two sizes of child: two groups of verifier AIRs, then the key-set AIR and the table.
         let (airs, _, _) = parent_batch(&preset, &[2, 3], 4).expect("a parent's batch");
-        let wrapped = multilinear_airs(&airs);
-        // The table's pieces share the last AIR's record.
-        let records = instance_records(&wrapped, wrapped.len());
-        let views = replayed(&wrapped, &records);
+        // The table in three pieces, as a split shared table is (one record for the three).
+        let wrapped = multilinear_instances(&airs, airs.len() + 2);
+        let n = wrapped.len();
+        assert!(Arc::ptr_eq(
+            wrapped[n - 1].record(),
+            wrapped[n - 3].record()
+        ));
+        let views = replayed(&wrapped);
         let mut interactions = 0;
         for (w, v) in wrapped.iter().zip(&views) {
             let what = w.air.name();
@@ -434,10 +495,12 @@ mod tests {
 
         // A record is the AIR's: another AIR's record replays other constraints.
         let (a, b) = (&wrapped[0], &wrapped[wrapped.len() - 1]);
-        let other = replayed(
-            std::slice::from_ref(a),
-            std::slice::from_ref(&records[records.len() - 1]),
+        let misfiled = multilinear_airs_with(
+            &airs[..1],
+            &[a.next_columns().to_vec()],
+            &[b.record().clone()],
         );
+        let other = replayed(&misfiled);
         let layout = AirLayout::from_air(a);
         let real = InteractionSymbolicBuilder::<F, Challenge>::from_air(a, layout);
         let wrong = InteractionSymbolicBuilder::<F, Challenge>::from_air(&other[0], layout);

@@ -61,7 +61,7 @@ use super::parent::{
     shared_table_split, stacked_variables, transcript_numbers, verify_multilinear, Blocks,
     ChildGroup, CompactBatch, Kept, MultilinearAir, ParentHeader, VerifierAir,
 };
-use super::replay::{instance_records, SymbolicRecord};
+use super::replay::SymbolicRecord;
 use super::witness::ChildWitness;
 use crate::aggregate::air::perm::{split_shared_table, Perm24TableAir};
 use crate::aggregate::fri;
@@ -662,7 +662,7 @@ pub fn verify_type2_bytes(
         let pvs = instance_public_values(&wrapped);
         let compact = compact_batch(&params, &wrapped, &heights, &pvs).map_err(malformed)?;
         let next = wrapped.iter().map(|a| a.next_columns().to_vec()).collect();
-        let records = instance_records(&wrapped, batch.airs.len());
+        let records = wrapped.iter().map(|a| a.record().clone()).collect();
         drop(wrapped);
         Ok::<_, VerifyError>(std::sync::Arc::new(Type2VerifierKey {
             airs: batch.airs,
@@ -690,14 +690,14 @@ pub fn verify_type2_bytes(
         proof,
     };
     wire::check_canonical(&decoded.to_bytes(), bytes)?;
-    let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs_with(&key.airs, &key.next);
+    let wrapped: Vec<MultilinearAir<'_>> =
+        multilinear_airs_with(&key.airs, &key.next, &key.records);
     let pvs = instance_public_values(&wrapped);
     let t = Instant::now();
     let r = verify_multilinear(
         &key.params,
         &key.compact,
         &wrapped,
-        &key.records,
         &key.log_heights,
         &pvs,
         &decoded.proof,
