@@ -220,22 +220,16 @@ pub(super) fn replayed<'a>(airs: &'a [MultilinearAir<'a>]) -> Vec<ReplayedAir<'a
     airs.iter().map(|air| ReplayedAir { air }).collect()
 }
 
+/// `forward_base_air`'s dispatch for a [`ReplayedAir`]: the wrapped AIR.
+macro_rules! wrapped {
+    ($s:ident, $a:ident => $e:expr) => {{
+        let $a = $s.air;
+        $e
+    }};
+}
+
 impl BaseAir<F> for ReplayedAir<'_> {
-    fn width(&self) -> usize {
-        BaseAir::<F>::width(self.air)
-    }
-    fn num_periodic_columns(&self) -> usize {
-        BaseAir::<F>::num_periodic_columns(self.air)
-    }
-    fn periodic_columns(&self) -> std::borrow::Cow<'_, [Vec<F>]> {
-        BaseAir::<F>::periodic_columns(self.air)
-    }
-    fn main_next_row_columns(&self) -> Vec<usize> {
-        BaseAir::<F>::main_next_row_columns(self.air)
-    }
-    fn max_constraint_degree(&self) -> Option<usize> {
-        BaseAir::<F>::max_constraint_degree(self.air)
-    }
+    crate::aggregate::air::forward_base_air!(wrapped);
     fn num_public_values(&self) -> usize {
         BaseAir::<F>::num_public_values(self.air)
     }
