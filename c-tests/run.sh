@@ -10,7 +10,7 @@
 #      builds zig-example/rust-bundle, which bundles the glue as an rlib, with
 #      -C target-cpu=x86-64-v3 into target-zig-bundle/: a second full build of Plonky3) linked
 #      with Zig's `unwind`, as zeam links; and the direct route (libmultisig_glue.a from step 1)
-#      linked with gcc_s
+#      linked with gcc_s; then zeam's slot flow (zig-example/src/slot.zig) once, Zig 0.16.0, bundle
 # Installs what is missing: valgrind and pkg-config (apt-get), ziglang 0.16.0 and 0.17.1 (pip,
 # each into its own --target directory under $MSIG_ZIG_ROOT), cbindgen and cargo-c (cargo install,
 # pinned versions that build with the repository's toolchain).
@@ -170,6 +170,11 @@ else
             -Dvectors="$VECTORS" --summary all)
         record "zig $v: build test (libmultisig_glue.a, -lgcc_s)" $?
     done
+    # zeam's slot flow end to end (keys made by the library, subnets, cross-subnet children, the
+    # proposer's Type-2 of nine components, the importer's checks), once, with zeam's Zig and link.
+    v="${ZIG_VERSIONS%% *}"
+    (cd zig-example && zig "$v" build slot "${bundle[@]}")
+    record "zig $v: build slot (zeam's slot flow, 4 validators, bundle staticlib)" $?
 fi
 
 echo

@@ -3,6 +3,7 @@
 //!
 //!   zig build run  [-Dlink=bundle|glue] [-Dvectors=<dir>] ...
 //!   zig build test [-Dlink=bundle|glue] [-Dvectors=<dir>] ...
+//!   zig build slot [-Dlink=bundle|glue] [-Dvalidators=<even, >= 4>] ...   (zeam's slot flow)
 //!
 //! Two ways to link the Rust code (README.md):
 //! - `-Dlink=bundle` (default), zeam's route: cargo builds `rust-bundle/`, a client's one
@@ -75,6 +76,8 @@ pub fn build(b: *std.Build) void {
     // Tells src/main.zig which archive it is linked with (the bundle adds a function of its own).
     const options = b.addOptions();
     options.addOption(bool, "bundle", link == .bundle);
+    // The slot flow's number of validators (src/slot.zig): even, at least 4.
+    options.addOption(usize, "validators", b.option(usize, "validators", "validators in the slot flow (even, at least 4; default 4)") orelse 4);
 
     // The C header, translated once and imported as the module `c`.
     const translate = b.addTranslateC(.{
@@ -85,18 +88,24 @@ pub fn build(b: *std.Build) void {
     const c_mod = translate.createModule();
 
     const parts: Parts = .{ .c_mod = c_mod, .options = options, .vector = vector, .single = single, .archive = archive, .unwind_lib = unwind_lib };
-    const exe = b.addExecutable(.{ .name = "msig-zig-example", .root_module = makeModule(b, target, optimize, parts) });
-    const tests = b.addTest(.{ .name = "msig-zig-test", .root_module = makeModule(b, target, optimize, parts) });
+    const exe = b.addExecutable(.{ .name = "msig-zig-example", .root_module = makeModule(b, target, optimize, parts, "src/main.zig") });
+    const tests = b.addTest(.{ .name = "msig-zig-test", .root_module = makeModule(b, target, optimize, parts, "src/main.zig") });
+    // zeam's slot flow end to end (src/slot.zig); always optimized, it proves dozens of times.
+    const slot = b.addExecutable(.{ .name = "msig-zig-slot", .root_module = makeModule(b, target, .ReleaseSafe, parts, "src/slot.zig") });
     if (cargo) |run| {
         exe.step.dependOn(&run.step);
         tests.step.dependOn(&run.step);
+        slot.step.dependOn(&run.step);
     }
     b.installArtifact(exe);
+    b.installArtifact(slot);
 
     const run_exe = b.addRunArtifact(exe);
     b.step("run", "aggregate the shared 4-signer vector and verify it; merge a Type-2 proof").dependOn(&run_exe.step);
     const run_tests = b.addRunArtifact(tests);
     b.step("test", "aggregate and verify the shared vector, plus error paths").dependOn(&run_tests.step);
+    const run_slot = b.addRunArtifact(slot);
+    b.step("slot", "zeam's slot flow on keys the library makes: subnets, cross-subnet children, the proposer's Type-2, the importer's check (-Dvalidators)").dependOn(&run_slot.step);
 }
 
 const Parts = struct {
@@ -113,9 +122,10 @@ fn makeModule(
     target: std.Build.ResolvedTarget,
     optimize: std.builtin.OptimizeMode,
     parts: Parts,
+    root: []const u8,
 ) *std.Build.Module {
     const m = b.createModule(.{
-        .root_source_file = b.path("src/main.zig"),
+        .root_source_file = b.path(root),
         .target = target,
         .optimize = optimize,
         .link_libc = true,

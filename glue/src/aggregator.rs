@@ -255,8 +255,9 @@ pub unsafe extern "C" fn msig_aggregator_add(
 /// 512 KiB limit up to 16 children of 1,024 keys at `log_inv_rate` 2, up to two children of 775
 /// at `log_inv_rate` 1, which proves faster; `log_inv_rate` 0 takes 1 when the worst case fits
 /// `max_proof_bytes`, else 2), or a parent under the children's
-/// preset when they name it (over 512 KiB today: raise `max_proof_bytes`). Not yet: signatures
-/// and children in one aggregator, children of different numbers of keys, a parent as a child.
+/// preset when they name it (over 512 KiB today: raise `max_proof_bytes`). Children may hold
+/// different numbers of keys (at most 8 distinct sizes); signatures added beside children
+/// (`msig_aggregator_add`) are proved first as one more child. Not yet: a parent as a child.
 ///
 /// Errors: `MSIG_NULL_ARGUMENT`, `MSIG_INVALID_ARGUMENT` (`num_public_keys` x 52 overflows),
 /// `MSIG_MALFORMED_PUBLIC_KEY`, `MSIG_PROOF_INVALID` (the proof does not verify for this

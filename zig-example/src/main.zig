@@ -20,18 +20,7 @@ const single_json = @embedFile("single_vector");
 const Signer = struct { public_key: []const u8, signature_ssz: []const u8 };
 const Vector = struct { epoch: u32, message: []const u8, signers: []const Signer };
 
-const MsigError = error{ MsigFailed, BadVector };
-
-/// Maps a status to an error after printing its message.
-fn check(status: c.msig_status, what: []const u8) MsigError!void {
-    if (status == c.MSIG_OK) return;
-    var buf: [128]u8 = undefined;
-    var written: usize = 0;
-    _ = c.msig_status_message(status, &buf, buf.len, &written);
-    const text: []const u8 = if (written > 0) buf[0 .. written - 1] else "?";
-    std.debug.print("{s}: status {d} ({s})\n", .{ what, status, text });
-    return error.MsigFailed;
-}
+const check = @import("common.zig").check;
 
 fn hexAlloc(gpa: std.mem.Allocator, s: []const u8) ![]u8 {
     const digits = if (std.mem.startsWith(u8, s, "0x")) s[2..] else s;

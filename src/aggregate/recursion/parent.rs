@@ -1040,8 +1040,8 @@ fn parent_witness(
 /// verifier AIRs. Returns the proof and the parent's keys.
 ///
 /// # Errors
-/// [`ProveError::InvalidOptions`] for no child, more than [`MAX_CHILDREN`], children of
-/// different sizes, or more than [`MAX_SIGNATURES`] keys in the union;
+/// [`ProveError::InvalidOptions`] for no child, more than [`MAX_CHILDREN`], children of more
+/// than [`MAX_CHILD_SIZES`] distinct sizes, or more than [`MAX_SIGNATURES`] keys in the union;
 /// [`ProveError::Prover`] for a child that does not verify for `message` and `epoch` (with the
 /// verifier's error), one made under a preset that cannot be a child, or a prover failure.
 pub fn prove_parent(
