@@ -26,7 +26,6 @@ use p3_air::symbolic::{
     SymbolicExpressionExt,
 };
 use p3_air::{Air, BaseAir};
-use p3_batch_stark::symbolic::get_symbolic_constraints;
 use p3_commit::PolynomialSpace;
 use p3_field::coset::TwoAdicMultiplicativeCoset;
 use p3_field::{BasedVectorSpace, Field, PrimeCharacteristicRing, TwoAdicField};
@@ -368,26 +367,29 @@ impl Lowering {
     where
         A: BaseAir<F> + Air<InteractionSymbolicBuilder<F, Challenge>>,
     {
+        // One symbolic pass gives the constraints and their emission order (global indices):
+        // the builder `p3_batch_stark::symbolic::get_symbolic_constraints` makes (Plonky3 0.8),
+        // an accumulator column plus one per lookup and one terminal when there are lookups.
         let gadget = LogUpGadget::new();
         let layout = AirLayout::from_air(air);
-        let (base, ext) =
-            get_symbolic_constraints::<F, Challenge, _, _>(air, layout, lookups, &gadget);
-        // The emission order: the same symbolic pass, read back as global indices.
-        let order = {
-            let (permutation_width, num_permutation_values) = if lookups.is_empty() {
-                (0, 0)
-            } else {
-                (lookups.len() + 1, 1)
-            };
-            let mut builder = InteractionSymbolicBuilder::<F, Challenge>::new(AirLayout {
-                permutation_width,
-                num_permutation_challenges: lookups.len() * gadget.num_challenges(),
-                num_permutation_values,
-                ..layout
-            });
-            gadget.eval_air_and_lookups(air, &mut builder, lookups);
-            builder.constraint_layout()
+        layout.validate_against_air(air);
+        let (permutation_width, num_permutation_values) = if lookups.is_empty() {
+            (0, 0)
+        } else {
+            (lookups.len() + 1, 1)
         };
+        let mut builder = InteractionSymbolicBuilder::<F, Challenge>::new(AirLayout {
+            permutation_width,
+            num_permutation_challenges: lookups.len() * gadget.num_challenges(),
+            num_permutation_values,
+            ..layout
+        });
+        gadget.eval_air_and_lookups(air, &mut builder, lookups);
+        let (base, ext, order) = (
+            builder.base_constraints(),
+            builder.extension_constraints(),
+            builder.constraint_layout(),
+        );
         self.leaves = Some(leaves);
         self.base_memo.clear();
         self.ext_memo.clear();
