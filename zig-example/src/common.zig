@@ -1,4 +1,5 @@
-//! Helpers the example's programs share: statuses as Zig errors, and a monotonic clock.
+//! Helpers the example's programs share: statuses as Zig errors, proving into a buffer of the
+//! wire cap, and a monotonic clock.
 
 const std = @import("std");
 const c = @import("c");
@@ -46,4 +47,26 @@ pub fn nowNs() u64 {
 /// Seconds since `start_ns` (`nowNs`).
 pub fn secondsSince(start_ns: u64) f64 {
     return @as(f64, @floatFromInt(nowNs() - start_ns)) / std.time.ns_per_s;
+}
+
+/// The bytes a client reserves for one aggregate on the wire.
+pub const wire_cap: usize = 512 * 1024;
+
+/// Fails, after printing `what` and the size, if `len` bytes exceed the wire cap.
+pub fn capChecked(what: []const u8, len: usize) MsigError!void {
+    if (len > wire_cap) {
+        std.debug.print("{s}: {d} bytes, over the {d}-byte wire cap\n", .{ what, len, wire_cap });
+        return error.Unexpected;
+    }
+}
+
+/// Proves `aggregator` under `options` into a buffer of the wire cap and returns a copy owned by
+/// the caller (`gpa`).
+pub fn prove(gpa: std.mem.Allocator, aggregator: ?*c.msig_aggregator, options: *const c.msig_prove_options, what: []const u8) ![]u8 {
+    const buf = try gpa.alloc(u8, wire_cap);
+    defer gpa.free(buf);
+    var written: usize = 0;
+    try check(c.msig_aggregator_prove(aggregator, options, buf.ptr, buf.len, &written), what);
+    try capChecked(what, written);
+    return gpa.dupe(u8, buf[0..written]);
 }

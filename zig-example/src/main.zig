@@ -20,7 +20,8 @@ const single_json = @embedFile("single_vector");
 const Signer = struct { public_key: []const u8, signature_ssz: []const u8 };
 const Vector = struct { epoch: u32, message: []const u8, signers: []const Signer };
 
-const check = @import("common.zig").check;
+const common = @import("common.zig");
+const check = common.check;
 
 fn hexAlloc(gpa: std.mem.Allocator, s: []const u8) ![]u8 {
     const digits = if (std.mem.startsWith(u8, s, "0x")) s[2..] else s;
@@ -145,11 +146,7 @@ fn proveType1(gpa: std.mem.Allocator, message: *const [c.MSIG_MESSAGE_LEN]u8, ep
     }
     var opts = c.msig_prove_options_default();
     opts.backend = @intCast(c.MSIG_BACKEND_FRI_POSEIDON1);
-    const buf = try gpa.alloc(u8, 512 * 1024);
-    defer gpa.free(buf);
-    var written: usize = 0;
-    try check(c.msig_aggregator_prove(agg, &opts, buf.ptr, buf.len, &written), "prove (Type-1)");
-    return gpa.dupe(u8, buf[0..written]);
+    return common.prove(gpa, agg, &opts, "prove (Type-1)");
 }
 
 /// A Type-2 proof and the components it is for (in the order merged).
@@ -173,7 +170,7 @@ fn mergeType2(gpa: std.mem.Allocator, d: *const Decoded, s: *const Single) !Type
         .{ .proof = a.ptr, .proof_len = a.len, .public_keys = pks_a, .num_public_keys = d.public_keys.len, .message = &d.message, .epoch = d.epoch },
         .{ .proof = b.ptr, .proof_len = b.len, .public_keys = &s.public_key, .num_public_keys = 1, .message = &s.message, .epoch = s.slot },
     };
-    const buf = try gpa.alloc(u8, 512 * 1024);
+    const buf = try gpa.alloc(u8, common.wire_cap);
     defer gpa.free(buf);
     var written: usize = 0;
     try check(c.msig_type2_merge(&type1s, type1s.len, null, buf.ptr, buf.len, &written), "type2_merge");

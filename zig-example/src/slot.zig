@@ -34,8 +34,9 @@ const expectStatus = common.expectStatus;
 const K = c.MSIG_PUBLIC_KEY_LEN;
 const PublicKey = [K]u8;
 const Message = [c.MSIG_MESSAGE_LEN]u8;
-/// The bytes a client reserves for one aggregate on the wire.
-const wire_cap: usize = 512 * 1024;
+const wire_cap = common.wire_cap;
+const capChecked = common.capChecked;
+const prove = common.prove;
 
 const first_slot: u32 = 100;
 const num_slots: u32 = 4;
@@ -86,23 +87,6 @@ fn digest(label: []const u8, index: u32) Message {
     var out: Message = undefined;
     std.crypto.hash.sha2.Sha256.hash(text, &out, .{});
     return out;
-}
-
-fn capChecked(what: []const u8, len: usize) !void {
-    if (len > wire_cap) {
-        std.debug.print("{s}: {d} bytes, over the {d}-byte wire cap\n", .{ what, len, wire_cap });
-        return error.Unexpected;
-    }
-}
-
-/// Proves `aggregator` under `options` into a buffer of the wire cap and returns a copy.
-fn prove(gpa: std.mem.Allocator, aggregator: ?*c.msig_aggregator, options: *const c.msig_prove_options, what: []const u8) ![]u8 {
-    const buf = try gpa.alloc(u8, wire_cap);
-    defer gpa.free(buf);
-    var written: usize = 0;
-    try check(c.msig_aggregator_prove(aggregator, options, buf.ptr, buf.len, &written), what);
-    try capChecked(what, written);
-    return gpa.dupe(u8, buf[0..written]);
 }
 
 const fri_poseidon1: c.msig_prove_options = blk: {
