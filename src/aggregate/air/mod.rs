@@ -151,6 +151,9 @@ impl BaseAir<F> for AggAir {
     forward_base_air!(dispatch);
     fn num_public_values(&self) -> usize {
         match self {
+            AggAir::Sig(s) if s.is_template() => {
+                super::statement::NUM_STATEMENT_VALUES + sig::STATEMENT_CONSTANTS
+            }
             AggAir::Sig(_) => super::statement::NUM_STATEMENT_VALUES,
             _ => 0,
         }

@@ -45,8 +45,8 @@ use p3_maybe_rayon::prelude::*;
 use super::perm::{PermFiller, PERM24_BUS_OUTPUTS, PERM24_COLS, PERM24_MESSAGE_WIDTH};
 use super::{CHAIN_BUS, PERM24_BUS};
 use crate::aggregate::statement::{
-    key_absorption_input, key_layout, key_set_iv, key_set_iv_expr, KEY_DIGEST_LEN, PV_KEY_DIGEST,
-    PV_NUM_KEYS,
+    key_absorption_input, key_layout, key_set_iv, key_set_iv_expr, KEY_DIGEST_LEN,
+    NUM_STATEMENT_VALUES, PV_KEY_DIGEST, PV_NUM_KEYS,
 };
 use crate::xmss::constants::{
     BASE, CAPACITY, DIMENSION, HASH_LEN_FE, LOG_LIFETIME, MH_DECODED_FE, MSG_LEN_FE,
@@ -196,7 +196,8 @@ fn slots_of_row(r: usize) -> Vec<usize> {
         .collect()
 }
 
-/// The signature AIR for one (message, epoch).
+/// The signature AIR for one (message, epoch), or its statement-free template
+/// ([`SigAir::template`]).
 #[derive(Clone)]
 pub struct SigAir {
     periodic: std::sync::Arc<Vec<Vec<F>>>,
@@ -204,7 +205,16 @@ pub struct SigAir {
     leaf_tweak: [F; 2],
     message_fe: [F; 9],
     message_tweak: [F; 2],
+    /// The template: the statement's constants are read from public values
+    /// `NUM_STATEMENT_VALUES..` ([`STATEMENT_CONSTANTS`] of them) instead of `leaf_tweak`,
+    /// `message_fe` and `message_tweak`.
+    template: bool,
 }
+
+/// How many of the signature AIR's constraint constants follow from the statement: the leaf
+/// tweak (2), the message's field elements (9) and the message-hash tweak (2), in that order
+/// ([`SigAir::statement_constants`]).
+pub const STATEMENT_CONSTANTS: usize = 2 + MSG_LEN_FE + TWEAK_LEN_FE;
 
 impl SigAir {
     /// The signature AIR for `message` and `epoch`.
@@ -285,7 +295,63 @@ impl SigAir {
             leaf_tweak: tree_tweak(0, epoch),
             message_fe: encode_message(message),
             message_tweak: message_tweak(epoch),
+            template: false,
         }
+    }
+
+    /// The statement-free template of the signature AIR, for the out-of-domain program a
+    /// verifier derives once per shape (`crate::aggregate::recursion::ood::OodTemplate`): the
+    /// same constraints, with the statement's constants read from [`STATEMENT_CONSTANTS`]
+    /// public values after the statement's own, and the epoch's periodic entries
+    /// ([`SigAir::epoch_entries`]) zero, to be added back by the program from parameters.
+    /// Never proved: only its symbolic constraints are read.
+    pub fn template() -> Self {
+        let mut air = Self::new(&[0; 32], 0);
+        let mut periodic = (*air.periodic).clone();
+        for (column, row) in Self::epoch_entries() {
+            periodic[column][row] = F::ZERO;
+        }
+        air.periodic = std::sync::Arc::new(periodic);
+        air.template = true;
+        air
+    }
+
+    /// Whether this is [`SigAir::template`].
+    pub fn is_template(&self) -> bool {
+        self.template
+    }
+
+    /// The constraint constants that follow from the statement, in the order the template reads
+    /// them: leaf tweak (2), message (9), message-hash tweak (2).
+    pub fn statement_constants(&self) -> [F; STATEMENT_CONSTANTS] {
+        let mut out = [F::ZERO; STATEMENT_CONSTANTS];
+        out[..2].copy_from_slice(&self.leaf_tweak);
+        out[2..2 + MSG_LEN_FE].copy_from_slice(&self.message_fe);
+        out[2 + MSG_LEN_FE..].copy_from_slice(&self.message_tweak);
+        out
+    }
+
+    /// The periodic entries `(column, row)` that depend on the epoch, each the only row of its
+    /// column where the epoch can make it nonzero: the leaf's side (row 24), each Merkle row's
+    /// tree tweak (rows 25 to 56, two columns) and its output's side (rows 25 to 55). Every
+    /// other periodic entry is the same for every epoch.
+    pub fn epoch_entries() -> Vec<(usize, usize)> {
+        let index: Vec<usize> = (0..NUM_PERIODIC).collect();
+        let c: &SigPeriodic<usize> = index.as_slice().borrow();
+        let leaf = SPONGE_ROWS - 1;
+        let mut out = vec![(c.leaf_left, leaf), (c.leaf_right, leaf)];
+        for column in c.merkle_tweak {
+            out.extend((MERKLE_FIRST..=ROOT_ROW).map(|r| (column, r)));
+        }
+        for column in [c.next_left, c.next_right] {
+            out.extend((MERKLE_FIRST..ROOT_ROW).map(|r| (column, r)));
+        }
+        out
+    }
+
+    /// The value of periodic `column` at `row` of the block.
+    pub fn periodic_entry(&self, column: usize, row: usize) -> F {
+        self.periodic[column][row]
     }
 }
 
@@ -343,6 +409,20 @@ where
 
         // --- Key-set digest: [digest so far (9) | root (8) | parameter (5) | 0 | 0] on row 57.
         let pv = builder.public_values();
+        // The statement's constants: this AIR's, or the template's public values after the
+        // statement's.
+        let stmt: Vec<AB::Expr> = if self.template {
+            (0..STATEMENT_CONSTANTS)
+                .map(|k| pv[NUM_STATEMENT_VALUES + k].into())
+                .collect()
+        } else {
+            self.statement_constants()
+                .into_iter()
+                .map(AB::Expr::from)
+                .collect()
+        };
+        let (leaf_tweak, rest) = stmt.split_at(2);
+        let (message_fe, message_tweak) = rest.split_at(MSG_LEN_FE);
         let num_keys: AB::Expr = pv[PV_NUM_KEYS].into();
         let digest: Vec<AB::Expr> = (0..KEY_DIGEST_LEN)
             .map(|j| pv[PV_KEY_DIGEST + j].into())
@@ -390,9 +470,9 @@ where
         for j in 0..PARAMETER_LEN {
             builder.assert_zero(sp0.clone() * (e(cur.input[CAPACITY + j]) - e(cur.parameter[j])));
         }
-        for j in 0..2 {
+        for (j, t) in leaf_tweak.iter().enumerate() {
             builder.assert_zero(
-                sp0.clone() * (e(cur.input[CAPACITY + PARAMETER_LEN + j]) - self.leaf_tweak[j]),
+                sp0.clone() * (e(cur.input[CAPACITY + PARAMETER_LEN + j]) - t.clone()),
             );
         }
         // Replacement sponge: the capacity part carries over, the rate part is overwritten.
@@ -447,20 +527,16 @@ where
 
         // --- Message hash: [message (9) | parameter (5) | message tweak (2) | rho (7) | 0].
         let msg = per.msg.clone();
-        for j in 0..MSG_LEN_FE {
-            builder.assert_zero(
-                msg.clone() * (e(cur.input[msg_layout::MESSAGE + j]) - self.message_fe[j]),
-            );
+        for (j, m) in message_fe.iter().enumerate() {
+            builder.assert_zero(msg.clone() * (e(cur.input[msg_layout::MESSAGE + j]) - m.clone()));
         }
         for j in 0..PARAMETER_LEN {
             builder.assert_zero(
                 msg.clone() * (e(cur.input[msg_layout::PARAMETER + j]) - e(cur.parameter[j])),
             );
         }
-        for j in 0..TWEAK_LEN_FE {
-            builder.assert_zero(
-                msg.clone() * (e(cur.input[msg_layout::TWEAK + j]) - self.message_tweak[j]),
-            );
+        for (j, t) in message_tweak.iter().enumerate() {
+            builder.assert_zero(msg.clone() * (e(cur.input[msg_layout::TWEAK + j]) - t.clone()));
         }
         builder.assert_zero(msg.clone() * e(cur.input[msg_layout::RHO + RAND_LEN_FE]));
         for k in 0..MH_DECODED_FE {

@@ -20,8 +20,8 @@ use p3_lookup::{InteractionBuilder, LookupBus};
 use p3_matrix::dense::RowMajorMatrix;
 
 use super::TWEAK_BUS;
-use crate::xmss::constants::{BASE, DIMENSION, TWEAK_LEN_FE};
-use crate::xmss::tweak::chain_tweak;
+use crate::xmss::constants::{BASE, DIMENSION, P, TWEAK_LEN_FE};
+use crate::xmss::tweak::{chain_tweak, chain_tweak_int};
 use crate::xmss::F;
 
 /// Rows of one period of the tweak table (46 x 7 = 322 entries, padded).
@@ -76,6 +76,16 @@ pub struct TableAir {
 /// Height of the table AIR: one period of the tweak table, whatever the number of signers.
 pub const TABLE_HEIGHT: usize = TWEAK_PERIOD;
 
+/// The first entry of the tweak table whose second element carries for `epoch` (see
+/// [`TableAir::template`]), or `None` when none does (all but about 0.14% of epochs).
+pub fn carry_threshold(epoch: u32) -> Option<usize> {
+    let r = (u64::from(epoch) << 24) % u64::from(P);
+    (0..DIMENSION * (BASE - 1)).find(|&j| {
+        let (chain, pos) = (j / (BASE - 1), j % (BASE - 1) + 1);
+        r + (chain_tweak_int(0, chain as u8, pos as u8)) >= u64::from(P)
+    })
+}
+
 /// The tweak table entries, in row order: `(chain, pos, t0, t1)` for chain in 0..46, pos in 1..8.
 pub fn tweak_entries(epoch: u32) -> Vec<(u8, u8, [F; 2])> {
     let mut out = Vec::with_capacity(DIMENSION * (BASE - 1));
@@ -103,6 +113,49 @@ impl TableAir {
         Self {
             periodic: super::column_major(&rows, NUM_PERIODIC),
         }
+    }
+
+    /// The statement-free template of the table for epochs whose carry threshold is `carry`
+    /// ([`carry_threshold`]): a chain tweak is `[t mod p, t / p]` for the integer
+    /// `t = E + c` (`E = epoch * 2^24`, `c = chain * 2^16 + pos * 2^8` below `p`), so in the
+    /// field its first element is `E + c` and its second `floor(E / p)` plus a carry, 1 from the
+    /// threshold's entry on (the entries' `c` increase down the table). The template holds `c`
+    /// and the carries; the out-of-domain program adds `E` and `floor(E / p)` times
+    /// [`TablePeriodic::tweak_valid`] from parameters ([`TableAir::statement_parameters`]).
+    /// Never proved: only its constraints and periodic columns are read.
+    pub fn template(carry: Option<usize>) -> Self {
+        let mut rows = vec![F::ZERO; TABLE_HEIGHT * NUM_PERIODIC];
+        for (j, (row, &(chain, pos, t))) in rows
+            .chunks_exact_mut(NUM_PERIODIC)
+            .zip(&tweak_entries(0))
+            .enumerate()
+        {
+            let p: &mut TablePeriodic<F> = row.borrow_mut();
+            p.tweak = TweakEntry {
+                chain: F::from_u8(chain),
+                pos: F::from_u8(pos),
+                tweak: [t[0], F::from_bool(carry.is_some_and(|c| j >= c))],
+            };
+            p.tweak_valid = F::ONE;
+        }
+        Self {
+            periodic: super::column_major(&rows, NUM_PERIODIC),
+        }
+    }
+
+    /// The parameters [`TableAir::template`] leaves out for `epoch`: `E` and `floor(E / p)` as
+    /// field elements, `E = epoch * 2^24`.
+    pub fn statement_parameters(epoch: u32) -> [F; 2] {
+        let e = u64::from(epoch) << 24;
+        [F::from_u64(e), F::from_u64(e / u64::from(P))]
+    }
+
+    /// The periodic columns of [`TablePeriodic::tweak`]'s two elements and of
+    /// [`TablePeriodic::tweak_valid`].
+    pub fn tweak_columns() -> ([usize; 2], usize) {
+        let index: Vec<usize> = (0..NUM_PERIODIC).collect();
+        let c: &TablePeriodic<usize> = index.as_slice().borrow();
+        (c.tweak.tweak, c.tweak_valid)
     }
 
     /// The trace: the mirrors copied from the periodic columns and the tweak multiplicities

@@ -47,8 +47,8 @@ use super::fold::{FoldRound, FoldShape};
 use super::gather::Gathered;
 use super::merkle::{OpeningLink, OpeningShape};
 use super::observed::{Observed, ObservedElement};
-use super::ood::{Input, Program};
-use super::ood_air::OodLayout;
+use super::ood::{Input, OodTemplate, Program};
+use super::ood_air::{OodAir, OodLayout};
 use super::schedule::{Direction, Element, Root, Sampled, TranscriptSchedule};
 use super::terms::ClaimAt;
 use crate::aggregate::field::Challenge;
@@ -140,8 +140,13 @@ pub struct ChildShape {
     pub final_poly: FinalPolyShape,
     /// [`super::gather::GatherAir`]'s: the check's challenges and LogUp terminals.
     pub gathered: Vec<Gathered>,
-    /// [`super::ood_air::OodAir`]'s: the out-of-domain check laid out in rows.
-    pub ood: OodLayout,
+    /// [`super::ood_air::OodAir`]'s: the out-of-domain check laid out in rows, the signature
+    /// batch's template ([`OodTemplate`]), shared by the shapes of one size and carry.
+    pub ood: std::sync::Arc<OodLayout>,
+    /// The [`OodAir`] of `ood`, made once with it.
+    pub ood_air: OodAir,
+    /// The statement's parameters of the check ([`OodTemplate::parameters`]), by instance.
+    pub ood_params: Vec<Vec<F>>,
     /// [`super::observed::ObservedAir`]'s: the observations no other AIR sends (constants,
     /// grinding witnesses, public values), in transcript order.
     pub observations: Vec<ObservedElement>,
@@ -196,6 +201,20 @@ impl Windows {
 fn canonical(x: F) -> u32 {
     p3_field::PrimeField32::as_canonical_u32(&x)
 }
+
+/// How many out-of-domain layouts a process keeps ([`OOD_LAYOUTS`]): more than the child sizes
+/// of one parent or Type-2 proof.
+const CACHED_OOD_LAYOUTS: usize = 2 * super::type2::MAX_COMPONENTS;
+
+/// The process's out-of-domain layouts, keyed by the children's preset, their batch's shapes
+/// (fixed by `N`) and the epoch's carry threshold ([`OodTemplate::carry`]): the same for every
+/// message and epoch otherwise, so a verifier derives one per shape, not per statement.
+static OOD_LAYOUTS: super::parent::Kept<OodKey, (std::sync::Arc<OodLayout>, OodAir)> =
+    super::parent::Kept::new(CACHED_OOD_LAYOUTS);
+
+/// The key of [`OOD_LAYOUTS`]: the children's preset, their batch's shapes and the carry
+/// threshold.
+type OodKey = (FriPreset, Vec<AirShape>, Option<usize>);
 
 impl ChildShape {
     /// The schedules for children proved under `preset` with AIRs `airs`, their `lookups`
@@ -443,9 +462,20 @@ impl ChildShape {
             .collect();
         commitments.sort_by_key(|c| c.position);
 
-        // The out-of-domain check, its claims and its gathered elements.
-        let program = Program::ood_check(airs, lookups, shapes);
-        let ood = OodLayout::new(&program, |i| schedule.input_position(i))?;
+        // The out-of-domain check (the signature batch's template, the same for every message
+        // and epoch of the shape but a rare carry, kept per process), its claims and its
+        // gathered elements.
+        let carry = OodTemplate::carry(statement.epoch);
+        let (ood, ood_air) =
+            OOD_LAYOUTS.get_or_derive((*preset, shapes.to_vec(), carry), || {
+                let template = OodTemplate::new(carry);
+                let program =
+                    Program::ood_check_with(&template.airs, lookups, shapes, &template.params);
+                let layout =
+                    std::sync::Arc::new(OodLayout::new(&program, |i| schedule.input_position(i))?);
+                Ok::<_, String>((layout.clone(), OodAir::new(layout)))
+            })?;
+        let ood_params = OodTemplate::parameters(&statement.message, statement.epoch);
         let mut ood_claims = BTreeSet::new();
         let mut gathered = Vec::new();
         for &input in &ood.inputs {
@@ -531,6 +561,21 @@ impl ChildShape {
             };
             observations.push(ObservedElement { position: p, kind });
         }
+        // The check's statement parameters, past the transcript's positions.
+        for &input in &ood.inputs {
+            if let Input::Param { instance, index } = input {
+                let value = *ood_params
+                    .get(instance)
+                    .and_then(|v| v.get(index))
+                    .ok_or_else(|| format!("no value for {input:?}"))?;
+                observations.push(ObservedElement {
+                    position: schedule
+                        .input_position(input)
+                        .ok_or_else(|| format!("{input:?} has no key"))?,
+                    kind: Observed::Parameter(value),
+                });
+            }
+        }
         let publics = observations
             .iter()
             .filter(|o| matches!(o.kind, Observed::Public { .. }))
@@ -612,6 +657,8 @@ impl ChildShape {
             final_poly,
             gathered,
             ood,
+            ood_air,
+            ood_params,
             observations,
         })
     }

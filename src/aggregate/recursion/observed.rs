@@ -11,6 +11,12 @@
 //! - the child's public values (its statement, [`crate::aggregate::statement::statement_values`]),
 //!   which its out-of-domain check reads too.
 //!
+//! It also holds what is not a transcript element: the statement parameters of the child's
+//! out-of-domain check ([`Observed::Parameter`], [`super::ood::OodTemplate`]: the message's and
+//! the epoch's values the signature batch's template leaves out), each a verifier constant of
+//! the schedule, sent to the check only (`present` 0, so nothing to the transcript), at a key
+//! past the transcript's positions.
+//!
 //! **One row per element**, one block per transcript, the elements fixed by the verifier's
 //! schedule ([`ObservedElement`], periodic columns of period [`ObservedAir::block_len`]). Every
 //! row sends `(transcript, position, value)` on `"transcript-observe"`; a constant's row holds
@@ -53,6 +59,11 @@ pub enum Observed {
         constant: Option<F>,
         slot: Option<usize>,
     },
+    /// Not a transcript element: a statement parameter of the out-of-domain check
+    /// ([`super::ood::Input::Param`]) with this value, which the verifier computes from the
+    /// message and epoch. Held to the value and sent to the check only, at a key past the
+    /// transcript ([`super::schedule::TranscriptSchedule::input_position`]).
+    Parameter(F),
 }
 
 /// One element: its transcript position and what it is.
@@ -128,9 +139,14 @@ impl ObservedAir {
                 rows[r * NUM_PERIODIC..(r + 1) * NUM_PERIODIC].borrow_mut();
             p.in_block = F::from_bool(r + 1 < period);
             if let Some(e) = elements.get(r) {
-                p.present = F::ONE;
+                p.present = F::from_bool(!matches!(e.kind, Observed::Parameter(_)));
                 p.position = F::from_usize(e.position);
                 match e.kind {
+                    Observed::Parameter(v) => {
+                        p.public = F::ONE;
+                        p.constant = F::ONE;
+                        p.value = v;
+                    }
                     Observed::Constant(v) => {
                         p.constant = F::ONE;
                         p.value = v;

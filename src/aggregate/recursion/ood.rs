@@ -13,8 +13,11 @@
 //! public values, LogUp challenges and terminal), constants, and additions, subtractions and
 //! multiplications of earlier nodes. Nodes are hash-consed (an operation on the same operands is
 //! one node) and constants folded, so a subexpression the AIR builds many times is computed
-//! once. The program depends on the AIR alone: for the signature AIRs on the statement's
-//! message and epoch (constraint constants) and never on the keys or the trace.
+//! once. The program depends on the AIR alone, never on the keys or the trace; a child's
+//! verifier takes it from [`OodTemplate`], the signature batch's AIRs with the statement's
+//! message and epoch (the signature AIR's constraint constants, the epoch's periodic entries and
+//! the tweak table) taken out as parameters ([`Input::Param`]), so that one program serves every
+//! statement of a shape.
 //!
 //! [`ConstraintProgram::fold`] runs it natively; it equals Plonky3's verifier folder on the
 //! same inputs (tested on every AIR of a real statement).
@@ -33,6 +36,11 @@ use p3_lookup::logup::LogUpGadget;
 use p3_lookup::{InteractionSymbolicBuilder, Kind, Lookup, LookupProtocol, Lookups};
 
 use super::ext::D;
+use crate::aggregate::air::chain::ChainAir;
+use crate::aggregate::air::perm::Perm24TableAir;
+use crate::aggregate::air::sig::{SigAir, STATEMENT_CONSTANTS};
+use crate::aggregate::air::table::{carry_threshold, TableAir};
+use crate::aggregate::air::AggAir;
 use crate::aggregate::field::Challenge;
 use crate::aggregate::fri::security::AirShape;
 use crate::xmss::F;
@@ -94,6 +102,45 @@ pub enum Input {
     /// Only in [`Program::constraints`]: selector `which` (first row, last row, transition)
     /// at `zeta`.
     Selector { instance: usize, which: usize },
+    /// Parameter `index` of AIR `instance` (a base element): a value of the statement a
+    /// template AIR leaves out ([`ParamSpec`]), which the verifier computes from the message and
+    /// the epoch.
+    Param { instance: usize, index: usize },
+}
+
+/// How a template AIR's statement-dependent values enter its out-of-domain program as
+/// parameters ([`Input::Param`]), so that one program serves every message and epoch of a shape
+/// ([`OodTemplate`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParamSpec {
+    /// Parameters `0..constants` are the AIR's last `constants` public values (the template
+    /// reads its statement constants there).
+    pub constants: usize,
+    /// Parameter `constants + k` adds `param * f_k(zeta)` to periodic column
+    /// `periodic[k].column` at `zeta`, `f_k` the periodic column of `periodic[k].weights` (one
+    /// weight per row of the column's period).
+    pub periodic: Vec<PeriodicParam>,
+}
+
+/// One periodic parameter of a [`ParamSpec`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeriodicParam {
+    /// The periodic column it adds to.
+    pub column: usize,
+    /// Its weight on each row of the column's period.
+    pub weights: Vec<F>,
+}
+
+impl ParamSpec {
+    /// Number of parameters.
+    pub fn len(&self) -> usize {
+        self.constants + self.periodic.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// One node of a [`Program`]; operands are indices of earlier nodes.
@@ -529,6 +576,27 @@ impl Program {
     where
         A: BaseAir<F> + Air<InteractionSymbolicBuilder<F, Challenge>>,
     {
+        Self::ood_check_with(airs, lookups, shapes, &[])
+    }
+
+    /// [`Program::ood_check`] of template AIRs: AIR `i`'s statement-dependent values are the
+    /// parameters `params[i]` describes (no parameter for an AIR past the end of `params`).
+    /// With the parameters a statement gives them, the program computes what
+    /// [`Program::ood_check`] of that statement's AIRs computes (`OodTemplate`'s tests).
+    ///
+    /// # Panics
+    /// If a periodic parameter's column is not one of its AIR's, or its weights are not one
+    /// per row of that column's period.
+    pub fn ood_check_with<A>(
+        airs: &[A],
+        lookups: &[Lookups<F>],
+        shapes: &[AirShape],
+        params: &[ParamSpec],
+    ) -> Self
+    where
+        A: BaseAir<F> + Air<InteractionSymbolicBuilder<F, Challenge>>,
+    {
+        let none = ParamSpec::default();
         let mut l = Lowering::default();
         let zeta = l.input(Input::Zeta);
         let alpha = l.input(Input::Alpha);
@@ -563,7 +631,8 @@ impl Program {
             let inv_first = l.inv(to_first);
             let inv_last = l.inv(to_last);
             let selectors = [l.mul(z_h, inv_first), l.mul(z_h, inv_last), to_last];
-            let periodic = periodic_at_zeta(&mut l, air, log_n, &zeta_pow2);
+            let spec = params.get(instance).unwrap_or(&none);
+            let periodic = periodic_at_zeta(&mut l, air, log_n, &zeta_pow2, instance, spec);
             let width = air.width();
             let zero = l.constant(Challenge::ZERO);
             let main_local: Vec<u32> = (0..width)
@@ -614,9 +683,21 @@ impl Program {
                 main: [main_local, main_next],
                 permutation,
                 periodic,
-                public: (0..air.num_public_values())
-                    .map(|index| l.input(Input::Public { instance, index }))
-                    .collect(),
+                public: {
+                    let own = air.num_public_values() - spec.constants;
+                    (0..air.num_public_values())
+                        .map(|index| {
+                            l.input(if index < own {
+                                Input::Public { instance, index }
+                            } else {
+                                Input::Param {
+                                    instance,
+                                    index: index - own,
+                                }
+                            })
+                        })
+                        .collect()
+                },
                 challenges,
                 terminals: if lookups.is_empty() {
                     Vec::new()
@@ -674,25 +755,134 @@ impl Program {
     }
 }
 
+/// The out-of-domain program of a signature batch for every statement of its shape: the
+/// batch's AIRs with the message and the epoch taken out as parameters ([`ParamSpec`]), so that
+/// [`Program::ood_check_with`] of the template, given a statement's parameters
+/// ([`OodTemplate::parameters`]), computes what [`Program::ood_check`] of the statement's own
+/// AIRs ([`crate::aggregate::statement::Statement::airs`]) computes. A verifier derives it once
+/// per shape and carry threshold ([`OodTemplate::carry`]) instead of once per statement.
+///
+/// Parameters, by instance: the signature AIR's ([`SigAir::template`]) statement constants,
+/// then one per epoch-dependent periodic entry ([`SigAir::epoch_entries`], weight 1 on its row);
+/// the tweak table's ([`TableAir::template`]) `E` and `floor(E / p)` on its two tweak columns,
+/// weighted by the valid rows; none for the chain and permutation AIRs.
+pub struct OodTemplate {
+    /// The template AIRs, in the batch's instance order.
+    pub airs: Vec<AggAir>,
+    /// Their parameters.
+    pub params: Vec<ParamSpec>,
+}
+
+impl OodTemplate {
+    /// The template for epochs of carry threshold `carry` ([`OodTemplate::carry`]).
+    pub fn new(carry: Option<usize>) -> Self {
+        let sig = SigAir::template();
+        let periodic = SigAir::epoch_entries()
+            .into_iter()
+            .map(|(column, row)| {
+                let mut weights = vec![F::ZERO; sig.periodic_columns()[column].len()];
+                weights[row] = F::ONE;
+                PeriodicParam { column, weights }
+            })
+            .collect();
+        let sig_params = ParamSpec {
+            constants: STATEMENT_CONSTANTS,
+            periodic,
+        };
+        let table = TableAir::template(carry);
+        let (tweak, valid) = TableAir::tweak_columns();
+        let valid = table.periodic_columns()[valid].clone();
+        let table_params = ParamSpec {
+            constants: 0,
+            periodic: tweak
+                .into_iter()
+                .map(|column| PeriodicParam {
+                    column,
+                    weights: valid.clone(),
+                })
+                .collect(),
+        };
+        Self {
+            airs: vec![
+                AggAir::Sig(sig),
+                AggAir::Chain(ChainAir::new()),
+                AggAir::Table(table),
+                AggAir::Perm24(Perm24TableAir::new()),
+            ],
+            params: vec![sig_params, ParamSpec::default(), table_params],
+        }
+    }
+
+    /// The template's key for `epoch`: the tweak table's carry threshold
+    /// ([`crate::aggregate::air::table::carry_threshold`]).
+    pub fn carry(epoch: u32) -> Option<usize> {
+        carry_threshold(epoch)
+    }
+
+    /// The parameters of the statement (`message`, `epoch`), by instance, in [`ParamSpec`]
+    /// order.
+    pub fn parameters(message: &[u8; 32], epoch: u32) -> Vec<Vec<F>> {
+        let sig = SigAir::new(message, epoch);
+        let mut first: Vec<F> = sig.statement_constants().to_vec();
+        first.extend(
+            SigAir::epoch_entries()
+                .into_iter()
+                .map(|(column, row)| sig.periodic_entry(column, row)),
+        );
+        vec![
+            first,
+            Vec::new(),
+            TableAir::statement_parameters(epoch).to_vec(),
+        ]
+    }
+}
+
 /// Every periodic column of `air` at `zeta` on a trace of `2^log_n` rows: a column of period
 /// `p` is `f(zeta^(n / p))`, `f` its interpolant over the `p`-th roots of unity `w^j`,
 /// `f(y) = (y^p - 1) / p * sum_j v_j w^j / (y - w^j)` (the `1 / (y - w^j)` shared by the
 /// columns of one period). As `PolynomialSpace::evaluate_periodic_columns_at` (Plonky3 0.8,
-/// trace domain shift 1).
+/// trace domain shift 1). A periodic parameter of `spec` adds `param * f(zeta^(n / p))`, `f`
+/// the interpolant of its weights, summed with the column's own terms before the common factor.
 fn periodic_at_zeta<A: BaseAir<F>>(
     l: &mut Lowering,
     air: &A,
     log_n: usize,
     zeta_pow2: &[u32],
+    instance: usize,
+    spec: &ParamSpec,
 ) -> Vec<u32> {
     let columns = air.periodic_columns();
+    for param in &spec.periodic {
+        let col = columns
+            .get(param.column)
+            .expect("a periodic parameter's column");
+        assert_eq!(
+            param.weights.len(),
+            col.len(),
+            "a weight per row of the period"
+        );
+    }
     let mut by_period: HashMap<usize, (u32, Vec<u32>)> = HashMap::default();
     columns
         .iter()
-        .map(|col| {
+        .enumerate()
+        .map(|(column, col)| {
             let p = col.len();
+            let params: Vec<(usize, &[F])> = spec
+                .periodic
+                .iter()
+                .enumerate()
+                .filter(|(_, q)| q.column == column)
+                .map(|(k, q)| (spec.constants + k, q.weights.as_slice()))
+                .collect();
             if p == 1 {
-                return l.constant_of_base(col[0]);
+                let mut v = l.constant_of_base(col[0]);
+                for (index, weights) in params {
+                    let x = l.input(Input::Param { instance, index });
+                    let t = l.scale(x, Challenge::from(weights[0]));
+                    v = l.add(v, t);
+                }
+                return v;
             }
             let log_p = p.trailing_zeros() as usize;
             let w = F::two_adic_generator(log_p);
@@ -713,12 +903,24 @@ fn periodic_at_zeta<A: BaseAir<F>>(
                 (vanishing, invs)
             });
             let p_inv = F::from_usize(p).inverse();
-            let mut sum = l.constant(Challenge::ZERO);
-            for ((&v, wj), &inv) in col.iter().zip(w.powers()).zip(invs.iter()) {
-                let t = l.scale(inv, Challenge::from(v * wj * p_inv));
+            let invs = invs.clone();
+            let scale = *scale;
+            let interpolate = |l: &mut Lowering, values: &[F]| {
+                let mut sum = l.constant(Challenge::ZERO);
+                for ((&v, wj), &inv) in values.iter().zip(w.powers()).zip(invs.iter()) {
+                    let t = l.scale(inv, Challenge::from(v * wj * p_inv));
+                    sum = l.add(sum, t);
+                }
+                sum
+            };
+            let mut sum = interpolate(l, col);
+            for (index, weights) in params {
+                let f = interpolate(l, weights);
+                let x = l.input(Input::Param { instance, index });
+                let t = l.mul(x, f);
                 sum = l.add(sum, t);
             }
-            l.mul(sum, *scale)
+            l.mul(sum, scale)
         })
         .collect()
 }
@@ -1054,6 +1256,9 @@ pub(crate) mod tests {
                 Input::LookupBeta => self.challenges[1],
                 Input::Alpha => self.challenges[2],
                 Input::Zeta => self.challenges[3],
+                Input::Param { instance, index } => Challenge::from(
+                    OodTemplate::parameters(&self.message, self.epoch)[instance][index],
+                ),
                 other => unreachable!("not an input of the check: {other:?}"),
             }
         }
@@ -1178,5 +1383,167 @@ pub(crate) mod tests {
                 "{forged:?}"
             );
         }
+    }
+
+    /// Epochs for the template tests: the extremes, every Merkle level's side both ways, and two
+    /// whose tweak tables carry (the first from `2^20` on, and the last below `2^32`).
+    fn template_epochs() -> Vec<u32> {
+        let first_carry = (1u32 << 20..)
+            .find(|&e| OodTemplate::carry(e).is_some())
+            .expect("an epoch whose table carries");
+        let last_carry = (0..=u32::MAX)
+            .rev()
+            .find(|&e| OodTemplate::carry(e).is_some())
+            .expect("an epoch whose table carries");
+        vec![
+            0,
+            1,
+            9,
+            0x5555_5555,
+            0xaaaa_aaaa,
+            u32::MAX,
+            first_carry,
+            last_carry,
+        ]
+    }
+
+    #[test]
+    fn the_templates_periodic_columns_and_parameters_are_each_statements_columns() {
+        let epochs = template_epochs();
+        assert!(
+            epochs
+                .iter()
+                .filter(|&&e| OodTemplate::carry(e).is_some())
+                .count()
+                >= 2
+        );
+        for &epoch in &epochs {
+            let message = [epoch as u8; 32];
+            let t = OodTemplate::new(OodTemplate::carry(epoch));
+            let params = OodTemplate::parameters(&message, epoch);
+            let concrete = Statement {
+                message: &message,
+                epoch,
+                keys: &[],
+            }
+            .airs();
+            for (instance, (air, spec)) in t.airs.iter().zip(&t.params).enumerate() {
+                // Each periodic column of the template plus its parameters' weighted rows is the
+                // statement's column, row by row.
+                let mut columns = air.periodic_columns().into_owned();
+                for (k, q) in spec.periodic.iter().enumerate() {
+                    let param = params[instance][spec.constants + k];
+                    for (v, &w) in columns[q.column].iter_mut().zip(&q.weights) {
+                        *v += param * w;
+                    }
+                }
+                assert_eq!(
+                    columns,
+                    concrete[instance].periodic_columns().into_owned(),
+                    "instance {instance} at epoch {epoch}"
+                );
+                assert_eq!(params[instance].len(), spec.len());
+            }
+            let (AggAir::Sig(tsig), AggAir::Sig(csig)) = (&t.airs[0], &concrete[0]) else {
+                unreachable!("instance 0 is the signature AIR")
+            };
+            assert!(tsig.is_template() && !csig.is_template());
+            assert_eq!(
+                params[0][..STATEMENT_CONSTANTS],
+                csig.statement_constants()[..]
+            );
+        }
+    }
+
+    #[test]
+    fn the_template_program_computes_each_statements_check() {
+        use crate::aggregate::fri::common_data;
+        let keys = crate::aggregate::statement::placeholder_keys(3);
+        let mut rng = SmallRng::seed_from_u64(7);
+        for epoch in template_epochs() {
+            let message: [u8; 32] = core::array::from_fn(|i| (i as u8) ^ (epoch as u8));
+            let stmt = Statement {
+                message: &message,
+                epoch,
+                keys: &keys,
+            };
+            let airs = stmt.airs();
+            let lookups = common_data::<Poseidon1>(&airs).lookups;
+            let shapes = proof_shape(&airs, &lookups, &degree_bits(&stmt.heights())).instances;
+            let concrete = Program::ood_check(&airs, &lookups, &shapes);
+            let t = OodTemplate::new(OodTemplate::carry(epoch));
+            let template = Program::ood_check_with(&t.airs, &lookups, &shapes, &t.params);
+            let params = OodTemplate::parameters(&message, epoch);
+            // The same random value for each input of either program, the parameters the
+            // statement's.
+            let mut values: HashMap<Input, Challenge> = HashMap::default();
+            for node in concrete.nodes.iter().chain(&template.nodes) {
+                if let Node::Input(i) = *node {
+                    let v = match i {
+                        Input::Param { instance, index } => {
+                            Challenge::from(params[instance][index])
+                        }
+                        _ => one(&mut rng),
+                    };
+                    values.entry(i).or_insert(v);
+                }
+            }
+            let expected = concrete
+                .outputs(|i| values[&i])
+                .expect("zeta off the domains");
+            let got = template
+                .outputs(|i| values[&i])
+                .expect("zeta off the domains");
+            assert_eq!(got, expected, "epoch {epoch}");
+            assert!(
+                expected.iter().any(|&o| o != Challenge::ZERO),
+                "random inputs fail it"
+            );
+        }
+    }
+
+    #[test]
+    fn a_real_childs_check_holds_in_the_template_and_each_parameter_forged_fails_it() {
+        let child = real_child();
+        let t = OodTemplate::new(OodTemplate::carry(child.epoch));
+        let program = Program::ood_check_with(&t.airs, &child.lookups, &child.shapes, &t.params);
+        let params = OodTemplate::parameters(&child.message, child.epoch);
+        let input = |forged: Option<(usize, usize)>| {
+            let (params, child) = (&params, &child);
+            move |i: Input| match i {
+                Input::Param { instance, index } => {
+                    let v = Challenge::from(params[instance][index]);
+                    if forged == Some((instance, index)) {
+                        v + Challenge::ONE
+                    } else {
+                        v
+                    }
+                }
+                other => child.input(other),
+            }
+        };
+        let outputs = program.outputs(input(None)).expect("zeta off the domains");
+        assert_eq!(outputs, vec![Challenge::ZERO; child.airs.len() + 1]);
+        let mut forged = 0;
+        for (instance, spec) in t.params.iter().enumerate() {
+            for index in 0..spec.len() {
+                let outputs = program
+                    .outputs(input(Some((instance, index))))
+                    .expect("zeta off the domains");
+                for (k, o) in outputs.iter().enumerate() {
+                    assert_eq!(
+                        *o == Challenge::ZERO,
+                        k != instance,
+                        "parameter {index} of instance {instance}: output {k}"
+                    );
+                }
+                forged += 1;
+            }
+        }
+        // 13 constants, 128 epoch entries of the signature AIR, 2 of the table.
+        assert_eq!(
+            forged,
+            STATEMENT_CONSTANTS + SigAir::epoch_entries().len() + 2
+        );
     }
 }

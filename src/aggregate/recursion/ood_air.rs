@@ -622,7 +622,7 @@ const NUM_PERIODIC: usize = P_K + IMMEDIATES * D;
 /// The AIR running one [`OodLayout`] per child transcript.
 #[derive(Clone, Debug)]
 pub struct OodAir {
-    layout: OodLayout,
+    layout: std::sync::Arc<OodLayout>,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
     /// The first block's transcript number ([`Self::numbered_from`]).
     first: u32,
@@ -631,8 +631,10 @@ pub struct OodAir {
 numbered_blocks!(OodAir);
 
 impl OodAir {
-    /// The AIR of `layout`.
-    pub fn new(layout: OodLayout) -> Self {
+    /// The AIR of `layout` (a verifier's shapes share one layout per child size: [`OodAir`] is
+    /// cheap to clone).
+    pub fn new(layout: impl Into<std::sync::Arc<OodLayout>>) -> Self {
+        let layout = layout.into();
         let l = layout.rows.len();
         let mut periodic = vec![vec![F::ZERO; l]; NUM_PERIODIC];
         for (r, s) in layout.rows.iter().enumerate() {
@@ -803,13 +805,48 @@ pub(crate) mod tests {
         has_constraint, only_constraints, Batch, Failed, KnownAir, TestAir, MIN_HEIGHT,
     };
     use crate::aggregate::recursion::ood::tests::{real_child, Child};
-    use crate::aggregate::recursion::ood::Row;
+    use crate::aggregate::recursion::ood::{OodTemplate, Row};
     use crate::aggregate::recursion::schedule::TranscriptSchedule;
 
-    /// The real child, its program, the AIR of its check and the child's inputs.
+    #[test]
+    fn the_templates_check_takes_the_block_of_a_statements_own() {
+        let (child, template, air, _) = setup();
+        let concrete = Program::ood_check(&child.airs, &child.lookups, &child.shapes);
+        let schedule =
+            TranscriptSchedule::new(&child.preset, &child.airs, &child.lookups, &child.shapes);
+        let own = OodLayout::new(&concrete, |i| schedule.input_position(i)).expect("positioned");
+        let live = |l: &OodLayout| l.rows.iter().filter(|r| r.kind != RowKind::Pad).count();
+        let params = air
+            .layout()
+            .inputs
+            .iter()
+            .filter(|i| matches!(i, Input::Param { .. }))
+            .count();
+        eprintln!(
+            "statement's program {} nodes, {} rows; template's {} nodes, {} rows, {params} \
+             parameters; block {}",
+            concrete.nodes.len(),
+            live(&own),
+            template.nodes.len(),
+            live(air.layout()),
+            air.layout().rows.len()
+        );
+        assert_eq!(air.layout().rows.len(), own.rows.len());
+        assert_eq!(
+            params,
+            OodTemplate::parameters(&child.message, child.epoch)
+                .iter()
+                .map(Vec::len)
+                .sum::<usize>()
+        );
+    }
+
+    /// The real child, its program (the signature batch's template, as a parent's verifier
+    /// derives it), the AIR of its check and the child's inputs.
     pub(crate) fn setup() -> (Child, Program, OodAir, Vec<Challenge>) {
         let child = real_child();
-        let program = Program::ood_check(&child.airs, &child.lookups, &child.shapes);
+        let t = OodTemplate::new(OodTemplate::carry(child.epoch));
+        let program = Program::ood_check_with(&t.airs, &child.lookups, &child.shapes, &t.params);
         let schedule =
             TranscriptSchedule::new(&child.preset, &child.airs, &child.lookups, &child.shapes);
         let layout =

@@ -368,7 +368,7 @@ pub(super) fn group_airs(shape: &ChildShape, first: u32) -> Result<Vec<VerifierA
             DeepTermsAir::new(&shape.deep, &shape.claims, &shape.ood_claims).numbered_from(first),
         ),
         VerifierAir::Gather(GatherAir::new(shape.gathered.clone()).numbered_from(first)),
-        VerifierAir::Ood(OodAir::new(shape.ood.clone()).numbered_from(first)),
+        VerifierAir::Ood(shape.ood_air.clone().numbered_from(first)),
         VerifierAir::Mmcs(mmcs.numbered_from(first)),
         VerifierAir::Deep(DeepQuotientAir::new(shape.deep.clone()).numbered_from(first)),
         VerifierAir::Fold(FriFoldAir::new(shape.fold.clone()).numbered_from(first)),

@@ -35,6 +35,10 @@ use crate::aggregate::fri::security::AirShape;
 use crate::aggregate::preset::FriPreset;
 use crate::xmss::F;
 
+/// Keys per AIR instance of the statement parameters of a child's out-of-domain check
+/// ([`Input::Param`], [`TranscriptSchedule::input_position`]); the signature AIR has 143.
+pub const PARAM_STRIDE: usize = 1024;
+
 /// What one transcript element is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Element {
@@ -344,7 +348,10 @@ impl TranscriptSchedule {
     }
 
     /// The position of coordinate 0 of an input of [`super::ood::Program::ood_check`] (a
-    /// public value is one element): every input is a transcript element.
+    /// public value is one element): every input is a transcript element, except a statement
+    /// parameter ([`Input::Param`]), which is keyed past the transcript's end, at
+    /// `len + instance * PARAM_STRIDE + index` ([`PARAM_STRIDE`]), where no transcript element
+    /// is.
     pub fn input_position(&self, input: Input) -> Option<usize> {
         let point = |row: Row| usize::from(row == Row::Next);
         let sampled = |challenge| Element::Challenge {
@@ -393,6 +400,9 @@ impl TranscriptSchedule {
             Input::LookupBeta => sampled(Sampled::LookupBeta),
             Input::Alpha => sampled(Sampled::Alpha),
             Input::Zeta => sampled(Sampled::Zeta),
+            Input::Param { instance, index } if index < PARAM_STRIDE => {
+                return Some(self.elements.len() + instance * PARAM_STRIDE + index)
+            }
             _ => return None,
         };
         self.position(e)

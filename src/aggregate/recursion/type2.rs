@@ -53,7 +53,6 @@ use p3_matrix::Matrix;
 use super::child::ChildShape;
 use super::child_verification_trace;
 use super::observed::ObservedAir;
-use super::ood_air::OodAir;
 use super::parent::{
     blocks_log_heights_and_rows, blocks_traces, child_groups, compact_batch, compact_parent_preset,
     compact_reductions, component_shape, group_airs, group_first, multilinear_airs_with,
@@ -193,9 +192,7 @@ fn type2_airs(
         }
         for (j, &c) in group.members.iter().enumerate() {
             let t = first + j as u32;
-            airs.push(VerifierAir::Ood(
-                OodAir::new(shapes[c].ood.clone()).numbered_from(t),
-            ));
+            airs.push(VerifierAir::Ood(shapes[c].ood_air.clone().numbered_from(t)));
             airs.push(VerifierAir::Observed(
                 ObservedAir::new(shapes[c].observations.clone())
                     .anchored(components[c].statement())

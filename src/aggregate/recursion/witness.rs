@@ -136,12 +136,27 @@ impl ChildWitness {
             .ok_or("no zeta")?,
         );
         let gathered = shape.gathered.iter().map(|g| ext_at(g.position)).collect();
-        let observations = shape.observations.iter().map(|o| v[o.position]).collect();
+        let observations = shape
+            .observations
+            .iter()
+            .map(|o| match o.kind {
+                super::observed::Observed::Parameter(value) => value,
+                _ => v[o.position],
+            })
+            .collect();
         let ood = shape
             .ood
             .inputs
             .iter()
             .map(|&i| {
+                if let Input::Param { instance, index } = i {
+                    return shape
+                        .ood_params
+                        .get(instance)
+                        .and_then(|v| v.get(index))
+                        .map(|&x| Challenge::from(x))
+                        .ok_or_else(|| format!("no value for {i:?}"));
+                }
                 let p = s.input_position(i).ok_or("an input off the transcript")?;
                 Ok(match i {
                     Input::Public { .. } => Challenge::from(v[p]),
@@ -623,7 +638,13 @@ mod tests {
             slot: Some(COUNT_SLOT),
         };
         type Case = (fn(&Observed) -> bool, Vec<Failed>);
-        let cases: [Case; 5] = [
+        let cases: [Case; 6] = [
+            // A statement parameter of the check (the message's and the epoch's values the
+            // template leaves out): its constraint and the check's input bus.
+            (
+                |k| matches!(k, Observed::Parameter(_)),
+                vec![constraint.clone(), input.clone()],
+            ),
             (
                 |k| matches!(k, Observed::Constant(_)),
                 vec![constraint.clone(), observe.clone()],
@@ -676,7 +697,10 @@ mod tests {
         assert!((0..KEY_DIGEST_LEN).all(|s| kinds.contains(&digest(s))));
         for (n, (kind, expected)) in cases.into_iter().enumerate() {
             let Some(at) = shape.observations.iter().position(|o| kind(&o.kind)) else {
-                assert_eq!(n, 1, "constants and public values are always observed");
+                assert_eq!(
+                    n, 2,
+                    "constants, parameters and public values are always observed"
+                );
                 continue;
             };
             let mut forged = w.clone();
@@ -684,6 +708,43 @@ mod tests {
             let expected = BTreeSet::from_iter(expected);
             batch(&child, &shape, &forged).caught(|f| *f == expected);
         }
+
+        // Every parameter of the check is the statement's, and one other than the statement's in
+        // the observation and in the check's input alike fails the observation's constraint and
+        // the check itself.
+        let params =
+            crate::aggregate::recursion::ood::OodTemplate::parameters(&child.message, child.epoch);
+        let mut checked = 0;
+        for (at, o) in shape.observations.iter().enumerate() {
+            if let Observed::Parameter(value) = o.kind {
+                let (i, input) = shape
+                    .ood
+                    .inputs
+                    .iter()
+                    .enumerate()
+                    .find(|(_, i)| shape.schedule.input_position(**i) == Some(o.position))
+                    .expect("the check reads each parameter");
+                let Input::Param { instance, index } = *input else {
+                    panic!("{input:?} at a parameter's key")
+                };
+                assert_eq!(value, params[instance][index]);
+                if checked % 16 == 0 {
+                    let mut forged = w.clone();
+                    forged.observations[at] += F::ONE;
+                    forged.ood[i] += Challenge::ONE;
+                    let ood_air = b
+                        .airs
+                        .iter()
+                        .position(|a| matches!(a, TestAir::Ood(_)))
+                        .expect("the check's AIR");
+                    batch(&child, &shape, &forged).caught(|f| {
+                        *f == BTreeSet::from([Failed::Other(observed_air), Failed::Other(ood_air)])
+                    });
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, params.iter().map(Vec::len).sum::<usize>());
 
         // A final polynomial other than the one the transcript observed.
         let mut forged = w.clone();
