@@ -216,6 +216,12 @@ static OOD_LAYOUTS: super::parent::Kept<OodKey, (std::sync::Arc<OodLayout>, OodA
 /// threshold.
 type OodKey = (FriPreset, Vec<AirShape>, Option<usize>);
 
+/// Empties the process's out-of-domain layouts ([`OOD_LAYOUTS`]). For measurements: `multisig
+/// bench` calls it to time a verifier that has never seen the shape.
+pub fn forget_ood_layouts() {
+    OOD_LAYOUTS.clear();
+}
+
 impl ChildShape {
     /// The schedules for children proved under `preset` with AIRs `airs`, their `lookups`
     /// (`CommonData::lookups`) and `shapes` (`ProofShape::instances`), all fixed by the child's

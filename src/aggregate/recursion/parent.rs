@@ -306,7 +306,7 @@ impl<K: PartialEq, V: Clone> Kept<K, V> {
         Ok(value)
     }
 
-    fn clear(&self) {
+    pub(super) fn clear(&self) {
         self.entries().clear();
     }
 }

@@ -580,6 +580,13 @@ const CACHED_TYPE2_KEYS: usize = 2;
 static TYPE2_KEYS: Kept<Type2ShapeKey, std::sync::Arc<Type2VerifierKey>> =
     Kept::new(CACHED_TYPE2_KEYS);
 
+/// Empties the process's Type-2 verifier keys ([`TYPE2_KEYS`]). For measurements: with
+/// [`super::parent::forget_child_shapes`], the next verification derives everything that
+/// follows from the statement, as for a new block of a shape the process has seen.
+pub fn forget_type2_keys() {
+    TYPE2_KEYS.clear();
+}
+
 /// Verifies a Type-2 proof's bytes ([`Type2Proof::to_bytes`]) for `components` (in any order:
 /// the verifier sorts them as the prover did). Accepts only if each component's message, epoch
 /// and key set (any order, no key twice) are those the proof attests, component for component,
