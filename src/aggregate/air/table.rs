@@ -15,13 +15,13 @@
 use std::borrow::{Borrow, BorrowMut, Cow};
 
 use p3_air::{Air, AirBuilder, BaseAir, WindowAccess};
-use p3_field::PrimeCharacteristicRing;
+use p3_field::{PrimeCharacteristicRing, PrimeField32};
 use p3_lookup::{InteractionBuilder, LookupBus};
 use p3_matrix::dense::RowMajorMatrix;
 
 use super::TWEAK_BUS;
 use crate::xmss::constants::{BASE, DIMENSION, P, TWEAK_LEN_FE};
-use crate::xmss::tweak::{chain_tweak, chain_tweak_int};
+use crate::xmss::tweak::chain_tweak;
 use crate::xmss::F;
 
 /// Rows of one period of the tweak table (46 x 7 = 322 entries, padded).
@@ -80,10 +80,10 @@ pub const TABLE_HEIGHT: usize = TWEAK_PERIOD;
 /// [`TableAir::template`]), or `None` when none does (all but about 0.14% of epochs).
 pub fn carry_threshold(epoch: u32) -> Option<usize> {
     let r = (u64::from(epoch) << 24) % u64::from(P);
-    (0..DIMENSION * (BASE - 1)).find(|&j| {
-        let (chain, pos) = (j / (BASE - 1), j % (BASE - 1) + 1);
-        r + (chain_tweak_int(0, chain as u8, pos as u8)) >= u64::from(P)
-    })
+    // Epoch 0's entries hold each entry's `c` as their first element.
+    tweak_entries(0)
+        .iter()
+        .position(|(_, _, t)| r + u64::from(t[0].as_canonical_u32()) >= u64::from(P))
 }
 
 /// The tweak table entries, in row order: `(chain, pos, t0, t1)` for chain in 0..46, pos in 1..8.
@@ -124,22 +124,16 @@ impl TableAir {
     /// [`TablePeriodic::tweak_valid`] from parameters ([`TableAir::statement_parameters`]).
     /// Never proved: only its constraints and periodic columns are read.
     pub fn template(carry: Option<usize>) -> Self {
-        let mut rows = vec![F::ZERO; TABLE_HEIGHT * NUM_PERIODIC];
-        for (j, (row, &(chain, pos, t))) in rows
-            .chunks_exact_mut(NUM_PERIODIC)
-            .zip(&tweak_entries(0))
-            .enumerate()
-        {
-            let p: &mut TablePeriodic<F> = row.borrow_mut();
-            p.tweak = TweakEntry {
-                chain: F::from_u8(chain),
-                pos: F::from_u8(pos),
-                tweak: [t[0], F::from_bool(carry.is_some_and(|c| j >= c))],
-            };
-            p.tweak_valid = F::ONE;
+        // Epoch 0's table: every entry's first element is its `c`, every second element 0.
+        let mut periodic = (*Self::new(0).periodic).clone();
+        let ([_, second], _) = Self::tweak_columns();
+        if let Some(c) = carry {
+            for v in &mut periodic[second][c..DIMENSION * (BASE - 1)] {
+                *v = F::ONE;
+            }
         }
         Self {
-            periodic: super::column_major(&rows, NUM_PERIODIC),
+            periodic: std::sync::Arc::new(periodic),
         }
     }
 
