@@ -128,6 +128,24 @@ pub struct Statement<'a> {
     pub keys: &'a [PublicKey],
 }
 
+/// Trace heights, in instance order, of a statement of `n` keys: the signature AIR's and the
+/// permutation table's `next_power_of_two(max(n, MIN_BLOCKS)) * BLOCK` (one table row per
+/// signature-AIR row), the chain AIR's `next_power_of_two(n * STEPS_PER_SIGNATURE)` (at least
+/// its `MIN_HEIGHT`), the tweak table's `TABLE_HEIGHT`. Numbers of keys fall in bands of equal
+/// heights: 1; 2; 3 and 4; 5 to 8; ...; 129 to 134 and 135 to 256 (the chain AIR's power of two
+/// steps up at `2^k / 122` keys).
+pub fn heights_of(n: usize) -> [usize; NUM_INSTANCES] {
+    let sig = n.next_power_of_two().max(sig::MIN_BLOCKS) * BLOCK;
+    [
+        sig,
+        (n * STEPS_PER_SIGNATURE)
+            .next_power_of_two()
+            .max(chain::MIN_HEIGHT),
+        TABLE_HEIGHT,
+        sig,
+    ]
+}
+
 impl Statement<'_> {
     /// The four AIRs, in instance order.
     pub fn airs(&self) -> Vec<AggAir> {
@@ -139,19 +157,9 @@ impl Statement<'_> {
         ]
     }
 
-    /// Trace heights, in instance order; fixed by the number of keys. The permutation table has
-    /// one row per signature-AIR row.
+    /// Trace heights, in instance order; fixed by the number of keys ([`heights_of`]).
     pub fn heights(&self) -> [usize; NUM_INSTANCES] {
-        let n = self.keys.len();
-        let sig = n.next_power_of_two().max(sig::MIN_BLOCKS) * BLOCK;
-        [
-            sig,
-            (n * STEPS_PER_SIGNATURE)
-                .next_power_of_two()
-                .max(chain::MIN_HEIGHT),
-            TABLE_HEIGHT,
-            sig,
-        ]
+        heights_of(self.keys.len())
     }
 
     /// Public values per instance. The signature instance carries the whole statement

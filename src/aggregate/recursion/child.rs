@@ -147,6 +147,9 @@ pub struct ChildShape {
     pub ood_air: OodAir,
     /// The statement's parameters of the check ([`OodTemplate::parameters`]), by instance.
     pub ood_params: Vec<Vec<F>>,
+    /// The carry threshold of the statement's epoch ([`OodTemplate::carry`]), which `ood` was
+    /// made for: a shape is restated ([`ChildShape::restated`]) only to epochs of the same.
+    pub carry: Option<usize>,
     /// [`super::observed::ObservedAir`]'s: the observations no other AIR sends (constants,
     /// grinding witnesses, public values), in transcript order.
     pub observations: Vec<ObservedElement>,
@@ -547,16 +550,7 @@ impl ChildShape {
                 }),
                 Element::PowWitness(_) => Observed::Witness,
                 Element::Public { instance, index } => {
-                    if instance != statement.instance {
-                        return Err(format!(
-                            "public value {index} of instance {instance}: only instance {} holds \
-                             a statement",
-                            statement.instance
-                        ));
-                    }
-                    let (constant, slot) = *bindings
-                        .get(index)
-                        .ok_or_else(|| format!("public value {index} is past the statement's"))?;
+                    let (constant, slot) = binding(&bindings, statement, instance, index)?;
                     Observed::Public {
                         checked: checked_public.contains(&p),
                         constant,
@@ -570,15 +564,11 @@ impl ChildShape {
         // The check's statement parameters, past the transcript's positions.
         for &input in &ood.inputs {
             if let Input::Param { instance, index } = input {
-                let value = *ood_params
-                    .get(instance)
-                    .and_then(|v| v.get(index))
-                    .ok_or_else(|| format!("no value for {input:?}"))?;
                 observations.push(ObservedElement {
                     position: schedule
                         .input_position(input)
                         .ok_or_else(|| format!("{input:?} has no key"))?,
-                    kind: Observed::Parameter(value),
+                    kind: Observed::Parameter(parameter(&ood_params, instance, index)?),
                 });
             }
         }
@@ -665,9 +655,119 @@ impl ChildShape {
             ood,
             ood_air,
             ood_params,
+            carry,
             observations,
         })
     }
+
+    /// This shape for `statement`: the same schedules, with the observations that hold
+    /// statement values ([`Observed::Public`]'s constants and slots, [`Observed::Parameter`]'s
+    /// values) and the check's parameters made from `statement`. Equal to
+    /// [`ChildShape::new`] on the same AIRs' shapes for `statement`, because nothing else in a
+    /// shape depends on the message, the epoch's carry aside, or the digest's value
+    /// (`a_restated_shape_is_the_shape_derived_for_its_statement`).
+    ///
+    /// # Errors
+    /// A message if the epoch's carry threshold is not this shape's ([`ChildShape::carry`]),
+    /// or the statement's instance or bindings are not the ones this shape was derived with
+    /// (a digest known against one not known, or the reverse).
+    pub fn restated(&self, statement: &ChildStatement) -> Result<Self, String> {
+        let carry = OodTemplate::carry(statement.epoch);
+        if carry != self.carry {
+            return Err(format!(
+                "epoch {} has carry threshold {carry:?}, the shape's is {:?}",
+                statement.epoch, self.carry
+            ));
+        }
+        let bindings = statement.bindings();
+        let ood_params = OodTemplate::parameters(&statement.message, statement.epoch);
+        let mut params = self.ood.inputs.iter().filter_map(|i| match *i {
+            Input::Param { instance, index } => Some((instance, index)),
+            _ => None,
+        });
+        let observations = self
+            .observations
+            .iter()
+            .map(|o| {
+                let kind = match o.kind {
+                    Observed::Public {
+                        checked,
+                        constant,
+                        slot,
+                    } => {
+                        let Some((_, Element::Public { instance, index })) =
+                            self.schedule.elements.get(o.position)
+                        else {
+                            return Err(format!("no public value at {}", o.position));
+                        };
+                        let (c, s) = binding(&bindings, statement, *instance, *index)?;
+                        if c.is_some() != constant.is_some() || s != slot {
+                            return Err(format!(
+                                "public value {index} is bound otherwise than in the shape"
+                            ));
+                        }
+                        Observed::Public {
+                            checked,
+                            constant: c,
+                            slot: s,
+                        }
+                    }
+                    Observed::Parameter(_) => {
+                        let (instance, index) = params
+                            .next()
+                            .ok_or("more parameters observed than the check has")?;
+                        Observed::Parameter(parameter(&ood_params, instance, index)?)
+                    }
+                    kind => kind,
+                };
+                Ok(ObservedElement {
+                    position: o.position,
+                    kind,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Self {
+            observations,
+            ood_params,
+            ..self.clone()
+        })
+    }
+}
+
+/// How `statement` binds its public value `index` (of AIR instance `instance`): its
+/// `(constant, slot)` in `bindings` ([`ChildStatement::bindings`], as [`Observed::Public`]).
+///
+/// # Errors
+/// A message if `instance` is not the statement's or `index` is past its values.
+fn binding(
+    bindings: &[(Option<F>, Option<usize>)],
+    statement: &ChildStatement,
+    instance: usize,
+    index: usize,
+) -> Result<(Option<F>, Option<usize>), String> {
+    if instance != statement.instance {
+        return Err(format!(
+            "public value {index} of instance {instance}: only instance {} holds a statement",
+            statement.instance
+        ));
+    }
+    bindings
+        .get(index)
+        .copied()
+        .ok_or_else(|| format!("public value {index} is past the statement's"))
+}
+
+/// The value of the check's parameter `index` of AIR instance `instance` in `params`
+/// ([`OodTemplate::parameters`]).
+///
+/// # Errors
+/// A message if there is none.
+fn parameter(params: &[Vec<F>], instance: usize, index: usize) -> Result<F, String> {
+    params
+        .get(instance)
+        .and_then(|v| v.get(index))
+        .copied()
+        .ok_or_else(|| format!("no value for parameter {index} of instance {instance}"))
 }
 
 #[cfg(test)]

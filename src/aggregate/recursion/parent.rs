@@ -72,7 +72,7 @@ use crate::aggregate::preset::{FriPreset, Preset, PRESETS};
 use crate::aggregate::profile::profile;
 use crate::aggregate::proof_system::{catch_prover, catch_verifier};
 use crate::aggregate::statement::{
-    degree_bits, key_set_digest_ordered, placeholder_keys, statement_values, Statement,
+    degree_bits, heights_of, key_set_digest_ordered, placeholder_keys, statement_values, Statement,
     KEY_DIGEST_LEN, NUM_STATEMENT_VALUES,
 };
 use crate::aggregate::whir;
@@ -202,10 +202,12 @@ fn padded(rows: usize) -> usize {
 /// statement of `num_keys` keys on `message` at `epoch` (placeholder keys: none of these
 /// depends on the keys), its statement on instance 0.
 ///
-/// A process keeps the last [`CACHED_CHILD_SHAPES`] shapes, keyed by all four arguments: a
-/// node verifies many parents over children of the same sizes, message and epoch (each new
-/// parent shape, another key count for instance, derives its batch again), and a derivation
-/// takes 20 to 35 ms.
+/// A process keeps the last [`CACHED_CHILD_SHAPES`] shapes, keyed by the preset, the child's
+/// trace heights ([`heights_of`] `num_keys`: one key for a band of sizes), the epoch's carry
+/// threshold ([`super::ood::OodTemplate::carry`]) and whether the digest is known: everything
+/// else in a shape is the same for every number of keys of the band, message and epoch, so a
+/// kept shape is restated to the statement ([`ChildShape::restated`]) instead of derived again
+/// (a derivation takes 20 to 35 ms).
 ///
 /// # Errors
 /// A message if the verifier AIRs do not cover the shape, or `num_keys` is 0 or over
@@ -216,9 +218,7 @@ pub fn child_shape(
     message: &[u8; 32],
     epoch: u32,
 ) -> Result<ChildShape, String> {
-    CHILD_SHAPES.get_or_derive((*preset, num_keys, *message, epoch, None), || {
-        derive_child_shape(preset, num_keys, message, epoch, None)
-    })
+    kept_child_shape(preset, num_keys, message, epoch, None)
 }
 
 /// A Type-2 component's shape: [`child_shape`] of a child of `num_keys` keys on `message` at
@@ -236,8 +236,35 @@ pub fn component_shape(
     epoch: u32,
     digest: &[F; KEY_DIGEST_LEN],
 ) -> Result<ChildShape, String> {
-    CHILD_SHAPES.get_or_derive((*preset, num_keys, *message, epoch, Some(*digest)), || {
-        derive_child_shape(preset, num_keys, message, epoch, Some(*digest))
+    kept_child_shape(preset, num_keys, message, epoch, Some(*digest))
+}
+
+/// [`child_shape`] or [`component_shape`]: the kept shape of the statement's key, restated.
+fn kept_child_shape(
+    preset: &FriPreset,
+    num_keys: usize,
+    message: &[u8; 32],
+    epoch: u32,
+    digest: Option<[F; KEY_DIGEST_LEN]>,
+) -> Result<ChildShape, String> {
+    if num_keys == 0 || num_keys > MAX_SIGNATURES {
+        return Err(format!("a child of {num_keys} keys"));
+    }
+    let key = (
+        *preset,
+        heights_of(num_keys),
+        super::ood::OodTemplate::carry(epoch),
+        digest.is_some(),
+    );
+    let kept = CHILD_SHAPES.get_or_derive(key, || {
+        derive_child_shape(preset, num_keys, message, epoch, digest).map(Arc::new)
+    })?;
+    kept.restated(&ChildStatement {
+        instance: 0,
+        num_keys,
+        epoch,
+        message: *message,
+        digest,
     })
 }
 
@@ -247,11 +274,17 @@ pub fn component_shape(
 pub const CACHED_CHILD_SHAPES: usize = super::type2::MAX_COMPONENTS;
 
 /// The process's child shapes ([`child_shape`], [`component_shape`]), keyed by the children's
-/// preset, number of keys, message, epoch and (a Type-2 component's) key-set digest.
+/// preset, trace heights, the epoch's carry threshold and whether the key-set digest is known
+/// (a Type-2 component's), each as derived for the first statement of its key.
 #[allow(clippy::type_complexity)]
 static CHILD_SHAPES: Kept<
-    (FriPreset, usize, [u8; 32], u32, Option<[F; KEY_DIGEST_LEN]>),
-    ChildShape,
+    (
+        FriPreset,
+        [usize; crate::aggregate::air::NUM_INSTANCES],
+        Option<usize>,
+        bool,
+    ),
+    Arc<ChildShape>,
 > = Kept::new(CACHED_CHILD_SHAPES);
 
 /// Empties the process's child-shape cache ([`child_shape`]). For measurements: `multisig bench`
@@ -1654,7 +1687,8 @@ pub(super) fn multilinear_instances(
     )
 }
 
-/// `items` (one per AIR), the last repeated up to `instances` entries (as [`instance_airs`]).
+/// `items` (one per AIR), the last repeated up to `instances` entries: the shared permutation
+/// table's pieces ([`shared_table_split`]).
 fn expand<T: Clone>(items: &[T], instances: usize) -> Vec<T> {
     let extra = instances.saturating_sub(items.len());
     items
@@ -1672,7 +1706,17 @@ pub(super) fn multilinear_airs_with<'a>(
     next: &[Vec<usize>],
     records: &[Arc<SymbolicRecord>],
 ) -> Vec<MultilinearAir<'a>> {
-    instance_airs(airs, next.len())
+    multilinear_refs_with(airs.iter().collect(), next, records)
+}
+
+/// [`multilinear_airs_with`] of AIRs held apart (a Type-2 verifier's statement AIRs beside its
+/// kept ones).
+pub(super) fn multilinear_refs_with<'a>(
+    airs: Vec<&'a VerifierAir>,
+    next: &[Vec<usize>],
+    records: &[Arc<SymbolicRecord>],
+) -> Vec<MultilinearAir<'a>> {
+    expand(&airs, next.len())
         .into_iter()
         .zip(next)
         .zip(records)
@@ -1681,14 +1725,6 @@ pub(super) fn multilinear_airs_with<'a>(
             next: next.clone(),
             record: record.clone(),
         })
-        .collect()
-}
-
-/// Each of `airs` once, then the last one repeated up to `instances` entries.
-fn instance_airs(airs: &[VerifierAir], instances: usize) -> Vec<&VerifierAir> {
-    let extra = instances.saturating_sub(airs.len());
-    airs.iter()
-        .chain(airs.last().into_iter().cycle().take(extra))
         .collect()
 }
 
@@ -2362,6 +2398,69 @@ mod tests {
             ..Default::default()
         };
         *check_child_preset(&Preset::from_options(&opts).unwrap()).unwrap()
+    }
+
+    /// A kept shape restated to another statement (message, epoch of the same carry threshold,
+    /// digest, known or not, number of keys of the same heights) is, field by field, the shape
+    /// derived for that statement; its
+    /// observations differ from the kept one's (the statement enters them); a statement of
+    /// another carry, or the digest known where the shape has it unknown (or the reverse), is
+    /// refused.
+    #[test]
+    fn a_restated_shape_is_the_shape_derived_for_its_statement() {
+        let preset = default_child_preset();
+        let digest = |seed: u32| -> [F; KEY_DIGEST_LEN] {
+            core::array::from_fn(|i| F::from_u32(seed * 100 + i as u32))
+        };
+        let statement = |n: usize, message: [u8; 32], epoch: u32, digest| ChildStatement {
+            instance: 0,
+            num_keys: n,
+            epoch,
+            message,
+            digest,
+        };
+        let carrying = (1u32 << 20..)
+            .find(|&e| super::super::ood::OodTemplate::carry(e).is_some())
+            .expect("an epoch whose tweak table carries");
+        for n in [1, 3] {
+            for known in [false, true] {
+                let d = |seed| known.then(|| digest(seed));
+                let kept = derive_child_shape(&preset, n, &[1; 32], 5, d(1)).expect("a shape");
+                for (message, epoch) in [([2; 32], 6), ([0xff; 32], 0x5555_5555), ([0; 32], 0)] {
+                    assert_eq!(super::super::ood::OodTemplate::carry(epoch), kept.carry);
+                    let fresh =
+                        derive_child_shape(&preset, n, &message, epoch, d(2)).expect("a shape");
+                    let restated = kept
+                        .restated(&statement(n, message, epoch, d(2)))
+                        .expect("restated");
+                    assert_eq!(
+                        format!("{restated:?}"),
+                        format!("{fresh:?}"),
+                        "{n} keys, digest known {known}, epoch {epoch}"
+                    );
+                    assert_ne!(restated.observations, kept.observations);
+                    assert_ne!(restated.ood_params, kept.ood_params);
+                }
+                let other = kept.restated(&statement(n, [1; 32], carrying, d(1)));
+                assert!(other.is_err(), "a carrying epoch: {:?}", other.map(|_| ()));
+                let flipped = kept.restated(&statement(n, [1; 32], 5, (!known).then(|| digest(1))));
+                assert!(flipped.is_err(), "the digest known {}", !known);
+            }
+        }
+        // Another number of keys of the same heights (3 and 4 keys): the derived shape of 4.
+        assert_eq!(heights_of(3), heights_of(4));
+        let kept = derive_child_shape(&preset, 3, &[1; 32], 5, Some(digest(1))).expect("a shape");
+        let fresh = derive_child_shape(&preset, 4, &[2; 32], 6, Some(digest(2))).expect("a shape");
+        let restated = kept
+            .restated(&statement(4, [2; 32], 6, Some(digest(2))))
+            .expect("restated");
+        assert_eq!(format!("{restated:?}"), format!("{fresh:?}"));
+        // The cache restates: the same key's shapes, each its own statement's.
+        let a = child_shape(&preset, 2, &[3; 32], 7).expect("a shape");
+        let b = child_shape(&preset, 2, &[4; 32], 8).expect("a shape");
+        let fresh = derive_child_shape(&preset, 2, &[4; 32], 8, None).expect("a shape");
+        assert_eq!(format!("{b:?}"), format!("{fresh:?}"));
+        assert_ne!(a.observations, b.observations);
     }
 
     /// The WHIR preset of `log_inv_rate`.

@@ -278,7 +278,7 @@ impl<'f> Air<InteractionMultilinearFolder<'f, F, Challenge, Challenge>> for Repl
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     //! A replay against the AIR's own symbolic evaluation, on every AIR of a real parent's
     //! batch (the verifier AIRs, the key-set AIR and the permutation table).
 
@@ -374,7 +374,7 @@ mod tests {
         equal
     }
 
-    fn all_same(
+    pub(crate) fn all_same(
         a: &[SymbolicExpression<F>],
         b: &[SymbolicExpression<F>],
         memo: &mut HashSet<(usize, usize)>,
@@ -384,7 +384,7 @@ mod tests {
 
     /// Everything an `InteractionSymbolicBuilder` holds after a pass, compared between the
     /// AIR's own pass and the replay; `what` names the AIR in a failure.
-    fn interaction_passes_agree(
+    pub(crate) fn interaction_passes_agree(
         real: &InteractionSymbolicBuilder<F, Challenge>,
         replay: &InteractionSymbolicBuilder<F, Challenge>,
         what: &str,

@@ -9,16 +9,19 @@
 //! the prover and by the verifier (merge them as children into one Type-1 instead).
 //!
 //! **The batch.** The verifier AIRs of a Type-1 parent ([`super::parent`]), arranged per
-//! component. Components with the same number of keys form a group (ascending by size, the
-//! canonical order kept within a size; component `j` of group `g` is transcript
+//! component. Components whose Type-1 batches have the same trace heights form a group
+//! ([`component_groups`]: numbers of keys of one band, as 135 to 256; ascending by size, the
+//! canonical order kept within a group; component `j` of group `g` is transcript
 //! `g * GROUP_STRIDE + j`, [`super::parent::transcript_numbers`], [`super::parent::GROUP_STRIDE`]). A child's shape depends on
-//! its message and epoch only through its out-of-domain program (the signature AIR's constants)
-//! and its observed statement, so:
-//! - each group holds one instance of each verifier AIR whose schedule follows from the size
+//! its number of keys only through its trace heights and its observed statement, on its message
+//! and epoch only through its observed statement and the out-of-domain check's parameters, and
+//! on the epoch's carry threshold (which picks the check's program,
+//! [`super::ood::OodTemplate`]), so:
+//! - each group holds one instance of each verifier AIR whose schedule follows from the heights
 //!   alone (`DuplexAir`, `CommitmentAir`, `SampledBitsAir`, `DeepTermsAir`, `GatherAir`, one
 //!   `MmcsOpeningAir`, `DeepQuotientAir`, `FriFoldAir`, `FinalPolyAir`), a block per
 //!   component;
-//! - each component has its own [`OodAir`] (its message's and epoch's program) and its own
+//! - each component has its own [`OodAir`] (its size's and carry's program) and its own
 //!   [`ObservedAir`], each exactly one block numbered with the component's transcript
 //!   ([`Blocks::Member`]); the observation AIR holds every statement value (N, epoch, message,
 //!   digest) as a constant of its schedule, carries the statement as its public values (so
@@ -33,6 +36,17 @@
 //! would balance. An active observation block sends its transcript's observations (received by
 //! the group's duplex AIR only for a transcript it runs), its public values to its
 //! out-of-domain check, and so on through the same chain as in a Type-1 parent.
+//!
+//! **What a verifier keeps.** Everything but the [`ObservedAir`]s follows from the structure:
+//! the preset ids and each component's trace heights and carry threshold, in canonical order. A process
+//! keeps the batch, its symbolic passes and the multilinear STARK's keys and security report per
+//! structure ([`Type2StructureKey`]), and for each verification makes only the components'
+//! observation AIRs (their shapes kept per size and carry and restated to the statement,
+//! [`ChildShape::restated`]). Nothing is kept per statement, so a new block of a structure the
+//! process has seen costs what the same block again does. The kept symbolic pass stands for
+//! the statement's own only because no observation AIR's constraint or bus message depends on
+//! a statement value (they are periodic columns and public values):
+//! `every_statement_of_a_structure_has_the_structures_symbolic_passes` holds it to that.
 //!
 //! **Bytes** ([`Type2Proof::to_bytes`]): the common prefix of kind [`KIND_TYPE2`] with the
 //! components' preset, the number of components and each one's number of keys (canonical
@@ -54,11 +68,11 @@ use super::child::ChildShape;
 use super::child_verification_trace;
 use super::observed::ObservedAir;
 use super::parent::{
-    blocks_log_heights_and_rows, blocks_traces, child_groups, compact_batch, compact_parent_preset,
-    compact_reductions, component_shape, group_airs, group_first, multilinear_airs_with,
-    multilinear_instances, parent_header, prove_multilinear, read_parent_header,
+    blocks_log_heights_and_rows, blocks_traces, compact_batch, compact_parent_preset,
+    compact_reductions, component_shape, group_airs, group_first, multilinear_instances,
+    multilinear_refs_with, parent_header, prove_multilinear, read_parent_header,
     shared_table_split, stacked_variables, transcript_numbers, verify_multilinear, Blocks,
-    ChildGroup, CompactBatch, Kept, MultilinearAir, ParentHeader, VerifierAir,
+    ChildGroup, CompactBatch, Kept, MultilinearAir, ParentHeader, VerifierAir, MAX_CHILD_SIZES,
 };
 use super::replay::SymbolicRecord;
 use super::witness::ChildWitness;
@@ -69,7 +83,7 @@ use crate::aggregate::options::{ProveError, VerifyError, VerifyOptions};
 use crate::aggregate::preset::{FriPreset, Preset, WhirPreset, PRESETS};
 use crate::aggregate::profile::profile;
 use crate::aggregate::statement::{
-    degree_bits, key_set_digest_ordered, statement_values, Statement, KEY_DIGEST_LEN,
+    degree_bits, heights_of, key_set_digest_ordered, statement_values, Statement, KEY_DIGEST_LEN,
 };
 use crate::aggregate::whir;
 use crate::aggregate::wire::{self, KIND_TYPE2};
@@ -193,17 +207,55 @@ fn type2_airs(
         for (j, &c) in group.members.iter().enumerate() {
             let t = first + j as u32;
             airs.push(VerifierAir::Ood(shapes[c].ood_air.clone().numbered_from(t)));
-            airs.push(VerifierAir::Observed(
-                ObservedAir::new(shapes[c].observations.clone())
-                    .anchored(components[c].statement())
-                    .numbered_from(t),
-            ));
+            airs.push(observed_air(&shapes[c], &components[c], t));
             blocks.extend([Blocks::Member(g, j); 2]);
         }
     }
     airs.push(VerifierAir::Perm(Perm24TableAir::shared()));
     blocks.push(Blocks::Shared);
     Ok((airs, blocks))
+}
+
+/// The groups of components of `sizes` keys (canonical order): the components whose Type-1
+/// batches have the same trace heights ([`heights_of`]: numbers of keys of one band, as 135 to
+/// 256) form a group, whatever their numbers of keys; groups ascending by heights (so by size),
+/// members in canonical order. A group's [`ChildGroup::keys`] is its first member's.
+///
+/// # Errors
+/// A message for more than [`MAX_CHILD_SIZES`] groups.
+fn component_groups(sizes: &[usize]) -> Result<Vec<ChildGroup>, String> {
+    let mut bands: Vec<[usize; crate::aggregate::air::NUM_INSTANCES]> =
+        sizes.iter().map(|&n| heights_of(n)).collect();
+    bands.sort_unstable();
+    bands.dedup();
+    if bands.len() > MAX_CHILD_SIZES {
+        return Err(format!(
+            "components of {} different trace heights (at most {MAX_CHILD_SIZES})",
+            bands.len()
+        ));
+    }
+    Ok(bands
+        .into_iter()
+        .map(|band| {
+            let members: Vec<usize> = (0..sizes.len())
+                .filter(|&i| heights_of(sizes[i]) == band)
+                .collect();
+            ChildGroup {
+                keys: sizes[members[0]],
+                members,
+            }
+        })
+        .collect())
+}
+
+/// A component's [`ObservedAir`]: its shape's observations (every statement value a constant of
+/// the schedule), anchored to its statement, one block numbered `transcript`.
+fn observed_air(shape: &ChildShape, component: &Canonical, transcript: u32) -> VerifierAir {
+    VerifierAir::Observed(
+        ObservedAir::new(shape.observations.clone())
+            .anchored(component.statement())
+            .numbered_from(transcript),
+    )
 }
 
 /// Each component's shape ([`component_shape`]) under `preset`, in parallel.
@@ -291,7 +343,7 @@ impl Batch {
 /// [`Batch`] for `components` (canonical order) made under `preset`.
 fn derive_batch(preset: &FriPreset, components: &[Canonical]) -> Result<Batch, String> {
     let sizes: Vec<usize> = components.iter().map(|c| c.keys.len()).collect();
-    let groups = child_groups(&sizes)?;
+    let groups = component_groups(&sizes)?;
     let t = Instant::now();
     let shapes = component_shapes(preset, components)?;
     profile("type-2: component shapes", t);
@@ -552,39 +604,115 @@ pub fn prove_type2(
     ))
 }
 
-/// What a Type-2 verifier derives for one list of components, keyed by everything it depends
-/// on: the preset ids and each component's size, message, epoch and digest (canonical order).
+/// What a Type-2 verifier derives once per structure, keyed by everything it depends on: the
+/// preset ids and each component's trace heights ([`heights_of`] its number of keys) and
+/// epoch's carry threshold ([`super::ood::OodTemplate::carry`]), in canonical order. Numbers of
+/// keys, messages, epochs and digests are not part of it: they enter the batch only through
+/// each component's [`ObservedAir`]'s periodic columns and public values, which
+/// [`verify_type2_bytes`] makes for every verification.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Type2ShapeKey {
+struct Type2StructureKey {
     child: u8,
     whir: u8,
-    components: Vec<(usize, [u8; 32], u32, [F; KEY_DIGEST_LEN])>,
+    components: Vec<([usize; crate::aggregate::air::NUM_INSTANCES], Option<usize>)>,
 }
 
-/// A derived Type-2 batch and its multilinear keys.
+/// A derived Type-2 batch and its multilinear keys, for every statement of one structure
+/// ([`Type2StructureKey`]).
 struct Type2VerifierKey {
+    /// The batch's AIRs as derived for the first statement of the structure: each
+    /// [`ObservedAir`] is replaced by the verified statement's ([`statement_observed`]).
     airs: Vec<VerifierAir>,
+    /// Whose blocks each of `airs` holds.
+    blocks: Vec<Blocks>,
+    /// The groups of components, by size.
+    groups: Vec<ChildGroup>,
     /// Each AIR's next-row columns (`MultilinearAir::next_columns`).
     next: Vec<Vec<usize>>,
-    /// Each instance's symbolic pass, replayed into the verifier (`super::replay`).
+    /// Each instance's symbolic pass, replayed into the verifier (`super::replay`): the same
+    /// for every statement of the structure
+    /// (`every_statement_of_a_structure_has_the_structures_symbolic_passes`).
     records: Vec<std::sync::Arc<SymbolicRecord>>,
     log_heights: Vec<usize>,
     params: WhirPreset,
     compact: CompactBatch,
 }
 
-/// How many [`Type2VerifierKey`]s a process keeps: a node verifies a block's Type-2 proof once
-/// from gossip and again on import.
-const CACHED_TYPE2_KEYS: usize = 2;
+/// How many [`Type2VerifierKey`]s a process keeps: one per structure (sizes and carries) of the
+/// blocks it verifies, most recently used first.
+const CACHED_TYPE2_KEYS: usize = 4;
 
-static TYPE2_KEYS: Kept<Type2ShapeKey, std::sync::Arc<Type2VerifierKey>> =
+static TYPE2_KEYS: Kept<Type2StructureKey, std::sync::Arc<Type2VerifierKey>> =
     Kept::new(CACHED_TYPE2_KEYS);
 
 /// Empties the process's Type-2 verifier keys ([`TYPE2_KEYS`]). For measurements: with
-/// [`super::parent::forget_child_shapes`], the next verification derives everything that
-/// follows from the statement, as for a new block of a shape the process has seen.
+/// [`super::parent::forget_child_shapes`] and [`super::child::forget_ood_layouts`], the next
+/// verification derives everything, as a process that has never seen the structure.
 pub fn forget_type2_keys() {
     TYPE2_KEYS.clear();
+}
+
+/// [`Type2VerifierKey`] of `canonical`'s structure under `preset` and `whir`.
+fn derive_type2_key(
+    preset: &FriPreset,
+    whir: &WhirPreset,
+    canonical: &[Canonical],
+) -> Result<Type2VerifierKey, String> {
+    let batch = derive_batch(preset, canonical)?;
+    let params = compact_parent_preset(whir);
+    let heights = batch.stacked_heights(&params);
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&batch.airs, heights.len());
+    let pvs = instance_public_values(&wrapped);
+    let compact = compact_batch(&params, &wrapped, &heights, &pvs)?;
+    let next = wrapped.iter().map(|a| a.next_columns().to_vec()).collect();
+    let records = wrapped.iter().map(|a| a.record().clone()).collect();
+    drop(wrapped);
+    Ok(Type2VerifierKey {
+        airs: batch.airs,
+        blocks: batch.blocks,
+        groups: batch.groups,
+        next,
+        records,
+        log_heights: heights,
+        params,
+        compact,
+    })
+}
+
+/// Each [`ObservedAir`] of `key`'s batch made for the statement `canonical` (components of
+/// `key`'s structure, in canonical order) from the component's shape ([`component_shape`], a
+/// kept shape restated): `(instance, AIR)`.
+///
+/// # Errors
+/// A message if a component's shape cannot be derived.
+fn statement_observed(
+    preset: &FriPreset,
+    key: &Type2VerifierKey,
+    canonical: &[Canonical],
+) -> Result<Vec<(usize, VerifierAir)>, String> {
+    let shapes = component_shapes(preset, canonical)?;
+    let mut observed = Vec::with_capacity(canonical.len());
+    for (i, (air, block)) in key.airs.iter().zip(&key.blocks).enumerate() {
+        if let (VerifierAir::Observed(_), &Blocks::Member(g, j)) = (air, block) {
+            let c = key.groups[g].members[j];
+            let t = group_first(g) + j as u32;
+            observed.push((i, observed_air(&shapes[c], &canonical[c], t)));
+        }
+    }
+    Ok(observed)
+}
+
+/// `key`'s AIRs, in instance order, with each of `observed` ([`statement_observed`]) in its
+/// place.
+fn statement_airs<'a>(
+    key: &'a Type2VerifierKey,
+    observed: &'a [(usize, VerifierAir)],
+) -> Vec<&'a VerifierAir> {
+    let mut airs: Vec<&VerifierAir> = key.airs.iter().collect();
+    for (i, air) in observed {
+        airs[*i] = air;
+    }
+    airs
 }
 
 /// Verifies a Type-2 proof's bytes ([`Type2Proof::to_bytes`]) for `components` (in any order:
@@ -650,32 +778,23 @@ pub fn verify_type2_bytes(
         accept_preset(&child, c.keys.len(), opts)?;
     }
     let t = Instant::now();
-    let shape = Type2ShapeKey {
+    let structure = Type2StructureKey {
         child: child.id(),
         whir: whir_id,
         components: canonical
             .iter()
-            .map(|c| (c.keys.len(), c.message, c.epoch, c.digest))
+            .map(|c| {
+                (
+                    heights_of(c.keys.len()),
+                    super::ood::OodTemplate::carry(c.epoch),
+                )
+            })
             .collect(),
     };
-    let key = TYPE2_KEYS.get_or_derive(shape, || {
-        let batch = derive_batch(&preset, &canonical).map_err(malformed)?;
-        let params = compact_parent_preset(&whir);
-        let heights = batch.stacked_heights(&params);
-        let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&batch.airs, heights.len());
-        let pvs = instance_public_values(&wrapped);
-        let compact = compact_batch(&params, &wrapped, &heights, &pvs).map_err(malformed)?;
-        let next = wrapped.iter().map(|a| a.next_columns().to_vec()).collect();
-        let records = wrapped.iter().map(|a| a.record().clone()).collect();
-        drop(wrapped);
-        Ok::<_, VerifyError>(std::sync::Arc::new(Type2VerifierKey {
-            airs: batch.airs,
-            next,
-            records,
-            log_heights: heights,
-            params,
-            compact,
-        }))
+    let key = TYPE2_KEYS.get_or_derive(structure, || {
+        derive_type2_key(&preset, &whir, &canonical)
+            .map(std::sync::Arc::new)
+            .map_err(malformed)
     })?;
     profile("verify type-2: setup and security", t);
     if key.compact.security_bits < SECURITY_FLOOR_BITS {
@@ -694,9 +813,11 @@ pub fn verify_type2_bytes(
         proof,
     };
     wire::check_canonical(&decoded.to_bytes(), bytes)?;
-    let wrapped: Vec<MultilinearAir<'_>> =
-        multilinear_airs_with(&key.airs, &key.next, &key.records);
+    let observed = statement_observed(&preset, &key, &canonical).map_err(malformed)?;
+    let airs = statement_airs(&key, &observed);
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_refs_with(airs, &key.next, &key.records);
     let pvs = instance_public_values(&wrapped);
+    profile("verify type-2: the statement's observations", t);
     let t = Instant::now();
     let r = verify_multilinear(
         &key.params,
@@ -895,7 +1016,7 @@ mod tests {
 
     /// The block's shape (eight Type-1 proofs of 256 keys and the proposer's of one) fits the
     /// wire cap in the worst case at rate 1/4, above the floor: what lets a proposer merge it
-    /// under the default limit.
+    /// under the default limit. So does a block of eight sizes of one band.
     #[test]
     fn the_blocks_type2_shape_fits_the_cap_in_the_worst_case() {
         let child = *crate::aggregate::recursion::check_child_preset(
@@ -911,6 +1032,13 @@ mod tests {
         let (bound, bits) = type2_size_bound(&child, &whir_preset(2), &sizes).expect("the bound");
         assert!(bound <= CAP, "{bound}");
         assert!(bits >= SECURITY_FLOOR_BITS, "{bits}");
+        // Eight aggregates of different sizes in 135 to 256 keys (one set of heights) are one
+        // group: the same batch, bound and soundness.
+        let varied = [256, 135, 200, 255, 140, 180, 222, 161, 1];
+        assert_eq!(
+            type2_size_bound(&child, &whir_preset(2), &varied).expect("the bound"),
+            (bound, bits)
+        );
     }
 
     /// Bytes that are not the Type-2 proof are refused with an error: truncations, a trailing
@@ -1061,6 +1189,248 @@ mod tests {
         let mut other = cs.clone();
         other[4].message[0] ^= 1;
         assert!(verify(&bytes, &other).is_err(), "another message verified");
+    }
+
+    /// The components' preset of these tests (the default recursion-ready one).
+    fn child_preset() -> FriPreset {
+        Preset::from_options(&ProveOptions {
+            backend: Backend::FriPoseidon1,
+            ..Default::default()
+        })
+        .expect("the preset")
+        .as_fri()
+        .expect("a FRI preset")
+    }
+
+    /// What a verifier keeps for a structure stands for every statement of it: for a second
+    /// statement (other messages, epochs of the same carry, keys and numbers of keys of the same
+    /// heights, in canonical order), the kept batch with that statement's observation AIRs has, instance by
+    /// instance, the widths, next-row columns, periodic columns, public values and heights of
+    /// the batch derived for the statement, and the kept symbolic passes replay exactly what
+    /// the statement's own AIRs emit (constraints and bus messages, expression by expression).
+    /// The observation AIRs made for the statement are not the kept ones.
+    #[test]
+    fn every_statement_of_a_structure_has_the_structures_symbolic_passes() {
+        use crate::aggregate::field::Challenge;
+        use crate::aggregate::recursion::parent::multilinear_instances;
+        use crate::aggregate::recursion::replay::replayed;
+        use crate::aggregate::recursion::replay::tests::{all_same, interaction_passes_agree};
+        use p3_air::symbolic::AirLayout;
+        use p3_bus::BusSymbolicBuilder;
+        use p3_field::PrimeCharacteristicRing;
+        use p3_lookup::InteractionSymbolicBuilder;
+
+        let preset = child_preset();
+        let whir = whir_preset(2);
+        let keys = |seed: u32, n: u32| -> Vec<PublicKey> {
+            (0..n)
+                .map(|i| PublicKey {
+                    root: [F::from_u32(seed * 1000 + i); 8],
+                    parameter: [F::from_u32(seed); 5],
+                })
+                .collect()
+        };
+        // Sizes 3, 1, 4 and then 4, 1, 3 in canonical order: 3 and 4 keys have one set of heights.
+        let (k1, k2, k3) = (keys(1, 3), keys(2, 1), keys(3, 4));
+        let (k4, k5, k6) = (keys(4, 4), keys(5, 1), keys(6, 3));
+        let first = [
+            Component {
+                message: M1,
+                epoch: EPOCH,
+                keys: &k1,
+            },
+            Component {
+                message: M2,
+                epoch: EPOCH,
+                keys: &k2,
+            },
+            Component {
+                message: M1,
+                epoch: EPOCH + 1,
+                keys: &k3,
+            },
+        ];
+        let second = [
+            Component {
+                message: [3; 32],
+                epoch: 500,
+                keys: &k4,
+            },
+            Component {
+                message: [4; 32],
+                epoch: 500,
+                keys: &k5,
+            },
+            Component {
+                message: [3; 32],
+                epoch: 501,
+                keys: &k6,
+            },
+        ];
+        let (c1, c2) = (
+            canonical_components(&first).expect("canonical"),
+            canonical_components(&second).expect("canonical"),
+        );
+        let sizes = |c: &[Canonical]| c.iter().map(|c| c.keys.len()).collect::<Vec<_>>();
+        assert_eq!((sizes(&c1), sizes(&c2)), (vec![3, 1, 4], vec![4, 1, 3]));
+        let structure = |c: &[Canonical]| {
+            c.iter()
+                .map(|c| {
+                    (
+                        heights_of(c.keys.len()),
+                        super::super::ood::OodTemplate::carry(c.epoch),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(structure(&c1), structure(&c2), "one structure");
+
+        let key = derive_type2_key(&preset, &whir, &c1).expect("the kept key");
+        let members: Vec<&[usize]> = key.groups.iter().map(|g| g.members.as_slice()).collect();
+        assert_eq!(
+            members,
+            [&[1][..], &[0, 2][..]],
+            "3 and 4 keys in one group"
+        );
+        let observed = statement_observed(&preset, &key, &c2).expect("the statement's");
+        assert_eq!(observed.len(), 3, "one observation AIR per component");
+        let kept = multilinear_refs_with(statement_airs(&key, &observed), &key.next, &key.records);
+        let fresh_batch = derive_batch(&preset, &c2).expect("the statement's batch");
+        assert_eq!(fresh_batch.stacked_heights(&key.params), key.log_heights);
+        let fresh = multilinear_instances(&fresh_batch.airs, key.log_heights.len());
+        assert_eq!(fresh.len(), kept.len());
+        let views = replayed(&kept);
+        let mut replaced = 0;
+        for ((f, k), (v, first)) in fresh.iter().zip(&kept).zip(views.iter().zip(&key.airs)) {
+            let what = f.air.name();
+            assert_eq!(BaseAir::<F>::width(f), BaseAir::<F>::width(k), "{what}");
+            assert_eq!(f.next_columns(), k.next_columns(), "{what}");
+            assert_eq!(f.air.public_values(), k.air.public_values(), "{what}");
+            let periodic = BaseAir::<F>::periodic_columns(k);
+            assert_eq!(BaseAir::<F>::periodic_columns(f), periodic, "{what}");
+            if BaseAir::<F>::periodic_columns(first) != periodic {
+                assert!(matches!(first, VerifierAir::Observed(_)), "{what} changed");
+                replaced += 1;
+            }
+            // The statement's AIR evaluated, against the kept record replayed.
+            let layout = AirLayout::from_air(f);
+            let real = InteractionSymbolicBuilder::<F, Challenge>::from_air(f, layout);
+            let replay = InteractionSymbolicBuilder::<F, Challenge>::from_air(v, layout);
+            interaction_passes_agree(&real, &replay, what);
+            let real = BusSymbolicBuilder::<F, Challenge>::from_air(f, layout);
+            let replay = BusSymbolicBuilder::<F, Challenge>::from_air(v, layout);
+            let mut memo = std::collections::HashSet::new();
+            assert!(
+                all_same(
+                    &real.base_constraints(),
+                    &replay.base_constraints(),
+                    &mut memo
+                ),
+                "{what}: the bus pass"
+            );
+        }
+        assert_eq!(
+            replaced, 3,
+            "each component's observations are its statement's"
+        );
+    }
+
+    /// Components of 4, 1 and 3 keys (canonical order): 4 and 3 share one group. The merge
+    /// verifies for its components, after a verifier has kept its structure from a statement
+    /// it refused (other messages): what it keeps stands for every statement of the structure.
+    /// It does not verify with a component's key added or dropped (another count), for the
+    /// test proof's components, and the test proof not for these.
+    #[test]
+    fn a_group_holds_one_band_of_sizes_and_a_kept_structure_verifies_every_statement_of_it() {
+        const M3: [u8; 32] = [10; 32];
+        let made = [
+            child_proof_of(M2, EPOCH + 40, 7..11),
+            child_proof_of(M3, EPOCH + 40, 11..12),
+            child_proof_of(M2, EPOCH + 41, 12..15),
+        ];
+        let cs = [
+            Component {
+                message: M2,
+                epoch: EPOCH + 40,
+                keys: &made[0].1,
+            },
+            Component {
+                message: M3,
+                epoch: EPOCH + 40,
+                keys: &made[1].1,
+            },
+            Component {
+                message: M2,
+                epoch: EPOCH + 41,
+                keys: &made[2].1,
+            },
+        ];
+        let input: Vec<(&[u8], Component<'_>)> =
+            (0..3).map(|i| (made[i].0.as_slice(), cs[i])).collect();
+        let (proof, bits) = prove_type2(&input, &whir_preset(2), CAP).expect("the merge");
+        assert!(bits >= SECURITY_FLOOR_BITS, "{bits}");
+        assert_eq!(proof.component_keys, [4, 1, 3]);
+        let canonical = canonical_components(&cs).expect("canonical");
+        let batch = derive_batch(&child_preset(), &canonical).expect("the batch");
+        assert_eq!(batch.groups.len(), 2, "one group for 4 and 3 keys");
+        let bytes = proof.to_bytes();
+        assert!(bytes.len() <= CAP);
+
+        // The structure kept from another statement.
+        let mut refused = cs;
+        refused[0].message = [0x33; 32];
+        refused[2].message = [0x33; 32];
+        assert!(matches!(
+            verify(&bytes, &refused),
+            Err(VerifyError::Invalid(_))
+        ));
+        verify(&bytes, &cs).expect("its components");
+        verify(&bytes, &[cs[2], cs[0], cs[1]]).expect("in any order");
+
+        let stranger = test_signer(99, &M2, EPOCH + 40).0;
+        let mut more = made[2].1.clone();
+        more.push(stranger);
+        let mut c = cs;
+        c[2].keys = &more;
+        assert!(
+            matches!(verify(&bytes, &c), Err(VerifyError::Invalid(_))),
+            "a key added"
+        );
+        let mut c = cs;
+        c[0].keys = &made[0].1[1..];
+        assert!(
+            matches!(verify(&bytes, &c), Err(VerifyError::Invalid(_))),
+            "a key dropped"
+        );
+        // Three keys in the four-key component's place (both in the band): another count, in
+        // the header too (the structure is the same), so the proof's own count refuses it.
+        let mut c = cs;
+        c[0].keys = &made[0].1[..3];
+        assert!(
+            matches!(verify(&bytes, &c), Err(VerifyError::Invalid(_))),
+            "3 of 4 keys"
+        );
+        let mut forged = bytes.clone();
+        assert_eq!(
+            forged[20..24],
+            4u32.to_le_bytes(),
+            "the first component's size"
+        );
+        forged[20..24].copy_from_slice(&3u32.to_le_bytes());
+        let r = verify(&forged, &c);
+        assert!(
+            matches!(r, Err(VerifyError::Invalid(_))),
+            "3 of 4 keys, header 3: {r:?}"
+        );
+        let p = proofs();
+        assert!(matches!(
+            verify(&bytes, &components(p)),
+            Err(VerifyError::Invalid(_))
+        ));
+        assert!(matches!(
+            verify(&type2().0, &cs),
+            Err(VerifyError::Invalid(_))
+        ));
     }
 
     /// The witnessed batch of the three test components, and the global buses its AIRs use.
