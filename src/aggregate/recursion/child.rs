@@ -664,7 +664,8 @@ impl ChildShape {
     /// statement values ([`Observed::Public`]'s constants and slots, [`Observed::Parameter`]'s
     /// values) and the check's parameters made from `statement`. Equal to
     /// [`ChildShape::new`] on the same AIRs' shapes for `statement`, because nothing else in a
-    /// shape depends on the message, the epoch's carry aside, or the digest's value
+    /// shape depends on the message, the epoch (its carry threshold aside), the digest's value
+    /// or the number of keys (its trace heights aside)
     /// (`a_restated_shape_is_the_shape_derived_for_its_statement`).
     ///
     /// # Errors

@@ -9,21 +9,24 @@
 //! the prover and by the verifier (merge them as children into one Type-1 instead).
 //!
 //! **The batch.** The verifier AIRs of a Type-1 parent ([`super::parent`]), arranged per
-//! component. Components whose Type-1 batches have the same trace heights form a group
-//! ([`component_groups`]: numbers of keys of one band, as 135 to 256; ascending by size, the
-//! canonical order kept within a group; component `j` of group `g` is transcript
+//! component. Components whose Type-1 batches have the same trace heights and whose epochs
+//! have the same carry threshold form a group ([`component_groups`]: numbers of keys of one
+//! band, as 135 to 256; ascending by size, the canonical order kept within a group; component
+//! `j` of group `g` is transcript
 //! `g * GROUP_STRIDE + j`, [`super::parent::transcript_numbers`], [`super::parent::GROUP_STRIDE`]). A child's shape depends on
 //! its number of keys only through its trace heights and its observed statement, on its message
 //! and epoch only through its observed statement and the out-of-domain check's parameters, and
 //! on the epoch's carry threshold (which picks the check's program,
 //! [`super::ood::OodTemplate`]), so:
 //! - each group holds one instance of each verifier AIR whose schedule follows from the heights
-//!   alone (`DuplexAir`, `CommitmentAir`, `SampledBitsAir`, `DeepTermsAir`, `GatherAir`, one
-//!   `MmcsOpeningAir`, `DeepQuotientAir`, `FriFoldAir`, `FinalPolyAir`), a block per
-//!   component;
-//! - each component has its own [`OodAir`] (its size's and carry's program) and its own
-//!   [`ObservedAir`], each exactly one block numbered with the component's transcript
-//!   ([`Blocks::Member`]); the observation AIR holds every statement value (N, epoch, message,
+//!   and the carry alone (`DuplexAir`, `CommitmentAir`, `SampledBitsAir`, `DeepTermsAir`,
+//!   `GatherAir`, one `MmcsOpeningAir`, `DeepQuotientAir`, `FriFoldAir`, `FinalPolyAir`), a
+//!   block per component, as in a Type-1 parent; so does its [`OodAir`] (the heights' and
+//!   carry's program, its statement parameters received per component) when the group's
+//!   number of components is a power of two, and otherwise each component has one of its own
+//!   (exactly one block, [`Blocks::Member`]), so that no instance pads to the next power of two;
+//! - each component has its own [`ObservedAir`], exactly one block numbered with the
+//!   component's transcript ([`Blocks::Member`]); it holds every statement value (N, epoch, message,
 //!   digest) as a constant of its schedule, carries the statement as its public values (so
 //!   the parent's transcript observes it before any challenge), and is *anchored*: its first
 //!   row is active ([`ObservedAir::anchored`]);
@@ -122,7 +125,19 @@ impl Canonical {
     fn statement(&self) -> Vec<F> {
         statement_values(self.keys.len(), self.epoch, &self.message, &self.digest)
     }
+
+    /// What the batch takes from the component beyond its statement: its Type-1 batch's trace
+    /// heights and its epoch's carry threshold.
+    fn structure(&self) -> ComponentStructure {
+        (
+            heights_of(self.keys.len()),
+            super::ood::OodTemplate::carry(self.epoch),
+        )
+    }
 }
+
+/// A component's trace heights and carry threshold ([`Canonical::structure`]).
+type ComponentStructure = ([usize; crate::aggregate::air::NUM_INSTANCES], Option<usize>);
 
 /// The components in canonical order (epoch, then message bytes), each with its keys in
 /// canonical order and their digest.
@@ -183,7 +198,7 @@ pub fn check_components(components: &[Component<'_>]) -> Result<(), VerifyError>
 }
 
 /// The batch of a Type-2 proof over `components` (canonical order) of `groups`
-/// ([`child_groups`] of their sizes), each component of shape `shapes[c]`
+/// ([`component_groups`]), each component of shape `shapes[c]`
 /// ([`component_shape`]): the AIRs in instance order (module docs) and whose blocks each holds.
 ///
 /// # Errors
@@ -198,17 +213,28 @@ fn type2_airs(
     for (g, group) in groups.iter().enumerate() {
         let first = group_first(g);
         let base = &shapes[group.members[0]];
+        // One out-of-domain AIR for the group when its blocks fill a power of two, else one per
+        // component (no padding blocks: nine components in one instance would pad to sixteen).
+        let shared_check = group.members.len().is_power_of_two();
         for air in group_airs(base, first)? {
-            if !matches!(air, VerifierAir::Ood(_) | VerifierAir::Observed(_)) {
+            let own = match air {
+                VerifierAir::Observed(_) => true,
+                VerifierAir::Ood(_) => !shared_check,
+                _ => false,
+            };
+            if !own {
                 airs.push(air);
                 blocks.push(Blocks::Group(g));
             }
         }
         for (j, &c) in group.members.iter().enumerate() {
             let t = first + j as u32;
-            airs.push(VerifierAir::Ood(shapes[c].ood_air.clone().numbered_from(t)));
+            if !shared_check {
+                airs.push(VerifierAir::Ood(shapes[c].ood_air.clone().numbered_from(t)));
+                blocks.push(Blocks::Member(g, j));
+            }
             airs.push(observed_air(&shapes[c], &components[c], t));
-            blocks.extend([Blocks::Member(g, j); 2]);
+            blocks.push(Blocks::Member(g, j));
         }
     }
     airs.push(VerifierAir::Perm(Perm24TableAir::shared()));
@@ -216,32 +242,32 @@ fn type2_airs(
     Ok((airs, blocks))
 }
 
-/// The groups of components of `sizes` keys (canonical order): the components whose Type-1
-/// batches have the same trace heights ([`heights_of`]: numbers of keys of one band, as 135 to
-/// 256) form a group, whatever their numbers of keys; groups ascending by heights (so by size),
-/// members in canonical order. A group's [`ChildGroup::keys`] is its first member's.
+/// The groups of `components` (canonical order): the components whose Type-1 batches have the
+/// same trace heights ([`heights_of`] their numbers of keys: one band of sizes, as 135 to 256)
+/// and whose epochs have the same carry threshold ([`super::ood::OodTemplate::carry`]: one
+/// out-of-domain program) form a group, whatever their numbers of keys, messages and epochs;
+/// groups ascending by heights (so by size), then carry, members in canonical order. A group's
+/// [`ChildGroup::keys`] is its first member's.
 ///
 /// # Errors
 /// A message for more than [`MAX_CHILD_SIZES`] groups.
-fn component_groups(sizes: &[usize]) -> Result<Vec<ChildGroup>, String> {
-    let mut bands: Vec<[usize; crate::aggregate::air::NUM_INSTANCES]> =
-        sizes.iter().map(|&n| heights_of(n)).collect();
-    bands.sort_unstable();
-    bands.dedup();
-    if bands.len() > MAX_CHILD_SIZES {
+fn component_groups(components: &[Canonical]) -> Result<Vec<ChildGroup>, String> {
+    let keys: Vec<ComponentStructure> = components.iter().map(Canonical::structure).collect();
+    let mut distinct = keys.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() > MAX_CHILD_SIZES {
         return Err(format!(
-            "components of {} different trace heights (at most {MAX_CHILD_SIZES})",
-            bands.len()
+            "components of {} different trace heights and carries (at most {MAX_CHILD_SIZES})",
+            distinct.len()
         ));
     }
-    Ok(bands
+    Ok(distinct
         .into_iter()
-        .map(|band| {
-            let members: Vec<usize> = (0..sizes.len())
-                .filter(|&i| heights_of(sizes[i]) == band)
-                .collect();
+        .map(|key| {
+            let members: Vec<usize> = (0..keys.len()).filter(|&i| keys[i] == key).collect();
             ChildGroup {
-                keys: sizes[members[0]],
+                keys: components[members[0]].keys.len(),
                 members,
             }
         })
@@ -342,8 +368,7 @@ impl Batch {
 
 /// [`Batch`] for `components` (canonical order) made under `preset`.
 fn derive_batch(preset: &FriPreset, components: &[Canonical]) -> Result<Batch, String> {
-    let sizes: Vec<usize> = components.iter().map(|c| c.keys.len()).collect();
-    let groups = component_groups(&sizes)?;
+    let groups = component_groups(components)?;
     let t = Instant::now();
     let shapes = component_shapes(preset, components)?;
     profile("type-2: component shapes", t);
@@ -614,7 +639,7 @@ pub fn prove_type2(
 struct Type2StructureKey {
     child: u8,
     whir: u8,
-    components: Vec<([usize; crate::aggregate::air::NUM_INSTANCES], Option<usize>)>,
+    components: Vec<ComponentStructure>,
 }
 
 /// A derived Type-2 batch and its multilinear keys, for every statement of one structure
@@ -781,15 +806,7 @@ pub fn verify_type2_bytes(
     let structure = Type2StructureKey {
         child: child.id(),
         whir: whir_id,
-        components: canonical
-            .iter()
-            .map(|c| {
-                (
-                    heights_of(c.keys.len()),
-                    super::ood::OodTemplate::carry(c.epoch),
-                )
-            })
-            .collect(),
+        components: canonical.iter().map(Canonical::structure).collect(),
     };
     let key = TYPE2_KEYS.get_or_derive(structure, || {
         derive_type2_key(&preset, &whir, &canonical)
@@ -1273,16 +1290,7 @@ mod tests {
         );
         let sizes = |c: &[Canonical]| c.iter().map(|c| c.keys.len()).collect::<Vec<_>>();
         assert_eq!((sizes(&c1), sizes(&c2)), (vec![3, 1, 4], vec![4, 1, 3]));
-        let structure = |c: &[Canonical]| {
-            c.iter()
-                .map(|c| {
-                    (
-                        heights_of(c.keys.len()),
-                        super::super::ood::OodTemplate::carry(c.epoch),
-                    )
-                })
-                .collect::<Vec<_>>()
-        };
+        let structure = |c: &[Canonical]| c.iter().map(Canonical::structure).collect::<Vec<_>>();
         assert_eq!(structure(&c1), structure(&c2), "one structure");
 
         let key = derive_type2_key(&preset, &whir, &c1).expect("the kept key");
@@ -1335,7 +1343,53 @@ mod tests {
         );
     }
 
-    /// Components of 4, 1 and 3 keys (canonical order): 4 and 3 share one group. The merge
+    /// Groups follow trace heights and carry thresholds, not numbers of keys: 256, 135 and 200
+    /// keys are one group beside one key's; 200 keys at an epoch whose tweak table carries are
+    /// a group of their own; nine different heights are refused.
+    #[test]
+    fn components_group_by_trace_heights_and_carry() {
+        use crate::aggregate::statement::placeholder_keys;
+        let carrying = (1u32 << 20..)
+            .find(|&e| super::super::ood::OodTemplate::carry(e).is_some())
+            .expect("an epoch whose tweak table carries");
+        let groups = |spec: &[(usize, u32)]| {
+            let keys: Vec<Vec<PublicKey>> =
+                spec.iter().map(|&(n, _)| placeholder_keys(n)).collect();
+            let named: Vec<Component<'_>> = spec
+                .iter()
+                .zip(&keys)
+                .enumerate()
+                .map(|(i, (&(_, epoch), keys))| Component {
+                    message: [i as u8; 32],
+                    epoch,
+                    keys,
+                })
+                .collect();
+            let canonical = canonical_components(&named).expect("canonical");
+            component_groups(&canonical).map(|gs| {
+                gs.iter()
+                    .map(|g| g.members.iter().map(|&c| canonical[c].keys.len()).collect())
+                    .collect::<Vec<Vec<usize>>>()
+            })
+        };
+        assert_eq!(
+            groups(&[(256, 5), (135, 5), (1, 5), (200, 5)]),
+            Ok(vec![vec![1], vec![256, 135, 200]])
+        );
+        assert_eq!(
+            groups(&[(256, 5), (135, 5), (1, 5), (200, carrying)]),
+            Ok(vec![vec![1], vec![256, 135], vec![200]])
+        );
+        let nine: Vec<(usize, u32)> = [1, 2, 3, 5, 9, 17, 33, 34, 65]
+            .iter()
+            .map(|&n| (n, 5))
+            .collect();
+        assert!(groups(&nine).is_err());
+        assert_eq!(groups(&nine[..8]).map(|g| g.len()), Ok(8));
+    }
+
+    /// Components of 4, 1 and 3 keys (canonical order): 4 and 3 share one group, and (two
+    /// components, a power of two) its out-of-domain AIR. The merge
     /// verifies for its components, after a verifier has kept its structure from a statement
     /// it refused (other messages): what it keeps stands for every statement of the structure.
     /// It does not verify with a component's key added or dropped (another count), for the
@@ -1373,6 +1427,18 @@ mod tests {
         let canonical = canonical_components(&cs).expect("canonical");
         let batch = derive_batch(&child_preset(), &canonical).expect("the batch");
         assert_eq!(batch.groups.len(), 2, "one group for 4 and 3 keys");
+        let checks = batch
+            .airs
+            .iter()
+            .zip(&batch.blocks)
+            .filter(|(a, _)| matches!(a, VerifierAir::Ood(_)))
+            .map(|(_, b)| *b)
+            .collect::<Vec<_>>();
+        assert_eq!(
+            checks,
+            [Blocks::Group(0), Blocks::Group(1)],
+            "one out-of-domain AIR per group, a block per component"
+        );
         let bytes = proof.to_bytes();
         assert!(bytes.len() <= CAP);
 
