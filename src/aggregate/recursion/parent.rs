@@ -344,7 +344,7 @@ impl<K: PartialEq, V: Clone> Kept<K, V> {
     }
 }
 
-/// [`child_shape`] without the cache.
+/// [`child_shape`] without the cache (`num_keys` checked by the caller, [`kept_child_shape`]).
 fn derive_child_shape(
     preset: &FriPreset,
     num_keys: usize,
@@ -352,9 +352,6 @@ fn derive_child_shape(
     epoch: u32,
     digest: Option<[F; KEY_DIGEST_LEN]>,
 ) -> Result<ChildShape, String> {
-    if num_keys == 0 || num_keys > MAX_SIGNATURES {
-        return Err(format!("a child of {num_keys} keys"));
-    }
     let keys = placeholder_keys(num_keys);
     let stmt = Statement {
         message,
@@ -679,23 +676,33 @@ pub struct ChildGroup {
 /// # Errors
 /// A message for more than [`MAX_CHILD_SIZES`] distinct sizes.
 pub fn child_groups(child_keys: &[usize]) -> Result<Vec<ChildGroup>, String> {
-    let mut sizes: Vec<usize> = child_keys.to_vec();
-    sizes.sort_unstable();
-    sizes.dedup();
-    if sizes.len() > MAX_CHILD_SIZES {
+    Ok(grouped_by(child_keys, "child sizes")?
+        .into_iter()
+        .map(|members| ChildGroup {
+            keys: child_keys[members[0]],
+            members,
+        })
+        .collect())
+}
+
+/// The places of `keys` with equal values, one list per distinct value, ascending by value,
+/// each list ascending: the groups of [`child_groups`] and of a Type-2 proof's components.
+///
+/// # Errors
+/// A message naming `what` the values are, for more than [`MAX_CHILD_SIZES`] distinct values.
+pub(super) fn grouped_by<K: Ord>(keys: &[K], what: &str) -> Result<Vec<Vec<usize>>, String> {
+    let mut distinct: Vec<&K> = keys.iter().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() > MAX_CHILD_SIZES {
         return Err(format!(
-            "children of {} different sizes (at most {MAX_CHILD_SIZES})",
-            sizes.len()
+            "{} different {what} (at most {MAX_CHILD_SIZES})",
+            distinct.len()
         ));
     }
-    Ok(sizes
+    Ok(distinct
         .into_iter()
-        .map(|keys| ChildGroup {
-            keys,
-            members: (0..child_keys.len())
-                .filter(|&i| child_keys[i] == keys)
-                .collect(),
-        })
+        .map(|key| (0..keys.len()).filter(|&i| keys[i] == *key).collect())
         .collect())
 }
 

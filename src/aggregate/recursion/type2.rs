@@ -72,10 +72,11 @@ use super::child_verification_trace;
 use super::observed::ObservedAir;
 use super::parent::{
     blocks_log_heights_and_rows, blocks_traces, compact_batch, compact_parent_preset,
-    compact_reductions, component_shape, group_airs, group_first, multilinear_instances,
-    multilinear_refs_with, parent_header, prove_multilinear, read_parent_header,
-    shared_table_split, stacked_variables, transcript_numbers, verify_multilinear, Blocks,
-    ChildGroup, CompactBatch, Kept, MultilinearAir, ParentHeader, VerifierAir, MAX_CHILD_SIZES,
+    compact_reductions, component_shape, group_airs, group_first, grouped_by,
+    multilinear_instances, multilinear_refs_with, parent_header, prove_multilinear,
+    read_parent_header, shared_table_split, stacked_variables, transcript_numbers,
+    verify_multilinear, Blocks, ChildGroup, CompactBatch, Kept, MultilinearAir, ParentHeader,
+    VerifierAir,
 };
 use super::replay::SymbolicRecord;
 use super::witness::ChildWitness;
@@ -250,26 +251,14 @@ fn type2_airs(
 /// [`ChildGroup::keys`] is its first member's.
 ///
 /// # Errors
-/// A message for more than [`MAX_CHILD_SIZES`] groups.
+/// A message for more than [`super::parent::MAX_CHILD_SIZES`] groups.
 fn component_groups(components: &[Canonical]) -> Result<Vec<ChildGroup>, String> {
     let keys: Vec<ComponentStructure> = components.iter().map(Canonical::structure).collect();
-    let mut distinct = keys.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() > MAX_CHILD_SIZES {
-        return Err(format!(
-            "components of {} different trace heights and carries (at most {MAX_CHILD_SIZES})",
-            distinct.len()
-        ));
-    }
-    Ok(distinct
+    Ok(grouped_by(&keys, "component trace heights and carries")?
         .into_iter()
-        .map(|key| {
-            let members: Vec<usize> = (0..keys.len()).filter(|&i| keys[i] == key).collect();
-            ChildGroup {
-                keys: components[members[0]].keys.len(),
-                members,
-            }
+        .map(|members| ChildGroup {
+            keys: components[members[0]].keys.len(),
+            members,
         })
         .collect())
 }
