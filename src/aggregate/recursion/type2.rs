@@ -639,7 +639,7 @@ struct Type2VerifierKey {
     airs: Vec<VerifierAir>,
     /// Whose blocks each of `airs` holds.
     blocks: Vec<Blocks>,
-    /// The groups of components, by size.
+    /// The groups of components ([`component_groups`]: by trace heights and carry).
     groups: Vec<ChildGroup>,
     /// Each AIR's next-row columns (`MultilinearAir::next_columns`).
     next: Vec<Vec<usize>>,
@@ -652,8 +652,8 @@ struct Type2VerifierKey {
     compact: CompactBatch,
 }
 
-/// How many [`Type2VerifierKey`]s a process keeps: one per structure (sizes and carries) of the
-/// blocks it verifies, most recently used first.
+/// How many [`Type2VerifierKey`]s a process keeps: one per structure (trace heights and
+/// carries) of the blocks it verifies, most recently used first.
 const CACHED_TYPE2_KEYS: usize = 4;
 
 static TYPE2_KEYS: Kept<Type2StructureKey, std::sync::Arc<Type2VerifierKey>> =
@@ -819,6 +819,7 @@ pub fn verify_type2_bytes(
         proof,
     };
     wire::check_canonical(&decoded.to_bytes(), bytes)?;
+    let t = Instant::now();
     let observed = statement_observed(&preset, &key, &canonical).map_err(malformed)?;
     let airs = statement_airs(&key, &observed);
     let wrapped: Vec<MultilinearAir<'_>> = multilinear_refs_with(airs, &key.next, &key.records);
