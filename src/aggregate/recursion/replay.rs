@@ -25,6 +25,25 @@
 //! again with the recorded arguments, kind by kind in the same order, leaves the builder as the
 //! AIR's own evaluation does. `replay_reproduces_every_symbolic_pass` checks it on every AIR of
 //! a real Type-2 batch, expression by expression.
+//!
+//! Stand-ins. Under `InteractionSymbolicBuilder` the replay gives each base constraint's
+//! stand-in ([`stand_in`]) instead of the constraint: an expression of the same degree
+//! (`poly_degree(2, &[])`, the measure p3-multi-stark takes) that reads the same next-row
+//! columns, a few nodes where the permutation table's constraints are about 130 each. In
+//! p3-multi-stark 0.8 that pass reads base constraints in three places only, all in setup and
+//! the security report, never in proving or verifying a proof: the AIR's profile
+//! (`zerocheck::get_air_profile`: how many constraints, the largest degree, and that every
+//! next-row column read is declared), and the report's constraint count and largest degree
+//! (`security::assess_statement`). Those are the same numbers for the stand-ins, so the keys
+//! and the report are those of the constraints themselves (tested: the report, bit for bit,
+//! and per AIR each number the profile takes). The constraints a proof is checked against
+//! are the AIR's own: the verifier evaluates them at its point through
+//! `MultilinearFolder` and `InteractionMultilinearFolder`, under which the AIR itself runs,
+//! and the interactions (bus messages) are replayed as recorded under both builders. Every
+//! walk of those passes visits each node of each constraint again per instance (the
+//! successor check, the degree twice), so a shape's setup and report took about 30 ms for a
+//! Type-2 of nine components, most of it in the table's constraints (src/aggregate/recursion/
+//! README.md, "Type-2", measured).
 
 use p3_air::symbolic::{AirLayout, SymbolicExpression, SymbolicExpressionExt};
 use p3_air::{Air, AirBuilder, BaseAir, ExtensionBuilder};
@@ -50,6 +69,9 @@ pub(super) struct SymbolicRecord {
     global: Vec<SymbolicInteraction<F>>,
     local: Vec<SymbolicLocalInteraction<F>>,
     exclusive: Vec<Exclusive>,
+    /// One stand-in per base constraint, in order ([`stand_in`]): what the
+    /// `InteractionSymbolicBuilder` pass receives instead of `base` (module docs, "Stand-ins").
+    stand_ins: Vec<SymbolicExpression<F>>,
 }
 
 /// One exclusive interaction as recorded: its bus and its branches (p3-lookup does not export
@@ -74,8 +96,10 @@ impl SymbolicRecord {
         A: BaseAir<F> + Air<InteractionSymbolicBuilder<F, Challenge>>,
     {
         let b = InteractionSymbolicBuilder::<F, Challenge>::from_air(air, AirLayout::from_air(air));
+        let base = b.base_constraints();
         Self {
-            base: b.base_constraints(),
+            stand_ins: base.iter().map(stand_in).collect(),
+            base,
             extension: b.extension_constraints(),
             global: b.global_interactions().to_vec(),
             local: b.local_interactions().to_vec(),
@@ -170,14 +194,20 @@ impl SymbolicRecord {
 
     /// Calls `builder`'s changing methods with the recorded arguments, kind by kind in the
     /// recorded order (expressions are shared, not copied); extension constraints after the
-    /// base ones (the verifier AIRs emit none).
-    fn replay<B>(&self, builder: &mut B)
+    /// base ones (the verifier AIRs emit none). The base constraints are the recorded ones, or
+    /// with `stand_ins` their stand-ins ([`stand_in`]).
+    fn replay<B>(&self, builder: &mut B, stand_ins: bool)
     where
         B: InteractionBuilder
             + AirBuilder<F = F, Expr = SymbolicExpression<F>>
             + ExtensionBuilder<ExprEF = SymbolicExpressionExt<F, Challenge>>,
     {
-        for c in &self.base {
+        let base = if stand_ins {
+            &self.stand_ins
+        } else {
+            &self.base
+        };
+        for c in base {
             builder.assert_zero(c.clone());
         }
         for c in &self.extension {
@@ -213,11 +243,83 @@ impl SymbolicRecord {
 /// under the folders. Every `BaseAir` method the wrapped AIR answers is forwarded.
 pub(super) struct ReplayedAir<'a> {
     air: &'a MultilinearAir<'a>,
+    /// The recorded constraints under `InteractionSymbolicBuilder` too, not their stand-ins:
+    /// for the tests that compare the two.
+    exact: bool,
 }
 
 /// The [`ReplayedAir`] of each of `airs`.
 pub(super) fn replayed<'a>(airs: &'a [MultilinearAir<'a>]) -> Vec<ReplayedAir<'a>> {
-    airs.iter().map(|air| ReplayedAir { air }).collect()
+    airs.iter()
+        .map(|air| ReplayedAir { air, exact: false })
+        .collect()
+}
+
+/// [`replayed`] with the recorded constraints in every symbolic pass (no stand-ins).
+#[cfg(test)]
+pub(super) fn replayed_exact<'a>(airs: &'a [MultilinearAir<'a>]) -> Vec<ReplayedAir<'a>> {
+    airs.iter()
+        .map(|air| ReplayedAir { air, exact: true })
+        .collect()
+}
+
+/// The main-trace columns `e` reads on the next row, ascending (shared subexpressions visited
+/// once).
+fn next_row_reads(e: &SymbolicExpression<F>) -> Vec<usize> {
+    use p3_air::symbolic::{BaseEntry, BaseLeaf, SymbolicExpr};
+    use std::collections::{BTreeSet, HashSet};
+    let mut stack = vec![e];
+    let mut seen = HashSet::new();
+    let mut next = BTreeSet::new();
+    while let Some(e) = stack.pop() {
+        if !seen.insert(e as *const SymbolicExpression<F> as usize) {
+            continue;
+        }
+        match e {
+            SymbolicExpr::Leaf(BaseLeaf::Variable(v)) => {
+                if v.entry == (BaseEntry::Main { offset: 1 }) {
+                    next.insert(v.index);
+                }
+            }
+            SymbolicExpr::Leaf(_) => {}
+            SymbolicExpr::Add { x, y, .. }
+            | SymbolicExpr::Sub { x, y, .. }
+            | SymbolicExpr::Mul { x, y, .. } => {
+                stack.push(x);
+                stack.push(y);
+            }
+            SymbolicExpr::Neg { x, .. } => stack.push(x),
+        }
+    }
+    next.into_iter().collect()
+}
+
+/// The stand-in of the base constraint `c` (module docs, "Stand-ins"): with `d` its degree as
+/// p3-multi-stark measures it (`poly_degree(2, &[])`) and `S` the main-trace columns it reads
+/// on the next row, the product of `d` factors, the first the sum of `S`'s next-row variables
+/// (column 0 of the current row when `S` is empty) and the others column 0 of the current row.
+/// So it has degree `d` and reads exactly `S` on the next row. A constraint of degree 0 stands
+/// for itself.
+fn stand_in(c: &SymbolicExpression<F>) -> SymbolicExpression<F> {
+    use p3_air::symbolic::{BaseEntry, SymbolicVariable};
+    let degree = c.poly_degree(2, &[]);
+    if degree == 0 {
+        return c.clone();
+    }
+    let var = |offset: usize, index: usize| -> SymbolicExpression<F> {
+        SymbolicVariable::<F>::new(BaseEntry::Main { offset }, index).into()
+    };
+    let reads = next_row_reads(c);
+    let mut e = match reads.split_first() {
+        Some((&first, rest)) => rest
+            .iter()
+            .fold(var(1, first), |sum, &col| sum + var(1, col)),
+        None => var(0, 0),
+    };
+    for _ in 1..degree {
+        e *= var(0, 0);
+    }
+    e
 }
 
 /// `forward_base_air`'s dispatch for a [`ReplayedAir`]: the wrapped AIR.
@@ -255,13 +357,13 @@ impl BaseAir<F> for ReplayedAir<'_> {
 
 impl Air<InteractionSymbolicBuilder<F, Challenge>> for ReplayedAir<'_> {
     fn eval(&self, builder: &mut InteractionSymbolicBuilder<F, Challenge>) {
-        self.air.record().replay(builder);
+        self.air.record().replay(builder, !self.exact);
     }
 }
 
 impl Air<BusSymbolicBuilder<F, Challenge>> for ReplayedAir<'_> {
     fn eval(&self, builder: &mut BusSymbolicBuilder<F, Challenge>) {
-        self.air.record().replay(builder);
+        self.air.record().replay(builder, false);
     }
 }
 
@@ -382,8 +484,22 @@ pub(super) mod tests {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y, memo))
     }
 
+    /// Whether `stand_ins` stand for `constraints` ([`stand_in`]): as many, each of the same
+    /// degree as p3-multi-stark measures it and reading the same next-row columns.
+    pub(crate) fn stand_for(
+        constraints: &[SymbolicExpression<F>],
+        stand_ins: &[SymbolicExpression<F>],
+    ) -> bool {
+        constraints.len() == stand_ins.len()
+            && constraints.iter().zip(stand_ins).all(|(c, s)| {
+                c.poly_degree(2, &[]) == s.poly_degree(2, &[])
+                    && next_row_reads(c) == next_row_reads(s)
+            })
+    }
+
     /// Everything an `InteractionSymbolicBuilder` holds after a pass, compared between the
-    /// AIR's own pass and the replay; `what` names the AIR in a failure.
+    /// AIR's own pass and the replay (its base constraints the stand-ins of the AIR's,
+    /// [`stand_for`]; everything else the same); `what` names the AIR in a failure.
     pub(crate) fn interaction_passes_agree(
         real: &InteractionSymbolicBuilder<F, Challenge>,
         replay: &InteractionSymbolicBuilder<F, Challenge>,
@@ -391,7 +507,7 @@ pub(super) mod tests {
     ) {
         let mut memo = HashSet::new();
         let (rb, pb) = (real.base_constraints(), replay.base_constraints());
-        assert!(all_same(&rb, &pb, &mut memo), "{what}: base constraints");
+        assert!(stand_for(&rb, &pb), "{what}: base constraints");
         assert!(real.extension_constraints().is_empty(), "{what}");
         assert!(replay.extension_constraints().is_empty(), "{what}");
         let (rl, pl) = (real.constraint_layout(), replay.constraint_layout());
@@ -452,12 +568,28 @@ pub(super) mod tests {
             wrapped[n - 3].record()
         ));
         let views = replayed(&wrapped);
+        let exact = replayed_exact(&wrapped);
         let mut interactions = 0;
-        for (w, v) in wrapped.iter().zip(&views) {
+        let (mut nodes, mut stand_in_nodes) = (0, 0);
+        for ((w, v), x) in wrapped.iter().zip(&views).zip(&exact) {
             let what = w.air.name();
             let layout = AirLayout::from_air(w);
             let real = InteractionSymbolicBuilder::<F, Challenge>::from_air(w, layout);
             let replay = InteractionSymbolicBuilder::<F, Challenge>::from_air(v, layout);
+            interaction_passes_agree(&real, &replay, what);
+            nodes += node_count(&real.base_constraints());
+            stand_in_nodes += node_count(&replay.base_constraints());
+            // Without stand-ins the replay is the AIR's own pass, expression by expression.
+            let replay = InteractionSymbolicBuilder::<F, Challenge>::from_air(x, layout);
+            let mut memo = HashSet::new();
+            assert!(
+                all_same(
+                    &real.base_constraints(),
+                    &replay.base_constraints(),
+                    &mut memo
+                ),
+                "{what}: the exact replay"
+            );
             interaction_passes_agree(&real, &replay, what);
             interactions += real.global_interactions().len()
                 + real.local_interactions().len()
@@ -486,6 +618,10 @@ pub(super) mod tests {
             );
         }
         assert!(interactions > wrapped.len(), "the batch talks on its buses");
+        assert!(
+            stand_in_nodes * 4 < nodes,
+            "the stand-ins are {stand_in_nodes} nodes, the constraints {nodes}"
+        );
 
         // A record is the AIR's: another AIR's record replays other constraints.
         let (a, b) = (&wrapped[0], &wrapped[wrapped.len() - 1]);
@@ -498,16 +634,128 @@ pub(super) mod tests {
         let layout = AirLayout::from_air(a);
         let real = InteractionSymbolicBuilder::<F, Challenge>::from_air(a, layout);
         let wrong = InteractionSymbolicBuilder::<F, Challenge>::from_air(&other[0], layout);
-        let mut memo = HashSet::new();
         assert!(
-            !all_same(
-                &real.base_constraints(),
-                &wrong.base_constraints(),
-                &mut memo
-            ),
+            !stand_for(&real.base_constraints(), &wrong.base_constraints()),
             "{} against {}",
             a.air.name(),
             b.air.name()
         );
+    }
+
+    /// Nodes of `roots`, each visited once (shared subexpressions by address).
+    fn node_count(roots: &[SymbolicExpression<F>]) -> usize {
+        fn walk(e: &SymbolicExpression<F>, seen: &mut HashSet<usize>) {
+            if !seen.insert(e as *const SymbolicExpression<F> as usize) {
+                return;
+            }
+            match e {
+                SymbolicExpr::Leaf(_) => {}
+                SymbolicExpr::Add { x, y, .. }
+                | SymbolicExpr::Sub { x, y, .. }
+                | SymbolicExpr::Mul { x, y, .. } => {
+                    walk(x, seen);
+                    walk(y, seen);
+                }
+                SymbolicExpr::Neg { x, .. } => walk(x, seen),
+            }
+        }
+        let mut seen = HashSet::new();
+        for e in roots {
+            walk(e, &mut seen);
+        }
+        seen.len()
+    }
+
+    /// A stand-in has its constraint's degree and next-row columns, whatever the constraint's
+    /// form: a transition constraint over both rows, a product of current-row columns, one
+    /// under a selector, a constant multiple.
+    #[test]
+    fn a_stand_in_has_its_constraints_degree_and_next_row_columns() {
+        use p3_air::symbolic::{BaseEntry, SymbolicVariable};
+        let var = |offset: usize, index: usize| -> SymbolicExpression<F> {
+            SymbolicVariable::<F>::new(BaseEntry::Main { offset }, index).into()
+        };
+        let first: SymbolicExpression<F> = SymbolicExpression::Leaf(BaseLeaf::IsFirstRow);
+        let cases = [
+            (var(1, 3) - var(0, 2) * var(0, 5), 2, vec![3]),
+            (var(0, 1) * var(0, 1) * var(0, 1) - var(0, 4), 3, vec![]),
+            (first * (var(0, 7) - var(1, 2) - var(1, 9)), 2, vec![2, 9]),
+            (var(0, 6) * F::new(5), 1, vec![]),
+        ];
+        for (c, degree, next) in cases {
+            let s = stand_in(&c);
+            assert_eq!(c.poly_degree(2, &[]), degree, "{c:?}");
+            assert_eq!(s.poly_degree(2, &[]), degree, "{c:?}");
+            assert_eq!(next_row_reads(&c), next, "{c:?}");
+            assert_eq!(next_row_reads(&s), next, "{c:?}");
+            assert!(stand_for(std::slice::from_ref(&c), &[s]));
+        }
+        // One more or one fewer factor is not a stand-in.
+        let c = var(1, 3) - var(0, 2) * var(0, 5);
+        assert!(!stand_for(std::slice::from_ref(&c), &[var(1, 3)]));
+        assert!(!stand_for(
+            std::slice::from_ref(&c),
+            &[var(1, 3) * var(0, 0) * var(0, 0)]
+        ));
+        assert!(!stand_for(
+            std::slice::from_ref(&c),
+            &[var(1, 4) * var(0, 0)]
+        ));
+    }
+
+    /// The keys' setup and the security report take the stand-ins as the constraints: on a
+    /// real compact parent's batch (two groups of verifier AIRs, the key-set AIR, the table),
+    /// the report made through the stand-ins is the report made through the recorded
+    /// constraints, term for term, and p3-multi-stark's setup accepts both.
+    #[test]
+    fn stand_ins_leave_the_security_report_as_it_is() {
+        use crate::aggregate::recursion::parent::{
+            compact_parent_preset, multilinear_airs, stacked_variables, VerifierAir,
+        };
+        use crate::aggregate::whir;
+        use p3_multi_stark::{VerifierInstance, VerifierInstances};
+        let opts = ProveOptions {
+            backend: Backend::FriPoseidon1,
+            ..Default::default()
+        };
+        let preset = *check_child_preset(&Preset::from_options(&opts).unwrap()).unwrap();
+        let (airs, _, heights) = parent_batch(&preset, &[2, 3], 4).expect("a parent's batch");
+        let wrapped = multilinear_airs(&airs);
+        let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
+        let whir = Preset::from_options(&ProveOptions {
+            backend: Backend::Whir,
+            log_inv_rate: 2,
+            ..Default::default()
+        })
+        .unwrap()
+        .as_whir()
+        .unwrap();
+        let params = compact_parent_preset(&whir);
+        let widths: Vec<usize> = wrapped.iter().map(BaseAir::<F>::width).collect();
+        let config = whir::stark_config(&params, stacked_variables(&params, &heights, &widths))
+            .expect("the schedule fits");
+        let report = |views: &[ReplayedAir<'_>]| {
+            let refs: Vec<&ReplayedAir<'_>> = views.iter().collect();
+            let (_, vk) =
+                p3_multi_stark::setup(&config, &refs, &mut whir::challenger()).expect("setup");
+            let instances = VerifierInstances::new(
+                views
+                    .iter()
+                    .zip(&heights)
+                    .zip(&pvs)
+                    .map(|((air, &h), pv)| VerifierInstance::new(air, &vk, h, pv))
+                    .collect(),
+            );
+            format!(
+                "{:?}",
+                p3_multi_stark::security_report(&config, &instances).expect("the report")
+            )
+        };
+        let (stand_ins, exact) = (
+            report(&replayed(&wrapped)),
+            report(&replayed_exact(&wrapped)),
+        );
+        assert!(stand_ins.contains("terms"), "{stand_ins}");
+        assert_eq!(stand_ins, exact);
     }
 }
