@@ -1674,15 +1674,27 @@ pub(super) fn multilinear_instances(
     let made: Vec<(Vec<usize>, Arc<SymbolicRecord>)> = airs
         .par_iter()
         .map(|air| {
-            // The wrapper's own evaluation never reads its record: an empty one stands in
-            // while the record is made.
-            let bare = MultilinearAir {
-                air,
-                next: Vec::new(),
-                record: Arc::new(SymbolicRecord::default()),
+            let pass = |air: &VerifierAir| {
+                // The wrapper's own evaluation never reads its record: an empty one stands in
+                // while the record is made.
+                let bare = MultilinearAir {
+                    air,
+                    next: Vec::new(),
+                    record: Arc::new(SymbolicRecord::default()),
+                };
+                let record = SymbolicRecord::of(&bare);
+                (record.next_row_columns(), Arc::new(record))
             };
-            let record = SymbolicRecord::of(&bare);
-            (record.next_row_columns(), Arc::new(record))
+            match air {
+                // Every batch's table is `Perm24TableAir::shared()`, which the wrapper
+                // evaluates as `shared_multilinear()` whatever it holds: one pass per process.
+                VerifierAir::Perm(p) if BaseAir::<F>::width(p) == shared_table_width() => {
+                    static TABLE: std::sync::OnceLock<(Vec<usize>, Arc<SymbolicRecord>)> =
+                        std::sync::OnceLock::new();
+                    TABLE.get_or_init(|| pass(air)).clone()
+                }
+                _ => pass(air),
+            }
         })
         .collect();
     let next: Vec<Vec<usize>> = made.iter().map(|(n, _)| n.clone()).collect();
@@ -1692,6 +1704,12 @@ pub(super) fn multilinear_instances(
         &expand(&next, instances),
         &expand(&records, instances),
     )
+}
+
+/// Columns of the shared permutation table, `Perm24TableAir::shared()`.
+fn shared_table_width() -> usize {
+    static WIDTH: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *WIDTH.get_or_init(|| BaseAir::<F>::width(&Perm24TableAir::shared()))
 }
 
 /// `items` (one per AIR), the last repeated up to `instances` entries: the shared permutation

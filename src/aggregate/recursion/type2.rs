@@ -672,10 +672,14 @@ fn derive_type2_key(
     whir: &WhirPreset,
     canonical: &[Canonical],
 ) -> Result<Type2VerifierKey, String> {
+    let t = Instant::now();
     let batch = derive_batch(preset, canonical)?;
+    profile("verify type-2: the structure's AIRs", t);
     let params = compact_parent_preset(whir);
     let heights = batch.stacked_heights(&params);
+    let t = Instant::now();
     let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&batch.airs, heights.len());
+    profile("verify type-2: the AIRs' symbolic passes", t);
     let pvs = instance_public_values(&wrapped);
     let compact = compact_batch(&params, &wrapped, &heights, &pvs)?;
     let next = wrapped.iter().map(|a| a.next_columns().to_vec()).collect();
