@@ -968,6 +968,7 @@ fn bench_compact_parent(
         Ok(t.elapsed().as_secs_f64() * 1e3)
     };
     multisig::aggregate::recursion::parent::forget_child_shapes();
+    multisig::aggregate::recursion::child::forget_ood_layouts();
     let verify_ms = verify_once()?;
     let mut warm = (0..WARM_VERIFIES)
         .map(|_| verify_once())
