@@ -690,7 +690,7 @@ mod tests {
     use p3_air::symbolic::{AirLayout, BaseEntry, BaseLeaf, SymbolicExpr, SymbolicExpression};
     use p3_lookup::InteractionSymbolicBuilder;
     use rand::{Rng, SeedableRng};
-    use std::collections::{HashMap, HashSet};
+    use std::collections::HashMap;
 
     type Challenge = crate::aggregate::field::Challenge;
 
@@ -730,24 +730,7 @@ mod tests {
 
     /// Distinct nodes of one constraint's expression: what each per-constraint walk visits.
     fn nodes(e: &SymbolicExpression<F>) -> usize {
-        fn walk(e: &SymbolicExpression<F>, seen: &mut HashSet<usize>) {
-            if !seen.insert(e as *const _ as usize) {
-                return;
-            }
-            match e {
-                SymbolicExpr::Leaf(_) => {}
-                SymbolicExpr::Add { x, y, .. }
-                | SymbolicExpr::Sub { x, y, .. }
-                | SymbolicExpr::Mul { x, y, .. } => {
-                    walk(x, seen);
-                    walk(y, seen);
-                }
-                SymbolicExpr::Neg { x, .. } => walk(x, seen),
-            }
-        }
-        let mut seen = HashSet::new();
-        walk(e, &mut seen);
-        seen.len()
+        crate::aggregate::testing::distinct_nodes(&[e])
     }
 
     #[test]

@@ -581,13 +581,11 @@ pub(super) mod tests {
             stand_in_nodes += node_count(&replay.base_constraints());
             // Without stand-ins the replay is the AIR's own pass, expression by expression.
             let replay = InteractionSymbolicBuilder::<F, Challenge>::from_air(x, layout);
-            let mut memo = HashSet::new();
+            let same_constraints = |a: &[SymbolicExpression<F>], b: &[SymbolicExpression<F>]| {
+                all_same(a, b, &mut HashSet::new())
+            };
             assert!(
-                all_same(
-                    &real.base_constraints(),
-                    &replay.base_constraints(),
-                    &mut memo
-                ),
+                same_constraints(&real.base_constraints(), &replay.base_constraints()),
                 "{what}: the exact replay"
             );
             interaction_passes_agree(&real, &replay, what);
@@ -601,13 +599,8 @@ pub(super) mod tests {
 
             let real = BusSymbolicBuilder::<F, Challenge>::from_air(w, layout);
             let replay = BusSymbolicBuilder::<F, Challenge>::from_air(v, layout);
-            let mut memo = HashSet::new();
             assert!(
-                all_same(
-                    &real.base_constraints(),
-                    &replay.base_constraints(),
-                    &mut memo
-                ),
+                same_constraints(&real.base_constraints(), &replay.base_constraints()),
                 "{what}: the bus pass's constraints"
             );
             assert!(real.interactions().is_empty() && replay.interactions().is_empty());
@@ -644,26 +637,7 @@ pub(super) mod tests {
 
     /// Nodes of `roots`, each visited once (shared subexpressions by address).
     fn node_count(roots: &[SymbolicExpression<F>]) -> usize {
-        fn walk(e: &SymbolicExpression<F>, seen: &mut HashSet<usize>) {
-            if !seen.insert(e as *const SymbolicExpression<F> as usize) {
-                return;
-            }
-            match e {
-                SymbolicExpr::Leaf(_) => {}
-                SymbolicExpr::Add { x, y, .. }
-                | SymbolicExpr::Sub { x, y, .. }
-                | SymbolicExpr::Mul { x, y, .. } => {
-                    walk(x, seen);
-                    walk(y, seen);
-                }
-                SymbolicExpr::Neg { x, .. } => walk(x, seen),
-            }
-        }
-        let mut seen = HashSet::new();
-        for e in roots {
-            walk(e, &mut seen);
-        }
-        seen.len()
+        crate::aggregate::testing::distinct_nodes(&roots.iter().collect::<Vec<_>>())
     }
 
     /// A stand-in has its constraint's degree and next-row columns, whatever the constraint's
@@ -722,14 +696,9 @@ pub(super) mod tests {
         let (airs, _, heights) = parent_batch(&preset, &[2, 3], 4).expect("a parent's batch");
         let wrapped = multilinear_airs(&airs);
         let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
-        let whir = Preset::from_options(&ProveOptions {
-            backend: Backend::Whir,
-            log_inv_rate: 2,
-            ..Default::default()
-        })
-        .unwrap()
-        .as_whir()
-        .unwrap();
+        let whir = crate::aggregate::preset::whir_presets()
+            .find(|w| w.log_inv_rate == 2)
+            .expect("a WHIR preset at rate 1/4");
         let params = compact_parent_preset(&whir);
         let widths: Vec<usize> = wrapped.iter().map(BaseAir::<F>::width).collect();
         let config = whir::stark_config(&params, stacked_variables(&params, &heights, &widths))
