@@ -150,23 +150,5 @@ pub fn test_signer(seed: u64, message: &[u8; 32], epoch: u32) -> (PublicKey, Sig
 /// Distinct nodes of the symbolic expressions `roots` (a subexpression shared by address counted
 /// once): what one walk of p3-multi-stark's symbolic passes over them visits.
 pub fn distinct_nodes(roots: &[&p3_air::symbolic::SymbolicExpression<F>]) -> usize {
-    use p3_air::symbolic::SymbolicExpr;
-    let mut seen = std::collections::HashSet::new();
-    let mut stack: Vec<&p3_air::symbolic::SymbolicExpression<F>> = roots.to_vec();
-    while let Some(e) = stack.pop() {
-        if !seen.insert(e as *const _ as usize) {
-            continue;
-        }
-        match e {
-            SymbolicExpr::Leaf(_) => {}
-            SymbolicExpr::Add { x, y, .. }
-            | SymbolicExpr::Sub { x, y, .. }
-            | SymbolicExpr::Mul { x, y, .. } => {
-                stack.push(x);
-                stack.push(y);
-            }
-            SymbolicExpr::Neg { x, .. } => stack.push(x),
-        }
-    }
-    seen.len()
+    super::recursion::replay::distinct_nodes(roots).len()
 }

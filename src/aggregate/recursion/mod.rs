@@ -133,7 +133,7 @@ pub mod observed;
 pub mod ood;
 pub mod ood_air;
 pub mod parent;
-mod replay;
+pub(crate) mod replay;
 pub mod schedule;
 pub mod terms;
 pub mod type2;

@@ -263,24 +263,22 @@ pub(super) fn replayed_exact<'a>(airs: &'a [MultilinearAir<'a>]) -> Vec<Replayed
         .collect()
 }
 
-/// The main-trace columns `e` reads on the next row, ascending (shared subexpressions visited
-/// once).
-fn next_row_reads(e: &SymbolicExpression<F>) -> Vec<usize> {
-    use p3_air::symbolic::{BaseEntry, BaseLeaf, SymbolicExpr};
-    use std::collections::{BTreeSet, HashSet};
-    let mut stack = vec![e];
+/// The distinct nodes of the expressions `roots` (a subexpression shared by address once), in
+/// depth-first order.
+pub(crate) fn distinct_nodes<'a>(
+    roots: &[&'a SymbolicExpression<F>],
+) -> Vec<&'a SymbolicExpression<F>> {
+    use p3_air::symbolic::SymbolicExpr;
+    use std::collections::HashSet;
+    let mut stack = roots.to_vec();
     let mut seen = HashSet::new();
-    let mut next = BTreeSet::new();
+    let mut nodes = Vec::new();
     while let Some(e) = stack.pop() {
         if !seen.insert(e as *const SymbolicExpression<F> as usize) {
             continue;
         }
+        nodes.push(e);
         match e {
-            SymbolicExpr::Leaf(BaseLeaf::Variable(v)) => {
-                if v.entry == (BaseEntry::Main { offset: 1 }) {
-                    next.insert(v.index);
-                }
-            }
             SymbolicExpr::Leaf(_) => {}
             SymbolicExpr::Add { x, y, .. }
             | SymbolicExpr::Sub { x, y, .. }
@@ -291,6 +289,23 @@ fn next_row_reads(e: &SymbolicExpression<F>) -> Vec<usize> {
             SymbolicExpr::Neg { x, .. } => stack.push(x),
         }
     }
+    nodes
+}
+
+/// The main-trace columns `e` reads on the next row, ascending.
+fn next_row_reads(e: &SymbolicExpression<F>) -> Vec<usize> {
+    use p3_air::symbolic::{BaseEntry, BaseLeaf, SymbolicExpr};
+    let next: std::collections::BTreeSet<usize> = distinct_nodes(&[e])
+        .into_iter()
+        .filter_map(|n| match n {
+            SymbolicExpr::Leaf(BaseLeaf::Variable(v))
+                if v.entry == (BaseEntry::Main { offset: 1 }) =>
+            {
+                Some(v.index)
+            }
+            _ => None,
+        })
+        .collect();
     next.into_iter().collect()
 }
 
