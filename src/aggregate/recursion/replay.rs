@@ -45,7 +45,7 @@
 //! Type-2 of nine components, most of it in the table's constraints (src/aggregate/recursion/
 //! README.md, "Type-2", measured).
 
-use p3_air::symbolic::{AirLayout, SymbolicExpression, SymbolicExpressionExt};
+use p3_air::symbolic::{AirLayout, SymbolicExpr, SymbolicExpression, SymbolicExpressionExt};
 use p3_air::{Air, AirBuilder, BaseAir, ExtensionBuilder};
 use p3_bus::BusSymbolicBuilder;
 use p3_lookup::{
@@ -129,32 +129,8 @@ impl SymbolicRecord {
     /// (fields and counts) read, ascending; every expression's leaves visited once (shared
     /// subexpressions by address).
     pub(super) fn next_row_columns(&self) -> Vec<usize> {
-        use p3_air::symbolic::{BaseEntry, BaseLeaf, ExtLeaf, SymbolicExpr};
-        use std::collections::{BTreeSet, HashSet};
-        fn walk<L>(e: &SymbolicExpr<L>, seen: &mut HashSet<usize>, leaf: &mut impl FnMut(&L)) {
-            if !seen.insert(e as *const SymbolicExpr<L> as usize) {
-                return;
-            }
-            match e {
-                SymbolicExpr::Leaf(l) => leaf(l),
-                SymbolicExpr::Add { x, y, .. }
-                | SymbolicExpr::Sub { x, y, .. }
-                | SymbolicExpr::Mul { x, y, .. } => {
-                    walk(x, seen, leaf);
-                    walk(y, seen, leaf);
-                }
-                SymbolicExpr::Neg { x, .. } => walk(x, seen, leaf),
-            }
-        }
-        let mut next = BTreeSet::new();
-        let mut read = |l: &BaseLeaf<F>| {
-            if let BaseLeaf::Variable(v) = l {
-                if v.entry == (BaseEntry::Main { offset: 1 }) {
-                    next.insert(v.index);
-                }
-            }
-        };
-        // Every root is held (by the record, or here) until the walk ends: the memo keys on
+        use p3_air::symbolic::ExtLeaf;
+        // Every root is held (by the record, or here) until the walk ends: the walk keys on
         // addresses.
         let local_counts: Vec<SymbolicExpression<F>> = self
             .local
@@ -177,19 +153,13 @@ impl SymbolicRecord {
                 roots.extend(fields.iter().chain([flag, count]));
             }
         }
-        let mut seen = HashSet::new();
-        for e in roots {
-            walk(e, &mut seen, &mut read);
+        let extension: Vec<&SymbolicExpressionExt<F, Challenge>> = self.extension.iter().collect();
+        for node in distinct_nodes(&extension) {
+            if let SymbolicExpr::Leaf(ExtLeaf::Base(b)) = node {
+                roots.push(b);
+            }
         }
-        let mut seen_ext = HashSet::new();
-        for e in &self.extension {
-            walk(e, &mut seen_ext, &mut |l| {
-                if let ExtLeaf::Base(b) = l {
-                    walk(b, &mut seen, &mut read);
-                }
-            });
-        }
-        next.into_iter().collect()
+        next_row_reads(&roots)
     }
 
     /// Calls `builder`'s changing methods with the recorded arguments, kind by kind in the
@@ -264,17 +234,14 @@ pub(super) fn replayed_exact<'a>(airs: &'a [MultilinearAir<'a>]) -> Vec<Replayed
 }
 
 /// The distinct nodes of the expressions `roots` (a subexpression shared by address once), in
-/// depth-first order.
-pub(crate) fn distinct_nodes<'a>(
-    roots: &[&'a SymbolicExpression<F>],
-) -> Vec<&'a SymbolicExpression<F>> {
-    use p3_air::symbolic::SymbolicExpr;
+/// depth-first order. Every root must outlive the call: the walk keys on addresses.
+pub(crate) fn distinct_nodes<'a, L>(roots: &[&'a SymbolicExpr<L>]) -> Vec<&'a SymbolicExpr<L>> {
     use std::collections::HashSet;
     let mut stack = roots.to_vec();
     let mut seen = HashSet::new();
     let mut nodes = Vec::new();
     while let Some(e) = stack.pop() {
-        if !seen.insert(e as *const SymbolicExpression<F> as usize) {
+        if !seen.insert(e as *const SymbolicExpr<L> as usize) {
             continue;
         }
         nodes.push(e);
@@ -292,10 +259,10 @@ pub(crate) fn distinct_nodes<'a>(
     nodes
 }
 
-/// The main-trace columns `e` reads on the next row, ascending.
-fn next_row_reads(e: &SymbolicExpression<F>) -> Vec<usize> {
-    use p3_air::symbolic::{BaseEntry, BaseLeaf, SymbolicExpr};
-    let next: std::collections::BTreeSet<usize> = distinct_nodes(&[e])
+/// The main-trace columns the expressions `roots` read on the next row, ascending.
+fn next_row_reads(roots: &[&SymbolicExpression<F>]) -> Vec<usize> {
+    use p3_air::symbolic::{BaseEntry, BaseLeaf};
+    let next: std::collections::BTreeSet<usize> = distinct_nodes(roots)
         .into_iter()
         .filter_map(|n| match n {
             SymbolicExpr::Leaf(BaseLeaf::Variable(v))
@@ -324,7 +291,7 @@ fn stand_in(c: &SymbolicExpression<F>) -> SymbolicExpression<F> {
     let var = |offset: usize, index: usize| -> SymbolicExpression<F> {
         SymbolicVariable::<F>::new(BaseEntry::Main { offset }, index).into()
     };
-    let reads = next_row_reads(c);
+    let reads = next_row_reads(&[c]);
     let mut e = match reads.split_first() {
         Some((&first, rest)) => rest
             .iter()
@@ -508,7 +475,7 @@ pub(super) mod tests {
         constraints.len() == stand_ins.len()
             && constraints.iter().zip(stand_ins).all(|(c, s)| {
                 c.poly_degree(2, &[]) == s.poly_degree(2, &[])
-                    && next_row_reads(c) == next_row_reads(s)
+                    && next_row_reads(&[c]) == next_row_reads(&[s])
             })
     }
 
@@ -675,8 +642,8 @@ pub(super) mod tests {
             let s = stand_in(&c);
             assert_eq!(c.poly_degree(2, &[]), degree, "{c:?}");
             assert_eq!(s.poly_degree(2, &[]), degree, "{c:?}");
-            assert_eq!(next_row_reads(&c), next, "{c:?}");
-            assert_eq!(next_row_reads(&s), next, "{c:?}");
+            assert_eq!(next_row_reads(&[&c]), next, "{c:?}");
+            assert_eq!(next_row_reads(&[&s]), next, "{c:?}");
             assert!(stand_for(std::slice::from_ref(&c), &[s]));
         }
         // One more or one fewer factor is not a stand-in.
