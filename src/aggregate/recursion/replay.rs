@@ -43,7 +43,7 @@
 //! walk of those passes visits each node of each constraint again per instance (the
 //! successor check, the degree twice), so a shape's setup and report took about 30 ms for a
 //! Type-2 of nine components, most of it in the table's constraints (src/aggregate/recursion/
-//! README.md, "Type-2", measured).
+//! README.md, "Stand-in constraints", measured).
 
 use p3_air::symbolic::{AirLayout, SymbolicExpr, SymbolicExpression, SymbolicExpressionExt};
 use p3_air::{Air, AirBuilder, BaseAir, ExtensionBuilder};
