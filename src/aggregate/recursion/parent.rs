@@ -813,8 +813,9 @@ pub(super) fn parent_batch(
 }
 
 /// Each group's child shape ([`child_shape`] of its size) under `preset`, on `message` at
-/// `epoch`, in the groups' order. The groups' shapes are derived in parallel: a verifier
-/// derives them before it reads the proof, 20 to 35 ms each.
+/// `epoch`, in the groups' order, through [`shapes_by_structure`]: groups of different sizes in
+/// one band of trace heights share a kept shape. A verifier derives them before it reads the
+/// proof, 10 to 35 ms each.
 ///
 /// # Errors
 /// As [`child_shape`].
@@ -824,11 +825,51 @@ fn group_shapes(
     message: &[u8; 32],
     epoch: u32,
 ) -> Result<Vec<ChildShape>, String> {
+    shapes_by_structure(
+        groups.len(),
+        |i| heights_of(groups[i].keys),
+        |i| child_shape(preset, groups[i].keys, message, epoch),
+    )
+}
+
+/// `shape(i)` for each `i` in `0..n`, in that order, where `structure(i)` is the part of the
+/// shape cache's key ([`kept_child_shape`]) that differs between the `i`: first one `i` of each
+/// structure, in parallel, then the others, in parallel, restated from the shapes those kept.
+/// Calling `shape` on every `i` in parallel would derive a structure once for each `i` that
+/// reaches it before its first derivation is kept (`Kept` holds no lock while deriving): two
+/// components or groups of one band, derived side by side, both derive it.
+///
+/// # Errors
+/// The first error of `shape`.
+pub(super) fn shapes_by_structure<S: PartialEq>(
+    n: usize,
+    structure: impl Fn(usize) -> S,
+    shape: impl Fn(usize) -> Result<ChildShape, String> + Sync,
+) -> Result<Vec<ChildShape>, String> {
     use rayon::prelude::*;
-    groups
-        .par_iter()
-        .map(|g| child_shape(preset, g.keys, message, epoch))
-        .collect()
+    let mut structures: Vec<S> = Vec::new();
+    let (firsts, rest): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| {
+        let s = structure(i);
+        let first = !structures.contains(&s);
+        if first {
+            structures.push(s);
+        }
+        first
+    });
+    let mut shapes: Vec<Option<ChildShape>> = vec![None; n];
+    for part in [firsts, rest] {
+        let made: Vec<(usize, ChildShape)> = part
+            .into_par_iter()
+            .map(|i| Ok((i, shape(i)?)))
+            .collect::<Result<_, String>>()?;
+        for (i, s) in made {
+            shapes[i] = Some(s);
+        }
+    }
+    Ok(shapes
+        .into_iter()
+        .map(|s| s.expect("every index is a first or restated"))
+        .collect())
 }
 
 /// Each group's `(queries, children)`, for [`grouped_log_heights`].
@@ -2486,6 +2527,66 @@ mod tests {
         let fresh = derive_child_shape(&preset, 2, &[4; 32], 8, None).expect("a shape");
         assert_eq!(format!("{b:?}"), format!("{fresh:?}"));
         assert_ne!(a.observations, b.observations);
+    }
+
+    #[test]
+    fn shapes_by_structure_shapes_one_of_each_structure_before_the_others() {
+        let preset = default_child_preset();
+        // Real shapes of three bands (1, 2 and 3 keys have three different trace heights).
+        let real: Vec<ChildShape> = (1..=3)
+            .map(|n| child_shape(&preset, n, &[9; 32], 4).expect("a shape"))
+            .collect();
+        assert_ne!(heights_of(1), heights_of(2));
+        assert_ne!(heights_of(2), heights_of(3));
+        // Six places of three structures, the firsts at 0, 1 and 5.
+        let structure = [0usize, 1, 0, 0, 1, 2];
+        let calls = std::sync::Mutex::new(Vec::new());
+        let shapes = shapes_by_structure(
+            structure.len(),
+            |i| structure[i],
+            |i| {
+                calls.lock().expect("no panic while held").push(i);
+                Ok(real[structure[i]].clone())
+            },
+        )
+        .expect("shapes");
+        let calls = calls.into_inner().expect("no panic while held");
+        let at = |i: usize| calls.iter().position(|&c| c == i).expect("called");
+        for first in [0, 1, 5] {
+            for other in [2, 3, 4] {
+                assert!(at(first) < at(other), "{first} before {other}: {calls:?}");
+            }
+        }
+        let mut sorted = calls.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            (0..structure.len()).collect::<Vec<_>>(),
+            "each once"
+        );
+        // Each place's shape, in place order.
+        for (i, shape) in shapes.iter().enumerate() {
+            assert_eq!(
+                format!("{shape:?}"),
+                format!("{:?}", real[structure[i]]),
+                "{i}"
+            );
+        }
+        // An error of a first or of a restated place is the result.
+        for failing in [1, 4] {
+            let failed = shapes_by_structure(
+                structure.len(),
+                |i| structure[i],
+                |i| {
+                    if i == failing {
+                        Err(format!("place {i}"))
+                    } else {
+                        Ok(real[structure[i]].clone())
+                    }
+                },
+            );
+            assert_eq!(failed.err(), Some(format!("place {failing}")));
+        }
     }
 
     /// The WHIR preset of `log_inv_rate`.

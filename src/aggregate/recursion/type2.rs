@@ -74,9 +74,9 @@ use super::parent::{
     blocks_log_heights_and_rows, blocks_traces, compact_batch, compact_parent_preset,
     compact_reductions, component_shape, group_airs, group_first, grouped_by,
     multilinear_instances, multilinear_refs_with, parent_header, prove_multilinear,
-    read_parent_header, shared_table_split, stacked_variables, transcript_numbers,
-    verify_multilinear, Blocks, ChildGroup, CompactBatch, Kept, MultilinearAir, ParentHeader,
-    VerifierAir,
+    read_parent_header, shapes_by_structure, shared_table_split, stacked_variables,
+    transcript_numbers, verify_multilinear, Blocks, ChildGroup, CompactBatch, Kept, MultilinearAir,
+    ParentHeader, VerifierAir,
 };
 use super::replay::SymbolicRecord;
 use super::witness::ChildWitness;
@@ -273,16 +273,22 @@ fn observed_air(shape: &ChildShape, component: &Canonical, transcript: u32) -> V
     )
 }
 
-/// Each component's shape ([`component_shape`]) under `preset`, in parallel.
+/// Each component's shape ([`component_shape`]) under `preset`, in canonical order, through
+/// [`shapes_by_structure`] keyed by [`Canonical::structure`]: one derivation per band and carry.
+/// Shaping every component in parallel derived the bar's shape (8 x 256 + 1) three times, not
+/// twice (recursion README, "The first block a process verifies").
 fn component_shapes(
     preset: &FriPreset,
     components: &[Canonical],
 ) -> Result<Vec<ChildShape>, String> {
-    use rayon::prelude::*;
-    components
-        .par_iter()
-        .map(|c| component_shape(preset, c.keys.len(), &c.message, c.epoch, &c.digest))
-        .collect()
+    shapes_by_structure(
+        components.len(),
+        |i| components[i].structure(),
+        |i| {
+            let c = &components[i];
+            component_shape(preset, c.keys.len(), &c.message, c.epoch, &c.digest)
+        },
+    )
 }
 
 /// The groups' `(queries, components)` for [`super::parent::blocks_log_heights`].
