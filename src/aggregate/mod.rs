@@ -593,7 +593,10 @@ fn accept_preset(
 ///
 /// - Both backends: the optimized Poseidon1 round constants, shared by the two permutation AIRs
 ///   and the prover's trace fillers (about 2 ms).
-/// - FRI: the packed LogUp layout and the constraint counts of the four AIRs (a few ms).
+/// - FRI: the packed LogUp layout and the constraint counts of the four AIRs (a few ms), which a
+///   verifier of compact parents and Type-2 proofs also derives its children's shapes from; and
+///   the shared permutation table's symbolic pass as those proofs' multilinear STARK sees it
+///   (about 4.5 ms), which their first verification in a process would otherwise make.
 /// - WHIR: the proving and verifying keys of the four AIRs (`p3_multi_stark::setup`, whose
 ///   symbolic degree pass over the Poseidon1 constraints takes 50 to 70 ms on a 2-core VM). A
 ///   fresh process's first WHIR verification costs about 80 ms without this, 15 to 20 ms after.
@@ -609,6 +612,9 @@ pub fn prepare(opts: &ProveOptions) -> Result<(), ProveError> {
     let preset = Preset::from_options(opts).map_err(ProveError::InvalidOptions)?;
     let _ = air::perm::PermFiller::shared16();
     let _ = air::perm::PermFiller::shared24();
+    if preset.as_fri().is_some() {
+        recursion::parent::prepare_shared_table();
+    }
     system(&preset).prepare().map_err(ProveError::Prover)
 }
 

@@ -1730,9 +1730,7 @@ pub(super) fn multilinear_instances(
                 // Every batch's table is `Perm24TableAir::shared()`, which the wrapper
                 // evaluates as `shared_multilinear()` whatever it holds: one pass per process.
                 VerifierAir::Perm(p) if BaseAir::<F>::width(p) == shared_table_width() => {
-                    static TABLE: std::sync::OnceLock<(Vec<usize>, Arc<SymbolicRecord>)> =
-                        std::sync::OnceLock::new();
-                    TABLE.get_or_init(|| pass(air)).clone()
+                    SHARED_TABLE_PASS.get_or_init(|| pass(air)).clone()
                 }
                 _ => pass(air),
             }
@@ -1745,6 +1743,27 @@ pub(super) fn multilinear_instances(
         &expand(&next, instances),
         &expand(&records, instances),
     )
+}
+
+/// The shared permutation table's symbolic pass as the multilinear STARK sees it (its
+/// next-row columns and record): the same in every batch, made once per process, by the first
+/// batch that holds the table or by [`prepare_shared_table`].
+static SHARED_TABLE_PASS: std::sync::OnceLock<(Vec<usize>, Arc<SymbolicRecord>)> =
+    std::sync::OnceLock::new();
+
+/// Makes the shared permutation table's symbolic pass ([`SHARED_TABLE_PASS`]) now, as the first
+/// compact parent or Type-2 proof a process proves or verifies would (about 4.5 ms on a 2-core
+/// machine): [`crate::prepare`] calls it under the FRI presets, whose proofs can be children.
+/// Idempotent.
+pub(crate) fn prepare_shared_table() {
+    let table = [VerifierAir::Perm(Perm24TableAir::shared())];
+    let _ = multilinear_airs(&table);
+}
+
+/// Whether the shared permutation table's symbolic pass has been made in this process.
+#[cfg(test)]
+fn shared_table_prepared() -> bool {
+    SHARED_TABLE_PASS.get().is_some()
 }
 
 /// Columns of the shared permutation table, `Perm24TableAir::shared()`.
@@ -2455,6 +2474,65 @@ mod tests {
             matches!(r, Err(ProveError::ProofTooLarge { bound: b, limit }) if b == bound && limit == bound - 1),
             "{r:?}"
         );
+    }
+
+    /// `crate::prepare` makes the shared permutation table's multilinear pass under the FRI
+    /// presets (Keccak and Poseidon1), whose proofs can be children or are a client's, and not
+    /// under WHIR. Each case runs in a fresh process (this test binary again, on
+    /// [`fresh_process_prepare`] alone), where nothing else has made the pass.
+    #[test]
+    fn prepare_makes_the_shared_table_pass_under_the_fri_presets() {
+        let exe = std::env::current_exe().expect("the test binary");
+        for backend in ["fri", "fri-poseidon1", "whir"] {
+            let out = std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "aggregate::recursion::parent::tests::fresh_process_prepare",
+                    "--ignored",
+                    "--test-threads=1",
+                ])
+                .env("MSIG_FRESH_PREPARE", backend)
+                .output()
+                .expect("the test binary runs");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && stdout.contains("1 passed"),
+                "{backend}: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    /// The fresh process of [`prepare_makes_the_shared_table_pass_under_the_fri_presets`]:
+    /// `MSIG_FRESH_PREPARE` names the backend to prepare. Without it (a run of the ignored tests)
+    /// there is nothing to check.
+    #[test]
+    #[ignore = "run by prepare_makes_the_shared_table_pass_under_the_fri_presets in a process of its own"]
+    fn fresh_process_prepare() {
+        use crate::aggregate::Backend;
+        let Ok(backend) = std::env::var("MSIG_FRESH_PREPARE") else {
+            return;
+        };
+        let backend = match backend.as_str() {
+            "fri" => Backend::Fri,
+            "fri-poseidon1" => Backend::FriPoseidon1,
+            "whir" => Backend::Whir,
+            other => panic!("backend {other}"),
+        };
+        assert!(!shared_table_prepared(), "made before prepare");
+        crate::aggregate::prepare(&ProveOptions {
+            backend,
+            ..Default::default()
+        })
+        .expect("prepare");
+        assert_eq!(shared_table_prepared(), backend != Backend::Whir);
+        if backend != Backend::Whir {
+            // A batch's table then takes the prepared pass, not one of its own.
+            let (_, prepared) = SHARED_TABLE_PASS.get().expect("prepared");
+            let table = [VerifierAir::Perm(Perm24TableAir::shared())];
+            let wrapped = multilinear_airs(&table);
+            assert!(Arc::ptr_eq(&wrapped[0].record, prepared));
+        }
     }
 
     /// The default recursion-ready preset, the one children are made under here.
