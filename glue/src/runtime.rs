@@ -71,8 +71,10 @@ pub extern "C" fn msig_set_num_threads(num_threads: usize) -> msig_status {
 
 /// Builds, once per process, the tables the first proof or verification under `options` (NULL:
 /// the defaults) would otherwise build: for `MSIG_BACKEND_WHIR` the proving and verifying keys
-/// (50 to 70 ms on a 2-core machine, most of a first WHIR verification), for `MSIG_BACKEND_FRI`
-/// a few milliseconds of lookup layout. Call it at startup to keep that cost out of the first
+/// (50 to 70 ms on a 2-core machine, most of a first WHIR verification); for `MSIG_BACKEND_FRI`
+/// and `MSIG_BACKEND_FRI_POSEIDON1` a few milliseconds of lookup layout, and the permutation
+/// table's symbolic pass that a first Type-2 or compact-parent verification would otherwise make
+/// (about 5 ms). Call it at startup to keep that cost out of the first
 /// proof or verification; never required. Idempotent and thread-safe. Counts as parallel work
 /// for `msig_set_num_threads`: call that first if you use it.
 ///
