@@ -1018,7 +1018,8 @@ fn bench_compact_parent(
     }
     println!(
         "verify:        {verify_ms:.1} ms first (from the bytes, as verify_aggregate runs), \
-         {verify_warm_ms:.1} ms again (median of {WARM_VERIFIES}; the shape's derivation kept)"
+         {verify_warm_ms:.1} ms again (median of {WARM_VERIFIES}; the shape's key kept, as for \
+         any statement of this shape)"
     );
     match rss_mib {
         Some(m) => println!("peak RSS:      {m:.1} MiB"),

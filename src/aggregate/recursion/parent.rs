@@ -342,6 +342,12 @@ impl<K: PartialEq, V: Clone> Kept<K, V> {
     pub(super) fn clear(&self) {
         self.entries().clear();
     }
+
+    /// How many values are kept.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.entries().len()
+    }
 }
 
 /// [`child_shape`] without the cache (`num_keys` checked by the caller, [`kept_child_shape`]).
@@ -2268,24 +2274,29 @@ pub fn compact_parent_components(
 }
 
 /// The inputs a compact parent's verifier derives its AIRs, trace heights and batch from before
-/// it reads a proof: the children's preset id, their number and size, the message, the epoch,
-/// the parent's number of keys and the WHIR preset id. The parent's key-set digest is not among
-/// them: it reaches the batch only as the key-set AIR's public values, which setup and the
-/// security report read by count, never by value.
+/// it reads a proof: the children's preset id, their number and size, the epoch's carry
+/// threshold ([`super::ood::OodTemplate::carry`]: the children's out-of-domain program), the
+/// parent's number of keys and the WHIR preset id. The statement's values are not among them:
+/// the parent's key-set digest reaches the batch only as the key-set AIR's public values, which
+/// setup and the security report read by count, never by value; the message and the epoch only
+/// through each group's [`ObservedAir`] (its schedule's constants, periodic columns), which
+/// [`open_compact_parent`] makes for every statement in place of the key's. So the compact
+/// parents of one attestation's size, slot after slot, share one key (tested:
+/// `compact_parents_of_one_shape_share_one_verifier_key`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct CompactShapeKey {
     child: u8,
     /// Each child's number of keys, in the list's order.
     child_keys: Vec<usize>,
-    message: [u8; 32],
-    epoch: u32,
+    carry: Option<usize>,
     keys: usize,
     whir: u8,
 }
 
 /// What a compact parent's verifier derives for one [`CompactShapeKey`]: the verifier AIRs
-/// (the key-set AIR's public values a placeholder), their trace heights (log2), the WHIR
-/// parameters and the batch (configuration, keys, proven bits).
+/// (as derived for the first statement of the key: the key-set AIR's public values a
+/// placeholder, each group's [`ObservedAir`] that statement's), their trace heights (log2), the
+/// WHIR parameters and the batch (configuration, keys, proven bits).
 struct CompactVerifierKey {
     airs: Vec<VerifierAir>,
     /// Each AIR's next-row columns ([`MultilinearAir::next_columns`]).
@@ -2298,37 +2309,42 @@ struct CompactVerifierKey {
 }
 
 /// How many [`CompactVerifierKey`]s a process keeps, most recently used first. A client
-/// verifies the same statement's aggregate more than once (from gossip, then in a block), and
-/// aggregates of one attestation share a shape; the derivation is most of a verification's
-/// time (the permutation table's symbolic constraints, evaluated by setup and by the report).
+/// verifies aggregates of the same shape (children's sizes, key count, the epoch's carry
+/// threshold) statement after statement, and the same statement's more than once (from gossip,
+/// then in a block); the derivation is a fifth to a third of a verification's time (its AIRs,
+/// their symbolic passes, setup and the security report).
 const CACHED_COMPACT_KEYS: usize = 4;
 
 /// The process's [`CompactVerifierKey`]s.
 static COMPACT_KEYS: Kept<CompactShapeKey, std::sync::Arc<CompactVerifierKey>> =
     Kept::new(CACHED_COMPACT_KEYS);
 
+/// Empties the process's compact-parent verifier keys ([`COMPACT_KEYS`]). For measurements:
+/// the next verification derives its key, as the first of its shape in a process does.
+pub fn forget_compact_keys() {
+    COMPACT_KEYS.clear();
+}
+
 /// The [`CompactVerifierKey`] of `shape` (the children made under `preset`, the parent under
-/// `whir`): from the process's cache, or derived ([`parent_airs`], [`compact_batch`]) and
-/// cached. A derivation that fails is not cached.
+/// `whir`) from `kept`, or derived ([`parent_airs`], [`compact_batch`]) for the statement on
+/// `message` at `epoch` (an epoch of `shape`'s carry threshold) and kept. A derivation that
+/// fails is not kept.
 ///
 /// # Errors
 /// [`VerifyError::Malformed`] as [`parent_airs`] and [`compact_batch`].
 fn compact_verifier_key(
+    kept: &Kept<CompactShapeKey, std::sync::Arc<CompactVerifierKey>>,
     shape: &CompactShapeKey,
     preset: &FriPreset,
     whir: &WhirPreset,
+    message: &[u8; 32],
+    epoch: u32,
 ) -> Result<std::sync::Arc<CompactVerifierKey>, VerifyError> {
-    COMPACT_KEYS.get_or_derive(shape.clone(), || {
-        let placeholder = statement_values(shape.keys, shape.epoch, &shape.message, &[F::ZERO; 9]);
+    kept.get_or_derive(shape.clone(), || {
+        let placeholder = statement_values(shape.keys, epoch, message, &[F::ZERO; 9]);
         let groups = child_groups(&shape.child_keys).map_err(VerifyError::Malformed)?;
-        let (airs, heights) = parent_airs(
-            preset,
-            &groups,
-            &shape.message,
-            shape.epoch,
-            shape.keys,
-            placeholder,
-        )?;
+        let (airs, heights) =
+            parent_airs(preset, &groups, message, epoch, shape.keys, placeholder)?;
         let params = compact_parent_preset(whir);
         let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&airs);
         let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
@@ -2346,6 +2362,59 @@ fn compact_verifier_key(
             batch,
         }))
     })
+}
+
+/// Each group's [`ObservedAir`] for the statement on `message` at `epoch` (children of
+/// `groups`, made under `preset`): the children's shapes ([`group_shapes`], kept shapes
+/// restated), in group order.
+///
+/// # Errors
+/// A message if a group's shape cannot be derived.
+fn statement_observed(
+    preset: &FriPreset,
+    groups: &[ChildGroup],
+    message: &[u8; 32],
+    epoch: u32,
+) -> Result<Vec<VerifierAir>, String> {
+    Ok(group_shapes(preset, groups, message, epoch)?
+        .iter()
+        .enumerate()
+        .map(|(g, shape)| {
+            VerifierAir::Observed(
+                ObservedAir::new(shape.observations.clone()).numbered_from(group_first(g)),
+            )
+        })
+        .collect())
+}
+
+/// `airs` ([`grouped_verifier_airs`]) with group `g`'s [`ObservedAir`] replaced by
+/// `observed[g]`.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] unless `airs` holds exactly `observed.len()` observation AIRs:
+/// none of the key's may stand for the statement's.
+fn with_observed<'a>(
+    airs: &'a [VerifierAir],
+    observed: &'a [VerifierAir],
+) -> Result<Vec<&'a VerifierAir>, VerifyError> {
+    let mut statement = observed.iter();
+    let replaced: Vec<Option<&VerifierAir>> = airs
+        .iter()
+        .map(|air| match air {
+            VerifierAir::Observed(_) => statement.next(),
+            air => Some(air),
+        })
+        .collect();
+    match (
+        statement.next(),
+        replaced.into_iter().collect::<Option<Vec<_>>>(),
+    ) {
+        (None, Some(airs)) => Ok(airs),
+        _ => Err(VerifyError::Malformed(format!(
+            "{} groups' observations for a key of another number of groups",
+            observed.len()
+        ))),
+    }
 }
 
 /// A decoded compact parent and what its verifier derived, for [`open_compact_parent`]'s
@@ -2374,6 +2443,27 @@ fn open_compact_parent<R>(
     opts: &VerifyOptions,
     then: impl FnOnce(OpenedCompactParent<'_>) -> Result<R, VerifyError>,
 ) -> Result<R, VerifyError> {
+    open_compact_parent_kept(
+        bytes,
+        message,
+        epoch,
+        public_keys,
+        opts,
+        &COMPACT_KEYS,
+        then,
+    )
+}
+
+/// [`open_compact_parent`] with the verifier keys kept in `kept`.
+fn open_compact_parent_kept<R>(
+    bytes: &[u8],
+    message: &[u8; 32],
+    epoch: u32,
+    public_keys: &[PublicKey],
+    opts: &VerifyOptions,
+    kept: &Kept<CompactShapeKey, std::sync::Arc<CompactVerifierKey>>,
+    then: impl FnOnce(OpenedCompactParent<'_>) -> Result<R, VerifyError>,
+) -> Result<R, VerifyError> {
     check_key_count(public_keys)?;
     let keys = canonical_key_order(public_keys)?;
     let ParentHeader {
@@ -2388,17 +2478,16 @@ fn open_compact_parent<R>(
         .ok_or_else(|| {
             VerifyError::PresetNotAccepted(format!("{} is not a WHIR preset id", extra[0]))
         })?;
-    let (preset, _) = check_children(&child, &child_keys, keys.len(), opts)?;
+    let (preset, groups) = check_children(&child, &child_keys, keys.len(), opts)?;
     let t = Instant::now();
     let shape = CompactShapeKey {
         child: child.id(),
         child_keys: child_keys.clone(),
-        message: *message,
-        epoch,
+        carry: super::ood::OodTemplate::carry(epoch),
         keys: keys.len(),
         whir: whir_id,
     };
-    let key = compact_verifier_key(&shape, &preset, &whir)?;
+    let key = compact_verifier_key(kept, &shape, &preset, &whir, message, epoch)?;
     profile("verify compact parent: setup and security", t);
     let (params, batch) = (&key.params, &key.batch);
     if batch.security_bits < SECURITY_FLOOR_BITS {
@@ -2408,18 +2497,22 @@ fn open_compact_parent<R>(
             batch.security_bits
         )));
     }
-    // The one value of the statement the key leaves out: the key-set AIR's public values.
+    // The values of the statement the key leaves out: the key-set AIR's public values, and
+    // each group's observations of its children's statement (message, epoch, number of keys).
+    let t = Instant::now();
     let statement = statement_values(keys.len(), epoch, message, &key_set_digest_ordered(&keys));
-    let pvs: Vec<Vec<F>> = key
-        .airs
+    let observed =
+        statement_observed(&preset, &groups, message, epoch).map_err(VerifyError::Malformed)?;
+    let airs = with_observed(&key.airs, &observed)?;
+    let pvs: Vec<Vec<F>> = airs
         .iter()
         .map(|air| match air {
             VerifierAir::KeySet(..) => statement.clone(),
             air => air.public_values(),
         })
         .collect();
-    let wrapped: Vec<MultilinearAir<'_>> =
-        multilinear_airs_with(&key.airs, &key.next, &key.records);
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_refs_with(airs, &key.next, &key.records);
+    profile("verify compact parent: the statement's observations", t);
     let t = Instant::now();
     let proof = whir::envelope::decode_archive(body, params, batch.num_variables)?;
     let parent = CompactParentProof {
@@ -3073,6 +3166,115 @@ mod tests {
         let r = fresh.add_child(bytes, &keys);
         assert!(matches!(r, Err(AggregateError::InvalidChild(_))), "{r:?}");
         assert_eq!(fresh.num_children(), 0);
+    }
+
+    /// Compact parents of one shape on different statements (children of 2 and 2 keys, a
+    /// parent of 3, on two messages at two epochs of one carry threshold) share one verifier
+    /// key: a verifier that kept the first statement's derives nothing for the second. What
+    /// it kept, with the second statement's observation AIRs, is the batch derived for that
+    /// statement (widths, next-row columns, periodic columns, public values, heights, and the
+    /// kept symbolic passes replay exactly what its AIRs emit), and it verifies the second's
+    /// real proof for its statement and for no other message, epoch or key set, nor the first
+    /// proof for the second statement.
+    #[test]
+    fn compact_parents_of_one_shape_share_one_verifier_key() {
+        use crate::aggregate::recursion::replay::tests::kept_key_replays_the_statements_batch;
+        use crate::aggregate::Backend;
+        const OTHER: [u8; 32] = [0x5a; 32];
+        let epoch2 = EPOCH + 5;
+        assert_eq!(
+            super::super::ood::OodTemplate::carry(EPOCH),
+            super::super::ood::OodTemplate::carry(epoch2)
+        );
+        let opts = ProveOptions {
+            backend: Backend::Whir,
+            ..Default::default()
+        };
+        let (agg, a, b) = aggregator_over_two_children();
+        let first = agg.prove(&opts).expect("the first compact parent");
+        let (c, d) = (
+            child_proof_of(OTHER, epoch2, 9..11),
+            child_proof_of(OTHER, epoch2, 10..12),
+        );
+        let mut agg2 = Aggregator::new(OTHER, epoch2);
+        agg2.add_child(&c.0, &c.1).expect("child c");
+        agg2.add_child(&d.0, &d.1).expect("child d");
+        let second = agg2.prove(&opts).expect("the second compact parent");
+        let (keys1, keys2) = (union_of(&a.1, &b.1), union_of(&c.1, &d.1));
+
+        let kept = Kept::new(CACHED_COMPACT_KEYS);
+        let vopts = VerifyOptions::default();
+        let verify = |bytes: &[u8], m: &[u8; 32], e: u32, k: &[PublicKey]| {
+            open_compact_parent_kept(bytes, m, e, k, &vopts, &kept, |o| {
+                verify_multilinear(o.params, o.batch, o.airs, o.heights, o.pvs, &o.parent.proof)
+            })
+        };
+        verify(first.as_bytes(), &MESSAGE, EPOCH, &keys1).expect("the first statement");
+        assert_eq!(kept.len(), 1);
+        verify(second.as_bytes(), &OTHER, epoch2, &keys2).expect("the second statement");
+        assert_eq!(kept.len(), 1, "the second statement's key is the first's");
+        let refused = |bytes: &[u8], m: &[u8; 32], e: u32, k: &[PublicKey]| {
+            matches!(verify(bytes, m, e, k), Err(VerifyError::Invalid(_)))
+        };
+        let second = second.as_bytes();
+        assert!(refused(second, &MESSAGE, epoch2, &keys2), "another message");
+        assert!(refused(second, &OTHER, epoch2 + 1, &keys2), "another epoch");
+        let mut swapped = keys2.clone();
+        swapped[1] = keys1[1];
+        assert!(refused(second, &OTHER, epoch2, &swapped), "another key");
+        assert!(
+            refused(first.as_bytes(), &OTHER, epoch2, &keys2),
+            "the first proof for the second statement"
+        );
+        assert!(
+            refused(second, &MESSAGE, EPOCH, &keys1),
+            "the second proof for the first statement"
+        );
+        assert_eq!(kept.len(), 1, "one key throughout");
+
+        // Through the AIRs: the kept key with the second statement's observations against the
+        // batch derived for the second statement.
+        let child = default_child_preset();
+        let whir = opts_whir(&opts);
+        let (_, groups) = check_children(&Preset::Fri(child), &[2, 2], 3, &vopts).unwrap();
+        let shape = CompactShapeKey {
+            child: child.id(),
+            child_keys: vec![2, 2],
+            carry: super::super::ood::OodTemplate::carry(EPOCH),
+            keys: 3,
+            whir: whir.id(),
+        };
+        let key = compact_verifier_key(&kept, &shape, &child, &whir, &MESSAGE, EPOCH).unwrap();
+        let observed = statement_observed(&child, &groups, &OTHER, epoch2).unwrap();
+        let mut airs = with_observed(&key.airs, &observed).unwrap();
+        // The key-set AIR's public values are the statement's (the verifier hands them to the
+        // multilinear verifier in place of the key's placeholder).
+        let placeholder = statement_values(3, epoch2, &OTHER, &[F::ZERO; 9]);
+        let key_set = VerifierAir::KeySet(KeySetAir, placeholder.clone());
+        let at = airs
+            .iter()
+            .position(|a| matches!(a, VerifierAir::KeySet(..)))
+            .unwrap();
+        airs[at] = &key_set;
+        let kept_airs = multilinear_refs_with(airs, &key.next, &key.records);
+        let (fresh, heights) =
+            parent_airs(&child, &groups, &OTHER, epoch2, 3, placeholder).unwrap();
+        assert_eq!(heights, key.heights);
+        let fresh = multilinear_airs(&fresh);
+        assert_eq!(
+            kept_key_replays_the_statements_batch(&fresh, &kept_airs, &key.airs),
+            groups.len(),
+            "each group's observations are the statement's"
+        );
+        assert!(with_observed(&key.airs, &observed[1..]).is_err());
+    }
+
+    /// The WHIR preset `opts` names.
+    fn opts_whir(opts: &ProveOptions) -> WhirPreset {
+        match Preset::from_options(opts) {
+            Ok(Preset::Whir(w)) => w,
+            p => panic!("not a WHIR preset: {p:?}"),
+        }
     }
 
     /// A compact parent whose header names a shape under the floor at its WHIR preset (64

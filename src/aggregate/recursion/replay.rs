@@ -533,6 +533,57 @@ pub(super) mod tests {
         assert!(real.indexed_tables().is_empty() && replay.indexed_tables().is_empty());
     }
 
+    /// A verifier's kept key used for another statement, against the batch derived for that
+    /// statement: `kept` is the key's batch with the statement's own AIRs in some places and the
+    /// key's records, `fresh` the statement's own batch, `first` the key's AIRs (as derived for
+    /// its first statement). Instance by instance, the widths, next-row columns, public values
+    /// and periodic columns are equal, and the kept records replay exactly what the fresh AIRs
+    /// emit under both symbolic builders (constraints and bus messages, expression by
+    /// expression). Returns how many instances' periodic columns differ from `first`'s: each
+    /// of them an observation AIR.
+    pub(crate) fn kept_key_replays_the_statements_batch(
+        fresh: &[MultilinearAir<'_>],
+        kept: &[MultilinearAir<'_>],
+        first: &[crate::aggregate::recursion::parent::VerifierAir],
+    ) -> usize {
+        use crate::aggregate::recursion::parent::VerifierAir;
+        use p3_air::symbolic::AirLayout;
+        use p3_air::BaseAir;
+        use p3_bus::BusSymbolicBuilder;
+        assert_eq!(fresh.len(), kept.len());
+        let views = replayed(kept);
+        let mut replaced = 0;
+        for ((f, k), (v, first)) in fresh.iter().zip(kept).zip(views.iter().zip(first)) {
+            let what = f.air.name();
+            assert_eq!(BaseAir::<F>::width(f), BaseAir::<F>::width(k), "{what}");
+            assert_eq!(f.next_columns(), k.next_columns(), "{what}");
+            assert_eq!(f.air.public_values(), k.air.public_values(), "{what}");
+            let periodic = BaseAir::<F>::periodic_columns(k);
+            assert_eq!(BaseAir::<F>::periodic_columns(f), periodic, "{what}");
+            if BaseAir::<F>::periodic_columns(first) != periodic {
+                assert!(matches!(first, VerifierAir::Observed(_)), "{what} changed");
+                replaced += 1;
+            }
+            // The statement's AIR evaluated, against the kept record replayed.
+            let layout = AirLayout::from_air(f);
+            let real = InteractionSymbolicBuilder::<F, Challenge>::from_air(f, layout);
+            let replay = InteractionSymbolicBuilder::<F, Challenge>::from_air(v, layout);
+            interaction_passes_agree(&real, &replay, what);
+            let real = BusSymbolicBuilder::<F, Challenge>::from_air(f, layout);
+            let replay = BusSymbolicBuilder::<F, Challenge>::from_air(v, layout);
+            let mut memo = HashSet::new();
+            assert!(
+                all_same(
+                    &real.base_constraints(),
+                    &replay.base_constraints(),
+                    &mut memo
+                ),
+                "{what}: the bus pass"
+            );
+        }
+        replaced
+    }
+
     #[test]
     fn replay_reproduces_every_symbolic_pass() {
         let opts = ProveOptions {

@@ -41,7 +41,9 @@
 //! out-of-domain check, and so on through the same chain as in a Type-1 parent.
 //!
 //! **What a verifier keeps.** Everything but the [`ObservedAir`]s follows from the structure:
-//! the preset ids and each component's trace heights and carry threshold, in canonical order. A process
+//! the preset ids and the groups' trace heights, carry thresholds and sizes (not which
+//! component falls where in canonical order: member `j` of group `g` is numbered alike in any
+//! order of the bands). A process
 //! keeps the batch, its symbolic passes and the multilinear STARK's keys and security report per
 //! structure ([`Type2StructureKey`]), and for each verification makes only the components'
 //! observation AIRs (their shapes kept per size and carry and restated to the statement,
@@ -625,16 +627,35 @@ pub fn prove_type2(
 }
 
 /// What a Type-2 verifier derives once per structure, keyed by everything it depends on: the
-/// preset ids and each component's trace heights ([`heights_of`] its number of keys) and
-/// epoch's carry threshold ([`super::ood::OodTemplate::carry`]), in canonical order. Numbers of
-/// keys, messages, epochs and digests are not part of it: they enter the batch only through
-/// each component's [`ObservedAir`]'s periodic columns and public values, which
-/// [`verify_type2_bytes`] makes for every verification.
+/// preset ids and the batch's groups ([`component_groups`]), each as its members' trace heights
+/// ([`heights_of`] their number of keys) and epochs' carry threshold
+/// ([`super::ood::OodTemplate::carry`]) with its number of members, in group order (ascending by
+/// heights, then carry). Numbers of keys, messages, epochs and digests are not part of it: they
+/// enter the batch only through each component's [`ObservedAir`]'s periodic columns and public
+/// values, which [`verify_type2_bytes`] makes for every verification. Nor is the place of each
+/// component in canonical order: the batch's AIRs are laid out group by group, member `j` of
+/// group `g` transcript `g * 2^24 + j` whichever component it is, so two blocks whose components
+/// fall in the same bands in another order have one structure (tested:
+/// `blocks_of_the_same_bands_in_another_order_share_one_structure`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Type2StructureKey {
     child: u8,
     whir: u8,
-    components: Vec<ComponentStructure>,
+    groups: Vec<(ComponentStructure, usize)>,
+}
+
+impl Type2StructureKey {
+    /// The key of `canonical`'s structure, grouped as `groups` ([`component_groups`] of it).
+    fn of(child: u8, whir: u8, canonical: &[Canonical], groups: &[ChildGroup]) -> Self {
+        Type2StructureKey {
+            child,
+            whir,
+            groups: groups
+                .iter()
+                .map(|g| (canonical[g.members[0]].structure(), g.members.len()))
+                .collect(),
+        }
+    }
 }
 
 /// A derived Type-2 batch and its multilinear keys, for every statement of one structure
@@ -643,10 +664,9 @@ struct Type2VerifierKey {
     /// The batch's AIRs as derived for the first statement of the structure: each
     /// [`ObservedAir`] is replaced by the verified statement's ([`statement_observed`]).
     airs: Vec<VerifierAir>,
-    /// Whose blocks each of `airs` holds.
+    /// Whose blocks each of `airs` holds: [`Blocks::Member`]`(g, j)` is member `j` of group
+    /// `g` of any statement of the structure.
     blocks: Vec<Blocks>,
-    /// The groups of components ([`component_groups`]: by trace heights and carry).
-    groups: Vec<ChildGroup>,
     /// Each AIR's next-row columns (`MultilinearAir::next_columns`).
     next: Vec<Vec<usize>>,
     /// Each instance's symbolic pass, replayed into the verifier (`super::replay`): the same
@@ -694,7 +714,6 @@ fn derive_type2_key(
     Ok(Type2VerifierKey {
         airs: batch.airs,
         blocks: batch.blocks,
-        groups: batch.groups,
         next,
         records,
         log_heights: heights,
@@ -704,8 +723,8 @@ fn derive_type2_key(
 }
 
 /// Each [`ObservedAir`] of `key`'s batch made for the statement `canonical` (components of
-/// `key`'s structure, in canonical order) from the component's shape ([`component_shape`], a
-/// kept shape restated): `(instance, AIR)`.
+/// `key`'s structure, in canonical order, grouped as `groups`: [`component_groups`] of it) from
+/// the component's shape ([`component_shape`], a kept shape restated): `(instance, AIR)`.
 ///
 /// # Errors
 /// A message if a component's shape cannot be derived.
@@ -713,12 +732,13 @@ fn statement_observed(
     preset: &FriPreset,
     key: &Type2VerifierKey,
     canonical: &[Canonical],
+    groups: &[ChildGroup],
 ) -> Result<Vec<(usize, VerifierAir)>, String> {
     let shapes = component_shapes(preset, canonical)?;
     let mut observed = Vec::with_capacity(canonical.len());
     for (i, (air, block)) in key.airs.iter().zip(&key.blocks).enumerate() {
         if let (VerifierAir::Observed(_), &Blocks::Member(g, j)) = (air, block) {
-            let c = key.groups[g].members[j];
+            let c = groups[g].members[j];
             let t = group_first(g) + j as u32;
             observed.push((i, observed_air(&shapes[c], &canonical[c], t)));
         }
@@ -756,6 +776,16 @@ pub fn verify_type2_bytes(
     bytes: &[u8],
     components: &[Component<'_>],
     opts: &VerifyOptions,
+) -> Result<(), VerifyError> {
+    verify_type2_kept(bytes, components, opts, &TYPE2_KEYS)
+}
+
+/// [`verify_type2_bytes`] with the verifier keys kept in `kept`.
+fn verify_type2_kept(
+    bytes: &[u8],
+    components: &[Component<'_>],
+    opts: &VerifyOptions,
+    kept: &Kept<Type2StructureKey, std::sync::Arc<Type2VerifierKey>>,
 ) -> Result<(), VerifyError> {
     let canonical = canonical_components(components)?;
     let ParentHeader {
@@ -802,12 +832,9 @@ pub fn verify_type2_bytes(
         accept_preset(&child, c.keys.len(), opts)?;
     }
     let t = Instant::now();
-    let structure = Type2StructureKey {
-        child: child.id(),
-        whir: whir_id,
-        components: canonical.iter().map(Canonical::structure).collect(),
-    };
-    let key = TYPE2_KEYS.get_or_derive(structure, || {
+    let groups = component_groups(&canonical).map_err(malformed)?;
+    let structure = Type2StructureKey::of(child.id(), whir_id, &canonical, &groups);
+    let key = kept.get_or_derive(structure, || {
         derive_type2_key(&preset, &whir, &canonical)
             .map(std::sync::Arc::new)
             .map_err(malformed)
@@ -830,7 +857,7 @@ pub fn verify_type2_bytes(
     };
     wire::check_canonical(&decoded.to_bytes(), bytes)?;
     let t = Instant::now();
-    let observed = statement_observed(&preset, &key, &canonical).map_err(malformed)?;
+    let observed = statement_observed(&preset, &key, &canonical, &groups).map_err(malformed)?;
     let airs = statement_airs(&key, &observed);
     let wrapped: Vec<MultilinearAir<'_>> = multilinear_refs_with(airs, &key.next, &key.records);
     let pvs = instance_public_values(&wrapped);
@@ -1228,14 +1255,7 @@ mod tests {
     /// The observation AIRs made for the statement are not the kept ones.
     #[test]
     fn every_statement_of_a_structure_has_the_structures_symbolic_passes() {
-        use crate::aggregate::field::Challenge;
-        use crate::aggregate::recursion::parent::multilinear_instances;
-        use crate::aggregate::recursion::replay::replayed;
-        use crate::aggregate::recursion::replay::tests::{all_same, interaction_passes_agree};
-        use p3_air::symbolic::AirLayout;
-        use p3_bus::BusSymbolicBuilder;
         use p3_field::PrimeCharacteristicRing;
-        use p3_lookup::InteractionSymbolicBuilder;
 
         let preset = child_preset();
         let whir = whir_preset(2);
@@ -1250,6 +1270,7 @@ mod tests {
         // Sizes 3, 1, 4 and then 4, 1, 3 in canonical order: 3 and 4 keys have one set of heights.
         let (k1, k2, k3) = (keys(1, 3), keys(2, 1), keys(3, 4));
         let (k4, k5, k6) = (keys(4, 4), keys(5, 1), keys(6, 3));
+        let (k7, k8, k9) = (keys(7, 1), keys(8, 4), keys(9, 3));
         let first = [
             Component {
                 message: M1,
@@ -1284,61 +1305,91 @@ mod tests {
                 keys: &k6,
             },
         ];
-        let (c1, c2) = (
+        // The same bands in another canonical order: 1, 4 and 3 keys.
+        let third = [
+            Component {
+                message: [1; 32],
+                epoch: 600,
+                keys: &k7,
+            },
+            Component {
+                message: [2; 32],
+                epoch: 600,
+                keys: &k8,
+            },
+            Component {
+                message: [2; 32],
+                epoch: 601,
+                keys: &k9,
+            },
+        ];
+        let (c1, c2, c3) = (
             canonical_components(&first).expect("canonical"),
             canonical_components(&second).expect("canonical"),
+            canonical_components(&third).expect("canonical"),
         );
         let sizes = |c: &[Canonical]| c.iter().map(|c| c.keys.len()).collect::<Vec<_>>();
-        assert_eq!((sizes(&c1), sizes(&c2)), (vec![3, 1, 4], vec![4, 1, 3]));
+        assert_eq!(
+            (sizes(&c1), sizes(&c2), sizes(&c3)),
+            (vec![3, 1, 4], vec![4, 1, 3], vec![1, 4, 3])
+        );
         let structure = |c: &[Canonical]| c.iter().map(Canonical::structure).collect::<Vec<_>>();
-        assert_eq!(structure(&c1), structure(&c2), "one structure");
+        assert_eq!(structure(&c1), structure(&c2), "one order of bands");
+        assert_ne!(structure(&c1), structure(&c3), "another order of bands");
 
         let key = derive_type2_key(&preset, &whir, &c1).expect("the kept key");
-        let members: Vec<&[usize]> = key.groups.iter().map(|g| g.members.as_slice()).collect();
+        let g1 = component_groups(&c1).expect("groups");
+        let members: Vec<&[usize]> = g1.iter().map(|g| g.members.as_slice()).collect();
         assert_eq!(
             members,
             [&[1][..], &[0, 2][..]],
             "3 and 4 keys in one group"
         );
-        let observed = statement_observed(&preset, &key, &c2).expect("the statement's");
-        assert_eq!(observed.len(), 3, "one observation AIR per component");
-        let kept = multilinear_refs_with(statement_airs(&key, &observed), &key.next, &key.records);
-        let fresh_batch = derive_batch(&preset, &c2).expect("the statement's batch");
+        let g2 = component_groups(&c2).expect("groups");
+        assert_eq!(
+            Type2StructureKey::of(preset.id(), 0, &c1, &g1),
+            Type2StructureKey::of(preset.id(), 0, &c2, &g2)
+        );
+        statement_is_replayed_by_the_kept_key(&preset, &key, &c2, &g2);
+        // The bands in another order are the same structure, and the kept batch is the one
+        // derived for that statement too.
+        let g3 = component_groups(&c3).expect("groups");
+        let members: Vec<&[usize]> = g3.iter().map(|g| g.members.as_slice()).collect();
+        assert_eq!(members, [&[0][..], &[1, 2][..]]);
+        assert_eq!(
+            Type2StructureKey::of(preset.id(), 0, &c1, &g1),
+            Type2StructureKey::of(preset.id(), 0, &c3, &g3)
+        );
+        statement_is_replayed_by_the_kept_key(&preset, &key, &c3, &g3);
+    }
+
+    /// The kept `key` with `canonical`'s observation AIRs (`groups` its groups) has, instance by
+    /// instance, the widths, next-row columns, periodic columns, public values and heights of
+    /// the batch derived for `canonical`, and the kept symbolic passes replay exactly what that
+    /// batch's AIRs emit under both symbolic builders; exactly the observation AIRs differ from
+    /// the kept ones.
+    fn statement_is_replayed_by_the_kept_key(
+        preset: &FriPreset,
+        key: &Type2VerifierKey,
+        c2: &[Canonical],
+        g2: &[ChildGroup],
+    ) {
+        use crate::aggregate::recursion::parent::multilinear_instances;
+        use crate::aggregate::recursion::replay::tests::kept_key_replays_the_statements_batch;
+
+        let observed = statement_observed(preset, key, c2, g2).expect("the statement's");
+        assert_eq!(
+            observed.len(),
+            c2.len(),
+            "one observation AIR per component"
+        );
+        let kept = multilinear_refs_with(statement_airs(key, &observed), &key.next, &key.records);
+        let fresh_batch = derive_batch(preset, c2).expect("the statement's batch");
         assert_eq!(fresh_batch.stacked_heights(&key.params), key.log_heights);
         let fresh = multilinear_instances(&fresh_batch.airs, key.log_heights.len());
-        assert_eq!(fresh.len(), kept.len());
-        let views = replayed(&kept);
-        let mut replaced = 0;
-        for ((f, k), (v, first)) in fresh.iter().zip(&kept).zip(views.iter().zip(&key.airs)) {
-            let what = f.air.name();
-            assert_eq!(BaseAir::<F>::width(f), BaseAir::<F>::width(k), "{what}");
-            assert_eq!(f.next_columns(), k.next_columns(), "{what}");
-            assert_eq!(f.air.public_values(), k.air.public_values(), "{what}");
-            let periodic = BaseAir::<F>::periodic_columns(k);
-            assert_eq!(BaseAir::<F>::periodic_columns(f), periodic, "{what}");
-            if BaseAir::<F>::periodic_columns(first) != periodic {
-                assert!(matches!(first, VerifierAir::Observed(_)), "{what} changed");
-                replaced += 1;
-            }
-            // The statement's AIR evaluated, against the kept record replayed.
-            let layout = AirLayout::from_air(f);
-            let real = InteractionSymbolicBuilder::<F, Challenge>::from_air(f, layout);
-            let replay = InteractionSymbolicBuilder::<F, Challenge>::from_air(v, layout);
-            interaction_passes_agree(&real, &replay, what);
-            let real = BusSymbolicBuilder::<F, Challenge>::from_air(f, layout);
-            let replay = BusSymbolicBuilder::<F, Challenge>::from_air(v, layout);
-            let mut memo = std::collections::HashSet::new();
-            assert!(
-                all_same(
-                    &real.base_constraints(),
-                    &replay.base_constraints(),
-                    &mut memo
-                ),
-                "{what}: the bus pass"
-            );
-        }
         assert_eq!(
-            replaced, 3,
+            kept_key_replays_the_statements_batch(&fresh, &kept, &key.airs),
+            c2.len(),
             "each component's observations are its statement's"
         );
     }
@@ -1497,6 +1548,71 @@ mod tests {
             verify(&type2().0, &cs),
             Err(VerifyError::Invalid(_))
         ));
+    }
+
+    /// Two blocks whose components fall in the same bands in another canonical order (2, 1, 2
+    /// keys, and 1, 2, 2 with a one-key component on a message that sorts first) have one
+    /// structure: a verifier that kept the first block's derives nothing for the second, and
+    /// what it kept verifies the second's real proof for its components and for no other
+    /// statement (a message, an epoch, the first block's components), nor the first block's
+    /// proof for the second's components.
+    #[test]
+    fn blocks_of_the_same_bands_in_another_order_share_one_structure() {
+        let p = proofs();
+        let first = components(p);
+        let lone = child_proof_of([1; 32], EPOCH, 8..9);
+        let second = [
+            Component {
+                message: [1; 32],
+                epoch: EPOCH,
+                keys: &lone.1,
+            },
+            first[0],
+            first[2],
+        ];
+        let input = [
+            (lone.0.as_slice(), second[0]),
+            (p[0].0.as_slice(), second[1]),
+            (p[2].0.as_slice(), second[2]),
+        ];
+        let (proof, _) = prove_type2(&input, &whir_preset(2), CAP).expect("the merge");
+        assert_eq!(
+            proof.component_keys,
+            [1, 2, 2],
+            "the one-key component first"
+        );
+        let bytes = proof.to_bytes();
+        let (c1, c2) = (
+            canonical_components(&first).expect("canonical"),
+            canonical_components(&second).expect("canonical"),
+        );
+        let ordered = |c: &[Canonical]| c.iter().map(Canonical::structure).collect::<Vec<_>>();
+        assert_ne!(ordered(&c1), ordered(&c2), "the bands in another order");
+
+        let kept = Kept::new(CACHED_TYPE2_KEYS);
+        let opts = VerifyOptions::default();
+        verify_type2_kept(&type2().0, &first, &opts, &kept).expect("the first block");
+        assert_eq!(kept.len(), 1);
+        verify_type2_kept(&bytes, &second, &opts, &kept).expect("the second block");
+        assert_eq!(kept.len(), 1, "the second block's structure is the first's");
+        let refused = |cs: &[Component<'_>], bytes: &[u8]| {
+            matches!(
+                verify_type2_kept(bytes, cs, &opts, &kept),
+                Err(VerifyError::Invalid(_))
+            )
+        };
+        let mut c = second;
+        c[0].message[5] ^= 1;
+        assert!(refused(&c, &bytes), "another message");
+        let mut c = second;
+        c[2].epoch += 7;
+        assert!(refused(&c, &bytes), "another epoch");
+        let mut c = second;
+        (c[1].keys, c[2].keys) = (second[2].keys, second[1].keys);
+        assert!(refused(&c, &bytes), "two components' key sets swapped");
+        assert!(refused(&first, &bytes), "the first block's components");
+        assert!(refused(&second, &type2().0), "the first block's proof");
+        assert_eq!(kept.len(), 1, "one structure throughout");
     }
 
     /// The witnessed batch of the three test components, and the global buses its AIRs use.
