@@ -1271,57 +1271,26 @@ mod tests {
         let (k1, k2, k3) = (keys(1, 3), keys(2, 1), keys(3, 4));
         let (k4, k5, k6) = (keys(4, 4), keys(5, 1), keys(6, 3));
         let (k7, k8, k9) = (keys(7, 1), keys(8, 4), keys(9, 3));
+        let component = |message: [u8; 32], epoch: u32, keys| Component {
+            message,
+            epoch,
+            keys,
+        };
         let first = [
-            Component {
-                message: M1,
-                epoch: EPOCH,
-                keys: &k1,
-            },
-            Component {
-                message: M2,
-                epoch: EPOCH,
-                keys: &k2,
-            },
-            Component {
-                message: M1,
-                epoch: EPOCH + 1,
-                keys: &k3,
-            },
+            component(M1, EPOCH, &k1),
+            component(M2, EPOCH, &k2),
+            component(M1, EPOCH + 1, &k3),
         ];
         let second = [
-            Component {
-                message: [3; 32],
-                epoch: 500,
-                keys: &k4,
-            },
-            Component {
-                message: [4; 32],
-                epoch: 500,
-                keys: &k5,
-            },
-            Component {
-                message: [3; 32],
-                epoch: 501,
-                keys: &k6,
-            },
+            component([3; 32], 500, &k4),
+            component([4; 32], 500, &k5),
+            component([3; 32], 501, &k6),
         ];
         // The same bands in another canonical order: 1, 4 and 3 keys.
         let third = [
-            Component {
-                message: [1; 32],
-                epoch: 600,
-                keys: &k7,
-            },
-            Component {
-                message: [2; 32],
-                epoch: 600,
-                keys: &k8,
-            },
-            Component {
-                message: [2; 32],
-                epoch: 601,
-                keys: &k9,
-            },
+            component([1; 32], 600, &k7),
+            component([2; 32], 600, &k8),
+            component([2; 32], 601, &k9),
         ];
         let (c1, c2, c3) = (
             canonical_components(&first).expect("canonical"),
