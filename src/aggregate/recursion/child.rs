@@ -673,6 +673,33 @@ impl ChildShape {
     /// or the statement's instance or bindings are not the ones this shape was derived with
     /// (a digest known against one not known, or the reverse).
     pub fn restated(&self, statement: &ChildStatement) -> Result<Self, String> {
+        let (observations, ood_params) = self.restated_parts(statement)?;
+        Ok(Self {
+            observations,
+            ood_params,
+            ..self.clone()
+        })
+    }
+
+    /// [`ChildShape::restated`]'s observations alone, without copying the rest of the shape: what
+    /// a verifier with a kept batch makes for each statement (its
+    /// [`super::observed::ObservedAir`]s). Equal to `restated(statement)?.observations`
+    /// (`a_restated_shape_is_the_shape_derived_for_its_statement`).
+    ///
+    /// # Errors
+    /// As [`ChildShape::restated`].
+    pub fn restated_observations(
+        &self,
+        statement: &ChildStatement,
+    ) -> Result<Vec<ObservedElement>, String> {
+        Ok(self.restated_parts(statement)?.0)
+    }
+
+    /// The observations and the check's parameters of [`ChildShape::restated`].
+    fn restated_parts(
+        &self,
+        statement: &ChildStatement,
+    ) -> Result<(Vec<ObservedElement>, Vec<Vec<F>>), String> {
         let carry = OodTemplate::carry(statement.epoch);
         if carry != self.carry {
             return Err(format!(
@@ -727,11 +754,7 @@ impl ChildShape {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(Self {
-            observations,
-            ood_params,
-            ..self.clone()
-        })
+        Ok((observations, ood_params))
     }
 }
 

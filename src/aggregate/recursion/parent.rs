@@ -54,7 +54,7 @@ use super::fold::FriFoldAir;
 use super::gather::GatherAir;
 use super::keyset::{ChildKeys, KeySetAir};
 use super::merkle::MmcsOpeningAir;
-use super::observed::ObservedAir;
+use super::observed::{ObservedAir, ObservedElement};
 use super::ood_air::OodAir;
 use super::replay::{replayed, ReplayedAir, SymbolicRecord};
 use super::terms::DeepTermsAir;
@@ -247,6 +247,37 @@ fn kept_child_shape(
     epoch: u32,
     digest: Option<[F; KEY_DIGEST_LEN]>,
 ) -> Result<ChildShape, String> {
+    let (kept, statement) = kept_shape(preset, num_keys, message, epoch, digest)?;
+    kept.restated(&statement)
+}
+
+/// The observations of [`child_shape`] (`digest` `None`) or [`component_shape`] (`digest`
+/// known), without the rest of the shape ([`ChildShape::restated_observations`]): what a
+/// verifier whose batch is kept makes for each statement. Kept in, and derived into, the same
+/// cache.
+///
+/// # Errors
+/// As [`child_shape`].
+pub(super) fn kept_observations(
+    preset: &FriPreset,
+    num_keys: usize,
+    message: &[u8; 32],
+    epoch: u32,
+    digest: Option<[F; KEY_DIGEST_LEN]>,
+) -> Result<Vec<ObservedElement>, String> {
+    let (kept, statement) = kept_shape(preset, num_keys, message, epoch, digest)?;
+    kept.restated_observations(&statement)
+}
+
+/// The kept shape of the statement's key ([`CHILD_SHAPES`], derived for this statement if none
+/// is kept) and the statement it is to be restated to.
+fn kept_shape(
+    preset: &FriPreset,
+    num_keys: usize,
+    message: &[u8; 32],
+    epoch: u32,
+    digest: Option<[F; KEY_DIGEST_LEN]>,
+) -> Result<(Arc<ChildShape>, ChildStatement), String> {
     if num_keys == 0 || num_keys > MAX_SIGNATURES {
         return Err(format!("a child of {num_keys} keys"));
     }
@@ -259,13 +290,14 @@ fn kept_child_shape(
     let kept = CHILD_SHAPES.get_or_derive(key, || {
         derive_child_shape(preset, num_keys, message, epoch, digest).map(Arc::new)
     })?;
-    kept.restated(&ChildStatement {
+    let statement = ChildStatement {
         instance: 0,
         num_keys,
         epoch,
         message: *message,
         digest,
-    })
+    };
+    Ok((kept, statement))
 }
 
 /// How many child shapes ([`child_shape`], [`component_shape`]) a process keeps, most recently
@@ -847,11 +879,11 @@ fn group_shapes(
 ///
 /// # Errors
 /// The first error of `shape`.
-pub(super) fn shapes_by_structure<S: PartialEq>(
+pub(super) fn shapes_by_structure<S: PartialEq, T: Send>(
     n: usize,
     structure: impl Fn(usize) -> S,
-    shape: impl Fn(usize) -> Result<ChildShape, String> + Sync,
-) -> Result<Vec<ChildShape>, String> {
+    shape: impl Fn(usize) -> Result<T, String> + Sync,
+) -> Result<Vec<T>, String> {
     use rayon::prelude::*;
     let mut structures: Vec<S> = Vec::new();
     let (firsts, rest): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| {
@@ -862,9 +894,9 @@ pub(super) fn shapes_by_structure<S: PartialEq>(
         }
         first
     });
-    let mut shapes: Vec<Option<ChildShape>> = vec![None; n];
+    let mut shapes: Vec<Option<T>> = (0..n).map(|_| None).collect();
     for part in [firsts, rest] {
-        let made: Vec<(usize, ChildShape)> = part
+        let made: Vec<(usize, T)> = part
             .into_par_iter()
             .map(|i| Ok((i, shape(i)?)))
             .collect::<Result<_, String>>()?;
@@ -2376,13 +2408,16 @@ fn statement_observed(
     message: &[u8; 32],
     epoch: u32,
 ) -> Result<Vec<VerifierAir>, String> {
-    Ok(group_shapes(preset, groups, message, epoch)?
-        .iter()
+    let observations = shapes_by_structure(
+        groups.len(),
+        |i| heights_of(groups[i].keys),
+        |i| kept_observations(preset, groups[i].keys, message, epoch, None),
+    )?;
+    Ok(observations
+        .into_iter()
         .enumerate()
-        .map(|(g, shape)| {
-            VerifierAir::Observed(
-                ObservedAir::new(shape.observations.clone()).numbered_from(group_first(g)),
-            )
+        .map(|(g, observations)| {
+            VerifierAir::Observed(ObservedAir::new(observations).numbered_from(group_first(g)))
         })
         .collect())
 }
@@ -2677,11 +2712,21 @@ mod tests {
                     );
                     assert_ne!(restated.observations, kept.observations);
                     assert_ne!(restated.ood_params, kept.ood_params);
+                    // The observations alone, as a verifier with a kept batch makes them.
+                    let observations = kept
+                        .restated_observations(&statement(n, message, epoch, d(2)))
+                        .expect("restated observations");
+                    assert_eq!(observations, fresh.observations, "{n} keys, epoch {epoch}");
                 }
-                let other = kept.restated(&statement(n, [1; 32], carrying, d(1)));
-                assert!(other.is_err(), "a carrying epoch: {:?}", other.map(|_| ()));
-                let flipped = kept.restated(&statement(n, [1; 32], 5, (!known).then(|| digest(1))));
-                assert!(flipped.is_err(), "the digest known {}", !known);
+                for refused in [
+                    statement(n, [1; 32], carrying, d(1)),
+                    statement(n, [1; 32], 5, (!known).then(|| digest(1))),
+                ] {
+                    let other = kept.restated(&refused);
+                    assert!(other.is_err(), "{refused:?}: {:?}", other.map(|_| ()));
+                    let other = kept.restated_observations(&refused);
+                    assert!(other.is_err(), "{refused:?}: {:?}", other.map(|_| ()));
+                }
             }
         }
         // Another number of keys of the same heights (3 and 4 keys): the derived shape of 4.

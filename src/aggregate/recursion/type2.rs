@@ -71,10 +71,10 @@ use p3_matrix::Matrix;
 
 use super::child::ChildShape;
 use super::child_verification_trace;
-use super::observed::ObservedAir;
+use super::observed::{ObservedAir, ObservedElement};
 use super::parent::{
     blocks_log_heights_and_rows, blocks_traces, compact_batch, compact_parent_preset,
-    compact_reductions, component_shape, group_airs, group_first, grouped_by,
+    compact_reductions, component_shape, group_airs, group_first, grouped_by, kept_observations,
     multilinear_instances, multilinear_refs_with, parent_header, prove_multilinear,
     read_parent_header, shapes_by_structure, shared_table_split, stacked_variables,
     transcript_numbers, verify_multilinear, Blocks, ChildGroup, CompactBatch, Kept, MultilinearAir,
@@ -236,7 +236,11 @@ fn type2_airs(
                 airs.push(VerifierAir::Ood(shapes[c].ood_air.clone().numbered_from(t)));
                 blocks.push(Blocks::Member(g, j));
             }
-            airs.push(observed_air(&shapes[c], &components[c], t));
+            airs.push(observed_air(
+                shapes[c].observations.clone(),
+                &components[c],
+                t,
+            ));
             blocks.push(Blocks::Member(g, j));
         }
     }
@@ -267,9 +271,13 @@ fn component_groups(components: &[Canonical]) -> Result<Vec<ChildGroup>, String>
 
 /// A component's [`ObservedAir`]: its shape's observations (every statement value a constant of
 /// the schedule), anchored to its statement, one block numbered `transcript`.
-fn observed_air(shape: &ChildShape, component: &Canonical, transcript: u32) -> VerifierAir {
+fn observed_air(
+    observations: Vec<ObservedElement>,
+    component: &Canonical,
+    transcript: u32,
+) -> VerifierAir {
     VerifierAir::Observed(
-        ObservedAir::new(shape.observations.clone())
+        ObservedAir::new(observations)
             .anchored(component.statement())
             .numbered_from(transcript),
     )
@@ -734,13 +742,26 @@ fn statement_observed(
     canonical: &[Canonical],
     groups: &[ChildGroup],
 ) -> Result<Vec<(usize, VerifierAir)>, String> {
-    let shapes = component_shapes(preset, canonical)?;
+    let mut observations: Vec<Option<Vec<ObservedElement>>> = shapes_by_structure(
+        canonical.len(),
+        |i| canonical[i].structure(),
+        |i| {
+            let c = &canonical[i];
+            kept_observations(preset, c.keys.len(), &c.message, c.epoch, Some(c.digest))
+        },
+    )?
+    .into_iter()
+    .map(Some)
+    .collect();
     let mut observed = Vec::with_capacity(canonical.len());
     for (i, (air, block)) in key.airs.iter().zip(&key.blocks).enumerate() {
         if let (VerifierAir::Observed(_), &Blocks::Member(g, j)) = (air, block) {
             let c = groups[g].members[j];
             let t = group_first(g) + j as u32;
-            observed.push((i, observed_air(&shapes[c], &canonical[c], t)));
+            let taken = observations[c]
+                .take()
+                .ok_or_else(|| format!("component {c} observed twice"))?;
+            observed.push((i, observed_air(taken, &canonical[c], t)));
         }
     }
     Ok(observed)
