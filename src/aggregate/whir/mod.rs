@@ -48,6 +48,7 @@
 //! (DFTs over the challenge field, Merkle trees) shrink by half per step, and each of their
 //! queries proves less, so they need more of them.
 
+use p3_commit::Encoder;
 use p3_dft::Radix2DFTSmallBatch;
 use p3_matrix::dense::RowMajorMatrix;
 use p3_multi_stark::config::MultiStarkConfig;
@@ -56,7 +57,10 @@ use p3_multi_stark::{
     VerifierInstance, VerifierInstances, VerifyingKey,
 };
 use p3_sumcheck::layout::{plan_stacked_layout, Layout, SuffixProver, Table, TableShape, Witness};
-use p3_whir::{FoldingFactor, ProtocolParameters, SecurityAssumption, WhirConfig, WhirProver};
+use p3_whir::{
+    FoldingFactor, ProtocolParameters, SecurityAssumption, WhirConfig, WhirDomain, WhirProver,
+    WhirQueryPoint,
+};
 use rayon::prelude::*;
 
 use super::air::AggAir;
@@ -77,8 +81,93 @@ pub const TRANSCRIPT_DOMAIN: &[u8] = b"multisig/leansig-xmss-aggregate/whir/v1";
 /// security figure of this backend.
 pub const COLLISION_BITS: usize = 128;
 
-/// The DFT WHIR encodes each round's folded polynomial with.
-pub type WhirDft = Radix2DFTSmallBatch<Val>;
+/// The DFT WHIR encodes each round's codeword with: Plonky3's [`Radix2DFTSmallBatch`], with the
+/// zero tail of each padded message written before the transform reads it.
+///
+/// WHIR (p3-sumcheck's `commit_base`, p3-whir's `commit_extension`) allocates each codeword
+/// zeroed (`zero_vec`, fresh pages the kernel maps on first touch), writes the message into its
+/// first `2^-log_inv_rate` part and hands the whole buffer to the encoder. The transform reads the
+/// untouched tail before writing it, so every page of the tail is first mapped to the kernel's
+/// shared zero page and then, on the write, copied out of it: a write-protect fault whose TLB flush
+/// interrupts every other core running the process. On this 2-core VM those flushes were 30% of a
+/// Type-2 merge's samples and 7.5 s of kernel time (`perf`, 2026-12-05). Writing the tail first
+/// maps each page once, writable, with no flush. The codeword is the same, bit for bit: the tail is
+/// zero by `Encoder::encode_batch_padded`'s contract and stays zero.
+#[derive(Clone, Debug, Default)]
+pub struct WhirDft(Radix2DFTSmallBatch<Val>);
+
+/// Writes zeros over `values[from..]`, which the caller knows to be zero, in parallel: maps each
+/// fresh page of a zeroed allocation writable before anything reads it ([`WhirDft`]).
+fn touch_zero_tail<T: p3_field::PrimeCharacteristicRing + Send + Sync + Copy>(values: &mut [T], from: usize) {
+    const CHUNK: usize = 1 << 16;
+    if let Some(tail) = values.get_mut(from..) {
+        tail.par_chunks_mut(CHUNK).for_each(|c| c.fill(T::ZERO));
+    }
+}
+
+impl Encoder<Val> for WhirDft {
+    fn encode_batch(&self, message: RowMajorMatrix<Val>, log_inv_rate: usize) -> RowMajorMatrix<Val> {
+        self.0.encode_batch(message, log_inv_rate)
+    }
+
+    fn encode_batch_padded(
+        &self,
+        mut message: RowMajorMatrix<Val>,
+        log_inv_rate: usize,
+    ) -> RowMajorMatrix<Val> {
+        let lead = message.values.len() >> log_inv_rate;
+        touch_zero_tail(&mut message.values, lead);
+        self.0.encode_batch_padded(message, log_inv_rate)
+    }
+}
+
+impl WhirDomain<Val, Challenge> for WhirDft {
+    fn protocol_id(&self) -> &'static [u8] {
+        <Radix2DFTSmallBatch<Val> as WhirDomain<Val, Challenge>>::protocol_id(&self.0)
+    }
+
+    fn supports_security_assumption(&self, assumption: SecurityAssumption) -> bool {
+        <Radix2DFTSmallBatch<Val> as WhirDomain<Val, Challenge>>::supports_security_assumption(
+            &self.0, assumption,
+        )
+    }
+
+    fn stratified_queries(&self) -> bool {
+        <Radix2DFTSmallBatch<Val> as WhirDomain<Val, Challenge>>::stratified_queries(&self.0)
+    }
+
+    fn max_log_domain_size(&self) -> usize {
+        <Radix2DFTSmallBatch<Val> as WhirDomain<Val, Challenge>>::max_log_domain_size(&self.0)
+    }
+
+    fn encode_extension_batch_padded(
+        &self,
+        mut message: RowMajorMatrix<Challenge>,
+        log_inv_rate: usize,
+    ) -> RowMajorMatrix<Challenge> {
+        let lead = message.values.len() >> log_inv_rate;
+        touch_zero_tail(&mut message.values, lead);
+        <Radix2DFTSmallBatch<Val> as WhirDomain<Val, Challenge>>::encode_extension_batch_padded(
+            &self.0,
+            message,
+            log_inv_rate,
+        )
+    }
+
+    fn query_point(
+        &self,
+        log_domain_size: usize,
+        num_variables: usize,
+        index: usize,
+    ) -> WhirQueryPoint<Val> {
+        <Radix2DFTSmallBatch<Val> as WhirDomain<Val, Challenge>>::query_point(
+            &self.0,
+            log_domain_size,
+            num_variables,
+            index,
+        )
+    }
+}
 
 /// How the stacked trace polynomial is laid out for the opening: p3-sumcheck's suffix layout,
 /// where every column fills one contiguous slot (the slot's selector bits are the high variables).
@@ -612,6 +701,81 @@ fn decode_against(
 mod tests {
     use super::*;
     use crate::aggregate::testing::test_signer;
+    use p3_field::{BasedVectorSpace, PrimeCharacteristicRing};
+    use rand::{Rng, SeedableRng};
+
+    /// [`WhirDft`] encodes exactly as the DFT it wraps, for base and extension messages laid out
+    /// as WHIR lays them out (zeroed buffer, message in the leading rows), at each rate, and
+    /// answers the domain questions the same way: writing the tail must not touch the message.
+    #[test]
+    fn whir_dft_encodes_as_the_dft_it_wraps() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        let ours = WhirDft::default();
+        let theirs = Radix2DFTSmallBatch::<Val>::default();
+        for (log_height, width, log_inv_rate) in [(10, 4, 1), (12, 8, 2), (9, 1, 3), (11, 64, 0)] {
+            let lead = (1usize << log_height) * width;
+            let mut base = Val::zero_vec(lead << log_inv_rate);
+            base[..lead]
+                .iter_mut()
+                .for_each(|v| *v = Val::from_u32(rng.random::<u32>()));
+            let mut ext = Challenge::zero_vec(lead << log_inv_rate);
+            ext[..lead].iter_mut().for_each(|v| {
+                *v = Challenge::from_basis_coefficients_fn(|_| Val::from_u32(rng.random::<u32>()))
+            });
+            let base = RowMajorMatrix::new(base, width);
+            let ext = RowMajorMatrix::new(ext, width);
+            let encoded = ours.encode_batch_padded(base.clone(), log_inv_rate);
+            assert_eq!(encoded, theirs.encode_batch_padded(base.clone(), log_inv_rate));
+            // A codeword, not an echo: a nonzero message's encoding is not its padded self.
+            assert_ne!(encoded, base);
+            assert_eq!(
+                WhirDomain::<Val, Challenge>::encode_extension_batch_padded(
+                    &ours,
+                    ext.clone(),
+                    log_inv_rate
+                ),
+                WhirDomain::<Val, Challenge>::encode_extension_batch_padded(
+                    &theirs,
+                    ext,
+                    log_inv_rate
+                ),
+            );
+            let unpadded = RowMajorMatrix::new(base.values[..lead].to_vec(), width);
+            assert_eq!(
+                ours.encode_batch(unpadded.clone(), log_inv_rate),
+                theirs.encode_batch(unpadded, log_inv_rate)
+            );
+            let log_domain = log_height + log_inv_rate;
+            for index in [0, 1, 5, (1 << log_domain) - 1] {
+                assert_eq!(
+                    WhirDomain::<Val, Challenge>::query_point(&ours, log_domain, log_height, index),
+                    WhirDomain::<Val, Challenge>::query_point(&theirs, log_domain, log_height, index),
+                );
+            }
+        }
+        assert_eq!(
+            WhirDomain::<Val, Challenge>::protocol_id(&ours),
+            WhirDomain::<Val, Challenge>::protocol_id(&theirs)
+        );
+        assert_eq!(
+            WhirDomain::<Val, Challenge>::max_log_domain_size(&ours),
+            WhirDomain::<Val, Challenge>::max_log_domain_size(&theirs)
+        );
+        assert_eq!(
+            WhirDomain::<Val, Challenge>::stratified_queries(&ours),
+            WhirDomain::<Val, Challenge>::stratified_queries(&theirs)
+        );
+        for a in [
+            SecurityAssumption::UniqueDecoding,
+            SecurityAssumption::JohnsonBound,
+            SecurityAssumption::CapacityBound,
+        ] {
+            assert_eq!(
+                WhirDomain::<Val, Challenge>::supports_security_assumption(&ours, a),
+                WhirDomain::<Val, Challenge>::supports_security_assumption(&theirs, a)
+            );
+        }
+    }
 
     /// Builds witnesses and traces for `n` test signers.
     fn statement_traces(
