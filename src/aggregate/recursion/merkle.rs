@@ -77,6 +77,7 @@ use p3_air::{Air, AirBuilder, WindowAccess};
 use p3_field::{PrimeCharacteristicRing, PrimeField32};
 use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
+use rayon::prelude::*;
 
 use super::bits::QUERY_INDEX_BUS;
 use super::commit::COMMITMENT_ROOT_BUS;
@@ -611,119 +612,138 @@ impl MmcsOpeningAir {
         let mut values = F::zero_vec(height * WIDTH);
         let mut perm_values = F::zero_vec(height * TABLE_WIDTH);
         let filler = PermFiller::shared24();
-        let mut chunks = Vec::new();
         let paddings: Vec<MerkleOpening> = self.segments.iter().map(Segment::padding).collect();
         // The periodic values of each row of a block, read once rather than per row.
         let schedule_rows: Vec<Vec<F>> = (0..period)
             .map(|r| self.periodic.iter().map(|c| c[r]).collect())
             .collect();
-        let mut prev = [F::ZERO; WIDTH24];
-        for b in 0..height / period {
-            let active = b < blocks;
-            let mut r = 0;
-            for (k, (s, seg)) in (0..self.queries)
-                .flat_map(|k| self.segments.iter().enumerate().map(move |x| (k, x)))
-            {
-                let o = if active {
-                    &openings[b * per_block + k * per_query + s]
-                } else {
-                    &paddings[s]
-                };
-                let start = k * self.per_query + seg.start;
-                assert_eq!(o.rows.len(), seg.dims.len(), "one row per matrix");
-                for (row, &(_, w)) in o.rows.iter().zip(&seg.dims) {
-                    assert_eq!(row.len(), w, "row width");
-                }
-                assert_eq!(o.siblings.len(), seg.shape.depth, "path length");
-                assert!(o.index >> seg.shape.depth == 0, "index out of range");
-                let vals = seg.absorb_order(&o.rows);
-                let mut node = [F::ZERO; DIGEST];
-                let mut level = 0;
-                // The segment's rows, then (after the last segment) the block's idle rows.
-                let end = if k + 1 == self.queries && s + 1 == per_query {
-                    period
-                } else {
-                    start + seg.schedule.len()
-                };
-                while r < end {
-                    let p: &MmcsOpeningPeriodic<F> = schedule_rows[r].as_slice().borrow();
-                    let at = (b * period + r) * WIDTH;
-                    let row: &mut MmcsOpeningCols<F> = values[at..at + WIDTH].borrow_mut();
-                    row.prev = prev;
-                    row.index = F::from_usize(o.index);
-                    row.transcript = if active {
-                        F::from_u32(o.transcript)
+        // Blocks are independent but for `prev` on a block's first row: the transition
+        // constraint makes it the last output of the block before, and nothing in the block
+        // reads it (its first row starts a group). One task a block; those `prev`s are filled
+        // in order below.
+        let per_block_chunks: Vec<Vec<[F; VALUES_WIDTH]>> = values
+            .par_chunks_mut(period * WIDTH)
+            .zip(perm_values.par_chunks_mut(period * TABLE_WIDTH))
+            .take(height / period)
+            .enumerate()
+            .map(|(b, (values, perm_values))| {
+                let mut chunks = Vec::new();
+                let mut prev = [F::ZERO; WIDTH24];
+                let active = b < blocks;
+                let mut r = 0;
+                for (k, (s, seg)) in (0..self.queries)
+                    .flat_map(|k| self.segments.iter().enumerate().map(move |x| (k, x)))
+                {
+                    let o = if active {
+                        &openings[b * per_block + k * per_query + s]
                     } else {
-                        F::from_usize(self.first as usize + b)
+                        &paddings[s]
                     };
-                    row.query = F::from_usize(o.query);
-                    row.active = F::from_bool(active);
-                    row.rem = F::from_usize(o.index >> level);
-                    row.node = node;
-                    row.root_position = p.root_position;
-                    row.window_tag = p.window_tag;
-                    let mut input = [F::ZERO; WIDTH24];
-                    let step = seg.schedule.get(r - start);
-                    match step {
-                        Some(&Step::Absorb { first, len, offset }) => {
-                            row.absorb = F::ONE;
-                            row.offset = F::from_usize(offset);
-                            row.readers = p.readers;
-                            row.chunk[..len].copy_from_slice(&vals[offset..offset + len]);
-                            if !first {
-                                input = prev;
-                            }
-                            input[..len].copy_from_slice(&vals[offset..offset + len]);
-                            if active {
-                                let mut m = [F::ZERO; VALUES_WIDTH];
-                                m[0] = row.transcript;
-                                m[1] = row.query;
-                                m[2] = F::from_usize(seg.link.root_position);
-                                m[3] = row.offset;
-                                m[4..].copy_from_slice(&row.chunk);
-                                for _ in 0..p.readers.as_canonical_u32() {
-                                    chunks.push(m);
+                    let start = k * self.per_query + seg.start;
+                    assert_eq!(o.rows.len(), seg.dims.len(), "one row per matrix");
+                    for (row, &(_, w)) in o.rows.iter().zip(&seg.dims) {
+                        assert_eq!(row.len(), w, "row width");
+                    }
+                    assert_eq!(o.siblings.len(), seg.shape.depth, "path length");
+                    assert!(o.index >> seg.shape.depth == 0, "index out of range");
+                    let vals = seg.absorb_order(&o.rows);
+                    let mut node = [F::ZERO; DIGEST];
+                    let mut level = 0;
+                    // The segment's rows, then (after the last segment) the block's idle rows.
+                    let end = if k + 1 == self.queries && s + 1 == per_query {
+                        period
+                    } else {
+                        start + seg.schedule.len()
+                    };
+                    while r < end {
+                        let p: &MmcsOpeningPeriodic<F> = schedule_rows[r].as_slice().borrow();
+                        let at = r * WIDTH;
+                        let row: &mut MmcsOpeningCols<F> = values[at..at + WIDTH].borrow_mut();
+                        row.prev = prev;
+                        row.index = F::from_usize(o.index);
+                        row.transcript = if active {
+                            F::from_u32(o.transcript)
+                        } else {
+                            F::from_usize(self.first as usize + b)
+                        };
+                        row.query = F::from_usize(o.query);
+                        row.active = F::from_bool(active);
+                        row.rem = F::from_usize(o.index >> level);
+                        row.node = node;
+                        row.root_position = p.root_position;
+                        row.window_tag = p.window_tag;
+                        let mut input = [F::ZERO; WIDTH24];
+                        let step = seg.schedule.get(r - start);
+                        match step {
+                            Some(&Step::Absorb { first, len, offset }) => {
+                                row.absorb = F::ONE;
+                                row.offset = F::from_usize(offset);
+                                row.readers = p.readers;
+                                row.chunk[..len].copy_from_slice(&vals[offset..offset + len]);
+                                if !first {
+                                    input = prev;
+                                }
+                                input[..len].copy_from_slice(&vals[offset..offset + len]);
+                                if active {
+                                    let mut m = [F::ZERO; VALUES_WIDTH];
+                                    m[0] = row.transcript;
+                                    m[1] = row.query;
+                                    m[2] = F::from_usize(seg.link.root_position);
+                                    m[3] = row.offset;
+                                    m[4..].copy_from_slice(&row.chunk);
+                                    for _ in 0..p.readers.as_canonical_u32() {
+                                        chunks.push(m);
+                                    }
                                 }
                             }
+                            Some(Step::Node) => {
+                                let bit = (o.index >> level) & 1;
+                                let sibling = o.siblings[level];
+                                row.bit = F::from_usize(bit);
+                                row.sibling = sibling;
+                                let (l, rr) = if bit == 0 {
+                                    (node, sibling)
+                                } else {
+                                    (sibling, node)
+                                };
+                                input[..DIGEST].copy_from_slice(&l);
+                                input[DIGEST..2 * DIGEST].copy_from_slice(&rr);
+                                level += 1;
+                            }
+                            Some(Step::Inject) => {
+                                input[..DIGEST].copy_from_slice(&node);
+                                input[DIGEST..2 * DIGEST].copy_from_slice(&prev[..DIGEST]);
+                            }
+                            None => {}
                         }
-                        Some(Step::Node) => {
-                            let bit = (o.index >> level) & 1;
-                            let sibling = o.siblings[level];
-                            row.bit = F::from_usize(bit);
-                            row.sibling = sibling;
-                            let (l, rr) = if bit == 0 {
-                                (node, sibling)
-                            } else {
-                                (sibling, node)
-                            };
-                            input[..DIGEST].copy_from_slice(&l);
-                            input[DIGEST..2 * DIGEST].copy_from_slice(&rr);
-                            level += 1;
+                        let at = r * TABLE_WIDTH;
+                        let out = filler.fill(&mut perm_values[at..at + PERM24_COLS], input);
+                        let scheduled = step.is_some();
+                        row.scheduled = F::from_bool(scheduled);
+                        perm_values[at + PERM24_COLS] = F::from_bool(active && scheduled);
+                        row.input = input;
+                        row.output = out;
+                        prev = out;
+                        if p.sets_node == F::ONE {
+                            node.copy_from_slice(&out[..DIGEST]);
                         }
-                        Some(Step::Inject) => {
-                            input[..DIGEST].copy_from_slice(&node);
-                            input[DIGEST..2 * DIGEST].copy_from_slice(&prev[..DIGEST]);
+                        if p.root == F::ONE {
+                            row.root = F::ONE;
+                            row.point = o.point;
                         }
-                        None => {}
+                        r += 1;
                     }
-                    let at = (b * period + r) * TABLE_WIDTH;
-                    let out = filler.fill(&mut perm_values[at..at + PERM24_COLS], input);
-                    let scheduled = step.is_some();
-                    row.scheduled = F::from_bool(scheduled);
-                    perm_values[at + PERM24_COLS] = F::from_bool(active && scheduled);
-                    row.input = input;
-                    row.output = out;
-                    prev = out;
-                    if p.sets_node == F::ONE {
-                        node.copy_from_slice(&out[..DIGEST]);
-                    }
-                    if p.root == F::ONE {
-                        row.root = F::ONE;
-                        row.point = o.point;
-                    }
-                    r += 1;
                 }
-            }
+                chunks
+            })
+            .collect();
+        let chunks: Vec<[F; VALUES_WIDTH]> = per_block_chunks.into_iter().flatten().collect();
+        for b in 1..height / period {
+            let at = b * period * WIDTH;
+            let (before, after) = values.split_at_mut(at);
+            let last: &MmcsOpeningCols<F> = before[at - WIDTH..].borrow();
+            let first: &mut MmcsOpeningCols<F> = after[..WIDTH].borrow_mut();
+            first.prev = last.output;
         }
         (
             RowMajorMatrix::new(values, WIDTH),

@@ -1069,12 +1069,26 @@ fn parent_witness(
     }
     let failed = |i: usize| move |e: VerifyError| ProveError::Prover(format!("child {i}: {e}"));
     let t = Instant::now();
-    let mut traces = Vec::with_capacity(children.len());
-    let mut lists = Vec::with_capacity(children.len());
-    for (i, (bytes, keys)) in children.iter().enumerate() {
-        traces.push(child_verification_trace(bytes, keys, message, epoch).map_err(failed(i))?);
-        lists.push(canonical_key_order(keys).map_err(failed(i))?);
-    }
+    // One child a task; the first error in the caller's order is the one reported.
+    let verified = {
+        use rayon::prelude::*;
+        children
+            .par_iter()
+            .enumerate()
+            .map(|(i, (bytes, keys))| {
+                let trace = child_verification_trace(bytes, keys, message, epoch);
+                Ok((
+                    trace.map_err(failed(i))?,
+                    canonical_key_order(keys).map_err(failed(i))?,
+                ))
+            })
+            .collect::<Vec<Result<_, ProveError>>>()
+    };
+    let (traces, lists): (Vec<_>, Vec<_>) = verified
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
     profile("prove parent: children verified natively", t);
     let preset = *traces[0].preset();
     if let Some(i) = (1..children.len()).find(|&i| *traces[i].preset() != preset) {
@@ -1102,24 +1116,40 @@ fn parent_witness(
     let shapes = group_shapes(&preset, &groups, message, epoch).map_err(ProveError::Prover)?;
     profile("prove parent: child shapes", t);
     let t = Instant::now();
-    let mut witnesses: Vec<Vec<ChildWitness>> = Vec::with_capacity(groups.len());
-    for (group, shape) in groups.iter().zip(&shapes) {
-        let mut ws = Vec::with_capacity(group.members.len());
-        for &p in &group.members {
-            let i = order[p];
-            let stmt = Statement {
-                message,
-                epoch,
-                keys: &lists[i],
-            };
-            let decoded = fri::decode_against::<Poseidon1>(&preset, children[i].0, &stmt)
-                .map_err(failed(i))?;
-            let w = ChildWitness::new(shape, traces[i].transcript(), &decoded.proof)
-                .map_err(|e| ProveError::Prover(format!("child {i}: {e}")))?;
-            ws.push(w.with_transcript(numbers[p]));
-        }
-        witnesses.push(ws);
-    }
+    // One child a task, then regrouped (group by group, members in order).
+    let members: Vec<(usize, &ChildShape)> = groups
+        .iter()
+        .zip(&shapes)
+        .flat_map(|(g, shape)| g.members.iter().map(move |&p| (p, shape)))
+        .collect();
+    let mut made = {
+        use rayon::prelude::*;
+        members
+            .par_iter()
+            .map(|&(p, shape)| -> Result<ChildWitness, ProveError> {
+                let i = order[p];
+                let stmt = Statement {
+                    message,
+                    epoch,
+                    keys: lists[i].as_slice(),
+                };
+                let decoded = fri::decode_against::<Poseidon1>(&preset, children[i].0, &stmt)
+                    .map_err(failed(i))?;
+                let w = ChildWitness::new(shape, traces[i].transcript(), &decoded.proof)
+                    .map_err(|e| ProveError::Prover(format!("child {i}: {e}")))?;
+                Ok(w.with_transcript(numbers[p]))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+    };
+    let witnesses: Vec<Vec<ChildWitness>> = groups
+        .iter()
+        .map(|g| {
+            made.by_ref()
+                .take(g.members.len())
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<_, _>>()?;
     profile("prove parent: witnesses", t);
     let t = Instant::now();
     let statement = statement_values(union.len(), epoch, message, &key_set_digest_ordered(&union));
@@ -1257,95 +1287,118 @@ pub(super) fn blocks_traces_of_heights(
     children: &[ChildKeys],
     min_heights: &[usize],
 ) -> Result<Vec<RowMajorMatrix<F>>, ProveError> {
+    use rayon::prelude::*;
+    /// One instance's trace made on its own, or the shared table, made last from the
+    /// permutations of the instances before it.
+    enum Made {
+        Trace(RowMajorMatrix<F>, Option<RowMajorMatrix<F>>),
+        Shared(usize),
+    }
+    // Every instance but the shared table depends on its own witnesses only: one task each.
+    let made: Vec<Result<Made, ProveError>> = airs
+        .par_iter()
+        .zip(blocks)
+        .zip(min_heights)
+        .map(|((air, source), &min)| -> Result<Made, ProveError> {
+            let w: &[ChildWitness] = match *source {
+                Blocks::Group(g) => groups.get(g).map_or(&[], Vec::as_slice),
+                Blocks::Member(g, j) => groups
+                    .get(g)
+                    .and_then(|ws| ws.get(j))
+                    .map_or(&[], std::slice::from_ref),
+                Blocks::Shared => &[],
+            };
+            Ok(match air {
+                VerifierAir::Duplex(a) => {
+                    let observed: Vec<Vec<F>> = w.iter().map(|w| w.observed.clone()).collect();
+                    let (t, perm, _, _) = a.generate_traces(&observed, min);
+                    Made::Trace(t, Some(perm))
+                }
+                VerifierAir::Commit(a) => {
+                    let roots: Vec<_> = (a.first_transcript()..)
+                        .zip(w)
+                        .map(|(t, w)| (t, w.roots.clone()))
+                        .collect();
+                    Made::Trace(a.generate_trace(&roots, min), None)
+                }
+                VerifierAir::Bits(a) => {
+                    let drawn: Vec<Vec<F>> = w.iter().map(|w| w.drawn.clone()).collect();
+                    Made::Trace(a.generate_trace(&drawn, min).0, None)
+                }
+                VerifierAir::DeepTerms(a) => {
+                    let claims: Vec<_> = w.iter().map(|w| (w.alpha, w.claims.clone())).collect();
+                    Made::Trace(a.generate_trace(&claims, min).0, None)
+                }
+                VerifierAir::Gather(a) => {
+                    let gathered: Vec<_> = w.iter().map(|w| w.gathered.clone()).collect();
+                    Made::Trace(a.generate_trace(&gathered, min), None)
+                }
+                VerifierAir::Ood(a) => {
+                    let inputs: Vec<_> = w.iter().map(|w| w.ood.clone()).collect();
+                    let t = a.generate_trace(&inputs, min).ok_or_else(|| {
+                        ProveError::Prover("a child's out-of-domain check does not run".into())
+                    })?;
+                    Made::Trace(t, None)
+                }
+                VerifierAir::Mmcs(a) => {
+                    // Block by block: each child's queries, each query's opening of every
+                    // commitment.
+                    let mut all = Vec::new();
+                    for w in w {
+                        let queries = w.openings.first().map_or(0, Vec::len);
+                        if w.openings.iter().any(|c| c.len() != queries) {
+                            return Err(ProveError::Prover(
+                                "a child's commitments are opened at different numbers of \
+                                 queries"
+                                    .into(),
+                            ));
+                        }
+                        for q in 0..queries {
+                            all.extend(w.openings.iter().map(|c| c[q].clone()));
+                        }
+                    }
+                    let (t, perm, _) = a.generate_traces(&all, min);
+                    Made::Trace(t, Some(perm))
+                }
+                VerifierAir::Deep(a) => {
+                    let inputs: Vec<_> = w.iter().map(|w| w.deep.clone()).collect();
+                    Made::Trace(a.generate_trace(&inputs, min).0, None)
+                }
+                VerifierAir::Fold(a) => {
+                    let inputs: Vec<_> = w.iter().map(|w| w.fold.clone()).collect();
+                    Made::Trace(a.generate_trace(&inputs, min).0, None)
+                }
+                VerifierAir::FinalPoly(a) => {
+                    let inputs: Vec<_> = w.iter().map(|w| w.final_poly.clone()).collect();
+                    Made::Trace(a.generate_trace(&inputs, min).0, None)
+                }
+                VerifierAir::Observed(a) => {
+                    let values: Vec<_> = w.iter().map(|w| w.observations.clone()).collect();
+                    Made::Trace(a.generate_trace(&values, min), None)
+                }
+                VerifierAir::KeySet(a, _) => {
+                    let (t, perm) = a.generate_trace(parent, children, min);
+                    Made::Trace(t, Some(perm))
+                }
+                VerifierAir::Perm(_) => Made::Shared(min),
+                #[cfg(test)]
+                VerifierAir::Known(a) => Made::Trace(a.trace(), None),
+            })
+        })
+        .collect();
+    // In instance order: a shared table takes the permutations of every instance before it.
     let mut traces = Vec::with_capacity(airs.len());
     let mut perms = Vec::new();
-    for ((air, source), &min) in airs.iter().zip(blocks).zip(min_heights) {
-        let w: &[ChildWitness] = match *source {
-            Blocks::Group(g) => groups.get(g).map_or(&[], Vec::as_slice),
-            Blocks::Member(g, j) => groups
-                .get(g)
-                .and_then(|ws| ws.get(j))
-                .map_or(&[], std::slice::from_ref),
-            Blocks::Shared => &[],
-        };
-        let trace = match air {
-            VerifierAir::Duplex(a) => {
-                let observed: Vec<Vec<F>> = w.iter().map(|w| w.observed.clone()).collect();
-                let (t, perm, _, _) = a.generate_traces(&observed, min);
-                perms.push(perm);
-                t
+    for m in made {
+        match m? {
+            Made::Trace(t, perm) => {
+                perms.extend(perm);
+                traces.push(t);
             }
-            VerifierAir::Commit(a) => {
-                let roots: Vec<_> = (a.first_transcript()..)
-                    .zip(w)
-                    .map(|(t, w)| (t, w.roots.clone()))
-                    .collect();
-                a.generate_trace(&roots, min)
+            Made::Shared(min) => {
+                traces.push(shared_table(&perms.iter().collect::<Vec<_>>(), min));
             }
-            VerifierAir::Bits(a) => {
-                let drawn: Vec<Vec<F>> = w.iter().map(|w| w.drawn.clone()).collect();
-                a.generate_trace(&drawn, min).0
-            }
-            VerifierAir::DeepTerms(a) => {
-                let claims: Vec<_> = w.iter().map(|w| (w.alpha, w.claims.clone())).collect();
-                a.generate_trace(&claims, min).0
-            }
-            VerifierAir::Gather(a) => {
-                let gathered: Vec<_> = w.iter().map(|w| w.gathered.clone()).collect();
-                a.generate_trace(&gathered, min)
-            }
-            VerifierAir::Ood(a) => {
-                let inputs: Vec<_> = w.iter().map(|w| w.ood.clone()).collect();
-                a.generate_trace(&inputs, min).ok_or_else(|| {
-                    ProveError::Prover("a child's out-of-domain check does not run".into())
-                })?
-            }
-            VerifierAir::Mmcs(a) => {
-                // Block by block: each child's queries, each query's opening of every
-                // commitment.
-                let mut all = Vec::new();
-                for w in w {
-                    let queries = w.openings.first().map_or(0, Vec::len);
-                    if w.openings.iter().any(|c| c.len() != queries) {
-                        return Err(ProveError::Prover(
-                            "a child's commitments are opened at different numbers of queries"
-                                .into(),
-                        ));
-                    }
-                    for q in 0..queries {
-                        all.extend(w.openings.iter().map(|c| c[q].clone()));
-                    }
-                }
-                let (t, perm, _) = a.generate_traces(&all, min);
-                perms.push(perm);
-                t
-            }
-            VerifierAir::Deep(a) => {
-                let inputs: Vec<_> = w.iter().map(|w| w.deep.clone()).collect();
-                a.generate_trace(&inputs, min).0
-            }
-            VerifierAir::Fold(a) => {
-                let inputs: Vec<_> = w.iter().map(|w| w.fold.clone()).collect();
-                a.generate_trace(&inputs, min).0
-            }
-            VerifierAir::FinalPoly(a) => {
-                let inputs: Vec<_> = w.iter().map(|w| w.final_poly.clone()).collect();
-                a.generate_trace(&inputs, min).0
-            }
-            VerifierAir::Observed(a) => {
-                let values: Vec<_> = w.iter().map(|w| w.observations.clone()).collect();
-                a.generate_trace(&values, min)
-            }
-            VerifierAir::KeySet(a, _) => {
-                let (t, perm) = a.generate_trace(parent, children, min);
-                perms.push(perm);
-                t
-            }
-            VerifierAir::Perm(_) => shared_table(&perms.iter().collect::<Vec<_>>(), min),
-            #[cfg(test)]
-            VerifierAir::Known(a) => a.trace(),
-        };
-        traces.push(trace);
+        }
     }
     Ok(traces)
 }

@@ -438,18 +438,22 @@ fn witnessed<T>(
     components: &[(&[u8], Component<'_>)],
     check: impl FnOnce(&Batch) -> Result<T, ProveError>,
 ) -> Result<(Witnessed, T), ProveError> {
+    use rayon::prelude::*;
     let invalid = |s: String| ProveError::InvalidOptions(s);
     let named: Vec<Component<'_>> = components.iter().map(|(_, c)| *c).collect();
     let canonical = canonical_components(&named).map_err(|e| invalid(e.to_string()))?;
     let failed = |i: usize| move |e: VerifyError| ProveError::Prover(format!("component {i}: {e}"));
     let t = Instant::now();
+    // One component a task; the first error in canonical order is the one reported.
     let recorded = canonical
-        .iter()
+        .par_iter()
         .map(|c| {
             let (bytes, named) = &components[c.place];
             child_verification_trace(bytes, named.keys, &c.message, c.epoch)
                 .map_err(failed(c.place))
         })
+        .collect::<Vec<_>>()
+        .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
     profile("type-2: components verified natively", t);
     let preset = *recorded[0].preset();
@@ -467,10 +471,15 @@ fn witnessed<T>(
     let checked = check(&batch)?;
     let t = Instant::now();
     let numbers = transcript_numbers(&batch.groups);
-    let mut witnesses: Vec<Vec<ChildWitness>> = Vec::with_capacity(batch.groups.len());
-    for group in &batch.groups {
-        let mut ws = Vec::with_capacity(group.members.len());
-        for &c in &group.members {
+    // One component a task, then regrouped (group by group, members in order).
+    let members: Vec<usize> = batch
+        .groups
+        .iter()
+        .flat_map(|g| g.members.iter().copied())
+        .collect();
+    let mut made = members
+        .par_iter()
+        .map(|&c| -> Result<ChildWitness, ProveError> {
             let comp = &canonical[c];
             let stmt = Statement {
                 message: &comp.message,
@@ -482,10 +491,19 @@ fn witnessed<T>(
                     .map_err(failed(comp.place))?;
             let w = ChildWitness::new(&batch.shapes[c], recorded[c].transcript(), &decoded.proof)
                 .map_err(|e| ProveError::Prover(format!("component {}: {e}", comp.place)))?;
-            ws.push(w.with_transcript(numbers[c]));
-        }
-        witnesses.push(ws);
-    }
+            Ok(w.with_transcript(numbers[c]))
+        })
+        .collect::<Vec<_>>()
+        .into_iter();
+    let witnesses: Vec<Vec<ChildWitness>> = batch
+        .groups
+        .iter()
+        .map(|g| {
+            made.by_ref()
+                .take(g.members.len())
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<_, _>>()?;
     profile("type-2: witnesses", t);
     let t = Instant::now();
     let traces = blocks_traces(&batch.airs, &batch.blocks, &witnesses, &[], &[])?;
