@@ -1122,7 +1122,7 @@ fn parent_witness(
         .zip(&shapes)
         .flat_map(|(g, shape)| g.members.iter().map(move |&p| (p, shape)))
         .collect();
-    let mut made = {
+    let made = {
         use rayon::prelude::*;
         members
             .par_iter()
@@ -1140,16 +1140,8 @@ fn parent_witness(
                 Ok(w.with_transcript(numbers[p]))
             })
             .collect::<Vec<_>>()
-            .into_iter()
     };
-    let witnesses: Vec<Vec<ChildWitness>> = groups
-        .iter()
-        .map(|g| {
-            made.by_ref()
-                .take(g.members.len())
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .collect::<Result<_, _>>()?;
+    let witnesses = regrouped(&groups, made)?;
     profile("prove parent: witnesses", t);
     let t = Instant::now();
     let statement = statement_values(union.len(), epoch, message, &key_set_digest_ordered(&union));
@@ -1255,6 +1247,23 @@ fn parent_traces(
 ) -> Result<Vec<RowMajorMatrix<F>>, ProveError> {
     let blocks = type1_blocks(airs.len(), groups.len());
     blocks_traces(airs, &blocks, groups, parent, children)
+}
+
+/// `made`, one result per member of `groups` in group order (each group's members in order),
+/// as one list per group; the first error in that order if any.
+pub(super) fn regrouped<T, E>(
+    groups: &[ChildGroup],
+    made: Vec<Result<T, E>>,
+) -> Result<Vec<Vec<T>>, E> {
+    let mut made = made.into_iter();
+    groups
+        .iter()
+        .map(|g| {
+            made.by_ref()
+                .take(g.members.len())
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect()
 }
 
 /// Every trace of `airs` (instance order) whose blocks are `blocks`, on each group's children's

@@ -477,7 +477,7 @@ fn witnessed<T>(
         .iter()
         .flat_map(|g| g.members.iter().copied())
         .collect();
-    let mut made = members
+    let made = members
         .par_iter()
         .map(|&c| -> Result<ChildWitness, ProveError> {
             let comp = &canonical[c];
@@ -493,17 +493,8 @@ fn witnessed<T>(
                 .map_err(|e| ProveError::Prover(format!("component {}: {e}", comp.place)))?;
             Ok(w.with_transcript(numbers[c]))
         })
-        .collect::<Vec<_>>()
-        .into_iter();
-    let witnesses: Vec<Vec<ChildWitness>> = batch
-        .groups
-        .iter()
-        .map(|g| {
-            made.by_ref()
-                .take(g.members.len())
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .collect::<Result<_, _>>()?;
+        .collect::<Vec<_>>();
+    let witnesses = super::parent::regrouped(&batch.groups, made)?;
     profile("type-2: witnesses", t);
     let t = Instant::now();
     let traces = blocks_traces(&batch.airs, &batch.blocks, &witnesses, &[], &[])?;
