@@ -163,10 +163,13 @@ impl Aggregator {
         let invalid = |e: String| AggregateError::InvalidChild(e);
         if matches!(
             wire::proof_kind(proof),
-            Some(wire::KIND_PARENT | wire::KIND_COMPACT_PARENT | wire::KIND_TYPE2)
+            Some(
+                wire::KIND_PARENT | wire::KIND_COMPACT_PARENT | wire::KIND_TYPE2 | wire::KIND_SPLIT
+            )
         ) {
             return Err(invalid(
-                "a parent or Type-2 proof cannot be a child yet (one level of children)".into(),
+                "a parent, Type-2 or split proof cannot be a child yet (one level of children)"
+                    .into(),
             ));
         }
         verify_aggregate(
@@ -657,7 +660,9 @@ pub fn key_set_digest(
 /// [`Aggregator::prove`] after [`Aggregator::add_child`]) is verified the same way for the
 /// union of its children's keys ([`recursion::parent::verify_parent_bytes`]); `opts` then
 /// applies to the children's preset. So is a compact parent, of kind
-/// [`wire::KIND_COMPACT_PARENT`] ([`recursion::parent::verify_compact_parent_bytes`]).
+/// [`wire::KIND_COMPACT_PARENT`] ([`recursion::parent::verify_compact_parent_bytes`]), and a
+/// Type-1 proof split out of a Type-2 proof, of kind [`wire::KIND_SPLIT`]
+/// ([`recursion::type2::verify_split_bytes`]), for its one component.
 ///
 /// The proof's 16-byte prefix names its preset; before anything else is decoded the preset must
 /// pass the verifier's policy (`opts`: by default at least [`SECURITY_FLOOR_BITS`] proven for
@@ -713,6 +718,9 @@ pub(crate) fn verify_in_order(
                 opts,
             )
         }
+        Some(wire::KIND_SPLIT) => {
+            return recursion::type2::verify_split_bytes(proof, message, epoch, public_keys, opts)
+        }
         _ => {}
     }
     let (preset, _) = wire::read_prefix(proof)?;
@@ -746,6 +754,7 @@ pub fn proof_components(
         Some(wire::KIND_COMPACT_PARENT) => {
             return recursion::parent::compact_parent_components(proof, message, epoch, public_keys)
         }
+        Some(wire::KIND_SPLIT) => return recursion::type2::split_components(proof),
         _ => {}
     }
     let keys = canonical_key_order(public_keys)?;

@@ -187,6 +187,11 @@ pub const KIND_COMPACT_PARENT: u8 = 2;
 /// by `verify_aggregate`.
 pub const KIND_TYPE2: u8 = 3;
 
+/// Byte 11 of the prefix of a split Type-1 proof: one component of a Type-2 proof, carrying the
+/// other components' statements and the Type-2 proof itself (`recursion::type2::split_type2`);
+/// verified by `verify_aggregate` for that component, as any Type-1 proof is.
+pub const KIND_SPLIT: u8 = 4;
+
 /// [`with_prefix`] for a proof of `kind` ([`KIND_SIGNATURES`] or [`KIND_PARENT`]).
 pub(crate) fn with_prefix_of_kind(preset_id: u8, kind: u8, archive: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(PREFIX_LEN + archive.len());
@@ -247,6 +252,7 @@ pub(crate) fn read_prefix_of_kind(bytes: &[u8], kind: u8) -> Result<(Preset, &[u
                 "a Type-2 proof (several messages; verify it with its components), not this kind"
                     .to_string()
             }
+            KIND_SPLIT => "a Type-1 proof split out of a Type-2 proof, not this kind".to_string(),
             k => format!("unknown proof kind {k}"),
         }));
     }

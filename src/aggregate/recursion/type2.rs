@@ -59,9 +59,16 @@
 //! STARK over WHIR under [`compact_parent_preset`], as a compact parent: a FRI batch of these
 //! AIRs is over the 512 KiB wire cap.
 //!
-//! Not yet: components that are parents (a parent is not yet a child,
-//! `src/aggregate/recursion/README.md`), and so a split back into a Type-1 proof that can be a
-//! child again.
+//! **Split** ([`split_type2`]): one component out of a Type-2 proof as a Type-1 proof that
+//! [`crate::verify_aggregate`] verifies for that component alone ([`verify_split_bytes`]): the
+//! Type-2 proof with the other components' statements (message, epoch, number of keys, key-set
+//! digest), kind [`crate::aggregate::wire::KIND_SPLIT`]. Its verifier puts the caller's component
+//! among the carried statements and verifies the Type-2 for all of them, so a split proves its
+//! component exactly as the Type-2 does (same soundness, a few hundred bytes more).
+//!
+//! Not yet: components that are parents or splits, and a split as a child (neither a compact
+//! parent's nor a Type-2's verifier is in the AIRs, `src/aggregate/recursion/README.md`). A split
+//! made by recursion, a Type-1 proof that verifies the Type-2 in its AIRs, would be one.
 
 use std::time::Instant;
 
@@ -92,7 +99,7 @@ use crate::aggregate::statement::{
     degree_bits, heights_of, key_set_digest_ordered, statement_values, Statement, KEY_DIGEST_LEN,
 };
 use crate::aggregate::whir;
-use crate::aggregate::wire::{self, KIND_TYPE2};
+use crate::aggregate::wire::{self, KIND_SPLIT, KIND_TYPE2};
 use crate::aggregate::{accept_preset, canonical_key_order, check_key_count, SECURITY_FLOOR_BITS};
 use crate::xmss::{PublicKey, F};
 
@@ -113,12 +120,16 @@ pub struct Component<'a> {
 }
 
 /// A component as the batch takes it: keys in canonical order, their digest and the statement
-/// values.
+/// values. A verifier of a split Type-1 ([`verify_split_bytes`]) knows the other components only
+/// by their statements: `keys` is then empty and `num_keys` the statement's count.
 #[derive(Clone, Debug)]
 struct Canonical {
     message: [u8; 32],
     epoch: u32,
+    /// The keys in canonical order (empty for a component known by its statement alone).
     keys: Vec<PublicKey>,
+    /// The number of keys, `keys.len()` when the keys are known.
+    num_keys: usize,
     digest: [F; KEY_DIGEST_LEN],
     /// The caller's index of the component.
     place: usize,
@@ -126,14 +137,14 @@ struct Canonical {
 
 impl Canonical {
     fn statement(&self) -> Vec<F> {
-        statement_values(self.keys.len(), self.epoch, &self.message, &self.digest)
+        statement_values(self.num_keys, self.epoch, &self.message, &self.digest)
     }
 
     /// What the batch takes from the component beyond its statement: its Type-1 batch's trace
     /// heights and its epoch's carry threshold.
     fn structure(&self) -> ComponentStructure {
         (
-            heights_of(self.keys.len()),
+            heights_of(self.num_keys),
             super::ood::OodTemplate::carry(self.epoch),
         )
     }
@@ -169,13 +180,21 @@ fn canonical_components(components: &[Component<'_>]) -> Result<Vec<Canonical>, 
                 message: c.message,
                 epoch: c.epoch,
                 digest: key_set_digest_ordered(&keys),
+                num_keys: keys.len(),
                 keys,
                 place,
             })
         })
         .collect();
     // The first component at fault in the caller's order, as a sequential walk would name.
-    let mut out = made.into_iter().collect::<Result<Vec<_>, _>>()?;
+    in_canonical_order(made.into_iter().collect::<Result<Vec<_>, _>>()?)
+}
+
+/// `components` sorted by epoch, then message bytes.
+///
+/// # Errors
+/// [`VerifyError::Invalid`] for two components with the same (message, epoch).
+fn in_canonical_order(mut out: Vec<Canonical>) -> Result<Vec<Canonical>, VerifyError> {
     out.sort_by_key(|c| (c.epoch, c.message));
     if let Some(w) = out
         .windows(2)
@@ -263,7 +282,7 @@ fn component_groups(components: &[Canonical]) -> Result<Vec<ChildGroup>, String>
     Ok(grouped_by(&keys, "component trace heights and carries")?
         .into_iter()
         .map(|members| ChildGroup {
-            keys: components[members[0]].keys.len(),
+            keys: components[members[0]].num_keys,
             members,
         })
         .collect())
@@ -296,7 +315,7 @@ fn component_shapes(
         |i| components[i].structure(),
         |i| {
             let c = &components[i];
-            component_shape(preset, c.keys.len(), &c.message, c.epoch, &c.digest)
+            component_shape(preset, c.num_keys, &c.message, c.epoch, &c.digest)
         },
     )
 }
@@ -635,7 +654,7 @@ pub fn prove_type2(
     Ok((
         Type2Proof {
             child_preset: preset,
-            component_keys: canonical.iter().map(|c| c.keys.len()).collect(),
+            component_keys: canonical.iter().map(|c| c.num_keys).collect(),
             whir: *whir,
             proof,
         },
@@ -756,7 +775,7 @@ fn statement_observed(
         |i| canonical[i].structure(),
         |i| {
             let c = &canonical[i];
-            kept_observations(preset, c.keys.len(), &c.message, c.epoch, Some(c.digest))
+            kept_observations(preset, c.num_keys, &c.message, c.epoch, Some(c.digest))
         },
     )?
     .into_iter()
@@ -817,7 +836,17 @@ fn verify_type2_kept(
     opts: &VerifyOptions,
     kept: &Kept<Type2StructureKey, std::sync::Arc<Type2VerifierKey>>,
 ) -> Result<(), VerifyError> {
-    let canonical = canonical_components(components)?;
+    verify_type2_canonical(bytes, &canonical_components(components)?, opts, kept)
+}
+
+/// [`verify_type2_bytes`] for components already in canonical order
+/// ([`canonical_components`], [`in_canonical_order`]).
+fn verify_type2_canonical(
+    bytes: &[u8],
+    canonical: &[Canonical],
+    opts: &VerifyOptions,
+    kept: &Kept<Type2StructureKey, std::sync::Arc<Type2VerifierKey>>,
+) -> Result<(), VerifyError> {
     let ParentHeader {
         child,
         child_keys,
@@ -837,13 +866,12 @@ fn verify_type2_kept(
     }
     if let Some((n, c)) = child_keys
         .iter()
-        .zip(&canonical)
-        .find(|(&n, c)| n != c.keys.len())
+        .zip(canonical)
+        .find(|(&n, c)| n != c.num_keys)
     {
         return Err(VerifyError::Invalid(format!(
             "component {} has {} keys, the proof's has {n}",
-            c.place,
-            c.keys.len()
+            c.place, c.num_keys
         )));
     }
     let (whir_id, whir) = u8::try_from(extra[0])
@@ -858,14 +886,14 @@ fn verify_type2_kept(
         )));
     }
     let preset = *super::check_child_preset(&child)?;
-    for c in &canonical {
-        accept_preset(&child, c.keys.len(), opts)?;
+    for c in canonical {
+        accept_preset(&child, c.num_keys, opts)?;
     }
     let t = Instant::now();
-    let groups = component_groups(&canonical).map_err(malformed)?;
-    let structure = Type2StructureKey::of(child.id(), whir_id, &canonical, &groups);
+    let groups = component_groups(canonical).map_err(malformed)?;
+    let structure = Type2StructureKey::of(child.id(), whir_id, canonical, &groups);
     let key = kept.get_or_derive(structure, || {
-        derive_type2_key(&preset, &whir, &canonical)
+        derive_type2_key(&preset, &whir, canonical)
             .map(std::sync::Arc::new)
             .map_err(malformed)
     })?;
@@ -887,7 +915,7 @@ fn verify_type2_kept(
     };
     wire::check_canonical(&decoded.to_bytes(), bytes)?;
     let t = Instant::now();
-    let observed = statement_observed(&preset, &key, &canonical, &groups).map_err(malformed)?;
+    let observed = statement_observed(&preset, &key, canonical, &groups).map_err(malformed)?;
     let airs = statement_airs(&key, &observed);
     let wrapped: Vec<MultilinearAir<'_>> = multilinear_refs_with(airs, &key.next, &key.records);
     let pvs = instance_public_values(&wrapped);
@@ -903,6 +931,218 @@ fn verify_type2_kept(
     );
     profile("verify type-2: multi-stark verify", t);
     r
+}
+
+/// Bytes a split Type-1 proof ([`split_type2`]) carries for each component of its Type-2 proof
+/// other than its own: the message (32), the epoch (4), the number of keys (4) and the key-set
+/// digest (9 x 4).
+pub const SPLIT_STATEMENT_BYTES: usize = 32 + 4 + 4 + 4 * KEY_DIGEST_LEN;
+
+/// Why [`split_type2`] made no split Type-1 proof.
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    /// The Type-2 proof does not verify for the components (as [`verify_type2_bytes`] reports
+    /// it), or the chosen component is none of them ([`VerifyError::Invalid`]).
+    #[error(transparent)]
+    Type2(#[from] VerifyError),
+    /// The split would be longer than the byte limit.
+    #[error("the split Type-1 proof would be {bytes} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// The split's length, in bytes.
+        bytes: usize,
+        /// The limit asked for, in bytes.
+        limit: usize,
+    },
+}
+
+/// Splits component `take` (an index into `components`) out of a Type-2 proof as a Type-1 proof
+/// for that component alone, which [`crate::verify_aggregate`] verifies for the component's keys
+/// (any order), message and epoch, as it verifies any Type-1 proof
+/// ([`verify_split_bytes`]).
+///
+/// The split is the Type-2 proof with the statements of its other components (message, epoch,
+/// number of keys, key-set digest; never their keys), so it proves the chosen component exactly
+/// as the Type-2 does, at the Type-2's proven soundness; it is the Type-2's length plus
+/// `16 + 4 + SPLIT_STATEMENT_BYTES * (C - 1)` bytes for `C` components (at most 1,160 more). The
+/// Type-2 proof is verified first, under `opts`, so only a valid Type-2 is split. Not yet: a
+/// split as a child or as a component (a Type-2's verifier is not in the AIRs; recursion
+/// README, "Split").
+///
+/// Bytes (the 16-byte prefix of `crate::aggregate::wire`, kind
+/// [`crate::aggregate::wire::KIND_SPLIT`], the Type-2's components' preset id):
+///
+/// ```text
+/// offset      size  field
+///      0        16  prefix: magic, version, the components' preset id, kind KIND_SPLIT (4),
+///                   length of the rest
+///     16         4  K = C - 1, the number of other components (0..MAX_COMPONENTS), u32 LE
+///     20       76K  each other component in canonical order (by epoch, then message bytes):
+///                   message (32), epoch u32 LE, number of keys u32 LE, key-set digest as 9
+///                   canonical KoalaBear values, u32 LE each
+///  20+76K        *  the Type-2 proof's bytes (Type2Proof::to_bytes), to the end
+/// ```
+///
+/// # Errors
+/// [`SplitError::Type2`] with [`VerifyError::Invalid`] for `take` out of range, a component list
+/// [`verify_type2_bytes`] refuses, or a Type-2 proof that does not verify for it, and the
+/// verifier's other errors as it reports them; [`SplitError::TooLarge`] for a split over
+/// `max_proof_bytes`.
+pub fn split_type2(
+    type2: &[u8],
+    components: &[Component<'_>],
+    take: usize,
+    opts: &VerifyOptions,
+    max_proof_bytes: usize,
+) -> Result<Vec<u8>, SplitError> {
+    if take >= components.len() {
+        return Err(VerifyError::Invalid(format!(
+            "component {take} to split out of {} components",
+            components.len()
+        ))
+        .into());
+    }
+    let canonical = canonical_components(components)?;
+    verify_type2_canonical(type2, &canonical, opts, &TYPE2_KEYS)?;
+    use p3_field::PrimeField32;
+    let (preset, _) = wire::read_prefix_of_kind(type2, KIND_TYPE2)?;
+    let others: Vec<&Canonical> = canonical.iter().filter(|c| c.place != take).collect();
+    let mut payload = Vec::with_capacity(4 + others.len() * SPLIT_STATEMENT_BYTES + type2.len());
+    payload.extend_from_slice(&(others.len() as u32).to_le_bytes());
+    for c in others {
+        payload.extend_from_slice(&c.message);
+        payload.extend_from_slice(&c.epoch.to_le_bytes());
+        payload.extend_from_slice(&(c.num_keys as u32).to_le_bytes());
+        for d in &c.digest {
+            payload.extend_from_slice(&d.as_canonical_u32().to_le_bytes());
+        }
+    }
+    payload.extend_from_slice(type2);
+    let bytes = wire::with_prefix_of_kind(preset.id(), KIND_SPLIT, &payload);
+    if bytes.len() > max_proof_bytes {
+        return Err(SplitError::TooLarge {
+            bytes: bytes.len(),
+            limit: max_proof_bytes,
+        });
+    }
+    Ok(bytes)
+}
+
+/// A split Type-1 proof's parts ([`split_type2`]'s layout): the other components, known by
+/// their statements (no keys; `place` 1, 2, ... in the order read), and the Type-2 proof's
+/// bytes.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] for bytes that are not a split Type-1 proof: prefix or kind, a
+/// count over `MAX_COMPONENTS - 1`, a truncated statement, a number of keys of 0 or over
+/// [`crate::aggregate::MAX_SIGNATURES`], a digest value that is not canonical, statements not
+/// strictly in canonical order, or a Type-2 proof whose prefix is not of kind `KIND_TYPE2` under
+/// the split's preset.
+fn read_split(bytes: &[u8]) -> Result<(Vec<Canonical>, &[u8]), VerifyError> {
+    use p3_field::{PrimeCharacteristicRing, PrimeField32};
+    let (preset, payload) = wire::read_prefix_of_kind(bytes, KIND_SPLIT)?;
+    let malformed = |s: String| VerifyError::Malformed(s);
+    let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let count = payload
+        .get(..4)
+        .map(word)
+        .ok_or_else(|| malformed("split proof truncated before its count".into()))?
+        as usize;
+    if count >= MAX_COMPONENTS {
+        return Err(malformed(format!(
+            "a split of {count} other components (at most {})",
+            MAX_COMPONENTS - 1
+        )));
+    }
+    let end = 4 + count * SPLIT_STATEMENT_BYTES;
+    let statements = payload
+        .get(4..end)
+        .ok_or_else(|| malformed(format!("split proof truncated in its {count} statements")))?;
+    let mut others = Vec::with_capacity(count);
+    for (i, s) in statements.chunks_exact(SPLIT_STATEMENT_BYTES).enumerate() {
+        let num_keys = word(&s[36..40]) as usize;
+        if num_keys == 0 || num_keys > crate::aggregate::MAX_SIGNATURES {
+            return Err(malformed(format!("split statement {i}: {num_keys} keys")));
+        }
+        let mut digest = [F::ZERO; KEY_DIGEST_LEN];
+        for (d, b) in digest.iter_mut().zip(s[40..].chunks_exact(4)) {
+            let v = word(b);
+            if v >= F::ORDER_U32 {
+                return Err(malformed(format!(
+                    "split statement {i}: digest value {v} is not canonical"
+                )));
+            }
+            *d = F::from_u32(v);
+        }
+        let c = Canonical {
+            message: s[..32].try_into().expect("32 bytes"),
+            epoch: word(&s[32..36]),
+            keys: Vec::new(),
+            num_keys,
+            digest,
+            place: i + 1,
+        };
+        if let Some(prev) = others.last().map(|p: &Canonical| (p.epoch, p.message)) {
+            if prev >= (c.epoch, c.message) {
+                return Err(malformed(format!(
+                    "split statement {i} is not after the one before it (epoch, then message)"
+                )));
+            }
+        }
+        others.push(c);
+    }
+    let type2 = &payload[end..];
+    if wire::proof_kind(type2) != Some(KIND_TYPE2) || type2[10] != preset.id() {
+        return Err(malformed(
+            "a split proof holds no Type-2 proof of its own preset".into(),
+        ));
+    }
+    Ok((others, type2))
+}
+
+/// Verifies a split Type-1 proof ([`split_type2`]) for one component: its keys (any order, no
+/// key twice), message and epoch. Accepts only if the Type-2 proof it holds verifies for this
+/// component together with the other components' statements it carries; what
+/// [`crate::verify_aggregate`] runs for a proof of kind [`crate::aggregate::wire::KIND_SPLIT`].
+///
+/// # Errors
+/// [`VerifyError::Malformed`] for bytes that are not a split ([`read_split`]) or whose Type-2
+/// does not decode; [`VerifyError::Invalid`] for a key list that is empty, too long or repeats a
+/// key, a component that is one of the carried statements' (message, epoch), or a Type-2 that
+/// does not verify for these components; [`VerifyError::PresetNotAccepted`] as
+/// [`verify_type2_bytes`].
+pub fn verify_split_bytes(
+    bytes: &[u8],
+    message: &[u8; 32],
+    epoch: u32,
+    public_keys: &[PublicKey],
+    opts: &VerifyOptions,
+) -> Result<(), VerifyError> {
+    let (others, type2) = read_split(bytes)?;
+    let mut all = canonical_components(&[Component {
+        message: *message,
+        epoch,
+        keys: public_keys,
+    }])?;
+    all.extend(others);
+    let canonical = in_canonical_order(all)?;
+    verify_type2_canonical(type2, &canonical, opts, &TYPE2_KEYS)
+}
+
+/// Bytes of each part of a split Type-1 proof ([`split_type2`]): the other components'
+/// statements (with their count) and the Type-2 proof; they sum to the length without the
+/// 16-byte prefix. The proof is not verified.
+///
+/// # Errors
+/// As [`read_split`].
+pub fn split_components(bytes: &[u8]) -> Result<Vec<(&'static str, usize)>, VerifyError> {
+    let (others, type2) = read_split(bytes)?;
+    Ok(vec![
+        (
+            "other components' statements",
+            4 + others.len() * SPLIT_STATEMENT_BYTES,
+        ),
+        ("Type-2 proof", type2.len()),
+    ])
 }
 
 #[cfg(test)]
@@ -990,6 +1230,163 @@ mod tests {
 
     fn verify(bytes: &[u8], cs: &[Component<'_>]) -> Result<(), VerifyError> {
         verify_type2_bytes(bytes, cs, &VerifyOptions::default())
+    }
+
+    /// Each component split out of the three-component Type-2 verifies through
+    /// `verify_aggregate` for its own component (keys in any order) and for nothing else: not for
+    /// another component of the Type-2 (a statement it carries), another message, epoch, key or
+    /// count; every field of the carried statements, the count, the order, the preset byte and
+    /// the Type-2's bytes are bound (a flipped byte fails); a split is refused as a child, as a
+    /// component and as a Type-2; a split is made only of a Type-2 that verifies, and within
+    /// the byte limit.
+    #[test]
+    fn a_split_type1_verifies_for_its_own_component_only() {
+        use crate::aggregate::{verify_aggregate, Aggregator};
+        let p = proofs();
+        let cs = components(p);
+        let (type2_bytes, _) = type2();
+        let opts = VerifyOptions::default();
+        let verify1 =
+            |b: &[u8], c: &Component<'_>| verify_aggregate(b, c.keys, &c.message, c.epoch, &opts);
+        let stranger = test_signer(9, &M1, EPOCH).0;
+        // The caller's order [c, a, b]: take 1 is a, the first in canonical order.
+        let named = [cs[2], cs[0], cs[1]];
+        let mut splits = Vec::new();
+        for take in 0..3 {
+            let split = split_type2(type2_bytes, &named, take, &opts, CAP).expect("the split");
+            assert_eq!(wire::proof_kind(&split), Some(KIND_SPLIT));
+            assert_eq!(
+                split.len(),
+                type2_bytes.len() + 16 + 4 + 2 * SPLIT_STATEMENT_BYTES
+            );
+            assert_eq!(
+                split_components(&split)
+                    .unwrap()
+                    .iter()
+                    .map(|(_, n)| n)
+                    .sum::<usize>(),
+                split.len() - 16
+            );
+            let own = named[take];
+            verify1(&split, &own).expect("the split verifies for its component");
+            let reversed: Vec<PublicKey> = own.keys.iter().rev().copied().collect();
+            verify1(
+                &split,
+                &Component {
+                    keys: &reversed,
+                    ..own
+                },
+            )
+            .expect("keys in any order");
+            for (j, other) in named.iter().enumerate() {
+                if j != take {
+                    let r = verify1(&split, other);
+                    assert!(
+                        matches!(r, Err(VerifyError::Invalid(_))),
+                        "{take} for {j}: {r:?}"
+                    );
+                }
+            }
+            let invalid = |c: &Component<'_>, what: &str| {
+                let r = verify1(&split, c);
+                assert!(
+                    matches!(r, Err(VerifyError::Invalid(_))),
+                    "{take}, {what}: {r:?}"
+                );
+            };
+            let mut c = own;
+            c.message[4] ^= 1;
+            invalid(&c, "another message");
+            invalid(
+                &Component {
+                    epoch: own.epoch + 100,
+                    ..own
+                },
+                "another epoch",
+            );
+            let mut swapped = own.keys.to_vec();
+            swapped[0] = stranger;
+            invalid(
+                &Component {
+                    keys: &swapped,
+                    ..own
+                },
+                "a key swapped",
+            );
+            let mut more = own.keys.to_vec();
+            more.push(stranger);
+            invalid(&Component { keys: &more, ..own }, "a key added");
+            if own.keys.len() > 1 {
+                invalid(
+                    &Component {
+                        keys: &own.keys[1..],
+                        ..own
+                    },
+                    "a key dropped",
+                );
+            }
+            splits.push(split);
+        }
+        let split = &splits[1];
+        let a = cs[0];
+        // Every byte of the carried statements and their count, each byte of the prefix but
+        // the length's, and bytes across the Type-2: flipped, each fails.
+        let statements = 16 + 4 + 2 * SPLIT_STATEMENT_BYTES;
+        let flips = (8..12)
+            .chain(16..statements)
+            .chain((statements..split.len()).step_by(4099))
+            .chain([split.len() - 1]);
+        for at in flips {
+            let mut forged = split.clone();
+            forged[at] ^= 0x10;
+            assert!(verify1(&forged, &a).is_err(), "byte {at} flipped");
+        }
+        let malformed = |forged: &[u8], what: &str| {
+            let r = verify1(forged, &a);
+            assert!(matches!(r, Err(VerifyError::Malformed(_))), "{what}: {r:?}");
+        };
+        // A digest value not canonical; the two statements in the other order; a truncation.
+        let mut forged = split.clone();
+        forged[20 + 40..20 + 44].copy_from_slice(&u32::MAX.to_le_bytes());
+        malformed(&forged, "a digest value not canonical");
+        let mut forged = split.clone();
+        let (first, second) = forged[20..statements].split_at_mut(SPLIT_STATEMENT_BYTES);
+        first.swap_with_slice(second);
+        malformed(&forged, "the statements out of order");
+        malformed(&split[..split.len() - 1], "truncated");
+        let mut forged = split[..16].to_vec();
+        forged[12..16].copy_from_slice(&0u32.to_le_bytes());
+        malformed(&forged, "nothing after the prefix");
+        // Not a child, not a component, not a Type-2, not splittable again.
+        let mut agg = Aggregator::new(a.message, a.epoch);
+        assert!(agg.add_child(split, a.keys).is_err(), "a split as a child");
+        let r = prove_type2(&[(split.as_slice(), a)], &whir_preset(2), CAP);
+        assert!(r.is_err(), "a split as a component");
+        let r = verify(split, &[a]);
+        assert!(
+            matches!(r, Err(VerifyError::Malformed(_))),
+            "as a Type-2: {r:?}"
+        );
+        let r = split_type2(split, &[a], 0, &opts, CAP);
+        assert!(
+            matches!(r, Err(SplitError::Type2(VerifyError::Malformed(_)))),
+            "{r:?}"
+        );
+        // Made only of a Type-2 that verifies for the components named, within the limit.
+        let mut c = named;
+        c[0].epoch += 100;
+        let r = split_type2(type2_bytes, &c, 1, &opts, CAP);
+        assert!(
+            matches!(r, Err(SplitError::Type2(VerifyError::Invalid(_)))),
+            "{r:?}"
+        );
+        let r = split_type2(type2_bytes, &named, 3, &opts, CAP);
+        assert!(
+            matches!(r, Err(SplitError::Type2(VerifyError::Invalid(_)))),
+            "{r:?}"
+        );
+        let r = split_type2(type2_bytes, &named, 1, &opts, split.len() - 1);
+        assert!(matches!(r, Err(SplitError::TooLarge { .. })), "{r:?}");
     }
 
     /// A Type-2 proof of three components (two of one size, two of one message, two of one
