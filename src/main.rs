@@ -47,6 +47,9 @@ enum Command {
     /// Verify a Type-2 proof against its components (each a signers JSON: epoch, message, keys),
     /// in any order: exit 0 valid, 1 invalid, 2 malformed input.
     VerifyType2(VerifyType2Args),
+    /// Split one component out of a Type-2 proof as a Type-1 proof that `verify-aggregate`
+    /// verifies for that component alone. The Type-2 is verified first.
+    Split(SplitArgs),
     /// Benchmark: make N benchmark signers, aggregate, verify, print throughput and sizes.
     Bench(BenchArgs),
     /// Print every preset: its parameters, the signatures it accepts, its soundness in bits and
@@ -217,6 +220,27 @@ struct VerifyType2Args {
 }
 
 #[derive(Args)]
+struct SplitArgs {
+    /// Type-2 proof file written by `merge`.
+    #[arg(long)]
+    proof: PathBuf,
+    /// A component of the Type-2: a signers JSON whose epoch, message and public keys are used
+    /// (signatures ignored); repeat for each, in any order.
+    #[arg(long, required = true)]
+    component_keys: Vec<PathBuf>,
+    /// Which `--component-keys` to split out: its rank among them, from 0.
+    #[arg(long)]
+    take: usize,
+    /// Type-1 proof file to write (verify it with `verify-aggregate --input` that component's
+    /// file).
+    #[arg(long)]
+    out: PathBuf,
+    /// Largest proof accepted, in bytes (0: the 512 KiB wire cap).
+    #[arg(long, default_value_t = 0)]
+    max_proof_bytes: usize,
+}
+
+#[derive(Args)]
 struct VerifyAggregateArgs {
     /// Signers JSON; its epoch, message and public keys are used, its signatures ignored.
     #[arg(long)]
@@ -313,6 +337,7 @@ fn main() -> ExitCode {
         Command::VerifyAggregate(a) => verify_aggregate_cmd(a),
         Command::Merge(a) => merge(a),
         Command::VerifyType2(a) => verify_type2_cmd(a),
+        Command::Split(a) => split_cmd(a),
         Command::Bench(a) => bench(a),
         Command::Presets(a) => presets(a),
     };
@@ -678,6 +703,56 @@ fn verify_type2_cmd(a: VerifyType2Args) -> CmdResult {
         components.len(),
         named.iter().map(|c| c.2.len()).sum::<usize>(),
         t.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+fn split_cmd(a: SplitArgs) -> CmdResult {
+    use recursion::type2::{split_type2, Component, SplitError};
+    let named = read_components(&a.component_keys)?;
+    let components: Vec<Component<'_>> = named
+        .iter()
+        .map(|(message, epoch, keys)| Component {
+            message: *message,
+            epoch: *epoch,
+            keys,
+        })
+        .collect();
+    if a.take >= components.len() {
+        return Err(Failure::Malformed(format!(
+            "--take {} of {} components",
+            a.take,
+            components.len()
+        )));
+    }
+    let limit = if a.max_proof_bytes == 0 {
+        ProveOptions::default().byte_limit()
+    } else {
+        a.max_proof_bytes
+    };
+    let proof = read_file(&a.proof)?;
+    let t = Instant::now();
+    let split = split_type2(
+        &proof,
+        &components,
+        a.take,
+        &VerifyOptions::default(),
+        limit,
+    )
+    .map_err(|e| match e {
+        SplitError::Type2(e) => verify_error(e),
+        e @ SplitError::TooLarge { .. } => malformed(e),
+    })?;
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    std::fs::write(&a.out, &split)
+        .map_err(|e| Failure::Malformed(format!("{}: {e}", a.out.display())))?;
+    println!(
+        "split component {} ({} keys) out of {} in {ms:.1} ms, proof {:.1} KiB -> {}",
+        a.take,
+        named[a.take].2.len(),
+        components.len(),
+        split.len() as f64 / 1024.0,
+        a.out.display()
     );
     Ok(())
 }
@@ -1354,6 +1429,38 @@ fn bench_type2(a: &BenchArgs) -> CmdResult {
         .collect::<Result<Vec<_>, _>>()?;
     warm.sort_by(f64::total_cmp);
     let verify_warm_ms = warm[warm.len() / 2];
+    // Split the first component out (its Type-2 verified first, the structure now seen), then
+    // verify the split as a Type-1 proof of that component: medians.
+    let limit = ProveOptions::default().byte_limit();
+    let mut split = Vec::new();
+    let mut split_runs = (0..WARM_VERIFIES)
+        .map(|_| {
+            let t = Instant::now();
+            split =
+                recursion::type2::split_type2(&bytes, &named, 0, &VerifyOptions::default(), limit)
+                    .map_err(malformed)?;
+            Ok(t.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    split_runs.sort_by(f64::total_cmp);
+    let split_ms = split_runs[split_runs.len() / 2];
+    let own = named[0];
+    let mut split_verify = (0..WARM_VERIFIES)
+        .map(|_| {
+            let t = Instant::now();
+            verify_aggregate(
+                &split,
+                own.keys,
+                &own.message,
+                own.epoch,
+                &VerifyOptions::default(),
+            )
+            .map_err(verify_error)?;
+            Ok(t.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    split_verify.sort_by(f64::total_cmp);
+    let split_verify_ms = split_verify[split_verify.len() / 2];
     let proof_kib = bytes.len() as f64 / 1024.0;
     if a.json {
         let (runs_json, parts_json) = runs_and_parts_json(&run_secs, &parts);
@@ -1363,10 +1470,11 @@ fn bench_type2(a: &BenchArgs) -> CmdResult {
             .collect::<Vec<_>>()
             .join(",");
         println!(
-            "{{\"components\":{k},\"component_signatures\":[{}],\"backend\":\"fri-poseidon1\",\"type2\":\"whir\",\"type2_log_inv_rate\":2,\"security_bits\":{security:.2},\"type1_prove_s\":[{type1_json}],\"type1_prove_total_s\":{type1_total:.3},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{},\"worst_case_bytes\":{worst},\"proof_kib\":{proof_kib:.1},\"parts\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"verify_new_structure_ms\":{verify_new_structure_ms:.2},\"verify_warm_ms\":{verify_warm_ms:.2},\"merge_peak_rss_mib\":{}}}",
+            "{{\"components\":{k},\"component_signatures\":[{}],\"backend\":\"fri-poseidon1\",\"type2\":\"whir\",\"type2_log_inv_rate\":2,\"security_bits\":{security:.2},\"type1_prove_s\":[{type1_json}],\"type1_prove_total_s\":{type1_total:.3},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{},\"worst_case_bytes\":{worst},\"proof_kib\":{proof_kib:.1},\"parts\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"verify_new_structure_ms\":{verify_new_structure_ms:.2},\"verify_warm_ms\":{verify_warm_ms:.2},\"split_ms\":{split_ms:.2},\"split_bytes\":{},\"split_verify_ms\":{split_verify_ms:.2},\"merge_peak_rss_mib\":{}}}",
             sizes_json(&sizes),
             a.runs,
             bytes.len(),
+            split.len(),
             rss_mib.map_or("null".into(), |m| format!("{m:.1}"))
         );
         return Ok(());
@@ -1402,6 +1510,14 @@ fn bench_type2(a: &BenchArgs) -> CmdResult {
         "verify:        {verify_ms:.1} ms first (every shape derived), {verify_new_structure_ms:.1} \
          ms for a new structure of seen component shapes, {verify_warm_ms:.1} ms for a seen \
          structure, any statement (medians of {WARM_VERIFIES})"
+    );
+    println!(
+        "split:         {split_ms:.1} ms (component 0 of {} signatures, its Type-2 verified \
+         first), {} bytes ({} more than the Type-2); verified as a Type-1 in {split_verify_ms:.1} \
+         ms (medians of {WARM_VERIFIES})",
+        own.keys.len(),
+        split.len(),
+        split.len() - bytes.len()
     );
     match rss_mib {
         Some(m) => println!("merge peak RSS: {m:.1} MiB"),

@@ -1118,6 +1118,16 @@ pub fn verify_split_bytes(
     opts: &VerifyOptions,
 ) -> Result<(), VerifyError> {
     let (others, type2) = read_split(bytes)?;
+    if others
+        .iter()
+        .any(|c| (c.epoch, c.message) == (epoch, *message))
+    {
+        return Err(VerifyError::Invalid(
+            "this message and epoch are another component of the split's Type-2 proof, not the \
+             split's own"
+                .into(),
+        ));
+    }
     let mut all = canonical_components(&[Component {
         message: *message,
         epoch,
