@@ -870,6 +870,43 @@ msig_status msig_verify_type2(const uint8_t *proof,
                               const struct msig_verify_options *options);
 
 /**
+ * Splits component `take` (an index into `components[0..n]`) out of a Type-2 proof
+ * (`proof_len` bytes, as `msig_type2_merge` wrote it) as a Type-1 proof of that component alone,
+ * and writes its bytes to `out` (capacity `cap`), the length to `*written`.
+ * `msig_verify_aggregate` verifies the split for that component's keys (any order), message and
+ * epoch, and for no other. `components` are all of the Type-2's components, in any order, as
+ * `msig_verify_type2` takes them: the Type-2 is verified for them first (under `options`, NULL
+ * for the default policy), so only a valid Type-2 is split.
+ *
+ * The split is the Type-2 proof with its other components' statements (message, epoch, number
+ * of keys, key-set digest), `proof_len + 20 + 76 * (n - 1)` bytes, so it proves its component
+ * at the Type-2's soundness. It is refused over 512 KiB (`MSIG_PROOF_TOO_LARGE`). Not yet: a
+ * split as a child (`msig_aggregator_add_child` refuses it with `MSIG_PROOF_INVALID`) or as a
+ * component of a Type-2 (`msig_type2_merge` refuses it). On `MSIG_BUFFER_TOO_SMALL` `*written`
+ * holds the size and the split is dropped: call again with a large enough buffer.
+ *
+ * Errors: as `msig_verify_type2` for the Type-2 and its components (`MSIG_PROOF_INVALID`,
+ * `MSIG_MALFORMED_PROOF`, `MSIG_PRESET_NOT_ACCEPTED`, `MSIG_MALFORMED_PUBLIC_KEY`,
+ * `MSIG_NULL_ARGUMENT`, `MSIG_INVALID_OPTIONS`); `MSIG_INVALID_ARGUMENT` for `take` not below
+ * `n`, or `n` or a key count too large; `MSIG_PROOF_TOO_LARGE`; `MSIG_BUFFER_TOO_SMALL`;
+ * `MSIG_PANIC`.
+ *
+ * # Safety
+ * `proof` points to `proof_len` readable bytes; `components` to `n` readable components whose
+ * buffers are readable for their lengths; `options` is NULL or readable, and so is its
+ * `require`; `out` points to `cap` writable bytes, `written` to one `size_t`.
+ */
+msig_status msig_type2_split(const uint8_t *proof,
+                             size_t proof_len,
+                             const struct msig_type2_component *components,
+                             size_t n,
+                             size_t take,
+                             const struct msig_verify_options *options,
+                             uint8_t *out,
+                             size_t cap,
+                             size_t *written);
+
+/**
  * The default verifier policy (`require` NULL, `allow_conjectured` 0), the same as passing NULL
  * or zeroed options: only presets at least 124 bits proven for the statement.
  */

@@ -2,7 +2,7 @@
 //! (`multisig::aggregate::recursion::type2`), merged and verified through flat C arrays.
 
 use multisig::aggregate::recursion::type2::{
-    check_components, prove_type2, verify_type2_bytes, Component,
+    check_components, prove_type2, split_type2, verify_type2_bytes, Component, SplitError,
 };
 use multisig::aggregate::{Backend, Preset, ProveOptions, Regime};
 use multisig::xmss::PublicKey;
@@ -10,7 +10,10 @@ use multisig::xmss::PublicKey;
 use crate::aggregator::msig_prove_options;
 use crate::error::{
     from_decode_error,
-    msig_status::{self, MSIG_INVALID_ARGUMENT, MSIG_INVALID_OPTIONS, MSIG_MALFORMED_PUBLIC_KEY},
+    msig_status::{
+        self, MSIG_INVALID_ARGUMENT, MSIG_INVALID_OPTIONS, MSIG_MALFORMED_PUBLIC_KEY,
+        MSIG_PROOF_TOO_LARGE,
+    },
 };
 use crate::ffi::{borrow_array, borrow_slice, check_out_buffer, non_null, write_bytes};
 use crate::panic::ffi_boundary;
@@ -212,5 +215,65 @@ pub unsafe extern "C" fn msig_verify_type2(
         let list: Vec<Component<'_>> = named.iter().map(Named::component).collect();
         verify_type2_bytes(bytes, &list, &opts)?;
         Ok(())
+    })
+}
+
+/// Splits component `take` (an index into `components[0..n]`) out of a Type-2 proof
+/// (`proof_len` bytes, as `msig_type2_merge` wrote it) as a Type-1 proof of that component alone,
+/// and writes its bytes to `out` (capacity `cap`), the length to `*written`.
+/// `msig_verify_aggregate` verifies the split for that component's keys (any order), message and
+/// epoch, and for no other. `components` are all of the Type-2's components, in any order, as
+/// `msig_verify_type2` takes them: the Type-2 is verified for them first (under `options`, NULL
+/// for the default policy), so only a valid Type-2 is split.
+///
+/// The split is the Type-2 proof with its other components' statements (message, epoch, number
+/// of keys, key-set digest), `proof_len + 20 + 76 * (n - 1)` bytes, so it proves its component
+/// at the Type-2's soundness. It is refused over 512 KiB (`MSIG_PROOF_TOO_LARGE`). Not yet: a
+/// split as a child (`msig_aggregator_add_child` refuses it with `MSIG_PROOF_INVALID`) or as a
+/// component of a Type-2 (`msig_type2_merge` refuses it). On `MSIG_BUFFER_TOO_SMALL` `*written`
+/// holds the size and the split is dropped: call again with a large enough buffer.
+///
+/// Errors: as `msig_verify_type2` for the Type-2 and its components (`MSIG_PROOF_INVALID`,
+/// `MSIG_MALFORMED_PROOF`, `MSIG_PRESET_NOT_ACCEPTED`, `MSIG_MALFORMED_PUBLIC_KEY`,
+/// `MSIG_NULL_ARGUMENT`, `MSIG_INVALID_OPTIONS`); `MSIG_INVALID_ARGUMENT` for `take` not below
+/// `n`, or `n` or a key count too large; `MSIG_PROOF_TOO_LARGE`; `MSIG_BUFFER_TOO_SMALL`;
+/// `MSIG_PANIC`.
+///
+/// # Safety
+/// `proof` points to `proof_len` readable bytes; `components` to `n` readable components whose
+/// buffers are readable for their lengths; `options` is NULL or readable, and so is its
+/// `require`; `out` points to `cap` writable bytes, `written` to one `size_t`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn msig_type2_split(
+    proof: *const u8,
+    proof_len: usize,
+    components: *const msig_type2_component,
+    n: usize,
+    take: usize,
+    options: *const msig_verify_options,
+    out: *mut u8,
+    cap: usize,
+    written: *mut usize,
+) -> msig_status {
+    ffi_boundary(|| {
+        let bytes = unsafe { borrow_slice(proof, proof_len) }?;
+        let raw = unsafe { borrow_items(components, n) }?;
+        check_out_buffer(out, written)?;
+        let opts = unsafe { crate::verify::read_verify_options(options) }?;
+        if take >= n {
+            return Err(MSIG_INVALID_ARGUMENT);
+        }
+        let named = raw
+            .iter()
+            .map(|c| unsafe { read_named(c.public_keys, c.num_public_keys, c.message, c.epoch) })
+            .collect::<Result<Vec<_>, _>>()?;
+        let list: Vec<Component<'_>> = named.iter().map(Named::component).collect();
+        let limit = ProveOptions::default().byte_limit();
+        let split = split_type2(bytes, &list, take, &opts, limit).map_err(|e| match e {
+            SplitError::Type2(e) => msig_status::from(e),
+            SplitError::TooLarge { .. } => MSIG_PROOF_TOO_LARGE,
+        })?;
+        unsafe { write_bytes(&split, out, cap, written) }
     })
 }
