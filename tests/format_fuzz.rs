@@ -242,6 +242,79 @@ fn type2_seed_verifies_for_its_own_signer_only() {
     format_common::fuzz_public_api(&seed);
 }
 
+/// The split seed: the first of two components (the one-signer statement's signer 1 on
+/// `[7; 32]` at epoch 3, and signer 2 on `[8; 32]`) split out of their Type-2 proof, so that
+/// mutations reach the split decoder (its carried statement) and, through it, the Type-2
+/// verifier. It verifies with `verify_aggregate` for its own signer and nothing else.
+/// `MSIG_WRITE_FUZZ_SEED=1` regenerates it.
+#[test]
+fn split_seed_verifies_for_its_own_signer_only() {
+    use multisig::aggregate::recursion::type2::{prove_type2, split_type2, Component};
+    use multisig::aggregate::{testing::test_signer, wire, Aggregator, Preset, ProveOptions};
+    let epoch = 3;
+    let signers = [(1, [7u8; 32]), (2, [8u8; 32])].map(|(i, m)| (test_signer(i, &m, epoch), m));
+    let keys = [0, 1].map(|i| [signers[i].0 .0]);
+    let components: Vec<Component<'_>> = signers
+        .iter()
+        .zip(&keys)
+        .map(|((_, message), keys)| Component {
+            message: *message,
+            epoch,
+            keys,
+        })
+        .collect();
+    let path = fuzz_dir().join("corpus/decode_verify/honest-split-of-two-components");
+    if std::env::var_os("MSIG_WRITE_FUZZ_SEED").is_some() {
+        let children: Vec<Vec<u8>> = signers
+            .iter()
+            .map(|((pk, sig), message)| {
+                let mut child = Aggregator::new(*message, epoch);
+                child.add_unchecked(*pk, sig.clone()).unwrap();
+                let proof = child
+                    .prove(&ProveOptions {
+                        backend: Backend::FriPoseidon1,
+                        ..Default::default()
+                    })
+                    .unwrap();
+                proof.as_bytes().to_vec()
+            })
+            .collect();
+        let whir = Preset::from_options(&ProveOptions {
+            backend: Backend::Whir,
+            log_inv_rate: 2,
+            ..Default::default()
+        })
+        .unwrap()
+        .as_whir()
+        .unwrap();
+        let input: Vec<(&[u8], Component<'_>)> = children
+            .iter()
+            .map(Vec::as_slice)
+            .zip(components.iter().copied())
+            .collect();
+        let (type2, _) = prove_type2(&input, &whir, 512 * 1024).unwrap();
+        let opts = multisig::VerifyOptions::default();
+        let split = split_type2(&type2.to_bytes(), &components, 0, &opts, 512 * 1024).unwrap();
+        std::fs::write(&path, split).expect("write the seed");
+    }
+    let seed = std::fs::read(&path).expect("the seed is checked in");
+    assert_eq!(wire::proof_kind(&seed), Some(wire::KIND_SPLIT));
+    let verify = |c: &Component<'_>| {
+        multisig::verify_aggregate(&seed, c.keys, &c.message, c.epoch, &Default::default())
+    };
+    verify(&components[0]).unwrap_or_else(|e| {
+        panic!(
+            "{} no longer verifies ({e}); regenerate it (see this test's doc)",
+            path.display()
+        )
+    });
+    assert!(
+        verify(&components[1]).is_err(),
+        "the split verified for the other component"
+    );
+    format_common::fuzz_public_api(&seed);
+}
+
 /// xorshift64*: deterministic per seed, no dependency.
 struct Rng(u64);
 
