@@ -624,6 +624,18 @@ fn read_components(paths: &[PathBuf]) -> Result<Vec<NamedComponent>, Failure> {
         .collect()
 }
 
+/// The components `read_components` read, as the Type-2 functions take them.
+fn as_components(named: &[NamedComponent]) -> Vec<recursion::type2::Component<'_>> {
+    named
+        .iter()
+        .map(|(message, epoch, keys)| recursion::type2::Component {
+            message: *message,
+            epoch: *epoch,
+            keys,
+        })
+        .collect()
+}
+
 fn merge(a: MergeArgs) -> CmdResult {
     use recursion::type2::{prove_type2, Component};
     if a.component.len() != a.component_keys.len() {
@@ -641,17 +653,8 @@ fn merge(a: MergeArgs) -> CmdResult {
         .collect::<Result<Vec<_>, _>>()?;
     let components: Vec<(&[u8], Component<'_>)> = proofs
         .iter()
-        .zip(&named)
-        .map(|(p, (message, epoch, keys))| {
-            (
-                p.as_slice(),
-                Component {
-                    message: *message,
-                    epoch: *epoch,
-                    keys,
-                },
-            )
-        })
+        .map(Vec::as_slice)
+        .zip(as_components(&named))
         .collect();
     let whir = Preset::from_options(&ProveOptions {
         backend: Backend::Whir,
@@ -685,16 +688,9 @@ fn merge(a: MergeArgs) -> CmdResult {
 }
 
 fn verify_type2_cmd(a: VerifyType2Args) -> CmdResult {
-    use recursion::type2::{verify_type2_bytes, Component};
+    use recursion::type2::verify_type2_bytes;
     let named = read_components(&a.component_keys)?;
-    let components: Vec<Component<'_>> = named
-        .iter()
-        .map(|(message, epoch, keys)| Component {
-            message: *message,
-            epoch: *epoch,
-            keys,
-        })
-        .collect();
+    let components = as_components(&named);
     let proof = read_file(&a.proof)?;
     let t = Instant::now();
     verify_type2_bytes(&proof, &components, &VerifyOptions::default()).map_err(verify_error)?;
@@ -708,16 +704,9 @@ fn verify_type2_cmd(a: VerifyType2Args) -> CmdResult {
 }
 
 fn split_cmd(a: SplitArgs) -> CmdResult {
-    use recursion::type2::{split_type2, Component, SplitError};
+    use recursion::type2::{split_type2, SplitError};
     let named = read_components(&a.component_keys)?;
-    let components: Vec<Component<'_>> = named
-        .iter()
-        .map(|(message, epoch, keys)| Component {
-            message: *message,
-            epoch: *epoch,
-            keys,
-        })
-        .collect();
+    let components = as_components(&named);
     if a.take >= components.len() {
         return Err(Failure::Malformed(format!(
             "--take {} of {} components",

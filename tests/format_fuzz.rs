@@ -193,6 +193,34 @@ fn parent_seeds_verify_for_their_own_signer_only() {
     }
 }
 
+/// A one-signature Type-1 proof under the recursion-ready backend (a Type-2 component).
+fn fri_poseidon1_proof(
+    message: [u8; 32],
+    epoch: u32,
+    pk: multisig::PublicKey,
+    sig: multisig::xmss::Signature,
+) -> Vec<u8> {
+    use multisig::aggregate::{Aggregator, ProveOptions};
+    let mut child = Aggregator::new(message, epoch);
+    child.add_unchecked(pk, sig).unwrap();
+    let opts = ProveOptions {
+        backend: Backend::FriPoseidon1,
+        ..Default::default()
+    };
+    child.prove(&opts).unwrap().as_bytes().to_vec()
+}
+
+/// The WHIR preset at rate 1/4, the Type-2's default.
+fn whir_rate_quarter() -> multisig::aggregate::WhirPreset {
+    use multisig::aggregate::{Preset, ProveOptions};
+    let opts = ProveOptions {
+        backend: Backend::Whir,
+        log_inv_rate: 2,
+        ..Default::default()
+    };
+    Preset::from_options(&opts).unwrap().as_whir().unwrap()
+}
+
 /// The Type-2 seed: a Type-2 proof of one component, the one-signer statement's Type-1 proof
 /// (FRI-Poseidon1), so that mutations reach the Type-2 decoder and verifier
 /// ([`format_common::fuzz_public_api`] hands every input to both verifiers). It verifies for
@@ -200,7 +228,7 @@ fn parent_seeds_verify_for_their_own_signer_only() {
 #[test]
 fn type2_seed_verifies_for_its_own_signer_only() {
     use multisig::aggregate::recursion::type2::{prove_type2, verify_type2_bytes, Component};
-    use multisig::aggregate::{testing::test_signer, wire, Aggregator, Preset, ProveOptions};
+    use multisig::aggregate::{testing::test_signer, wire};
     let (message, epoch) = ([7u8; 32], 3);
     let (pk, sig) = test_signer(1, &message, epoch);
     let component = Component {
@@ -210,23 +238,9 @@ fn type2_seed_verifies_for_its_own_signer_only() {
     };
     let path = fuzz_dir().join("corpus/decode_verify/honest-type2-one-component-one-signer");
     if std::env::var_os("MSIG_WRITE_FUZZ_SEED").is_some() {
-        let mut child = Aggregator::new(message, epoch);
-        child.add_unchecked(pk, sig).unwrap();
-        let child = child
-            .prove(&ProveOptions {
-                backend: Backend::FriPoseidon1,
-                ..Default::default()
-            })
-            .unwrap();
-        let whir = Preset::from_options(&ProveOptions {
-            backend: Backend::Whir,
-            log_inv_rate: 2,
-            ..Default::default()
-        })
-        .unwrap()
-        .as_whir()
-        .unwrap();
-        let (proof, _) = prove_type2(&[(child.as_bytes(), component)], &whir, 512 * 1024).unwrap();
+        let child = fri_poseidon1_proof(message, epoch, pk, sig);
+        let (proof, _) =
+            prove_type2(&[(&child, component)], &whir_rate_quarter(), 512 * 1024).unwrap();
         std::fs::write(&path, proof.to_bytes()).expect("write the seed");
     }
     let seed = std::fs::read(&path).expect("the seed is checked in");
@@ -250,7 +264,7 @@ fn type2_seed_verifies_for_its_own_signer_only() {
 #[test]
 fn split_seed_verifies_for_its_own_signer_only() {
     use multisig::aggregate::recursion::type2::{prove_type2, split_type2, Component};
-    use multisig::aggregate::{testing::test_signer, wire, Aggregator, Preset, ProveOptions};
+    use multisig::aggregate::{testing::test_signer, wire};
     let epoch = 3;
     let signers = [(1, [7u8; 32]), (2, [8u8; 32])].map(|(i, m)| (test_signer(i, &m, epoch), m));
     let keys = [0, 1].map(|i| [signers[i].0 .0]);
@@ -267,32 +281,14 @@ fn split_seed_verifies_for_its_own_signer_only() {
     if std::env::var_os("MSIG_WRITE_FUZZ_SEED").is_some() {
         let children: Vec<Vec<u8>> = signers
             .iter()
-            .map(|((pk, sig), message)| {
-                let mut child = Aggregator::new(*message, epoch);
-                child.add_unchecked(*pk, sig.clone()).unwrap();
-                let proof = child
-                    .prove(&ProveOptions {
-                        backend: Backend::FriPoseidon1,
-                        ..Default::default()
-                    })
-                    .unwrap();
-                proof.as_bytes().to_vec()
-            })
+            .map(|((pk, sig), message)| fri_poseidon1_proof(*message, epoch, *pk, sig.clone()))
             .collect();
-        let whir = Preset::from_options(&ProveOptions {
-            backend: Backend::Whir,
-            log_inv_rate: 2,
-            ..Default::default()
-        })
-        .unwrap()
-        .as_whir()
-        .unwrap();
         let input: Vec<(&[u8], Component<'_>)> = children
             .iter()
             .map(Vec::as_slice)
             .zip(components.iter().copied())
             .collect();
-        let (type2, _) = prove_type2(&input, &whir, 512 * 1024).unwrap();
+        let (type2, _) = prove_type2(&input, &whir_rate_quarter(), 512 * 1024).unwrap();
         let opts = multisig::VerifyOptions::default();
         let split = split_type2(&type2.to_bytes(), &components, 0, &opts, 512 * 1024).unwrap();
         std::fs::write(&path, split).expect("write the seed");
