@@ -7,9 +7,9 @@
  * else: another message, epoch or key in any component, a component left out, twice or added
  * all fail. Refused before proving: NULL and oversized arguments, no component, two components
  * of one message and epoch, malformed keys, options other than WHIR, a byte limit below the
- * worst case; a component whose proof is not its statement's fails the merge. Each component
- * split out (msig_type2_split) verifies through msig_verify_aggregate for that component only,
- * and is refused as a child; a split is refused for components the Type-2 does not verify for.
+ * worst case; a component whose proof is not its statement's is refused (MSIG_PROOF_INVALID).
+ * Each component split out (msig_type2_split) verifies through msig_verify_aggregate for that
+ * component only, and is refused as a child and as a component; a split is refused for components the Type-2 does not verify for.
  * Not run under valgrind (a merge takes seconds natively).
  */
 #include "common.h"
@@ -96,7 +96,7 @@ int main(int argc, char **argv) {
     msig_aggregate_statement swapped[2] = {st[0], st[2]};
     swapped[1].proof = bp;
     swapped[1].proof_len = b_len;
-    CHECK_STATUS(msig_type2_merge(swapped, 2, NULL, proof, cap, &written), MSIG_PROVER_FAILED);
+    CHECK_STATUS(msig_type2_merge(swapped, 2, NULL, proof, cap, &written), MSIG_PROOF_INVALID);
 
     /* The merge, the caller's order not the canonical one. */
     msig_aggregate_statement order[3] = {st[2], st[0], st[1]};
@@ -217,6 +217,15 @@ int main(int argc, char **argv) {
     CHECK_STATUS(msig_aggregator_new(v.message, v.epoch, &parent), MSIG_OK);
     CHECK_STATUS(msig_aggregator_add_child(parent, split, split_len, a_pks, 2), MSIG_PROOF_INVALID);
     msig_aggregator_free(parent);
+    /* Nor a component. */
+    msig_aggregate_statement with_split[2] = {st[1], st[0]};
+    with_split[1].proof = split;
+    with_split[1].proof_len = split_len;
+    uint8_t *merged = malloc(cap);
+    size_t merged_len = 0;
+    CHECK_STATUS(msig_type2_merge(with_split, 2, NULL, merged, cap, &merged_len),
+                 MSIG_PROOF_INVALID);
+    free(merged);
     /* Refused: a Type-2 that does not verify for the components named, `take` out of range, a
      * split as a Type-2, NULL arguments, a buffer too small (its size in `written`). */
     size_t w = 0;

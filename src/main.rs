@@ -671,7 +671,17 @@ fn merge(a: MergeArgs) -> CmdResult {
     };
     let pb = spinner(&format!("merging {} components", components.len()));
     let t = Instant::now();
-    let (proof, bits) = prove_type2(&components, &whir, limit).map_err(malformed)?;
+    let (proof, bits) = prove_type2(&components, &whir, limit).map_err(|e| match e {
+        // A component's proof refused as the verifier refuses it: exit 1 for a proof that is
+        // false for its component, 2 for bytes that are not a proof.
+        multisig::aggregate::ProveError::InvalidComponent { index, error } => {
+            match verify_error(error) {
+                Failure::Invalid(m) => Failure::Invalid(format!("component {index}: {m}")),
+                Failure::Malformed(m) => Failure::Malformed(format!("component {index}: {m}")),
+            }
+        }
+        e => malformed(e),
+    })?;
     let secs = t.elapsed().as_secs_f64();
     pb.finish_and_clear();
     let bytes = proof.to_bytes();

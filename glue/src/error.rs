@@ -203,6 +203,7 @@ impl From<ProveError> for msig_status {
             ProveError::InvalidOptions(_) => MSIG_INVALID_OPTIONS,
             ProveError::ProofTooLarge { .. } => MSIG_PROOF_TOO_LARGE,
             ProveError::Prover(_) => MSIG_PROVER_FAILED,
+            ProveError::InvalidComponent { error, .. } => Self::from(error),
         }
     }
 }

@@ -111,10 +111,13 @@ unsafe fn borrow_items<'a, T>(p: *const T, n: usize) -> Result<&'a [T], msig_sta
 /// Errors: `MSIG_NULL_ARGUMENT`, `MSIG_INVALID_ARGUMENT` (`n` is 0, more than 16, or too large
 /// for the address space; a key count whose bytes overflow; two components with the same
 /// message and epoch; a key list that is empty, over 4096 keys or repeats a key),
-/// `MSIG_MALFORMED_PUBLIC_KEY`, `MSIG_INVALID_OPTIONS`, `MSIG_PROOF_TOO_LARGE`,
-/// `MSIG_PROVER_FAILED` (a component's proof does not verify for its statement, was made under a
-/// preset that cannot be a component, or components of different presets or of more than 8
-/// sizes), `MSIG_BUFFER_TOO_SMALL`, `MSIG_PANIC`.
+/// `MSIG_MALFORMED_PUBLIC_KEY`, `MSIG_INVALID_OPTIONS` (also components of different presets
+/// or of more than 8 sizes), `MSIG_PROOF_TOO_LARGE`; for a component's proof, before anything is
+/// proved, what `msig_verify_aggregate` would return for it: `MSIG_PROOF_INVALID` (it does not
+/// verify for its statement; or it is a parent, a Type-2 or a split, which cannot be components
+/// yet), `MSIG_MALFORMED_PROOF`, `MSIG_PRESET_NOT_ACCEPTED` (a preset that cannot be a
+/// component, such as FRI over Keccak); `MSIG_PROVER_FAILED` (the prover itself failed; not
+/// expected), `MSIG_BUFFER_TOO_SMALL`, `MSIG_PANIC`.
 ///
 /// # Safety
 /// `components` points to `n` readable statements whose buffers are readable for their lengths;
@@ -229,8 +232,8 @@ pub unsafe extern "C" fn msig_verify_type2(
 /// The split is the Type-2 proof with its other components' statements (message, epoch, number
 /// of keys, key-set digest), `proof_len + 20 + 76 * (n - 1)` bytes, so it proves its component
 /// at the Type-2's soundness. It is refused over 512 KiB (`MSIG_PROOF_TOO_LARGE`). Not yet: a
-/// split as a child (`msig_aggregator_add_child` refuses it with `MSIG_PROOF_INVALID`) or as a
-/// component of a Type-2 (`msig_type2_merge` refuses it). On `MSIG_BUFFER_TOO_SMALL` `*written`
+/// split as a child or as a component of a Type-2 (`msig_aggregator_add_child` and
+/// `msig_type2_merge` refuse it with `MSIG_PROOF_INVALID`). On `MSIG_BUFFER_TOO_SMALL` `*written`
 /// holds the size and the split is dropped: call again with a large enough buffer.
 ///
 /// Errors: as `msig_verify_type2` for the Type-2 and its components (`MSIG_PROOF_INVALID`,

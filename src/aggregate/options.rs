@@ -149,6 +149,17 @@ pub enum ProveError {
     /// The prover failed (for example on a witness the AIRs reject, in debug builds).
     #[error("prover failed: {0}")]
     Prover(String),
+    /// A Type-2 component's proof was refused before anything was proved
+    /// (`recursion::type2::prove_type2`): it does not verify for its component (the verifier's
+    /// error), or it is a kind of proof that cannot be a component yet (a parent, a Type-2 or a
+    /// split: [`VerifyError::Invalid`]).
+    #[error("component {index}: {error}")]
+    InvalidComponent {
+        /// The component's index in the caller's list.
+        index: usize,
+        /// Why its proof was refused.
+        error: VerifyError,
+    },
 }
 
 /// Errors from [`super::verify_aggregate`].

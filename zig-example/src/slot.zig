@@ -225,7 +225,7 @@ pub fn main(init: std.process.Init) !void {
     with_parent[0].proof = parent_proof.ptr;
     with_parent[0].proof_len = parent_proof.len;
     const buf = try gpa.alloc(u8, wire_cap);
-    try expectStatus(c.MSIG_PROVER_FAILED, c.msig_type2_merge(&with_parent, with_parent.len, null, buf.ptr, buf.len, &written), "type2_merge (a parent as a component)");
+    try expectStatus(c.MSIG_PROOF_INVALID, c.msig_type2_merge(&with_parent, with_parent.len, null, buf.ptr, buf.len, &written), "type2_merge (a parent as a component)");
     const merge_t = common.nowNs();
     try check(c.msig_type2_merge(&statements, statements.len, null, buf.ptr, buf.len, &written), "type2_merge");
     const merge_s = common.secondsSince(merge_t);

@@ -462,14 +462,22 @@ fn witnessed<T>(
     let named: Vec<Component<'_>> = components.iter().map(|(_, c)| *c).collect();
     let canonical = canonical_components(&named).map_err(|e| invalid(e.to_string()))?;
     let failed = |i: usize| move |e: VerifyError| ProveError::Prover(format!("component {i}: {e}"));
+    let refused =
+        |index: usize| move |error: VerifyError| ProveError::InvalidComponent { index, error };
     let t = Instant::now();
     // One component a task; the first error in canonical order is the one reported.
     let recorded = canonical
         .par_iter()
         .map(|c| {
             let (bytes, named) = &components[c.place];
+            if let Some(kind) = wire::proof_kind(bytes).filter(|&k| k != wire::KIND_SIGNATURES) {
+                return Err(refused(c.place)(VerifyError::Invalid(format!(
+                    "a proof of kind {kind} (a parent, Type-2 or split) cannot be a component \
+                     yet: components are signature aggregates"
+                ))));
+            }
             child_verification_trace(bytes, named.keys, &c.message, c.epoch)
-                .map_err(failed(c.place))
+                .map_err(refused(c.place))
         })
         .collect::<Vec<_>>()
         .into_iter()
@@ -585,8 +593,9 @@ pub fn type2_size_bound(
 /// components of different presets or of more than
 /// [`super::parent::MAX_CHILD_SIZES`] sizes, a WHIR preset that is not one of ours, a batch under
 /// the floor; [`ProveError::ProofTooLarge`] for a worst case over `max_proof_bytes`;
-/// [`ProveError::Prover`] for a proof that does not verify for
-/// its component (with the verifier's error), a preset that cannot be a child, or a prover
+/// [`ProveError::InvalidComponent`] for a component's proof that does not verify for its
+/// component or is under a preset that cannot be a component (the verifier's error), or is a
+/// parent, a Type-2 or a split ([`VerifyError::Invalid`]); [`ProveError::Prover`] for a prover
 /// failure.
 pub fn prove_type2(
     components: &[(&[u8], Component<'_>)],
@@ -1370,8 +1379,22 @@ mod tests {
         // Not a child, not a component, not a Type-2, not splittable again.
         let mut agg = Aggregator::new(a.message, a.epoch);
         assert!(agg.add_child(split, a.keys).is_err(), "a split as a child");
-        let r = prove_type2(&[(split.as_slice(), a)], &whir_preset(2), CAP);
-        assert!(r.is_err(), "a split as a component");
+        let r = prove_type2(
+            &[(&p[1].0, cs[1]), (split.as_slice(), a)],
+            &whir_preset(2),
+            CAP,
+        );
+        assert!(
+            matches!(
+                r,
+                Err(ProveError::InvalidComponent {
+                    index: 1,
+                    error: VerifyError::Invalid(_)
+                })
+            ),
+            "a split as a component: {:?}",
+            r.err()
+        );
         let r = verify(split, &[a]);
         assert!(
             matches!(r, Err(VerifyError::Malformed(_))),
@@ -1581,8 +1604,9 @@ mod tests {
     }
 
     /// Refused before proving: a duplicate (message, epoch), another component's proof in
-    /// place of one (it does not verify for that component), no component, a WHIR preset of
-    /// ours edited, and a byte limit under the worst case.
+    /// place of one (of another size: its shape; of the same size: its verification; the verifier's
+    /// error with the caller's index), no component, a WHIR preset of ours edited, and a byte
+    /// limit under the worst case.
     #[test]
     fn a_type2_merge_refuses_what_it_cannot_prove() {
         let p = proofs();
@@ -1599,9 +1623,29 @@ mod tests {
             "a (message, epoch) twice",
         );
         options(prove_type2(&[], &whir, CAP), "no component");
+        // Another component's proof, as the verifier refuses it: of another size, its shape;
+        // of the same size, its verification.
         let r = prove_type2(&[(&p[1].0, cs[0])], &whir, CAP);
         assert!(
-            matches!(r, Err(ProveError::Prover(ref m)) if m.contains("component 0")),
+            matches!(
+                r,
+                Err(ProveError::InvalidComponent {
+                    index: 0,
+                    error: VerifyError::Malformed(_)
+                })
+            ),
+            "{:?}",
+            r.err()
+        );
+        let r = prove_type2(&[(&p[1].0, cs[1]), (&p[2].0, cs[0])], &whir, CAP);
+        assert!(
+            matches!(
+                r,
+                Err(ProveError::InvalidComponent {
+                    index: 1,
+                    error: VerifyError::Invalid(_)
+                })
+            ),
             "{:?}",
             r.err()
         );
