@@ -161,12 +161,7 @@ impl Aggregator {
     /// `keys`), a parent proof, or a preset that cannot be a child (FRI over Keccak, WHIR).
     pub fn add_child(&mut self, proof: &[u8], keys: &[PublicKey]) -> Result<(), AggregateError> {
         let invalid = |e: String| AggregateError::InvalidChild(e);
-        if matches!(
-            wire::proof_kind(proof),
-            Some(
-                wire::KIND_PARENT | wire::KIND_COMPACT_PARENT | wire::KIND_TYPE2 | wire::KIND_SPLIT
-            )
-        ) {
+        if wire::is_proof_of_proofs(proof) {
             return Err(invalid(
                 "a parent, Type-2 or split proof cannot be a child yet (one level of children)"
                     .into(),

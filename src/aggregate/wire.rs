@@ -221,6 +221,16 @@ pub fn proof_kind(bytes: &[u8]) -> Option<u8> {
     (bytes.len() >= PREFIX_LEN && bytes[..8] == MAGIC).then(|| bytes[11])
 }
 
+/// Whether `bytes` are, by their kind byte, a proof of proofs: a parent ([`KIND_PARENT`],
+/// [`KIND_COMPACT_PARENT`]), a Type-2 ([`KIND_TYPE2`]) or a split ([`KIND_SPLIT`]), which are
+/// not yet children or Type-2 components. Nothing else is checked.
+pub fn is_proof_of_proofs(bytes: &[u8]) -> bool {
+    matches!(
+        proof_kind(bytes),
+        Some(KIND_PARENT | KIND_COMPACT_PARENT | KIND_TYPE2 | KIND_SPLIT)
+    )
+}
+
 /// [`read_prefix`] for a proof of `kind`.
 ///
 /// # Errors

@@ -470,11 +470,12 @@ fn witnessed<T>(
         .par_iter()
         .map(|c| {
             let (bytes, named) = &components[c.place];
-            if let Some(kind) = wire::proof_kind(bytes).filter(|&k| k != wire::KIND_SIGNATURES) {
-                return Err(refused(c.place)(VerifyError::Invalid(format!(
-                    "a proof of kind {kind} (a parent, Type-2 or split) cannot be a component \
-                     yet: components are signature aggregates"
-                ))));
+            if wire::is_proof_of_proofs(bytes) {
+                return Err(refused(c.place)(VerifyError::Invalid(
+                    "a parent, Type-2 or split proof cannot be a component yet: components are \
+                     signature aggregates"
+                        .into(),
+                )));
             }
             child_verification_trace(bytes, named.keys, &c.message, c.epoch)
                 .map_err(refused(c.place))
@@ -1373,6 +1374,21 @@ mod tests {
         first.swap_with_slice(second);
         malformed(&forged, "the statements out of order");
         malformed(&split[..split.len() - 1], "truncated");
+        // A carried statement's number of keys out of range; the Type-2 inside of another kind
+        // or preset.
+        for n in [0u32, 4097] {
+            let mut forged = split.clone();
+            forged[20 + 36..20 + 40].copy_from_slice(&n.to_le_bytes());
+            malformed(&forged, &format!("{n} keys"));
+        }
+        for at in [statements + 10, statements + 11] {
+            let mut forged = split.clone();
+            forged[at] ^= 1;
+            malformed(
+                &forged,
+                &format!("the Type-2's byte {} edited", at - statements),
+            );
+        }
         let mut forged = split[..16].to_vec();
         forged[12..16].copy_from_slice(&0u32.to_le_bytes());
         malformed(&forged, "nothing after the prefix");
