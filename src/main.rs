@@ -664,11 +664,11 @@ fn merge(a: MergeArgs) -> CmdResult {
     .ok()
     .and_then(|p| p.as_whir())
     .ok_or_else(|| Failure::Malformed(format!("no WHIR preset at rate 2^-{}", a.log_inv_rate)))?;
-    let limit = if a.max_proof_bytes == 0 {
-        ProveOptions::default().byte_limit()
-    } else {
-        a.max_proof_bytes
-    };
+    let limit = ProveOptions {
+        max_proof_bytes: a.max_proof_bytes,
+        ..ProveOptions::default()
+    }
+    .byte_limit();
     let pb = spinner(&format!("merging {} components", components.len()));
     let t = Instant::now();
     let (proof, bits) = prove_type2(&components, &whir, limit).map_err(|e| match e {
@@ -724,11 +724,11 @@ fn split_cmd(a: SplitArgs) -> CmdResult {
             components.len()
         )));
     }
-    let limit = if a.max_proof_bytes == 0 {
-        ProveOptions::default().byte_limit()
-    } else {
-        a.max_proof_bytes
-    };
+    let limit = ProveOptions {
+        max_proof_bytes: a.max_proof_bytes,
+        ..ProveOptions::default()
+    }
+    .byte_limit();
     let proof = read_file(&a.proof)?;
     let t = Instant::now();
     let split = split_type2(

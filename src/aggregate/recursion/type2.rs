@@ -1011,9 +1011,9 @@ pub fn split_type2(
         ))
         .into());
     }
+    use p3_field::PrimeField32;
     let canonical = canonical_components(components)?;
     verify_type2_canonical(type2, &canonical, opts, &TYPE2_KEYS)?;
-    use p3_field::PrimeField32;
     let (preset, _) = wire::read_prefix_of_kind(type2, KIND_TYPE2)?;
     let others: Vec<&Canonical> = canonical.iter().filter(|c| c.place != take).collect();
     let mut payload = Vec::with_capacity(4 + others.len() * SPLIT_STATEMENT_BYTES + type2.len());
@@ -1048,7 +1048,7 @@ pub fn split_type2(
 /// strictly in canonical order, or a Type-2 proof whose prefix is not of kind `KIND_TYPE2` under
 /// the split's preset.
 fn read_split(bytes: &[u8]) -> Result<(Vec<Canonical>, &[u8]), VerifyError> {
-    use p3_field::{PrimeCharacteristicRing, PrimeField32};
+    use p3_field::PrimeCharacteristicRing;
     let (preset, payload) = wire::read_prefix_of_kind(bytes, KIND_SPLIT)?;
     let malformed = |s: String| VerifyError::Malformed(s);
     let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
@@ -1075,13 +1075,7 @@ fn read_split(bytes: &[u8]) -> Result<(Vec<Canonical>, &[u8]), VerifyError> {
         }
         let mut digest = [F::ZERO; KEY_DIGEST_LEN];
         for (d, b) in digest.iter_mut().zip(s[40..].chunks_exact(4)) {
-            let v = word(b);
-            if v >= F::ORDER_U32 {
-                return Err(malformed(format!(
-                    "split statement {i}: digest value {v} is not canonical"
-                )));
-            }
-            *d = F::from_u32(v);
+            *d = wire::canonical(word(b), &format!("split statement {i}'s key-set digest"))?;
         }
         let c = Canonical {
             message: s[..32].try_into().expect("32 bytes"),
