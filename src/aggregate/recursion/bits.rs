@@ -1046,7 +1046,7 @@ mod real_child {
             airs: vec![
                 TestAir::Bits(air),
                 TestAir::Duplex(duplex),
-                TestAir::Perm(Perm24TableAir::full_output()),
+                TestAir::Perm(Perm24TableAir::shared()),
                 TestAir::Known(providers),
                 TestAir::Known(users),
                 TestAir::Known(index_users),

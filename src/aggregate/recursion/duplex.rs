@@ -21,7 +21,13 @@
 //! constraints fix the input from `prev`, the previous row's output (zero on the block's first
 //! row), and the `absorbed` values: `input[i] = absorbed[i]` for `i < k` and `0` for
 //! `k <= i < 15` when `k > 0`, `input[i] = prev[i]` for `i < 15` when `k = 0`;
-//! `input[15] = prev[15] + k`; `input[16..24] = prev[16..24]`.
+//! `input[15] = prev[15] + k`; `input[16..24] = prev[16..24]`. Only the duplexing rows of an
+//! active block receive (count `active * scheduled`, `scheduled` the schedule's mark of the
+//! block's first [`TranscriptShape::duplexings`] rows): the rows past a transcript's last
+//! duplexing and the padding blocks take no row of the table. Their outputs are unconstrained
+//! and reach nothing: no chain runs past a transcript's last duplexing (`in_block` is 0 from
+//! it on), the schedule has no observation or sample there, and a padding block sends and
+//! receives nothing on the transcript buses.
 //!
 //! **What a transcript sends and receives.** Each absorbed value is received as
 //! `(transcript, position, value)` on `"transcript-observe"`, from whatever AIR holds it (a
@@ -54,6 +60,9 @@ pub const TRANSCRIPT_SAMPLE_BUS: &str = "transcript-sample";
 pub const MAX_SAMPLE_USES: usize = 256;
 
 const RATE: usize = POSEIDON1_RATE;
+/// Columns of a row of the shared permutation table's trace
+/// ([`crate::aggregate::air::perm::Perm24TableAir::shared`]), count last.
+const TABLE_WIDTH: usize = PERM24_COLS + 1;
 const WIDTH24: usize = 24;
 
 /// One step of a transcript's operation sequence.
@@ -175,7 +184,7 @@ impl TranscriptShape {
     }
 }
 
-/// The columns of one row (183), viewed with `row.borrow()` / `row.borrow_mut()`.
+/// The columns of one row (150), viewed with `row.borrow()` / `row.borrow_mut()`.
 #[repr(C)]
 pub struct DuplexCols<T> {
     /// The permutation input this row receives.
@@ -198,6 +207,9 @@ pub struct DuplexCols<T> {
     pub out_position: [T; RATE],
     /// Mirrors of the periodic sample counts.
     pub out_uses: [T; RATE],
+    /// Mirror of the periodic `scheduled`: 1 on a duplexing's row, 0 on the block's rows past
+    /// the transcript's last duplexing.
+    pub scheduled: T,
 }
 
 /// The periodic columns (period [`TranscriptShape::block_len`]): the transcript's schedule.
@@ -223,6 +235,9 @@ pub struct DuplexPeriodic<T> {
     /// 1 on the block's last row (the next row is the next block's: its transcript number is
     /// one more).
     pub ends_block: T,
+    /// 1 on a duplexing's row (the block's first [`TranscriptShape::duplexings`] rows): the rows
+    /// that receive a permutation.
+    pub scheduled: T,
 }
 
 crate::aggregate::air::row_view!(DuplexCols);
@@ -255,6 +270,7 @@ impl DuplexAir {
             let p: &mut DuplexPeriodic<F> =
                 rows[r * NUM_PERIODIC..(r + 1) * NUM_PERIODIC].borrow_mut();
             p.start = F::from_bool(r == 0);
+            p.scheduled = F::ONE;
             p.in_block = F::from_bool(r + 1 < shape.rows.len());
             p.absorbs = F::from_bool(!d.absorbed.is_empty());
             p.count = F::from_usize(d.absorbed.len());
@@ -283,7 +299,9 @@ impl DuplexAir {
 
     /// The trace of the transcripts `observed[t]` (the observed values of transcript `t`, in
     /// order, numbered `t`), one block each then padding blocks up to a power of two and at least
-    /// `min_height` rows; the full-output permutation table trace, row for row; the observations
+    /// `min_height` rows; the shared permutation table's rows, row for row, each counted 1 on a
+    /// duplexing of an active block and 0 elsewhere (`PERM24_COLS + 1` columns, count last,
+    /// what [`crate::aggregate::air::perm::shared_table`] reads); the observations
     /// the active blocks receive and the samples they send (each once, whatever its uses; none
     /// with no receiver).
     ///
@@ -306,7 +324,7 @@ impl DuplexAir {
             .max(period)
             .next_power_of_two();
         let mut values = F::zero_vec(height * WIDTH);
-        let mut perm_values = F::zero_vec(height * PERM24_COLS);
+        let mut perm_values = F::zero_vec(height * TABLE_WIDTH);
         let filler = PermFiller::shared24();
         let num_observed = self.shape.observed.iter().filter(|&&o| o).count();
         let padding = vec![F::ZERO; num_observed];
@@ -354,11 +372,11 @@ impl DuplexAir {
                         input[RATE] += F::from_usize(k);
                     }
                 }
-                let out = filler.fill(
-                    &mut perm_values
-                        [(b * period + r) * PERM24_COLS..(b * period + r + 1) * PERM24_COLS],
-                    input,
-                );
+                let at = (b * period + r) * TABLE_WIDTH;
+                let out = filler.fill(&mut perm_values[at..at + PERM24_COLS], input);
+                let scheduled = r < self.shape.rows.len();
+                row.scheduled = F::from_bool(scheduled);
+                perm_values[at + PERM24_COLS] = F::from_bool(active && scheduled);
                 row.input = input;
                 row.output = out;
                 if let Some(d) = self.shape.rows.get(r) {
@@ -375,7 +393,7 @@ impl DuplexAir {
         }
         (
             RowMajorMatrix::new(values, WIDTH),
-            RowMajorMatrix::new(perm_values, PERM24_COLS),
+            RowMajorMatrix::new(perm_values, TABLE_WIDTH),
             received,
             sent,
         )
@@ -403,6 +421,7 @@ where
             builder.assert_eq(row.out_position[i], p.out_position[i].clone());
             builder.assert_eq(row.out_uses[i], p.out_uses[i].clone());
         }
+        builder.assert_eq(row.scheduled, p.scheduled.clone());
 
         // The permutation input.
         for i in 0..WIDTH24 {
@@ -433,7 +452,12 @@ where
         ));
         t.assert_zero(within * (next.active - row.active));
 
-        super::receive_permutation(builder, &row.input, &row.output);
+        super::receive_permutation_counted(
+            builder,
+            &row.input,
+            &row.output,
+            row.active * row.scheduled,
+        );
         for i in 0..RATE {
             PermutationCheckBus::new(TRANSCRIPT_OBSERVE_BUS).receive(
                 builder,
@@ -469,7 +493,8 @@ mod tests {
 
     /// A domain separator's worth of observations, commitments, challenges of several sizes,
     /// observations right after samples, a full-rate observation, ending with a sample.
-    const OPS: [Op; 10] = [
+    /// A transcript of 9 duplexings: a block of 16 rows, 7 of them idle.
+    const OPS: [Op; 12] = [
         Op::Observe(35),
         Op::Observe(9),
         Op::Sample(5),
@@ -480,6 +505,8 @@ mod tests {
         Op::Observe(2),
         Op::Sample(5),
         Op::Sample(16),
+        Op::Observe(1),
+        Op::Sample(1),
     ];
 
     fn num_observed(ops: &[Op]) -> usize {
@@ -559,7 +586,7 @@ mod tests {
         Batch {
             airs: vec![
                 TestAir::Duplex(air),
-                TestAir::Perm(Perm24TableAir::full_output()),
+                TestAir::Perm(Perm24TableAir::shared()),
                 TestAir::Known(providers),
                 TestAir::Known(users),
             ],
@@ -644,8 +671,10 @@ mod tests {
     /// next row's `prev`, so that the permutation bus and the carry still hold.
     fn repermute(m: &mut RowMajorMatrix<F>, p: &mut RowMajorMatrix<F>, r: usize) {
         let input = row_of(m, r).input;
-        let out = PermFiller::shared24()
-            .fill(&mut p.values[r * PERM24_COLS..(r + 1) * PERM24_COLS], input);
+        let out = PermFiller::shared24().fill(
+            &mut p.values[r * TABLE_WIDTH..r * TABLE_WIDTH + PERM24_COLS],
+            input,
+        );
         row_of(m, r).output = out;
         row_of(m, r + 1).prev = out;
     }
@@ -689,7 +718,7 @@ mod tests {
             Batch {
                 airs: vec![
                     TestAir::Duplex(air.clone()),
-                    TestAir::Perm(Perm24TableAir::full_output()),
+                    TestAir::Perm(Perm24TableAir::shared()),
                     TestAir::Known(providers),
                     TestAir::Known(users),
                 ],
@@ -834,6 +863,54 @@ mod tests {
         assert_eq!(f, BTreeSet::from([PERMS]));
     }
 
+    /// Only the duplexings of active blocks take rows of the shared table: the rows past a
+    /// transcript's last duplexing and the padding blocks are counted 0, their outputs reach
+    /// nothing, and the schedule's mark of a duplexing is held by constraint.
+    #[test]
+    fn only_the_duplexings_of_active_blocks_take_table_rows() {
+        let air = DuplexAir::new(TranscriptShape::new(&OPS));
+        let (n, period) = (air.shape().duplexings().len(), air.shape().block_len());
+        assert!(n < period, "the block has idle rows");
+        let t = transcripts();
+        let (trace, perm, _, _) = air.generate_traces(&t, 4 * period);
+        assert!(
+            trace.values.len() / WIDTH / period > t.len(),
+            "padding blocks"
+        );
+        let counted: Vec<usize> = (0..perm.values.len() / TABLE_WIDTH)
+            .filter(|&r| perm.values[r * TABLE_WIDTH + PERM24_COLS] == F::ONE)
+            .collect();
+        let expected: Vec<usize> = (0..t.len())
+            .flat_map(|b| b * period..b * period + n)
+            .collect();
+        assert_eq!(counted, expected);
+        // An idle row's output and a padding block's last duplexing's (which no row carries)
+        // are free.
+        let idle = n;
+        let padding = t.len() * period + n - 1;
+        let f = edited(|m, _| {
+            row_of(m, idle).output = [F::from_u32(9); 24];
+            row_of(m, padding).output = [F::from_u32(9); 24];
+        });
+        assert_eq!(f, BTreeSet::new());
+        // The mark moved: a duplexing unmarked, or an idle row marked (which then asks the
+        // table for a permutation it does not count).
+        let f = edited(|m, _| row_of(m, n - 1).scheduled = F::ZERO);
+        assert!(
+            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
+            "{f:?}"
+        );
+        let f = edited(|m, _| {
+            row_of(m, idle).scheduled = F::ONE;
+            row_of(m, idle).output = [F::from_u32(9); 24];
+        });
+        assert!(f.contains(&PERMS), "{f:?}");
+        assert!(
+            f.iter().any(|x| matches!(x, Failed::Constraint(_))),
+            "{f:?}"
+        );
+    }
+
     #[test]
     fn forged_traces_do_not_verify() {
         let mut run = transcripts();
@@ -901,7 +978,7 @@ mod tests {
         let b = Batch {
             airs: vec![
                 TestAir::Duplex(air),
-                TestAir::Perm(Perm24TableAir::full_output()),
+                TestAir::Perm(Perm24TableAir::shared()),
                 TestAir::Known(providers),
                 TestAir::Known(users),
             ],

@@ -16,7 +16,10 @@
 //! child (in its statement's order), then padding rows. Every row takes one compression step:
 //! its `input` is `[chain (9) | root (8) | parameter (5) | 0 | 0]`
 //! ([`crate::aggregate::statement::key_layout`]) and its `output` the permutation of it, received
-//! from the full-output permutation table (`"poseidon1-24-full"`, every row, padding included).
+//! from the full-output permutation table (`"poseidon1-24-full"`) on every key's row (count
+//! `parent + child`). A padding row receives none: its output is unconstrained and reaches
+//! nothing, since every constraint that reads an output is on a key's row (`within`, the
+//! parent's last row) and a padding row sends and receives nothing.
 //! The chain runs down a segment: its first row starts from the initial value
 //! `[KEY_SET_DOMAIN, count, 0, ...]`, each next row's chain is `output[0..9] + input[0..9]` (the
 //! compression's feed-forward), and its last row has `index + 1 = count`.
@@ -99,6 +102,10 @@ crate::aggregate::air::row_view!(KeySetCols);
 /// Width of [`KeySetAir`].
 pub const WIDTH: usize = core::mem::size_of::<KeySetCols<u8>>();
 
+/// Columns of a row of the shared permutation table's trace
+/// ([`crate::aggregate::air::perm::Perm24TableAir::shared`]), count last.
+const TABLE_WIDTH: usize = PERM24_COLS + 1;
+
 /// The AIR of the parent's key set and its children's key lists (module documentation).
 #[derive(Clone, Debug, Default)]
 pub struct KeySetAir;
@@ -112,8 +119,9 @@ pub struct ChildKeys {
 
 impl KeySetAir {
     /// The trace of the parent's set `parent` and the children's lists, with padding rows up
-    /// to a power of two and at least `min_height` rows, and the full-output permutation
-    /// table's trace (one row per row). A parent key no child holds gets `uses = 0`, which
+    /// to a power of two and at least `min_height` rows, and the shared permutation table's
+    /// rows, one per row, counted 1 on a key's row and 0 on padding (`PERM24_COLS + 1` columns,
+    /// count last, what [`crate::aggregate::air::perm::shared_table`] reads). A parent key no child holds gets `uses = 0`, which
     /// fails the AIR's constraints: callers check the sets first.
     ///
     /// # Panics
@@ -128,7 +136,7 @@ impl KeySetAir {
         let rows = parent.len() + children.iter().map(|c| c.keys.len()).sum::<usize>();
         let height = rows.max(min_height).max(2).next_power_of_two();
         let mut values = F::zero_vec(height * WIDTH);
-        let mut perm = F::zero_vec(height * PERM24_COLS);
+        let mut perm = F::zero_vec(height * TABLE_WIDTH);
         let filler = PermFiller::shared24();
         let mut uses = std::collections::HashMap::<PublicKey, u32>::new();
         for k in children.iter().flat_map(|c| &c.keys) {
@@ -157,8 +165,11 @@ impl KeySetAir {
                     row.uses_inv = row.uses.try_inverse().unwrap_or(F::ZERO);
                 }
                 row.input = key_absorption_input(&chain, &k.root, &k.parameter);
-                row.output =
-                    filler.fill(&mut perm[r * PERM24_COLS..(r + 1) * PERM24_COLS], row.input);
+                row.output = filler.fill(
+                    &mut perm[r * TABLE_WIDTH..r * TABLE_WIDTH + PERM24_COLS],
+                    row.input,
+                );
+                perm[r * TABLE_WIDTH + PERM24_COLS] = F::ONE;
                 chain = core::array::from_fn(|j| row.output[j] + row.input[j]);
                 r += 1;
             }
@@ -170,12 +181,12 @@ impl KeySetAir {
             for r in rows..height {
                 let row: &mut KeySetCols<F> = values[r * WIDTH..(r + 1) * WIDTH].borrow_mut();
                 row.output = output;
-                perm[r * PERM24_COLS..(r + 1) * PERM24_COLS].copy_from_slice(&zero);
+                perm[r * TABLE_WIDTH..r * TABLE_WIDTH + PERM24_COLS].copy_from_slice(&zero);
             }
         }
         (
             RowMajorMatrix::new(values, WIDTH),
-            RowMajorMatrix::new(perm, PERM24_COLS),
+            RowMajorMatrix::new(perm, TABLE_WIDTH),
         )
     }
 }
@@ -258,10 +269,10 @@ where
         // The trace ends a segment or pads.
         builder
             .when_last_row()
-            .assert_zero(active * (AB::Expr::ONE - e(row.last)));
+            .assert_zero(active.clone() * (AB::Expr::ONE - e(row.last)));
 
-        // The permutation of every row's input.
-        super::receive_permutation(builder, &row.input, &row.output);
+        // The permutation of every key row's input.
+        super::receive_permutation_counted(builder, &row.input, &row.output, active);
 
         // A child's key to the parent's set; the parent's key from its `uses` sources.
         let key: Vec<AB::Expr> = (key_layout::ROOT..key_layout::ROOT + HASH_LEN_FE + PARAMETER_LEN)
@@ -381,8 +392,12 @@ mod tests {
             }
         }
 
+        /// The key-set trace and the shared table made of its permutations alone, row for row
+        /// (its key rows first, then padding, as in the trace).
         fn traces(&self) -> (RowMajorMatrix<F>, RowMajorMatrix<F>) {
-            KeySetAir.generate_trace(&self.parent, &self.children, MIN_HEIGHT)
+            let (t, p) = KeySetAir.generate_trace(&self.parent, &self.children, MIN_HEIGHT);
+            let table = crate::aggregate::air::perm::shared_table(&[&p], t.height());
+            (t, table)
         }
 
         fn batch(&self, trace: RowMajorMatrix<F>, perm: RowMajorMatrix<F>) -> Batch {
@@ -390,7 +405,7 @@ mod tests {
             Batch {
                 airs: vec![
                     TestAir::KeySet(KeySetAir, self.public.clone()),
-                    TestAir::Perm(Perm24TableAir::full_output()),
+                    TestAir::Perm(Perm24TableAir::shared()),
                     TestAir::Known(sender.clone()),
                 ],
                 traces: vec![trace, perm, sender.trace()],
@@ -422,7 +437,7 @@ mod tests {
             }
             let input = cell(trace, r).input;
             cell(trace, r).output = PermFiller::shared24().fill(
-                &mut perm.values[r * PERM24_COLS..(r + 1) * PERM24_COLS],
+                &mut perm.values[r * TABLE_WIDTH..r * TABLE_WIDTH + PERM24_COLS],
                 input,
             );
         }
@@ -460,12 +475,33 @@ mod tests {
             b.airs[1] = TestAir::Perm(Perm24TableAir::shared());
             b
         };
-        // The key-set AIR's 128 rows and as many padding rows.
+        // The key-set AIR's key rows (its padding rows take none), then padding to twice the
+        // AIR's height.
         let table = shared_table(&[&p], 2 * MIN_HEIGHT);
         assert_eq!(table.height(), 2 * MIN_HEIGHT);
+        let counted = (0..table.height())
+            .filter(|&r| table.values[r * table.width + PERM24_COLS] == F::ONE)
+            .count();
+        let key_rows =
+            case.parent.len() + case.children.iter().map(|c| c.keys.len()).sum::<usize>();
+        assert_eq!(counted, key_rows);
         let b = with(table.clone());
         assert_eq!(b.failed(), BTreeSet::new());
         b.prove_and_verify().unwrap();
+        // A padding row's output is read by nothing: any value proves.
+        let mut free = t.clone();
+        cell(&mut free, key_rows).output = [F::from_u32(5); 24];
+        let mut b = with(table.clone());
+        b.traces[0] = free;
+        assert_eq!(b.failed(), BTreeSet::new());
+        // The same row claimed as a child's key: now it asks the table for its permutation.
+        let mut claimed = t.clone();
+        let c = cell(&mut claimed, key_rows);
+        c.child = F::ONE;
+        c.output = [F::from_u32(5); 24];
+        let mut b = with(table.clone());
+        b.traces[0] = claimed;
+        assert!(b.failed().contains(&PERMS), "{:?}", b.failed());
         let count = |m: &mut RowMajorMatrix<F>, r: usize| {
             let w = m.width;
             m.values[r * w + PERM24_COLS] = F::ZERO;
@@ -599,7 +635,7 @@ mod tests {
         let mut rotated = t.clone();
         let mut prot = p.clone();
         rotated.values.rotate_left(n * WIDTH);
-        prot.values.rotate_left(n * PERM24_COLS);
+        prot.values.rotate_left(n * TABLE_WIDTH);
         expect_constraint(rotated, prot);
         // The parent's segment after the children's, with nothing else changed: every bus
         // balances, and only the layout's constraints fail.
@@ -608,7 +644,7 @@ mod tests {
         let mut moved = t.clone();
         let mut pmoved = p.clone();
         moved.values[..(n + c) * WIDTH].rotate_left(n * WIDTH);
-        pmoved.values[..(n + c) * PERM24_COLS].rotate_left(n * PERM24_COLS);
+        pmoved.values[..(n + c) * TABLE_WIDTH].rotate_left(n * TABLE_WIDTH);
         let b = case.batch(moved, pmoved);
         let f = b.failed();
         assert!(only_constraints(&f), "{f:?}");

@@ -139,24 +139,10 @@ pub mod terms;
 pub mod type2;
 pub mod witness;
 
-/// Receives the permutation `input -> output` from the full-output permutation table (bus
-/// `"poseidon1-24-full"`, [`crate::aggregate::air::perm::Perm24TableAir::full_output`]), once:
-/// for AIRs whose every row is a permutation (the transcript's, the key set's).
-fn receive_permutation<AB>(builder: &mut AB, input: &[AB::Var; 24], output: &[AB::Var; 24])
-where
-    AB: p3_air::AirBuilder + p3_lookup::InteractionBuilder,
-{
-    receive_permutation_counted(
-        builder,
-        input,
-        output,
-        <AB::Expr as p3_field::PrimeCharacteristicRing>::ONE,
-    );
-}
-
-/// [`receive_permutation`] `count` times (0 or 1, constrained by the caller), from the shared
-/// table ([`crate::aggregate::air::perm::Perm24TableAir::shared`]): for rows whose schedule
-/// may have no permutation.
+/// Receives the permutation `input -> output` `count` times (0 or 1, constrained by the
+/// caller) from the shared full-output permutation table (bus `"poseidon1-24-full"`,
+/// [`crate::aggregate::air::perm::Perm24TableAir::shared`]): every verifier AIR's rows that
+/// hash, counted so that padding rows and a schedule's idle rows take no row of the table.
 fn receive_permutation_counted<AB>(
     builder: &mut AB,
     input: &[AB::Var; 24],

@@ -547,8 +547,9 @@ pub fn type1_blocks(airs: usize, groups: usize) -> Vec<Blocks> {
 /// `(queries, children)`, with `key_rows` rows of the key-set AIR if there is one: a group AIR
 /// holds one block per child of its group, a member's AIR exactly one block (so that no padding
 /// block of it takes the number of the group's next child), the key-set AIR one row per key, the
-/// table one row per permutation received; each padded to a power of two of at least
-/// [`MIN_HEIGHT`].
+/// table one row per permutation received (a key's row, a child's duplexing, a scheduled row of
+/// a child's Merkle opening: padding rows and blocks receive none); each padded to a power of
+/// two of at least [`MIN_HEIGHT`].
 ///
 /// # Errors
 /// A message if a group's AIR would hold [`GROUP_STRIDE`] blocks or more, a member's AIR more
@@ -588,7 +589,7 @@ pub(super) fn blocks_log_heights_and_rows(
             Blocks::Shared => {
                 heights.push(match air {
                     VerifierAir::KeySet(..) => {
-                        perms += key_height;
+                        perms += key_rows;
                         key_height
                     }
                     _ => 0,
@@ -608,7 +609,7 @@ pub(super) fn blocks_log_heights_and_rows(
             return Err(format!("{} blocks of {}", h / period, air.name()));
         }
         match air {
-            VerifierAir::Duplex(_) => perms += h,
+            VerifierAir::Duplex(d) => perms += children * d.shape().duplexings().len(),
             VerifierAir::Mmcs(m) => perms += children * m.scheduled_rows(),
             _ => {}
         }
