@@ -121,8 +121,9 @@ impl KeySetAir {
     /// The trace of the parent's set `parent` and the children's lists, with padding rows up
     /// to a power of two and at least `min_height` rows, and the shared permutation table's
     /// rows, one per row, counted 1 on a key's row and 0 on padding (`PERM24_COLS + 1` columns,
-    /// count last, what [`crate::aggregate::air::perm::shared_table`] reads). A parent key no child holds gets `uses = 0`, which
-    /// fails the AIR's constraints: callers check the sets first.
+    /// count last, what [`crate::aggregate::air::perm::shared_table`] reads). A parent key no
+    /// child holds gets `uses = 0`, which fails the AIR's constraints: callers check the sets
+    /// first.
     ///
     /// # Panics
     /// If `parent` is empty (a statement has at least one key).
