@@ -55,6 +55,9 @@ pub const PERM16_COLS: usize =
 /// Columns of one width-24 permutation: 24 inputs + 8 full rounds x 24 + 23 partial rounds = 239.
 pub const PERM24_COLS: usize =
     num_cols::<24, KOALABEAR_S_BOX_DEGREE, SBOX_REGISTERS, HALF_FULL, PARTIAL_24>();
+/// Columns of a row of [`Perm24TableAir::shared`]'s trace, and of the counted permutation rows
+/// an AIR hands to [`shared_table`]: a width-24 permutation's [`PERM24_COLS`], then its count.
+pub const SHARED24_COLS: usize = PERM24_COLS + 1;
 
 
 // The column counts the module docs and `src/aggregate/README.md` state.
@@ -439,7 +442,7 @@ fn eval_full_round_inverse<AB: AirBuilder<F = F>>(
 /// If a part is neither width.
 #[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))]
 pub fn shared_table(parts: &[&RowMajorMatrix<F>], min_height: usize) -> RowMajorMatrix<F> {
-    const W: usize = PERM24_COLS + 1;
+    const W: usize = SHARED24_COLS;
     let mut rows: Vec<&[F]> = Vec::new();
     for part in parts {
         assert!(
@@ -480,7 +483,7 @@ pub fn split_shared_table(
     table: &RowMajorMatrix<F>,
     log_heights: &[usize],
 ) -> Result<Vec<RowMajorMatrix<F>>, String> {
-    const W: usize = PERM24_COLS + 1;
+    const W: usize = SHARED24_COLS;
     if table.width != W {
         return Err(format!("a table of width {}, not a shared one", table.width));
     }
@@ -759,7 +762,7 @@ mod tests {
             .chain((0..HALF_FULL).map(|r| full + PARTIAL_24 + 24 * r));
         let honest = 4;
         for r in 0..honest + 12 {
-            let mut row = F::zero_vec(PERM24_COLS + 1);
+            let mut row = F::zero_vec(SHARED24_COLS);
             if r < honest {
                 let input = core::array::from_fn(|_| F::from_u32(rng.random_range(0..1 << 30)));
                 let _ = PermFiller::shared24().fill(&mut row[..PERM24_COLS], input);

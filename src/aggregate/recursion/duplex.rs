@@ -46,7 +46,7 @@ use p3_field::PrimeCharacteristicRing;
 use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
 
-use crate::aggregate::air::perm::{PermFiller, PERM24_COLS};
+use crate::aggregate::air::perm::{PermFiller, PERM24_COLS, SHARED24_COLS as TABLE_WIDTH};
 use crate::aggregate::fri::config::POSEIDON1_RATE;
 use crate::xmss::F;
 
@@ -60,9 +60,6 @@ pub const TRANSCRIPT_SAMPLE_BUS: &str = "transcript-sample";
 pub const MAX_SAMPLE_USES: usize = 256;
 
 const RATE: usize = POSEIDON1_RATE;
-/// Columns of a row of the shared permutation table's trace
-/// ([`crate::aggregate::air::perm::Perm24TableAir::shared`]), count last.
-const TABLE_WIDTH: usize = PERM24_COLS + 1;
 const WIDTH24: usize = 24;
 
 /// One step of a transcript's operation sequence.
@@ -300,7 +297,7 @@ impl DuplexAir {
     /// The trace of the transcripts `observed[t]` (the observed values of transcript `t`, in
     /// order, numbered `t`), one block each then padding blocks up to a power of two and at least
     /// `min_height` rows; the shared permutation table's rows, row for row, each counted 1 on a
-    /// duplexing of an active block and 0 elsewhere (`PERM24_COLS + 1` columns, count last,
+    /// duplexing of an active block and 0 elsewhere (`SHARED24_COLS` columns, count last,
     /// what [`crate::aggregate::air::perm::shared_table`] reads); the observations the active
     /// blocks receive and the samples they send (each once, whatever its uses; none with no
     /// receiver).

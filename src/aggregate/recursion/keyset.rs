@@ -50,7 +50,7 @@ use p3_field::{Field, PrimeCharacteristicRing};
 use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
 
-use crate::aggregate::air::perm::{PermFiller, PERM24_COLS};
+use crate::aggregate::air::perm::{PermFiller, PERM24_COLS, SHARED24_COLS as TABLE_WIDTH};
 use crate::aggregate::statement::{
     key_absorption_input, key_layout, key_set_iv_expr, KEY_DIGEST_LEN, NUM_STATEMENT_VALUES,
     PV_KEY_DIGEST, PV_NUM_KEYS,
@@ -102,10 +102,6 @@ crate::aggregate::air::row_view!(KeySetCols);
 /// Width of [`KeySetAir`].
 pub const WIDTH: usize = core::mem::size_of::<KeySetCols<u8>>();
 
-/// Columns of a row of the shared permutation table's trace
-/// ([`crate::aggregate::air::perm::Perm24TableAir::shared`]), count last.
-const TABLE_WIDTH: usize = PERM24_COLS + 1;
-
 /// The AIR of the parent's key set and its children's key lists (module documentation).
 #[derive(Clone, Debug, Default)]
 pub struct KeySetAir;
@@ -120,7 +116,7 @@ pub struct ChildKeys {
 impl KeySetAir {
     /// The trace of the parent's set `parent` and the children's lists, with padding rows up
     /// to a power of two and at least `min_height` rows, and the shared permutation table's
-    /// rows, one per row, counted 1 on a key's row and 0 on padding (`PERM24_COLS + 1` columns,
+    /// rows, one per row, counted 1 on a key's row and 0 on padding (`SHARED24_COLS` columns,
     /// count last, what [`crate::aggregate::air::perm::shared_table`] reads). A parent key no
     /// child holds gets `uses = 0`, which fails the AIR's constraints: callers check the sets
     /// first.

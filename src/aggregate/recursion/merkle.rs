@@ -81,11 +81,7 @@ use rayon::prelude::*;
 
 use super::bits::QUERY_INDEX_BUS;
 use super::commit::COMMITMENT_ROOT_BUS;
-use crate::aggregate::air::perm::{PermFiller, PERM24_COLS};
-
-/// Width of the permutation trace [`MmcsOpeningAir::generate_traces`] returns: a
-/// [`crate::aggregate::air::perm::Perm24TableAir::shared`] table's, count column last.
-const TABLE_WIDTH: usize = PERM24_COLS + 1;
+use crate::aggregate::air::perm::{PermFiller, PERM24_COLS, SHARED24_COLS as TABLE_WIDTH};
 use crate::aggregate::fri::config::{POSEIDON1_DIGEST_ELEMS, POSEIDON1_RATE};
 use crate::xmss::F;
 
