@@ -61,7 +61,7 @@ use super::terms::DeepTermsAir;
 use super::witness::ChildWitness;
 use super::{check_child_preset, child_verification_trace};
 use crate::aggregate::air::forward_base_air;
-use crate::aggregate::air::perm::{shared_table, Perm24TableAir};
+use crate::aggregate::air::perm::{shared_table, split_shared_table, Perm24TableAir};
 use crate::aggregate::field::Challenge;
 use crate::aggregate::fri::config::{fri_config, FriConfig, Poseidon1};
 use crate::aggregate::fri::security::{security_bits_in, SecurityReport};
@@ -506,10 +506,23 @@ pub fn grouped_log_heights(
     groups: &[(usize, usize)],
     key_rows: usize,
 ) -> Result<Vec<usize>, String> {
+    grouped_log_heights_and_rows(airs, groups, key_rows).map(|(h, _)| h)
+}
+
+/// [`grouped_log_heights`] and the number of rows of the shared permutation table that receive
+/// a permutation (before padding), what [`shared_table_split`] splits.
+///
+/// # Errors
+/// As [`grouped_log_heights`].
+pub(super) fn grouped_log_heights_and_rows(
+    airs: &[VerifierAir],
+    groups: &[(usize, usize)],
+    key_rows: usize,
+) -> Result<(Vec<usize>, usize), String> {
     if airs.len() != groups.len() * AIRS_PER_GROUP + 2 {
         return Err(format!("{} AIRs for {} groups", airs.len(), groups.len()));
     }
-    blocks_log_heights(
+    blocks_log_heights_and_rows(
         airs,
         &type1_blocks(airs.len(), groups.len()),
         groups,
@@ -625,14 +638,17 @@ pub(super) fn blocks_log_heights_and_rows(
 
 /// The log2 heights of the instances the multilinear STARK commits for a batch whose last AIR is
 /// the shared permutation table, `rows` of its rows receiving a permutation: every AIR at its
-/// height in `log_heights`, the table either at its own height or split into up to three
-/// pieces. The stacked trace pads the sum of all cells to a power of two, so a table just over
-/// a power of two can double it: the pieces are the table's top power of two and the rest
-/// rounded up to a quarter of it (in at most two powers of two), and they are used only when the
-/// stacked trace then has fewer variables ([`stacked_variables`] under `params`). Each piece
-/// is an instance of the same AIR on the same bus (the LogUp sums add over instances), so the
-/// statement is unchanged; each piece costs its columns' evaluations in the proof (20 bytes a
-/// column). The prover and the verifier derive the same split from the same shape.
+/// height in `log_heights`, the table either at its own height or split into pieces. The stacked
+/// trace pads the sum of all cells to a power of two, so a table just over a power of two can
+/// double it. The pieces are the table's top power of two and the rest rounded up to a grain (in
+/// as many powers of two as the rounded rest has bits); the grain is the coarsest of a quarter,
+/// an eighth, ... down to [`MIN_TABLE_PIECE`] of that top power of two (and at least
+/// [`MIN_HEIGHT`] rows) under which the stacked trace ([`stacked_variables`] under `params`) has
+/// the fewest variables, and the pieces are used only when it has fewer than with the table
+/// whole. Each piece is an instance of the same AIR on the same bus (the LogUp sums add over
+/// instances), so the statement is unchanged; each piece costs its columns' evaluations in the
+/// proof (20 bytes a column). The prover and the verifier derive the same split from the same
+/// shape.
 pub(super) fn shared_table_split(
     params: &WhirPreset,
     airs: &[VerifierAir],
@@ -648,36 +664,43 @@ pub(super) fn shared_table_split(
         return whole;
     }
     let top = full / 2;
-    let grain = top / 4;
-    let rest = (rows - top).div_ceil(grain) * grain;
-    if rest >= top {
-        return whole;
-    }
-    let mut split = log_heights[..log_heights.len() - 1].to_vec();
-    split.push(top_bits - 1);
-    for bit in (0..top_bits - 1).rev() {
-        if rest & (1 << bit) != 0 {
-            split.push(bit);
-        }
-    }
-    let widths = |n: usize| -> Vec<usize> {
+    let table_width = BaseAir::<F>::width(&airs[airs.len() - 1]);
+    let widths = |instances: usize| -> Vec<usize> {
         airs.iter()
             .map(BaseAir::<F>::width)
-            .chain(std::iter::repeat_n(
-                BaseAir::<F>::width(&airs[airs.len() - 1]),
-                n,
-            ))
+            .chain(std::iter::repeat_n(table_width, instances - airs.len()))
             .collect()
     };
-    let pieces = split.len() + 1 - airs.len();
-    if stacked_variables(params, &split, &widths(pieces - 1))
-        < stacked_variables(params, &whole, &widths(0))
-    {
-        split
-    } else {
-        whole
+    let mut best = (
+        stacked_variables(params, &whole, &widths(whole.len())),
+        whole,
+    );
+    // Coarsest grain first: a finer one is taken only when it saves a variable.
+    let mut grain = top / 4;
+    while grain >= MIN_HEIGHT.max(top / MIN_TABLE_PIECE) {
+        let rest = (rows - top).div_ceil(grain) * grain;
+        if rest < top {
+            let mut split = log_heights[..log_heights.len() - 1].to_vec();
+            split.push(top_bits - 1);
+            for bit in (0..top_bits - 1).rev() {
+                if rest & (1 << bit) != 0 {
+                    split.push(bit);
+                }
+            }
+            let variables = stacked_variables(params, &split, &widths(split.len()));
+            if variables < best.0 {
+                best = (variables, split);
+            }
+        }
+        grain /= 2;
     }
+    best.1
 }
+
+/// The finest piece [`shared_table_split`] cuts the permutation table into, as a fraction of its
+/// top power of two: a grain of 1/64 keeps at most seven pieces (the top and six more), about
+/// 29 KB of evaluations in the proof at most, against the halving of the stacked trace it can buy.
+pub(super) const MIN_TABLE_PIECE: usize = 64;
 
 /// Verifier AIRs of each group of children ([`group_airs`]).
 pub const AIRS_PER_GROUP: usize = 11;
@@ -835,6 +858,17 @@ pub(super) fn parent_batch(
     child_keys: &[usize],
     parent_keys: usize,
 ) -> Result<(Vec<VerifierAir>, Vec<Lookups<F>>, Vec<usize>), String> {
+    parent_batch_and_rows(child_preset, child_keys, parent_keys).map(|(a, l, h, _)| (a, l, h))
+}
+
+/// [`parent_batch`] and the number of rows of the shared permutation table that receive a
+/// permutation ([`grouped_log_heights_and_rows`]).
+#[allow(clippy::type_complexity)]
+pub(super) fn parent_batch_and_rows(
+    child_preset: &FriPreset,
+    child_keys: &[usize],
+    parent_keys: usize,
+) -> Result<(Vec<VerifierAir>, Vec<Lookups<F>>, Vec<usize>, usize), String> {
     let children = child_keys.len();
     if children == 0 || children > MAX_CHILDREN || parent_keys == 0 {
         return Err(format!("{children} children, {parent_keys} keys"));
@@ -842,13 +876,13 @@ pub(super) fn parent_batch(
     let groups = child_groups(child_keys)?;
     let shapes = group_shapes(child_preset, &groups, &[0; 32], 0)?;
     let airs = grouped_verifier_airs(&shapes, vec![F::ZERO; NUM_STATEMENT_VALUES])?;
-    let heights = grouped_log_heights(
+    let (heights, rows) = grouped_log_heights_and_rows(
         &airs,
         &group_counts(&groups, &shapes),
         parent_keys + child_keys.iter().sum::<usize>(),
     )?;
     let lookups = packed_lookups(&airs);
-    Ok((airs, lookups, heights))
+    Ok((airs, lookups, heights, rows))
 }
 
 /// Each group's child shape ([`child_shape`] of its size) under `preset`, on `message` at
@@ -1048,6 +1082,8 @@ struct ParentWitness {
     airs: Vec<VerifierAir>,
     traces: Vec<RowMajorMatrix<F>>,
     log_heights: Vec<usize>,
+    /// Rows of the shared permutation table that receive a permutation.
+    table_rows: usize,
 }
 
 /// Verifies each child natively (recording its transcript), reads its witness and builds every
@@ -1158,8 +1194,9 @@ fn parent_witness(
     let traces = parent_traces(&airs, &witnesses, &union, &keys)?;
     profile("prove parent: traces", t);
     let key_rows = union.len() + keys.iter().map(|c| c.keys.len()).sum::<usize>();
-    let expected = grouped_log_heights(&airs, &group_counts(&groups, &shapes), key_rows)
-        .map_err(ProveError::Prover)?;
+    let (expected, table_rows) =
+        grouped_log_heights_and_rows(&airs, &group_counts(&groups, &shapes), key_rows)
+            .map_err(ProveError::Prover)?;
     let heights: Vec<usize> = traces.iter().map(|t| t.height()).collect();
     if degree_bits(&heights) != expected {
         return Err(ProveError::Prover(format!(
@@ -1173,6 +1210,7 @@ fn parent_witness(
         airs,
         traces,
         log_heights: expected,
+        table_rows,
     })
 }
 
@@ -1198,6 +1236,7 @@ pub fn prove_parent(
         airs,
         traces,
         log_heights: expected,
+        ..
     } = parent_witness(message, epoch, children)?;
     let invalid = |s: String| ProveError::InvalidOptions(s);
     let t = Instant::now();
@@ -1485,7 +1524,7 @@ fn parent_airs(
     epoch: u32,
     keys: usize,
     statement: Vec<F>,
-) -> Result<(Vec<VerifierAir>, Vec<usize>), VerifyError> {
+) -> Result<(Vec<VerifierAir>, Vec<usize>, usize), VerifyError> {
     let malformed = |s: String| VerifyError::Malformed(s);
     let t = Instant::now();
     let shapes = group_shapes(preset, groups, message, epoch).map_err(malformed)?;
@@ -1493,10 +1532,11 @@ fn parent_airs(
     let t = Instant::now();
     let airs = grouped_verifier_airs(&shapes, statement).map_err(malformed)?;
     let child_rows: usize = groups.iter().map(|g| g.keys * g.members.len()).sum();
-    let heights = grouped_log_heights(&airs, &group_counts(groups, &shapes), keys + child_rows)
-        .map_err(malformed)?;
+    let (heights, rows) =
+        grouped_log_heights_and_rows(&airs, &group_counts(groups, &shapes), keys + child_rows)
+            .map_err(malformed)?;
     profile("verify parent: AIRs and heights", t);
-    Ok((airs, heights))
+    Ok((airs, heights, rows))
 }
 
 /// Derives [`Prepared`] for a parent over children of `child_keys` keys (each child's) made
@@ -1516,7 +1556,7 @@ fn prepare(
     let malformed = |s: String| VerifyError::Malformed(s);
     let (preset, groups) = check_children(child, child_keys, keys.len(), opts)?;
     let statement = statement_values(keys.len(), epoch, message, &key_set_digest_ordered(keys));
-    let (airs, heights) = parent_airs(&preset, &groups, message, epoch, keys.len(), statement)?;
+    let (airs, heights, _) = parent_airs(&preset, &groups, message, epoch, keys.len(), statement)?;
     let t = Instant::now();
     let parent = parent_preset(&preset);
     let lookups = packed_lookups(&airs);
@@ -2132,15 +2172,25 @@ pub fn prove_compact_parent(
         child_keys,
         union,
         airs,
-        traces,
+        mut traces,
         log_heights,
+        table_rows,
     } = parent_witness(message, epoch, children)?;
     let t = Instant::now();
     let params = compact_parent_preset(whir);
-    let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&airs);
-    let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
+    let heights = shared_table_split(&params, &airs, &log_heights, table_rows);
+    if heights.len() > airs.len() {
+        let table = traces
+            .pop()
+            .ok_or_else(|| ProveError::Prover("no shared table's trace".into()))?;
+        let pieces =
+            split_shared_table(&table, &heights[airs.len() - 1..]).map_err(ProveError::Prover)?;
+        traces.extend(pieces);
+    }
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&airs, heights.len());
+    let pvs: Vec<Vec<F>> = wrapped.iter().map(|w| w.air.public_values()).collect();
     let batch =
-        compact_batch(&params, &wrapped, &log_heights, &pvs).map_err(ProveError::InvalidOptions)?;
+        compact_batch(&params, &wrapped, &heights, &pvs).map_err(ProveError::InvalidOptions)?;
     if batch.security_bits < SECURITY_FLOOR_BITS {
         return Err(ProveError::InvalidOptions(format!(
             "a compact parent over children of {child_keys:?} keys is {:.2} bits proven, under \
@@ -2261,10 +2311,11 @@ pub fn compact_parent_security_bits(
     child_keys: &[usize],
     parent_keys: usize,
 ) -> Result<f64, String> {
-    let (airs, _, heights) = parent_batch(child_preset, child_keys, parent_keys)?;
-    let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&airs);
-    let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
-    Ok(compact_batch(&compact_parent_preset(whir), &wrapped, &heights, &pvs)?.security_bits)
+    let params = compact_parent_preset(whir);
+    let (airs, heights) = compact_parent_batch(&params, child_preset, child_keys, parent_keys)?;
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&airs, heights.len());
+    let pvs: Vec<Vec<F>> = wrapped.iter().map(|w| w.air.public_values()).collect();
+    Ok(compact_batch(&params, &wrapped, &heights, &pvs)?.security_bits)
 }
 
 /// The most bytes a compact parent over children of `child_keys` keys (each child's) under
@@ -2280,17 +2331,35 @@ pub fn compact_parent_size_bound(
     child_keys: &[usize],
     parent_keys: usize,
 ) -> Result<usize, String> {
-    let (airs, _, heights) = parent_batch(child_preset, child_keys, parent_keys)?;
     let params = compact_parent_preset(whir);
-    let widths: Vec<usize> = airs.iter().map(BaseAir::<F>::width).collect();
+    let (airs, heights) = compact_parent_batch(&params, child_preset, child_keys, parent_keys)?;
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&airs, heights.len());
+    let widths: Vec<usize> = wrapped.iter().map(BaseAir::<F>::width).collect();
     let nv = stacked_variables(&params, &heights, &widths);
-    let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&airs);
     let tables = whir::envelope::table_shapes(&wrapped);
     let reductions = Some(compact_reductions(&wrapped, &heights));
     let bound = whir::envelope::max_encoded_len(&params, nv, &tables, reductions)
         .map_err(|e| e.to_string())?;
     // `max_encoded_len` counts the 16-byte prefix; the header follows it.
     Ok(bound + compact_header_len(child_keys.len()))
+}
+
+/// The AIRs of a compact parent over children of `child_keys` keys under `child_preset`, its
+/// set holding `parent_keys` keys ([`parent_batch`]), and the log2 heights of the instances its
+/// multilinear STARK commits under `params`: the AIRs' and the shared permutation table's
+/// pieces ([`shared_table_split`]; the instances past `airs.len()` are more of the table).
+///
+/// # Errors
+/// As [`parent_batch`].
+pub(super) fn compact_parent_batch(
+    params: &WhirPreset,
+    child_preset: &FriPreset,
+    child_keys: &[usize],
+    parent_keys: usize,
+) -> Result<(Vec<VerifierAir>, Vec<usize>), String> {
+    let (airs, _, heights, rows) = parent_batch_and_rows(child_preset, child_keys, parent_keys)?;
+    let heights = shared_table_split(params, &airs, &heights, rows);
+    Ok((airs, heights))
 }
 
 /// The round counts of a compact parent's own reductions for `airs` at heights `2^heights`, as
@@ -2438,11 +2507,12 @@ fn compact_verifier_key(
     kept.get_or_derive(shape.clone(), || {
         let placeholder = statement_values(shape.keys, epoch, message, &[F::ZERO; 9]);
         let groups = child_groups(&shape.child_keys).map_err(VerifyError::Malformed)?;
-        let (airs, heights) =
+        let (airs, heights, rows) =
             parent_airs(preset, &groups, message, epoch, shape.keys, placeholder)?;
         let params = compact_parent_preset(whir);
-        let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&airs);
-        let pvs: Vec<Vec<F>> = airs.iter().map(VerifierAir::public_values).collect();
+        let heights = shared_table_split(&params, &airs, &heights, rows);
+        let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&airs, heights.len());
+        let pvs: Vec<Vec<F>> = wrapped.iter().map(|w| w.air.public_values()).collect();
         let batch =
             compact_batch(&params, &wrapped, &heights, &pvs).map_err(VerifyError::Malformed)?;
         let next = wrapped.iter().map(|a| a.next_columns().to_vec()).collect();
@@ -2602,14 +2672,15 @@ fn open_compact_parent_kept<R>(
     let observed =
         statement_observed(&preset, &groups, message, epoch).map_err(VerifyError::Malformed)?;
     let airs = with_observed(&key.airs, &observed)?;
-    let pvs: Vec<Vec<F>> = airs
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_refs_with(airs, &key.next, &key.records);
+    // One entry per instance: the table's pieces past `key.airs.len()` repeat its (empty) values.
+    let pvs: Vec<Vec<F>> = wrapped
         .iter()
-        .map(|air| match air {
+        .map(|w| match w.air {
             VerifierAir::KeySet(..) => statement.clone(),
             air => air.public_values(),
         })
         .collect();
-    let wrapped: Vec<MultilinearAir<'_>> = multilinear_refs_with(airs, &key.next, &key.records);
     profile("verify compact parent: the statement's observations", t);
     let t = Instant::now();
     let proof = whir::envelope::decode_archive(body, params, batch.num_variables)?;
@@ -3231,10 +3302,10 @@ mod tests {
         );
         assert_eq!(wire::proof_kind(bytes), Some(KIND_COMPACT_PARENT));
         // The bound's round counts are the real proof's.
-        let (airs, _, heights) = parent_batch(&child, &[2, 2], 3).unwrap();
-        let wrapped: Vec<MultilinearAir<'_>> = multilinear_airs(&airs);
         let params = compact_parent_preset(&whir);
-        let widths: Vec<usize> = airs.iter().map(BaseAir::<F>::width).collect();
+        let (airs, heights) = compact_parent_batch(&params, &child, &[2, 2], 3).unwrap();
+        let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&airs, heights.len());
+        let widths: Vec<usize> = wrapped.iter().map(BaseAir::<F>::width).collect();
         let nv = stacked_variables(&params, &heights, &widths);
         let real = whir::envelope::reductions_of(&bytes[32..], &params, nv).unwrap();
         assert_eq!(real, compact_reductions(&wrapped, &heights));
@@ -3365,10 +3436,13 @@ mod tests {
             .unwrap();
         airs[at] = &key_set;
         let kept_airs = multilinear_refs_with(airs, &key.next, &key.records);
-        let (fresh, heights) =
+        let (fresh, heights, rows) =
             parent_airs(&child, &groups, &OTHER, epoch2, 3, placeholder).unwrap();
-        assert_eq!(heights, key.heights);
-        let fresh = multilinear_airs(&fresh);
+        assert_eq!(
+            shared_table_split(&key.params, &fresh, &heights, rows),
+            key.heights
+        );
+        let fresh = multilinear_instances(&fresh, key.heights.len());
         assert_eq!(
             kept_key_replays_the_statements_batch(&fresh, &kept_airs, &key.airs),
             groups.len(),
@@ -3552,6 +3626,118 @@ mod tests {
         assert!(r.is_err(), "a compact parent verified without a key");
         let r = verify_aggregate(compact, &keys, &other, EPOCH, &opts);
         assert!(r.is_err(), "a compact parent verified for another message");
+    }
+
+    /// The shared permutation table in pieces in a compact parent ([`shared_table_split`]), on
+    /// three real children of 2, 4 and 4 keys, whose table needs a little more than 2^14 rows:
+    /// - the prover's and the verifier's derivations cut it alike, at a grain finer than a
+    ///   quarter of its top power of two (a quarter's grain would not take a variable off the
+    ///   stacked trace, the finer one does), and the pieces hold every used row;
+    /// - through the AIRs: the witness's table in those pieces satisfies every constraint and
+    ///   bus; without its last piece (which holds used rows) buses fail, and only buses;
+    /// - the compact parent proved with its table in pieces verifies for its statement, and not
+    ///   for another message, another epoch, or its key set less a key.
+    #[test]
+    fn a_compact_parent_commits_its_table_in_pieces_when_that_saves_a_variable() {
+        use crate::aggregate::recursion::harness::{Batch as TestBatch, Failed};
+        use crate::aggregate::verify_aggregate;
+        use p3_lookup::Kind;
+        let a = child_proof_of(MESSAGE, EPOCH, 3..5);
+        let b = child_proof_of(MESSAGE, EPOCH, 5..9);
+        let c = child_proof_of(MESSAGE, EPOCH, 9..13);
+        let children: [(&[u8], &[PublicKey]); 3] = [(&b.0, &b.1), (&a.0, &a.1), (&c.0, &c.1)];
+        let w = parent_witness(&MESSAGE, EPOCH, &children).expect("the parent's witness");
+        assert_eq!(w.child_keys, [2, 4, 4]);
+        let whir = whir_preset(1);
+        let params = compact_parent_preset(&whir);
+        let n = w.airs.len();
+        let split = shared_table_split(&params, &w.airs, &w.log_heights, w.table_rows);
+        let (_, derived) =
+            compact_parent_batch(&params, &w.preset, &w.child_keys, w.union.len()).unwrap();
+        assert_eq!(split, derived, "the verifier's derivation is the prover's");
+        assert_eq!(split[..n - 1], w.log_heights[..n - 1]);
+        let top = w.log_heights[n - 1] - 1;
+        let pieces = &split[n - 1..];
+        assert_eq!(pieces[0], top);
+        let covered: usize = pieces.iter().map(|&p| 1usize << p).sum();
+        assert!(
+            covered >= w.table_rows,
+            "{pieces:?} for {} rows",
+            w.table_rows
+        );
+        let finest = *pieces.iter().min().unwrap();
+        assert!(finest < top - 2, "{pieces:?}: no finer than a quarter");
+        let table_width = BaseAir::<F>::width(&w.airs[n - 1]);
+        let variables = |heights: &[usize]| {
+            let widths: Vec<usize> = w
+                .airs
+                .iter()
+                .map(BaseAir::<F>::width)
+                .chain(std::iter::repeat_n(table_width, heights.len() - n))
+                .collect();
+            stacked_variables(&params, heights, &widths)
+        };
+        let whole = variables(&w.log_heights);
+        assert_eq!(variables(&split), whole - 1);
+        let quarter = (w.table_rows - (1 << top)).div_ceil(1 << (top - 2)) << (top - 2);
+        let mut coarse = w.log_heights[..n - 1].to_vec();
+        coarse.push(top);
+        coarse.extend((0..top).rev().filter(|&bit| quarter & (1 << bit) != 0));
+        assert_eq!(
+            variables(&coarse),
+            whole,
+            "a quarter's grain saves nothing here"
+        );
+
+        // Through the AIRs.
+        let mut buses: Vec<&'static str> = Vec::new();
+        for air in &w.airs {
+            for l in Lookups::<F>::from_air::<Challenge, _>(air).iter() {
+                if let Kind::Global(name) = &l.kind {
+                    if !buses.iter().any(|b| b == name) {
+                        buses.push(Box::leak(name.clone().into_boxed_str()));
+                    }
+                }
+            }
+        }
+        let cut = split_shared_table(&w.traces[n - 1], pieces).expect("the pieces");
+        assert!(split_shared_table(&w.traces[n - 1], &pieces[..pieces.len() - 1]).is_err());
+        let batch = |cut: &[RowMajorMatrix<F>]| TestBatch {
+            airs: w
+                .airs
+                .iter()
+                .cloned()
+                .chain(std::iter::repeat_n(w.airs[n - 1].clone(), cut.len() - 1))
+                .collect(),
+            traces: w.traces[..n - 1]
+                .iter()
+                .cloned()
+                .chain(cut.iter().cloned())
+                .collect(),
+            buses: buses.clone(),
+        };
+        let honest = batch(&cut);
+        assert!(honest.failed().is_empty(), "{:?}", honest.failed());
+        batch(&cut[..cut.len() - 1])
+            .caught(|f| !f.is_empty() && f.iter().all(|x| matches!(x, Failed::Bus(_))));
+
+        // The proof.
+        let (proof, keys, bits) =
+            prove_compact_parent(&MESSAGE, EPOCH, &children, &whir).expect("the compact parent");
+        assert!(bits >= SECURITY_FLOOR_BITS, "{bits}");
+        let bytes = proof.to_bytes();
+        let opts = VerifyOptions::default();
+        let opened = open_compact_parent(&bytes, &MESSAGE, EPOCH, &keys, &opts, |o| {
+            Ok((o.heights.to_vec(), o.airs.len(), o.pvs.len()))
+        })
+        .expect("the parent opens");
+        assert_eq!(opened, (split.clone(), split.len(), split.len()));
+        verify_aggregate(&bytes, &keys, &MESSAGE, EPOCH, &opts).expect("the parent verifies");
+        let mut other = MESSAGE;
+        other[0] ^= 1;
+        assert!(verify_aggregate(&bytes, &keys, &other, EPOCH, &opts).is_err());
+        assert!(verify_aggregate(&bytes, &keys, &MESSAGE, EPOCH + 1, &opts).is_err());
+        assert!(verify_aggregate(&bytes, &keys[1..], &MESSAGE, EPOCH, &opts).is_err());
     }
 
     /// The transcript number is the block's place, in every numbered verifier AIR: in an honest

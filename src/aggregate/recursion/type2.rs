@@ -30,8 +30,8 @@
 //!   digest) as a constant of its schedule, carries the statement as its public values (so
 //!   the parent's transcript observes it before any challenge), and is *anchored*: its first
 //!   row is active ([`ObservedAir::anchored`]);
-//! - one shared permutation table ([`Perm24TableAir::shared`]), committed as up to three pieces
-//!   when that halves the stacked trace ([`shared_table_split`]).
+//! - one shared permutation table ([`Perm24TableAir::shared`]), committed in pieces when that
+//!   halves the stacked trace ([`shared_table_split`]).
 //!
 //! **Why the anchor.** A Type-1 parent's key-set AIR receives every child's statement, which
 //! forces each child's observations, and through them its whole verification, to run. A Type-2
