@@ -137,7 +137,46 @@ pub struct Batch {
     pub buses: Vec<&'static str>,
 }
 
+/// Every global bus `airs` send or receive on, once each, in the order first used.
+pub fn global_buses(airs: &[TestAir]) -> Vec<&'static str> {
+    let mut buses: Vec<&'static str> = Vec::new();
+    for air in airs {
+        for l in Lookups::<F>::from_air::<Challenge, _>(air).iter() {
+            if let Kind::Global(name) = &l.kind {
+                if !buses.iter().any(|b| b == name) {
+                    buses.push(Box::leak(name.clone().into_boxed_str()));
+                }
+            }
+        }
+    }
+    buses
+}
+
 impl Batch {
+    /// A parent's batch (`airs` and their `traces`, the shared permutation table last) with the
+    /// table's trace replaced by `pieces`, each an instance of the table's AIR (as
+    /// `parent::shared_table_split` commits it), checked on every global bus of `airs`.
+    pub fn with_table_pieces(
+        airs: &[TestAir],
+        traces: &[RowMajorMatrix<F>],
+        pieces: &[RowMajorMatrix<F>],
+    ) -> Self {
+        let table = airs.len() - 1;
+        Batch {
+            airs: airs
+                .iter()
+                .cloned()
+                .chain(std::iter::repeat_n(airs[table].clone(), pieces.len() - 1))
+                .collect(),
+            traces: traces[..table]
+                .iter()
+                .cloned()
+                .chain(pieces.iter().cloned())
+                .collect(),
+            buses: global_buses(airs),
+        }
+    }
+
     /// Every constraint and bus that fails on the traces.
     pub fn failed(&self) -> BTreeSet<Failed> {
         let mut failed = BTreeSet::new();

@@ -3641,7 +3641,6 @@ mod tests {
     fn a_compact_parent_commits_its_table_in_pieces_when_that_saves_a_variable() {
         use crate::aggregate::recursion::harness::{Batch as TestBatch, Failed};
         use crate::aggregate::verify_aggregate;
-        use p3_lookup::Kind;
         let a = child_proof_of(MESSAGE, EPOCH, 3..5);
         let b = child_proof_of(MESSAGE, EPOCH, 5..9);
         let c = child_proof_of(MESSAGE, EPOCH, 9..13);
@@ -3690,32 +3689,10 @@ mod tests {
         );
 
         // Through the AIRs.
-        let mut buses: Vec<&'static str> = Vec::new();
-        for air in &w.airs {
-            for l in Lookups::<F>::from_air::<Challenge, _>(air).iter() {
-                if let Kind::Global(name) = &l.kind {
-                    if !buses.iter().any(|b| b == name) {
-                        buses.push(Box::leak(name.clone().into_boxed_str()));
-                    }
-                }
-            }
-        }
         let cut = split_shared_table(&w.traces[n - 1], pieces).expect("the pieces");
         assert!(split_shared_table(&w.traces[n - 1], &pieces[..pieces.len() - 1]).is_err());
-        let batch = |cut: &[RowMajorMatrix<F>]| TestBatch {
-            airs: w
-                .airs
-                .iter()
-                .cloned()
-                .chain(std::iter::repeat_n(w.airs[n - 1].clone(), cut.len() - 1))
-                .collect(),
-            traces: w.traces[..n - 1]
-                .iter()
-                .cloned()
-                .chain(cut.iter().cloned())
-                .collect(),
-            buses: buses.clone(),
-        };
+        let batch =
+            |cut: &[RowMajorMatrix<F>]| TestBatch::with_table_pieces(&w.airs, &w.traces, cut);
         let honest = batch(&cut);
         assert!(honest.failed().is_empty(), "{:?}", honest.failed());
         batch(&cut[..cut.len() - 1])

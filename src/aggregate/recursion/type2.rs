@@ -1167,7 +1167,9 @@ mod tests {
     use std::sync::OnceLock;
 
     use super::*;
-    use crate::aggregate::recursion::harness::{child_proof_of, Batch as TestBatch, Failed};
+    use crate::aggregate::recursion::harness::{
+        child_proof_of, global_buses, Batch as TestBatch, Failed,
+    };
     use crate::aggregate::testing::test_signer;
     use crate::aggregate::{Backend, ProveOptions};
 
@@ -2077,22 +2079,12 @@ mod tests {
 
     /// The witnessed batch of the three test components, and the global buses its AIRs use.
     fn witnessed_three() -> (Witnessed, Vec<&'static str>) {
-        use p3_lookup::{Kind, Lookups};
         let p = proofs();
         let cs = components(p);
         let input: Vec<(&[u8], Component<'_>)> =
             (0..3).map(|i| (p[i].0.as_slice(), cs[i])).collect();
         let (w, ()) = witnessed(&input, |_| Ok(())).expect("the witness");
-        let mut buses: Vec<&'static str> = Vec::new();
-        for air in &w.batch.airs {
-            for l in Lookups::<F>::from_air::<crate::aggregate::field::Challenge, _>(air).iter() {
-                if let Kind::Global(name) = &l.kind {
-                    if !buses.iter().any(|b| b == name) {
-                        buses.push(Box::leak(name.clone().into_boxed_str()));
-                    }
-                }
-            }
-        }
+        let buses = global_buses(&w.batch.airs);
         (w, buses)
     }
 
@@ -2102,7 +2094,7 @@ mod tests {
     /// fails buses only; pieces too small for the used rows are refused.
     #[test]
     fn the_shared_tables_pieces_carry_every_permutation_the_batch_uses() {
-        let (w, buses) = witnessed_three();
+        let (w, _) = witnessed_three();
         let last = w.batch.airs.len() - 1;
         let rows = w.batch.shared_rows;
         let table = &w.traces[last];
@@ -2116,23 +2108,8 @@ mod tests {
         let too_small: usize = 3 << (b - 2);
         assert!(too_small < rows, "{rows} rows");
         assert!(split_shared_table(table, &pieces[..2]).is_err());
-        let batch = |pieces: &[RowMajorMatrix<F>]| TestBatch {
-            airs: w
-                .batch
-                .airs
-                .iter()
-                .cloned()
-                .chain(std::iter::repeat_n(
-                    w.batch.airs[last].clone(),
-                    pieces.len() - 1,
-                ))
-                .collect(),
-            traces: w.traces[..last]
-                .iter()
-                .cloned()
-                .chain(pieces.iter().cloned())
-                .collect(),
-            buses: buses.clone(),
+        let batch = |pieces: &[RowMajorMatrix<F>]| {
+            TestBatch::with_table_pieces(&w.batch.airs, &w.traces, pieces)
         };
         let honest = batch(&split);
         assert!(honest.failed().is_empty(), "{:?}", honest.failed());
