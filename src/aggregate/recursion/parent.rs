@@ -697,6 +697,33 @@ pub(super) fn shared_table_split(
     best.1
 }
 
+/// Replaces the shared permutation table's trace (the last of `traces`, one trace per AIR of a
+/// batch of `airs` AIRs) by its pieces when `heights` (the batch's instances,
+/// [`shared_table_split`]) has more instances than AIRs.
+///
+/// # Errors
+/// [`ProveError::Prover`] when there is no trace or its used rows do not fit the pieces.
+pub(super) fn cut_shared_table(
+    traces: &mut Vec<RowMajorMatrix<F>>,
+    airs: usize,
+    heights: &[usize],
+) -> Result<(), ProveError> {
+    if heights.len() > airs {
+        let table = traces
+            .pop()
+            .ok_or_else(|| ProveError::Prover("no shared table's trace".into()))?;
+        let pieces =
+            split_shared_table(&table, &heights[airs - 1..]).map_err(ProveError::Prover)?;
+        traces.extend(pieces);
+    }
+    Ok(())
+}
+
+/// Each instance's public values (the table's pieces repeat the table's).
+pub(super) fn instance_public_values(wrapped: &[MultilinearAir<'_>]) -> Vec<Vec<F>> {
+    wrapped.iter().map(|w| w.air.public_values()).collect()
+}
+
 /// The finest piece [`shared_table_split`] cuts the permutation table into, as a fraction of its
 /// top power of two: a grain of 1/64 keeps at most seven pieces (the top and six more), about
 /// 29 KB of evaluations in the proof at most, against the halving of the stacked trace it can buy.
@@ -2179,16 +2206,9 @@ pub fn prove_compact_parent(
     let t = Instant::now();
     let params = compact_parent_preset(whir);
     let heights = shared_table_split(&params, &airs, &log_heights, table_rows);
-    if heights.len() > airs.len() {
-        let table = traces
-            .pop()
-            .ok_or_else(|| ProveError::Prover("no shared table's trace".into()))?;
-        let pieces =
-            split_shared_table(&table, &heights[airs.len() - 1..]).map_err(ProveError::Prover)?;
-        traces.extend(pieces);
-    }
+    cut_shared_table(&mut traces, airs.len(), &heights)?;
     let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&airs, heights.len());
-    let pvs: Vec<Vec<F>> = wrapped.iter().map(|w| w.air.public_values()).collect();
+    let pvs = instance_public_values(&wrapped);
     let batch =
         compact_batch(&params, &wrapped, &heights, &pvs).map_err(ProveError::InvalidOptions)?;
     if batch.security_bits < SECURITY_FLOOR_BITS {
@@ -2314,7 +2334,7 @@ pub fn compact_parent_security_bits(
     let params = compact_parent_preset(whir);
     let (airs, heights) = compact_parent_batch(&params, child_preset, child_keys, parent_keys)?;
     let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&airs, heights.len());
-    let pvs: Vec<Vec<F>> = wrapped.iter().map(|w| w.air.public_values()).collect();
+    let pvs = instance_public_values(&wrapped);
     Ok(compact_batch(&params, &wrapped, &heights, &pvs)?.security_bits)
 }
 
@@ -2512,7 +2532,7 @@ fn compact_verifier_key(
         let params = compact_parent_preset(whir);
         let heights = shared_table_split(&params, &airs, &heights, rows);
         let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&airs, heights.len());
-        let pvs: Vec<Vec<F>> = wrapped.iter().map(|w| w.air.public_values()).collect();
+        let pvs = instance_public_values(&wrapped);
         let batch =
             compact_batch(&params, &wrapped, &heights, &pvs).map_err(VerifyError::Malformed)?;
         let next = wrapped.iter().map(|a| a.next_columns().to_vec()).collect();

@@ -81,15 +81,15 @@ use super::child_verification_trace;
 use super::observed::{ObservedAir, ObservedElement};
 use super::parent::{
     blocks_log_heights_and_rows, blocks_traces, compact_batch, compact_parent_preset,
-    compact_reductions, component_shape, group_airs, group_first, grouped_by, kept_observations,
-    multilinear_instances, multilinear_refs_with, parent_header, prove_multilinear,
-    read_parent_header, shapes_by_structure, shared_table_split, stacked_variables,
-    transcript_numbers, verify_multilinear, Blocks, ChildGroup, CompactBatch, Kept, MultilinearAir,
-    ParentHeader, VerifierAir,
+    compact_reductions, component_shape, cut_shared_table, group_airs, group_first, grouped_by,
+    instance_public_values, kept_observations, multilinear_instances, multilinear_refs_with,
+    parent_header, prove_multilinear, read_parent_header, shapes_by_structure, shared_table_split,
+    stacked_variables, transcript_numbers, verify_multilinear, Blocks, ChildGroup, CompactBatch,
+    Kept, MultilinearAir, ParentHeader, VerifierAir,
 };
 use super::replay::SymbolicRecord;
 use super::witness::ChildWitness;
-use crate::aggregate::air::perm::{split_shared_table, Perm24TableAir};
+use crate::aggregate::air::perm::Perm24TableAir;
 use crate::aggregate::fri;
 use crate::aggregate::fri::config::Poseidon1;
 use crate::aggregate::options::{ProveError, VerifyError, VerifyOptions};
@@ -433,11 +433,6 @@ fn bits_and_bound(
     ))
 }
 
-/// Each instance's public values.
-fn instance_public_values(wrapped: &[MultilinearAir<'_>]) -> Vec<Vec<F>> {
-    wrapped.iter().map(|w| w.air.public_values()).collect()
-}
-
 /// What a Type-2 prover has before it proves: the components' preset, the components in
 /// canonical order, the batch and its traces.
 struct Witnessed {
@@ -642,14 +637,7 @@ pub fn prove_type2(
     let t = Instant::now();
     let params = compact_parent_preset(whir);
     let heights = batch.stacked_heights(&params);
-    if heights.len() > batch.airs.len() {
-        let table = trace_matrices
-            .pop()
-            .ok_or_else(|| ProveError::Prover("no shared table's trace".into()))?;
-        let pieces = split_shared_table(&table, &heights[batch.airs.len() - 1..])
-            .map_err(ProveError::Prover)?;
-        trace_matrices.extend(pieces);
-    }
+    cut_shared_table(&mut trace_matrices, batch.airs.len(), &heights)?;
     let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&batch.airs, heights.len());
     let pvs = instance_public_values(&wrapped);
     let proof = prove_multilinear(
@@ -1167,6 +1155,7 @@ mod tests {
     use std::sync::OnceLock;
 
     use super::*;
+    use crate::aggregate::air::perm::split_shared_table;
     use crate::aggregate::recursion::harness::{
         child_proof_of, global_buses, Batch as TestBatch, Failed,
     };
