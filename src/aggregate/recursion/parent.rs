@@ -664,15 +664,8 @@ pub(super) fn shared_table_split(
         return whole;
     }
     let top = full / 2;
-    let table_width = BaseAir::<F>::width(&airs[airs.len() - 1]);
-    let widths = |instances: usize| -> Vec<usize> {
-        airs.iter()
-            .map(BaseAir::<F>::width)
-            .chain(std::iter::repeat_n(table_width, instances - airs.len()))
-            .collect()
-    };
     let mut best = (
-        stacked_variables(params, &whole, &widths(whole.len())),
+        stacked_variables(params, &whole, &instance_widths(airs, whole.len())),
         whole,
     );
     // Coarsest grain first: a finer one is taken only when it saves a variable.
@@ -687,7 +680,7 @@ pub(super) fn shared_table_split(
                     split.push(bit);
                 }
             }
-            let variables = stacked_variables(params, &split, &widths(split.len()));
+            let variables = stacked_variables(params, &split, &instance_widths(airs, split.len()));
             if variables < best.0 {
                 best = (variables, split);
             }
@@ -695,6 +688,20 @@ pub(super) fn shared_table_split(
         grain /= 2;
     }
     best.1
+}
+
+/// The widths of a batch's `instances` instances of `airs` (each AIR once, in order, then the
+/// last one, the shared permutation table, once more for each instance past `airs.len()`: its
+/// pieces, [`shared_table_split`]).
+pub(super) fn instance_widths(airs: &[VerifierAir], instances: usize) -> Vec<usize> {
+    let table_width = airs.last().map_or(0, BaseAir::<F>::width);
+    airs.iter()
+        .map(BaseAir::<F>::width)
+        .chain(std::iter::repeat_n(
+            table_width,
+            instances.saturating_sub(airs.len()),
+        ))
+        .collect()
 }
 
 /// Replaces the shared permutation table's trace (the last of `traces`, one trace per AIR of a
@@ -3686,15 +3693,8 @@ mod tests {
         );
         let finest = *pieces.iter().min().unwrap();
         assert!(finest < top - 2, "{pieces:?}: no finer than a quarter");
-        let table_width = BaseAir::<F>::width(&w.airs[n - 1]);
         let variables = |heights: &[usize]| {
-            let widths: Vec<usize> = w
-                .airs
-                .iter()
-                .map(BaseAir::<F>::width)
-                .chain(std::iter::repeat_n(table_width, heights.len() - n))
-                .collect();
-            stacked_variables(&params, heights, &widths)
+            stacked_variables(&params, heights, &instance_widths(&w.airs, heights.len()))
         };
         let whole = variables(&w.log_heights);
         assert_eq!(variables(&split), whole - 1);
