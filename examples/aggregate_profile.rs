@@ -1,7 +1,8 @@
 //! Where the aggregate prover's time goes: runs one aggregation of N benchmark signers with
 //! Plonky3's tracing spans printed on close (busy time per phase).
 //!
-//! `cargo run --release --features profile --example aggregate_profile -- 256 [log_inv_rate] [conjectured]`
+//! `cargo run --release --features profile --example aggregate_profile -- 256 [log_inv_rate]
+//! [proven|conjectured] [fri|whir|fri-poseidon1]`
 
 use std::time::Instant;
 
@@ -20,10 +21,10 @@ fn main() {
     } else {
         Regime::Proven
     };
-    let backend = if args.get(4).is_some_and(|s| s == "whir") {
-        Backend::Whir
-    } else {
-        Backend::Fri
+    let backend = match args.get(4).map(String::as_str) {
+        Some("whir") => Backend::Whir,
+        Some("fri-poseidon1") => Backend::FriPoseidon1,
+        _ => Backend::Fri,
     };
     let opts = ProveOptions {
         regime,
