@@ -2066,15 +2066,13 @@ mod tests {
         assert_eq!(kept.len(), 1, "one structure throughout");
     }
 
-    /// The witnessed batch of the three test components, and the global buses its AIRs use.
-    fn witnessed_three() -> (Witnessed, Vec<&'static str>) {
+    /// The witnessed batch of the three test components.
+    fn witnessed_three() -> Witnessed {
         let p = proofs();
         let cs = components(p);
         let input: Vec<(&[u8], Component<'_>)> =
             (0..3).map(|i| (p[i].0.as_slice(), cs[i])).collect();
-        let (w, ()) = witnessed(&input, |_| Ok(())).expect("the witness");
-        let buses = global_buses(&w.batch.airs);
-        (w, buses)
+        witnessed(&input, |_| Ok(())).expect("the witness").0
     }
 
     /// The shared permutation table split into pieces, through the AIRs: the honest Type-2
@@ -2083,7 +2081,7 @@ mod tests {
     /// fails buses only; pieces too small for the used rows are refused.
     #[test]
     fn the_shared_tables_pieces_carry_every_permutation_the_batch_uses() {
-        let (w, _) = witnessed_three();
+        let w = witnessed_three();
         let last = w.batch.airs.len() - 1;
         let rows = w.batch.shared_rows;
         let table = &w.traces[last];
@@ -2111,7 +2109,8 @@ mod tests {
     /// component, its observation AIR's first row held active; the honest batch satisfies all.
     #[test]
     fn a_type2_batch_without_its_components_verifications_fails_exactly_the_anchors() {
-        let (w, buses) = witnessed_three();
+        let w = witnessed_three();
+        let buses = global_buses(&w.batch.airs);
         let anchors: Vec<usize> = (0..w.batch.airs.len())
             .filter(|&i| matches!(&w.batch.airs[i], VerifierAir::Observed(a) if !a.public_values().is_empty()))
             .collect();
