@@ -40,6 +40,7 @@ pub mod hash;
 pub mod keygen;
 pub mod message;
 pub mod poseidon;
+pub mod poseidon24;
 pub mod prf;
 pub mod ssz;
 pub mod tree;

@@ -2,23 +2,21 @@
 //! replacement sponge, as leanSig uses them (`src/lib.rs`, `src/symmetric/tweak_hash/poseidon.rs`).
 //!
 //! Permutation: Plonky3's `default_koalabear_poseidon1_16` (8 full + 20 partial rounds) and
-//! `default_koalabear_poseidon1_24` (8 full + 23 partial rounds), S-box x^3. Both are created once
-//! and cached. Every function here is generic over `A: Algebra<F>`, so it works on scalars and on
+//! `default_koalabear_poseidon1_24` (8 full + 23 partial rounds), S-box x^3, the latter with full
+//! rounds of our own (`super::poseidon24`, the same function). Both are created once and cached. Every function here is generic over `A: Algebra<F>`, so it works on scalars and on
 //! Plonky3's packed KoalaBear (`<F as Field>::Packing`, one SIMD lane per independent hash).
 
 use std::sync::OnceLock;
 
 use p3_field::Algebra;
-use p3_koala_bear::{
-    default_koalabear_poseidon1_16, default_koalabear_poseidon1_24, Poseidon1KoalaBear,
-};
+use p3_koala_bear::{default_koalabear_poseidon1_16, Poseidon1KoalaBear};
 use p3_symmetric::Permutation;
 
 use super::constants::{CAPACITY, MERGE_WIDTH, P, SPONGE_DOMAIN_LENGTHS};
+use super::poseidon24::Poseidon1Perm24;
 use super::F;
 
 static POSEIDON1_16: OnceLock<Poseidon1KoalaBear<16>> = OnceLock::new();
-static POSEIDON1_24: OnceLock<Poseidon1KoalaBear<24>> = OnceLock::new();
 static SPONGE_CAPACITY: OnceLock<[F; CAPACITY]> = OnceLock::new();
 
 /// The width-16 Poseidon1 permutation (chain steps), created once.
@@ -26,9 +24,11 @@ pub fn poseidon1_16() -> &'static Poseidon1KoalaBear<16> {
     POSEIDON1_16.get_or_init(default_koalabear_poseidon1_16)
 }
 
-/// The width-24 Poseidon1 permutation (Merkle nodes, leaf sponge, message hash), created once.
-pub fn poseidon1_24() -> &'static Poseidon1KoalaBear<24> {
-    POSEIDON1_24.get_or_init(default_koalabear_poseidon1_24)
+/// The width-24 Poseidon1 permutation (Merkle nodes, leaf sponge, message hash), created once:
+/// Plonky3's `default_koalabear_poseidon1_24` with our full rounds ([`Poseidon1Perm24`], the same
+/// function).
+pub fn poseidon1_24() -> &'static Poseidon1Perm24 {
+    super::poseidon24::poseidon1_perm24()
 }
 
 /// A value the permutations act on: the scalar field `F` or Plonky3's packed KoalaBear
@@ -44,7 +44,7 @@ impl<A> PoseidonLane for A
 where
     A: Algebra<F> + Copy + Send + Sync,
     Poseidon1KoalaBear<16>: Permutation<[A; 16]>,
-    Poseidon1KoalaBear<24>: Permutation<[A; 24]>,
+    Poseidon1Perm24: Permutation<[A; 24]>,
 {
     #[inline]
     fn permute_16(state: &mut [Self; 16]) {

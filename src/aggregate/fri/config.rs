@@ -43,7 +43,6 @@ use p3_commit::{ExtensionMmcs, Mmcs};
 use p3_dft::Radix2DitParallel;
 use p3_field::Field;
 use p3_fri::{FriParameters, TwoAdicFriPcs};
-use p3_koala_bear::Poseidon1KoalaBear;
 use p3_merkle_tree::{MerkleCap, MerkleTreeMmcs, PrunedMerklePaths};
 use p3_symmetric::{PaddingFreeSponge, TruncatedPermutation};
 use p3_uni_stark::StarkConfig;
@@ -119,8 +118,9 @@ impl FriHash for Keccak {
     }
 }
 
-/// leanSig's width-24 Poseidon1 permutation over KoalaBear.
-pub type Perm24 = Poseidon1KoalaBear<24>;
+/// leanSig's width-24 Poseidon1 permutation over KoalaBear (Plonky3's, with our full rounds:
+/// `crate::xmss::poseidon24`).
+pub type Perm24 = crate::xmss::poseidon24::Poseidon1Perm24;
 
 /// Elements of a Poseidon1 digest: 9 KoalaBear elements (279 bits).
 pub const POSEIDON1_DIGEST_ELEMS: usize = 9;
