@@ -1,8 +1,8 @@
-//! leanSig's width-24 Poseidon1 permutation over KoalaBear with full rounds of our own: the same
+//! leanSig's width-24 Poseidon1 permutation over KoalaBear, with rounds of our own: the same
 //! function as Plonky3's `default_koalabear_poseidon1_24` (8 full rounds, 23 partial rounds,
 //! S-box x^3, KoalaBear's circulant MDS of width 24; Grassi et al., "Poseidon: A New Hash
-//! Function for Zero-Knowledge Proof Systems", USENIX Security 2021), faster and independent of
-//! how the compiler inlines Plonky3's MDS.
+//! Function for Zero-Knowledge Proof Systems", USENIX Security 2021), built from the same
+//! constants, faster, and independent of how the compiler inlines Plonky3's code.
 //!
 //! Why: Plonky3 0.8 multiplies by the full rounds' circulant matrix with p3-mds's Karatsuba
 //! convolution, whose pieces pass one another as function arguments and take their arrays by
@@ -11,17 +11,20 @@
 //! FRI-Poseidon1 prover at 256 signatures took 5.05 s from the CLI's build against 3.57 s from
 //! another build of the same source (CODEGEN.md, "One unit is not immune").
 //!
-//! What is ours is the multiplication by the circulant matrix ([`CirculantMds24`]); the round
-//! constants, the matrix and the partial rounds (Plonky3's sparse-matrix partial layer, with its
-//! SIMD specializations) are Plonky3's, taken from the same constants its permutation is built
-//! from. The product splits by the Chinese remainder theorem over
-//! `X^24 - 1 = (X^12 - 1)(X^12 + 1)`, then `X^12 - 1` and `X^6 - 1` the same way, down to one
-//! cyclic convolution of length 3 and negacyclic ones of lengths 3, 6 and 12, each output a dot
-//! product with constants (198 products, against 576 for the dense matrix), the halvings of the
-//! reconstruction folded into the constants. Measured alone (a program built with Plonky3 alone,
-//! `target-cpu=native`, 2026-12-06): one product 0.33 µs per 16 AVX-512 lanes against 0.63 µs
-//! for Plonky3's convolution; the permutation 7.4 to 7.6 µs per 16 lanes against 9.5 to 9.7 µs,
-//! 1.68 µs against 2.57 µs scalar; with AVX2 (`x86-64-v3`, 8 lanes) 4.50 µs against 5.04 µs.
+//! What is ours: the multiplication by the circulant matrix ([`CirculantMds24`]) and the rounds
+//! around it, written as loops over arrays the caller owns, every helper `#[inline(always)]`, no
+//! function passed as an argument and no array passed by value. The product splits by the Chinese
+//! remainder theorem over `X^24 - 1 = (X^12 - 1)(X^12 + 1)`, then `X^12 - 1` and `X^6 - 1` the
+//! same way, down to one cyclic convolution of length 3 and negacyclic ones of lengths 3, 6 and
+//! 12, each output a dot product with constants (198 products, against 576 for the dense
+//! matrix), the halvings of the reconstruction folded into the constants. The partial rounds are
+//! Plonky3's sparse form (its `PartialRoundConstants`: one dense product, then per round a dot
+//! product and a rank-one update), generic over the field or packed type.
+//!
+//! Measured alone (a program built with Plonky3 alone, `target-cpu=native`, 2026-12-06): one
+//! circulant product 0.29 to 0.33 µs per 16 AVX-512 lanes against 0.62 to 0.70 µs for Plonky3's
+//! convolution; the permutation 6.4 to 6.5 µs per 16 lanes against 9.5 to 10.0 µs, 1.63 µs
+//! against 2.56 µs scalar; with AVX2 (`x86-64-v3`, 8 lanes) 3.74 µs against 5.37 µs.
 //!
 //! Tested equal to Plonky3's permutation on random states, scalar and on every lane of the packed
 //! type, and the product equal to the dense matrix's.
@@ -30,15 +33,17 @@ use std::sync::OnceLock;
 
 use p3_field::{Algebra, PrimeCharacteristicRing};
 use p3_koala_bear::{
-    MDSKoalaBearData, Poseidon1InternalLayerKoalaBear, KOALABEAR_POSEIDON1_RC_24,
-    KOALABEAR_POSEIDON_HALF_FULL_ROUNDS, KOALABEAR_POSEIDON_PARTIAL_ROUNDS_24,
-    KOALABEAR_S_BOX_DEGREE,
+    MDSKoalaBearData, KOALABEAR_POSEIDON1_RC_24, KOALABEAR_POSEIDON_HALF_FULL_ROUNDS,
+    KOALABEAR_POSEIDON_PARTIAL_ROUNDS_24,
 };
 use p3_monty_31::MDSUtils;
-use p3_poseidon1::{PartialRoundLayer, PartialRoundLayerConstructor, Poseidon1Constants};
+use p3_poseidon1::Poseidon1Constants;
 use p3_symmetric::{CryptographicPermutation, Permutation};
 
 use super::F;
+
+// The rounds cube: KoalaBear's Poseidon1 S-box is x^3.
+const _: () = assert!(p3_koala_bear::KOALABEAR_S_BOX_DEGREE == 3);
 
 /// Width of the permutation.
 pub const WIDTH: usize = 24;
@@ -77,19 +82,30 @@ fn negacyclic_rows<const N: usize>(c: &[F; N]) -> [[F; N]; N] {
     })
 }
 
-/// `(x_lo + x_hi, x_lo - x_hi)` of `x` of length `2M`.
+/// `plus = x_lo + x_hi` and `minus = x_lo - x_hi` for `x` of length `2M`. Loops over arrays
+/// the caller owns: nothing here is left for the inliner to decide (module docs).
 #[inline(always)]
-fn fold_halves<A: Algebra<F> + Copy, const M: usize>(x: &[A]) -> ([A; M], [A; M]) {
-    (
-        core::array::from_fn(|i| x[i] + x[i + M]),
-        core::array::from_fn(|i| x[i] - x[i + M]),
-    )
+fn fold_halves<A: Algebra<F> + Copy, const M: usize>(
+    x: &[A],
+    plus: &mut [A; M],
+    minus: &mut [A; M],
+) {
+    for i in 0..M {
+        plus[i] = x[i] + x[i + M];
+        minus[i] = x[i] - x[i + M];
+    }
 }
 
-/// The convolution whose rows are `rows`, applied to `x`.
+/// `out = rows x`: the convolution whose rows are `rows`, applied to `x`.
 #[inline(always)]
-fn convolve<A: Algebra<F> + Copy, const N: usize>(x: &[A; N], rows: &[[F; N]; N]) -> [A; N] {
-    core::array::from_fn(|k| A::mixed_dot_product(x, &rows[k]))
+fn convolve<A: Algebra<F> + Copy, const N: usize>(
+    x: &[A; N],
+    rows: &[[F; N]; N],
+    out: &mut [A; N],
+) {
+    for (o, row) in out.iter_mut().zip(rows) {
+        *o = A::mixed_dot_product(x, row);
+    }
 }
 
 /// `out = (u + v, u - v)`, the two halves of a length-`2M` result from its cyclic part `u` and
@@ -120,13 +136,19 @@ impl CirculantMds24 {
     /// Replaces `x` by `M x`.
     #[inline(always)]
     pub fn apply<A: Algebra<F> + Copy>(&self, x: &mut [A; WIDTH]) {
-        let (p12, m12) = fold_halves::<A, 12>(x);
-        let (p6, m6) = fold_halves::<A, 6>(&p12);
-        let (p3, m3) = fold_halves::<A, 3>(&p6);
-        let u3 = convolve(&p3, &self.cyclic3);
-        let v3 = convolve(&m3, &self.negacyclic3);
-        let v6 = convolve(&m6, &self.negacyclic6);
-        let v12 = convolve(&m12, &self.negacyclic12);
+        let (mut p12, mut m12) = ([A::ZERO; 12], [A::ZERO; 12]);
+        fold_halves(x, &mut p12, &mut m12);
+        let (mut p6, mut m6) = ([A::ZERO; 6], [A::ZERO; 6]);
+        fold_halves(&p12, &mut p6, &mut m6);
+        let (mut p3, mut m3) = ([A::ZERO; 3], [A::ZERO; 3]);
+        fold_halves(&p6, &mut p3, &mut m3);
+        let (mut u3, mut v3) = ([A::ZERO; 3], [A::ZERO; 3]);
+        convolve(&p3, &self.cyclic3, &mut u3);
+        convolve(&m3, &self.negacyclic3, &mut v3);
+        let mut v6 = [A::ZERO; 6];
+        convolve(&m6, &self.negacyclic6, &mut v6);
+        let mut v12 = [A::ZERO; 12];
+        convolve(&m12, &self.negacyclic12, &mut v12);
         let mut u6 = [A::ZERO; 6];
         unfold_halves(&u3, &v3, &mut u6);
         let mut u12 = [A::ZERO; 12];
@@ -135,22 +157,56 @@ impl CirculantMds24 {
     }
 }
 
-/// leanSig's width-24 Poseidon1 permutation (module docs): Plonky3's constants and partial rounds,
-/// our full rounds. Acts on `[F; 24]` and on `[<F as Field>::Packing; 24]` (one state per lane).
-#[derive(Clone)]
+/// The partial rounds in Plonky3's sparse form (`p3_poseidon1::PartialRoundConstants`, the
+/// optimization of the Poseidon paper's appendix B): the first round's constants, one dense
+/// product by `m_i`, then per round the S-box on element 0 and its constant, element 0 replaced
+/// by its dot product with that round's first row, and every other element `j` increased by the
+/// old element 0 times `v[j - 1]`. The same arithmetic as Plonky3's layer, written generically
+/// with loops over the caller's arrays.
+#[derive(Clone, Debug)]
+struct PartialRounds {
+    first_round_constants: [F; WIDTH],
+    m_i: [[F; WIDTH]; WIDTH],
+    first_rows: Vec<[F; WIDTH]>,
+    v: Vec<[F; WIDTH]>,
+    round_constants: Vec<F>,
+}
+
+impl PartialRounds {
+    #[inline(always)]
+    fn apply<A: Algebra<F> + Copy>(&self, state: &mut [A; WIDTH]) {
+        for (s, &c) in state.iter_mut().zip(&self.first_round_constants) {
+            *s += c;
+        }
+        let x = *state;
+        for (s, row) in state.iter_mut().zip(&self.m_i) {
+            *s = A::mixed_dot_product(&x, row);
+        }
+        let rounds = self.first_rows.len();
+        for (r, (row, v)) in self.first_rows.iter().zip(&self.v).enumerate() {
+            let mut s0 = state[0].cube();
+            if r + 1 < rounds {
+                s0 += self.round_constants[r];
+            }
+            state[0] = s0;
+            let new0 = A::mixed_dot_product(state, row);
+            for j in 1..WIDTH {
+                state[j] += s0 * v[j - 1];
+            }
+            state[0] = new0;
+        }
+    }
+}
+
+/// leanSig's width-24 Poseidon1 permutation (module docs): Plonky3's constants, our rounds.
+/// Acts on `[F; 24]` and on `[<F as Field>::Packing; 24]` (one state per lane), or on any
+/// `Algebra<F>`.
+#[derive(Clone, Debug)]
 pub struct Poseidon1Perm24 {
     initial: Vec<[F; WIDTH]>,
     terminal: Vec<[F; WIDTH]>,
     mds: CirculantMds24,
-    partial: Poseidon1InternalLayerKoalaBear<WIDTH>,
-}
-
-impl core::fmt::Debug for Poseidon1Perm24 {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Poseidon1Perm24")
-            .field("full_rounds", &(self.initial.len() + self.terminal.len()))
-            .finish_non_exhaustive()
-    }
+    partial: PartialRounds,
 }
 
 impl Poseidon1Perm24 {
@@ -170,7 +226,13 @@ impl Poseidon1Perm24 {
             initial: full.initial,
             terminal: full.terminal,
             mds: CirculantMds24::new(&column),
-            partial: Poseidon1InternalLayerKoalaBear::<WIDTH>::new_from_constants(partial),
+            partial: PartialRounds {
+                first_round_constants: partial.first_round_constants,
+                m_i: partial.m_i,
+                first_rows: partial.sparse_first_row,
+                v: partial.v,
+                round_constants: partial.round_constants,
+            },
         }
     }
 
@@ -193,24 +255,15 @@ impl Default for Poseidon1Perm24 {
     }
 }
 
-impl<A> Permutation<[A; WIDTH]> for Poseidon1Perm24
-where
-    A: Algebra<F> + Copy,
-    Poseidon1InternalLayerKoalaBear<WIDTH>: PartialRoundLayer<A, WIDTH, KOALABEAR_S_BOX_DEGREE>,
-{
+impl<A: Algebra<F> + Copy> Permutation<[A; WIDTH]> for Poseidon1Perm24 {
     fn permute_mut(&self, state: &mut [A; WIDTH]) {
         self.full_rounds(state, &self.initial);
-        PartialRoundLayer::<A, WIDTH, KOALABEAR_S_BOX_DEGREE>::permute_state(&self.partial, state);
+        self.partial.apply(state);
         self.full_rounds(state, &self.terminal);
     }
 }
 
-impl<A> CryptographicPermutation<[A; WIDTH]> for Poseidon1Perm24
-where
-    A: Algebra<F> + Copy,
-    Poseidon1InternalLayerKoalaBear<WIDTH>: PartialRoundLayer<A, WIDTH, KOALABEAR_S_BOX_DEGREE>,
-{
-}
+impl<A: Algebra<F> + Copy> CryptographicPermutation<[A; WIDTH]> for Poseidon1Perm24 {}
 
 static PERM: OnceLock<Poseidon1Perm24> = OnceLock::new();
 
