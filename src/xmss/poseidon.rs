@@ -2,8 +2,9 @@
 //! replacement sponge, as leanSig uses them (`src/lib.rs`, `src/symmetric/tweak_hash/poseidon.rs`).
 //!
 //! Permutation: Plonky3's `default_koalabear_poseidon1_16` (8 full + 20 partial rounds) and
-//! `default_koalabear_poseidon1_24` (8 full + 23 partial rounds), S-box x^3, the latter with full
-//! rounds of our own (`super::poseidon24`, the same function). Both are created once and cached. Every function here is generic over `A: Algebra<F>`, so it works on scalars and on
+//! `default_koalabear_poseidon1_24` (8 full + 23 partial rounds), S-box x^3, the latter with
+//! rounds of our own (`super::poseidon24`, the same function). Both are created once and cached.
+//! Every function here is generic over `A: Algebra<F>`, so it works on scalars and on
 //! Plonky3's packed KoalaBear (`<F as Field>::Packing`, one SIMD lane per independent hash).
 
 use std::sync::OnceLock;
@@ -25,8 +26,8 @@ pub fn poseidon1_16() -> &'static Poseidon1KoalaBear<16> {
 }
 
 /// The width-24 Poseidon1 permutation (Merkle nodes, leaf sponge, message hash), created once:
-/// Plonky3's `default_koalabear_poseidon1_24` with our full rounds ([`Poseidon1Perm24`], the same
-/// function).
+/// the function of Plonky3's `default_koalabear_poseidon1_24`, with our rounds
+/// ([`Poseidon1Perm24`]).
 pub fn poseidon1_24() -> &'static Poseidon1Perm24 {
     super::poseidon24::poseidon1_perm24()
 }

@@ -118,8 +118,8 @@ impl FriHash for Keccak {
     }
 }
 
-/// leanSig's width-24 Poseidon1 permutation over KoalaBear (Plonky3's, with our full rounds:
-/// `crate::xmss::poseidon24`).
+/// leanSig's width-24 Poseidon1 permutation over KoalaBear: Plonky3's function and constants,
+/// our rounds (`crate::xmss::poseidon24`).
 pub type Perm24 = crate::xmss::poseidon24::Poseidon1Perm24;
 
 /// Elements of a Poseidon1 digest: 9 KoalaBear elements (279 bits).
