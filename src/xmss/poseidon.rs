@@ -18,6 +18,7 @@ use super::poseidon24::Poseidon1Perm24;
 use super::F;
 
 static POSEIDON1_16: OnceLock<Poseidon1KoalaBear<16>> = OnceLock::new();
+static POSEIDON1_24: OnceLock<Poseidon1Perm24> = OnceLock::new();
 static SPONGE_CAPACITY: OnceLock<[F; CAPACITY]> = OnceLock::new();
 
 /// The width-16 Poseidon1 permutation (chain steps), created once.
@@ -29,7 +30,7 @@ pub fn poseidon1_16() -> &'static Poseidon1KoalaBear<16> {
 /// the function of Plonky3's `default_koalabear_poseidon1_24`, with our rounds
 /// ([`Poseidon1Perm24`]).
 pub fn poseidon1_24() -> &'static Poseidon1Perm24 {
-    super::poseidon24::poseidon1_perm24()
+    POSEIDON1_24.get_or_init(Poseidon1Perm24::new)
 }
 
 /// A value the permutations act on: the scalar field `F` or Plonky3's packed KoalaBear

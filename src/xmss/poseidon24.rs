@@ -29,8 +29,6 @@
 //! Tested equal to Plonky3's permutation on random states, scalar and on every lane of the packed
 //! type, and the product equal to the dense matrix's.
 
-use std::sync::OnceLock;
-
 use p3_field::{Algebra, PrimeCharacteristicRing};
 use p3_koala_bear::{
     MDSKoalaBearData, KOALABEAR_POSEIDON1_RC_24, KOALABEAR_POSEIDON_HALF_FULL_ROUNDS,
@@ -265,13 +263,6 @@ impl<A: Algebra<F> + Copy> Permutation<[A; WIDTH]> for Poseidon1Perm24 {
 
 impl<A: Algebra<F> + Copy> CryptographicPermutation<[A; WIDTH]> for Poseidon1Perm24 {}
 
-static PERM: OnceLock<Poseidon1Perm24> = OnceLock::new();
-
-/// The process's [`Poseidon1Perm24`], created once.
-pub fn poseidon1_perm24() -> &'static Poseidon1Perm24 {
-    PERM.get_or_init(Poseidon1Perm24::new)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,7 +321,7 @@ mod tests {
     #[test]
     fn packed_permutation_is_plonky3s_on_every_lane() {
         let theirs = default_koalabear_poseidon1_24();
-        let ours = poseidon1_perm24();
+        let ours = Poseidon1Perm24::new();
         let mut rng = rand::rngs::SmallRng::seed_from_u64(2);
         for _ in 0..16 {
             let lanes: Vec<[F; WIDTH]> =
