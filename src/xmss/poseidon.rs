@@ -1,29 +1,29 @@
 //! Poseidon1 over KoalaBear (widths 16 and 24), the feed-forward compression and the
 //! replacement sponge, as leanSig uses them (`src/lib.rs`, `src/symmetric/tweak_hash/poseidon.rs`).
 //!
-//! Permutation: Plonky3's `default_koalabear_poseidon1_16` (8 full + 20 partial rounds) and
-//! `default_koalabear_poseidon1_24` (8 full + 23 partial rounds), S-box x^3, the latter with
-//! rounds of our own (`super::poseidon24`, the same function). Both are created once and cached.
+//! Permutations: the functions of Plonky3's `default_koalabear_poseidon1_16` (8 full + 20 partial
+//! rounds) and `default_koalabear_poseidon1_24` (8 full + 23 partial rounds), S-box x^3, with
+//! rounds of our own (`super::permutation`). Both are created once and cached.
 //! Every function here is generic over `A: Algebra<F>`, so it works on scalars and on
 //! Plonky3's packed KoalaBear (`<F as Field>::Packing`, one SIMD lane per independent hash).
 
 use std::sync::OnceLock;
 
 use p3_field::Algebra;
-use p3_koala_bear::{default_koalabear_poseidon1_16, Poseidon1KoalaBear};
 use p3_symmetric::Permutation;
 
 use super::constants::{CAPACITY, MERGE_WIDTH, P, SPONGE_DOMAIN_LENGTHS};
-use super::poseidon24::Poseidon1Perm24;
+use super::permutation::{Poseidon1Perm16, Poseidon1Perm24};
 use super::F;
 
-static POSEIDON1_16: OnceLock<Poseidon1KoalaBear<16>> = OnceLock::new();
+static POSEIDON1_16: OnceLock<Poseidon1Perm16> = OnceLock::new();
 static POSEIDON1_24: OnceLock<Poseidon1Perm24> = OnceLock::new();
 static SPONGE_CAPACITY: OnceLock<[F; CAPACITY]> = OnceLock::new();
 
-/// The width-16 Poseidon1 permutation (chain steps), created once.
-pub fn poseidon1_16() -> &'static Poseidon1KoalaBear<16> {
-    POSEIDON1_16.get_or_init(default_koalabear_poseidon1_16)
+/// The width-16 Poseidon1 permutation (chain steps), created once: the function of Plonky3's
+/// `default_koalabear_poseidon1_16`, with our rounds ([`Poseidon1Perm16`]).
+pub fn poseidon1_16() -> &'static Poseidon1Perm16 {
+    POSEIDON1_16.get_or_init(Poseidon1Perm16::new)
 }
 
 /// The width-24 Poseidon1 permutation (Merkle nodes, leaf sponge, message hash), created once:
@@ -45,7 +45,7 @@ pub trait PoseidonLane: Algebra<F> + Copy + Send + Sync {
 impl<A> PoseidonLane for A
 where
     A: Algebra<F> + Copy + Send + Sync,
-    Poseidon1KoalaBear<16>: Permutation<[A; 16]>,
+    Poseidon1Perm16: Permutation<[A; 16]>,
     Poseidon1Perm24: Permutation<[A; 24]>,
 {
     #[inline]

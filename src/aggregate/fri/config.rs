@@ -119,8 +119,8 @@ impl FriHash for Keccak {
 }
 
 /// leanSig's width-24 Poseidon1 permutation over KoalaBear: Plonky3's function and constants,
-/// our rounds (`crate::xmss::poseidon24`).
-pub type Perm24 = crate::xmss::poseidon24::Poseidon1Perm24;
+/// our rounds (`crate::xmss::permutation`).
+pub type Perm24 = crate::xmss::permutation::Poseidon1Perm24;
 
 /// Elements of a Poseidon1 digest: 9 KoalaBear elements (279 bits).
 pub const POSEIDON1_DIGEST_ELEMS: usize = 9;
