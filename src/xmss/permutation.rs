@@ -42,7 +42,7 @@ use p3_koala_bear::{
     KOALABEAR_POSEIDON_PARTIAL_ROUNDS_24,
 };
 use p3_monty_31::MDSUtils;
-use p3_poseidon1::Poseidon1Constants;
+use p3_poseidon1::{FullRoundConstants, PartialRoundConstants, Poseidon1Constants};
 use p3_symmetric::{CryptographicPermutation, Permutation};
 
 use super::F;
@@ -279,17 +279,11 @@ pub type Poseidon1Perm16 = Poseidon1Perm<16, CirculantMds16>;
 pub type Poseidon1Perm24 = Poseidon1Perm<24, CirculantMds24>;
 
 impl<const W: usize, M: CirculantMds<W>> Poseidon1Perm<W, M> {
-    /// The permutation built from Plonky3's constants for width `W`: round constants `rc` (one
-    /// row per round), the circulant matrix's first column `mds_circ_col`, 4 + 4 full rounds and
-    /// `partial_rounds` partial rounds.
-    fn from_constants(rc: &[[F; W]], mds_circ_col: [i64; W], partial_rounds: usize) -> Self {
-        let constants = Poseidon1Constants::<F, W> {
-            rounds_f: 2 * KOALABEAR_POSEIDON_HALF_FULL_ROUNDS,
-            rounds_p: partial_rounds,
-            mds_circ_col,
-            round_constants: rc.to_vec(),
-        };
-        let (full, partial) = constants.to_optimized();
+    /// The permutation of Plonky3's optimized constants for width `W` ([`constants16`],
+    /// [`constants24`]).
+    fn from_optimized(
+        (full, partial): (FullRoundConstants<F, W>, PartialRoundConstants<F, W>),
+    ) -> Self {
         let column: [F; W] = core::array::from_fn(|i| full.dense_mds[i][0]);
         Self {
             initial: full.initial,
@@ -318,16 +312,38 @@ impl<const W: usize, M: CirculantMds<W>> Poseidon1Perm<W, M> {
     }
 }
 
+/// Plonky3's optimized constants (full rounds, sparse partial rounds) of leanSig's width-16
+/// permutation, the one of `default_koalabear_poseidon1_16`: round constants
+/// `KOALABEAR_POSEIDON1_RC_16`, the circulant matrix `MDSKoalaBearData::MATRIX_CIRC_MDS_16_COL`,
+/// 4 + 4 full rounds and 20 partial rounds. The permutation's AIR uses the same constants
+/// (`aggregate::air::perm`).
+pub fn constants16() -> (FullRoundConstants<F, 16>, PartialRoundConstants<F, 16>) {
+    Poseidon1Constants {
+        rounds_f: 2 * KOALABEAR_POSEIDON_HALF_FULL_ROUNDS,
+        rounds_p: KOALABEAR_POSEIDON_PARTIAL_ROUNDS_16,
+        mds_circ_col: MDSKoalaBearData::MATRIX_CIRC_MDS_16_COL,
+        round_constants: KOALABEAR_POSEIDON1_RC_16.to_vec(),
+    }
+    .to_optimized()
+}
+
+/// Plonky3's optimized constants of leanSig's width-24 permutation, the one of
+/// `default_koalabear_poseidon1_24`: round constants `KOALABEAR_POSEIDON1_RC_24`, the circulant
+/// matrix `MDSKoalaBearData::MATRIX_CIRC_MDS_24_COL`, 4 + 4 full rounds and 23 partial rounds.
+pub fn constants24() -> (FullRoundConstants<F, 24>, PartialRoundConstants<F, 24>) {
+    Poseidon1Constants {
+        rounds_f: 2 * KOALABEAR_POSEIDON_HALF_FULL_ROUNDS,
+        rounds_p: KOALABEAR_POSEIDON_PARTIAL_ROUNDS_24,
+        mds_circ_col: MDSKoalaBearData::MATRIX_CIRC_MDS_24_COL,
+        round_constants: KOALABEAR_POSEIDON1_RC_24.to_vec(),
+    }
+    .to_optimized()
+}
+
 impl Poseidon1Perm16 {
-    /// The permutation of Plonky3's `default_koalabear_poseidon1_16`: round constants
-    /// `KOALABEAR_POSEIDON1_RC_16`, the circulant matrix `MDSKoalaBearData::MATRIX_CIRC_MDS_16_COL`,
-    /// 4 + 4 full rounds and 20 partial rounds.
+    /// The permutation of Plonky3's `default_koalabear_poseidon1_16` ([`constants16`]).
     pub fn new() -> Self {
-        Self::from_constants(
-            &KOALABEAR_POSEIDON1_RC_16,
-            MDSKoalaBearData::MATRIX_CIRC_MDS_16_COL,
-            KOALABEAR_POSEIDON_PARTIAL_ROUNDS_16,
-        )
+        Self::from_optimized(constants16())
     }
 }
 
@@ -338,15 +354,9 @@ impl Default for Poseidon1Perm16 {
 }
 
 impl Poseidon1Perm24 {
-    /// The permutation of Plonky3's `default_koalabear_poseidon1_24`: round constants
-    /// `KOALABEAR_POSEIDON1_RC_24`, the circulant matrix `MDSKoalaBearData::MATRIX_CIRC_MDS_24_COL`,
-    /// 4 + 4 full rounds and 23 partial rounds.
+    /// The permutation of Plonky3's `default_koalabear_poseidon1_24` ([`constants24`]).
     pub fn new() -> Self {
-        Self::from_constants(
-            &KOALABEAR_POSEIDON1_RC_24,
-            MDSKoalaBearData::MATRIX_CIRC_MDS_24_COL,
-            KOALABEAR_POSEIDON_PARTIAL_ROUNDS_24,
-        )
+        Self::from_optimized(constants24())
     }
 }
 

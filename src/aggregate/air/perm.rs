@@ -13,12 +13,9 @@ use core::mem::MaybeUninit;
 
 use p3_air::{AirBuilder, WindowAccess};
 use p3_koala_bear::{
-    MDSKoalaBearData, KOALABEAR_POSEIDON1_RC_16, KOALABEAR_POSEIDON1_RC_24,
     KOALABEAR_POSEIDON_HALF_FULL_ROUNDS, KOALABEAR_POSEIDON_PARTIAL_ROUNDS_16,
     KOALABEAR_POSEIDON_PARTIAL_ROUNDS_24, KOALABEAR_S_BOX_DEGREE,
 };
-use p3_monty_31::MDSUtils;
-use p3_poseidon1::Poseidon1Constants;
 use p3_poseidon1_air::{
     generate_trace_rows_for_perm, num_cols, FullRoundConstants, PartialRoundConstants,
     Poseidon1Air, Poseidon1Cols,
@@ -63,27 +60,9 @@ pub const SHARED24_COLS: usize = PERM24_COLS + 1;
 // The column counts the module docs and `src/aggregate/README.md` state.
 const _: () = assert!(PERM16_COLS == 164 && PERM24_COLS == 239);
 
-/// Plonky3's optimized round constants for the leanSig width-16 permutation.
-pub fn constants16() -> (FullRoundConstants<F, 16>, PartialRoundConstants<F, 16>) {
-    Poseidon1Constants {
-        rounds_f: 2 * HALF_FULL,
-        rounds_p: PARTIAL_16,
-        mds_circ_col: MDSKoalaBearData::MATRIX_CIRC_MDS_16_COL,
-        round_constants: KOALABEAR_POSEIDON1_RC_16.to_vec(),
-    }
-    .to_optimized()
-}
-
-/// Plonky3's optimized round constants for the leanSig width-24 permutation.
-pub fn constants24() -> (FullRoundConstants<F, 24>, PartialRoundConstants<F, 24>) {
-    Poseidon1Constants {
-        rounds_f: 2 * HALF_FULL,
-        rounds_p: PARTIAL_24,
-        mds_circ_col: MDSKoalaBearData::MATRIX_CIRC_MDS_24_COL,
-        round_constants: KOALABEAR_POSEIDON1_RC_24.to_vec(),
-    }
-    .to_optimized()
-}
+/// Plonky3's optimized round constants of the leanSig permutations, shared with the
+/// permutations themselves (`crate::xmss::permutation`).
+pub use crate::xmss::permutation::{constants16, constants24};
 
 /// The width-16 permutation AIR, built once per process from the constants of
 /// [`PermFiller::shared16`] (deriving the optimized constants costs about a millisecond, paid
