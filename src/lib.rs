@@ -8,6 +8,10 @@
 //! - [`aggregate`]: N signatures by distinct keys on one message and one epoch become one proof
 //!   ([`aggregate::Aggregator`]), checked by [`aggregate::verify_aggregate`].
 
+// Every item of the public API carries a doc comment. The internals that the `testing` feature
+// opens to the crate's own tests are not part of it.
+#![cfg_attr(not(any(test, feature = "testing")), warn(missing_docs))]
+
 pub mod aggregate;
 pub mod xmss;
 

@@ -30,6 +30,7 @@
 
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 
 #[cfg(panic = "abort")]
 compile_error!(

@@ -28,7 +28,7 @@
 //!
 //! The cost: every opened extension value is 5 base elements instead of 4 (about 15% of a proof's
 //! bytes are extension values), and extension multiplications (LogUp columns, FRI folding, the
-//! DEEP quotients) are dearer. See [`super::fri::security`] for the full account.
+//! DEEP quotients) are dearer. See `super::fri::security` for the full account.
 //!
 
 use p3_challenger::{HashChallenger, SerializingChallenger32};

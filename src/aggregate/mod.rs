@@ -6,7 +6,7 @@
 //!
 //! - [`field`]: the field, challenge field and hashes;
 //! - [`preset`]: the presets, one parameter set per proof system;
-//! - [`statement`]: the statement (AIR instances, heights, public values, traces);
+//! - `statement`: the statement (AIR instances, heights, public values, traces);
 //! - `witness`: a signature's witness and chain steps;
 //! - `air/`: the four AIRs, one file each with its trace generation (design and soundness
 //!   argument in `src/aggregate/README.md`);
@@ -94,15 +94,24 @@ pub struct AggregateProof {
 }
 
 impl AggregateProof {
+    /// The proof's wire bytes: the 16-byte prefix ([`MAGIC`], [`FORMAT_VERSION`], preset id,
+    /// proof kind, archive length) then the proof system's rkyv archive
+    /// (`src/aggregate/wire.rs`); at most the byte limit of the [`ProveOptions`] it was made
+    /// under. What [`verify_aggregate`] and the C ABI take.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
+
+    /// The wire bytes of [`Self::as_bytes`], without a copy.
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
 }
 
 impl Aggregator {
+    /// An empty aggregator for signatures on `message` (32 bytes, as leanSig signs it) at
+    /// `epoch` (the slot; below the scheme's lifetime of 2^32). Nothing is checked until
+    /// [`Self::add`] or [`Self::add_child`].
     pub fn new(message: [u8; 32], epoch: u32) -> Self {
         Self {
             message,
@@ -111,15 +120,23 @@ impl Aggregator {
             children: Vec::new(),
         }
     }
+    /// The 32-byte message every signature and child must be on.
     pub fn message(&self) -> &[u8; 32] {
         &self.message
     }
+
+    /// The epoch every signature and child must be at.
     pub fn epoch(&self) -> u32 {
         self.epoch
     }
+
+    /// Number of raw signatures added ([`Self::add`], [`Self::add_unchecked`]); children are
+    /// counted by [`Self::num_children`].
     pub fn len(&self) -> usize {
         self.signers.len()
     }
+
+    /// True when no raw signature was added (children may have been: [`Self::num_children`]).
     pub fn is_empty(&self) -> bool {
         self.signers.is_empty()
     }
@@ -656,7 +673,7 @@ pub fn key_set_digest(
 /// union of its children's keys ([`recursion::parent::verify_parent_bytes`]); `opts` then
 /// applies to the children's preset. So is a compact parent, of kind
 /// [`wire::KIND_COMPACT_PARENT`] ([`recursion::parent::verify_compact_parent_bytes`]), and a
-/// Type-1 proof split out of a Type-2 proof, of kind [`wire::KIND_SPLIT`]
+/// Type-1 proof split out of a Type-2 proof, of kind `wire::KIND_SPLIT`
 /// ([`recursion::type2::verify_split_bytes`]), for its one component.
 ///
 /// The proof's 16-byte prefix names its preset; before anything else is decoded the preset must

@@ -3,7 +3,7 @@
 
 /// Largest number of signatures in one aggregate proof: leanSpec's `VALIDATOR_REGISTRY_LIMIT`
 /// (2^12 validators, so no attestation has more signers). Every FRI preset is tuned to reach
-/// [`SECURITY_FLOOR_BITS`] here ([`super::fri::security`]); the WHIR presets stop earlier
+/// [`SECURITY_FLOOR_BITS`] here (`super::fri::security`); the WHIR presets stop earlier
 /// ([`super::preset::MAX_WHIR_SIGNATURES`]).
 pub const MAX_SIGNATURES: usize = 1 << 12;
 
@@ -23,7 +23,8 @@ pub const WIRE_CAP_BYTES: usize = 512 * 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Regime {
     /// Provable soundness: FRI list decoding up to the Johnson bound. The presets reach 124 bits
-    /// for up to 1024 signatures ([`super::fri::security`] tables every term, and the bits by batch size).
+    /// for up to 1024 signatures (`super::fri::security` tables every term, and the bits by
+    /// batch size).
     #[default]
     Proven,
     /// Conjectured (up-to-capacity) FRI soundness: 128 bits for up to 1024 signatures, with
@@ -113,8 +114,12 @@ pub struct VerifyOptions {
 /// Errors from [`super::Aggregator::add`] and [`super::Aggregator::add_child`].
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum AggregateError {
+    /// The signature does not verify for its public key on the aggregator's message and epoch
+    /// (`xmss::verify`: leanSig's verification, `../shared/spec/LEANSIG.md`).
     #[error("invalid signature")]
     InvalidSignature,
+    /// A signature by this public key was already added: the statement is a set of distinct
+    /// keys, so each key signs once per aggregate.
     #[error("duplicate public key")]
     DuplicatePublicKey,
     /// A child proof that cannot be taken: it does not verify for this aggregator's message and

@@ -5,9 +5,9 @@
 //! soundness [`Regime`] and a rate `1/2^log_inv_rate`. [`PRESETS`] lists the fourteen of them:
 //! eight FRI presets over Keccak (both regimes, `log_inv_rate` 1..=4) and four over Poseidon1
 //! (proven, `log_inv_rate` 1..=4, recursion-ready), with every FRI and grinding parameter, whose
-//! soundness by source is computed and tabled in [`super::fri::security`]; and two WHIR presets
+//! soundness by source is computed and tabled in `super::fri::security`; and two WHIR presets
 //! (proven regime, `log_inv_rate` 1..=2) with their WHIR schedule, whose soundness
-//! `p3_multi_stark::security_report` computes ([`super::whir::security_bits_for_signatures`]).
+//! `p3_multi_stark::security_report` computes (`super::whir::security_bits_for_signatures`).
 //! The proof's prefix carries [`Preset::id`], so a verifier rebuilds exactly the configuration
 //! the prover used.
 
@@ -83,7 +83,7 @@ pub struct WhirPreset {
     /// Grinding budget of each WHIR query phase and folding challenge, in bits, for statements
     /// of more than `pow_bits` variables. A smaller statement of `v` variables grinds at most
     /// `v - 1` bits (never less than folding soundness demands) and buys the difference with
-    /// queries instead; see [`super::whir::grinding_budget`].
+    /// queries instead; see `super::whir::grinding_budget`.
     pub pow_bits: u8,
     /// Grinding in each zerocheck sumcheck round (0 = none).
     pub zerocheck_pow_bits: u8,
@@ -168,10 +168,10 @@ const fn whir(
 /// The FRI proven presets are the fewest queries (then the least grinding, every site at most 16
 /// bits) that reach 124 bits proven at [`MAX_SIGNATURES`] signatures on the real statement shape
 /// (`tests/format_security.rs`, `tune_proven_presets`); the soundness of each is tabled in
-/// [`super::fri::security`]. The Poseidon1 presets have the Keccak presets' parameters: both
+/// `super::fri::security`. The Poseidon1 presets have the Keccak presets' parameters: both
 /// hashes count 128 bits of collision resistance, so every term is the same
 /// (`fri::config`). The WHIR schedule (first folding 6, later 4, rate step 2, terms of
-/// 131 bits, 20 bits of grinding) is measured in [`super::whir`].
+/// 131 bits, 20 bits of grinding) is measured in `super::whir`.
 pub const PRESETS: [Preset; 14] = [
     fri(K, Regime::Proven, 1, 227, 16, 10, 16, 0, 3),
     fri(K, Regime::Proven, 2, 113, 16, 9, 16, 0, 3),

@@ -72,7 +72,7 @@ pub struct CommitmentOpenings {
 }
 
 /// What a parent's verifier knows of a child's statement
-/// ([`crate::aggregate::statement::statement_values`]): the instance whose public values hold
+/// (`crate::aggregate::statement::statement_values`): the instance whose public values hold
 /// it, the child's number of keys (carried by the parent), and the epoch and message (the
 /// parent's own). A Type-1 parent's verifier does not know the child's key-set digest: the
 /// key-set AIR recomputes it from the child's keys ([`super::keyset`]). A Type-2 verifier
@@ -80,9 +80,13 @@ pub struct CommitmentOpenings {
 /// constant and nothing goes to a key-set AIR.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChildStatement {
+    /// The AIR instance of the child's batch whose public values hold the statement.
     pub instance: usize,
+    /// The child's number of keys `N`, carried by the parent.
     pub num_keys: usize,
+    /// The statement's epoch, the parent's own.
     pub epoch: u32,
+    /// The statement's message (32 bytes), the parent's own.
     pub message: [u8; 32],
     /// The key-set digest when the verifier knows it (a Type-2 component), 9 elements.
     pub digest: Option<[F; crate::aggregate::statement::KEY_DIGEST_LEN]>,
@@ -219,7 +223,7 @@ static OOD_LAYOUTS: super::parent::Kept<OodKey, (std::sync::Arc<OodLayout>, OodA
 /// threshold.
 type OodKey = (FriPreset, Vec<AirShape>, Option<usize>);
 
-/// Empties the process's out-of-domain layouts ([`OOD_LAYOUTS`]). For measurements: `multisig
+/// Empties the process's out-of-domain layouts (`OOD_LAYOUTS`). For measurements: `multisig
 /// bench` calls it to time a verifier that has never seen the shape.
 pub fn forget_ood_layouts() {
     OOD_LAYOUTS.clear();

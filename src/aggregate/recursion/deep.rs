@@ -103,6 +103,7 @@ pub struct DeepMatrix {
     /// Where its height group and its own values start in an opening of its commitment
     /// ([`OpeningShape::layout`]).
     pub group_start: usize,
+    /// Position of its own first value in that opening (at or after `group_start`).
     pub offset: usize,
 }
 
@@ -372,13 +373,18 @@ pub struct DeepPeriodic<T> {
     pub block_start: T,
     /// 1 on a row of a query (0 on the block's padding rows).
     pub present: T,
+    /// Transcript position of the row's query-index sample (0 on padding rows).
     pub query: T,
+    /// The row's matrix number ([`DeepMatrix::id`]).
     pub matrix: T,
+    /// Tag of the height's query window on `"query-index"` ([`DeepHeight::x_tag`]).
     pub x_tag: T,
     /// The source of the values: the commitment's root position, the offset of the Merkle
     /// chunk holding the first value, 1 when the next chunk is read too.
     pub root_position: T,
+    /// Offset of the Merkle chunk holding the row's first value.
     pub source: T,
+    /// 1 when the row's values run into the next chunk.
     pub two: T,
     /// One-hot: the first value's place in its Merkle chunk.
     pub shift: [T; RATE],
@@ -392,12 +398,17 @@ pub struct DeepPeriodic<T> {
     pub height_start: T,
     /// The row sends the height's sum to `"fri-fold"` / `"fri-roll-in"`, or holds it to zero.
     pub fold: T,
+    /// 1 on the row that sends the height's sum to `"fri-roll-in"`.
     pub roll: T,
+    /// The FRI round of that roll-in (0 on every other row).
     pub round: T,
+    /// 1 on the row ending the blowup's height, whose sum is held to zero.
     pub zero: T,
     /// `w_(h - log_blowup)`: `zeta_next = zeta * omega`.
     pub omega: T,
+    /// Transcript positions of `alpha`'s coordinates (coefficient 0 first).
     pub alpha_positions: [T; D],
+    /// Transcript positions of `zeta`'s coordinates (coefficient 0 first).
     pub zeta_positions: [T; D],
     /// 1 where the chunk has a column of the matrix.
     pub mask: [T; CHUNK],
@@ -412,18 +423,32 @@ pub struct DeepCols<T> {
     pub active: T,
     /// Mirrors of the periodic columns (bus messages read no periodic column).
     pub block_start: T,
+    /// 1 on a row of a query: the first Merkle chunk is received.
     pub present: T,
+    /// Transcript position of the query's index sample: its key on `"merkle-values"`,
+    /// `"query-index"` and the FRI buses.
     pub query: T,
+    /// The matrix's number, its key on `"deep-matrix"`.
     pub matrix: T,
+    /// Tag of the query window read on `"query-index"`.
     pub x_tag: T,
+    /// Transcript position of the commitment's root, a key on `"merkle-values"`.
     pub root_position: T,
+    /// Offset of the first Merkle chunk read, a key on `"merkle-values"`.
     pub source: T,
+    /// 1 when the next Merkle chunk is received too.
     pub two: T,
+    /// 1 on the matrix's chunk 0: `"deep-matrix"` and `"query-index"` are received.
     pub end: T,
+    /// 1 where the height's sum is sent to `"fri-fold"`.
     pub fold: T,
+    /// 1 where the height's sum is sent to `"fri-roll-in"`.
     pub roll: T,
+    /// The roll-in's FRI round (0 elsewhere), in the FRI buses' messages.
     pub round: T,
+    /// Transcript positions of `alpha`'s coordinates: its keys on `"transcript-sample"`.
     pub alpha_positions: [T; D],
+    /// Transcript positions of `zeta`'s coordinates: its keys on `"transcript-sample"`.
     pub zeta_positions: [T; D],
     /// The Merkle chunks read: the one at `source` and the next (zero when not read).
     pub opened: [[T; RATE]; 2],
@@ -431,6 +456,7 @@ pub struct DeepCols<T> {
     pub values: [T; CHUNK],
     /// The challenges (constant down a block).
     pub alpha: [T; D],
+    /// `zeta`, the out-of-domain point: D coordinates.
     pub zeta: [T; D],
     /// `alpha^2 ..= alpha^CHUNK`.
     pub powers: [[T; D]; CHUNK - 1],
@@ -440,16 +466,22 @@ pub struct DeepCols<T> {
     pub s: [T; D],
     /// The matrix's ladder terms (on its `end` row).
     pub mu0: [T; D],
+    /// `M0 = sum_c alpha^(off + c) p_c(zeta)`.
     pub m0: [T; D],
+    /// `mu1 = alpha^(off + w)` (zero for a matrix opened at `zeta` only).
     pub mu1: [T; D],
+    /// `M1 = sum_c alpha^(off + w + c) p_c(zeta_next)` (zero for a matrix opened at `zeta`
+    /// only).
     pub m1: [T; D],
     /// The query's window at this height and its point `x`.
     pub index: T,
+    /// The point `x = g * w_h^reverse_bits(index, h)` (base field), read on `end` rows.
     pub x: T,
     /// `zeta * omega`.
     pub zeta_next: [T; D],
     /// `1 / (zeta - x)` and `1 / (zeta_next - x)` (on `end` rows).
     pub d0: [T; D],
+    /// `1 / (zeta_next - x)` on `end` rows of a matrix opened at two points, else zero.
     pub d1: [T; D],
     /// The previous row's `ro`.
     pub ro_in: [T; D],
@@ -470,7 +502,9 @@ pub type MatrixTerms = [Challenge; 4];
 /// The claimed values of one matrix: at `zeta`, and at `zeta_next` for a matrix opened there.
 #[derive(Clone, Debug)]
 pub struct MatrixClaim {
+    /// Its values at `zeta`, one per column.
     pub at_zeta: Vec<Challenge>,
+    /// Its values at `zeta_next`, one per column; `None` when opened at `zeta` only.
     pub at_zeta_next: Option<Vec<Challenge>>,
 }
 
@@ -522,7 +556,9 @@ pub fn matrix_claims(
 /// One transcript's witness: what the native verifier reads.
 #[derive(Clone, Debug)]
 pub struct DeepInput {
+    /// The opening-batching challenge `alpha`.
     pub alpha: Challenge,
+    /// The out-of-domain point `zeta`.
     pub zeta: Challenge,
     /// Each query's index into the tallest LDE.
     pub indices: Vec<usize>,
@@ -538,7 +574,10 @@ pub type RoMessage = [F; 3 + D];
 /// What a trace sends: reduced openings to the first fold, and roll-ins.
 #[derive(Clone, Debug, Default)]
 pub struct DeepSent {
+    /// Each query's round-0 value (the tallest height's reduced opening), to `"fri-fold"`.
     pub folds: Vec<RoMessage>,
+    /// Each query's reduced openings of the other heights, to `"fri-roll-in"` at their
+    /// rounds.
     pub roll_ins: Vec<RoMessage>,
 }
 
@@ -849,9 +888,13 @@ impl DeepQuotientAir {
 /// `(index, x)` at its height.
 #[derive(Clone, Debug)]
 pub struct RowReads {
+    /// The Merkle chunks read: the one at the row's source offset and the next.
     pub opened: [[F; RATE]; 2],
+    /// The row's values; `None` takes them from `opened`.
     pub values: Option<[F; CHUNK]>,
+    /// The matrix's ladder terms `[mu0, M0, mu1, M1]` (read on `end` rows).
     pub terms: MatrixTerms,
+    /// The query's window `i >> (k - h)` at the row's height and its point `x`.
     pub window: (usize, F),
 }
 

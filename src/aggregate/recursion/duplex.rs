@@ -298,7 +298,7 @@ impl DuplexAir {
     /// order, numbered `t`), one block each then padding blocks up to a power of two and at least
     /// `min_height` rows; the shared permutation table's rows, row for row, each counted 1 on a
     /// duplexing of an active block and 0 elsewhere (`SHARED24_COLS` columns, count last,
-    /// what [`crate::aggregate::air::perm::shared_table`] reads); the observations the active
+    /// what `crate::aggregate::air::perm::shared_table` reads); the observations the active
     /// blocks receive and the samples they send (each once, whatever its uses; none with no
     /// receiver).
     ///

@@ -135,7 +135,7 @@ impl FinalPolyAir {
     /// trace is `first + t`). Unlike the other verifier AIRs, no constraint holds a block's
     /// number: a transcript's blocks here are its queries, and nothing they do is keyed by a
     /// number no other AIR vouches for. Every message a block sends or receives is keyed by its
-    /// transcript and answered by blocks whose numbers are held ([`super::first_block_number`]):
+    /// transcript and answered by blocks whose numbers are held (`super::first_block_number`):
     /// its point and index from that transcript's `SampledBitsAir` block, its last fold from
     /// its `FriFoldAir` block, and its owner's coefficients are observed once each by its
     /// `DuplexAir` block (so one owner per transcript, and the other blocks receive exactly

@@ -143,6 +143,7 @@ pub struct FoldPeriodic<T> {
     pub round: T,
     /// The two windows' tags.
     pub group_tag: T,
+    /// The tag of the window `i >> a`, whose point is `s^-1`.
     pub point_tag: T,
     /// `beta`'s positions.
     pub beta_positions: [T; D],
@@ -165,13 +166,24 @@ pub struct FoldCols<T> {
     pub active: T,
     /// Mirrors of the periodic columns (bus messages read no periodic column).
     pub present: T,
+    /// Mirror: the query's index sample position, a key of every message of the row but
+    /// `beta`'s.
     pub query: T,
+    /// Mirror: the round, from 0; `prev` is received at `round`, `folded` sent at `round + 1`.
     pub round: T,
+    /// Mirror: the tag of the window `i mod 2^a` on `"query-index"`.
     pub group_tag: T,
+    /// Mirror: the tag of the window `i >> a` on `"query-index"`.
     pub point_tag: T,
+    /// Mirror: transcript positions of `beta`'s coordinates, keys of its
+    /// `"transcript-sample"` receives.
     pub beta_positions: [T; D],
+    /// Mirror: 1 where the round receives a reduced opening on `"fri-roll-in"`, else 0.
     pub rolls_in: T,
+    /// Mirror: transcript position of the round's commitment root, the key on
+    /// `"merkle-values"`.
     pub root_position: T,
+    /// Mirror: 1 for each Merkle chunk of the opened row received on `"merkle-values"`.
     pub reads: [T; CHUNKS],
     /// The opened row, zero past the arity.
     pub evals: [[T; D]; ARITY],
@@ -189,11 +201,15 @@ pub struct FoldCols<T> {
     pub s_inv_layer: [T; MAX_LOG_ARITY],
     /// `beta_l / (2 x_2m)` of each butterfly of layers 0, 1, 2.
     pub t0: [[T; D]; 4],
+    /// `beta_1 / (2 x_2m)` of layer 1's two butterflies.
     pub t1: [[T; D]; 2],
+    /// `beta_2 / (2 x_0)` of layer 2's one butterfly.
     pub t2: [T; D],
     /// The butterflies' outputs.
     pub l0: [[T; D]; 4],
+    /// Layer 1's two outputs, layer 2's inputs unless the round enters there.
     pub l1: [[T; D]; 2],
+    /// Layer 2's output: the row's interpolant at `beta`, before the roll-in.
     pub l2: [T; D],
     /// The value folded so far, received.
     pub prev: [T; D],
@@ -230,6 +246,7 @@ pub struct FoldInput {
     pub beta: Challenge,
     /// `i mod 2^a` and `i >> a`.
     pub group_index: usize,
+    /// `i >> a`, the query's index in the folded domain.
     pub parent_index: usize,
     /// `s^-1`.
     pub s_inv: F,

@@ -31,27 +31,37 @@ use crate::xmss::F;
 /// transcript samples it (else the proof supplies it and the transcript observes it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Gathered {
+    /// Transcript position of its coordinate 0; coordinate `i` is at `position + i`.
     pub position: usize,
+    /// The transcript samples it (a challenge); else it observes it (a LogUp terminal).
     pub sampled: bool,
 }
 
 /// The periodic columns.
 #[repr(C)]
 pub struct GatherPeriodic<T> {
+    /// 1 when the next row is in the same block (0 on a block's last row).
     pub in_block: T,
+    /// 1 on the row of a sampled element.
     pub sampled: T,
+    /// 1 on the row of an observed element (neither flag on padding rows).
     pub observed: T,
+    /// Transcript position of the row's element's coordinate 0 (0 on padding rows).
     pub position: T,
 }
 
 /// The columns of one row.
 #[repr(C)]
 pub struct GatherCols<T> {
+    /// The transcript's number: `first + b` in block `b`, constant down a block.
     pub transcript: T,
+    /// 1 in a block that sends and receives, 0 in a padding block (constant down a block).
     pub active: T,
     /// Mirrors of the periodic columns.
     pub sampled: T,
+    /// 1 on the row of an observed element.
     pub observed: T,
+    /// Transcript position of the element's coordinate 0, the key on `"ood-input"`.
     pub position: T,
     /// The element's coordinates.
     pub value: [T; D],

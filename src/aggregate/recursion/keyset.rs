@@ -2,7 +2,7 @@
 //! key-set digest recomputed from its keys.
 //!
 //! A proof's statement names its signers by their key-set digest
-//! ([`crate::aggregate::statement::key_set_digest_ordered`]: a Merkle-Damgard chain of
+//! (`crate::aggregate::statement::key_set_digest_ordered`: a Merkle-Damgard chain of
 //! width-24 Poseidon1 compressions over the keys, from an initial value holding their count).
 //! A parent over children must show, without the children's keys ever reaching its verifier:
 //! 1. each child's digest and count (its public values, which the child's transcript observes)
@@ -15,7 +15,7 @@
 //! parent's set (in its statement's order, [`crate::canonical_key_order`]), then one segment per
 //! child (in its statement's order), then padding rows. Every row takes one compression step:
 //! its `input` is `[chain (9) | root (8) | parameter (5) | 0 | 0]`
-//! ([`crate::aggregate::statement::key_layout`]) and its `output` the permutation of it, received
+//! (`crate::aggregate::statement::key_layout`) and its `output` the permutation of it, received
 //! from the full-output permutation table (`"poseidon1-24-full"`) on every key's row (count
 //! `parent + child`). A padding row receives none: its output is unconstrained and reaches
 //! nothing, since every constraint that reads an output is on a key's row (`within`, the
@@ -38,7 +38,7 @@
 //!   exactly one segment.
 //!
 //! **Public values**: the parent's statement
-//! ([`crate::aggregate::statement::statement_values`]); the parent segment's last row holds its
+//! (`crate::aggregate::statement::statement_values`); the parent segment's last row holds its
 //! count to `N` and its final chain value to the key-set digest (4). The parent's segment is the
 //! trace's first; every later segment is a child's, and the trace's last row ends a segment or
 //! pads, so the parent's segment exists and ends.
@@ -109,7 +109,9 @@ pub struct KeySetAir;
 /// One child's key list: its transcript and keys, in its statement's order.
 #[derive(Clone, Debug)]
 pub struct ChildKeys {
+    /// The child's transcript number, the key of its statement on [`CHILD_STATEMENT_BUS`].
     pub transcript: usize,
+    /// The child's keys, in its statement's order (the order its key-set digest chains them).
     pub keys: Vec<PublicKey>,
 }
 
@@ -117,7 +119,7 @@ impl KeySetAir {
     /// The trace of the parent's set `parent` and the children's lists, with padding rows up
     /// to a power of two and at least `min_height` rows, and the shared permutation table's
     /// rows, one per row, counted 1 on a key's row and 0 on padding (`SHARED24_COLS` columns,
-    /// count last, what [`crate::aggregate::air::perm::shared_table`] reads). A parent key no
+    /// count last, what `crate::aggregate::air::perm::shared_table` reads). A parent key no
     /// child holds gets `uses = 0`, which fails the AIR's constraints: callers check the sets
     /// first.
     ///

@@ -21,7 +21,7 @@
 //! after the root. A prover cannot choose where a leaf ends, a node starts or an injection
 //! happens. Every scheduled row of an active block receives one permutation `(input, output)`
 //! from the shared full-output permutation table (bus `"poseidon1-24-full"`,
-//! [`crate::aggregate::air::perm::Perm24TableAir::shared`]); the idle rows after the root and
+//! `crate::aggregate::air::perm::Perm24TableAir::shared`); the idle rows after the root and
 //! the padding blocks receive none, and no constraint or message reads their outputs (an idle
 //! row's output is only the next idle row's `prev`, and a block's first row starts a group). The
 //! constraints fix each input from this block's columns and the previous row's output (copied
@@ -292,7 +292,7 @@ impl OpeningShape {
     /// Where each matrix of `dims` (commitment order, as given to [`OpeningShape::new`]) sits
     /// in an opening's values: `(group start, offset)`, the positions of its height group's
     /// first value and of its own first value, groups tallest first and equal heights in
-    /// commitment order. The group's chunks of [`POSEIDON1_RATE`] start at the group start.
+    /// commitment order. The group's chunks of `POSEIDON1_RATE` start at the group start.
     ///
     /// # Errors
     /// As [`OpeningShape::new`].
@@ -445,7 +445,7 @@ impl MmcsOpeningAir {
     /// # Errors
     /// A message for no commitment or no query, two commitments with the same root position, a
     /// shape [`OpeningShape::new`] refuses, `readers` without one count per chunk, or a count
-    /// above [`POSEIDON1_RATE`] (a chunk has 15 values; no two readers take the same value).
+    /// above `POSEIDON1_RATE` (a chunk has 15 values; no two readers take the same value).
     pub fn merged(commitments: &[CommitmentSpec<'_>], queries: usize) -> Result<Self, String> {
         if commitments.is_empty() || queries == 0 {
             return Err(format!(

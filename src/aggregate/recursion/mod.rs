@@ -4,7 +4,7 @@
 //! A parent proof verifies a child proof inside its own AIRs, so everything the native verifier
 //! hashes must be a permutation the AIRs arithmetize. Of today's proof systems only FRI over
 //! Poseidon1 qualifies: its Merkle trees and Fiat-Shamir transcript use leanSig's width-24
-//! Poseidon1 permutation, the one [`crate::aggregate::air::perm`] already proves
+//! Poseidon1 permutation, the one `crate::aggregate::air::perm` already proves
 //! (`fri::config`, "The two hashes"). Keccak trees would cost about 24 rows of some 2,600
 //! columns per Keccak-f call, and WHIR proofs are Keccak too. [`check_child_preset`] says which
 //! presets can be children.
@@ -565,7 +565,7 @@ impl ChildVerificationTrace {
 /// Verifies `proof` as [`super::verify_aggregate`] does with default options (keys in any order),
 /// requiring in addition that it can be a child ([`check_child_preset`]), and returns every
 /// width-24 Poseidon1 permutation the verification evaluated: the transcript's from its domain
-/// separator ([`TRANSCRIPT_DOMAIN`]) on, then the Merkle leaf sponges and node compressions of
+/// separator (`TRANSCRIPT_DOMAIN`) on, then the Merkle leaf sponges and node compressions of
 /// the trace and FRI commitments, in evaluation order. Plonky3's Merkle multiproofs are pruned
 /// (a node shared by two queries' paths is hashed once), so the node counts depend a little on
 /// the queried positions; the transcript's count is a function of the preset and `N` only.

@@ -8,7 +8,7 @@
 //!   all fixed by the child's shape;
 //! - grinding witnesses, which the prover chooses (the grinding checks hold them to their
 //!   difficulty through the bit sample that follows, [`super::bits::SampledBitsAir`]);
-//! - the child's public values (its statement, [`crate::aggregate::statement::statement_values`]),
+//! - the child's public values (its statement, `crate::aggregate::statement::statement_values`),
 //!   which its out-of-domain check reads too.
 //!
 //! It also holds what is not a transcript element: the statement parameters of the child's
@@ -55,8 +55,11 @@ pub enum Observed {
     /// check then); held to `constant` if the parent's verifier knows it; sent to the key-set
     /// AIR in `slot` if it is part of what that AIR recomputes. At least one of the two.
     Public {
+        /// The out-of-domain check reads it: its row also sends it on `"ood-input"`.
         checked: bool,
+        /// The value the row is held to, if the parent's verifier knows it.
         constant: Option<F>,
+        /// Its slot on `"child-statement"`, if the key-set AIR recomputes it.
         slot: Option<usize>,
     },
     /// Not a transcript element: a statement parameter of the out-of-domain check
@@ -69,13 +72,16 @@ pub enum Observed {
 /// One element: its transcript position and what it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ObservedElement {
+    /// Position in the transcript (a [`Observed::Parameter`]'s key, past the transcript's end).
     pub position: usize,
+    /// What the element is.
     pub kind: Observed,
 }
 
 /// The periodic columns.
 #[repr(C)]
 pub struct ObservedPeriodic<T> {
+    /// The next row is in the same block.
     pub in_block: T,
     /// 1 on an element's row, 0 on the block's padding rows.
     pub present: T,
@@ -85,6 +91,7 @@ pub struct ObservedPeriodic<T> {
     pub value: T,
     /// 1 on the row of a public value the check reads.
     pub public: T,
+    /// The element's transcript position (a parameter's key past the transcript).
     pub position: T,
     /// 1 on the row of a statement value sent to the key-set AIR.
     pub statement: T,
@@ -95,13 +102,20 @@ pub struct ObservedPeriodic<T> {
 /// The columns of one row.
 #[repr(C)]
 pub struct ObservedCols<T> {
+    /// The transcript's number (constant down a block).
     pub transcript: T,
+    /// 1 in a block that sends (constant down a block; 1 on the first row when anchored).
     pub active: T,
     /// Mirrors of the periodic columns (bus messages and counts read no periodic column).
     pub present: T,
+    /// Mirror: 1 where the row sends on `"ood-input"`: a public value the check reads, or a
+    /// parameter.
     pub public: T,
+    /// Mirror: the key of the row's messages, the transcript position (a parameter's key past it).
     pub position: T,
+    /// Mirror: 1 where the row sends its value on `"child-statement"`.
     pub statement: T,
+    /// Mirror: the value's slot on `"child-statement"` (0 elsewhere).
     pub slot: T,
     /// The element.
     pub value: T,
@@ -180,7 +194,7 @@ impl ObservedAir {
     }
 
     /// The same AIR as the anchor of one Type-2 component whose statement values
-    /// ([`crate::aggregate::statement::statement_values`], 21) are `statement`: the statement
+    /// (`crate::aggregate::statement::statement_values`, 21) are `statement`: the statement
     /// becomes the instance's public values (so the parent's transcript observes it before any
     /// challenge), and its first row is held active. A Type-2 proof has no key-set AIR whose
     /// messages force each child's verification to run; this constraint does: an active block

@@ -7,7 +7,7 @@
 //! (`acc = acc * alpha + c`) and compares `acc / Z_H(zeta)` with the quotient recomposed from its
 //! chunks. A parent that verifies the child in its AIRs must do that arithmetic too.
 //!
-//! [`ConstraintProgram::lower`] turns an AIR's symbolic constraints (`p3_batch_stark::symbolic`,
+//! [`Program::constraints`] turns an AIR's symbolic constraints (`p3_batch_stark::symbolic`,
 //! the same symbolic pass that sizes the quotient) into a straight-line program over the
 //! challenge field: inputs ([`Input`]: opened values, periodic values at `zeta`, selectors,
 //! public values, LogUp challenges and terminal), constants, and additions, subtractions and
@@ -19,7 +19,7 @@
 //! the tweak table) taken out as parameters ([`Input::Param`]), so that one program serves every
 //! statement of a shape.
 //!
-//! [`ConstraintProgram::fold`] runs it natively; it equals Plonky3's verifier folder on the
+//! [`Program::outputs`] runs it natively; it equals Plonky3's verifier folder on the
 //! same inputs (tested on every AIR of a real statement).
 
 use foldhash::HashMap;
@@ -59,28 +59,46 @@ pub enum Row {
 pub enum Input {
     /// Main trace column `column` opened at `row` (an extension element).
     Main {
+        /// Index of the AIR instance in the batch (0 in [`Program::constraints`]).
         instance: usize,
+        /// The opened row; [`Row::Next`] only for an AIR whose shape opens it (`main_next`).
         row: Row,
+        /// Column index in that instance's main trace (`0..width`).
         column: usize,
     },
     /// Coordinate `coord` of LogUp column `column` opened at `row`: the commitment holds each
     /// extension column as five base columns, each opened as an extension element.
     PermutationCoord {
+        /// Index of the AIR instance in the batch (an AIR with lookups).
         instance: usize,
+        /// The opened row.
         row: Row,
+        /// Index of the LogUp column, `0..lookups + 1` (one per lookup and the accumulator).
         column: usize,
+        /// Coordinate `0..D`: the coefficient of the `coord`-th basis element of the extension.
         coord: usize,
     },
     /// Coordinate `coord` of quotient chunk `chunk` opened at `zeta`.
     QuotientChunk {
+        /// Index of the AIR instance in the batch.
         instance: usize,
+        /// Index of the chunk, `0..num_quotient_chunks` of the instance's shape.
         chunk: usize,
+        /// Coordinate `0..D`: the coefficient of the `coord`-th basis element of the extension.
         coord: usize,
     },
     /// Public value `index` (a base element).
-    Public { instance: usize, index: usize },
+    Public {
+        /// Index of the AIR instance in the batch.
+        instance: usize,
+        /// Index in that instance's public values (a template's parameter constants excluded).
+        index: usize,
+    },
     /// The AIR's LogUp terminal (one extension element per AIR with lookups).
-    Terminal { instance: usize },
+    Terminal {
+        /// Index of the AIR instance in the batch (an AIR with lookups).
+        instance: usize,
+    },
     /// The LogUp challenges `alpha` and `beta` (sampled once for the batch).
     LookupAlpha,
     /// See [`Input::LookupAlpha`].
@@ -91,21 +109,45 @@ pub enum Input {
     Zeta,
     /// Only in [`Program::constraints`]: LogUp column `column` as an extension element.
     Permutation {
+        /// Index of the AIR instance (0).
         instance: usize,
+        /// The opened row.
         row: Row,
+        /// Index of the LogUp column, `0..lookups + 1` (one per lookup and the accumulator).
         column: usize,
     },
     /// Only in [`Program::constraints`]: periodic column `column` at `zeta`.
-    Periodic { instance: usize, column: usize },
+    Periodic {
+        /// Index of the AIR instance (0).
+        instance: usize,
+        /// Index of the AIR's periodic column.
+        column: usize,
+    },
     /// Only in [`Program::constraints`]: LogUp challenge `index` of the AIR.
-    Challenge { instance: usize, index: usize },
+    Challenge {
+        /// Index of the AIR instance (0).
+        instance: usize,
+        /// Index `0..2 * lookups`, two per lookup (which [`Program::ood_check`] computes as
+        /// `(alpha + (b + 1) * beta^w, beta)`, `b` the lookup's bus id).
+        index: usize,
+    },
     /// Only in [`Program::constraints`]: selector `which` (first row, last row, transition)
     /// at `zeta`.
-    Selector { instance: usize, which: usize },
+    Selector {
+        /// Index of the AIR instance (0).
+        instance: usize,
+        /// 0 for the first row, 1 for the last row, 2 for the transition selector.
+        which: usize,
+    },
     /// Parameter `index` of AIR `instance` (a base element): a value of the statement a
     /// template AIR leaves out ([`ParamSpec`]), which the verifier computes from the message and
     /// the epoch.
-    Param { instance: usize, index: usize },
+    Param {
+        /// Index of the template AIR instance in the batch.
+        instance: usize,
+        /// Index `0..ParamSpec::len`: the statement constants, then the periodic parameters.
+        index: usize,
+    },
 }
 
 /// How a template AIR's statement-dependent values enter its out-of-domain program as
@@ -759,12 +801,12 @@ impl Program {
 /// batch's AIRs with the message and the epoch taken out as parameters ([`ParamSpec`]), so that
 /// [`Program::ood_check_with`] of the template, given a statement's parameters
 /// ([`OodTemplate::parameters`]), computes what [`Program::ood_check`] of the statement's own
-/// AIRs ([`crate::aggregate::statement::Statement::airs`]) computes. A verifier derives it once
+/// AIRs (`crate::aggregate::statement::Statement::airs`) computes. A verifier derives it once
 /// per shape and carry threshold ([`OodTemplate::carry`]) instead of once per statement.
 ///
-/// Parameters, by instance: the signature AIR's ([`SigAir::template`]) statement constants,
-/// then one per epoch-dependent periodic entry ([`SigAir::epoch_entries`], weight 1 on its row);
-/// the tweak table's ([`TableAir::template`]) `E` and `floor(E / p)` on its two tweak columns,
+/// Parameters, by instance: the signature AIR's (`SigAir::template`) statement constants,
+/// then one per epoch-dependent periodic entry (`SigAir::epoch_entries`, weight 1 on its row);
+/// the tweak table's (`TableAir::template`) `E` and `floor(E / p)` on its two tweak columns,
 /// weighted by the valid rows; none for the chain and permutation AIRs.
 pub struct OodTemplate {
     /// The template AIRs, in the batch's instance order.
@@ -814,7 +856,7 @@ impl OodTemplate {
     }
 
     /// The template's key for `epoch`: the tweak table's carry threshold
-    /// ([`crate::aggregate::air::table::carry_threshold`]).
+    /// (`crate::aggregate::air::table::carry_threshold`).
     pub fn carry(epoch: u32) -> Option<usize> {
         carry_threshold(epoch)
     }

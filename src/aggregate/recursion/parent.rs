@@ -8,14 +8,14 @@
 //! that size's shape (a block per child holding each query's opening of each,
 //! [`MmcsOpeningAir::merged`]), [`DeepQuotientAir`], [`FriFoldAir`], [`FinalPolyAir`],
 //! [`ObservedAir`]; then [`KeySetAir`] (whose public values are the parent's statement,
-//! [`crate::aggregate::statement::statement_values`]) and one shared permutation table
-//! ([`Perm24TableAir::shared`]) for all groups. Every verifier AIR of a group holds one block
+//! `crate::aggregate::statement::statement_values`) and one shared permutation table
+//! (`Perm24TableAir::shared`) for all groups. Every verifier AIR of a group holds one block
 //! per child of that size.
 //!
 //! **Transcript numbers.** Every message between verifier AIRs is keyed by the child's transcript
 //! number. Child `j` of group `g` (children by ascending size, the caller's order kept within a
 //! size) is transcript `g * GROUP_STRIDE + j`, and each verifier AIR holds its block `b` to the
-//! number `first + b` by constraint ([`super::first_block_number`]; `FinalPolyAir`, whose blocks
+//! number `first + b` by constraint (`super::first_block_number`; `FinalPolyAir`, whose blocks
 //! are a transcript's queries, only receives messages keyed by numbers the others hold, see
 //! [`FinalPolyAir::numbered_from`]). So two blocks of one AIR never answer one transcript, and a
 //! group's blocks, padding included, never take another group's numbers: the messages of children
@@ -93,19 +93,33 @@ pub const MAX_CHILDREN: usize = 64;
 /// One AIR of a parent's batch.
 #[derive(Clone)]
 pub enum VerifierAir {
+    /// The bit samples: grinding checks and FRI query indices.
     Bits(SampledBitsAir),
+    /// The commitment roots, each observed by the transcript and handed to its openings.
     Commit(CommitmentAir),
+    /// The reduced openings of FRI's input: the DEEP quotients batched by `alpha`.
     Deep(DeepQuotientAir),
+    /// The ladder terms of each opened matrix, for [`DeepQuotientAir`].
     DeepTerms(DeepTermsAir),
+    /// The Merkle openings of every commitment of the group's shape
+    /// ([`MmcsOpeningAir::merged`]).
     Mmcs(MmcsOpeningAir),
+    /// The duplex Fiat-Shamir transcripts.
     Duplex(DuplexAir),
+    /// The FRI query phase's folds, one row per query and round.
     Fold(FriFoldAir),
+    /// The FRI final polynomial, evaluated at each query's last folded point.
     FinalPoly(FinalPolyAir),
+    /// The transcript's extension elements handed whole to the out-of-domain check.
     Gather(GatherAir),
     /// The key-set AIR with the parent's statement as its public values.
     KeySet(KeySetAir, Vec<F>),
+    /// The observations no other verifier AIR holds: constants, grinding witnesses, the
+    /// child's public values.
     Observed(ObservedAir),
+    /// The out-of-domain check of the child's batch.
     Ood(OodAir),
+    /// The width-24 permutation table (`Perm24TableAir::shared`), one for all groups.
     Perm(Perm24TableAir),
     /// Verifier-known messages, for the tests of one AIR at a time.
     #[cfg(test)]
@@ -203,7 +217,7 @@ fn padded(rows: usize) -> usize {
 /// depends on the keys), its statement on instance 0.
 ///
 /// A process keeps the last [`CACHED_CHILD_SHAPES`] shapes, keyed by the preset, the child's
-/// trace heights ([`heights_of`] `num_keys`: one key for a band of sizes), the epoch's carry
+/// trace heights (`heights_of` `num_keys`: one key for a band of sizes), the epoch's carry
 /// threshold ([`super::ood::OodTemplate::carry`]) and whether the digest is known: everything
 /// else in a shape is the same for every number of keys of the band, message and epoch, so a
 /// kept shape is restated to the statement ([`ChildShape::restated`]) instead of derived again
@@ -736,7 +750,7 @@ pub(super) fn instance_public_values(wrapped: &[MultilinearAir<'_>]) -> Vec<Vec<
 /// 29 KB of evaluations in the proof at most, against the halving of the stacked trace it can buy.
 pub(super) const MIN_TABLE_PIECE: usize = 64;
 
-/// Verifier AIRs of each group of children ([`group_airs`]).
+/// Verifier AIRs of each group of children (`group_airs`).
 pub const AIRS_PER_GROUP: usize = 11;
 
 /// The distance between two groups' first transcript numbers: group `g`'s children are
@@ -862,7 +876,7 @@ fn batch_security(
 
 /// Soundness in bits of a parent proof over children of `child_keys` keys (each child's number
 /// of keys, in the list's order) made under `child_preset`, whose union holds `parent_keys`
-/// keys, in `regime` ([`parent_preset`], [`batch_security`]). Independent of the message, epoch
+/// keys, in `regime` ([`parent_preset`], `batch_security`). Independent of the message, epoch
 /// and keys.
 ///
 /// # Errors
@@ -991,7 +1005,7 @@ pub(super) fn group_counts(groups: &[ChildGroup], shapes: &[ChildShape]) -> Vec<
 /// The most bytes a parent over children of `child_keys` keys (each child's, in the list's
 /// order) under `child_preset`, its set holding `parent_keys` keys, can take
 /// ([`ParentProof::to_bytes`], every Merkle multiproof at its worst case,
-/// [`fri::envelope::max_encoded_len`]).
+/// `fri::envelope::max_encoded_len`).
 ///
 /// # Errors
 /// As [`parent_security_bits`].
@@ -1098,7 +1112,7 @@ impl ParentProof {
         parent_preset(&self.child_preset)
     }
 
-    /// Bytes of each component of the envelope's payload ([`fri::envelope::component_sizes`]),
+    /// Bytes of each component of the envelope's payload (`fri::envelope::component_sizes`),
     /// for reports.
     pub fn component_sizes(&self) -> Vec<(&'static str, usize)> {
         fri::envelope::component_sizes::<Poseidon1>(&self.proof)
@@ -1641,7 +1655,7 @@ fn verify_prepared(
 /// Verifies a parent proof for the statement (`message`, `epoch`, the key set `public_keys` in
 /// any order): rebuilds every child's shape from its number of keys, the parent's AIRs and
 /// their trace heights, and runs the batch-STARK verifier with the statement as the key-set
-/// AIR's public values. The children's preset must pass [`accept_preset`] with the default
+/// AIR's public values. The children's preset must pass `accept_preset` with the default
 /// [`VerifyOptions`].
 ///
 /// # Errors
@@ -1777,13 +1791,13 @@ fn decode_parent(
 }
 
 /// Verifies a parent proof's bytes ([`ParentProof::to_bytes`]) for the statement (`message`,
-/// `epoch`, `public_keys` in any order), the children's preset passing [`accept_preset`] under
+/// `epoch`, `public_keys` in any order), the children's preset passing `accept_preset` under
 /// `opts`: what [`crate::aggregate::verify_aggregate`] runs for a proof of kind
 /// [`KIND_PARENT`].
 ///
 /// # Errors
 /// As [`verify_parent`], and [`VerifyError::Malformed`] for bytes that do not decode
-/// ([`decode_parent`]).
+/// (`decode_parent`).
 pub fn verify_parent_bytes(
     bytes: &[u8],
     message: &[u8; 32],
@@ -1801,7 +1815,7 @@ pub fn verify_parent_bytes(
 /// bytes decoded for the statement but not verified.
 ///
 /// # Errors
-/// As [`decode_parent`].
+/// As `decode_parent`.
 pub fn parent_components(
     bytes: &[u8],
     message: &[u8; 32],
@@ -2175,7 +2189,7 @@ impl CompactParentProof {
         wire::with_prefix_of_kind(self.child_preset.id(), KIND_COMPACT_PARENT, &payload)
     }
 
-    /// Bytes of each component of the WHIR proof ([`whir::envelope::component_sizes`]).
+    /// Bytes of each component of the WHIR proof (`whir::envelope::component_sizes`).
     pub fn component_sizes(&self) -> Vec<(&'static str, usize)> {
         whir::envelope::component_sizes(&self.proof)
     }
@@ -2348,7 +2362,7 @@ pub fn compact_parent_security_bits(
 /// The most bytes a compact parent over children of `child_keys` keys (each child's) under
 /// `child_preset`, its set holding `parent_keys` keys, can take under `whir`
 /// ([`CompactParentProof::to_bytes`], every Merkle multiproof and reduction at its worst case,
-/// [`whir::envelope::max_encoded_len`]).
+/// `whir::envelope::max_encoded_len`).
 ///
 /// # Errors
 /// As [`compact_parent_security_bits`].
@@ -2510,7 +2524,7 @@ const CACHED_COMPACT_KEYS: usize = 4;
 static COMPACT_KEYS: Kept<CompactShapeKey, std::sync::Arc<CompactVerifierKey>> =
     Kept::new(CACHED_COMPACT_KEYS);
 
-/// Empties the process's compact-parent verifier keys ([`COMPACT_KEYS`]). For measurements:
+/// Empties the process's compact-parent verifier keys (`COMPACT_KEYS`). For measurements:
 /// the next verification derives its key, as the first of its shape in a process does.
 pub fn forget_compact_keys() {
     COMPACT_KEYS.clear();

@@ -42,36 +42,79 @@ pub const PARAM_STRIDE: usize = 1024;
 /// What one transcript element is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Element {
-    /// The challenger's domain separator ([`TRANSCRIPT_DOMAIN`], a byte per element, then its
+    /// The challenger's domain separator (`TRANSCRIPT_DOMAIN`, a byte per element, then its
     /// length), element `i`.
     Domain(usize),
     /// Element `i` of seed `seed` (0: the batch STARK's, 1: the PCS's, 2: FRI's).
-    Seed { seed: usize, i: usize },
+    Seed {
+        /// Which seed: 0 the batch STARK's, 1 the PCS's, 2 FRI's.
+        seed: usize,
+        /// Index of the element within the seed's elements.
+        i: usize,
+    },
     /// Coordinate `coord` of AIR `instance`'s log trace height.
-    DegreeBits { instance: usize, coord: usize },
+    DegreeBits {
+        /// The AIR's index in the child's batch.
+        instance: usize,
+        /// Coordinate `0..D` of the height as an extension element (coordinate 0 the log
+        /// height, the others zero).
+        coord: usize,
+    },
     /// Element `i` of a commitment root.
-    Root { root: Root, i: usize },
+    Root {
+        /// Which commitment.
+        root: Root,
+        /// Index of the element within the root's digest (`0..POSEIDON1_DIGEST_ELEMS`).
+        i: usize,
+    },
     /// Public value `index` of AIR `instance`.
-    Public { instance: usize, index: usize },
+    Public {
+        /// The AIR's index in the child's batch.
+        instance: usize,
+        /// Index of the public value among that AIR's.
+        index: usize,
+    },
     /// A grinding witness.
     PowWitness(Pow),
     /// The grinding check's bit sample.
     PowDraw(Pow),
     /// Coordinate `coord` of a challenge.
-    Challenge { challenge: Sampled, coord: usize },
+    Challenge {
+        /// Which challenge.
+        challenge: Sampled,
+        /// Coordinate `0..D` of the quintic-extension sample.
+        coord: usize,
+    },
     /// Coordinate `coord` of AIR `instance`'s LogUp terminal.
-    Terminal { instance: usize, coord: usize },
+    Terminal {
+        /// The AIR's index in the child's batch (only an AIR with lookups has a terminal).
+        instance: usize,
+        /// Coordinate `0..D` of the quintic-extension terminal.
+        coord: usize,
+    },
     /// Coordinate `coord` of claimed evaluation `column` of matrix `matrix` of commitment
     /// `round` at point `point` (rounds: main, quotient, then LogUp).
     Claim {
+        /// The commitment: 0 main, 1 quotient, 2 LogUp (present only if an AIR has lookups).
         round: usize,
+        /// The matrix within the commitment: an AIR's trace (main), one of its quotient chunks
+        /// (AIR after AIR), or the LogUp trace of an AIR with lookups (in AIR order).
         matrix: usize,
+        /// The opening point: 0 `zeta`, 1 the next row's (where the matrix is opened there).
         point: usize,
+        /// The matrix column (quotient and LogUp columns are base coordinates of extension
+        /// columns, `D` per element).
         column: usize,
+        /// Coordinate `0..D` of the claimed quintic-extension value.
         coord: usize,
     },
     /// Coordinate `coord` of final-polynomial coefficient `coeff`.
-    FinalPoly { coeff: usize, coord: usize },
+    FinalPoly {
+        /// Index of the coefficient, 0 the constant term.
+        coeff: usize,
+        /// Coordinate `0..D` of the quintic-extension coefficient.
+        coord: usize,
+    },
     /// Query index `q`'s bit sample.
     Query(usize),
 }

@@ -44,15 +44,20 @@ pub const MAX_QUERIES: usize = 256;
 /// coordinate `i` is at `first + 5 c + i`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClaimAt {
+    /// Transcript position of column 0's coordinate 0 at `zeta`.
     pub zeta: usize,
+    /// Transcript position of column 0's coordinate 0 at `zeta_next`, for a matrix opened there.
     pub zeta_next: Option<usize>,
 }
 
 /// The periodic columns (period: the ladder's length rounded up to a power of two).
 #[repr(C)]
 pub struct TermsPeriodic<T> {
+    /// 1 on every row but a block's last: the transitions that carry values down the block.
     pub in_block: T,
+    /// 1 on a block's first row (where `alpha` is received).
     pub block_start: T,
+    /// 1 on a ladder step's row, 0 on the block's padding rows.
     pub present: T,
     /// A height's first row: `lambda = 1`.
     pub height_start: T,
@@ -64,27 +69,38 @@ pub struct TermsPeriodic<T> {
     pub last: T,
     /// The matrix is opened at two points.
     pub two_points: T,
+    /// The matrix's id ([`super::deep::DeepMatrix::id`]) on the `"deep-matrix"` bus.
     pub matrix: T,
     /// The queries the terms are sent to, on `last` rows.
     pub uses: T,
     /// The claim is an input of the out-of-domain check.
     pub ood: T,
+    /// Transcript positions of the claimed value's `D` coordinates.
     pub positions: [T; D],
+    /// Transcript positions of `alpha`'s `D` coordinates (the same on every row).
     pub alpha_positions: [T; D],
 }
 
 /// The columns of one row.
 #[repr(C)]
 pub struct TermsCols<T> {
+    /// The block's transcript number: the AIR's first on the first block, one more per block.
     pub transcript: T,
+    /// 1 on a transcript's block, 0 on padding blocks (0 or 1, constant down the block).
     pub active: T,
     /// Mirrors of the periodic columns.
     pub block_start: T,
+    /// Mirror of [`TermsPeriodic::present`].
     pub present: T,
+    /// Mirror of [`TermsPeriodic::matrix`].
     pub matrix: T,
+    /// Mirror of [`TermsPeriodic::uses`].
     pub uses: T,
+    /// Mirror of [`TermsPeriodic::ood`].
     pub ood: T,
+    /// Mirror of [`TermsPeriodic::positions`].
     pub positions: [T; D],
+    /// Mirror of [`TermsPeriodic::alpha_positions`].
     pub alpha_positions: [T; D],
     /// Constant down the block.
     pub alpha: [T; D],
@@ -92,17 +108,23 @@ pub struct TermsCols<T> {
     pub value: [T; D],
     /// The previous row's `lambda`, `mu`, `m`, `mu0`, `m0`.
     pub lambda_in: [T; D],
+    /// The previous row's `mu`.
     pub mu_in: [T; D],
+    /// The previous row's `m`.
     pub m_in: [T; D],
+    /// The previous row's `mu0`.
     pub mu0_in: [T; D],
+    /// The previous row's `m0`.
     pub m0_in: [T; D],
     /// `alpha^(ladder position)`.
     pub lambda: [T; D],
     /// The segment's `alpha^off` and its sum so far.
     pub mu: [T; D],
+    /// `M`: the segment's `sum lambda * value` up to this row.
     pub m: [T; D],
     /// The first segment's terms, kept.
     pub mu0: [T; D],
+    /// `M0`: the first segment's `m`, kept.
     pub m0: [T; D],
     /// The message's terms (on `last` rows).
     pub out: [[T; D]; 4],

@@ -3,14 +3,14 @@
 //!
 //! **Statement.** A list of *components*, each (message, epoch, number of signers, key-set
 //! digest), the digest computed by the verifier from the component's keys
-//! ([`crate::aggregate::statement::key_set_digest_ordered`] of [`crate::canonical_key_order`]).
+//! (`crate::aggregate::statement::key_set_digest_ordered` of [`crate::canonical_key_order`]).
 //! Components are taken in a canonical order, by epoch and then message bytes, so a verifier
 //! may list them in any order; two components with the same (message, epoch) are refused, by
 //! the prover and by the verifier (merge them as children into one Type-1 instead).
 //!
 //! **The batch.** The verifier AIRs of a Type-1 parent ([`super::parent`]), arranged per
 //! component. Components whose Type-1 batches have the same trace heights and whose epochs
-//! have the same carry threshold form a group ([`component_groups`]: numbers of keys of one
+//! have the same carry threshold form a group (`component_groups`: numbers of keys of one
 //! band, as 135 to 256; ascending by size, the canonical order kept within a group; component
 //! `j` of group `g` is transcript
 //! `g * GROUP_STRIDE + j`, [`super::parent::transcript_numbers`], [`super::parent::GROUP_STRIDE`]). A child's shape depends on
@@ -21,17 +21,18 @@
 //! - each group holds one instance of each verifier AIR whose schedule follows from the heights
 //!   and the carry alone (`DuplexAir`, `CommitmentAir`, `SampledBitsAir`, `DeepTermsAir`,
 //!   `GatherAir`, one `MmcsOpeningAir`, `DeepQuotientAir`, `FriFoldAir`, `FinalPolyAir`), a
-//!   block per component, as in a Type-1 parent; so does its [`OodAir`] (the heights' and
-//!   carry's program, its statement parameters received per component) when the group's
-//!   number of components is a power of two, and otherwise each component has one of its own
-//!   (exactly one block, [`Blocks::Member`]), so that no instance pads to the next power of two;
+//!   block per component, as in a Type-1 parent; so does its [`super::ood_air::OodAir`] (the
+//!   heights' and carry's program, its statement parameters received per component) when the
+//!   group's number of components is a power of two, and otherwise each component has one of
+//!   its own (exactly one block, [`Blocks::Member`]), so that no instance pads to the next power
+//!   of two;
 //! - each component has its own [`ObservedAir`], exactly one block numbered with the
 //!   component's transcript ([`Blocks::Member`]); it holds every statement value (N, epoch, message,
 //!   digest) as a constant of its schedule, carries the statement as its public values (so
 //!   the parent's transcript observes it before any challenge), and is *anchored*: its first
 //!   row is active ([`ObservedAir::anchored`]);
-//! - one shared permutation table ([`Perm24TableAir::shared`]), committed in pieces when that
-//!   halves the stacked trace ([`shared_table_split`]).
+//! - one shared permutation table (`Perm24TableAir::shared`), committed in pieces when that
+//!   halves the stacked trace (`shared_table_split`).
 //!
 //! **Why the anchor.** A Type-1 parent's key-set AIR receives every child's statement, which
 //! forces each child's observations, and through them its whole verification, to run. A Type-2
@@ -45,7 +46,7 @@
 //! component falls where in canonical order: member `j` of group `g` is numbered alike in any
 //! order of the bands). A process
 //! keeps the batch, its symbolic passes and the multilinear STARK's keys and security report per
-//! structure ([`Type2StructureKey`]), and for each verification makes only the components'
+//! structure (`Type2StructureKey`), and for each verification makes only the components'
 //! observation AIRs (their shapes kept per size and carry and restated to the statement,
 //! [`ChildShape::restated`]). Nothing is kept per statement, so a new block of a structure the
 //! process has seen costs what the same block again does. The kept symbolic pass stands for
@@ -53,7 +54,7 @@
 //! a statement value (they are periodic columns and public values):
 //! `every_statement_of_a_structure_has_the_structures_symbolic_passes` holds it to that.
 //!
-//! **Bytes** ([`Type2Proof::to_bytes`]): the common prefix of kind [`KIND_TYPE2`] with the
+//! **Bytes** ([`Type2Proof::to_bytes`]): the common prefix of kind `KIND_TYPE2` with the
 //! components' preset, the number of components and each one's number of keys (canonical
 //! order), the WHIR preset id, then the WHIR archive. Every proof is proved by the multilinear
 //! STARK over WHIR under [`compact_parent_preset`], as a compact parent: a FRI batch of these
@@ -62,7 +63,7 @@
 //! **Split** ([`split_type2`]): one component out of a Type-2 proof as a Type-1 proof that
 //! [`crate::verify_aggregate`] verifies for that component alone ([`verify_split_bytes`]): the
 //! Type-2 proof with the other components' statements (message, epoch, number of keys, key-set
-//! digest), kind [`crate::aggregate::wire::KIND_SPLIT`]. Its verifier puts the caller's component
+//! digest), kind `crate::aggregate::wire::KIND_SPLIT`. Its verifier puts the caller's component
 //! among the carried statements and verifies the Type-2 for all of them, so a split proves its
 //! component exactly as the Type-2 does (same soundness, a few hundred bytes more).
 //!
@@ -364,7 +365,7 @@ impl Type2Proof {
         wire::with_prefix_of_kind(self.child_preset.id(), KIND_TYPE2, &payload)
     }
 
-    /// Bytes of each component of the WHIR proof ([`whir::envelope::component_sizes`]).
+    /// Bytes of each component of the WHIR proof (`whir::envelope::component_sizes`).
     pub fn component_sizes(&self) -> Vec<(&'static str, usize)> {
         whir::envelope::component_sizes(&self.proof)
     }
@@ -719,7 +720,7 @@ const CACHED_TYPE2_KEYS: usize = 4;
 static TYPE2_KEYS: Kept<Type2StructureKey, std::sync::Arc<Type2VerifierKey>> =
     Kept::new(CACHED_TYPE2_KEYS);
 
-/// Empties the process's Type-2 verifier keys ([`TYPE2_KEYS`]). For measurements: with
+/// Empties the process's Type-2 verifier keys (`TYPE2_KEYS`). For measurements: with
 /// [`super::parent::forget_child_shapes`] and [`super::child::forget_ood_layouts`], the next
 /// verification derives everything, as a process that has never seen the structure.
 pub fn forget_type2_keys() {
@@ -809,7 +810,7 @@ fn statement_airs<'a>(
 /// Verifies a Type-2 proof's bytes ([`Type2Proof::to_bytes`]) for `components` (in any order:
 /// the verifier sorts them as the prover did). Accepts only if each component's message, epoch
 /// and key set (any order, no key twice) are those the proof attests, component for component,
-/// and no other component is in it. The components' preset passes [`accept_preset`] under
+/// and no other component is in it. The components' preset passes `accept_preset` under
 /// `opts` for each component's size.
 ///
 /// # Errors
@@ -967,7 +968,7 @@ pub enum SplitError {
 /// README, "Split").
 ///
 /// Bytes (the 16-byte prefix of `crate::aggregate::wire`, kind
-/// [`crate::aggregate::wire::KIND_SPLIT`], the Type-2's components' preset id):
+/// `crate::aggregate::wire::KIND_SPLIT`, the Type-2's components' preset id):
 ///
 /// ```text
 /// offset      size  field
@@ -1094,10 +1095,10 @@ fn read_split(bytes: &[u8]) -> Result<(Vec<Canonical>, &[u8]), VerifyError> {
 /// Verifies a split Type-1 proof ([`split_type2`]) for one component: its keys (any order, no
 /// key twice), message and epoch. Accepts only if the Type-2 proof it holds verifies for this
 /// component together with the other components' statements it carries; what
-/// [`crate::verify_aggregate`] runs for a proof of kind [`crate::aggregate::wire::KIND_SPLIT`].
+/// [`crate::verify_aggregate`] runs for a proof of kind `crate::aggregate::wire::KIND_SPLIT`.
 ///
 /// # Errors
-/// [`VerifyError::Malformed`] for bytes that are not a split ([`read_split`]) or whose Type-2
+/// [`VerifyError::Malformed`] for bytes that are not a split (`read_split`) or whose Type-2
 /// does not decode; [`VerifyError::Invalid`] for a key list that is empty, too long or repeats a
 /// key, a component that is one of the carried statements' (message, epoch), or a Type-2 that
 /// does not verify for these components; [`VerifyError::PresetNotAccepted`] as
@@ -1135,7 +1136,7 @@ pub fn verify_split_bytes(
 /// 16-byte prefix. The proof is not verified.
 ///
 /// # Errors
-/// As [`read_split`].
+/// As `read_split`.
 pub fn split_components(bytes: &[u8]) -> Result<Vec<(&'static str, usize)>, VerifyError> {
     let (others, type2) = read_split(bytes)?;
     Ok(vec![

@@ -52,6 +52,8 @@ pub struct ChildWitness {
     /// [`super::terms::DeepTermsAir`]: the opening-batching `alpha` and each DEEP matrix's
     /// claims.
     pub alpha: Challenge,
+    /// Each DEEP matrix's claimed values (shape order), read from the transcript at their
+    /// positions.
     pub claims: Vec<MatrixClaim>,
     /// [`super::gather::GatherAir`]: the gathered elements.
     pub gathered: Vec<Challenge>,
