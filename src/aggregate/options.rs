@@ -115,7 +115,7 @@ pub struct VerifyOptions {
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum AggregateError {
     /// The signature does not verify for its public key on the aggregator's message and epoch
-    /// (`xmss::verify`: leanSig's verification, `../shared/spec/LEANSIG.md`).
+    /// ([`crate::xmss::verify()`], leanSig's verification).
     #[error("invalid signature")]
     InvalidSignature,
     /// A signature by this public key was already added: the statement is a set of distinct
