@@ -72,6 +72,9 @@ use super::proof_system::{catch_prover, catch_verifier, ProofSystem};
 use super::statement::{reference_airs, with_placeholder_statement, Statement};
 
 pub mod envelope;
+pub mod recommit;
+
+pub use recommit::{RecommitPcs, RECOMMIT_ABOVE_BYTES};
 
 /// Transcript domain separator of the WHIR backend (the FRI backend uses
 /// `fri::config::TRANSCRIPT_DOMAIN`).
@@ -186,7 +189,7 @@ pub type WhirProof = MultiStarkProof<WhirStarkConfig>;
 /// transcript. Built per statement by [`stark_config`], since WHIR's rounds depend on the number
 /// of variables of the stacked trace.
 pub struct WhirStarkConfig {
-    pcs: WhirPcs,
+    pcs: RecommitPcs,
     first_folding: usize,
 }
 
@@ -194,9 +197,9 @@ impl MultiStarkConfig for WhirStarkConfig {
     type Val = Val;
     type Challenge = Challenge;
     type Challenger = Challenger;
-    type Pcs = WhirPcs;
+    type Pcs = RecommitPcs;
 
-    fn pcs(&self) -> &WhirPcs {
+    fn pcs(&self) -> &RecommitPcs {
         &self.pcs
     }
 
@@ -327,18 +330,53 @@ fn parameters_with_budget(
 }
 
 /// Builds the configuration of `preset` for a statement whose stacked trace has `num_variables`.
+/// The prover rebuilds the first codeword at the opening instead of holding it
+/// ([`recommit`]) when that codeword would take more than [`RECOMMIT_ABOVE_BYTES`]
+/// ([`first_codeword_bytes`]); proofs and verification are the same either way.
 ///
 /// # Errors
 /// A message when p3-whir rejects the parameters (for example a codeword past KoalaBear's 2^24
 /// two-adic domain).
 pub fn stark_config(preset: &WhirPreset, num_variables: usize) -> Result<WhirStarkConfig, String> {
+    let recommit = first_codeword_bytes(preset, num_variables) > RECOMMIT_ABOVE_BYTES;
+    stark_config_with(preset, num_variables, recommit)
+}
+
+/// Bytes of the first WHIR codeword of a stacked trace of `num_variables` under `preset`:
+/// `2^(num_variables + log_inv_rate)` base-field cells of 4 bytes (`usize::MAX` past the word).
+pub fn first_codeword_bytes(preset: &WhirPreset, num_variables: usize) -> usize {
+    let log_bytes = num_variables + usize::from(preset.log_inv_rate) + 2;
+    if log_bytes >= usize::BITS as usize {
+        usize::MAX
+    } else {
+        1usize << log_bytes
+    }
+}
+
+/// [`stark_config`] with the choice of [`RecommitPcs::recommit`] made by the caller.
+///
+/// # Errors
+/// As [`stark_config`].
+pub(crate) fn stark_config_with(
+    preset: &WhirPreset,
+    num_variables: usize,
+    recommit: bool,
+) -> Result<WhirStarkConfig, String> {
     let params = protocol_parameters(preset, num_variables)?;
     let config = WhirConfig::new(num_variables, params)
         .map_err(|e| format!("WHIR parameters for {num_variables} variables: {e:?}"))?;
     let mmcs: ValMmcs = val_mmcs(0);
+    let first_folding = usize::from(preset.first_folding);
     Ok(WhirStarkConfig {
-        pcs: WhirPcs::new(config, WhirDft::default(), mmcs),
-        first_folding: usize::from(preset.first_folding),
+        pcs: RecommitPcs::new(
+            WhirPcs::new(config, WhirDft::default(), mmcs.clone()),
+            WhirDft::default(),
+            mmcs,
+            first_folding,
+            usize::from(preset.log_inv_rate),
+            recommit,
+        ),
+        first_folding,
     })
 }
 
@@ -431,6 +469,18 @@ fn prove_with_key(
     pk: &ProvingKey<WhirStarkConfig>,
 ) -> Result<WhirProof, String> {
     let config = statement_config(preset, stmt, airs)?;
+    prove_with_config(&config, preset, stmt, airs, traces, pk)
+}
+
+/// [`prove_with_key`] under an explicit configuration (which must be `preset`'s for `stmt`).
+fn prove_with_config(
+    config: &WhirStarkConfig,
+    preset: &WhirPreset,
+    stmt: &Statement<'_>,
+    airs: &[AggAir],
+    traces: Vec<RowMajorMatrix<Val>>,
+    pk: &ProvingKey<WhirStarkConfig>,
+) -> Result<WhirProof, String> {
     let public_values = stmt.public_values();
     let t = std::time::Instant::now();
     let tables: Vec<Table<Val>> = traces
@@ -447,7 +497,7 @@ fn prove_with_key(
     );
     let mut ch = challenger();
     p3_multi_stark::prove(
-        &config,
+        config,
         instances,
         usize::from(preset.zerocheck_pow_bits),
         &mut ch,
@@ -834,6 +884,62 @@ mod tests {
             // grind all of it.
             assert!(grinding_budget(p, 17).unwrap() < ceiling);
             assert_eq!(grinding_budget(p, 24).unwrap(), ceiling);
+        }
+    }
+
+    /// The prover that drops the first codeword at the commitment and rebuilds it for the
+    /// opening ([`RecommitPcs`]) makes the proof the one that holds it makes, byte for byte, for
+    /// a real statement; the proof verifies, and not for another epoch. The default keeps a
+    /// codeword this small and rebuilds the Type-2 bar's (2^26 variables at rate 1/4, 1 GiB).
+    #[test]
+    fn a_rebuilt_first_codeword_gives_the_same_proof() {
+        let preset = whir_presets().next().unwrap();
+        let message = [0x24u8; 32];
+        let epoch = 9;
+        let (keys_list, traces) = statement_traces(2, &message, epoch);
+        let stmt = Statement {
+            message: &message,
+            epoch,
+            keys: &keys_list,
+        };
+        let airs = stmt.airs();
+        let nv = statement_num_variables(&preset, &stmt, &airs);
+        let held = stark_config_with(&preset, nv, false).unwrap();
+        let rebuilt = stark_config_with(&preset, nv, true).unwrap();
+        assert!(!held.pcs().recommit() && rebuilt.pcs().recommit());
+        assert!(!statement_config(&preset, &stmt, &airs).unwrap().pcs().recommit());
+        let pk = &keys().unwrap().0;
+        // Grinding searches in parallel (`find_any`), so only a one-thread pool makes the proof
+        // a function of the statement.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let (a, b) = pool.install(|| {
+            let a = prove_with_config(&held, &preset, &stmt, &airs, traces.clone(), pk).unwrap();
+            let b = prove_with_config(&rebuilt, &preset, &stmt, &airs, traces, pk).unwrap();
+            (envelope::encode(&preset, &a), envelope::encode(&preset, &b))
+        });
+        assert!(a == b, "the proofs differ");
+        let b = envelope::decode(&b, nv).unwrap().1;
+        verify(&preset, &stmt, &airs, &b).unwrap();
+        let other = Statement {
+            message: &message,
+            epoch: epoch + 1,
+            keys: &keys_list,
+        };
+        assert!(verify(&preset, &other, &other.airs(), &b).is_err());
+    }
+
+    /// The first codeword's size and the default's choice around [`RECOMMIT_ABOVE_BYTES`].
+    #[test]
+    fn the_default_rebuilds_codewords_above_the_threshold() {
+        for p in whir_presets() {
+            let rate = usize::from(p.log_inv_rate);
+            assert_eq!(first_codeword_bytes(&p, 20), 4 << (20 + rate));
+            assert_eq!(first_codeword_bytes(&p, 70), usize::MAX);
+            // The largest stacked trace whose codeword is held, and the next.
+            let held = 27 - rate;
+            assert_eq!(first_codeword_bytes(&p, held), RECOMMIT_ABOVE_BYTES);
+            assert!(!stark_config(&p, held).unwrap().pcs().recommit());
+            assert!(stark_config(&p, held + 1).unwrap().pcs().recommit());
         }
     }
 
