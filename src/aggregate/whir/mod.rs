@@ -64,7 +64,7 @@ use p3_whir::{
 use rayon::prelude::*;
 
 use super::air::AggAir;
-use super::field::{challenge_field_bits, val_mmcs, Challenge, Challenger, Val, ValMmcs};
+use super::field::{challenge_field_bits, Challenge, Challenger, Val, ValMmcs};
 use super::options::{Regime, VerifyError};
 use super::preset::{whir_presets, WhirPreset};
 use super::profile::profile;
@@ -365,18 +365,9 @@ pub(crate) fn stark_config_with(
     let params = protocol_parameters(preset, num_variables)?;
     let config = WhirConfig::new(num_variables, params)
         .map_err(|e| format!("WHIR parameters for {num_variables} variables: {e:?}"))?;
-    let mmcs: ValMmcs = val_mmcs(0);
-    let first_folding = usize::from(preset.first_folding);
     Ok(WhirStarkConfig {
-        pcs: RecommitPcs::new(
-            WhirPcs::new(config, WhirDft::default(), mmcs.clone()),
-            WhirDft::default(),
-            mmcs,
-            first_folding,
-            usize::from(preset.log_inv_rate),
-            recommit,
-        ),
-        first_folding,
+        pcs: RecommitPcs::new(config, recommit),
+        first_folding: usize::from(preset.first_folding),
     })
 }
 

@@ -29,11 +29,13 @@ use p3_matrix::dense::DenseMatrix;
 use p3_multilinear_util::point::Point;
 use p3_sumcheck::commit::commit_base;
 use p3_sumcheck::layout::{plan_stacked_layout, Layout, Table, Witness};
-use p3_sumcheck::{OpeningEvals, OpeningProtocol, PrescribedOpeningSecurity, PrescribedPointPcs};
-use p3_whir::{PcsProof, VerifierError, WhirConfigError};
+use p3_sumcheck::{
+    OpeningEvals, OpeningProtocol, OpeningRequest, PrescribedOpeningSecurity, PrescribedPointPcs,
+};
+use p3_whir::{PcsProof, VerifierError, WhirConfig, WhirConfigError};
 
 use super::{WhirDft, WhirLayout, WhirPcs};
-use crate::aggregate::field::{Challenge, Challenger, Val, ValMmcs};
+use crate::aggregate::field::{val_mmcs, Challenge, Challenger, Val, ValMmcs};
 
 /// First codewords larger than this many bytes are rebuilt at the opening rather than held
 /// (512 MiB: 2^27 base-field cells, a stacked polynomial of 2^25 cells at rate 1/4 or of 2^26 at
@@ -93,25 +95,32 @@ pub struct RecommitPcs {
     inner: WhirPcs,
     dft: WhirDft,
     mmcs: ValMmcs,
-    first_folding: usize,
-    log_inv_rate: usize,
     recommit: bool,
 }
 
 impl RecommitPcs {
-    /// Wraps `inner`, built from `dft` and `mmcs` (clones of the ones it holds: p3-whir does not
-    /// lend them out) with the first round folding `first_folding` variables at rate
-    /// `2^-log_inv_rate`. `recommit`: drop the first codeword after the commitment and rebuild
+    /// p3-whir's prover for `config` over [`WhirDft`] and the Keccak Merkle trees
+    /// ([`val_mmcs`], cap height 0), keeping its own copies of both for a rebuild (p3-whir does
+    /// not lend them out). `recommit`: drop the first codeword after the commitment and rebuild
     /// it at the opening.
-    pub fn new(
-        inner: WhirPcs,
-        dft: WhirDft,
-        mmcs: ValMmcs,
-        first_folding: usize,
-        log_inv_rate: usize,
-        recommit: bool,
-    ) -> Self {
-        RecommitPcs { inner, dft, mmcs, first_folding, log_inv_rate, recommit }
+    ///
+    /// # Panics
+    /// As `WhirProver::new`: when `config` was derived for another domain.
+    pub fn new(config: WhirConfig<Challenge, Val, Challenger>, recommit: bool) -> Self {
+        let dft = WhirDft::default();
+        let mmcs = val_mmcs(0);
+        let inner = WhirPcs::new(config, dft.clone(), mmcs.clone());
+        RecommitPcs { inner, dft, mmcs, recommit }
+    }
+
+    /// Variables the first WHIR round folds (the width of a first-codeword row is `2^` that).
+    fn first_folding(&self) -> usize {
+        self.inner.round_folding_factor(0)
+    }
+
+    /// `log2` of the first codeword's inverse rate.
+    fn log_inv_rate(&self) -> usize {
+        self.inner.params().starting_log_inv_rate
     }
 
     /// Whether this scheme drops the first codeword after the commitment.
@@ -129,8 +138,8 @@ impl RecommitPcs {
             &self.dft,
             &self.mmcs,
             num_variables,
-            self.first_folding,
-            self.log_inv_rate,
+            self.first_folding(),
+            self.log_inv_rate(),
             |message: &mut [Val]| {
                 use rayon::prelude::*;
                 // Every column's slot: `2^arity` cells at `selector index << arity`, as p3's
@@ -184,6 +193,53 @@ impl RecommitPcs {
             }
         }
     }
+
+    /// The opening both [`MultilinearPcs::open`] and [`PrescribedPointPcs::open_at`] make, in
+    /// p3-whir's adapter's order: the claim budget checked, the commitment's out-of-domain
+    /// answers, each batch's evaluations by `eval` (given the layout, the batch's number, its
+    /// table and its columns), then p3-whir's run, with the codeword held or rebuilt
+    /// ([`Self::merkle_for_opening`], before the transcript is touched).
+    ///
+    /// # Errors
+    /// p3-whir's configuration errors, and [`RecommitError::RootMismatch`].
+    fn open_with(
+        &self,
+        data: RecommitData,
+        protocol: &OpeningProtocol,
+        challenger: &mut Challenger,
+        mut eval: impl FnMut(
+            &mut WhirLayout,
+            usize,
+            usize,
+            &OpeningRequest,
+            &mut Challenger,
+        ) -> OpeningEvals<Challenge>,
+    ) -> Result<PcsProof<Val, Challenge, ValMmcs>, RecommitError> {
+        self.inner.validate_initial_claims(
+            protocol
+                .checked_num_claims()
+                .and_then(|n| n.checked_add(self.inner.commitment_ood_samples()))
+                .ok_or(WhirConfigError::InitialClaimCountOverflow)?,
+        )?;
+        let RecommitData { mut layout, root, merkle } = data;
+        let merkle = self.merkle_for_opening(&layout, &root, merkle)?;
+        let initial_ood_answers = (0..self.inner.commitment_ood_samples())
+            .map(|_| layout.add_virtual_eval(challenger))
+            .collect::<Vec<_>>();
+        let evals = protocol
+            .iter_openings()
+            .enumerate()
+            .map(|(i, (table_idx, batch))| eval(&mut layout, i, table_idx, batch, challenger))
+            .collect::<Vec<_>>();
+        let whir = self.inner.prove(
+            initial_ood_answers,
+            challenger,
+            layout,
+            merkle,
+            protocol.num_openings(),
+        )?;
+        Ok(PcsProof { whir, evals })
+    }
 }
 
 /// Hands the pages the allocator holds free back to the kernel (glibc's `malloc_trim`), so that
@@ -234,8 +290,8 @@ impl MultilinearPcs<Challenge, Challenger> for RecommitPcs {
             &self.dft,
             &self.mmcs,
             witness,
-            self.inner.round_folding_factor(0),
-            self.log_inv_rate,
+            self.first_folding(),
+            self.log_inv_rate(),
         );
         crate::aggregate::profile::profile("whir: first codeword committed", start);
         self.observe_commitment(&root, challenger);
@@ -258,30 +314,10 @@ impl MultilinearPcs<Challenge, Challenger> for RecommitPcs {
         protocol: OpeningProtocol,
         challenger: &mut Challenger,
     ) -> Result<Self::Proof, RecommitError> {
-        // p3-whir's adapter `open`, with the codeword taken from `merkle_for_opening`.
-        self.inner.validate_initial_claims(
-            protocol
-                .checked_num_claims()
-                .and_then(|n| n.checked_add(self.inner.commitment_ood_samples()))
-                .ok_or(WhirConfigError::InitialClaimCountOverflow)?,
-        )?;
-        let RecommitData { mut layout, root, merkle } = data;
-        let merkle = self.merkle_for_opening(&layout, &root, merkle)?;
-        let initial_ood_answers = (0..self.inner.commitment_ood_samples())
-            .map(|_| layout.add_virtual_eval(challenger))
-            .collect::<Vec<_>>();
-        let evals = protocol
-            .iter_openings()
-            .map(|(table_idx, batch)| layout.eval(table_idx, batch, challenger))
-            .collect::<Vec<_>>();
-        let whir = self.inner.prove(
-            initial_ood_answers,
-            challenger,
-            layout,
-            merkle,
-            protocol.num_openings(),
-        )?;
-        Ok(PcsProof { whir, evals })
+        // p3-whir's adapter `open`: each batch at a point drawn from the transcript.
+        self.open_with(data, &protocol, challenger, |layout, _, table_idx, batch, challenger| {
+            layout.eval(table_idx, batch, challenger)
+        })
     }
 
     fn verify(
@@ -307,32 +343,11 @@ impl PrescribedPointPcs<Challenge, Challenger> for RecommitPcs {
         points: &[Point<Challenge>],
         challenger: &mut Challenger,
     ) -> Result<Self::Proof, RecommitError> {
-        // p3-whir's adapter `open_at`, with the codeword taken from `merkle_for_opening`.
-        self.inner.validate_initial_claims(
-            protocol
-                .checked_num_claims()
-                .and_then(|n| n.checked_add(self.inner.commitment_ood_samples()))
-                .ok_or(WhirConfigError::InitialClaimCountOverflow)?,
-        )?;
+        // p3-whir's adapter `open_at`: each batch at its prescribed point.
         assert_eq!(protocol.num_openings(), points.len());
-        let RecommitData { mut layout, root, merkle } = data;
-        let merkle = self.merkle_for_opening(&layout, &root, merkle)?;
-        let initial_ood_answers = (0..self.inner.commitment_ood_samples())
-            .map(|_| layout.add_virtual_eval(challenger))
-            .collect::<Vec<_>>();
-        let evals = protocol
-            .iter_openings()
-            .zip(points)
-            .map(|((table_idx, batch), point)| layout.eval_at(table_idx, batch, point, challenger))
-            .collect::<Vec<_>>();
-        let whir = self.inner.prove(
-            initial_ood_answers,
-            challenger,
-            layout,
-            merkle,
-            protocol.num_openings(),
-        )?;
-        Ok(PcsProof { whir, evals })
+        self.open_with(data, protocol, challenger, |layout, i, table_idx, batch, challenger| {
+            layout.eval_at(table_idx, batch, &points[i], challenger)
+        })
     }
 
     fn verify_at(
