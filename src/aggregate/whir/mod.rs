@@ -881,7 +881,7 @@ mod tests {
     /// The prover that drops the first codeword at the commitment and rebuilds it for the
     /// opening ([`RecommitPcs`]) makes the proof the one that holds it makes, byte for byte, for
     /// a real statement; the proof verifies, and not for another epoch. The default keeps a
-    /// codeword this small and rebuilds the Type-2 bar's (2^26 variables at rate 1/4, 1 GiB).
+    /// codeword this small (where it switches: `the_default_rebuilds_codewords_above_the_threshold`).
     #[test]
     fn a_rebuilt_first_codeword_gives_the_same_proof() {
         let preset = whir_presets().next().unwrap();
