@@ -967,6 +967,91 @@ struct Made {
 /// Verifications after the first that `bench --parent whir` times (their median is printed).
 const WARM_VERIFIES: usize = 5;
 
+/// Fresh processes `bench --components` and `bench --children` verify in (the median is
+/// printed).
+const FRESH_VERIFIES: usize = 3;
+
+/// A signers file naming `keys` on `message` at `epoch` (no signatures): what `verify-type2`
+/// and `verify-aggregate` read.
+fn keys_file(message: &[u8; 32], epoch: u32, keys: &[PublicKey]) -> SignersFile {
+    SignersFile {
+        epoch,
+        message: format!("0x{}", hex::encode(message)),
+        signers: keys
+            .iter()
+            .map(|k| SignerEntry {
+                public_key: format!("0x{}", hex::encode(k.to_ssz())),
+                signature_ssz: None,
+            })
+            .collect(),
+    }
+}
+
+/// The median over [`FRESH_VERIFIES`] new processes of this binary's `command` (`verify-type2`
+/// or `verify-aggregate`) on `proof`, each of `files` given after its flag (written with the
+/// proof to a scratch directory, removed afterwards): the time the subcommand prints, which is
+/// the library call alone, in a process that has derived and kept nothing yet (a client's first
+/// verification after a start, `multisig::prepare` not called).
+///
+/// # Errors
+/// [`Failure::Malformed`] when the scratch files cannot be written, the process cannot run, or
+/// it fails or prints no time.
+fn fresh_process_verify_ms(
+    command: &str,
+    proof: &[u8],
+    files: &[(&str, SignersFile)],
+) -> Result<f64, Failure> {
+    let io = |e: std::io::Error| Failure::Malformed(format!("fresh-process verification: {e}"));
+    let dir = std::env::temp_dir().join(format!("multisig-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let run = || -> Result<Vec<f64>, Failure> {
+        let proof_path = dir.join("verified.proof");
+        std::fs::write(&proof_path, proof).map_err(io)?;
+        let mut args = vec![
+            command.into(),
+            "--proof".into(),
+            proof_path.into_os_string(),
+        ];
+        for (i, (flag, file)) in files.iter().enumerate() {
+            let path = dir.join(format!("keys{i}.json"));
+            let json = serde_json::to_vec(file)
+                .map_err(|e| Failure::Malformed(format!("keys file {i}: {e}")))?;
+            std::fs::write(&path, json).map_err(io)?;
+            args.push(flag.into());
+            args.push(path.into_os_string());
+        }
+        let exe = std::env::current_exe().map_err(io)?;
+        (0..FRESH_VERIFIES)
+            .map(|_| {
+                let out = std::process::Command::new(&exe)
+                    .args(&args)
+                    .env_remove("MULTISIG_PROFILE")
+                    .output()
+                    .map_err(io)?;
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                let ms = stdout
+                    .split("verified in ")
+                    .nth(1)
+                    .and_then(|rest| rest.split(' ').next())
+                    .and_then(|v| v.parse::<f64>().ok());
+                match (out.status.success(), ms) {
+                    (true, Some(ms)) => Ok(ms),
+                    _ => Err(Failure::Malformed(format!(
+                        "fresh-process {command} failed: {} {}",
+                        stdout.trim(),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ))),
+                }
+            })
+            .collect()
+    };
+    let result = run();
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut runs = result?;
+    runs.sort_by(f64::total_cmp);
+    Ok(runs[runs.len() / 2])
+}
+
 /// `multisig bench --children K --child-signatures N --parent whir`: one compact parent over the
 /// children `refs`, timed `--runs` times; verified from its bytes as a client verifies it.
 fn bench_compact_parent(
@@ -1054,6 +1139,11 @@ fn bench_compact_parent(
         .collect::<Result<Vec<f64>, Failure>>()?;
     warm.sort_by(f64::total_cmp);
     let verify_warm_ms = warm[warm.len() / 2];
+    let verify_fresh_ms = fresh_process_verify_ms(
+        "verify-aggregate",
+        &bytes,
+        &[("--input", keys_file(&m.message, a.epoch, &keys))],
+    )?;
     let rss_mib = match (process_rss_mib, peak_rss_kib()) {
         (Some(before), Some(after)) => Some(before.max(after as f64 / 1024.0)),
         (before, after) => before.or(after.map(|k| k as f64 / 1024.0)),
@@ -1063,7 +1153,7 @@ fn bench_compact_parent(
     if a.json {
         let (runs_json, parts_json) = runs_and_parts_json(&run_secs, &parts);
         println!(
-            "{{\"children\":{k},\"child_signatures\":[{}],\"signatures\":{},\"backend\":\"fri-poseidon1\",\"parent\":\"whir\",\"parent_log_inv_rate\":{},\"security_bits\":{security:.2},\"child_prove_s\":{:.3},\"child_kib\":{:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{},\"proof_kib\":{proof_kib:.1},\"components\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"verify_warm_ms\":{verify_warm_ms:.2},\"peak_rss_mib\":{},\"merge_peak_rss_mib\":{}}}",
+            "{{\"children\":{k},\"child_signatures\":[{}],\"signatures\":{},\"backend\":\"fri-poseidon1\",\"parent\":\"whir\",\"parent_log_inv_rate\":{},\"security_bits\":{security:.2},\"child_prove_s\":{:.3},\"child_kib\":{:.1},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{},\"proof_kib\":{proof_kib:.1},\"components\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"verify_warm_ms\":{verify_warm_ms:.2},\"verify_fresh_process_ms\":{verify_fresh_ms:.2},\"peak_rss_mib\":{},\"merge_peak_rss_mib\":{}}}",
             sizes_json(sizes),
             keys.len(),
             whir.log_inv_rate,
@@ -1100,9 +1190,10 @@ fn bench_compact_parent(
         println!("  {:>8.1} KiB  {what}", bytes as f64 / 1024.0);
     }
     println!(
-        "verify:        {verify_ms:.1} ms first (from the bytes, as verify_aggregate runs), \
-         {verify_warm_ms:.1} ms again (median of {WARM_VERIFIES}; the shape's key kept, as for \
-         any statement of this shape)"
+        "verify:        {verify_fresh_ms:.1} ms in a fresh process (`multisig verify-aggregate`, \
+         median of {FRESH_VERIFIES}); in this process {verify_ms:.1} ms first (from the bytes, as \
+         verify_aggregate runs), {verify_warm_ms:.1} ms again (median of {WARM_VERIFIES}; the \
+         shape's key kept, as for any statement of this shape)"
     );
     match merge_rss_mib {
         Some(m) => println!("merge RSS:     {m:.1} MiB peak while the parent was proved"),
@@ -1443,6 +1534,11 @@ fn bench_type2(a: &BenchArgs) -> CmdResult {
         .collect::<Result<Vec<_>, _>>()?;
     warm.sort_by(f64::total_cmp);
     let verify_warm_ms = warm[warm.len() / 2];
+    let files: Vec<(&str, SignersFile)> = named
+        .iter()
+        .map(|c| ("--component-keys", keys_file(&c.message, c.epoch, c.keys)))
+        .collect();
+    let verify_fresh_ms = fresh_process_verify_ms("verify-type2", &bytes, &files)?;
     // Split the first component out (its Type-2 verified first, the structure now seen), then
     // verify the split as a Type-1 proof of that component: medians.
     let limit = ProveOptions::default().byte_limit();
@@ -1484,7 +1580,7 @@ fn bench_type2(a: &BenchArgs) -> CmdResult {
             .collect::<Vec<_>>()
             .join(",");
         println!(
-            "{{\"components\":{k},\"component_signatures\":[{}],\"backend\":\"fri-poseidon1\",\"type2\":\"whir\",\"type2_log_inv_rate\":2,\"security_bits\":{security:.2},\"type1_prove_s\":[{type1_json}],\"type1_prove_total_s\":{type1_total:.3},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{},\"worst_case_bytes\":{worst},\"proof_kib\":{proof_kib:.1},\"parts\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"verify_new_structure_ms\":{verify_new_structure_ms:.2},\"verify_warm_ms\":{verify_warm_ms:.2},\"split_ms\":{split_ms:.2},\"split_bytes\":{},\"split_verify_ms\":{split_verify_ms:.2},\"merge_peak_rss_mib\":{}}}",
+            "{{\"components\":{k},\"component_signatures\":[{}],\"backend\":\"fri-poseidon1\",\"type2\":\"whir\",\"type2_log_inv_rate\":2,\"security_bits\":{security:.2},\"type1_prove_s\":[{type1_json}],\"type1_prove_total_s\":{type1_total:.3},\"runs\":{},\"prove_s\":{prove_secs:.4},\"prove_runs_s\":[{runs_json}],\"proof_bytes\":{},\"worst_case_bytes\":{worst},\"proof_kib\":{proof_kib:.1},\"parts\":{{{parts_json}}},\"verify_ms\":{verify_ms:.2},\"verify_new_structure_ms\":{verify_new_structure_ms:.2},\"verify_warm_ms\":{verify_warm_ms:.2},\"verify_fresh_process_ms\":{verify_fresh_ms:.2},\"split_ms\":{split_ms:.2},\"split_bytes\":{},\"split_verify_ms\":{split_verify_ms:.2},\"merge_peak_rss_mib\":{}}}",
             sizes_json(&sizes),
             a.runs,
             bytes.len(),
@@ -1521,9 +1617,10 @@ fn bench_type2(a: &BenchArgs) -> CmdResult {
         println!("  {:>8.1} KiB  {what}", bytes as f64 / 1024.0);
     }
     println!(
-        "verify:        {verify_ms:.1} ms first (every shape derived), {verify_new_structure_ms:.1} \
-         ms for a new structure of seen component shapes, {verify_warm_ms:.1} ms for a seen \
-         structure, any statement (medians of {WARM_VERIFIES})"
+        "verify:        {verify_fresh_ms:.1} ms in a fresh process (`multisig verify-type2`, median \
+         of {FRESH_VERIFIES}); in this process {verify_ms:.1} ms first (every shape derived), \
+         {verify_new_structure_ms:.1} ms for a new structure of seen component shapes, \
+         {verify_warm_ms:.1} ms for a seen structure, any statement (medians of {WARM_VERIFIES})"
     );
     println!(
         "split:         {split_ms:.1} ms (component 0 of {} signatures, its Type-2 verified \

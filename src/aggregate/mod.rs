@@ -488,17 +488,26 @@ fn check_provable(
     Ok(())
 }
 
-/// Per-process cache of a value computed per `(preset id, regime, number of signatures)`.
-type ShapeCache<T> =
-    std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<(u8, Regime, usize), T>>>;
+/// The key of a [`ShapeCache`]: the preset id, the regime and the four trace heights of the
+/// statement ([`statement::heights_of`] of its number of signatures).
+type ShapeKey = (u8, Regime, [usize; air::NUM_INSTANCES]);
 
-/// `compute()` once per key and process (the figures depend on the statement's shape alone, and
-/// the shape on the number of signatures alone).
+/// Per-process cache of a value computed per [`ShapeKey`].
+type ShapeCache<T> = std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<ShapeKey, T>>>;
+
+/// `compute()` once per process for `num_signatures`' shape: the figures depend on the
+/// statement's shape alone, and the shape on the number of signatures through the trace heights
+/// alone (`statement::heights_of`: every count from 135 to 256 has the heights of 256), so a
+/// verifier that meets the counts of a block's aggregates computes each band once, not each
+/// count. `every_count_of_a_band_has_its_figures` checks the figures are equal across a band.
 fn cached<T: Copy>(
     cache: &'static ShapeCache<T>,
-    key: (u8, Regime, usize),
+    preset: &Preset,
+    regime: Regime,
+    num_signatures: usize,
     compute: impl FnOnce() -> Result<T, String>,
 ) -> Result<T, String> {
+    let key = (preset.id(), regime, statement::heights_of(num_signatures));
     let map = cache.get_or_init(Default::default);
     if let Some(v) = map.lock().map_err(|_| "poisoned cache")?.get(&key) {
         return Ok(*v);
@@ -528,7 +537,7 @@ pub fn preset_security_bits(
             "{num_signatures} signatures (1..={MAX_SIGNATURES} accepted)"
         ));
     }
-    cached(&CACHE, (preset.id(), regime, num_signatures), || {
+    cached(&CACHE, preset, regime, num_signatures, || {
         system(preset).security_bits(regime, num_signatures)
     })
 }
@@ -547,11 +556,9 @@ pub fn proof_size_bound(preset: &Preset, num_signatures: usize) -> Result<usize,
             "{num_signatures} signatures (1..={MAX_SIGNATURES} accepted)"
         ));
     }
-    cached(
-        &CACHE,
-        (preset.id(), preset.regime(), num_signatures),
-        || system(preset).proof_size_bound(num_signatures),
-    )
+    cached(&CACHE, preset, preset.regime(), num_signatures, || {
+        system(preset).proof_size_bound(num_signatures)
+    })
 }
 
 /// The verifier's policy on the preset a proof names, before anything is decoded: the required
@@ -842,6 +849,33 @@ mod tests {
         let mut repeated = keys.clone();
         repeated.push(keys[3]);
         assert!(canonical_key_order(&repeated).is_err());
+    }
+
+    /// The security and size caches are keyed by the trace heights, not the count: every count
+    /// of a band must have the figures its band's other counts have, computed directly (no
+    /// cache), and the cached figure of one count must be the direct figure of another of its
+    /// band. Two bands: 3 and 4 (the smallest of more than one count) and 135 to 256 (a block's
+    /// attestation aggregates); 2 and 3 are in different bands.
+    #[test]
+    fn every_count_of_a_band_has_its_figures() {
+        assert_ne!(statement::heights_of(2), statement::heights_of(3));
+        for (a, b) in [(3, 4), (135, 256)] {
+            assert_eq!(statement::heights_of(a), statement::heights_of(b));
+            for preset in &PRESETS {
+                for regime in [Regime::Proven, Regime::Conjectured] {
+                    let direct = |n| system(preset).security_bits(regime, n).ok();
+                    assert_eq!(direct(a), direct(b), "{preset:?} {regime:?}, {a} and {b}");
+                    if let Some(bits) = direct(b) {
+                        assert_eq!(preset_security_bits(preset, regime, a).ok(), Some(bits));
+                    }
+                }
+                let direct = |n| system(preset).proof_size_bound(n).ok();
+                assert_eq!(direct(a), direct(b), "{preset:?}, {a} and {b}");
+                if let Some(bound) = direct(b) {
+                    assert_eq!(proof_size_bound(preset, a).ok(), Some(bound));
+                }
+            }
+        }
     }
 
     #[test]

@@ -835,7 +835,10 @@ fn verify_type2_kept(
     opts: &VerifyOptions,
     kept: &Kept<Type2StructureKey, std::sync::Arc<Type2VerifierKey>>,
 ) -> Result<(), VerifyError> {
-    verify_type2_canonical(bytes, &canonical_components(components)?, opts, kept)
+    let t = Instant::now();
+    let canonical = canonical_components(components)?;
+    profile("verify type-2: components in canonical order", t);
+    verify_type2_canonical(bytes, &canonical, opts, kept)
 }
 
 /// [`verify_type2_bytes`] for components already in canonical order
@@ -884,10 +887,12 @@ fn verify_type2_canonical(
             "the components' preset {child:?} is none of the presets"
         )));
     }
+    let t = Instant::now();
     let preset = *super::check_child_preset(&child)?;
     for c in canonical {
         accept_preset(&child, c.num_keys, opts)?;
     }
+    profile("verify type-2: the components' preset accepted", t);
     let t = Instant::now();
     let groups = component_groups(canonical).map_err(malformed)?;
     let structure = Type2StructureKey::of(child.id(), whir_id, canonical, &groups);
