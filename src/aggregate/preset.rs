@@ -91,7 +91,7 @@ pub struct WhirPreset {
     /// (`δ = (1 − ρ)/2`, no list) when true, the Johnson bound (`δ = 1 − √ρ − η`) otherwise.
     /// Unique decoding needs more queries, but the reductions before the opening are then
     /// charged against one codeword instead of a list, which a parent's batch needs to reach
-    /// the floor (`recursion::parent::COMPACT_PARENT_WHIR`). The presets of [`PRESETS`] use the
+    /// the floor (`recursion::parent::compact_parent_preset`). The presets of [`PRESETS`] use the
     /// Johnson bound.
     pub unique_decoding: bool,
 }

@@ -1122,16 +1122,16 @@ impl ParentProof {
 /// What every parent prover proves over `children` of `message` at `epoch`: the children's
 /// preset and sizes, the parent's key set (the union, canonical order), the verifier AIRs and
 /// their traces, whose heights are checked against the verifier's ([`grouped_log_heights`]).
-struct ParentWitness {
-    preset: FriPreset,
+pub(super) struct ParentWitness {
+    pub(super) preset: FriPreset,
     /// Each child's number of keys, in the list's order.
-    child_keys: Vec<usize>,
-    union: Vec<PublicKey>,
-    airs: Vec<VerifierAir>,
-    traces: Vec<RowMajorMatrix<F>>,
-    log_heights: Vec<usize>,
+    pub(super) child_keys: Vec<usize>,
+    pub(super) union: Vec<PublicKey>,
+    pub(super) airs: Vec<VerifierAir>,
+    pub(super) traces: Vec<RowMajorMatrix<F>>,
+    pub(super) log_heights: Vec<usize>,
     /// Rows of the shared permutation table that receive a permutation.
-    table_rows: usize,
+    pub(super) table_rows: usize,
 }
 
 /// Verifies each child natively (recording its transcript), reads its witness and builds every
@@ -1140,7 +1140,7 @@ struct ParentWitness {
 ///
 /// # Errors
 /// As [`prove_parent`].
-fn parent_witness(
+pub(super) fn parent_witness(
     message: &[u8; 32],
     epoch: u32,
     children: &[(&[u8], &[PublicKey])],

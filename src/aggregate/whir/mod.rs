@@ -191,6 +191,32 @@ pub type WhirProof = MultiStarkProof<WhirStarkConfig>;
 pub struct WhirStarkConfig {
     pcs: RecommitPcs,
     first_folding: usize,
+    /// The commitment to the preprocessed traces, over their own stacked polynomial (another
+    /// number of variables than the main traces'): `None` for batches without preprocessed
+    /// columns, which every shipped proof is.
+    preprocessed: Option<RecommitPcs>,
+}
+
+impl WhirStarkConfig {
+    /// The same configuration with a commitment for preprocessed traces whose stacked
+    /// polynomial has `num_variables` variables, under `preset`'s WHIR schedule
+    /// ([`protocol_parameters`]).
+    ///
+    /// # Errors
+    /// A message when the schedule does not fit `num_variables`.
+    #[cfg(test)]
+    pub(crate) fn with_preprocessed(
+        mut self,
+        preset: &WhirPreset,
+        num_variables: usize,
+    ) -> Result<Self, String> {
+        let params = protocol_parameters(preset, num_variables)?;
+        let config = WhirConfig::new(num_variables, params).map_err(|e| {
+            format!("WHIR parameters for {num_variables} preprocessed variables: {e:?}")
+        })?;
+        self.preprocessed = Some(RecommitPcs::new(config, false));
+        Ok(self)
+    }
 }
 
 impl MultiStarkConfig for WhirStarkConfig {
@@ -209,6 +235,14 @@ impl MultiStarkConfig for WhirStarkConfig {
 
     fn min_num_variables(&self) -> usize {
         self.first_folding
+    }
+
+    fn preprocessed_pcs(&self) -> &RecommitPcs {
+        // p3-multi-stark calls this only in setup, and only for AIRs that declare preprocessed
+        // columns; a panic there is caught (`compact_batch`, `prepare`) and becomes an error.
+        self.preprocessed
+            .as_ref()
+            .expect("this configuration commits no preprocessed trace")
     }
 
     fn build_witness(&self, tables: Vec<Table<Val>>) -> Witness<Val> {
@@ -368,6 +402,7 @@ pub(crate) fn stark_config_with(
     Ok(WhirStarkConfig {
         pcs: RecommitPcs::new(config, recommit),
         first_folding: usize::from(preset.first_folding),
+        preprocessed: None,
     })
 }
 
