@@ -809,8 +809,7 @@ fn bench(a: BenchArgs) -> CmdResult {
     let proof = proof.expect("runs >= 1");
     pb.finish_and_clear();
     let mut sorted = run_secs.clone();
-    sorted.sort_by(f64::total_cmp);
-    let prove_secs = sorted[sorted.len() / 2];
+    let prove_secs = median(&mut sorted);
     let runs_json = run_secs
         .iter()
         .map(|s| format!("{s:.4}"))
@@ -937,6 +936,17 @@ fn runs_and_parts_json(run_secs: &[f64], parts: &[(&str, usize)]) -> (String, St
     )
 }
 
+/// The median of `values`, the upper of the two middle values for an even count, after sorting
+/// `values` in place (`f64::total_cmp`, so a NaN sorts last instead of panicking). Every
+/// `bench` figure called a median is this one.
+///
+/// # Panics
+/// If `values` is empty (every caller times at least one run).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 /// Prints a parent's proving time: the median of the sorted `runs` (seconds), with the range
 /// when there is more than one.
 fn print_parent_runs(sorted: &[f64]) {
@@ -1048,8 +1058,7 @@ fn fresh_process_verify_ms(
     let result = run();
     let _ = std::fs::remove_dir_all(&dir);
     let mut runs = result?;
-    runs.sort_by(f64::total_cmp);
-    Ok(runs[runs.len() / 2])
+    Ok(median(&mut runs))
 }
 
 /// `multisig bench --children K --child-signatures N --parent whir`: one compact parent over the
@@ -1113,8 +1122,7 @@ fn bench_compact_parent(
     pb.finish_and_clear();
     let merge_rss_mib = peak_rss_kib().map(|k| k as f64 / 1024.0);
     let mut sorted = run_secs.clone();
-    sorted.sort_by(f64::total_cmp);
-    let prove_secs = sorted[sorted.len() / 2];
+    let prove_secs = median(&mut sorted);
     let bytes = proof.to_bytes();
     // The first verification derives the parent's AIRs and batch for this statement shape; the
     // process keeps them, so the ones after it (a client's second look at an aggregate, or
@@ -1137,8 +1145,7 @@ fn bench_compact_parent(
     let mut warm = (0..WARM_VERIFIES)
         .map(|_| verify_once())
         .collect::<Result<Vec<f64>, Failure>>()?;
-    warm.sort_by(f64::total_cmp);
-    let verify_warm_ms = warm[warm.len() / 2];
+    let verify_warm_ms = median(&mut warm);
     let verify_fresh_ms = fresh_process_verify_ms(
         "verify-aggregate",
         &bytes,
@@ -1325,8 +1332,7 @@ fn bench_parent(a: &BenchArgs) -> CmdResult {
     let (proof, keys) = last.expect("runs >= 1");
     pb.finish_and_clear();
     let mut sorted = run_secs.clone();
-    sorted.sort_by(f64::total_cmp);
-    let prove_secs = sorted[sorted.len() / 2];
+    let prove_secs = median(&mut sorted);
     multisig::aggregate::recursion::parent::forget_child_shapes();
     let t = Instant::now();
     verify_parent(&proof, &message, a.epoch, &keys).map_err(verify_error)?;
@@ -1498,8 +1504,7 @@ fn bench_type2(a: &BenchArgs) -> CmdResult {
     pb.finish_and_clear();
     let rss_mib = peak_rss_kib().map(|k| k as f64 / 1024.0);
     let mut sorted = run_secs.clone();
-    sorted.sort_by(f64::total_cmp);
-    let prove_secs = sorted[sorted.len() / 2];
+    let prove_secs = median(&mut sorted);
     let bytes = proof.to_bytes();
     let parts = proof.component_sizes();
     let (worst, _) =
@@ -1527,13 +1532,11 @@ fn bench_type2(a: &BenchArgs) -> CmdResult {
             verify_once()
         })
         .collect::<Result<Vec<_>, _>>()?;
-    new_structure.sort_by(f64::total_cmp);
-    let verify_new_structure_ms = new_structure[new_structure.len() / 2];
+    let verify_new_structure_ms = median(&mut new_structure);
     let mut warm = (0..WARM_VERIFIES)
         .map(|_| verify_once())
         .collect::<Result<Vec<_>, _>>()?;
-    warm.sort_by(f64::total_cmp);
-    let verify_warm_ms = warm[warm.len() / 2];
+    let verify_warm_ms = median(&mut warm);
     let files: Vec<(&str, SignersFile)> = named
         .iter()
         .map(|c| ("--component-keys", keys_file(&c.message, c.epoch, c.keys)))
@@ -1552,8 +1555,7 @@ fn bench_type2(a: &BenchArgs) -> CmdResult {
             Ok(t.elapsed().as_secs_f64() * 1e3)
         })
         .collect::<Result<Vec<_>, Failure>>()?;
-    split_runs.sort_by(f64::total_cmp);
-    let split_ms = split_runs[split_runs.len() / 2];
+    let split_ms = median(&mut split_runs);
     let own = named[0];
     let mut split_verify = (0..WARM_VERIFIES)
         .map(|_| {
@@ -1569,8 +1571,7 @@ fn bench_type2(a: &BenchArgs) -> CmdResult {
             Ok(t.elapsed().as_secs_f64() * 1e3)
         })
         .collect::<Result<Vec<_>, Failure>>()?;
-    split_verify.sort_by(f64::total_cmp);
-    let split_verify_ms = split_verify[split_verify.len() / 2];
+    let split_verify_ms = median(&mut split_verify);
     let proof_kib = bytes.len() as f64 / 1024.0;
     if a.json {
         let (runs_json, parts_json) = runs_and_parts_json(&run_secs, &parts);
