@@ -47,7 +47,10 @@
 //! - [`child::ChildShape`]: every verifier AIR's schedule for one child shape, derived from the
 //!   transcript's, so that no position or window is set by hand;
 //! - [`witness::ChildWitness`]: what each of those AIRs reads for one child, from its proof and
-//!   its recorded transcript (full Merkle paths restored from the pruned multiproofs).
+//!   its recorded transcript (full Merkle paths restored from the pruned multiproofs);
+//! - [`sumcheck::SumcheckAir`]: rounds of sumchecks over the challenge field, each round
+//!   polynomial observed by the transcript and reduced at the transcript's challenge (the first
+//!   AIR of the multilinear verifier; in no parent's batch yet).
 
 use std::cell::RefCell;
 
@@ -139,6 +142,7 @@ pub mod schedule;
 /// tests, in no proof format yet.
 #[cfg(test)]
 mod scheduled;
+pub mod sumcheck;
 pub mod terms;
 pub mod type2;
 pub mod witness;

@@ -124,6 +124,9 @@ pub enum VerifierAir {
     /// Verifier-known messages, for the tests of one AIR at a time.
     #[cfg(test)]
     Known(super::harness::KnownAir),
+    /// Sumcheck rounds, for their own tests until a parent's batch takes them.
+    #[cfg(test)]
+    Sumcheck(super::sumcheck::SumcheckAir),
 }
 
 macro_rules! dispatch {
@@ -144,6 +147,8 @@ macro_rules! dispatch {
             VerifierAir::Perm($a) => $e,
             #[cfg(test)]
             VerifierAir::Known($a) => $e,
+            #[cfg(test)]
+            VerifierAir::Sumcheck($a) => $e,
         }
     };
 }
@@ -180,6 +185,8 @@ impl VerifierAir {
             VerifierAir::Perm(_) => "Perm24TableAir",
             #[cfg(test)]
             VerifierAir::Known(_) => "KnownAir",
+            #[cfg(test)]
+            VerifierAir::Sumcheck(_) => "SumcheckAir",
         }
     }
 
@@ -1480,6 +1487,10 @@ pub(super) fn blocks_traces_of_heights(
                 VerifierAir::Perm(_) => Made::Shared(min),
                 #[cfg(test)]
                 VerifierAir::Known(a) => Made::Trace(a.trace(), None),
+                #[cfg(test)]
+                VerifierAir::Sumcheck(_) => {
+                    return Err(ProveError::Prover("no sumcheck in a parent's batch".into()))
+                }
             })
         })
         .collect();
