@@ -4,13 +4,13 @@
 //! The first brick of the multilinear verifier in AIRs (recursion README, "Order of work", step
 //! 3): p3-multi-stark's shared sumcheck (the zerocheck), the layers of its LogUp GKR, WHIR's
 //! folding sumchecks and the reduction of deferred schedule claims are all sumchecks, and each
-//! round of each of them is checked the same way (WHIR's rounds send `h(0)` and the leading
-//! coefficient instead of `h(2)`: another reduction of the same row, not written yet). The
-//! rounds are those of p3-sumcheck 0.8's
-//! generic-degree sumcheck (`p3_sumcheck::generic_degree`): a round polynomial `h` of degree `d`
-//! (1 to [`MAX_DEGREE`]) is sent as its values at the integer nodes `0, 2, 3, ..., d`, its value
-//! at `1` being the running claim minus `h(0)`, and the next claim is `h(r)` for the round's
-//! challenge `r`, as `RoundPolyInterpolator::eval` computes it.
+//! round of each of them is checked the same way. The rounds are p3-sumcheck 0.8's, in one of
+//! three encodings ([`Encoding`]): its generic-degree sumcheck (`p3_sumcheck::generic_degree`)
+//! sends a round polynomial `h` of degree `d` (1 to [`MAX_DEGREE`]) as its values at the integer
+//! nodes `0, 2, 3, ..., d`, its value at `1` being the running claim minus `h(0)`; its quadratic
+//! rounds (`SumcheckData`, WHIR's) send `h(0)` or `h(1)` and the leading coefficient, by the
+//! round identity of their basis. The next claim is `h(r)` for the round's challenge `r`, as
+//! `RoundPolyInterpolator::eval` and `Basis::reduce_claim` compute it.
 //!
 //! **One sumcheck per block of rows, no schedule.** The AIR has no periodic column: what fixes a
 //! row's transcript positions is its own columns. A block is the consecutive rounds of one
@@ -115,9 +115,26 @@ crate::aggregate::air::row_view!(SumcheckCols);
 /// Width of [`SumcheckAir`].
 pub const WIDTH: usize = core::mem::size_of::<SumcheckCols<u8>>();
 
-/// The rounds of generic-degree sumchecks of one degree and one transcript layout (module docs).
+/// How a round polynomial `h` crosses the transcript.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// Its values at `0, 2, ..., d` (p3-sumcheck's `generic_degree`, `RoundPolyInterpolator`:
+    /// the zerocheck and the LogUp GKR's layers); `h(1) = claim - h(0)`.
+    Nodes,
+    /// Quadratic: `h(0)` and the leading coefficient `c` (p3-sumcheck's `SumcheckData` under
+    /// `Basis::Evaluation`); `h(1) = claim - h(0)`, so `h(r) = h(0) + r (claim - 2 h(0)) +
+    /// r (r - 1) c`.
+    ZeroAndLeading,
+    /// Quadratic, summed over `{0, inf}`: `h(1)` and the leading coefficient `c` (p3-sumcheck's
+    /// `SumcheckData` under `Basis::Projective`, WHIR's path); `h(0) = claim - c`, so `h(r) =
+    /// h(0) + r (h(1) - h(0)) + r (r - 1) c`.
+    OneAndLeading,
+}
+
+/// The rounds of sumchecks of one encoding, degree and transcript layout (module docs).
 #[derive(Clone, Debug)]
 pub struct SumcheckAir {
+    encoding: Encoding,
     degree: usize,
     stride: usize,
     challenge_at: usize,
@@ -148,15 +165,42 @@ pub struct SumcheckRun {
 /// # Panics
 /// If `evals` is empty or longer than [`MAX_DEGREE`].
 pub fn reduce(claim: Challenge, evals: &[Challenge], r: Challenge) -> Challenge {
+    reduce_as(Encoding::Nodes, claim, evals, r)
+}
+
+/// `h(r)` for the round polynomial `evals` transmits under `encoding` (two values for the
+/// quadratic encodings) whose round identity holds with `claim`: the value p3-sumcheck's
+/// verifier folds the claim to (`RoundPolyInterpolator::eval`, `Basis::reduce_claim`).
+///
+/// # Panics
+/// If `evals` is empty or longer than [`MAX_DEGREE`], or not two values for a quadratic
+/// encoding.
+pub fn reduce_as(
+    encoding: Encoding,
+    claim: Challenge,
+    evals: &[Challenge],
+    r: Challenge,
+) -> Challenge {
     assert!(
         (1..=MAX_DEGREE).contains(&evals.len()),
         "a round polynomial of degree 1 to {MAX_DEGREE}"
+    );
+    assert!(
+        encoding == Encoding::Nodes || evals.len() == 2,
+        "a quadratic round sends two values"
     );
     let padded: [[F; D]; MAX_DEGREE] =
         core::array::from_fn(|k| evals.get(k).map_or([F::ZERO; D], |&e| coords(e)));
     let r = coords(r);
     let falling = falling(&r);
-    element(reduced(&coords(claim), &padded, &r, &falling, evals.len()))
+    element(reduced(
+        encoding,
+        &coords(claim),
+        &padded,
+        &r,
+        &falling,
+        evals.len(),
+    ))
 }
 
 /// The falling products `r (r - 1)`, `r (r - 1) (r - 2)`, ..., up to `MAX_DEGREE` factors, on
@@ -184,12 +228,27 @@ fn minus<E: PrimeCharacteristicRing + Clone>(a: &[E; D], k: u32) -> [E; D] {
 /// `Δ^m h(0) = sum_i (-1)^(m - i) binom(m, i) h(i)` and `C(r, m)` the falling product over
 /// `m!`. Degree 2 in the columns.
 fn reduced<E: PrimeCharacteristicRing + Clone + From<F>>(
+    encoding: Encoding,
     claim: &[E; D],
     evals: &[[E; D]; MAX_DEGREE],
     r: &[E; D],
     falling: &[[E; D]; MAX_DEGREE - 1],
     degree: usize,
 ) -> [E; D] {
+    // The quadratic encodings: h(0) + r (h(1) - h(0)) + r (r - 1) c.
+    let quadratic = |h0: [E; D], h1: [E; D]| {
+        let linear = ext::add(&h0, &ext::mul(r, &ext::sub(&h1, &h0)));
+        ext::add(&linear, &ext::mul(&falling[0], &evals[1]))
+    };
+    match encoding {
+        Encoding::Nodes => {}
+        Encoding::ZeroAndLeading => {
+            return quadratic(evals[0].clone(), ext::sub(claim, &evals[0]));
+        }
+        Encoding::OneAndLeading => {
+            return quadratic(ext::sub(claim, &evals[1]), evals[0].clone());
+        }
+    }
     // h(0), h(1) = claim - h(0), h(2), ..., h(degree).
     let mut h: Vec<[E; D]> = vec![evals[0].clone(), ext::sub(claim, &evals[0])];
     h.extend(evals[1..degree].iter().cloned());
@@ -236,8 +295,25 @@ impl SumcheckAir {
     /// A message for a degree outside `1..=MAX_DEGREE`, or a layout in which the challenge
     /// overlaps the round polynomial or runs past the stride.
     pub fn new(degree: usize, stride: usize, challenge_at: usize) -> Result<Self, String> {
+        Self::encoded(Encoding::Nodes, degree, stride, challenge_at)
+    }
+
+    /// As [`SumcheckAir::new`], the round polynomials sent under `encoding` (two values, degree
+    /// 2, for the quadratic encodings).
+    ///
+    /// # Errors
+    /// As [`SumcheckAir::new`], and a quadratic encoding of other than two values.
+    pub fn encoded(
+        encoding: Encoding,
+        degree: usize,
+        stride: usize,
+        challenge_at: usize,
+    ) -> Result<Self, String> {
         if !(1..=MAX_DEGREE).contains(&degree) {
             return Err(format!("a round polynomial of degree {degree}"));
+        }
+        if encoding != Encoding::Nodes && degree != 2 {
+            return Err(format!("{encoding:?} sends two values, not {degree}"));
         }
         if challenge_at < D * degree || challenge_at + D > stride {
             return Err(format!(
@@ -245,6 +321,7 @@ impl SumcheckAir {
             ));
         }
         Ok(Self {
+            encoding,
             degree,
             stride,
             challenge_at,
@@ -252,11 +329,33 @@ impl SumcheckAir {
         })
     }
 
+    /// The AIR for p3-sumcheck's quadratic rounds (`SumcheckData`, WHIR's sumchecks) under
+    /// `encoding`, with grinding (`pow`) or without: the two values, the witness and its bit
+    /// sample if any, the challenge.
+    ///
+    /// # Errors
+    /// [`Encoding::Nodes`], which is [`SumcheckAir::generic_degree`]'s.
+    pub fn quadratic(encoding: Encoding, pow: bool) -> Result<Self, String> {
+        if encoding == Encoding::Nodes {
+            return Err("the integer nodes are the generic-degree encoding".into());
+        }
+        let challenge_at = 2 * D + if pow { 2 } else { 0 };
+        Self::encoded(encoding, 2, challenge_at + D, challenge_at)
+    }
+
     /// The AIR for p3-sumcheck's generic-degree transcript of `degree` with grinding (`pow`) or
     /// without: the round's values, the witness and its bit sample if any, the challenge.
+    ///
+    /// # Errors
+    /// A degree outside `1..=MAX_DEGREE`.
     pub fn generic_degree(degree: usize, pow: bool) -> Result<Self, String> {
         let challenge_at = D * degree + if pow { 2 } else { 0 };
         Self::new(degree, challenge_at + D, challenge_at)
+    }
+
+    /// How the round polynomials are sent.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
     }
 
     /// Transmitted values per round.
@@ -322,6 +421,7 @@ impl SumcheckAir {
                 row.challenge = coords(r);
                 row.falling = falling(&row.challenge);
                 row.reduced = reduced(
+                    self.encoding,
                     &row.claim,
                     &row.evals,
                     &row.challenge,
@@ -384,7 +484,14 @@ where
                 builder.assert_zero(c);
             }
         }
-        let h_r = reduced(&ex(&row.claim), &evals, &r, &falling_now, self.degree);
+        let h_r = reduced(
+            self.encoding,
+            &ex(&row.claim),
+            &evals,
+            &r,
+            &falling_now,
+            self.degree,
+        );
         for (&c, e) in row.reduced.iter().zip(h_r) {
             builder.assert_eq(c, e);
         }
@@ -470,7 +577,10 @@ mod tests {
         CanObserve, CanSample, CanSampleBits, DuplexChallenger, FieldChallenger, GrindingChallenger,
     };
     use p3_field::PrimeField64;
-    use p3_sumcheck::generic_degree::{GenericDegreeProof, RoundProver};
+    use p3_sumcheck::generic_degree::RoundProver;
+    use p3_sumcheck::strategy::Basis;
+    use p3_sumcheck::transcript::{ProverTranscript, SumcheckShape};
+    use p3_sumcheck::SumcheckData;
 
     use super::*;
     use crate::aggregate::fri::config::{FriHash, Perm24, Poseidon1, POSEIDON1_RATE};
@@ -583,7 +693,12 @@ mod tests {
     /// variables (seeded by `seed`), proved and verified by p3-sumcheck with `pow_bits` of
     /// grinding per round; the verifier's transcript recorded.
     struct Real {
-        proof: GenericDegreeProof<F, Challenge>,
+        /// The claimed sum.
+        claim: Challenge,
+        /// Each round's transmitted values.
+        rounds: Vec<Vec<Challenge>>,
+        /// Each round's grinding witness (empty without grinding).
+        witnesses: Vec<F>,
         point: Vec<Challenge>,
         final_claim: Challenge,
         events: Vec<Event>,
@@ -621,7 +736,62 @@ mod tests {
             .expect("the claimed sum is observed")
             + D;
         Real {
-            proof,
+            claim: proof.claimed_sum,
+            rounds: proof.round_polys.clone(),
+            witnesses: proof.pow_witnesses.clone(),
+            point: point.as_slice().to_vec(),
+            final_claim,
+            events: recorder.events,
+            start,
+        }
+    }
+
+    /// Quadratic rounds as p3-sumcheck's `SumcheckData` carries them (WHIR's): `rounds` pairs of
+    /// pseudo-random values absorbed by its prover transcript (its verifier folds the claim
+    /// whatever the values, so any make a proof it replays), then replayed by its verifier,
+    /// `verify_rounds` under `basis`, on a recorded transcript.
+    fn real_quadratic(basis: Basis, rounds: usize, pow_bits: usize, seed: u64) -> Real {
+        let mut c = challenges(seed);
+        let claim = c.next().unwrap();
+        let mut data = SumcheckData::<F, Challenge>::default();
+        let mut transcript = Poseidon1::challenger(b"sumcheck-air quadratic");
+        let mut prover = ProverTranscript::<_, F, Challenge>::new(
+            &mut transcript,
+            SumcheckShape::new(rounds, pow_bits, basis),
+        );
+        let mut drawn = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let (a, b) = (c.next().unwrap(), c.next().unwrap());
+            drawn.push(data.observe_and_sample(&mut prover, a, b));
+        }
+        prover.finish();
+        let mut recorder = Recorder {
+            inner: Poseidon1::challenger(b"sumcheck-air quadratic"),
+            events: Vec::new(),
+        };
+        let mut final_claim = claim;
+        let point = data
+            .verify_rounds(&mut recorder, &mut final_claim, rounds, pow_bits, basis)
+            .expect("p3-sumcheck replays its own rounds");
+        assert_eq!(
+            point.as_slice(),
+            drawn.as_slice(),
+            "the prover's challenges"
+        );
+        let rounds: Vec<Vec<Challenge>> = data
+            .polynomial_evaluations()
+            .iter()
+            .map(|p| p.to_vec())
+            .collect();
+        // No claimed sum is observed here: round 0 starts with its first value.
+        let first = coords(rounds[0][0]);
+        let start = (0..recorder.events.len() - D)
+            .find(|&p| (0..D).all(|j| recorder.events[p + j] == (true, first[j])))
+            .expect("round 0 is observed");
+        Real {
+            claim,
+            rounds,
+            witnesses: data.pow_witnesses.clone(),
             point: point.as_slice().to_vec(),
             final_claim,
             events: recorder.events,
@@ -634,8 +804,8 @@ mod tests {
             SumcheckRun {
                 transcript,
                 start: self.start,
-                claim: self.proof.claimed_sum,
-                rounds: self.proof.round_polys.clone(),
+                claim: self.claim,
+                rounds: self.rounds.clone(),
                 challenges: self.point.clone(),
             }
         }
@@ -648,7 +818,7 @@ mod tests {
     fn known(air: &SumcheckAir, reals: &[(&Real, u32)]) -> Vec<TestAir> {
         let (mut observed, mut sampled, mut claims, mut results) = (vec![], vec![], vec![], vec![]);
         for &(real, t) in reals {
-            let rounds = real.proof.round_polys.len();
+            let rounds = real.rounds.len();
             for k in 0..rounds {
                 let at = real.start + k * air.stride();
                 for p in at..at + D * air.degree() {
@@ -663,11 +833,7 @@ mod tests {
                 }
             }
             let key = [F::from_u32(t), F::from_usize(real.start)];
-            claims.push(
-                key.into_iter()
-                    .chain(coords(real.proof.claimed_sum))
-                    .collect(),
-            );
+            claims.push(key.into_iter().chain(coords(real.claim)).collect());
             results.push(
                 key.into_iter()
                     .chain([F::from_usize(rounds)])
@@ -837,11 +1003,7 @@ mod tests {
             let a = real(degree, 4, 3, 10 + degree as u64);
             for k in 0..4 {
                 let at = a.start + k * air.stride() + D * degree;
-                assert_eq!(
-                    a.events[at],
-                    (true, a.proof.pow_witnesses[k]),
-                    "the witness"
-                );
+                assert_eq!(a.events[at], (true, a.witnesses[k]), "the witness");
                 assert!(!a.events[at + 1].0, "its bit sample");
             }
             let reals = [(&a, 3)];
@@ -854,6 +1016,45 @@ mod tests {
             let mut b2 = batch_of(&air, t, &reals);
             b2.airs[0] = TestAir::Sumcheck(plain);
             assert!(!b2.failed().is_empty(), "another layout, other positions");
+        }
+    }
+
+    #[test]
+    fn quadratic_rounds_in_both_bases() {
+        // WHIR's sumchecks: p3-sumcheck's `SumcheckData` in the evaluation and projective bases,
+        // with and without grinding; each AIR's final claim is p3's, and the other basis's
+        // reduction of the same rounds is not.
+        for (encoding, basis) in [
+            (Encoding::ZeroAndLeading, Basis::Evaluation),
+            (Encoding::OneAndLeading, Basis::Projective),
+        ] {
+            for pow_bits in [0, 2] {
+                let air = SumcheckAir::quadratic(encoding, pow_bits > 0).unwrap();
+                let a = real_quadratic(basis, 6, pow_bits, 40 + pow_bits as u64);
+                let run = a.run(5);
+                let (_, finals) = air
+                    .generate_trace(std::slice::from_ref(&run), MIN_HEIGHT)
+                    .unwrap();
+                assert_eq!(finals, vec![a.final_claim], "{encoding:?}, {pow_bits} bits");
+                let reals = [(&a, 5)];
+                let b = batch(&air, std::slice::from_ref(&run), &reals);
+                assert_eq!(b.failed(), BTreeSet::new(), "{encoding:?}");
+                b.prove_and_verify().expect("verifies");
+                let other = if encoding == Encoding::ZeroAndLeading {
+                    Encoding::OneAndLeading
+                } else {
+                    Encoding::ZeroAndLeading
+                };
+                let wrong = SumcheckAir::quadratic(other, pow_bits > 0).unwrap();
+                let (t, finals) = wrong.generate_trace(&[run], MIN_HEIGHT).unwrap();
+                assert_ne!(
+                    finals,
+                    vec![a.final_claim],
+                    "the other basis folds otherwise"
+                );
+                let b2 = batch_of(&wrong, t, &reals);
+                assert_eq!(buses(&b2.failed()), BTreeSet::from([SUMCHECK_RESULT_BUS]));
+            }
         }
     }
 
