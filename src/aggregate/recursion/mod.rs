@@ -132,6 +132,9 @@ pub mod gather;
 mod harness;
 pub mod keyset;
 pub mod merkle;
+/// A compact parent over Poseidon1-24, verified on a recorded transcript (tests only).
+#[cfg(test)]
+mod multilinear_child;
 pub mod observed;
 pub mod ood;
 pub mod ood_air;

@@ -76,12 +76,13 @@ pub const SUMCHECK_CLAIM_BUS: &str = "sumcheck-claim";
 /// block's last row and received by the sumcheck's user.
 pub const SUMCHECK_RESULT_BUS: &str = "sumcheck-result";
 
-/// The largest degree of a round polynomial this AIR checks: p3-multi-stark's zerocheck of the
-/// verifier AIRs (constraints of degree 3) times the equality polynomial is of degree 4, the
-/// LogUp GKR's layers of degree 3, WHIR's folding sumchecks of degree 2.
-pub const MAX_DEGREE: usize = 4;
+/// The largest degree of a round polynomial this AIR checks: p3-multi-stark's zerocheck of a
+/// compact parent's batch sends five values a round (measured on a real one over Poseidon1-24:
+/// `the_zerocheck_of_a_real_poseidon1_compact_parent`), the LogUp GKR's layers three, WHIR's
+/// folding sumchecks two.
+pub const MAX_DEGREE: usize = 5;
 
-/// The columns of one row (57), viewed with `row.borrow()` / `row.borrow_mut()`.
+/// The columns of one row (67), viewed with `row.borrow()` / `row.borrow_mut()`.
 #[repr(C)]
 pub struct SumcheckCols<T> {
     /// The child transcript's number (constant down a block).
@@ -104,7 +105,7 @@ pub struct SumcheckCols<T> {
     pub evals: [[T; D]; MAX_DEGREE],
     /// The round's challenge `r`.
     pub challenge: [T; D],
-    /// `r (r - 1)`, `r (r - 1) (r - 2)` and `r (r - 1) (r - 2) (r - 3)`.
+    /// `r (r - 1)`, `r (r - 1) (r - 2)`, ..., `r (r - 1) ... (r - 4)`.
     pub falling: [[T; D]; MAX_DEGREE - 1],
     /// `h(r)`: the next round's claim, or the sumcheck's final claim.
     pub reduced: [T; D],
@@ -573,68 +574,16 @@ mod tests {
 
     use std::collections::BTreeSet;
 
-    use p3_challenger::{
-        CanObserve, CanSample, CanSampleBits, DuplexChallenger, FieldChallenger, GrindingChallenger,
-    };
-    use p3_field::PrimeField64;
     use p3_sumcheck::generic_degree::RoundProver;
     use p3_sumcheck::strategy::Basis;
     use p3_sumcheck::transcript::{ProverTranscript, SumcheckShape};
     use p3_sumcheck::SumcheckData;
 
     use super::*;
-    use crate::aggregate::fri::config::{FriHash, Perm24, Poseidon1, POSEIDON1_RATE};
+    use crate::aggregate::fri::config::{FriHash, Poseidon1};
     use crate::aggregate::recursion::ext::tests::challenges;
     use crate::aggregate::recursion::harness::{Batch, Failed, KnownAir, TestAir, MIN_HEIGHT};
-
-    /// One recorded transcript element: observed (`true`) or sampled, and its value.
-    type Event = (bool, F);
-
-    /// The Poseidon1-24 duplex transcript with every observed and sampled element recorded in
-    /// order: element `i` of `events` is transcript position `i`.
-    #[derive(Clone)]
-    struct Recorder {
-        inner: DuplexChallenger<F, Perm24, 24, POSEIDON1_RATE>,
-        events: Vec<Event>,
-    }
-
-    impl CanObserve<F> for Recorder {
-        fn observe(&mut self, value: F) {
-            self.events.push((true, value));
-            self.inner.observe(value);
-        }
-    }
-
-    impl CanSample<F> for Recorder {
-        fn sample(&mut self) -> F {
-            let v: F = self.inner.sample();
-            self.events.push((false, v));
-            v
-        }
-    }
-
-    impl CanSampleBits<usize> for Recorder {
-        fn sample_bits(&mut self, bits: usize) -> usize {
-            let v: F = self.sample();
-            (v.as_canonical_u64() as usize) & ((1 << bits) - 1)
-        }
-    }
-
-    impl FieldChallenger<F> for Recorder {}
-
-    impl GrindingChallenger for Recorder {
-        type Witness = F;
-        fn grind(&mut self, bits: usize) -> F {
-            unreachable!("the recorder only verifies ({bits} bits)")
-        }
-        fn check_witness(&mut self, bits: usize, witness: F) -> bool {
-            if bits == 0 {
-                return true;
-            }
-            self.observe(witness);
-            self.sample_bits(bits) == 0
-        }
-    }
+    use crate::aggregate::recursion::multilinear_child::{Event, Recorder};
 
     /// The prover's state: multilinear polynomials over `n` variables (values on the hypercube,
     /// the variable bound next being the top bit of the index), whose product is summed.
@@ -719,10 +668,7 @@ mod tests {
         };
         let mut transcript = Poseidon1::challenger(b"sumcheck-air test");
         let (proof, point) = prover.prove::<F, _>(&mut transcript, rounds, degree, pow_bits, sum);
-        let mut recorder = Recorder {
-            inner: Poseidon1::challenger(b"sumcheck-air test"),
-            events: Vec::new(),
-        };
+        let mut recorder = Recorder::new(b"sumcheck-air test");
         let (vpoint, final_claim) = proof
             .verify(&mut recorder, rounds, degree, pow_bits)
             .expect("p3-sumcheck verifies its own proof");
@@ -765,10 +711,7 @@ mod tests {
             drawn.push(data.observe_and_sample(&mut prover, a, b));
         }
         prover.finish();
-        let mut recorder = Recorder {
-            inner: Poseidon1::challenger(b"sumcheck-air quadratic"),
-            events: Vec::new(),
-        };
+        let mut recorder = Recorder::new(b"sumcheck-air quadratic");
         let mut final_claim = claim;
         let point = data
             .verify_rounds(&mut recorder, &mut final_claim, rounds, pow_bits, basis)
@@ -904,8 +847,7 @@ mod tests {
 
     #[test]
     fn real_sumchecks_verify_through_the_air_and_forgeries_fail() {
-        // Two sumchecks of degree 4 (the verifier AIRs' zerocheck), of 5 and 3 rounds, in two
-        // transcripts.
+        // Two sumchecks of degree 4, of 5 and 3 rounds, in two transcripts.
         let air = SumcheckAir::generic_degree(4, false).unwrap();
         let a = real(4, 5, 0, 1);
         let b = real(4, 3, 0, 2);
@@ -1058,10 +1000,144 @@ mod tests {
         }
     }
 
+    /// The zerocheck of a real compact parent over Poseidon1-24: two real children of two keys
+    /// (3, 4 and 4, 5), their parent's batch proved by p3-multi-stark over a Poseidon1-24 WHIR
+    /// and verified by it on a recorded transcript. The AIR takes the zerocheck's rounds at the
+    /// positions the recording gives (the claimed sum's observation, then the rounds at the
+    /// generic-degree layout), and its final claim is the one p3-sumcheck's interpolation folds
+    /// from the recorded challenges.
+    #[test]
+    fn the_zerocheck_of_a_real_poseidon1_compact_parent() {
+        use crate::aggregate::preset::Preset;
+        use crate::aggregate::recursion::harness::child_proof_of;
+        use crate::aggregate::recursion::multilinear_child::Poseidon1WhirConfig;
+        use crate::aggregate::recursion::parent::{
+            compact_parent_preset, cut_shared_table, instance_public_values, multilinear_instances,
+            parent_witness, shared_table_split, stacked_variables, MultilinearAir, ParentWitness,
+        };
+        use crate::aggregate::{Backend, ProveOptions};
+        use p3_air::BaseAir;
+        use p3_multi_stark::{
+            ProverInstance, ProverInstances, VerifierInstance, VerifierInstances,
+        };
+        use p3_sumcheck::generic_degree::RoundPolyInterpolator;
+        use p3_sumcheck::layout::Table;
+
+        const MESSAGE: [u8; 32] = [7; 32];
+        const EPOCH: u32 = 11;
+        const DOMAIN: &[u8] = b"compact parent over Poseidon1 (test)";
+        let a = child_proof_of(MESSAGE, EPOCH, 3..5);
+        let b = child_proof_of(MESSAGE, EPOCH, 4..6);
+        let children = [(&a.0[..], &a.1[..]), (&b.0[..], &b.1[..])];
+        let ParentWitness {
+            airs,
+            mut traces,
+            log_heights,
+            table_rows,
+            ..
+        } = parent_witness(&MESSAGE, EPOCH, &children).expect("a witness");
+        let opts = ProveOptions {
+            backend: Backend::Whir,
+            ..Default::default()
+        };
+        let Ok(Preset::Whir(whir)) = Preset::from_options(&opts) else {
+            panic!("the default WHIR preset")
+        };
+        let params = compact_parent_preset(&whir);
+        let heights = shared_table_split(&params, &airs, &log_heights, table_rows);
+        cut_shared_table(&mut traces, airs.len(), &heights).expect("cut");
+        let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&airs, heights.len());
+        let pvs = instance_public_values(&wrapped);
+        let widths: Vec<usize> = wrapped.iter().map(BaseAir::<F>::width).collect();
+        let nv = stacked_variables(&params, &heights, &widths);
+        let pow = usize::from(params.zerocheck_pow_bits);
+        let config = Poseidon1WhirConfig::new(&params, nv).expect("a configuration");
+        let refs: Vec<&MultilinearAir<'_>> = wrapped.iter().collect();
+        let (pk, vk) =
+            p3_multi_stark::setup(&config, &refs, &mut Recorder::new(DOMAIN)).expect("setup");
+        let tables: Vec<Table<F>> = traces.iter().map(|t| Table::new(t.transpose())).collect();
+        let instances = ProverInstances::new(
+            wrapped
+                .iter()
+                .zip(tables)
+                .zip(&pvs)
+                .map(|((air, table), pv)| ProverInstance::new(air, table, &pk, pv))
+                .collect(),
+        );
+        let proof = p3_multi_stark::prove(&config, instances, pow, &mut Recorder::new(DOMAIN))
+            .expect("a proof");
+        let mut recorder = Recorder::new(DOMAIN);
+        let instances = VerifierInstances::new(
+            wrapped
+                .iter()
+                .zip(&heights)
+                .zip(&pvs)
+                .map(|((air, &h), pv)| VerifierInstance::new(air, &vk, h, pv))
+                .collect(),
+        );
+        p3_multi_stark::verify(&config, instances, &proof, pow, &mut recorder)
+            .expect("the Poseidon1 compact parent verifies");
+        let events = recorder.events;
+
+        // The zerocheck: its claimed sum is observed whole, then its rounds.
+        let zerocheck = &proof.sumcheck;
+        let degree = zerocheck.round_polys[0].len();
+        assert!(degree <= MAX_DEGREE, "a zerocheck of degree {degree}");
+        let sum = coords(zerocheck.claimed_sum);
+        let found: Vec<usize> = (0..events.len() - D)
+            .filter(|&p| (0..D).all(|j| events[p + j] == (true, sum[j])))
+            .collect();
+        assert_eq!(found.len(), 1, "the claimed sum is observed once");
+        let start = found[0] + D;
+        let air = SumcheckAir::generic_degree(degree, pow > 0).unwrap();
+        let rounds = zerocheck.round_polys.len();
+        let point: Vec<Challenge> = (0..rounds)
+            .map(|k| {
+                let at = start + k * air.stride() + air.challenge_at();
+                element(core::array::from_fn(|j| {
+                    let (observed, v) = events[at + j];
+                    assert!(!observed, "a challenge coordinate is sampled");
+                    v
+                }))
+            })
+            .collect();
+        let interpolator = RoundPolyInterpolator::<Challenge>::new(degree);
+        let final_claim = zerocheck
+            .round_polys
+            .iter()
+            .zip(&point)
+            .fold(zerocheck.claimed_sum, |claim, (evals, &r)| {
+                interpolator.eval(evals, claim, r)
+            });
+        let real = Real {
+            claim: zerocheck.claimed_sum,
+            rounds: zerocheck.round_polys.clone(),
+            witnesses: zerocheck.pow_witnesses.clone(),
+            point,
+            final_claim,
+            events,
+            start,
+        };
+        let run = real.run(1);
+        let (_, finals) = air
+            .generate_trace(std::slice::from_ref(&run), MIN_HEIGHT)
+            .unwrap();
+        assert_eq!(finals, vec![final_claim], "p3's final claim");
+        let b = batch(&air, &[run], &[(&real, 1)]);
+        assert_eq!(b.failed(), BTreeSet::new());
+        b.prove_and_verify().expect("the zerocheck's rounds verify");
+        println!(
+            "a Poseidon1 compact parent (2^{nv} stacked): zerocheck of {rounds} rounds of degree \
+             {degree}, {pow} bits of grinding a round, from position {start} of {} (stride {})",
+            real.events.len(),
+            air.stride()
+        );
+    }
+
     #[test]
     fn layouts_that_cannot_be_are_refused() {
         assert!(SumcheckAir::new(0, 5, 0).is_err());
-        assert!(SumcheckAir::new(5, 30, 25).is_err());
+        assert!(SumcheckAir::new(MAX_DEGREE + 1, 40, 30).is_err());
         assert!(
             SumcheckAir::new(3, 20, 14).is_err(),
             "the challenge overlaps the values"
