@@ -315,3 +315,47 @@ pub fn child_proof_of(
     let proof = agg.prove(&opts).expect("the child proves");
     (proof.as_bytes().to_vec(), agg.public_keys())
 }
+
+/// The smallest compact parent's batch, as the multilinear STARK commits it: the verifier AIRs
+/// and traces of a parent over two real two-key children of `message` at `epoch` (keys 3, 4
+/// and 4, 5), the shared permutation table cut into its pieces, their log2 heights, and the
+/// compact-parent preset of the default WHIR preset.
+pub struct CompactBatch {
+    pub airs: Vec<TestAir>,
+    pub traces: Vec<RowMajorMatrix<F>>,
+    pub heights: Vec<usize>,
+    pub params: crate::aggregate::preset::WhirPreset,
+}
+
+/// [`CompactBatch`] of two real children.
+pub fn smallest_compact_batch(message: [u8; 32], epoch: u32) -> CompactBatch {
+    use super::parent::{
+        compact_parent_preset, cut_shared_table, parent_witness, shared_table_split, ParentWitness,
+    };
+    let a = child_proof_of(message, epoch, 3..5);
+    let b = child_proof_of(message, epoch, 4..6);
+    let children = [(&a.0[..], &a.1[..]), (&b.0[..], &b.1[..])];
+    let ParentWitness {
+        airs,
+        mut traces,
+        log_heights,
+        table_rows,
+        ..
+    } = parent_witness(&message, epoch, &children).expect("a witness");
+    let opts = ProveOptions {
+        backend: Backend::Whir,
+        ..Default::default()
+    };
+    let Ok(Preset::Whir(whir)) = Preset::from_options(&opts) else {
+        panic!("the default WHIR preset")
+    };
+    let params = compact_parent_preset(&whir);
+    let heights = shared_table_split(&params, &airs, &log_heights, table_rows);
+    cut_shared_table(&mut traces, airs.len(), &heights).expect("cut");
+    CompactBatch {
+        airs,
+        traces,
+        heights,
+        params,
+    }
+}

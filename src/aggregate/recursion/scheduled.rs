@@ -192,15 +192,12 @@ impl<AB: AirBuilder + InteractionBuilder> InteractionBuilder for FromPreprocesse
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::preset::Preset;
-    use crate::aggregate::recursion::harness::child_proof_of;
+    use crate::aggregate::recursion::harness::{smallest_compact_batch, CompactBatch};
     use crate::aggregate::recursion::parent::{
-        compact_parent_preset, cut_shared_table, instance_public_values, multilinear_instances,
-        parent_witness, shared_table_split, stacked_variables, MultilinearAir, ParentWitness,
+        instance_public_values, multilinear_instances, stacked_variables, MultilinearAir,
         VerifierAir,
     };
     use crate::aggregate::whir;
-    use crate::aggregate::{Backend, ProveOptions};
     use p3_field::PrimeCharacteristicRing;
     use p3_multi_stark::{ProverInstance, ProverInstances, VerifierInstance, VerifierInstances};
     use p3_sumcheck::layout::Table;
@@ -219,26 +216,12 @@ mod tests {
     /// beside those of the shipped batch, whose schedules are periodic, for the README.
     #[test]
     fn preprocessed_schedules_prove_verify_and_bind_the_verifier_airs() {
-        let a = child_proof_of(MESSAGE, EPOCH, 3..5);
-        let b = child_proof_of(MESSAGE, EPOCH, 4..6);
-        let children = [(&a.0[..], &a.1[..]), (&b.0[..], &b.1[..])];
-        let ParentWitness {
+        let CompactBatch {
             airs,
-            mut traces,
-            log_heights,
-            table_rows,
-            ..
-        } = parent_witness(&MESSAGE, EPOCH, &children).expect("a witness");
-        let opts = ProveOptions {
-            backend: Backend::Whir,
-            ..Default::default()
-        };
-        let Ok(Preset::Whir(whir)) = Preset::from_options(&opts) else {
-            panic!("the default WHIR preset")
-        };
-        let params = compact_parent_preset(&whir);
-        let heights = shared_table_split(&params, &airs, &log_heights, table_rows);
-        cut_shared_table(&mut traces, airs.len(), &heights).expect("cut");
+            traces,
+            heights,
+            params,
+        } = smallest_compact_batch(MESSAGE, EPOCH);
         let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&airs, heights.len());
         let pvs = instance_public_values(&wrapped);
         let widths: Vec<usize> = wrapped.iter().map(BaseAir::<F>::width).collect();

@@ -1008,14 +1008,11 @@ mod tests {
     /// from the recorded challenges.
     #[test]
     fn the_zerocheck_of_a_real_poseidon1_compact_parent() {
-        use crate::aggregate::preset::Preset;
-        use crate::aggregate::recursion::harness::child_proof_of;
+        use crate::aggregate::recursion::harness::{smallest_compact_batch, CompactBatch};
         use crate::aggregate::recursion::multilinear_child::Poseidon1WhirConfig;
         use crate::aggregate::recursion::parent::{
-            compact_parent_preset, cut_shared_table, instance_public_values, multilinear_instances,
-            parent_witness, shared_table_split, stacked_variables, MultilinearAir, ParentWitness,
+            instance_public_values, multilinear_instances, stacked_variables, MultilinearAir,
         };
-        use crate::aggregate::{Backend, ProveOptions};
         use p3_air::BaseAir;
         use p3_multi_stark::{
             ProverInstance, ProverInstances, VerifierInstance, VerifierInstances,
@@ -1023,29 +1020,13 @@ mod tests {
         use p3_sumcheck::generic_degree::RoundPolyInterpolator;
         use p3_sumcheck::layout::Table;
 
-        const MESSAGE: [u8; 32] = [7; 32];
-        const EPOCH: u32 = 11;
         const DOMAIN: &[u8] = b"compact parent over Poseidon1 (test)";
-        let a = child_proof_of(MESSAGE, EPOCH, 3..5);
-        let b = child_proof_of(MESSAGE, EPOCH, 4..6);
-        let children = [(&a.0[..], &a.1[..]), (&b.0[..], &b.1[..])];
-        let ParentWitness {
+        let CompactBatch {
             airs,
-            mut traces,
-            log_heights,
-            table_rows,
-            ..
-        } = parent_witness(&MESSAGE, EPOCH, &children).expect("a witness");
-        let opts = ProveOptions {
-            backend: Backend::Whir,
-            ..Default::default()
-        };
-        let Ok(Preset::Whir(whir)) = Preset::from_options(&opts) else {
-            panic!("the default WHIR preset")
-        };
-        let params = compact_parent_preset(&whir);
-        let heights = shared_table_split(&params, &airs, &log_heights, table_rows);
-        cut_shared_table(&mut traces, airs.len(), &heights).expect("cut");
+            traces,
+            heights,
+            params,
+        } = smallest_compact_batch([7; 32], 11);
         let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&airs, heights.len());
         let pvs = instance_public_values(&wrapped);
         let widths: Vec<usize> = wrapped.iter().map(BaseAir::<F>::width).collect();
