@@ -320,15 +320,16 @@ pub fn child_proof_of(
 /// and traces of a parent over two real two-key children of `message` at `epoch` (keys 3, 4
 /// and 4, 5), the shared permutation table cut into its pieces, their log2 heights, and the
 /// compact-parent preset of the default WHIR preset.
-pub struct CompactBatch {
+pub struct SmallestParentBatch {
     pub airs: Vec<TestAir>,
     pub traces: Vec<RowMajorMatrix<F>>,
     pub heights: Vec<usize>,
     pub params: crate::aggregate::preset::WhirPreset,
 }
 
-/// [`CompactBatch`] of two real children.
-pub fn smallest_compact_batch(message: [u8; 32], epoch: u32) -> CompactBatch {
+/// [`SmallestParentBatch`] of two real children (a batch a compact parent commits; not
+/// `parent::CompactBatch`, which is its configuration and keys).
+pub fn smallest_compact_batch(message: [u8; 32], epoch: u32) -> SmallestParentBatch {
     use super::parent::{
         compact_parent_preset, cut_shared_table, parent_witness, shared_table_split, ParentWitness,
     };
@@ -352,7 +353,7 @@ pub fn smallest_compact_batch(message: [u8; 32], epoch: u32) -> CompactBatch {
     let params = compact_parent_preset(&whir);
     let heights = shared_table_split(&params, &airs, &log_heights, table_rows);
     cut_shared_table(&mut traces, airs.len(), &heights).expect("cut");
-    CompactBatch {
+    SmallestParentBatch {
         airs,
         traces,
         heights,

@@ -192,7 +192,7 @@ impl<AB: AirBuilder + InteractionBuilder> InteractionBuilder for FromPreprocesse
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::recursion::harness::{smallest_compact_batch, CompactBatch};
+    use crate::aggregate::recursion::harness::{smallest_compact_batch, SmallestParentBatch};
     use crate::aggregate::recursion::parent::{
         instance_public_values, multilinear_instances, stacked_variables, MultilinearAir,
         VerifierAir,
@@ -216,7 +216,7 @@ mod tests {
     /// beside those of the shipped batch, whose schedules are periodic, for the README.
     #[test]
     fn preprocessed_schedules_prove_verify_and_bind_the_verifier_airs() {
-        let CompactBatch {
+        let SmallestParentBatch {
             airs,
             traces,
             heights,

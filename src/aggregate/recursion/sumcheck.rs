@@ -1008,7 +1008,7 @@ mod tests {
     /// from the recorded challenges.
     #[test]
     fn the_zerocheck_of_a_real_poseidon1_compact_parent() {
-        use crate::aggregate::recursion::harness::{smallest_compact_batch, CompactBatch};
+        use crate::aggregate::recursion::harness::{smallest_compact_batch, SmallestParentBatch};
         use crate::aggregate::recursion::multilinear_child::Poseidon1WhirConfig;
         use crate::aggregate::recursion::parent::{
             instance_public_values, multilinear_instances, stacked_variables, MultilinearAir,
@@ -1021,7 +1021,7 @@ mod tests {
         use p3_sumcheck::layout::Table;
 
         const DOMAIN: &[u8] = b"compact parent over Poseidon1 (test)";
-        let CompactBatch {
+        let SmallestParentBatch {
             airs,
             traces,
             heights,
