@@ -50,7 +50,9 @@
 //!   its recorded transcript (full Merkle paths restored from the pruned multiproofs);
 //! - [`sumcheck::SumcheckAir`]: rounds of sumchecks over the challenge field, each round
 //!   polynomial observed by the transcript and reduced at the transcript's challenge (the first
-//!   AIR of the multilinear verifier; in no parent's batch yet).
+//!   AIR of the multilinear verifier; in no parent's batch yet);
+//! - [`multilinear_schedule::MultilinearSchedule`]: a multilinear child's transcript derived
+//!   from p3's own descriptions of its protocols, step by step (so far up to the main opening).
 
 use std::cell::RefCell;
 
@@ -135,6 +137,7 @@ pub mod merkle;
 /// A compact parent over Poseidon1-24, verified on a recorded transcript (tests only).
 #[cfg(test)]
 mod multilinear_child;
+pub mod multilinear_schedule;
 pub mod observed;
 pub mod ood;
 pub mod ood_air;

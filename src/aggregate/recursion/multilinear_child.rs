@@ -203,3 +203,81 @@ impl MultiStarkConfig for Poseidon1WhirConfig {
         prover_data.table(table_index)
     }
 }
+
+/// A compact parent over Poseidon1-24, proved and verified on a [`Recorder`].
+pub(super) struct RecordedChild {
+    /// The verifier's transcript, element by element.
+    pub(super) events: Vec<Event>,
+    /// The proof.
+    pub(super) proof: p3_multi_stark::MultiStarkProof<Poseidon1WhirConfig>,
+    /// Grinding bits per sumcheck round.
+    pub(super) pow_bits: usize,
+    /// The stacked polynomial's variables.
+    pub(super) num_variables: usize,
+    /// Each instance's public values.
+    pub(super) public_values: Vec<Vec<F>>,
+}
+
+/// The domain separator of [`record`]'s transcripts.
+pub(super) const RECORDED_DOMAIN: &[u8] = b"compact parent over Poseidon1 (test)";
+
+/// Prove `batch` (wrapped as `wrapped`, its instances' multilinear AIRs) as a compact parent
+/// over Poseidon1-24 and verify it on a [`Recorder`].
+///
+/// # Panics
+/// When the batch does not prove or verify: a test's failure.
+pub(super) fn record(
+    batch: &super::harness::SmallestParentBatch,
+    wrapped: &[super::parent::MultilinearAir<'_>],
+) -> RecordedChild {
+    use super::parent::{instance_public_values, stacked_variables, MultilinearAir};
+    use p3_air::BaseAir;
+    use p3_multi_stark::{ProverInstance, ProverInstances, VerifierInstance, VerifierInstances};
+
+    let public_values = instance_public_values(wrapped);
+    let widths: Vec<usize> = wrapped.iter().map(BaseAir::<F>::width).collect();
+    let num_variables = stacked_variables(&batch.params, &batch.heights, &widths);
+    let pow_bits = usize::from(batch.params.zerocheck_pow_bits);
+    let config = Poseidon1WhirConfig::new(&batch.params, num_variables).expect("a configuration");
+    let refs: Vec<&MultilinearAir<'_>> = wrapped.iter().collect();
+    let (pk, vk) =
+        p3_multi_stark::setup(&config, &refs, &mut Recorder::new(RECORDED_DOMAIN)).expect("setup");
+    let tables: Vec<Table<F>> = batch
+        .traces
+        .iter()
+        .map(|t| Table::new(t.transpose()))
+        .collect();
+    let instances = ProverInstances::new(
+        wrapped
+            .iter()
+            .zip(tables)
+            .zip(&public_values)
+            .map(|((air, table), pv)| ProverInstance::new(air, table, &pk, pv))
+            .collect(),
+    );
+    let proof = p3_multi_stark::prove(
+        &config,
+        instances,
+        pow_bits,
+        &mut Recorder::new(RECORDED_DOMAIN),
+    )
+    .expect("a proof");
+    let mut recorder = Recorder::new(RECORDED_DOMAIN);
+    let instances = VerifierInstances::new(
+        wrapped
+            .iter()
+            .zip(&batch.heights)
+            .zip(&public_values)
+            .map(|((air, &h), pv)| VerifierInstance::new(air, &vk, h, pv))
+            .collect(),
+    );
+    p3_multi_stark::verify(&config, instances, &proof, pow_bits, &mut recorder)
+        .expect("the Poseidon1 compact parent verifies");
+    RecordedChild {
+        events: recorder.events,
+        proof,
+        pow_bits,
+        num_variables,
+        public_values,
+    }
+}

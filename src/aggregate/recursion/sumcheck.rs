@@ -1008,57 +1008,32 @@ mod tests {
     /// from the recorded challenges.
     #[test]
     fn the_zerocheck_of_a_real_poseidon1_compact_parent() {
-        use crate::aggregate::recursion::harness::{smallest_compact_batch, SmallestParentBatch};
-        use crate::aggregate::recursion::multilinear_child::Poseidon1WhirConfig;
-        use crate::aggregate::recursion::parent::{
-            instance_public_values, multilinear_instances, stacked_variables, MultilinearAir,
-        };
-        use p3_air::BaseAir;
-        use p3_multi_stark::{
-            ProverInstance, ProverInstances, VerifierInstance, VerifierInstances,
-        };
+        use crate::aggregate::fri::config::POSEIDON1_DIGEST_ELEMS;
+        use crate::aggregate::recursion::harness::smallest_compact_batch;
+        use crate::aggregate::recursion::multilinear_child::record;
+        use crate::aggregate::recursion::multilinear_schedule::StarkShapes;
+        use crate::aggregate::recursion::parent::{multilinear_instances, MultilinearAir};
         use p3_sumcheck::generic_degree::RoundPolyInterpolator;
-        use p3_sumcheck::layout::Table;
 
-        const DOMAIN: &[u8] = b"compact parent over Poseidon1 (test)";
-        let SmallestParentBatch {
-            airs,
-            traces,
-            heights,
-            params,
-        } = smallest_compact_batch([7; 32], 11);
-        let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&airs, heights.len());
-        let pvs = instance_public_values(&wrapped);
-        let widths: Vec<usize> = wrapped.iter().map(BaseAir::<F>::width).collect();
-        let nv = stacked_variables(&params, &heights, &widths);
-        let pow = usize::from(params.zerocheck_pow_bits);
-        let config = Poseidon1WhirConfig::new(&params, nv).expect("a configuration");
+        let parent = smallest_compact_batch([7; 32], 11);
+        let wrapped: Vec<MultilinearAir<'_>> =
+            multilinear_instances(&parent.airs, parent.heights.len());
+        let child = record(&parent, &wrapped);
+        let (nv, pow, proof, events) = (
+            child.num_variables,
+            child.pow_bits,
+            child.proof,
+            child.events,
+        );
+        // Where the rounds are, from the shape alone (`multilinear_schedule`).
         let refs: Vec<&MultilinearAir<'_>> = wrapped.iter().collect();
-        let (pk, vk) =
-            p3_multi_stark::setup(&config, &refs, &mut Recorder::new(DOMAIN)).expect("setup");
-        let tables: Vec<Table<F>> = traces.iter().map(|t| Table::new(t.transpose())).collect();
-        let instances = ProverInstances::new(
-            wrapped
-                .iter()
-                .zip(tables)
-                .zip(&pvs)
-                .map(|((air, table), pv)| ProverInstance::new(air, table, &pk, pv))
-                .collect(),
-        );
-        let proof = p3_multi_stark::prove(&config, instances, pow, &mut Recorder::new(DOMAIN))
-            .expect("a proof");
-        let mut recorder = Recorder::new(DOMAIN);
-        let instances = VerifierInstances::new(
-            wrapped
-                .iter()
-                .zip(&heights)
-                .zip(&pvs)
-                .map(|((air, &h), pv)| VerifierInstance::new(air, &vk, h, pv))
-                .collect(),
-        );
-        p3_multi_stark::verify(&config, instances, &proof, pow, &mut recorder)
-            .expect("the Poseidon1 compact parent verifies");
-        let events = recorder.events;
+        let schedule = StarkShapes::new(&refs, &parent.heights, pow, POSEIDON1_DIGEST_ELEMS)
+            .and_then(|mut s| s.schedule().map_err(|e| e.to_string()))
+            .expect("the schedule");
+        let derived = schedule
+            .find(&["constraint_sumcheck", "round_poly"])
+            .expect("a round")
+            .start;
 
         // The zerocheck: its claimed sum is observed whole, then its rounds.
         let zerocheck = &proof.sumcheck;
@@ -1070,6 +1045,7 @@ mod tests {
             .collect();
         assert_eq!(found.len(), 1, "the claimed sum is observed once");
         let start = found[0] + D;
+        assert_eq!(start, derived, "the schedule's first round");
         let air = SumcheckAir::generic_degree(degree, pow > 0).unwrap();
         let rounds = zerocheck.round_polys.len();
         let point: Vec<Challenge> = (0..rounds)
