@@ -1091,6 +1091,167 @@ mod tests {
         );
     }
 
+    /// The lookup argument of a real multilinear child, read from its recorded transcript at
+    /// the positions its shape schedules (`multilinear_schedule`): every layer of the
+    /// fractional GKR but the first (which has no round) is a degree-3 sumcheck that
+    /// `SumcheckAir` takes at those positions, and each layer's final claim it returns is the
+    /// one p3's verifier checks against `eq(point, round point) * gate(lambda)`: that check
+    /// holds on the AIR's outputs and fails for a layer whose claims are another layer's.
+    #[test]
+    fn the_gkr_layers_of_a_real_poseidon1_compact_parent() {
+        use crate::aggregate::fri::config::POSEIDON1_DIGEST_ELEMS;
+        use crate::aggregate::recursion::harness::smallest_compact_batch;
+        use crate::aggregate::recursion::multilinear_child::record;
+        use crate::aggregate::recursion::multilinear_schedule::{Action, StarkShapes, Step};
+        use crate::aggregate::recursion::parent::{multilinear_instances, MultilinearAir};
+
+        let parent = smallest_compact_batch([7; 32], 11);
+        let wrapped: Vec<MultilinearAir<'_>> =
+            multilinear_instances(&parent.airs, parent.heights.len());
+        let child = record(&parent, &wrapped);
+        let events = child.events;
+        let refs: Vec<&MultilinearAir<'_>> = wrapped.iter().collect();
+        let schedule = StarkShapes::new(
+            &refs,
+            &parent.heights,
+            child.pow_bits,
+            POSEIDON1_DIGEST_ELEMS,
+        )
+        .and_then(|mut s| s.schedule().map_err(|e| e.to_string()))
+        .expect("the schedule");
+        let value = |step: &Step, k: usize| -> Challenge {
+            element(core::array::from_fn(|j| events[step.start + k * D + j].1))
+        };
+        // The GKR's steps, in order, grouped by layer (each opens with its batching challenge).
+        let gkr: Vec<&Step> = schedule
+            .steps
+            .iter()
+            .filter(|s| s.path.contains(&"fraction_reduction") && s.action != Action::Seed)
+            .collect();
+        let root = gkr
+            .iter()
+            .find(|s| s.path.ends_with(&["root_denominator"]))
+            .unwrap();
+        let mut layers: Vec<Vec<&Step>> = Vec::new();
+        for &step in &gkr {
+            if step.path.ends_with(&["layer", "batching"]) {
+                layers.push(Vec::new());
+            }
+            if let Some(layer) = layers.last_mut() {
+                layer.push(step);
+            }
+        }
+        let num_layers = layers.len();
+        assert_eq!(
+            num_layers,
+            child.proof.lookup.as_ref().unwrap().layers.len(),
+            "one layer a variable"
+        );
+
+        let air = SumcheckAir::generic_degree(3, false).unwrap();
+        let interpolator = p3_sumcheck::generic_degree::RoundPolyInterpolator::<Challenge>::new(3);
+        let (mut point, mut numerator, mut denominator) =
+            (Vec::new(), Challenge::ZERO, value(root, 0));
+        let (mut reals, mut gates) = (Vec::new(), Vec::new());
+        for (k, layer) in layers.iter().enumerate() {
+            let lambda = value(layer[0], 0);
+            let polys: Vec<&&Step> = layer
+                .iter()
+                .filter(|s| s.path.ends_with(&["round_poly"]))
+                .collect();
+            let challenges: Vec<&&Step> = layer
+                .iter()
+                .filter(|s| s.path.ends_with(&["round_challenge"]))
+                .collect();
+            assert_eq!(
+                (polys.len(), challenges.len()),
+                (k, k),
+                "layer {k} has {k} rounds"
+            );
+            let claims = layer
+                .iter()
+                .find(|s| s.path.ends_with(&["claims"]))
+                .unwrap();
+            let branch = layer
+                .iter()
+                .find(|s| s.path.ends_with(&["branch"]))
+                .unwrap();
+            let [n0, d0, n1, d1] = core::array::from_fn(|i| value(claims, i));
+            let gate = d1 * n0 + d0 * n1 + lambda * d0 * d1;
+            let claim = numerator + lambda * denominator;
+            let rounds: Vec<Vec<Challenge>> = polys
+                .iter()
+                .map(|s| (0..3).map(|i| value(s, i)).collect())
+                .collect();
+            let round_point: Vec<Challenge> = challenges.iter().map(|s| value(s, 0)).collect();
+            for (i, (p, c)) in polys.iter().zip(&challenges).enumerate() {
+                // The AIR's layout: a constant stride from the first round, the challenge after
+                // the three values.
+                assert_eq!(p.start, polys[0].start + i * air.stride());
+                assert_eq!(c.start, p.start + air.challenge_at());
+            }
+            let final_claim = rounds
+                .iter()
+                .zip(&round_point)
+                .fold(claim, |c, (evals, &r)| interpolator.eval(evals, c, r));
+            let eq: Challenge = point
+                .iter()
+                .zip(&round_point)
+                .map(|(&l, &r): (&Challenge, &Challenge)| r.double() * l - l - r + Challenge::ONE)
+                .product();
+            assert_eq!(final_claim, eq * gate, "p3's closing check of layer {k}");
+            gates.push((eq, gate));
+            if k > 0 {
+                reals.push(Real {
+                    claim,
+                    rounds,
+                    witnesses: Vec::new(),
+                    point: round_point.clone(),
+                    final_claim,
+                    events: events.clone(),
+                    start: polys[0].start,
+                });
+            }
+            let r = value(branch, 0);
+            numerator = n0 + r * (n1 - n0);
+            denominator = d0 + r * (d1 - d0);
+            point = std::iter::once(r).chain(round_point).collect();
+        }
+
+        let runs: Vec<SumcheckRun> = reals.iter().map(|r| r.run(1)).collect();
+        let (_, finals) = air.generate_trace(&runs, MIN_HEIGHT).unwrap();
+        assert_eq!(
+            finals,
+            reals.iter().map(|r| r.final_claim).collect::<Vec<_>>(),
+            "the AIR's final claims are the layers'"
+        );
+        for (k, (&f, &(eq, gate))) in finals.iter().zip(&gates[1..]).enumerate() {
+            assert_eq!(f, eq * gate, "layer {}", k + 1);
+            // Another layer's claims do not close this one.
+            let (_, other) = gates[1 + (k + 1) % (num_layers - 1)];
+            assert_ne!(f, eq * other, "layer {} against another's claims", k + 1);
+        }
+        let keyed: Vec<(&Real, u32)> = reals.iter().map(|r| (r, 1)).collect();
+        let b = batch(&air, &runs, &keyed);
+        assert_eq!(b.failed(), BTreeSet::new());
+        b.prove_and_verify()
+            .expect("every GKR layer's rounds verify");
+        // A layer's claim not the previous layer's fold: its sumcheck returns another claim.
+        let mut forged = runs.clone();
+        forged[3].claim += Challenge::ONE;
+        let b = batch(&air, &forged, &keyed);
+        assert_eq!(
+            buses(&b.failed()),
+            BTreeSet::from(["sumcheck-claim", "sumcheck-result"])
+        );
+        println!(
+            "a Poseidon1 compact parent: a fractional GKR of {num_layers} layers, {} of them \
+             with rounds ({} rounds in all), through SumcheckAir at the scheduled positions",
+            reals.len(),
+            reals.iter().map(|r| r.rounds.len()).sum::<usize>()
+        );
+    }
+
     #[test]
     fn layouts_that_cannot_be_are_refused() {
         assert!(SumcheckAir::new(0, 5, 0).is_err());
