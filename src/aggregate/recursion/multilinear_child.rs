@@ -281,3 +281,72 @@ pub(super) fn record(
         public_values,
     }
 }
+
+/// The transcript shapes of `batch`'s compact parent over Poseidon1-24 (`wrapped`, its
+/// instances' multilinear AIRs, at trace arities `heights`, `pow_bits` of grinding a round,
+/// `num_variables` stacked), the main opening's included when `opening`.
+///
+/// # Panics
+/// When the shapes cannot be made: a test's failure.
+pub(super) fn child_shapes(
+    batch: &super::harness::SmallestParentBatch,
+    wrapped: &[super::parent::MultilinearAir<'_>],
+    heights: &[usize],
+    pow_bits: usize,
+    num_variables: usize,
+    opening: bool,
+) -> super::multilinear_schedule::StarkShapes {
+    use super::multilinear_schedule::StarkShapes;
+    use super::parent::MultilinearAir;
+    use crate::aggregate::fri::config::POSEIDON1_DIGEST_ELEMS;
+    use p3_air::BaseAir;
+
+    let refs: Vec<&MultilinearAir<'_>> = wrapped.iter().collect();
+    let shapes =
+        StarkShapes::new(&refs, heights, pow_bits, POSEIDON1_DIGEST_ELEMS).expect("shapes");
+    if !opening {
+        return shapes;
+    }
+    let widths: Vec<usize> = wrapped.iter().map(BaseAir::<F>::width).collect();
+    let next: Vec<Vec<usize>> = wrapped
+        .iter()
+        .map(BaseAir::<F>::main_next_row_columns)
+        .collect();
+    let params = whir::protocol_parameters(&batch.params, num_variables).expect("parameters");
+    let config =
+        WhirConfig::<Challenge, F, Recorder>::new(num_variables, params).expect("a configuration");
+    shapes.with_opening::<WhirLayout>(
+        &widths,
+        &next,
+        heights,
+        p3_whir::WhirShape::new(&config, refs.len()),
+    )
+}
+
+/// [`record`] of `batch`, with its whole transcript's schedule derived from its shape
+/// ([`child_shapes`], the main opening's included).
+///
+/// # Panics
+/// When the batch does not prove, verify or schedule: a test's failure.
+pub(super) fn record_scheduled(
+    batch: &super::harness::SmallestParentBatch,
+) -> (
+    RecordedChild,
+    super::multilinear_schedule::MultilinearSchedule,
+) {
+    use super::parent::{multilinear_instances, MultilinearAir};
+
+    let wrapped: Vec<MultilinearAir<'_>> = multilinear_instances(&batch.airs, batch.heights.len());
+    let child = record(batch, &wrapped);
+    let schedule = child_shapes(
+        batch,
+        &wrapped,
+        &batch.heights,
+        child.pow_bits,
+        child.num_variables,
+        true,
+    )
+    .schedule()
+    .expect("a schedule");
+    (child, schedule)
+}

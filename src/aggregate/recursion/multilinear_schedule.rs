@@ -38,7 +38,6 @@
 use p3_challenger::fs::{
     DomainSeparator, FieldUnit, Hierarchy, InteractionPattern, Kind, Label, Length, TypeTag,
 };
-use p3_challenger::CanObserve;
 use p3_field::UniformSamplingField;
 
 use crate::xmss::F;
@@ -119,15 +118,6 @@ pub struct MultilinearSchedule {
     path: Vec<Label>,
 }
 
-/// Collects the elements a seed observes.
-struct Collect(Vec<F>);
-
-impl CanObserve<F> for Collect {
-    fn observe(&mut self, value: F) {
-        self.0.push(value);
-    }
-}
-
 impl MultilinearSchedule {
     /// The position after the last step.
     #[must_use]
@@ -188,7 +178,7 @@ impl MultilinearSchedule {
         if self.stopped() {
             return Ok(false);
         }
-        let mut seed = Collect(Vec::new());
+        let mut seed = super::schedule::SeedRecorder(Vec::new());
         separator.seed(&mut seed);
         self.push("seed", Action::Seed, seed.0.len(), seed.0);
         self.walk(separator.pattern(), delegations)
@@ -690,9 +680,8 @@ where
 mod tests {
     use super::*;
     use crate::aggregate::field::Challenge;
-    use crate::aggregate::fri::config::POSEIDON1_DIGEST_ELEMS;
     use crate::aggregate::recursion::harness::smallest_compact_batch;
-    use crate::aggregate::recursion::multilinear_child::{record, Event};
+    use crate::aggregate::recursion::multilinear_child::Event;
     use crate::aggregate::recursion::parent::{multilinear_instances, MultilinearAir};
     use p3_challenger::fs::Interaction;
     use p3_field::BasedVectorSpace;
@@ -732,35 +721,19 @@ mod tests {
 
     #[test]
     fn the_schedule_is_a_real_childs_whole_transcript() {
-        use crate::aggregate::recursion::multilinear_child::Recorder;
-        use crate::aggregate::whir::{self, WhirLayout};
-        use p3_air::BaseAir;
+        use crate::aggregate::recursion::multilinear_child::{child_shapes, record_scheduled};
 
         let batch = smallest_compact_batch([7; 32], 11);
-        let wrapped: Vec<MultilinearAir<'_>> =
-            multilinear_instances(&batch.airs, batch.heights.len());
-        let child = record(&batch, &wrapped);
+        let (child, schedule) = record_scheduled(&batch);
         let events = &child.events;
         let proof = &child.proof;
-        let refs: Vec<&MultilinearAir<'_>> = wrapped.iter().collect();
-        let widths: Vec<usize> = wrapped.iter().map(BaseAir::<F>::width).collect();
-        let next: Vec<Vec<usize>> = wrapped
-            .iter()
-            .map(BaseAir::<F>::main_next_row_columns)
-            .collect();
-        let nv = child.num_variables;
-        let params = whir::protocol_parameters(&batch.params, nv).expect("parameters");
-        let config = p3_whir::WhirConfig::<Challenge, F, Recorder>::new(nv, params)
-            .expect("a configuration");
-        let whir_shape = p3_whir::WhirShape::new(&config, refs.len());
+        // The same AIRs again, for the schedules of other shapes.
+        let wrapped: Vec<MultilinearAir<'_>> =
+            multilinear_instances(&batch.airs, batch.heights.len());
         let shapes = |heights: &[usize], pow: usize, opening: bool| {
-            let s = StarkShapes::new(&refs, heights, pow, POSEIDON1_DIGEST_ELEMS).expect("shapes");
-            let mut s = if opening {
-                s.with_opening::<WhirLayout>(&widths, &next, heights, whir_shape.clone())
-            } else {
-                s
-            };
-            s.schedule().expect("a schedule")
+            child_shapes(&batch, &wrapped, heights, pow, child.num_variables, opening)
+                .schedule()
+                .expect("a schedule")
         };
 
         // Without the opening's shapes the schedule stops there, and is the transcript so far.
@@ -768,7 +741,6 @@ mod tests {
         assert_eq!(prefix.delegated, Some(vec!["main_opening"]));
         assert_eq!(first_disagreement(&prefix, events), None);
 
-        let schedule = shapes(&batch.heights, child.pow_bits, true);
         assert_eq!(schedule.delegated, None);
         assert_eq!(schedule.len(), events.len(), "every element, and no more");
         assert_eq!(first_disagreement(&schedule, events), None);
@@ -917,11 +889,12 @@ mod tests {
         };
         let inside = |label: Label| total(&|s: &Step| s.path.contains(&label));
         println!(
-            "a Poseidon1 compact parent (2^{nv} stacked, {} instances): {} transcript elements, \
+            "a Poseidon1 compact parent (2^{} stacked, {} instances): {} transcript elements, \
              all scheduled from the shape ({} steps); seeds {}, observed {}, sampled {}, \
              grinding {}; by protocol: lookup argument {}, zerocheck {}, main opening {} (of \
              which WHIR's folds {})",
-            refs.len(),
+            child.num_variables,
+            wrapped.len(),
             schedule.len(),
             schedule.steps.len(),
             total(&|s: &Step| s.action == Action::Seed),

@@ -188,7 +188,7 @@ pub struct TranscriptSchedule {
 }
 
 /// Records the elements a `DomainSeparator` seeds a transcript with.
-struct SeedRecorder(Vec<F>);
+pub(super) struct SeedRecorder(pub(super) Vec<F>);
 
 impl CanObserve<F> for SeedRecorder {
     fn observe(&mut self, value: F) {

@@ -1008,28 +1008,18 @@ mod tests {
     /// from the recorded challenges.
     #[test]
     fn the_zerocheck_of_a_real_poseidon1_compact_parent() {
-        use crate::aggregate::fri::config::POSEIDON1_DIGEST_ELEMS;
         use crate::aggregate::recursion::harness::smallest_compact_batch;
-        use crate::aggregate::recursion::multilinear_child::record;
-        use crate::aggregate::recursion::multilinear_schedule::StarkShapes;
-        use crate::aggregate::recursion::parent::{multilinear_instances, MultilinearAir};
+        use crate::aggregate::recursion::multilinear_child::record_scheduled;
         use p3_sumcheck::generic_degree::RoundPolyInterpolator;
 
-        let parent = smallest_compact_batch([7; 32], 11);
-        let wrapped: Vec<MultilinearAir<'_>> =
-            multilinear_instances(&parent.airs, parent.heights.len());
-        let child = record(&parent, &wrapped);
+        // Where the rounds are, from the shape alone (`multilinear_schedule`).
+        let (child, schedule) = record_scheduled(&smallest_compact_batch([7; 32], 11));
         let (nv, pow, proof, events) = (
             child.num_variables,
             child.pow_bits,
             child.proof,
             child.events,
         );
-        // Where the rounds are, from the shape alone (`multilinear_schedule`).
-        let refs: Vec<&MultilinearAir<'_>> = wrapped.iter().collect();
-        let schedule = StarkShapes::new(&refs, &parent.heights, pow, POSEIDON1_DIGEST_ELEMS)
-            .and_then(|mut s| s.schedule().map_err(|e| e.to_string()))
-            .expect("the schedule");
         let derived = schedule
             .find(&["constraint_sumcheck", "round_poly"])
             .expect("a round")
@@ -1099,26 +1089,12 @@ mod tests {
     /// holds on the AIR's outputs and fails for a layer whose claims are another layer's.
     #[test]
     fn the_gkr_layers_of_a_real_poseidon1_compact_parent() {
-        use crate::aggregate::fri::config::POSEIDON1_DIGEST_ELEMS;
         use crate::aggregate::recursion::harness::smallest_compact_batch;
-        use crate::aggregate::recursion::multilinear_child::record;
-        use crate::aggregate::recursion::multilinear_schedule::{Action, StarkShapes, Step};
-        use crate::aggregate::recursion::parent::{multilinear_instances, MultilinearAir};
+        use crate::aggregate::recursion::multilinear_child::record_scheduled;
+        use crate::aggregate::recursion::multilinear_schedule::{Action, Step};
 
-        let parent = smallest_compact_batch([7; 32], 11);
-        let wrapped: Vec<MultilinearAir<'_>> =
-            multilinear_instances(&parent.airs, parent.heights.len());
-        let child = record(&parent, &wrapped);
+        let (child, schedule) = record_scheduled(&smallest_compact_batch([7; 32], 11));
         let events = child.events;
-        let refs: Vec<&MultilinearAir<'_>> = wrapped.iter().collect();
-        let schedule = StarkShapes::new(
-            &refs,
-            &parent.heights,
-            child.pow_bits,
-            POSEIDON1_DIGEST_ELEMS,
-        )
-        .and_then(|mut s| s.schedule().map_err(|e| e.to_string()))
-        .expect("the schedule");
         let value = |step: &Step, k: usize| -> Challenge {
             element(core::array::from_fn(|j| events[step.start + k * D + j].1))
         };
