@@ -299,7 +299,6 @@ pub(super) fn child_shapes(
     use super::multilinear_schedule::StarkShapes;
     use super::parent::MultilinearAir;
     use crate::aggregate::fri::config::POSEIDON1_DIGEST_ELEMS;
-    use p3_air::BaseAir;
 
     let refs: Vec<&MultilinearAir<'_>> = wrapped.iter().collect();
     let shapes =
@@ -307,20 +306,10 @@ pub(super) fn child_shapes(
     if !opening {
         return shapes;
     }
-    let widths: Vec<usize> = wrapped.iter().map(BaseAir::<F>::width).collect();
-    let next: Vec<Vec<usize>> = wrapped
-        .iter()
-        .map(BaseAir::<F>::main_next_row_columns)
-        .collect();
     let params = whir::protocol_parameters(&batch.params, num_variables).expect("parameters");
     let config =
         WhirConfig::<Challenge, F, Recorder>::new(num_variables, params).expect("a configuration");
-    shapes.with_opening::<WhirLayout>(
-        &widths,
-        &next,
-        heights,
-        p3_whir::WhirShape::new(&config, refs.len()),
-    )
+    shapes.with_opening::<WhirLayout>(p3_whir::WhirShape::new(&config, refs.len()))
 }
 
 /// [`record`] of `batch`, with its whole transcript's schedule derived from its shape

@@ -32,8 +32,8 @@
 //! round and final folds, the first preceded by the layout's batching challenge). The layout's
 //! three patterns are crate-private in p3-sumcheck, so this module's private `layout` writes
 //! them from their description; its tests check the whole schedule against a real
-//! verification, element by element. Without the opening's shapes the schedule stops at the main opening
-//! ([`MultilinearSchedule::delegated`]).
+//! verification, element by element. Without the opening's shapes the schedule stops at the
+//! main opening ([`MultilinearSchedule::delegated`]).
 
 use p3_challenger::fs::{
     DomainSeparator, FieldUnit, Hierarchy, InteractionPattern, Kind, Label, Length, TypeTag,
@@ -279,7 +279,8 @@ impl MultilinearSchedule {
 
 /// The shapes of a multilinear child's sub-protocols, as p3-multi-stark 0.8's verifier builds
 /// them from the batch (`p3_multi_stark::verify`): the statement, the lookup argument and its
-/// fractional GKR, the zerocheck and its constraint sumcheck. A [`Delegations`] for them.
+/// fractional GKR, the zerocheck and its constraint sumcheck, and, when given, the main
+/// opening's ([`OpeningShapes`]). A [`Delegations`] for them.
 #[derive(Clone, Debug)]
 pub struct StarkShapes {
     /// The statement (`MultiStarkShape::new` over the AIRs and their trace arities).
@@ -332,6 +333,11 @@ mod layout {
 
     const VERSION: u8 = 1;
 
+    /// A number as the layout binds it: eight bytes, big-endian.
+    fn word(v: usize) -> [u8; 8] {
+        (v as u64).to_be_bytes()
+    }
+
     fn separator(
         name: &[u8],
         steps: Vec<Interaction>,
@@ -339,7 +345,6 @@ mod layout {
     ) -> DomainSeparator<FieldUnit<F>> {
         let pattern = InteractionPattern::new(steps).expect("leaf steps");
         let mut separator = DomainSeparator::new(VERSION, name, pattern);
-        let word = |v: usize| (v as u64).to_be_bytes();
         separator.instance(&word(shapes.stacked_variables));
         separator.instance(&[u8::from(shapes.strategy.reverse_selectors)]);
         separator.instance(&[match shapes.strategy.variable_order {
@@ -381,7 +386,6 @@ mod layout {
             steps.push(ext(Kind::Message, "next_evals", Length::Fixed(next.len())));
         }
         let mut separator = separator(b"p3-sumcheck-layout-opening", steps, shapes);
-        let word = |v: usize| (v as u64).to_be_bytes();
         separator.instance(&word(table));
         separator.instance(&word(shapes.table_variables[table]));
         separator.instance(&word(*width));
@@ -407,8 +411,8 @@ mod layout {
             vec![ext(Kind::Challenge, "batching", Length::Scalar)],
             shapes,
         );
-        separator.instance(&(num_claims as u64).to_be_bytes());
-        separator.instance(&(num_virtual as u64).to_be_bytes());
+        separator.instance(&word(num_claims));
+        separator.instance(&word(num_virtual));
         separator
     }
 }
@@ -475,35 +479,33 @@ impl StarkShapes {
         })
     }
 
-    /// The same shapes with the main opening's: the instances' tables as the stacked layout
-    /// `L` places them, and WHIR's run under `whir` (its configuration's shape, one claim per
-    /// instance). The widths and next-row columns are the AIRs'.
+    /// The same shapes with the main opening's: the instances' tables (their arities, widths
+    /// and next-row columns, as the statement holds them) as the stacked layout `L` places
+    /// them, and WHIR's run under `whir` (its configuration's shape, one claim per instance).
     #[must_use]
-    pub fn with_opening<L>(
-        mut self,
-        widths: &[usize],
-        next_columns: &[Vec<usize>],
-        log_heights: &[usize],
-        whir: p3_whir::WhirShape,
-    ) -> Self
+    pub fn with_opening<L>(mut self, whir: p3_whir::WhirShape) -> Self
     where
         L: p3_sumcheck::layout::Layout<F, crate::aggregate::field::Challenge>,
     {
         use p3_sumcheck::layout::{plan_stacked_layout, Verifier};
         use p3_sumcheck::TableShape;
-        let shapes: Vec<TableShape> = log_heights
+        let instances = &self.statement.instances;
+        let shapes: Vec<TableShape> = instances
             .iter()
-            .zip(widths)
-            .map(|(&h, &w)| TableShape::new(h, w))
+            .map(|i| TableShape::new(i.num_variables, i.main_width))
             .collect();
         let strategy = L::strategy();
         let verifier = Verifier::<F, crate::aggregate::field::Challenge>::new(&shapes, strategy);
         self.opening = Some(OpeningShapes {
-            tables: log_heights
+            tables: instances
                 .iter()
-                .zip(widths)
-                .zip(next_columns)
-                .map(|((&h, &w), next)| (h, w, next.clone()))
+                .map(|i| {
+                    (
+                        i.num_variables,
+                        i.main_width,
+                        i.main_next_row_columns.clone(),
+                    )
+                })
                 .collect(),
             stacked_variables: plan_stacked_layout(&shapes).0,
             table_variables: (0..shapes.len())
