@@ -52,7 +52,10 @@
 //!   polynomial observed by the transcript and reduced at the transcript's challenge (the first
 //!   AIR of the multilinear verifier; in no parent's batch yet);
 //! - [`multilinear_schedule::MultilinearSchedule`]: a multilinear child's transcript derived
-//!   from p3's own descriptions of its protocols, step by step (so far up to the main opening).
+//!   from p3's own descriptions of its protocols, step by step, every element of it;
+//! - [`gkr::FractionGkrAir`]: a multilinear child's fractional GKR (its LogUp reduction) but
+//!   its sumcheck rounds: each layer's closing check, the claims folded from layer to layer,
+//!   the root denominator not zero, the output handed to the caller (in no parent's batch yet).
 
 use std::cell::RefCell;
 
@@ -130,6 +133,7 @@ pub mod ext;
 pub mod final_poly;
 pub mod fold;
 pub mod gather;
+pub mod gkr;
 #[cfg(test)]
 mod harness;
 pub mod keyset;

@@ -127,6 +127,9 @@ pub enum VerifierAir {
     /// Sumcheck rounds, for their own tests until a parent's batch takes them.
     #[cfg(test)]
     Sumcheck(super::sumcheck::SumcheckAir),
+    /// Fractional GKR layers, for their own tests until a parent's batch takes them.
+    #[cfg(test)]
+    Gkr(super::gkr::FractionGkrAir),
 }
 
 macro_rules! dispatch {
@@ -149,6 +152,8 @@ macro_rules! dispatch {
             VerifierAir::Known($a) => $e,
             #[cfg(test)]
             VerifierAir::Sumcheck($a) => $e,
+            #[cfg(test)]
+            VerifierAir::Gkr($a) => $e,
         }
     };
 }
@@ -187,6 +192,8 @@ impl VerifierAir {
             VerifierAir::Known(_) => "KnownAir",
             #[cfg(test)]
             VerifierAir::Sumcheck(_) => "SumcheckAir",
+            #[cfg(test)]
+            VerifierAir::Gkr(_) => "FractionGkrAir",
         }
     }
 
@@ -1488,8 +1495,10 @@ pub(super) fn blocks_traces_of_heights(
                 #[cfg(test)]
                 VerifierAir::Known(a) => Made::Trace(a.trace(), None),
                 #[cfg(test)]
-                VerifierAir::Sumcheck(_) => {
-                    return Err(ProveError::Prover("no sumcheck in a parent's batch".into()))
+                VerifierAir::Sumcheck(_) | VerifierAir::Gkr(_) => {
+                    return Err(ProveError::Prover(
+                        "no multilinear verifier AIR in a parent's batch yet".into(),
+                    ))
                 }
             })
         })
