@@ -77,7 +77,7 @@ pub const CHALLENGE_AT: usize = 3 * D;
 /// Transcript positions of a layer's children `n0, d0, n1, d1`.
 const CHILDREN_LEN: usize = 4 * D;
 
-/// The columns of one row (105), viewed with `row.borrow()` / `row.borrow_mut()`.
+/// The columns of one row (110), viewed with `row.borrow()` / `row.borrow_mut()`.
 #[repr(C)]
 pub struct GkrCols<T> {
     /// The child transcript's number (constant down a reduction).
