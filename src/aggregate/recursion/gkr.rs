@@ -961,6 +961,11 @@ mod tests {
         outputs[0].clone()
     }
 
+    /// Both FRI proof systems (over Keccak and over Poseidon1) refuse a proof of `b`.
+    fn refused(b: &Batch) {
+        assert!(b.prove_and_verify().is_err(), "a forgery verified");
+    }
+
     #[test]
     fn p3s_own_reductions_verify_through_the_airs_and_forgeries_fail() {
         let five = p3s_own(5, 3);
@@ -987,7 +992,7 @@ mod tests {
         let (b, _) = batch(&[forged.run(1)], &[(&forged, 1)]);
         let failed = b.failed();
         assert!(only_constraints(&failed), "{failed:?}");
-        assert!(b.prove_and_verify().is_err());
+        refused(&b);
 
         // A root denominator of zero, the transcript consistent with it: the inverse (and the
         // root's closing).
@@ -1000,6 +1005,7 @@ mod tests {
         let (b, _) = batch(&[forged.run(2)], &[(&forged, 2)]);
         let failed = b.failed();
         assert!(only_constraints(&failed), "{failed:?}");
+        refused(&b);
         let (trace, _) = FractionGkrAir::new()
             .generate_trace(&[forged.run(2)], MIN_HEIGHT)
             .unwrap();
@@ -1011,34 +1017,39 @@ mod tests {
         runs2[0].layers[3].lambda += Challenge::ONE;
         let (b, _) = batch(&runs2, &keyed);
         assert!(buses(&b.failed()).contains(TRANSCRIPT_SAMPLE_BUS));
+        refused(&b);
 
         // Another branch: the sample bus.
         let mut runs2 = runs.clone();
         runs2[1].layers[1].branch += Challenge::ONE;
         let (b, _) = batch(&runs2, &keyed);
         assert!(buses(&b.failed()).contains(TRANSCRIPT_SAMPLE_BUS));
+        refused(&b);
 
         // Another child fraction than the one observed: the observe bus.
         let mut runs2 = runs.clone();
         runs2[0].layers[4].children[3] += Challenge::ONE;
         let (b, _) = batch(&runs2, &keyed);
         assert!(buses(&b.failed()).contains(TRANSCRIPT_OBSERVE_BUS));
+        refused(&b);
 
         // A reduction with its last layer dropped: it outputs after 4 layers, not 5.
         let mut runs2 = runs.clone();
         runs2[0].layers.pop();
         let (b, _) = batch(&runs2, &keyed);
         assert!(buses(&b.failed()).contains(GKR_RESULT_BUS));
+        refused(&b);
 
         // An output the caller does not hold: the result bus alone.
         let mut other = p3s_own(5, 3);
         other.output.as_mut().unwrap().numerator += Challenge::ONE;
         let (b, _) = batch(&[other.run(1), three.run(2)], &[(&other, 1), (&three, 2)]);
         assert_eq!(b.failed(), BTreeSet::from([Failed::Bus(GKR_RESULT_BUS)]));
+        refused(&b);
 
         // Edited into the trace: an eq coordinate other than the transcript's sample (with its
-        // product kept), a claim not folded from the previous layer, a layer's position or index
-        // that does not follow.
+        // product `a b` kept), a claim not folded from the previous layer, a layer's position or
+        // coordinate that does not follow, a reduction ended early.
         let (trace, _) = FractionGkrAir::new()
             .generate_trace(&runs, MIN_HEIGHT)
             .unwrap();
@@ -1046,14 +1057,19 @@ mod tests {
             let mut t = trace.clone();
             let r = row_of(&t, 1, k, i);
             f(t.values[r * WIDTH..(r + 1) * WIDTH].borrow_mut());
-            batch_of(t, &runs, &keyed).failed()
+            let b = batch_of(t, &runs, &keyed);
+            refused(&b);
+            b.failed()
         };
         let failed = edit(3, 1, &|row| {
             row.a[0] += F::ONE;
             row.ab = coords(element(row.a) * element(row.b));
         });
         assert!(buses(&failed).contains(TRANSCRIPT_SAMPLE_BUS), "{failed:?}");
-        assert!(has_constraint(&failed), "the product no longer follows");
+        assert!(
+            has_constraint(&failed),
+            "the running product no longer follows"
+        );
         let failed = edit(2, 0, &|row| row.numerator[1] += F::ONE);
         assert!(has_constraint(&failed), "{failed:?}");
         let failed = edit(1, 0, &|row| row.at += F::ONE);
