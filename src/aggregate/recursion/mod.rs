@@ -55,7 +55,10 @@
 //!   from p3's own descriptions of its protocols, step by step, every element of it;
 //! - [`gkr::FractionGkrAir`]: a multilinear child's fractional GKR (its LogUp reduction) but
 //!   its sumcheck rounds: each layer's closing check, the claims folded from layer to layer,
-//!   the root denominator not zero, the output handed to the caller (in no parent's batch yet).
+//!   the root denominator not zero, the output handed to the caller (in no parent's batch yet);
+//! - [`zerocheck::ZerocheckAir`]: a multilinear child's zerocheck entry: the GKR's output
+//!   folded by `theta` into the link claim, the claimed sum held to `eta` times it and handed to
+//!   the constraint sumcheck, the result handed to the closing check (in no parent's batch yet).
 
 use std::cell::RefCell;
 
@@ -156,6 +159,7 @@ pub mod sumcheck;
 pub mod terms;
 pub mod type2;
 pub mod witness;
+pub mod zerocheck;
 
 /// Receives the permutation `input -> output` `count` times (0 or 1, constrained by the
 /// caller) from the shared full-output permutation table (bus `"poseidon1-24-full"`,

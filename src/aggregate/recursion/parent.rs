@@ -130,6 +130,9 @@ pub enum VerifierAir {
     /// Fractional GKR layers, for their own tests until a parent's batch takes them.
     #[cfg(test)]
     Gkr(super::gkr::FractionGkrAir),
+    /// Zerocheck entries, for their own tests until a parent's batch takes them.
+    #[cfg(test)]
+    Zerocheck(super::zerocheck::ZerocheckAir),
 }
 
 macro_rules! dispatch {
@@ -154,6 +157,8 @@ macro_rules! dispatch {
             VerifierAir::Sumcheck($a) => $e,
             #[cfg(test)]
             VerifierAir::Gkr($a) => $e,
+            #[cfg(test)]
+            VerifierAir::Zerocheck($a) => $e,
         }
     };
 }
@@ -194,6 +199,8 @@ impl VerifierAir {
             VerifierAir::Sumcheck(_) => "SumcheckAir",
             #[cfg(test)]
             VerifierAir::Gkr(_) => "FractionGkrAir",
+            #[cfg(test)]
+            VerifierAir::Zerocheck(_) => "ZerocheckAir",
         }
     }
 
@@ -1495,7 +1502,7 @@ pub(super) fn blocks_traces_of_heights(
                 #[cfg(test)]
                 VerifierAir::Known(a) => Made::Trace(a.trace(), None),
                 #[cfg(test)]
-                VerifierAir::Sumcheck(_) | VerifierAir::Gkr(_) => {
+                VerifierAir::Sumcheck(_) | VerifierAir::Gkr(_) | VerifierAir::Zerocheck(_) => {
                     return Err(ProveError::Prover(
                         "no multilinear verifier AIR in a parent's batch yet".into(),
                     ))
