@@ -58,7 +58,9 @@
 //!   the root denominator not zero, the output handed to the caller (in no parent's batch yet);
 //! - [`zerocheck::ZerocheckAir`]: a multilinear child's zerocheck entry: the GKR's output
 //!   folded by `theta` into the link claim, the claimed sum held to `eta` times it and handed to
-//!   the constraint sumcheck, the result handed to the closing check (in no parent's batch yet).
+//!   the constraint sumcheck, the result handed to the closing check (in no parent's batch yet);
+//! - [`closing::closing_value`]: that closing check natively, every AIR's constraints and bus
+//!   messages at the opened values, the reference the verifier AIRs will evaluate.
 
 use std::cell::RefCell;
 
@@ -129,6 +131,7 @@ macro_rules! numbered_blocks {
 
 pub mod bits;
 pub mod child;
+pub mod closing;
 pub mod commit;
 pub mod deep;
 pub mod duplex;
