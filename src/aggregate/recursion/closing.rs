@@ -57,10 +57,9 @@ pub struct ClosingChallenges {
     pub lookup_beta: Challenge,
     /// The lookup argument's `theta`.
     pub theta: Challenge,
-    /// The zerocheck's point: its free coordinates, then the GKR's point.
+    /// The zerocheck's point: its free coordinates, then the GKR's point (the lookup plan's
+    /// `num_variables` of them).
     pub tau: Vec<Challenge>,
-    /// The GKR's point (`tau`'s tail).
-    pub gkr_point: Vec<Challenge>,
     /// The constraint sumcheck's challenges, in round order.
     pub point: Vec<Challenge>,
 }
@@ -219,8 +218,8 @@ impl InteractionBuilder for Closing<'_> {
 ///
 /// # Errors
 /// A message for inputs of mismatched lengths, an opening of another width, a periodic column
-/// whose period does not divide its instance's height, a message the plan has no block for,
-/// or an interaction other than a global one.
+/// whose period does not divide its instance's height, a message the plan has no block for
+/// or blocks past the GKR's table, or an interaction other than a global one.
 pub fn closing_value<A>(
     airs: &[A],
     log_heights: &[usize],
@@ -237,9 +236,10 @@ where
         return Err("one height, public-value list and opening per instance".into());
     }
     let rounds = c.point.len();
-    if c.tau.len() != rounds || c.gkr_point.len() != lookup.num_variables {
+    if c.tau.len() != rounds || lookup.num_variables > rounds {
         return Err("the points' lengths are not the shape's".into());
     }
+    let gkr_point = &c.tau[rounds - lookup.num_variables..];
     let max_width = lookup.max_width;
     if max_width == 0 {
         return Err("a lookup plan without a message".into());
@@ -296,8 +296,11 @@ where
                     .num_variables
                     .checked_sub(plan.num_variables)
                     .ok_or_else(|| format!("instance {i} taller than the GKR"))?;
-                let prefix = &c.gkr_point[..prefix_len];
+                let prefix = &gkr_point[..prefix_len];
                 let first = plan.base_offset >> plan.num_variables;
+                if first + plan.bus_ids.len() > 1 << prefix_len {
+                    return Err(format!("instance {i}: blocks past the GKR's table"));
+                }
                 plan.bus_ids
                     .iter()
                     .enumerate()
@@ -391,7 +394,6 @@ mod tests {
             .find(&["zerocheck", "tau"])
             .map(|s| (0..s.len / D).map(|k| value(s.start + k * D)).collect())
             .unwrap_or_default();
-        let gkr_point = outputs[0].point.clone();
         let c = ClosingChallenges {
             alpha: value(at(&["zerocheck", "alpha"])),
             beta: value(at(&["zerocheck", "beta"])),
@@ -399,8 +401,7 @@ mod tests {
             lookup_alpha: value(at(&["lookup_argument", "alpha"])),
             lookup_beta: value(at(&["lookup_argument", "beta"])),
             theta: run.theta,
-            tau: free.iter().chain(&gkr_point).copied().collect(),
-            gkr_point,
+            tau: free.iter().chain(&outputs[0].point).copied().collect(),
             point: sumcheck.challenges.clone(),
         };
         let mut opened: Vec<Opened> = Vec::new();
@@ -438,8 +439,8 @@ mod tests {
         );
 
         // Any input changed changes it: an opened value of each instance (current row, and next
-        // row where there is one), each challenge, a coordinate of the GKR's point (the blocks'
-        // weights).
+        // row where there is one), each challenge, a coordinate of the zerocheck's point, and
+        // one instance's messages put a block earlier in the plan (their weights alone).
         for i in 0..opened.len() {
             let mut forged = opened.clone();
             forged[i].current[0] += Challenge::ONE;
@@ -465,7 +466,7 @@ mod tests {
             |c| c.lookup_alpha += Challenge::ONE,
             |c| c.lookup_beta += Challenge::ONE,
             |c| c.theta += Challenge::ONE,
-            |c| c.gkr_point[0] += Challenge::ONE,
+            |c| c.tau[0] += Challenge::ONE,
         ];
         for (k, edit) in edits.into_iter().enumerate() {
             let mut forged = c.clone();
@@ -476,6 +477,36 @@ mod tests {
                 "challenge edit {k}"
             );
         }
+        let mut shifted = lookup.clone();
+        let last = shifted.instances.last_mut().expect("an instance");
+        assert!(
+            last.base_offset > 0,
+            "the plan's last instance is not its first"
+        );
+        // Its messages one block earlier: a block of the plan, another instance's.
+        last.base_offset -= 1 << last.num_variables;
+        let moved = closing_value(
+            &wrapped,
+            &batch.heights,
+            &child.public_values,
+            &opened,
+            &shifted,
+            &c,
+        )
+        .expect("a closing value");
+        assert_ne!(moved, run.final_claim, "messages weighed at other blocks");
+        // A plan whose blocks run past the GKR's table is refused.
+        let mut past = lookup.clone();
+        past.instances[0].base_offset = 1 << lookup.num_variables;
+        assert!(closing_value(
+            &wrapped,
+            &batch.heights,
+            &child.public_values,
+            &opened,
+            &past,
+            &c
+        )
+        .is_err());
         // Fewer openings than instances, or one of another width: refused.
         assert!(closing_value(
             &wrapped,
