@@ -31,6 +31,15 @@
 //!
 //! Only global (cross-AIR) interactions are taken: the verifier AIRs declare no local or
 //! exclusive one, and an AIR that does is refused.
+//!
+//! **In the verifier AIRs.** [`closing_value`] is the reference; `program` (crate-internal: it
+//! reads the instances' symbolic records) lowers the same check to a straight-line
+//! [`Program`] whose one output is the closing value minus the final claim, and
+//! [`super::ood_air::OodAir`] runs it as it runs a FRI child's out-of-domain check, its inputs
+//! keyed on `"ood-input"` by [`ClosingPositions`]: the transcript's elements at their
+//! positions (taken from the transcript by [`super::gather::GatherAir`]), the final claim
+//! where [`super::zerocheck::ZerocheckAir`] sends it, the periodic columns' values as claims
+//! past the transcript's end (the deferred claims, recursion README).
 
 use p3_air::{Air, AirBuilder, BaseAir, RowWindow};
 use p3_field::PrimeCharacteristicRing;
@@ -39,6 +48,12 @@ use p3_multi_stark::folder::MultilinearFolder;
 use p3_multi_stark::lookup::transcript::LookupShape;
 use p3_multi_stark::selectors::BoundaryEvals;
 
+use super::ext::D;
+use super::gkr::point_positions;
+use super::multilinear_schedule::MultilinearSchedule;
+use super::ood::{Input, Leaves, Lowering, Program, Row};
+use super::parent::MultilinearAir;
+use super::zerocheck::ZerocheckLink;
 use crate::aggregate::field::Challenge;
 use crate::xmss::F;
 
@@ -115,6 +130,30 @@ fn selectors(point: &[Challenge]) -> BoundaryEvals<Challenge> {
         last,
         transition: Challenge::ONE - last,
     }
+}
+
+/// Each periodic column of `air` at an instance's point `point` (its `n` coordinates, the
+/// instance `2^n` rows): the column's multilinear extension at the last `log2(period)`
+/// coordinates (row bits big-endian). These are the values a closing program takes as claims
+/// ([`Input::Periodic`]).
+///
+/// # Errors
+/// A periodic column whose period is not a power of two dividing the instance's height.
+pub fn periodic_values<A: BaseAir<F>>(
+    air: &A,
+    point: &[Challenge],
+) -> Result<Vec<Challenge>, String> {
+    let nv = point.len();
+    air.periodic_columns()
+        .iter()
+        .map(|column| {
+            let j = column.len().trailing_zeros() as usize;
+            if !column.len().is_power_of_two() || j > nv {
+                return Err(format!("a periodic column of {}", column.len()));
+            }
+            Ok(extension(column, &point[nv - j..]))
+        })
+        .collect()
 }
 
 /// An AIR evaluated at the opened values by [`closing_value`]: its constraints through p3's
@@ -271,20 +310,7 @@ where
         for (&col, &v) in next_columns.iter().zip(&o.next) {
             next[col] = v;
         }
-        let periodic: Vec<Challenge> = air
-            .periodic_columns()
-            .iter()
-            .map(|column| {
-                let j = column.len().trailing_zeros() as usize;
-                if !column.len().is_power_of_two() || j > nv {
-                    return Err(format!(
-                        "instance {i}: a periodic column of {}",
-                        column.len()
-                    ));
-                }
-                Ok(extension(column, &point[nv - j..]))
-            })
-            .collect::<Result<_, _>>()?;
+        let periodic = periodic_values(air, point).map_err(|e| format!("instance {i}: {e}"))?;
         // The blocks of this instance's messages, in the plan.
         let messages: Vec<(Challenge, Challenge)> = match lookup
             .instances
@@ -350,6 +376,391 @@ where
     Ok(eq(&c.tau, &c.point) * g)
 }
 
+/// The closing check of a multilinear child as a straight-line [`Program`] whose one output
+/// is `eq(tau, r) * sum_i (beta^i C_i + eta L_i) - s` (module docs), zero exactly when
+/// [`closing_value`] equals the final claim `s`: the form [`super::ood_air::OodAir`] runs in
+/// the verifier AIRs, as [`Program::ood_check`] is for a FRI child.
+///
+/// `airs` are the child's instances (`2^log_heights[i]` rows), `lookup` its lookup plan and
+/// `rounds` the constraint sumcheck's round count. Its inputs:
+/// - [`Input::Main`] every column on the current row and each declared next-row column on the
+///   next (an undeclared one is the constant zero, as p3's folder takes it);
+/// - [`Input::Public`] the instances' public values, [`Input::Periodic`] each periodic
+///   column's value at the instance's point ([`periodic_values`]: a claim the program does not
+///   check, the deferred claims of the recursion README);
+/// - [`Input::Alpha`], [`Input::ZerocheckBeta`], [`Input::Eta`], [`Input::LookupAlpha`],
+///   [`Input::LookupBeta`], [`Input::Theta`]; [`Input::Point`] and [`Input::Tau`], `rounds`
+///   coordinates each (the GKR's point is `tau`'s tail, never an input of its own);
+///   [`Input::FinalClaim`].
+///
+/// The constraints come from each AIR's symbolic record ([`super::replay::SymbolicRecord`]:
+/// the same expressions, in the same order, that p3's folder evaluates), the selectors and the
+/// block weights are products of the point's and `tau`'s coordinates, and every constant the
+/// shape fixes (bus numbers, block indices, the widest message) is folded in.
+///
+/// # Errors
+/// As [`closing_value`]: mismatched lengths, a message the plan has no block for or blocks
+/// past the GKR's table, an interaction other than a global one, an instance taller than the
+/// sumcheck.
+#[cfg_attr(not(test), allow(dead_code))] // read by the closing program, tested until a parent uses it
+pub(super) fn program(
+    airs: &[MultilinearAir<'_>],
+    log_heights: &[usize],
+    lookup: &LookupShape,
+    rounds: usize,
+) -> Result<Program, String> {
+    if log_heights.len() != airs.len() {
+        return Err("one height per instance".into());
+    }
+    if lookup.num_variables > rounds {
+        return Err("a GKR over more variables than the sumcheck's rounds".into());
+    }
+    let max_width = lookup.max_width;
+    if max_width == 0 {
+        return Err("a lookup plan without a message".into());
+    }
+    let mut l = Lowering::default();
+    let zero = l.constant(Challenge::ZERO);
+    let one = l.constant(Challenge::ONE);
+    let point: Vec<u32> = (0..rounds)
+        .map(|coord| l.input(Input::Point { coord }))
+        .collect();
+    let tau: Vec<u32> = (0..rounds)
+        .map(|coord| l.input(Input::Tau { coord }))
+        .collect();
+    let gkr_point = tau[rounds - lookup.num_variables..].to_vec();
+    let alpha = l.input(Input::Alpha);
+    let beta = l.input(Input::ZerocheckBeta);
+    let eta = l.input(Input::Eta);
+    let lookup_alpha = l.input(Input::LookupAlpha);
+    let lookup_beta = l.input(Input::LookupBeta);
+    let theta = l.input(Input::Theta);
+    // `theta beta_L^k` for the fields, `gamma = beta_L^W` for the bus prefixes.
+    let mut theta_beta = vec![theta];
+    let mut gamma = one;
+    for k in 0..max_width {
+        gamma = l.mul(gamma, lookup_beta);
+        if k + 1 < max_width {
+            let t = l.mul(theta_beta[k], lookup_beta);
+            theta_beta.push(t);
+        }
+    }
+    let mut g = zero;
+    let mut beta_i = one;
+    for (i, air) in airs.iter().enumerate() {
+        let nv = log_heights[i];
+        if nv > rounds {
+            return Err(format!(
+                "instance {i} of {nv} variables under {rounds} rounds"
+            ));
+        }
+        let record = air.record();
+        if record.has_other_kinds() {
+            return Err(format!(
+                "instance {i}: an extension constraint or a local or exclusive interaction"
+            ));
+        }
+        let own = &point[rounds - nv..];
+        let mut last = one;
+        let mut first = one;
+        for &r in own {
+            last = l.mul(last, r);
+            let not = l.sub(one, r);
+            first = l.mul(first, not);
+        }
+        let transition = l.sub(one, last);
+        let width = air.width();
+        let current: Vec<u32> = (0..width)
+            .map(|column| {
+                l.input(Input::Main {
+                    instance: i,
+                    row: Row::Local,
+                    column,
+                })
+            })
+            .collect();
+        let mut next = vec![zero; width];
+        for column in air.main_next_row_columns() {
+            if column >= width {
+                return Err(format!("instance {i}: a next-row column past its width"));
+            }
+            next[column] = l.input(Input::Main {
+                instance: i,
+                row: Row::Next,
+                column,
+            });
+        }
+        let periodic = (0..air.periodic_columns().len())
+            .map(|column| {
+                l.input(Input::Periodic {
+                    instance: i,
+                    column,
+                })
+            })
+            .collect();
+        let public = (0..air.num_public_values())
+            .map(|index| l.input(Input::Public { instance: i, index }))
+            .collect();
+        l.set_leaves(Some(Leaves {
+            main: [current, next],
+            periodic,
+            public,
+            selectors: [first, last, transition],
+            ..Leaves::default()
+        }));
+        // `C_i` by Horner's rule in assertion order (p3's `MultilinearFolder`).
+        let mut c = zero;
+        for e in record.base() {
+            let x = l.base(e);
+            let scaled = l.mul(c, alpha);
+            c = l.add(scaled, x);
+        }
+        // `L_i`: each message weighed by its block's `eq` with the GKR point's prefix.
+        let messages = record.global();
+        let mut link = zero;
+        match lookup.instances.iter().find(|p| p.air_index == i) {
+            Some(plan) => {
+                let prefix_len = lookup
+                    .num_variables
+                    .checked_sub(plan.num_variables)
+                    .ok_or_else(|| format!("instance {i} taller than the GKR"))?;
+                let first_block = plan.base_offset >> plan.num_variables;
+                if first_block + plan.bus_ids.len() > 1 << prefix_len {
+                    return Err(format!("instance {i}: blocks past the GKR's table"));
+                }
+                if plan.bus_ids.len() != messages.len() {
+                    return Err(format!(
+                        "instance {i}: {} messages for {} blocks",
+                        messages.len(),
+                        plan.bus_ids.len()
+                    ));
+                }
+                for (j, (m, &bus)) in messages.iter().zip(&plan.bus_ids).enumerate() {
+                    if m.fields.len() > max_width {
+                        return Err(format!(
+                            "instance {i}: a message on {} wider than the plan's",
+                            m.bus_name
+                        ));
+                    }
+                    let block = first_block + j;
+                    let mut w = one;
+                    for (b, &q) in gkr_point[..prefix_len].iter().enumerate() {
+                        let factor = if (block >> (prefix_len - 1 - b)) & 1 == 1 {
+                            q
+                        } else {
+                            l.sub(one, q)
+                        };
+                        w = l.mul(w, factor);
+                    }
+                    let id = l.constant(Challenge::from_usize(bus + 1));
+                    let shift = l.mul(gamma, id);
+                    let prefix = l.add(lookup_alpha, shift);
+                    let prefix_less_one = l.sub(prefix, one);
+                    let offset = l.mul(theta, prefix_less_one);
+                    let count = l.base(&m.count);
+                    let mut term = l.add(count, offset);
+                    for (f, &tb) in m.fields.iter().zip(&theta_beta) {
+                        let x = l.base(f);
+                        let weighed = l.mul(tb, x);
+                        term = l.sub(term, weighed);
+                    }
+                    let weighed = l.mul(w, term);
+                    link = l.add(link, weighed);
+                }
+            }
+            None if messages.is_empty() => {}
+            None => {
+                return Err(format!(
+                    "instance {i}: a message on {} the plan has no block for",
+                    messages[0].bus_name
+                ))
+            }
+        }
+        l.set_leaves(None);
+        let weighed_c = l.mul(beta_i, c);
+        let weighed_link = l.mul(eta, link);
+        let term = l.add(weighed_c, weighed_link);
+        g = l.add(g, term);
+        beta_i = l.mul(beta_i, beta);
+    }
+    // `eq(tau, r) = prod (2 t r - t - r + 1)`.
+    let mut eq = one;
+    for (&t, &r) in tau.iter().zip(&point) {
+        let tr = l.mul(t, r);
+        let two_tr = l.add(tr, tr);
+        let less_t = l.sub(two_tr, t);
+        let less_r = l.sub(less_t, r);
+        let factor = l.add(less_r, one);
+        eq = l.mul(eq, factor);
+    }
+    let value = l.mul(eq, g);
+    let claim = l.input(Input::FinalClaim);
+    let out = l.sub(value, claim);
+    Ok(l.into_program(vec![out]))
+}
+
+/// Where each input of a multilinear child's closing `program` is keyed on
+/// `"ood-input"` (`super::ood_air::OOD_INPUT_BUS`): a transcript element at the transcript
+/// position of its coordinate 0, as the child's [`MultilinearSchedule`] places it; the final
+/// claim at the position of the constraint sumcheck's first round (no input of the program
+/// is there: round values are not inputs); the periodic claims past the transcript's end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClosingPositions {
+    alpha: usize,
+    beta: usize,
+    eta: usize,
+    theta: usize,
+    lookup_alpha: usize,
+    lookup_beta: usize,
+    tau: Vec<usize>,
+    point: Vec<usize>,
+    /// Per instance: its current row's first value, its next row's first value and the
+    /// declared next-row columns.
+    opened: Vec<(usize, usize, Vec<usize>)>,
+    /// Per instance: its first public value.
+    public: Vec<usize>,
+    /// Per instance: the key of its first periodic claim.
+    periodic: Vec<usize>,
+    final_claim: usize,
+}
+
+impl ClosingPositions {
+    /// The positions of the closing program of the child whose schedule is `schedule`,
+    /// zerocheck `link` and instances `airs`.
+    ///
+    /// # Errors
+    /// A schedule without one of the steps the closing check reads, or whose openings are
+    /// not one per instance.
+    #[cfg_attr(not(test), allow(dead_code))] // read by the closing program, tested until a parent uses it
+    pub(super) fn new(
+        schedule: &MultilinearSchedule,
+        link: &ZerocheckLink,
+        airs: &[MultilinearAir<'_>],
+    ) -> Result<Self, String> {
+        let at = |suffix: &[&'static str]| {
+            schedule
+                .find(suffix)
+                .map(|s| s.start)
+                .ok_or_else(|| format!("no step {suffix:?} in the schedule"))
+        };
+        let sumcheck = link.sumcheck_air()?;
+        let mut tau: Vec<usize> = schedule
+            .find(&["zerocheck", "tau"])
+            .map(|s| (0..s.len / D).map(|k| s.start + k * D).collect())
+            .unwrap_or_default();
+        tau.extend(point_positions(link.start, link.layers));
+        let point: Vec<usize> = (0..link.rounds())
+            .map(|k| link.rounds_at() + k * sumcheck.stride() + sumcheck.challenge_at())
+            .collect();
+        if tau.len() != point.len() {
+            return Err("tau and the sumcheck's point of different lengths".into());
+        }
+        let mut opened: Vec<(usize, usize, Vec<usize>)> = Vec::new();
+        for s in schedule
+            .steps
+            .iter()
+            .filter(|s| s.path.contains(&"main_opening"))
+        {
+            match s.path.last().copied() {
+                Some("current_evals") => {
+                    let i = opened.len();
+                    let air = airs.get(i).ok_or("more openings than instances")?;
+                    if s.len != air.width() * D {
+                        return Err(format!("instance {i}: an opening of another width"));
+                    }
+                    opened.push((s.start, s.start, Vec::new()));
+                }
+                Some("next_evals") => {
+                    let i = opened.len().checked_sub(1).ok_or("a next row first")?;
+                    let columns = airs[i].main_next_row_columns();
+                    if s.len != columns.len() * D {
+                        return Err(format!("instance {i}: a next row of another width"));
+                    }
+                    opened[i].1 = s.start;
+                    opened[i].2 = columns;
+                }
+                _ => {}
+            }
+        }
+        if opened.len() != airs.len() {
+            return Err("one opening per instance".into());
+        }
+        let mut public = Vec::with_capacity(airs.len());
+        let mut next_public = at(&["public_values"])?;
+        let mut periodic = Vec::with_capacity(airs.len());
+        let mut next_periodic = schedule.len();
+        for air in airs {
+            public.push(next_public);
+            next_public += air.num_public_values();
+            periodic.push(next_periodic);
+            next_periodic += air.periodic_columns().len();
+        }
+        Ok(Self {
+            alpha: at(&["zerocheck", "alpha"])?,
+            beta: at(&["zerocheck", "beta"])?,
+            eta: link.eta_at(),
+            theta: link.theta_at(),
+            lookup_alpha: at(&["lookup_argument", "alpha"])?,
+            lookup_beta: at(&["lookup_argument", "beta"])?,
+            tau,
+            point,
+            opened,
+            public,
+            periodic,
+            final_claim: link.rounds_at(),
+        })
+    }
+
+    /// The key of `input`: a transcript position, or past the transcript for a periodic
+    /// claim; `None` for an input the closing program does not read.
+    pub fn position(&self, input: Input) -> Option<usize> {
+        Some(match input {
+            Input::Main {
+                instance,
+                row: Row::Local,
+                column,
+            } => self.opened.get(instance)?.0 + column * D,
+            Input::Main {
+                instance,
+                row: Row::Next,
+                column,
+            } => {
+                let (_, at, columns) = self.opened.get(instance)?;
+                at + columns.iter().position(|&c| c == column)? * D
+            }
+            Input::Public { instance, index } => self.public.get(instance)? + index,
+            Input::Periodic { instance, column } => self.periodic.get(instance)? + column,
+            Input::Alpha => self.alpha,
+            Input::ZerocheckBeta => self.beta,
+            Input::Eta => self.eta,
+            Input::Theta => self.theta,
+            Input::LookupAlpha => self.lookup_alpha,
+            Input::LookupBeta => self.lookup_beta,
+            Input::Point { coord } => *self.point.get(coord)?,
+            Input::Tau { coord } => *self.tau.get(coord)?,
+            Input::FinalClaim => self.final_claim,
+            _ => return None,
+        })
+    }
+
+    /// Whether `input` is an element of the child's transcript (else a statement value, a
+    /// periodic claim or the final claim), and whether the transcript samples it.
+    pub fn in_transcript(input: Input) -> Option<bool> {
+        match input {
+            Input::Main { .. } => Some(false),
+            Input::Alpha
+            | Input::ZerocheckBeta
+            | Input::Eta
+            | Input::Theta
+            | Input::LookupAlpha
+            | Input::LookupBeta
+            | Input::Point { .. }
+            | Input::Tau { .. } => Some(true),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The closing check of a real multilinear child (the smallest compact parent over
@@ -357,22 +768,43 @@ mod tests {
     //! it equals the constraint sumcheck's final claim, which p3's verifier checked against its
     //! own closing check, and a changed input changes it.
 
-    use super::*;
-    use crate::aggregate::recursion::ext::{element, D};
-    use crate::aggregate::recursion::gkr::{FractionGkrAir, GkrRun};
-    use crate::aggregate::recursion::harness::{smallest_compact_batch, MIN_HEIGHT};
-    use crate::aggregate::recursion::multilinear_child::{child_shapes, record};
-    use crate::aggregate::recursion::parent::multilinear_instances;
-    use crate::aggregate::recursion::zerocheck::{ZerocheckLink, ZerocheckRun};
+    use std::collections::BTreeSet;
 
-    #[test]
-    fn the_closing_check_of_a_real_poseidon1_compact_parent() {
-        let batch = smallest_compact_batch([7; 32], 11);
-        let wrapped = multilinear_instances(&batch.airs, batch.heights.len());
-        let child = record(&batch, &wrapped);
+    use super::*;
+    use crate::aggregate::recursion::duplex::{TRANSCRIPT_OBSERVE_BUS, TRANSCRIPT_SAMPLE_BUS};
+    use crate::aggregate::recursion::ext::{coords, element};
+    use crate::aggregate::recursion::gather::{GatherAir, Gathered};
+    use crate::aggregate::recursion::gkr::{FractionGkrAir, GkrRun};
+    use crate::aggregate::recursion::harness::{
+        global_buses, only_constraints, smallest_compact_batch, Batch, Failed, KnownAir,
+        SmallestParentBatch, TestAir, MIN_HEIGHT,
+    };
+    use crate::aggregate::recursion::multilinear_child::{child_shapes, record, RecordedChild};
+    use crate::aggregate::recursion::ood_air::{OodAir, OodLayout, OOD_INPUT_BUS};
+    use crate::aggregate::recursion::parent::multilinear_instances;
+    use crate::aggregate::recursion::sumcheck::SumcheckRun;
+    use crate::aggregate::recursion::zerocheck::tests::{chain, pieces, transcript_tables};
+    use crate::aggregate::recursion::zerocheck::{ZerocheckAir, ZerocheckRun};
+
+    /// A real multilinear child read from its recorded transcript at the scheduled positions:
+    /// its recording, lookup plan, schedule, zerocheck link and run, the constraint sumcheck,
+    /// the closing check's challenges and the instances' openings.
+    struct Native {
+        child: RecordedChild,
+        lookup: LookupShape,
+        schedule: MultilinearSchedule,
+        link: ZerocheckLink,
+        run: ZerocheckRun,
+        sumcheck: SumcheckRun,
+        c: ClosingChallenges,
+        opened: Vec<Opened>,
+    }
+
+    fn native(batch: &SmallestParentBatch, wrapped: &[MultilinearAir<'_>]) -> Native {
+        let child = record(batch, wrapped);
         let mut shapes = child_shapes(
-            &batch,
-            &wrapped,
+            batch,
+            wrapped,
             &batch.heights,
             child.pow_bits,
             child.num_variables,
@@ -421,6 +853,30 @@ mod tests {
             }
         }
         assert_eq!(opened.len(), wrapped.len(), "one opening per instance");
+        Native {
+            child,
+            lookup,
+            schedule,
+            link,
+            run,
+            sumcheck,
+            c,
+            opened,
+        }
+    }
+
+    #[test]
+    fn the_closing_check_of_a_real_poseidon1_compact_parent() {
+        let batch = smallest_compact_batch([7; 32], 11);
+        let wrapped = multilinear_instances(&batch.airs, batch.heights.len());
+        let Native {
+            child,
+            lookup,
+            run,
+            c,
+            opened,
+            ..
+        } = native(&batch, &wrapped);
         let closing = |opened: &[Opened], c: &ClosingChallenges| {
             closing_value(
                 &wrapped,
@@ -534,6 +990,310 @@ mod tests {
             wrapped.len(),
             lookup.instances.len(),
             c.point.len()
+        );
+    }
+
+    /// The closing check as a program and in the verifier AIRs: `OodAir` runs it over inputs
+    /// gathered from the child's transcript (`GatherAir`) at the positions the schedule gives,
+    /// the statement's public values, the periodic claims and the final claim.
+    #[test]
+    fn the_closing_program_of_a_real_poseidon1_compact_parent_runs_in_the_verifier_airs() {
+        let batch = smallest_compact_batch([7; 32], 11);
+        let wrapped = multilinear_instances(&batch.airs, batch.heights.len());
+        let n = native(&batch, &wrapped);
+        let events = &n.child.events;
+        let value = |p: usize| element(core::array::from_fn(|j| events[p + j].1));
+        let rounds = n.link.rounds();
+        let program = program(&wrapped, &batch.heights, &n.lookup, rounds).expect("a program");
+        let positions = ClosingPositions::new(&n.schedule, &n.link, &wrapped).expect("positions");
+        let point = &n.sumcheck.challenges;
+        let periodic: Vec<Vec<Challenge>> = wrapped
+            .iter()
+            .zip(&batch.heights)
+            .map(|(air, &nv)| periodic_values(air, &point[rounds - nv..]).unwrap())
+            .collect();
+        let at = |i: Input| positions.position(i).expect("a position");
+        let input = |i: Input| -> Challenge {
+            match i {
+                Input::Public { instance, index } => {
+                    Challenge::from(n.child.public_values[instance][index])
+                }
+                Input::Periodic { instance, column } => periodic[instance][column],
+                Input::FinalClaim => n.run.final_claim,
+                _ => value(at(i)),
+            }
+        };
+
+        // The positions hold what the native check read: the challenges, both points, every
+        // opened value, and the public values (one element each) where the transcript
+        // observed them.
+        let c = &n.c;
+        for (i, v) in [
+            (Input::Alpha, c.alpha),
+            (Input::ZerocheckBeta, c.beta),
+            (Input::Eta, c.eta),
+            (Input::Theta, c.theta),
+            (Input::LookupAlpha, c.lookup_alpha),
+            (Input::LookupBeta, c.lookup_beta),
+        ] {
+            assert_eq!(value(at(i)), v, "{i:?}");
+        }
+        for coord in 0..rounds {
+            assert_eq!(value(at(Input::Point { coord })), c.point[coord]);
+            assert_eq!(value(at(Input::Tau { coord })), c.tau[coord]);
+        }
+        for (instance, o) in n.opened.iter().enumerate() {
+            for (column, &v) in o.current.iter().enumerate() {
+                let row = Row::Local;
+                assert_eq!(
+                    input(Input::Main {
+                        instance,
+                        row,
+                        column
+                    }),
+                    v
+                );
+            }
+            let next = wrapped[instance].main_next_row_columns();
+            for (&column, &v) in next.iter().zip(&o.next) {
+                let row = Row::Next;
+                assert_eq!(
+                    input(Input::Main {
+                        instance,
+                        row,
+                        column
+                    }),
+                    v
+                );
+            }
+            for (index, &v) in n.child.public_values[instance].iter().enumerate() {
+                assert_eq!(events[at(Input::Public { instance, index })].1, v);
+            }
+        }
+
+        // The program's output is zero on the child's inputs; with a zero final claim it is
+        // the native closing value.
+        assert_eq!(
+            program.outputs(input).expect("no inversion"),
+            vec![Challenge::ZERO]
+        );
+        let value_of = closing_value(
+            &wrapped,
+            &batch.heights,
+            &n.child.public_values,
+            &n.opened,
+            &n.lookup,
+            c,
+        )
+        .unwrap();
+        let without_claim = program
+            .outputs(|i| match i {
+                Input::FinalClaim => Challenge::ZERO,
+                _ => input(i),
+            })
+            .unwrap();
+        assert_eq!(without_claim, vec![value_of]);
+
+        // Laid out for the AIR: every input it reads changes the output when changed.
+        let layout = OodLayout::new(&program, |i| positions.position(i)).expect("a layout");
+        let values: Vec<Challenge> = layout.inputs.iter().map(|&i| input(i)).collect();
+        let (mut kinds, mut inert) = (std::collections::HashSet::new(), Vec::new());
+        for (k, &i) in layout.inputs.iter().enumerate() {
+            kinds.insert(std::mem::discriminant(&i));
+            let mut forged = values.clone();
+            forged[k] += Challenge::ONE;
+            let out = program
+                .outputs(|j| match layout.inputs.binary_search(&j) {
+                    Ok(m) => forged[m],
+                    Err(_) => input(j),
+                })
+                .unwrap();
+            if out[0] == Challenge::ZERO {
+                inert.push(i);
+            }
+        }
+        assert!(inert.is_empty(), "inputs with no effect: {inert:?}");
+        assert_eq!(kinds.len(), 12, "every kind of input is read");
+
+        // In the AIRs: the transcript's elements gathered at their positions, the statement's
+        // values, periodic claims and final claim sent by verifier-known senders.
+        let air = OodAir::new(layout.clone()).numbered_from(1);
+        let elements: Vec<(Gathered, Challenge)> = layout
+            .inputs
+            .iter()
+            .zip(&values)
+            .filter_map(|(&i, &v)| {
+                ClosingPositions::in_transcript(i).map(|sampled| {
+                    let position = at(i);
+                    (Gathered { position, sampled }, v)
+                })
+            })
+            .collect();
+        let known_inputs: Vec<(usize, Challenge)> = layout
+            .inputs
+            .iter()
+            .zip(&values)
+            .filter(|(&i, _)| {
+                ClosingPositions::in_transcript(i).is_none() && i != Input::FinalClaim
+            })
+            .map(|(&i, &v)| (at(i), v))
+            .collect();
+        // The zerocheck's entry, its GKR and sumchecks, whose final claim the check receives,
+        // and their share of the transcript.
+        let zerocheck = ZerocheckAir::new(&[n.link], MIN_HEIGHT);
+        let pieces = pieces(events, n.link);
+        let (zc_observed, zc_sampled, _) = transcript_tables(events, &n.schedule, &n.link);
+        let gather = GatherAir::new(elements.iter().map(|e| e.0).collect()).numbered_from(1);
+        let build = |ood_values: &[Challenge],
+                     gathered: &[Challenge],
+                     transcript: &dyn Fn(usize) -> F,
+                     known: &[(usize, Challenge)]| {
+            let ood = air
+                .generate_trace(&[ood_values.to_vec()], MIN_HEIGHT)
+                .expect("no inversion");
+            let gather_trace = gather.generate_trace(&[gathered.to_vec()], MIN_HEIGHT);
+            let (mut sampled, mut observed) = (zc_sampled.clone(), zc_observed.clone());
+            for (g, _) in &elements {
+                for j in 0..D {
+                    let p = g.position + j;
+                    let tuple = vec![F::ONE, F::from_usize(p), transcript(p)];
+                    if g.sampled {
+                        sampled.push(tuple);
+                    } else {
+                        observed.push(tuple);
+                    }
+                }
+            }
+            let sent: Vec<Vec<F>> = known
+                .iter()
+                .map(|&(key, v)| {
+                    let mut t = vec![F::ONE, F::from_usize(key)];
+                    t.extend(coords(v));
+                    t
+                })
+                .collect();
+            let known = [
+                KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, true, &sampled),
+                KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, false, &observed),
+                KnownAir::new(OOD_INPUT_BUS, 2 + D, true, &sent),
+            ];
+            let (chained, chained_traces) = chain(
+                &zerocheck,
+                zerocheck
+                    .generate_trace(std::slice::from_ref(&pieces.run))
+                    .expect("a zerocheck trace"),
+                &pieces,
+            );
+            let mut airs = vec![TestAir::Ood(air.clone()), TestAir::Gather(gather.clone())];
+            let mut traces = vec![ood, gather_trace];
+            airs.extend(chained);
+            traces.extend(chained_traces);
+            for k in known {
+                traces.push(k.trace());
+                airs.push(TestAir::Known(k));
+            }
+            Batch {
+                buses: global_buses(&airs),
+                airs,
+                traces,
+            }
+        };
+        let gathered: Vec<Challenge> = elements.iter().map(|e| e.1).collect();
+        let recorded = |p: usize| events[p].1;
+        let honest = build(&values, &gathered, &recorded, &known_inputs);
+        assert_eq!(honest.failed(), BTreeSet::new());
+        honest
+            .prove_and_verify()
+            .expect("the child's closing check verifies");
+
+        // An opened value other than the one that closes the check, the transcript consistent
+        // with it: the output's constraint alone.
+        let k = layout
+            .inputs
+            .iter()
+            .position(|i| matches!(i, Input::Main { .. }))
+            .expect("an opened value");
+        let g = elements
+            .iter()
+            .position(|e| e.0.position == at(layout.inputs[k]))
+            .expect("gathered");
+        let (mut forged_values, mut forged_gathered) = (values.clone(), gathered.clone());
+        forged_values[k] += Challenge::ONE;
+        forged_gathered[g] += Challenge::ONE;
+        let moved = at(layout.inputs[k]);
+        let forged_transcript = |p: usize| {
+            if (moved..moved + D).contains(&p) {
+                coords(value(moved) + Challenge::ONE)[p - moved]
+            } else {
+                events[p].1
+            }
+        };
+        build(
+            &forged_values,
+            &forged_gathered,
+            &forged_transcript,
+            &known_inputs,
+        )
+        .caught(only_constraints);
+        // The same value gathered, but not the transcript's: the transcript's bus.
+        let b = build(&forged_values, &forged_gathered, &recorded, &known_inputs);
+        b.caught(|f| f.contains(&Failed::Bus(TRANSCRIPT_OBSERVE_BUS)));
+        // A periodic claim other than the true one, sent as such: the output's constraint
+        // alone.
+        let k = layout
+            .inputs
+            .iter()
+            .position(|i| matches!(i, Input::Periodic { .. }))
+            .expect("a periodic claim");
+        let mut forged_values = values.clone();
+        forged_values[k] += Challenge::ONE;
+        let key = at(layout.inputs[k]);
+        let forged_known: Vec<(usize, Challenge)> = known_inputs
+            .iter()
+            .map(|&(p, v)| (p, if p == key { v + Challenge::ONE } else { v }))
+            .collect();
+        build(&forged_values, &gathered, &recorded, &forged_known).caught(only_constraints);
+        // A final claim other than the zerocheck's: the input bus (and the output's constraint,
+        // which no other claim meets).
+        let k = layout
+            .inputs
+            .iter()
+            .position(|&i| i == Input::FinalClaim)
+            .expect("the final claim");
+        let mut forged_values = values.clone();
+        forged_values[k] += Challenge::ONE;
+        build(&forged_values, &gathered, &recorded, &known_inputs)
+            .caught(|f| f.contains(&Failed::Bus(OOD_INPUT_BUS)));
+        // A sampled challenge other than the transcript's, in the check and the gathering: the
+        // sample bus.
+        let k = layout
+            .inputs
+            .iter()
+            .position(|&i| i == Input::Eta)
+            .expect("eta");
+        let g = elements
+            .iter()
+            .position(|e| e.0.position == at(Input::Eta))
+            .expect("gathered");
+        let (mut forged_values, mut forged_gathered) = (values.clone(), gathered.clone());
+        forged_values[k] += Challenge::ONE;
+        forged_gathered[g] += Challenge::ONE;
+        build(&forged_values, &forged_gathered, &recorded, &known_inputs)
+            .caught(|f| f.contains(&Failed::Bus(TRANSCRIPT_SAMPLE_BUS)));
+
+        let live = layout
+            .rows
+            .iter()
+            .filter(|r| r.kind != crate::aggregate::recursion::ood_air::RowKind::Pad)
+            .count();
+        println!(
+            "the closing program: {} nodes, {} inputs ({} gathered from the transcript, {} \
+             known), {live} rows in a block of {}",
+            program.nodes.len(),
+            layout.inputs.len(),
+            elements.len(),
+            known_inputs.len(),
+            layout.rows.len()
         );
     }
 }

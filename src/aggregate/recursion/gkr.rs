@@ -60,7 +60,7 @@ use p3_matrix::dense::RowMajorMatrix;
 
 use super::duplex::{TRANSCRIPT_OBSERVE_BUS, TRANSCRIPT_SAMPLE_BUS};
 use super::ext::{self, coords, element, D};
-use super::sumcheck::{reduce, SumcheckRun, SUMCHECK_CLAIM_BUS, SUMCHECK_RESULT_BUS};
+use super::sumcheck::{SumcheckRun, SUMCHECK_CLAIM_BUS, SUMCHECK_RESULT_BUS};
 use crate::aggregate::field::Challenge;
 use crate::xmss::F;
 
@@ -203,6 +203,20 @@ pub fn layer_at(start: usize, k: usize) -> usize {
     start + D + 30 * k + 10 * k * k.saturating_sub(1)
 }
 
+/// Transcript positions of the coordinates of the output point ([`GkrOutput::point`]) of a
+/// reduction of `layers` layers whose root denominator is at `start`: the last layer's branch,
+/// then its round challenges (module docs); none for no layer.
+#[must_use]
+pub fn point_positions(start: usize, layers: usize) -> Vec<usize> {
+    let Some(k) = layers.checked_sub(1) else {
+        return Vec::new();
+    };
+    let at = layer_at(start, k);
+    std::iter::once(at + LAMBDA_LEN + k * ROUND_STRIDE + CHILDREN_LEN)
+        .chain((0..k).map(|i| at + LAMBDA_LEN + i * ROUND_STRIDE + CHALLENGE_AT))
+        .collect()
+}
+
 /// The number of transcript positions of a reduction of `layers` layers, root denominator
 /// included.
 #[must_use]
@@ -324,11 +338,7 @@ impl FractionGkrAir {
                 let result = if k == 0 {
                     claim
                 } else {
-                    let s = &sumchecks[k - 1];
-                    s.rounds
-                        .iter()
-                        .zip(&s.challenges)
-                        .fold(s.claim, |c, (evals, &x)| reduce(c, evals, x))
+                    sumchecks[k - 1].final_claim()
                 };
                 let folded_n = n0 + layer.branch * (n1 - n0);
                 let folded_d = d0 + layer.branch * (d1 - d0);

@@ -58,9 +58,12 @@
 //!   the root denominator not zero, the output handed to the caller (in no parent's batch yet);
 //! - [`zerocheck::ZerocheckAir`]: a multilinear child's zerocheck entry: the GKR's output
 //!   folded by `theta` into the link claim, the claimed sum held to `eta` times it and handed to
-//!   the constraint sumcheck, the result handed to the closing check (in no parent's batch yet);
+//!   the constraint sumcheck, the final claim handed to the closing check (in no parent's batch
+//!   yet);
 //! - [`closing::closing_value`]: that closing check natively, every AIR's constraints and bus
-//!   messages at the opened values, the reference the verifier AIRs will evaluate.
+//!   messages at the opened values; `closing::program`, the same check as a program that
+//!   [`ood_air::OodAir`] runs over inputs [`gather::GatherAir`] takes from the child's
+//!   transcript (in no parent's batch yet).
 
 use std::cell::RefCell;
 

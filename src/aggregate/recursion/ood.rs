@@ -116,7 +116,10 @@ pub enum Input {
         /// Index of the LogUp column, `0..lookups + 1` (one per lookup and the accumulator).
         column: usize,
     },
-    /// Only in [`Program::constraints`]: periodic column `column` at `zeta`.
+    /// In [`Program::constraints`], periodic column `column` at `zeta`; in a multilinear
+    /// child's closing check (`closing::program`), its multilinear extension at the
+    /// instance's point, a claim the program takes as given (the deferred claims, recursion
+    /// README).
     Periodic {
         /// Index of the AIR instance (0).
         instance: usize,
@@ -148,6 +151,26 @@ pub enum Input {
         /// Index `0..ParamSpec::len`: the statement constants, then the periodic parameters.
         index: usize,
     },
+    /// Only in a multilinear child's closing check (`closing::program`): the
+    /// zerocheck's `beta`, which weighs the instances.
+    ZerocheckBeta,
+    /// Only in a closing check: the zerocheck's `eta`, which weighs the bus links.
+    Eta,
+    /// Only in a closing check: the lookup argument's `theta`.
+    Theta,
+    /// Only in a closing check: the constraint sumcheck's challenge of round `coord`.
+    Point {
+        /// The round, `0..rounds`.
+        coord: usize,
+    },
+    /// Only in a closing check: coordinate `coord` of the zerocheck's point `tau` (its free
+    /// coordinates, then the fractional GKR's point).
+    Tau {
+        /// The coordinate, `0..rounds`.
+        coord: usize,
+    },
+    /// Only in a closing check: the constraint sumcheck's final claim.
+    FinalClaim,
 }
 
 /// How a template AIR's statement-dependent values enter its out-of-domain program as
@@ -214,21 +237,29 @@ pub struct Program {
 }
 
 /// The nodes an AIR's symbolic leaves resolve to while its constraints are lowered.
-struct Leaves {
-    main: [Vec<u32>; 2],
-    permutation: [Vec<u32>; 2],
-    periodic: Vec<u32>,
-    public: Vec<u32>,
-    challenges: Vec<u32>,
-    terminals: Vec<u32>,
-    selectors: [u32; 3],
+#[derive(Default)]
+pub(super) struct Leaves {
+    /// Main columns on the current row, then on the next.
+    pub(super) main: [Vec<u32>; 2],
+    /// LogUp columns on the current row, then on the next.
+    pub(super) permutation: [Vec<u32>; 2],
+    /// Periodic columns.
+    pub(super) periodic: Vec<u32>,
+    /// Public values.
+    pub(super) public: Vec<u32>,
+    /// LogUp challenges.
+    pub(super) challenges: Vec<u32>,
+    /// LogUp terminals.
+    pub(super) terminals: Vec<u32>,
+    /// First row, last row, transition.
+    pub(super) selectors: [u32; 3],
 }
 
 /// Builds a program: the node list, its hash-consing table, the memo of lowered subtrees
 /// (keyed by address: Plonky3's trees share subtrees through `Arc`s; cleared per AIR, whose
 /// trees are freed after) and the current AIR's leaves.
 #[derive(Default)]
-struct Lowering {
+pub(super) struct Lowering {
     nodes: Vec<Node>,
     index: HashMap<Node, u32>,
     base_memo: HashMap<usize, u32>,
@@ -267,7 +298,7 @@ impl Lowering {
         i
     }
 
-    fn constant(&mut self, c: Challenge) -> u32 {
+    pub(super) fn constant(&mut self, c: Challenge) -> u32 {
         self.push(Node::Constant(c))
     }
 
@@ -275,7 +306,7 @@ impl Lowering {
         self.constant(Challenge::from(c))
     }
 
-    fn input(&mut self, i: Input) -> u32 {
+    pub(super) fn input(&mut self, i: Input) -> u32 {
         self.push(Node::Input(i))
     }
 
@@ -304,15 +335,15 @@ impl Lowering {
         }
     }
 
-    fn add(&mut self, x: u32, y: u32) -> u32 {
+    pub(super) fn add(&mut self, x: u32, y: u32) -> u32 {
         self.op(Op::Add, x, y)
     }
 
-    fn sub(&mut self, x: u32, y: u32) -> u32 {
+    pub(super) fn sub(&mut self, x: u32, y: u32) -> u32 {
         self.op(Op::Sub, x, y)
     }
 
-    fn mul(&mut self, x: u32, y: u32) -> u32 {
+    pub(super) fn mul(&mut self, x: u32, y: u32) -> u32 {
         self.op(Op::Mul, x, y)
     }
 
@@ -407,11 +438,29 @@ impl Lowering {
         done.pop().expect("the root lowered")
     }
 
+    /// Sets the leaves later lowerings resolve to (`None` when done with an AIR), forgetting
+    /// the memo of lowered subtrees, which is keyed by address.
+    #[cfg_attr(not(test), allow(dead_code))] // read by the closing program, tested until a parent uses it
+    pub(super) fn set_leaves(&mut self, leaves: Option<Leaves>) {
+        self.base_memo.clear();
+        self.ext_memo.clear();
+        self.leaves = leaves;
+    }
+
+    /// The program of the nodes lowered so far, with `outputs`.
+    #[cfg_attr(not(test), allow(dead_code))] // read by the closing program, tested until a parent uses it
+    pub(super) fn into_program(self, outputs: Vec<u32>) -> Program {
+        Program {
+            nodes: self.nodes,
+            outputs,
+        }
+    }
+
     fn leaves(&self) -> &Leaves {
         self.leaves.as_ref().expect("leaves set before lowering")
     }
 
-    fn base(&mut self, e: &SymbolicExpression<F>) -> u32 {
+    pub(super) fn base(&mut self, e: &SymbolicExpression<F>) -> u32 {
         self.walk(
             e,
             |l| &mut l.base_memo,

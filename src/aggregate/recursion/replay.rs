@@ -125,6 +125,25 @@ impl SymbolicRecord {
         }
     }
 
+    /// The base constraints, in the order the AIR asserts them.
+    #[cfg_attr(not(test), allow(dead_code))] // read by the closing program, tested until a parent uses it
+    pub(super) fn base(&self) -> &[SymbolicExpression<F>] {
+        &self.base
+    }
+
+    /// The global interactions (bus messages), in the order the AIR sends them.
+    #[cfg_attr(not(test), allow(dead_code))] // read by the closing program, tested until a parent uses it
+    pub(super) fn global(&self) -> &[SymbolicInteraction<F>] {
+        &self.global
+    }
+
+    /// Whether the AIR emitted anything but base constraints and global interactions
+    /// (extension constraints, local or exclusive interactions).
+    #[cfg_attr(not(test), allow(dead_code))] // read by the closing program, tested until a parent uses it
+    pub(super) fn has_other_kinds(&self) -> bool {
+        !self.extension.is_empty() || !self.local.is_empty() || !self.exclusive.is_empty()
+    }
+
     /// The main-trace columns whose next-row values the recorded constraints or bus messages
     /// (fields and counts) read, ascending; every expression's leaves visited once (shared
     /// subexpressions by address).

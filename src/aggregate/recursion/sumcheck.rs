@@ -159,6 +159,21 @@ pub struct SumcheckRun {
     pub challenges: Vec<Challenge>,
 }
 
+impl SumcheckRun {
+    /// The claim its rounds end with: the claimed sum reduced through each round's values at
+    /// its challenge ([`reduce`], the node encoding `h(0), h(2), ..., h(d)`), what
+    /// [`SumcheckAir`] sends back to the sumcheck's user.
+    ///
+    /// # Panics
+    /// If a round has no value or more than [`MAX_DEGREE`].
+    pub fn final_claim(&self) -> Challenge {
+        self.rounds
+            .iter()
+            .zip(&self.challenges)
+            .fold(self.claim, |c, (evals, &r)| reduce(c, evals, r))
+    }
+}
+
 /// `h(r)` for the round polynomial of degree `evals.len()` whose values at `0, 2, ..., d` are
 /// `evals` and whose values at 0 and 1 sum to `claim`, by forward differences over `0..=d` (the
 /// same value as p3-sumcheck's barycentric `RoundPolyInterpolator::eval`).

@@ -30,10 +30,12 @@
 //! - the claimed sum goes to the constraint sumcheck on
 //!   [`super::sumcheck::SUMCHECK_CLAIM_BUS`], keyed by the rounds' start, and its final claim
 //!   comes back on [`super::sumcheck::SUMCHECK_RESULT_BUS`] with `K + free` rounds;
-//! - the result `(transcript, start, K, eta's position, the rounds' start, rounds, final claim)`
-//!   is sent on [`ZEROCHECK_RESULT_BUS`]: what the closing check at the zerocheck's point needs
-//!   to find every challenge it reads (`alpha` and `beta` just before `eta`, `tau` just after,
-//!   the point's other coordinates the sumcheck's challenges) and the value it must meet.
+//! - the final claim is sent to the closing check (`closing::program`, run by
+//!   [`super::ood_air::OodAir`]) as its input [`super::ood::Input::FinalClaim`]: `(transcript,
+//!   the rounds' start, final claim)` on [`OOD_INPUT_BUS`], the key
+//!   [`super::closing::ClosingPositions`] gives it (no input of that program is a round value,
+//!   so no other input has that key). The closing check's other inputs are keyed by their
+//!   transcript positions, which the verifier derives from the same shape.
 //!
 //! **Why a forged link fails.** The shape's numbers are periodic, so a row cannot claim another
 //! child's GKR, layer count, positions or round count: the mirrors and the positions are held to
@@ -41,8 +43,8 @@
 //! `eta`: the sample bus; the claimed sum: the observe bus) or the GKR's output (its result bus),
 //! so a prover who picks one of them to fit a forged claimed sum leaves a bus unbalanced, and a
 //! claimed sum that does not fit the transcript's values breaks the link constraint. The final
-//! claim is the sumcheck's (its result bus) and travels on to the closing check (this AIR's
-//! result bus). Padding rows (inactive) send and receive nothing.
+//! claim is the sumcheck's (its result bus) and travels on to the closing check (its input
+//! bus). Padding rows (inactive) send and receive nothing.
 
 use std::borrow::{Borrow, BorrowMut};
 
@@ -55,13 +57,10 @@ use super::duplex::{TRANSCRIPT_OBSERVE_BUS, TRANSCRIPT_SAMPLE_BUS};
 use super::ext::{self, coords, element, D};
 use super::gkr::{positions, GkrOutput, GKR_RESULT_BUS};
 use super::multilinear_schedule::MultilinearSchedule;
-use super::sumcheck::{reduce, SumcheckAir, SumcheckRun, SUMCHECK_CLAIM_BUS, SUMCHECK_RESULT_BUS};
+use super::ood_air::OOD_INPUT_BUS;
+use super::sumcheck::{SumcheckAir, SumcheckRun, SUMCHECK_CLAIM_BUS, SUMCHECK_RESULT_BUS};
 use crate::aggregate::field::Challenge;
 use crate::xmss::F;
-
-/// Bus of a zerocheck's result `(transcript, GKR start, K, eta's position, the rounds' start,
-/// rounds, final claim (5))`, sent by [`ZerocheckAir`] and received by the closing check.
-pub const ZEROCHECK_RESULT_BUS: &str = "zerocheck-result";
 
 /// The periodic columns, one entry per row.
 const PERIODIC: usize = 7;
@@ -234,11 +233,7 @@ impl ZerocheckRun {
                 .map(|k| value(round(k) + air.challenge_at()))
                 .collect(),
         };
-        let final_claim = sumcheck
-            .rounds
-            .iter()
-            .zip(&sumcheck.challenges)
-            .fold(sumcheck.claim, |c, (evals, &r)| reduce(c, evals, r));
+        let final_claim = sumcheck.final_claim();
         Ok((
             Self {
                 link,
@@ -476,27 +471,20 @@ where
             live(),
         );
 
-        // The result, for the closing check.
-        PermutationCheckBus::new(ZEROCHECK_RESULT_BUS).send(
+        // The final claim, the closing check's input keyed by the rounds' start.
+        PermutationCheckBus::new(OOD_INPUT_BUS).send(
             builder,
-            [
-                t,
-                row.start.into(),
-                row.layers.into(),
-                row.eta_at.into(),
-                rounds_at,
-                row.rounds.into(),
-            ]
-            .into_iter()
-            .chain(coordinates(&row.result))
-            .collect::<Vec<AB::Expr>>(),
+            [t, rounds_at]
+                .into_iter()
+                .chain(coordinates(&row.result))
+                .collect::<Vec<AB::Expr>>(),
             live(),
         );
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! The zerocheck entry of a real multilinear child (the smallest compact parent over
     //! Poseidon1-24), through this AIR, `FractionGkrAir` and two `SumcheckAir`s (the GKR's layers
     //! and the constraint sumcheck): every element from the GKR's root denominator to the
@@ -519,13 +507,13 @@ mod tests {
     use crate::aggregate::recursion::multilinear_schedule::{Action, MultilinearSchedule};
 
     /// The pieces of one batch over a child's recorded transcript `events`.
-    struct Pieces {
-        gkr: GkrRun,
-        run: ZerocheckRun,
-        sumcheck: SumcheckRun,
+    pub(crate) struct Pieces {
+        pub(crate) gkr: GkrRun,
+        pub(crate) run: ZerocheckRun,
+        pub(crate) sumcheck: SumcheckRun,
     }
 
-    fn pieces(events: &[Event], link: ZerocheckLink) -> Pieces {
+    pub(crate) fn pieces(events: &[Event], link: ZerocheckLink) -> Pieces {
         let value = |p: usize| events[p].1;
         let gkr = GkrRun::read(link.transcript, link.start, link.layers, value);
         let (_, outputs) = FractionGkrAir::new()
@@ -545,6 +533,21 @@ mod tests {
         schedule: &MultilinearSchedule,
         link: &ZerocheckLink,
     ) -> Vec<TestAir> {
+        let (observed, sampled, result) = transcript_tables(events, schedule, link);
+        vec![
+            TestAir::Known(KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, false, &observed)),
+            TestAir::Known(KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, true, &sampled)),
+            TestAir::Known(KnownAir::new(OOD_INPUT_BUS, 2 + D, false, &[result])),
+        ]
+    }
+
+    /// [`known`]'s messages: the transcript's observations and samples (each once per reader
+    /// among the zerocheck's AIRs), and the final claim as the closing check receives it.
+    pub(crate) fn transcript_tables(
+        events: &[Event],
+        schedule: &MultilinearSchedule,
+        link: &ZerocheckLink,
+    ) -> (Vec<Vec<F>>, Vec<Vec<F>>, Vec<F>) {
         let air = link.sumcheck_air().unwrap();
         let end = link.rounds_at() + link.rounds() * air.stride();
         let (mut observed, mut sampled) = (vec![], vec![]);
@@ -582,23 +585,12 @@ mod tests {
             let evals: Vec<Challenge> = (0..link.degree).map(|v| value(at + v * D)).collect();
             interpolator.eval(&evals, claim, value(at + air.challenge_at()))
         });
-        let result: Vec<F> = [
-            link.transcript as usize,
-            link.start,
-            link.layers,
-            link.eta_at(),
-            link.rounds_at(),
-            link.rounds(),
-        ]
-        .into_iter()
-        .map(F::from_usize)
-        .chain(coords(final_claim))
-        .collect();
-        vec![
-            TestAir::Known(KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, false, &observed)),
-            TestAir::Known(KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, true, &sampled)),
-            TestAir::Known(KnownAir::new(ZEROCHECK_RESULT_BUS, 6 + D, false, &[result])),
-        ]
+        let result: Vec<F> = [link.transcript as usize, link.rounds_at()]
+            .into_iter()
+            .map(F::from_usize)
+            .chain(coords(final_claim))
+            .collect();
+        (observed, sampled, result)
     }
 
     /// The batch: this AIR (built from `air`'s links) over `run`'s row, the GKR and the two
@@ -610,6 +602,26 @@ mod tests {
         events: &[Event],
         schedule: &MultilinearSchedule,
     ) -> Batch {
+        let (mut airs, mut traces) = chain(air, trace, p);
+        let known = known(events, schedule, &p.run.link);
+        traces.extend(known.iter().map(|k| match k {
+            TestAir::Known(k) => k.trace(),
+            _ => unreachable!(),
+        }));
+        airs.extend(known);
+        Batch {
+            buses: global_buses(&airs),
+            airs,
+            traces,
+        }
+    }
+
+    /// This AIR over `trace`, the GKR and the two sumchecks of `p`: the AIRs and their traces.
+    pub(crate) fn chain(
+        air: &ZerocheckAir,
+        trace: RowMajorMatrix<F>,
+        p: &Pieces,
+    ) -> (Vec<TestAir>, Vec<RowMajorMatrix<F>>) {
         let link = &p.run.link;
         let (gkr_trace, _) = FractionGkrAir::new()
             .generate_trace(std::slice::from_ref(&p.gkr), MIN_HEIGHT)
@@ -622,24 +634,14 @@ mod tests {
         let (constraint_trace, _) = constraint
             .generate_trace(std::slice::from_ref(&p.sumcheck), MIN_HEIGHT)
             .unwrap();
-        let known = known(events, schedule, link);
-        let mut traces = vec![trace, gkr_trace, layers_trace, constraint_trace];
-        traces.extend(known.iter().map(|k| match k {
-            TestAir::Known(k) => k.trace(),
-            _ => unreachable!(),
-        }));
-        let mut airs = vec![
+        let traces = vec![trace, gkr_trace, layers_trace, constraint_trace];
+        let airs = vec![
             TestAir::Zerocheck(air.clone()),
             TestAir::Gkr(FractionGkrAir::new()),
             TestAir::Sumcheck(layers),
             TestAir::Sumcheck(constraint),
         ];
-        airs.extend(known);
-        Batch {
-            buses: global_buses(&airs),
-            airs,
-            traces,
-        }
+        (airs, traces)
     }
 
     /// The honest batch of `events`, with `edit` applied to this AIR's run first.
@@ -722,16 +724,14 @@ mod tests {
         assert_eq!(b.failed(), BTreeSet::from([Failed::Bus(GKR_RESULT_BUS)]));
         b.caught(|_| true);
 
-        // A final claim other than the sumcheck's: its result bus, and the closing check's.
+        // A final claim other than the sumcheck's: its result bus, and the closing check's input
+        // bus.
         let b = batch_with(&events, &schedule, link, |r| {
             r.final_claim += Challenge::ONE
         });
         assert_eq!(
             b.failed(),
-            BTreeSet::from([
-                Failed::Bus(SUMCHECK_RESULT_BUS),
-                Failed::Bus(ZEROCHECK_RESULT_BUS)
-            ])
+            BTreeSet::from([Failed::Bus(SUMCHECK_RESULT_BUS), Failed::Bus(OOD_INPUT_BUS)])
         );
         b.caught(|_| true);
 
