@@ -685,8 +685,11 @@ impl ClosingPositions {
         if opened.len() != airs.len() {
             return Err("one opening per instance".into());
         }
+        let public_step = schedule
+            .find(&["public_values"])
+            .ok_or("no step [\"public_values\"] in the schedule")?;
         let mut public = Vec::with_capacity(airs.len());
-        let mut next_public = at(&["public_values"])?;
+        let mut next_public = public_step.start;
         let mut periodic = Vec::with_capacity(airs.len());
         let mut next_periodic = schedule.len();
         for air in airs {
@@ -694,6 +697,9 @@ impl ClosingPositions {
             next_public += air.num_public_values();
             periodic.push(next_periodic);
             next_periodic += air.periodic_columns().len();
+        }
+        if next_public != public_step.start + public_step.len {
+            return Err("public values of another count than the schedule's".into());
         }
         Ok(Self {
             alpha: at(&["zerocheck", "alpha"])?,
@@ -1094,6 +1100,30 @@ mod tests {
             .unwrap();
         assert_eq!(without_claim, vec![value_of]);
 
+        // Refused: a height per instance missing, an instance taller than the sumcheck, a plan
+        // whose blocks run past the GKR's table; positions for instances the schedule does not
+        // open, or with one public value more than the schedule observes.
+        let program_of = |heights: &[usize], lookup: &LookupShape| {
+            super::program(&wrapped, heights, lookup, rounds)
+        };
+        assert!(program_of(&batch.heights[1..], &n.lookup).is_err());
+        let mut tall = batch.heights.clone();
+        tall[0] = rounds + 1;
+        assert!(program_of(&tall, &n.lookup).is_err());
+        let mut past = n.lookup.clone();
+        past.instances[0].base_offset = 1 << n.lookup.num_variables;
+        assert!(program_of(&batch.heights, &past).is_err());
+        let fewer = &wrapped[..wrapped.len() - 1];
+        assert!(ClosingPositions::new(&n.schedule, &n.link, fewer).is_err());
+        let mut cut = n.schedule.clone();
+        let public_step = cut
+            .steps
+            .iter_mut()
+            .find(|s| s.path.last() == Some(&"public_values"))
+            .expect("the public values' step");
+        public_step.len -= 1;
+        assert!(ClosingPositions::new(&cut, &n.link, &wrapped).is_err());
+
         // Laid out for the AIR: every input it reads changes the output when changed.
         let layout = OodLayout::new(&program, |i| positions.position(i)).expect("a layout");
         let values: Vec<Challenge> = layout.inputs.iter().map(|&i| input(i)).collect();
@@ -1206,6 +1236,19 @@ mod tests {
             .prove_and_verify()
             .expect("the child's closing check verifies");
 
+        // The check's inputs and the gathered values with the transcript element of input `k`
+        // (its index among the layout's inputs) one more in both.
+        let forge_gathered = |k: usize| {
+            let g = elements
+                .iter()
+                .position(|e| e.0.position == at(layout.inputs[k]))
+                .expect("gathered");
+            let (mut forged_values, mut forged_gathered) = (values.clone(), gathered.clone());
+            forged_values[k] += Challenge::ONE;
+            forged_gathered[g] += Challenge::ONE;
+            (forged_values, forged_gathered)
+        };
+
         // An opened value other than the one that closes the check, the transcript consistent
         // with it: the output's constraint alone.
         let k = layout
@@ -1213,13 +1256,7 @@ mod tests {
             .iter()
             .position(|i| matches!(i, Input::Main { .. }))
             .expect("an opened value");
-        let g = elements
-            .iter()
-            .position(|e| e.0.position == at(layout.inputs[k]))
-            .expect("gathered");
-        let (mut forged_values, mut forged_gathered) = (values.clone(), gathered.clone());
-        forged_values[k] += Challenge::ONE;
-        forged_gathered[g] += Challenge::ONE;
+        let (forged_values, forged_gathered) = forge_gathered(k);
         let moved = at(layout.inputs[k]);
         let forged_transcript = |p: usize| {
             if (moved..moved + D).contains(&p) {
@@ -1271,13 +1308,7 @@ mod tests {
             .iter()
             .position(|&i| i == Input::Eta)
             .expect("eta");
-        let g = elements
-            .iter()
-            .position(|e| e.0.position == at(Input::Eta))
-            .expect("gathered");
-        let (mut forged_values, mut forged_gathered) = (values.clone(), gathered.clone());
-        forged_values[k] += Challenge::ONE;
-        forged_gathered[g] += Challenge::ONE;
+        let (forged_values, forged_gathered) = forge_gathered(k);
         build(&forged_values, &forged_gathered, &recorded, &known_inputs)
             .caught(|f| f.contains(&Failed::Bus(TRANSCRIPT_SAMPLE_BUS)));
 
