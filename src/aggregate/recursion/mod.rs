@@ -63,7 +63,11 @@
 //! - [`closing::closing_value`]: that closing check natively, every AIR's constraints and bus
 //!   messages at the opened values; `closing::program`, the same check as a program that
 //!   [`ood_air::OodAir`] runs over inputs [`gather::GatherAir`] takes from the child's
-//!   transcript (in no parent's batch yet).
+//!   transcript (in no parent's batch yet);
+//! - [`whir_check::whir_check`]: WHIR's checks of a multilinear child's stacked opening
+//!   natively, once its query rows are opened: the opening's claims carried through WHIR's
+//!   folds and rounds to `W(r) f(r)`, and the final queries against the final polynomial, every
+//!   value read at its scheduled position ([`whir_check::WhirReading`]).
 
 use std::cell::RefCell;
 
@@ -164,6 +168,7 @@ mod scheduled;
 pub mod sumcheck;
 pub mod terms;
 pub mod type2;
+pub mod whir_check;
 pub mod witness;
 pub mod zerocheck;
 

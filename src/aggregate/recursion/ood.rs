@@ -171,6 +171,28 @@ pub enum Input {
     },
     /// Only in a closing check: the constraint sumcheck's final claim.
     FinalClaim,
+    /// Only in WHIR's checks (`whir_check::lower`): the extension element at transcript
+    /// position `at` (a challenge, a fold's value, an out-of-domain sample or answer, a value
+    /// of the final polynomial).
+    Transcript {
+        /// Its coordinate 0's position.
+        at: usize,
+    },
+    /// Only in WHIR's checks: the domain point `g^index` of the query whose index is the low
+    /// bits of the transcript element at `at` (`g` generating the folded domain).
+    QueryPoint {
+        /// The index's element's position.
+        at: usize,
+    },
+    /// Only in WHIR's checks: query `query` of round `round`'s opened row folded at the
+    /// round's challenges (the last round is the final one), a claim the program takes as
+    /// given until the query AIRs send it.
+    QueryFold {
+        /// The round, `0..=rounds`.
+        round: usize,
+        /// The query, in index order.
+        query: usize,
+    },
 }
 
 /// How a template AIR's statement-dependent values enter its out-of-domain program as
@@ -440,7 +462,6 @@ impl Lowering {
 
     /// Sets the leaves later lowerings resolve to (`None` when done with an AIR), forgetting
     /// the memo of lowered subtrees, which is keyed by address.
-    #[cfg_attr(not(test), allow(dead_code))] // read by the closing program, tested until a parent uses it
     pub(super) fn set_leaves(&mut self, leaves: Option<Leaves>) {
         self.base_memo.clear();
         self.ext_memo.clear();
@@ -528,9 +549,7 @@ impl Lowering {
             builder.extension_constraints(),
             builder.constraint_layout(),
         );
-        self.leaves = Some(leaves);
-        self.base_memo.clear();
-        self.ext_memo.clear();
+        self.set_leaves(Some(leaves));
         let mut out = vec![0u32; order.total_constraints()];
         for (e, &at) in base.iter().zip(&order.base_indices) {
             out[at] = self.base(e);
@@ -538,9 +557,7 @@ impl Lowering {
         for (e, &at) in ext.iter().zip(&order.ext_indices) {
             out[at] = self.ext(e);
         }
-        self.base_memo.clear();
-        self.ext_memo.clear();
-        self.leaves = None;
+        self.set_leaves(None);
         out
     }
 }

@@ -123,11 +123,11 @@ pub enum Encoding {
     /// the zerocheck and the LogUp GKR's layers); `h(1) = claim - h(0)`.
     Nodes,
     /// Quadratic: `h(0)` and the leading coefficient `c` (p3-sumcheck's `SumcheckData` under
-    /// `Basis::Evaluation`); `h(1) = claim - h(0)`, so `h(r) = h(0) + r (claim - 2 h(0)) +
+    /// `Basis::Evaluation`, the basis WHIR's verifier folds in); `h(1) = claim - h(0)`, so `h(r) = h(0) + r (claim - 2 h(0)) +
     /// r (r - 1) c`.
     ZeroAndLeading,
     /// Quadratic, summed over `{0, inf}`: `h(1)` and the leading coefficient `c` (p3-sumcheck's
-    /// `SumcheckData` under `Basis::Projective`, WHIR's path); `h(0) = claim - c`, so `h(r) =
+    /// `SumcheckData` under `Basis::Projective`); `h(0) = claim - c`, so `h(r) =
     /// h(0) + r (h(1) - h(0)) + r (r - 1) c`.
     OneAndLeading,
 }
