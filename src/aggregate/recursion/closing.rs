@@ -583,16 +583,7 @@ pub(super) fn program(
         g = l.add(g, term);
         beta_i = l.mul(beta_i, beta);
     }
-    // `eq(tau, r) = prod (2 t r - t - r + 1)`.
-    let mut eq = one;
-    for (&t, &r) in tau.iter().zip(&point) {
-        let tr = l.mul(t, r);
-        let two_tr = l.add(tr, tr);
-        let less_t = l.sub(two_tr, t);
-        let less_r = l.sub(less_t, r);
-        let factor = l.add(less_r, one);
-        eq = l.mul(eq, factor);
-    }
+    let eq = l.eq(&tau, &point);
     let value = l.mul(eq, g);
     let claim = l.input(Input::FinalClaim);
     let out = l.sub(value, claim);

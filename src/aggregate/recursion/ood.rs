@@ -369,6 +369,22 @@ impl Lowering {
         self.op(Op::Mul, x, y)
     }
 
+    /// `eq(a, b) = prod (2 a_i b_i - a_i - b_i + 1)` over nodes (of one length).
+    #[cfg_attr(not(test), allow(dead_code))] // read by the child's program, tested until a parent uses it
+    pub(super) fn eq(&mut self, a: &[u32], b: &[u32]) -> u32 {
+        let one = self.constant(Challenge::ONE);
+        let mut acc = one;
+        for (&x, &y) in a.iter().zip(b) {
+            let xy = self.mul(x, y);
+            let twice = self.add(xy, xy);
+            let less_x = self.sub(twice, x);
+            let less_y = self.sub(less_x, y);
+            let factor = self.add(less_y, one);
+            acc = self.mul(acc, factor);
+        }
+        acc
+    }
+
     fn scale(&mut self, x: u32, c: Challenge) -> u32 {
         let c = self.constant(c);
         self.mul(x, c)

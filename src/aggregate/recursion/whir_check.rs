@@ -636,29 +636,13 @@ pub fn whir_check(
     })
 }
 
-/// `prod (2 a_i b_i - a_i - b_i + 1)` over nodes of `l`.
-#[cfg_attr(not(test), allow(dead_code))] // read by the child's program, tested until a parent uses it
-fn eq_nodes(l: &mut Lowering, a: &[u32], b: &[u32]) -> u32 {
-    let one = l.constant(Challenge::ONE);
-    let mut acc = one;
-    for (&x, &y) in a.iter().zip(b) {
-        let xy = l.mul(x, y);
-        let twice = l.add(xy, xy);
-        let less_x = l.sub(twice, x);
-        let less_y = l.sub(less_x, y);
-        let factor = l.add(less_y, one);
-        acc = l.mul(acc, factor);
-    }
-    acc
-}
-
 /// [`successor`] over nodes of `l`.
 #[cfg_attr(not(test), allow(dead_code))] // read by the child's program, tested until a parent uses it
 fn successor_nodes(l: &mut Lowering, point: &[u32], row: &[u32]) -> u32 {
     let one = l.constant(Challenge::ONE);
     let (mut carry, mut settled, mut last) = (one, l.constant(Challenge::ZERO), one);
     for (&y, &x) in point.iter().zip(row).rev() {
-        let same = eq_nodes(l, &[y], &[x]);
+        let same = l.eq(&[y], &[x]);
         let not_y = l.sub(one, y);
         let not_x = l.sub(one, x);
         let kept = l.mul(settled, same);
@@ -804,7 +788,7 @@ pub(super) fn lower(
             .map(|coord| l.input(Input::Point { coord }))
             .collect();
         let (selector_row, local_row) = local.split_at(k - arity);
-        let instance_eq = eq_nodes(l, &instance_point, local_row);
+        let instance_eq = l.eq(&instance_point, local_row);
         let instance_next = if next_columns.is_empty() {
             zero
         } else {
@@ -858,7 +842,7 @@ pub(super) fn lower(
         let z = l.input(Input::Transcript { at: z });
         let value = l.input(Input::Transcript { at: v });
         let expanded = expand_nodes(l, z, k);
-        let weight = eq_nodes(l, &expanded, local);
+        let weight = l.eq(&expanded, local);
         let v = l.mul(power, value);
         claimed = l.add(claimed, v);
         let w = l.mul(power, weight);
@@ -877,7 +861,7 @@ pub(super) fn lower(
             let z = l.input(Input::Transcript { at: z });
             let answer = l.input(Input::Transcript { at: a });
             let expanded = expand_nodes(l, z, remaining);
-            let weight = eq_nodes(l, &expanded, local);
+            let weight = l.eq(&expanded, local);
             let v = l.mul(power, answer);
             claimed = l.add(claimed, v);
             let w = l.mul(power, weight);
