@@ -409,6 +409,25 @@ pub(super) fn program(
     lookup: &LookupShape,
     rounds: usize,
 ) -> Result<Program, String> {
+    let mut l = Lowering::default();
+    let out = lower(&mut l, airs, log_heights, lookup, rounds)?;
+    Ok(l.into_program(vec![out]))
+}
+
+/// [`program`]'s check lowered into `l`, its one output returned: the form in which the closing
+/// check shares its inputs (the opened values, the point) with WHIR's checks in one child
+/// program (`whir_check::child_program`).
+///
+/// # Errors
+/// As [`program`].
+#[cfg_attr(not(test), allow(dead_code))] // read by the closing program, tested until a parent uses it
+pub(super) fn lower(
+    l: &mut Lowering,
+    airs: &[MultilinearAir<'_>],
+    log_heights: &[usize],
+    lookup: &LookupShape,
+    rounds: usize,
+) -> Result<u32, String> {
     if log_heights.len() != airs.len() {
         return Err("one height per instance".into());
     }
@@ -419,7 +438,6 @@ pub(super) fn program(
     if max_width == 0 {
         return Err("a lookup plan without a message".into());
     }
-    let mut l = Lowering::default();
     let zero = l.constant(Challenge::ZERO);
     let one = l.constant(Challenge::ONE);
     let point: Vec<u32> = (0..rounds)
@@ -586,8 +604,7 @@ pub(super) fn program(
     let eq = l.eq(&tau, &point);
     let value = l.mul(eq, g);
     let claim = l.input(Input::FinalClaim);
-    let out = l.sub(value, claim);
-    Ok(l.into_program(vec![out]))
+    Ok(l.sub(value, claim))
 }
 
 /// Where each input of a multilinear child's closing `program` is keyed on
@@ -987,6 +1004,157 @@ mod tests {
             wrapped.len(),
             lookup.instances.len(),
             c.point.len()
+        );
+    }
+
+    /// The closing check and WHIR's checks as one child program: the opened values and the
+    /// zerocheck point one input each for both, both keyed alike, every output zero on the
+    /// child's values, and one opened value changed fails both checks.
+    #[test]
+    fn the_child_program_closes_and_opens_a_real_poseidon1_compact_parent() {
+        use crate::aggregate::recursion::ood::Node;
+        use crate::aggregate::recursion::whir_check::tests::{answers_of, whir_inputs};
+        use crate::aggregate::recursion::whir_check::{
+            child_program, program as whir_program, WhirPositions, WhirReading,
+        };
+
+        let batch = smallest_compact_batch([7; 32], 11);
+        let wrapped = multilinear_instances(&batch.airs, batch.heights.len());
+        let n = native(&batch, &wrapped);
+        let events = &n.child.events;
+        let value = |p: usize| element(core::array::from_fn(|j| events[p + j].1));
+        let rounds = n.link.rounds();
+        let opening = child_shapes(
+            &batch,
+            &wrapped,
+            &batch.heights,
+            n.child.pow_bits,
+            n.child.num_variables,
+            true,
+        )
+        .opening
+        .expect("the opening's shapes");
+        let at = WhirPositions::new(&n.schedule, &opening).expect("WHIR's positions");
+        let reading = WhirReading::read(&at, |p| events[p].1).expect("a reading");
+        let answers = answers_of(&n.child.proof.opening.whir);
+        let child = child_program(&wrapped, &batch.heights, &n.lookup, rounds, &opening, &at)
+            .expect("the child's program");
+        let closing =
+            program(&wrapped, &batch.heights, &n.lookup, rounds).expect("the closing program");
+        let whir = whir_program(&opening, &at, rounds).expect("WHIR's program");
+
+        // Keys: the closing check's, then WHIR's past its periodic claims; both key the shared
+        // inputs alike, and no two inputs share a key.
+        let positions = ClosingPositions::new(&n.schedule, &n.link, &wrapped).expect("positions");
+        let point_at: Vec<usize> = (0..rounds)
+            .map(|coord| positions.position(Input::Point { coord }).unwrap())
+            .collect();
+        let periodic: usize = wrapped.iter().map(|a| a.periodic_columns().len()).sum();
+        let deferred = n.schedule.len() + periodic;
+        let inputs = |p: &Program| -> BTreeSet<Input> {
+            p.nodes
+                .iter()
+                .filter_map(|node| match node {
+                    Node::Input(i) => Some(*i),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (all, of_closing, of_whir) = (inputs(&child), inputs(&closing), inputs(&whir));
+        let shared: BTreeSet<Input> = of_closing.intersection(&of_whir).copied().collect();
+        assert_eq!(all, of_closing.union(&of_whir).copied().collect());
+        assert!(shared
+            .iter()
+            .all(|i| matches!(i, Input::Main { .. } | Input::Point { .. })));
+        let opened: usize = reading
+            .opened
+            .iter()
+            .map(|o| o.current.len() + o.next.len())
+            .sum();
+        assert!(
+            shared.len() > opened,
+            "every opened value, and the point, shared"
+        );
+        for &i in &shared {
+            assert_eq!(
+                positions.position(i),
+                at.key(i, &point_at, deferred),
+                "{i:?}"
+            );
+        }
+        let key = |i: Input| {
+            positions
+                .position(i)
+                .or_else(|| at.key(i, &point_at, deferred))
+        };
+        let mut keys = BTreeSet::new();
+        for &i in &all {
+            assert!(
+                keys.insert(key(i).expect("a key")),
+                "{i:?}: a key of its own"
+            );
+        }
+
+        // Every output zero on the child's values.
+        let point = &n.sumcheck.challenges;
+        let periodic_values: Vec<Vec<Challenge>> = wrapped
+            .iter()
+            .zip(&batch.heights)
+            .map(|(air, &nv)| periodic_values(air, &point[rounds - nv..]).unwrap())
+            .collect();
+        let whir_input = whir_inputs(events, &at, &reading, &answers);
+        let input = |i: Input| -> Challenge {
+            if let Some(v) = whir_input(i) {
+                return v;
+            }
+            match i {
+                Input::Public { instance, index } => {
+                    Challenge::from(n.child.public_values[instance][index])
+                }
+                Input::Periodic { instance, column } => periodic_values[instance][column],
+                Input::FinalClaim => n.run.final_claim,
+                _ => value(positions.position(i).expect("a position")),
+            }
+        };
+        let outputs = child.outputs(input).expect("no inversion");
+        assert_eq!(outputs.len(), 2 + reading.final_indices.len());
+        assert!(outputs.iter().all(|&o| o == Challenge::ZERO));
+
+        // One opened value changed: both the closing check and WHIR's fail.
+        let changed = Input::Main {
+            instance: 0,
+            row: Row::Local,
+            column: 0,
+        };
+        let forged = child
+            .outputs(|i| {
+                input(i)
+                    + if i == changed {
+                        Challenge::ONE
+                    } else {
+                        Challenge::ZERO
+                    }
+            })
+            .unwrap();
+        assert_ne!(forged[0], Challenge::ZERO, "the closing check");
+        assert_ne!(forged[1], Challenge::ZERO, "WHIR's check");
+
+        let layout = OodLayout::new(&child, key).expect("a layout");
+        let live = layout
+            .rows
+            .iter()
+            .filter(|r| r.kind != crate::aggregate::recursion::ood_air::RowKind::Pad)
+            .count();
+        println!(
+            "the child's program: {} nodes ({} closing, {} WHIR), {} inputs ({} shared), {} \
+             outputs, {live} rows in a block of {}",
+            child.nodes.len(),
+            closing.nodes.len(),
+            whir.nodes.len(),
+            all.len(),
+            shared.len(),
+            outputs.len(),
+            layout.rows.len()
         );
     }
 

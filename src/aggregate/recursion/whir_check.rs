@@ -931,6 +931,29 @@ pub(super) fn program(
     Ok(l.into_program(outputs))
 }
 
+/// One program for a multilinear child's closing check and WHIR's checks of its opening:
+/// output 0 the closing check's (`closing::program`), then [`lower`]'s, the opened values and
+/// the zerocheck point's coordinates one input each for both (`rounds` coordinates, the
+/// constraint sumcheck's rounds).
+///
+/// # Errors
+/// As `closing::program` and [`lower`].
+#[cfg_attr(not(test), allow(dead_code))] // read by the child's program, tested until a parent uses it
+pub(super) fn child_program(
+    airs: &[super::parent::MultilinearAir<'_>],
+    log_heights: &[usize],
+    lookup: &p3_multi_stark::lookup::transcript::LookupShape,
+    rounds: usize,
+    shapes: &OpeningShapes,
+    at: &WhirPositions,
+) -> Result<Program, String> {
+    let mut l = Lowering::default();
+    let closing = super::closing::lower(&mut l, airs, log_heights, lookup, rounds)?;
+    let mut outputs = vec![closing];
+    outputs.extend(lower(&mut l, shapes, at, rounds)?);
+    Ok(l.into_program(outputs))
+}
+
 impl WhirPositions {
     /// The key on `"ood-input"` of an input of `lower`'s program: a transcript element's
     /// position (for `Input::QueryPoint`, its index's element), a zerocheck point coordinate's
@@ -978,7 +1001,7 @@ impl WhirPositions {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! WHIR's checks of a real multilinear child (the smallest compact parent over
     //! Poseidon1-24), every value read from its recorded transcript at the scheduled positions
     //! and the query rows from its proof: they hold, agree with the same checks assembled from
@@ -1000,7 +1023,7 @@ mod tests {
     use crate::aggregate::recursion::ood_air::OodLayout;
     use crate::aggregate::recursion::parent::multilinear_instances;
 
-    type Answers = Vec<Vec<Vec<Challenge>>>;
+    pub(crate) type Answers = Vec<Vec<Vec<Challenge>>>;
 
     fn rows<P>(openings: &QueryOpenings<F, Challenge, P>) -> Vec<Vec<Challenge>> {
         match openings {
@@ -1108,6 +1131,55 @@ mod tests {
         (claimed, weights, final_value)
     }
 
+    /// The values of the inputs of WHIR's program that are not the closing check's (the
+    /// closing check's opened values and point aside, `None`): a transcript element from the
+    /// recorded `events`, a query's domain point from its index's element, a query's row from
+    /// `answers` folded at its round's challenges.
+    pub(crate) fn whir_inputs<'a>(
+        events: &'a [(bool, F)],
+        at: &WhirPositions,
+        reading: &WhirReading,
+        answers: &Answers,
+    ) -> impl Fn(Input) -> Option<Challenge> + 'a {
+        let final_bits = *at.index_bits.last().expect("a final round");
+        let bits_at: HashMap<usize, usize> = at
+            .rounds
+            .iter()
+            .zip(&at.index_bits)
+            .flat_map(|(r, &b)| r.indices.iter().map(move |&p| (p, b)))
+            .chain(at.final_indices.iter().map(|&p| (p, final_bits)))
+            .collect();
+        let folded: Vec<Vec<Challenge>> = answers
+            .iter()
+            .enumerate()
+            .map(|(j, rows)| {
+                let q: Vec<Challenge> = reading.folds[j].challenges.iter().rev().copied().collect();
+                rows.iter().map(|row| evaluate(row, &q)).collect()
+            })
+            .collect();
+        move |i: Input| match i {
+            Input::Transcript { at } => Some(element(core::array::from_fn(|j| events[at + j].1))),
+            Input::QueryPoint { at } => {
+                let bits = bits_at[&at];
+                let index = events[at].1.as_canonical_u64() & ((1 << bits) - 1);
+                Some(Challenge::from(F::two_adic_generator(bits).exp_u64(index)))
+            }
+            Input::QueryFold { round, query } => Some(folded[round][query]),
+            _ => None,
+        }
+    }
+
+    /// The query rows of `whir`'s rounds, then its final round's, lifted to the extension.
+    pub(crate) fn answers_of<P: p3_commit::Mmcs<F>>(
+        whir: &p3_whir::WhirProof<F, Challenge, P>,
+    ) -> Answers {
+        whir.rounds
+            .iter()
+            .map(|r| rows(&r.openings))
+            .chain([rows(&whir.final_openings)])
+            .collect()
+    }
+
     /// A compact parent as shipped: WHIR in the unique-decoding regime, no out-of-domain sample.
     #[test]
     fn whirs_checks_of_a_real_poseidon1_compact_parent() {
@@ -1149,12 +1221,7 @@ mod tests {
             .map(|s| element(core::array::from_fn(|j| events[s.start + j].1)))
             .collect();
         let whir = &child.proof.opening.whir;
-        let answers: Answers = whir
-            .rounds
-            .iter()
-            .map(|r| rows(&r.openings))
-            .chain([rows(&whir.final_openings)])
-            .collect();
+        let answers = answers_of(whir);
 
         // What the transcript holds at the scheduled positions is the proof's.
         let virtual_values: Vec<Challenge> = reading.virtual_claims.iter().map(|c| c.1).collect();
@@ -1345,32 +1412,13 @@ mod tests {
             .map(|s| s.start)
             .collect();
         let program = program(&opening, &at, point.len()).expect("a program");
-        let final_bits = *at.index_bits.last().expect("a final round");
-        let bits_at: HashMap<usize, usize> = at
-            .rounds
-            .iter()
-            .zip(&at.index_bits)
-            .flat_map(|(r, &b)| r.indices.iter().map(move |&p| (p, b)))
-            .chain(at.final_indices.iter().map(|&p| (p, final_bits)))
-            .collect();
-        let folded: Vec<Vec<Challenge>> = answers
-            .iter()
-            .enumerate()
-            .map(|(j, rows)| {
-                let q: Vec<Challenge> = reading.folds[j].challenges.iter().rev().copied().collect();
-                rows.iter().map(|row| evaluate(row, &q)).collect()
-            })
-            .collect();
         let ext_at = |p: usize| element(core::array::from_fn(|j| events[p + j].1));
+        let whir_input = whir_inputs(events, &at, &reading, &answers);
         let input = |i: Input| -> Challenge {
+            if let Some(v) = whir_input(i) {
+                return v;
+            }
             match i {
-                Input::Transcript { at } => ext_at(at),
-                Input::QueryPoint { at } => {
-                    let bits = bits_at[&at];
-                    let index = events[at].1.as_canonical_u64() & ((1 << bits) - 1);
-                    Challenge::from(F::two_adic_generator(bits).exp_u64(index))
-                }
-                Input::QueryFold { round, query } => folded[round][query],
                 Input::Main {
                     instance,
                     row: Row::Local,
