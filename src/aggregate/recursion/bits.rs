@@ -20,6 +20,15 @@
 //!   time in `acc` (periodic `x0` and factors `c_i`, `c_i = 1` outside the window);
 //! - on a grinding row, `index = 0` (its window is `[0, b)`, and `index < 2^b < p`, so the field
 //!   equation means every bit of the window is zero).
+//! - on a uniform draw's rows (p3-challenger's `sample_uniform_bits`, which WHIR's queries use),
+//!   `top[5] = 0`: the value is not `p - 1`, the one value of `sample_uniform_bits(b)`'s
+//!   rejection region for `b <= 24` (`SAMPLING_BITS_M[b] = p - 1`), where p3 draws again; a
+//!   schedule fixed by the shape takes no second draw, so the AIR refuses it. p3-whir's verifier
+//!   draws again instead, so a proof whose transcript meets that value (probability `1/p` per
+//!   index, about `2^-21.7` for a compact parent's 632) verifies natively but cannot be a child:
+//!   `whir_check::WhirReading` refuses it with an error first. A window's point is
+//!   also `g^index` in natural order ([`Point::Natural`], WHIR's domain) where a FRI child's is
+//!   bit-reversed ([`Point::Reversed`]).
 //!
 //! **One block per transcript**, in a schedule fixed by the verifier ([`BitsShape`], from
 //! [`Draw`]s): which transcript positions are bit samples, which are grinding checks, and for each
@@ -28,8 +37,11 @@
 //! later row carries `value` from the one before (a transition constraint under the periodic
 //! `continues`). Each query row sends `(transcript, position, tag, index, point)` on
 //! `"query-index"`, `uses` times (`tag` names the window among the query's, `uses` is the number
-//! of verifier AIR rows that receive it; both are the verifier's, in periodic columns). Only
-//! active blocks receive and send; `transcript` and `active` are constant down a block.
+//! of verifier AIR rows that receive it; both are the verifier's, in periodic columns). A window
+//! marked `to_ood` also sends `(transcript, position, point, 0, 0, 0, 0)` once on `"ood-input"`:
+//! the domain point `Input::QueryPoint` of a WHIR child's checks, which `OodAir` receives keyed
+//! by the sample's position (the interaction is declared only for a shape with such a window).
+//! Only active blocks receive and send; `transcript` and `active` are constant down a block.
 
 use std::borrow::{Borrow, BorrowMut};
 
@@ -39,6 +51,7 @@ use p3_lookup::{Count, InteractionBuilder, PermutationCheckBus};
 use p3_matrix::dense::RowMajorMatrix;
 
 use super::duplex::TRANSCRIPT_SAMPLE_BUS;
+use super::ood_air::OOD_INPUT_BUS;
 use crate::xmss::F;
 
 /// Bus of query windows `(transcript, position, tag, index, point)`, sent here.
@@ -52,6 +65,8 @@ const TOP_FROM: usize = 24;
 pub const MAX_SAMPLE_BITS: usize = 30;
 /// Most receivers of one window (the bound the bus count is declared with).
 pub const MAX_USES: usize = 16;
+/// Most bits of a uniform draw from one element (KoalaBear's `MAX_SINGLE_SAMPLE_BITS`).
+pub const MAX_UNIFORM_BITS: usize = 24;
 
 /// One window of a query index that the verifier uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,8 +79,55 @@ pub struct Window {
     pub tag: usize,
     /// How many times it is sent (`0..=`[`MAX_USES`]).
     pub uses: usize,
-    /// `(x0, g)`: the point sent is `x0 * g^reverse_bits_len(index, hi - lo)`; `None` sends 1.
-    pub point: Option<(F, F)>,
+    /// The domain point the window names, sent with it.
+    pub point: Point,
+    /// Whether the point is also sent, once, to `OodAir` on `"ood-input"` as
+    /// `(transcript, position, point, 0, 0, 0, 0)`: the input `Input::QueryPoint` of a WHIR
+    /// child's checks (`whir_check`), keyed by the sample's position.
+    pub to_ood: bool,
+}
+
+/// The domain point of a window's `index` (of `h = hi - lo` bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Point {
+    /// 1 (no point).
+    One,
+    /// `x0 * g^reverse_bits_len(index, h)`: a point of a FRI child's LDE or folded codeword,
+    /// whose evaluations Plonky3 commits in bit-reversed order.
+    Reversed {
+        /// The coset's shift.
+        x0: F,
+        /// A generator of the subgroup of order `2^h`.
+        g: F,
+    },
+    /// `g^index`: a point of a WHIR child's domain, which p3-whir indexes in natural order.
+    Natural {
+        /// A generator of the subgroup of order `2^h`.
+        g: F,
+    },
+}
+
+impl Point {
+    /// `(x0, factor_i)` for the window's bits `i = lo..hi`: the point is
+    /// `x0 * prod factor_i^(b_i)`.
+    fn factors(&self, lo: usize, hi: usize) -> (F, Vec<F>) {
+        match *self {
+            Point::One => (F::ONE, vec![F::ONE; hi - lo]),
+            Point::Reversed { x0, g } => {
+                (x0, (lo..hi).map(|i| g.exp_power_of_2(hi - 1 - i)).collect())
+            }
+            Point::Natural { g } => (F::ONE, (lo..hi).map(|i| g.exp_power_of_2(i - lo)).collect()),
+        }
+    }
+
+    /// The point of `index` (`h` bits), computed directly.
+    pub fn of(&self, index: usize, h: usize) -> F {
+        match *self {
+            Point::One => F::ONE,
+            Point::Reversed { x0, g } => x0 * g.exp_u64(p3_util::reverse_bits_len(index, h) as u64),
+            Point::Natural { g } => g.exp_u64(index as u64),
+        }
+    }
 }
 
 /// One bit sample of a transcript.
@@ -76,10 +138,17 @@ pub enum Draw {
         /// The difficulty, `1..=`[`MAX_SAMPLE_BITS`].
         bits: usize,
     },
-    /// A query index `sample_bits(bits)` and the windows the verifier uses.
+    /// A query index `sample_bits(bits)` (or, `uniform`, `sample_uniform_bits(bits)`) and the
+    /// windows the verifier uses.
     Query {
-        /// The index's bit count, `1..=`[`MAX_SAMPLE_BITS`].
+        /// The index's bit count, `1..=`[`MAX_SAMPLE_BITS`] (`1..=`[`MAX_UNIFORM_BITS`] when
+        /// `uniform`).
         bits: usize,
+        /// Drawn as p3-challenger 0.8's `sample_uniform_bits` draws it (WHIR's query indices):
+        /// the low `bits` bits of one element `v`, where `v` below `SAMPLING_BITS_M[bits]`,
+        /// which is `p - 1` for `bits <= 24`, is required (a larger `v` is redrawn, a draw a
+        /// schedule fixed by the shape cannot take, so the AIR refuses it: `v != p - 1`).
+        uniform: bool,
         /// Its windows, one row each, at least one.
         windows: Vec<Window>,
     },
@@ -102,6 +171,10 @@ pub struct BitsPeriodic<T> {
     pub uses: T,
     /// 1 on a grinding row: `index = 0`.
     pub zero: T,
+    /// 1 on a uniform draw's rows: the value is not `p - 1`.
+    pub uniform: T,
+    /// 1 on a row whose point goes to `OodAir`.
+    pub to_ood: T,
     /// `x0`, the point's constant factor.
     pub x0: T,
     /// `2^(i - lo)` in the window, 0 outside.
@@ -110,7 +183,7 @@ pub struct BitsPeriodic<T> {
     pub factor: [T; BITS],
 }
 
-/// The columns of one row (77), viewed with `row.borrow()` / `row.borrow_mut()`.
+/// The columns of one row (78), viewed with `row.borrow()` / `row.borrow_mut()`.
 #[repr(C)]
 pub struct BitsCols<T> {
     /// The transcript's number on the buses (constant down the block).
@@ -135,6 +208,8 @@ pub struct BitsCols<T> {
     pub index: T,
     /// `acc[i] = x0 * prod_{j <= i} factor_j^(b_j)`; `acc[30]` is the point.
     pub acc: [T; BITS],
+    /// Mirror of the periodic `to_ood`.
+    pub to_ood: T,
 }
 
 crate::aggregate::air::row_view!(BitsCols);
@@ -166,8 +241,13 @@ impl BitsShape {
                 Draw::Grinding { bits } => {
                     assert!((1..=MAX_SAMPLE_BITS).contains(bits), "grinding bits");
                 }
-                Draw::Query { bits, windows } => {
+                Draw::Query {
+                    bits,
+                    uniform,
+                    windows,
+                } => {
                     assert!((1..=MAX_SAMPLE_BITS).contains(bits), "query bits");
+                    assert!(!uniform || *bits <= MAX_UNIFORM_BITS, "uniform bits");
                     assert!(!windows.is_empty(), "a query has a window");
                     for w in windows {
                         assert!(w.lo < w.hi && w.hi <= *bits, "window inside the query");
@@ -212,9 +292,11 @@ impl BitsShape {
         }
         let mut r = 0;
         for (position, d) in &self.draws {
-            let (bits, windows): (usize, &[Window]) = match d {
-                Draw::Grinding { bits } => (*bits, &[]),
-                Draw::Query { windows, .. } => (0, windows),
+            let (bits, uniform, windows): (usize, bool, &[Window]) = match d {
+                Draw::Grinding { bits } => (*bits, false, &[]),
+                Draw::Query {
+                    uniform, windows, ..
+                } => (0, *uniform, windows),
             };
             let n = windows.len().max(1);
             for j in 0..n {
@@ -223,6 +305,7 @@ impl BitsShape {
                 p.position = F::from_usize(*position);
                 p.receives = F::from_bool(j == 0);
                 p.continues = F::from_bool(j + 1 < n);
+                p.uniform = F::from_bool(uniform);
                 p.x0 = F::ONE;
                 match windows.get(j) {
                     None => {
@@ -234,11 +317,12 @@ impl BitsShape {
                     Some(w) => {
                         p.tag = F::from_usize(w.tag);
                         p.uses = F::from_usize(w.uses);
-                        let (x0, g) = w.point.unwrap_or((F::ONE, F::ONE));
+                        p.to_ood = F::from_bool(w.to_ood);
+                        let (x0, factors) = w.point.factors(w.lo, w.hi);
                         p.x0 = x0;
-                        for i in w.lo..w.hi {
+                        for (i, f) in (w.lo..w.hi).zip(factors) {
                             p.weight[i] = F::from_u32(1 << (i - w.lo));
-                            p.factor[i] = g.exp_power_of_2(w.hi - 1 - i);
+                            p.factor[i] = f;
                         }
                     }
                 }
@@ -253,6 +337,10 @@ impl BitsShape {
 #[derive(Clone, Debug)]
 pub struct SampledBitsAir {
     shape: BitsShape,
+    /// Whether a window sends its point to `OodAir` (the interaction is declared only then).
+    to_ood: bool,
+    /// Whether a draw is uniform (its constraint is declared only then).
+    uniform: bool,
     periodic: std::sync::Arc<Vec<Vec<F>>>,
     /// The first block's transcript number ([`Self::numbered_from`]).
     first: u32,
@@ -274,8 +362,18 @@ impl SampledBitsAir {
     /// The AIR for transcripts of `shape`.
     pub fn new(shape: BitsShape) -> Self {
         let rows = shape.periodic_rows();
+        let to_ood = shape.draws.iter().any(|(_, d)| match d {
+            Draw::Query { windows, .. } => windows.iter().any(|w| w.to_ood),
+            Draw::Grinding { .. } => false,
+        });
+        let uniform = shape
+            .draws
+            .iter()
+            .any(|(_, d)| matches!(d, Draw::Query { uniform: true, .. }));
         Self {
             shape,
+            to_ood,
+            uniform,
             periodic: crate::aggregate::air::column_major(&rows, NUM_PERIODIC),
             first: 0,
         }
@@ -360,6 +458,7 @@ impl SampledBitsAir {
                 row.receives = p.receives;
                 row.tag = p.tag;
                 row.uses = p.uses;
+                row.to_ood = p.to_ood;
                 Self::fill_row(row, bits_of(v.as_canonical_u32()), p);
                 if active && p.receives == F::ONE {
                     received.push([transcript, p.position, v]);
@@ -451,6 +550,31 @@ where
             Count::bounded(row.active * row.uses, MAX_USES as u32),
         );
         super::first_block_number(builder, self.first, row.transcript);
+
+        // 81: the mirror of `to_ood`; 82, for a shape with a uniform draw: its value is not
+        // p - 1 (bits 24..31 all ones, with the canonical constraint, is exactly p - 1). Only
+        // then: where no draw is uniform the column `top[5]` is zero on every honest row, and
+        // the constraint would read its periodic column for nothing.
+        builder.assert_eq(row.to_ood, p.to_ood.clone());
+        if self.uniform {
+            builder.assert_zero(p.uniform.clone() * row.top[row.top.len() - 1]);
+        }
+        if self.to_ood {
+            let zero = AB::Expr::ZERO;
+            PermutationCheckBus::new(OOD_INPUT_BUS).send(
+                builder,
+                [
+                    row.transcript.into(),
+                    row.position.into(),
+                    row.acc[BITS - 1].into(),
+                    zero.clone(),
+                    zero.clone(),
+                    zero.clone(),
+                    zero,
+                ],
+                Count::bounded(row.active * row.to_ood, 1),
+            );
+        }
     }
 }
 
@@ -501,28 +625,41 @@ mod tests {
                 hi: K,
                 tag: 0,
                 uses: 1,
-                point: Some((F::GENERATOR, g(K))),
+                point: Point::Reversed {
+                    x0: F::GENERATOR,
+                    g: g(K),
+                },
+                to_ood: false,
             },
             Window {
                 lo: 3,
                 hi: K,
                 tag: 1,
                 uses: 2,
-                point: Some((F::ONE, g(K))),
+                point: Point::Reversed {
+                    x0: F::ONE,
+                    g: g(K),
+                },
+                to_ood: false,
             },
             Window {
                 lo: 0,
                 hi: 3,
                 tag: 2,
                 uses: 1,
-                point: None,
+                point: Point::One,
+                to_ood: false,
             },
             Window {
                 lo: 6,
                 hi: 14,
                 tag: 3,
                 uses: 0,
-                point: Some((F::from_u32(7), g(8))),
+                point: Point::Reversed {
+                    x0: F::from_u32(7),
+                    g: g(8),
+                },
+                to_ood: false,
             },
         ]
     }
@@ -563,6 +700,7 @@ mod tests {
                     position,
                     Draw::Query {
                         bits: K,
+                        uniform: false,
                         windows: windows(),
                     },
                 ));
@@ -589,9 +727,13 @@ mod tests {
                     for w in windows {
                         let h = w.hi - w.lo;
                         let index = (r >> w.lo) & ((1 << h) - 1);
-                        let point = w.point.map_or(F::ONE, |(x0, g)| {
-                            x0 * g.exp_u64(reverse_bits_len(index, h) as u64)
-                        });
+                        let point = match w.point {
+                            Point::One => F::ONE,
+                            Point::Reversed { x0, g } => {
+                                x0 * g.exp_u64(reverse_bits_len(index, h) as u64)
+                            }
+                            Point::Natural { g } => g.exp_u64(index as u64),
+                        };
                         for _ in 0..w.uses {
                             sent.push(vec![
                                 t,
@@ -746,7 +888,11 @@ mod tests {
             hi: MAX_SAMPLE_BITS,
             tag: 0,
             uses: 1,
-            point: Some((F::GENERATOR, F::two_adic_generator(F::TWO_ADICITY))),
+            point: Point::Reversed {
+                x0: F::GENERATOR,
+                g: F::two_adic_generator(F::TWO_ADICITY),
+            },
+            to_ood: false,
         };
         let draws: Vec<(usize, Draw)> = (0..edges.len())
             .map(|i| {
@@ -754,6 +900,7 @@ mod tests {
                     i,
                     Draw::Query {
                         bits: MAX_SAMPLE_BITS,
+                        uniform: false,
                         windows: vec![window],
                     },
                 )
@@ -941,6 +1088,191 @@ mod tests {
 }
 
 #[cfg(test)]
+mod uniform {
+    //! WHIR's query draws: `sample_uniform_bits` indices against Plonky3's challenger, their
+    //! points `g^index` sent to `OodAir`, and the one value a uniform draw refuses.
+
+    use std::collections::BTreeSet;
+
+    use p3_challenger::{CanSample, CanSampleUniformBits};
+    use p3_field::{PrimeField64, TwoAdicField};
+
+    use super::*;
+    use crate::aggregate::fri::config::Poseidon1Challenger;
+    use crate::aggregate::recursion::harness::{Batch, Failed, KnownAir, TestAir, MIN_HEIGHT};
+
+    /// Bits of the test's indices.
+    const K: usize = 18;
+    /// Constraint numbers, in `eval` order.
+    const TO_OOD: usize = 81;
+    const UNIFORM: usize = 82;
+
+    /// The window WHIR's verifier reads: the whole index, its natural-order point to `OodAir`,
+    /// and the index to one other reader.
+    fn window() -> Window {
+        Window {
+            lo: 0,
+            hi: K,
+            tag: 0,
+            uses: 1,
+            point: Point::Natural {
+                g: F::two_adic_generator(K),
+            },
+            to_ood: true,
+        }
+    }
+
+    /// Five uniform draws of `K` bits after an observation, as Plonky3's challenger draws
+    /// them: each draw's element and Plonky3's index.
+    fn plonky3_draws(seed: u32) -> (Vec<F>, Vec<usize>) {
+        let mut c = Poseidon1Challenger::new(crate::xmss::poseidon::poseidon1_24().clone());
+        p3_challenger::CanObserve::observe(&mut c, F::from_u32(seed));
+        (0..5)
+            .map(|_| {
+                let v: F = c.clone().sample();
+                let index = c
+                    .sample_uniform_bits::<false>(K)
+                    .expect("a value below the bound");
+                (v, index)
+            })
+            .unzip()
+    }
+
+    fn shape(uniform: bool) -> BitsShape {
+        BitsShape::new(
+            (0..5)
+                .map(|i| {
+                    let windows = vec![window()];
+                    (
+                        1 + i,
+                        Draw::Query {
+                            bits: K,
+                            uniform,
+                            windows,
+                        },
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// The batch of the bits AIR over `values`, the transcript sending `samples`, and the
+    /// readers receiving `indices` and `points` (`(position, index)`, `(position, point)`).
+    fn batch(
+        uniform: bool,
+        values: &[F],
+        samples: &[F],
+        indices: &[(usize, usize)],
+        points: &[(usize, F)],
+    ) -> Batch {
+        let air = SampledBitsAir::new(shape(uniform));
+        let (trace, _, _) = air.generate_trace(&[values.to_vec()], MIN_HEIGHT);
+        let f = F::from_usize;
+        let sampled: Vec<Vec<F>> = samples
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| vec![F::ZERO, f(1 + i), v])
+            .collect();
+        let read: Vec<Vec<F>> = indices
+            .iter()
+            .map(|&(p, index)| {
+                let point = F::two_adic_generator(K).exp_u64(index as u64);
+                vec![F::ZERO, f(p), F::ZERO, f(index), point]
+            })
+            .collect();
+        let ood: Vec<Vec<F>> = points
+            .iter()
+            .map(|&(p, w)| vec![F::ZERO, f(p), w, F::ZERO, F::ZERO, F::ZERO, F::ZERO])
+            .collect();
+        let known = [
+            KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, true, &sampled),
+            KnownAir::new(QUERY_INDEX_BUS, 5, false, &read),
+            KnownAir::new(OOD_INPUT_BUS, 7, false, &ood),
+        ];
+        let mut traces = vec![trace];
+        traces.extend(known.iter().map(KnownAir::trace));
+        let mut airs = vec![TestAir::Bits(air)];
+        airs.extend(known.into_iter().map(TestAir::Known));
+        Batch {
+            airs,
+            traces,
+            buses: vec![TRANSCRIPT_SAMPLE_BUS, QUERY_INDEX_BUS, OOD_INPUT_BUS],
+        }
+    }
+
+    /// `(position, index)` of each draw.
+    type Indices = Vec<(usize, usize)>;
+
+    /// Plonky3's indices and `g^index`, computed from its results, per draw.
+    fn expected(indices: &[usize]) -> (Indices, Vec<(usize, F)>) {
+        let g = F::two_adic_generator(K);
+        indices
+            .iter()
+            .enumerate()
+            .map(|(i, &index)| ((1 + i, index), (1 + i, g.exp_u64(index as u64))))
+            .unzip()
+    }
+
+    #[test]
+    fn uniform_indices_and_their_natural_points_are_plonky3s_and_prove() {
+        for seed in [1, 2] {
+            let (values, indices) = plonky3_draws(seed);
+            let (read, points) = expected(&indices);
+            let b = batch(true, &values, &values, &read, &points);
+            assert_eq!(b.failed(), BTreeSet::new());
+            b.prove_and_verify().expect("the draws prove");
+            // Each point is what `Point::of` computes for the index.
+            for ((_, index), (_, w)) in read.iter().zip(&points) {
+                assert_eq!(window().point.of(*index, K), *w);
+            }
+        }
+    }
+
+    #[test]
+    fn a_uniform_draw_refuses_p_minus_one_and_a_plain_draw_takes_it() {
+        // The first draw's element is p - 1, sampled as such: the bound that `sample_uniform_bits`
+        // redraws at. Its index is p - 1's low bits, zero.
+        let (mut values, mut indices) = plonky3_draws(1);
+        values[0] = F::from_u64(F::ORDER_U64 - 1);
+        indices[0] = 0;
+        let (read, points) = expected(&indices);
+        let refused = batch(true, &values, &values, &read, &points);
+        assert_eq!(
+            refused.failed(),
+            BTreeSet::from([Failed::Constraint(UNIFORM)])
+        );
+        assert!(
+            refused.prove_and_verify().is_err(),
+            "a forged batch verified"
+        );
+        let plain = batch(false, &values, &values, &read, &points);
+        assert_eq!(plain.failed(), BTreeSet::new());
+    }
+
+    #[test]
+    fn a_point_other_than_the_indexs_or_a_point_withheld_is_caught() {
+        let (values, indices) = plonky3_draws(1);
+        let (read, mut points) = expected(&indices);
+        // The reader expects another point: the input bus.
+        points[2].1 += F::ONE;
+        let b = batch(true, &values, &values, &read, &points);
+        assert_eq!(b.failed(), BTreeSet::from([Failed::Bus(OOD_INPUT_BUS)]));
+        assert!(b.prove_and_verify().is_err(), "a forged batch verified");
+
+        // The row's mirror cleared so that it sends nothing: the mirror's constraint, and the
+        // point the reader expects is missing.
+        let (read, points) = expected(&indices);
+        let mut b = batch(true, &values, &values, &read, &points);
+        let row: &mut BitsCols<F> = b.traces[0].values[..WIDTH].borrow_mut();
+        row.to_ood = F::ZERO;
+        assert_eq!(
+            b.failed(),
+            BTreeSet::from([Failed::Constraint(TO_OOD), Failed::Bus(OOD_INPUT_BUS)])
+        );
+    }
+}
+
+#[cfg(test)]
 mod real_child {
     //! A real child's grinding checks and query indices, from the transcript AIR through this one.
 
@@ -973,14 +1305,19 @@ mod real_child {
                 hi: k,
                 tag: 0,
                 uses: 1,
-                point: Some((F::GENERATOR, g)),
+                point: Point::Reversed {
+                    x0: F::GENERATOR,
+                    g,
+                },
+                to_ood: false,
             },
             Window {
                 lo: 3,
                 hi: k,
                 tag: 1,
                 uses: 1,
-                point: None,
+                point: Point::One,
+                to_ood: false,
             },
         ];
         let shape = BitsShape::new(
@@ -993,6 +1330,7 @@ mod real_child {
                     } else {
                         Draw::Query {
                             bits: k,
+                            uniform: false,
                             windows: windows.clone(),
                         }
                     };

@@ -37,7 +37,7 @@ use p3_field::{Field, PrimeCharacteristicRing, TwoAdicField};
 use p3_fri::FriShape;
 use p3_lookup::{InteractionSymbolicBuilder, Lookups};
 
-use super::bits::{BitsShape, Draw, Window, MAX_USES};
+use super::bits::{BitsShape, Draw, Point, Window, MAX_USES};
 use super::commit::Commitment;
 use super::deep::{DeepHeight, DeepMatrix, DeepShape, Sink};
 use super::duplex::{Op, TranscriptShape};
@@ -198,7 +198,8 @@ impl Windows {
             hi,
             tag: t,
             uses,
-            point,
+            point: point.map_or(Point::One, |(x0, g)| Point::Reversed { x0, g }),
+            to_ood: false,
         });
         self.open.insert(k, t);
         t
@@ -631,6 +632,7 @@ impl ChildShape {
                 let draw = match schedule.elements[position].1 {
                     Element::Query(_) => Draw::Query {
                         bits,
+                        uniform: false,
                         windows: windows.windows.clone(),
                     },
                     _ => Draw::Grinding { bits },

@@ -785,6 +785,10 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+    use p3_field::{PrimeField64, TwoAdicField};
+    use p3_matrix::dense::RowMajorMatrix;
+
+    use crate::aggregate::recursion::bits::{BitsShape, Draw, Point, SampledBitsAir, Window};
     use crate::aggregate::recursion::duplex::{TRANSCRIPT_OBSERVE_BUS, TRANSCRIPT_SAMPLE_BUS};
     use crate::aggregate::recursion::ext::{coords, element};
     use crate::aggregate::recursion::gather::{GatherAir, Gathered};
@@ -794,9 +798,14 @@ mod tests {
         SmallestParentBatch, TestAir, MIN_HEIGHT,
     };
     use crate::aggregate::recursion::multilinear_child::{child_shapes, record, RecordedChild};
+    use crate::aggregate::recursion::multilinear_schedule::OpeningShapes;
     use crate::aggregate::recursion::ood_air::{OodAir, OodLayout, OOD_INPUT_BUS};
     use crate::aggregate::recursion::parent::multilinear_instances;
     use crate::aggregate::recursion::sumcheck::SumcheckRun;
+    use crate::aggregate::recursion::whir_check::tests::{answers_of, whir_inputs};
+    use crate::aggregate::recursion::whir_check::{
+        child_program, program as whir_program, WhirPositions, WhirReading,
+    };
     use crate::aggregate::recursion::zerocheck::tests::{chain, pieces, transcript_tables};
     use crate::aggregate::recursion::zerocheck::{ZerocheckAir, ZerocheckRun};
 
@@ -876,6 +885,186 @@ mod tests {
             sumcheck,
             c,
             opened,
+        }
+    }
+
+    /// AIRs a test adds to [`verifier_batch`]'s, each with its trace and the transcript
+    /// positions whose sampled elements it receives.
+    type More = Vec<(TestAir, RowMajorMatrix<F>, Vec<usize>)>;
+
+    /// The verifier AIRs around an `OodAir` block (instance 0, over `ood_values`):
+    /// `GatherAir` gathering the transcript's elements at `elements` (their values `gathered`);
+    /// the zerocheck's entry, GKR and sumchecks, which send the final claim; the transcript's
+    /// share of all of them, its element at a position `transcript`'s; verifier-known senders of
+    /// the `known` inputs `(key, value)`; and `more`.
+    fn verifier_batch(
+        n: &Native,
+        (air, ood_values): (&OodAir, &[Challenge]),
+        (elements, gathered): (&[Gathered], &[Challenge]),
+        transcript: &dyn Fn(usize) -> F,
+        known: &[(usize, Challenge)],
+        more: More,
+    ) -> Batch {
+        let events = &n.child.events;
+        let zerocheck = ZerocheckAir::new(&[n.link], MIN_HEIGHT);
+        let pieces = pieces(events, n.link);
+        let (mut observed, mut sampled, _) = transcript_tables(events, &n.schedule, &n.link);
+        let gather = GatherAir::new(elements.to_vec()).numbered_from(1);
+        let ood = air
+            .generate_trace(&[ood_values.to_vec()], MIN_HEIGHT)
+            .expect("no inversion");
+        let gather_trace = gather.generate_trace(&[gathered.to_vec()], MIN_HEIGHT);
+        let tuple = |p: usize| vec![F::ONE, F::from_usize(p), transcript(p)];
+        for g in elements {
+            let tuples = (g.position..g.position + D).map(tuple);
+            if g.sampled {
+                sampled.extend(tuples);
+            } else {
+                observed.extend(tuples);
+            }
+        }
+        let mut airs = vec![TestAir::Ood(air.clone()), TestAir::Gather(gather)];
+        let mut traces = vec![ood, gather_trace];
+        for (a, t, positions) in more {
+            sampled.extend(positions.into_iter().map(tuple));
+            airs.push(a);
+            traces.push(t);
+        }
+        let sent: Vec<Vec<F>> = known
+            .iter()
+            .map(|&(key, v)| {
+                let mut t = vec![F::ONE, F::from_usize(key)];
+                t.extend(coords(v));
+                t
+            })
+            .collect();
+        let known = [
+            KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, true, &sampled),
+            KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, false, &observed),
+            KnownAir::new(OOD_INPUT_BUS, 2 + D, true, &sent),
+        ];
+        let (chained, chained_traces) = chain(
+            &zerocheck,
+            zerocheck
+                .generate_trace(std::slice::from_ref(&pieces.run))
+                .expect("a zerocheck trace"),
+            &pieces,
+        );
+        airs.extend(chained);
+        traces.extend(chained_traces);
+        for k in known {
+            traces.push(k.trace());
+            airs.push(TestAir::Known(k));
+        }
+        Batch {
+            buses: global_buses(&airs),
+            airs,
+            traces,
+        }
+    }
+
+    /// The inputs a program reads.
+    fn inputs_of(p: &Program) -> BTreeSet<Input> {
+        use crate::aggregate::recursion::ood::Node;
+        p.nodes
+            .iter()
+            .filter_map(|node| match node {
+                Node::Input(i) => Some(*i),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A real compact parent's child program (the closing check and WHIR's checks) with the
+    /// value of every input it reads and the key each takes.
+    struct ChildRun {
+        n: Native,
+        opening: OpeningShapes,
+        at: WhirPositions,
+        reading: WhirReading,
+        program: Program,
+        positions: ClosingPositions,
+        point_at: Vec<usize>,
+        deferred: usize,
+        values: std::collections::BTreeMap<Input, Challenge>,
+    }
+
+    impl ChildRun {
+        fn new(batch: &SmallestParentBatch, wrapped: &[MultilinearAir<'_>]) -> Self {
+            let n = native(batch, wrapped);
+            let events = &n.child.events;
+            let rounds = n.link.rounds();
+            let opening = child_shapes(
+                batch,
+                wrapped,
+                &batch.heights,
+                n.child.pow_bits,
+                n.child.num_variables,
+                true,
+            )
+            .opening
+            .expect("the opening's shapes");
+            let at = WhirPositions::new(&n.schedule, &opening).expect("WHIR's positions");
+            let reading = WhirReading::read(&at, |p| events[p].1).expect("a reading");
+            let answers = answers_of(&n.child.proof.opening.whir);
+            let program = child_program(wrapped, &batch.heights, &n.lookup, rounds, &opening, &at)
+                .expect("the child's program");
+            let positions =
+                ClosingPositions::new(&n.schedule, &n.link, wrapped).expect("positions");
+            let point_at: Vec<usize> = (0..rounds)
+                .map(|coord| positions.position(Input::Point { coord }).unwrap())
+                .collect();
+            let periodic: usize = wrapped.iter().map(|a| a.periodic_columns().len()).sum();
+            let deferred = n.schedule.len() + periodic;
+            let point = &n.sumcheck.challenges;
+            let periodic_values: Vec<Vec<Challenge>> = wrapped
+                .iter()
+                .zip(&batch.heights)
+                .map(|(air, &nv)| periodic_values(air, &point[rounds - nv..]).unwrap())
+                .collect();
+            let values = {
+                let whir_input = whir_inputs(events, &at, &reading, &answers);
+                let value = |p: usize| element(core::array::from_fn(|j| events[p + j].1));
+                inputs_of(&program)
+                    .into_iter()
+                    .map(|i| {
+                        let v = whir_input(i).unwrap_or_else(|| match i {
+                            Input::Public { instance, index } => {
+                                Challenge::from(n.child.public_values[instance][index])
+                            }
+                            Input::Periodic { instance, column } => {
+                                periodic_values[instance][column]
+                            }
+                            Input::FinalClaim => n.run.final_claim,
+                            _ => value(positions.position(i).expect("a position")),
+                        });
+                        (i, v)
+                    })
+                    .collect()
+            };
+            ChildRun {
+                n,
+                opening,
+                at,
+                reading,
+                program,
+                positions,
+                point_at,
+                deferred,
+                values,
+            }
+        }
+
+        /// The input's key: the closing check's position, else WHIR's key.
+        fn key(&self, i: Input) -> Option<usize> {
+            self.positions
+                .position(i)
+                .or_else(|| self.at.key(i, &self.point_at, self.deferred))
+        }
+
+        /// The input's value on the child.
+        fn input(&self, i: Input) -> Challenge {
+            self.values[&i]
         }
     }
 
@@ -1012,61 +1201,26 @@ mod tests {
     /// child's values, and one opened value changed fails both checks.
     #[test]
     fn the_child_program_closes_and_opens_a_real_poseidon1_compact_parent() {
-        use crate::aggregate::recursion::ood::Node;
-        use crate::aggregate::recursion::whir_check::tests::{answers_of, whir_inputs};
-        use crate::aggregate::recursion::whir_check::{
-            child_program, program as whir_program, WhirPositions, WhirReading,
-        };
-
         let batch = smallest_compact_batch([7; 32], 11);
         let wrapped = multilinear_instances(&batch.airs, batch.heights.len());
-        let n = native(&batch, &wrapped);
-        let events = &n.child.events;
-        let value = |p: usize| element(core::array::from_fn(|j| events[p + j].1));
+        let r = ChildRun::new(&batch, &wrapped);
+        let n = &r.n;
         let rounds = n.link.rounds();
-        let opening = child_shapes(
-            &batch,
-            &wrapped,
-            &batch.heights,
-            n.child.pow_bits,
-            n.child.num_variables,
-            true,
-        )
-        .opening
-        .expect("the opening's shapes");
-        let at = WhirPositions::new(&n.schedule, &opening).expect("WHIR's positions");
-        let reading = WhirReading::read(&at, |p| events[p].1).expect("a reading");
-        let answers = answers_of(&n.child.proof.opening.whir);
-        let child = child_program(&wrapped, &batch.heights, &n.lookup, rounds, &opening, &at)
-            .expect("the child's program");
         let closing =
             program(&wrapped, &batch.heights, &n.lookup, rounds).expect("the closing program");
-        let whir = whir_program(&opening, &at, rounds).expect("WHIR's program");
+        let whir = whir_program(&r.opening, &r.at, rounds).expect("WHIR's program");
 
         // Keys: the closing check's, then WHIR's past its periodic claims; both key the shared
         // inputs alike, and no two inputs share a key.
-        let positions = ClosingPositions::new(&n.schedule, &n.link, &wrapped).expect("positions");
-        let point_at: Vec<usize> = (0..rounds)
-            .map(|coord| positions.position(Input::Point { coord }).unwrap())
-            .collect();
-        let periodic: usize = wrapped.iter().map(|a| a.periodic_columns().len()).sum();
-        let deferred = n.schedule.len() + periodic;
-        let inputs = |p: &Program| -> BTreeSet<Input> {
-            p.nodes
-                .iter()
-                .filter_map(|node| match node {
-                    Node::Input(i) => Some(*i),
-                    _ => None,
-                })
-                .collect()
-        };
-        let (all, of_closing, of_whir) = (inputs(&child), inputs(&closing), inputs(&whir));
+        let (all, of_closing, of_whir) =
+            (inputs_of(&r.program), inputs_of(&closing), inputs_of(&whir));
         let shared: BTreeSet<Input> = of_closing.intersection(&of_whir).copied().collect();
         assert_eq!(all, of_closing.union(&of_whir).copied().collect());
         assert!(shared
             .iter()
             .all(|i| matches!(i, Input::Main { .. } | Input::Point { .. })));
-        let opened: usize = reading
+        let opened: usize = r
+            .reading
             .opened
             .iter()
             .map(|o| o.current.len() + o.next.len())
@@ -1077,47 +1231,22 @@ mod tests {
         );
         for &i in &shared {
             assert_eq!(
-                positions.position(i),
-                at.key(i, &point_at, deferred),
+                r.positions.position(i),
+                r.at.key(i, &r.point_at, r.deferred),
                 "{i:?}"
             );
         }
-        let key = |i: Input| {
-            positions
-                .position(i)
-                .or_else(|| at.key(i, &point_at, deferred))
-        };
         let mut keys = BTreeSet::new();
         for &i in &all {
             assert!(
-                keys.insert(key(i).expect("a key")),
+                keys.insert(r.key(i).expect("a key")),
                 "{i:?}: a key of its own"
             );
         }
 
         // Every output zero on the child's values.
-        let point = &n.sumcheck.challenges;
-        let periodic_values: Vec<Vec<Challenge>> = wrapped
-            .iter()
-            .zip(&batch.heights)
-            .map(|(air, &nv)| periodic_values(air, &point[rounds - nv..]).unwrap())
-            .collect();
-        let whir_input = whir_inputs(events, &at, &reading, &answers);
-        let input = |i: Input| -> Challenge {
-            if let Some(v) = whir_input(i) {
-                return v;
-            }
-            match i {
-                Input::Public { instance, index } => {
-                    Challenge::from(n.child.public_values[instance][index])
-                }
-                Input::Periodic { instance, column } => periodic_values[instance][column],
-                Input::FinalClaim => n.run.final_claim,
-                _ => value(positions.position(i).expect("a position")),
-            }
-        };
-        let outputs = child.outputs(input).expect("no inversion");
-        assert_eq!(outputs.len(), 2 + reading.final_indices.len());
+        let outputs = r.program.outputs(|i| r.input(i)).expect("no inversion");
+        assert_eq!(outputs.len(), 2 + r.reading.final_indices.len());
         assert!(outputs.iter().all(|&o| o == Challenge::ZERO));
 
         // One opened value changed: both the closing check and WHIR's fail.
@@ -1126,9 +1255,10 @@ mod tests {
             row: Row::Local,
             column: 0,
         };
-        let forged = child
+        let forged = r
+            .program
             .outputs(|i| {
-                input(i)
+                r.input(i)
                     + if i == changed {
                         Challenge::ONE
                     } else {
@@ -1139,21 +1269,260 @@ mod tests {
         assert_ne!(forged[0], Challenge::ZERO, "the closing check");
         assert_ne!(forged[1], Challenge::ZERO, "WHIR's check");
 
-        let layout = OodLayout::new(&child, key).expect("a layout");
-        let live = layout
-            .rows
-            .iter()
-            .filter(|r| r.kind != crate::aggregate::recursion::ood_air::RowKind::Pad)
-            .count();
+        let layout = OodLayout::new(&r.program, |i| r.key(i)).expect("a layout");
         println!(
             "the child's program: {} nodes ({} closing, {} WHIR), {} inputs ({} shared), {} \
-             outputs, {live} rows in a block of {}",
-            child.nodes.len(),
+             outputs, {} rows in a block of {}",
+            r.program.nodes.len(),
             closing.nodes.len(),
             whir.nodes.len(),
             all.len(),
             shared.len(),
             outputs.len(),
+            layout.live_rows(),
+            layout.rows.len()
+        );
+    }
+
+    /// The child's program in the verifier AIRs: `OodAir` runs the closing check and WHIR's
+    /// checks over the opened values, the challenges and WHIR's transcript values gathered from
+    /// the transcript (`GatherAir`), each query's domain point `g^index` from its index's element
+    /// decomposed by `SampledBitsAir` (a uniform draw), the final claim from the zerocheck, and
+    /// the statement's public values, the periodic claims and the folded query rows from
+    /// verifier-known senders (the claims deferred to the AIRs that will send them).
+    #[test]
+    fn the_child_program_of_a_real_poseidon1_compact_parent_runs_in_the_verifier_airs() {
+        let batch = smallest_compact_batch([7; 32], 11);
+        let wrapped = multilinear_instances(&batch.airs, batch.heights.len());
+        let r = ChildRun::new(&batch, &wrapped);
+        let events = &r.n.child.events;
+        let layout = OodLayout::new(&r.program, |i| r.key(i)).expect("a layout");
+        let air = OodAir::new(layout.clone()).numbered_from(1);
+        let values: Vec<Challenge> = layout.inputs.iter().map(|&i| r.input(i)).collect();
+        let key = |i: Input| r.key(i).expect("a key");
+
+        // Where each input comes from: an element of the transcript is gathered; a query's
+        // point is sent by the bits AIR; the final claim by the zerocheck; the rest are known.
+        let (mut elements, mut gathered, mut known) = (Vec::new(), Vec::new(), Vec::new());
+        for (&i, &v) in layout.inputs.iter().zip(&values) {
+            let sampled = match i {
+                Input::Transcript { at } => Some(!events[at].0),
+                _ => ClosingPositions::in_transcript(i),
+            };
+            match (i, sampled) {
+                (Input::QueryPoint { .. } | Input::FinalClaim, _) => {}
+                (_, Some(sampled)) => {
+                    elements.push(Gathered {
+                        position: key(i),
+                        sampled,
+                    });
+                    gathered.push(v);
+                }
+                (Input::Public { .. } | Input::Periodic { .. } | Input::QueryFold { .. }, _) => {
+                    known.push((key(i), v))
+                }
+                other => panic!("an input from nowhere: {other:?}"),
+            }
+        }
+
+        // The query indices, as p3-whir draws them: `sample_uniform_bits` of each round's bits,
+        // the point `g^index` in natural order to `OodAir`.
+        let at = &r.at;
+        let final_bits = *at.index_bits.last().expect("a final round");
+        let mut draws: Vec<(usize, Draw)> = at
+            .rounds
+            .iter()
+            .zip(&at.index_bits)
+            .flat_map(|(round, &bits)| round.indices.iter().map(move |&p| (p, bits)))
+            .chain(at.final_indices.iter().map(|&p| (p, final_bits)))
+            .map(|(p, bits)| {
+                let window = Window {
+                    lo: 0,
+                    hi: bits,
+                    tag: 0,
+                    uses: 0,
+                    point: Point::Natural {
+                        g: F::two_adic_generator(bits),
+                    },
+                    to_ood: true,
+                };
+                let windows = vec![window];
+                (
+                    p,
+                    Draw::Query {
+                        bits,
+                        uniform: true,
+                        windows,
+                    },
+                )
+            })
+            .collect();
+        draws.sort_by_key(|d| d.0);
+        let drawn: Vec<usize> = draws.iter().map(|d| d.0).collect();
+        let points: Vec<usize> = layout
+            .inputs
+            .iter()
+            .filter_map(|i| match i {
+                Input::QueryPoint { at } => Some(*at),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(points, drawn, "every index's point read, once");
+        let bits = SampledBitsAir::new(BitsShape::new(draws)).numbered_from(1);
+        let honest_draws: Vec<F> = drawn.iter().map(|&p| events[p].1).collect();
+
+        let build = |ood_values: &[Challenge],
+                     gathered: &[Challenge],
+                     transcript: &dyn Fn(usize) -> F,
+                     known: &[(usize, Challenge)],
+                     draws: &[F]| {
+            let (trace, _, _) = bits.generate_trace(&[draws.to_vec()], MIN_HEIGHT);
+            verifier_batch(
+                &r.n,
+                (&air, ood_values),
+                (&elements, gathered),
+                transcript,
+                known,
+                vec![(TestAir::Bits(bits.clone()), trace, drawn.clone())],
+            )
+        };
+        let recorded = |p: usize| events[p].1;
+        let honest = build(&values, &gathered, &recorded, &known, &honest_draws);
+        assert_eq!(honest.failed(), BTreeSet::new());
+        honest
+            .prove_and_verify()
+            .expect("the child's closing check and WHIR's checks verify");
+
+        let k_of = |i: Input| {
+            layout
+                .inputs
+                .binary_search(&i)
+                .expect("an input of the layout")
+        };
+        let g_of = |i: Input| {
+            elements
+                .iter()
+                .position(|e| e.position == key(i))
+                .expect("gathered")
+        };
+        let plus_one = |v: &[Challenge], k: usize| {
+            let mut v = v.to_vec();
+            v[k] += Challenge::ONE;
+            v
+        };
+
+        // The final polynomial's first coefficient one more in the check, the gathering and the
+        // transcript: WHIR's outputs' constraints alone. Gathered so but not so in the
+        // transcript: the transcript's bus.
+        let coefficient = Input::Transcript { at: at.final_poly };
+        let moved = at.final_poly;
+        let forged_transcript = |p: usize| {
+            if (moved..moved + D).contains(&p) {
+                coords(element(core::array::from_fn(|j| events[moved + j].1)) + Challenge::ONE)
+                    [p - moved]
+            } else {
+                events[p].1
+            }
+        };
+        let (forged_values, forged_gathered) = (
+            plus_one(&values, k_of(coefficient)),
+            plus_one(&gathered, g_of(coefficient)),
+        );
+        build(
+            &forged_values,
+            &forged_gathered,
+            &forged_transcript,
+            &known,
+            &honest_draws,
+        )
+        .caught(only_constraints);
+        let b = build(
+            &forged_values,
+            &forged_gathered,
+            &recorded,
+            &known,
+            &honest_draws,
+        );
+        b.caught(|f| f.contains(&Failed::Bus(TRANSCRIPT_OBSERVE_BUS)));
+
+        // A fold's challenge other than the transcript's, in the check and the gathering: the
+        // sample bus.
+        let challenge = Input::Transcript {
+            at: at.folds[1].challenges[0],
+        };
+        let (forged_values, forged_gathered) = (
+            plus_one(&values, k_of(challenge)),
+            plus_one(&gathered, g_of(challenge)),
+        );
+        build(
+            &forged_values,
+            &forged_gathered,
+            &recorded,
+            &known,
+            &honest_draws,
+        )
+        .caught(|f| f.contains(&Failed::Bus(TRANSCRIPT_SAMPLE_BUS)));
+
+        // A query's point other than its index's: the input bus.
+        let point = Input::QueryPoint { at: drawn[3] };
+        let forged_values = plus_one(&values, k_of(point));
+        build(&forged_values, &gathered, &recorded, &known, &honest_draws)
+            .caught(|f| f.contains(&Failed::Bus(OOD_INPUT_BUS)));
+
+        // An index decomposed from another element than the transcript's, its point in the
+        // check: the sample bus.
+        let mut forged_draws = honest_draws.clone();
+        forged_draws[3] += F::ONE;
+        let bits_of = |v: F| {
+            let b = at
+                .index_bits
+                .iter()
+                .zip(&at.rounds)
+                .find(|(_, round)| round.indices.contains(&drawn[3]))
+                .map_or(final_bits, |(&b, _)| b);
+            let index = v.as_canonical_u64() & ((1 << b) - 1);
+            Challenge::from(F::two_adic_generator(b).exp_u64(index))
+        };
+        let mut forged_values = values.clone();
+        forged_values[k_of(point)] = bits_of(forged_draws[3]);
+        assert_ne!(forged_values[k_of(point)], values[k_of(point)]);
+        build(&forged_values, &gathered, &recorded, &known, &forged_draws)
+            .caught(|f| f.contains(&Failed::Bus(TRANSCRIPT_SAMPLE_BUS)));
+
+        // A folded query row other than the child's, sent as such (the claim the query AIRs
+        // will send): WHIR's outputs' constraints alone.
+        let fold = Input::QueryFold { round: 0, query: 0 };
+        let forged_values = plus_one(&values, k_of(fold));
+        let forged_known: Vec<(usize, Challenge)> = known
+            .iter()
+            .map(|&(p, v)| {
+                (
+                    p,
+                    if p == key(fold) {
+                        v + Challenge::ONE
+                    } else {
+                        v
+                    },
+                )
+            })
+            .collect();
+        build(
+            &forged_values,
+            &gathered,
+            &recorded,
+            &forged_known,
+            &honest_draws,
+        )
+        .caught(only_constraints);
+
+        println!(
+            "the child's program in the verifier AIRs: {} inputs ({} gathered, {} query points, \
+             {} known), {} rows in a block of {}",
+            layout.inputs.len(),
+            elements.len(),
+            drawn.len(),
+            known.len(),
+            layout.live_rows(),
             layout.rows.len()
         );
     }
@@ -1327,65 +1696,19 @@ mod tests {
             })
             .map(|(&i, &v)| (at(i), v))
             .collect();
-        // The zerocheck's entry, its GKR and sumchecks, whose final claim the check receives,
-        // and their share of the transcript.
-        let zerocheck = ZerocheckAir::new(&[n.link], MIN_HEIGHT);
-        let pieces = pieces(events, n.link);
-        let (zc_observed, zc_sampled, _) = transcript_tables(events, &n.schedule, &n.link);
-        let gather = GatherAir::new(elements.iter().map(|e| e.0).collect()).numbered_from(1);
+        let gather_at: Vec<Gathered> = elements.iter().map(|e| e.0).collect();
         let build = |ood_values: &[Challenge],
                      gathered: &[Challenge],
                      transcript: &dyn Fn(usize) -> F,
                      known: &[(usize, Challenge)]| {
-            let ood = air
-                .generate_trace(&[ood_values.to_vec()], MIN_HEIGHT)
-                .expect("no inversion");
-            let gather_trace = gather.generate_trace(&[gathered.to_vec()], MIN_HEIGHT);
-            let (mut sampled, mut observed) = (zc_sampled.clone(), zc_observed.clone());
-            for (g, _) in &elements {
-                for j in 0..D {
-                    let p = g.position + j;
-                    let tuple = vec![F::ONE, F::from_usize(p), transcript(p)];
-                    if g.sampled {
-                        sampled.push(tuple);
-                    } else {
-                        observed.push(tuple);
-                    }
-                }
-            }
-            let sent: Vec<Vec<F>> = known
-                .iter()
-                .map(|&(key, v)| {
-                    let mut t = vec![F::ONE, F::from_usize(key)];
-                    t.extend(coords(v));
-                    t
-                })
-                .collect();
-            let known = [
-                KnownAir::new(TRANSCRIPT_SAMPLE_BUS, 3, true, &sampled),
-                KnownAir::new(TRANSCRIPT_OBSERVE_BUS, 3, false, &observed),
-                KnownAir::new(OOD_INPUT_BUS, 2 + D, true, &sent),
-            ];
-            let (chained, chained_traces) = chain(
-                &zerocheck,
-                zerocheck
-                    .generate_trace(std::slice::from_ref(&pieces.run))
-                    .expect("a zerocheck trace"),
-                &pieces,
-            );
-            let mut airs = vec![TestAir::Ood(air.clone()), TestAir::Gather(gather.clone())];
-            let mut traces = vec![ood, gather_trace];
-            airs.extend(chained);
-            traces.extend(chained_traces);
-            for k in known {
-                traces.push(k.trace());
-                airs.push(TestAir::Known(k));
-            }
-            Batch {
-                buses: global_buses(&airs),
-                airs,
-                traces,
-            }
+            verifier_batch(
+                &n,
+                (&air, ood_values),
+                (&gather_at, gathered),
+                transcript,
+                known,
+                Vec::new(),
+            )
         };
         let gathered: Vec<Challenge> = elements.iter().map(|e| e.1).collect();
         let recorded = |p: usize| events[p].1;
@@ -1471,18 +1794,14 @@ mod tests {
         build(&forged_values, &forged_gathered, &recorded, &known_inputs)
             .caught(|f| f.contains(&Failed::Bus(TRANSCRIPT_SAMPLE_BUS)));
 
-        let live = layout
-            .rows
-            .iter()
-            .filter(|r| r.kind != crate::aggregate::recursion::ood_air::RowKind::Pad)
-            .count();
         println!(
             "the closing program: {} nodes, {} inputs ({} gathered from the transcript, {} \
-             known), {live} rows in a block of {}",
+             known), {} rows in a block of {}",
             program.nodes.len(),
             layout.inputs.len(),
             elements.len(),
             known_inputs.len(),
+            layout.live_rows(),
             layout.rows.len()
         );
     }

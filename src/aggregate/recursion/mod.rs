@@ -26,7 +26,8 @@
 //!   sampled one by its position in the transcript;
 //! - [`bits::SampledBitsAir`]: the transcript's bit samples decomposed canonically, grinding
 //!   checks held to zero, and the windows of each query index the verifier uses sent with their
-//!   evaluation-domain points;
+//!   evaluation-domain points (a WHIR child's uniform draws too, their points `g^index` sent to
+//!   [`ood_air::OodAir`]);
 //! - [`fold::FriFoldAir`]: the FRI query phase's folds over the quintic extension
 //!   ([`ext`]), one row per query and round;
 //! - [`final_poly::FinalPolyAir`]: the final polynomial at each query's last point, against its
@@ -67,7 +68,10 @@
 //! - [`whir_check::whir_check`]: WHIR's checks of a multilinear child's stacked opening
 //!   natively, once its query rows are opened: the opening's claims carried through WHIR's
 //!   folds and rounds to `W(r) f(r)`, and the final queries against the final polynomial, every
-//!   value read at its scheduled position ([`whir_check::WhirReading`]).
+//!   value read at its scheduled position ([`whir_check::WhirReading`]); `whir_check::lower`, the
+//!   same checks as a program, and `whir_check::child_program`, the closing check's and WHIR's
+//!   as one program, which [`ood_air::OodAir`] runs beside [`gather::GatherAir`] and
+//!   [`bits::SampledBitsAir`] (in no parent's batch yet).
 
 use std::cell::RefCell;
 

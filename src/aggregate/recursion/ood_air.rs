@@ -300,6 +300,11 @@ pub struct OodLayout {
 }
 
 impl OodLayout {
+    /// The rows of the block that compute: its length less the padding at its end.
+    pub fn live_rows(&self) -> usize {
+        self.rows.iter().filter(|r| r.kind != RowKind::Pad).count()
+    }
+
     /// Lays `program` out, each input keyed by `position(input)`.
     ///
     /// # Errors
@@ -815,7 +820,7 @@ pub(crate) mod tests {
         let schedule =
             TranscriptSchedule::new(&child.preset, &child.airs, &child.lookups, &child.shapes);
         let own = OodLayout::new(&concrete, |i| schedule.input_position(i)).expect("positioned");
-        let live = |l: &OodLayout| l.rows.iter().filter(|r| r.kind != RowKind::Pad).count();
+        let live = OodLayout::live_rows;
         let params = air
             .layout()
             .inputs

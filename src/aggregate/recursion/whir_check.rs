@@ -1485,11 +1485,7 @@ pub(crate) mod tests {
         assert_eq!(inert, vec![free]);
         let layout =
             OodLayout::new(&program, |i| at.key(i, &point_at, deferred)).expect("a layout");
-        let live = layout
-            .rows
-            .iter()
-            .filter(|r| r.kind != crate::aggregate::recursion::ood_air::RowKind::Pad)
-            .count();
+        let live = layout.live_rows();
         println!(
             "WHIR's checks as a program ({regime}): {} nodes, {} outputs, {} inputs ({} query \
              points, {} folded rows), {live} rows of the out-of-domain AIR in a block of {}",
