@@ -798,7 +798,7 @@ mod tests {
         SmallestParentBatch, TestAir, MIN_HEIGHT,
     };
     use crate::aggregate::recursion::multilinear_child::{child_shapes, record, RecordedChild};
-    use crate::aggregate::recursion::multilinear_schedule::OpeningShapes;
+    use crate::aggregate::recursion::multilinear_schedule::{Action, OpeningShapes};
     use crate::aggregate::recursion::ood_air::{OodAir, OodLayout, OOD_INPUT_BUS};
     use crate::aggregate::recursion::parent::multilinear_instances;
     use crate::aggregate::recursion::sumcheck::SumcheckRun;
@@ -1287,9 +1287,10 @@ mod tests {
     /// The child's program in the verifier AIRs: `OodAir` runs the closing check and WHIR's
     /// checks over the opened values, the challenges and WHIR's transcript values gathered from
     /// the transcript (`GatherAir`), each query's domain point `g^index` from its index's element
-    /// decomposed by `SampledBitsAir` (a uniform draw), the final claim from the zerocheck, and
-    /// the statement's public values, the periodic claims and the folded query rows from
-    /// verifier-known senders (the claims deferred to the AIRs that will send them).
+    /// decomposed by `SampledBitsAir` (a uniform draw, beside every grinding check of the child),
+    /// the final claim from the zerocheck, and the statement's public values, the periodic claims
+    /// and the folded query rows from verifier-known senders (the claims deferred to the AIRs
+    /// that will send them).
     #[test]
     fn the_child_program_of_a_real_poseidon1_compact_parent_runs_in_the_verifier_airs() {
         let batch = smallest_compact_batch([7; 32], 11);
@@ -1326,7 +1327,8 @@ mod tests {
         }
 
         // The query indices, as p3-whir draws them: `sample_uniform_bits` of each round's bits,
-        // the point `g^index` in natural order to `OodAir`.
+        // the point `g^index` in natural order to `OodAir`; and every grinding check (the
+        // sumchecks' and WHIR's query phases'), the sample after its witness.
         let at = &r.at;
         let final_bits = *at.index_bits.last().expect("a final round");
         let mut draws: Vec<(usize, Draw)> = at
@@ -1357,8 +1359,18 @@ mod tests {
                 )
             })
             .collect();
+        let queries: Vec<usize> = draws.iter().map(|d| d.0).collect();
+        let grinding =
+            r.n.schedule
+                .steps
+                .iter()
+                .filter(|s| s.action == Action::Grind)
+                .map(|s| (s.start + 1, Draw::Grinding { bits: s.bits }));
+        draws.extend(grinding);
         draws.sort_by_key(|d| d.0);
         let drawn: Vec<usize> = draws.iter().map(|d| d.0).collect();
+        let grinding = drawn.len() - queries.len();
+        assert!(grinding > 0, "grinding checks");
         let points: Vec<usize> = layout
             .inputs
             .iter()
@@ -1367,7 +1379,9 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(points, drawn, "every index's point read, once");
+        let mut sorted = queries.clone();
+        sorted.sort_unstable();
+        assert_eq!(points, sorted, "every index's point read, once");
         let bits = SampledBitsAir::new(BitsShape::new(draws)).numbered_from(1);
         let honest_draws: Vec<F> = drawn.iter().map(|&p| events[p].1).collect();
 
@@ -1464,7 +1478,7 @@ mod tests {
         .caught(|f| f.contains(&Failed::Bus(TRANSCRIPT_SAMPLE_BUS)));
 
         // A query's point other than its index's: the input bus.
-        let point = Input::QueryPoint { at: drawn[3] };
+        let point = Input::QueryPoint { at: queries[3] };
         let forged_values = plus_one(&values, k_of(point));
         build(&forged_values, &gathered, &recorded, &known, &honest_draws)
             .caught(|f| f.contains(&Failed::Bus(OOD_INPUT_BUS)));
@@ -1472,19 +1486,20 @@ mod tests {
         // An index decomposed from another element than the transcript's, its point in the
         // check: the sample bus.
         let mut forged_draws = honest_draws.clone();
-        forged_draws[3] += F::ONE;
+        let d = drawn.binary_search(&queries[3]).expect("a draw");
+        forged_draws[d] += F::ONE;
         let bits_of = |v: F| {
             let b = at
                 .index_bits
                 .iter()
                 .zip(&at.rounds)
-                .find(|(_, round)| round.indices.contains(&drawn[3]))
+                .find(|(_, round)| round.indices.contains(&queries[3]))
                 .map_or(final_bits, |(&b, _)| b);
             let index = v.as_canonical_u64() & ((1 << b) - 1);
             Challenge::from(F::two_adic_generator(b).exp_u64(index))
         };
         let mut forged_values = values.clone();
-        forged_values[k_of(point)] = bits_of(forged_draws[3]);
+        forged_values[k_of(point)] = bits_of(forged_draws[d]);
         assert_ne!(forged_values[k_of(point)], values[k_of(point)]);
         build(&forged_values, &gathered, &recorded, &known, &forged_draws)
             .caught(|f| f.contains(&Failed::Bus(TRANSCRIPT_SAMPLE_BUS)));
@@ -1517,10 +1532,10 @@ mod tests {
 
         println!(
             "the child's program in the verifier AIRs: {} inputs ({} gathered, {} query points, \
-             {} known), {} rows in a block of {}",
+             {} known), {} rows in a block of {}; {grinding} grinding checks",
             layout.inputs.len(),
             elements.len(),
-            drawn.len(),
+            queries.len(),
             known.len(),
             layout.live_rows(),
             layout.rows.len()

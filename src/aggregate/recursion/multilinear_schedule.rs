@@ -71,6 +71,9 @@ pub struct Step {
     pub len: usize,
     /// The seed's elements, for a [`Action::Seed`] step; empty otherwise.
     pub seed: Vec<F>,
+    /// The difficulty in bits, for an [`Action::Grind`] step (its sample's low `bits` bits are
+    /// zero); 0 otherwise.
+    pub bits: usize,
 }
 
 /// Why a pattern cannot be scheduled.
@@ -161,6 +164,7 @@ impl MultilinearSchedule {
             start,
             len,
             seed,
+            bits: 0,
         });
     }
 
@@ -250,6 +254,9 @@ impl MultilinearSchedule {
             // `Fixed(bits)`: the witness observed and one element sampled, when bits > 0.
             if count > 0 {
                 self.push(label, Action::Grind, 2, Vec::new());
+                if let Some(s) = self.steps.last_mut() {
+                    s.bits = count;
+                }
             }
             return Ok(());
         }
@@ -680,6 +687,8 @@ where
 
 #[cfg(test)]
 mod tests {
+    use p3_field::PrimeField64;
+
     use super::*;
     use crate::aggregate::field::Challenge;
     use crate::aggregate::recursion::harness::smallest_compact_batch;
@@ -863,6 +872,24 @@ mod tests {
                 .count(),
             zerocheck.round_polys.len()
         );
+
+        // Every grinding check's difficulty is the pattern's, met by the sample after its
+        // witness: the low `bits` bits zero (a chance of 2^-bits each for a wrong count).
+        let grinding: Vec<&Step> = schedule
+            .steps
+            .iter()
+            .filter(|s| s.action == Action::Grind)
+            .collect();
+        assert!(!grinding.is_empty());
+        for s in &grinding {
+            assert!(s.bits > 0, "{:?}", s.path);
+            let sample = events[s.start + 1].1.as_canonical_u64();
+            assert_eq!(sample & ((1 << s.bits) - 1), 0, "{:?}", s.path);
+        }
+        assert!(schedule
+            .steps
+            .iter()
+            .all(|s| (s.action == Action::Grind) == (s.bits > 0)));
 
         // Another shape's schedule is not this transcript: the seeds bind the shape.
         let mut taller = batch.heights.clone();
